@@ -1,0 +1,1 @@
+"""Colour: ICC handling, reference colour matching, the photo's look (grain, vignette)."""

@@ -1,0 +1,47 @@
+"""The error kinds every front end (CLI, HTTP, watcher) maps to its own answer."""
+
+from __future__ import annotations
+
+
+class StillmotionError(Exception):
+    """Base class: the message is one readable line meant for the user."""
+
+    code = "error"
+
+
+class InputError(StillmotionError):
+    """Bad input from the user: a broken photo, a wrong field. CLI exit 2, HTTP 4xx."""
+
+    code = "bad_input"
+    http_status = 400
+
+
+class TooLargeError(InputError):
+    """An image whose pixel count is over the limit (decompression bombs included)."""
+
+    code = "too_large"
+    http_status = 422
+
+
+class ConfigError(StillmotionError):
+    """A configuration file that does not match the schema."""
+
+    code = "bad_config"
+
+
+class JobError(StillmotionError):
+    """A job that failed while running. CLI exit 1, job status `failed`."""
+
+    code = "job_failed"
+
+
+class EngineUnavailable(JobError):
+    """The requested engine or model cannot run here (not installed, no device)."""
+
+    code = "engine_unavailable"
+
+
+class Canceled(StillmotionError):
+    """Raised inside a running job when its cancel token is set."""
+
+    code = "canceled"

@@ -1,0 +1,41 @@
+"""Where Stillmotion keeps its config, data (job store, token, logs) and models."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+APP = "stillmotion"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def home() -> Path | None:
+    """$STILLMOTION_HOME, when set: one folder for config, data and models."""
+    value = os.environ.get("STILLMOTION_HOME")
+    return Path(value).expanduser() if value else None
+
+
+def config_dir() -> Path:
+    return home() or Path(platformdirs.user_config_dir(APP))
+
+
+def data_dir() -> Path:
+    return (home() / "data") if home() else Path(platformdirs.user_data_dir(APP))
+
+
+def models_dir() -> Path:
+    return (home() / "models") if home() else Path(platformdirs.user_data_dir(APP)) / "models"
+
+
+def default_config_file() -> Path:
+    return REPO_ROOT / "config" / "default.toml"
+
+
+def user_config_file() -> Path:
+    return config_dir() / "config.toml"
+
+
+def plugin_dir() -> Path:
+    return REPO_ROOT / "lrplugin" / "stillmotion.lrplugin"

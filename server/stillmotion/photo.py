@@ -1,0 +1,187 @@
+"""Load a photo safely: bomb and truncation checks, EXIF orientation, ICC -> sRGB.
+
+Everything downstream works on `Photo.pixels`: float32 (H, W, 3) sRGB in [0, 1].
+8-bit files go through littleCMS directly; 16-bit PNG/TIFF keep their precision
+(decoded by OpenCV, converted through a littleCMS-sampled LUT).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+
+from .colour import icc as icc_mod
+from .errors import InputError, TooLargeError
+
+SUPPORTED_FORMATS = {"JPEG", "PNG", "TIFF", "MPO", "WEBP"}
+PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp"}
+DEFAULT_MAX_MEGAPIXELS = 200.0
+
+
+@dataclass
+class Photo:
+    path: Path
+    pixels: np.ndarray                   # float32 (H, W, 3) sRGB [0, 1], oriented
+    format: str
+    bit_depth: int
+    source_profile: str                  # description of the embedded ICC profile
+    exif: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def height(self) -> int:
+        return self.pixels.shape[0]
+
+    @property
+    def width(self) -> int:
+        return self.pixels.shape[1]
+
+
+def _exif(image: Image.Image) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    try:
+        raw = image.getexif()
+        merged = dict(raw)
+        merged.update(raw.get_ifd(ExifTags.IFD.Exif))
+    except Exception:  # broken EXIF never stops a job
+        return out
+    for tag, value in merged.items():
+        name = ExifTags.TAGS.get(tag)
+        if name in ("ExposureTime", "FNumber", "FocalLength", "FocalLengthIn35mmFilm",
+                    "ISOSpeedRatings", "Orientation", "Make", "Model", "LensModel",
+                    "DateTimeOriginal"):
+            try:
+                out[name] = float(value) if hasattr(value, "numerator") else value
+            except (TypeError, ValueError, ZeroDivisionError):
+                continue
+    return out
+
+
+def _orient_array(arr: np.ndarray, orientation: int) -> np.ndarray:
+    """EXIF orientation (1-8) applied to a numpy image, as ImageOps.exif_transpose does."""
+    ops = {
+        2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+        5: lambda a: np.swapaxes(a, 0, 1), 6: lambda a: np.rot90(a, -1),
+        7: lambda a: np.rot90(a, 1)[::-1], 8: lambda a: np.rot90(a, 1),
+    }
+    op = ops.get(orientation)
+    return np.ascontiguousarray(op(arr)) if op else arr
+
+
+def check_size(width: int, height: int, max_megapixels: float) -> None:
+    if width <= 0 or height <= 0:
+        raise InputError(f"image has an invalid size {width}x{height}")
+    if width * height > max_megapixels * 1_000_000:
+        raise TooLargeError(
+            f"image is {width}x{height} ({width * height / 1e6:.0f} MP), over the "
+            f"{max_megapixels:g} MP limit ([limits] max_megapixels)")
+
+
+def open_checked(path: Path, max_megapixels: float) -> Image.Image:
+    """Open (lazily) and check the declared size before any pixel is decoded."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(path)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise TooLargeError(f"{path.name}: declared image size is far too large "
+                            "(decompression bomb); refused") from None
+    except UnidentifiedImageError:
+        raise InputError(f"{path.name}: not an image Stillmotion can read "
+                         "(JPEG, PNG or TIFF expected)") from None
+    except OSError as exc:
+        raise InputError(f"{path.name}: cannot read: {exc}") from None
+    if image.format not in SUPPORTED_FORMATS:
+        raise InputError(f"{path.name}: {image.format} is not supported (JPEG, PNG or TIFF expected)")
+    try:
+        check_size(*image.size, max_megapixels)
+    except InputError as exc:
+        raise type(exc)(f"{path.name}: {exc}") from None
+    return image
+
+
+def _is_high_bit(image: Image.Image) -> bool:
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        return True
+    bits = image.info.get("bits") or getattr(image, "bits", 8)
+    if image.format == "TIFF":
+        try:
+            bits = max(image.tag_v2.get(258, (8,)))
+        except (TypeError, ValueError):
+            pass
+    if image.format == "PNG":
+        # Pillow reports 16-bit RGB PNGs as "RGB"; the IHDR bit depth is at byte 24.
+        try:
+            with open(image.filename, "rb") as fh:
+                bits = fh.read(25)[24]
+        except (OSError, IndexError, AttributeError):
+            pass
+    return int(bits) > 8
+
+
+def _decode_high_bit(path: Path) -> np.ndarray:
+    import cv2
+
+    data = np.fromfile(path, dtype=np.uint8)
+    arr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
+    if arr is None:
+        raise InputError(f"{path.name}: the 16-bit image data is damaged or truncated")
+    if arr.ndim == 2:
+        arr = np.repeat(arr[..., None], 3, axis=2)
+    arr = arr[..., :3][..., ::-1]  # BGR(A) -> RGB
+    scale = 65535.0 if arr.dtype == np.uint16 else (255.0 if arr.dtype == np.uint8 else 1.0)
+    return np.ascontiguousarray(arr, dtype=np.float32) / scale
+
+
+def load(path: str | os.PathLike, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS) -> Photo:
+    """Decode `path` into a Photo, or raise InputError with one readable line."""
+    path = Path(path)
+    image = open_checked(path, max_megapixels)
+    with image:
+        icc = image.info.get("icc_profile")
+        exif = _exif(image)
+        orientation = int(exif.get("Orientation", 1) or 1)
+        high_bit = _is_high_bit(image)
+        try:
+            if high_bit:
+                pixels = _decode_high_bit(path)
+                pixels = _orient_array(pixels, orientation)
+                if icc and not icc_mod.is_srgb(icc):
+                    pixels = icc_mod.apply_lut(pixels, icc_mod.lut_to_srgb(icc))
+            else:
+                image.load()
+                oriented = ImageOps.exif_transpose(image)
+                rgb = oriented.convert("RGB") if oriented.mode != "RGB" else oriented
+                if icc and not icc_mod.is_srgb(icc) and image.mode in ("RGB", "RGBA", "P", "L"):
+                    rgb = icc_mod.to_srgb_8bit(rgb, icc)
+                pixels = np.asarray(rgb, dtype=np.float32) / 255.0
+        except InputError:
+            raise
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+            raise InputError(f"{path.name}: the image data is damaged or truncated ({exc})") from None
+        if pixels.ndim != 3 or pixels.shape[2] != 3:
+            raise InputError(f"{path.name}: unexpected pixel layout {pixels.shape}")
+        return Photo(path=path, pixels=pixels, format=image.format or "?", bit_depth=16 if high_bit else 8,
+                     source_profile=icc_mod.description(icc), exif=exif)
+
+
+def resize(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
+    """High-quality resize of float sRGB pixels (Lanczos on each channel in float)."""
+    if pixels.shape[1] == width and pixels.shape[0] == height:
+        return pixels
+    import cv2
+
+    interp = cv2.INTER_AREA if width < pixels.shape[1] else cv2.INTER_LANCZOS4
+    out = cv2.resize(pixels, (width, height), interpolation=interp)
+    return np.clip(out, 0.0, 1.0, out=out)
+
+
+def to_uint8(pixels: np.ndarray) -> np.ndarray:
+    return (np.clip(pixels, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)

@@ -1,0 +1,184 @@
+"""AnimateRequest: the one validated description of a job.
+
+Every front end (CLI flags, the HTTP `settings` JSON, a watch folder's settings)
+builds one with `AnimateRequest.from_dict`, which rejects unknown fields, wrong
+types and out-of-range values with a message; nothing is clamped silently.
+Unset fields (None) are filled by `resolve` from the motion profile, then the
+config's [animate] defaults.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from dataclasses import dataclass, field, fields
+from typing import Any, Mapping
+
+from . import profiles
+from .errors import InputError
+
+ENGINES = ("auto", "parallax", "svd", "ltx", "wan", "cogvideox")
+CAMERAS = ("none", "push-in", "pull-out", "pan-left", "pan-right", "orbit", "rise")
+ANCHORS = ("start", "end")
+FORMATS = ("mp4", "mov", "gif", "webp", "tiff")
+CODECS = ("h264", "hevc")
+SIZES = ("1080p", "1440p", "2160p", "source")
+ASPECTS = ("source", "16:9", "9:16", "1:1", "4:5")
+MAX_SEED = 2**32 - 1
+
+
+@dataclass(frozen=True)
+class AnimateRequest:
+    prompt: str | None = None            # what happens next; None: from metadata/profile
+    negative_prompt: str | None = None
+    engine: str = "auto"
+    model: str | None = None             # registry name, HF id or local diffusers folder
+    profile: str = "auto"
+    duration: float | None = None        # seconds, 0.5..30
+    fps: int | None = None               # 1..120
+    motion: float | None = None          # intensity 0..1
+    camera: str | None = None
+    style_consistency: float | None = None  # 0 = leave colour alone, 1 = full match
+    seed: int | None = None
+    variants: int = 1                    # 1..16, successive seeds
+    anchor: str = "start"                # the photo is the first (start) or last (end) frame
+    loop: bool = False                   # the clip returns exactly to its first frame
+    format: str | None = None
+    codec: str = "h264"                  # for mp4: h264 | hevc
+    size: str | None = None              # delivery size; None: [output] long_edge
+    aspect: str = "source"
+    colour_match: bool = True
+    out_dir: str | None = None           # None: beside the photo
+
+    # ---- construction -------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "AnimateRequest":
+        if not isinstance(data, Mapping):
+            raise InputError("settings must be a JSON object")
+        known = {f.name: f for f in fields(cls)}
+        aliases = {"style": "style_consistency", "color_match": "colour_match", "out": "out_dir"}
+        kwargs: dict[str, Any] = {}
+        for key, value in data.items():
+            name = aliases.get(key, key).replace("-", "_")
+            if name not in known:
+                raise InputError(f"unknown setting '{key}' (known: {', '.join(sorted(known))})")
+            if value is None:
+                continue
+            kwargs[name] = _coerce(name, value)
+        req = cls(**kwargs)
+        req.validate()
+        return req
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: Any) -> "AnimateRequest":
+        return dataclasses.replace(self, **changes)
+
+    # ---- validation ---------------------------------------------------
+    def validate(self) -> None:
+        _choice("engine", self.engine, ENGINES)
+        _choice("profile", self.profile, profiles.CHOICES)
+        _choice("anchor", self.anchor, ANCHORS)
+        _choice("codec", self.codec, CODECS)
+        _choice("aspect", self.aspect, ASPECTS)
+        if self.camera is not None:
+            _choice("camera", self.camera, CAMERAS)
+        if self.format is not None:
+            _choice("format", self.format, FORMATS)
+        if self.size is not None:
+            _choice("size", self.size, SIZES)
+        _range("duration", self.duration, 0.5, 30.0)
+        _range("fps", self.fps, 1, 120)
+        _range("motion", self.motion, 0.0, 1.0)
+        _range("style_consistency", self.style_consistency, 0.0, 1.0)
+        _range("seed", self.seed, 0, MAX_SEED)
+        _range("variants", self.variants, 1, 16)
+        if self.prompt is not None and len(self.prompt) > 2000:
+            raise InputError("prompt is longer than 2000 characters")
+        if self.model is not None and not self.model.strip():
+            raise InputError("model must not be empty")
+
+    # ---- defaults -----------------------------------------------------
+    def resolve(self, profile_name: str, animate_defaults: Mapping[str, Any]) -> "AnimateRequest":
+        """Fill every unset field: explicit value > profile > config [animate] defaults.
+
+        `profile_name` is the concrete profile (auto already decided by the caller)
+        or "generic" when none applies.
+        """
+        prof = profiles.PROFILES.get(profile_name, profiles.GENERIC)
+        seed = self.seed if self.seed is not None else random.SystemRandom().randrange(MAX_SEED)
+        return self.replace(
+            profile=prof.name if prof is not profiles.GENERIC else self.profile,
+            duration=self.duration if self.duration is not None else prof.duration,
+            fps=self.fps if self.fps is not None else int(animate_defaults.get("fps", 24)),
+            motion=self.motion if self.motion is not None else prof.motion,
+            camera=self.camera if self.camera is not None else prof.camera,
+            style_consistency=(self.style_consistency if self.style_consistency is not None
+                               else prof.style_consistency),
+            negative_prompt=(self.negative_prompt if self.negative_prompt is not None
+                             else prof.negative_prompt),
+            format=self.format or animate_defaults.get("format", "mp4"),
+            seed=seed,
+        )
+
+    @property
+    def n_frames(self) -> int:
+        """Frames in the delivered clip: duration x fps (after `resolve`)."""
+        assert self.duration is not None and self.fps is not None, "resolve() first"
+        return max(2, round(self.duration * self.fps))
+
+    def seeds(self) -> list[int]:
+        """One seed per variant: successive seeds from the base seed."""
+        assert self.seed is not None, "resolve() first"
+        return [(self.seed + i) % (MAX_SEED + 1) for i in range(self.variants)]
+
+
+def _choice(name: str, value: Any, choices: tuple) -> None:
+    if value not in choices:
+        raise InputError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+
+
+def _range(name: str, value: Any, lo: float, hi: float) -> None:
+    if value is not None and not (lo <= value <= hi):
+        raise InputError(f"{name} must be between {lo} and {hi}; got {value}")
+
+
+_TYPES = {f.name: f.type for f in fields(AnimateRequest)}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    """Accept the JSON types a client may send; refuse anything else."""
+    kind = _TYPES[name]
+    if "bool" in kind:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
+            return value.lower() in ("true", "1", "yes")
+        raise InputError(f"{name} must be true or false; got {value!r}")
+    if "int" in kind:
+        if isinstance(value, bool):
+            raise InputError(f"{name} must be a whole number; got {value!r}")
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            try:
+                return int(value.strip())
+            except ValueError:
+                pass
+        if isinstance(value, int):
+            return value
+        raise InputError(f"{name} must be a whole number; got {value!r}")
+    if "float" in kind:
+        if isinstance(value, bool):
+            raise InputError(f"{name} must be a number; got {value!r}")
+        try:
+            out = float(value)
+        except (TypeError, ValueError):
+            raise InputError(f"{name} must be a number; got {value!r}") from None
+        if out != out or out in (float("inf"), float("-inf")):
+            raise InputError(f"{name} must be a finite number; got {value!r}")
+        return out
+    if not isinstance(value, str):
+        raise InputError(f"{name} must be a string; got {value!r}")
+    return value

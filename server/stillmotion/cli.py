@@ -1,0 +1,284 @@
+"""Command line: argument parsing only; each command calls into the modules.
+
+Exit status: 0 ok, 1 a job failed, 2 bad input (one readable line on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from . import __version__, profiles
+from .errors import Canceled, ConfigError, InputError, StillmotionError
+from .request import ANCHORS, ASPECTS, CAMERAS, CODECS, ENGINES, FORMATS, SIZES
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _unit_interval(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}") from None
+    return value
+
+
+# ---------------------------------------------------------------- animate
+def _add_animate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("animate", help="turn photos into clips written beside them",
+                       description="Turn each PHOTO into a short clip written beside it "
+                                   "(PHOTO.motion.mp4, then .motion-2.mp4, ...; never overwriting).")
+    p.add_argument("photos", nargs="+", metavar="PHOTO", type=Path)
+    p.add_argument("--engine", choices=ENGINES, help="generation engine (default: config, auto)")
+    p.add_argument("--model", help="registry name, Hugging Face id or local diffusers folder")
+    p.add_argument("--profile", choices=profiles.CHOICES, help="motion profile (default: auto)")
+    p.add_argument("--prompt", help="what happens next (default: per-photo prompt, caption, or the profile's)")
+    p.add_argument("--duration", type=float, help="seconds (default: the profile's)")
+    p.add_argument("--fps", type=int, help="frames per second of the clip (default 24)")
+    p.add_argument("--motion", type=_unit_interval, help="motion intensity 0..1")
+    p.add_argument("--camera", choices=CAMERAS, help="camera movement")
+    p.add_argument("--style", dest="style_consistency", type=_unit_interval,
+                   help="style consistency 0..1: how strongly the clip keeps the photo's colour")
+    p.add_argument("--seed", type=int, help="random seed (the same seed gives the same clip)")
+    p.add_argument("--variants", type=int, default=1, help="clips per photo, with successive seeds")
+    p.add_argument("--anchor", choices=ANCHORS, default="start",
+                   help="the photo is the first frame (start) or the last (end: what happened before)")
+    p.add_argument("--loop", action="store_true", help="end exactly where the clip starts")
+    p.add_argument("--format", choices=FORMATS, help="mp4 (default), mov (ProRes), gif, webp, tiff")
+    p.add_argument("--codec", choices=CODECS, default="h264", help="mp4 codec")
+    p.add_argument("--size", choices=SIZES, help="delivery size (default: [output] long_edge)")
+    p.add_argument("--aspect", choices=ASPECTS, default="source", help="crop to a social aspect")
+    p.add_argument("--no-colour-match", dest="colour_match", action="store_false",
+                   help="do not hold the clip to the photo's colour")
+    p.add_argument("--xmp", type=Path, help="XMP sidecar to use (default: found beside the photo)")
+    p.add_argument("--out", type=Path, help="write into this folder instead of beside each photo")
+    p.add_argument("--config", type=Path, help="config file (default: the user config)")
+    p.set_defaults(func=cmd_animate)
+
+
+def cmd_animate(args: argparse.Namespace) -> int:
+    from . import config as config_mod
+    from .jobs.pipeline import JobSpec, run_job
+    from .progress import JobProgress
+    from .request import AnimateRequest
+
+    cfg = config_mod.load(args.config)
+    fields = {k: getattr(args, k) for k in (
+        "engine", "model", "profile", "prompt", "duration", "fps", "motion", "camera",
+        "style_consistency", "seed", "variants", "anchor", "loop", "format", "codec", "size",
+        "aspect", "colour_match")}
+    if fields["engine"] is None:
+        fields["engine"] = cfg["animate"]["engine"]
+    if fields["profile"] is None:
+        fields["profile"] = cfg["animate"]["profile"]
+    request = AnimateRequest.from_dict(fields)
+    status = EXIT_OK
+    for photo in args.photos:
+        bar = ProgressBar(photo.name)
+        try:
+            spec = JobSpec(photo_path=photo, request=request, sidecar_path=args.xmp, out_dir=args.out)
+            result = run_job(spec, cfg, progress=JobProgress(bar.update))
+        except InputError as exc:
+            bar.clear()
+            _error(exc)
+            status = max(status, EXIT_BAD_INPUT)
+            continue
+        except (StillmotionError, OSError) as exc:
+            bar.clear()
+            _error(exc)
+            status = max(status, EXIT_FAILED)
+            continue
+        bar.clear()
+        if result.info.get("engine_reason") and args.engine in (None, "auto"):
+            print(f"{photo.name}: {result.info['engine_reason']}", file=sys.stderr)
+        for out in result.outputs:
+            print(out)
+    return status
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr, only when stderr is a terminal."""
+
+    def __init__(self, label: str, stream=None) -> None:
+        self.label, self.stream = label, stream or sys.stderr
+        self.enabled = hasattr(self.stream, "isatty") and self.stream.isatty()
+
+    def update(self, stage: str, overall: float, eta: float | None) -> None:
+        if not self.enabled:
+            return
+        width = 28
+        done = int(overall * width)
+        eta_text = f" ETA {eta:4.0f}s" if eta is not None else ""
+        self.stream.write(f"\r{self.label[:24]:24} [{'#' * done}{'-' * (width - done)}] "
+                          f"{overall * 100:3.0f}% {stage:8}{eta_text}  ")
+        self.stream.flush()
+
+    def clear(self) -> None:
+        if self.enabled:
+            self.stream.write("\r" + " " * 79 + "\r")
+            self.stream.flush()
+
+
+# ---------------------------------------------------------------- other commands
+def _add_simple(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="run the local daemon (HTTP API for the plug-in)")
+    p.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default 8765)")
+    p.add_argument("--config", type=Path)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("watch", help="animate photos dropped into folders (Capture One, anything)")
+    p.add_argument("dirs", nargs="*", metavar="DIR", type=Path,
+                   help="folders to watch (default: the [watch] folders in config)")
+    p.add_argument("--config", type=Path)
+    p.set_defaults(func=cmd_watch)
+
+    p = sub.add_parser("analyze", help="how video-ready is each photo, and which motion profile fits")
+    p.add_argument("photos", nargs="+", metavar="PHOTO", type=Path)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser("inspect", help="print the metadata the pipeline will use for a photo")
+    p.add_argument("photo", metavar="PHOTO", type=Path)
+    p.add_argument("--xmp", type=Path, help="XMP sidecar (default: found beside the photo)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_inspect)
+
+    p = sub.add_parser("match", help="colour-match any clip to its source photo")
+    p.add_argument("video", metavar="VIDEO", type=Path)
+    p.add_argument("--to", dest="photo", required=True, metavar="PHOTO", type=Path)
+    p.add_argument("--out", type=Path, help="output file (default: VIDEO.matched.mp4 beside it)")
+    p.add_argument("--strength", type=_unit_interval, default=1.0, help="0..1 (default 1)")
+    p.set_defaults(func=cmd_match)
+
+    p = sub.add_parser("doctor", help="what this machine can do: Python, torch, device, codecs, engines")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser("models", help="list or download generative models")
+    msub = p.add_subparsers(dest="models_command", required=True)
+    q = msub.add_parser("list", help="registered models: installed or not, size, usable here")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_models_list)
+    q = msub.add_parser("pull", help="download a model into the model folder")
+    q.add_argument("name")
+    q.set_defaults(func=cmd_models_pull)
+
+    p = sub.add_parser("install-plugin", help="copy the Lightroom Classic plug-in into Lightroom's Modules folder")
+    p.add_argument("--dest", type=Path, help="destination folder (default: Lightroom's Modules folder)")
+    p.set_defaults(func=cmd_install_plugin)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .api.server import serve
+
+    return serve(config_path=args.config, host=args.host, port=args.port)
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    from .watch import watch_folders
+
+    return watch_folders(args.dirs, config_path=args.config)
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from .readiness import analyze_path
+
+    reports = [analyze_path(p) for p in args.photos]
+    if args.json:
+        _print_json([r.to_dict() for r in reports] if len(reports) > 1 else reports[0].to_dict())
+    else:
+        for report in reports:
+            print(report.summary())
+    return EXIT_OK
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from .metadata import inspect_report
+
+    _print_json(inspect_report(args.photo, args.xmp))
+    return EXIT_OK
+
+
+def cmd_match(args: argparse.Namespace) -> int:
+    from .colour.match import match_video
+
+    print(match_video(args.video, args.photo, out=args.out, strength=args.strength))
+    return EXIT_OK
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from .doctor import report, render
+
+    data = report()
+    _print_json(data) if args.json else print(render(data))
+    return EXIT_OK
+
+
+def cmd_models_list(args: argparse.Namespace) -> int:
+    from .engines.models import list_models, render_list
+
+    models = list_models()
+    _print_json(models) if args.json else print(render_list(models))
+    return EXIT_OK
+
+
+def cmd_models_pull(args: argparse.Namespace) -> int:
+    from .engines.models import pull
+
+    print(pull(args.name))
+    return EXIT_OK
+
+
+def cmd_install_plugin(args: argparse.Namespace) -> int:
+    from .install_plugin import install
+
+    print(install(args.dest))
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- entry point
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def _error(exc: BaseException) -> None:
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    print(f"stillmotion: error: {message}", file=sys.stderr)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stillmotion", description="Turn graded photos into short clips that keep their look.")
+    parser.add_argument("--version", action="version", version=f"stillmotion {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_animate(sub)
+    _add_simple(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except (InputError, ConfigError) as exc:
+        _error(exc)
+        return EXIT_BAD_INPUT
+    except Canceled:
+        _error(Canceled("canceled"))
+        return EXIT_FAILED
+    except StillmotionError as exc:
+        _error(exc)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("stillmotion: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

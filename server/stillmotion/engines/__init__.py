@@ -1,0 +1,77 @@
+"""Engines: `get(name)` returns an engine; `choose(request, config)` resolves `auto`.
+
+Engines are imported lazily: diffusers and torch are heavy, and the parallax
+engine must start instantly on any machine.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Mapping
+
+from ..errors import EngineUnavailable, InputError
+from .base import Clip, Engine, EngineStatus
+
+# name -> "module:Class"
+REGISTRY: dict[str, str] = {
+    "parallax": "stillmotion.engines.parallax:ParallaxEngine",
+}
+
+_instances: dict[str, Engine] = {}
+
+
+def names() -> list[str]:
+    return list(REGISTRY)
+
+
+def get(name: str, config: Mapping[str, Any] | None = None) -> Engine:
+    """The engine instance for `name` (engines stay warm between jobs)."""
+    if name not in REGISTRY:
+        raise InputError(f"unknown engine '{name}' (available: {', '.join(REGISTRY)})")
+    if name not in _instances:
+        module_name, cls_name = REGISTRY[name].split(":")
+        cls = getattr(importlib.import_module(module_name), cls_name)
+        try:
+            _instances[name] = cls(config) if _accepts_config(cls) else cls()
+        except ImportError as exc:
+            raise EngineUnavailable(f"engine '{name}' cannot be loaded here: {exc}") from None
+    return _instances[name]
+
+
+def _accepts_config(cls: type) -> bool:
+    import inspect
+
+    try:
+        return len(inspect.signature(cls).parameters) >= 1
+    except (TypeError, ValueError):
+        return False
+
+
+def statuses(config: Mapping[str, Any] | None = None) -> list[EngineStatus]:
+    out = []
+    for name in REGISTRY:
+        try:
+            out.append(get(name, config).status())
+        except Exception as exc:  # an engine that cannot even report is unusable, not fatal
+            out.append(EngineStatus(name=name, usable=False, reason=str(exc)))
+    return out
+
+
+def choose(engine: str, config: Mapping[str, Any] | None = None, *, model: str | None = None) -> tuple[Engine, str]:
+    """Resolve `auto`: the best usable generative engine with a model installed, else parallax.
+
+    Returns the engine and the reason, which the job record keeps.
+    """
+    if engine != "auto":
+        eng = get(engine, config)
+        status = eng.status()
+        if not status.usable and engine != "parallax" and model is None:
+            raise EngineUnavailable(f"engine '{engine}' is not usable here: {status.reason}")
+        return eng, f"requested explicitly ({status.reason})"
+    for status in statuses(config):
+        if status.name != "parallax" and status.usable:
+            return get(status.name, config), f"auto: {status.name} is installed and usable ({status.reason})"
+    return get("parallax", config), "auto: no generative model installed and usable here, using the built-in parallax engine"
+
+
+__all__ = ["Clip", "Engine", "EngineStatus", "REGISTRY", "choose", "get", "names", "statuses"]

@@ -1,0 +1,91 @@
+"""A depth estimate from the photo itself, with no model weights.
+
+Cues, each a map in [0, 1] where 1 is near:
+- focus: in a shallow depth-of-field photo the sharp subject is near; weighted by
+  how much sharpness actually varies (an all-sharp landscape gets little weight),
+- position: lower in the frame is usually nearer (ground plane),
+- faces / subject box (from the readiness analysis, when given): near,
+- a mild centre prior.
+The blend is refined with a guided filter so depth edges sit on the image's edges,
+which keeps the 2.5-D warp from tearing objects apart.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+WORK_LONG_EDGE = 384
+
+
+def _box(img: np.ndarray, r: int) -> np.ndarray:
+    return cv2.boxFilter(img, -1, (2 * r + 1, 2 * r + 1), borderType=cv2.BORDER_REFLECT)
+
+
+def guided_filter(guide: np.ndarray, src: np.ndarray, r: int, eps: float) -> np.ndarray:
+    """He et al.'s guided filter (grey guide): edge-preserving, O(1) per pixel."""
+    mean_i, mean_p = _box(guide, r), _box(src, r)
+    cov_ip = _box(guide * src, r) - mean_i * mean_p
+    var_i = _box(guide * guide, r) - mean_i * mean_i
+    a = cov_ip / (var_i + eps)
+    b = mean_p - a * mean_i
+    return _box(a, r) * guide + _box(b, r)
+
+
+def _normalise(x: np.ndarray, lo_pct: float = 2, hi_pct: float = 98) -> np.ndarray:
+    lo, hi = np.percentile(x, [lo_pct, hi_pct])
+    if hi - lo < 1e-6:
+        return np.zeros_like(x)
+    return np.clip((x - lo) / (hi - lo), 0.0, 1.0)
+
+
+def _box_map(shape: tuple[int, int], box: Sequence[float], soften: float) -> np.ndarray:
+    """A soft blob over a box given in 0..1 image coordinates (x0, y0, x1, y1)."""
+    h, w = shape
+    x0, y0, x1, y1 = box
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    cx, cy = (x0 + x1) / 2 * w, (y0 + y1) / 2 * h
+    sx, sy = max(2.0, (x1 - x0) * w * soften), max(2.0, (y1 - y0) * h * soften)
+    return np.exp(-(((xx - cx) / sx) ** 2 + ((yy - cy) / sy) ** 2) / 2).astype(np.float32)
+
+
+def estimate(pixels: np.ndarray, *, faces: Sequence[Sequence[float]] = (),
+             subject_box: Sequence[float] | None = None) -> np.ndarray:
+    """Near-ness map in [0, 1] (float32) at a working resolution (long edge 384).
+
+    `faces` and `subject_box` are boxes in 0..1 coordinates (x0, y0, x1, y1).
+    """
+    h, w = pixels.shape[:2]
+    scale = WORK_LONG_EDGE / max(h, w)
+    sw, sh = max(8, round(w * scale)), max(8, round(h * scale))
+    small = cv2.resize(pixels, (sw, sh), interpolation=cv2.INTER_AREA)
+    grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+
+    # Focus: local Laplacian energy, pooled over a neighbourhood, in log space.
+    lap = np.abs(cv2.Laplacian(grey, cv2.CV_32F, ksize=3))
+    pool = max(3, sw // 24)
+    energy = np.log1p(200.0 * cv2.GaussianBlur(lap, (0, 0), pool))
+    focus = _normalise(energy)
+    p10, p90 = np.percentile(energy, [10, 90])
+    # How much the sharpness varies decides how much we trust it (0.1 .. 0.6).
+    focus_weight = float(np.clip((p90 - p10) / (p90 + 1e-6), 0.1, 0.6))
+
+    yy = np.linspace(0.0, 1.0, sh, dtype=np.float32)[:, None] * np.ones((1, sw), np.float32)
+    xx = np.linspace(-1.0, 1.0, sw, dtype=np.float32)[None, :] * np.ones((sh, 1), np.float32)
+    position = yy ** 1.5
+    centre = 1.0 - np.clip(np.abs(xx), 0, 1) ** 2
+
+    near = focus_weight * focus + 0.35 * position + 0.1 * centre
+    for box in faces:
+        # A face and the body below it are near.
+        x0, y0, x1, y1 = box
+        body = (x0 - (x1 - x0) * 0.3, y0, x1 + (x1 - x0) * 0.3, min(1.0, y1 + (y1 - y0) * 2.5))
+        near = np.maximum(near, 0.9 * np.maximum(_box_map((sh, sw), box, 0.7), _box_map((sh, sw), body, 0.6)))
+    if subject_box is not None:
+        near = near + 0.3 * _box_map((sh, sw), subject_box, 0.6)
+    near = _normalise(near, 1, 99)
+    refined = guided_filter(grey, near.astype(np.float32), r=max(2, sw // 48), eps=1e-3)
+    refined = cv2.GaussianBlur(refined, (0, 0), 1.0)
+    return np.clip(refined, 0.0, 1.0).astype(np.float32)

@@ -1,0 +1,141 @@
+"""The job pipeline: the one place where the stages are strung together.
+
+    prepare -> generate -> colour -> finish -> encode -> place
+
+It reads top to bottom like the algorithm. Frames stream from the engine through
+colour matching and finishing into the encoder, so a job never holds the whole
+clip. The CLI, the daemon's worker and the watch folders all call `run_job`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from .. import __version__, engines, photo as photo_mod, profiles
+from ..progress import CancelToken, ProgressSink, null_progress
+from ..place import place_group, temp_path
+from ..request import AnimateRequest
+from ..video.encode import SUFFIX, EncodeSettings, encode, even_size
+from .prefetch import prefetch
+
+SIZE_SHORT_EDGE = {"1080p": 1080, "1440p": 1440, "2160p": 2160}
+
+
+@dataclass
+class JobSpec:
+    photo_path: Path                       # the pixels to animate (an upload or the original)
+    request: AnimateRequest
+    sidecar_path: Path | None = None       # an XMP sidecar sent with the photo
+    develop: dict[str, Any] | None = None  # Lightroom develop settings (plug-in JSON)
+    original_path: Path | None = None      # the result goes beside this file (default: photo_path)
+    out_dir: Path | None = None            # or into this folder
+
+    @property
+    def destination(self) -> Path:
+        if self.out_dir is not None:
+            return Path(self.out_dir)
+        if self.request.out_dir:
+            return Path(self.request.out_dir).expanduser()
+        return (self.original_path or self.photo_path).parent
+
+    @property
+    def stem(self) -> str:
+        return Path(self.original_path or self.photo_path).stem
+
+
+@dataclass
+class JobResult:
+    outputs: list[Path] = field(default_factory=list)   # clips and their sidecars, in order
+    info: dict[str, Any] = field(default_factory=dict)  # engine (and why), profile, seeds, prompt...
+
+
+def delivery_size(width: int, height: int, request: AnimateRequest, output_cfg: dict) -> tuple[int, int]:
+    """The clip's size: --size (short edge) or [output] long_edge, never above the source by default."""
+    aspect = width / height
+    if request.size == "source":
+        w, h = width, height
+    elif request.size in SIZE_SHORT_EDGE:
+        short = SIZE_SHORT_EDGE[request.size]
+        w, h = (round(short * aspect), short) if width >= height else (short, round(short / aspect))
+    else:
+        long_edge = int(output_cfg.get("long_edge", 1920))
+        w, h = (long_edge, round(long_edge / aspect)) if width >= height else (round(long_edge * aspect), long_edge)
+    if not output_cfg.get("upscale_beyond_source", False) and request.size is None and max(w, h) > max(width, height):
+        w, h = width, height
+    return even_size(w, h)
+
+
+class _Forward:
+    """A progress callable whose target can be switched off once a stage is over."""
+
+    def __init__(self, target: Callable[[float], None] | None) -> None:
+        self.target = target
+
+    def __call__(self, fraction: float) -> None:
+        if self.target is not None:
+            self.target(fraction)
+
+
+def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progress,
+            cancel: CancelToken | None = None) -> JobResult:
+    cancel = cancel or CancelToken()
+    result = JobResult()
+    limits, output_cfg = config.get("limits", {}), config.get("output", {})
+
+    # -- prepare: decode the photo, read its metadata, settle every setting --------
+    progress("prepare", 0.0)
+    photo = photo_mod.load(spec.photo_path, float(limits.get("max_megapixels", 200)))
+    cancel.raise_if_cancelled()
+    request = spec.request
+    profile_name = request.profile if request.profile != "auto" else "generic"
+    request = request.resolve(profile_name, config.get("animate", {}))
+    prompt = request.prompt or profiles.PROFILES.get(profile_name, profiles.GENERIC).motion_description
+    engine, why = engines.choose(request.engine, config, model=request.model)
+    width, height = delivery_size(photo.width, photo.height, request, output_cfg)
+    context: dict[str, Any] = {"target_size": (width, height), "prompt": prompt}
+    result.info.update(engine=engine.name, engine_reason=why, profile=request.profile, prompt=prompt,
+                       request=request.to_dict(), seeds=request.seeds(), size=[width, height])
+    progress("prepare", 1.0)
+
+    destination = spec.destination
+    destination.mkdir(parents=True, exist_ok=True)
+    settings = EncodeSettings.from_config(request.format, request.codec, output_cfg)
+    for variant, seed in enumerate(request.seeds()):
+        def stage(name: str, frac: float, _v: int = variant) -> None:
+            progress(name, (_v + frac) / request.variants)
+
+        # -- generate -------------------------------------------------------------
+        engine_progress = _Forward(lambda f: stage("generate", f))
+        clip = engine.generate(photo.pixels, request, seed=seed, progress=engine_progress,
+                               cancel=cancel, context=context)
+        engine_progress.target = None  # frames rendered from here on count as encoding
+        frames: Iterator[np.ndarray] = clip.frames
+
+        # -- colour / finish (streamed) -------------------------------------------
+        stage("colour", 1.0)
+        stage("finish", 1.0)
+
+        # -- encode into a hidden temporary beside the destination ----------------
+        video_tmp = temp_path(destination, SUFFIX[request.format])
+        try:
+            count = encode(prefetch(frames, depth=2), video_tmp, width=clip.width, height=clip.height,
+                           fps=clip.fps, settings=settings, n_frames=clip.n_frames,
+                           progress=lambda f: stage("encode", f), cancel=cancel)
+            cancel.raise_if_cancelled()
+            # -- place: atomic, never overwriting -----------------------------------
+            placed = place_group({SUFFIX[request.format]: video_tmp}, destination, spec.stem)
+        except BaseException:
+            video_tmp.unlink(missing_ok=True)
+            raise
+        stage("place", 1.0)
+        result.outputs.extend(placed.values())
+        result.info.setdefault("variants", []).append(
+            {"seed": seed, "frames": count, "fps": clip.fps, "anchor_index": clip.anchor_index,
+             "outputs": [str(p) for p in placed.values()], **clip.info})
+    result.info["software"] = f"Stillmotion {__version__}"
+    return result

@@ -1,0 +1,82 @@
+"""Put results beside the original: never overwrite, never show half a file.
+
+`IMG_1234.jpg` -> `IMG_1234.motion.mp4`, then `IMG_1234.motion-2.mp4`, ...; the
+clip's sidecar takes the same stem (`IMG_1234.motion.xmp`). Work happens under a
+hidden temporary name in the destination folder (same filesystem, so the final
+step is an atomic link/rename) and a name is claimed only if nothing is there:
+os.link fails rather than replace an existing file, even one created a moment ago
+by another process.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Iterable
+
+TEMP_PREFIX = ".stillmotion-tmp-"
+MAX_INDEX = 10_000
+
+
+def temp_path(folder: Path, suffix: str) -> Path:
+    """A hidden temporary name in `folder` that readers and watchers ignore."""
+    return folder / f"{TEMP_PREFIX}{secrets.token_hex(6)}{suffix}"
+
+
+def candidate_names(stem: str, tag: str, suffixes: Iterable[str]) -> Iterable[dict[str, str]]:
+    """`stem.tag.ext`, `stem.tag-2.ext`, ... for each suffix (e.g. .mp4 and .xmp together)."""
+    suffixes = list(suffixes)
+    for index in range(1, MAX_INDEX):
+        base = f"{stem}.{tag}" if index == 1 else f"{stem}.{tag}-{index}"
+        yield {suffix: base + suffix for suffix in suffixes}
+
+
+def is_own_output(path: Path) -> bool:
+    """Stillmotion's own outputs and temporaries (watch folders must not re-ingest them)."""
+    name = path.name
+    return name.startswith(TEMP_PREFIX) or ".motion." in name or ".motion-" in name or ".matched" in name
+
+
+def _claim(src: Path, dst: Path) -> bool:
+    """Atomically give `src` the name `dst` unless `dst` exists. True on success."""
+    try:
+        os.link(src, dst)
+    except FileExistsError:
+        return False
+    except OSError:
+        # Filesystems without hard links: exclusive-create a placeholder, then replace it.
+        try:
+            fd = os.open(dst, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            return False
+        os.close(fd)
+        os.replace(src, dst)
+        return True
+    src.unlink()
+    return True
+
+
+def place_group(temps: dict[str, Path], folder: Path, stem: str, tag: str = "motion") -> dict[str, Path]:
+    """Move finished temporaries {suffix: temp} to the first free `stem.tag[-N]` names.
+
+    The primary file (first suffix) decides the index; companions (the .xmp) take
+    the same index so a clip and its sidecar always pair. An index where any
+    companion name is taken is skipped.
+    """
+    suffixes = list(temps)
+    for names in candidate_names(stem, tag, suffixes):
+        targets = {s: folder / n for s, n in names.items()}
+        if any(t.exists() for t in targets.values()):
+            continue
+        placed: dict[str, Path] = {}
+        for suffix in suffixes:
+            if not _claim(temps[suffix], targets[suffix]):
+                break
+            placed[suffix] = targets[suffix]
+        else:
+            return placed
+        # Lost a race for this index: give back what we took and try the next one.
+        for suffix, target in placed.items():
+            os.replace(target, temps[suffix])
+    raise FileExistsError(f"no free output name for {stem}.{tag} in {folder}")

@@ -1,0 +1,1 @@
+"""Video: frame post-processing (finishing) and encoding/decoding with PyAV."""

@@ -1,0 +1,183 @@
+"""Encode streamed float sRGB frames with PyAV, colour-tagged and colour-correct.
+
+Video formats carry BT.709 primaries/transfer/matrix, limited range, and the
+RGB->Y'CbCr conversion is done with the BT.709 matrix explicitly (swscale's
+default is BT.601, which shifts colours in a file tagged 709). Frames are
+written as they arrive: the encoder never holds the clip.
+
+  mp4  H.264 yuv420p (or HEVC, tagged hvc1 for Apple players), CRF/preset from config
+  mov  ProRes 422 HQ, 10-bit yuv422p10le
+  gif  palette from the first frame (stable over time), web size
+  webp animated, lossy q=90, web size
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable, Iterable
+
+import av
+import numpy as np
+from PIL import Image
+
+from ..photo import to_uint8
+from ..progress import CancelToken
+
+_BT709 = 1  # ISO/IEC 23091-2 code point shared by primaries, transfer and matrix
+_LIMITED = 1  # AVCOL_RANGE_MPEG
+
+SUFFIX = {"mp4": ".mp4", "mov": ".mov", "gif": ".gif", "webp": ".webp", "tiff": ""}
+
+
+@dataclass(frozen=True)
+class EncodeSettings:
+    fmt: str = "mp4"
+    codec: str = "h264"        # mp4 only: h264 | hevc
+    crf: int = 18
+    preset: str = "medium"
+    threads: int = 0           # 0: let the codec decide
+
+    @classmethod
+    def from_config(cls, fmt: str, codec: str, output_cfg: dict) -> "EncodeSettings":
+        return cls(fmt=fmt, codec=codec, crf=int(output_cfg.get("crf", 18)),
+                   preset=str(output_cfg.get("preset", "medium")))
+
+
+def even_size(width: int, height: int) -> tuple[int, int]:
+    """Largest even size not above (width, height): yuv420p needs even dimensions."""
+    return max(2, width - width % 2), max(2, height - height % 2)
+
+
+class _AVWriter:
+    def __init__(self, path: Path, width: int, height: int, fps: float, settings: EncodeSettings) -> None:
+        if width % 2 or height % 2:
+            raise ValueError(f"video size must be even, got {width}x{height}")
+        self.width, self.height = width, height
+        rate = Fraction(fps).limit_denominator(1001)
+        options: dict[str, str] = {}
+        if settings.fmt == "mov":
+            self.container = av.open(str(path), "w", format="mov")
+            self.stream = self.container.add_stream("prores_ks", rate=rate)
+            self.stream.pix_fmt = self.pix_fmt = "yuv422p10le"
+            options = {"profile": "3", "vendor": "apl0"}  # 3 = ProRes 422 HQ
+            self._rgb_format, self._rgb_scale, self._rgb_dtype = "rgb48le", 65535.0, np.uint16
+        else:
+            self.container = av.open(str(path), "w", format="mp4",
+                                     options={"movflags": "+faststart+write_colr"})
+            name = "libx265" if settings.codec == "hevc" else "libx264"
+            self.stream = self.container.add_stream(name, rate=rate)
+            self.stream.pix_fmt = self.pix_fmt = "yuv420p"
+            options = {"crf": str(settings.crf), "preset": settings.preset}
+            if settings.codec == "hevc":
+                self.stream.codec_tag = "hvc1"  # Apple players refuse the default hev1
+                options["x265-params"] = "log-level=error"
+            self._rgb_format, self._rgb_scale, self._rgb_dtype = "rgb24", 255.0, np.uint8
+        self.stream.width, self.stream.height = width, height
+        ctx = self.stream.codec_context
+        ctx.color_primaries = ctx.color_trc = ctx.colorspace = _BT709
+        ctx.color_range = _LIMITED
+        if settings.threads:
+            ctx.thread_count = settings.threads
+        self.stream.options = options
+        self.pts = 0
+
+    def write(self, frame: np.ndarray) -> None:
+        if frame.shape[:2] != (self.height, self.width):
+            raise ValueError(f"frame is {frame.shape[1]}x{frame.shape[0]}, stream is {self.width}x{self.height}")
+        rgb = np.clip(frame, 0.0, 1.0) * self._rgb_scale + 0.5
+        vf = av.VideoFrame.from_ndarray(rgb.astype(self._rgb_dtype), format=self._rgb_format)
+        # Explicit BT.709 matrix, full-range RGB in, limited-range Y'CbCr out.
+        yuv = vf.reformat(format=self.pix_fmt, src_colorspace="itu709", dst_colorspace="itu709",
+                          src_color_range="JPEG", dst_color_range="MPEG",
+                          dst_color_trc=_BT709, dst_color_primaries=_BT709,
+                          interpolation="BICUBIC")
+        yuv.pts = self.pts
+        self.pts += 1
+        for packet in self.stream.encode(yuv):
+            self.container.mux(packet)
+
+    def close(self) -> None:
+        for packet in self.stream.encode():
+            self.container.mux(packet)
+        self.container.close()
+
+    def abort(self) -> None:
+        try:
+            self.container.close()
+        except Exception:
+            pass
+
+
+class _PillowAnimWriter:
+    """GIF / animated WebP through Pillow, frames streamed into its writer."""
+
+    def __init__(self, path: Path, width: int, height: int, fps: float, settings: EncodeSettings) -> None:
+        self.path, self.width, self.height, self.fps, self.fmt = path, width, height, fps, settings.fmt
+        self.frames: list[Image.Image] = []
+        self._palette: Image.Image | None = None
+
+    def write(self, frame: np.ndarray) -> None:
+        image = Image.fromarray(to_uint8(frame), "RGB")
+        if self.fmt == "gif":
+            # One palette for the whole clip (from the first frame) avoids palette flicker.
+            if self._palette is None:
+                self._palette = image.quantize(colors=255, method=Image.Quantize.MEDIANCUT)
+            image = image.quantize(palette=self._palette, dither=Image.Dither.FLOYDSTEINBERG)
+        self.frames.append(image)
+
+    def close(self) -> None:
+        if not self.frames:
+            raise ValueError("no frames to encode")
+        duration = max(20, round(1000 / self.fps))
+        first, rest = self.frames[0], self.frames[1:]
+        if self.fmt == "gif":
+            first.save(self.path, format="GIF", save_all=True, append_images=rest,
+                       duration=duration, loop=0, optimize=False, disposal=1)
+        else:
+            from .. colour import icc
+            first.save(self.path, format="WEBP", save_all=True, append_images=rest,
+                       duration=duration, loop=0, quality=90, method=4,
+                       icc_profile=icc.srgb_profile_bytes())
+        self.frames.clear()
+
+    def abort(self) -> None:
+        self.frames.clear()
+
+
+def open_writer(path: Path, width: int, height: int, fps: float, settings: EncodeSettings):
+    if settings.fmt in ("mp4", "mov"):
+        return _AVWriter(path, width, height, fps, settings)
+    if settings.fmt in ("gif", "webp"):
+        return _PillowAnimWriter(path, width, height, fps, settings)
+    raise ValueError(f"unknown output format {settings.fmt!r}")
+
+
+def encode(frames: Iterable[np.ndarray], path: str | os.PathLike, *, width: int, height: int,
+           fps: float, settings: EncodeSettings, n_frames: int | None = None,
+           progress: Callable[[float], None] | None = None,
+           cancel: CancelToken | None = None) -> int:
+    """Encode `frames` (float32 HxWx3 sRGB [0,1]) into `path`; returns the frame count.
+
+    `path` should be a temporary name: on any error or cancel the partial file is
+    removed and the exception propagates.
+    """
+    path = Path(path)
+    writer = open_writer(path, width, height, fps, settings)
+    count = 0
+    try:
+        for frame in frames:
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            writer.write(frame)
+            count += 1
+            if progress and n_frames:
+                progress(min(1.0, count / n_frames))
+        writer.close()
+    except BaseException:
+        writer.abort()
+        path.unlink(missing_ok=True)
+        raise
+    return count

@@ -1,0 +1,59 @@
+"""Shared test fixtures: real photos, the shared fixtures folder, a fast config."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_FIXTURES = REPO.parent / "shared" / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    """../shared/fixtures (real photos, XMP sidecars, hostile files), read in place."""
+    if not SHARED_FIXTURES.is_dir():
+        pytest.skip(f"shared fixtures folder not found at {SHARED_FIXTURES}")
+    return SHARED_FIXTURES
+
+
+def skimage_photo(name: str = "astronaut") -> np.ndarray:
+    """A real photo from scikit-image as uint8 RGB."""
+    from skimage import data
+
+    img = getattr(data, name)()
+    if img.ndim == 2:
+        img = np.stack([img] * 3, axis=-1)
+    return img[..., :3].astype(np.uint8)
+
+
+def save_photo(path: Path, pixels: np.ndarray, size: tuple[int, int] | None = None, **save_kwargs) -> Path:
+    image = Image.fromarray(pixels)
+    if size is not None:
+        image = image.resize(size, Image.LANCZOS)
+    image.save(path, **save_kwargs)
+    return path
+
+
+@pytest.fixture
+def photo_jpg(tmp_path: Path) -> Path:
+    """A real photo (astronaut, resized to 320x240) saved as IMG_1234.jpg in a temp folder."""
+    return save_photo(tmp_path / "IMG_1234.jpg", skimage_photo("astronaut"), (320, 240), quality=95)
+
+
+@pytest.fixture
+def fast_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """STILLMOTION_HOME in a temp folder with a config made for speed (small clips, fast x264)."""
+    home = tmp_path / "stillmotion-home"
+    home.mkdir()
+    (home / "config.toml").write_text(
+        '[output]\nlong_edge = 320\npreset = "ultrafast"\n', encoding="utf-8")
+    monkeypatch.setenv("STILLMOTION_HOME", str(home))
+    for key in list(os.environ):
+        if key.startswith("STILLMOTION__"):
+            monkeypatch.delenv(key)
+    return home / "config.toml"

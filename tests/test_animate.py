@@ -1,0 +1,184 @@
+"""The main job as a user runs it: `stillmotion animate photo.jpg` -> a real clip beside it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from stillmotion import cli
+from stillmotion.video.decode import probe, read_frames
+
+from support import save_photo, skimage_photo
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return 99.0 if mse == 0 else 10 * np.log10(1.0 / mse)
+
+
+def photo_at(path: Path, size: tuple[int, int]) -> np.ndarray:
+    image = Image.open(path).convert("RGB").resize(size, Image.LANCZOS)
+    return np.asarray(image, dtype=np.float32) / 255.0
+
+
+def animate(*args: str) -> int:
+    return cli.main(["animate", *args])
+
+
+def test_clip_beside_photo_with_frames_size_tags_and_anchor(photo_jpg, fast_config, capsys):
+    assert animate(str(photo_jpg), "--duration", "1", "--fps", "12", "--camera", "push-in", "--seed", "7") == 0
+    out = photo_jpg.with_name("IMG_1234.motion.mp4")
+    assert capsys.readouterr().out.split() == [str(out)]
+    info = probe(out)
+    assert (info.width, info.height) == (320, 240)           # aspect kept, long edge from config
+    assert info.n_frames == 12                               # duration x fps
+    assert info.codec == "h264" and info.pix_fmt == "yuv420p"
+    assert (info.color_primaries, info.color_trc, info.colorspace, info.color_range) == (1, 1, 1, 1)
+    frames = list(read_frames(out))
+    assert len(frames) == 12
+    assert psnr(frames[0], photo_at(photo_jpg, (320, 240))) >= 35.0   # frame 0 is the photo
+    # Real motion: the clip changes steadily, not a still.
+    assert np.abs(frames[-1] - frames[0]).mean() > 0.02
+    assert np.abs(frames[6] - frames[5]).mean() > 0.001
+
+
+@pytest.mark.parametrize("camera", ["none", "push-in", "pull-out", "pan-left", "pan-right", "orbit", "rise"])
+def test_every_camera_move_moves_without_dark_borders(photo_jpg, fast_config, camera):
+    assert animate(str(photo_jpg), "--duration", "1", "--fps", "8", "--camera", camera, "--motion", "1") == 0
+    frames = list(read_frames(photo_jpg.with_name("IMG_1234.motion.mp4")))
+    source = photo_at(photo_jpg, (320, 240))
+    darkest = np.percentile(source.mean(axis=2), 0.5)
+    assert np.abs(frames[-1] - frames[0]).mean() > (0.002 if camera == "none" else 0.01)
+    for frame in frames:
+        lum = frame.mean(axis=2)
+        border = np.concatenate([lum[0], lum[-1], lum[:, 0], lum[:, -1]])
+        # No black or smeared-out border: border pixels are no darker than the photo's own pixels.
+        assert np.mean(border < darkest - 0.02) < 0.02, camera
+
+
+def test_loop_returns_to_first_frame_and_anchor_end_finishes_on_photo(photo_jpg, fast_config):
+    assert animate(str(photo_jpg), "--duration", "1", "--fps", "10", "--loop", "--camera", "orbit") == 0
+    loop = list(read_frames(photo_jpg.with_name("IMG_1234.motion.mp4")))
+    assert np.abs(loop[len(loop) // 2] - loop[0]).mean() > 0.01
+    assert psnr(loop[-1], loop[0]) >= 37.0  # identical before encoding (see test_parallax)
+    assert animate(str(photo_jpg), "--duration", "1", "--fps", "10", "--anchor", "end", "--camera", "push-in") == 0
+    before = list(read_frames(photo_jpg.with_name("IMG_1234.motion-2.mp4")))
+    source = photo_at(photo_jpg, (320, 240))
+    assert psnr(before[-1], source) >= 35.0
+    assert psnr(before[0], source) < 35.0
+
+
+def test_second_run_never_overwrites_and_same_seed_same_clip(photo_jpg, fast_config):
+    args = [str(photo_jpg), "--duration", "0.5", "--fps", "12", "--seed", "42", "--camera", "orbit"]
+    assert animate(*args) == 0
+    first = photo_jpg.with_name("IMG_1234.motion.mp4")
+    before = first.read_bytes()
+    assert animate(*args) == 0
+    second = photo_jpg.with_name("IMG_1234.motion-2.mp4")
+    assert first.read_bytes() == before
+    a, b = list(read_frames(first)), list(read_frames(second))
+    assert len(a) == len(b) == 6
+    assert max(float(np.abs(x - y).max()) for x, y in zip(a, b)) == 0.0
+    # Nothing half-written or temporary is left in the folder.
+    assert sorted(p.name for p in photo_jpg.parent.iterdir()) == [
+        "IMG_1234.jpg", "IMG_1234.motion-2.mp4", "IMG_1234.motion.mp4", "stillmotion-home"]
+
+
+def test_variants_use_successive_seeds_and_distinct_names(photo_jpg, fast_config, capsys):
+    assert animate(str(photo_jpg), "--duration", "0.5", "--fps", "8", "--variants", "2", "--seed", "3") == 0
+    outputs = capsys.readouterr().out.split()
+    assert [Path(p).name for p in outputs] == ["IMG_1234.motion.mp4", "IMG_1234.motion-2.mp4"]
+
+
+def test_out_folder_and_formats(photo_jpg, fast_config, tmp_path):
+    out_dir = tmp_path / "clips"
+    assert animate(str(photo_jpg), "--duration", "0.5", "--fps", "8", "--format", "mov", "--out", str(out_dir)) == 0
+    info = probe(out_dir / "IMG_1234.motion.mov")
+    assert info.codec == "prores" and info.pix_fmt == "yuv422p10le" and info.n_frames == 4
+    for fmt in ("gif", "webp"):
+        assert animate(str(photo_jpg), "--duration", "0.5", "--fps", "8", "--format", fmt) == 0
+        with Image.open(photo_jpg.with_name(f"IMG_1234.motion.{fmt}")) as im:
+            assert im.n_frames == 4 and im.size == (320, 240)
+
+
+def test_clip_is_never_larger_than_the_photo(tmp_path, fast_config):
+    small = save_photo(tmp_path / "small.png", skimage_photo("coffee"), (200, 134))
+    assert animate(str(small), "--duration", "0.5", "--fps", "8") == 0
+    info = probe(tmp_path / "small.motion.mp4")
+    assert (info.width, info.height) == (200, 134)
+
+
+@pytest.mark.parametrize("name,content,expect", [
+    ("truncated.jpg", "truncate", "damaged or truncated"),
+    ("notes.jpg", b"this is not an image at all", "not an image"),
+    ("empty.png", b"", "not an image"),
+])
+def test_bad_input_one_line_exit_2_nothing_written(tmp_path, fast_config, capsys, name, content, expect):
+    path = tmp_path / name
+    if content == "truncate":
+        save_photo(tmp_path / "full.jpg", skimage_photo("chelsea"), quality=90)
+        data = (tmp_path / "full.jpg").read_bytes()
+        (tmp_path / "full.jpg").unlink()
+        path.write_bytes(data[: len(data) // 2])
+    else:
+        path.write_bytes(content)
+    before = sorted(tmp_path.iterdir())
+    assert animate(str(path)) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and expect in err[0] and err[0].startswith("stillmotion: error:")
+    assert sorted(tmp_path.iterdir()) == before
+
+
+def test_hostile_fixtures_rejected(fixtures_dir, tmp_path, fast_config, capsys):
+    for name in ("decompression_bomb.gif", "truncated_jpeg.jpg"):
+        src = fixtures_dir / "hostile" / name
+        assert animate(str(src), "--out", str(tmp_path / "out")) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1, err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_pixel_bomb_png_refused_before_decoding(tmp_path, fast_config, capsys):
+    # A PNG that declares 50 000 x 50 000 pixels: refused from its header alone.
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", 50_000, 50_000, 8, 2, 0, 0, 0)
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+                     + chunk(b"IEND", b""))
+    assert animate(str(bomb)) == 2
+    err = capsys.readouterr().err
+    assert "too large" in err or "MP limit" in err
+    assert not list(tmp_path.glob("bomb.motion*"))
+
+
+def test_several_photos_one_bad_keeps_going(photo_jpg, fast_config, capsys, tmp_path):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"nope")
+    assert animate(str(bad), str(photo_jpg), "--duration", "0.5", "--fps", "8") == 2
+    assert photo_jpg.with_name("IMG_1234.motion.mp4").is_file()
+
+
+def test_out_of_range_settings_rejected(photo_jpg, fast_config, capsys):
+    assert animate(str(photo_jpg), "--motion", "1.5") == 2
+    assert "motion must be between 0.0 and 1.0" in capsys.readouterr().err
+    assert not photo_jpg.with_name("IMG_1234.motion.mp4").exists()
+
+
+def test_console_script_runs(photo_jpg, fast_config):
+    import os
+    import subprocess
+
+    proc = subprocess.run(["stillmotion", "animate", str(photo_jpg), "--duration", "0.5", "--fps", "8"],
+                          capture_output=True, text=True, env=os.environ.copy(), timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == str(photo_jpg.with_name("IMG_1234.motion.mp4"))
+    help_text = subprocess.run(["stillmotion", "animate", "--help"], capture_output=True, text=True).stdout
+    assert "--camera" in help_text and "--anchor" in help_text

@@ -1,0 +1,61 @@
+"""Photo input: orientation, ICC profiles to sRGB, 8- and 16-bit files."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image, ImageCms
+
+from stillmotion import photo
+from stillmotion.errors import InputError, TooLargeError
+
+from support import save_photo, skimage_photo
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    pixels = skimage_photo("rocket")[:200, :300]
+    image = Image.fromarray(pixels)
+    exif = image.getexif()
+    exif[0x0112] = 6  # rotate 90 CW on display
+    path = tmp_path / "rotated.jpg"
+    image.save(path, exif=exif, quality=95)
+    loaded = photo.load(path)
+    assert loaded.pixels.shape[:2] == (300, 200)
+
+
+def test_adobe_rgb_and_prophoto_converted_to_srgb(tmp_path, fixtures_dir):
+    prophoto = photo.load(fixtures_dir / "xmp" / "tif-with-iptc-icc-xmp.tif")
+    assert prophoto.source_profile == "ProPhoto RGB"
+    with Image.open(fixtures_dir / "xmp" / "tif-with-iptc-icc-xmp.tif") as im:
+        raw = np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
+        icc = im.info["icc_profile"]
+        expected = ImageCms.profileToProfile(im.convert("RGB"), ImageCms.ImageCmsProfile(io.BytesIO(icc)),
+                                             ImageCms.createProfile("sRGB"), renderingIntent=0)
+    expected = np.asarray(expected, dtype=np.float32) / 255.0
+    assert np.abs(prophoto.pixels - expected).max() <= 1 / 255 + 1e-6
+    assert np.abs(prophoto.pixels - raw).mean() > 0.01  # the conversion did something
+
+
+def test_16bit_png_and_tiff_keep_precision(tmp_path):
+    ramp = np.linspace(0, 65535, 256 * 64, dtype=np.float64).reshape(64, 256)
+    rgb16 = np.stack([ramp, ramp[:, ::-1], ramp], axis=-1).astype(np.uint16)
+    import cv2
+
+    for suffix in (".png", ".tif"):
+        path = tmp_path / f"ramp{suffix}"
+        cv2.imwrite(str(path), rgb16[..., ::-1])
+        loaded = photo.load(path)
+        assert loaded.bit_depth == 16
+        assert np.abs(loaded.pixels - rgb16 / 65535.0).max() < 1e-4
+        # More distinct levels than 8 bits could hold.
+        assert len(np.unique(loaded.pixels[..., 0])) > 1000
+
+
+def test_size_limit_and_bomb(tmp_path):
+    path = save_photo(tmp_path / "big.png", skimage_photo("coffee"))
+    with pytest.raises(TooLargeError, match="over the 0.1 MP limit"):
+        photo.load(path, max_megapixels=0.1)
+    with pytest.raises(InputError, match="no such file"):
+        photo.load(tmp_path / "missing.jpg")

@@ -148,8 +148,9 @@ class ParallaxEngine:
                     yield source.copy()
                 else:
                     map_x, map_y = warp.maps(e)
-                    yield cv2.remap(source, map_x, map_y, interpolation=cv2.INTER_CUBIC,
-                                    borderMode=cv2.BORDER_REPLICATE)
+                    frame = cv2.remap(source, map_x, map_y, interpolation=cv2.INTER_CUBIC,
+                                      borderMode=cv2.BORDER_REPLICATE)
+                    yield np.clip(frame, 0.0, 1.0, out=frame)  # bicubic overshoots at hard edges
                 progress((i + 1) / n_frames)
 
         return Clip(frames=frames(), n_frames=n_frames, fps=fps, width=width, height=height,

@@ -1,0 +1,81 @@
+"""The one door to pyexiv2.
+
+libexiv2 keeps global state (namespace registry, XMP toolkit) and is not
+thread-safe, while the daemon reads metadata from several worker threads. Every
+pyexiv2 call in Stillmotion goes through `LOCK`; nothing else imports pyexiv2.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyexiv2
+
+LOCK = threading.Lock()
+
+# Stillmotion's own XMP namespace (per-photo prompt in, clip provenance out).
+STILLMOTION_NS = "http://ns.stillmotion.app/1.0/"
+STILLMOTION_PREFIX = "stillmotion"
+
+with LOCK:
+    # Failures reach us as exceptions (turned into warnings/errors with context);
+    # exiv2's own stderr chatter would only duplicate them.
+    pyexiv2.set_log_level(4)
+    # Register before any file is parsed so our properties read back as
+    # Xmp.stillmotion.* whatever prefix a file happens to bind the URI to.
+    pyexiv2.registerNs(STILLMOTION_NS, STILLMOTION_PREFIX)
+
+
+@dataclass
+class Embedded:
+    """What exiv2 found inside one file."""
+
+    xmp: dict[str, Any] = field(default_factory=dict)
+    exif: dict[str, Any] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)   # readable, for warnings
+
+
+def xmp_from_packet(data: bytes) -> dict[str, Any]:
+    """Parse an XMP packet (sidecar bytes). Raises RuntimeError on malformed XMP."""
+    with LOCK:
+        image = pyexiv2.ImageData(data)
+        try:
+            return image.read_xmp()
+        finally:
+            image.close()
+
+
+def read_file(path: Path) -> Embedded:
+    """XMP and EXIF embedded in an image or video file; problems are reported, not raised."""
+    out = Embedded()
+    with LOCK:
+        try:
+            image = pyexiv2.Image(str(path))
+        except RuntimeError as exc:
+            out.problems.append(_one_line(exc))
+            return out
+        try:
+            for kind in ("xmp", "exif"):
+                try:
+                    setattr(out, kind, getattr(image, f"read_{kind}")())
+                except (RuntimeError, UnicodeDecodeError, ValueError) as exc:
+                    out.problems.append(f"{kind}: {_one_line(exc)}")
+            if not out.xmp:
+                # exiv2 drops an unparseable packet with only a log line: notice it here.
+                try:
+                    raw = image.read_raw_xmp()
+                except (RuntimeError, UnicodeDecodeError):
+                    raw = ""
+                if raw.strip():
+                    out.problems.append("embedded XMP packet could not be parsed")
+        finally:
+            image.close()
+    return out
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

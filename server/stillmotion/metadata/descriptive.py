@@ -1,0 +1,130 @@
+"""Descriptive metadata: what the photo is, who made it, when and where.
+
+XMP fields win over EXIF ones (XMP is what Lightroom edits); EXIF embedded in the
+photo only fills what no XMP source set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from . import values
+from .sources import Sources
+
+
+@dataclass
+class GPS:
+    latitude: float          # decimal degrees, north positive
+    longitude: float         # decimal degrees, east positive
+    altitude: float | None = None  # metres above sea level
+
+
+@dataclass
+class Descriptive:
+    title: str | None = None
+    caption: str | None = None                       # dc:description
+    keywords: list[str] = field(default_factory=list)             # dc:subject
+    hierarchical_keywords: list[str] = field(default_factory=list)  # lr:hierarchicalSubject ("A|B|C")
+    rating: int | None = None                        # -1 (rejected) .. 5
+    label: str | None = None                         # xmp:Label ("Red", or any text)
+    creator: list[str] = field(default_factory=list)
+    rights: str | None = None
+    capture_date: str | None = None                  # ISO 8601, as precise as the source
+    camera_make: str | None = None
+    camera_model: str | None = None
+    lens: str | None = None
+    gps: GPS | None = None
+
+    @property
+    def all_keywords(self) -> list[str]:
+        """Flat keywords plus each hierarchical path's leaf, first occurrence kept."""
+        seen: dict[str, None] = {}
+        for word in self.keywords + [k.split("|")[-1] for k in self.hierarchical_keywords]:
+            if word.strip():
+                seen.setdefault(word, None)
+        return list(seen)
+
+
+def parse(sources: Sources, warnings: list[str]) -> Descriptive:
+    get = _Getter(sources, warnings)
+    out = Descriptive(
+        title=get.first(["dc:title"], values.text),
+        caption=get.first(["dc:description"], values.text),
+        keywords=get.first(["dc:subject"], values.text_list) or [],
+        hierarchical_keywords=get.first(["lr:hierarchicalSubject"], values.text_list) or [],
+        rating=get.first(["xmp:Rating"], _rating),
+        label=get.first(["xmp:Label"], values.text),
+        creator=(get.first(["dc:creator"], values.text_list)
+                 or get.exif(["Exif.Image.Artist"], lambda v: [values.text(v)]) or []),
+        rights=get.first(["dc:rights"], values.text) or get.exif(["Exif.Image.Copyright"], values.text),
+        capture_date=(get.first(["exif:DateTimeOriginal", "photoshop:DateCreated", "xmp:CreateDate"], values.date)
+                      or get.exif(["Exif.Photo.DateTimeOriginal", "Exif.Image.DateTime"], values.date)),
+        camera_make=get.first(["tiff:Make"], values.text) or get.exif(["Exif.Image.Make"], values.text),
+        camera_model=get.first(["tiff:Model"], values.text) or get.exif(["Exif.Image.Model"], values.text),
+        lens=(get.first(["exifEX:LensModel", "aux:Lens"], values.text)
+              or get.exif(["Exif.Photo.LensModel"], values.text)),
+        gps=_gps(get),
+    )
+    for name in ("title", "caption", "label", "rights", "camera_make", "camera_model", "lens"):
+        value = getattr(out, name)
+        if isinstance(value, str):
+            setattr(out, name, value.strip() or None)
+    return out
+
+
+def _rating(raw: Any) -> int:
+    value = values.number(raw)
+    if not value.is_integer() or not -1 <= value <= 5:
+        raise ValueError("rating must be a whole number -1..5")
+    return int(value)
+
+
+class _Getter:
+    def __init__(self, sources: Sources, warnings: list[str]) -> None:
+        self.sources, self.warnings = sources, warnings
+
+    def first(self, keys: list[str], parser: Callable[[Any], Any]) -> Any:
+        """The first of `keys` that is present and parses (failures warn and fall through)."""
+        for key in keys:
+            found = self.sources.get(key)
+            if found is None:
+                continue
+            try:
+                return parser(found.value)
+            except ValueError as exc:
+                self._warn(key, found.value, found.origin, exc)
+        return None
+
+    def exif(self, keys: list[str], parser: Callable[[Any], Any]) -> Any:
+        for key in keys:
+            if key in self.sources.exif:
+                try:
+                    return parser(self.sources.exif[key])
+                except ValueError as exc:
+                    self._warn(key, self.sources.exif[key], "EXIF", exc)
+        return None
+
+    def _warn(self, key: str, raw: Any, origin: str, exc: Exception) -> None:
+        shown = repr(raw)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        self.warnings.append(f"{key} = {shown} ({origin}): {exc}; ignored")
+
+
+def _gps(get: _Getter) -> GPS | None:
+    lat = get.first(["exif:GPSLatitude"], lambda v: values.xmp_gps(v, is_latitude=True))
+    lon = get.first(["exif:GPSLongitude"], lambda v: values.xmp_gps(v, is_latitude=False))
+    alt = get.first(["exif:GPSAltitude"], values.rational)
+    below = get.first(["exif:GPSAltitudeRef"], values.integer)
+    if lat is None or lon is None:
+        exif = get.sources.exif
+        ref_lat, ref_lon = exif.get("Exif.GPSInfo.GPSLatitudeRef", ""), exif.get("Exif.GPSInfo.GPSLongitudeRef", "")
+        lat = get.exif(["Exif.GPSInfo.GPSLatitude"], lambda v: values.exif_gps(v, ref_lat, is_latitude=True))
+        lon = get.exif(["Exif.GPSInfo.GPSLongitude"], lambda v: values.exif_gps(v, ref_lon, is_latitude=False))
+        alt = get.exif(["Exif.GPSInfo.GPSAltitude"], values.rational)
+        below = get.exif(["Exif.GPSInfo.GPSAltitudeRef"], values.integer)
+    if lat is None or lon is None:
+        return None
+    if alt is not None and below == 1:
+        alt = -alt
+    return GPS(latitude=lat, longitude=lon, altitude=alt)

@@ -1,0 +1,185 @@
+"""Find, vet and merge the metadata sources of one photo.
+
+Sources, weakest first (a later source overrides an earlier one field by field):
+
+  1. EXIF embedded in the photo (only for capture date, camera, lens, GPS, orientation)
+  2. XMP embedded in the photo (JPEG, TIFF, DNG, PNG, ...)
+  3. the XMP sidecar: given explicitly, else `IMG_1234.xmp`, else `IMG_1234.jpg.xmp`
+  4. the develop settings JSON sent by the Lightroom plug-in (`photo:getDevelopSettings()`)
+
+Fields are keyed `prefix:Name` with exiv2's registered prefix for the namespace
+*URI* (so a file that binds the XMP basic namespace to `xap:` still yields
+`xmp:Rating`). Only top-level properties are kept: anything nested in a struct,
+such as the profile's own settings inside `crs:Look`, never shadows a photo setting.
+
+Sidecars are untrusted input: size is checked before reading, non-regular files
+(FIFOs, devices) are refused, DOCTYPE/ENTITY declarations are refused before any
+XML parser sees the bytes, and the packet must be UTF-8 XMP.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..errors import InputError
+from . import _exiv2
+
+DEFAULT_MAX_XMP_BYTES = 16 * 1024 * 1024
+
+# Plug-in JSON keys that are not Camera Raw settings, and the field each feeds.
+_JSON_SPECIAL = {"stillmotionPrompt": "stillmotion:prompt", "orientation": "tiff:Orientation"}
+_RDF_NS = b"http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+_DOCTYPE = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+
+
+@dataclass
+class Field:
+    value: Any
+    origin: str   # e.g. "sidecar IMG_1234.xmp", for warnings and `inspect`
+
+
+@dataclass
+class Sources:
+    fields: dict[str, Field] = field(default_factory=dict)
+    nested: dict[str, Any] = field(default_factory=dict)     # pyexiv2 keys inside structs
+    exif: dict[str, Any] = field(default_factory=dict)
+    used: list[str] = field(default_factory=list)        # origins that contributed, weakest first
+    warnings: list[str] = field(default_factory=list)
+
+    def overlay(self, values: Mapping[str, Any], origin: str) -> None:
+        for key, value in values.items():
+            self.fields[key] = Field(value, origin)
+        if values:
+            self.used.append(origin)
+
+    def overlay_xmp(self, xmp: Mapping[str, Any], origin: str) -> None:
+        self.overlay(top_level(xmp), origin)
+        self.nested.update({k: v for k, v in xmp.items() if "/" in k})
+
+    def get(self, key: str) -> Field | None:
+        return self.fields.get(key)
+
+
+def top_level(xmp: Mapping[str, Any]) -> dict[str, Any]:
+    """pyexiv2 keys `Xmp.crs.Exposure2012` -> `crs:Exposure2012`; nested paths dropped."""
+    out: dict[str, Any] = {}
+    for key, value in xmp.items():
+        parts = key.split(".", 2)
+        if len(parts) != 3 or parts[0] != "Xmp":
+            continue
+        prefix, name = parts[1], parts[2]
+        if "/" in name or "[" in name:
+            continue
+        out[f"{prefix}:{name}"] = value
+    return out
+
+
+def find_sidecar(photo: Path) -> Path | None:
+    """`IMG_1234.xmp` (Lightroom, Capture One), then `IMG_1234.jpg.xmp` (darktable, digiKam)."""
+    folder = photo.parent
+    for name in (photo.stem + ".xmp", photo.stem + ".XMP", photo.name + ".xmp", photo.name + ".XMP"):
+        candidate = folder / name
+        if candidate != photo and candidate.is_file():
+            return candidate
+    return None
+
+
+def read_packet_file(path: Path, max_bytes: int) -> bytes:
+    """A sidecar's bytes, refusing what is not a plausible, bounded, entity-free XMP file."""
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        raise InputError(f"XMP sidecar {path}: cannot read ({exc.strerror})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(f"XMP sidecar {path}: not a regular file")
+    if info.st_size > max_bytes:
+        raise InputError(f"XMP sidecar {path}: {info.st_size / 1e6:.1f} MB is over the "
+                         f"{max_bytes / 1e6:.1f} MB limit ([limits] max_xmp_mb)")
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(max_bytes + 1)
+    except OSError as exc:
+        raise InputError(f"XMP sidecar {path}: cannot read ({exc.strerror})") from None
+    if len(data) > max_bytes:  # grew since stat
+        raise InputError(f"XMP sidecar {path}: over the {max_bytes / 1e6:.1f} MB limit")
+    return data
+
+
+def vet_packet(data: bytes, what: str) -> bytes:
+    """Refuse entity tricks and non-XMP before exiv2 parses anything; return UTF-8 bytes."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    if b"\x00" in data:
+        # UTF-16/32 packets would hide a DOCTYPE from the byte check below; Lightroom,
+        # Capture One, darktable and digiKam all write UTF-8.
+        raise InputError(f"{what}: not UTF-8 XMP (contains NUL bytes)")
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{what}: not UTF-8 XMP (bad byte at offset {exc.start})") from None
+    if _DOCTYPE.search(data):
+        raise InputError(f"{what}: XML DOCTYPE/ENTITY declarations are not allowed in XMP")
+    if _RDF_NS not in data:
+        raise InputError(f"{what}: not an XMP packet (no RDF namespace)")
+    return data
+
+
+def parse_packet(data: bytes, what: str) -> dict[str, Any]:
+    data = vet_packet(data, what)
+    try:
+        return _exiv2.xmp_from_packet(data)
+    except (RuntimeError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"{what}: malformed XMP ({_exiv2._one_line(exc)})") from None
+
+
+def develop_fields(develop: Any) -> dict[str, Any]:
+    """The plug-in's develop JSON as fields: Camera Raw keys become `crs:<Key>`."""
+    if not isinstance(develop, Mapping):
+        raise InputError("develop settings must be a JSON object")
+    out: dict[str, Any] = {}
+    for key, value in develop.items():
+        if not isinstance(key, str) or not key:
+            continue
+        if key in _JSON_SPECIAL:
+            out[_JSON_SPECIAL[key]] = value
+        elif not isinstance(value, Mapping):  # nested tables (Look, masks) are not photo settings
+            out["crs:" + key.removeprefix("crs:")] = value
+    return out
+
+
+def gather(photo: Path, *, sidecar: Path | None, develop: Mapping[str, Any] | None,
+           max_xmp_bytes: int, discover_sidecar: bool = True) -> Sources:
+    """Read every source of `photo` and overlay them in the documented order."""
+    sources = Sources()
+    photo = Path(photo)
+    if photo.exists():
+        embedded = _exiv2.read_file(photo)
+        for problem in embedded.problems:
+            sources.warnings.append(f"photo {photo.name}: embedded metadata: {problem}; ignored")
+        sources.exif = embedded.exif
+        if embedded.exif:
+            sources.used.append(f"EXIF in {photo.name}")
+        sources.overlay_xmp(embedded.xmp, f"XMP in {photo.name}")
+
+    explicit = sidecar is not None
+    if sidecar is None and discover_sidecar:
+        sidecar = find_sidecar(photo)
+    if sidecar is not None:
+        what = f"XMP sidecar {Path(sidecar).name}"
+        try:
+            xmp = parse_packet(read_packet_file(Path(sidecar), max_xmp_bytes), what)
+        except InputError as exc:
+            if explicit:
+                raise  # the user asked for this file: a clear error, not a silent skip
+            sources.warnings.append(f"{exc}; ignored")
+        else:
+            sources.overlay_xmp(xmp, f"sidecar {Path(sidecar).name}")
+
+    if develop is not None:
+        sources.overlay(develop_fields(develop), "plug-in develop settings")
+    return sources

@@ -1,0 +1,65 @@
+"""Write a clip's XMP: the sidecar beside it and the same packet inside the video."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping
+
+from .bmff import embed_xmp
+from .packet import MEDIA_TYPES, build_packet
+from .reader import PhotoMetadata
+
+EMBEDDABLE = {".mp4", ".m4v", ".mov"}
+
+
+def write_sidecar(path: str | os.PathLike, packet: bytes) -> None:
+    """Create `path` holding `packet`, atomically and never over an existing file.
+
+    The bytes go to a temporary in the same folder first, then are linked to the
+    final name (os.link fails if the name exists). On filesystems without hard
+    links the name is reserved with O_EXCL and our temporary replaces only that
+    reservation of ours. Raises FileExistsError if `path` exists.
+    """
+    path = Path(path)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(packet)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            raise FileExistsError(f"{path} already exists; not overwriting") from None
+        except OSError:
+            reservation = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)  # FileExistsError if taken
+            os.close(reservation)
+            os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_clip_metadata(video_path: str | os.PathLike, sidecar_path: str | os.PathLike | None,
+                        meta: PhotoMetadata | None, provenance: Mapping[str, Any], *,
+                        original_path: str | os.PathLike, carry_gps: bool = True,
+                        embed: bool = True) -> bytes:
+    """Build the clip's packet once; embed it in `video_path` (MP4/MOV, in place) and
+    write it to `sidecar_path` (must not exist). Returns the packet.
+
+    `video_path` is the pipeline's not-yet-visible temporary. The video is done
+    first: if embedding fails, no sidecar is left behind.
+    """
+    video = Path(video_path)
+    suffix = video.suffix.lower()
+    packet = build_packet(meta, provenance, original_path=original_path,
+                          media_type=MEDIA_TYPES.get(suffix, "application/octet-stream"),
+                          carry_gps=carry_gps)
+    if embed and suffix in EMBEDDABLE:
+        embed_xmp(video, packet)
+    if sidecar_path is not None:
+        write_sidecar(sidecar_path, packet)
+    return packet

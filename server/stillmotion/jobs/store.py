@@ -1,0 +1,540 @@
+"""The job store: every job the daemon, the watcher or the CLI submits, in SQLite (WAL).
+
+Python API (what the API, the watch folders and any other front end use):
+
+    from stillmotion.jobs.store import JobStore
+    from stillmotion.jobs.pipeline import JobSpec
+    from stillmotion.request import AnimateRequest
+
+    store = JobStore.open()                      # <data dir>/jobs.sqlite3 (STILLMOTION_HOME honoured)
+    sub = store.submit(JobSpec(photo_path=Path("/photos/IMG_1.jpg"),
+                               request=AnimateRequest.from_dict({"duration": 3})),
+                       priority="watch",              # interactive > batch > watch, FIFO within one
+                       idempotency_key=None)          # same key -> the same job, never a second one
+    # fingerprint=job_fingerprint(spec, ...) precomputed, upload_dir=..., source="watch" are optional
+    sub.job.id, sub.created                      # created=False: an identical live job already existed
+    store.get(job_id) -> Job | None              # Job.to_dict() is the HTTP shape
+    store.list(statuses=("queued", "running"), limit=100) -> list[Job]   # newest first
+    store.cancel(job_id) -> Job | None           # queued: canceled now; running: its worker stops it
+    store.add_listener(fn)                       # fn(job_id) after every change made in this process
+
+Submitting only records the job; a `jobs.worker.Worker` (inside `stillmotion serve`,
+or any process that starts one) runs it. Several processes may share one store:
+every state change is one short `BEGIN IMMEDIATE` transaction (WAL readers never
+wait), each thread borrows its own connection, and a running job names the process
+that owns it, so a job left `running` by a process that died is found and requeued.
+
+Duplicates: a submit with an `Idempotency-Key` already in the store returns that
+job (whatever its status); without a key, a submit whose fingerprint (photo bytes +
+sidecar + develop settings + request + where the result goes) matches a queued or
+running job returns that job. A plug-in retrying after a timeout never gets two clips.
+
+Uploaded inputs live in `upload_dir` (inside the store's uploads folder) until the
+job ends, then they are deleted. `prune()` forgets finished jobs past retention.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import queue
+import shutil
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+from .. import paths
+from ..errors import InputError, StillmotionError
+from ..request import AnimateRequest
+from .pipeline import JobSpec
+
+log = logging.getLogger(__name__)
+
+QUEUED, RUNNING, DONE, FAILED, CANCELED = "queued", "running", "done", "failed", "canceled"
+STATUSES = (QUEUED, RUNNING, DONE, FAILED, CANCELED)
+LIVE = (QUEUED, RUNNING)
+TERMINAL = (DONE, FAILED, CANCELED)
+# Lower rank runs first: someone waiting in Lightroom beats a batch, a batch beats a hot folder.
+PRIORITIES: dict[str, int] = {"interactive": 0, "batch": 1, "watch": 2}
+_PRIORITY_NAMES = {rank: name for name, rank in PRIORITIES.items()}
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,   -- FIFO order within a priority
+    id              TEXT NOT NULL UNIQUE,
+    status          TEXT NOT NULL,
+    priority        INTEGER NOT NULL,
+    source          TEXT NOT NULL DEFAULT 'api',
+    created         REAL NOT NULL,
+    started         REAL,
+    finished        REAL,
+    photo_path      TEXT NOT NULL,
+    sidecar_path    TEXT,
+    develop         TEXT,                                -- JSON or NULL
+    original_path   TEXT,
+    out_dir         TEXT,
+    request         TEXT NOT NULL,                       -- AnimateRequest JSON
+    destination     TEXT NOT NULL,                       -- folder the clip goes into (temp files too)
+    upload_dir      TEXT,                                -- deleted when the job ends
+    fingerprint     TEXT,
+    idempotency_key TEXT UNIQUE,
+    device          TEXT,
+    owner           TEXT,                                -- "pid:start time" of the running process
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    progress        REAL NOT NULL DEFAULT 0,
+    stage           TEXT NOT NULL DEFAULT 'queued',
+    eta             REAL,
+    outputs         TEXT NOT NULL DEFAULT '[]',
+    error           TEXT,                                -- JSON {"code", "message"} or NULL
+    engine          TEXT,
+    engine_reason   TEXT,
+    info            TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS jobs_queue ON jobs(status, priority, seq);
+CREATE INDEX IF NOT EXISTS jobs_fingerprint ON jobs(fingerprint, status);
+"""
+
+
+class IdempotencyConflict(InputError):
+    """An Idempotency-Key reused for a different request."""
+
+    code = "idempotency_conflict"
+    http_status = 409
+
+
+@dataclass
+class Job:
+    id: str
+    status: str
+    priority: str
+    source: str
+    created: float
+    started: float | None
+    finished: float | None
+    photo_path: Path
+    sidecar_path: Path | None
+    develop: dict[str, Any] | None
+    original_path: Path | None
+    out_dir: Path | None
+    request: dict[str, Any]
+    destination: Path
+    upload_dir: Path | None
+    fingerprint: str | None
+    idempotency_key: str | None
+    device: str | None
+    owner: str | None
+    attempts: int
+    cancel_requested: bool
+    progress: float
+    stage: str
+    eta: float | None
+    outputs: list[str] = field(default_factory=list)
+    error: dict[str, str] | None = None
+    engine: str | None = None
+    engine_reason: str | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    def spec(self) -> JobSpec:
+        """The pipeline's input, rebuilt exactly as it was submitted."""
+        return JobSpec(photo_path=self.photo_path, request=AnimateRequest.from_dict(self.request),
+                       sidecar_path=self.sidecar_path, develop=self.develop,
+                       original_path=self.original_path, out_dir=self.out_dir)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The public shape (GET /v1/jobs/{id}, SSE events): no internal bookkeeping."""
+        return {
+            "id": self.id, "status": self.status, "progress": round(self.progress, 4),
+            "stage": self.stage, "eta": None if self.eta is None else round(self.eta, 1),
+            "outputs": list(self.outputs), "error": self.error,
+            "engine": self.engine, "engine_reason": self.engine_reason, "info": self.info,
+            "priority": self.priority, "source": self.source,
+            "photo": (self.original_path or self.photo_path).name,
+            "original_path": str(self.original_path) if self.original_path else None,
+            "destination": str(self.destination), "attempts": self.attempts,
+            "cancel_requested": self.cancel_requested,
+            "created": self.created, "started": self.started, "finished": self.finished,
+        }
+
+
+@dataclass
+class Submission:
+    job: Job
+    created: bool       # False: an existing job was returned (idempotency key or live duplicate)
+
+
+def _opt_path(value: str | None) -> Path | None:
+    return Path(value) if value else None
+
+
+def _row_to_job(row: sqlite3.Row) -> Job:
+    return Job(
+        id=row["id"], status=row["status"], priority=_PRIORITY_NAMES.get(row["priority"], "batch"),
+        source=row["source"], created=row["created"], started=row["started"], finished=row["finished"],
+        photo_path=Path(row["photo_path"]), sidecar_path=_opt_path(row["sidecar_path"]),
+        develop=json.loads(row["develop"]) if row["develop"] else None,
+        original_path=_opt_path(row["original_path"]), out_dir=_opt_path(row["out_dir"]),
+        request=json.loads(row["request"]), destination=Path(row["destination"]),
+        upload_dir=_opt_path(row["upload_dir"]), fingerprint=row["fingerprint"],
+        idempotency_key=row["idempotency_key"], device=row["device"], owner=row["owner"],
+        attempts=row["attempts"], cancel_requested=bool(row["cancel_requested"]),
+        progress=row["progress"], stage=row["stage"], eta=row["eta"],
+        outputs=json.loads(row["outputs"]), error=json.loads(row["error"]) if row["error"] else None,
+        engine=row["engine"], engine_reason=row["engine_reason"], info=json.loads(row["info"]),
+    )
+
+
+def _hash_file(path: Path, digest: "hashlib._Hash") -> None:
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    _hash_file(path, digest)
+    return digest.hexdigest()
+
+
+def job_fingerprint(spec: JobSpec, *, photo_digest: str | None = None, target: str | None = None) -> str:
+    """What makes two submissions the same job: the pixels, their metadata, the request, the target.
+
+    `photo_digest` saves re-reading a photo already hashed while it was uploaded;
+    `target` names where the result goes (default: the original, else the photo).
+    """
+    digest = hashlib.sha256()
+    digest.update((photo_digest or file_digest(spec.photo_path)).encode())
+    if spec.sidecar_path is not None:
+        digest.update(b"\0xmp")
+        _hash_file(spec.sidecar_path, digest)
+    canonical = json.dumps({
+        "develop": spec.develop, "request": spec.request.to_dict(),
+        "target": target or str(spec.original_path or spec.photo_path),
+        "out_dir": str(spec.out_dir) if spec.out_dir else None,
+    }, sort_keys=True, default=str)
+    digest.update(canonical.encode())
+    return digest.hexdigest()
+
+
+def process_identity(pid: int | None = None) -> str:
+    """"pid:start time": unique to one process even when pids are reused."""
+    import psutil
+
+    proc = psutil.Process(pid)
+    return f"{proc.pid}:{proc.create_time():.3f}"
+
+
+def owner_alive(owner: str | None) -> bool:
+    import psutil
+
+    if not owner:
+        return False
+    try:
+        pid_text, started = owner.split(":", 1)
+        proc = psutil.Process(int(pid_text))
+        return abs(proc.create_time() - float(started)) < 0.01
+    except (ValueError, psutil.Error):
+        return False
+
+
+class JobStore:
+    def __init__(self, db_path: Path, uploads_root: Path | None = None) -> None:
+        self.db_path = Path(db_path)
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        self.uploads_root = uploads_root or self.db_path.parent / "uploads"
+        self._pool: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+        self._listeners: list[Callable[[str], None]] = []
+        with self._connection() as conn:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(_SCHEMA)
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    @classmethod
+    def open(cls, data_dir: Path | None = None) -> "JobStore":
+        """The store in the data folder (STILLMOTION_HOME/data, else the platform's)."""
+        folder = Path(data_dir) if data_dir else paths.data_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        return cls(folder / "jobs.sqlite3", folder / "uploads")
+
+    # ---- connections -----------------------------------------------------
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        """Borrow a connection: one thread uses a connection at a time, none is shared."""
+        try:
+            conn = self._pool.get_nowait()
+        except queue.Empty:
+            # timeout: how long a writer waits for another process's write lock.
+            conn = sqlite3.connect(self.db_path, timeout=30.0, isolation_level=None,
+                                   check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA synchronous=NORMAL")   # WAL + NORMAL: durable on commit order, fast
+            conn.execute("PRAGMA busy_timeout=30000")
+            with self._all_lock:
+                self._all.append(conn)
+        try:
+            yield conn
+        finally:
+            self._pool.put(conn)
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One state change = one IMMEDIATE transaction (takes the write lock up front, so
+        two writers never deadlock upgrading a read lock: no 'database is locked')."""
+        with self._connection() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._all_lock:
+            for conn in self._all:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.close()
+            self._all.clear()
+
+    # ---- change notification -----------------------------------------------
+    def add_listener(self, fn: Callable[[str], None]) -> None:
+        self._listeners.append(fn)
+
+    def remove_listener(self, fn: Callable[[str], None]) -> None:
+        with contextlib.suppress(ValueError):
+            self._listeners.remove(fn)
+
+    def _changed(self, job_id: str) -> None:
+        for fn in list(self._listeners):
+            try:
+                fn(job_id)
+            except Exception:  # a broken listener must never break a job
+                log.exception("job listener failed")
+
+    # ---- submit ----------------------------------------------------------
+    def submit(self, spec: JobSpec, *, priority: str = "interactive", idempotency_key: str | None = None,
+               fingerprint: str | None = None, upload_dir: Path | None = None,
+               source: str = "api") -> Submission:
+        """Queue `spec`, or return the job it duplicates (see the module docstring)."""
+        if priority not in PRIORITIES:
+            raise InputError(f"priority must be one of {', '.join(PRIORITIES)}; got {priority!r}")
+        if idempotency_key is not None and not (0 < len(idempotency_key) <= 200):
+            raise InputError("Idempotency-Key must be 1 to 200 characters")
+        fp = fingerprint or job_fingerprint(spec)
+        job_id = os.urandom(8).hex()
+        now = time.time()
+        with self._write() as conn:
+            if idempotency_key is not None:
+                row = conn.execute("SELECT * FROM jobs WHERE idempotency_key = ?", (idempotency_key,)).fetchone()
+                if row is not None:
+                    if row["fingerprint"] != fp:
+                        raise IdempotencyConflict(
+                            "Idempotency-Key was already used for a different request")
+                    return Submission(_row_to_job(row), created=False)
+            row = conn.execute(
+                "SELECT * FROM jobs WHERE fingerprint = ? AND status IN (?, ?) ORDER BY seq LIMIT 1",
+                (fp, *LIVE)).fetchone()
+            if row is not None:
+                return Submission(_row_to_job(row), created=False)
+            conn.execute(
+                """INSERT INTO jobs (id, status, priority, source, created, photo_path, sidecar_path,
+                       develop, original_path, out_dir, request, destination, upload_dir, fingerprint,
+                       idempotency_key)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (job_id, QUEUED, PRIORITIES[priority], source, now, str(spec.photo_path),
+                 str(spec.sidecar_path) if spec.sidecar_path else None,
+                 json.dumps(spec.develop) if spec.develop is not None else None,
+                 str(spec.original_path) if spec.original_path else None,
+                 str(spec.out_dir) if spec.out_dir else None,
+                 json.dumps(spec.request.to_dict()), str(spec.destination),
+                 str(upload_dir) if upload_dir else None, fp, idempotency_key))
+            row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        self._changed(job_id)
+        return Submission(_row_to_job(row), created=True)
+
+    # ---- read --------------------------------------------------------------
+    def get(self, job_id: str) -> Job | None:
+        with self._connection() as conn:
+            row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return _row_to_job(row) if row else None
+
+    def list(self, statuses: Iterable[str] | None = None, limit: int = 100) -> list[Job]:
+        """Newest first, optionally only some statuses."""
+        sql, args = "SELECT * FROM jobs", []
+        if statuses:
+            wanted = [s for s in statuses]
+            unknown = [s for s in wanted if s not in STATUSES]
+            if unknown:
+                raise InputError(f"unknown status {unknown[0]!r} (known: {', '.join(STATUSES)})")
+            sql += f" WHERE status IN ({','.join('?' * len(wanted))})"
+            args.extend(wanted)
+        sql += " ORDER BY seq DESC LIMIT ?"
+        args.append(max(1, min(int(limit), 1000)))
+        with self._connection() as conn:
+            return [_row_to_job(r) for r in conn.execute(sql, args).fetchall()]
+
+    def queue(self) -> list[Job]:
+        """Queued jobs in the order they will run: priority, then first come first served."""
+        with self._connection() as conn:
+            rows = conn.execute("SELECT * FROM jobs WHERE status = ? ORDER BY priority, seq",
+                                (QUEUED,)).fetchall()
+        return [_row_to_job(r) for r in rows]
+
+    def running(self) -> list[Job]:
+        with self._connection() as conn:
+            rows = conn.execute("SELECT * FROM jobs WHERE status = ? ORDER BY seq", (RUNNING,)).fetchall()
+        return [_row_to_job(r) for r in rows]
+
+    # ---- cancel ------------------------------------------------------------
+    def cancel(self, job_id: str) -> Job | None:
+        """Queued: canceled at once. Running: flagged; the owning worker stops it (within a
+        second for the parallax engine). Finished: unchanged. None if there is no such job."""
+        now = time.time()
+        with self._write() as conn:
+            row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                return None
+            if row["status"] == QUEUED:
+                conn.execute("UPDATE jobs SET status = ?, stage = ?, finished = ?, eta = NULL, "
+                             "cancel_requested = 1 WHERE id = ?", (CANCELED, CANCELED, now, job_id))
+            elif row["status"] == RUNNING:
+                conn.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", (job_id,))
+            row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        job = _row_to_job(row)
+        if job.terminal:
+            self._discard_upload(job)
+        self._changed(job_id)
+        return job
+
+    # ---- used by workers ---------------------------------------------------
+    def claim(self, job_id: str, owner: str, device: str, per_device: int,
+              engine: str | None = None, engine_reason: str | None = None) -> Job | None:
+        """Move a queued job to running for `owner`, unless `device` already runs `per_device`
+        jobs (counted across every process sharing the store). None: not claimed."""
+        with self._write() as conn:
+            busy = conn.execute("SELECT COUNT(*) FROM jobs WHERE status = ? AND device = ?",
+                                (RUNNING, device)).fetchone()[0]
+            if busy >= per_device:
+                return None
+            cur = conn.execute(
+                "UPDATE jobs SET status = ?, owner = ?, device = ?, started = ?, attempts = attempts + 1,"
+                " stage = 'prepare', progress = 0, eta = NULL, engine = ?, engine_reason = ?"
+                " WHERE id = ? AND status = ?",
+                (RUNNING, owner, device, time.time(), engine, engine_reason, job_id, QUEUED))
+            if cur.rowcount != 1:
+                return None
+            row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        self._changed(job_id)
+        return _row_to_job(row)
+
+    def report_progress(self, job_id: str, owner: str, stage: str, progress: float, eta: float | None) -> None:
+        with self._write() as conn:
+            conn.execute("UPDATE jobs SET stage = ?, progress = ?, eta = ? WHERE id = ? AND owner = ? "
+                         "AND status = ?", (stage, progress, eta, job_id, owner, RUNNING))
+        self._changed(job_id)
+
+    def cancel_requested(self, owner: str) -> list[str]:
+        """Running jobs of `owner` that someone asked to cancel (possibly from another process)."""
+        with self._connection() as conn:
+            rows = conn.execute("SELECT id FROM jobs WHERE status = ? AND owner = ? AND cancel_requested = 1",
+                                (RUNNING, owner)).fetchall()
+        return [r["id"] for r in rows]
+
+    def finish(self, job_id: str, owner: str | None, status: str, *, outputs: Iterable[Path | str] = (),
+               error: StillmotionError | dict[str, str] | None = None, info: dict[str, Any] | None = None) -> Job | None:
+        """Record the end of a job exactly once: only the process that owns it may finish it
+        (owner None: a queued job refused before it ran). None when it was not ours to finish."""
+        assert status in TERMINAL
+        if isinstance(error, StillmotionError):
+            error = error_dict(error)
+        info = info or {}
+        with self._write() as conn:
+            expected = (RUNNING, owner) if owner is not None else (QUEUED, None)
+            cur = conn.execute(
+                "UPDATE jobs SET status = ?, stage = ?, finished = ?, eta = NULL, outputs = ?, error = ?,"
+                " info = ?, engine = COALESCE(?, engine), engine_reason = COALESCE(?, engine_reason),"
+                " progress = CASE WHEN ? = 'done' THEN 1.0 ELSE progress END"
+                " WHERE id = ? AND status = ? AND owner IS ?",
+                (status, status, time.time(), json.dumps([str(p) for p in outputs]),
+                 json.dumps(error) if error else None, json.dumps(info, default=str),
+                 info.get("engine"), info.get("engine_reason"), status, job_id, *expected))
+            if cur.rowcount != 1:
+                return None
+            row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        job = _row_to_job(row)
+        self._discard_upload(job)
+        self._changed(job_id)
+        return job
+
+    def requeue(self, job_id: str, owner: str) -> bool:
+        """Give a running job back to the queue (shutdown, or its process died); it keeps its place."""
+        with self._write() as conn:
+            cur = conn.execute(
+                "UPDATE jobs SET status = ?, owner = NULL, device = NULL, stage = 'queued', progress = 0,"
+                " eta = NULL WHERE id = ? AND status = ? AND owner IS ?", (QUEUED, job_id, RUNNING, owner))
+        if cur.rowcount == 1:
+            self._changed(job_id)
+            return True
+        return False
+
+    def orphans(self) -> list[Job]:
+        """Running jobs whose owning process is gone (killed, crashed, machine rebooted)."""
+        return [job for job in self.running() if not owner_alive(job.owner)]
+
+    # ---- housekeeping -------------------------------------------------------
+    def _discard_upload(self, job: Job) -> None:
+        """Delete a finished job's uploaded inputs, never anything outside the uploads folder."""
+        if job.upload_dir is None:
+            return
+        folder = job.upload_dir.resolve()
+        if folder.parent == self.uploads_root.resolve():
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def prune(self, older_than_seconds: float, owned_outputs_root: Path | None = None) -> int:
+        """Forget jobs that finished more than `older_than_seconds` ago. Clips the daemon made
+        inside `owned_outputs_root` (uploads without an original) go with them; clips beside
+        photos are the user's and are never touched. Also sweeps abandoned upload folders."""
+        cutoff = time.time() - older_than_seconds
+        with self._write() as conn:
+            rows = conn.execute(
+                f"SELECT * FROM jobs WHERE status IN ({','.join('?' * len(TERMINAL))}) AND finished < ?",
+                (*TERMINAL, cutoff)).fetchall()
+            conn.executemany("DELETE FROM jobs WHERE id = ?", [(r["id"],) for r in rows])
+        owned = owned_outputs_root.resolve() if owned_outputs_root else None
+        for job in map(_row_to_job, rows):
+            self._discard_upload(job)
+            if owned is not None and job.destination.resolve().parent == owned:
+                shutil.rmtree(job.destination, ignore_errors=True)
+        self._sweep_uploads(cutoff)
+        return len(rows)
+
+    def _sweep_uploads(self, cutoff: float) -> None:
+        """Upload folders no job refers to (a daemon killed mid-upload) and older than cutoff."""
+        if not self.uploads_root.is_dir():
+            return
+        with self._connection() as conn:
+            known = {r[0] for r in conn.execute("SELECT upload_dir FROM jobs WHERE upload_dir IS NOT NULL")}
+        for folder in self.uploads_root.iterdir():
+            with contextlib.suppress(OSError):
+                if str(folder) not in known and folder.stat().st_mtime < cutoff:
+                    shutil.rmtree(folder, ignore_errors=True)
+
+
+def error_dict(exc: BaseException) -> dict[str, str]:
+    """{"code", "message"} for a job record or an HTTP error body: one readable line."""
+    text = str(exc).strip()
+    message = text.splitlines()[0] if text else type(exc).__name__
+    return {"code": getattr(exc, "code", "internal"), "message": message}

@@ -1,0 +1,114 @@
+"""The job store as its users (API, watch folders) rely on it: order, duplicates, ownership."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from stillmotion.errors import InputError
+from stillmotion.jobs.pipeline import JobSpec
+from stillmotion.jobs.store import (CANCELED, DONE, QUEUED, RUNNING, IdempotencyConflict, JobStore,
+                                    process_identity)
+from stillmotion.request import AnimateRequest
+
+from support import save_photo, skimage_photo
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> JobStore:
+    s = JobStore.open(tmp_path / "data")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def photos(tmp_path: Path) -> list[Path]:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    return [save_photo(folder / f"IMG_{i}.jpg", skimage_photo(name), (96, 64))
+            for i, name in enumerate(["astronaut", "chelsea", "coffee"])]
+
+
+def spec(photo: Path, **settings) -> JobSpec:
+    return JobSpec(photo_path=photo, request=AnimateRequest.from_dict({"duration": 0.5, "fps": 8, **settings}))
+
+
+def test_queue_order_is_priority_then_first_come(store, photos):
+    watch = store.submit(spec(photos[0]), priority="watch").job
+    batch1 = store.submit(spec(photos[1]), priority="batch").job
+    inter = store.submit(spec(photos[2]), priority="interactive").job
+    batch2 = store.submit(spec(photos[0], seed=1), priority="batch").job
+    assert [j.id for j in store.queue()] == [inter.id, batch1.id, batch2.id, watch.id]
+    assert store.get(watch.id).to_dict()["status"] == QUEUED
+    with pytest.raises(InputError):
+        store.submit(spec(photos[0]), priority="urgent")
+
+
+def test_duplicates_return_the_live_job_and_keys_are_exact(store, photos):
+    first = store.submit(spec(photos[0]), idempotency_key="k1")
+    again = store.submit(spec(photos[0]))                    # same pixels + settings + target, live
+    assert first.created and not again.created and again.job.id == first.job.id
+    assert store.submit(spec(photos[0], seed=3)).created      # different settings: a new job
+    with pytest.raises(IdempotencyConflict):
+        store.submit(spec(photos[1]), idempotency_key="k1")   # key reused for another photo
+    store.cancel(first.job.id)
+    # A finished job: the same key still answers with it; without a key it is a new job.
+    assert store.submit(spec(photos[0]), idempotency_key="k1").job.status == CANCELED
+    assert store.submit(spec(photos[0])).created
+
+
+def test_claim_respects_one_per_device_and_finish_is_owned(store, photos):
+    me = process_identity()
+    a = store.submit(spec(photos[0])).job
+    b = store.submit(spec(photos[1])).job
+    assert store.claim(a.id, me, "cpu", per_device=1).status == RUNNING
+    assert store.claim(b.id, me, "cpu", per_device=1) is None          # cpu busy
+    assert store.claim(b.id, me, "cuda:0", per_device=1) is not None   # another device is free
+    assert store.finish(a.id, "someone-else:1", DONE) is None          # only the owner finishes
+    assert store.finish(a.id, me, DONE, outputs=["/x.mp4"]).outputs == ["/x.mp4"]
+    assert store.finish(a.id, me, DONE) is None                        # exactly once
+
+
+def test_running_job_of_a_dead_process_is_an_orphan(store, photos):
+    dead = subprocess.run([sys.executable, "-c", "import psutil,os;p=psutil.Process();"
+                           "print(f'{p.pid}:{p.create_time():.3f}')"], capture_output=True, text=True).stdout.strip()
+    job = store.submit(spec(photos[0])).job
+    store.claim(job.id, dead, "cpu", per_device=1)
+    other = store.submit(spec(photos[1])).job
+    store.claim(other.id, process_identity(), "gpu", per_device=1)
+    assert [j.id for j in store.orphans()] == [job.id]                 # ours is alive, not an orphan
+    assert store.requeue(job.id, dead) and store.get(job.id).status == QUEUED
+
+
+def test_uploads_are_deleted_when_the_job_ends_and_prune_forgets(store, photos, tmp_path):
+    upload = store.uploads_root / "abc"
+    upload.mkdir(parents=True)
+    photo = save_photo(upload / "IMG.jpg", skimage_photo(), (96, 64))
+    job = store.submit(spec(photo), upload_dir=upload).job
+    store.cancel(job.id)
+    assert not upload.exists()
+    assert store.prune(older_than_seconds=3600) == 0
+    time.sleep(0.01)
+    assert store.prune(older_than_seconds=0) == 1 and store.get(job.id) is None
+
+
+def test_concurrent_writers_from_threads_and_processes(store, photos, tmp_path):
+    """Two processes and many threads writing at once: no 'database is locked'."""
+    code = ("import sys; from pathlib import Path; from stillmotion.jobs.store import JobStore;"
+            "from stillmotion.jobs.pipeline import JobSpec; from stillmotion.request import AnimateRequest;"
+            "s = JobStore.open(Path(sys.argv[1]));"
+            "[s.submit(JobSpec(photo_path=Path(sys.argv[2]), request=AnimateRequest.from_dict({'seed': i})),"
+            " priority='watch', source='watch') for i in range(100, 140)]")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "data"), str(photos[2])])
+    with ThreadPoolExecutor(8) as pool:
+        jobs = list(pool.map(lambda i: store.submit(spec(photos[i % 2], seed=i)).job, range(40)))
+        list(pool.map(lambda j: store.cancel(j.id), jobs[:20]))
+    assert proc.wait(timeout=60) == 0
+    assert len(store.list(limit=1000)) == 80
+    assert len(store.list(statuses=["canceled"], limit=1000)) == 20

@@ -19,9 +19,18 @@ TEMP_PREFIX = ".stillmotion-tmp-"
 MAX_INDEX = 10_000
 
 
-def temp_path(folder: Path, suffix: str) -> Path:
-    """A hidden temporary name in `folder` that readers and watchers ignore."""
-    return folder / f"{TEMP_PREFIX}{secrets.token_hex(6)}{suffix}"
+def temp_path(folder: Path, suffix: str, tag: str = "") -> Path:
+    """A hidden temporary name in `folder` that readers and watchers ignore.
+
+    `tag` (the daemon's job id) lets crash recovery find and remove exactly the
+    temporaries a killed job left behind: `.stillmotion-tmp-<tag>-<random><suffix>`.
+    """
+    return folder / f"{TEMP_PREFIX}{tag + '-' if tag else ''}{secrets.token_hex(6)}{suffix}"
+
+
+def stale_temps(folder: Path, tag: str) -> list[Path]:
+    """The temporaries `temp_path(folder, ..., tag)` created (left behind by a killed job)."""
+    return sorted(folder.glob(f"{TEMP_PREFIX}{tag}-*")) if tag and folder.is_dir() else []
 
 
 def candidate_names(stem: str, tag: str, suffixes: Iterable[str]) -> Iterable[dict[str, str]]:

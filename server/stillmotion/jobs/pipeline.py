@@ -34,6 +34,7 @@ class JobSpec:
     develop: dict[str, Any] | None = None  # Lightroom develop settings (plug-in JSON)
     original_path: Path | None = None      # the result goes beside this file (default: photo_path)
     out_dir: Path | None = None            # or into this folder
+    temp_tag: str = ""                      # marks this job's temporaries (the daemon's job id)
 
     @property
     def destination(self) -> Path:
@@ -121,7 +122,7 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
         stage("finish", 1.0)
 
         # -- encode into a hidden temporary beside the destination ----------------
-        video_tmp = temp_path(destination, SUFFIX[request.format])
+        video_tmp = temp_path(destination, SUFFIX[request.format], spec.temp_tag)
         try:
             count = encode(prefetch(frames, depth=2), video_tmp, width=clip.width, height=clip.height,
                            fps=clip.fps, settings=settings, n_frames=clip.n_frames,

@@ -150,7 +150,7 @@ class Job:
         """The pipeline's input, rebuilt exactly as it was submitted."""
         return JobSpec(photo_path=self.photo_path, request=AnimateRequest.from_dict(self.request),
                        sidecar_path=self.sidecar_path, develop=self.develop,
-                       original_path=self.original_path, out_dir=self.out_dir)
+                       original_path=self.original_path, out_dir=self.out_dir, temp_tag=self.id)
 
     def to_dict(self) -> dict[str, Any]:
         """The public shape (GET /v1/jobs/{id}, SSE events): no internal bookkeeping."""

@@ -243,10 +243,12 @@ class _Reader:
 
 
 def _orientation(reader: _Reader, sources: Sources) -> int | None:
-    def parse_orientation(raw: Any) -> int:
+    def parse_orientation(raw: Any) -> int | None:
         if isinstance(raw, str) and raw.strip().upper() in _LR_ORIENTATION:
             return _LR_ORIENTATION[raw.strip().upper()]
         value = values.integer(raw)
+        if value == 0:  # written by many phones for "unknown": same as absent
+            return None
         if not 1 <= value <= 8:
             raise ValueError("orientation must be 1..8")
         return value

@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+from xml.parsers import expat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -29,7 +30,8 @@ from typing import Any, Mapping
 from ..errors import InputError
 from . import _exiv2
 
-DEFAULT_MAX_XMP_BYTES = 16 * 1024 * 1024
+_MB = 1024 * 1024
+DEFAULT_MAX_XMP_BYTES = 16 * _MB
 
 # Plug-in JSON keys that are not Camera Raw settings, and the field each feeds.
 _JSON_SPECIAL = {"stillmotionPrompt": "stillmotion:prompt", "orientation": "tiff:Orientation"}
@@ -98,15 +100,15 @@ def read_packet_file(path: Path, max_bytes: int) -> bytes:
     if not stat.S_ISREG(info.st_mode):
         raise InputError(f"XMP sidecar {path}: not a regular file")
     if info.st_size > max_bytes:
-        raise InputError(f"XMP sidecar {path}: {info.st_size / 1e6:.1f} MB is over the "
-                         f"{max_bytes / 1e6:.1f} MB limit ([limits] max_xmp_mb)")
+        raise InputError(f"XMP sidecar {path}: {info.st_size / _MB:.1f} MB is over the "
+                         f"{max_bytes / _MB:g} MB limit ([limits] max_xmp_mb)")
     try:
         with open(path, "rb") as fh:
             data = fh.read(max_bytes + 1)
     except OSError as exc:
         raise InputError(f"XMP sidecar {path}: cannot read ({exc.strerror})") from None
     if len(data) > max_bytes:  # grew since stat
-        raise InputError(f"XMP sidecar {path}: over the {max_bytes / 1e6:.1f} MB limit")
+        raise InputError(f"XMP sidecar {path}: over the {max_bytes / _MB:g} MB limit")
     return data
 
 
@@ -126,7 +128,23 @@ def vet_packet(data: bytes, what: str) -> bytes:
         raise InputError(f"{what}: XML DOCTYPE/ENTITY declarations are not allowed in XMP")
     if _RDF_NS not in data:
         raise InputError(f"{what}: not an XMP packet (no RDF namespace)")
+    _check_well_formed(data, what)
     return data
+
+
+def _check_well_formed(data: bytes, what: str) -> None:
+    """exiv2 silently returns nothing for some malformed packets: say what is wrong instead.
+
+    expat without a DOCTYPE (refused above) has no entities to expand and never
+    fetches anything; parameter entities are switched off regardless.
+    """
+    parser = expat.ParserCreate()
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    try:
+        parser.Parse(data, True)
+    except expat.ExpatError as exc:
+        raise InputError(f"{what}: malformed XML ({expat.ErrorString(exc.code)} "
+                         f"at line {exc.lineno}, column {exc.offset})") from None
 
 
 def parse_packet(data: bytes, what: str) -> dict[str, Any]:
@@ -170,7 +188,7 @@ def gather(photo: Path, *, sidecar: Path | None, develop: Mapping[str, Any] | No
     if sidecar is None and discover_sidecar:
         sidecar = find_sidecar(photo)
     if sidecar is not None:
-        what = f"XMP sidecar {Path(sidecar).name}"
+        what = f"XMP sidecar {sidecar}"
         try:
             xmp = parse_packet(read_packet_file(Path(sidecar), max_xmp_bytes), what)
         except InputError as exc:

@@ -1,0 +1,127 @@
+"""Hostile and broken metadata: a clear error or a warning, never a crash or a hang."""
+
+from __future__ import annotations
+
+import os
+import struct
+import time
+from pathlib import Path
+
+import pytest
+
+from stillmotion import metadata
+from stillmotion.errors import InputError
+
+from support import save_photo, skimage_photo
+
+PACKET = """<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?>
+<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:Description rdf:about="" xmlns:crs="http://ns.adobe.com/camera-raw-settings/1.0/"
+ xmlns:dc="http://purl.org/dc/elements/1.1/" crs:Exposure2012="+0.50"{extra}/>
+</rdf:RDF></x:xmpmeta>{tail}<?xpacket end="w"?>"""
+
+ENTITIES = "".join(f'<!ENTITY e{i} "{("&e%d;" % (i - 1)) * 10 if i else "lol"}">\n' for i in range(10))
+BILLION_LAUGHS = (f'<?xml version="1.0"?>\n<!DOCTYPE x:xmpmeta [\n{ENTITIES}]>\n'
+                  + PACKET.format(extra=' crs:CameraProfile="&e9;"', tail="").split("\n", 1)[1])
+
+
+@pytest.fixture
+def photo(tmp_path: Path) -> Path:
+    return save_photo(tmp_path / "IMG_0001.jpg", skimage_photo("chelsea")[:48, :64], quality=90)
+
+
+def own_hostile(tmp_path: Path) -> dict[str, Path]:
+    files = {
+        "entity expansion": BILLION_LAUGHS.encode(),
+        "malformed XML": PACKET.format(extra=' crs:Contrast2012="+10"', tail="").replace("</rdf:RDF>", "").encode(),
+        "binary junk": os.urandom(4096),
+        "UTF-16 packet": PACKET.format(extra="", tail="").encode("utf-16"),
+        "not XMP at all": b"<html><body>hello</body></html>",
+        "empty": b"",
+    }
+    out = {}
+    for label, data in files.items():
+        path = tmp_path / (label.replace(" ", "_") + ".xmp")
+        path.write_bytes(data)
+        out[label] = path
+    big = tmp_path / "fifty_mb.xmp"
+    with open(big, "w", encoding="utf-8") as fh:  # a real 50 MB packet (padding), not a sparse file
+        fh.write(PACKET.format(extra="", tail="").replace("<?xpacket end", " " * (50 * 1024 * 1024) + "<?xpacket end"))
+    out["50 MB"] = big
+    return out
+
+
+def test_hostile_fixtures_as_explicit_sidecar_are_input_errors(fixtures_dir, photo):
+    for name in ("issue_851_poc.xmp", "xmlbomb.xml"):
+        started = time.monotonic()
+        with pytest.raises(InputError) as info:
+            metadata.read(photo, sidecar=fixtures_dir / "hostile" / name)
+        assert time.monotonic() - started < 2.0
+        message = str(info.value)
+        assert name in message and "\n" not in message
+
+
+def test_own_hostile_sidecars_are_input_errors_in_bounded_time(tmp_path, photo):
+    for label, path in own_hostile(tmp_path).items():
+        started = time.monotonic()
+        with pytest.raises(InputError) as info:
+            metadata.read(photo, sidecar=path)
+        assert time.monotonic() - started < 2.0, label
+        assert path.name in str(info.value), label
+    assert "DOCTYPE" in str(pytest.raises(InputError, metadata.read, photo,
+                                          sidecar=tmp_path / "entity_expansion.xmp").value)
+    assert "limit" in str(pytest.raises(InputError, metadata.read, photo, sidecar=tmp_path / "fifty_mb.xmp").value)
+
+
+def test_a_broken_sidecar_found_beside_the_photo_is_a_warning(fixtures_dir, photo):
+    beside = photo.with_suffix(".xmp")
+    beside.write_bytes((fixtures_dir / "hostile" / "issue_851_poc.xmp").read_bytes())
+    meta = metadata.read(photo)
+    assert any("IMG_0001.xmp" in w and "ignored" in w for w in meta.warnings)
+    assert meta.develop.exposure is None
+
+
+def test_a_fifo_named_like_a_sidecar_does_not_hang(photo):
+    fifo = photo.with_name(photo.name + ".xmp")
+    os.mkfifo(fifo)
+    started = time.monotonic()
+    meta = metadata.read(photo)
+    assert time.monotonic() - started < 2.0
+    assert meta.warnings == [] or all("ignored" in w for w in meta.warnings)
+    with pytest.raises(InputError, match="regular file"):
+        metadata.read(photo, sidecar=fifo)
+
+
+def test_hostile_xmp_embedded_in_a_jpeg_is_a_warning(photo, tmp_path):
+    """An entity bomb inside the photo's own APP1 XMP segment: the photo still reads."""
+    payload = b"http://ns.adobe.com/xap/1.0/\x00" + BILLION_LAUGHS.encode()
+    jpeg = photo.read_bytes()
+    bad = tmp_path / "bomb.jpg"
+    bad.write_bytes(jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload + jpeg[2:])
+    started = time.monotonic()
+    meta = metadata.read(bad, discover_sidecar=False)
+    assert time.monotonic() - started < 2.0
+    assert meta.warnings and "bomb.jpg" in meta.warnings[0]
+    assert meta.develop.camera_profile is None
+
+
+@pytest.mark.parametrize("name", ["truncated_jpeg.jpg", "decompression_bomb.gif"])
+def test_hostile_photos_read_without_crashing(fixtures_dir, name):
+    started = time.monotonic()
+    meta = metadata.read(fixtures_dir / "hostile" / name, discover_sidecar=False)
+    assert time.monotonic() - started < 2.0
+    assert meta.develop.exposure is None
+
+
+def test_bad_develop_json_is_an_input_error_and_bad_values_warn(photo):
+    with pytest.raises(InputError, match="JSON object"):
+        metadata.read(photo, develop=["Exposure2012", 1])
+    meta = metadata.read(photo, develop={"Exposure2012": True, "Contrast2012": float("nan"),
+                                         "ToneCurvePV2012": [0, 0, 255], "HueAdjustmentRed": "-12",
+                                         "orientation": "XY"})
+    assert meta.develop.hsl.hue == {"red": -12}
+    assert meta.develop.exposure is None and meta.develop.contrast is None
+    assert meta.develop.tone_curve.master is None and meta.develop.orientation is None
+    joined = "\n".join(meta.warnings)
+    for field in ("crs:Exposure2012", "crs:Contrast2012", "crs:ToneCurvePV2012", "tiff:Orientation"):
+        assert field in joined

@@ -1,0 +1,193 @@
+"""Writing clip metadata: sidecar + embedded packet, read back by pyexiv2, PyAV and ffmpeg."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import av
+import numpy as np
+import pyexiv2
+import pytest
+
+from stillmotion import metadata
+from stillmotion.metadata import bmff
+from stillmotion.metadata.packet import TRAINED, COMPOSITE_SYNTHETIC
+
+PROVENANCE = {
+    "engine": "svd", "model": "stabilityai/stable-video-diffusion-img2vid-xt", "revision": "9e43909",
+    "seed": 1234567, "frames": 25, "fps": 24, "motion": 0.35, "camera": "push-in", "anchor": "end",
+    "loop": True, "prompt": "the squirrel turns its head", "prompt_source": "photo",
+    "colour": {"match": True, "style_consistency": 0.8, "grain": 12.5},
+    "size": [1024, 576], "software_version": "0.1.0", "unset": None,
+}
+
+
+def make_video(path: Path, fmt: str, *, faststart: bool = False, title: str | None = None) -> list[np.ndarray]:
+    """A tiny real H.264 clip (64x64, 10 frames) written with PyAV; returns its decoded frames."""
+    options = {"movflags": "faststart"} if faststart else {}
+    with av.open(str(path), "w", format=fmt, options=options) as out:
+        if title:
+            out.metadata["title"] = title
+        stream = out.add_stream("libx264", rate=24, options={"preset": "ultrafast"})
+        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
+        rng = np.random.default_rng(0)
+        for i in range(10):
+            pixels = (rng.random((64, 64, 3)) * 40 + i * 20).astype(np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return decode(path)
+
+
+def decode(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as container:
+        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+
+
+def xmp_of_packet(packet: bytes) -> dict:
+    with pyexiv2.ImageData(packet) as image:
+        return image.read_xmp()
+
+
+@pytest.fixture
+def squirrel(fixtures_dir) -> metadata.PhotoMetadata:
+    return metadata.read(fixtures_dir / "xmp" / "IMG_5910.jpg")   # embedded XMP + its sidecar
+
+
+def test_packet_carries_photo_fields_disclosure_and_every_setting(squirrel, fixtures_dir):
+    original = fixtures_dir / "xmp" / "IMG_5910.jpg"
+    got = xmp_of_packet(metadata.build_packet(squirrel, PROVENANCE, original_path=original))
+    d = squirrel.descriptive
+    assert got["Xmp.dc.title"] == {'lang="x-default"': d.title}
+    assert got["Xmp.dc.description"] == {'lang="x-default"': d.caption}
+    assert got["Xmp.dc.subject"] == ["Alvin the Squirrel", "Berkley", "USA"]
+    assert got["Xmp.lr.hierarchicalSubject"] == d.hierarchical_keywords
+    assert got["Xmp.dc.creator"] == ["Patrik"] and got["Xmp.xmp.Rating"] == "3"
+    assert got["Xmp.photoshop.DateCreated"] == "2015-06-11T10:29:26.69"
+    assert got["Xmp.iptcExt.DigitalSourceType"] == TRAINED
+    assert got["Xmp.iptcExt.AISystemUsed"] == PROVENANCE["model"]
+    assert got["Xmp.iptcExt.AISystemVersionUsed"] == "9e43909"
+    assert got["Xmp.iptcExt.AIPromptInformation"] == PROVENANCE["prompt"]
+    assert got["Xmp.xmpMM.DerivedFrom/stRef:filePath"] == str(original)
+    assert got["Xmp.xmpMM.DerivedFrom/stRef:documentID"] == "xmp.did:bbbfe6e4-c352-5441-a4c0-d1a95da2ac63"
+    assert got["Xmp.dc.format"] == "video/mp4"
+    # every provenance setting, verbatim
+    assert got["Xmp.stillmotion.engine"] == "svd" and got["Xmp.stillmotion.seed"] == "1234567"
+    assert got["Xmp.stillmotion.motion"] == "0.35" and got["Xmp.stillmotion.loop"] == "True"
+    assert got["Xmp.stillmotion.anchor"] == "end" and got["Xmp.stillmotion.frames"] == "25"
+    assert got["Xmp.stillmotion.colour/stillmotion:style_consistency"] == "0.8"
+    assert got["Xmp.stillmotion.size"] == ["1024", "576"]
+    assert "Xmp.stillmotion.unset" not in got
+    # GPS survives the DMS round trip
+    back = metadata.read(fixtures_dir / "photos" / "kodim03.png", develop={})  # any photo without GPS
+    assert back.descriptive.gps is None
+    lat = got["Xmp.exif.GPSLatitude"]
+    assert lat.endswith("N") and abs(float(lat[:-1].split(",")[0]) + float(lat[:-1].split(",")[1]) / 60
+                                     - d.gps.latitude) < 1e-6
+
+
+def test_parallax_is_not_labelled_generative():
+    assert metadata.digital_source_type("parallax") == COMPOSITE_SYNTHETIC
+    assert metadata.digital_source_type("parallax", generative_fill=True).endswith("compositeWithTrainedAlgorithmicMedia")
+    for engine in ("svd", "ltx", "wan", "cogvideox", "some-future-engine"):
+        assert metadata.digital_source_type(engine) == TRAINED
+
+
+def test_sidecar_round_trip_and_never_overwrites(squirrel, fixtures_dir, tmp_path):
+    video = tmp_path / ".tmp-clip.mp4"
+    make_video(video, "mp4")
+    sidecar = tmp_path / "IMG_5910.motion.xmp"
+    packet = metadata.write_clip_metadata(video, sidecar, squirrel, PROVENANCE,
+                                          original_path=fixtures_dir / "xmp" / "IMG_5910.jpg")
+    assert sidecar.read_bytes() == packet
+    with pyexiv2.Image(str(sidecar)) as image:          # pyexiv2 reads the file itself
+        assert image.read_xmp() == xmp_of_packet(packet)
+    # Read back through our own reader as a photo's sidecar: same descriptive values.
+    photo = tmp_path / "IMG_5910.motion.png"
+    photo.write_bytes((fixtures_dir / "photos" / "kodim03.png").read_bytes())
+    again = metadata.read(photo, sidecar=sidecar)
+    for field in ("title", "caption", "keywords", "hierarchical_keywords", "rating", "label", "creator",
+                  "rights", "capture_date"):
+        assert getattr(again.descriptive, field) == getattr(squirrel.descriptive, field), field
+    assert again.descriptive.gps.latitude == pytest.approx(squirrel.descriptive.gps.latitude, abs=1e-7)
+    assert again.descriptive.gps.longitude == pytest.approx(squirrel.descriptive.gps.longitude, abs=1e-7)
+    assert again.descriptive.gps.altitude == pytest.approx(squirrel.descriptive.gps.altitude)
+    # The clip's prompt sits in the same stillmotion:prompt field a photo's own prompt is read from.
+    assert again.per_photo_prompt == PROVENANCE["prompt"]
+    # never overwrite, and leave no temporary behind
+    with pytest.raises(FileExistsError):
+        metadata.write_sidecar(sidecar, b"other")
+    assert sidecar.read_bytes() == packet
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".tmp-clip.mp4", "IMG_5910.motion.png",
+                                                          "IMG_5910.motion.xmp"]
+
+
+def test_mp4_embedding_reads_back_in_pyexiv2_and_decodes(squirrel, tmp_path):
+    video = tmp_path / "clip.mp4"
+    before = make_video(video, "mp4")
+    packet = metadata.build_packet(squirrel, PROVENANCE, original_path="/photos/IMG_5910.jpg")
+    metadata.embed_xmp(video, packet)
+    metadata.embed_xmp(video, packet)        # again: replaced, not duplicated
+    with pyexiv2.Image(str(video)) as image:
+        assert image.read_xmp() == xmp_of_packet(packet)
+    assert metadata.read_embedded_xmp(video) == packet
+    top = [box.type for box in bmff._boxes_in_file(open(video, "rb"), video)]
+    assert top.count(b"uuid") == 1 and top[-2:] == [b"uuid", b"free"]
+    after = decode(video)
+    assert len(after) == len(before) == 10 and all(np.array_equal(a, b) for a, b in zip(before, after))
+    with av.open(str(video), options={"export_xmp": "1"}) as container:   # ffmpeg finds it too
+        assert container.metadata["xmp"].encode() == packet
+
+
+@pytest.mark.parametrize("faststart", [False, True], ids=["moov-last", "moov-first"])
+def test_mov_embedding_in_udta_keeps_every_frame(squirrel, tmp_path, faststart):
+    video = tmp_path / "clip.mov"
+    before = make_video(video, "mov", faststart=faststart, title="kept title")
+    packet = metadata.build_packet(squirrel, PROVENANCE, original_path="/photos/IMG_5910.jpg",
+                                   media_type="video/quicktime")
+    metadata.embed_xmp(video, packet)
+    metadata.embed_xmp(video, packet)
+    assert metadata.read_embedded_xmp(video) == packet
+    assert udta_atoms(video).count(b"XMP_") == 1
+    after = decode(video)   # with moov first, every chunk offset had to move: frames prove it did
+    assert len(after) == 10 and all(np.array_equal(a, b) for a, b in zip(before, after))
+    with av.open(str(video), options={"export_xmp": "1"}) as container:
+        assert container.metadata["xmp"].encode() == packet
+        assert container.metadata.get("title") == "kept title"
+    assert xmp_of_packet(metadata.read_embedded_xmp(video))["Xmp.dc.subject"] == squirrel.descriptive.keywords
+    assert not list(tmp_path.glob("*.xmp-embed"))
+
+
+def udta_atoms(video: Path) -> list[bytes]:
+    data = video.read_bytes()
+    moov = next(b for b in bmff._boxes_in(data, 0, len(data)) if b.type == b"moov")
+    udta = next(b for b in bmff._boxes_in(data, moov.start + 8, moov.end) if b.type == b"udta")
+    return [b.type for b in bmff._boxes_in(data, udta.start + 8, udta.end, tolerate_terminator=True)]
+
+
+def test_write_clip_metadata_leaves_no_sidecar_when_embedding_fails(squirrel, tmp_path):
+    broken = tmp_path / ".tmp.mp4"
+    broken.write_bytes(struct.pack(">I4s", 16, b"ftyp") + b"isom\0\0\0\0" + b"\x00\x00\x01\x00junk")
+    sidecar = tmp_path / "x.motion.xmp"
+    with pytest.raises(Exception, match="not an MP4"):
+        metadata.write_clip_metadata(broken, sidecar, squirrel, PROVENANCE, original_path="/p/x.jpg")
+    assert not sidecar.exists()
+
+
+def test_gif_gets_sidecar_only(squirrel, tmp_path):
+    gif = tmp_path / ".tmp.gif"
+    gif.write_bytes(b"GIF89a")
+    sidecar = tmp_path / "x.motion.xmp"
+    packet = metadata.write_clip_metadata(gif, sidecar, None, {"engine": "parallax"}, original_path="/p/x.jpg")
+    assert gif.read_bytes() == b"GIF89a"
+    got = xmp_of_packet(sidecar.read_bytes())
+    assert sidecar.read_bytes() == packet and got["Xmp.dc.format"] == "image/gif"
+    assert got["Xmp.iptcExt.DigitalSourceType"] == COMPOSITE_SYNTHETIC
+    assert "Xmp.dc.subject" not in got and "Xmp.xmpMM.DerivedFrom/stRef:documentID" not in got
+
+
+def test_carry_gps_off_drops_location(squirrel):
+    got = xmp_of_packet(metadata.build_packet(squirrel, PROVENANCE, original_path="/p", carry_gps=False))
+    assert not any("GPS" in key for key in got)

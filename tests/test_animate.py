@@ -31,7 +31,7 @@ def animate(*args: str) -> int:
 def test_clip_beside_photo_with_frames_size_tags_and_anchor(photo_jpg, fast_config, capsys):
     assert animate(str(photo_jpg), "--duration", "1", "--fps", "12", "--camera", "push-in", "--seed", "7") == 0
     out = photo_jpg.with_name("IMG_1234.motion.mp4")
-    assert capsys.readouterr().out.split() == [str(out)]
+    assert capsys.readouterr().out.split() == [str(out), str(out.with_suffix(".xmp"))]  # clip + its XMP
     info = probe(out)
     assert (info.width, info.height) == (320, 240)           # aspect kept, long edge from config
     assert info.n_frames == 12                               # duration x fps
@@ -84,13 +84,15 @@ def test_second_run_never_overwrites_and_same_seed_same_clip(photo_jpg, fast_con
     assert max(float(np.abs(x - y).max()) for x, y in zip(a, b)) == 0.0
     # Nothing half-written or temporary is left in the folder.
     assert sorted(p.name for p in photo_jpg.parent.iterdir()) == [
-        "IMG_1234.jpg", "IMG_1234.motion-2.mp4", "IMG_1234.motion.mp4", "stillmotion-home"]
+        "IMG_1234.jpg", "IMG_1234.motion-2.mp4", "IMG_1234.motion-2.xmp", "IMG_1234.motion.mp4",
+        "IMG_1234.motion.xmp", "stillmotion-home"]
 
 
 def test_variants_use_successive_seeds_and_distinct_names(photo_jpg, fast_config, capsys):
     assert animate(str(photo_jpg), "--duration", "0.5", "--fps", "8", "--variants", "2", "--seed", "3") == 0
     outputs = capsys.readouterr().out.split()
-    assert [Path(p).name for p in outputs] == ["IMG_1234.motion.mp4", "IMG_1234.motion-2.mp4"]
+    assert [Path(p).name for p in outputs] == ["IMG_1234.motion.mp4", "IMG_1234.motion.xmp",
+                                               "IMG_1234.motion-2.mp4", "IMG_1234.motion-2.xmp"]
 
 
 def test_out_folder_and_formats(photo_jpg, fast_config, tmp_path):
@@ -100,7 +102,9 @@ def test_out_folder_and_formats(photo_jpg, fast_config, tmp_path):
     assert info.codec == "prores" and info.pix_fmt == "yuv422p10le" and info.n_frames == 4
     for fmt in ("gif", "webp"):
         assert animate(str(photo_jpg), "--duration", "0.5", "--fps", "8", "--format", fmt) == 0
-        with Image.open(photo_jpg.with_name(f"IMG_1234.motion.{fmt}")) as im:
+        # each clip pairs with its own IMG_1234.motion[-N].xmp, so the webp after the gif is -2
+        clip = next(photo_jpg.parent.glob(f"IMG_1234.motion*.{fmt}"))
+        with Image.open(clip) as im:
             assert im.n_frames == 4 and im.size == (320, 240)
 
 
@@ -179,6 +183,7 @@ def test_console_script_runs(photo_jpg, fast_config):
     proc = subprocess.run(["stillmotion", "animate", str(photo_jpg), "--duration", "0.5", "--fps", "8"],
                           capture_output=True, text=True, env=os.environ.copy(), timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == str(photo_jpg.with_name("IMG_1234.motion.mp4"))
+    assert proc.stdout.split() == [str(photo_jpg.with_name("IMG_1234.motion.mp4")),
+                                   str(photo_jpg.with_name("IMG_1234.motion.xmp"))]
     help_text = subprocess.run(["stillmotion", "animate", "--help"], capture_output=True, text=True).stdout
     assert "--camera" in help_text and "--anchor" in help_text

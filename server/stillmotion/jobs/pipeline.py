@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from .. import __version__, engines, photo as photo_mod, profiles
+from .. import __version__, engines, metadata, photo as photo_mod, profiles
 from ..progress import CancelToken, ProgressSink, null_progress
 from ..place import place_group, temp_path
 from ..request import AnimateRequest
@@ -95,10 +95,14 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
     request = spec.request
     profile_name = request.profile if request.profile != "auto" else "generic"
     request = request.resolve(profile_name, config.get("animate", {}))
-    prompt = request.prompt or profiles.PROFILES.get(profile_name, profiles.GENERIC).motion_description
+    meta = metadata.read_for_job(spec.photo_path, config, sidecar=spec.sidecar_path, develop=spec.develop)
+    prompt, prompt_source = metadata.choose_prompt(
+        request.prompt, meta, profiles.PROFILES.get(profile_name, profiles.GENERIC),
+        bool(config.get("animate", {}).get("caption_as_prompt", True)))
     engine, why = engines.choose(request.engine, config, model=request.model)
     width, height = delivery_size(photo.width, photo.height, request, output_cfg)
     context: dict[str, Any] = {"target_size": (width, height), "prompt": prompt}
+    result.info.update(prompt_source=prompt_source, metadata_warnings=meta.warnings)
     result.info.update(engine=engine.name, engine_reason=why, profile=request.profile, prompt=prompt,
                        request=request.to_dict(), seeds=request.seeds(), size=[width, height])
     progress("prepare", 1.0)
@@ -123,15 +127,24 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
 
         # -- encode into a hidden temporary beside the destination ----------------
         video_tmp = temp_path(destination, SUFFIX[request.format], spec.temp_tag)
+        xmp_tmp = temp_path(destination, ".xmp", spec.temp_tag)
         try:
             count = encode(prefetch(frames, depth=2), video_tmp, width=clip.width, height=clip.height,
                            fps=clip.fps, settings=settings, n_frames=clip.n_frames,
                            progress=lambda f: stage("encode", f), cancel=cancel)
             cancel.raise_if_cancelled()
+            # -- metadata: the clip's XMP, embedded and as a sidecar ------------------
+            settings_used = metadata.provenance(
+                request, engine=engine.name, seed=seed, frames=count, fps=clip.fps,
+                size=(clip.width, clip.height), prompt=prompt, prompt_source=prompt_source,
+                engine_info=clip.info)
+            extra = metadata.write_for_job(video_tmp, xmp_tmp, meta, settings_used, config,
+                                           original_path=spec.original_path or spec.photo_path)
             # -- place: atomic, never overwriting -----------------------------------
-            placed = place_group({SUFFIX[request.format]: video_tmp}, destination, spec.stem)
+            placed = place_group({SUFFIX[request.format]: video_tmp, **extra}, destination, spec.stem)
         except BaseException:
             video_tmp.unlink(missing_ok=True)
+            xmp_tmp.unlink(missing_ok=True)
             raise
         stage("place", 1.0)
         result.outputs.extend(placed.values())

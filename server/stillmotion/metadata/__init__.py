@@ -15,7 +15,8 @@ from ._exiv2 import STILLMOTION_NS
 from .bmff import embed_xmp, read_embedded_xmp
 from .descriptive import GPS, Descriptive
 from .develop import DevelopSettings
-from .inspect import inspect_report, read_for_job
+from .inspect import inspect_report
+from .job import provenance, read_for_job, write_for_job
 from .packet import build_packet, digital_source_type
 from .prompt import choose_prompt
 from .reader import PhotoMetadata, read
@@ -23,7 +24,7 @@ from .writer import write_clip_metadata, write_sidecar
 
 __all__ = [
     "STILLMOTION_NS", "GPS", "Descriptive", "DevelopSettings", "PhotoMetadata",
-    "read", "read_for_job", "choose_prompt", "inspect_report",
+    "read", "read_for_job", "choose_prompt", "inspect_report", "provenance", "write_for_job",
     "build_packet", "digital_source_type", "embed_xmp", "read_embedded_xmp",
     "write_clip_metadata", "write_sidecar",
 ]

@@ -6,17 +6,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .. import profiles
+from .job import read_for_job
 from .prompt import choose_prompt
-from .reader import PhotoMetadata, read
-
-
-def read_for_job(photo: str | Path, config: Mapping[str, Any], *, sidecar: Path | None = None,
-                 develop: Mapping[str, Any] | None = None) -> PhotoMetadata:
-    """`read` with the limits and switches from config ([limits] max_xmp_mb, [metadata])."""
-    limits, settings = config.get("limits", {}), config.get("metadata", {})
-    return read(photo, sidecar=sidecar, develop=develop,
-                max_xmp_bytes=int(float(limits.get("max_xmp_mb", 16)) * 1024 * 1024),
-                discover_sidecar=bool(settings.get("discover_sidecar", True)))
 
 
 def inspect_report(photo: str | Path, xmp: str | Path | None = None, *,

@@ -193,13 +193,18 @@ def _array(parent: ET.Element, prefix: str, name: str, kind: str, items: list[st
             ET.SubElement(container, _q("rdf", "li")).text = item
 
 
-def _provenance(parent: ET.Element, key: str, value: Any, depth: int = 0) -> None:
-    if not isinstance(key, str) or not _NAME.match(key):
-        raise ValueError(f"provenance key {key!r} is not a valid XMP property name")
-    if depth > 4:
-        raise ValueError(f"provenance nests too deep at {key!r}")
+def _property_name(key: Any) -> str:
+    """An XML name for a provenance key (engines report free-form info keys)."""
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", str(key))
+    return name if _NAME.match(name) else "_" + name
+
+
+def _provenance(parent: ET.Element, key: Any, value: Any, depth: int = 0) -> None:
+    key = _property_name(key)
     if value is None:
         return
+    if depth > 4:  # deeper structures are written as text
+        value = str(value)
     if isinstance(value, Mapping):
         node = _struct(parent, STILLMOTION_PREFIX, key)
         for sub_key, sub_value in value.items():
@@ -207,8 +212,6 @@ def _provenance(parent: ET.Element, key: str, value: Any, depth: int = 0) -> Non
     elif isinstance(value, (list, tuple)):
         seq = ET.SubElement(ET.SubElement(parent, _q(STILLMOTION_PREFIX, key)), _q("rdf", "Seq"))
         for item in value:
-            if isinstance(item, (Mapping, list, tuple)):
-                raise ValueError(f"provenance list {key!r} may only hold scalars")
             ET.SubElement(seq, _q("rdf", "li")).text = provenance_text(item)
     else:
         ET.SubElement(parent, _q(STILLMOTION_PREFIX, key)).text = provenance_text(value)

@@ -1,0 +1,67 @@
+"""The metadata steps of a job, as the pipeline calls them (one line each there)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+from .. import __version__
+from .reader import PhotoMetadata, read
+from .writer import write_clip_metadata
+
+
+def read_for_job(photo: str | Path, config: Mapping[str, Any], *, sidecar: Path | None = None,
+                 develop: Mapping[str, Any] | None = None) -> PhotoMetadata:
+    """`read` with the limits and switches from config ([limits] max_xmp_mb, [metadata])."""
+    limits, settings = config.get("limits", {}), config.get("metadata", {})
+    return read(photo, sidecar=sidecar, develop=develop,
+                max_xmp_bytes=int(float(limits.get("max_xmp_mb", 16)) * 1024 * 1024),
+                discover_sidecar=bool(settings.get("discover_sidecar", True)))
+
+
+def provenance(request: Any, *, engine: str, seed: int, frames: int, fps: float, size: tuple[int, int],
+               prompt: str, prompt_source: str, engine_info: Mapping[str, Any] | None = None,
+               colour: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Every setting needed to make the clip again, from the resolved AnimateRequest and the run."""
+    info = dict(engine_info or {})
+    return {
+        "engine": engine,
+        "model": request.model or info.pop("model", None),
+        "revision": info.pop("revision", None),
+        "seed": seed,
+        "frames": frames,
+        "fps": fps,
+        "duration": request.duration,
+        "size": list(size),
+        "profile": request.profile,
+        "motion": request.motion,
+        "camera": request.camera,
+        "anchor": request.anchor,
+        "loop": request.loop,
+        "prompt": prompt,
+        "prompt_source": prompt_source,
+        "negative_prompt": request.negative_prompt,
+        "colour": {"match": request.colour_match, "style_consistency": request.style_consistency,
+                   **dict(colour or {})},
+        "aspect": request.aspect,
+        "format": request.format,
+        "codec": request.codec,
+        "engine_info": info or None,
+        "software_version": __version__,
+    }
+
+
+def write_for_job(video_tmp: Path, sidecar_tmp: Path, meta: PhotoMetadata | None,
+                  settings: Mapping[str, Any], config: Mapping[str, Any], *,
+                  original_path: str | os.PathLike) -> dict[str, Path]:
+    """Embed the clip's XMP in `video_tmp` and write `sidecar_tmp`, as [metadata] says.
+
+    Returns the extra temporaries to place beside the clip ({".xmp": sidecar_tmp} or {}).
+    """
+    switches = config.get("metadata", {})
+    want_sidecar = bool(switches.get("write_sidecar", True))
+    write_clip_metadata(video_tmp, sidecar_tmp if want_sidecar else None, meta, settings,
+                        original_path=original_path, carry_gps=bool(switches.get("carry_gps", True)),
+                        embed=bool(switches.get("embed_in_video", True)))
+    return {".xmp": sidecar_tmp} if want_sidecar else {}

@@ -1,0 +1,68 @@
+"""`stillmotion animate` reads the photo's metadata and writes honest metadata for the clip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyexiv2
+
+from stillmotion import cli, metadata
+from stillmotion.metadata.packet import COMPOSITE_SYNTHETIC
+
+from support import save_photo, skimage_photo
+
+SIDECAR = """<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
+<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:xmp="http://ns.adobe.com/xap/1.0/"
+ xmlns:lr="http://ns.adobe.com/lightroom/1.0/" xmlns:xmpMM="http://ns.adobe.com/xap/1.0/mm/"
+ xmlns:crs="http://ns.adobe.com/camera-raw-settings/1.0/" xmpMM:DocumentID="xmp.did:4d1c-beach"
+ xmp:Rating="4" xmp:Label="Green" crs:Exposure2012="+0.35" crs:GrainAmount="20">
+ <dc:description><rdf:Alt><rdf:li xml:lang="x-default">waves roll in</rdf:li></rdf:Alt></dc:description>
+ <dc:subject><rdf:Bag><rdf:li>beach</rdf:li><rdf:li>Brittany</rdf:li></rdf:Bag></dc:subject>
+ <lr:hierarchicalSubject><rdf:Bag><rdf:li>Places|France|Brittany</rdf:li></rdf:Bag></lr:hierarchicalSubject>
+</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>"""
+
+
+def test_caption_becomes_the_prompt_and_the_clip_carries_the_photos_metadata(tmp_path: Path, fast_config, capsys):
+    photo = save_photo(tmp_path / "IMG_2001.jpg", skimage_photo("coffee"), (160, 120), quality=92)
+    photo.with_suffix(".xmp").write_text(SIDECAR, encoding="utf-8")     # found beside the photo
+    assert cli.main(["animate", str(photo), "--engine", "parallax", "--duration", "0.5", "--fps", "8",
+                     "--seed", "11"]) == 0
+    printed = capsys.readouterr().out.split()
+    clip, sidecar = tmp_path / "IMG_2001.motion.mp4", tmp_path / "IMG_2001.motion.xmp"
+    assert printed == [str(clip), str(sidecar)]
+    with pyexiv2.Image(str(sidecar)) as image:
+        written = image.read_xmp()
+    assert written["Xmp.iptcExt.AIPromptInformation"] == "waves roll in"
+    assert written["Xmp.stillmotion.prompt"] == "waves roll in"
+    assert written["Xmp.stillmotion.prompt_source"] == "caption"
+    assert written["Xmp.dc.subject"] == ["beach", "Brittany"]
+    assert written["Xmp.lr.hierarchicalSubject"] == ["Places|France|Brittany"]
+    assert (written["Xmp.xmp.Rating"], written["Xmp.xmp.Label"]) == ("4", "Green")
+    assert written["Xmp.iptcExt.DigitalSourceType"] == COMPOSITE_SYNTHETIC
+    assert written["Xmp.xmpMM.DerivedFrom/stRef:documentID"] == "xmp.did:4d1c-beach"
+    assert written["Xmp.xmpMM.DerivedFrom/stRef:filePath"] == str(photo.resolve())
+    assert (written["Xmp.stillmotion.engine"], written["Xmp.stillmotion.seed"]) == ("parallax", "11")
+    assert written["Xmp.stillmotion.frames"] == "4" and float(written["Xmp.stillmotion.fps"]) == 8
+    # The same packet is inside the MP4, where pyexiv2 finds it too.
+    with pyexiv2.Image(str(clip)) as image:
+        assert image.read_xmp() == written
+    assert metadata.read_embedded_xmp(clip) == sidecar.read_bytes()
+    # Nothing temporary left behind.
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "IMG_2001.jpg", "IMG_2001.motion.mp4", "IMG_2001.motion.xmp", "IMG_2001.xmp", "stillmotion-home"]
+
+
+def test_request_prompt_wins_and_a_broken_explicit_sidecar_stops_the_job(tmp_path: Path, fast_config, capsys):
+    photo = save_photo(tmp_path / "IMG_2002.jpg", skimage_photo("coffee"), (160, 120), quality=92)
+    photo.with_suffix(".xmp").write_text(SIDECAR, encoding="utf-8")
+    assert cli.main(["animate", str(photo), "--engine", "parallax", "--duration", "0.5", "--fps", "8",
+                     "--prompt", "steam rises from the cup"]) == 0
+    with pyexiv2.Image(str(tmp_path / "IMG_2002.motion.xmp")) as image:
+        assert image.read_xmp()["Xmp.iptcExt.AIPromptInformation"] == "steam rises from the cup"
+    bomb = tmp_path / "bomb.xmp"
+    bomb.write_text('<!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>', encoding="utf-8")
+    capsys.readouterr()
+    assert cli.main(["animate", str(photo), "--engine", "parallax", "--xmp", str(bomb)]) == 2
+    assert "DOCTYPE" in capsys.readouterr().err
+    assert not (tmp_path / "IMG_2002.motion-2.mp4").exists()

@@ -1,0 +1,136 @@
+"""Running watchers: inside the daemon, or standalone (`stillmotion watch DIR...`).
+
+Both put watch jobs into the same job store (the data folder's), where they run
+at the lowest priority, behind interactive and batch jobs. Standalone, the
+command starts its own worker on that store; if the daemon runs at the same
+time, the two share the queue and the ledger, and each photo is still taken
+once.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any, AsyncIterator, Iterable, Sequence
+
+from .. import config as config_mod
+from ..errors import InputError
+from ..jobs.store import DONE, FAILED, JobStore
+from .settings import WatchedFolder, folder_for_dir, folders_from_config
+from .watcher import Watcher
+
+log = logging.getLogger("stillmotion.watch")
+
+
+def start_watcher(cfg: config_mod.Config, store: JobStore,
+                  folders: Iterable[WatchedFolder] | None = None) -> Watcher | None:
+    """Watch `folders` (default: the config's [[watch.folders]]); None when there are none."""
+    folders = list(folders_from_config(cfg) if folders is None else folders)
+    if not folders:
+        return None
+    watcher = Watcher(folders, store, rescan_seconds=float(cfg["watch"]["rescan_seconds"]))
+    watcher.start()
+    for folder in watcher.folders:
+        log.info("watching %s%s", folder.path, " and its subfolders" if folder.recursive else "")
+    return watcher
+
+
+def cleanup_ctx(store_key: str = "store", config_key: str = "config"):
+    """An aiohttp `cleanup_ctx` entry: the daemon watches the [watch] folders while it runs.
+
+        app.cleanup_ctx.append(watch.cleanup_ctx())   # after the store is in app["store"]
+
+    A broken [[watch.folders]] entry fails startup (like any config error); a folder
+    that does not exist is logged and left out, so an unplugged drive does not stop
+    the daemon.
+    """
+    async def watch_folders_ctx(app: Any) -> AsyncIterator[None]:
+        watcher = start_watcher(app[config_key], app[store_key])
+        app["watcher"] = watcher
+        try:
+            yield
+        finally:
+            if watcher is not None:
+                watcher.stop()
+    return watch_folders_ctx
+
+
+def watch_folders(dirs: Sequence[Path], config_path: Path | None = None) -> int:
+    """`stillmotion watch DIR...`: watch, animate, print each clip; Ctrl-C (or SIGTERM) stops."""
+    from ..jobs.worker import Worker
+
+    cfg = config_mod.load(config_path)
+    if dirs:
+        missing = [d for d in dirs if not Path(d).expanduser().is_dir()]
+        if missing:
+            raise InputError(f"not a folder: {missing[0]}")
+        folders = [folder_for_dir(cfg, Path(d)) for d in dirs]
+    else:
+        folders = folders_from_config(cfg)
+        if not folders:
+            raise InputError("no folders to watch: give DIR... or add [[watch.folders]] to the config file")
+    for folder in folders:   # a broken stillmotion.toml at the top is an error now, not a held folder
+        folder.settings_for(folder.path / "photo")
+    _log_to_stderr()
+    store = JobStore.open()
+    worker = Worker(store, cfg)
+    store.add_listener(_reporter(store))
+    worker.start()
+    stop = threading.Event()
+    watcher = start_watcher(cfg, store, folders)
+    previous = _on_terminate(stop)
+    try:
+        log.info("Ctrl-C stops; a clip being rendered then is finished next time")
+        while not stop.wait(0.5):
+            if watcher is not None and watcher.error is not None:
+                raise watcher.error
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if watcher is not None:
+            watcher.stop()
+        worker.stop()          # a clip being rendered goes back to the queue, finished next time
+        store.close()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    return 0
+
+
+def _reporter(store: JobStore):
+    """Print each finished watch job: the clip paths on stdout, failures on stderr."""
+    reported: set[str] = set()
+    lock = threading.Lock()
+
+    def report(job_id: str) -> None:
+        job = store.get(job_id)
+        if job is None or job.source != "watch" or job.status not in (DONE, FAILED):
+            return
+        with lock:
+            if job_id in reported:
+                return
+            reported.add(job_id)
+        if job.status == DONE:
+            for out in job.outputs:
+                print(out, flush=True)
+        else:
+            message = (job.error or {}).get("message", "failed")
+            print(f"stillmotion: {job.photo_path.name}: {message}", file=sys.stderr, flush=True)
+    return report
+
+
+def _log_to_stderr() -> None:
+    root = logging.getLogger("stillmotion")
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("stillmotion watch: %(message)s"))
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
+
+
+def _on_terminate(stop: threading.Event):
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, lambda *_: stop.set())

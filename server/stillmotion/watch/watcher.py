@@ -1,0 +1,352 @@
+"""The watcher: folder events in, watch jobs out, each photo exactly once.
+
+    watchdog observer ──events──▶ intake thread: settle ─▶ pair sidecar ─▶ hash ─▶ ledger claim + job
+
+The observer thread only queues events; one intake thread owns all state (the
+settler, the sidecar pairing, the ledger's database connection), so nothing here
+needs a lock. On start, and every `rescan_seconds`, the folders are walked too:
+that finds what arrived while nothing was watching, and what an event queue
+overflow or a network share's missing events would otherwise lose.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+import os
+import queue
+import threading
+import time
+from pathlib import Path
+from typing import Iterator
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+from ..errors import ConfigError, InputError
+from ..jobs.pipeline import JobSpec
+from ..jobs.store import CANCELED, QUEUED, JobStore, file_digest
+from ..metadata.sources import find_sidecar
+from .ledger import Ledger, idempotency_key
+from .names import is_ignored, is_sidecar
+from .pairing import SidecarPairing, SidecarState
+from .settings import FOLDER_FILE, FolderFileCache, FolderSettings, WatchedFolder
+from .settle import Settler
+
+log = logging.getLogger("stillmotion.watch")
+
+
+class _Queue(FileSystemEventHandler):
+    """Runs on the observer's thread: hand every event to the intake thread, nothing more."""
+
+    def __init__(self, events: "queue.SimpleQueue[FileSystemEvent | None]") -> None:
+        self.events = events
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        self.events.put(event)
+
+
+class Watcher:
+    """Watches folders and turns each complete photo into one watch job."""
+
+    def __init__(self, folders: list[WatchedFolder], store: JobStore, *, rescan_seconds: float = 60.0,
+                 tick_seconds: float | None = None) -> None:
+        # Deepest first, so a photo belongs to the innermost of nested watched folders.
+        self.folders = sorted(folders, key=lambda f: len(f.path.parts), reverse=True)
+        self.store = store
+        self.rescan_seconds = rescan_seconds
+        shortest = min((f.base.settle_seconds for f in folders), default=1.0)
+        self.tick = tick_seconds or min(0.25, max(0.02, shortest / 4))
+        self._events: queue.SimpleQueue[FileSystemEvent | None] = queue.SimpleQueue()
+        self._observer: Observer | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._scanned = threading.Event()
+        self._settler = Settler()
+        self._pairing = SidecarPairing()
+        self._sidecars: dict[Path, tuple[int, int]] = {}   # complete sidecars: path -> (size, mtime_ns)
+        self._folder_files = FolderFileCache()
+        self._said: set[str] = set()                       # problems already logged (log each once)
+        self._close_events = False
+        self.taken: deque[tuple[Path, str]] = deque(maxlen=1000)  # latest (photo, job id) taken
+        self.error: BaseException | None = None
+
+    # ---------------------------------------------------------------- lifecycle
+    def start(self) -> None:
+        observer = Observer()
+        watching = []
+        for folder in self.folders:
+            if not folder.path.is_dir():
+                log.error("watch folder %s does not exist (or is not a folder); not watching it", folder.path)
+                continue
+            observer.schedule(_Queue(self._events), str(folder.path), recursive=folder.recursive)
+            watching.append(folder)
+        self.folders = watching
+        # Only inotify reports a writer closing a file; elsewhere stability alone decides.
+        self._close_events = type(observer).__name__ == "InotifyObserver"
+        observer.start()
+        self._observer = observer
+        self._thread = threading.Thread(target=self._run, name="stillmotion-watch", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout)
+        self._events.put(None)
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def wait_scanned(self, timeout: float | None = None) -> bool:
+        """True once the start-up scan has queued everything already in the folders."""
+        return self._scanned.wait(timeout)
+
+    @property
+    def busy(self) -> bool:
+        """Files still settling or waiting for a sidecar."""
+        return bool(len(self._settler) or len(self._pairing)) or not self._scanned.is_set()
+
+    # ---------------------------------------------------------------- intake thread
+    def _run(self) -> None:
+        ledger = Ledger(self.store.db_path)
+        try:
+            self._scan_all(ledger)
+            self._scanned.set()
+            next_rescan = time.monotonic() + self.rescan_seconds
+            while not self._stopping.is_set():
+                self._drain(ledger)
+                self._advance(ledger)
+                if self.rescan_seconds > 0 and time.monotonic() >= next_rescan:
+                    self._scan_all(ledger)
+                    next_rescan = time.monotonic() + self.rescan_seconds
+        except BaseException as exc:  # keep the reason for whoever started us
+            self.error = exc
+            log.exception("watching stopped: %s", exc)
+        finally:
+            self._scanned.set()
+            ledger.close()
+
+    def _drain(self, ledger: Ledger) -> None:
+        try:
+            event = self._events.get(timeout=self.tick)
+        except queue.Empty:
+            return
+        while event is not None:
+            self._on_event(event, ledger)
+            try:
+                event = self._events.get_nowait()
+            except queue.Empty:
+                return
+
+    def _on_event(self, event: FileSystemEvent, ledger: Ledger) -> None:
+        src = Path(os.fsdecode(event.src_path))
+        if event.event_type in ("opened", "closed_no_write"):
+            return
+        if event.event_type == "moved":
+            self._gone(src, ledger, moved=True)
+            src = Path(os.fsdecode(event.dest_path))
+        if event.is_directory:
+            if event.event_type in ("created", "moved"):
+                self._scan_dir(src, ledger)
+            return
+        if event.event_type == "deleted":
+            self._gone(src, ledger, moved=False)
+            return
+        if src.name == FOLDER_FILE:
+            # New or edited folder settings: photos held back by a broken file may go now.
+            self._scan_dir(src.parent, ledger)
+            return
+        self._track(src, written=event.event_type == "modified" and self._close_events,
+                    closed=event.event_type in ("closed", "moved"))
+
+    def _advance(self, ledger: Ledger) -> None:
+        complete, vanished = self._settler.ready()
+        for path in vanished:
+            log.info("%s was removed before it was complete; skipped", path)
+        for path in complete:
+            if is_sidecar(path):
+                self._sidecars[path] = _stat_key(path) or (0, 0)
+                continue
+            resolved = self._resolve(path)
+            if resolved is not None:
+                self._pairing.add(path, resolved[1].sidecar_wait_seconds)
+        for photo, sidecar in self._pairing.due(self._sidecar_of):
+            self._take(photo, sidecar, ledger)
+
+    # ---------------------------------------------------------------- files
+    def _owner(self, path: Path) -> WatchedFolder | None:
+        for folder in self.folders:
+            if folder.contains(path):
+                return folder
+        return None
+
+    def _resolve(self, path: Path) -> tuple[WatchedFolder, FolderSettings] | None:
+        """The watched folder and effective settings for a photo; None when it is not one to take."""
+        folder = self._owner(path)
+        if folder is None or is_ignored(path, folder.path):
+            return None
+        try:
+            settings = folder.settings_for(path, self._folder_files)
+        except ConfigError as exc:
+            self._say(f"{exc} -- photos in {path.parent} are held until it is fixed")
+            return None
+        return (folder, settings) if settings.matches(path.name) else None
+
+    def _track(self, path: Path, *, written: bool = False, closed: bool = False) -> None:
+        if path in self._settler:
+            self._settler.touch(path, written=written, closed=closed)
+            return
+        folder = self._owner(path)
+        if folder is None or is_ignored(path, folder.path):
+            return
+        if is_sidecar(path):
+            self._sidecars.pop(path, None)
+            self._settler.touch(path, folder.base.settle_seconds, written=written, closed=closed)
+            return
+        resolved = self._resolve(path)
+        if resolved is None:
+            return
+        self._pairing.forget(path)   # changed again while waiting for its sidecar: settle again
+        self._settler.touch(path, resolved[1].settle_seconds, written=written, closed=closed)
+
+    def _gone(self, path: Path, ledger: Ledger, *, moved: bool) -> None:
+        was_waiting = self._settler.forget(path) | self._pairing.forget(path)
+        self._sidecars.pop(path, None)
+        if is_sidecar(path):
+            return
+        how = "moved away" if moved else "deleted"
+        if was_waiting:
+            log.info("%s was %s before its turn; skipped", path, how)
+            return
+        job_id = ledger.job_of(path)
+        if job_id is not None:
+            self._skip_queued(job_id, f"photo {how} before its turn", ledger)
+
+    def _skip_queued(self, job_id: str, why: str, ledger: Ledger) -> None:
+        """A queued watch job whose photo is gone ends as skipped (canceled, no error), not failed.
+
+        The ledger forgets it was taken: if the photo shows up again (moved back, or renamed
+        inside the folder) it was never animated, so it is new."""
+        job = self.store.get(job_id)
+        if job is None or job.status != QUEUED:
+            return
+        if self.store.finish(job.id, None, CANCELED, info={"skipped": why}) is not None:
+            ledger.release(job.photo_path, job.id, why)
+            log.info("%s: %s; job %s skipped", job.photo_path, why, job.id)
+
+    def _skip_vanished_jobs(self, ledger: Ledger) -> None:
+        """Queued watch jobs whose photo disappeared while nobody was watching."""
+        for job in self.store.queue():
+            if job.source == "watch" and not job.photo_path.exists():
+                self._skip_queued(job.id, "photo removed before its turn", ledger)
+
+    def _sidecar_of(self, photo: Path) -> SidecarState:
+        sidecar = find_sidecar(photo)
+        if sidecar is None:
+            return "none", None
+        if sidecar in self._settler:
+            return "pending", sidecar
+        key = _stat_key(sidecar)
+        if key is not None and self._sidecars.get(sidecar) == key:
+            return "ready", sidecar
+        # Present but not seen complete (its event is still on the way): settle it first.
+        folder = self._owner(sidecar)
+        self._settler.touch(sidecar, folder.base.settle_seconds if folder else 1.0)
+        return "pending", sidecar
+
+    def _scan_all(self, ledger: Ledger) -> None:
+        self._skip_vanished_jobs(ledger)
+        for folder in self.folders:
+            self._scan_dir(folder.path, ledger)
+
+    def _scan_dir(self, directory: Path, ledger: Ledger) -> None:
+        """Track every file below `directory` not already examined unchanged."""
+        for path in self._walk(directory):
+            if path in self._settler or path in self._pairing:
+                continue
+            key = _stat_key(path)
+            if key is None or ledger.unchanged_since_examined(path, *key):
+                continue
+            if is_sidecar(path) and self._sidecars.get(path) == key:
+                continue
+            self._track(path)
+
+    def _walk(self, directory: Path) -> Iterator[Path]:
+        folder = self._owner(directory / "x")
+        if folder is None:
+            return
+        try:
+            entries = list(os.scandir(directory))
+        except OSError as exc:
+            self._say(f"cannot list {directory}: {exc.strerror}")
+            return
+        for entry in entries:
+            path = Path(entry.path)
+            try:
+                if entry.is_file():
+                    yield path
+                elif entry.is_dir() and folder.recursive and not entry.name.startswith("."):
+                    yield from self._walk(path)
+            except OSError:
+                continue
+
+    # ---------------------------------------------------------------- taking
+    def _take(self, photo: Path, sidecar: Path | None, ledger: Ledger) -> None:
+        resolved = self._resolve(photo)
+        if resolved is None:
+            return
+        folder, settings = resolved
+        before = _stat_key(photo)
+        try:
+            if before is None:
+                raise FileNotFoundError(photo)
+            if ledger.unchanged_since_examined(photo, *before):
+                return
+            digest = file_digest(photo)
+        except FileNotFoundError:
+            log.info("%s was removed before its turn; skipped", photo)
+            return
+        except OSError as exc:
+            self._say(f"cannot read {photo}: {exc.strerror}; skipped")
+            return
+        if _stat_key(photo) != before:   # written to while we hashed it: not complete after all
+            self._track(photo)
+            return
+        decision = ledger.decide(folder.path, photo, digest, settings.retake_changed)
+        if not decision.take:
+            ledger.record_not_taken(folder.path, photo, digest, *before, decision.note)
+            log.info("%s: %s", photo, decision.note)
+            return
+        try:
+            spec = JobSpec(photo_path=photo, request=settings.request, sidecar_path=sidecar,
+                           out_dir=settings.out_dir(photo))
+        except InputError as exc:
+            self._say(f"{photo}: {exc}")
+            return
+        # The key (path, content, n-th take) is also the fingerprint: a resubmission after a
+        # crash, or by a second watcher, is the same job even if settings changed meanwhile.
+        key = idempotency_key(photo, digest, ledger.times_taken(photo))
+        submission = self.store.submit(spec, priority="watch", idempotency_key=key, fingerprint=key,
+                                       source="watch")
+        job_id = submission.job.id
+        ledger.record_taken(folder.path, photo, digest, *before, job_id, decision.note)
+        self.taken.append((photo, job_id))
+        if submission.created:
+            log.info("%s: %s as job %s%s", photo, decision.note, job_id,
+                     f" (with {sidecar.name})" if sidecar else "")
+        else:
+            log.info("%s: already queued as job %s", photo, job_id)
+
+    def _say(self, message: str) -> None:
+        if message not in self._said:
+            self._said.add(message)
+            log.warning("%s", message)
+
+
+def _stat_key(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns

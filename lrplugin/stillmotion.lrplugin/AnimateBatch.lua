@@ -1,0 +1,261 @@
+--[[
+AnimateBatch.lua: one export's (or publish's) jobs on the daemon.
+
+Each rendered photo is submitted as soon as Lightroom has rendered it, so the
+daemon works while Lightroom renders the next one; jobs are then polled until
+every one has finished. Progress (per photo and overall) goes to one
+LrProgressScope; cancelling it cancels (DELETE) every unfinished job.
+Finished clips are added to the catalog, stacked above their photo.
+Errors are collected per photo, never raised, so one bad photo does not stop
+the others; `errors()` lists them for the one report at the end.
+]]
+
+local LrFileUtils = import "LrFileUtils"
+local LrPathUtils = import "LrPathUtils"
+local LrTasks = import "LrTasks"
+
+local AnimateSettings = require "AnimateSettings"
+local Fields = require "MetadataFields"
+local StillmotionAPI = require "StillmotionAPI"
+
+local AnimateBatch = {}
+AnimateBatch.__index = AnimateBatch
+
+AnimateBatch.POLL_SECONDS = 0.5
+local UPLOAD_SHARE = 0.05   -- share of a photo's progress bar for render + upload
+
+local FINISHED = { done = true, failed = true, canceled = true }
+
+--- opts = { client, catalog, props, progress (LrProgressScope), total }
+function AnimateBatch.new(opts)
+  return setmetatable({
+    client = opts.client,
+    catalog = opts.catalog,
+    props = opts.props,
+    progress = opts.progress,
+    total = math.max(opts.total or 1, 1),
+    items = {},
+    aborted = nil,     -- the message when the daemon went away mid-batch
+    canceled = false,
+  }, AnimateBatch)
+end
+
+local function photoName(photo)
+  return photo:getFormattedMetadata("fileName") or LrPathUtils.leafName(photo:getRawMetadata("path"))
+end
+
+function AnimateBatch:_add(photo, rendition)
+  local item = { photo = photo, rendition = rendition, name = photoName(photo),
+                 state = "new", fraction = 0, clips = {} }
+  self.items[#self.items + 1] = item
+  return item
+end
+
+function AnimateBatch:_fail(item, message)
+  item.state = "failed"
+  item.error = message
+  item.fraction = 1
+end
+
+--- Records a photo Lightroom could not render.
+function AnimateBatch:renderFailed(photo, rendition, message)
+  self:_fail(self:_add(photo, rendition), message or "Lightroom could not render the photo.")
+  self:_showProgress()
+end
+
+--- Submits a rendered photo. Returns the item (state "submitted" or "failed").
+function AnimateBatch:submit(photo, renderedPath, rendition)
+  local item = self:_add(photo, rendition)
+  if self.aborted then
+    self:_fail(item, self.aborted)
+    return item
+  end
+  local job, err = self.client:submitJob {
+    imagePath = renderedPath,
+    originalPath = photo:getRawMetadata("path"),
+    develop = AnimateSettings.develop(photo),
+    settings = AnimateSettings.request(self.props, photo),
+  }
+  -- The rendered copy was uploaded (or refused): it is not needed any more.
+  LrFileUtils.delete(renderedPath)
+  if not job then
+    if StillmotionAPI.isUnreachable(err) then self.aborted = StillmotionAPI.describe(err) end
+    self:_fail(item, StillmotionAPI.describe(err))
+  else
+    item.jobId = job.id
+    item.state = "submitted"
+    item.fraction = UPLOAD_SHARE
+  end
+  self:_showProgress(item)
+  return item
+end
+
+-- Clip paths from a finished job's "outputs" (paths, or objects with a path),
+-- without the XMP sidecars the daemon writes beside each clip.
+local function clipPaths(job)
+  local paths = {}
+  for _, out in ipairs(type(job.outputs) == "table" and job.outputs or {}) do
+    local path = type(out) == "table" and (out.path or out.video) or out
+    if type(path) == "string" and path ~= "" and (LrPathUtils.extension(path) or ""):lower() ~= "xmp" then
+      paths[#paths + 1] = path
+    end
+  end
+  return paths
+end
+
+local function jobError(job)
+  local e = job.error
+  if type(e) == "table" then return e.message or e.code end
+  if type(e) == "string" and e ~= "" then return e end
+  return "the job failed without a message"
+end
+
+function AnimateBatch:_finish(item, job)
+  if job.status == "done" then
+    item.clips = clipPaths(job)
+    if #item.clips == 0 then
+      self:_fail(item, "the daemon finished but reported no clip")
+      return
+    end
+    item.state = "done"
+    item.fraction = 1
+    local ok, err = LrTasks.pcall(function() self:_importClips(item) end)
+    if not ok then
+      -- The clip exists beside the photo; only the catalog step failed.
+      item.warning = "clip made (" .. item.clips[1] .. ") but not added to the catalog: " .. tostring(err)
+    end
+  elseif job.status == "canceled" then
+    item.state = "canceled"
+    item.fraction = 1
+  else
+    self:_fail(item, jobError(job))
+  end
+end
+
+-- Adds the clips to the catalog stacked above their photo and records the
+-- last clip in the photo's "Last clip" field, in one catalog write.
+function AnimateBatch:_importClips(item)
+  local importing = self.props.sm_importToCatalog ~= false
+  local catalog = self.catalog
+  catalog:withWriteAccessDo("Add Stillmotion clips", function()
+    if importing then
+      for _, clip in ipairs(item.clips) do
+        if not catalog:findPhotoByPath(clip) then
+          item.clipPhotos = item.clipPhotos or {}
+          item.clipPhotos[#item.clipPhotos + 1] = catalog:addPhoto(clip, item.photo, "above")
+        end
+      end
+    end
+    item.photo:setPropertyForPlugin(_PLUGIN, Fields.LAST_CLIP, item.clips[#item.clips])
+  end, { timeout = 30 })
+end
+
+--- One pass over the unfinished jobs: status, progress, finishing.
+function AnimateBatch:poll()
+  for _, item in ipairs(self.items) do
+    if item.state == "submitted" then
+      local job, err = self.client:job(item.jobId)
+      if job then
+        item.stage = job.stage or job.status
+        local p = tonumber(job.progress) or 0
+        item.fraction = UPLOAD_SHARE + (1 - UPLOAD_SHARE) * math.min(math.max(p, 0), 1)
+        if FINISHED[job.status] then self:_finish(item, job) end
+      elseif StillmotionAPI.isUnreachable(err) then
+        self.aborted = StillmotionAPI.describe(err)
+        self:_fail(item, self.aborted)
+      elseif err.status == 404 then
+        self:_fail(item, "the daemon no longer knows this job (was it restarted?)")
+      end
+      self:_showProgress(item)
+    end
+  end
+end
+
+function AnimateBatch:pending()
+  local n = 0
+  for _, item in ipairs(self.items) do
+    if item.state == "submitted" then n = n + 1 end
+  end
+  return n
+end
+
+--- Polls until every job has finished, or the user cancels (then cancels them).
+function AnimateBatch:waitAll()
+  while self:pending() > 0 do
+    if self.progress:isCanceled() then
+      self:cancelAll()
+      return
+    end
+    LrTasks.sleep(AnimateBatch.POLL_SECONDS)
+    self:poll()
+  end
+end
+
+--- Cancels every unfinished job on the daemon (DELETE /v1/jobs/{id}).
+function AnimateBatch:cancelAll()
+  self.canceled = true
+  for _, item in ipairs(self.items) do
+    if item.state == "submitted" then
+      self.client:cancelJob(item.jobId)
+      item.state = "canceled"
+    end
+  end
+end
+
+function AnimateBatch:_showProgress(current)
+  local sum, finished = 0, 0
+  for _, item in ipairs(self.items) do
+    sum = sum + item.fraction
+    if item.state ~= "submitted" then finished = finished + 1 end
+  end
+  self.progress:setPortionComplete(sum, self.total)
+  if current then
+    local pct = math.floor(current.fraction * 100 + 0.5)
+    self.progress:setCaption(string.format("%s: %s %d%% (%d of %d finished)", current.name,
+      current.stage or current.state, pct, finished, self.total))
+  end
+end
+
+--- Items that finished with clips.
+function AnimateBatch:succeeded()
+  local out = {}
+  for _, item in ipairs(self.items) do
+    if item.state == "done" then out[#out + 1] = item end
+  end
+  return out
+end
+
+--- { name, message } for every photo that failed (and catalog warnings).
+function AnimateBatch:errors()
+  local out = {}
+  for _, item in ipairs(self.items) do
+    if item.state == "failed" then
+      out[#out + 1] = { name = item.name, message = item.error, item = item }
+    elseif item.warning then
+      out[#out + 1] = { name = item.name, message = item.warning, item = item }
+    end
+  end
+  return out
+end
+
+--- The one summary shown at the end: nil when nothing went wrong.
+-- Identical messages (a daemon that went away) are listed once with their photos.
+function AnimateBatch.summary(errors, total, succeeded)
+  if #errors == 0 then return nil end
+  local order, byMessage = {}, {}
+  for _, e in ipairs(errors) do
+    if not byMessage[e.message] then
+      byMessage[e.message] = {}
+      order[#order + 1] = e.message
+    end
+    table.insert(byMessage[e.message], e.name)
+  end
+  local lines = {}
+  for _, message in ipairs(order) do
+    lines[#lines + 1] = table.concat(byMessage[message], ", ") .. ": " .. message
+  end
+  local title = string.format("Animated %d of %d photos. Some need attention:", succeeded, total)
+  return title, table.concat(lines, "\n")
+end
+
+return AnimateBatch

@@ -1,0 +1,141 @@
+--[[
+ExportServiceProvider.lua: the "Animate" export service (and, through
+PublishSupport.lua, the publish service for collections).
+
+Lightroom renders each photo (JPEG sRGB full size, or 16-bit TIFF: the user's
+choice in File Settings); processRenderedPhotos uploads each render to the
+daemon with the photo's develop settings, per-photo prompt and original path,
+follows the jobs, and stacks the finished clips above their photos.
+]]
+
+local LrApplication = import "LrApplication"
+local LrDialogs = import "LrDialogs"
+local LrErrors = import "LrErrors"
+
+local AnimateBatch = require "AnimateBatch"
+local AnimateDialog = require "AnimateDialog"
+local AnimateSettings = require "AnimateSettings"
+local DaemonConnection = require "DaemonConnection"
+local PublishSupport = require "PublishSupport"
+local StillmotionAPI = require "StillmotionAPI"
+
+local provider = {}
+
+-- The sections of the Export dialog that do not apply: the clip always goes
+-- beside the original, under the daemon's name, at the photo's own size.
+provider.hideSections = { "exportLocation", "fileNaming", "imageSettings", "outputSharpening",
+                          "watermarking", "video", "postProcessing" }
+provider.allowFileFormats = { "JPEG", "TIFF" }
+provider.allowColorSpaces = { "sRGB" }
+provider.canExportVideo = false
+provider.hidePrintResolution = true
+
+provider.exportPresetFields = AnimateSettings.presetFields
+
+provider.startDialog = AnimateDialog.startDialog
+provider.sectionsForTopOfDialog = AnimateDialog.sectionsForTopOfDialog
+
+--- Full-size render, sRGB, 16 bits for TIFF: what the daemon should start from.
+function provider.updateExportSettings(exportSettings)
+  exportSettings.LR_size_doConstrain = false
+  exportSettings.LR_export_colorSpace = "sRGB"
+  exportSettings.LR_useWatermark = false
+  exportSettings.LR_outputSharpeningOn = false
+  if exportSettings.LR_format == "TIFF" then
+    exportSettings.LR_export_bitDepth = 16
+  else
+    exportSettings.LR_format = "JPEG"
+    exportSettings.LR_jpeg_quality = 1
+  end
+end
+
+-- Checks the daemon before any photo is touched. One clear message when it is
+-- not running (with how to start it) or refuses the token.
+local function connectOrStop()
+  local client = DaemonConnection.client()
+  local health, err = DaemonConnection.check(client)
+  if not health then LrErrors.throwUserError(StillmotionAPI.describe(err)) end
+  return client
+end
+
+local function fileUrl(path)
+  local url = path:gsub("\\", "/"):gsub("[^%w%-%._~/:]", function(c)
+    return string.format("%%%02X", c:byte())
+  end)
+  if not url:find("^/") then url = "/" .. url end
+  return "file://" .. url
+end
+
+-- Publishing: record the clips as the published item (id = clip paths, one a
+-- line), and retire the clips of the previous publication when asked to.
+local function recordPublished(props, item)
+  local rendition = item.rendition
+  local previous = rendition.publishedPhotoId
+  rendition:recordPublishedPhotoId(table.concat(item.clips, "\n"))
+  rendition:recordPublishedPhotoUrl(fileUrl(item.clips[1]))
+  if previous and props.sm_removeClips then
+    PublishSupport.removeClips(previous, item.clips)
+  end
+end
+
+function provider.processRenderedPhotos(functionContext, exportContext)
+  local session = exportContext.exportSession
+  local props = exportContext.propertyTable
+  local publishing = exportContext.publishedCollection ~= nil
+  local total = session:countRenditions()
+  local progress = exportContext:configureProgress {
+    title = total > 1 and string.format("Animating %d photos", total) or "Animating one photo",
+  }
+
+  local client = connectOrStop()
+  local batch = AnimateBatch.new {
+    client = client,
+    catalog = session.catalog or LrApplication.activeCatalog(),
+    props = props,
+    progress = progress,
+    total = total,
+  }
+
+  for _, rendition in exportContext:renditions { stopIfCanceled = true } do
+    local ok, pathOrMessage = rendition:waitForRender()
+    if progress:isCanceled() then break end
+    if ok then
+      batch:submit(rendition.photo, pathOrMessage, rendition)
+    else
+      batch:renderFailed(rendition.photo, rendition, pathOrMessage)
+    end
+    batch:poll()   -- keep the bar moving while Lightroom renders the next photo
+  end
+
+  if progress:isCanceled() then
+    batch:cancelAll()
+  else
+    batch:waitAll()
+  end
+  if batch.canceled then
+    progress:done()
+    return
+  end
+
+  if publishing then
+    for _, item in ipairs(batch:succeeded()) do recordPublished(props, item) end
+  end
+
+  local errors = batch:errors()
+  if publishing then
+    -- Lightroom lists failed renditions itself, once, at the end of the publish,
+    -- and leaves those photos in "New/Modified Photos to Publish".
+    for _, e in ipairs(errors) do
+      if e.item.state == "failed" then e.item.rendition:uploadFailed(e.message) end
+    end
+  else
+    local title, body = AnimateBatch.summary(errors, total, #batch:succeeded())
+    if title then LrDialogs.message(title, body, "warning") end
+  end
+  progress:done()
+end
+
+-- Publish service callbacks (collections, republish, removal).
+for name, value in pairs(PublishSupport.callbacks) do provider[name] = value end
+
+return provider

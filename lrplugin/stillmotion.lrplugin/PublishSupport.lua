@@ -1,0 +1,87 @@
+--[[
+PublishSupport.lua: the publish-service half of the Animate provider.
+
+A published collection animates each of its photos once. Lightroom marks a
+published photo "Modified Photos to Re-Publish" when its develop settings
+change (always) or when a field listed by metadataThatTriggersRepublish
+changes: here the per-photo prompt and profile, and the title, caption and
+keywords that prompt templates use. The published id of a photo is the path of
+its clip(s), one a line; with "Remove clips" on, a photo leaving the
+collection (or being republished) moves its old clip to the Trash.
+]]
+
+local LrFileUtils = import "LrFileUtils"
+
+local Fields = require "MetadataFields"
+
+local PublishSupport = {}
+local callbacks = {}
+PublishSupport.callbacks = callbacks
+
+callbacks.supportsIncrementalPublish = true
+callbacks.titleForPublishedCollection = LOC "$$$/Stillmotion/Publish/Collection=Animated collection"
+callbacks.titleForPublishedSmartCollection = LOC "$$$/Stillmotion/Publish/SmartCollection=Animated smart collection"
+callbacks.titleForGoToPublishedCollection = "disable"
+callbacks.titleForGoToPublishedPhoto = "disable"
+
+--- Splits a published id back into clip paths.
+function PublishSupport.clipsOf(publishedId)
+  local paths = {}
+  for line in tostring(publishedId or ""):gmatch("[^\n]+") do paths[#paths + 1] = line end
+  return paths
+end
+
+--- Moves the clips named by `publishedId` to the Trash, except those in `keep`.
+-- Returns the clips that could not be moved.
+function PublishSupport.removeClips(publishedId, keep)
+  local keepSet = {}
+  for _, p in ipairs(keep or {}) do keepSet[p] = true end
+  local failed = {}
+  for _, clip in ipairs(PublishSupport.clipsOf(publishedId)) do
+    if not keepSet[clip] and LrFileUtils.exists(clip) then
+      if not LrFileUtils.moveToTrash(clip) then failed[#failed + 1] = clip end
+    end
+  end
+  return failed
+end
+
+function callbacks.getCollectionBehaviorInfo(publishSettings)
+  return {
+    defaultCollectionName = LOC "$$$/Stillmotion/Publish/Default=Animate",
+    defaultCollectionCanBeDeleted = true,
+    canAddCollection = true,
+    maxCollectionSetDepth = 0,
+  }
+end
+
+function callbacks.metadataThatTriggersRepublish(publishSettings)
+  local keys = {
+    default = false,
+    title = true,        -- prompt templates use {title}, {caption}, {keywords}
+    caption = true,
+    keywords = true,
+    gps = false,
+    dateCreated = false,
+  }
+  for _, key in ipairs(Fields.republishKeys()) do keys[key] = true end
+  return keys
+end
+
+--- Photos removed from a published collection: forget them, and trash their
+-- clips when the service's "Remove clips" option is on.
+function callbacks.deletePhotosFromPublishedCollection(publishSettings, arrayOfPhotoIds, deletedCallback)
+  for _, id in ipairs(arrayOfPhotoIds) do
+    if publishSettings.sm_removeClips then PublishSupport.removeClips(id) end
+    deletedCallback(id)
+  end
+end
+
+--- A published collection deleted: its clips go too, when asked to.
+function callbacks.deletePublishedCollection(publishSettings, info)
+  if not publishSettings.sm_removeClips or not info.publishedCollection then return end
+  for _, published in ipairs(info.publishedCollection:getPublishedPhotos()) do
+    PublishSupport.removeClips(published:getRemoteId())
+  end
+end
+
+return PublishSupport

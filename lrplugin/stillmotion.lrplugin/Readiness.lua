@@ -1,0 +1,142 @@
+--[[
+Readiness.lua: "Check video readiness" for a set of photos.
+
+Lightroom renders each photo (JPEG, 2048 px long edge: plenty for the
+analysis), the daemon analyses it (POST /v1/analyze), and the score (0-100)
+and advice are written into the photo's Stillmotion fields, where they can be
+searched and sorted. Errors are collected and shown once at the end.
+]]
+
+local LrApplication = import "LrApplication"
+local LrDialogs = import "LrDialogs"
+local LrExportSession = import "LrExportSession"
+local LrFileUtils = import "LrFileUtils"
+local LrPathUtils = import "LrPathUtils"
+local LrProgressScope = import "LrProgressScope"
+
+local AnimateBatch = require "AnimateBatch"
+local DaemonConnection = require "DaemonConnection"
+local Fields = require "MetadataFields"
+local StillmotionAPI = require "StillmotionAPI"
+
+local Readiness = {}
+
+Readiness.LONG_EDGE = 2048
+
+local function renderSettings(folder)
+  return {
+    LR_exportServiceProvider = "com.adobe.ag.export.file",
+    LR_export_destinationType = "specificFolder",
+    LR_export_destinationPathPrefix = folder,
+    LR_export_useSubfolder = false,
+    LR_collisionHandling = "rename",
+    LR_format = "JPEG",
+    LR_jpeg_quality = 0.9,
+    LR_export_colorSpace = "sRGB",
+    LR_size_doConstrain = true,
+    LR_size_doNotEnlarge = true,
+    LR_size_resizeType = "longEdge",
+    LR_size_maxHeight = Readiness.LONG_EDGE,
+    LR_size_maxWidth = Readiness.LONG_EDGE,
+    LR_size_units = "pixels",
+    LR_outputSharpeningOn = false,
+    LR_useWatermark = false,
+    LR_reimportExportedPhoto = false,
+    LR_renamingTokensOn = false,
+    LR_export_postProcessing = "doNothing",
+  }
+end
+
+local function joinAdvice(advice)
+  if type(advice) == "string" then return advice end
+  if type(advice) ~= "table" then return "" end
+  local parts = {}
+  for _, a in ipairs(advice) do
+    local text = type(a) == "table" and (a.message or a.text or a.advice) or a
+    if text ~= nil and tostring(text) ~= "" then parts[#parts + 1] = tostring(text) end
+  end
+  return table.concat(parts, " ")
+end
+
+--- The field values for a readiness answer: score "0".."100" and one advice line.
+-- Accepts a score in 0..1 or 0..100 (readiness reports use 0..1 or a percentage).
+function Readiness.fieldValues(answer)
+  local score = tonumber(answer.score)
+  if not score then return nil, "the daemon's readiness report has no score" end
+  if score <= 1 then score = score * 100 end
+  score = math.floor(math.min(math.max(score, 0), 100) + 0.5)
+  local advice = joinAdvice(answer.advice or answer.tips or answer.suggestions)
+  local profile = answer.profile or answer.suggested_profile
+  if type(profile) == "table" then profile = profile.name end
+  if type(profile) == "string" and profile ~= "" and not advice:find(profile, 1, true) then
+    advice = (advice ~= "" and (advice .. " ") or "") .. "Suggested profile: " .. profile .. "."
+  end
+  return { score = tostring(score), advice = advice }
+end
+
+--- Checks `photos` and writes their fields. Returns the number written and the errors.
+-- Call from a task. `progress` is an LrProgressScope (cancel stops the run).
+function Readiness.check(photos, progress, tempFolder)
+  local catalog = LrApplication.activeCatalog()
+  local client = DaemonConnection.client()
+  local health, err = DaemonConnection.check(client)
+  if not health then return 0, { { name = "", message = StillmotionAPI.describe(err) } }, true end
+
+  LrFileUtils.createAllDirectories(tempFolder)
+  local session = LrExportSession { photosToExport = photos, exportSettings = renderSettings(tempFolder) }
+  local written, errors = 0, {}
+  local n = 0
+  for _, rendition in session:renditions() do
+    if progress:isCanceled() then break end
+    local photo = rendition.photo
+    local name = photo:getFormattedMetadata("fileName") or LrPathUtils.leafName(photo:getRawMetadata("path"))
+    progress:setCaption("Checking " .. name)
+    local ok, pathOrMessage = rendition:waitForRender()
+    local values, problem
+    if ok then
+      local answer, apiErr = client:analyze { imagePath = pathOrMessage, originalPath = photo:getRawMetadata("path") }
+      LrFileUtils.delete(pathOrMessage)
+      if answer then
+        values, problem = Readiness.fieldValues(answer)
+      else
+        problem = StillmotionAPI.describe(apiErr)
+        if StillmotionAPI.isUnreachable(apiErr) then
+          errors[#errors + 1] = { name = name, message = problem }
+          break
+        end
+      end
+    else
+      problem = pathOrMessage or "Lightroom could not render the photo."
+    end
+    if values then
+      catalog:withPrivateWriteAccessDo(function()
+        photo:setPropertyForPlugin(_PLUGIN, Fields.READINESS_SCORE, values.score)
+        photo:setPropertyForPlugin(_PLUGIN, Fields.READINESS_ADVICE, values.advice)
+      end)
+      written = written + 1
+    else
+      errors[#errors + 1] = { name = name, message = problem }
+    end
+    n = n + 1
+    progress:setPortionComplete(n, #photos)
+  end
+  return written, errors
+end
+
+--- The menu item's whole run: progress, check, one report.
+function Readiness.run(context, photos)
+  local progress = LrProgressScope { title = "Checking video readiness", functionContext = context }
+  local temp = LrPathUtils.child(LrPathUtils.getStandardFilePath("temp"), "stillmotion-readiness")
+  local written, errors, daemonDown = Readiness.check(photos, progress, temp)
+  progress:done()
+  if daemonDown then
+    LrDialogs.message("Stillmotion cannot check the photos.", errors[1].message, "critical")
+  elseif #errors > 0 then
+    local _, body = AnimateBatch.summary(errors, #photos, written)
+    LrDialogs.message(string.format("Checked %d of %d photos; %d could not be checked.", written, #photos, #errors),
+                      body, "warning")
+  end
+  return written, errors
+end
+
+return Readiness

@@ -92,16 +92,20 @@ def test_a_fifo_named_like_a_sidecar_does_not_hang(photo):
         metadata.read(photo, sidecar=fifo)
 
 
-def test_hostile_xmp_embedded_in_a_jpeg_is_a_warning(photo, tmp_path):
-    """An entity bomb inside the photo's own APP1 XMP segment: the photo still reads."""
-    payload = b"http://ns.adobe.com/xap/1.0/\x00" + BILLION_LAUGHS.encode()
+@pytest.mark.parametrize("packet", [
+    BILLION_LAUGHS,
+    PACKET.format(extra=' crs:CameraProfile="Adobe Standard"', tail="").replace("</rdf:RDF>", ""),
+], ids=["entity-bomb", "malformed"])
+def test_hostile_xmp_embedded_in_a_jpeg_is_a_warning(photo, tmp_path, packet):
+    """A bad packet inside the photo's own APP1 XMP segment: the photo still reads, with a warning."""
+    payload = b"http://ns.adobe.com/xap/1.0/\x00" + packet.encode()
     jpeg = photo.read_bytes()
-    bad = tmp_path / "bomb.jpg"
+    bad = tmp_path / "bad.jpg"
     bad.write_bytes(jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload + jpeg[2:])
     started = time.monotonic()
     meta = metadata.read(bad, discover_sidecar=False)
     assert time.monotonic() - started < 2.0
-    assert meta.warnings and "bomb.jpg" in meta.warnings[0]
+    assert len(meta.warnings) == 1 and "bad.jpg" in meta.warnings[0] and "\n" not in meta.warnings[0]
     assert meta.develop.camera_profile is None
 
 

@@ -36,6 +36,7 @@ class Embedded:
     xmp: dict[str, Any] = field(default_factory=dict)
     exif: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)   # readable, for warnings
+    raw_xmp: bytes = b""                                  # the packet, when exiv2 parsed nothing
 
 
 def xmp_from_packet(data: bytes) -> dict[str, Any]:
@@ -64,13 +65,12 @@ def read_file(path: Path) -> Embedded:
                 except (RuntimeError, UnicodeDecodeError, ValueError) as exc:
                     out.problems.append(f"{kind}: {_one_line(exc)}")
             if not out.xmp:
-                # exiv2 drops an unparseable packet with only a log line: notice it here.
+                # exiv2 drops an unparseable packet with only a log line: keep the raw
+                # packet so the caller can say what is wrong with it.
                 try:
-                    raw = image.read_raw_xmp()
+                    out.raw_xmp = image.read_raw_xmp().encode("utf-8")
                 except (RuntimeError, UnicodeDecodeError):
-                    raw = ""
-                if raw.strip():
-                    out.problems.append("embedded XMP packet could not be parsed")
+                    out.raw_xmp = b""
         finally:
             image.close()
     return out

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from . import values
-from .sources import Sources
+from .sources import Sources, bad_value
 
 
 @dataclass
@@ -106,9 +106,7 @@ class _Getter:
         return None
 
     def _warn(self, key: str, raw: Any, origin: str, exc: Exception) -> None:
-        shown = repr(raw)
-        shown = shown if len(shown) <= 60 else shown[:57] + "..."
-        self.warnings.append(f"{key} = {shown} ({origin}): {exc}; ignored")
+        self.warnings.append(bad_value(key, raw, origin, exc))
 
 
 def _gps(get: _Getter) -> GPS | None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from . import values
-from .sources import Sources
+from .sources import Sources, bad_value
 
 COLOURS = ("red", "orange", "yellow", "green", "aqua", "blue", "purple", "magenta")
 
@@ -232,9 +232,7 @@ class _Reader:
         try:
             return parser(found.value)
         except ValueError as exc:
-            shown = repr(found.value)
-            shown = shown if len(shown) <= 60 else shown[:57] + "..."
-            self.warnings.append(f"{key} = {shown} ({found.origin}): {exc}; ignored")
+            self.warnings.append(bad_value(key, found.value, found.origin, exc))
             return None
 
     def get_nested(self, key: str) -> str | None:

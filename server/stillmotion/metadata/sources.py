@@ -67,6 +67,13 @@ class Sources:
         return self.fields.get(key)
 
 
+def bad_value(key: str, raw: Any, origin: str, reason: object) -> str:
+    """The warning for a value that did not parse: field, value (shortened), source, why."""
+    shown = repr(raw)
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    return f"{key} = {shown} ({origin}): {reason}; ignored"
+
+
 def top_level(xmp: Mapping[str, Any]) -> dict[str, Any]:
     """pyexiv2 keys `Xmp.crs.Exposure2012` -> `crs:Exposure2012`; nested paths dropped."""
     out: dict[str, Any] = {}
@@ -177,7 +184,13 @@ def gather(photo: Path, *, sidecar: Path | None, develop: Mapping[str, Any] | No
     photo = Path(photo)
     if photo.exists():
         embedded = _exiv2.read_file(photo)
-        for problem in embedded.problems:
+        problems = list(embedded.problems)
+        if embedded.raw_xmp.strip():
+            try:
+                vet_packet(embedded.raw_xmp, "XMP packet")
+            except InputError as exc:
+                problems.append(str(exc))
+        for problem in problems:
             sources.warnings.append(f"photo {photo.name}: embedded metadata: {problem}; ignored")
         sources.exif = embedded.exif
         if embedded.exif:

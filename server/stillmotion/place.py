@@ -49,6 +49,8 @@ def is_own_output(path: Path) -> bool:
 
 def _claim(src: Path, dst: Path) -> bool:
     """Atomically give `src` the name `dst` unless `dst` exists. True on success."""
+    if src.is_dir():
+        return _claim_folder(src, dst)
     try:
         os.link(src, dst)
     except FileExistsError:
@@ -63,6 +65,22 @@ def _claim(src: Path, dst: Path) -> bool:
         os.replace(src, dst)
         return True
     src.unlink()
+    return True
+
+
+def _claim_folder(src: Path, dst: Path) -> bool:
+    """A folder (a TIFF sequence): reserve the name with an exclusive mkdir, then rename
+    the finished folder over that empty one (atomic on POSIX; elsewhere the empty
+    reservation is removed first)."""
+    try:
+        os.mkdir(dst)
+    except FileExistsError:
+        return False
+    try:
+        os.replace(src, dst)
+    except OSError:
+        os.rmdir(dst)
+        os.rename(src, dst)
     return True
 
 

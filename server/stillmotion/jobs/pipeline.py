@@ -9,7 +9,9 @@ clip. The CLI, the daemon's worker and the watch folders all call `run_job`.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -20,7 +22,9 @@ from .. import __version__, engines, metadata, photo as photo_mod, profiles
 from ..progress import CancelToken, ProgressSink, null_progress
 from ..place import place_group, temp_path
 from ..request import AnimateRequest
+from ..video.aspect import crop_photo
 from ..video.encode import SUFFIX, EncodeSettings, encode, even_size
+from ..video.finish import FinishSettings, finish_clip
 from .prefetch import prefetch
 
 SIZE_SHORT_EDGE = {"1080p": 1080, "1440p": 1440, "2160p": 2160}
@@ -82,6 +86,14 @@ class _Forward:
             self.target(fraction)
 
 
+def remove_temp(path: Path) -> None:
+    """Remove a temporary output: a file, or a folder (a TIFF sequence)."""
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
 def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progress,
             cancel: CancelToken | None = None) -> JobResult:
     cancel = cancel or CancelToken()
@@ -100,7 +112,9 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
         request.prompt, meta, profiles.PROFILES.get(profile_name, profiles.GENERIC),
         bool(config.get("animate", {}).get("caption_as_prompt", True)))
     engine, why = engines.choose(request.engine, config, model=request.model)
-    width, height = delivery_size(photo.width, photo.height, request, output_cfg)
+    # --aspect: every engine animates the photo already cut around its subject.
+    pixels = crop_photo(photo.pixels, request.aspect)
+    width, height = delivery_size(pixels.shape[1], pixels.shape[0], request, output_cfg)
     context: dict[str, Any] = {"target_size": (width, height), "prompt": prompt}
     result.info.update(prompt_source=prompt_source, metadata_warnings=meta.warnings)
     result.info.update(engine=engine.name, engine_reason=why, profile=request.profile, prompt=prompt,
@@ -110,19 +124,26 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
     destination = spec.destination
     destination.mkdir(parents=True, exist_ok=True)
     settings = EncodeSettings.from_config(request.format, request.codec, output_cfg)
+    finish_settings = FinishSettings.from_config(config.get("finish", {}))
     for variant, seed in enumerate(request.seeds()):
         def stage(name: str, frac: float, _v: int = variant) -> None:
             progress(name, (_v + frac) / request.variants)
 
         # -- generate -------------------------------------------------------------
         engine_progress = _Forward(lambda f: stage("generate", f))
-        clip = engine.generate(photo.pixels, request, seed=seed, progress=engine_progress,
+        clip = engine.generate(pixels, request, seed=seed, progress=engine_progress,
                                cancel=cancel, context=context)
         engine_progress.target = None  # frames rendered from here on count as encoding
         frames: Iterator[np.ndarray] = clip.frames
 
         # -- colour / finish (streamed) -------------------------------------------
         stage("colour", 1.0)
+        # Delivery size and rate with the photo's own detail; a no-op for a clip already
+        # there (parallax). Its frames are rendered as the encoder pulls them.
+        clip = finish_clip(dataclasses.replace(clip, frames=frames), photo=pixels, target_size=(width, height),
+                           target_fps=float(request.fps), n_frames=request.n_frames,
+                           settings=finish_settings, cancel=cancel)
+        frames = clip.frames
         stage("finish", 1.0)
 
         # -- encode into a hidden temporary beside the destination ----------------
@@ -143,7 +164,7 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
             # -- place: atomic, never overwriting -----------------------------------
             placed = place_group({SUFFIX[request.format]: video_tmp, **extra}, destination, spec.stem)
         except BaseException:
-            video_tmp.unlink(missing_ok=True)
+            remove_temp(video_tmp)
             xmp_tmp.unlink(missing_ok=True)
             raise
         stage("place", 1.0)

@@ -1,0 +1,123 @@
+"""Every delivery format decodes completely, at the right size and frame count, colour-tagged.
+
+Video through PyAV, GIF / WebP / TIFF through Pillow (and the 16-bit TIFF values
+through OpenCV). Frames are small finished frames of a real photo.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+from PIL import Image, ImageCms
+
+from stillmotion import cli
+from stillmotion.video.decode import read_frames
+from stillmotion.video.encode import EncodeSettings, encode
+from support import save_photo, skimage_photo
+
+SIZE = (160, 96)
+N = 6
+
+
+@pytest.fixture(scope="module")
+def frames() -> list[np.ndarray]:
+    """A short pan over a real photo at 160x96."""
+    photo = cv2.resize(skimage_photo("chelsea"), (200, 120), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+    return [np.ascontiguousarray(photo[10:10 + SIZE[1], 5 * k:5 * k + SIZE[0]]) for k in range(N)]
+
+
+def write(frames: list[np.ndarray], path: Path, fmt: str, codec: str = "h264") -> int:
+    return encode(iter(frames), path, width=SIZE[0], height=SIZE[1], fps=24.0,
+                  settings=EncodeSettings(fmt=fmt, codec=codec, preset="ultrafast"), n_frames=N)
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(10 * np.log10(1.0 / np.mean((a - b) ** 2)))
+
+
+@pytest.mark.parametrize("fmt, codec, name, tag, pix_fmt", [
+    ("mp4", "h264", "h264", "avc1", "yuv420p"),
+    ("mp4", "hevc", "hevc", "hvc1", "yuv420p"),         # hvc1, not hev1: Apple players need it
+    ("mov", "h264", "prores", "apch", "yuv422p10le"),   # apch = ProRes 422 HQ
+])
+def test_video_formats(frames: list[np.ndarray], tmp_path: Path, fmt: str, codec: str, name: str,
+                       tag: str, pix_fmt: str) -> None:
+    path = tmp_path / f"clip.{fmt}"
+    assert write(frames, path, fmt, codec) == N
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        ctx = stream.codec_context
+        assert ctx.name == name and ctx.codec_tag == tag and ctx.pix_fmt == pix_fmt
+        assert (ctx.width, ctx.height) == SIZE
+        assert float(stream.average_rate) == 24.0
+        # BT.709 primaries / transfer / matrix, limited range.
+        assert (int(ctx.color_primaries), int(ctx.color_trc), int(ctx.colorspace), int(ctx.color_range)) == (1, 1, 1, 1)
+        decoded = sum(1 for _ in container.decode(stream))
+    assert decoded == N
+    back = list(read_frames(path))
+    assert len(back) == N and psnr(back[2], frames[2]) > 30
+
+
+@pytest.mark.parametrize("fmt", ["gif", "webp"])
+def test_web_formats(frames: list[np.ndarray], tmp_path: Path, fmt: str) -> None:
+    path = tmp_path / f"clip.{fmt}"
+    assert write(frames, path, fmt) == N
+    with Image.open(path) as image:
+        assert image.format == fmt.upper() and image.size == SIZE and image.n_frames == N
+        for index in range(N):          # every frame decodes
+            image.seek(index)
+            image.convert("RGB").load()
+        if fmt == "webp":               # WebP carries its colour space: sRGB
+            profile = ImageCms.ImageCmsProfile(__import__("io").BytesIO(image.info["icc_profile"]))
+            assert "sRGB" in ImageCms.getProfileDescription(profile)
+        # GIF has no colour tag: by convention it is sRGB, which the frames are.
+
+
+def test_tiff_sequence_is_16_bit_srgb_and_exact(frames: list[np.ndarray], tmp_path: Path) -> None:
+    folder = tmp_path / "clip"
+    assert write(frames, folder, "tiff") == N
+    files = sorted(folder.iterdir())
+    assert [f.name for f in files] == [f"frame_{i:06d}.tif" for i in range(1, N + 1)]
+    for index, file in enumerate(files):
+        with Image.open(file) as image:
+            assert image.format == "TIFF" and image.size == SIZE
+            assert image.tag_v2[258] == (16, 16, 16)              # bits per sample
+            assert image.tag_v2[262] == 2                          # photometric RGB
+            assert image.tag_v2[259] == 8                          # Deflate, lossless
+            profile = ImageCms.ImageCmsProfile(__import__("io").BytesIO(image.info["icc_profile"]))
+            assert "sRGB" in ImageCms.getProfileDescription(profile)
+            assert f"frame {index + 1} at 24 fps" in image.tag_v2[270]
+        pixels = cv2.imread(str(file), cv2.IMREAD_UNCHANGED)[..., ::-1]
+        assert pixels.dtype == np.uint16
+        np.testing.assert_array_equal(pixels, (np.clip(frames[index], 0, 1) * 65535 + 0.5).astype(np.uint16))
+
+
+def test_failed_tiff_sequence_leaves_nothing(frames: list[np.ndarray], tmp_path: Path) -> None:
+    folder = tmp_path / "clip"
+
+    def broken():
+        yield frames[0]
+        yield frames[1]
+        raise RuntimeError("engine died")
+
+    with pytest.raises(RuntimeError):
+        encode(broken(), folder, width=SIZE[0], height=SIZE[1], fps=24.0, settings=EncodeSettings(fmt="tiff"))
+    assert not folder.exists()
+
+
+def test_animate_tiff_places_the_folder_atomically_and_never_overwrites(tmp_path: Path, fast_config) -> None:
+    photo = save_photo(tmp_path / "IMG_7.png", skimage_photo("astronaut"), (240, 160))
+    for _ in range(2):
+        assert cli.main(["animate", str(photo), "--format", "tiff", "--aspect", "4:5", "--duration", "0.5",
+                         "--fps", "8", "--engine", "parallax"]) == 0
+    names = sorted(p.name for p in tmp_path.iterdir() if p.name != "stillmotion-home")
+    assert names == ["IMG_7.motion", "IMG_7.motion-2", "IMG_7.motion-2.xmp", "IMG_7.motion.xmp", "IMG_7.png"]
+    for folder in ("IMG_7.motion", "IMG_7.motion-2"):
+        files = sorted((tmp_path / folder).iterdir())
+        assert len(files) == 4
+        with Image.open(files[0]) as image:
+            assert image.size == (128, 160)                      # 4:5 cut from the 3:2 photo

@@ -79,8 +79,12 @@ function AnimateBatch:submit(photo, renderedPath, rendition)
   -- The rendered copy was uploaded (or refused): it is not needed any more.
   LrFileUtils.delete(renderedPath)
   if not job then
-    if StillmotionAPI.isUnreachable(err) then self.aborted = StillmotionAPI.describe(err) end
-    self:_fail(item, StillmotionAPI.describe(err))
+    local message = StillmotionAPI.describe(err)
+    if StillmotionAPI.isUnreachable(err) then self.aborted = message end
+    -- The daemon names the uploaded file; the report already names the photo.
+    local prefix = LrPathUtils.leafName(renderedPath) .. ": "
+    if message:sub(1, #prefix) == prefix then message = message:sub(#prefix + 1) end
+    self:_fail(item, message)
   else
     item.jobId = job.id
     item.state = "submitted"

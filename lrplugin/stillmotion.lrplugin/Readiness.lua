@@ -1,8 +1,8 @@
 --[[
 Readiness.lua: "Check video readiness" for a set of photos.
 
-Lightroom renders each photo (JPEG, 2048 px long edge: plenty for the
-analysis), the daemon analyses it (POST /v1/analyze), and the score (0-100)
+Lightroom renders each photo (JPEG at full size, crop included: the
+resolution measure must see the real pixel count), the daemon analyses it (POST /v1/analyze), and the score (0-100)
 and advice are written into the photo's Stillmotion fields, where they can be
 searched and sorted. Errors are collected and shown once at the end.
 ]]
@@ -21,8 +21,6 @@ local StillmotionAPI = require "StillmotionAPI"
 
 local Readiness = {}
 
-Readiness.LONG_EDGE = 2048
-
 local function renderSettings(folder)
   return {
     LR_exportServiceProvider = "com.adobe.ag.export.file",
@@ -33,12 +31,7 @@ local function renderSettings(folder)
     LR_format = "JPEG",
     LR_jpeg_quality = 0.9,
     LR_export_colorSpace = "sRGB",
-    LR_size_doConstrain = true,
-    LR_size_doNotEnlarge = true,
-    LR_size_resizeType = "longEdge",
-    LR_size_maxHeight = Readiness.LONG_EDGE,
-    LR_size_maxWidth = Readiness.LONG_EDGE,
-    LR_size_units = "pixels",
+    LR_size_doConstrain = false,
     LR_outputSharpeningOn = false,
     LR_useWatermark = false,
     LR_reimportExportedPhoto = false,
@@ -58,20 +51,28 @@ local function joinAdvice(advice)
   return table.concat(parts, " ")
 end
 
---- The field values for a readiness answer: score "0".."100" and one advice line.
--- Accepts a score in 0..1 or 0..100 (readiness reports use 0..1 or a percentage).
+--- The field values for a readiness report (POST /v1/analyze's answer):
+-- score "0".."100" (the report's 0..1 score) and one line of advice:
+-- the verdict, the advice worst first, and the suggested motion profile.
 function Readiness.fieldValues(answer)
   local score = tonumber(answer.score)
   if not score then return nil, "the daemon's readiness report has no score" end
   if score <= 1 then score = score * 100 end
   score = math.floor(math.min(math.max(score, 0), 100) + 0.5)
-  local advice = joinAdvice(answer.advice or answer.tips or answer.suggestions)
-  local profile = answer.profile or answer.suggested_profile
-  if type(profile) == "table" then profile = profile.name end
-  if type(profile) == "string" and profile ~= "" and not advice:find(profile, 1, true) then
-    advice = (advice ~= "" and (advice .. " ") or "") .. "Suggested profile: " .. profile .. "."
+  local parts = {}
+  local verdict = answer.verdict_text
+  if type(verdict) == "string" and verdict ~= "" then
+    parts[#parts + 1] = verdict:sub(1, 1):upper() .. verdict:sub(2) .. "."
   end
-  return { score = tostring(score), advice = advice }
+  local advice = joinAdvice(answer.advice)
+  if advice ~= "" then parts[#parts + 1] = advice end
+  local profile = answer.suggested_profile
+  if type(profile) == "string" and profile ~= "" then
+    local duration = tonumber(answer.duration)
+    parts[#parts + 1] = "Suggested profile: " .. profile
+        .. (duration and string.format(" (%g s).", duration) or ".")
+  end
+  return { score = tostring(score), advice = table.concat(parts, " ") }
 end
 
 --- Checks `photos` and writes their fields. Returns the number written and the errors.

@@ -183,6 +183,7 @@ class Bridge:
                 return self._error("timedOut", "The request timed out.")
             return self._error("cannotConnectToHost", "Could not connect to the server.")
         record["status"] = status
+        record["response"] = payload.decode("utf-8", "replace")
         return self.lua.table_from({
             "status": status,
             "body": payload.decode("utf-8", "replace"),
@@ -234,6 +235,12 @@ class Lightroom:
         hooks = self.fake.tickHooks
         hooks[len(hooks) + 1] = hook
 
+    def prefs_url(self, url: str, token: str | None = None) -> None:
+        """What the user types in the Plug-in Manager panel."""
+        self.fake.prefs.daemonUrl = url
+        if token is not None:
+            self.fake.prefs.token = token
+
     # -- catalog
     def import_photo(self, path: Path, *, title: str = "", caption: str = "",
                      keywords: Iterable[str] = (), develop: dict[str, Any] | None = None,
@@ -247,15 +254,14 @@ class Lightroom:
     def select(self, photos: list[Any]) -> None:
         self.catalog._setTargets(self.catalog, self.table(photos))
 
-    def write(self, fn: Callable[[], None], name: str = "test edit") -> None:
-        """Runs `fn` inside catalog:withWriteAccessDo on a task (a user's edit)."""
-        starter = self.lua.eval("""function(Fake, name, fn)
-            Fake.modules.LrTasks.startAsyncTask(function()
-              Fake.catalog:withWriteAccessDo(name, function() fn() end)
-            end, "test edit")
-        end""")
-        starter(self.fake, name, fn)
-        self.run_tasks()
+    def write(self, fn: Callable[[], None]) -> None:
+        """Runs `fn` with catalog write access, as a user's edit in Lightroom's UI does."""
+        assert self.catalog.writeAccess is None
+        self.catalog.writeAccess = "full"
+        try:
+            fn()
+        finally:
+            self.catalog.writeAccess = None
 
     def stack(self, photo: Any) -> list[str] | None:
         paths = self.fake.stackPaths(photo)

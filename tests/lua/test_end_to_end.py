@@ -1,0 +1,239 @@
+"""The plug-in end to end: its own Lua files under Lua 5.1, the fake Lightroom SDK, and
+a real `stillmotion serve` answering real HTTP. Small photos (320x240) and short clips
+(0.5 s at 8 fps) keep it fast."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterator
+
+import av
+import pytest
+
+from conftest import real_photo
+from daemon import Daemon, start_daemon
+from lrsim import Lightroom, json_field
+
+FAST = {"sm_duration": "0.5", "sm_fps": 8}
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    d = start_daemon(tmp_path_factory.mktemp("stillmotion-home"))
+    yield d
+    d.stop()
+
+
+@pytest.fixture
+def lr(tmp_path: Path, daemon: Daemon, monkeypatch: pytest.MonkeyPatch) -> Lightroom:
+    """Lightroom on the same machine as the daemon: the token is found, not typed."""
+    monkeypatch.setenv("STILLMOTION_HOME", str(daemon.home))
+    sim = Lightroom(tmp_path)
+    sim.prefs_url(daemon.url)
+    sim.require("AnimateBatch").POLL_SECONDS = 0.1
+    return sim
+
+
+def clip_frames(path: Path) -> tuple[int, int, int]:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = sum(1 for _ in container.decode(stream))
+        return frames, stream.codec_context.width, stream.codec_context.height
+
+
+def job_ids(lr: Lightroom) -> list[str]:
+    return [json.loads(r["response"])["id"] for r in lr.requests("/v1/jobs")
+            if r["method"] == "POST" and r.get("status") == 202]
+
+
+def test_export_two_photos_with_the_animate_preset(lr: Lightroom, daemon: Daemon, photo_folder: Path) -> None:
+    one = lr.import_photo(photo_folder / "IMG_0001.jpg", title="Astronaut", develop={"Exposure2012": 0.25},
+                          prompt="she smiles and the flag stirs", profile="portrait")
+    two = lr.import_photo(photo_folder / "IMG_0002.jpg", caption="Coffee on a table")
+    settings = lr.preset()["settings"] | FAST          # right-click > Export > Animate
+    lr.export([one, two], settings)
+    lr.run_tasks(timeout=120)
+
+    assert lr.task_errors == [] and lr.dialogs == []
+    for photo, stem in ((one, "IMG_0001"), (two, "IMG_0002")):
+        clip = photo_folder / f"{stem}.motion.mp4"
+        assert clip.is_file() and (photo_folder / f"{stem}.motion.xmp").is_file()
+        frames, width, height = clip_frames(clip)
+        assert frames == 4 and max(width, height) <= 320        # 0.5 s x 8 fps
+        assert lr.stack(photo) == [str(clip), photo.path]         # in the catalog, stacked above
+        assert lr.field(photo, "lastClip") == str(clip)
+    assert sorted(p.name for p in photo_folder.iterdir() if p.name.startswith(".")) == []
+
+    uploads = lr.requests("/v1/jobs")
+    posts = [r for r in uploads if r["method"] == "POST"]
+    assert len(posts) == 2 and all(r["headers"]["Authorization"] == f"Bearer {daemon.token}" for r in posts)
+    first = posts[0]
+    assert first["fields"]["original_path"] == one.path
+    assert first["fields"]["image"]["content_type"] == "image/jpeg"
+    assert json_field(first, "develop") == {"Exposure2012": 0.25, "stillmotionPrompt": "she smiles and the flag stirs"}
+    sent = json_field(first, "settings")
+    assert sent["profile"] == "portrait" and sent["prompt"] == "she smiles and the flag stirs"
+    assert sent["duration"] == 0.5 and sent["fps"] == 8
+    job = daemon.get(f"/v1/jobs/{job_ids(lr)[0]}")
+    assert job["status"] == "done"
+
+    progress = lr.fake.exportProgress
+    assert progress.finished and progress.portion == pytest.approx(1.0) and not progress.wentBackwards
+    # Lightroom's temporary renders are gone once uploaded.
+    assert not any(p.is_file() for p in lr.temp.rglob("*"))
+
+
+def test_cancel_mid_job_cancels_it_on_the_daemon(lr: Lightroom, daemon: Daemon, photo_folder: Path) -> None:
+    photo = lr.import_photo(photo_folder / "IMG_0001.jpg")
+    seen_running: list[str] = []
+
+    def press_cancel_once_running() -> None:
+        for r in lr.requests("/v1/jobs/"):
+            if r["method"] == "GET" and r.get("status") == 200 and json.loads(r["response"])["status"] == "running":
+                if not seen_running:
+                    seen_running.append(json.loads(r["response"])["id"])
+                    lr.fake.exportProgress.cancel(lr.fake.exportProgress)
+
+    lr.on_tick(press_cancel_once_running)
+    lr.export([photo], {"sm_duration": "30", "sm_fps": 30})      # long enough to be caught running
+    lr.run_tasks(timeout=60)
+
+    assert seen_running, "the job was never seen running"
+    job_id = seen_running[0]
+    deletes = [r for r in lr.requests(f"/v1/jobs/{job_id}") if r["method"] == "DELETE"]
+    assert len(deletes) == 1 and deletes[0]["status"] in (200, 202)
+    assert daemon.wait_job(job_id)["status"] == "canceled"
+    assert lr.task_errors == [] and lr.dialogs == []
+    assert sorted(p.name for p in photo_folder.iterdir()) == ["IMG_0001.jpg", "IMG_0002.jpg"]
+    assert lr.stack(photo) is None and lr.field(photo, "lastClip") is None
+
+
+def test_failed_photos_are_reported_once_and_the_others_animate(lr: Lightroom, photo_folder: Path) -> None:
+    good = lr.import_photo(photo_folder / "IMG_0001.jpg")
+    missing = lr.import_photo(photo_folder / "IMG_0404.jpg")            # its file is gone
+    huge = lr.import_photo(real_photo(photo_folder / "IMG_HUGE.jpg", "rocket", (1400, 1000)))  # 1.4 MP > 1 MP
+    other = lr.import_photo(photo_folder / "IMG_0002.jpg")
+    lr.export([good, missing, huge, other], FAST)
+    lr.run_tasks(timeout=120)
+
+    assert lr.task_errors == []
+    assert len(lr.dialogs) == 1
+    report = lr.dialogs[0]
+    assert report["kind"] == "message" and report["style"] == "warning"
+    assert "Animated 2 of 4 photos" in report["message"]
+    lines = report["info"].splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("IMG_0404.jpg: ") and "could not be found" in lines[0]
+    assert lines[1].startswith("IMG_HUGE.jpg: image is 1400x1000") and "max_megapixels" in lines[1]
+    assert (photo_folder / "IMG_0001.motion.mp4").is_file() and (photo_folder / "IMG_0002.motion.mp4").is_file()
+    assert not (photo_folder / "IMG_HUGE.motion.mp4").exists()
+    assert lr.stack(good) is not None and lr.stack(other) is not None and lr.stack(huge) is None
+
+
+def test_publish_then_republish_after_edits_then_remove(lr: Lightroom, daemon: Daemon, photo_folder: Path) -> None:
+    one = lr.import_photo(photo_folder / "IMG_0001.jpg", develop={"Exposure2012": 0.0})
+    two = lr.import_photo(photo_folder / "IMG_0002.jpg")
+    service = lr.fake.createPublishService("Stillmotion", lr.table(FAST | {"sm_removeClips": True}))
+    collection = service.createPublishedCollection(service, "Reels")
+    lr.write(lambda: collection.addPhotos(collection, lr.table([one, two])))
+    state = lambda p: collection._state(collection, p)  # noqa: E731
+    assert state(one) == state(two) == "new"
+
+    lr.fake.startPublish(collection)
+    lr.run_tasks(timeout=120)
+    assert lr.task_errors == [] and lr.dialogs == []
+    first = {p.path: collection.entries[p].remoteId for p in (one, two)}
+    assert first == {one.path: str(photo_folder / "IMG_0001.motion.mp4"), two.path: str(photo_folder / "IMG_0002.motion.mp4")}
+    assert collection.entries[one].remoteUrl.startswith("file://") and state(one) == state(two) == "published"
+
+    # A develop edit and a prompt edit call for republish; a readiness score does not.
+    lr.write(lambda: one.applyDevelopSettings(one, lr.table({"Exposure2012": 0.8})))
+    lr.write(lambda: two.setPropertyForPlugin(two, lr.fake.plugin, "readinessScore", "71"))
+    assert state(two) == "published"
+    lr.write(lambda: two.setPropertyForPlugin(two, lr.fake.plugin, "prompt", "steam rises from the cup"))
+    assert state(one) == state(two) == "modified"
+
+    lr.fake.startPublish(collection)
+    lr.run_tasks(timeout=120)
+    assert lr.task_errors == [] and lr.dialogs == []
+    assert state(one) == state(two) == "published"
+    second = {p.path: collection.entries[p].remoteId for p in (one, two)}
+    assert second[one.path] == str(photo_folder / "IMG_0001.motion-2.mp4")
+    assert second[two.path] == str(photo_folder / "IMG_0002.motion-2.mp4")
+    republished = [r for r in lr.requests("/v1/jobs") if r["method"] == "POST"][-2:]
+    assert json_field(republished[0], "develop")["Exposure2012"] == 0.8
+    assert json_field(republished[1], "settings")["prompt"] == "steam rises from the cup"
+    # The old clips went to the Trash (the service's "Remove clips" option); each new one is
+    # stacked directly above its photo.
+    assert not Path(first[one.path]).exists() and not Path(first[two.path]).exists()
+    assert lr.stack(one)[-2:] == [second[one.path], one.path]
+
+    lr.write(lambda: collection.removePhotos(collection, lr.table([two])))
+    lr.fake.startPublish(collection)
+    lr.run_tasks(timeout=60)
+    assert not Path(second[two.path]).exists() and Path(second[one.path]).exists()
+    assert len(collection.pendingDeletes) == 0 and lr.dialogs == []
+
+
+def test_menu_item_animates_the_selection_from_a_16_bit_tiff(lr: Lightroom, photo_folder: Path) -> None:
+    photo = lr.import_photo(photo_folder / "IMG_0002.jpg")
+    lr.select([photo])
+
+    def fill_in_dialog(entry) -> str:
+        props = entry.contents.bind_to_object
+        props.sm_renderFormat = "TIFF"
+        props.sm_duration = "0.5"
+        props.sm_fps = 8
+        props.sm_importToCatalog = False
+        return "ok"
+
+    lr.fake.modalHandler = fill_in_dialog
+    lr.fake.chooseMenuItem("Animate selected photos...")
+    lr.run_tasks(timeout=120)
+
+    assert lr.task_errors == []
+    assert [d["kind"] for d in lr.dialogs] == ["modal"]
+    upload = [r for r in lr.requests("/v1/jobs") if r["method"] == "POST"][0]
+    assert upload["fields"]["image"]["content_type"] == "image/tiff"
+    assert (photo_folder / "IMG_0002.motion.mp4").is_file()
+    assert lr.stack(photo) is None                                   # import was switched off
+    assert lr.field(photo, "lastClip") == str(photo_folder / "IMG_0002.motion.mp4")
+    assert lr.fake.prefs.lastAnimateSettings.sm_renderFormat == "TIFF"   # remembered for next time
+
+
+def test_plugin_manager_test_connection(lr: Lightroom, daemon: Daemon) -> None:
+    panel = lr.fake.runFile("PluginInfoProvider.lua")
+    props = lr.fake.makePropertyTable()
+    panel.startDialog(props)
+    assert "token is read from" in props.tokenHint
+    panel.testConnection(props)
+    lr.run_tasks()
+    assert props.connectionStatus.startswith("Connected to Stillmotion") and daemon.url in props.connectionStatus
+    props.token = "not-the-token"
+    panel.testConnection(props)
+    lr.run_tasks()
+    assert "refused the token" in props.connectionStatus
+
+
+def test_check_video_readiness_fills_the_per_photo_fields(lr: Lightroom, photo_folder: Path) -> None:
+    portrait = lr.import_photo(photo_folder / "IMG_0001.jpg")
+    tiny = lr.import_photo(real_photo(photo_folder / "IMG_TINY.jpg", "chelsea", (96, 64)))
+    lr.select([portrait, tiny])
+    lr.fake.chooseMenuItem("Check video readiness")
+    lr.run_tasks(timeout=120)
+
+    assert lr.task_errors == [] and lr.dialogs == []
+    analyses = [r for r in lr.requests("/v1/analyze") if r["method"] == "POST"]
+    assert [r["status"] for r in analyses] == [200, 200]
+    for photo, request in zip((portrait, tiny), analyses):
+        report = json.loads(request["response"])
+        score = lr.field(photo, "readinessScore")
+        assert score == str(round(report["score"] * 100))
+        advice = lr.field(photo, "readinessAdvice")
+        assert advice.startswith(report["verdict_text"][0].upper()) and report["suggested_profile"] in advice
+        assert request["fields"]["original_path"] == photo.path
+    # The 96x64 photo is told why it is a poor candidate.
+    assert int(lr.field(tiny, "readinessScore")) < int(lr.field(portrait, "readinessScore"))
+    assert "Resolution too low" in lr.field(tiny, "readinessAdvice")
+    assert not any(p.is_file() for p in lr.temp.rglob("*"))     # renders removed

@@ -1,0 +1,150 @@
+"""The plug-in's own logic under Lua 5.1, without a daemon: prompt templates, the
+request it builds (checked against the real AnimateRequest), the dialogs' bindings,
+the daemon-down path, token discovery."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from lrsim import Lightroom
+from stillmotion.request import AnimateRequest
+
+
+def lua_dict(table) -> dict:
+    return {k: (lua_dict(v) if hasattr(v, "items") else v) for k, v in table.items()}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("template, tokens, expected", [
+    ("{prompt}", {"prompt": "  waves roll in  "}, "waves roll in"),
+    ("{title}. {prompt}", {"title": "", "prompt": "waves roll in"}, "waves roll in"),
+    ("{title}. {prompt}", {"title": "Dawn", "prompt": ""}, "Dawn."),
+    ("{title}, {caption}. {prompt}", {"title": "Dawn", "caption": "", "prompt": "mist lifts"}, "Dawn. mist lifts"),
+    ("{caption} ({keywords})", {"caption": "A bay", "keywords": "sea, boats"}, "A bay (sea, boats)"),
+    ("{prompt} {unknown}", {"prompt": "x"}, "x {unknown}"),
+    ("{title}{caption}{prompt}", {"title": "", "caption": "", "prompt": ""}, ""),
+])
+def test_prompt_template(lr: Lightroom, template, tokens, expected) -> None:
+    settings = lr.require("AnimateSettings")
+    full = {"title": "", "caption": "", "keywords": "", "prompt": ""} | tokens
+    assert settings.expandPrompt(template, lr.table(full)) == expected
+
+
+def test_request_for_a_photo_is_a_valid_animate_request(lr: Lightroom, photo_folder: Path) -> None:
+    settings = lr.require("AnimateSettings")
+    photo = lr.import_photo(photo_folder / "IMG_0001.jpg", title="Astronaut", caption="Portrait in a suit",
+                            keywords=["space", "NASA"], develop={"Exposure2012": 0.35, "ToneCurvePV2012": [0, 0, 255, 255]},
+                            prompt="she smiles slowly", profile="portrait")
+    props = settings.defaults()
+    props.sm_promptTemplate = "{title}: {prompt}"
+    props.sm_duration = "0.5"
+    props.sm_fps = 8
+    props.sm_motion = 0.35
+    props.sm_camera = "push-in"
+    props.sm_profile = "environmental"     # the photo's own profile field wins
+    props.sm_variants = 2
+    request = lua_dict(settings.request(props, photo))
+    assert request == {"engine": "auto", "profile": "portrait", "variants": 2, "loop": False,
+                       "colour_match": True, "format": "mp4", "duration": 0.5, "motion": 0.35,
+                       "camera": "push-in", "fps": 8, "prompt": "Astronaut: she smiles slowly"}
+    parsed = AnimateRequest.from_dict(request)
+    assert parsed.profile == "portrait" and parsed.fps == 8 and parsed.duration == 0.5
+
+    develop = lua_dict(settings.develop(photo))
+    assert develop["stillmotionPrompt"] == "she smiles slowly"
+    assert develop["Exposure2012"] == 0.35 and list(develop["ToneCurvePV2012"].values()) == [0, 0, 255, 255]
+
+
+def test_defaults_leave_everything_to_the_profile(lr: Lightroom, photo_folder: Path) -> None:
+    settings = lr.require("AnimateSettings")
+    photo = lr.import_photo(photo_folder / "IMG_0002.jpg")
+    request = lua_dict(settings.request(settings.defaults(), photo))
+    assert request == {"engine": "auto", "profile": "auto", "variants": 1, "loop": False,
+                       "colour_match": True, "format": "mp4"}
+    AnimateRequest.from_dict(request)
+    assert lua_dict(settings.develop(photo)) == {}
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("sm_duration", "0.2", "between 0.5 and 30"), ("sm_duration", "abc", "between 0.5 and 30"),
+    ("sm_variants", 0, "1 to 16"), ("sm_engine", "magic", "engine"),
+])
+def test_bad_settings_disable_export_with_a_reason(lr: Lightroom, field, value, message) -> None:
+    dialog = lr.require("AnimateDialog")
+    settings = lr.require("AnimateSettings")
+    props = lr.fake.makePropertyTable(settings.defaults())
+    lr.prefs_url(f"http://127.0.0.1:{free_port()}")
+    dialog.startDialog(props)
+    assert props.LR_cantExportBecause is None
+    props[field] = value
+    assert message in props.LR_cantExportBecause
+    lr.run_tasks()
+
+
+def test_export_dialog_binds_only_known_settings(lr: Lightroom) -> None:
+    provider = lr.fake.provider()
+    props = lr.fake.makePropertyTable(lr.fake.exportDefaults())
+    lr.prefs_url(f"http://127.0.0.1:{free_port()}")
+    provider.startDialog(props)
+    f = lr.lua.eval("function(Fake) return Fake.modules.LrView.osFactory() end")(lr.fake)
+    sections = provider.sectionsForTopOfDialog(f, props)
+    views = [v for s in sections.values() for v in lr.fake.walkView(s).values()]
+    bound = {v.value._bind for v in views if v.value is not None and not isinstance(v.value, (str, int, float))}
+    preset_keys = {f.key for f in provider.exportPresetFields.values()}
+    assert bound <= preset_keys
+    assert preset_keys - bound == {"sm_removeClips"}     # publish-only option
+    assert {"sm_importToCatalog", "sm_promptTemplate", "sm_colourMatch", "sm_profile"} <= bound
+    texts = " ".join(str(v.title) for v in views if isinstance(v.title, str))
+    assert "{prompt}" in texts and "{title}" in texts and "stack it above its photo" in texts
+    lr.run_tasks()
+    # No daemon at that port: the status line says how to start it.
+    assert "stillmotion serve" in props.sm_daemonStatus
+    assert set(lr.fake.provider().hideSections.values()) >= {"exportLocation", "fileNaming", "video"}
+
+
+def test_daemon_down_gives_one_clear_message_and_touches_nothing(lr: Lightroom, photo_folder: Path) -> None:
+    port = free_port()
+    lr.prefs_url(f"http://127.0.0.1:{port}")
+    photos = [lr.import_photo(photo_folder / "IMG_0001.jpg"), lr.import_photo(photo_folder / "IMG_0002.jpg")]
+    lr.export(photos, lr.preset()["settings"])
+    lr.run_tasks()
+    assert lr.task_errors == []
+    assert len(lr.dialogs) == 1
+    dialog = lr.dialogs[0]
+    assert dialog["kind"] == "userError"
+    assert f"not running at http://127.0.0.1:{port}" in dialog["message"]
+    assert '"stillmotion serve"' in dialog["message"]
+    assert [r["url"] for r in lr.bridge.requests] == [f"http://127.0.0.1:{port}/v1/health"]
+    assert sorted(p.name for p in photo_folder.iterdir()) == ["IMG_0001.jpg", "IMG_0002.jpg"]
+    assert lr.stack(photos[0]) is None
+
+
+def test_token_discovery_order(lr: Lightroom, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    conn = lr.require("DaemonConnection")
+    mac_default = lr.home / "Library" / "Application Support" / "stillmotion"
+    mac_default.mkdir(parents=True)
+    (mac_default / "token").write_text("from-platform-folder\n")
+    monkeypatch.delenv("STILLMOTION_HOME", raising=False)
+    assert tuple(conn.discoverToken()) == ("from-platform-folder", str(mac_default / "token"))
+    home = tmp_path / "sm-home"
+    (home / "data").mkdir(parents=True)
+    (home / "data" / "token").write_text("from-stillmotion-home")
+    monkeypatch.setenv("STILLMOTION_HOME", str(home))
+    assert conn.discoverToken()[0] == "from-stillmotion-home"
+    lr.fake.prefs.token = "typed-in-the-panel"
+    assert conn.settings().token == "typed-in-the-panel"
+
+
+def test_start_command_quotes_paths(lr: Lightroom) -> None:
+    conn = lr.require("DaemonConnection")
+    command = conn.startCommand("http://127.0.0.1:9911")
+    assert command.startswith("nohup 'stillmotion' serve --port 9911 >'")
+    assert command.endswith(" 2>&1 &")

@@ -1,0 +1,126 @@
+"""Benchmark: colour drift correction, Stillmotion vs per-frame color-matcher (ComfyUI ColorMatch).
+
+The same drifted clip (a real photo with a small camera move, white-balance,
+saturation and gamma drift growing over the clip, and per-frame exposure/white
+balance jitter; see stillmotion.colour.drift) is corrected, in one run, by
+
+  - stillmotion: colour.match.match_frames (fit once to the photo, steady in time)
+  - mkl / reinhard: color-matcher's ColorMatcher.transfer called on every frame
+    with the photo as reference, as ComfyUI-KJNodes' ColorMatch node does
+
+and each result is scored against the undrifted truth: frames per second
+(correction only, frames already decoded), mean CIEDE2000 of colour statistics
+(stillmotion.colour.metrics), flicker (std of detrended mean L*) and frame-0
+PSNR. Ratios are against per-frame mkl from the same run.
+
+    python bench/colour.py [--frames 48] [--sizes 1024x576,1920x1080] [--photo coffee]
+
+color-matcher is a benchmark-only dependency (`pip install color-matcher`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Callable, Iterator
+
+import numpy as np
+
+from stillmotion.colour import metrics
+from stillmotion.colour.align import cover_crop, resize_to
+from stillmotion.colour.drift import Drift, drifted_clip
+from stillmotion.colour.match import match_frames
+
+
+def _photo(name: str) -> np.ndarray:
+    from skimage import data
+
+    img = getattr(data, name)()
+    if img.ndim == 2:
+        img = np.stack([img] * 3, axis=-1)
+    return img[..., :3].astype(np.float32) / 255.0
+
+
+def _colour_matcher(method: str, reference: np.ndarray) -> Callable[[Iterator[np.ndarray]], Iterator[np.ndarray]]:
+    from color_matcher import ColorMatcher
+
+    def run(frames: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+        cm = ColorMatcher()
+        for frame in frames:
+            # KJNodes: cm.transfer(src=target, ref=reference, method) per frame, result to float32.
+            yield cm.transfer(src=frame, ref=reference, method=method).astype(np.float32)
+    return run
+
+
+def _score(name: str, corrector: Callable, clip: list[np.ndarray], truth_sigs: list[np.ndarray],
+           truth0: np.ndarray) -> dict:
+    outputs = corrector(iter(clip))
+    spent, delta_e, lightness, psnr0 = 0.0, [], [], 0.0
+    for i in range(len(clip)):
+        start = time.perf_counter()
+        frame = next(outputs)
+        spent += time.perf_counter() - start
+        sig = metrics.colour_signature(frame)
+        delta_e.append(float(metrics.ciede2000(sig, truth_sigs[i]).mean()))
+        lightness.append(float(metrics.mean_lightness([frame])[0]))
+        if i == 0:
+            psnr0 = metrics.psnr(np.clip(frame, 0, 1), truth0)
+    return {"name": name, "fps": len(clip) / spent, "delta_e": float(np.mean(delta_e)),
+            "flicker": metrics.flicker(lightness), "psnr0": psnr0}
+
+
+def run_size(photo: np.ndarray, width: int, height: int, n_frames: int) -> list[dict]:
+    truth_sigs, clip, truth0 = [], [], None
+    for i, (truth, drifted) in enumerate(drifted_clip(photo, width, height, n_frames, Drift())):
+        truth_sigs.append(metrics.colour_signature(truth))
+        truth0 = truth if i == 0 else truth0
+        clip.append(drifted)
+    reference = resize_to(cover_crop(photo, width, height), width, height)
+    rows = [{"name": "drifted (input)", "fps": float("nan"),
+             "delta_e": float(np.mean([metrics.ciede2000(metrics.colour_signature(f), s).mean()
+                                       for f, s in zip(clip, truth_sigs)])),
+             "flicker": metrics.flicker(metrics.mean_lightness(clip)),
+             "psnr0": metrics.psnr(clip[0], truth0)}]
+    correctors = {
+        "stillmotion": lambda frames: match_frames(frames, photo, strength=1.0, anchor_index=0,
+                                                   n_frames=n_frames),
+        "mkl (per frame)": _colour_matcher("mkl", reference),
+        "reinhard (per frame)": _colour_matcher("reinhard", reference),
+    }
+    for name, corrector in correctors.items():
+        rows.append(_score(name, corrector, clip, truth_sigs, truth0))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--frames", type=int, default=48)
+    parser.add_argument("--sizes", default="1024x576,1920x1080")
+    parser.add_argument("--photo", default="coffee", help="scikit-image sample photo")
+    args = parser.parse_args(argv)
+    try:
+        import color_matcher  # noqa: F401
+    except ImportError:
+        print("color-matcher is not installed: pip install color-matcher", file=sys.stderr)
+        return 2
+    photo = _photo(args.photo)
+    for size in args.sizes.split(","):
+        width, height = (int(v) for v in size.lower().split("x"))
+        rows = run_size(photo, width, height, args.frames)
+        mkl = next(r for r in rows if r["name"].startswith("mkl"))
+        print(f"\n{width}x{height}, {args.frames} frames, photo '{args.photo}'")
+        print(f"{'method':22} {'fps':>8} {'CIEDE2000':>10} {'flicker':>8} {'PSNR f0':>8}")
+        for r in rows:
+            print(f"{r['name']:22} {r['fps']:8.1f} {r['delta_e']:10.2f} {r['flicker']:8.3f} {r['psnr0']:8.2f}")
+        ours = next(r for r in rows if r["name"] == "stillmotion")
+        for other in (r for r in rows if "per frame" in r["name"]):
+            print(f"stillmotion vs {other['name']}: {ours['fps'] / other['fps']:.1f}x fps, "
+                  f"CIEDE2000 {ours['delta_e'] / other['delta_e']:.2f}x, "
+                  f"flicker {ours['flicker'] / max(other['flicker'], 1e-9):.2f}x")
+        del mkl
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

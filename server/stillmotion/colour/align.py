@@ -1,0 +1,93 @@
+"""Is a frame pixel-aligned with the photo? Find the framing and shift, and say how well.
+
+The anchor frame of an image-to-video clip is normally the photo itself, maybe
+cropped to the clip's aspect and shifted a few pixels. Alignment is judged on
+structure (band-passed luminance), which colour drift barely changes, so a
+frame that is darker, warmer or greyer than the photo still aligns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .space import luminance
+
+MAX_SHIFT = 0.08   # largest shift searched, as a fraction of the frame size
+
+
+@dataclass
+class Alignment:
+    reference: np.ndarray     # the photo resampled onto the frame's pixels (same shape)
+    valid: np.ndarray         # bool mask of pixels the shifted photo actually covers
+    score: float              # normalised correlation of structure, -1..1 (1: perfect)
+    framing: str              # "stretch" or "crop"
+    shift: tuple[float, float]
+
+
+def _structure(img: np.ndarray) -> np.ndarray:
+    """Band-passed luminance: edges and texture, without the overall tone."""
+    y = luminance(img)  # of the sRGB-encoded values: a luma, fine for structure
+    return cv2.GaussianBlur(y, (0, 0), 1.0) - cv2.GaussianBlur(y, (0, 0), 4.0)
+
+
+def cover_crop(photo: np.ndarray, width: int, height: int) -> np.ndarray:
+    """The centred part of `photo` with the aspect of width x height."""
+    h, w = photo.shape[:2]
+    target = width / height
+    if w / h > target:
+        cw = max(1, round(h * target))
+        x0 = (w - cw) // 2
+        return photo[:, x0:x0 + cw]
+    ch = max(1, round(w / target))
+    y0 = (h - ch) // 2
+    return photo[y0:y0 + ch]
+
+
+def resize_to(img: np.ndarray, width: int, height: int) -> np.ndarray:
+    if img.shape[1] == width and img.shape[0] == height:
+        return np.asarray(img, dtype=np.float32)
+    interp = cv2.INTER_AREA if width < img.shape[1] else cv2.INTER_LINEAR
+    return cv2.resize(np.asarray(img, dtype=np.float32), (width, height), interpolation=interp)
+
+
+def _ncc(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
+    a, b = a[mask], b[mask]
+    if a.size < 64:
+        return 0.0
+    a = a - a.mean()
+    b = b - b.mean()
+    denom = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    return float((a * b).sum() / denom) if denom > 1e-12 else 0.0
+
+
+def align(frame: np.ndarray, photo: np.ndarray) -> Alignment:
+    """Best alignment of `photo` onto `frame` (both float sRGB; frame is small already)."""
+    h, w = frame.shape[:2]
+    frame_structure = _structure(frame)
+    window = cv2.createHanningWindow((w, h), cv2.CV_64F)
+    best: Alignment | None = None
+    framings = {"stretch": photo, "crop": cover_crop(photo, w, h)}
+    for name, source in framings.items():
+        if name == "crop" and source.shape[:2] == photo.shape[:2]:
+            continue  # same aspect: cropping changes nothing
+        candidate = resize_to(source, w, h)
+        cand_structure = _structure(candidate)
+        (dx, dy), _ = cv2.phaseCorrelate(cand_structure.astype(np.float64),
+                                         frame_structure.astype(np.float64), window)
+        if abs(dx) > MAX_SHIFT * w or abs(dy) > MAX_SHIFT * h:
+            dx = dy = 0.0
+        shift = np.float32([[1, 0, dx], [0, 1, dy]])
+        moved = cv2.warpAffine(candidate, shift, (w, h), flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_REPLICATE)
+        valid = np.zeros((h, w), bool)
+        x0, y0 = int(np.ceil(max(dx, 0))) + 2, int(np.ceil(max(dy, 0))) + 2
+        x1, y1 = w - int(np.ceil(max(-dx, 0))) - 2, h - int(np.ceil(max(-dy, 0))) - 2
+        valid[y0:max(y0, y1), x0:max(x0, x1)] = True
+        score = _ncc(frame_structure, _structure(moved), valid)
+        if best is None or score > best.score:
+            best = Alignment(moved, valid, score, name, (float(dx), float(dy)))
+    assert best is not None
+    return best

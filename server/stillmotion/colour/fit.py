@@ -1,0 +1,76 @@
+"""Fit one smooth colour transform from aligned pixel pairs: a regularised 3-D LUT in Lab.
+
+Unknowns are Lab offsets at the nodes of a coarse G x G x G grid over the sRGB
+input cube; a pixel's offset is the trilinear blend of its cell's 8 nodes. The
+fit minimises (robustly reweighted) Lab error over the pixel pairs, plus a
+second-difference penalty that keeps the offsets smooth across the cube, so
+colours the frame does not contain get a gentle continuation of their
+neighbours' correction instead of noise; a tiny ridge term pins empty corners.
+Pixels that moved or changed between anchor and photo get low weight after the
+first pass (Cauchy reweighting), so a slightly misaligned anchor still fits.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.linalg import spsolve
+
+from .space import srgb_to_lab
+
+
+def _trilinear_matrix(points: np.ndarray, g: int) -> sp.csr_matrix:
+    """Sparse (n_points, g^3) matrix of trilinear weights of each sRGB point."""
+    x = np.clip(points, 0.0, 1.0) * (g - 1)
+    i0 = np.minimum(x.astype(np.int64), g - 2)
+    f = x - i0
+    rows, cols, vals = [], [], []
+    idx = np.arange(len(points))
+    for dr in (0, 1):
+        for dg in (0, 1):
+            for db in (0, 1):
+                w = ((f[:, 0] if dr else 1 - f[:, 0]) * (f[:, 1] if dg else 1 - f[:, 1])
+                     * (f[:, 2] if db else 1 - f[:, 2]))
+                node = ((i0[:, 0] + dr) * g + (i0[:, 1] + dg)) * g + (i0[:, 2] + db)
+                rows.append(idx)
+                cols.append(node)
+                vals.append(w)
+    return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                         shape=(len(points), g ** 3))
+
+
+def _second_differences(g: int) -> sp.csr_matrix:
+    """Stacked second-difference operators along r, g and b of a g^3 grid."""
+    d1 = sp.diags([np.ones(g - 2), -2 * np.ones(g - 2), np.ones(g - 2)], [0, 1, 2], shape=(g - 2, g))
+    eye = sp.identity(g)
+    return sp.vstack([sp.kron(sp.kron(d1, eye), eye), sp.kron(sp.kron(eye, d1), eye),
+                      sp.kron(sp.kron(eye, eye), d1)]).tocsr()
+
+
+def fit_lab_lut(source: np.ndarray, target_lab: np.ndarray, weights: np.ndarray | None = None, *,
+                grid: int = 9, smoothness: float = 0.05, iterations: int = 3,
+                outlier_scale: float = 6.0) -> np.ndarray:
+    """Lab offsets (grid, grid, grid, 3) such that Lab(source) + offset(source) ~ target_lab.
+
+    `source`: (n, 3) sRGB pixels; `target_lab`: (n, 3) Lab of the matching
+    photo pixels; `weights`: optional per-pixel confidence. `smoothness` is the
+    weight of the second-difference penalty relative to the mean data term;
+    `outlier_scale` (Delta E units) sets where the Cauchy reweighting starts
+    discounting pixels that do not agree with the fit.
+    """
+    n = len(source)
+    A = _trilinear_matrix(source.astype(np.float64), grid)
+    residual0 = (target_lab - srgb_to_lab(source)).astype(np.float64)
+    D = _second_differences(grid)
+    reg = smoothness * (D.T @ D) + 1e-4 * sp.identity(grid ** 3)
+    w = np.ones(n) if weights is None else weights.astype(np.float64)
+    delta = np.zeros((grid ** 3, 3))
+    for _ in range(max(1, iterations)):
+        W = sp.diags(w / max(w.sum(), 1e-9))
+        lhs = (A.T @ W @ A + reg).tocsc()
+        delta = spsolve(lhs, A.T @ (W @ residual0))
+        delta = np.asarray(delta).reshape(-1, 3)
+        err = np.linalg.norm(A @ delta - residual0, axis=1)
+        robust = 1.0 / (1.0 + (err / outlier_scale) ** 2)
+        w = robust if weights is None else robust * weights
+    return delta.reshape(grid, grid, grid, 3).astype(np.float32)

@@ -1,0 +1,216 @@
+"""Hold a clip to its graded photo's colour: fit once, apply to every frame, then keep it steady.
+
+    photo + anchor frame --(aligned?)--> one smooth transform T (Lab 3-D LUT, or
+                                         distribution match when not aligned)
+    every frame f_t -> stats s_t of T(f_t) on a small copy
+    tau_t  = s smoothed over neighbouring frames (local linear fit in time)
+    F_t    = s_t   -> tau_t   deflicker: only what jumps from frame to frame
+    D_t    = tau_t -> target  drift: only the slow part, so it cannot flicker
+    frame' = f_t + strength * (D_t(F_t(T(f_t))) - f_t)
+
+The transforms are composed at the nodes of one 3-D LUT per frame and applied
+to the full frame in a single pass (see lut.py), so the per-frame cost is one
+OpenCV remap. Frames stream: at most `temporal_radius` + 1 frames (or the
+anchor look-ahead) are held, never the clip.
+
+`match_video` is the same for any clip on disk (`stillmotion match`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping
+
+import cv2
+import numpy as np
+
+from .align import align, resize_to
+from .fit import fit_lab_lut
+from .lut import FrameLut, grid_nodes, trilinear
+from .space import lab_to_srgb, srgb_to_lab
+from .stats import (ColourStats, balance_exposure, end_fade, lightness_offset, match_statistics,
+                    smooth_in_time)
+
+
+@dataclass(frozen=True)
+class MatchSettings:
+    lut_size: int = 17
+    fit_grid: int = 9
+    fit_smoothness: float = 0.05
+    fit_size: int = 256
+    stats_size: int = 128
+    min_alignment: float = 0.5
+    temporal_radius: int = 6
+    max_anchor_lookahead: int = 15
+    deflicker: float = 1.0
+    drift: float = 1.0
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any] | None) -> "MatchSettings":
+        """From a whole config (its [colour] table) or from the table itself."""
+        if not config:
+            return cls()
+        table = config.get("colour", config)
+        known = {f.name: f.type for f in fields(cls)}
+        return cls(**{k: (float(v) if known[k] == "float" else int(v))
+                      for k, v in table.items() if k in known})
+
+
+def _small(frame: np.ndarray, long_edge: int) -> np.ndarray:
+    h, w = frame.shape[:2]
+    scale = long_edge / max(h, w)
+    if scale >= 1.0:
+        return np.asarray(frame, dtype=np.float32)
+    return resize_to(frame, max(8, round(w * scale)), max(8, round(h * scale)))
+
+
+def _compress_highlights(lab: np.ndarray) -> np.ndarray:
+    """Roll L* off smoothly above a knee when a fit overshoots white (instead of clipping)."""
+    knee, top = 90.0, float(lab[..., 0].max())
+    if top <= 100.0:
+        return lab
+    out = lab.copy()
+    x = np.maximum(out[..., 0] - knee, 0.0)
+    c = (top - knee) * (100.0 - knee) / (top - 100.0)   # maps `top` exactly to 100, slope 1 at the knee
+    out[..., 0] = np.where(out[..., 0] > knee, knee + x / (1.0 + x / c), out[..., 0])
+    return out
+
+
+@dataclass
+class ReferenceFit:
+    """The one transform fitted to the photo, and the statistics every frame is held to."""
+
+    base_lab: np.ndarray       # (N, N, N, 3): Lab of T(node) at every LUT node
+    lut: FrameLut              # T alone, to measure frames after T
+    target: ColourStats        # statistics the clip is held to
+    method: str                # "aligned" | "distribution"
+    alignment: float           # structure correlation of anchor and photo
+
+
+def fit_reference(anchor: np.ndarray, reference: np.ndarray, settings: MatchSettings,
+                  try_alignment: bool) -> ReferenceFit:
+    nodes = grid_nodes(settings.lut_size)
+    node_lab = srgb_to_lab(nodes)
+    anchor_fit = _small(anchor, settings.fit_size)
+    # A huge photo is brought near the fitting size once; alignment resamples it further.
+    photo = _small(np.asarray(reference, dtype=np.float32), 2 * settings.fit_size)
+    found = align(anchor_fit, photo)
+    if try_alignment and found.score >= settings.min_alignment:
+        # Light blur: sub-pixel misalignment and noise/grain should not look like colour error.
+        src = cv2.GaussianBlur(anchor_fit, (0, 0), 0.8)[found.valid]
+        dst = srgb_to_lab(cv2.GaussianBlur(found.reference, (0, 0), 0.8))[found.valid]
+        offsets = fit_lab_lut(src, dst, grid=settings.fit_grid, smoothness=settings.fit_smoothness)
+        base = node_lab + trilinear(offsets, nodes)
+        method = "aligned"
+    else:
+        anchor_stats = ColourStats.measure(srgb_to_lab(_small(anchor, settings.stats_size)))
+        photo_stats = ColourStats.measure(srgb_to_lab(_small(photo, settings.stats_size)))
+        base = match_statistics(anchor_stats, photo_stats).apply(node_lab)
+        method = "distribution"
+    base = _compress_highlights(base)
+    lut = FrameLut(lab_to_srgb(base) - nodes)
+    if method == "aligned":
+        target = ColourStats.measure(srgb_to_lab(lut.apply(_small(anchor, settings.stats_size))))
+    else:
+        target = ColourStats.measure(srgb_to_lab(_small(photo, settings.stats_size)))
+    return ReferenceFit(base, lut, target, method, found.score)
+
+
+class _Corrector:
+    """Per-frame: statistics on a small copy, then one composed LUT on the full frame."""
+
+    def __init__(self, fit: ReferenceFit, settings: MatchSettings, strength: float) -> None:
+        self.fit, self.settings, self.strength = fit, settings, strength
+        self.nodes = grid_nodes(settings.lut_size)
+
+    def measure(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(statistics vector, Lab pixels) of the frame after T, on a small copy."""
+        lab = srgb_to_lab(self.fit.lut.apply(_small(frame, self.settings.stats_size))).reshape(-1, 3)
+        return ColourStats.measure(lab).vector(), lab
+
+    def correct(self, frame: np.ndarray, own_vector: np.ndarray, small_lab: np.ndarray,
+                smoothed: np.ndarray) -> np.ndarray:
+        s = self.settings
+        own, tau, target = ColourStats.from_vector(own_vector), ColourStats.from_vector(smoothed), self.fit.target
+        nodes, small = self.fit.base_lab, small_lab
+        steps = []
+        if s.deflicker > 0:   # fast: exposure/white balance only, toward the smoothed statistics
+            steps.append((balance_exposure(own, tau), s.deflicker))
+        if s.drift > 0:       # slow: the full correction, from the smoothed statistics only
+            steps.append((match_statistics(tau, target), s.drift))
+        for transform, amount in steps:
+            nodes = transform.apply(nodes, amount)
+            small = transform.apply(small, amount)
+        # The steps agree on mean lightness only approximately; settle it exactly (flicker is
+        # judged on it): the mean the two steps aim for, minus the mean they give.
+        wanted = (own.mean[0] + s.deflicker * (tau.mean[0] - own.mean[0])
+                  + s.drift * (target.mean[0] - tau.mean[0]))
+        weight = max(float(end_fade(small[:, 0]).mean()), 0.2)
+        offset = float(np.clip((wanted - small[:, 0].mean()) / weight, -5.0, 5.0))
+        nodes = lightness_offset(offset).apply(nodes)
+        delta = (lab_to_srgb(nodes) - self.nodes) * np.float32(self.strength)
+        return FrameLut(delta).apply(frame)
+
+
+def match_frames(frames: Iterable[np.ndarray], reference: np.ndarray, *, strength: float,
+                 anchor_index: int | None, n_frames: int | None = None,
+                 config: Mapping[str, Any] | None = None,
+                 info: dict[str, Any] | None = None) -> Iterator[np.ndarray]:
+    """Colour-match streamed frames (float32 HxWx3 sRGB [0, 1]) to the graded `reference` photo.
+
+    `strength` 0 returns the frames untouched (the very same arrays); 1 holds the
+    clip fully to the photo. `anchor_index` is the frame that shows the photo
+    (None: no frame does; a negative index counts from the end and needs
+    `n_frames`). When `info` is given it receives how the match was made.
+    """
+    strength = float(min(1.0, max(0.0, strength)))
+    if strength == 0.0:
+        yield from frames
+        return
+    settings = MatchSettings.from_config(config)
+    if anchor_index is not None and anchor_index < 0:
+        anchor_index = n_frames + anchor_index if n_frames else None
+    look_ahead = anchor_index if anchor_index is not None and anchor_index <= settings.max_anchor_lookahead else None
+
+    source = iter(frames)
+    buffer: deque[tuple[int, np.ndarray]] = deque()
+    for frame in source:
+        buffer.append((len(buffer), np.asarray(frame, dtype=np.float32)))
+        if len(buffer) > (look_ahead or 0):
+            break
+    if not buffer:
+        return
+    aligned_anchor = look_ahead is not None and look_ahead < len(buffer)
+    anchor = buffer[look_ahead][1] if aligned_anchor else buffer[0][1]
+    fit = fit_reference(anchor, reference, settings, try_alignment=aligned_anchor)
+    if info is not None:
+        info.update(colour_method=fit.method, colour_alignment=round(fit.alignment, 3),
+                    colour_strength=strength)
+
+    corrector = _Corrector(fit, settings, strength)
+    radius = max(0, settings.temporal_radius)
+    measured: dict[int, tuple[np.ndarray, np.ndarray]] = {i: corrector.measure(f) for i, f in buffer}
+    next_read = len(buffer)
+    exhausted = False
+    while buffer:
+        index, frame = buffer[0]
+        while not exhausted and next_read <= index + radius:
+            nxt = next(source, None)
+            if nxt is None:
+                exhausted = True
+                break
+            nxt = np.asarray(nxt, dtype=np.float32)
+            buffer.append((next_read, nxt))
+            measured[next_read] = corrector.measure(nxt)
+            next_read += 1
+        buffer.popleft()
+        near = sorted(k for k in measured if abs(k - index) <= radius)
+        smoothed = smooth_in_time(np.stack([measured[k][0] for k in near]),
+                                  np.array(near, dtype=np.float64), float(index),
+                                  sigma=max(1.0, radius / 2.0))
+        yield corrector.correct(frame, *measured[index], smoothed)
+        for k in [k for k in measured if k < index - radius]:
+            del measured[k]

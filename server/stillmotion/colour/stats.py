@@ -1,0 +1,175 @@
+"""Compact colour statistics of an image, and the smooth Lab transforms fitted between two sets.
+
+The statistics are few and robust (measured on a downsampled frame, averaged
+over time): the mean Lab colour, quantiles of L*, and for each of three tonal
+bands (shadows, midtones, highlights) the mean L* and the mean and spread of
+a* and b*.
+
+Two transform families, both functions of L* only (so they are tabulated over
+L* once and applied to any number of colours with one gather):
+
+- `match_statistics`: the full correction, low-dimensional so that it cannot
+  follow the content of one frame: a monotone tone curve through matched L*
+  quantiles (black and white pinned, so highlights are never clipped) and, per
+  tonal band, a chroma gain and offset on a*/b* (white balance shifts more in
+  highlights than in shadows; desaturation scales the spread).
+- `balance_exposure`: what flicker is made of, and nothing more: an exposure
+  gain on L* (a gain in linear light is a gain on L*) and an a*/b* offset.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.interpolate import PchipInterpolator
+
+L_QUANTILES = np.array([0.01, 0.05, 0.15, 0.3, 0.5, 0.7, 0.85, 0.95, 0.99])
+N_BANDS = 3
+_N_L = len(L_QUANTILES)
+_SAMPLES = np.linspace(0.0, 100.0, 1001, dtype=np.float32)   # L* at the table rows
+_ROWS_PER_L = 10.0
+MIN_SPREAD = 0.05          # a*/b* spread (std) below which a band counts as neutral grey
+
+
+@dataclass(frozen=True)
+class ColourStats:
+    mean: np.ndarray          # (3,) mean L*, a*, b*
+    l_quantiles: np.ndarray   # (9,) L* at L_QUANTILES
+    band_l: np.ndarray        # (3,) mean L* of each tonal band
+    band_mean: np.ndarray     # (3, 2) mean a*, b* per band
+    band_std: np.ndarray      # (3, 2) std of a*, b* per band
+
+    @classmethod
+    def measure(cls, lab: np.ndarray) -> "ColourStats":
+        """Statistics of Lab pixels (..., 3)."""
+        lab = lab.reshape(-1, 3)
+        n = len(lab)
+        pos = L_QUANTILES * (n - 1)
+        edges = [i * n // N_BANDS for i in range(1, N_BANDS)]
+        kth = np.unique(np.concatenate([np.floor(pos), np.ceil(pos), edges]).astype(np.intp))
+        # A partial sort is enough: the order statistics we need, and bands as slices between them.
+        ordered = lab[np.argpartition(lab[:, 0], kth)]
+        lq = np.interp(pos, kth, ordered[kth, 0])
+        starts = np.array([0] + edges)
+        counts = np.diff(np.append(starts, n)).astype(np.float64)[:, None]
+        sums = np.add.reduceat(ordered, starts, axis=0, dtype=np.float64)
+        squares = np.add.reduceat(ordered[:, 1:] ** 2, starts, axis=0, dtype=np.float64)
+        band_mean = sums / counts
+        band_var = np.maximum(squares / counts - band_mean[:, 1:] ** 2, 0.0)
+        return cls(sums.sum(axis=0) / n, lq, band_mean[:, 0], band_mean[:, 1:], np.sqrt(band_var))
+
+    def vector(self) -> np.ndarray:
+        return np.concatenate([self.mean, self.l_quantiles, self.band_l, self.band_mean.ravel(),
+                               self.band_std.ravel()])
+
+    @classmethod
+    def from_vector(cls, v: np.ndarray) -> "ColourStats":
+        """Inverse of `vector`, repairing what averaging/extrapolating over time may bend."""
+        mean, v = v[:3], v[3:]
+        lq = np.maximum.accumulate(np.clip(v[:_N_L], 0.0, 100.0))
+        v = v[_N_L:]
+        band_l = np.maximum.accumulate(np.clip(v[:N_BANDS], 0.0, 100.0))
+        band_mean = v[N_BANDS:3 * N_BANDS].reshape(N_BANDS, 2)
+        band_std = np.maximum(v[3 * N_BANDS:].reshape(N_BANDS, 2), 0.0)
+        return cls(mean, lq, band_l, band_mean, band_std)
+
+
+class LabTransform:
+    """A Lab -> Lab transform that depends on the source L* only, tabulated in 0.1 L* steps.
+
+    Table columns: L* change, a* gain, b* gain, a* offset, b* offset.
+    """
+
+    def __init__(self, table: np.ndarray) -> None:
+        self.table = table.astype(np.float32)
+
+    def apply(self, lab: np.ndarray, amount: float = 1.0) -> np.ndarray:
+        """Transformed Lab (..., 3); `amount` in [0, 1] blends from the identity."""
+        idx = np.clip(lab[..., 0] * _ROWS_PER_L + 0.5, 0, len(_SAMPLES) - 1).astype(np.intp)
+        t = self.table[idx]
+        if amount != 1.0:
+            t = t * np.float32(amount)
+            t[..., 1:3] += np.float32(1.0 - amount)
+        out = np.empty(lab.shape, dtype=np.float32)
+        out[..., 0] = lab[..., 0] + t[..., 0]
+        out[..., 1:] = lab[..., 1:] * t[..., 1:3] + t[..., 3:5]
+        return out
+
+
+def end_fade(L: np.ndarray) -> np.ndarray:
+    """1 in the body of the tone range, falling to 0 at pure black and white (kept neutral)."""
+    return np.clip(L / 8.0, 0.0, 1.0) * np.clip((100.0 - L) / 4.0, 0.0, 1.0)
+
+
+def _tone_curve(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """A monotone L* -> L* curve through (0,0), the matched quantiles and (100,100), tabulated."""
+    xs, ys = [0.0], [0.0]
+    for x, y in zip(src, dst):
+        # Knots must rise in both coordinates; too-close ones would make the curve steep.
+        if x - xs[-1] >= 0.5 and y >= ys[-1] and x <= 99.5 and y <= 100.0:
+            xs.append(float(x))
+            ys.append(float(y))
+    xs.append(100.0)
+    ys.append(100.0)
+    return PchipInterpolator(xs, ys)(_SAMPLES)
+
+
+def match_statistics(src: ColourStats, dst: ColourStats, *, max_gain: float = 2.0) -> LabTransform:
+    """The tone curve + per-band chroma transform taking statistics `src` to `dst`."""
+    L = _SAMPLES
+    gain = np.clip(np.maximum(dst.band_std, MIN_SPREAD) / np.maximum(src.band_std, MIN_SPREAD),
+                   1.0 / max_gain, max_gain)                                    # (3, 2)
+    offset = dst.band_mean - gain * src.band_mean                               # (3, 2)
+    fade = end_fade(L)
+    table = np.empty((len(L), 5))
+    table[:, 0] = _tone_curve(src.l_quantiles, dst.l_quantiles) - L
+    for c in (0, 1):
+        # Band parameters, interpolated over the source L* between band centres.
+        table[:, 1 + c] = 1.0 + fade * (np.interp(L, src.band_l, gain[:, c]) - 1.0)
+        table[:, 3 + c] = fade * np.interp(L, src.band_l, offset[:, c])
+    return LabTransform(table)
+
+
+def balance_exposure(src: ColourStats, dst: ColourStats, *, max_change: float = 0.25) -> LabTransform:
+    """Exposure (a gain on L*, easing into white) and a*/b* offset taking mean `src` to mean `dst`."""
+    L = _SAMPLES
+    gain = float(np.clip(dst.mean[0] / max(src.mean[0], 1e-3), 1.0 - max_change, 1.0 + max_change))
+    # Above the knee the gain eases to none at L* 100, so a brighter exposure never clips white.
+    ease = np.clip((100.0 - L) / 15.0, 0.0, 1.0)
+    table = np.zeros((len(L), 5))
+    table[:, 0] = L * (gain - 1.0) * ease
+    table[:, 1:3] = 1.0
+    fade = end_fade(L)
+    for c in (0, 1):
+        table[:, 3 + c] = fade * (dst.mean[1 + c] - src.mean[1 + c])
+    return LabTransform(table)
+
+
+def lightness_offset(offset: float) -> LabTransform:
+    """Add `offset` to L* in the body of the tone range (black and white stay put)."""
+    table = np.zeros((len(_SAMPLES), 5))
+    table[:, 0] = offset * end_fade(_SAMPLES)
+    table[:, 1:3] = 1.0
+    return LabTransform(table)
+
+
+def smooth_in_time(vectors: np.ndarray, times: np.ndarray, at: float, sigma: float) -> np.ndarray:
+    """Local linear (Gaussian-weighted) estimate of a statistics vector at time `at`.
+
+    A weighted straight-line fit rather than a plain average, so a steady drift
+    is followed without lag even at the ends of the clip, where the window is
+    one-sided.
+    """
+    if len(vectors) == 1:
+        return vectors[0]
+    dt = times - at
+    w = np.exp(-0.5 * (dt / sigma) ** 2)
+    sw = w.sum()
+    mean_t = (w * dt).sum() / sw
+    var_t = (w * (dt - mean_t) ** 2).sum() / sw
+    mean_v = (w[:, None] * vectors).sum(axis=0) / sw
+    if var_t < 1e-6:
+        return mean_v
+    slope = (w[:, None] * (dt - mean_t)[:, None] * (vectors - mean_v)).sum(axis=0) / sw / var_t
+    return mean_v - slope * mean_t

@@ -58,9 +58,10 @@ class FolderSettings:
         """None: beside the photo; else the subfolder of the photo's folder."""
         return None if self.output == BESIDE else photo.parent / self.output
 
-    def overridden(self, table: Mapping[str, Any], source: str) -> "FolderSettings":
+    def overridden(self, table: Mapping[str, Any], source: str, also_known: tuple[str, ...] = ()) -> "FolderSettings":
         """These settings with a folder table / stillmotion.toml applied (validated)."""
-        values = _validated(table, source, self._defaults(), allowed=OVERRIDABLE + ("settings",))
+        values = _validated(table, source, self._defaults(), allowed=OVERRIDABLE + ("settings",),
+                            also_known=also_known)
         settings = {**self.settings, **values.pop("settings", {})}
         return FolderSettings(**{**self._defaults(), **values, "settings": settings})
 
@@ -165,7 +166,7 @@ def folders_from_config(cfg: config_mod.Config) -> list[WatchedFolder]:
         recursive = table.pop("recursive", watch_cfg["recursive"])
         if not isinstance(recursive, bool):
             raise ConfigError(f"{where}: 'recursive' must be a boolean, got {recursive!r}")
-        settings = base.overridden(table, f"{where} ({path})")
+        settings = base.overridden(table, f"{where} ({path})", also_known=("path", "recursive"))
         out.append(WatchedFolder(Path(path).expanduser().absolute(), recursive, settings))
     return out
 
@@ -188,13 +189,14 @@ def _folders_source(cfg: config_mod.Config) -> str:
 
 
 def _validated(table: Mapping[str, Any], source: str, defaults: Mapping[str, Any],
-               allowed: tuple[str, ...]) -> dict[str, Any]:
+               allowed: tuple[str, ...], also_known: tuple[str, ...] = ()) -> dict[str, Any]:
     """Check a folder table: known keys, types (as default.toml's), ranges, request settings."""
     if not isinstance(table, Mapping):
         raise ConfigError(f"{source}: expected a table, got {table!r}")
     unknown = [k for k in table if k not in allowed]
     if unknown:
-        raise ConfigError(f"{source}: unknown key '{unknown[0]}' (known here: {', '.join(sorted(allowed))})")
+        known = ", ".join(sorted(allowed + also_known))
+        raise ConfigError(f"{source}: unknown key '{unknown[0]}' (known here: {known})")
     plain = {k: v for k, v in table.items() if k != "settings"}
     schema = {k: list(v) if isinstance(v, tuple) else v for k, v in defaults.items()}
     # The config loader's own merge gives the type errors their usual wording.

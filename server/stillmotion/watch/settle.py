@@ -2,10 +2,11 @@
 
 Stability is the rule that works everywhere (macOS FSEvents and Windows report no
 close). Where the observer does report closes (Linux inotify), a close after the
-last write, or a rename into place, completes a file at once, and a file still
-open for writing is held past the stable interval (a writer pausing mid-file is
-not mistaken for a finished one) up to OPEN_HOLD_FACTOR times that interval, in
-case a close was never reported.
+last write, or a rename into place, completes a file sooner: once it has stayed
+unchanged for CLOSE_GRACE of the interval (a writer that reopens at once to append
+is still caught). A file still open for writing is held past the stable interval
+(a writer pausing mid-file is not mistaken for a finished one), up to
+OPEN_HOLD_FACTOR times that interval in case a close was never reported.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 OPEN_HOLD_FACTOR = 10.0
+CLOSE_GRACE = 0.25
 
 
 @dataclass
@@ -86,8 +88,11 @@ class Settler:
             if st.st_size == 0:
                 continue    # created, nothing written yet: wait for content
             stable = now - entry.stable_since
-            hold = entry.settle * (OPEN_HOLD_FACTOR if entry.writing else 1.0)
-            if entry.closed or stable >= hold:
+            if entry.closed:
+                hold = entry.settle * CLOSE_GRACE
+            else:
+                hold = entry.settle * (OPEN_HOLD_FACTOR if entry.writing else 1.0)
+            if stable >= hold:
                 complete.append(path)
                 del self._entries[path]
         return complete, vanished

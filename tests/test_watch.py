@@ -1,0 +1,322 @@
+"""Watch folders as a user relies on them, with a REAL watchdog observer on temporary folders.
+
+Each photo is tiny (64x48) and each clip 0.5 s at 4 fps (mp4, ultrafast), so a job
+costs tens of milliseconds and the tests measure the watcher, not the renderer.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from stillmotion import config as config_mod
+from stillmotion.jobs.store import CANCELED, DONE, Job, JobStore, file_digest
+from stillmotion.jobs.worker import Worker
+from stillmotion.watch import start_watcher
+from stillmotion.watch.ledger import Ledger
+from stillmotion.watch.settings import folder_for_dir
+
+from support import skimage_photo
+
+SETTINGS = '[settings]\nduration = 0.5\nfps = 4\nformat = "mp4"\n'
+
+
+@lru_cache(maxsize=None)
+def photo_bytes(index: int) -> bytes:
+    """A distinct real photo per index (the astronaut, shifted), 64x48 JPEG."""
+    pixels = np.roll(skimage_photo("astronaut"), index * 3, axis=1)
+    out = io.BytesIO()
+    Image.fromarray(pixels).resize((64, 48), Image.LANCZOS).save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+XMP = """<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
+<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:xmp="http://ns.adobe.com/xap/1.0/">
+<xmp:Rating>4</xmp:Rating>
+<dc:description><rdf:Alt><rdf:li xml:lang="x-default">waves roll onto the beach</rdf:li></rdf:Alt></dc:description>
+</rdf:Description></rdf:RDF></x:xmpmeta>
+<?xpacket end="w"?>"""
+
+
+@pytest.fixture
+def hot(tmp_path: Path, fast_config: Path) -> Path:
+    """A hot folder whose stillmotion.toml asks for cheap clips; fast [watch] timings."""
+    with open(fast_config, "a", encoding="utf-8") as fh:
+        fh.write("[watch]\nsettle_seconds = 0.3\nsidecar_wait_seconds = 0.3\nrescan_seconds = 0.0\n")
+    folder = tmp_path / "hot"
+    folder.mkdir()
+    (folder / "stillmotion.toml").write_text(SETTINGS, encoding="utf-8")
+    return folder
+
+
+class Running:
+    """A watcher (and, unless told otherwise, a worker) on the test's job store."""
+
+    def __init__(self, folders: list[Path], worker: bool = True) -> None:
+        self.cfg = config_mod.load()
+        self.store = JobStore.open()
+        self.worker = Worker(self.store, self.cfg, poll_interval=0.05) if worker else None
+        if self.worker:
+            self.worker.start()
+        self.watcher = start_watcher(self.cfg, self.store, [folder_for_dir(self.cfg, f) for f in folders])
+        assert self.watcher.wait_scanned(5)
+
+    def start_worker(self) -> None:
+        self.worker = Worker(self.store, self.cfg, poll_interval=0.05)
+        self.worker.start()
+
+    def stop(self) -> None:
+        self.watcher.stop()
+        if self.worker:
+            self.worker.stop()
+        self.store.close()
+
+    def jobs(self) -> list[Job]:
+        return [j for j in self.store.list(limit=1000) if j.source == "watch"]
+
+    def wait_until(self, predicate: Callable[[], bool], timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}; jobs: "
+                                     f"{[(j.photo_path.name, j.status) for j in self.jobs()]}")
+            time.sleep(0.05)
+
+    def wait_done(self, count: int, timeout: float = 30.0) -> list[Job]:
+        self.wait_until(lambda: sum(j.status in (DONE, CANCELED, "failed") for j in self.jobs()) >= count,
+                        timeout, f"{count} finished jobs")
+        return self.jobs()
+
+
+@contextmanager
+def running(*folders: Path, worker: bool = True) -> Iterator[Running]:
+    r = Running(list(folders), worker=worker)
+    try:
+        yield r
+    finally:
+        r.stop()
+
+
+def clips_of(folder: Path, stem: str) -> list[Path]:
+    return sorted(folder.rglob(f"{stem}.motion*.mp4"))
+
+
+def write_slowly(path: Path, data: bytes, chunks: int, seconds: float) -> float:
+    """One writer keeping the file open, pausing between chunks; returns when it finished."""
+    size = len(data) // chunks + 1
+    with open(path, "wb") as fh:
+        for start in range(0, len(data), size):
+            fh.write(data[start:start + size])
+            fh.flush()
+            os.fsync(fh.fileno())
+            time.sleep(seconds / chunks)
+        finished = time.time()
+    return finished
+
+
+@pytest.mark.parametrize("chunks", [
+    10,   # pauses (0.2 s) shorter than the stable interval (0.3 s): stability alone decides
+    pytest.param(4, marks=pytest.mark.skipif(not sys.platform.startswith("linux"), reason=(
+        "pauses (0.5 s) longer than the stable interval: only inotify tells that the writer "
+        "still has the file open"))),
+])
+def test_a_file_written_slowly_is_taken_once_after_it_is_complete(hot, chunks):
+    # No sidecar wait: the stability rule alone must hold the photo back.
+    (hot / "stillmotion.toml").write_text("sidecar_wait_seconds = 0.0\n" + SETTINGS, encoding="utf-8")
+    data = photo_bytes(0)
+    with running(hot) as r:
+        finished_writing = write_slowly(hot / "SLOW.jpg", data, chunks, 2.0)
+        jobs = r.wait_done(1)
+        time.sleep(1.0)                              # nothing more may come of it
+        jobs = r.jobs()
+        assert len(jobs) == 1 and jobs[0].status == DONE, jobs
+        assert jobs[0].created >= finished_writing   # not taken while it was still growing
+        assert jobs[0].priority == "watch"
+        ledger = Ledger(r.store.db_path)
+        assert [row["content_hash"] for row in ledger.taken()] == [file_digest(hot / "SLOW.jpg")]
+        ledger.close()
+    assert len(clips_of(hot, "SLOW")) == 1
+
+
+def test_a_file_renamed_into_place_is_taken_and_its_temporary_name_never(hot):
+    with running(hot) as r:
+        part = hot / "RENAMED.jpg.part"
+        data = photo_bytes(1)
+        with open(part, "wb") as fh:
+            fh.write(data[: len(data) // 2])
+            fh.flush()
+            time.sleep(0.6)                          # longer than settle: only the name says "not done"
+            fh.write(data[len(data) // 2:])
+        for name in ("~lock.jpg", ".hidden.jpg", "x.jpg.tmp"):
+            (hot / name).write_bytes(photo_bytes(2))
+        os.rename(part, hot / "RENAMED.jpg")
+        jobs = r.wait_done(1)
+        time.sleep(0.8)
+        jobs = r.jobs()
+        assert [j.photo_path.name for j in jobs] == ["RENAMED.jpg"] and jobs[0].status == DONE
+
+
+def test_a_burst_of_200_files_gives_200_clips_and_no_duplicates(hot):
+    n = 200
+    with running(hot) as r:
+        started = time.monotonic()
+        for i in range(n):
+            (hot / f"IMG_{i:04d}.jpg").write_bytes(photo_bytes(i))
+        jobs = r.wait_done(n, timeout=60)
+        elapsed = time.monotonic() - started
+        time.sleep(0.5)
+        jobs = r.jobs()
+    assert len(jobs) == n, f"{len(jobs)} jobs for {n} photos"
+    assert {j.status for j in jobs} == {DONE}
+    assert len({j.photo_path for j in jobs}) == n
+    for i in range(n):
+        assert len(clips_of(hot, f"IMG_{i:04d}")) == 1, f"IMG_{i:04d}"
+    print(f"burst: {n} photos -> {n} clips in {elapsed:.1f} s")
+
+
+def test_a_restart_in_the_middle_of_a_burst_finishes_the_rest_with_none_twice(hot, tmp_path):
+    """A real `stillmotion watch` process is killed (SIGKILL: no clean shutdown) mid-burst,
+    more photos arrive while it is down, and a second process finishes the rest."""
+    n_before, n_while_down = 60, 20
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    store = JobStore.open()
+
+    def done() -> int:
+        return len(store.list(statuses=(DONE,), limit=1000))
+
+    def start(name: str) -> subprocess.Popen:
+        log = tmp_path / f"{name}.log"
+        with open(tmp_path / f"{name}.out", "w") as out, open(log, "w") as err:
+            proc = subprocess.Popen([sys.executable, "-m", "stillmotion.cli", "watch", str(hot)], env=env,
+                                    stdout=out, stderr=err, text=True)
+        deadline = time.monotonic() + 20
+        while "watching" not in log.read_text():     # ready once it says what it watches
+            assert proc.poll() is None and time.monotonic() < deadline, "watch did not start"
+            time.sleep(0.05)
+        return proc
+
+    first = start("first")
+    try:
+        for i in range(n_before):
+            (hot / f"IMG_{i:04d}.jpg").write_bytes(photo_bytes(i))
+        deadline = time.monotonic() + 30
+        while done() < n_before // 3:
+            assert time.monotonic() < deadline, "the first watcher made no progress"
+            time.sleep(0.02)
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+    assert done() < n_before, "the kill came too late to interrupt the burst"
+    for i in range(n_before, n_before + n_while_down):
+        (hot / f"IMG_{i:04d}.jpg").write_bytes(photo_bytes(i))
+
+    second = start("second")
+    try:
+        deadline = time.monotonic() + 60
+        while done() < n_before + n_while_down:
+            assert time.monotonic() < deadline, f"only {done()} clips after the restart"
+            time.sleep(0.1)
+        time.sleep(0.5)
+    finally:
+        second.send_signal(signal.SIGINT)
+        second.wait(20)
+    out = (tmp_path / "second.out").read_text()
+    jobs = store.list(limit=1000)
+    store.close()
+    total = n_before + n_while_down
+    assert len(jobs) == total and {j.status for j in jobs} == {DONE}
+    for i in range(total):
+        assert len(clips_of(hot, f"IMG_{i:04d}")) == 1, f"IMG_{i:04d}"
+    assert second.returncode == 0
+    assert all(line.endswith(".mp4") or line.endswith(".xmp") for line in out.split()), out
+
+
+def test_a_sidecar_arriving_after_its_photo_is_used_and_one_arriving_first_too(hot):
+    (hot / "stillmotion.toml").write_text("sidecar_wait_seconds = 2.5\n" + SETTINGS, encoding="utf-8")
+    with running(hot) as r:
+        (hot / "FIRST.xmp").write_text(XMP, encoding="utf-8")          # sidecar first
+        (hot / "FIRST.jpg").write_bytes(photo_bytes(3))
+        (hot / "LATE.jpg").write_bytes(photo_bytes(4))
+        time.sleep(1.0)
+        (hot / "LATE.jpg.xmp").write_text(XMP, encoding="utf-8")       # a second later
+        jobs = {j.photo_path.name: j for j in r.wait_done(2)}
+    assert jobs["LATE.jpg"].sidecar_path == hot / "LATE.jpg.xmp"
+    assert jobs["FIRST.jpg"].sidecar_path == hot / "FIRST.xmp"
+    assert jobs["FIRST.jpg"].created < jobs["LATE.jpg"].created      # no waiting when it is there
+    assert {j.status for j in jobs.values()} == {DONE}
+    assert len(clips_of(hot, "LATE")) == 1
+
+
+def test_outputs_written_into_the_watched_folder_are_not_reingested(hot):
+    # Patterns that match everything, outputs beside the photos and in a subfolder of a
+    # recursive watch: only the photos may ever become jobs.
+    (hot / "stillmotion.toml").write_text('patterns = ["*"]\n' + SETTINGS, encoding="utf-8")
+    sub = hot / "sub"
+    sub.mkdir()
+    (sub / "stillmotion.toml").write_text('output = "clips"\n[settings]\nformat = "gif"\n', encoding="utf-8")
+    with open(Path(os.environ["STILLMOTION_HOME"]) / "config.toml", "a", encoding="utf-8") as fh:
+        fh.write("recursive = true\n")
+    with running(hot) as r:
+        (hot / "A.jpg").write_bytes(photo_bytes(5))
+        (sub / "B.jpg").write_bytes(photo_bytes(6))
+        r.wait_done(2)
+        outputs = [Path(p) for j in r.jobs() for p in j.outputs]
+        assert outputs and all(p.exists() for p in outputs)
+        assert (sub / "clips" / "B.motion.gif").exists()
+        time.sleep(1.5)                               # several settle intervals: would anything follow?
+        names = sorted(j.photo_path.name for j in r.jobs())
+    assert names == ["A.jpg", "B.jpg"]
+
+
+def test_a_photo_removed_before_its_turn_is_skipped_without_an_error(hot, caplog):
+    caplog.set_level(logging.INFO, logger="stillmotion")
+    with running(hot, worker=False) as r:            # nothing runs yet: jobs wait in the queue
+        (hot / "GONE.jpg").write_bytes(photo_bytes(7))
+        (hot / "KEPT.jpg").write_bytes(photo_bytes(8))
+        r.wait_until(lambda: len(r.jobs()) == 2, 10, "two queued jobs")
+        (hot / "GONE.jpg").unlink()
+        (hot / "BRIEF.jpg").write_bytes(photo_bytes(9))  # gone before it was even complete
+        (hot / "BRIEF.jpg").unlink()
+        r.wait_until(lambda: any(j.status == CANCELED for j in r.jobs()), 10, "the skip")
+        r.start_worker()
+        jobs = {j.photo_path.name: j for j in r.wait_done(2)}
+        time.sleep(0.5)
+        jobs = {j.photo_path.name: j for j in r.jobs()}
+    assert set(jobs) == {"GONE.jpg", "KEPT.jpg"}
+    assert jobs["GONE.jpg"].status == CANCELED and jobs["GONE.jpg"].error is None
+    assert jobs["GONE.jpg"].info == {"skipped": "photo deleted before its turn"}
+    assert jobs["KEPT.jpg"].status == DONE
+    assert not clips_of(hot, "GONE")
+    assert not [rec for rec in caplog.records if rec.levelno >= logging.WARNING]
+    assert any("GONE.jpg" in rec.getMessage() and "skipped" in rec.getMessage() for rec in caplog.records)
+
+
+def test_a_changed_file_is_animated_again_only_where_configured(tmp_path, hot):
+    again = tmp_path / "again"
+    again.mkdir()
+    (again / "stillmotion.toml").write_text("retake_changed = true\n" + SETTINGS, encoding="utf-8")
+    with running(hot, again) as r:
+        for folder in (hot, again):
+            (folder / "P.jpg").write_bytes(photo_bytes(10))
+        r.wait_done(2)
+        for folder in (hot, again):
+            (folder / "P.jpg").write_bytes(photo_bytes(11))    # edited and exported again
+        r.wait_done(3)
+        time.sleep(1.0)
+        counts = {folder.name: sum(j.photo_path.parent == folder for j in r.jobs()) for folder in (hot, again)}
+    assert counts == {"hot": 1, "again": 2}
+    assert len(clips_of(again, "P")) == 2 and len(clips_of(hot, "P")) == 1

@@ -1,0 +1,103 @@
+"""[watch] config, [[watch.folders]] and per-folder stillmotion.toml: validated, clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from stillmotion import config as config_mod
+from stillmotion.errors import ConfigError
+from stillmotion.watch.names import is_ignored
+from stillmotion.watch.settings import FolderFileCache, folder_for_dir, folders_from_config
+
+
+def load(fast_config: Path, text: str) -> config_mod.Config:
+    fast_config.write_text(fast_config.read_text() + text, encoding="utf-8")
+    return config_mod.load()
+
+
+def test_folder_tables_are_read_with_their_own_settings(tmp_path, fast_config):
+    cfg = load(fast_config, f"""
+[watch]
+patterns = ["*.tif"]
+[[watch.folders]]
+path = "{tmp_path / 'c1'}"
+recursive = true
+output = "motion"
+settings = {{ profile = "portrait", duration = 3 }}
+[[watch.folders]]
+path = "{tmp_path / 'plain'}"
+""")
+    first, second = folders_from_config(cfg)
+    assert first.recursive and first.base.output == "motion" and first.base.patterns == ("*.tif",)
+    assert first.base.request.profile == "portrait" and first.base.request.duration == 3.0
+    assert first.base.out_dir(tmp_path / "c1" / "IMG.tif") == tmp_path / "c1" / "motion"
+    assert not second.recursive and second.base.output == "beside"
+    assert second.base.out_dir(tmp_path / "plain" / "IMG.tif") is None
+    assert second.base.matches("IMG_1.TIF") and not second.base.matches("IMG_1.jpg")
+    # A folder named on the command line takes its config entry's settings.
+    assert folder_for_dir(cfg, tmp_path / "c1").base.output == "motion"
+    assert folder_for_dir(cfg, tmp_path / "other").base.output == "beside"
+
+
+@pytest.mark.parametrize("table, message", [
+    ('path = "/x"\npatern = ["*.jpg"]', "unknown key 'patern'"),
+    ('recursive = true', "'path' is required"),
+    ('path = "/x"\nrecursive = "yes"', "'recursive' must be a boolean"),
+    ('path = "/x"\nsettle_seconds = "2"', "'settle_seconds' must be a number"),
+    ('path = "/x"\nsettle_seconds = -1', "between 0 and 3600"),
+    ('path = "/x"\npatterns = []', "non-empty array of strings"),
+    ('path = "/x"\npatterns = [1]', "non-empty array of strings"),
+    ('path = "/x"\noutput = "../elsewhere"', "'output' must be \"beside\" or the name of a subfolder"),
+    ('path = "/x"\noutput = "/abs"', "'output' must be"),
+    ('path = "/x"\nsettings = { duration = 99 }', "duration must be between 0.5 and 30.0"),
+    ('path = "/x"\nsettings = { speed = 2 }', "unknown setting 'speed'"),
+])
+def test_a_bad_folder_table_names_the_file_and_the_key(fast_config, table, message):
+    cfg = load(fast_config, f"[[watch.folders]]\n{table}\n")
+    with pytest.raises(ConfigError) as err:
+        folders_from_config(cfg)
+    assert message in str(err.value)
+    assert str(fast_config) in str(err.value) and "[[watch.folders]] #1" in str(err.value)
+
+
+def test_stillmotion_toml_overrides_its_folder_and_nearer_files_win(tmp_path, fast_config):
+    cfg = load(fast_config, "")
+    root = tmp_path / "hot"
+    sub = root / "portraits"
+    sub.mkdir(parents=True)
+    (root / "stillmotion.toml").write_text(
+        'output = "clips"\n[settings]\nduration = 2\nfps = 12\n', encoding="utf-8")
+    (sub / "stillmotion.toml").write_text('[settings]\nprofile = "portrait"\nfps = 8\n', encoding="utf-8")
+    folder = folder_for_dir(cfg, root)
+    cache = FolderFileCache()
+    top = folder.settings_for(root / "A.jpg", cache)
+    inner = folder.settings_for(sub / "B.jpg", cache)
+    assert top.output == "clips" and top.request.duration == 2.0 and top.request.fps == 12
+    assert inner.output == "clips" and inner.request.fps == 8 and inner.request.duration == 2.0
+    assert inner.request.profile == "portrait"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("output = 3\n", "'output' must be a string"),
+    ("path = '/elsewhere'\n", "unknown key 'path'"),
+    ("[settings]\ncamera = 'zoom'\n", "camera must be one of"),
+    ("output = \n", "not valid TOML"),
+])
+def test_a_bad_stillmotion_toml_is_an_error_naming_it(tmp_path, fast_config, text, message):
+    cfg = load(fast_config, "")
+    (tmp_path / "stillmotion.toml").write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        folder_for_dir(cfg, tmp_path).settings_for(tmp_path / "A.jpg")
+    assert message in str(err.value) and str(tmp_path / "stillmotion.toml") in str(err.value)
+
+
+@pytest.mark.parametrize("name, ignored", [
+    ("IMG_1.jpg", False), ("IMG_1.jpg.part", True), ("IMG_1.tmp", True), ("IMG_1.jpg~", True),
+    ("~$IMG_1.jpg", True), (".IMG_1.jpg", True), ("IMG_1.motion.mp4", True), ("IMG_1.motion-2.gif", True),
+    (".stillmotion-tmp-abc.mp4", True), ("stillmotion.toml", True), ("IMG_1.crdownload", True),
+])
+def test_temporary_hidden_and_own_files_are_never_candidates(tmp_path, name, ignored):
+    assert is_ignored(tmp_path / name, tmp_path) is ignored
+    assert is_ignored(tmp_path / ".hidden" / "IMG.jpg", tmp_path)

@@ -211,7 +211,7 @@ def job_fingerprint(spec: JobSpec, *, photo_digest: str | None = None, target: s
     """What makes two submissions the same job: the pixels, their metadata, the request, the target.
 
     `photo_digest` saves re-reading a photo already hashed while it was uploaded;
-    `target` names where the result goes (default: the original, else the photo).
+    `target` names where the result goes (default: destination folder / stem).
     """
     digest = hashlib.sha256()
     digest.update((photo_digest or file_digest(spec.photo_path)).encode())
@@ -220,8 +220,7 @@ def job_fingerprint(spec: JobSpec, *, photo_digest: str | None = None, target: s
         _hash_file(spec.sidecar_path, digest)
     canonical = json.dumps({
         "develop": spec.develop, "request": spec.request.to_dict(),
-        "target": target or str(spec.original_path or spec.photo_path),
-        "out_dir": str(spec.out_dir) if spec.out_dir else None,
+        "target": target or str(Path(spec.destination) / spec.stem),
     }, sort_keys=True, default=str)
     digest.update(canonical.encode())
     return digest.hexdigest()

@@ -1,0 +1,121 @@
+"""Read a multipart form, streaming file parts into a fresh folder under uploads/.
+
+Files are written as they arrive (never held in memory) and hashed on the way, so
+duplicate detection needs no second read. Limits: all files together at most
+[limits] max_upload_mb, the XMP sidecar at most max_xmp_mb (413 beyond either); text
+fields at most 1 MiB each. On any error the folder is removed before the error is raised.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import BodyPartReader, web
+
+from .errors import ApiError
+
+TEXT_LIMIT = 1 << 20
+CHUNK = 1 << 16
+
+
+@dataclass
+class Upload:
+    path: Path
+    filename: str       # the client's name for it, made safe
+    digest: str         # sha256 of the content
+    size: int
+
+
+@dataclass
+class Form:
+    fields: dict[str, str] = field(default_factory=dict)
+    files: dict[str, Upload] = field(default_factory=dict)
+    folder: Path | None = None          # holds the uploads; the caller owns it from here
+
+    def discard(self) -> None:
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None
+
+
+def safe_filename(name: str | None, default: str) -> str:
+    """The last component of a client file name, with only harmless characters."""
+    base = re.split(r"[\\/]", name or "")[-1]
+    base = re.sub(r"[^A-Za-z0-9._ -]", "_", base).strip(" .")[:120]
+    return base or default
+
+
+def too_large(what: str, limit_bytes: int) -> ApiError:
+    return ApiError(413, "payload_too_large",
+                    f"{what} is larger than {limit_bytes / 2**20:g} MB ([limits] in the daemon's config)")
+
+
+async def read_form(request: web.Request, uploads_root: Path, *, file_fields: dict[str, int],
+                    text_fields: frozenset[str], max_total: int) -> Form:
+    """`file_fields` maps each accepted file field to its own size limit in bytes."""
+    if not request.content_type.startswith("multipart/"):
+        raise ApiError(415, "unsupported_media_type", "send multipart/form-data")
+    if request.content_length is not None and request.content_length > max_total + TEXT_LIMIT * len(text_fields):
+        raise too_large("the upload", max_total)
+    form = Form()
+    try:
+        reader = await request.multipart()
+        total = 0
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader) or not part.name:
+                raise ApiError(400, "bad_request", "nested multipart bodies and unnamed parts are not accepted")
+            name = part.name
+            if name in form.fields or name in form.files:
+                raise ApiError(400, "bad_request", f"field '{name}' was sent twice")
+            if name in file_fields and part.filename is not None:
+                if form.folder is None:
+                    form.folder = uploads_root / secrets.token_hex(8)
+                    form.folder.mkdir(parents=True, mode=0o700)
+                field_limit, remaining = file_fields[name], max_total - total
+                if field_limit <= remaining:
+                    limit, refusal = field_limit, too_large(f"'{name}'", field_limit)
+                else:
+                    limit, refusal = remaining, too_large("the upload", max_total)
+                upload = await _save(part, form.folder, name, limit, refusal)
+                total += upload.size
+                form.files[name] = upload
+            elif name in text_fields:
+                form.fields[name] = await _text(part, name)
+            else:
+                known = ", ".join(sorted([*file_fields, *text_fields]))
+                raise ApiError(400, "bad_request", f"unknown field '{name}' (known: {known})")
+    except BaseException:
+        form.discard()
+        raise
+    return form
+
+
+async def _save(part: BodyPartReader, folder: Path, name: str, limit: int, refusal: ApiError) -> Upload:
+    filename = safe_filename(part.filename, name)
+    path = folder / (f"{name}.xmp" if name == "xmp" else filename)
+    digest, size = hashlib.sha256(), 0
+    with open(path, "wb") as fh:
+        while chunk := await part.read_chunk(CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise refusal
+            digest.update(chunk)
+            fh.write(chunk)
+    return Upload(path=path, filename=filename, digest=digest.hexdigest(), size=size)
+
+
+async def _text(part: BodyPartReader, name: str) -> str:
+    data = bytearray()
+    while chunk := await part.read_chunk(CHUNK):
+        data.extend(chunk)
+        if len(data) > TEXT_LIMIT:
+            raise ApiError(413, "payload_too_large", f"field '{name}' is larger than 1 MB")
+    try:
+        return data.decode(part.get_charset("utf-8"))
+    except (UnicodeDecodeError, LookupError):
+        raise ApiError(400, "bad_request", f"field '{name}' is not valid text") from None

@@ -1,0 +1,71 @@
+"""Middlewares, outermost first: JSON errors, then the front door (Host, Origin), then auth."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Awaitable, Callable
+
+from aiohttp import hdrs, web
+
+from ..errors import StillmotionError
+from ..jobs.store import error_dict
+from .errors import HTTP_CODES, ApiError, error_response, status_for
+from .state import AUTHENTICATED, FRONT_DOOR
+
+log = logging.getLogger(__name__)
+
+PUBLIC_PATHS = frozenset({"/v1/health"})   # answer without a token (status only)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return error_response(exc.status, exc.code, exc.message, exc.headers)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        headers = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
+        return error_response(exc.status, HTTP_CODES.get(exc.status, "http_error"), exc.reason, headers)
+    except StillmotionError as exc:
+        return error_response(status_for(exc), **error_dict(exc))
+    except (asyncio.CancelledError, ConnectionResetError):
+        raise
+    except Exception:
+        log.exception("unhandled error in %s %s", request.method, request.path)
+        return error_response(500, "internal", "internal error in the daemon (details are in its log)")
+
+
+@web.middleware
+async def front_door_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    door = request.app[FRONT_DOOR]
+    host = request.headers.get(hdrs.HOST)
+    if not door.host_allowed(host):
+        raise ApiError(403, "forbidden_host",
+                       f"Host {host!r} is not this daemon's; add it to [server] allowed_hosts if it should be")
+    origin = request.headers.get(hdrs.ORIGIN)
+    if origin is not None and not door.origin_allowed(origin, host or ""):
+        raise ApiError(403, "forbidden_origin", f"requests from the web page at {origin!r} are not allowed")
+    if request.headers.get("Sec-Fetch-Site", "").lower() == "cross-site":
+        raise ApiError(403, "forbidden_origin", "cross-site browser requests are not allowed")
+    return await handler(request)
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    door = request.app[FRONT_DOOR]
+    header = request.headers.get(hdrs.AUTHORIZATION)
+    if door.token_ok(header):
+        request[AUTHENTICATED] = True
+    elif header is None and request.path in PUBLIC_PATHS:
+        request[AUTHENTICATED] = False
+    else:
+        what = "a wrong token" if header else "no token"
+        raise ApiError(401, "unauthorized",
+                       f"{what}: send 'Authorization: Bearer <token>' with the token from the daemon's "
+                       "data folder (file 'token')", headers={"WWW-Authenticate": 'Bearer realm="stillmotion"'})
+    return await handler(request)

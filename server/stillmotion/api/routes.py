@@ -1,0 +1,134 @@
+"""The handlers: each parses its input, calls one function, and answers.
+
+Blocking work (file checks, hashing, engine status, analysis, cancel) runs in the
+default executor; reading one job record stays on the loop (a primary-key SELECT
+on a WAL database never waits for the writer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import functools
+from typing import Any, Callable, TypeVar
+
+from aiohttp import web
+
+from .. import __version__, engines
+from ..jobs.store import Job
+from .errors import ApiError
+from .events import stream_job
+from .forms import read_form
+from .state import AUTHENTICATED, CONFIG, EVENTS, FOLDERS, POLICY, STORE, WORKER
+from .submit import JOB_TEXT_FIELDS, photo_of, submit_job
+
+T = TypeVar("T")
+CANCEL_WAIT_S = 2.0      # DELETE answers once the job has stopped, or after this long
+MB = 2**20
+
+
+async def in_thread(fn: Callable[..., T], *args: Any) -> T:
+    return await asyncio.get_running_loop().run_in_executor(None, functools.partial(fn, *args))
+
+
+def _job_or_404(request: web.Request) -> Job:
+    job_id = request.match_info["job_id"]
+    job = request.app[STORE].get(job_id)
+    if job is None:
+        raise ApiError(404, "not_found", f"no job {job_id!r}")
+    return job
+
+
+def _upload_limits(request: web.Request) -> tuple[int, int]:
+    limits = request.app[CONFIG]["limits"]
+    return int(limits["max_upload_mb"] * MB), int(limits["max_xmp_mb"] * MB)
+
+
+# ---- health and engines --------------------------------------------------------
+def health_report(config: Any) -> dict[str, Any]:
+    statuses = engines.statuses(config)
+    usable = [s for s in statuses if s.usable]
+    device = next((s.device for s in usable if s.kind != "parallax"), "cpu")
+    return {"status": "ok", "version": __version__, "device": device, "engines": [s.name for s in usable]}
+
+
+async def health(request: web.Request) -> web.Response:
+    if not request[AUTHENTICATED]:
+        return web.json_response({"status": "ok"})      # enough to tell "not running" from "not allowed"
+    return web.json_response(await in_thread(health_report, request.app[CONFIG]))
+
+
+async def list_engines(request: web.Request) -> web.Response:
+    statuses = await in_thread(engines.statuses, request.app[CONFIG])
+    return web.json_response({"engines": [dataclasses.asdict(s) for s in statuses]})
+
+
+# ---- jobs ------------------------------------------------------------------------
+async def create_job(request: web.Request) -> web.Response:
+    max_upload, max_xmp = _upload_limits(request)
+    form = await read_form(request, request.app[FOLDERS].uploads, file_fields={"image": max_upload, "xmp": max_xmp},
+                           text_fields=JOB_TEXT_FIELDS, max_total=max_upload)
+    submission = await in_thread(submit_job, request.app[STORE], form, request.app[POLICY],
+                                 request.headers.get("Idempotency-Key"))
+    job = submission.job
+    headers = {"Location": f"/v1/jobs/{job.id}"}
+    if not submission.created:
+        headers["Idempotent-Replayed"] = "true"
+    return web.json_response({"id": job.id, "status": job.status}, status=202, headers=headers)
+
+
+async def list_jobs(request: web.Request) -> web.Response:
+    statuses = [s for s in request.query.get("status", "").split(",") if s] or None
+    try:
+        limit = int(request.query.get("limit", "100"))
+    except ValueError:
+        raise ApiError(400, "bad_request", "limit must be a whole number") from None
+    jobs = request.app[STORE].list(statuses=statuses, limit=limit)
+    return web.json_response({"jobs": [j.to_dict() for j in jobs]})
+
+
+async def get_job(request: web.Request) -> web.Response:
+    return web.json_response(_job_or_404(request).to_dict())
+
+
+async def job_events(request: web.Request) -> web.StreamResponse:
+    job = _job_or_404(request)
+    return await stream_job(request, request.app[STORE], request.app[EVENTS], job.id)
+
+
+async def cancel_job(request: web.Request) -> web.Response:
+    job = _job_or_404(request)
+    await in_thread(request.app[WORKER].cancel, job.id)
+    await request.app[EVENTS].wait_terminal(request.app[STORE], job.id, CANCEL_WAIT_S)
+    return web.json_response(_job_or_404(request).to_dict())
+
+
+# ---- readiness -------------------------------------------------------------------
+def analyze_photo(path: Any) -> dict[str, Any]:
+    try:
+        from ..readiness import analyze_path
+    except ImportError:
+        raise ApiError(501, "not_available", "readiness analysis is not part of this build yet") from None
+    return analyze_path(path).to_dict()
+
+
+async def analyze(request: web.Request) -> web.Response:
+    max_upload, _ = _upload_limits(request)
+    form = await read_form(request, request.app[FOLDERS].uploads, file_fields={"image": max_upload},
+                           text_fields=frozenset({"image_path", "original_path"}), max_total=max_upload)
+    try:
+        path = await in_thread(photo_of, form, request.app[POLICY].max_megapixels)
+        return web.json_response(await in_thread(analyze_photo, path))
+    finally:
+        form.discard()
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/v1/health", health)
+    app.router.add_get("/v1/engines", list_engines)
+    app.router.add_post("/v1/jobs", create_job)
+    app.router.add_get("/v1/jobs", list_jobs)
+    app.router.add_get("/v1/jobs/{job_id}", get_job)
+    app.router.add_delete("/v1/jobs/{job_id}", cancel_job)
+    app.router.add_get("/v1/jobs/{job_id}/events", job_events)
+    app.router.add_post("/v1/analyze", analyze)

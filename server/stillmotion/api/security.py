@@ -1,0 +1,104 @@
+"""The front door. The daemon writes files next to the user's photos, so only the user's
+own local programs may drive it:
+
+- a bearer token, created on first start as `<data dir>/token` (mode 0600, readable by
+  the user's programs only); every route but GET /v1/health needs it (401 otherwise);
+- the Host header must be a loopback name or a configured one (403): a web page whose
+  DNS name is re-pointed at 127.0.0.1 (DNS rebinding) still sends its own name;
+- a browser request from another site (an Origin that is not this daemon's own, or
+  Sec-Fetch-Site: cross-site) is refused (403), and no CORS header is ever sent.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+from urllib.parse import urlsplit
+
+
+TOKEN_FILE = "token"
+
+
+def ensure_token(data_dir: Path) -> tuple[str, Path]:
+    """The daemon's token, created on first start. Written under a temporary name and
+    linked into place, so a second daemon starting at the same moment reads the same one."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / TOKEN_FILE
+    if not path.exists():
+        tmp = data_dir / f".token-{secrets.token_hex(6)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(secrets.token_urlsafe(32) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    if os.name == "posix" and path.stat().st_mode & 0o077:
+        os.chmod(path, 0o600)            # someone loosened it: the token is a password
+    token = path.read_text(encoding="ascii").strip()
+    if len(token) < 16:
+        raise RuntimeError(f"{path}: the token file is empty or damaged; delete it and restart")
+    return token, path
+
+
+def host_name(header: str) -> str:
+    """'localhost:8765' -> 'localhost', '[::1]:8765' -> '::1'."""
+    value = header.strip().lower()
+    if value.startswith("["):
+        return value[1:value.find("]")] if "]" in value else value
+    if value.count(":") == 1:
+        value = value.split(":", 1)[0]
+    return value.rstrip(".")
+
+
+def is_loopback(name: str) -> bool:
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class FrontDoor:
+    token: str
+    allowed_hosts: frozenset[str]       # besides loopback names
+    allowed_origins: frozenset[str]     # besides this daemon's own origin
+
+    @classmethod
+    def build(cls, token: str, allowed_hosts: Iterable[str] = (), allowed_origins: Iterable[str] = (),
+              bind_host: str | None = None) -> "FrontDoor":
+        hosts = {h.strip().lower() for h in allowed_hosts if h.strip()}
+        if bind_host and bind_host not in ("0.0.0.0", "::", ""):
+            hosts.add(host_name(bind_host))   # a configured address is a name clients will use
+        return cls(token, frozenset(hosts), frozenset(o.rstrip("/").lower() for o in allowed_origins))
+
+    def host_allowed(self, header: str | None) -> bool:
+        if not header:
+            return False
+        name = host_name(header)
+        return is_loopback(name) or name in self.allowed_hosts
+
+    def origin_allowed(self, origin: str, host_header: str) -> bool:
+        """Only the daemon's own origin (same host and port as the request) or a configured one."""
+        origin = origin.strip().rstrip("/").lower()
+        if origin in self.allowed_origins:
+            return True
+        parts = urlsplit(origin)
+        return parts.scheme == "http" and parts.netloc == host_header.strip().lower()
+
+    def token_ok(self, authorization: str | None) -> bool:
+        if not authorization:
+            return False
+        scheme, _, value = authorization.partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), self.token.encode())

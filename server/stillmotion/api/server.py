@@ -1,0 +1,83 @@
+"""`create_app(config)`: the daemon as an aiohttp Application; `serve(...)`: run it.
+
+The job store and the worker live exactly as long as the app (cleanup_ctx): on start
+the worker first recovers jobs a killed daemon left running, then takes the queue;
+on shutdown (Ctrl-C, SIGTERM) running jobs are interrupted and put back in the
+queue, to be resumed by the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import AsyncIterator
+
+from aiohttp import web
+
+from .. import __version__, config as config_mod, paths
+from ..config import Config
+from ..jobs.store import JobStore
+from ..jobs.worker import Worker
+from .events import JobEvents
+from .middleware import auth_middleware, error_middleware, front_door_middleware
+from .routes import setup_routes
+from .security import TOKEN_FILE, FrontDoor, ensure_token, host_name, is_loopback
+from .state import CONFIG, EVENTS, FOLDERS, FRONT_DOOR, POLICY, STORE, WORKER, Folders
+from .submit import SubmitPolicy
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config: Config, *, data_dir: Path | None = None, bind_host: str | None = None) -> web.Application:
+    data = Path(data_dir) if data_dir else paths.data_dir()
+    folders = Folders(data=data, uploads=data / "uploads", outputs=data / "outputs")
+    token, _ = ensure_token(data)
+    server_cfg = config["server"]
+    app = web.Application(middlewares=[error_middleware, front_door_middleware, auth_middleware])
+    app[CONFIG] = config
+    app[FOLDERS] = folders
+    app[FRONT_DOOR] = FrontDoor.build(token, server_cfg["allowed_hosts"], server_cfg["allowed_origins"],
+                                      bind_host=bind_host)
+    app[POLICY] = SubmitPolicy.from_config(config, folders.outputs)
+    app.cleanup_ctx.append(_jobs)
+    setup_routes(app)
+    return app
+
+
+async def _jobs(app: web.Application) -> AsyncIterator[None]:
+    """The store, change notifications and the worker, for the lifetime of the app."""
+    loop = asyncio.get_running_loop()
+    store = JobStore.open(app[FOLDERS].data)
+    events = JobEvents(loop)
+    store.add_listener(events.notify)
+    worker = Worker(store, app[CONFIG], outputs_root=app[FOLDERS].outputs)
+    await loop.run_in_executor(None, worker.start)     # recovery touches the disk
+    app[STORE], app[EVENTS], app[WORKER] = store, events, worker
+    try:
+        yield
+    finally:
+        await loop.run_in_executor(None, worker.stop)
+        store.remove_listener(events.notify)
+        store.close()
+
+
+def serve(config_path: str | os.PathLike | None = None, host: str | None = None, port: int | None = None) -> int:
+    """`stillmotion serve`: run the daemon until Ctrl-C / SIGTERM. Returns the exit status."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    cfg = config_mod.load(config_path)
+    host = host or cfg["server"]["host"]
+    port = port if port is not None else int(cfg["server"]["port"])
+    if not is_loopback(host_name(host)):
+        log.warning("listening on %s: other machines can reach the daemon; the token is all that stops them", host)
+    app = create_app(cfg, bind_host=host)
+    token_file = app[FOLDERS].data / TOKEN_FILE
+    banner = f"Stillmotion {__version__} daemon on http://{host}:{port} (token: {token_file})"
+    try:
+        web.run_app(app, host=host, port=port, access_log=None, print=lambda _: print(banner, flush=True))
+    except OSError as exc:
+        print(f"stillmotion: error: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,78 @@
+"""Which local paths a client may name: images to read, and folders results go into.
+
+Rules (the daemon writes files, so a path is a capability):
+- paths are absolute (out_dir may be relative to the original's folder) and never
+  contain `..`: 400;
+- `image_path` / `original_path` name an existing file with an image suffix (a
+  rendered format, or a camera raw for the original): 400;
+- a symlinked photo must point into its own folder: 403;
+- results go into the original's own folder, or into an `out_dir` that resolves
+  (symlinks followed) inside that folder or a configured [output] allowed_dirs: 403.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+from ..errors import InputError
+from ..photo import PHOTO_SUFFIXES
+
+# An original in Lightroom is often a raw file; the daemon gets a rendered copy to animate.
+RAW_SUFFIXES = frozenset({
+    ".dng", ".cr2", ".cr3", ".crw", ".nef", ".nrw", ".arw", ".srf", ".sr2", ".raf", ".orf", ".rw2",
+    ".pef", ".srw", ".x3f", ".3fr", ".fff", ".iiq", ".mos", ".mef", ".mrw", ".erf", ".kdc", ".dcr",
+    ".rwl", ".raw", ".heic", ".heif", ".avif", ".jxl", ".psd", ".psb",
+})
+ORIGINAL_SUFFIXES = frozenset(PHOTO_SUFFIXES) | RAW_SUFFIXES
+
+
+class ForbiddenPath(InputError):
+    """A path the daemon must not write beside or into."""
+
+    code = "forbidden_path"
+    http_status = 403
+
+
+def local_path(raw: str, field: str, base: Path | None = None) -> Path:
+    """An absolute path without `..` (relative ones resolve against `base` when given)."""
+    if not raw or not raw.strip() or "\0" in raw:
+        raise InputError(f"{field} is empty or not a valid path")
+    path = Path(raw.strip()).expanduser()
+    if ".." in path.parts:
+        raise InputError(f"{field} must not contain '..': {raw}")
+    if not path.is_absolute():
+        if base is None:
+            raise InputError(f"{field} must be an absolute path: {raw}")
+        path = base / path
+    return path
+
+
+def existing_image(raw: str, field: str, suffixes: Iterable[str] = PHOTO_SUFFIXES) -> Path:
+    """An existing image file named by the client; symlinks may not leave its folder."""
+    allowed = frozenset(suffixes)
+    path = local_path(raw, field)
+    if path.suffix.lower() not in allowed:
+        raise InputError(f"{field} is not an image file ({path.name}); expected one of "
+                         f"{', '.join(sorted(allowed))}")
+    if not path.is_file():
+        raise InputError(f"{field}: no such file: {path}")
+    real = path.resolve()
+    if real.parent != path.parent.resolve():
+        raise ForbiddenPath(f"{field} is a symlink out of its folder: {path}")
+    if real.suffix.lower() not in allowed:
+        raise InputError(f"{field} does not point to an image file: {path}")
+    return path
+
+
+def destination(original: Path | None, out_dir: str | None, allowed_dirs: Iterable[str | Path]) -> Path | None:
+    """The folder results go into, resolved; None when neither an original nor out_dir is given."""
+    home = original.parent.resolve() if original is not None else None
+    if not out_dir:
+        return home
+    real = local_path(out_dir, "out_dir", base=home).resolve()
+    roots = [Path(d).expanduser().resolve() for d in allowed_dirs] + ([home] if home else [])
+    if not any(real == root or root in real.parents for root in roots):
+        raise ForbiddenPath(f"out_dir {out_dir} is outside the photo's folder and the configured "
+                            "[output] allowed_dirs")
+    return real

@@ -1,0 +1,223 @@
+"""The worker: takes queued jobs from the store and runs them through the pipeline.
+
+    worker = Worker(store, config)     # any process: the daemon, or a standalone watcher
+    worker.start()                     # recovers jobs a dead process left running, then dispatches
+    worker.cancel(job_id)              # stops a running job within a second (parallax)
+    worker.stop()                      # running jobs go back to the queue, resumed on next start
+
+Jobs run in plain threads, never on the daemon's event loop. A dispatcher thread
+picks jobs in queue order (priority, then first come) and starts one only while the
+job's device (the engine's: "cpu" for parallax, "cuda:0"...) runs fewer than
+`[jobs] per_device` jobs, counted in the store across every process sharing it.
+
+pyexiv2 (used by the metadata stage inside run_job) is not safe to call from two
+threads at once. With the default per_device = 1 this worker is the only thread
+running run_job for a device, which serialises it on a machine with one device;
+raising per_device, or a machine with a GPU and a CPU job at the same time, runs
+run_job concurrently, so the metadata module must then hold its own lock.
+
+Crash recovery: a job stays `running` in the store with its owner's identity (pid
+and process start time). On start, and every few seconds after, jobs whose owner is
+no longer alive lose their hidden temporaries in the destination folder
+(`.stillmotion-tmp-<job id>-*`) and go back to the queue at their old place: they
+finish exactly once, and no partial file is ever left beside a photo.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+from .. import engines
+from ..errors import Canceled, StillmotionError
+from ..place import stale_temps
+from ..progress import CancelToken, JobProgress
+from .pipeline import remove_temp, run_job
+from .store import CANCELED, DONE, FAILED, Job, JobStore, process_identity
+
+log = logging.getLogger(__name__)
+
+RECOVERY_INTERVAL_S = 10.0   # how often to look for jobs a dead process left running
+PRUNE_INTERVAL_S = 3600.0
+
+
+class Worker:
+    def __init__(self, store: JobStore, config: Mapping[str, Any], *, outputs_root: Path | None = None,
+                 poll_interval: float = 0.5) -> None:
+        jobs_cfg = config.get("jobs", {})
+        self.store = store
+        self.config = config
+        self.per_device = max(1, int(jobs_cfg.get("per_device", 1)))
+        self.render_nice = int(jobs_cfg.get("render_nice", 10))
+        self.retention_s = float(jobs_cfg.get("retention_days", 14)) * 86400.0
+        self.outputs_root = outputs_root      # clips the daemon owns (uploads without an original)
+        self.poll_interval = poll_interval    # picks up jobs and cancels from other processes
+        self.owner = process_identity()
+        self._running: dict[str, tuple[CancelToken, threading.Thread]] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._dispatcher: threading.Thread | None = None
+
+    # ---- lifecycle -----------------------------------------------------------
+    def start(self) -> None:
+        self.recover()
+        self.store.add_listener(self._on_change)
+        self._dispatcher = threading.Thread(target=self._loop, name="stillmotion-dispatcher", daemon=True)
+        self._dispatcher.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop dispatching; running jobs are interrupted and go back to the queue."""
+        self._stopping.set()
+        self._wake.set()
+        with self._lock:
+            running = list(self._running.values())
+        for token, _ in running:
+            token.cancel()
+        if self._dispatcher is not None:
+            self._dispatcher.join(timeout)
+        for _, thread in running:
+            thread.join(timeout)
+        self.store.remove_listener(self._on_change)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    @property
+    def busy(self) -> int:
+        with self._lock:
+            return len(self._running)
+
+    # ---- control ---------------------------------------------------------------
+    def cancel(self, job_id: str) -> Job | None:
+        job = self.store.cancel(job_id)
+        self._cancel_local(job_id)
+        return job
+
+    def _cancel_local(self, job_id: str) -> None:
+        with self._lock:
+            entry = self._running.get(job_id)
+        if entry is not None:
+            entry[0].cancel()
+
+    def _on_change(self, job_id: str) -> None:
+        self._wake.set()
+
+    # ---- recovery and housekeeping ------------------------------------------
+    def recover(self) -> list[str]:
+        """Requeue jobs whose process died mid-job (after removing their partial files)."""
+        requeued = []
+        for job in self.store.orphans():
+            for tmp in stale_temps(job.destination, job.id):
+                remove_temp(tmp)
+            if job.cancel_requested:
+                self.store.finish(job.id, job.owner, CANCELED)
+            elif self.store.requeue(job.id, job.owner):
+                log.info("job %s: its process died while it ran; back in the queue", job.id)
+                requeued.append(job.id)
+        return requeued
+
+    def _loop(self) -> None:
+        next_recovery = time.monotonic() + RECOVERY_INTERVAL_S
+        next_prune = 0.0
+        while not self._stopping.is_set():
+            self._wake.clear()
+            try:
+                now = time.monotonic()
+                if now >= next_recovery:
+                    self.recover()
+                    next_recovery = now + RECOVERY_INTERVAL_S
+                if now >= next_prune:
+                    self.store.prune(self.retention_s, owned_outputs_root=self.outputs_root)
+                    next_prune = now + PRUNE_INTERVAL_S
+                for job_id in self.store.cancel_requested(self.owner):  # also from other processes
+                    self._cancel_local(job_id)
+                self._dispatch()
+            except Exception:  # the dispatcher must outlive any single bad pass
+                log.exception("job dispatcher pass failed")
+            self._wake.wait(self.poll_interval)
+
+    # ---- dispatch ----------------------------------------------------------------
+    def _dispatch(self) -> None:
+        busy_devices: set[str] = set()
+        choices: dict[tuple[str, str | None], tuple[str, str, str]] = {}
+        for job in self.store.queue():
+            if self._stopping.is_set():
+                return
+            key = (job.request.get("engine", "auto"), job.request.get("model"))
+            try:
+                if key not in choices:
+                    choices[key] = self._engine_for(*key)
+            except StillmotionError as exc:   # e.g. the engine is not installed here
+                self.store.finish(job.id, None, FAILED, error=exc)
+                continue
+            name, why, device = choices[key]
+            if device in busy_devices:
+                continue
+            claimed = self.store.claim(job.id, self.owner, device, self.per_device, name, why)
+            if claimed is None:
+                busy_devices.add(device)
+                continue
+            self._start(claimed)
+
+    def _engine_for(self, engine: str, model: str | None) -> tuple[str, str, str]:
+        """(engine name, why it was picked, device) for a request, without loading weights."""
+        chosen, why = engines.choose(engine, self.config, model=model)
+        return chosen.name, why, chosen.status().device
+
+    def _start(self, job: Job) -> None:
+        token = CancelToken()
+        if job.cancel_requested:
+            token.cancel()
+        thread = threading.Thread(target=self._run, args=(job, token), name=f"stillmotion-job-{job.id}",
+                                  daemon=True)
+        with self._lock:
+            self._running[job.id] = (token, thread)
+        thread.start()
+
+    # ---- one job -------------------------------------------------------------------
+    def _run(self, job: Job, token: CancelToken) -> None:
+        self._lower_priority()
+        store, owner = self.store, self.owner
+
+        def on_update(stage: str, overall: float, eta: float | None) -> None:
+            store.report_progress(job.id, owner, stage, overall, eta)
+
+        try:
+            result = run_job(job.spec(), self.config, progress=JobProgress(on_update), cancel=token)
+        except Canceled:
+            current = store.get(job.id)
+            if self._stopping.is_set() and not (current and current.cancel_requested):
+                store.requeue(job.id, owner)          # daemon shutting down: resume on next start
+            else:
+                store.finish(job.id, owner, CANCELED)
+        except StillmotionError as exc:
+            store.finish(job.id, owner, FAILED, error=exc)
+        except OSError as exc:                        # disk full, folder not writable...
+            where = f" ({exc.filename})" if exc.filename else ""
+            store.finish(job.id, owner, FAILED,
+                         error={"code": "io_error", "message": f"{exc.strerror or exc}{where}"})
+        except Exception as exc:
+            log.exception("job %s failed unexpectedly", job.id)
+            store.finish(job.id, owner, FAILED,
+                         error={"code": "internal", "message": f"{type(exc).__name__}: {exc}"})
+        else:
+            store.finish(job.id, owner, DONE, outputs=result.outputs, info=result.info)
+        finally:
+            with self._lock:
+                self._running.pop(job.id, None)
+            self._wake.set()
+
+    def _lower_priority(self) -> None:
+        """Render at a lower CPU priority (Linux: per thread; threads this one starts, such as
+        the encoder's, inherit it), so the API stays responsive while a clip renders."""
+        if self.render_nice > 0 and sys.platform.startswith("linux"):
+            try:
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.render_nice)
+            except OSError:
+                pass

@@ -1,0 +1,376 @@
+"""The daemon as its clients see it: a real server on a free port, real jobs, real files."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+import struct
+import threading
+import time
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+from aiohttp import web
+
+from stillmotion import config as config_mod
+from stillmotion.api.client import DaemonClient
+from stillmotion.api.server import create_app
+from stillmotion.progress import STAGES
+from stillmotion.video.decode import probe
+
+from support import save_photo, skimage_photo
+
+TINY = {"duration": 0.5, "fps": 8}          # 4 frames: a whole job in a fraction of a second
+LONG = {"duration": 30, "fps": 60}          # 1800 frames: runs until a test cancels it
+
+
+class LiveServer:
+    """create_app(config) served by a real aiohttp site in a background thread."""
+
+    def __init__(self, config: config_mod.Config, data_dir: Path) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.app = create_app(config, data_dir=data_dir)
+        self.runner = web.AppRunner(self.app)
+        ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(ready,), daemon=True)
+        self.thread.start()
+        assert ready.wait(30), "server did not start"
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.token = (data_dir / "token").read_text().strip()
+
+    def _run(self, ready: threading.Event) -> None:
+        asyncio.set_event_loop(self.loop)
+
+        async def start() -> None:
+            await self.runner.setup()
+            site = web.TCPSite(self.runner, "127.0.0.1", 0)
+            await site.start()
+            self.port = site._server.sockets[0].getsockname()[1]
+
+        self.loop.run_until_complete(start())
+        ready.set()
+        self.loop.run_forever()
+
+    def client(self, token: str | None = "default") -> DaemonClient:
+        return DaemonClient(self.url, self.token if token == "default" else token, timeout=30)
+
+    def request(self, method: str, path: str, token: str | None = "default", **kwargs: Any) -> Any:
+        """One call on a fresh connection (any token, any headers)."""
+        with self.client(token) as c:
+            return c.request(method, path, **kwargs)
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(60)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("stillmotion-home")
+
+
+@pytest.fixture(scope="module")
+def allowed_dir(home: Path) -> Path:
+    folder = home / "exports"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture(scope="module")
+def server(home: Path, allowed_dir: Path) -> Iterator[LiveServer]:
+    cfg_file = home / "config.toml"
+    cfg_file.write_text(
+        '[output]\npreset = "ultrafast"\n'
+        f'allowed_dirs = ["{allowed_dir}"]\n'
+        '[limits]\nmax_upload_mb = 1\n', encoding="utf-8")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("STILLMOTION_HOME", str(home))
+        cfg = config_mod.load(cfg_file, environ={})
+        live = LiveServer(cfg, home / "data")
+        try:
+            yield live
+        finally:
+            live.stop()
+
+
+@pytest.fixture
+def client(server: LiveServer) -> Iterator[DaemonClient]:
+    c = server.client()
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def photo(tmp_path: Path) -> Path:
+    (tmp_path / "photos").mkdir()
+    return save_photo(tmp_path / "photos" / "IMG_0001.jpg", skimage_photo("astronaut"), (96, 64), quality=92)
+
+
+@pytest.fixture
+def blocker(client: DaemonClient, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """A long job that holds the (one) CPU slot until the test ends."""
+    photo = save_photo(tmp_path / "BLOCK.jpg", skimage_photo("coffee"), (384, 256))
+    job = client.submit(image_path=photo, settings={**LONG, "engine": "parallax"})
+    wait_for(lambda: client.job(job["id"])["status"] == "running", 20)
+    yield job
+    client.cancel(job["id"])
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, interval: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+def wait_done(client: DaemonClient, job_id: str, timeout: float = 30) -> dict[str, Any]:
+    return wait_for(lambda: (j := client.job(job_id))["status"] in ("done", "failed", "canceled") and j, timeout)
+
+
+def temps_in(folder: Path) -> list[Path]:
+    return sorted(folder.glob(".stillmotion-tmp-*"))
+
+
+def huge_png(path: Path, width: int = 30000, height: int = 30000) -> Path:
+    """A tiny file that declares a 900-megapixel image (a decompression bomb)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 16))
+                     + chunk(b"IEND", b""))
+    return path
+
+
+# ---------------------------------------------------------------- health, engines
+def test_health_answers_status_only_without_a_token(server):
+    reply = server.request("GET", "/v1/health", token=None)
+    assert reply.status == 200 and reply.body == {"status": "ok"}
+    with server.client() as c:
+        full = c.health()
+    assert full["status"] == "ok" and full["version"] and full["device"] == "cpu"
+    assert "parallax" in full["engines"]
+    assert server.request("GET", "/v1/health", token="wrong").status == 401
+
+
+def test_engines_lists_statuses(client):
+    engines = {e["name"]: e for e in client.engines()}
+    assert engines["parallax"]["usable"] is True and engines["parallax"]["reason"]
+
+
+def test_token_file_is_private(home, server):
+    mode = stat.S_IMODE((home / "data" / "token").stat().st_mode)
+    assert mode == 0o600 and len(server.token) >= 32
+
+
+# ---------------------------------------------------------------- whole jobs
+def test_upload_lifecycle_result_beside_the_original(client, photo, home):
+    original = photo.with_name("IMG_0001.dng")        # Lightroom sends the raw as the original
+    original.write_bytes(b"raw")
+    reply = client.request("POST", "/v1/jobs", fields={"original_path": str(original),
+                                                       "settings": '{"duration": 0.5, "fps": 8, "seed": 5}',
+                                                       "develop": '{"Exposure2012": 0.5}'},
+                           files={"image": ("render.jpg", photo.read_bytes())})
+    assert reply.status == 202, reply.body
+    assert set(reply.body) == {"id", "status"} and reply.body["status"] in ("queued", "running")
+    assert reply.headers["location"] == f"/v1/jobs/{reply.body['id']}"
+    job = wait_done(client, reply.body["id"])
+    assert job["status"] == "done", job
+    clip = photo.parent / "IMG_0001.motion.mp4"
+    assert clip.is_file() and str(clip) in job["outputs"]
+    assert probe(clip).n_frames == 4 and job["progress"] == 1.0 and job["error"] is None
+    assert job["engine"] == "parallax" and job["engine_reason"]
+    assert temps_in(photo.parent) == []
+    assert list((home / "data" / "uploads").iterdir()) == []     # the upload went with the job
+    assert reply.body["id"] in [j["id"] for j in client.jobs()]
+
+
+def test_upload_without_original_goes_to_the_data_folder(client, photo, home):
+    job = wait_done(client, client.submit(image=photo, settings=TINY)["id"])
+    assert job["status"] == "done"
+    clip = Path(job["outputs"][0])
+    assert clip.name == "IMG_0001.motion.mp4" and (home / "data" / "outputs") in clip.parents
+
+
+def test_image_path_job_streams_events_in_order_ending_in_done(client, photo):
+    job = client.submit(image_path=photo, settings={"duration": 2, "fps": 24})
+    events = list(client.events(job["id"]))
+    statuses = [e["status"] for e in events]
+    assert statuses[-1] == "done" and statuses.count("done") == 1
+    order = ["queued", "running", "done"]
+    assert [order.index(s) for s in statuses] == sorted(order.index(s) for s in statuses)
+    progress = [e["progress"] for e in events]
+    assert progress == sorted(progress) and progress[-1] == 1.0
+    stage_order = list(STAGES)
+    stages = [stage_order.index(e["stage"]) for e in events if e["stage"] in STAGES]
+    assert stages == sorted(stages) and len(set(stages)) >= 3       # prepare .. place, in order
+    assert len(events) >= 4
+    assert (photo.parent / "IMG_0001.motion.mp4").is_file()
+
+
+def test_twenty_concurrent_submissions_all_finish(server, tmp_path):
+    photos = [save_photo(tmp_path / f"P{i:02d}.jpg", skimage_photo(["astronaut", "chelsea", "coffee"][i % 3]),
+                         (96, 64)) for i in range(20)]
+
+    def submit(i: int) -> str:
+        with server.client() as c:
+            if i % 2:
+                return c.submit(image=photos[i], original_path=photos[i], settings={**TINY, "seed": i})["id"]
+            return c.submit(image_path=photos[i], settings={**TINY, "seed": i})["id"]
+
+    with ThreadPoolExecutor(20) as pool:
+        ids = list(pool.map(submit, range(20)))
+    assert len(set(ids)) == 20
+    with server.client() as c:
+        jobs = [wait_done(c, job_id, timeout=60) for job_id in ids]
+    assert [j["status"] for j in jobs] == ["done"] * 20, [j["error"] for j in jobs if j["error"]]
+    for i, job in enumerate(jobs):
+        assert job["outputs"][0] == str(tmp_path / f"P{i:02d}.motion.mp4")
+    assert sorted(p.name for p in tmp_path.glob("*.motion.mp4")) == [f"P{i:02d}.motion.mp4" for i in range(20)]
+
+
+# ---------------------------------------------------------------- duplicates, cancel
+def test_retries_never_make_two_clips(client, blocker, photo):
+    first = client.submit(image_path=photo, settings=TINY, idempotency_key="lr-42")
+    retry = client.request("POST", "/v1/jobs", fields={"image_path": str(photo), "settings": '{"duration": 0.5, "fps": 8}'},
+                           headers={"Idempotency-Key": "lr-42"})
+    assert retry.status == 202 and retry.body["id"] == first["id"]
+    assert retry.headers.get("idempotent-replayed") == "true"
+    # Same image + settings + original while the first is queued: the same job, even without a key.
+    assert client.submit(image=photo, original_path=photo, settings=TINY)["id"] == first["id"]
+    # Different settings are a different job; a key reused for another request is refused.
+    other = client.submit(image_path=photo, settings={**TINY, "seed": 9})
+    assert other["id"] != first["id"]
+    conflict = client.request("POST", "/v1/jobs", fields={"image_path": str(photo), "settings": '{"seed": 1}'},
+                              headers={"Idempotency-Key": "lr-42"})
+    assert conflict.status == 409 and conflict.body["error"]["code"] == "idempotency_conflict"
+    for job_id in (first["id"], other["id"]):
+        client.cancel(job_id)
+
+
+def test_cancel_queued_then_running_leaves_nothing_behind(client, blocker, photo, tmp_path):
+    queued = client.submit(image_path=photo, settings=TINY)
+    assert client.job(queued["id"])["status"] == "queued"
+    assert client.cancel(queued["id"])["status"] == "canceled"
+
+    running = wait_for(lambda: (j := client.job(blocker["id"]))["progress"] > 0.1 and j, 20)
+    assert running["status"] == "running"
+    started = time.monotonic()
+    answer = client.cancel(blocker["id"])
+    assert answer["status"] == "canceled" and time.monotonic() - started < 1.0
+    assert temps_in(tmp_path) == [] and list(tmp_path.glob("*.motion*")) == []
+    assert temps_in(photo.parent) == [] and list(photo.parent.glob("*.motion*")) == []
+    assert client.job(queued["id"])["status"] == "canceled"       # and it never ran
+    assert client.request("DELETE", "/v1/jobs/nope").status == 404
+
+
+# ---------------------------------------------------------------- front door
+def test_token_host_and_origin_refusals(server, client):
+    def get(path: str = "/v1/jobs", token: str | None = "default", **headers: str) -> Any:
+        return server.request("GET", path, token, headers=headers)
+
+    assert get(token=None).status == 401
+    wrong = get(token="not-the-token")
+    assert wrong.status == 401 and wrong.body["error"]["code"] == "unauthorized"
+    assert "bearer" in wrong.headers["www-authenticate"].lower()
+    # DNS rebinding: a foreign name resolving to 127.0.0.1 still sends its own Host.
+    assert get(Host="evil.example:8765").body["error"]["code"] == "forbidden_host"
+    assert get("/v1/health", token=None, Host="evil.example").status == 403
+    assert get(Host=f"localhost:{server.port}").status == 200
+    assert get(Host=f"[::1]:{server.port}").status == 200
+    # Browsers: another site's page, a sandboxed page (null), a no-Origin cross-site fetch.
+    assert get(Origin="http://evil.example").status == 403
+    assert get(Origin="null").status == 403
+    assert get(**{"Sec-Fetch-Site": "cross-site"}).status == 403
+    assert get(Origin=f"http://127.0.0.1:{server.port}").status == 200    # the daemon's own origin
+    preflight = server.request("OPTIONS", "/v1/jobs", None, headers={
+        "Origin": "http://evil.example", "Access-Control-Request-Method": "POST"})
+    assert preflight.status == 403
+    for reply in (preflight, get(), get(Origin=f"http://127.0.0.1:{server.port}")):
+        assert not any(h.startswith("access-control-") for h in reply.headers)
+
+
+def test_size_and_pixel_limits(client, tmp_path):
+    big = tmp_path / "big.jpg"
+    big.write_bytes(os.urandom(3 * 2**20))                # over max_upload_mb = 1
+    too_big = client.request("POST", "/v1/jobs", files={"image": ("big.jpg", big.read_bytes())})
+    assert too_big.status == 413 and too_big.body["error"]["code"] == "payload_too_large"
+    bomb = huge_png(tmp_path / "bomb.png")
+    for reply in (client.request("POST", "/v1/jobs", files={"image": ("bomb.png", bomb.read_bytes())}),
+                  client.request("POST", "/v1/jobs", fields={"image_path": str(bomb)})):
+        assert reply.status == 422 and reply.body["error"]["code"] == "too_large", reply.body
+    not_image = client.request("POST", "/v1/jobs", files={"image": ("x.jpg", b"not an image at all")})
+    assert not_image.status == 400 and not_image.body["error"]["message"]
+
+
+def test_paths_are_checked(client, photo, tmp_path, allowed_dir):
+    def submit(**fields: str) -> Any:
+        return client.request("POST", "/v1/jobs", fields={"image_path": str(photo), "settings": '{"duration": 0.5}',
+                                                          **fields})
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    secret = elsewhere / "secret.jpg"
+    secret.write_bytes(photo.read_bytes())
+    (photo.parent / "link.jpg").symlink_to(secret)
+    (photo.parent / "notes.txt").write_text("not a photo")
+    (photo.parent / "sneaky.jpg").symlink_to(photo.parent / "notes.txt")
+    (allowed_dir / "escape").symlink_to(elsewhere)
+    refusals = {
+        "relative": (submit(original_path="IMG_0001.jpg"), 400),
+        "dotdot": (submit(original_path=f"{photo.parent}/../{photo.parent.name}/IMG_0001.jpg"), 400),
+        "missing": (submit(original_path=str(photo.with_name("gone.jpg"))), 400),
+        "not an image": (submit(original_path=str(photo.parent / "notes.txt")), 400),
+        "image named .jpg that is not": (submit(original_path=str(photo.parent / "sneaky.jpg")), 400),
+        "symlink out of its folder": (submit(original_path=str(photo.parent / "link.jpg")), 403),
+        "image_path not an image": (client.request("POST", "/v1/jobs", fields={"image_path": "/etc/passwd"}), 400),
+        "out_dir outside": (submit(settings='{"out_dir": "' + str(elsewhere) + '"}'), 403),
+        "out_dir symlink out": (submit(settings='{"out_dir": "' + str(allowed_dir / "escape") + '"}'), 403),
+        "out_dir dotdot": (submit(settings='{"out_dir": "' + str(allowed_dir) + '/../x"}'), 400),
+        "both image and path": (client.request("POST", "/v1/jobs", fields={"image_path": str(photo)},
+                                               files={"image": ("a.jpg", photo.read_bytes())}), 400),
+        "bad settings": (submit(settings='{"fps": 1000}'), 400),
+        "unknown setting": (submit(settings='{"sharpness": 3}'), 400),
+        "settings not json": (submit(settings="{oops"), 400),
+        "unknown field": (submit(colour="red"), 400),
+    }
+    for what, (reply, status) in refusals.items():
+        assert reply.status == status, (what, reply.body)
+        assert set(reply.body["error"]) == {"code", "message"} and reply.body["error"]["message"], what
+    assert list(elsewhere.glob("*.motion*")) == []
+    # Allowed: a configured output folder (and a subfolder of it).
+    ok = client.submit(image_path=photo, settings={**TINY, "out_dir": str(allowed_dir / "clips")})
+    job = wait_done(client, ok["id"])
+    assert job["status"] == "done" and Path(job["outputs"][0]).parent == allowed_dir / "clips"
+
+
+def test_errors_are_json_everywhere(client):
+    for method, path, status in (("GET", "/v1/jobs/0123456789abcdef", 404), ("GET", "/v1/nothing", 404),
+                                 ("PUT", "/v1/jobs", 405), ("GET", "/v1/jobs?limit=x", 400),
+                                 ("GET", "/v1/jobs?status=sleeping", 400)):
+        reply = client.request(method, path)
+        assert reply.status == status and set(reply.body["error"]) == {"code", "message"}, (method, path)
+    not_multipart = client.request("POST", "/v1/jobs", headers={"Content-Type": "application/json"})
+    assert not_multipart.status == 415
+
+
+def test_analyze_route(client, photo):
+    missing = client.request("POST", "/v1/analyze", fields={})
+    assert missing.status == 400 and missing.body["error"]["code"] == "bad_input"
+    reply = client.request("POST", "/v1/analyze", files={"image": ("a.jpg", photo.read_bytes())})
+    try:
+        import stillmotion.readiness as readiness
+        available = hasattr(readiness, "analyze_path")
+    except ImportError:
+        available = False
+    if available:
+        assert reply.status == 200 and isinstance(reply.body, dict), reply.body
+    else:
+        assert reply.status == 501 and reply.body["error"]["code"] == "not_available"

@@ -1,0 +1,86 @@
+"""A real `stillmotion serve` killed with SIGKILL mid-job: on restart the job finishes once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from stillmotion.api.client import DaemonClient
+from stillmotion.video.decode import probe
+
+from support import save_photo, skimage_photo
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_daemon(home: Path, port: int, log: Path) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STILLMOTION")}
+    env["STILLMOTION_HOME"] = str(home)
+    with open(log, "ab") as fh:
+        proc = subprocess.Popen([sys.executable, "-m", "stillmotion.cli", "serve", "--port", str(port)],
+                                env=env, stdout=fh, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, log.read_text()
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise AssertionError("daemon did not start:\n" + log.read_text())
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL semantics")
+def test_kill_9_mid_job_then_restart_finishes_once_with_one_output(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text('[output]\npreset = "ultrafast"\n', encoding="utf-8")
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    photo = save_photo(photos / "IMG_7.jpg", skimage_photo("chelsea"), (640, 426))
+    port, log = free_port(), tmp_path / "daemon.log"
+
+    daemon = start_daemon(home, port, log)
+    try:
+        token = (home / "data" / "token").read_text().strip()
+        with DaemonClient(f"http://127.0.0.1:{port}", token) as client:
+            job_id = client.submit(image_path=photo, settings={"duration": 8, "fps": 24, "seed": 3})["id"]
+            deadline = time.monotonic() + 30
+            while not (client.job(job_id)["progress"] > 0.15 and list(photos.glob(".stillmotion-tmp-*"))):
+                assert time.monotonic() < deadline, "job never got going"
+                time.sleep(0.05)
+        daemon.send_signal(signal.SIGKILL)
+        daemon.wait(10)
+        partial = list(photos.glob(f".stillmotion-tmp-{job_id}-*"))
+        assert partial, "the killed job should have left its partial file"
+        assert list(photos.glob("*.motion*")) == []
+
+        daemon = start_daemon(home, port, log)
+        with DaemonClient(f"http://127.0.0.1:{port}", token) as client:
+            deadline = time.monotonic() + 60
+            while (job := client.job(job_id))["status"] != "done":
+                assert job["status"] in ("queued", "running"), job
+                assert time.monotonic() < deadline, job
+                time.sleep(0.1)
+            assert job["attempts"] == 2
+            assert len(client.jobs()) == 1
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(30)
+
+    clip = photos / "IMG_7.motion.mp4"
+    assert sorted(p.name for p in photos.iterdir()) == ["IMG_7.jpg", "IMG_7.motion.mp4", "IMG_7.motion.xmp"]
+    assert job["outputs"][0] == str(clip)
+    assert probe(clip).n_frames == 8 * 24

@@ -109,6 +109,35 @@ def test_cancel_mid_job_cancels_it_on_the_daemon(lr: Lightroom, daemon: Daemon, 
     assert lr.stack(photo) is None and lr.field(photo, "lastClip") is None
 
 
+def test_daemon_stopping_mid_export_is_reported_once(tmp_path: Path, photo_folder: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    own = start_daemon(tmp_path / "short-lived-home")
+    try:
+        monkeypatch.setenv("STILLMOTION_HOME", str(own.home))
+        sim = Lightroom(tmp_path)
+        sim.prefs_url(own.url)
+        sim.require("AnimateBatch").POLL_SECONDS = 0.1
+        photos = [sim.import_photo(photo_folder / "IMG_0001.jpg"), sim.import_photo(photo_folder / "IMG_0002.jpg")]
+
+        def stop_once_running() -> None:
+            if own.process.poll() is None and any(
+                    r["method"] == "GET" and r.get("status") == 200 and '"running"' in r["response"]
+                    for r in sim.requests("/v1/jobs/")):
+                own.stop()
+
+        sim.on_tick(stop_once_running)
+        sim.export(photos, {"sm_duration": "30", "sm_fps": 30})
+        sim.run_tasks(timeout=60)
+    finally:
+        own.stop()
+    assert sim.task_errors == []
+    assert len(sim.dialogs) == 1 and sim.dialogs[0]["style"] == "warning"
+    assert "Animated 0 of 2 photos" in sim.dialogs[0]["message"]
+    (line,) = sim.dialogs[0]["info"].splitlines()
+    assert line.startswith("IMG_0001.jpg, IMG_0002.jpg: The Stillmotion daemon is not running at")
+    assert '"stillmotion serve"' in line
+
+
 def test_failed_photos_are_reported_once_and_the_others_animate(lr: Lightroom, photo_folder: Path) -> None:
     good = lr.import_photo(photo_folder / "IMG_0001.jpg")
     missing = lr.import_photo(photo_folder / "IMG_0404.jpg")            # its file is gone

@@ -4,23 +4,17 @@ the daemon-down path, token discovery."""
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
 
+from daemon import free_port
 from lrsim import Lightroom
 from stillmotion.request import AnimateRequest
 
 
 def lua_dict(table) -> dict:
     return {k: (lua_dict(v) if hasattr(v, "items") else v) for k, v in table.items()}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.parametrize("template, tokens, expected", [

@@ -79,7 +79,8 @@ function StillmotionAPI:_result(body, info, what)
   end
   local status = headerStatus(info)
   local ok, decoded = pcall(JSON.decode, body or "", { dropNulls = true })
-  if status == 401 or status == 403 then
+  -- 401 is the token; a 403 (a path or Host the daemon refuses) carries its own message.
+  if status == 401 then
     return nil, { kind = "unauthorized", status = status,
                   message = "The Stillmotion daemon refused the token. Check the token in File > Plug-in Manager > Stillmotion "
                          .. "(it is the file \"token\" in the daemon's data folder)." }
@@ -119,7 +120,7 @@ end
 
 --- GET /v1/jobs: a cheap authenticated call, used to check the token.
 function StillmotionAPI:listJobs()
-  return self:_get("/v1/jobs", "job list")
+  return self:_get("/v1/jobs?limit=1", "job list")
 end
 
 -- Multipart parts for a rendered image plus string fields (skipping nils).

@@ -142,3 +142,30 @@ def test_start_command_quotes_paths(lr: Lightroom) -> None:
     command = conn.startCommand("http://127.0.0.1:9911")
     assert command.startswith("nohup 'stillmotion' serve --port 9911 >'")
     assert command.endswith(" 2>&1 &")
+
+
+@pytest.mark.parametrize("body, info, kind, says", [
+    (None, {"error": {"errorCode": "cannotConnectToHost"}}, "unreachable", 'Start it with "stillmotion serve"'),
+    (None, {"error": {"errorCode": "timedOut"}}, "unreachable", "did not answer in time"),
+    ('{"error": {"code": "unauthorized", "message": "missing token"}}', {"status": 401}, "unauthorized",
+     "refused the token"),
+    ('{"error": {"code": "forbidden_path", "message": "out_dir is outside the photo\'s folder"}}', {"status": 403},
+     "http", "out_dir is outside the photo's folder"),
+    ("<html>oops</html>", {"status": 502}, "http", "answered HTTP 502"),
+    ("<html>not json</html>", {"status": 200}, "bad_response", "not JSON"),
+])
+def test_api_errors_become_one_readable_line(lr: Lightroom, body, info, kind, says) -> None:
+    api = lr.require("StillmotionAPI")
+    client = api.new(lr.table({"url": "http://127.0.0.1:8765/"}))
+    assert client.url == "http://127.0.0.1:8765"
+    result, err = client._result(client, body, lr.table(info), "job status")
+    assert result is None and err.kind == kind
+    assert says in api.describe(err) and "\n" not in api.describe(err)
+
+
+def test_api_answer_decodes_without_nulls(lr: Lightroom) -> None:
+    api = lr.require("StillmotionAPI")
+    client = api.new(lr.table({}))
+    result, err = client._result(client, '{"id": "j1", "status": "done", "error": null, "outputs": ["/a.mp4"]}',
+                                 lr.table({"status": 200}), "job status")
+    assert err is None and result.error is None and list(result.outputs.values()) == ["/a.mp4"]

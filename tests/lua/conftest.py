@@ -5,24 +5,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from lrphotos import real_photo  # noqa: E402
 from lrsim import Lightroom  # noqa: E402
-
-
-def real_photo(path: Path, name: str = "astronaut", size: tuple[int, int] = (320, 240)) -> Path:
-    """A real photo from scikit-image, resized, saved as JPEG."""
-    from skimage import data
-
-    pixels = getattr(data, name)()
-    if pixels.ndim == 2:
-        pixels = np.stack([pixels] * 3, axis=-1)
-    Image.fromarray(pixels[..., :3].astype(np.uint8)).resize(size, Image.LANCZOS).save(path, quality=92)
-    return path
 
 
 @pytest.fixture

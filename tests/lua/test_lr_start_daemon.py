@@ -8,7 +8,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from daemon import CONFIG, free_port, healthy
+from lrdaemon import CONFIG, free_port, healthy
 from lrsim import Lightroom
 
 

@@ -11,8 +11,8 @@ from typing import Iterator
 import av
 import pytest
 
-from conftest import real_photo
-from daemon import Daemon, start_daemon
+from lrphotos import real_photo
+from lrdaemon import Daemon, start_daemon
 from lrsim import Lightroom, json_field
 
 FAST = {"sm_duration": "0.5", "sm_fps": 8}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon import free_port
+from lrdaemon import free_port
 from lrsim import Lightroom
 from stillmotion.request import AnimateRequest
 

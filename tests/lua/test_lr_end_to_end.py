@@ -214,6 +214,7 @@ def test_menu_item_animates_the_selection_from_a_16_bit_tiff(lr: Lightroom, phot
         props.sm_renderFormat = "TIFF"
         props.sm_duration = "0.5"
         props.sm_fps = 8
+        props.sm_variants = 2
         props.sm_importToCatalog = False
         return "ok"
 
@@ -225,9 +226,10 @@ def test_menu_item_animates_the_selection_from_a_16_bit_tiff(lr: Lightroom, phot
     assert [d["kind"] for d in lr.dialogs] == ["modal"]
     upload = [r for r in lr.requests("/v1/jobs") if r["method"] == "POST"][0]
     assert upload["fields"]["image"]["content_type"] == "image/tiff"
-    assert (photo_folder / "IMG_0002.motion.mp4").is_file()
+    clips = sorted(p.name for p in photo_folder.glob("IMG_0002.motion*.mp4"))
+    assert clips == ["IMG_0002.motion-2.mp4", "IMG_0002.motion.mp4"]     # two variants
     assert lr.stack(photo) is None                                   # import was switched off
-    assert lr.field(photo, "lastClip") == str(photo_folder / "IMG_0002.motion.mp4")
+    assert lr.field(photo, "lastClip") == str(photo_folder / "IMG_0002.motion-2.mp4")
     assert lr.fake.prefs.lastAnimateSettings.sm_renderFormat == "TIFF"   # remembered for next time
 
 

@@ -187,13 +187,21 @@ def cmd_watch(args: argparse.Namespace) -> int:
 def cmd_analyze(args: argparse.Namespace) -> int:
     from .readiness import analyze_path
 
-    reports = [analyze_path(p) for p in args.photos]
-    if args.json:
-        _print_json([r.to_dict() for r in reports] if len(reports) > 1 else reports[0].to_dict())
-    else:
-        for report in reports:
+    # One unreadable photo gets its one-line error; the others are still reported.
+    reports, status = [], EXIT_OK
+    for photo in args.photos:
+        try:
+            report = analyze_path(photo)
+        except InputError as exc:
+            _error(exc)
+            status = EXIT_BAD_INPUT
+            continue
+        reports.append(report)
+        if not args.json:
             print(report.summary())
-    return EXIT_OK
+    if args.json and reports:
+        _print_json([r.to_dict() for r in reports] if len(args.photos) > 1 else reports[0].to_dict())
+    return status
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:

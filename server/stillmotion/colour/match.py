@@ -27,6 +27,7 @@ from typing import Any, Iterable, Iterator, Mapping
 import cv2
 import numpy as np
 
+from ..errors import ConfigError, InputError
 from .align import align, resize_to
 from .fit import fit_lab_lut
 from .lut import FrameLut, grid_nodes, trilinear
@@ -47,6 +48,16 @@ class MatchSettings:
     max_anchor_lookahead: int = 15
     deflicker: float = 1.0
     drift: float = 1.0
+
+    def __post_init__(self) -> None:
+        limits = {"lut_size": (5, 65), "fit_grid": (3, 33), "fit_smoothness": (0.0, 100.0),
+                  "fit_size": (32, 2048), "stats_size": (16, 1024), "min_alignment": (-1.0, 1.0),
+                  "temporal_radius": (0, 32), "max_anchor_lookahead": (0, 64),
+                  "deflicker": (0.0, 1.0), "drift": (0.0, 1.0)}
+        for name, (lo, hi) in limits.items():
+            value = getattr(self, name)
+            if not lo <= value <= hi:
+                raise ConfigError(f"[colour] {name} must be between {lo} and {hi}; got {value}")
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any] | None) -> "MatchSettings":
@@ -214,3 +225,54 @@ def match_frames(frames: Iterable[np.ndarray], reference: np.ndarray, *, strengt
         yield corrector.correct(frame, *measured[index], smoothed)
         for k in [k for k in measured if k < index - radius]:
             del measured[k]
+
+
+def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str | os.PathLike | None = None,
+                strength: float = 1.0, config: Mapping[str, Any] | None = None) -> Path:
+    """Colour-match a clip on disk (made here or anywhere) to its source photo; returns the new file.
+
+    Written beside the video as VIDEO.matched.mp4 (then .matched-2.mp4, ...), or
+    to `out` (a folder, or a new .mp4/.mov file); nothing is ever overwritten and
+    the file appears only when complete. The first frame is tried as the anchor:
+    if it is aligned with the photo the fit uses its pixels, otherwise the
+    photo's colour distribution. Audio is not carried over.
+    """
+    from .. import config as config_mod, photo as photo_mod
+    from ..place import _claim, place_group, temp_path
+    from ..video.decode import probe, read_frames
+    from ..video.encode import SUFFIX, EncodeSettings, encode, even_size
+
+    cfg = config if config is not None else config_mod.load()
+    video, out_path = Path(video), Path(out).expanduser() if out is not None else None
+    picture = photo_mod.load(photo, float(cfg.get("limits", {}).get("max_megapixels", 200)))
+    info = probe(video)
+    if info.n_frames < 2 or info.width < 2 or info.height < 2:
+        raise InputError(f"{video.name}: not a video clip ({info.n_frames} frame(s) of {info.width}x{info.height})")
+    folder, fmt = video.parent, "mp4"
+    if out_path is not None and out_path.is_dir():
+        folder = out_path
+    elif out_path is not None:
+        fmt = out_path.suffix.lower().lstrip(".")
+        if fmt not in ("mp4", "mov"):
+            raise InputError(f"--out {out_path.name}: write a .mp4 or .mov file (or give a folder)")
+        if out_path.exists():
+            raise InputError(f"{out_path} already exists; not overwriting it")
+        folder = out_path.parent
+        if not folder.is_dir():
+            raise InputError(f"--out: folder {folder} does not exist")
+    width, height = even_size(info.width, info.height)
+    frames = (f[:height, :width] for f in read_frames(video))   # yuv420p needs even sizes
+    matched = match_frames(frames, picture.pixels, strength=strength, anchor_index=0,
+                           n_frames=info.n_frames, config=cfg)
+    settings = EncodeSettings.from_config(fmt, "h264", cfg.get("output", {}))
+    tmp = temp_path(folder, SUFFIX[fmt])
+    try:
+        encode(matched, tmp, width=width, height=height, fps=info.fps or 24.0, settings=settings,
+               n_frames=info.n_frames)
+        if out_path is not None and not out_path.is_dir():
+            if not _claim(tmp, out_path):
+                raise InputError(f"{out_path} already exists; not overwriting it")
+            return out_path
+        return place_group({SUFFIX[fmt]: tmp}, folder, video.stem, tag="matched")[SUFFIX[fmt]]
+    finally:
+        tmp.unlink(missing_ok=True)

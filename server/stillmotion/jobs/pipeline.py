@@ -20,6 +20,8 @@ import numpy as np
 
 from .. import __version__, engines, metadata, photo as photo_mod, profiles
 from ..progress import CancelToken, ProgressSink, null_progress
+from ..colour.look import LookSettings, apply_look, remove_look
+from ..colour.match import match_frames
 from ..place import place_group, temp_path
 from ..request import AnimateRequest
 from ..video.aspect import crop_photo
@@ -112,8 +114,14 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
         request.prompt, meta, profiles.PROFILES.get(profile_name, profiles.GENERIC),
         bool(config.get("animate", {}).get("caption_as_prompt", True)))
     engine, why = engines.choose(request.engine, config, model=request.model)
+    # The photo's grain and vignette come out before animation and go back on every frame
+    # (fresh grain, vignette locked to the frame); only if its pixels carry them.
+    look = LookSettings.from_develop(meta.develop)
+    pixels = photo.pixels
+    if getattr(meta.develop, "already_applied", None) is not False:
+        pixels = remove_look(pixels, look, config)
     # --aspect: every engine animates the photo already cut around its subject.
-    pixels = crop_photo(photo.pixels, request.aspect)
+    pixels = crop_photo(pixels, request.aspect)
     width, height = delivery_size(pixels.shape[1], pixels.shape[0], request, output_cfg)
     context: dict[str, Any] = {"target_size": (width, height), "prompt": prompt}
     result.info.update(prompt_source=prompt_source, metadata_warnings=meta.warnings)
@@ -137,13 +145,19 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
         frames: Iterator[np.ndarray] = clip.frames
 
         # -- colour / finish (streamed) -------------------------------------------
+        # Held to the photo's colour: one fitted transform, steady over time.
+        colour_info: dict[str, Any] = {}
+        if request.colour_match and config.get("colour", {}).get("enabled", True):
+            frames = match_frames(frames, pixels, strength=float(request.style_consistency or 0.0),
+                                  anchor_index=clip.anchor_index, n_frames=clip.n_frames,
+                                  config=config, info=colour_info)
         stage("colour", 1.0)
         # Delivery size and rate with the photo's own detail; a no-op for a clip already
         # there (parallax). Its frames are rendered as the encoder pulls them.
         clip = finish_clip(dataclasses.replace(clip, frames=frames), photo=pixels, target_size=(width, height),
                            target_fps=float(request.fps), n_frames=request.n_frames,
                            settings=finish_settings, cancel=cancel)
-        frames = clip.frames
+        frames = apply_look(clip.frames, look, seed=seed, config=config)
         stage("finish", 1.0)
 
         # -- encode into a hidden temporary beside the destination ----------------
@@ -158,7 +172,7 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
             settings_used = metadata.provenance(
                 request, engine=engine.name, seed=seed, frames=count, fps=clip.fps,
                 size=(clip.width, clip.height), prompt=prompt, prompt_source=prompt_source,
-                engine_info=clip.info)
+                engine_info=clip.info, colour=colour_info)
             extra = metadata.write_for_job(video_tmp, xmp_tmp, meta, settings_used, config,
                                            original_path=spec.original_path or spec.photo_path)
             # -- place: atomic, never overwriting -----------------------------------

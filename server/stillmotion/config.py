@@ -56,7 +56,11 @@ def _merge(base: dict, override: Mapping, source: str, prefix: tuple[str, ...] =
     for key, value in override.items():
         where = ".".join(prefix + (key,))
         if prefix + (key,) in _OPEN_TABLES or prefix in _OPEN_TABLES:
-            base[key] = copy.deepcopy(value)
+            # Merged entry by entry, so a user file adds a model without dropping the built-in ones.
+            if isinstance(base.get(key), dict) and isinstance(value, Mapping):
+                _merge_open(base[key], value)
+            else:
+                base[key] = copy.deepcopy(value)
             continue
         if key not in base:
             known = ", ".join(sorted(base)) or "none"
@@ -71,6 +75,15 @@ def _merge(base: dict, override: Mapping, source: str, prefix: tuple[str, ...] =
                 f"{source}: '{where}' must be {_type_name(default)}, got {_type_name(value)} ({value!r})")
         else:
             base[key] = float(value) if isinstance(default, float) else value
+
+
+def _merge_open(base: dict, override: Mapping) -> None:
+    """Merge a free-form table: tables merge key by key, anything else replaces."""
+    for key, value in override.items():
+        if isinstance(base.get(key), dict) and isinstance(value, Mapping):
+            _merge_open(base[key], value)
+        else:
+            base[key] = copy.deepcopy(value)
 
 
 def _read_toml(path: Path) -> dict:

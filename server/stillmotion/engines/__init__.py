@@ -13,8 +13,13 @@ from ..errors import EngineUnavailable, InputError
 from .base import Clip, Engine, EngineStatus
 
 # name -> "module:Class"
+# Order matters: `auto` takes the first usable generative engine (fastest good results first).
 REGISTRY: dict[str, str] = {
     "parallax": "stillmotion.engines.parallax:ParallaxEngine",
+    "ltx": "stillmotion.engines.ltx:LTXEngine",
+    "wan": "stillmotion.engines.wan:WanEngine",
+    "cogvideox": "stillmotion.engines.cogvideox:CogVideoXEngine",
+    "svd": "stillmotion.engines.svd:SVDEngine",
 }
 
 _instances: dict[str, Engine] = {}
@@ -67,9 +72,18 @@ def choose(engine: str, config: Mapping[str, Any] | None = None, *, model: str |
         status = eng.status()
         if not status.usable and engine != "parallax" and model is None:
             raise EngineUnavailable(f"engine '{engine}' is not usable here: {status.reason}")
+        if model is not None:
+            return eng, f"requested explicitly with --model {model}"
         return eng, f"requested explicitly ({status.reason})"
+    if model is not None:
+        from .models import engine_for
+
+        name = engine_for(model, config)
+        return get(name, config), f"auto: --model {model} is a {name} model"
+    # A generative model on a CPU-only machine takes tens of minutes a clip: only when asked for.
+    on_cpu = bool(((config or {}).get("engines") or {}).get("auto_on_cpu", False))
     for status in statuses(config):
-        if status.name != "parallax" and status.usable:
+        if status.name != "parallax" and status.usable and (status.device != "cpu" or on_cpu):
             return get(status.name, config), f"auto: {status.name} is installed and usable ({status.reason})"
     return get("parallax", config), "auto: no generative model installed and usable here, using the built-in parallax engine"
 

@@ -1,0 +1,57 @@
+"""CogVideoX-5B-I2V: 720x480, 49 frames at 8 fps, prompt-guided.
+
+Mapping from the common request:
+- prompt and negative prompt as for LTX (camera and motion become phrases);
+- the size is fixed by the transformer's learned position embeddings
+  (sample_width x sample_height latents): the photo is fitted inside, the
+  margin padded, and the frames cropped back to the photo;
+- the frame count is fixed too (sample_frames): shorter clips use the leading
+  frames, --anchor end plays them backwards, --loop out and back;
+- dynamic classifier-free guidance (use_dynamic_cfg), as the model card runs it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from ..request import AnimateRequest
+from . import prompts
+from .diffusion import DiffusionEngine, motion_and_style
+from .framing import Fit, FramePlan, ModelSpec
+from .models import ResolvedModel
+
+
+class CogVideoXEngine(DiffusionEngine):
+    name = "cogvideox"
+    label = "CogVideoX"
+    pipeline_class = "CogVideoXImageToVideoPipeline"
+    prompted = True
+    defaults = {"size": [720, 480], "fixed_size": True, "multiple": 16, "fps": 8, "frames": 49,
+                "min_frames": 49, "frame_step": 4, "steps": 50, "guidance": 6.0, "dtype": "bfloat16"}
+
+    def derive(self, model: ResolvedModel) -> dict[str, Any]:
+        transformer, vae = model.read_config("transformer"), model.read_config("vae")
+        out: dict[str, Any] = {}
+        blocks = vae.get("block_out_channels")
+        if transformer.get("sample_width") and blocks:
+            scale = 2 ** (len(blocks) - 1)
+            out["size"] = [int(transformer["sample_width"]) * scale, int(transformer["sample_height"]) * scale]
+        if transformer.get("sample_frames"):
+            frames = int(transformer["sample_frames"])      # 49 for CogVideoX 1.0 I2V
+            out.update(frames=frames, min_frames=frames)
+        if transformer.get("temporal_compression_ratio"):
+            out["frame_step"] = int(transformer["temporal_compression_ratio"])
+        if transformer.get("max_text_seq_length"):
+            out["max_sequence_length"] = int(transformer["max_text_seq_length"])
+        return out
+
+    def model_args(self, request: AnimateRequest, spec: ModelSpec, fit: Fit, frames: FramePlan,
+                   context: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        motion, _style = motion_and_style(request)
+        text = prompts.build(context.get("prompt") or request.prompt or "", request.camera or "none", motion,
+                             request.negative_prompt, reversed_in_time=frames.placement == "reverse")
+        args: dict[str, Any] = {"prompt": text.prompt, "negative_prompt": text.negative,
+                                "guidance_scale": spec.guidance, "use_dynamic_cfg": True}
+        if "max_sequence_length" in spec.options:
+            args["max_sequence_length"] = int(spec.options["max_sequence_length"])
+        return args, {"prompt": text.prompt, "negative_prompt": text.negative, "camera": text.camera}

@@ -1,0 +1,66 @@
+"""Prompt phrases for text-guided video models (LTX-Video, Wan, CogVideoX).
+
+These models take motion and camera direction only through words, so the
+request's camera move and motion intensity become phrases appended to the
+scene prompt (the caption, the user's prompt or the profile's motion
+description), and the opposite of what was asked goes into the negative prompt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .parallax import _REVERSED as REVERSED_MOVE  # one table of "the same move, played backwards"
+
+CAMERA_PHRASES = {
+    "none": "static camera, the camera holds steady",
+    "push-in": "the camera slowly pushes in toward the subject",
+    "pull-out": "the camera slowly pulls back from the subject",
+    "pan-left": "the camera pans slowly to the left",
+    "pan-right": "the camera pans slowly to the right",
+    "orbit": "the camera orbits slowly around the subject",
+    "rise": "the camera rises slowly",
+    "fall": "the camera lowers slowly",
+}
+
+# Motion intensity tiers, lowest first: (upper bound, phrase).
+MOTION_TIERS = (
+    (0.25, "barely perceptible, gentle motion"),
+    (0.5, "subtle, natural motion"),
+    (0.75, "clear, natural motion"),
+    (1.01, "dynamic, energetic motion"),
+)
+
+STYLE_PHRASE = "true to the original photograph, the same colours, light and framing"
+_TOO_STILL = "static image, frozen, no motion"
+_TOO_BUSY = "fast motion, sudden movement, camera shake"
+
+
+@dataclass(frozen=True)
+class Prompts:
+    prompt: str
+    negative: str
+    camera: str          # the move the model was asked for (reversed when the clip is played backwards)
+    motion_tier: int     # index into MOTION_TIERS
+
+
+def motion_tier(motion: float) -> int:
+    for index, (upper, _) in enumerate(MOTION_TIERS):
+        if motion < upper:
+            return index
+    return len(MOTION_TIERS) - 1
+
+
+def build(scene: str, camera: str, motion: float, negative: str | None, *, reversed_in_time: bool) -> Prompts:
+    """The prompt and negative prompt for one clip.
+
+    `reversed_in_time`: the frames will be played backwards (the photo ends the
+    clip), so the model is asked for the opposite camera move.
+    """
+    move = REVERSED_MOVE.get(camera, camera) if reversed_in_time else camera
+    tier = motion_tier(motion)
+    scene = scene.strip().rstrip(".")
+    parts = [p for p in (scene, CAMERA_PHRASES[move], MOTION_TIERS[tier][1], STYLE_PHRASE) if p]
+    avoid = _TOO_STILL if motion >= 0.5 else _TOO_BUSY
+    negative_text = ", ".join(p for p in ((negative or "").strip().rstrip(","), avoid) if p)
+    return Prompts(prompt=". ".join(parts) + ".", negative=negative_text, camera=move, motion_tier=tier)

@@ -6,6 +6,7 @@ costs tens of milliseconds and the tests measure the watcher, not the renderer.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import os
@@ -320,3 +321,36 @@ def test_a_changed_file_is_animated_again_only_where_configured(tmp_path, hot):
         counts = {folder.name: sum(j.photo_path.parent == folder for j in r.jobs()) for folder in (hot, again)}
     assert counts == {"hot": 1, "again": 2}
     assert len(clips_of(again, "P")) == 2 and len(clips_of(hot, "P")) == 1
+
+
+def test_the_daemon_watches_the_configured_folders_while_it_runs(hot, fast_config, tmp_path):
+    from aiohttp import web
+
+    from stillmotion.api.server import create_app
+
+    with open(fast_config, "a", encoding="utf-8") as fh:
+        fh.write(f"[[watch.folders]]\npath = '{hot}'\n")
+    data = tmp_path / "daemon-data"
+
+    async def run_daemon() -> list[Job]:
+        runner = web.AppRunner(create_app(config_mod.load(), data_dir=data))
+        await runner.setup()                          # cleanup_ctx: store, worker, watcher
+        store = JobStore.open(data)
+        try:
+            (hot / "DROP.jpg").write_bytes(photo_bytes(12))
+            deadline = time.monotonic() + 20
+            while not store.list(statuses=(DONE,)):
+                assert time.monotonic() < deadline, "the daemon did not animate the dropped photo"
+                await asyncio.sleep(0.05)
+            return store.list()
+        finally:
+            await runner.cleanup()                    # stops watching with the daemon
+            store.close()
+
+    jobs = asyncio.run(run_daemon())
+    assert [(j.photo_path.name, j.source, j.priority) for j in jobs] == [("DROP.jpg", "watch", "watch")]
+    (hot / "AFTER.jpg").write_bytes(photo_bytes(13))  # the daemon is gone: nobody takes it
+    time.sleep(0.6)
+    store = JobStore.open(data)
+    assert len(store.list()) == 1
+    store.close()

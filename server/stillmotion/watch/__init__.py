@@ -1,7 +1,7 @@
 """Watch folders: hot drops for Capture One and everything else, each photo animated once.
 
     stillmotion watch DIR...          -> watch_folders(dirs, config_path=)
-    the daemon                         -> app.cleanup_ctx.append(cleanup_ctx())
+    the daemon                         -> app.cleanup_ctx.append(cleanup_ctx(config, STORE))
 
 settings.py  the [watch] config and per-folder stillmotion.toml
 names.py     which names are photos, sidecars, temporaries, our own outputs

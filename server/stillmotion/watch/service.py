@@ -9,12 +9,13 @@ once.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any, AsyncIterator, Iterable, Sequence
+from typing import Any, AsyncIterator, Callable, Iterable, Sequence
 
 from .. import config as config_mod
 from ..errors import InputError
@@ -38,23 +39,27 @@ def start_watcher(cfg: config_mod.Config, store: JobStore,
     return watcher
 
 
-def cleanup_ctx(store_key: str = "store", config_key: str = "config"):
+def cleanup_ctx(cfg: config_mod.Config, store_key: Any) -> Callable[[Any], AsyncIterator[None]]:
     """An aiohttp `cleanup_ctx` entry: the daemon watches the [watch] folders while it runs.
 
-        app.cleanup_ctx.append(watch.cleanup_ctx())   # after the store is in app["store"]
+        app.cleanup_ctx.append(_jobs)                      # puts the store in app[STORE]
+        app.cleanup_ctx.append(watch.cleanup_ctx(config, STORE))
 
-    A broken [[watch.folders]] entry fails startup (like any config error); a folder
-    that does not exist is logged and left out, so an unplugged drive does not stop
-    the daemon.
+    The folders are validated here, when the app is built, so a broken [[watch.folders]]
+    entry stops `serve` with the usual one-line config error; a folder that does not
+    exist is logged and left out, so an unplugged drive does not stop the daemon.
     """
+    folders = folders_from_config(cfg)
+
     async def watch_folders_ctx(app: Any) -> AsyncIterator[None]:
-        watcher = start_watcher(app[config_key], app[store_key])
-        app["watcher"] = watcher
+        loop = asyncio.get_running_loop()
+        # Scheduling recursive inotify watches walks the tree: keep it off the event loop.
+        watcher = await loop.run_in_executor(None, start_watcher, cfg, app[store_key], folders)
         try:
             yield
         finally:
             if watcher is not None:
-                watcher.stop()
+                await loop.run_in_executor(None, watcher.stop)
     return watch_folders_ctx
 
 

@@ -12,7 +12,6 @@ overflow or a network share's missing events would otherwise lose.
 from __future__ import annotations
 
 import logging
-from collections import deque
 import os
 import queue
 import threading
@@ -68,7 +67,6 @@ class Watcher:
         self._folder_files = FolderFileCache()
         self._said: set[str] = set()                       # problems already logged (log each once)
         self._close_events = False
-        self.taken: deque[tuple[Path, str]] = deque(maxlen=1000)  # latest (photo, job id) taken
         self.error: BaseException | None = None
 
     # ---------------------------------------------------------------- lifecycle
@@ -101,11 +99,6 @@ class Watcher:
     def wait_scanned(self, timeout: float | None = None) -> bool:
         """True once the start-up scan has queued everything already in the folders."""
         return self._scanned.wait(timeout)
-
-    @property
-    def busy(self) -> bool:
-        """Files still settling or waiting for a sidecar."""
-        return bool(len(self._settler) or len(self._pairing)) or not self._scanned.is_set()
 
     # ---------------------------------------------------------------- intake thread
     def _run(self) -> None:
@@ -147,6 +140,9 @@ class Watcher:
             self._gone(src, ledger, moved=True)
             src = Path(os.fsdecode(event.dest_path))
         if event.is_directory:
+            if event.event_type in ("moved", "deleted"):
+                # Photos waiting in the queue may have gone with their folder (no event each).
+                self._skip_vanished_jobs(ledger)
             if event.event_type in ("created", "moved"):
                 self._scan_dir(src, ledger)
             return
@@ -172,7 +168,10 @@ class Watcher:
             if resolved is not None:
                 self._pairing.add(path, resolved[1].sidecar_wait_seconds)
         for photo, sidecar in self._pairing.due(self._sidecar_of):
-            self._take(photo, sidecar, ledger)
+            try:
+                self._take(photo, sidecar, ledger)
+            except Exception:   # e.g. the database busy past its timeout: not recorded, so retried
+                log.exception("%s: not taken this time; it is tried again at the next scan", photo)
 
     # ---------------------------------------------------------------- files
     def _owner(self, path: Path) -> WatchedFolder | None:
@@ -331,7 +330,6 @@ class Watcher:
                                        source="watch")
         job_id = submission.job.id
         ledger.record_taken(folder.path, photo, digest, *before, job_id, decision.note)
-        self.taken.append((photo, job_id))
         if submission.created:
             log.info("%s: %s as job %s%s", photo, decision.note, job_id,
                      f" (with {sidecar.name})" if sidecar else "")

@@ -21,6 +21,7 @@ from .. import __version__, config as config_mod, paths
 from ..config import Config
 from ..jobs.store import JobStore
 from ..jobs.worker import Worker
+from ..watch import cleanup_ctx as watch_folders_ctx
 from .events import JobEvents
 from .middleware import auth_middleware, error_middleware, front_door_middleware
 from .routes import setup_routes
@@ -43,6 +44,7 @@ def create_app(config: Config, *, data_dir: Path | None = None, bind_host: str |
                                       bind_host=bind_host)
     app[POLICY] = SubmitPolicy.from_config(config, folders.outputs)
     app.cleanup_ctx.append(_jobs)
+    app.cleanup_ctx.append(watch_folders_ctx(config, STORE))   # the [watch] folders, while it runs
     setup_routes(app)
     return app
 

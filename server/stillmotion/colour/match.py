@@ -101,15 +101,15 @@ class ReferenceFit:
     alignment: float           # structure correlation of anchor and photo
 
 
-def fit_reference(anchor: np.ndarray, reference: np.ndarray, settings: MatchSettings,
-                  try_alignment: bool) -> ReferenceFit:
+def fit_reference(anchor: np.ndarray, reference: np.ndarray, settings: MatchSettings) -> ReferenceFit:
+    """T from `anchor` to the photo: on aligned pixels when they line up, else by distributions."""
     nodes = grid_nodes(settings.lut_size)
     node_lab = srgb_to_lab(nodes)
     anchor_fit = _small(anchor, settings.fit_size)
     # A huge photo is brought near the fitting size once; alignment resamples it further.
     photo = _small(np.asarray(reference, dtype=np.float32), 2 * settings.fit_size)
     found = align(anchor_fit, photo)
-    if try_alignment and found.score >= settings.min_alignment:
+    if found.score >= settings.min_alignment:
         # Light blur: sub-pixel misalignment and noise/grain should not look like colour error.
         src = cv2.GaussianBlur(anchor_fit, (0, 0), 0.8)[found.valid]
         dst = srgb_to_lab(cv2.GaussianBlur(found.reference, (0, 0), 0.8))[found.valid]
@@ -175,7 +175,8 @@ def match_frames(frames: Iterable[np.ndarray], reference: np.ndarray, *, strengt
     `strength` 0 returns the frames untouched (the very same arrays); 1 holds the
     clip fully to the photo. `anchor_index` is the frame that shows the photo
     (None: no frame does; a negative index counts from the end and needs
-    `n_frames`). When `info` is given it receives how the match was made.
+    `n_frames`); the fit is made on it when it is within the look-ahead, else on
+    the first frame. When `info` is given it receives how the match was made.
     """
     strength = float(min(1.0, max(0.0, strength)))
     if strength == 0.0:
@@ -194,9 +195,10 @@ def match_frames(frames: Iterable[np.ndarray], reference: np.ndarray, *, strengt
             break
     if not buffer:
         return
-    aligned_anchor = look_ahead is not None and look_ahead < len(buffer)
-    anchor = buffer[look_ahead][1] if aligned_anchor else buffer[0][1]
-    fit = fit_reference(anchor, reference, settings, try_alignment=aligned_anchor)
+    # Fit on the frame that shows the photo when it is within reach, else on the first frame
+    # (which, in a clip with small motion, still often lines up with the photo: alignment decides).
+    anchor = buffer[look_ahead][1] if look_ahead is not None and look_ahead < len(buffer) else buffer[0][1]
+    fit = fit_reference(anchor, reference, settings)
     if info is not None:
         info.update(colour_method=fit.method, colour_alignment=round(fit.alignment, 3),
                     colour_strength=strength)

@@ -1,0 +1,190 @@
+"""Colour matching on real photos: drifted clips come back to the photo, steady, and nothing else moves.
+
+Clips are made from real photos with a small camera move plus colour drift that
+grows over the clip (white balance, saturation, gamma) and per-frame jitter
+(stillmotion.colour.drift keeps the undrifted truth alongside).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from stillmotion.colour import metrics
+from stillmotion.colour.align import cover_crop, resize_to
+from stillmotion.colour.drift import Drift, drifted_clip
+from stillmotion.colour.match import MatchSettings, match_frames
+from stillmotion.errors import ConfigError
+
+from support import SHARED_FIXTURES, skimage_photo
+
+W, H, N = 256, 144, 36
+
+
+def real_photo(name: str) -> np.ndarray:
+    if name.endswith(".png"):
+        path = SHARED_FIXTURES / "photos" / name
+        if not path.is_file():
+            pytest.skip(f"shared fixture {path} not found")
+        from PIL import Image
+
+        return np.asarray(Image.open(path).convert("RGB"), dtype=np.float32) / 255.0
+    return skimage_photo(name).astype(np.float32) / 255.0
+
+
+def clip_of(photo: np.ndarray, drift: Drift = Drift(), n: int = N) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    pairs = list(drifted_clip(photo, W, H, n, drift))
+    return [t for t, _ in pairs], [d for _, d in pairs]
+
+
+def matched(frames: list[np.ndarray], photo: np.ndarray, **kwargs) -> list[np.ndarray]:
+    kwargs.setdefault("strength", 1.0)
+    kwargs.setdefault("anchor_index", 0)
+    return list(match_frames(iter(frames), photo, n_frames=len(frames), **kwargs))
+
+
+# ---------------------------------------------------------------- metrics
+def test_ciede2000_and_lab_agree_with_scikit_image() -> None:
+    from skimage.color import deltaE_ciede2000, rgb2lab
+
+    from stillmotion.colour.space import lab_to_srgb, srgb_to_lab
+
+    rng = np.random.default_rng(1)
+    rgb = rng.random((4000, 3)).astype(np.float32)
+    assert np.abs(srgb_to_lab(rgb) - rgb2lab(rgb)).max() < 0.01
+    assert np.abs(lab_to_srgb(srgb_to_lab(rgb)) - rgb).max() < 1e-3
+    a, b = rgb2lab(rgb), rgb2lab(rng.random((4000, 3)))
+    near = a + rng.normal(0, 1.5, a.shape)
+    for other in (b, near):
+        assert np.allclose(metrics.ciede2000(a, other), deltaE_ciede2000(a, other), atol=1e-6)
+
+
+def test_metrics_see_drift_and_flicker_but_not_motion() -> None:
+    photo = real_photo("coffee")
+    truth, drifted = clip_of(photo)
+    # A few pixels of camera move is not a colour change; the drift is.
+    assert metrics.clip_delta_e(truth, truth[0]) < 0.3
+    assert metrics.signature_delta_e(drifted[-1], truth[-1]) > 8.0
+    assert metrics.flicker(truth) < 0.05 < 0.3 < metrics.flicker(drifted)
+    # Flicker ignores a smooth trend (a fade), and measures jumps.
+    t = np.linspace(0, 1, 40)
+    assert metrics.flicker(50 + 20 * t - 10 * t ** 2) < 1e-9
+    jumps = np.random.default_rng(0).normal(0, 0.7, 40)
+    assert 0.5 < metrics.flicker(50 + 20 * t + jumps) < 0.9
+    assert metrics.psnr(truth[0], truth[0]) == float("inf")
+    assert metrics.psnr(drifted[0], truth[0]) < 60
+
+
+# ---------------------------------------------------------------- matching
+@pytest.mark.parametrize("name", ["astronaut", "coffee", "chelsea", "kodim05.png"])
+def test_drifted_clip_comes_back_to_the_photo_without_flicker(name: str) -> None:
+    photo = real_photo(name)
+    truth, drifted = clip_of(photo)
+    before = metrics.clip_delta_e(drifted, truth)
+    assert before > 4.0                       # the test drift is large enough to matter
+    info: dict = {}
+    out = matched(drifted, photo, info=info)
+    assert info["colour_method"] == "aligned"
+    assert len(out) == N and all(o.shape == (H, W, 3) and o.dtype == np.float32 for o in out)
+    assert metrics.clip_delta_e(out, truth) <= 2.0
+    assert metrics.flicker(out) * 5 <= metrics.flicker(drifted)
+    # Held at the end of the clip too, where the drift is largest.
+    assert metrics.signature_delta_e(out[-1], truth[-1]) <= 2.5
+    # The anchor frame is the photo again, pixel for pixel.
+    assert metrics.pixel_delta_e(out[0], truth[0]) <= 1.0
+
+
+@pytest.mark.parametrize("name", ["astronaut", "kodim03.png"])
+def test_undrifted_clip_comes_out_unchanged(name: str) -> None:
+    photo = real_photo(name)
+    truth, _ = clip_of(photo, Drift.none())
+    out = matched(truth, photo)
+    assert metrics.clip_delta_e(out, truth) <= 0.5
+    assert max(metrics.pixel_delta_e(o, t) for o, t in zip(out[::5], truth[::5])) <= 0.5
+
+
+def test_strength_zero_is_identity_and_strength_scales_the_correction() -> None:
+    photo = real_photo("chelsea")
+    truth, drifted = clip_of(photo, n=24)
+    untouched = matched(drifted, photo, strength=0.0)
+    assert all(a is b for a, b in zip(untouched, drifted))          # the very same arrays
+    half = matched(drifted, photo, strength=0.5)
+    full = matched(drifted, photo, strength=1.0)
+    d_none, d_half, d_full = (metrics.clip_delta_e(c, truth) for c in (drifted, half, full))
+    assert d_full < d_half < d_none
+
+
+def test_frames_stream_through_a_bounded_window() -> None:
+    photo = real_photo("astronaut")
+    _, drifted = clip_of(photo, n=40)
+    produced = 0
+
+    def source():
+        nonlocal produced
+        for frame in drifted:
+            produced += 1
+            yield frame
+
+    held = []
+    for count, _ in enumerate(match_frames(source(), photo, strength=1.0, anchor_index=0), start=1):
+        held.append(produced - count)
+    assert len(held) == 40 and max(held) <= 16
+
+
+@pytest.mark.parametrize("n", [12, 36])
+def test_end_anchor_near_and_beyond_the_look_ahead(n: int) -> None:
+    photo = real_photo("coffee")
+    truth, drifted = clip_of(photo, n=n)
+    # The photo is the last frame (anchor end): the drift runs toward the start.
+    out = matched(drifted[::-1], photo, anchor_index=-1)
+    assert metrics.clip_delta_e(out, truth[::-1]) <= 2.0
+    assert metrics.flicker(out) * 5 <= metrics.flicker(drifted)
+
+
+def test_no_anchor_still_matches() -> None:
+    photo = real_photo("chelsea")
+    truth, drifted = clip_of(photo, n=24)
+    out = matched(drifted, photo, anchor_index=None)
+    assert metrics.clip_delta_e(out, truth) <= 2.0
+
+
+def test_anchor_that_is_not_the_photo_falls_back_to_distributions() -> None:
+    photo, other = real_photo("astronaut"), real_photo("coffee")
+    _, drifted = clip_of(other, n=16)
+    info: dict = {}
+    out = matched(drifted, photo, info=info)
+    assert info["colour_method"] == "distribution" and info["colour_alignment"] < 0.5
+    # The clip takes on the photo's colour statistics.
+    framed = resize_to(cover_crop(photo, W, H), W, H)
+    assert metrics.clip_delta_e(out, framed) < 0.5 * metrics.clip_delta_e(drifted, framed)
+
+
+def test_photo_of_another_aspect_aligns_through_the_crop() -> None:
+    photo = real_photo("astronaut")        # square photo, 16:9 clip of its centre
+    _, drifted = clip_of(photo, n=8)
+    info: dict = {}
+    matched(drifted, photo, info=info)
+    assert info["colour_method"] == "aligned" and info["colour_alignment"] > 0.8
+
+
+def test_highlights_the_photo_keeps_are_not_clipped() -> None:
+    # A bright photo whose highlights sit just below white, in many distinct levels.
+    photo = np.clip(real_photo("rocket") * 1.25, 0.0, 0.97)
+    for drift in (Drift(gamma=0.4, white_balance=0.0, desaturation=0.2),     # darker
+                  Drift(gamma=-0.3, white_balance=0.15, desaturation=0.0)):  # brighter and warmer
+        truth, drifted = clip_of(photo, drift, n=16)
+        out = matched(drifted, photo)
+        for o, t in zip(out[::5], truth[::5]):
+            clipped = float((o.max(axis=2) >= 0.995).mean())
+            assert clipped <= float((t.max(axis=2) >= 0.995).mean()) + 0.002
+            bright = t.mean(axis=2) > 0.85
+            # Detail in the highlights survives: the bright area keeps its spread of levels.
+            assert o.mean(axis=2)[bright].std() >= 0.6 * t.mean(axis=2)[bright].std()
+
+
+def test_bad_settings_are_config_errors() -> None:
+    with pytest.raises(ConfigError, match="lut_size"):
+        MatchSettings.from_config({"colour": {"lut_size": 400}})
+    with pytest.raises(ConfigError, match="deflicker"):
+        MatchSettings(deflicker=2.0)
+    assert MatchSettings.from_config({"colour": {"enabled": True, "temporal_radius": 3}}).temporal_radius == 3

@@ -187,3 +187,13 @@ def test_console_script_runs(photo_jpg, fast_config):
                                    str(photo_jpg.with_name("IMG_1234.motion.xmp"))]
     help_text = subprocess.run(["stillmotion", "animate", "--help"], capture_output=True, text=True).stdout
     assert "--camera" in help_text and "--anchor" in help_text
+
+
+def test_own_outputs_are_recognised_exactly():
+    from stillmotion.place import is_own_output
+
+    ours = ["IMG.motion.mp4", "IMG.motion-2.xmp", "IMG.motion/frame_0001.tif", ".stillmotion-tmp-ab.mp4",
+            "clip.matched-3.mov"]
+    photos = ["IMG.jpg", "my.motion.study.jpg", "IMG.motion.jpg", "motion.png"]
+    assert all(is_own_output(Path("f") / n) for n in ours)
+    assert not any(is_own_output(Path("f") / n) for n in photos)

@@ -11,6 +11,7 @@ by another process.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Iterable
@@ -41,10 +42,18 @@ def candidate_names(stem: str, tag: str, suffixes: Iterable[str]) -> Iterable[di
         yield {suffix: base + suffix for suffix in suffixes}
 
 
+# `stem.motion.mp4`, `stem.motion-2.xmp`, `clip.matched.mov`, a TIFF-sequence folder `stem.motion`.
+_OUTPUT_NAME = re.compile(r"^.+\.(motion|matched)(-\d+)?(\.(mp4|mov|gif|webp|xmp))?$", re.IGNORECASE)
+
+
 def is_own_output(path: Path) -> bool:
-    """Stillmotion's own outputs and temporaries (watch folders must not re-ingest them)."""
-    name = path.name
-    return name.startswith(TEMP_PREFIX) or ".motion." in name or ".motion-" in name or ".matched" in name
+    """Stillmotion's own outputs and temporaries (watch folders must not re-ingest them).
+
+    Matches the exact output names only, so a user's `my.motion.study.jpg` is still a photo;
+    anything inside an output folder (a TIFF sequence) or a temporary is ours too.
+    """
+    parts = [path.name, path.parent.name]
+    return any(p.startswith(TEMP_PREFIX) for p in parts) or any(_OUTPUT_NAME.match(p) for p in parts)
 
 
 def _claim(src: Path, dst: Path) -> bool:

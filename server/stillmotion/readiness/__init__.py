@@ -74,8 +74,8 @@ def analyze_pixels(pixels: np.ndarray, *, exif: Mapping[str, Any] | None = None,
             isolation = dataclasses.replace(
                 isolation, reason=isolation.reason + " (fine for a landscape: the scene is the subject)",
                 advice="")
-    found = (measures.resolution(width, height), measures.focus(grid, subject),
-             measures.noise(grid, ex), measures.exposure(grid), isolation,
+    found = (measures.resolution(width, height), measures.focus(grid, subject, faces),
+             measures.noise(grid, ex), measures.exposure(grid, subject), isolation,
              measures.lighting(grid, subject, faces), motion)
     scores = {m.name: m.score for m in found}
     score = overall(scores, weights)

@@ -13,9 +13,11 @@ import numpy as np
 from .grid import Grid
 from .subject import Subject, textured
 
-# Sky: a smooth, bright-enough, blue or neutral region that touches the top edge.
+# Sky: a smooth region touching the top edge that is blue (dusk skies are dark) or a
+# bright neutral (overcast); a mid-grey studio backdrop is neither.
 SKY_MAX_ENERGY = 0.02
 SKY_MIN_VALUE = 0.30
+SKY_NEUTRAL_MIN_VALUE = 0.65
 # A straight line counts when it is at least this share of the frame diagonal.
 LINE_MIN_LENGTH = 0.04
 LINES_LONG_EDGE = 640     # lines are looked for on a copy this size
@@ -60,7 +62,8 @@ def sky_share(grid: Grid) -> tuple[float, np.ndarray]:
     """Share of the frame that is sky-like and connected to the top edge."""
     hue, sat, val = grid.hsv_mean[..., 0], grid.hsv_mean[..., 1], grid.hsv_mean[..., 2]
     blue = (hue > 180) & (hue < 260)
-    candidate = (grid.energy < SKY_MAX_ENERGY) & (val > SKY_MIN_VALUE) & (blue | (sat < 0.25))
+    neutral = (sat < 0.25) & (val > SKY_NEUTRAL_MIN_VALUE)
+    candidate = (grid.energy < SKY_MAX_ENERGY) & (val > SKY_MIN_VALUE) & (blue | neutral)
     count, labels = cv2.connectedComponents(candidate.astype(np.uint8))
     touching_top = [label for label in np.unique(labels[0]) if label > 0]
     sky = np.isin(labels, touching_top) if touching_top else np.zeros_like(candidate)

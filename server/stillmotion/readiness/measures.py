@@ -65,21 +65,23 @@ def resolution(width: int, height: int) -> Measure:
 # -- focus on the subject -----------------------------------------------------------------
 
 # Blur ratio of the subject's sharpest fifth at the working size: crisp lenses give
-# 0.12-0.25, a 1 px Gaussian blur about 0.35, 2 px about 0.5, 3 px 0.6 and more.
-FOCUS_HALF = 0.42    # ratio scoring 0.5 ("soft")
+# 0.12-0.25; a Gaussian blur of 1 px gives about 0.3, 1.5 px 0.4, 2 px 0.5, 3 px 0.7.
+FOCUS_HALF = 0.38    # ratio scoring 0.5 ("soft": about a 1.5 px Gaussian blur)
 FOCUS_WIDTH = 0.05   # how quickly the score falls around it
 
 
-def focus(grid: Grid, subject: Subject) -> Measure:
+def focus(grid: Grid, subject: Subject, faces: list[Face]) -> Measure:
     tex = textured(grid)
-    region = subject.mask & tex
+    # On a person, focus is judged on the face (the eyes), not on hair and shoulders.
+    region = (grid.box_mask(faces[0].box) if faces else subject.mask) & tex
     if not region.any():
         region = tex if tex.any() else np.ones_like(tex)
     # The sharpest fifth of the subject: eyes and eyelashes, not cheeks and out-of-focus ears.
     subject_blur = float(np.percentile(grid.blur[region], 20))
     frame_blur = float(np.percentile(grid.blur[tex], 5)) if tex.any() else subject_blur
     score = _falling(subject_blur, FOCUS_HALF, FOCUS_WIDTH)
-    where = "the subject" if subject.mask.mean() < 0.9 else "the frame"
+    where = "the face" if subject.from_faces else (
+        "the subject" if subject.mask.mean() < 0.9 else "the frame")
     if score >= 0.8:
         reason, advice = f"{where} is crisp", ""
     elif score >= 0.5:
@@ -125,17 +127,24 @@ CLIP_HIGH = 0.98           # channel value counted as blown
 CLIP_LOW = 0.02            # brightest channel below this counts as crushed black
 
 
-def exposure(grid: Grid) -> Measure:
+def exposure(grid: Grid, subject: Subject) -> Measure:
     brightest = np.maximum(np.maximum(grid.rgb[..., 0], grid.rgb[..., 1]), grid.rgb[..., 2])
     blown = float((brightest >= CLIP_HIGH).mean())
-    crushed = float((brightest <= CLIP_LOW).mean())
+    black = brightest <= CLIP_LOW
+    crushed = float(black.mean())
+    h, w = black.shape
+    b = subject.box
+    in_subject = black[int(b[1] * h):max(int(b[3] * h), int(b[1] * h) + 1),
+                       int(b[0] * w):max(int(b[2] * w), int(b[0] * w) + 1)]
+    crushed_subject = float(in_subject.mean())
     low, high = (float(v) for v in np.percentile(grid.gray, (1, 99)))
     mean = float(grid.gray.mean())
     # Specular glints (up to 1 %) are fine; each further 6 % of blown frame costs a factor
-    # e (10 % blown: 0.22). Crushed blacks are a common graded look, so they are tolerated
-    # more (3 % free, then a factor e per 12 %).
+    # e (10 % blown: 0.22). Crushed blacks are judged mostly on the subject: a black
+    # studio backdrop is a look, a black half-face is lost detail (3 % free, then a
+    # factor e per 12 %); the frame as a whole may hold 15 % black before it counts.
     s_blown = _decay(blown - 0.01, 0.06)
-    s_crushed = _decay(crushed - 0.03, 0.12)
+    s_crushed = _decay(crushed_subject - 0.03, 0.12) * _decay(crushed - 0.15, 0.2)
     s_range = 0.5 + 0.5 * _ramp(high - low, 0.15, 0.6)   # flat, hazy tones
     s_key = min(1.0 - _falling(mean, 0.08, 0.03), _falling(mean, 0.85, 0.04))   # far too dark / bright
     score = s_blown * s_crushed * s_range * s_key
@@ -155,6 +164,7 @@ def exposure(grid: Grid) -> Measure:
     verdict = "well exposed" if score >= 0.8 else ("exposure needs care" if score >= 0.5 else "badly exposed")
     return Measure("exposure", score, f"{verdict}: " + ", ".join(parts), " ".join(advice),
                    {"blown": round(blown, 4), "crushed": round(crushed, 4),
+                    "crushed_subject": round(crushed_subject, 4),
                     "p1": round(low, 3), "p99": round(high, 3), "mean": round(mean, 3)})
 
 
@@ -188,7 +198,7 @@ def isolation(grid: Grid, subject: Subject, faces: list[Face]) -> Measure:
     score = size * (1.0 - (1.0 - colour_sep) * (1.0 - depth_sep) * (1.0 - face_bonus))
     how = []
     if faces:
-        how.append(f"{len(faces)} face{'s' if len(faces) > 1 else ''}")
+        how.append("a face" if len(faces) == 1 else f"{len(faces)} faces")
     if depth_sep >= 0.4:
         how.append("a softer background (shallow depth of field)")
     if colour_sep >= 0.4:
@@ -291,11 +301,13 @@ def action_evidence(exif: Exif, streaks: Streaks, lines: Lines, subject: Subject
         evidence += 0.2
         why.append(f"a long lens ({focal:g} mm), as in sport and wildlife")
     partial = subject.mask.mean() < 0.9
+    # Panning (a sharp subject on a streaked background) means the photographer followed
+    # a moving subject: the strongest single sign of action a still can carry.
     if partial and streaks.background >= 0.35 and streaks.subject < 0.5 * streaks.background:
-        evidence += 0.5
+        evidence += 0.8
         why.append("the background is streaked while the subject is sharp (a panning shot)")
     elif partial and streaks.subject >= 0.35 and streaks.background < 0.5 * streaks.subject:
-        evidence += 0.5
+        evidence += 0.6
         why.append("the subject is streaked by motion blur")
     if lines.density >= 2.0 and lines.diagonal_share >= 0.5:
         evidence += 0.15

@@ -1,0 +1,153 @@
+"""Readiness measures under damage, the report's contract, bad input and the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+import pytest
+
+from stillmotion import cli, profiles
+from stillmotion.errors import InputError
+from stillmotion.readiness import ReadinessReport, analyze_path, analyze_pixels
+
+from support import SHARED_FIXTURES, skimage_photo
+
+
+def _blur(pixels: np.ndarray, sigma: float) -> np.ndarray:
+    return cv2.GaussianBlur(pixels, (0, 0), sigma) if sigma else pixels
+
+
+def _noise(pixels: np.ndarray, sigma: float) -> np.ndarray:
+    rng = np.random.default_rng(7)
+    return np.clip(pixels + rng.normal(0.0, sigma, pixels.shape).astype(np.float32), 0, 1) if sigma else pixels
+
+
+def _overexpose(pixels: np.ndarray, gain: float) -> np.ndarray:
+    return np.clip(pixels * gain, 0.0, 1.0)
+
+
+def _downscale(pixels: np.ndarray, factor: float) -> np.ndarray:
+    if factor == 1.0:
+        return pixels
+    h, w = pixels.shape[:2]
+    return cv2.resize(pixels, (round(w * factor), round(h * factor)), interpolation=cv2.INTER_AREA)
+
+
+# damage, its strengths (mildest first), the measure it must lower, words its advice must use
+DAMAGES: dict[str, tuple[Callable[[np.ndarray, float], np.ndarray], list[float], str, str]] = {
+    "blur": (_blur, [0.0, 1.0, 2.0, 3.0], "focus", "Blurred"),
+    "noise": (_noise, [0.0, 0.02, 0.045, 0.08], "noise", "Too much noise"),
+    "overexposure": (_overexpose, [1.0, 1.25, 1.6, 2.0], "exposure", "Blown highlights"),
+    "downscale": (_downscale, [1.0, 0.75, 0.55, 0.4], "resolution", "Resolution too low"),
+}
+
+
+def _photos() -> list[tuple[str, np.ndarray]]:
+    photos = [("coffee", skimage_photo("coffee").astype(np.float32) / 255.0)]
+    golden_gate = SHARED_FIXTURES / "photos" / "IMG_1252.jpg"   # 1697 px: crosses the 1024 px floor
+    if golden_gate.is_file():
+        from stillmotion import photo
+
+        photos.append(("IMG_1252", photo.load(golden_gate).pixels))
+    else:
+        photos.append(("astronaut", skimage_photo("astronaut").astype(np.float32) / 255.0))
+    return photos
+
+
+PHOTOS = _photos()
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+@pytest.mark.parametrize("name, pixels", PHOTOS, ids=[n for n, _ in PHOTOS])
+def test_damage_lowers_its_score_monotonically_and_the_advice_names_it(
+        damage: str, name: str, pixels: np.ndarray) -> None:
+    apply, strengths, measure, words = DAMAGES[damage]
+    reports = [analyze_pixels(apply(pixels, s)) for s in strengths]
+    scores = [r.measure(measure).score for r in reports]
+    assert all(a > b for a, b in zip(scores, scores[1:])), f"{measure} scores {scores} for {damage}"
+    assert scores[-1] <= scores[0] / 2, f"{damage} barely changed {measure}: {scores}"
+    worst, clean = reports[-1], reports[0]
+    assert words in worst.measure(measure).advice
+    assert any(words in tip for tip in worst.advice), "the report's advice list leaves the problem out"
+    if damage != "downscale":   # coffee is below 1024 px to begin with
+        assert not any(words in tip for tip in clean.advice)
+    assert worst.score < clean.score
+
+
+def test_report_contract_and_json() -> None:
+    report = analyze_pixels(skimage_photo("astronaut").astype(np.float32) / 255.0, path="astronaut")
+    data = json.loads(json.dumps(report.to_dict(), allow_nan=False))
+    assert [m["name"] for m in data["measures"]] == [
+        "resolution", "focus", "noise", "exposure", "isolation", "lighting", "motion"]
+    for m in data["measures"]:
+        assert 0.0 <= m["score"] <= 1.0 and m["reason"]
+    assert 0.0 <= data["score"] <= 1.0
+    assert data["verdict"] in ("ready", "usable", "poor") and data["verdict_text"]
+    assert data["suggested_profile"] in profiles.NAMES
+    assert data["duration"] == profiles.get(data["suggested_profile"]).duration
+    x0, y0, x1, y1 = data["subject_box"]
+    assert 0.0 <= x0 < x1 <= 1.0 and 0.0 <= y0 < y1 <= 1.0
+    assert data["faces"] and set(data["faces"][0]) == {"box", "area"}
+    assert data["advice"] == report.advice and data["width"] == 512
+    assert set(data["profile_scores"]) == set(profiles.NAMES)
+    text = report.summary()
+    assert "portrait" in text and "resolution" in text and text.startswith("astronaut:")
+
+
+def test_verdict_orders_a_good_photo_above_a_damaged_one() -> None:
+    pixels = skimage_photo("coffee").astype(np.float32) / 255.0
+    good = analyze_pixels(cv2.resize(pixels, (2400, 1600), interpolation=cv2.INTER_CUBIC))
+    bad = analyze_pixels(_noise(_blur(_downscale(pixels, 0.5), 1.5), 0.06))
+    assert good.score > bad.score + 0.3
+    assert bad.verdict == "poor"
+
+
+@pytest.mark.parametrize("pixels, words", [
+    (np.zeros((8, 8, 3), np.float32), "too small"),
+    (np.zeros((64, 64), np.float32), "RGB"),
+])
+def test_bad_pixels_are_input_errors(pixels: np.ndarray, words: str) -> None:
+    with pytest.raises(InputError, match=words):
+        analyze_pixels(pixels)
+
+
+def test_flat_frames_do_not_crash() -> None:
+    for value in (0.0, 0.5, 1.0):
+        report = analyze_pixels(np.full((300, 400, 3), value, np.float32))
+        assert report.suggested_profile in profiles.NAMES
+        assert all(np.isfinite(m.score) for m in report.measures)
+
+
+def test_unreadable_files_are_one_line_input_errors(tmp_path: Path, fixtures_dir: Path) -> None:
+    with pytest.raises(InputError, match="truncated"):
+        analyze_path(fixtures_dir / "hostile" / "truncated_jpeg.jpg")
+    with pytest.raises(InputError, match="no such file"):
+        analyze_path(tmp_path / "missing.jpg")
+
+
+def test_cli_analyze_json_and_text(fixtures_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    portrait = fixtures_dir / "photos" / "kodim04.png"
+    assert cli.main(["analyze", "--json", str(portrait)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["suggested_profile"] == "portrait" and data["path"] == str(portrait)
+
+    broken = fixtures_dir / "hostile" / "truncated_jpeg.jpg"
+    assert cli.main(["analyze", str(broken), str(portrait)]) == 2
+    out, err = capsys.readouterr()
+    assert "truncated" in err and len(err.strip().splitlines()) == 1
+    assert out.startswith(f"{portrait}:") and "profile: portrait" in out
+
+
+def test_analyze_is_what_analyze_path_reports(fixtures_dir: Path) -> None:
+    from stillmotion import photo
+
+    path = fixtures_dir / "xmp" / "IMG_5910.jpg"
+    a: ReadinessReport = analyze_path(path)
+    from stillmotion.readiness import analyze
+
+    b = analyze(photo.load(path))
+    assert a.to_dict() | {"seconds": 0} == b.to_dict() | {"seconds": 0}

@@ -100,21 +100,21 @@ def test_aspect_mismatch_is_cropped_to_the_delivery_shape(photo: np.ndarray) -> 
     assert np.abs(frames[0] - cv2.resize(crop, (180, 320), interpolation=cv2.INTER_AREA)).mean() < 0.02
 
 
-def test_frames_stream_one_at_a_time(photo: np.ndarray) -> None:
-    """Finishing pulls the model's frames only as output is asked for (bounded memory)."""
+def test_frames_stream_with_bounded_lookahead(photo: np.ndarray) -> None:
+    """Finishing pulls the model's frames only a few ahead of the output (bounded memory)."""
     pulled = []
 
     def source() -> Iterator[np.ndarray]:
-        for i, f in enumerate(panning(photo, 8, (160, 90))):
+        for i, f in enumerate(panning(photo, 30, (160, 90), step=0.3)):
             pulled.append(i)
             yield f
 
-    clip = Clip(frames=source(), n_frames=8, fps=8.0, width=160, height=90, anchor_index=0, seed=0)
-    out = finish_clip(clip, photo=photo, target_size=(320, 180), target_fps=24.0)
-    frames = out.frames
-    for _ in range(4):                                     # output frames 0..3 need inputs 0..1 (and 2)
+    clip = Clip(frames=source(), n_frames=30, fps=8.0, width=160, height=90, anchor_index=0, seed=0)
+    frames = finish_clip(clip, photo=photo, target_size=(320, 180), target_fps=24.0).frames
+    for _ in range(6):                                     # output frames 0..5 need inputs 0..2
         next(frames)
-    assert len(pulled) <= 3
+    assert len(pulled) <= 3 + 6                            # plus the few rendered ahead
+    assert sum(1 for _ in frames) == 90 - 6 and len(pulled) == 30
 
 
 def test_cancel_stops_between_frames(photo: np.ndarray) -> None:

@@ -38,10 +38,11 @@ INTERPOLATION_MODES = ("motion", "blend")
 class FinishSettings:
     detail: float = 1.0                 # photo detail strength, 0 = plain Lanczos
     interpolation: str = "motion"       # motion | blend
-    upscale_flow_edge: int = 640        # long edge of the grid flow is measured on, upscaling
-    interpolate_flow_edge: int = 480    # same, frame-rate conversion
+    upscale_flow_edge: int = 512        # long edge of the grid flow is measured on, upscaling
+    interpolate_flow_edge: int = 384    # same, frame-rate conversion
     flow_preset: str = "fast"           # DIS preset: fast | medium
     min_flow_trust: float = 0.35        # below this mean trust a frame pair is cross-faded
+    threads: int = 2                    # worker threads (frames are rendered a few ahead)
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any]) -> "FinishSettings":
@@ -62,6 +63,8 @@ class FinishSettings:
         for name in ("upscale_flow_edge", "interpolate_flow_edge"):
             if not 64 <= getattr(self, name) <= 4096:
                 raise ConfigError(f"[finish] {name} must be between 64 and 4096; got {getattr(self, name)}")
+        if not 1 <= self.threads <= 64:
+            raise ConfigError(f"[finish] threads must be between 1 and 64; got {self.threads}")
         if not 0.0 <= self.min_flow_trust <= 1.0:
             raise ConfigError(f"[finish] min_flow_trust must be between 0 and 1; got {self.min_flow_trust}")
 
@@ -126,7 +129,7 @@ def finish_clip(clip: Clip, *, photo: np.ndarray, target_size: tuple[int, int], 
     if frame_size != (width, height):
         frames = upscale_frames(frames, photo=photo, target_size=(width, height), anchor_index=anchor,
                                 strength=settings.detail, flow_long_edge=settings.upscale_flow_edge,
-                                flow_preset=settings.flow_preset)
+                                flow_preset=settings.flow_preset, workers=settings.threads)
         steps["upscale"] = {"from": list(frame_size), "detail": settings.detail}
 
     # 3. frame rate: retime onto the delivery grid, the anchor exact.
@@ -138,7 +141,7 @@ def finish_clip(clip: Clip, *, photo: np.ndarray, target_size: tuple[int, int], 
                                           flow_preset=settings.flow_preset,
                                           min_trust=settings.min_flow_trust)
         frames = retime(frames, times, interpolator=interpolator,
-                        blend_only=settings.interpolation == "blend")
+                        blend_only=settings.interpolation == "blend", workers=settings.threads)
         steps["retime"] = {"from_fps": clip.fps, "frames_in": clip.n_frames,
                            "interpolation": settings.interpolation}
 

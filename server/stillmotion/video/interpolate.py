@@ -23,13 +23,16 @@ passed through untouched.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from functools import lru_cache
+from typing import Callable, Iterable, Iterator
 
 import cv2
 import numpy as np
 
 from .flow import FlowEstimator, flow_grid_size, grey8, resize_flow, round_trip_error, soft_confidence, warp
+from .threads import ordered_map
 
 # Flow round-trip disagreement (flow-grid pixels) at which a pixel's trust is down to 1/e.
 ROUND_TRIP_SCALE = 1.0
@@ -37,6 +40,9 @@ ROUND_TRIP_SCALE = 1.0
 PHOTOMETRIC_SCALE = 0.08
 # Splat weight of an untrusted pixel: it still fills holes nothing trusted lands in.
 UNTRUSTED_WEIGHT = 0.05
+# Variational refinement per pyramid level of the flow: 1 instead of the preset's 5 costs
+# ~0.2 dB on held-out frames (measured) and saves ~40% of the flow time.
+REFINEMENT_ITERATIONS = 1
 # Input times closer than this to an output time are passed through exactly.
 _EXACT = 1e-6
 
@@ -55,17 +61,29 @@ class PairMotion:
 class MotionInterpolator:
     """Measures motion between frame pairs and renders frames at times between them."""
 
-    def __init__(self, *, flow_long_edge: int = 480, flow_preset: str = "fast",
+    def __init__(self, *, flow_long_edge: int = 384, flow_preset: str = "fast",
                  min_trust: float = 0.35) -> None:
         self.flow_long_edge = flow_long_edge
         self.min_trust = min_trust
-        self._flow = FlowEstimator(flow_preset)
+        self._flow = FlowEstimator(flow_preset, REFINEMENT_ITERATIONS)
+        self._last: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    def _shrunk(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The frame on the flow grid, in colour and grey; the second frame of one pair is
+        the first of the next, so the last one is kept (with the frame, so it stays valid)."""
+        last = self._last
+        if last is not None and last[0] is frame:
+            return last[1], last[2]
+        size = flow_grid_size(frame.shape[1], frame.shape[0], self.flow_long_edge)
+        small = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+        grey = grey8(small)
+        self._last = (frame, small, grey)   # one assignment: other threads see old or new, whole
+        return small, grey
 
     def measure(self, frame_0: np.ndarray, frame_1: np.ndarray) -> PairMotion:
-        size = flow_grid_size(frame_0.shape[1], frame_0.shape[0], self.flow_long_edge)
-        small_0 = cv2.resize(frame_0, size, interpolation=cv2.INTER_AREA)
-        small_1 = cv2.resize(frame_1, size, interpolation=cv2.INTER_AREA)
-        flow_01, flow_10 = self._flow.both_ways(grey8(small_0), grey8(small_1))
+        small_0, grey_0 = self._shrunk(frame_0)
+        small_1, grey_1 = self._shrunk(frame_1)
+        flow_01, flow_10 = self._flow.both_ways(grey_0, grey_1)
         trust_0 = self._trust(small_0, small_1, flow_01, flow_10)
         trust_1 = self._trust(small_1, small_0, flow_10, flow_01)
         reliable = min(float(trust_0.mean()), float(trust_1.mean())) >= self.min_trust
@@ -90,79 +108,72 @@ class MotionInterpolator:
             sources.append((0, motion.flow_01, motion.trust_0))
         if t > 0:
             sources.append((1, motion.flow_10, motion.trust_1))
-        to_0, to_1, seen_0, seen_1 = _splat_to_time(sources, t)
+        velocity, seen_0, seen_1 = _splat_to_time(sources, t)
         size = (width, height)
-        w0 = (1.0 - min(max(t, 0.0), 1.0)) * (seen_0 + 1e-3)
-        w1 = min(max(t, 0.0), 1.0) * (seen_1 + 1e-3)
-        total = w0 + w1
-        w0 = cv2.resize(w0 / total, size, interpolation=cv2.INTER_LINEAR)[..., None]
+        velocity = resize_flow(velocity, size)
         if t >= 1:
-            return warp(frame_1, resize_flow(to_1, size))
+            return warp(frame_1, velocity, scale=1.0 - t)
         if t <= 0:
-            return warp(frame_0, resize_flow(to_0, size))
-        pulled_0 = warp(frame_0, resize_flow(to_0, size))
-        pulled_1 = warp(frame_1, resize_flow(to_1, size))
-        # w0 * p0 + (1 - w0) * p1, in place to spare a full-size temporary.
-        pulled_0 -= pulled_1
-        pulled_0 *= w0
-        pulled_0 += pulled_1
-        return np.clip(pulled_0, 0.0, 1.0, out=pulled_0)
+            return warp(frame_0, velocity, scale=-t)
+        w0 = (1.0 - t) * (seen_0 + 1e-3)
+        w0 /= w0 + t * (seen_1 + 1e-3)
+        w0 = cv2.resize(w0, size, interpolation=cv2.INTER_LINEAR)
+        pulled_0 = warp(frame_0, velocity, scale=-t)
+        pulled_1 = warp(frame_1, velocity, scale=1.0 - t)
+        # w0 * p0 + (1 - w0) * p1 in one pass (both are already in [0, 1]).
+        return cv2.blendLinear(pulled_0, pulled_1, w0, 1.0 - w0)
 
 
 def _splat_to_time(sources: list[tuple[int, np.ndarray, np.ndarray]], t: float
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Push each source frame's pixels to their place at time t.
 
-    Returns, on the flow grid: vectors from each time-t pixel to I0 and to I1, and
-    how much trusted mass from I0 and from I1 landed there (0..1).
+    Returns, on the flow grid: the motion per unit time V of whatever is at each
+    pixel at time t (so the way back to I0 is -t V and on to I1 is (1 - t) V,
+    whichever frame the pixel came from), and how much trusted mass from I0 and
+    from I1 landed there (0..1).
     """
-    flow = sources[0][1]
-    height, width = flow.shape[:2]
+    height, width = sources[0][1].shape[:2]
     n = height * width
-    xs = np.tile(np.arange(width, dtype=np.float32), height)
-    ys = np.repeat(np.arange(height, dtype=np.float32), width)
-    idx_parts, weight_parts, vec_parts, seen = [], [], [], {}
+    xs, ys = _flat_grid(height, width)
+    mass = np.zeros(n + 1)
+    moved = np.zeros((2, n + 1))
+    seen: dict[int, np.ndarray] = {}
     for s, flow_s, trust_s in sources:
-        other = 1 - s
-        velocity = flow_s.reshape(-1, 2) * (1.0 / (other - s))  # displacement per unit time
-        px = xs + (t - s) * velocity[:, 0]
-        py = ys + (t - s) * velocity[:, 1]
-        ix = np.rint(px).astype(np.int32)
-        iy = np.rint(py).astype(np.int32)
+        velocity = flow_s.reshape(-1, 2) * (1.0 if s == 0 else -1.0)  # displacement per unit time
+        ix = np.rint(xs + (t - s) * velocity[:, 0]).astype(np.int32)
+        iy = np.rint(ys + (t - s) * velocity[:, 1]).astype(np.int32)
         inside = (ix >= 0) & (ix < width) & (iy >= 0) & (iy < height)
-        idx = (iy * width + ix)[inside]
-        trust = trust_s.reshape(-1)[inside]
-        to_self = -(t - s) * velocity[inside]
-        to_other = (other - t) * velocity[inside]
-        to_0, to_1 = (to_self, to_other) if s == 0 else (to_other, to_self)
-        idx_parts.append(idx)
-        weight_parts.append(trust + UNTRUSTED_WEIGHT)
-        vec_parts.append(np.concatenate([to_0, to_1], axis=1))
-        seen[s] = np.bincount(idx, weights=trust, minlength=n)
-    idx = np.concatenate(idx_parts)
-    weight = np.concatenate(weight_parts)
-    vecs = np.concatenate(vec_parts)
-    mass = np.bincount(idx, weights=weight, minlength=n)
-    sums = np.stack([np.bincount(idx, weights=weight * vecs[:, c], minlength=n) for c in range(4)], axis=1)
+        idx = np.where(inside, iy * width + ix, n)               # off-grid splats land in bin n
+        trust = trust_s.reshape(-1)
+        weight = trust + UNTRUSTED_WEIGHT
+        mass += np.bincount(idx, weights=weight, minlength=n + 1)
+        for c in range(2):
+            moved[c] += np.bincount(idx, weights=weight * velocity[:, c], minlength=n + 1)
+        seen[s] = np.bincount(idx, weights=trust, minlength=n + 1)
 
     def smooth(a: np.ndarray) -> np.ndarray:
         # Rounded splats leave pinholes and seams; a small blur of sums and masses closes them.
-        return cv2.GaussianBlur(a.reshape(height, width, -1).astype(np.float32), (0, 0), 0.8)
+        return cv2.GaussianBlur(a[..., :n].reshape(-1, height, width).transpose(1, 2, 0).astype(np.float32),
+                                (0, 0), 0.8).reshape(height, width, -1)
 
-    mass_s = smooth(mass).reshape(height, width)
-    sums_s = smooth(sums)
-    vectors = sums_s / np.maximum(mass_s, 1e-6)[..., None]
-    # Holes no pixel landed in (rare: strong divergence): the straight-line guess from I0's flow.
+    mass_s = smooth(mass[None])[..., 0]
+    velocity_t = smooth(moved) / np.maximum(mass_s, 1e-6)[..., None]
+    # Holes no pixel landed in (rare: strong divergence): the straight-line guess from the flow.
     hole = np.clip(1.0 - mass_s / 0.2, 0.0, 1.0)[..., None]
     if hole.max() > 0:
-        guess_flow = sources[0][1] if sources[0][0] == 0 else -sources[0][1]  # ~flow_01 at x
-        guess = np.concatenate([-t * guess_flow, (1.0 - t) * guess_flow], axis=2)
-        vectors = vectors * (1.0 - hole) + guess * hole
+        s, flow_s, _ = sources[0]
+        velocity_t += hole * (flow_s * (1.0 if s == 0 else -1.0) - velocity_t)
     zero = np.zeros((height, width), np.float32)
-    seen_0 = np.minimum(smooth(seen[0]).reshape(height, width), 1.0) if 0 in seen else zero
-    seen_1 = np.minimum(smooth(seen[1]).reshape(height, width), 1.0) if 1 in seen else zero
-    return (np.ascontiguousarray(vectors[..., :2]), np.ascontiguousarray(vectors[..., 2:]),
-            seen_0, seen_1)
+    seen_0 = np.minimum(smooth(seen[0][None])[..., 0], 1.0) if 0 in seen else zero
+    seen_1 = np.minimum(smooth(seen[1][None])[..., 0], 1.0) if 1 in seen else zero
+    return np.ascontiguousarray(velocity_t, dtype=np.float32), seen_0, seen_1
+
+
+@lru_cache(maxsize=4)
+def _flat_grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    return (np.tile(np.arange(width, dtype=np.float32), height),
+            np.repeat(np.arange(height, dtype=np.float32), width))
 
 
 def output_times(n_in: int, fps_in: float, fps_out: float, anchor_index: int | None,
@@ -195,18 +206,42 @@ def output_anchor(times: list[float], anchor_index: int | None) -> int | None:
 
 
 def retime(frames: Iterable[np.ndarray], times: list[float], *,
-           interpolator: MotionInterpolator | None = None, blend_only: bool = False) -> Iterator[np.ndarray]:
-    """Stream the frames at `times` (from `output_times`), holding at most three input frames.
+           interpolator: MotionInterpolator | None = None, blend_only: bool = False,
+           workers: int = 2) -> Iterator[np.ndarray]:
+    """Stream the frames at `times` (from `output_times`), holding at most a few input frames.
 
     Output frames that coincide with an input frame are that frame, untouched.
     `blend_only`: cross-fade instead of following motion (the fallback, and a choice).
+    Frames are rendered on `workers` threads, a few ahead, and yielded in order.
     """
     interpolator = interpolator or MotionInterpolator()
+    return ordered_map(lambda job: job(), _plan(frames, times, interpolator, blend_only), workers=workers)
+
+
+class _Pair:
+    """Two neighbouring input frames and their motion, measured once by whichever thread
+    needs it first."""
+
+    def __init__(self, interpolator: MotionInterpolator, frame_0: np.ndarray, frame_1: np.ndarray) -> None:
+        self.interpolator, self.frame_0, self.frame_1 = interpolator, frame_0, frame_1
+        self._motion: PairMotion | None = None
+        self._lock = threading.Lock()
+
+    def render(self, t: float) -> np.ndarray:
+        with self._lock:
+            if self._motion is None:
+                self._motion = self.interpolator.measure(self.frame_0, self.frame_1)
+        return self.interpolator.render(self.frame_0, self.frame_1, self._motion, t)
+
+
+def _plan(frames: Iterable[np.ndarray], times: list[float], interpolator: MotionInterpolator,
+          blend_only: bool) -> Iterator[Callable[[], np.ndarray]]:
+    """One job per output time, in order; reads the input frames as the times need them."""
     source = iter(frames)
     window: dict[int, np.ndarray] = {}
     last_index = -1
     exhausted = False
-    motions: dict[tuple[int, int], PairMotion] = {}
+    pair: _Pair | None = None
 
     def frame(i: int) -> np.ndarray | None:
         nonlocal last_index, exhausted
@@ -222,34 +257,35 @@ def retime(frames: Iterable[np.ndarray], times: list[float], *,
         for old in [k for k in window if k < i]:
             del window[old]
 
+    def ready(x: np.ndarray) -> Callable[[], np.ndarray]:
+        return lambda: x
+
     for s in times:
-        base = math.floor(s + _EXACT)
         if abs(s - round(s)) < _EXACT and frame(round(s)) is not None:
             forget_before(round(s) - 1)  # keep one before: the clip's end extrapolates from a pair
-            yield window[round(s)]
+            yield ready(window[round(s)])
             continue
         # The pair (i0, i0 + 1) around s, moved inward at the ends of the clip.
-        i0 = max(0, base)
+        i0 = max(0, math.floor(s + _EXACT))
         if frame(i0 + 1) is None:
             i0 = max(0, last_index - 1)
         if frame(i0 + 1) is None:
-            # Fewer than two frames are left: hold the last one there is.
-            held = frame(i0) if frame(i0) is not None else window.get(last_index)
-            if held is None:
+            # Fewer than two frames in the whole clip: hold the one there is.
+            if last_index < 0:
                 return
-            yield held
+            yield ready(window[last_index])
             continue
         forget_before(i0)  # the times only grow: older frames are never needed again
         t = s - i0
         a, b = window[i0], window[i0 + 1]
         if t < -1 or t > 2:  # too far past the clip's end to extrapolate: hold
-            yield a if t < 0 else b
-            continue
-        if blend_only:
-            yield a if t <= 0 else b if t >= 1 else cv2.addWeighted(a, 1.0 - t, b, t, 0.0)
-            continue
-        key = (i0, i0 + 1)
-        if key not in motions:
-            motions.clear()
-            motions[key] = interpolator.measure(a, b)
-        yield interpolator.render(a, b, motions[key], t)
+            yield ready(a if t < 0 else b)
+        elif blend_only:
+            if t <= 0 or t >= 1:
+                yield ready(a if t <= 0 else b)
+            else:
+                yield lambda a=a, b=b, t=t: cv2.addWeighted(a, 1.0 - t, b, t, 0.0)
+        else:
+            if pair is None or pair.frame_0 is not a or pair.frame_1 is not b:
+                pair = _Pair(interpolator, a, b)
+            yield lambda p=pair, t=t: p.render(t)

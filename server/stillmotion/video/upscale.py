@@ -26,6 +26,7 @@ import numpy as np
 
 from ..errors import InputError
 from .flow import FlowEstimator, flow_grid_size, grey8, resize_flow, soft_confidence, warp
+from .threads import ordered_map
 
 # Mean RGB difference (0..1) between the frame and the reference pulled along the flow, both
 # slightly blurred (aliasing in fine texture is not misalignment), at which detail is down to 1/e.
@@ -69,7 +70,7 @@ class DetailUpscaler:
     """
 
     def __init__(self, photo: np.ndarray, reference: np.ndarray, target_size: tuple[int, int], *,
-                 strength: float = 1.0, flow_long_edge: int = 640, flow_preset: str = "fast") -> None:
+                 strength: float = 1.0, flow_long_edge: int = 512, flow_preset: str = "fast") -> None:
         self.target_size = target_size
         self.frame_size = (reference.shape[1], reference.shape[0])
         self.strength = float(strength)
@@ -112,55 +113,62 @@ class DetailUpscaler:
         if (frame.shape[1], frame.shape[0]) != self.frame_size:
             raise InputError(f"frame is {frame.shape[1]}x{frame.shape[0]}, the clip is "
                              f"{self.frame_size[0]}x{self.frame_size[1]}")
-        base = resample(frame, self.target_size)
         if self._photo is None:
-            return np.clip(base, 0.0, 1.0)
+            return np.clip(resample(frame, self.target_size), 0.0, 1.0)
         if is_reference:
-            return np.clip(base + self.strength * self._photo_detail, 0.0, 1.0)
+            return np.clip(resample(frame, self.target_size) + self.strength * self._photo_detail, 0.0, 1.0)
         small = resample(frame, self._flow_size)
         flow_fr = self._flow.flow(grey8(small), self._ref_grey)
-        conf = self.confidence(small, flow_fr)
-        detail = self.detail(warp(self._photo, resize_flow(flow_fr, self.target_size), cv2.INTER_CUBIC))
-        weight = cv2.resize(conf, self.target_size, interpolation=cv2.INTER_LINEAR)
-        if self.strength != 1.0:
-            weight *= self.strength
-        out = base + detail * weight[..., None]
+        conf = self.confidence(small, flow_fr) * self.strength
+        pulled = warp(self._photo, resize_flow(flow_fr, self.target_size), cv2.INTER_CUBIC)
+        # lanczos(frame) + w * (pulled - lanczos(area(pulled))) with the two Lanczos passes folded
+        # into one (Lanczos is linear and w is smooth, so w * lanczos(x) ~ lanczos(w_small * x)):
+        # the same picture for one full-size resampling less.
+        w_small = cv2.resize(conf, self.frame_size, interpolation=cv2.INTER_LINEAR)[..., None]
+        out = resample(frame - w_small * resample(pulled, self.frame_size), self.target_size)
+        pulled *= cv2.resize(conf, self.target_size, interpolation=cv2.INTER_LINEAR)[..., None]
+        out += pulled
         return np.clip(out, 0.0, 1.0, out=out)
 
 
 def upscale_frames(frames: Iterable[np.ndarray], *, photo: np.ndarray, target_size: tuple[int, int],
-                   anchor_index: int | None, strength: float = 1.0, flow_long_edge: int = 640,
-                   flow_preset: str = "fast") -> Iterator[np.ndarray]:
+                   anchor_index: int | None, strength: float = 1.0, flow_long_edge: int = 512,
+                   flow_preset: str = "fast", workers: int = 2) -> Iterator[np.ndarray]:
     """Stream `frames` upscaled to `target_size` (w, h) with the photo's detail.
 
     With the anchor first (the usual case) nothing is held back. With the anchor
     later, the model-size frames before it are kept until it arrives (model-size
     frames are small; delivery-size frames are never accumulated). With no anchor,
-    the photo shrunk to the frame size is the reference.
+    the photo shrunk to the frame size is the reference. Frames are upscaled on
+    `workers` threads, a few ahead, and yielded in order.
     """
     it = iter(frames)
     held: list[np.ndarray] = []
     reference: np.ndarray | None = None
     for index, frame in enumerate(it):
         held.append(frame)
-        if anchor_index is None or index == anchor_index:
-            reference = frame if anchor_index is not None else resample(
-                fit_photo_to_frame(photo, (frame.shape[1], frame.shape[0])), (frame.shape[1], frame.shape[0]))
+        if index == anchor_index:
+            reference = frame
             break
+        if anchor_index is None:
+            break
+    if not held:
+        return
     if reference is None:
-        if not held:
-            return
-        # The anchor index lies past the end of the clip: nothing is the photo.
+        # No frame is the photo (or the anchor lies past the clip's end): the photo shrunk is.
         anchor_index = None
-        reference = resample(fit_photo_to_frame(photo, (held[0].shape[1], held[0].shape[0])),
-                             (held[0].shape[1], held[0].shape[0]))
+        size = (held[0].shape[1], held[0].shape[0])
+        reference = resample(fit_photo_to_frame(photo, size), size)
     upscaler = DetailUpscaler(photo, reference, target_size, strength=strength,
                               flow_long_edge=flow_long_edge, flow_preset=flow_preset)
-    index = 0
-    for frame in held:
-        yield upscaler.upscale(frame, is_reference=index == anchor_index)
-        index += 1
-    held.clear()
-    for frame in it:
-        yield upscaler.upscale(frame, is_reference=index == anchor_index)
-        index += 1
+
+    def replay() -> Iterator[np.ndarray]:
+        while held:
+            yield held.pop(0)
+        yield from it
+
+    def one(item: tuple[int, np.ndarray]) -> np.ndarray:
+        index, frame = item
+        return upscaler.upscale(frame, is_reference=index == anchor_index)
+
+    yield from ordered_map(one, enumerate(replay()), workers=workers)

@@ -10,6 +10,7 @@ from typing import Iterator
 import av
 import numpy as np
 
+from ..colour import ycbcr
 from ..errors import InputError
 
 _MATRIX_NAMES = {1: "itu709", 5: "itu601", 6: "itu601", 9: "bt2020", 10: "bt2020"}
@@ -62,6 +63,10 @@ def read_frames(path: str | os.PathLike) -> Iterator[np.ndarray]:
                 continue
             matrix = _MATRIX_NAMES.get(int(frame.colorspace), "itu709" if frame.height >= 720 else "itu601")
             full = int(frame.color_range) == 2
+            exact = ycbcr.frame_to_rgb(frame, matrix, full)   # swscale's own decode runs ~2/255 dark
+            if exact is not None:
+                yield exact
+                continue
             rgb = frame.reformat(format="rgb48le", src_colorspace=matrix, dst_colorspace=matrix,
                                  src_color_range="JPEG" if full else "MPEG", dst_color_range="JPEG",
                                  interpolation="BICUBIC").to_ndarray()

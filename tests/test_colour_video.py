@@ -1,0 +1,123 @@
+"""Colour through real files: `stillmotion match VIDEO --to PHOTO`, and parallax clips decoded from MP4."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from stillmotion import cli
+from stillmotion.colour import metrics
+from stillmotion.colour.drift import Drift, drifted_clip
+from stillmotion.video.decode import probe, read_frames
+from stillmotion.video.encode import EncodeSettings, encode
+
+from support import save_photo, skimage_photo
+
+W, H, N = 256, 144, 24
+
+
+@pytest.fixture
+def drifted_mp4(tmp_path: Path, fast_config: Path) -> tuple[Path, Path, list[np.ndarray]]:
+    """A real photo, and a clip of it with growing colour drift and flicker, made 'elsewhere' as MP4."""
+    pixels = skimage_photo("coffee")
+    photo = save_photo(tmp_path / "cafe.jpg", pixels, quality=95)
+    pairs = list(drifted_clip(pixels.astype(np.float32) / 255.0, W, H, N, Drift()))
+    clip = tmp_path / "cafe-from-another-app.mp4"
+    encode((d for _, d in pairs), clip, width=W, height=H, fps=24, settings=EncodeSettings(preset="ultrafast"))
+    return clip, photo, [t for t, _ in pairs]
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_match_writes_a_corrected_copy_beside_the_clip(drifted_mp4, capsys) -> None:
+    clip, photo, truth = drifted_mp4
+    before = digest(clip)
+    assert cli.main(["match", str(clip), "--to", str(photo)]) == 0
+    first = clip.with_name("cafe-from-another-app.matched.mp4")
+    assert capsys.readouterr().out.strip() == str(first)
+    assert digest(clip) == before                           # the input is never touched
+    info = probe(first)
+    assert (info.width, info.height, info.n_frames, round(info.fps)) == (W, H, N, 24)
+    drifted, fixed = list(read_frames(clip)), list(read_frames(first))
+    assert metrics.clip_delta_e(drifted, truth) > 4.0
+    assert metrics.clip_delta_e(fixed, truth) <= 2.0
+    assert metrics.flicker(fixed) * 5 <= metrics.flicker(drifted)
+    # Never overwrite: a second run takes the next name.
+    assert cli.main(["match", str(clip), "--to", str(photo)]) == 0
+    assert capsys.readouterr().out.strip() == str(clip.with_name("cafe-from-another-app.matched-2.mp4"))
+    assert digest(first) == digest(first)  # still there, still readable
+    assert len(list(read_frames(first))) == N
+
+
+def test_match_out_file_folder_and_strength(drifted_mp4, tmp_path: Path, capsys) -> None:
+    clip, photo, truth = drifted_mp4
+    target = tmp_path / "graded.mov"
+    assert cli.main(["match", str(clip), "--to", str(photo), "--out", str(target)]) == 0
+    assert capsys.readouterr().out.strip() == str(target) and probe(target).codec == "prores"
+    # An existing --out file is refused, not overwritten.
+    stamp = digest(target)
+    assert cli.main(["match", str(clip), "--to", str(photo), "--out", str(target)]) == 2
+    assert "already exists" in capsys.readouterr().err and digest(target) == stamp
+    folder = tmp_path / "out"
+    folder.mkdir()
+    assert cli.main(["match", str(clip), "--to", str(photo), "--out", str(folder), "--strength", "0"]) == 0
+    kept = Path(capsys.readouterr().out.strip())
+    assert kept.parent == folder and kept.name == "cafe-from-another-app.matched.mp4"
+    # Strength 0 leaves the colour alone (only a re-encode).
+    assert metrics.clip_delta_e(list(read_frames(kept)), list(read_frames(clip))) < 0.3
+
+
+def test_match_bad_input_is_one_clear_line(drifted_mp4, tmp_path: Path, capsys) -> None:
+    clip, photo, _ = drifted_mp4
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"\x00not a video" * 50)
+    cases = [
+        (["match", str(junk), "--to", str(photo)], "junk.mp4"),
+        (["match", str(clip), "--to", str(tmp_path / "missing.jpg")], "missing.jpg"),
+        (["match", str(photo), "--to", str(photo)], "not a video"),
+        (["match", str(clip), "--to", str(photo), "--out", str(tmp_path / "x.gif")], ".mp4 or .mov"),
+    ]
+    for argv, needle in cases:
+        assert cli.main(argv) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("stillmotion: error:") and needle in err and "\n" not in err
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".stillmotion-tmp")) == []
+
+
+def test_parallax_clip_decoded_from_mp4_matches_its_photo(tmp_path: Path, fast_config: Path) -> None:
+    # A graded photo: the job holds the clip to it; frame 0 of the MP4, back in sRGB, is the photo.
+    photo = save_photo(tmp_path / "IMG_0001.jpg", skimage_photo("chelsea"), (320, 212), quality=95)
+    for camera in ("push-in", "orbit"):
+        assert cli.main(["animate", str(photo), "--duration", "1", "--fps", "12", "--camera", camera,
+                         "--style", "1", "--seed", "5"]) == 0
+        clip = sorted(tmp_path.glob("IMG_0001.motion*.mp4"))[-1]
+        frames = list(read_frames(clip))
+        source = np.asarray(Image.open(photo).convert("RGB").resize((frames[0].shape[1], frames[0].shape[0]),
+                                                                    Image.LANCZOS), dtype=np.float32) / 255.0
+        assert metrics.pixel_delta_e(frames[0], source) <= 1.5, camera
+        assert metrics.clip_delta_e(frames, source) <= 1.5, camera
+        assert metrics.flicker(frames) < 0.2, camera
+
+
+@pytest.mark.parametrize("fmt, size", [("mp4", (256, 144)), ("mp4", (320, 212)), ("mov", (256, 144))])
+def test_decoded_file_matches_its_source_colours(tmp_path: Path, fmt: str, size: tuple[int, int]) -> None:
+    # Colour-managed output, end to end: encode (BT.709 tagged) -> decode -> sRGB equals the source,
+    # with no overall shift (swscale's own Y'CbCr->RGB runs ~2/255 dark).
+    from stillmotion.colour.align import resize_to
+
+    source = resize_to(skimage_photo("astronaut").astype(np.float32) / 255.0, *size)
+    path = tmp_path / f"still.{fmt}"
+    encode(iter([source] * 3), path, width=size[0], height=size[1], fps=24,
+           settings=EncodeSettings(fmt=fmt, preset="ultrafast", crf=12))
+    decoded = list(read_frames(path))
+    assert len(decoded) == 3
+    shift = (decoded[1] - source).mean(axis=(0, 1)) * 255
+    assert np.abs(shift).max() < 0.4, shift
+    assert metrics.pixel_delta_e(decoded[1], source) < (0.6 if fmt == "mov" else 2.0)   # 4:2:0 loses chroma detail
+    assert metrics.signature_delta_e(decoded[1], source) < 0.3

@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from .. import __version__, engines, metadata, photo as photo_mod, profiles
+from .. import __version__, engines, metadata, photo as photo_mod, profiles, readiness
 from ..progress import CancelToken, ProgressSink, null_progress
 from ..colour.look import LookSettings, apply_look, remove_look
 from ..colour.match import match_frames
@@ -107,7 +107,9 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
     photo = photo_mod.load(spec.photo_path, float(limits.get("max_megapixels", 200)))
     cancel.raise_if_cancelled()
     request = spec.request
-    profile_name = request.profile if request.profile != "auto" else "generic"
+    # --profile auto: the readiness analysis picks the profile (and finds the subject).
+    fit = readiness.analyze(photo) if request.profile == "auto" else None
+    profile_name = fit.suggested_profile if fit else request.profile
     request = request.resolve(profile_name, config.get("animate", {}))
     meta = metadata.read_for_job(spec.photo_path, config, sidecar=spec.sidecar_path, develop=spec.develop)
     prompt, prompt_source = metadata.choose_prompt(
@@ -121,10 +123,12 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
     if getattr(meta.develop, "already_applied", None) is not False:
         pixels = remove_look(pixels, look, config)
     # --aspect: every engine animates the photo already cut around its subject.
-    pixels = crop_photo(pixels, request.aspect)
+    pixels = crop_photo(pixels, request.aspect, fit.subject_box if fit else None)
     width, height = delivery_size(pixels.shape[1], pixels.shape[0], request, output_cfg)
     context: dict[str, Any] = {"target_size": (width, height), "prompt": prompt}
     result.info.update(prompt_source=prompt_source, metadata_warnings=meta.warnings)
+    if fit:
+        result.info.update(profile_reason=fit.profile_reason, readiness_score=round(fit.score, 3))
     result.info.update(engine=engine.name, engine_reason=why, profile=request.profile, prompt=prompt,
                        request=request.to_dict(), seeds=request.seeds(), size=[width, height])
     progress("prepare", 1.0)

@@ -64,9 +64,9 @@ def analyze_pixels(pixels: np.ndarray, *, exif: Mapping[str, Any] | None = None,
     streaks = cues.directional_blur(grid, subject)
 
     isolation = measures.isolation(grid, subject, faces)
-    motion, action = measures.motion(ex, streaks, lines, subject, sky, nature, faces)
-    choice = choose(grid, subject, faces, ex, isolation=isolation.score, action=action, sky=sky,
-                    nature=nature)
+    motion, action, action_reasons = measures.motion(ex, streaks, lines, subject, sky, nature, faces)
+    choice = choose(grid, subject, faces, ex, isolation=isolation.score, action=action,
+                    action_reasons=action_reasons, sky=sky, nature=nature)
     weights = WEIGHTS
     if choice.name == "environmental":
         weights = ENVIRONMENTAL_WEIGHTS

@@ -115,8 +115,7 @@ def natural_textures(grid: Grid) -> Nature:
 
 @dataclass(frozen=True)
 class Streaks:
-    share: float      # share of textured blocks blurred along one common axis only
-    subject: float    # the same inside the subject
+    subject: float    # share of the subject's textured blocks blurred along one common axis only
     background: float # the same outside the subject
 
 
@@ -142,4 +141,4 @@ def directional_blur(grid: Grid, subject: Subject) -> Streaks:
         a, b = float(along_columns[where].mean()), float(along_rows[where].mean())
         return max(a, b) - min(a, b)
 
-    return Streaks(share(np.ones_like(tex)), share(subject.mask), share(~subject.mask))
+    return Streaks(share(subject.mask), share(~subject.mask))

@@ -82,6 +82,13 @@ def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
     return inter / union if union > 0 else 0.0
 
 
+def skin_mask(rgb: np.ndarray) -> np.ndarray:
+    """Skin-coloured pixels of float sRGB `rgb` (Chai & Ngan's YCrCb box)."""
+    ycc = cv2.cvtColor((np.clip(rgb, 0, 1) * 255).astype(np.uint8), cv2.COLOR_RGB2YCrCb)
+    cr, cb = ycc[..., 1], ycc[..., 2]
+    return (cr >= 133) & (cr <= 173) & (cb >= 77) & (cb <= 127)
+
+
 def _skin_share(rgb: np.ndarray, box: tuple[float, float, float, float]) -> float:
     h, w = rgb.shape[:2]
     bw, bh = box[2] - box[0], box[3] - box[1]
@@ -90,9 +97,7 @@ def _skin_share(rgb: np.ndarray, box: tuple[float, float, float, float]) -> floa
     centre = rgb[y0:max(y1, y0 + 1), x0:max(x1, x0 + 1)]
     if centre.size == 0:
         return 0.0
-    ycc = cv2.cvtColor((np.clip(centre, 0, 1) * 255).astype(np.uint8), cv2.COLOR_RGB2YCrCb)
-    cr, cb = ycc[..., 1], ycc[..., 2]
-    return float(((cr >= 133) & (cr <= 173) & (cb >= 77) & (cb <= 127)).mean())
+    return float(skin_mask(centre).mean())
 
 
 def detect(rgb: np.ndarray) -> list[Face]:

@@ -58,7 +58,6 @@ class Grid:
     noise: np.ndarray      # (rows, cols) noise sigma estimate, 0..1
     lab_mean: np.ndarray   # (rows, cols, 3) block mean CIELAB
     hsv_mean: np.ndarray   # (rows, cols, 3) HSV of the block mean colour (H in degrees)
-    source_size: tuple[int, int]  # (width, height) of the photo as delivered
 
     @property
     def rows(self) -> int:
@@ -67,9 +66,6 @@ class Grid:
     @property
     def cols(self) -> int:
         return self.blur.shape[1]
-
-    def block_mean(self, values: np.ndarray) -> np.ndarray:
-        return block_sums(values, self.block, self.rows, self.cols) / float(self.block * self.block)
 
     def box_mask(self, box: tuple[float, float, float, float]) -> np.ndarray:
         """Blocks whose centres lie inside `box` (x0, y0, x1, y1 in 0..1)."""
@@ -113,7 +109,6 @@ def _noise(gray: np.ndarray, block: int, rows: int, cols: int) -> np.ndarray:
 
 def build(pixels: np.ndarray, max_pixels: int = ANALYSIS_PIXELS) -> Grid:
     """Working copy + block statistics of float sRGB `pixels` (H, W, 3) in 0..1."""
-    source_size = (int(pixels.shape[1]), int(pixels.shape[0]))
     rgb = np.clip(downscale(pixels, max_pixels), 0.0, 1.0)
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2Lab)
@@ -126,4 +121,4 @@ def build(pixels: np.ndarray, max_pixels: int = ANALYSIS_PIXELS) -> Grid:
     rgb_mean = block_sums(rgb, block, rows, cols) / float(block * block)
     hsv_mean = cv2.cvtColor(np.clip(rgb_mean, 0.0, 1.0).astype(np.float32), cv2.COLOR_RGB2HSV)
     return Grid(rgb=rgb, gray=gray, lab=lab, block=block, blur=blur, blur_xy=blur_xy, energy=energy, noise=noise,
-                lab_mean=lab_mean, hsv_mean=hsv_mean, source_size=source_size)
+                lab_mean=lab_mean, hsv_mean=hsv_mean)

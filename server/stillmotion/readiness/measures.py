@@ -13,31 +13,14 @@ import cv2
 import numpy as np
 
 from .cues import Exif, Lines, Nature, Streaks
-from .faces import Face
+from .curves import decay, falling, ramp
+from .faces import Face, skin_mask
 from .grid import Grid
 from .report import Measure
 from .subject import Subject, textured
 
 MIN_LONG_EDGE = 1024      # the issue's floor for a clip
 IDEAL_LONG_EDGE = 2048    # "2K ideal": a 1920/2048-wide clip without upscaling
-
-
-def _falling(value: float, half: float, width: float) -> float:
-    """Logistic: ~1 well below `half`, 0.5 at `half`, towards 0 above; strictly falling,
-    so worse damage always scores lower (a clipped ramp would flatten at 0)."""
-    return 1.0 / (1.0 + math.exp(min(50.0, (value - half) / width)))
-
-
-def _decay(excess: float, scale: float) -> float:
-    """1 up to a tolerated amount, then exp(-excess / scale): strictly falling."""
-    return math.exp(-max(0.0, excess) / scale)
-
-
-def _ramp(value: float, bad: float, good: float) -> float:
-    """0 at `bad`, 1 at `good`, linear between (either direction)."""
-    if good == bad:
-        return 1.0 if value >= good else 0.0
-    return float(np.clip((value - bad) / (good - bad), 0.0, 1.0))
 
 
 # -- resolution ---------------------------------------------------------------------------
@@ -79,7 +62,7 @@ def focus(grid: Grid, subject: Subject, faces: list[Face]) -> Measure:
     # The sharpest fifth of the subject: eyes and eyelashes, not cheeks and out-of-focus ears.
     subject_blur = float(np.percentile(grid.blur[region], 20))
     frame_blur = float(np.percentile(grid.blur[tex], 5)) if tex.any() else subject_blur
-    score = _falling(subject_blur, FOCUS_HALF, FOCUS_WIDTH)
+    score = falling(subject_blur, FOCUS_HALF, FOCUS_WIDTH)
     where = "the face" if subject.from_faces else (
         "the subject" if subject.mask.mean() < 0.9 else "the frame")
     if score >= 0.8:
@@ -143,10 +126,10 @@ def exposure(grid: Grid, subject: Subject) -> Measure:
     # e (10 % blown: 0.22). Crushed blacks are judged mostly on the subject: a black
     # studio backdrop is a look, a black half-face is lost detail (3 % free, then a
     # factor e per 12 %); the frame as a whole may hold 15 % black before it counts.
-    s_blown = _decay(blown - 0.01, 0.06)
-    s_crushed = _decay(crushed_subject - 0.03, 0.12) * _decay(crushed - 0.15, 0.2)
-    s_range = 0.5 + 0.5 * _ramp(high - low, 0.15, 0.6)   # flat, hazy tones
-    s_key = min(1.0 - _falling(mean, 0.08, 0.03), _falling(mean, 0.85, 0.04))   # far too dark / bright
+    s_blown = decay(blown - 0.01, 0.06)
+    s_crushed = decay(crushed_subject - 0.03, 0.12) * decay(crushed - 0.15, 0.2)
+    s_range = 0.5 + 0.5 * ramp(high - low, 0.15, 0.6)   # flat, hazy tones
+    s_key = min(1.0 - falling(mean, 0.08, 0.03), falling(mean, 0.85, 0.04))   # far too dark / bright
     score = s_blown * s_crushed * s_range * s_key
     parts = [f"{blown * 100:.1f} % blown highlights", f"{crushed * 100:.1f} % crushed shadows",
              f"tonal range {round((high - low) * 100)} %"]
@@ -178,7 +161,7 @@ def _colour_separation(grid: Grid, subject: Subject) -> float:
         outside = outside[:: len(outside) // 400 + 1]
     dist = np.linalg.norm(inside[:, None, :] - outside[None, :, :], axis=-1)
     nearest = np.sort(dist, axis=1)[:, : max(3, len(outside) // 20)].mean(axis=1)
-    return _ramp(float(np.median(nearest)), 5.0, 25.0)   # CIELAB units: 25 = clearly different
+    return ramp(float(np.median(nearest)), 5.0, 25.0)   # CIELAB units: 25 = clearly different
 
 
 def isolation(grid: Grid, subject: Subject, faces: list[Face]) -> Measure:
@@ -189,11 +172,11 @@ def isolation(grid: Grid, subject: Subject, faces: list[Face]) -> Measure:
     colour_sep = 0.0 if whole_frame else _colour_separation(grid, subject)
     inside, outside = subject.mask & tex, ~subject.mask & tex
     if inside.any() and outside.any() and not whole_frame:
-        depth_sep = _ramp(float(np.median(grid.blur[outside]) - np.percentile(grid.blur[inside], 20)),
+        depth_sep = ramp(float(np.median(grid.blur[outside]) - np.percentile(grid.blur[inside], 20)),
                           0.05, 0.30)
     else:
         depth_sep = 0.0
-    size = min(_ramp(area, 0.0, 0.02), 1.0 - 0.5 * _ramp(area, 0.6, 1.0))
+    size = min(ramp(area, 0.0, 0.02), 1.0 - 0.5 * ramp(area, 0.6, 1.0))
     face_bonus = 0.3 if faces else 0.0
     score = size * (1.0 - (1.0 - colour_sep) * (1.0 - depth_sep) * (1.0 - face_bonus))
     how = []
@@ -240,8 +223,7 @@ def _shading_region(grid: Grid, subject: Subject, faces: list[Face]) -> tuple[np
     luminance = np.power(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY), 2.2)
     trust = np.ones(luminance.shape, bool)
     if faces:
-        ycc = cv2.cvtColor((small * 255).astype(np.uint8), cv2.COLOR_RGB2YCrCb)
-        skin = (ycc[..., 1] >= 133) & (ycc[..., 1] <= 173) & (ycc[..., 2] >= 77) & (ycc[..., 2] <= 127)
+        skin = skin_mask(small)
         if skin.mean() >= 0.3:
             trust = skin
     return luminance, trust
@@ -272,8 +254,8 @@ def lighting(grid: Grid, subject: Subject, faces: list[Face]) -> Measure:
     lean = math.hypot(dx, dy)
     # Half a stop between lit and shadow side is barely modelled, 1.5 stops is classic
     # portrait modelling (a 3:1 ratio); beyond 4 stops the shadow side goes black.
-    modelling = _ramp(stops, 0.25, 1.5) * (1.0 - 0.4 * _ramp(stops, 4.0, 6.0))
-    score = 0.4 * _ramp(lean, 0.02, 0.12) + 0.6 * modelling
+    modelling = ramp(stops, 0.25, 1.5) * (1.0 - 0.4 * ramp(stops, 4.0, 6.0))
+    score = 0.4 * ramp(lean, 0.02, 0.12) + 0.6 * modelling
     where = "the face" if faces else ("the subject" if subject.mask.mean() < 0.9 else "the frame")
     if lean >= 0.04 and stops >= 0.4:
         # Image y grows downwards; the vector leans towards the brighter side.
@@ -331,16 +313,16 @@ def life_evidence(sky: float, nature: Nature, faces: list[Face]) -> tuple[float,
 
 
 def motion(exif: Exif, streaks: Streaks, lines: Lines, subject: Subject, sky: float,
-           nature: Nature, faces: list[Face]) -> tuple[Measure, float]:
+           nature: Nature, faces: list[Face]) -> tuple[Measure, float, list[str]]:
     action, action_why = action_evidence(exif, streaks, lines, subject)
     life, life_why = life_evidence(sky, nature, faces)
     score = 0.3 + 0.7 * max(action, life)
     parts = []
     if action_why:
-        parts.append("implied movement: " + "; ".join(action_why))
+        parts.append("implied movement (" + "; ".join(action_why) + ")")
     if life_why:
         parts.append("elements that move on their own: " + ", ".join(life_why))
-    reason = ". ".join(parts) if parts else "no implied movement or moving elements found"
+    reason = "; ".join(parts) if parts else "no implied movement or moving elements found"
     advice = ""
     shake = streaks.subject >= 0.5 and streaks.background >= 0.5
     if shake:
@@ -353,4 +335,4 @@ def motion(exif: Exif, streaks: Streaks, lines: Lines, subject: Subject, sky: fl
                "streaked_subject": round(streaks.subject, 3),
                "streaked_background": round(streaks.background, 3),
                "exposure_time": exif.exposure_time, "focal_length": exif.focal_35mm or exif.focal_mm}
-    return Measure("motion", score, reason, advice, details), action
+    return Measure("motion", score, reason, advice, details), action, action_why

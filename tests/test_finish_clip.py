@@ -148,6 +148,8 @@ def test_bad_targets_are_input_errors(photo: np.ndarray) -> None:
         finish_clip(clip, photo=photo, target_size=(0, 180), target_fps=24.0)
     with pytest.raises(InputError):
         finish_clip(clip, photo=photo, target_size=(320, 180), target_fps=0.0)
+    with pytest.raises(InputError, match="RGB"):
+        finish_clip(clip, photo=photo[..., 0], target_size=(320, 180), target_fps=24.0)
 
 
 def test_settings_come_from_the_config_and_are_checked(tmp_path, monkeypatch) -> None:

@@ -100,6 +100,8 @@ def finish_clip(clip: Clip, *, photo: np.ndarray, target_size: tuple[int, int], 
         raise InputError(f"delivery size must be at least 2x2; got {width}x{height}")
     if not target_fps > 0:
         raise InputError(f"delivery frame rate must be positive; got {target_fps}")
+    if not isinstance(photo, np.ndarray) or photo.ndim != 3 or photo.shape[2] != 3 or min(photo.shape[:2]) < 2:
+        raise InputError(f"the photo must be RGB pixels (H, W, 3); got {getattr(photo, 'shape', type(photo))}")
     if clip.n_frames < 1 or clip.fps <= 0:
         raise InputError(f"cannot finish a clip of {clip.n_frames} frames at {clip.fps} fps")
     anchor = clip.anchor_index if anchor_index is None else anchor_index

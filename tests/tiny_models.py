@@ -16,6 +16,26 @@ import shutil
 import tempfile
 from pathlib import Path
 
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def refuse_network(monkeypatch) -> list:
+    """Refuse every connection but loopback (the daemon under test); returns the attempts made."""
+    import socket
+
+    attempts: list = []
+    connect = socket.socket.connect
+
+    def guarded(sock, address, *args):
+        if isinstance(address, tuple) and address[0] in _LOOPBACK or sock.family == socket.AF_UNIX:
+            return connect(sock, address, *args)
+        attempts.append(address)
+        raise OSError(f"network disabled in tests (tried {address})")
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+    return attempts
+
+
 _ROOT: Path | None = None
 _BUILT: dict[str, Path] = {}
 
@@ -66,7 +86,7 @@ def build_svd():
 
     torch.manual_seed(0)
     unet = UNetSpatioTemporalConditionModel(
-        block_out_channels=(32, 64), layers_per_block=1, sample_size=32, in_channels=8, out_channels=4,
+        block_out_channels=(32, 64), layers_per_block=1, sample_size=16, in_channels=8, out_channels=4,
         down_block_types=("CrossAttnDownBlockSpatioTemporal", "DownBlockSpatioTemporal"),
         up_block_types=("UpBlockSpatioTemporal", "CrossAttnUpBlockSpatioTemporal"),
         cross_attention_dim=32, num_attention_heads=8, projection_class_embeddings_input_dim=96,

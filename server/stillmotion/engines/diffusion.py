@@ -227,11 +227,11 @@ class DiffusionEngine:
     def generate(self, photo: np.ndarray, request: AnimateRequest, *, seed: int,
                  progress: Callable[[float], None], cancel: CancelToken,
                  context: dict[str, Any] | None = None) -> Clip:
+        model = models.resolve(request.model, self.name, self.config)   # fails before torch is imported
+        model, switch_note = self.select_model(request, model)
         import torch
         from PIL import Image
 
-        model = models.resolve(request.model, self.name, self.config)
-        model, switch_note = self.select_model(request, model)
         plan = self.plan(photo.shape[1], photo.shape[0], request, model, context)
         spec = self.spec(model)
         progress(0.0)

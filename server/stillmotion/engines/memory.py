@@ -143,6 +143,16 @@ class WarmPipeline:
     def loaded_key(self) -> tuple | None:
         return self._loaded.key if self._loaded else None
 
+    @property
+    def pipeline(self) -> Any | None:
+        """The loaded pipeline (for inspection), or None."""
+        return self._loaded.pipe if self._loaded else None
+
+    @property
+    def in_use(self) -> int:
+        """Jobs running the loaded pipeline now."""
+        return self._users
+
     def acquire(self, key: tuple, load: Callable[[], Loaded]) -> Loaded:
         with self._lock:
             self._cancel_timer()

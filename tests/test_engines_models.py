@@ -1,0 +1,242 @@
+"""The model registry as a user meets it: `--model`, `models list|pull`, `--engine auto`.
+
+No test touches the network: sockets are refused, and a model that is not on
+disk must fail at once with the exact `stillmotion models pull` command.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from stillmotion import cli, config as config_mod, engines
+from stillmotion.engines import models
+from stillmotion.errors import ConfigError, EngineUnavailable, InputError, JobError
+
+from tiny_models import refuse_network
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Refuse every connection and remember that one was tried."""
+    return refuse_network(monkeypatch)
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """An empty STILLMOTION_HOME and an empty Hugging Face cache."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("STILLMOTION_HOME", str(home))
+    import huggingface_hub.constants as hf_constants
+
+    monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    for key in [k for k in __import__("os").environ if k.startswith("STILLMOTION__")]:
+        monkeypatch.delenv(key)
+    engines._instances.clear()
+    yield home
+    engines._instances.clear()
+
+
+def fake_model(folder: Path, cls: str = "StableVideoDiffusionPipeline", components=("unet", "vae")) -> Path:
+    """A diffusers-shaped folder (model_index.json + component folders), no weights."""
+    folder.mkdir(parents=True, exist_ok=True)
+    index = {"_class_name": cls, "_diffusers_version": "0.42.0"}
+    for name in components:
+        index[name] = ["diffusers", "Whatever"]
+        (folder / name).mkdir(exist_ok=True)
+        (folder / name / "config.json").write_text("{}", encoding="utf-8")
+    (folder / "model_index.json").write_text(json.dumps(index), encoding="utf-8")
+    return folder
+
+
+def test_builtin_registry_is_valid_and_every_engine_has_a_model(home):
+    cfg = config_mod.load()
+    reg = models.registry(cfg)
+    assert {e.engine for e in reg.values()} == set(models.ENGINES)
+    assert reg["svd-xt"].hf_id == "stabilityai/stable-video-diffusion-img2vid-xt"
+    for engine in models.ENGINES:
+        assert models.default_entry(engine, cfg) is not None
+
+
+def test_missing_model_fails_at_once_with_the_pull_command(home, no_network):
+    cfg = config_mod.load()
+    started = time.monotonic()
+    with pytest.raises(EngineUnavailable) as err:
+        models.resolve("svd-xt", "svd", cfg)
+    assert "stillmotion models pull svd-xt" in str(err.value)
+    with pytest.raises(EngineUnavailable) as err:
+        models.resolve(None, "ltx", cfg)             # the engine's preferred model
+    assert "stillmotion models pull ltx-0.9.7-distilled" in str(err.value)
+    with pytest.raises(EngineUnavailable) as err:
+        models.resolve("someone/some-video-model", None, cfg)
+    assert "stillmotion models pull someone/some-video-model" in str(err.value)
+    assert time.monotonic() - started < 2.0 and no_network == []
+
+
+def test_cli_animate_with_a_missing_model_prints_the_pull_command(home, no_network, photo_jpg, capsys):
+    assert cli.main(["animate", str(photo_jpg), "--engine", "svd", "--model", "svd-xt"]) == 1
+    err = capsys.readouterr().err
+    assert "stillmotion models pull svd-xt" in err and len(err.strip().splitlines()) == 1
+    assert not list(photo_jpg.parent.glob("*.motion*")) and no_network == []
+
+
+def test_model_argument_forms(home, tmp_path):
+    cfg = config_mod.load()
+    with pytest.raises(InputError, match="unknown model 'nope'"):
+        models.resolve("nope", "svd", cfg)
+    folder = fake_model(tmp_path / "my-svd")
+    found = models.resolve(str(folder), "svd", cfg)
+    assert (found.engine, found.path, found.pipeline_class) == ("svd", folder, "StableVideoDiffusionPipeline")
+    assert models.engine_for(str(folder), cfg) == "svd"
+    with pytest.raises(InputError, match="is a svd model; use --engine svd"):
+        models.resolve(str(folder), "ltx", cfg)
+    with pytest.raises(InputError, match="text-to-video"):
+        models.resolve(str(fake_model(tmp_path / "t2v", "CogVideoXPipeline", ("transformer",))), None, cfg)
+    broken = fake_model(tmp_path / "broken", components=("unet", "vae"))
+    (broken / "vae" / "config.json").unlink()
+    (broken / "vae").rmdir()
+    with pytest.raises(InputError, match="incomplete: missing vae"):
+        models.resolve(str(broken), None, cfg)
+    with pytest.raises(InputError, match="not a diffusers model folder"):
+        models.resolve(str(tmp_path), None, cfg)
+
+
+def test_pulled_and_hf_cache_models_are_found_without_network(home, tmp_path, no_network):
+    cfg = config_mod.load()
+    # Pulled into the models folder: found only once the completion marker exists.
+    pulled = fake_model(home / "models" / "svd-xt")
+    assert models.local_path(models.registry(cfg)["svd-xt"], cfg) is None
+    (pulled / models.COMPLETE_MARKER).write_text("{}", encoding="utf-8")
+    assert models.resolve("svd-xt", "svd", cfg).path == pulled
+    # Already in the Hugging Face cache (from other tools): used as is.
+    repo = tmp_path / "hf-cache" / "models--Lightricks--LTX-Video-0.9.5"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("abc123", encoding="utf-8")
+    fake_model(repo / "snapshots" / "abc123", "LTXConditionPipeline", ("transformer", "vae"))
+    found = models.resolve("ltx-0.9.5", "ltx", cfg)
+    assert found.path == repo / "snapshots" / "abc123" and found.engine == "ltx"
+    assert no_network == []
+
+
+def test_user_registry_entry_adds_to_the_builtin_ones(home, tmp_path):
+    folder = fake_model(tmp_path / "fine-tune")
+    (home / "config.toml").write_text(
+        f'[models.registry.my-svd]\nengine = "svd"\npath = "{folder}"\nframes = 14\n'
+        '[models.registry.svd-xt]\nrank = 99\n', encoding="utf-8")
+    cfg = config_mod.load()
+    reg = models.registry(cfg)
+    assert reg["my-svd"].path == str(folder) and "svd" in reg and reg["svd-xt"].rank == 99
+    assert reg["svd-xt"].hf_id.endswith("img2vid-xt")          # the rest of the built-in entry stays
+    resolved = models.resolve(str(folder), None, cfg)            # a folder finds its registry entry
+    assert resolved.name == "my-svd" and resolved.options["frames"] == 14
+    (home / "config.toml").write_text('[models.registry.bad]\nengine = "sora"\nhf_id = "x/y"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="engine must be one of"):
+        models.registry(config_mod.load())
+
+
+def test_models_list_says_installed_size_and_why(home, capsys):
+    assert cli.main(["models", "list", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    by_name = {r["name"]: r for r in rows}
+    assert set(by_name) >= {"svd", "svd-xt", "ltx-0.9.5", "wan2.2-ti2v-5b", "cogvideox-5b-i2v"}
+    row = by_name["svd-xt"]
+    assert row["installed"] is False and row["usable"] is False and row["size_gb"] > 1
+    assert "stillmotion models pull svd-xt" in row["why"]
+    assert cli.main(["models", "list"]) == 0
+    text = capsys.readouterr().out
+    assert text.splitlines()[0].split()[:3] == ["NAME", "ENGINE", "INSTALLED"] and "svd-xt" in text
+
+
+def test_pull_downloads_then_marks_complete(home, monkeypatch):
+    import huggingface_hub
+
+    calls = []
+
+    def fake_snapshot_download(repo_id, revision, local_dir, allow_patterns, ignore_patterns):
+        calls.append((repo_id, revision, allow_patterns))
+        fake_model(Path(local_dir))
+        return str(local_dir)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
+    cfg = config_mod.load()
+    path = models.pull("svd-xt", cfg)
+    assert Path(path) == home / "models" / "svd-xt" and (Path(path) / models.COMPLETE_MARKER).is_file()
+    repo, revision, patterns = calls[0]
+    assert (repo, revision) == ("stabilityai/stable-video-diffusion-img2vid-xt", "main")
+    assert "*/*.fp16.safetensors" in patterns and "*/*.safetensors" not in patterns   # the fp16 variant only
+    assert models.resolve("svd-xt", "svd", cfg).path == Path(path)
+    assert models.pull("svd-xt", cfg) == path and len(calls) == 1                     # already there
+
+
+def test_interrupted_pull_is_not_installed_and_says_how_to_resume(home, monkeypatch, capsys):
+    import huggingface_hub
+
+    def dies(repo_id, revision, local_dir, **kwargs):
+        (Path(local_dir) / "model_index.json").write_text("{}", encoding="utf-8")
+        raise ConnectionError("connection reset")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", dies)
+    assert cli.main(["models", "pull", "cogvideox-5b-i2v"]) == 1
+    err = capsys.readouterr().err
+    assert "connection reset" in err and "stillmotion models pull cogvideox-5b-i2v" in err
+    assert models.local_path(models.registry(config_mod.load())["cogvideox-5b-i2v"], config_mod.load()) is None
+    with pytest.raises(InputError, match="unknown model"):
+        models.pull("not a model")
+
+
+def test_auto_engine_choice_and_its_reason(home, tmp_path, no_network):
+    cfg = config_mod.load()
+    engine, why = engines.choose("auto", cfg)
+    assert engine.name == "parallax" and "no generative model" in why
+    status = {s.name: s for s in engines.statuses(cfg)}
+    assert status["svd"].usable is False and "stillmotion models pull svd-xt" in status["svd"].reason
+    folder = fake_model(tmp_path / "svd-folder")
+    engine, why = engines.choose("auto", cfg, model=str(folder))
+    assert engine.name == "svd" and "svd model" in why
+    # An installed model on a CPU-only machine: auto keeps parallax unless told otherwise.
+    (home / "config.toml").write_text(
+        f'[engines]\ndevice = "cpu"\n[models.registry.local-svd]\nengine = "svd"\npath = "{folder}"\n',
+        encoding="utf-8")
+    engines._instances.clear()
+    cfg = config_mod.load()
+    assert engines.choose("auto", cfg)[0].name == "parallax"
+    svd_status = next(s for s in engines.statuses(cfg) if s.name == "svd")
+    assert svd_status.usable and svd_status.device == "cpu" and "local-svd" in svd_status.reason
+    engines._instances.clear()
+    on_cpu = config_mod.merge(cfg, {"engines": {"auto_on_cpu": True}}, "test")
+    engine, why = engines.choose("auto", on_cpu)
+    assert engine.name == "svd" and "local-svd" in why
+    assert no_network == []
+
+
+def test_pull_refuses_local_entries(home, tmp_path):
+    (home / "config.toml").write_text(
+        f'[models.registry.mine]\nengine = "svd"\npath = "{tmp_path}"\n', encoding="utf-8")
+    with pytest.raises(InputError, match="local folder"):
+        models.pull("mine", config_mod.load())
+
+
+def test_pull_errors_are_job_errors_with_a_next_step(home, monkeypatch):
+    import huggingface_hub
+    from huggingface_hub.errors import GatedRepoError
+
+    def gated(*args, **kwargs):
+        raise GatedRepoError("401 gated", response=_Response())
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", gated)
+    with pytest.raises(JobError, match="accept its licence at https://huggingface.co/stabilityai"):
+        models.pull("svd", config_mod.load())
+
+
+class _Response:
+    status_code = 401
+    headers: dict = {}
+    url = "https://huggingface.co"
+    request = None
+
+    def json(self):
+        return {}

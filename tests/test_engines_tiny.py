@@ -1,0 +1,233 @@
+"""Each generative adapter running a real (tiny, random) diffusers pipeline, end to end.
+
+The tiny pipelines (tests/tiny_models.py) are saved with save_pretrained and
+loaded back by the engines' own loader from `--model <folder>`, on the CPU, with
+2 denoising steps, and sockets refused: a job never touches the network.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+import weakref
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from stillmotion import cli, config as config_mod, engines
+from stillmotion.engines import memory
+from stillmotion.errors import Canceled
+from stillmotion.jobs.pipeline import JobSpec, run_job
+from stillmotion.progress import CancelToken
+from stillmotion.request import AnimateRequest
+from stillmotion.video.decode import probe, read_frames
+
+from support import save_photo, skimage_photo
+from tiny_models import refuse_network, registry_toml, tiny_model
+
+
+@pytest.fixture(autouse=True)
+def offline_and_fresh(monkeypatch):
+    """No network; engines built for each test's config; no pipeline left warm afterwards."""
+    attempts = refuse_network(monkeypatch)
+    engines._instances.clear()
+    yield
+    engines._instances.clear()
+    memory.unload()
+    assert attempts == []
+
+
+def tiny_config(home: Path, extra: str = "") -> config_mod.Config:
+    """STILLMOTION_HOME's config: fast output, 2 denoising steps, the tiny models registered."""
+    text = ('[output]\nlong_edge = 320\npreset = "ultrafast"\n'
+            f'[engines]\nsteps = 2\n{extra}\n' + registry_toml())
+    (home / "config.toml").write_text(text, encoding="utf-8")
+    return config_mod.load()
+
+
+@pytest.fixture
+def home(fast_config):
+    return fast_config.parent
+
+
+@pytest.fixture
+def photo() -> np.ndarray:
+    """A real photo at 96x64 (3:2), float sRGB."""
+    image = Image.fromarray(skimage_photo("astronaut")).resize((96, 64), Image.LANCZOS)
+    return np.asarray(image, dtype=np.float32) / 255.0
+
+
+def resolved(cfg, **fields) -> AnimateRequest:
+    base = {"duration": 1.0, "seed": 11}
+    base.update(fields)
+    return AnimateRequest.from_dict(base).resolve("portrait", cfg["animate"])
+
+
+def run(engine: str, cfg, photo, *, seed: int = 11, progress=None, cancel=None, **fields):
+    req = resolved(cfg, engine=engine, model=str(tiny_model(engine)), **fields)
+    return engines.get(engine, cfg).generate(photo, req, seed=seed, progress=progress or (lambda f: None),
+                                             cancel=cancel or CancelToken(), context={"prompt": "a person"})
+
+
+# ------------------------------------------------------------------ every adapter, its real pipeline
+@pytest.mark.parametrize("engine,fps,loop_placement", [
+    ("svd", 7, "pingpong"), ("ltx", 8, "both"), ("wan", 8, "both"), ("cogvideox", 8, "pingpong")])
+def test_adapter_runs_its_tiny_pipeline_from_a_folder(engine, fps, loop_placement, home, photo):
+    cfg = tiny_config(home)
+    fractions: list[float] = []
+    clip = run(engine, cfg, photo, progress=fractions.append)
+    frames = list(clip.frames)
+    assert len(frames) == clip.n_frames == round(1.0 * fps) and clip.fps == pytest.approx(fps)
+    assert clip.anchor_index == 0 and clip.seed == 11
+    for frame in frames:
+        assert frame.dtype == np.float32 and frame.shape == (clip.height, clip.width, 3)
+        assert 0.0 <= frame.min() and frame.max() <= 1.0
+    assert clip.width / clip.height == pytest.approx(96 / 64, rel=0.1)   # the photo's aspect, not the model's
+    info = clip.info
+    assert info["model_path"] == str(tiny_model(engine)) and info["seed"] == 11 and info["steps"] == 2
+    assert (info["device"], info["dtype"], info["offload"]) == ("cpu", "float32", "none")
+    assert info["seconds_per_step"] is not None
+    # Progress: load, each denoising step, done; never backwards.
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0 and len(fractions) >= 4
+    # The same adapter ends a clip on the photo, and loops, through its own pipeline.
+    end = run(engine, cfg, photo, anchor="end", duration=0.5)
+    assert end.anchor_index == end.n_frames - 1 and len(list(end.frames)) == end.n_frames
+    loop = run(engine, cfg, photo, loop=True, duration=0.5)
+    assert loop.info["placement"] == loop_placement and loop.anchor_index == 0
+    loop_frames = list(loop.frames)
+    if loop_placement == "pingpong":
+        assert np.array_equal(loop_frames[0], loop_frames[-1])
+    if engine == "wan":
+        assert loop.info["model"] == "tiny-wan-flf2v" and "tiny-wan-flf2v" in loop.info["model_note"]
+
+
+def test_same_seed_same_clip_other_seed_other_clip(home, photo):
+    cfg = tiny_config(home)
+    a = np.stack(list(run("cogvideox", cfg, photo, seed=5).frames))
+    b = np.stack(list(run("cogvideox", cfg, photo, seed=5).frames))
+    c = np.stack(list(run("cogvideox", cfg, photo, seed=6).frames))
+    assert np.array_equal(a, b) and np.abs(a - c).mean() > 1e-3
+
+
+def test_pipeline_stays_warm_then_unloads_when_idle(home, photo):
+    cfg = tiny_config(home, "idle_unload_seconds = 0.3")
+    run("cogvideox", cfg, photo)
+    key = memory.WARM.loaded_key
+    assert key is not None and key[0] == str(tiny_model("cogvideox"))
+    run("cogvideox", cfg, photo)
+    assert memory.WARM.loaded_key == key                      # reused, not reloaded
+    time.sleep(0.8)
+    assert memory.WARM.loaded_key is None                     # memory given back after the idle timeout
+    cfg = tiny_config(home, "idle_unload_seconds = 0")
+    engines._instances.clear()
+    run("cogvideox", cfg, photo)
+    assert memory.WARM.loaded_key is None
+
+
+# ------------------------------------------------------------------ cancel in the middle of denoising
+def test_cancel_mid_denoising_stops_within_one_step_and_frees_memory(home, photo):
+    cfg = tiny_config(home, "idle_unload_seconds = 300")
+    engines.get("svd", cfg)
+    cancel = CancelToken()
+    outputs: list[weakref.ref] = []
+    calls = []
+
+    def progress(fraction: float) -> None:
+        if fraction > 0.05 and not cancel.cancelled:          # the first denoising step is done
+            cancel.cancel()
+
+    # Watch the UNet: how often it runs and whether its outputs stay referenced.
+    run("svd", cfg, photo, duration=0.5)                       # load once (warm)
+    unet = memory.WARM.pipeline.unet
+    def watch(module, args, out) -> None:
+        calls.append(1)
+        outputs.append(weakref.ref(out[0]))
+
+    handle = unet.register_forward_hook(watch)
+    try:
+        steps_cfg = tiny_config(home, "idle_unload_seconds = 300\n")
+        steps_cfg["engines"]["steps"] = 12
+        engines._instances.clear()
+        started = time.monotonic()
+        with pytest.raises(Canceled):
+            run("svd", steps_cfg, photo, progress=progress, cancel=cancel)
+        assert len(calls) == 1                                 # one step ran, not twelve
+        assert time.monotonic() - started < 10
+    finally:
+        handle.remove()
+    gc.collect()
+    assert outputs and all(ref() is None for ref in outputs)   # no latents/noise kept alive by the traceback
+    assert memory.WARM.loaded_key is not None and memory.WARM.in_use == 0
+
+
+def test_canceled_job_writes_no_file(home, tmp_path):
+    cfg = tiny_config(home)
+    cfg["engines"]["steps"] = 20
+    folder = tmp_path / "shoot"
+    folder.mkdir()
+    photo = save_photo(folder / "IMG_0042.jpg", skimage_photo("astronaut"), (96, 64))
+    cancel = CancelToken()
+    seen = []
+
+    def progress(stage: str, fraction: float) -> None:
+        seen.append(stage)
+        if stage == "generate" and fraction > 0.05:
+            cancel.cancel()
+
+    request = AnimateRequest.from_dict({"engine": "svd", "model": str(tiny_model("svd")), "duration": 1.0})
+    with pytest.raises(Canceled):
+        run_job(JobSpec(photo_path=photo, request=request), cfg, progress=progress, cancel=cancel)
+    assert sorted(p.name for p in folder.iterdir()) == ["IMG_0042.jpg"]   # nothing, not even a hidden temp
+    assert "encode" not in seen
+
+
+# ------------------------------------------------------------------ stillmotion animate, end to end
+def test_cli_animate_with_svd_tiny_model_two_variants(home, tmp_path, capsys):
+    tiny_config(home)
+    folder = tmp_path / "shoot"
+    folder.mkdir()
+    photo = save_photo(folder / "IMG_0007.jpg", skimage_photo("astronaut"), (96, 64), quality=95)
+    code = cli.main(["animate", str(photo), "--engine", "svd", "--model", str(tiny_model("svd")),
+                     "--duration", "1", "--fps", "12", "--seed", "41", "--variants", "2"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    clips = [Path(p) for p in out.split()]
+    assert [c.name for c in clips if c.suffix == ".mp4"] == ["IMG_0007.motion.mp4", "IMG_0007.motion-2.mp4"]
+    for clip, seed in zip([c for c in clips if c.suffix == ".mp4"], (41, 42)):
+        info = probe(clip)
+        assert info.n_frames == 12 and (info.width, info.height) == (96, 64)   # requested frames, delivery size
+        sidecar = clip.with_suffix(".xmp")
+        assert sidecar.is_file()
+        xmp = sidecar.read_text(encoding="utf-8")
+        assert "svd" in xmp and str(seed) in xmp and "tiny-svd" in xmp
+    # Colour-matched: the clip's anchor frame carries the photo's colour, though the tiny model's own is noise.
+    photo_px = np.asarray(Image.open(photo).convert("RGB"), dtype=np.float32) / 255
+    first = next(read_frames(clips[0]))
+    assert np.abs(first.mean(axis=(0, 1)) - photo_px.mean(axis=(0, 1))).max() < 0.06
+
+
+def test_daemon_job_with_svd_tiny_model(home, tmp_path):
+    from stillmotion.api.client import DaemonClient
+    from test_api import LiveServer, wait_done
+
+    cfg = tiny_config(home, "idle_unload_seconds = 300")
+    folder = tmp_path / "shoot"
+    folder.mkdir()
+    photo = save_photo(folder / "IMG_0100.jpg", skimage_photo("chelsea"), (96, 64), quality=95)
+    live = LiveServer(cfg, home / "data")
+    try:
+        with live.client() as client:
+            assert isinstance(client, DaemonClient)
+            svd = next(e for e in client.engines() if e["name"] == "svd")
+            assert svd["prompt"] is False and "reason" in svd
+            job = client.submit(image_path=photo, settings={"engine": "svd", "model": str(tiny_model("svd")),
+                                                           "duration": 1, "fps": 7, "seed": 9})
+            done = wait_done(client, job["id"], timeout=120)
+    finally:
+        live.stop()
+    assert done["status"] == "done", done
+    clip = Path(done["outputs"][0])
+    assert clip == folder / "IMG_0100.motion.mp4" and probe(clip).n_frames == 7
+    assert (folder / "IMG_0100.motion.xmp").is_file()

@@ -27,8 +27,9 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from stillmotion.photo import resize
 from stillmotion.colour import metrics
-from stillmotion.colour.align import cover_crop, resize_to
+from stillmotion.colour.align import cover_crop
 from stillmotion.colour.drift import Drift, drifted_clip
 from stillmotion.colour.match import match_frames
 
@@ -76,7 +77,7 @@ def run_size(photo: np.ndarray, width: int, height: int, n_frames: int) -> list[
         truth_sigs.append(metrics.colour_signature(truth))
         truth0 = truth if i == 0 else truth0
         clip.append(drifted)
-    reference = resize_to(cover_crop(photo, width, height), width, height)
+    reference = resize(cover_crop(photo, width, height), width, height)
     rows = [{"name": "drifted (input)", "fps": float("nan"),
              "delta_e": float(np.mean([metrics.ciede2000(metrics.colour_signature(f), s).mean()
                                        for f, s in zip(clip, truth_sigs)])),

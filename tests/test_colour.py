@@ -10,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from stillmotion.photo import resize
 from stillmotion.colour import metrics
-from stillmotion.colour.align import cover_crop, resize_to
+from stillmotion.colour.align import cover_crop
 from stillmotion.colour.drift import Drift, drifted_clip
 from stillmotion.colour.match import MatchSettings, match_frames
 from stillmotion.errors import ConfigError
@@ -155,7 +156,7 @@ def test_anchor_that_is_not_the_photo_falls_back_to_distributions() -> None:
     out = matched(drifted, photo, info=info)
     assert info["colour_method"] == "distribution" and info["colour_alignment"] < 0.5
     # The clip takes on the photo's colour statistics.
-    framed = resize_to(cover_crop(photo, W, H), W, H)
+    framed = resize(cover_crop(photo, W, H), W, H)
     assert metrics.clip_delta_e(out, framed) < 0.5 * metrics.clip_delta_e(drifted, framed)
 
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from stillmotion import cli, metadata
-from stillmotion.colour.align import resize_to
 from stillmotion.colour.look import LookSettings, apply_look, remove_look
+from stillmotion.photo import resize
 from stillmotion.video.decode import read_frames
 
 from support import save_photo, skimage_photo
@@ -128,7 +128,7 @@ def test_vignette_sliders_midpoint_roundness_feather_highlights() -> None:
 def test_removing_then_applying_gives_the_exported_photo_back() -> None:
     # An "export": a real photo with the vignette on. The job removes it before animation
     # and puts it back on the frames, so the anchor frame is the export again.
-    original = resize_to(skimage_photo("chelsea").astype(np.float32) / 255.0, 300, 200)
+    original = resize(skimage_photo("chelsea").astype(np.float32) / 255.0, 300, 200)
     for look in (LookSettings(vignette_amount=-60, vignette_highlights=40),
                  LookSettings(vignette_amount=45, vignette_style=2),
                  LookSettings(vignette_amount=-70, vignette_style=3, vignette_roundness=-50)):

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from stillmotion import cli
+from stillmotion.photo import resize
 from stillmotion.colour import metrics
 from stillmotion.colour.drift import Drift, drifted_clip
 from stillmotion.video.decode import probe, read_frames
@@ -109,9 +110,7 @@ def test_parallax_clip_decoded_from_mp4_matches_its_photo(tmp_path: Path, fast_c
 def test_decoded_file_matches_its_source_colours(tmp_path: Path, fmt: str, size: tuple[int, int]) -> None:
     # Colour-managed output, end to end: encode (BT.709 tagged) -> decode -> sRGB equals the source,
     # with no overall shift (swscale's own Y'CbCr->RGB runs ~2/255 dark).
-    from stillmotion.colour.align import resize_to
-
-    source = resize_to(skimage_photo("astronaut").astype(np.float32) / 255.0, *size)
+    source = resize(skimage_photo("astronaut").astype(np.float32) / 255.0, *size)
     path = tmp_path / f"still.{fmt}"
     encode(iter([source] * 3), path, width=size[0], height=size[1], fps=24,
            settings=EncodeSettings(fmt=fmt, preset="ultrafast", crf=12))

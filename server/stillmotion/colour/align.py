@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..photo import resize
 from .space import luminance
 
 MAX_SHIFT = 0.08   # largest shift searched, as a fraction of the frame size
@@ -46,13 +47,6 @@ def cover_crop(photo: np.ndarray, width: int, height: int) -> np.ndarray:
     return photo[y0:y0 + ch]
 
 
-def resize_to(img: np.ndarray, width: int, height: int) -> np.ndarray:
-    if img.shape[1] == width and img.shape[0] == height:
-        return np.asarray(img, dtype=np.float32)
-    interp = cv2.INTER_AREA if width < img.shape[1] else cv2.INTER_LINEAR
-    return cv2.resize(np.asarray(img, dtype=np.float32), (width, height), interpolation=interp)
-
-
 def _ncc(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
     a, b = a[mask], b[mask]
     if a.size < 64:
@@ -73,7 +67,7 @@ def align(frame: np.ndarray, photo: np.ndarray) -> Alignment:
     for name, source in framings.items():
         if name == "crop" and source.shape[:2] == photo.shape[:2]:
             continue  # same aspect: cropping changes nothing
-        candidate = resize_to(source, w, h)
+        candidate = resize(np.asarray(source, dtype=np.float32), w, h)
         cand_structure = _structure(candidate)
         (dx, dy), _ = cv2.phaseCorrelate(cand_structure.astype(np.float64),
                                          frame_structure.astype(np.float64), window)

@@ -16,7 +16,8 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from .align import cover_crop, resize_to
+from ..photo import resize
+from .align import cover_crop
 from .space import linear_to_srgb, luminance, srgb_to_linear
 
 
@@ -38,7 +39,7 @@ class Drift:
 
 def truth_frame(photo: np.ndarray, width: int, height: int, progress: float, shift_px: float) -> np.ndarray:
     """The photo framed to width x height, moved by `progress` of the camera move (sub-pixel)."""
-    base = resize_to(cover_crop(photo, width, height), width, height)
+    base = resize(np.ascontiguousarray(cover_crop(photo, width, height)), width, height)
     if shift_px == 0 or progress == 0:
         return base
     dx, dy = shift_px * progress, -0.6 * shift_px * progress

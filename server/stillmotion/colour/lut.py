@@ -30,24 +30,6 @@ def grid_nodes(n: int) -> np.ndarray:
     return np.stack([r, g, b], axis=-1)
 
 
-def trilinear(nodes: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Values of a (n, n, n, C) table at sRGB `points` (..., 3) by trilinear interpolation."""
-    n = nodes.shape[0]
-    x = np.clip(points, 0.0, 1.0) * (n - 1)
-    i0 = np.minimum(x.astype(np.int32), n - 2)
-    f = (x - i0).astype(np.float32)
-    out = np.zeros(points.shape[:-1] + nodes.shape[3:], dtype=np.float32)
-    for dr in (0, 1):
-        wr = f[..., 0] if dr else 1.0 - f[..., 0]
-        for dg in (0, 1):
-            wg = f[..., 1] if dg else 1.0 - f[..., 1]
-            for db in (0, 1):
-                wb = f[..., 2] if db else 1.0 - f[..., 2]
-                w = (wr * wg * wb)[..., None]
-                out += w * nodes[i0[..., 0] + dr, i0[..., 1] + dg, i0[..., 2] + db]
-    return out
-
-
 @functools.lru_cache(maxsize=4)
 def _red_upsampler(n: int) -> tuple[np.ndarray, np.ndarray]:
     """For each of the 256 red levels: the lower node index and the weight of the upper one."""

@@ -28,9 +28,11 @@ import cv2
 import numpy as np
 
 from ..errors import ConfigError, InputError
-from .align import align, resize_to
+from ..photo import resize
+from .align import align
 from .fit import fit_lab_lut
-from .lut import FrameLut, grid_nodes, trilinear
+from .icc import apply_lut
+from .lut import FrameLut, grid_nodes
 from .space import lab_to_srgb, srgb_to_lab
 from .stats import (ColourStats, balance_exposure, end_fade, lightness_offset, match_statistics,
                     smooth_in_time)
@@ -75,7 +77,7 @@ def _small(frame: np.ndarray, long_edge: int) -> np.ndarray:
     scale = long_edge / max(h, w)
     if scale >= 1.0:
         return np.asarray(frame, dtype=np.float32)
-    return resize_to(frame, max(8, round(w * scale)), max(8, round(h * scale)))
+    return resize(frame, max(8, round(w * scale)), max(8, round(h * scale)))
 
 
 def _compress_highlights(lab: np.ndarray) -> np.ndarray:
@@ -114,7 +116,7 @@ def fit_reference(anchor: np.ndarray, reference: np.ndarray, settings: MatchSett
         src = cv2.GaussianBlur(anchor_fit, (0, 0), 0.8)[found.valid]
         dst = srgb_to_lab(cv2.GaussianBlur(found.reference, (0, 0), 0.8))[found.valid]
         offsets = fit_lab_lut(src, dst, grid=settings.fit_grid, smoothness=settings.fit_smoothness)
-        base = node_lab + trilinear(offsets, nodes)
+        base = node_lab + apply_lut(nodes, offsets)   # the fitted offsets, at the LUT's nodes
         method = "aligned"
     else:
         anchor_stats = ColourStats.measure(srgb_to_lab(_small(anchor, settings.stats_size)))
@@ -183,6 +185,9 @@ def match_frames(frames: Iterable[np.ndarray], reference: np.ndarray, *, strengt
         yield from frames
         return
     settings = MatchSettings.from_config(config)
+    reference = np.asarray(reference, dtype=np.float32)
+    if reference.ndim != 3 or reference.shape[2] != 3 or min(reference.shape[:2]) < 2:
+        raise InputError(f"the reference photo must be an RGB image; got an array of shape {reference.shape}")
     if anchor_index is not None and anchor_index < 0:
         anchor_index = n_frames + anchor_index if n_frames else None
     look_ahead = anchor_index if anchor_index is not None and anchor_index <= settings.max_anchor_lookahead else None

@@ -87,7 +87,8 @@ def server(home: Path, allowed_dir: Path) -> Iterator[LiveServer]:
     cfg_file.write_text(
         '[output]\npreset = "ultrafast"\n'
         f'allowed_dirs = ["{allowed_dir}"]\n'
-        '[limits]\nmax_upload_mb = 1\n', encoding="utf-8")
+        '[limits]\nmax_upload_mb = 1\n'
+        '[jobs]\nrender_nice = 0\n', encoding="utf-8")     # tests share a busy machine
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("STILLMOTION_HOME", str(home))
         cfg = config_mod.load(cfg_file, environ={})

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from stillmotion.api.client import DaemonClient
@@ -46,23 +47,28 @@ def start_daemon(home: Path, port: int, log: Path) -> subprocess.Popen:
 def test_kill_9_mid_job_then_restart_finishes_once_with_one_output(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
-    (home / "config.toml").write_text('[output]\npreset = "ultrafast"\n', encoding="utf-8")
+    (home / "config.toml").write_text('[output]\npreset = "ultrafast"\n[jobs]\nrender_nice = 0\n', encoding="utf-8")
     photos = tmp_path / "photos"
     photos.mkdir()
-    photo = save_photo(photos / "IMG_7.jpg", skimage_photo("chelsea"), (640, 426))
+    photo = save_photo(photos / "IMG_7.jpg", skimage_photo("chelsea"), (480, 320))
     port, log = free_port(), tmp_path / "daemon.log"
 
     daemon = start_daemon(home, port, log)
     try:
         token = (home / "data" / "token").read_text().strip()
         with DaemonClient(f"http://127.0.0.1:{port}", token) as client:
-            job_id = client.submit(image_path=photo, settings={"duration": 8, "fps": 24, "seed": 3})["id"]
+            job_id = client.submit(image_path=photo, settings={"duration": 5, "fps": 24, "seed": 3})["id"]
             deadline = time.monotonic() + 30
             while not (client.job(job_id)["progress"] > 0.15 and list(photos.glob(".stillmotion-tmp-*"))):
                 assert time.monotonic() < deadline, "job never got going"
                 time.sleep(0.05)
+        renderers = psutil.Process(daemon.pid).children(recursive=True)
+        assert renderers, "the job should run in a render process"
         daemon.send_signal(signal.SIGKILL)
         daemon.wait(10)
+        # The render process dies with the daemon: nothing finishes the job behind our back.
+        _, alive = psutil.wait_procs(renderers, timeout=10)
+        assert alive == []
         partial = list(photos.glob(f".stillmotion-tmp-{job_id}-*"))
         assert partial, "the killed job should have left its partial file"
         assert list(photos.glob("*.motion*")) == []
@@ -83,4 +89,4 @@ def test_kill_9_mid_job_then_restart_finishes_once_with_one_output(tmp_path):
     clip = photos / "IMG_7.motion.mp4"
     assert sorted(p.name for p in photos.iterdir()) == ["IMG_7.jpg", "IMG_7.motion.mp4", "IMG_7.motion.xmp"]
     assert job["outputs"][0] == str(clip)
-    assert probe(clip).n_frames == 8 * 24
+    assert probe(clip).n_frames == 5 * 24

@@ -5,16 +5,21 @@
     worker.cancel(job_id)              # stops a running job within a second (parallax)
     worker.stop()                      # running jobs go back to the queue, resumed on next start
 
-Jobs run in plain threads, never on the daemon's event loop. A dispatcher thread
-picks jobs in queue order (priority, then first come) and starts one only while the
-job's device (the engine's: "cpu" for parallax, "cuda:0"...) runs fewer than
-`[jobs] per_device` jobs, counted in the store across every process sharing it.
+Jobs never run on the daemon's event loop. A dispatcher thread picks jobs in queue
+order (priority, then first come) and starts one only while the job's device (the
+engine's: "cpu" for parallax, "cuda:0"...) runs fewer than `[jobs] per_device` jobs,
+counted in the store across every process sharing it. Each running job has a thread
+here that waits on it; `[jobs] isolation` says where run_job itself runs:
+  "process" (default): in a render process (jobs/render_process.py), one per slot,
+      reused between jobs, niced, so rendering never holds this process's GIL;
+  "thread": in that thread, niced (Linux), in this process.
 
 pyexiv2 (used by the metadata stage inside run_job) is not safe to call from two
-threads at once. With the default per_device = 1 this worker is the only thread
-running run_job for a device, which serialises it on a machine with one device;
-raising per_device, or a machine with a GPU and a CPU job at the same time, runs
-run_job concurrently, so the metadata module must then hold its own lock.
+threads at once. A render process runs one job at a time, so it serialises pyexiv2
+by construction; in "thread" mode with the default per_device = 1 this worker is
+the only thread running run_job per device, which serialises it on a one-device
+machine (raising per_device, or a GPU and a CPU job at once, would need a lock in
+the metadata module).
 
 Crash recovery: a job stays `running` in the store with its owner's identity (pid
 and process start time). On start, and every few seconds after, jobs whose owner is
@@ -31,13 +36,14 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from .. import engines
-from ..errors import Canceled, StillmotionError
+from ..errors import Canceled, ConfigError, StillmotionError
 from ..place import stale_temps
 from ..progress import CancelToken, JobProgress
-from .pipeline import remove_temp, run_job
+from .pipeline import JobResult, remove_temp, run_job
+from .render_process import JobFailed, RenderCrashed, RenderProcess, job_error
 from .store import CANCELED, DONE, FAILED, Job, JobStore, process_identity
 
 log = logging.getLogger(__name__)
@@ -54,6 +60,9 @@ class Worker:
         self.config = config
         self.per_device = max(1, int(jobs_cfg.get("per_device", 1)))
         self.render_nice = int(jobs_cfg.get("render_nice", 10))
+        self.isolation = str(jobs_cfg.get("isolation", "process"))
+        if self.isolation not in ("process", "thread"):
+            raise ConfigError(f"[jobs] isolation must be \"process\" or \"thread\", got {self.isolation!r}")
         self.retention_s = float(jobs_cfg.get("retention_days", 14)) * 86400.0
         self.outputs_root = outputs_root      # clips the daemon owns (uploads without an original)
         self.poll_interval = poll_interval    # picks up jobs and cancels from other processes
@@ -63,10 +72,14 @@ class Worker:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._dispatcher: threading.Thread | None = None
+        self._renderers: list[RenderProcess] = []       # every render process started
+        self._idle_renderers: list[RenderProcess] = []
 
     # ---- lifecycle -----------------------------------------------------------
     def start(self) -> None:
         self.recover()
+        if self.isolation == "process":       # its imports overlap the daemon's start, not the first job
+            self._idle_renderers.append(self._new_renderer().start())
         self.store.add_listener(self._on_change)
         self._dispatcher = threading.Thread(target=self._loop, name="stillmotion-dispatcher", daemon=True)
         self._dispatcher.start()
@@ -83,6 +96,10 @@ class Worker:
             self._dispatcher.join(timeout)
         for _, thread in running:
             thread.join(timeout)
+        with self._lock:
+            renderers, self._renderers, self._idle_renderers = self._renderers, [], []
+        for renderer in renderers:
+            renderer.close()
         self.store.remove_listener(self._on_change)
 
     def wake(self) -> None:
@@ -182,36 +199,56 @@ class Worker:
 
     # ---- one job -------------------------------------------------------------------
     def _run(self, job: Job, token: CancelToken) -> None:
-        self._lower_priority()
         store, owner = self.store, self.owner
 
         def on_update(stage: str, overall: float, eta: float | None) -> None:
             store.report_progress(job.id, owner, stage, overall, eta)
 
         try:
-            result = run_job(job.spec(), self.config, progress=JobProgress(on_update), cancel=token)
+            result = self._execute(job, token, on_update)
         except Canceled:
             current = store.get(job.id)
             if self._stopping.is_set() and not (current and current.cancel_requested):
                 store.requeue(job.id, owner)          # daemon shutting down: resume on next start
             else:
                 store.finish(job.id, owner, CANCELED)
-        except StillmotionError as exc:
-            store.finish(job.id, owner, FAILED, error=exc)
-        except OSError as exc:                        # disk full, folder not writable...
-            where = f" ({exc.filename})" if exc.filename else ""
-            store.finish(job.id, owner, FAILED,
-                         error={"code": "io_error", "message": f"{exc.strerror or exc}{where}"})
+        except JobFailed as exc:
+            store.finish(job.id, owner, FAILED, error=exc.error)
+        except RenderCrashed as exc:
+            log.error("job %s: %s", job.id, exc)
+            store.finish(job.id, owner, FAILED, error={"code": "render_crashed", "message": str(exc)})
         except Exception as exc:
-            log.exception("job %s failed unexpectedly", job.id)
-            store.finish(job.id, owner, FAILED,
-                         error={"code": "internal", "message": f"{type(exc).__name__}: {exc}"})
+            if not isinstance(exc, (StillmotionError, OSError)):
+                log.exception("job %s failed unexpectedly", job.id)
+            store.finish(job.id, owner, FAILED, error=job_error(exc))
         else:
             store.finish(job.id, owner, DONE, outputs=result.outputs, info=result.info)
         finally:
             with self._lock:
                 self._running.pop(job.id, None)
             self._wake.set()
+
+    def _execute(self, job: Job, token: CancelToken,
+                 on_update: Callable[[str, float, float | None], None]) -> JobResult:
+        if self.isolation == "thread":
+            self._lower_priority()
+            return run_job(job.spec(), self.config, progress=JobProgress(on_update), cancel=token)
+        with self._lock:
+            renderer = self._idle_renderers.pop() if self._idle_renderers else None
+        if renderer is None:
+            renderer = self._new_renderer()
+        try:
+            return renderer.run(job.spec(), self.config, progress=on_update, cancel=token)
+        finally:
+            with self._lock:
+                if renderer in self._renderers:       # not closed by stop() meanwhile
+                    self._idle_renderers.append(renderer)
+
+    def _new_renderer(self) -> RenderProcess:
+        renderer = RenderProcess(nice=self.render_nice)
+        with self._lock:
+            self._renderers.append(renderer)
+        return renderer
 
     def _lower_priority(self) -> None:
         """Render at a lower CPU priority (Linux: per thread; threads this one starts, such as

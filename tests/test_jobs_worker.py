@@ -1,0 +1,120 @@
+"""The worker on its own: shutdown resumes, cancels from another process, a crashed renderer."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import psutil
+import pytest
+
+from stillmotion import config as config_mod
+from stillmotion.jobs.pipeline import JobSpec
+from stillmotion.jobs.store import Job, JobStore
+from stillmotion.jobs.worker import Worker
+from stillmotion.request import AnimateRequest
+
+from support import save_photo, skimage_photo
+
+
+@pytest.fixture
+def cfg(tmp_path: Path) -> config_mod.Config:
+    user = tmp_path / "config.toml"
+    user.write_text('[output]\npreset = "ultrafast"\n[jobs]\nrender_nice = 0\n', encoding="utf-8")
+    return config_mod.load(user, environ={})
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> JobStore:
+    s = JobStore.open(tmp_path / "data")
+    yield s
+    s.close()
+
+
+def with_isolation(cfg: config_mod.Config, isolation: str) -> config_mod.Config:
+    return config_mod.merge(cfg, {"jobs": {"isolation": isolation}}, "test")
+
+
+def spec(photo: Path, **settings: Any) -> JobSpec:
+    return JobSpec(photo_path=photo, request=AnimateRequest.from_dict({"engine": "parallax", **settings}))
+
+
+@contextlib.contextmanager
+def running(store: JobStore, cfg: config_mod.Config, isolation: str) -> Iterator[Worker]:
+    worker = Worker(store, with_isolation(cfg, isolation))
+    worker.start()
+    try:
+        yield worker
+    finally:
+        worker.stop()
+
+
+def long_job(store: JobStore, photo: Path) -> Job:
+    """Submit a job that runs for many seconds and wait until it is well under way."""
+    job = store.submit(spec(photo, duration=20, fps=30)).job
+    wait_for(lambda: store.get(job.id).progress > 0.1)
+    return job
+
+
+def finished(store: JobStore, job_id: str, timeout: float = 30) -> Job:
+    return wait_for(lambda: (j := store.get(job_id)).terminal and j, timeout)
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 30) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := predicate():
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"not within {timeout}s")
+
+
+@pytest.mark.parametrize("isolation", ["thread", "process"])
+def test_shutdown_requeues_the_running_job_and_the_next_start_finishes_it(tmp_path, cfg, store, isolation):
+    photo = save_photo(tmp_path / "IMG.jpg", skimage_photo("coffee"), (320, 214))
+    with running(store, cfg, isolation):
+        job = long_job(store, photo)
+    again = store.get(job.id)
+    assert again.status == "queued" and again.attempts == 1
+    assert list(tmp_path.glob(".stillmotion-tmp-*")) == [] and list(tmp_path.glob("*.motion*")) == []
+
+    store.cancel(job.id)                      # (a shorter job proves the resume; this one is long)
+    short = store.submit(spec(photo, duration=0.5, fps=8)).job
+    with running(store, cfg, isolation):
+        done = finished(store, short.id)
+    assert done.status == "done" and [Path(p).name for p in done.outputs][0] == "IMG.motion.mp4"
+
+
+def test_cancel_through_another_store_reaches_the_running_job(tmp_path, cfg, store):
+    photo = save_photo(tmp_path / "IMG.jpg", skimage_photo("coffee"), (320, 214))
+    with running(store, cfg, "thread"):
+        job = long_job(store, photo)
+        other = JobStore.open(tmp_path / "data")        # e.g. `stillmotion watch` in another process
+        asked = time.monotonic()
+        other.cancel(job.id)
+        other.close()
+        wait_for(lambda: store.get(job.id).status == "canceled", timeout=5)
+        assert time.monotonic() - asked < 1.5            # the worker polls the store twice a second
+
+
+def test_a_crashed_render_process_fails_its_job_and_the_next_job_runs(tmp_path, cfg, store):
+    photo = save_photo(tmp_path / "IMG.jpg", skimage_photo("coffee"), (320, 214))
+    with running(store, cfg, "process"):
+        job = long_job(store, photo)
+        renderers = [c for c in psutil.Process().children() if "spawn_main" in " ".join(c.cmdline())]
+        assert len(renderers) == 1
+        renderers[0].kill()                   # as the OOM killer would
+        failed = finished(store, job.id)
+        assert failed.status == "failed" and failed.error["code"] == "render_crashed"
+        nxt = store.submit(spec(photo, duration=0.5, fps=8)).job
+        assert finished(store, nxt.id).status == "done"
+
+
+def test_an_engine_that_cannot_run_here_fails_the_job_at_once(tmp_path, cfg, store):
+    photo = save_photo(tmp_path / "IMG.jpg", skimage_photo("coffee"), (96, 64))
+    with running(store, cfg, "thread"):
+        job = store.submit(JobSpec(photo_path=photo, request=AnimateRequest.from_dict({"engine": "svd"}))).job
+        failed = finished(store, job.id, timeout=10)
+    assert failed.status == "failed" and failed.error["code"] == "engine_unavailable", failed.error

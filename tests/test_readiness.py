@@ -122,6 +122,20 @@ def test_flat_frames_do_not_crash() -> None:
         assert all(np.isfinite(m.score) for m in report.measures)
 
 
+def test_a_long_thin_strip_is_too_low_in_resolution_for_a_clip() -> None:
+    strip = cv2.resize(skimage_photo("rocket"), (3000, 100)).astype(np.float32) / 255.0
+    resolution = analyze_pixels(strip).measure("resolution")
+    assert resolution.score < 0.1 and "Resolution too low" in resolution.advice
+
+
+def test_non_finite_pixels_do_not_poison_the_report() -> None:
+    pixels = skimage_photo("coffee").astype(np.float32) / 255.0
+    pixels[10:20, 10:20] = np.nan
+    pixels[30, 30] = np.inf
+    report = analyze_pixels(pixels)
+    json.dumps(report.to_dict(), allow_nan=False)
+
+
 def test_unreadable_files_are_one_line_input_errors(tmp_path: Path, fixtures_dir: Path) -> None:
     with pytest.raises(InputError, match="truncated"):
         analyze_path(fixtures_dir / "hostile" / "truncated_jpeg.jpg")

@@ -109,7 +109,8 @@ def _noise(gray: np.ndarray, block: int, rows: int, cols: int) -> np.ndarray:
 
 def build(pixels: np.ndarray, max_pixels: int = ANALYSIS_PIXELS) -> Grid:
     """Working copy + block statistics of float sRGB `pixels` (H, W, 3) in 0..1."""
-    rgb = np.clip(downscale(pixels, max_pixels), 0.0, 1.0)
+    # NaN/inf never come from a decoded photo, but pixels handed in directly might.
+    rgb = np.clip(np.nan_to_num(downscale(pixels, max_pixels), nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2Lab)
     h, w = gray.shape

@@ -26,23 +26,28 @@ IDEAL_LONG_EDGE = 2048    # "2K ideal": a 1920/2048-wide clip without upscaling
 # -- resolution ---------------------------------------------------------------------------
 
 def resolution(width: int, height: int) -> Measure:
-    long_edge = max(width, height)
-    if long_edge >= MIN_LONG_EDGE:
+    long_edge, short_edge = max(width, height), min(width, height)
+    # What a clip can use: its long edge, but no more than a 16:9 frame cut from the
+    # photo allows (a 5000 x 40 strip has 71 usable pixels, not 5000).
+    usable = min(long_edge, round(short_edge * 16 / 9))
+    if usable >= MIN_LONG_EDGE:
         # 0.6 at 1024 px (acceptable), 1.0 at 2048 px and above.
-        score = min(1.0, 0.6 + 0.4 * math.log2(long_edge / MIN_LONG_EDGE))
+        score = min(1.0, 0.6 + 0.4 * math.log2(usable / MIN_LONG_EDGE))
     else:
-        score = 0.6 * (long_edge / MIN_LONG_EDGE) ** 2
+        score = 0.6 * (usable / MIN_LONG_EDGE) ** 2
     size = f"{width} x {height} px"
-    if long_edge >= IDEAL_LONG_EDGE:
+    if usable < long_edge:
+        size += f" (a 16:9 frame cut from it is only {usable} px long)"
+    if usable >= IDEAL_LONG_EDGE:
         reason, advice = f"{size}: enough for a 2K clip without upscaling", ""
-    elif long_edge >= MIN_LONG_EDGE:
+    elif usable >= MIN_LONG_EDGE:
         reason = f"{size}: enough for an HD clip, short of the 2K ideal ({IDEAL_LONG_EDGE} px)"
         advice = "Export at full size if you have it: a 2K clip from this photo needs upscaling."
     else:
         reason = f"{size}: below the {MIN_LONG_EDGE} px long edge a clip needs"
         advice = (f"Resolution too low: use the full-size original (at least {MIN_LONG_EDGE} px, "
                   f"ideally {IDEAL_LONG_EDGE} px on the long edge); upscaled pixels look mushy in motion.")
-    return Measure("resolution", score, reason, advice, {"long_edge": long_edge})
+    return Measure("resolution", score, reason, advice, {"long_edge": long_edge, "usable": usable})
 
 
 # -- focus on the subject -----------------------------------------------------------------

@@ -12,11 +12,15 @@ first pass (Cauchy reweighting), so a slightly misaligned anchor still fits.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import spsolve
 
 from .space import srgb_to_lab
+
+MAX_SAMPLES = 12_000
 
 
 def _trilinear_matrix(points: np.ndarray, g: int) -> sp.csr_matrix:
@@ -39,12 +43,14 @@ def _trilinear_matrix(points: np.ndarray, g: int) -> sp.csr_matrix:
                          shape=(len(points), g ** 3))
 
 
-def _second_differences(g: int) -> sp.csr_matrix:
-    """Stacked second-difference operators along r, g and b of a g^3 grid."""
+@functools.lru_cache(maxsize=4)
+def _roughness(g: int) -> sp.csc_matrix:
+    """D'D for the stacked second-difference operators along r, g and b of a g^3 grid."""
     d1 = sp.diags([np.ones(g - 2), -2 * np.ones(g - 2), np.ones(g - 2)], [0, 1, 2], shape=(g - 2, g))
     eye = sp.identity(g)
-    return sp.vstack([sp.kron(sp.kron(d1, eye), eye), sp.kron(sp.kron(eye, d1), eye),
-                      sp.kron(sp.kron(eye, eye), d1)]).tocsr()
+    d = sp.vstack([sp.kron(sp.kron(d1, eye), eye), sp.kron(sp.kron(eye, d1), eye),
+                   sp.kron(sp.kron(eye, eye), d1)]).tocsr()
+    return (d.T @ d).tocsc()
 
 
 def fit_lab_lut(source: np.ndarray, target_lab: np.ndarray, weights: np.ndarray | None = None, *,
@@ -58,11 +64,14 @@ def fit_lab_lut(source: np.ndarray, target_lab: np.ndarray, weights: np.ndarray 
     `outlier_scale` (Delta E units) sets where the Cauchy reweighting starts
     discounting pixels that do not agree with the fit.
     """
+    if len(source) > MAX_SAMPLES:   # plenty for a few thousand unknowns; keeps the fit quick
+        keep = np.linspace(0, len(source) - 1, MAX_SAMPLES).astype(np.intp)
+        source, target_lab = source[keep], target_lab[keep]
+        weights = None if weights is None else weights[keep]
     n = len(source)
     A = _trilinear_matrix(source.astype(np.float64), grid)
     residual0 = (target_lab - srgb_to_lab(source)).astype(np.float64)
-    D = _second_differences(grid)
-    reg = smoothness * (D.T @ D) + 1e-4 * sp.identity(grid ** 3)
+    reg = smoothness * _roughness(grid) + 1e-4 * sp.identity(grid ** 3, format="csc")
     w = np.ones(n) if weights is None else weights.astype(np.float64)
     delta = np.zeros((grid ** 3, 3))
     for _ in range(max(1, iterations)):

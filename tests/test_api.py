@@ -362,16 +362,13 @@ def test_errors_are_json_everywhere(client):
     assert not_multipart.status == 415
 
 
-def test_analyze_route(client, photo):
+def test_analyze_route(client, photo, tmp_path):
     missing = client.request("POST", "/v1/analyze", fields={})
     assert missing.status == 400 and missing.body["error"]["code"] == "bad_input"
-    reply = client.request("POST", "/v1/analyze", files={"image": ("a.jpg", photo.read_bytes())})
-    try:
-        import stillmotion.readiness as readiness
-        available = hasattr(readiness, "analyze_path")
-    except ImportError:
-        available = False
-    if available:
-        assert reply.status == 200 and isinstance(reply.body, dict), reply.body
-    else:
-        assert reply.status == 501 and reply.body["error"]["code"] == "not_available"
+    bomb = client.request("POST", "/v1/analyze", files={"image": ("b.png", huge_png(tmp_path / "b.png").read_bytes())})
+    assert bomb.status == 422
+    for reply in (client.request("POST", "/v1/analyze", files={"image": ("a.jpg", photo.read_bytes())}),
+                  client.request("POST", "/v1/analyze", fields={"image_path": str(photo)})):
+        assert reply.status == 200, reply.body
+        assert (reply.body["width"], reply.body["height"]) == (96, 64) and 0 <= reply.body["score"] <= 1
+        assert reply.body["suggested_profile"]

@@ -1,4 +1,5 @@
-"""A real `stillmotion serve` killed with SIGKILL mid-job: on restart the job finishes once."""
+"""A real `stillmotion serve` killed with SIGKILL mid-job: on restart the job finishes once.
+Stopped with Ctrl-C mid-job: the job waits in the queue for the next start."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import psutil
 import pytest
 
 from stillmotion.api.client import DaemonClient
+from stillmotion.jobs.store import JobStore
 from stillmotion.video.decode import probe
 
 from support import save_photo, skimage_photo
@@ -30,7 +32,7 @@ def start_daemon(home: Path, port: int, log: Path) -> subprocess.Popen:
     env["STILLMOTION_HOME"] = str(home)
     with open(log, "ab") as fh:
         proc = subprocess.Popen([sys.executable, "-m", "stillmotion.cli", "serve", "--port", str(port)],
-                                env=env, stdout=fh, stderr=subprocess.STDOUT)
+                                env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         assert proc.poll() is None, log.read_text()
@@ -41,6 +43,14 @@ def start_daemon(home: Path, port: int, log: Path) -> subprocess.Popen:
             time.sleep(0.1)
     proc.kill()
     raise AssertionError("daemon did not start:\n" + log.read_text())
+
+
+def wait_under_way(client: DaemonClient, job_id: str, photos: Path) -> None:
+    """Until the job is rendering and its partial file exists beside the photo."""
+    deadline = time.monotonic() + 30
+    while not (client.job(job_id)["progress"] > 0.15 and list(photos.glob(f".stillmotion-tmp-{job_id}-*"))):
+        assert time.monotonic() < deadline, "job never got going"
+        time.sleep(0.05)
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL semantics")
@@ -58,10 +68,7 @@ def test_kill_9_mid_job_then_restart_finishes_once_with_one_output(tmp_path):
         token = (home / "data" / "token").read_text().strip()
         with DaemonClient(f"http://127.0.0.1:{port}", token) as client:
             job_id = client.submit(image_path=photo, settings={"duration": 5, "fps": 24, "seed": 3})["id"]
-            deadline = time.monotonic() + 30
-            while not (client.job(job_id)["progress"] > 0.15 and list(photos.glob(".stillmotion-tmp-*"))):
-                assert time.monotonic() < deadline, "job never got going"
-                time.sleep(0.05)
+            wait_under_way(client, job_id, photos)
         renderers = psutil.Process(daemon.pid).children(recursive=True)
         assert renderers, "the job should run in a render process"
         daemon.send_signal(signal.SIGKILL)
@@ -82,6 +89,15 @@ def test_kill_9_mid_job_then_restart_finishes_once_with_one_output(tmp_path):
                 time.sleep(0.1)
             assert job["attempts"] == 2
             assert len(client.jobs()) == 1
+            # Ctrl-C in the terminal (SIGINT to the process group) while a job renders:
+            # it goes back in the queue and nothing is left beside the photo.
+            second = client.submit(image_path=photo, settings={"duration": 5, "fps": 24, "seed": 4})["id"]
+            wait_under_way(client, second, photos)
+        os.killpg(daemon.pid, signal.SIGINT)
+        assert daemon.wait(30) == 0
+        store = JobStore.open(home / "data")
+        assert (store.get(second).status, store.get(second).attempts) == ("queued", 1)
+        store.close()
     finally:
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(30)

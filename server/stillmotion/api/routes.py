@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 from aiohttp import web
@@ -104,21 +105,20 @@ async def cancel_job(request: web.Request) -> web.Response:
 
 
 # ---- readiness -------------------------------------------------------------------
-def analyze_photo(path: Any) -> dict[str, Any]:
-    try:
-        from ..readiness import analyze_path
-    except ImportError:
-        raise ApiError(501, "not_available", "readiness analysis is not part of this build yet") from None
-    return analyze_path(path).to_dict()
+def analyze_photo(path: Path, max_megapixels: float) -> dict[str, Any]:
+    from ..readiness import analyze_path   # imported on first use: keeps the daemon's start light
+
+    return analyze_path(path, max_megapixels=max_megapixels).to_dict()
 
 
 async def analyze(request: web.Request) -> web.Response:
     max_upload, _ = _upload_limits(request)
     form = await read_form(request, request.app[FOLDERS].uploads, file_fields={"image": max_upload},
                            text_fields=frozenset({"image_path", "original_path"}), max_total=max_upload)
+    max_megapixels = request.app[POLICY].max_megapixels
     try:
-        path = await in_thread(photo_of, form, request.app[POLICY].max_megapixels)
-        return web.json_response(await in_thread(analyze_photo, path))
+        path = await in_thread(photo_of, form, max_megapixels)
+        return web.json_response(await in_thread(analyze_photo, path, max_megapixels))
     finally:
         form.discard()
 

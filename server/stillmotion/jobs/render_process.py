@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 from multiprocessing.connection import Connection
 from typing import Any, Callable, Mapping
@@ -56,6 +57,11 @@ def job_error(exc: BaseException) -> dict[str, str]:
 
 # ---- the child -------------------------------------------------------------------
 def _child_main(conn: Connection, nice: int) -> None:
+    # Ctrl-C in a terminal (or a service manager's SIGTERM) reaches the whole process
+    # group: the daemon decides what happens to a running job (it goes back in the
+    # queue), not this process, which lives exactly as long as its pipe to the daemon.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if nice > 0 and hasattr(os, "nice"):
         os.nice(nice)          # the API process keeps the CPU when both want it
     send_lock = threading.Lock()

@@ -206,17 +206,17 @@ class Worker:
 
         try:
             result = self._execute(job, token, on_update)
-        except Canceled:
+        except (Canceled, RenderCrashed) as exc:
             current = store.get(job.id)
             if self._stopping.is_set() and not (current and current.cancel_requested):
                 store.requeue(job.id, owner)          # daemon shutting down: resume on next start
-            else:
+            elif isinstance(exc, Canceled):
                 store.finish(job.id, owner, CANCELED)
+            else:
+                log.error("job %s: %s", job.id, exc)
+                store.finish(job.id, owner, FAILED, error={"code": "render_crashed", "message": str(exc)})
         except JobFailed as exc:
             store.finish(job.id, owner, FAILED, error=exc.error)
-        except RenderCrashed as exc:
-            log.error("job %s: %s", job.id, exc)
-            store.finish(job.id, owner, FAILED, error={"code": "render_crashed", "message": str(exc)})
         except Exception as exc:
             if not isinstance(exc, (StillmotionError, OSError)):
                 log.exception("job %s failed unexpectedly", job.id)

@@ -213,6 +213,21 @@ def test_auto_engine_choice_and_its_reason(home, tmp_path, no_network):
     assert no_network == []
 
 
+def test_device_setting_is_checked(home, tmp_path):
+    folder = fake_model(tmp_path / "svd-folder")
+    (home / "config.toml").write_text(
+        f'[engines]\ndevice = "cuda"\n[models.registry.local-svd]\nengine = "svd"\npath = "{folder}"\n',
+        encoding="utf-8")
+    status = next(s for s in engines.statuses(config_mod.load()) if s.name == "svd")
+    assert not status.usable and "no cuda device" in status.reason
+    assert next(m for m in status.models if m["name"] == "local-svd")["installed"] is True
+    assert next(m for m in status.models if m["name"] == "svd-xt")["installed"] is False
+    engines._instances.clear()
+    (home / "config.toml").write_text('[engines]\ndevice = "tpu"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="device must be one of auto, cuda, mps, cpu"):
+        engines.get("svd", config_mod.load()).device()
+
+
 def test_pull_refuses_local_entries(home, tmp_path):
     (home / "config.toml").write_text(
         f'[models.registry.mine]\nengine = "svd"\npath = "{tmp_path}"\n', encoding="utf-8")

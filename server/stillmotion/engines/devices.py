@@ -14,6 +14,7 @@ from typing import Any, Mapping
 GIB = 1024 ** 3
 
 DTYPES = ("float32", "float16", "bfloat16")
+KINDS = ("cuda", "mps", "cpu")
 
 
 @dataclass(frozen=True)

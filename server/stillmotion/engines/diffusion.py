@@ -22,13 +22,13 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from ..errors import Canceled, EngineUnavailable, InputError, JobError
+from ..errors import Canceled, ConfigError, EngineUnavailable, InputError, JobError
 from ..progress import CancelToken
 from ..request import AnimateRequest
 from . import devices, models
 from .base import Clip, EngineStatus
 from .framing import Fit, FramePlan, ModelSpec, arrange, fit_canvas, plan_frames, render_canvas
-from .memory import WARM, Loaded, memory_plan, needs_of, apply_memory_plan, usable_on
+from .memory import OFFLOADS, WARM, Loaded, apply_memory_plan, memory_plan, needs_of, usable_on
 
 log = logging.getLogger("stillmotion.engines")
 
@@ -119,20 +119,38 @@ class DiffusionEngine:
         return self.config.get("engines", {}) or {}
 
     def device(self) -> devices.Device:
-        return devices.detect(self.settings.get("device", "auto"))
+        wanted = str(self.settings.get("device", "auto"))
+        if wanted not in ("auto",) + devices.KINDS:
+            raise ConfigError(f"[engines] device must be one of auto, {', '.join(devices.KINDS)}; got {wanted!r}")
+        found = devices.detect(wanted)
+        if wanted not in ("auto", found.kind):
+            raise EngineUnavailable(f"[engines] device = {wanted!r}, but this machine has no {wanted} device "
+                                    f"(found: {found.name})")
+        return found
+
+    def offload_setting(self) -> str:
+        value = str(self.settings.get("offload", "auto"))
+        if value not in ("auto",) + OFFLOADS:
+            raise ConfigError(f"[engines] offload must be one of auto, {', '.join(OFFLOADS)}; got {value!r}")
+        return value
 
     # ---------------------------------------------------------- status
     def status(self) -> EngineStatus:
         registered = [e for e in models.registry(self.config).values() if e.engine == self.name]
         found = models.installed(self.name, self.config)
-        listing = [{"name": e.name, "hf_id": e.hf_id, "installed": any(e is f for f, _ in found),
-                    "loop_only": e.loop_only} for e in registered]
+        on_disk = {e.name for e, _ in found}
+        listing = [{"name": e.name, "hf_id": e.hf_id, "installed": e.name in on_disk, "loop_only": e.loop_only}
+                   for e in registered]
         if not [e for e, _ in found if not e.loop_only]:
             best = models.default_entry(self.name, self.config)
             hint = f": run `{models.pull_command(best.name)}`" if best else ""
             return EngineStatus(name=self.name, usable=False, device="none", prompt=self.prompted,
                                 models=listing, reason=f"no {self.label} model installed{hint}")
-        device = self.device()
+        try:
+            device = self.device()
+        except (ConfigError, EngineUnavailable) as exc:
+            return EngineStatus(name=self.name, usable=False, device="none", prompt=self.prompted,
+                                models=listing, reason=str(exc))
         why = ""
         for entry, folder in found:
             if entry.loop_only:
@@ -207,7 +225,7 @@ class DiffusionEngine:
 
         dtype = devices.pick_dtype(device, spec.dtype)
         need = needs_of(model.options, model.path)
-        memory = memory_plan(need, device, devices.free_gb(device), str(self.settings.get("offload", "auto")))
+        memory = memory_plan(need, device, devices.free_gb(device), self.offload_setting())
         if device.kind == "cpu":
             log.warning("%s runs on the CPU in float32: expect minutes per denoising step at full size "
                         "(a GPU takes seconds)", model.name)

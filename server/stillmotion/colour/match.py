@@ -73,11 +73,18 @@ class MatchSettings:
 
 
 def _small(frame: np.ndarray, long_edge: int) -> np.ndarray:
+    """A copy about `long_edge` pixels long, by an integer factor (OpenCV's fast area-average path).
+
+    A sliver under the factor is cropped from the right/bottom edges when the size
+    does not divide; statistics and fitting do not miss it.
+    """
     h, w = frame.shape[:2]
-    scale = long_edge / max(h, w)
-    if scale >= 1.0:
+    factor = max(1, round(max(h, w) / long_edge))
+    if factor == 1:
         return np.asarray(frame, dtype=np.float32)
-    return resize(frame, max(8, round(w * scale)), max(8, round(h * scale)))
+    hh, ww = max(factor, h - h % factor), max(factor, w - w % factor)
+    return cv2.resize(np.asarray(frame[:hh, :ww], dtype=np.float32), (ww // factor, hh // factor),
+                      interpolation=cv2.INTER_AREA)
 
 
 def _compress_highlights(lab: np.ndarray) -> np.ndarray:
@@ -109,7 +116,10 @@ def fit_reference(anchor: np.ndarray, reference: np.ndarray, settings: MatchSett
     node_lab = srgb_to_lab(nodes)
     anchor_fit = _small(anchor, settings.fit_size)
     # A huge photo is brought near the fitting size once; alignment resamples it further.
-    photo = _small(np.asarray(reference, dtype=np.float32), 2 * settings.fit_size)
+    photo = np.asarray(reference, dtype=np.float32)
+    scale = 2 * settings.fit_size / max(photo.shape[:2])
+    if scale < 1.0:
+        photo = resize(photo, max(8, round(photo.shape[1] * scale)), max(8, round(photo.shape[0] * scale)))
     found = align(anchor_fit, photo)
     if found.score >= settings.min_alignment:
         # Light blur: sub-pixel misalignment and noise/grain should not look like colour error.

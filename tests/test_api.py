@@ -372,3 +372,4 @@ def test_analyze_route(client, photo, tmp_path):
         assert reply.status == 200, reply.body
         assert (reply.body["width"], reply.body["height"]) == (96, 64) and 0 <= reply.body["score"] <= 1
         assert reply.body["suggested_profile"]
+        assert reply.body["path"] in ("a.jpg", str(photo))      # never the upload's place in the data folder

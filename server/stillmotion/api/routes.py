@@ -105,10 +105,12 @@ async def cancel_job(request: web.Request) -> web.Response:
 
 
 # ---- readiness -------------------------------------------------------------------
-def analyze_photo(path: Path, max_megapixels: float) -> dict[str, Any]:
+def analyze_photo(path: Path, max_megapixels: float, shown_as: str) -> dict[str, Any]:
     from ..readiness import analyze_path   # imported on first use: keeps the daemon's start light
 
-    return analyze_path(path, max_megapixels=max_megapixels).to_dict()
+    report = analyze_path(path, max_megapixels=max_megapixels).to_dict()
+    report["path"] = shown_as             # the client's name, not the upload's place in the data folder
+    return report
 
 
 async def analyze(request: web.Request) -> web.Response:
@@ -118,7 +120,9 @@ async def analyze(request: web.Request) -> web.Response:
     max_megapixels = request.app[POLICY].max_megapixels
     try:
         path = await in_thread(photo_of, form, max_megapixels)
-        return web.json_response(await in_thread(analyze_photo, path, max_megapixels))
+        upload = form.files.get("image")
+        shown_as = upload.filename if upload else str(path)
+        return web.json_response(await in_thread(analyze_photo, path, max_megapixels, shown_as))
     finally:
         form.discard()
 

@@ -385,11 +385,11 @@ class JobStore:
         with self._connection() as conn:
             return [_row_to_job(r) for r in conn.execute(sql, args).fetchall()]
 
-    def queue(self) -> list[Job]:
+    def queue(self, limit: int = -1) -> list[Job]:
         """Queued jobs in the order they will run: priority, then first come first served."""
         with self._connection() as conn:
-            rows = conn.execute("SELECT * FROM jobs WHERE status = ? ORDER BY priority, seq",
-                                (QUEUED,)).fetchall()
+            rows = conn.execute("SELECT * FROM jobs WHERE status = ? ORDER BY priority, seq LIMIT ?",
+                                (QUEUED, limit)).fetchall()
         return [_row_to_job(r) for r in rows]
 
     def running(self) -> list[Job]:
@@ -423,6 +423,8 @@ class JobStore:
               engine: str | None = None, engine_reason: str | None = None) -> Job | None:
         """Move a queued job to running for `owner`, unless `device` already runs `per_device`
         jobs (counted across every process sharing the store). None: not claimed."""
+        if self.running_on(device) >= per_device:      # cheap read first: no write lock when busy
+            return None
         with self._write() as conn:
             busy = conn.execute("SELECT COUNT(*) FROM jobs WHERE status = ? AND device = ?",
                                 (RUNNING, device)).fetchone()[0]
@@ -438,6 +440,11 @@ class JobStore:
             row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         self._changed(job_id)
         return _row_to_job(row)
+
+    def running_on(self, device: str) -> int:
+        with self._connection() as conn:
+            return conn.execute("SELECT COUNT(*) FROM jobs WHERE status = ? AND device = ?",
+                                (RUNNING, device)).fetchone()[0]
 
     def report_progress(self, job_id: str, owner: str, stage: str, progress: float, eta: float | None) -> None:
         with self._write() as conn:

@@ -50,6 +50,8 @@ log = logging.getLogger(__name__)
 
 RECOVERY_INTERVAL_S = 10.0   # how often to look for jobs a dead process left running
 PRUNE_INTERVAL_S = 3600.0
+CHOICE_TTL_S = 5.0           # how long an engine choice (and its device) is reused
+DISPATCH_WINDOW = 64         # queued jobs looked at per pass (a hot folder may queue thousands)
 
 
 class Worker:
@@ -72,6 +74,7 @@ class Worker:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._dispatcher: threading.Thread | None = None
+        self._choices: dict[tuple[str, str | None], tuple[float, tuple[str, str, str]]] = {}
         self._renderers: list[RenderProcess] = []       # every render process started
         self._idle_renderers: list[RenderProcess] = []
 
@@ -162,18 +165,14 @@ class Worker:
     # ---- dispatch ----------------------------------------------------------------
     def _dispatch(self) -> None:
         busy_devices: set[str] = set()
-        choices: dict[tuple[str, str | None], tuple[str, str, str]] = {}
-        for job in self.store.queue():
+        for job in self.store.queue(limit=DISPATCH_WINDOW):
             if self._stopping.is_set():
                 return
-            key = (job.request.get("engine", "auto"), job.request.get("model"))
             try:
-                if key not in choices:
-                    choices[key] = self._engine_for(*key)
+                name, why, device = self._engine_for(job.request.get("engine", "auto"), job.request.get("model"))
             except StillmotionError as exc:   # e.g. the engine is not installed here
                 self.store.finish(job.id, None, FAILED, error=exc)
                 continue
-            name, why, device = choices[key]
             if device in busy_devices:
                 continue
             claimed = self.store.claim(job.id, self.owner, device, self.per_device, name, why)
@@ -183,9 +182,16 @@ class Worker:
             self._start(claimed)
 
     def _engine_for(self, engine: str, model: str | None) -> tuple[str, str, str]:
-        """(engine name, why it was picked, device) for a request, without loading weights."""
+        """(engine name, why it was picked, device) for a request, without loading weights.
+        Remembered for a few seconds: the dispatcher wakes on every progress update."""
+        key, now = (engine, model), time.monotonic()
+        cached = self._choices.get(key)
+        if cached is not None and now - cached[0] < CHOICE_TTL_S:
+            return cached[1]
         chosen, why = engines.choose(engine, self.config, model=model)
-        return chosen.name, why, chosen.status().device
+        answer = (chosen.name, why, chosen.status().device)
+        self._choices[key] = (now, answer)
+        return answer
 
     def _start(self, job: Job) -> None:
         token = CancelToken()

@@ -158,7 +158,7 @@ class _Corrector:
                 smoothed: np.ndarray) -> np.ndarray:
         s = self.settings
         own, tau, target = ColourStats.from_vector(own_vector), ColourStats.from_vector(smoothed), self.fit.target
-        nodes, small = self.fit.base_lab, small_lab
+        nodes, small = self.fit.base_lab, small_lab[:, 0]
         steps = []
         if s.deflicker > 0:   # fast: exposure/white balance only, toward the smoothed statistics
             steps.append((balance_exposure(own, tau), s.deflicker))
@@ -166,13 +166,13 @@ class _Corrector:
             steps.append((match_statistics(tau, target), s.drift))
         for transform, amount in steps:
             nodes = transform.apply(nodes, amount)
-            small = transform.apply(small, amount)
+            small = transform.lightness(small, amount)
         # The steps agree on mean lightness only approximately; settle it exactly (flicker is
         # judged on it): the mean the two steps aim for, minus the mean they give.
         wanted = (own.mean[0] + s.deflicker * (tau.mean[0] - own.mean[0])
                   + s.drift * (target.mean[0] - tau.mean[0]))
-        weight = max(float(end_fade(small[:, 0]).mean()), 0.2)
-        offset = float(np.clip((wanted - small[:, 0].mean()) / weight, -5.0, 5.0))
+        weight = max(float(end_fade(small).mean()), 0.2)
+        offset = float(np.clip((wanted - small.mean()) / weight, -5.0, 5.0))
         nodes = lightness_offset(offset).apply(nodes)
         delta = (lab_to_srgb(nodes) - self.nodes) * np.float32(self.strength)
         return FrameLut(delta).apply(frame)

@@ -96,6 +96,11 @@ class LabTransform:
         out[..., 1:] = lab[..., 1:] * t[..., 1:3] + t[..., 3:5]
         return out
 
+    def lightness(self, L: np.ndarray, amount: float = 1.0) -> np.ndarray:
+        """Only the transformed L* (what `apply` gives in channel 0), for when a*/b* are not needed."""
+        idx = np.clip(L * _ROWS_PER_L + 0.5, 0, len(_SAMPLES) - 1).astype(np.intp)
+        return L + np.float32(amount) * self.table[idx, 0]
+
 
 def end_fade(L: np.ndarray) -> np.ndarray:
     """1 in the body of the tone range, falling to 0 at pure black and white (kept neutral)."""

@@ -223,3 +223,50 @@ def test_svd_decode_chunk_grows_with_free_memory():
     chunks = [decode_chunk(free, 1024, 576, "float16", 25) for free in (2, 6, 12, 40)]
     assert chunks == sorted(chunks) and chunks[0] == 1 and chunks[-1] == 25
     assert decode_chunk(6, 1024, 576, "float32", 25) < decode_chunk(6, 1024, 576, "float16", 25)
+
+
+# ------------------------------------------------------------------ an interrupted pipeline call
+class _FakePipe:
+    """Calls back once per step like a diffusers pipeline; can run out of memory instead."""
+
+    def __init__(self, fail: Exception | None = None) -> None:
+        self.fail, self.freed, self.steps = fail, 0, 0
+
+    def maybe_free_model_hooks(self) -> None:
+        self.freed += 1
+
+    def __call__(self, num_inference_steps, callback_on_step_end, **kwargs):
+        if self.fail:
+            raise self.fail
+        for i in range(num_inference_steps):
+            self.steps += 1
+            callback_on_step_end(self, i, 999 - i, {})
+        return type("Out", (), {"frames": np.ones((1, 3, 4, 4, 3), np.float32) * 1.5})
+
+
+def test_run_pipeline_reports_steps_stops_on_cancel_and_turns_oom_into_a_job_error():
+    import torch
+
+    from stillmotion.engines.diffusion import run_pipeline
+    from stillmotion.errors import Canceled, JobError
+    from stillmotion.progress import CancelToken
+
+    seen: list[float] = []
+    pipe = _FakePipe()
+    frames, reporter = run_pipeline(pipe, {"num_inference_steps": 4}, 4, seen.append, CancelToken())
+    assert frames.shape == (3, 4, 4, 3) and frames.max() == 1.0            # clipped to [0, 1]
+    assert len(seen) == 4 and seen == sorted(seen) and reporter.steps_done == 4
+
+    cancel = CancelToken()
+    pipe = _FakePipe()
+    with pytest.raises(Canceled):
+        run_pipeline(pipe, {"num_inference_steps": 10}, 10, lambda f: cancel.cancel(), cancel)
+    assert pipe.steps == 1 and pipe.freed == 1                            # stopped after one step, hooks freed
+
+    pipe = _FakePipe(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB"))
+    with pytest.raises(JobError, match="offload"):
+        run_pipeline(pipe, {"num_inference_steps": 2}, 2, lambda f: None, CancelToken())
+    assert pipe.freed == 1
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        run_pipeline(_FakePipe(RuntimeError("shape mismatch")), {"num_inference_steps": 2}, 2,
+                     lambda f: None, CancelToken())

@@ -40,10 +40,12 @@ _LOAD_SHARE, _DENOISE_SHARE = 0.05, 0.85
 class _StepReporter:
     """callback_on_step_end: progress per denoising step; raising Canceled stops the pipeline."""
 
-    def __init__(self, total: int, progress: Callable[[float], None], cancel: CancelToken) -> None:
+    def __init__(self, total: int, progress: Callable[[float], None], cancel: CancelToken,
+                 slow_device: str | None = None) -> None:
         self.total = max(1, total)
         self.progress = progress
         self.cancel = cancel
+        self.slow_device = slow_device      # say how long the rest will take after the first step
         self.steps_done = 0
         self.started = time.monotonic()
         self.step_seconds: list[float] = []
@@ -53,25 +55,30 @@ class _StepReporter:
         self.step_seconds.append(now - self.started)
         self.started = now
         self.steps_done = step + 1
+        if self.slow_device and step == 0 and self.total > 1:
+            log.warning("%s: %.1f s per denoising step, about %.0f more minutes of denoising for this clip",
+                        self.slow_device, self.step_seconds[0], self.step_seconds[0] * (self.total - 1) / 60)
         self.progress(_LOAD_SHARE + _DENOISE_SHARE * min(1.0, self.steps_done / self.total))
         self.cancel.raise_if_cancelled()
         return {}
 
 
 def run_pipeline(pipe: Any, kwargs: dict[str, Any], total_steps: int, progress: Callable[[float], None],
-                 cancel: CancelToken) -> tuple[np.ndarray, _StepReporter]:
+                 cancel: CancelToken, slow_device: str | None = None) -> tuple[np.ndarray, _StepReporter]:
     """Call the pipeline once; returns frames (F, H, W, 3) float32 in [0, 1]."""
     import torch
 
-    reporter = _StepReporter(total_steps, progress, cancel)
+    reporter = _StepReporter(total_steps, progress, cancel, slow_device)
     canceled = oom = False
     try:
         with torch.inference_mode():
             out = pipe(**kwargs, output_type="np", callback_on_step_end=reporter,
-                       callback_on_step_end_tensor_inputs=["latents"])
+                       callback_on_step_end_tensor_inputs=[])
     except Canceled:
         canceled = True       # leave the except block first: its traceback pins the latents
-    except torch.OutOfMemoryError:
+    except RuntimeError as exc:   # CUDA's OutOfMemoryError is one; MPS says so in the message
+        if "out of memory" not in str(exc).lower():
+            raise
         oom = True
     if canceled or oom:
         release_after_interrupt(pipe)
@@ -95,6 +102,7 @@ def release_after_interrupt(pipe: Any) -> None:
 # ================================================================== the engine base
 @dataclass(frozen=True)
 class Plan:
+    spec: ModelSpec
     fit: Fit
     frames: FramePlan
     kwargs: dict[str, Any]            # model arguments other than the image, generator and callback
@@ -218,7 +226,7 @@ class DiffusionEngine:
                   "num_inference_steps": len(spec.timesteps) if spec.timesteps else spec.steps, **kwargs}
         info = {"canvas": list(fit.canvas), "content": list(fit.content), "placement": frames.placement,
                 "generated_frames": frames.generate, "model_fps": spec.fps, **info}
-        return Plan(fit, frames, kwargs, info)
+        return Plan(spec, fit, frames, kwargs, info)
 
     def _load(self, key: tuple, model: models.ResolvedModel, spec: ModelSpec, device: devices.Device) -> Loaded:
         import diffusers
@@ -239,8 +247,8 @@ class DiffusionEngine:
             raise EngineUnavailable(f"cannot load {model.name} from {model.path}: {exc}") from None
         apply_memory_plan(pipe, memory, device)
         pipe.set_progress_bar_config(disable=True)
-        return Loaded(key=key, pipe=pipe,
-                       device=device, dtype=dtype, memory=memory, load_s=time.monotonic() - started)
+        return Loaded(key=key, pipe=pipe, device=device, dtype=dtype, memory=memory,
+                      load_s=time.monotonic() - started)
 
     def generate(self, photo: np.ndarray, request: AnimateRequest, *, seed: int,
                  progress: Callable[[float], None], cancel: CancelToken,
@@ -251,7 +259,7 @@ class DiffusionEngine:
         from PIL import Image
 
         plan = self.plan(photo.shape[1], photo.shape[0], request, model, context)
-        spec = self.spec(model)
+        spec = plan.spec
         progress(0.0)
         cancel.raise_if_cancelled()
         device = self.device()
@@ -267,7 +275,8 @@ class DiffusionEngine:
             kwargs.update(self.image_args(image, plan.frames))
             kwargs["generator"] = torch.Generator("cpu").manual_seed(int(seed))
             started = time.monotonic()
-            raw, reporter = run_pipeline(loaded.pipe, kwargs, kwargs["num_inference_steps"], progress, cancel)
+            slow = f"{model.name} on the CPU" if loaded.device.kind == "cpu" else None
+            raw, reporter = run_pipeline(loaded.pipe, kwargs, kwargs["num_inference_steps"], progress, cancel, slow)
             elapsed = time.monotonic() - started
         finally:
             WARM.release(float(self.settings.get("idle_unload_seconds", 300)))

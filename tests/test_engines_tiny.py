@@ -18,7 +18,7 @@ from PIL import Image
 
 from stillmotion import cli, config as config_mod, engines
 from stillmotion.engines import memory
-from stillmotion.errors import Canceled
+from stillmotion.errors import Canceled, EngineUnavailable
 from stillmotion.jobs.pipeline import JobSpec, run_job
 from stillmotion.progress import CancelToken
 from stillmotion.request import AnimateRequest
@@ -109,6 +109,17 @@ def test_same_seed_same_clip_other_seed_other_clip(home, photo):
     b = np.stack(list(run("cogvideox", cfg, photo, seed=5).frames))
     c = np.stack(list(run("cogvideox", cfg, photo, seed=6).frames))
     assert np.array_equal(a, b) and np.abs(a - c).mean() > 1e-3
+
+
+def test_pickled_weights_are_refused(home, photo, tmp_path):
+    from tiny_models import build_cogvideox
+
+    folder = tmp_path / "pickled-cogvideox"
+    build_cogvideox().save_pretrained(folder, safe_serialization=False)     # .bin files: torch.load would unpickle
+    cfg = tiny_config(home)
+    req = resolved(cfg, engine="cogvideox", model=str(folder))
+    with pytest.raises(EngineUnavailable, match="cannot load pickled-cogvideox"):
+        engines.get("cogvideox", cfg).generate(photo, req, seed=1, progress=lambda f: None, cancel=CancelToken())
 
 
 def test_pipeline_stays_warm_then_unloads_when_idle(home, photo):

@@ -241,8 +241,9 @@ class DiffusionEngine:
         cls = getattr(diffusers, self.pipeline_class)
         started = time.monotonic()
         try:
+            # safetensors only: a folder named over HTTP must not be able to run pickled code.
             pipe = cls.from_pretrained(model.path, **{_dtype_keyword(): self.load_dtype(devices.torch_dtype(dtype))},
-                                       variant=model.variant, local_files_only=True)
+                                       variant=model.variant, local_files_only=True, use_safetensors=True)
         except (OSError, ValueError) as exc:
             raise EngineUnavailable(f"cannot load {model.name} from {model.path}: {exc}") from None
         apply_memory_plan(pipe, memory, device)

@@ -22,7 +22,9 @@ REGISTRY: dict[str, str] = {
     "svd": "stillmotion.engines.svd:SVDEngine",
 }
 
-_instances: dict[str, Engine] = {}
+# name -> (the config it was built with, the engine). Engines stay warm between jobs; a
+# different config (a test, a reloaded daemon) builds a fresh one so settings always apply.
+_instances: dict[str, tuple[Any, Engine]] = {}
 
 
 def names() -> list[str]:
@@ -33,14 +35,17 @@ def get(name: str, config: Mapping[str, Any] | None = None) -> Engine:
     """The engine instance for `name` (engines stay warm between jobs)."""
     if name not in REGISTRY:
         raise InputError(f"unknown engine '{name}' (available: {', '.join(REGISTRY)})")
-    if name not in _instances:
-        module_name, cls_name = REGISTRY[name].split(":")
-        cls = getattr(importlib.import_module(module_name), cls_name)
-        try:
-            _instances[name] = cls(config) if _accepts_config(cls) else cls()
-        except ImportError as exc:
-            raise EngineUnavailable(f"engine '{name}' cannot be loaded here: {exc}") from None
-    return _instances[name]
+    cached = _instances.get(name)
+    if cached is not None and cached[0] == config:
+        return cached[1]
+    module_name, cls_name = REGISTRY[name].split(":")
+    cls = getattr(importlib.import_module(module_name), cls_name)
+    try:
+        engine = cls(config) if _accepts_config(cls) else cls()
+    except ImportError as exc:
+        raise EngineUnavailable(f"engine '{name}' cannot be loaded here: {exc}") from None
+    _instances[name] = (config, engine)
+    return engine
 
 
 def _accepts_config(cls: type) -> bool:

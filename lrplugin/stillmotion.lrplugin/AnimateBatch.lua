@@ -13,6 +13,7 @@ the others; `errors()` lists them for the one report at the end.
 local LrFileUtils = import "LrFileUtils"
 local LrPathUtils = import "LrPathUtils"
 local LrTasks = import "LrTasks"
+local LrUUID = import "LrUUID"
 
 local AnimateSettings = require "AnimateSettings"
 local Fields = require "MetadataFields"
@@ -63,6 +64,14 @@ function AnimateBatch:renderFailed(photo, rendition, message)
   self:_showProgress()
 end
 
+-- The Idempotency-Key of one submission (a photo and its variants, in this export):
+-- the client resends it when an answer is lost, and the daemon then returns the job it
+-- already made instead of a second clip. Fresh for every export, so exporting the same
+-- photo again (or republishing it) does make a new clip.
+local function submissionKey(photo)
+  return "lightroom-" .. tostring(photo.localIdentifier) .. "-" .. LrUUID.generateUUID()
+end
+
 --- Submits a rendered photo. Returns the item (state "submitted" or "failed").
 function AnimateBatch:submit(photo, renderedPath, rendition)
   local item = self:_add(photo, rendition)
@@ -75,6 +84,7 @@ function AnimateBatch:submit(photo, renderedPath, rendition)
     originalPath = photo:getRawMetadata("path"),
     develop = AnimateSettings.develop(photo),
     settings = AnimateSettings.request(self.props, photo),
+    idempotencyKey = submissionKey(photo),
   }
   -- The rendered copy was uploaded (or refused): it is not needed any more.
   LrFileUtils.delete(renderedPath)

@@ -15,6 +15,7 @@ Must run inside an LrTasks task (LrHttp's rule).
 
 local LrHttp = import "LrHttp"
 local LrPathUtils = import "LrPathUtils"
+local LrTasks = import "LrTasks"
 
 local JSON = require "JSON"
 
@@ -136,16 +137,50 @@ local function imageParts(imagePath, fields)
   return parts
 end
 
+-- Seconds to wait before each retry of a submission whose answer was lost.
+StillmotionAPI.SUBMIT_RETRY_SECONDS = { 1, 3 }
+
+-- Transport errors that mean the request never reached the daemon (nothing to
+-- retry: the daemon is not running there, or the URL is wrong).
+local NEVER_SENT = { cannotConnectToHost = true, cannotFindHost = true, notConnectedToInternet = true,
+                     badURL = true, unsupportedURL = true, dnsLookupFailed = true }
+
+-- The LrHttp error code when the call got no answer at all (nil for an HTTP answer).
+local function transportError(body, info)
+  if body == nil and type(info) == "table" and type(info.error) == "table" then
+    return info.error.errorCode or "unknown"
+  end
+  return nil
+end
+
 --- POST /v1/jobs with the rendered image.
--- job = { imagePath, originalPath, develop (table), settings (table) }
+-- job = { imagePath, originalPath, develop (table), settings (table), idempotencyKey }
 -- -> { id, status }
+-- With an idempotencyKey the daemon returns the job it already made for that key, so a
+-- submission whose answer was lost (timeout, connection reset) is sent again with the
+-- same key and the same parts, up to #SUBMIT_RETRY_SECONDS more times, and still makes
+-- one clip. An HTTP answer (4xx/5xx included) is never retried: the daemon has spoken.
+-- A refused connection is not retried either (the daemon is not running: say so at
+-- once), and before each retry /v1/health must answer quickly, so a daemon that died
+-- or hung is reported in seconds rather than after three upload timeouts.
 function StillmotionAPI:submitJob(job)
   local parts = imageParts(job.imagePath, {
     { "original_path", job.originalPath },
     { "develop", job.develop and JSON.encode(job.develop) },
     { "settings", JSON.encode(JSON.object(job.settings or {})) },
   })
-  local body, info = LrHttp.postMultipart(self.url .. "/v1/jobs", parts, self:_headers(), UPLOAD_TIMEOUT)
+  local extra = {}
+  if job.idempotencyKey then extra[1] = { field = "Idempotency-Key", value = job.idempotencyKey } end
+  local headers = self:_headers(extra)
+  local body, info = LrHttp.postMultipart(self.url .. "/v1/jobs", parts, headers, UPLOAD_TIMEOUT)
+  for _, pause in ipairs(job.idempotencyKey and StillmotionAPI.SUBMIT_RETRY_SECONDS or {}) do
+    local code = transportError(body, info)
+    if code == nil or NEVER_SENT[code] then break end
+    LrTasks.sleep(pause)
+    local health, healthErr = self:health()
+    if not health then return nil, healthErr end
+    body, info = LrHttp.postMultipart(self.url .. "/v1/jobs", parts, headers, UPLOAD_TIMEOUT)
+  end
   local result, err = self:_result(body, info, "job submission")
   if result and type(result.id) ~= "string" and type(result.id) ~= "number" then
     return nil, { kind = "bad_response", message = "The daemon accepted the job but sent no job id." }

@@ -41,6 +41,10 @@ class Bridge:
         self.requests: list[dict[str, Any]] = []   # every HTTP request the plug-in made
         self.executed: list[str] = []              # every LrTasks.execute command
 
+    # -- ids
+    def uuid4(self) -> str:
+        return str(uuid.uuid4())
+
     # -- time
     def now(self) -> float:
         return time.monotonic()
@@ -181,6 +185,9 @@ class Bridge:
             reason = getattr(exc, "reason", exc)
             if isinstance(reason, (socket.timeout, TimeoutError)):
                 return self._error("timedOut", "The request timed out.")
+            if isinstance(reason, ConnectionError) and not isinstance(reason, ConnectionRefusedError):
+                # Reset / broken mid-request (macOS Lightroom: NSURLErrorNetworkConnectionLost).
+                return self._error("networkConnectionLost", "The network connection was lost.")
             return self._error("cannotConnectToHost", "Could not connect to the server.")
         record["status"] = status
         record["response"] = payload.decode("utf-8", "replace")

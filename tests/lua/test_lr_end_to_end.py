@@ -68,6 +68,9 @@ def test_export_two_photos_with_the_animate_preset(lr: Lightroom, daemon: Daemon
     uploads = lr.requests("/v1/jobs")
     posts = [r for r in uploads if r["method"] == "POST"]
     assert len(posts) == 2 and all(r["headers"]["Authorization"] == f"Bearer {daemon.token}" for r in posts)
+    # Each submission carries its own Idempotency-Key (what makes a retry safe).
+    keys = [r["headers"].get("Idempotency-Key") for r in posts]
+    assert all(keys) and keys[0] != keys[1] and all(len(k) <= 200 for k in keys)
     first = posts[0]
     assert first["fields"]["original_path"] == one.path
     assert first["fields"]["image"]["content_type"] == "image/jpeg"
@@ -82,6 +85,43 @@ def test_export_two_photos_with_the_animate_preset(lr: Lightroom, daemon: Daemon
     assert progress.finished and progress.portion == pytest.approx(1.0) and not progress.wentBackwards
     # Lightroom's temporary renders are gone once uploaded.
     assert not any(p.is_file() for p in lr.temp.rglob("*"))
+
+
+@pytest.mark.parametrize("lost_as", ["timedOut", "networkConnectionLost"])
+def test_a_submission_whose_answer_is_lost_is_retried_and_makes_one_clip(
+        lr: Lightroom, daemon: Daemon, photo_folder: Path, lost_as: str) -> None:
+    """The daemon gets the upload and makes the clip, but the plug-in hears a timeout (or a
+    reset): it sends the same upload again with the same key and gets the same job back."""
+    lr.require("StillmotionAPI").SUBMIT_RETRY_SECONDS = lr.table([0.1, 0.1])
+    photo = lr.import_photo(photo_folder / "IMG_0001.jpg")
+    deliver = lr.bridge.http
+    lost: list[str] = []
+
+    def lose_the_first_answer(method, url, headers, body, parts, timeout):
+        answer = deliver(method, url, headers, body, parts, timeout)
+        if method == "POST" and url.endswith("/v1/jobs") and not lost:
+            lost.append(json.loads(lr.bridge.requests[-1]["response"])["id"])
+            # The job is finished by the time the retry comes: the daemon's "same live job"
+            # check cannot help any more, only the key can.
+            assert daemon.wait_job(lost[0])["status"] == "done"
+            return lr.bridge._error(lost_as, "The answer was lost.")
+        return answer
+
+    lr.bridge.http = lose_the_first_answer
+    lr.export([photo], FAST)
+    lr.run_tasks(timeout=120)
+
+    assert lr.task_errors == [] and lr.dialogs == []
+    posts = [r for r in lr.requests("/v1/jobs") if r["method"] == "POST"]
+    assert len(posts) == 2
+    assert posts[0]["headers"]["Idempotency-Key"] == posts[1]["headers"]["Idempotency-Key"]
+    assert posts[0]["fields"] == posts[1]["fields"]
+    assert posts[1]["status"] == 202 and json.loads(posts[1]["response"])["id"] == lost[0]
+    clip = photo_folder / "IMG_0001.motion.mp4"
+    assert sorted(p.name for p in photo_folder.glob("IMG_0001.motion*")) == ["IMG_0001.motion.mp4",
+                                                                             "IMG_0001.motion.xmp"]
+    assert lr.stack(photo) == [str(clip), photo.path]
+    assert [j["id"] for j in daemon.get("/v1/jobs")["jobs"] if j["original_path"] == photo.path] == lost
 
 
 def test_cancel_mid_job_cancels_it_on_the_daemon(lr: Lightroom, daemon: Daemon, photo_folder: Path) -> None:

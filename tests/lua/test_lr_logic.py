@@ -169,3 +169,57 @@ def test_api_answer_decodes_without_nulls(lr: Lightroom) -> None:
     result, err = client._result(client, '{"id": "j1", "status": "done", "error": null, "outputs": ["/a.mp4"]}',
                                  lr.table({"status": 200}), "job status")
     assert err is None and result.error is None and list(result.outputs.values()) == ["/a.mp4"]
+
+
+def submit_in_a_task(lr: Lightroom, image: Path, key: str | None) -> tuple:
+    """client:submitJob inside an LrTasks task (LrHttp's rule); returns (result, err)."""
+    api = lr.require("StillmotionAPI")
+    client = api.new(lr.table({"url": "http://127.0.0.1:9/", "token": "t"}))
+    job = lr.table({"imagePath": str(image), "originalPath": str(image), "settings": {}, "idempotencyKey": key})
+    out = lr.table({})
+    lr.lua.eval("""function(Fake, client, job, out)
+      Fake.modules.LrTasks.startAsyncTask(function()
+        out.result, out.err = client:submitJob(job)
+      end)
+    end""")(lr.fake, client, job, out)
+    lr.run_tasks(timeout=30)
+    assert lr.task_errors == []
+    return out.result, out.err
+
+
+@pytest.mark.parametrize("key, submit_fails_with, health_answers, posts, health_checks, says", [
+    # The answer to the upload is lost and the daemon is gone by the retry: one health check, no second upload.
+    ("k-1", "timedOut", False, 1, 1, 'not running at http://127.0.0.1:9. Start it with "stillmotion serve"'),
+    # Lost, daemon still there: the upload goes again (same key), 3 times in all.
+    ("k-1", "networkConnectionLost", True, 3, 2, "did not answer in time"),
+    # Refused: nothing reached the daemon; said at once, without waiting or retrying.
+    ("k-1", "cannotConnectToHost", True, 1, 0, "not running"),
+    # An HTTP answer is the daemon's word: never retried.
+    ("k-1", 503, True, 1, 0, "answered HTTP 503"),
+    # Without a key a retry could make a second clip: not retried.
+    (None, "timedOut", True, 1, 0, "did not answer in time"),
+])
+def test_submission_retries_only_lost_answers(lr: Lightroom, photo_folder: Path, key, submit_fails_with,
+                                              health_answers, posts, health_checks, says) -> None:
+    lr.require("StillmotionAPI").SUBMIT_RETRY_SECONDS = lr.table([0.05, 0.05])
+    bridge = lr.bridge
+
+    def fake_http(method, url, headers, body, parts, timeout):
+        bridge.requests.append({"method": method, "url": url, "headers": dict((h[1], h[2]) for h in headers.values())})
+        if url.endswith("/v1/health"):
+            if health_answers:
+                return lr.table({"status": 200, "body": '{"status": "ok"}', "headers": []})
+            return bridge._error("cannotConnectToHost", "Could not connect to the server.")
+        if isinstance(submit_fails_with, int):
+            return lr.table({"status": submit_fails_with, "body": "<html>busy</html>", "headers": []})
+        # The last try of a lost upload times out too.
+        return bridge._error("timedOut" if submit_fails_with == "networkConnectionLost" and
+                             len(lr.requests("/v1/jobs")) == 3 else submit_fails_with, "failed")
+
+    bridge.http = fake_http
+    result, err = submit_in_a_task(lr, photo_folder / "IMG_0001.jpg", key)
+    assert result is None and says in lr.require("StillmotionAPI").describe(err)
+    uploads = lr.requests("/v1/jobs")
+    assert len(uploads) == posts
+    assert {u["headers"].get("Idempotency-Key") for u in uploads} == {key}
+    assert len(lr.requests("/v1/health")) == health_checks

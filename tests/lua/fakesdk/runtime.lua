@@ -1,7 +1,7 @@
 --[[
 Fake Lightroom runtime: LOC, LrTasks (a cooperative scheduler over Lua
 coroutines, as Lightroom's tasks are), LrFunctionContext, LrProgressScope,
-LrErrors, LrDialogs, LrLogger, LrPrefs.
+LrErrors, LrDialogs, LrLogger, LrPrefs, LrUUID.
 
 Rules of the real SDK that the fake enforces, because plug-in code breaks on
 them in Lightroom:
@@ -260,6 +260,11 @@ Fake.prefs = {}
 local LrPrefs = {}
 function LrPrefs.prefsForPlugin() return Fake.prefs end
 
+---------------------------------------------------------------------------
+-- LrUUID (SDK 5+): a random UUID string, from Python's uuid4.
+local LrUUID = {}
+function LrUUID.generateUUID() return py.uuid4() end
+
 Fake.modules.LrErrors = LrErrors
 Fake.modules.LrDialogs = LrDialogs
 Fake.modules.LrTasks = LrTasks
@@ -267,3 +272,4 @@ Fake.modules.LrFunctionContext = LrFunctionContext
 Fake.modules.LrProgressScope = LrProgressScope
 Fake.modules.LrLogger = LrLogger
 Fake.modules.LrPrefs = LrPrefs
+Fake.modules.LrUUID = LrUUID

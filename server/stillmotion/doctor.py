@@ -9,20 +9,6 @@ from typing import Any
 from . import __version__, paths
 
 
-def _torch() -> dict[str, Any]:
-    try:
-        import torch
-    except ImportError as exc:
-        return {"installed": False, "error": str(exc)}
-    device = "cpu"
-    if torch.cuda.is_available():
-        device = f"cuda ({torch.cuda.get_device_name(0)})"
-    elif getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        device = "mps (Apple Silicon)"
-    return {"installed": True, "version": torch.__version__, "device": device,
-            "threads": torch.get_num_threads()}
-
-
 def _codecs() -> dict[str, bool]:
     import av
 
@@ -38,6 +24,7 @@ def _codecs() -> dict[str, bool]:
 
 def report() -> dict[str, Any]:
     from . import config as config_mod, engines
+    from .engines import devices, models
 
     try:
         cfg = config_mod.load()
@@ -48,9 +35,10 @@ def report() -> dict[str, Any]:
         "stillmotion": __version__,
         "python": sys.version.split()[0],
         "platform": platform.platform(),
-        "torch": _torch(),
+        "device": devices.device_report(cfg),
         "codecs": _codecs(),
         "engines": [vars(s) for s in engines.statuses(cfg)],
+        "models": models.list_models(cfg) if cfg is not None else [],
         "config": config_info,
         "folders": {"config": str(paths.config_dir()), "data": str(paths.data_dir()),
                     "models": str(paths.models_dir())},
@@ -58,16 +46,22 @@ def report() -> dict[str, Any]:
 
 
 def render(data: dict[str, Any]) -> str:
-    torch = data["torch"]
+    from .engines.models import render_list
+
+    device = data["device"]
     lines = [
         f"Stillmotion {data['stillmotion']} on Python {data['python']} ({data['platform']})",
-        ("torch " + torch["version"] + f", device: {torch['device']}") if torch.get("installed")
-        else f"torch: not installed ({torch.get('error')})",
+        f"torch {device.get('torch') or 'not installed'}, diffusers {device.get('diffusers') or 'not installed'}",
+        f"device: {device.get('name', device.get('kind'))}, {device.get('free_gb', 0):.1f} of "
+        f"{device.get('total_gb', 0):.1f} GB free, half precision: {device['precision']['half']}",
         "codecs: " + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in data["codecs"].items()),
         "engines:",
     ]
     for eng in data["engines"]:
         lines.append(f"  {eng['name']:10} {'usable' if eng['usable'] else 'not usable':11} {eng['reason']}")
+    if data["models"]:
+        lines.append("models:")
+        lines.extend("  " + line for line in render_list(data["models"]).splitlines())
     cfg = data["config"]
     lines.append("config: " + (", ".join(cfg["sources"]) if cfg["ok"] else f"ERROR {cfg['error']}"))
     for name, folder in data["folders"].items():

@@ -16,6 +16,7 @@ from typing import Any, Callable, TypeVar
 from aiohttp import web
 
 from .. import __version__, engines
+from ..engines import devices, models
 from ..jobs.store import Job
 from .errors import ApiError
 from .events import stream_job
@@ -60,8 +61,13 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def list_engines(request: web.Request) -> web.Response:
-    statuses = await in_thread(engines.statuses, request.app[CONFIG])
-    return web.json_response({"engines": [dataclasses.asdict(s) for s in statuses]})
+    config = request.app[CONFIG]
+    statuses = await in_thread(engines.statuses, config)
+    # The device report imports torch: off the loop, and only when a client asks.
+    device = await in_thread(devices.device_report, config)
+    catalogue = await in_thread(models.list_models, config)
+    return web.json_response({"engines": [dataclasses.asdict(s) for s in statuses],
+                              "device": device, "models": catalogue})
 
 
 # ---- jobs ------------------------------------------------------------------------

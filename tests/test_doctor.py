@@ -1,0 +1,26 @@
+"""`stillmotion doctor` tells what this machine can do."""
+
+from __future__ import annotations
+
+import json
+
+from stillmotion import cli
+
+
+def test_doctor_reports_device_codecs_engines_models_and_folders(fast_config, capsys):
+    assert cli.main(["doctor", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["device"]["kind"] in ("cpu", "cuda", "mps")
+    assert data["codecs"]["libx264"] is True
+    parallax = next(e for e in data["engines"] if e["name"] == "parallax")
+    assert parallax["usable"] is True
+    assert {m["name"] for m in data["models"]} >= {"svd-xt"}
+    assert data["config"]["ok"] and str(fast_config) in data["config"]["sources"]
+    assert data["folders"]["data"].startswith(str(fast_config.parent))
+
+
+def test_doctor_shows_a_broken_config_instead_of_failing(fast_config, capsys):
+    fast_config.write_text("[output]\nlong_edge = 'x'\n", encoding="utf-8")
+    assert cli.main(["doctor"]) == 0
+    out = capsys.readouterr().out
+    assert "config: ERROR" in out and "output.long_edge" in out

@@ -48,22 +48,47 @@ class FrameLut:
         self.is_identity = not np.any(delta)
         # Red axis: linear interpolation from n nodes to 256 levels (no BLAS: see space.mat3).
         i0, f = _red_upsampler(n)
-        flat = delta.reshape(n, -1)
-        lower = flat[i0]
-        fine = lower + f * (flat[i0 + 1] - lower)
-        self.atlas = np.ascontiguousarray(fine.reshape(RED_LEVELS * n, n, 3), dtype=np.float32)
+        flat = np.zeros((n, n * n, 4), dtype=np.float32)
+        flat[..., :3] = delta.reshape(n, n * n, 3)
+        flat = flat.reshape(n, -1)
+        fine = np.subtract(flat[i0 + 1], flat[i0])
+        fine *= f
+        fine += flat[i0]
+        # Four channels (the fourth unused): OpenCV's 4-channel float remap is SIMD, 2.4x faster.
+        self.atlas = fine.reshape(RED_LEVELS * n, n, 4)
 
-    def apply(self, frame: np.ndarray) -> np.ndarray:
-        """The corrected frame (float32, same shape, in [0, 1]); `frame` is not modified."""
+    def apply(self, frame: np.ndarray, workspace: "Workspace | None" = None) -> np.ndarray:
+        """The corrected frame (float32, same shape, in [0, 1], a new array); `frame` is not modified.
+
+        `workspace` keeps the per-pixel scratch arrays between frames of one size: fresh
+        multi-megabyte arrays cost page faults on every frame, as much as the remap itself.
+        """
         frame = np.ascontiguousarray(frame, dtype=np.float32)
         if self.is_identity:
             return frame.copy()
+        ws = workspace if workspace is not None and workspace.fits(frame) else Workspace(frame)
         n = self.size
-        red = cv2.convertScaleAbs(frame[..., 0], alpha=RED_LEVELS - 1)  # rounded 8-bit red index
-        map_y = red.astype(np.float32)
-        map_y *= n
-        map_y += frame[..., 1] * (n - 1)
-        map_x = frame[..., 2] * (n - 1)
-        out = cv2.remap(self.atlas, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        cv2.convertScaleAbs(frame[..., 0], dst=ws.red, alpha=RED_LEVELS - 1)   # rounded 8-bit red index
+        np.multiply(ws.red, np.float32(n), out=ws.map_y, casting="unsafe")
+        np.multiply(frame[..., 1], np.float32(n - 1), out=ws.map_x)
+        ws.map_y += ws.map_x
+        np.multiply(frame[..., 2], np.float32(n - 1), out=ws.map_x)
+        cv2.remap(self.atlas, ws.map_x, ws.map_y, cv2.INTER_LINEAR, dst=ws.change,
+                  borderMode=cv2.BORDER_REPLICATE)
+        out = cv2.cvtColor(ws.change, cv2.COLOR_BGRA2BGR)   # drop the spare channel (contiguous, SIMD)
         out += frame
         return np.clip(out, 0.0, 1.0, out=out)
+
+
+class Workspace:
+    """Scratch arrays for applying LUTs to frames of one size (reused from frame to frame)."""
+
+    def __init__(self, frame: np.ndarray) -> None:
+        h, w = frame.shape[:2]
+        self.red = np.empty((h, w), np.uint8)
+        self.map_x = np.empty((h, w), np.float32)
+        self.map_y = np.empty((h, w), np.float32)
+        self.change = np.empty((h, w, 4), np.float32)
+
+    def fits(self, frame: np.ndarray) -> bool:
+        return self.red.shape == frame.shape[:2]

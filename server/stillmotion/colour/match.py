@@ -32,7 +32,7 @@ from ..photo import resize
 from .align import align
 from .fit import fit_lab_lut
 from .icc import apply_lut
-from .lut import FrameLut, grid_nodes
+from .lut import FrameLut, Workspace, grid_nodes
 from .space import lab_to_srgb, srgb_to_lab
 from .stats import (ColourStats, balance_exposure, end_fade, lightness_offset, match_statistics,
                     smooth_in_time)
@@ -148,6 +148,7 @@ class _Corrector:
     def __init__(self, fit: ReferenceFit, settings: MatchSettings, strength: float) -> None:
         self.fit, self.settings, self.strength = fit, settings, strength
         self.nodes = grid_nodes(settings.lut_size)
+        self.workspace: Workspace | None = None
 
     def measure(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(statistics vector, Lab pixels) of the frame after T, on a small copy."""
@@ -175,7 +176,9 @@ class _Corrector:
         offset = float(np.clip((wanted - small.mean()) / weight, -5.0, 5.0))
         nodes = lightness_offset(offset).apply(nodes)
         delta = (lab_to_srgb(nodes) - self.nodes) * np.float32(self.strength)
-        return FrameLut(delta).apply(frame)
+        if self.workspace is None or not self.workspace.fits(frame):
+            self.workspace = Workspace(frame)
+        return FrameLut(delta).apply(frame, self.workspace)
 
 
 def match_frames(frames: Iterable[np.ndarray], reference: np.ndarray, *, strength: float,

@@ -85,7 +85,9 @@ def clip_delta_e(frames: Iterable[np.ndarray], references: Iterable[np.ndarray] 
 
 
 def mean_lightness(frames: Iterable[np.ndarray]) -> np.ndarray:
-    return np.array([float(_lab_pixels(f)[:, 0].mean()) for f in frames])
+    """Mean L* of every pixel of each frame (no subsampling: flicker is a small number)."""
+    return np.array([float(srgb_to_lab(np.asarray(f, dtype=np.float32))[..., 0].mean(dtype=np.float64))
+                     for f in frames])
 
 
 def flicker(lightness: Sequence[float] | Iterable[np.ndarray]) -> float:

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from stillmotion.errors import InputError
+from stillmotion.errors import EngineUnavailable, InputError
 from stillmotion.jobs.pipeline import JobSpec
 from stillmotion.jobs.store import (CANCELED, DONE, QUEUED, RUNNING, IdempotencyConflict, JobStore,
-                                    process_identity)
+                                    Unrunnable, process_identity)
 from stillmotion.request import AnimateRequest
 
 from support import save_photo, skimage_photo
@@ -73,6 +73,59 @@ def test_claim_respects_one_per_device_and_finish_is_owned(store, photos):
     assert store.finish(a.id, "someone-else:1", DONE) is None          # only the owner finishes
     assert store.finish(a.id, me, DONE, outputs=["/x.mp4"]).outputs == ["/x.mp4"]
     assert store.finish(a.id, me, DONE) is None                        # exactly once
+
+
+def by_engine(job):
+    """A chooser as the worker's: parallax renders on the CPU, svd on the GPU, ltx is not installed."""
+    engine = job.request["engine"]
+    if engine == "ltx":
+        raise EngineUnavailable("engine 'ltx' is not usable here")
+    return engine, "test", "cuda:0" if engine == "svd" else "cpu"
+
+
+def test_claim_next_takes_the_head_of_the_queue_and_looks_past_a_busy_device(store, photos):
+    me = process_identity()
+    gpu1 = store.submit(spec(photos[0], engine="svd"), priority="batch").job
+    gpu2 = store.submit(spec(photos[1], engine="svd"), priority="batch").job
+    cpu_watch = store.submit(spec(photos[2], engine="parallax"), priority="watch").job
+    cpu_inter = store.submit(spec(photos[2], engine="parallax", seed=1), priority="interactive").job
+    first = store.claim_next(me, 1, by_engine)
+    assert (first.id, first.status, first.device, first.engine) == (cpu_inter.id, RUNNING, "cpu", "parallax")
+    assert store.claim_next(me, 1, by_engine).id == gpu1.id      # the cpu is busy: the gpu's turn
+    assert store.claim_next(me, 1, by_engine) is None            # both busy; gpu2 and cpu_watch wait
+    store.finish(cpu_inter.id, me, DONE)
+    # gpu2 is ahead of the watch job but its device is busy: the cpu job behind it runs.
+    assert store.claim_next(me, 1, by_engine).id == cpu_watch.id
+    assert store.get(gpu2.id).status == QUEUED
+    assert store.claim_next(me, 2, by_engine).id == gpu2.id      # two per device: room for it
+
+
+def test_claim_next_hands_back_a_job_that_cannot_run_here(store, photos):
+    me = process_identity()
+    broken = store.submit(spec(photos[0], engine="ltx")).job
+    fine = store.submit(spec(photos[1], engine="parallax")).job
+    with pytest.raises(Unrunnable) as refused:
+        store.claim_next(me, 1, by_engine)
+    assert refused.value.job.id == broken.id and isinstance(refused.value.error, EngineUnavailable)
+    assert store.get(broken.id).status == QUEUED                 # nothing written: the caller decides
+    store.finish(broken.id, None, "failed", error=refused.value.error)
+    assert store.claim_next(me, 1, by_engine).id == fine.id
+
+
+def test_state_listeners_are_not_woken_by_progress(store, photos):
+    me = process_identity()
+    everything, states = [], []
+    store.add_listener(everything.append)
+    store.add_listener(states.append, progress=False)
+    job = store.submit(spec(photos[0])).job
+    store.claim_next(me, 1, by_engine)
+    for step in range(5):
+        store.report_progress(job.id, me, "generate", step / 5, None)
+    store.finish(job.id, me, DONE)
+    assert len(states) == 3 and len(everything) == 8             # submit, claim, finish (+ 5 reports)
+    store.remove_listener(states.append)
+    store.submit(spec(photos[1]))
+    assert len(states) == 3 and len(everything) == 9
 
 
 def test_running_job_of_a_dead_process_is_an_orphan(store, photos):

@@ -1,8 +1,10 @@
-"""The worker on its own: shutdown resumes, cancels from another process, a crashed renderer."""
+"""The worker on its own: shutdown resumes, cancels from another process, a crashed renderer,
+a watch job whose photo went away."""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -15,6 +17,7 @@ from stillmotion.jobs.pipeline import JobSpec
 from stillmotion.jobs.store import Job, JobStore
 from stillmotion.jobs.worker import Worker
 from stillmotion.request import AnimateRequest
+from stillmotion.watch.ledger import Ledger, idempotency_key
 
 from support import save_photo, skimage_photo
 
@@ -118,3 +121,28 @@ def test_an_engine_that_cannot_run_here_fails_the_job_at_once(tmp_path, cfg, sto
         job = store.submit(JobSpec(photo_path=photo, request=AnimateRequest.from_dict({"engine": "svd"}))).job
         failed = finished(store, job.id, timeout=10)
     assert failed.status == "failed" and failed.error["code"] == "engine_unavailable", failed.error
+
+
+def test_a_watch_job_whose_photo_vanished_before_it_started_is_skipped_not_failed(tmp_path, cfg, store, caplog):
+    """The watcher looked, queued the job, then the photo went (deleted or moved) before the
+    worker claimed it: the job ends as the watcher's own skips do, and the photo counts as
+    not taken, so it is new if it comes back."""
+    caplog.set_level(logging.INFO, logger="stillmotion")
+    photo = save_photo(tmp_path / "GONE.jpg", skimage_photo("coffee"), (64, 48))
+    digest = "0" * 64
+    key = idempotency_key(photo, digest, 0)
+    job = store.submit(spec(photo, duration=0.5, fps=4), priority="watch", source="watch",
+                       idempotency_key=key, fingerprint=key).job
+    ledger = Ledger(store.db_path)
+    ledger.record_taken(tmp_path, photo, digest, 1, 1, job.id, "taken")
+    photo.unlink()
+    with running(store, cfg, "thread"):
+        skipped = finished(store, job.id, timeout=10)
+    assert skipped.status == "canceled" and skipped.error is None, skipped.error
+    assert skipped.info == {"skipped": "photo removed before its turn"}
+    assert skipped.attempts == 1 and skipped.outputs == []
+    assert list(tmp_path.glob("GONE.motion*")) == [] and list(tmp_path.glob(".stillmotion-tmp-*")) == []
+    assert ledger.job_of(photo) is None and ledger.times_taken(photo) == 1
+    ledger.close()
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+    assert any(job.id in r.getMessage() and "skipped" in r.getMessage() for r in caplog.records)

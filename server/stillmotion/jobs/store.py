@@ -17,12 +17,15 @@ Python API (what the API, the watch folders and any other front end use):
     store.list(statuses=("queued", "running"), limit=100) -> list[Job]   # newest first
     store.cancel(job_id) -> Job | None           # queued: canceled now; running: its worker stops it
     store.add_listener(fn)                       # fn(job_id) after every change made in this process
+    store.add_listener(fn, progress=False)       # ... except progress reports (state changes only)
 
 Submitting only records the job; a `jobs.worker.Worker` (inside `stillmotion serve`,
-or any process that starts one) runs it. Several processes may share one store:
-every state change is one short `BEGIN IMMEDIATE` transaction (WAL readers never
-wait), each thread borrows its own connection, and a running job names the process
-that owns it, so a job left `running` by a process that died is found and requeued.
+or any process that starts one) runs it, taking the next one with `claim_next` (a
+LIMIT 1 query on the (status, priority, seq) index, not a listing of the queue).
+Several processes may share one store: every state change is one short `BEGIN
+IMMEDIATE` transaction (WAL readers never wait), each thread borrows its own
+connection, and a running job names the process that owns it, so a job left
+`running` by a process that died is found and requeued.
 
 Duplicates: a submit with an `Idempotency-Key` already in the store returns that
 job (whatever its status); without a key, a submit whose fingerprint (photo bytes +
@@ -63,6 +66,11 @@ TERMINAL = (DONE, FAILED, CANCELED)
 # Lower rank runs first: someone waiting in Lightroom beats a batch, a batch beats a hot folder.
 PRIORITIES: dict[str, int] = {"interactive": 0, "batch": 1, "watch": 2}
 _PRIORITY_NAMES = {rank: name for name, rank in PRIORITIES.items()}
+# Jobs that ask for the same engine and model run on the same device; claim_next skips a
+# busy device's jobs by this key, in SQL (request is AnimateRequest JSON).
+_ENGINE_KEY = "COALESCE(json_extract(request, '$.engine'), 'auto')"
+_MODEL_KEY = "json_extract(request, '$.model')"
+MAX_BUSY_KEYS = 16   # distinct (engine, model) pairs claim_next looks past before giving up
 
 SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -108,6 +116,15 @@ class IdempotencyConflict(InputError):
 
     code = "idempotency_conflict"
     http_status = 409
+
+
+class Unrunnable(Exception):
+    """claim_next: the next queued job cannot run here (its engine chooser refused it)."""
+
+    def __init__(self, job: "Job", error: StillmotionError) -> None:
+        super().__init__(str(error))
+        self.job = job
+        self.error = error
 
 
 @dataclass
@@ -255,7 +272,7 @@ class JobStore:
         self._pool: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
-        self._listeners: list[Callable[[str], None]] = []
+        self._listeners: list[tuple[Callable[[str], None], bool]] = []   # (fn, wants progress)
         with self._connection() as conn:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(_SCHEMA)
@@ -309,15 +326,18 @@ class JobStore:
             self._all.clear()
 
     # ---- change notification -----------------------------------------------
-    def add_listener(self, fn: Callable[[str], None]) -> None:
-        self._listeners.append(fn)
+    def add_listener(self, fn: Callable[[str], None], *, progress: bool = True) -> None:
+        """Call fn(job_id) after each change this process makes; progress=False: state changes
+        only (submitted, claimed, finished, canceled, requeued), not the many progress reports."""
+        self._listeners.append((fn, progress))
 
     def remove_listener(self, fn: Callable[[str], None]) -> None:
-        with contextlib.suppress(ValueError):
-            self._listeners.remove(fn)
+        self._listeners = [entry for entry in self._listeners if entry[0] != fn]
 
-    def _changed(self, job_id: str) -> None:
-        for fn in list(self._listeners):
+    def _changed(self, job_id: str, *, progress: bool = False) -> None:
+        for fn, wants_progress in list(self._listeners):
+            if progress and not wants_progress:
+                continue
             try:
                 fn(job_id)
             except Exception:  # a broken listener must never break a job
@@ -441,6 +461,47 @@ class JobStore:
         self._changed(job_id)
         return _row_to_job(row)
 
+    def claim_next(self, owner: str, per_device: int,
+                   engine_of: Callable[[Job], tuple[str, str, str]]) -> Job | None:
+        """Claim the first queued job (priority, then first come) whose device runs fewer than
+        `per_device` jobs, for `owner`, in one IMMEDIATE transaction. None: nothing to run now.
+
+        engine_of(job) -> (engine name, why, device); it runs inside the transaction, so it
+        should be quick (cached). Each step is one query on the (status, priority, seq) index:
+        the head of the queue, or, when the head's device is busy, the first job asking for
+        another engine/model, so a busy GPU does not hold back a parallax job behind it.
+        Raises Unrunnable(job, error) when engine_of refuses the head: the caller fails it.
+        """
+        busy_keys: list[tuple[str, str | None]] = []
+        with self._write() as conn:
+            for _ in range(MAX_BUSY_KEYS):
+                sql, args = "SELECT * FROM jobs WHERE status = ?", [QUEUED]
+                for engine, model in busy_keys:
+                    sql += f" AND NOT ({_ENGINE_KEY} = ? AND {_MODEL_KEY} IS ?)"
+                    args += [engine, model]
+                row = conn.execute(sql + " ORDER BY priority, seq LIMIT 1", args).fetchone()
+                if row is None:
+                    return None
+                job = _row_to_job(row)
+                try:
+                    name, why, device = engine_of(job)
+                except StillmotionError as exc:
+                    raise Unrunnable(job, exc) from exc
+                busy = conn.execute("SELECT COUNT(*) FROM jobs WHERE status = ? AND device = ?",
+                                    (RUNNING, device)).fetchone()[0]
+                if busy < per_device:
+                    break
+                busy_keys.append((job.request.get("engine", "auto"), job.request.get("model")))
+            else:
+                return None
+            conn.execute(
+                "UPDATE jobs SET status = ?, owner = ?, device = ?, started = ?, attempts = attempts + 1,"
+                " stage = 'prepare', progress = 0, eta = NULL, engine = ?, engine_reason = ?"
+                " WHERE seq = ?", (RUNNING, owner, device, time.time(), name, why, row["seq"]))
+            row = conn.execute("SELECT * FROM jobs WHERE seq = ?", (row["seq"],)).fetchone()
+        self._changed(job.id)
+        return _row_to_job(row)
+
     def running_on(self, device: str) -> int:
         with self._connection() as conn:
             return conn.execute("SELECT COUNT(*) FROM jobs WHERE status = ? AND device = ?",
@@ -450,7 +511,7 @@ class JobStore:
         with self._write() as conn:
             conn.execute("UPDATE jobs SET stage = ?, progress = ?, eta = ? WHERE id = ? AND owner = ? "
                          "AND status = ?", (stage, progress, eta, job_id, owner, RUNNING))
-        self._changed(job_id)
+        self._changed(job_id, progress=True)
 
     def cancel_requested(self, owner: str) -> list[str]:
         """Running jobs of `owner` that someone asked to cancel (possibly from another process)."""

@@ -5,11 +5,15 @@
     worker.cancel(job_id)              # stops a running job within a second (parallax)
     worker.stop()                      # running jobs go back to the queue, resumed on next start
 
-Jobs never run on the daemon's event loop. A dispatcher thread picks jobs in queue
-order (priority, then first come) and starts one only while the job's device (the
-engine's: "cpu" for parallax, "cuda:0"...) runs fewer than `[jobs] per_device` jobs,
-counted in the store across every process sharing it. Each running job has a thread
-here that waits on it; `[jobs] isolation` says where run_job itself runs:
+Jobs never run on the daemon's event loop. A dispatcher thread claims jobs in queue
+order (priority, then first come) with `store.claim_next` (one indexed query a step,
+not a listing of the queue), and only while the job's device (the engine's: "cpu" for
+parallax, "cuda:0"...) runs fewer than `[jobs] per_device` jobs, counted in the store
+across every process sharing it. It wakes when something that can start a job happens
+in this process (a submit, a finished job freeing its slot, a cancel), never on
+progress reports, and polls every `poll_interval` for changes made by other processes.
+Each running job has a thread here that waits on it; `[jobs] isolation` says where
+run_job itself runs:
   "process" (default): in a render process (jobs/render_process.py), one per slot,
       reused between jobs, niced, so rendering never holds this process's GIL;
   "thread": in that thread, niced (Linux), in this process.
@@ -26,12 +30,18 @@ and process start time). On start, and every few seconds after, jobs whose owner
 no longer alive lose their hidden temporaries in the destination folder
 (`.stillmotion-tmp-<job id>-*`) and go back to the queue at their old place: they
 finish exactly once, and no partial file is ever left beside a photo.
+
+A watch-folder job whose photo is gone when it starts (deleted or moved after the
+watcher last looked) is skipped, as the watcher skips one still queued: it ends
+`canceled` with info {"skipped": why}, no error, and the watch ledger forgets it
+was taken, so the photo is new if it comes back.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import sys
 import threading
 import time
@@ -44,14 +54,14 @@ from ..place import stale_temps
 from ..progress import CancelToken, JobProgress
 from .pipeline import JobResult, remove_temp, run_job
 from .render_process import JobFailed, RenderCrashed, RenderProcess, job_error
-from .store import CANCELED, DONE, FAILED, Job, JobStore, process_identity
+from .store import CANCELED, DONE, FAILED, Job, JobStore, Unrunnable, process_identity
 
 log = logging.getLogger(__name__)
 
 RECOVERY_INTERVAL_S = 10.0   # how often to look for jobs a dead process left running
 PRUNE_INTERVAL_S = 3600.0
 CHOICE_TTL_S = 5.0           # how long an engine choice (and its device) is reused
-DISPATCH_WINDOW = 64         # queued jobs looked at per pass (a hot folder may queue thousands)
+WATCH_PHOTO_GONE = "photo removed before its turn"   # info.skipped, as the watcher words it
 
 
 class Worker:
@@ -83,7 +93,7 @@ class Worker:
         self.recover()
         if self.isolation == "process":       # its imports overlap the daemon's start, not the first job
             self._idle_renderers.append(self._new_renderer().start())
-        self.store.add_listener(self._on_change)
+        self.store.add_listener(self._on_change, progress=False)
         self._dispatcher = threading.Thread(target=self._loop, name="stillmotion-dispatcher", daemon=True)
         self._dispatcher.start()
 
@@ -145,6 +155,10 @@ class Worker:
     def _loop(self) -> None:
         next_recovery = time.monotonic() + RECOVERY_INTERVAL_S
         next_prune = 0.0
+        try:   # the first "auto" choice imports the engines (~0.3 s): not inside a claim's transaction
+            self._engine_for("auto", None)
+        except Exception:
+            log.debug("engine choice not ready yet", exc_info=True)
         while not self._stopping.is_set():
             self._wake.clear()
             try:
@@ -164,26 +178,23 @@ class Worker:
 
     # ---- dispatch ----------------------------------------------------------------
     def _dispatch(self) -> None:
-        busy_devices: set[str] = set()
-        for job in self.store.queue(limit=DISPATCH_WINDOW):
-            if self._stopping.is_set():
-                return
+        """Start queued jobs while their devices have free slots."""
+        while not self._stopping.is_set():
             try:
-                name, why, device = self._engine_for(job.request.get("engine", "auto"), job.request.get("model"))
-            except StillmotionError as exc:   # e.g. the engine is not installed here
-                self.store.finish(job.id, None, FAILED, error=exc)
+                claimed = self.store.claim_next(self.owner, self.per_device, self._engine_of)
+            except Unrunnable as exc:         # e.g. the engine is not installed here
+                self.store.finish(exc.job.id, None, FAILED, error=exc.error)
                 continue
-            if device in busy_devices:
-                continue
-            claimed = self.store.claim(job.id, self.owner, device, self.per_device, name, why)
             if claimed is None:
-                busy_devices.add(device)
-                continue
+                return
             self._start(claimed)
+
+    def _engine_of(self, job: Job) -> tuple[str, str, str]:
+        return self._engine_for(job.request.get("engine", "auto"), job.request.get("model"))
 
     def _engine_for(self, engine: str, model: str | None) -> tuple[str, str, str]:
         """(engine name, why it was picked, device) for a request, without loading weights.
-        Remembered for a few seconds: the dispatcher wakes on every progress update."""
+        Remembered for a few seconds: it is asked inside the claim's write transaction."""
         key, now = (engine, model), time.monotonic()
         cached = self._choices.get(key)
         if cached is not None and now - cached[0] < CHOICE_TTL_S:
@@ -211,6 +222,8 @@ class Worker:
             store.report_progress(job.id, owner, stage, overall, eta)
 
         try:
+            if self._skip_vanished_watch_photo(job):
+                return
             result = self._execute(job, token, on_update)
         except (Canceled, RenderCrashed) as exc:
             current = store.get(job.id)
@@ -233,6 +246,27 @@ class Worker:
             with self._lock:
                 self._running.pop(job.id, None)
             self._wake.set()
+
+    def _skip_vanished_watch_photo(self, job: Job) -> bool:
+        """A watch job whose photo went away after the watcher's last look ends as skipped
+        (canceled, no error), exactly as the watcher skips one that is still queued."""
+        if job.source != "watch" or job.photo_path.exists():
+            return False
+        if self.store.finish(job.id, self.owner, CANCELED, info={"skipped": WATCH_PHOTO_GONE}) is None:
+            return True
+        log.info("%s: %s; job %s skipped", job.photo_path, WATCH_PHOTO_GONE, job.id)
+        # Like the watcher: the photo was never animated, so if it comes back it is new.
+        from ..watch.ledger import Ledger    # only watch jobs need it (and watch/ loads watchdog)
+
+        try:
+            ledger = Ledger(self.store.db_path)
+            try:
+                ledger.release(job.photo_path, job.id, WATCH_PHOTO_GONE)
+            finally:
+                ledger.close()
+        except sqlite3.Error:   # the skip stands; only a photo that comes back is affected
+            log.exception("job %s: could not mark %s as not taken", job.id, job.photo_path)
+        return True
 
     def _execute(self, job: Job, token: CancelToken,
                  on_update: Callable[[str, float, float | None], None]) -> JobResult:

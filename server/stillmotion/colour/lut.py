@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 RED_LEVELS = 256
+BAND_ROWS = 64        # rows corrected at a time (a band's scratch arrays stay in cache)
 
 
 def grid_nodes(n: int) -> np.ndarray:
@@ -67,17 +68,24 @@ class FrameLut:
         if self.is_identity:
             return frame.copy()
         ws = workspace if workspace is not None and workspace.fits(frame) else Workspace(frame)
-        n = self.size
-        cv2.convertScaleAbs(frame[..., 0], dst=ws.red, alpha=RED_LEVELS - 1)   # rounded 8-bit red index
-        np.multiply(ws.red, np.float32(n), out=ws.map_y, casting="unsafe")
-        np.multiply(frame[..., 1], np.float32(n - 1), out=ws.map_x)
-        ws.map_y += ws.map_x
-        np.multiply(frame[..., 2], np.float32(n - 1), out=ws.map_x)
-        cv2.remap(self.atlas, ws.map_x, ws.map_y, cv2.INTER_LINEAR, dst=ws.change,
-                  borderMode=cv2.BORDER_REPLICATE)
-        out = cv2.cvtColor(ws.change, cv2.COLOR_BGRA2BGR)   # drop the spare channel (contiguous, SIMD)
+        out = np.empty_like(frame)
+        # In bands of rows that stay in cache: every pass after the first reads cached data.
+        for y0 in range(0, frame.shape[0], BAND_ROWS):
+            self._apply_band(frame[y0:y0 + BAND_ROWS], out[y0:y0 + BAND_ROWS], ws)
+        return out
+
+    def _apply_band(self, frame: np.ndarray, out: np.ndarray, ws: "Workspace") -> None:
+        n, h = self.size, frame.shape[0]
+        red, map_x, map_y, change = ws.red[:h], ws.map_x[:h], ws.map_y[:h], ws.change[:h]
+        cv2.convertScaleAbs(frame[..., 0], dst=red, alpha=RED_LEVELS - 1)   # rounded 8-bit red index
+        np.multiply(red, np.float32(n), out=map_y, casting="unsafe")
+        np.multiply(frame[..., 1], np.float32(n - 1), out=map_x)
+        map_y += map_x
+        np.multiply(frame[..., 2], np.float32(n - 1), out=map_x)
+        cv2.remap(self.atlas, map_x, map_y, cv2.INTER_LINEAR, dst=change, borderMode=cv2.BORDER_REPLICATE)
+        cv2.cvtColor(change, cv2.COLOR_BGRA2BGR, dst=out)   # drop the spare channel (SIMD)
         out += frame
-        return np.clip(out, 0.0, 1.0, out=out)
+        np.clip(out, 0.0, 1.0, out=out)
 
 
 class Workspace:
@@ -85,10 +93,12 @@ class Workspace:
 
     def __init__(self, frame: np.ndarray) -> None:
         h, w = frame.shape[:2]
+        self.shape = (h, w)
+        h = min(h, BAND_ROWS)
         self.red = np.empty((h, w), np.uint8)
         self.map_x = np.empty((h, w), np.float32)
         self.map_y = np.empty((h, w), np.float32)
         self.change = np.empty((h, w, 4), np.float32)
 
     def fits(self, frame: np.ndarray) -> bool:
-        return self.red.shape == frame.shape[:2]
+        return self.shape == frame.shape[:2]

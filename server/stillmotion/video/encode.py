@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 import av
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -89,8 +90,12 @@ class _AVWriter:
     def write(self, frame: np.ndarray) -> None:
         if frame.shape[:2] != (self.height, self.width):
             raise ValueError(f"frame is {frame.shape[1]}x{frame.shape[0]}, stream is {self.width}x{self.height}")
-        rgb = np.clip(frame, 0.0, 1.0) * self._rgb_scale + 0.5
-        vf = av.VideoFrame.from_ndarray(rgb.astype(self._rgb_dtype), format=self._rgb_format)
+        if self._rgb_dtype is np.uint8:
+            # One saturating OpenCV pass (round to nearest), ~5x faster than clip/scale/astype.
+            rgb = cv2.convertScaleAbs(cv2.max(frame, 0.0), alpha=255.0)
+        else:
+            rgb = (np.clip(frame, 0.0, 1.0) * self._rgb_scale + 0.5).astype(self._rgb_dtype)
+        vf = av.VideoFrame.from_ndarray(rgb, format=self._rgb_format)
         # Explicit BT.709 matrix, full-range RGB in, limited-range Y'CbCr out.
         yuv = vf.reformat(format=self.pix_fmt, src_colorspace="itu709", dst_colorspace="itu709",
                           src_color_range="JPEG", dst_color_range="MPEG",

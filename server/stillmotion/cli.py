@@ -22,7 +22,9 @@ def _unit_interval(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}") from None
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}")
     return value
 
 
@@ -38,9 +40,9 @@ def _add_animate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--prompt", help="what happens next (default: per-photo prompt, caption, or the profile's)")
     p.add_argument("--duration", type=float, help="seconds (default: the profile's)")
     p.add_argument("--fps", type=int, help="frames per second of the clip (default 24)")
-    p.add_argument("--motion", type=_unit_interval, help="motion intensity 0..1")
+    p.add_argument("--motion", type=float, help="motion intensity 0..1")
     p.add_argument("--camera", choices=CAMERAS, help="camera movement")
-    p.add_argument("--style", dest="style_consistency", type=_unit_interval,
+    p.add_argument("--style", dest="style_consistency", type=float,
                    help="style consistency 0..1: how strongly the clip keeps the photo's colour")
     p.add_argument("--seed", type=int, help="random seed (the same seed gives the same clip)")
     p.add_argument("--variants", type=int, default=1, help="clips per photo, with successive seeds")

@@ -56,7 +56,7 @@ def is_own_output(path: Path) -> bool:
     return any(p.startswith(TEMP_PREFIX) for p in parts) or any(_OUTPUT_NAME.match(p) for p in parts)
 
 
-def _claim(src: Path, dst: Path) -> bool:
+def claim(src: Path, dst: Path) -> bool:
     """Atomically give `src` the name `dst` unless `dst` exists. True on success."""
     if src.is_dir():
         return _claim_folder(src, dst)
@@ -107,7 +107,7 @@ def place_group(temps: dict[str, Path], folder: Path, stem: str, tag: str = "mot
             continue
         placed: dict[str, Path] = {}
         for suffix in suffixes:
-            if not _claim(temps[suffix], targets[suffix]):
+            if not claim(temps[suffix], targets[suffix]):
                 break
             placed[suffix] = targets[suffix]
         else:

@@ -258,7 +258,7 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
     photo's colour distribution. Audio is not carried over.
     """
     from .. import config as config_mod, photo as photo_mod
-    from ..place import _claim, place_group, temp_path
+    from ..place import claim, place_group, temp_path
     from ..video.decode import probe, read_frames
     from ..video.encode import SUFFIX, EncodeSettings, encode, even_size
 
@@ -290,7 +290,7 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
         encode(matched, tmp, width=width, height=height, fps=info.fps or 24.0, settings=settings,
                n_frames=info.n_frames)
         if out_path is not None and not out_path.is_dir():
-            if not _claim(tmp, out_path):
+            if not claim(tmp, out_path):
                 raise InputError(f"{out_path} already exists; not overwriting it")
             return out_path
         return place_group({SUFFIX[fmt]: tmp}, folder, video.stem, tag="matched")[SUFFIX[fmt]]

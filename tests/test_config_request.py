@@ -95,3 +95,24 @@ def test_seeds_are_successive_and_recorded():
     req = AnimateRequest.from_dict({"seed": 10, "variants": 3}).resolve("generic", {})
     assert req.seeds() == [10, 11, 12]
     assert AnimateRequest().resolve("generic", {}).seed is not None
+
+
+def test_job_progress_counts_streamed_stages_side_by_side_and_shows_them_in_order():
+    from stillmotion.progress import STAGES, JobProgress
+
+    seen: list[tuple[str, float]] = []
+    progress = JobProgress(lambda stage, overall, eta: seen.append((stage, overall)), min_interval=0.0)
+    progress("prepare", 1.0)
+    for i in range(1, 11):          # frames rendered, coloured, finished and encoded together
+        f = i / 10
+        for name in ("generate", "colour", "finish", "encode"):
+            progress(name, f)
+        if i == 5:
+            # Half the frames done = about half the job, not 80 % (no stage counted done early).
+            assert abs(progress.overall - (STAGES["prepare"] + 0.5 * (1 - STAGES["prepare"] - STAGES["place"]))) < 1e-6
+    progress("place", 1.0)
+    overall = [o for _, o in seen]
+    assert overall == sorted(overall) and overall[-1] == 1.0
+    order = list(STAGES)
+    shown = [order.index(s) for s, _ in seen]
+    assert shown == sorted(shown)

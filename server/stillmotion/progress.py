@@ -43,11 +43,17 @@ class CancelToken:
 
 
 class JobProgress:
-    """Turns (stage, stage fraction) into an overall fraction with an ETA.
+    """Turns (stage, stage fraction) reports into an overall fraction with an ETA.
 
-    `on_update(stage, overall, eta_seconds)` is called at most every `min_interval`
-    seconds (always on a stage change and at 1.0), so a per-frame report is cheap.
+    Each stage's fraction counts with its share in STAGES, whatever the order of the
+    reports: frames stream through generate, colour, finish and encode together, so
+    those stages advance side by side. The stage shown is the furthest one reached,
+    so clients see the stages in order. `on_update(stage, overall, eta_seconds)` is
+    called at most every `min_interval` seconds (always when the shown stage changes
+    and at the end), so a per-frame report is cheap.
     """
+
+    _ORDER = {name: i for i, name in enumerate(STAGES)}
 
     def __init__(self, on_update: Callable[[str, float, float | None], None] | None = None,
                  min_interval: float = 0.1) -> None:
@@ -55,26 +61,22 @@ class JobProgress:
         self._min_interval = min_interval
         self._started = time.monotonic()
         self._last_emit = 0.0
-        self._last_stage = ""
+        self._done: dict[str, float] = {}
         self.stage = "queued"
         self.overall = 0.0
 
     def __call__(self, stage: str, fraction: float) -> None:
         fraction = min(1.0, max(0.0, fraction))
-        done_before = 0.0
-        for name, share in STAGES.items():
-            if name == stage:
-                break
-            done_before += share
-        overall = done_before + STAGES.get(stage, 0.0) * fraction
+        if stage in STAGES:
+            self._done[stage] = max(self._done.get(stage, 0.0), fraction)
+        overall = sum(STAGES[name] * done for name, done in self._done.items())
         self.overall = max(self.overall, min(1.0, overall))
-        self.stage = stage
+        shown = max(self._done, key=self._ORDER.__getitem__) if self._done else stage
         now = time.monotonic()
-        if (stage != self._last_stage or fraction >= 1.0
-                or now - self._last_emit >= self._min_interval):
-            self._last_emit, self._last_stage = now, stage
+        if shown != self.stage or self.overall >= 1.0 or now - self._last_emit >= self._min_interval:
+            self.stage, self._last_emit = shown, now
             if self._on_update:
-                self._on_update(stage, self.overall, self.eta())
+                self._on_update(shown, self.overall, self.eta())
 
     def eta(self) -> float | None:
         elapsed = time.monotonic() - self._started

@@ -14,7 +14,7 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -77,17 +77,6 @@ def delivery_size(width: int, height: int, request: AnimateRequest, output_cfg: 
     return even_size(w, h)
 
 
-class _Forward:
-    """A progress callable whose target can be switched off once a stage is over."""
-
-    def __init__(self, target: Callable[[float], None] | None) -> None:
-        self.target = target
-
-    def __call__(self, fraction: float) -> None:
-        if self.target is not None:
-            self.target(fraction)
-
-
 def remove_temp(path: Path) -> None:
     """Remove a temporary output: a file, or a folder (a TIFF sequence)."""
     if path.is_dir():
@@ -145,11 +134,16 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
         def stage(name: str, frac: float, _v: int = variant) -> None:
             progress(name, (_v + frac) / request.variants)
 
+        def streamed(*names: str, fraction: float) -> None:
+            """Colour, finishing and encoding advance together, frame by frame."""
+            for name in names:
+                stage(name, fraction)
+
         # -- generate -------------------------------------------------------------
-        engine_progress = _Forward(lambda f: stage("generate", f))
-        clip = engine.generate(pixels, request, seed=seed, progress=engine_progress,
+        # Engines that render frames on demand (parallax) keep reporting "generate"
+        # while the encoder pulls their frames.
+        clip = engine.generate(pixels, request, seed=seed, progress=lambda f: stage("generate", f),
                                cancel=cancel, context=context)
-        engine_progress.target = None  # frames rendered from here on count as encoding
         frames: Iterator[np.ndarray] = clip.frames
 
         # -- colour / finish (streamed) -------------------------------------------
@@ -159,14 +153,12 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
             frames = match_frames(frames, pixels, strength=float(request.style_consistency or 0.0),
                                   anchor_index=clip.anchor_index, n_frames=clip.n_frames,
                                   config=config, info=colour_info)
-        stage("colour", 1.0)
         # Delivery size and rate with the photo's own detail; a no-op for a clip already
         # there (parallax). Its frames are rendered as the encoder pulls them.
         clip = finish_clip(dataclasses.replace(clip, frames=frames), photo=pixels, target_size=(width, height),
                            target_fps=float(request.fps), n_frames=request.n_frames,
                            settings=finish_settings, cancel=cancel)
         frames = apply_look(clip.frames, look, seed=seed, config=config)
-        stage("finish", 1.0)
 
         # -- encode into a hidden temporary beside the destination ----------------
         video_tmp = temp_path(destination, SUFFIX[request.format], spec.temp_tag)
@@ -174,7 +166,8 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
         try:
             count = encode(prefetch(frames, depth=2), video_tmp, width=clip.width, height=clip.height,
                            fps=clip.fps, settings=settings, n_frames=clip.n_frames,
-                           progress=lambda f: stage("encode", f), cancel=cancel)
+                           progress=lambda f: streamed("colour", "finish", "encode", fraction=f),
+                           cancel=cancel)
             cancel.raise_if_cancelled()
             # -- metadata: the clip's XMP, embedded and as a sidecar ------------------
             settings_used = metadata.provenance(

@@ -3,15 +3,21 @@
     photo + anchor frame --(aligned?)--> one smooth transform T (Lab 3-D LUT, or
                                          distribution match when not aligned)
     every frame f_t -> stats s_t of T(f_t) on a small copy
-    tau_t  = s smoothed over neighbouring frames (local linear fit in time)
+                       -> c_t, r_t: stats of T(f_t) and of the reference R = T(anchor)
+                          on CORRESPONDING pixels only (R aligned to the frame by
+                          optical flow, see correspond.py), so a camera move that
+                          shows other content is not taken for drift
+    tau_t  = s smoothed over neighbouring frames (local linear fit in time); likewise c, r
     F_t    = s_t   -> tau_t   deflicker: only what jumps from frame to frame
-    D_t    = tau_t -> target  drift: only the slow part, so it cannot flicker
+    D_t    = c_t   -> r_t     drift: only the slow part, so it cannot flicker (where too
+                              little corresponds: tau_t -> whole-photo target, at reduced weight)
     frame' = f_t + strength * (D_t(F_t(T(f_t))) - f_t)
 
 The transforms are composed at the nodes of one 3-D LUT per frame and applied
 to the full frame in a single pass (see lut.py), so the per-frame cost is one
-OpenCV remap. Frames stream: at most `temporal_radius` + 1 frames (or the
-anchor look-ahead) are held, never the clip.
+OpenCV remap; a frame whose correction is below `unchanged_below` 8-bit levels
+is passed through untouched (no pass at all). Frames stream: at most
+`temporal_radius` + 1 frames (or the anchor look-ahead) are held, never the clip.
 
 `match_video` is the same for any clip on disk (`stillmotion match`).
 """
@@ -30,12 +36,19 @@ import numpy as np
 from ..errors import ConfigError, InputError
 from ..photo import resize
 from .align import align
+from .correspond import ReferenceView
 from .fit import fit_lab_lut
 from .icc import apply_lut
 from .lut import FrameLut, Workspace, grid_nodes
 from .space import lab_to_srgb, srgb_to_lab
-from .stats import (ColourStats, balance_exposure, end_fade, lightness_offset, match_statistics,
-                    smooth_in_time)
+from .stats import (ColourStats, balance_exposure, beyond_noise, blend, end_fade, lightness_offset,
+                    match_statistics, smooth_in_time)
+
+FLOW_SIZE = 2   # correspondence is found on copies this many times the statistics copy (see correspond.py)
+# How far the statistics of corresponding pixels differ where nothing has drifted (measured on
+# parallax clips of real photos: flow error, content seen at another scale). A difference within
+# this is no evidence of drift and is not corrected; one well beyond it is corrected nearly whole.
+CORRESPONDENCE_NOISE = {"lightness": 1.0, "chroma": 0.4, "spread": 0.08}
 
 
 @dataclass(frozen=True)
@@ -50,12 +63,16 @@ class MatchSettings:
     max_anchor_lookahead: int = 15
     deflicker: float = 1.0
     drift: float = 1.0
+    min_corresponding: float = 0.2
+    fallback_drift: float = 0.5
+    unchanged_below: float = 1.5
 
     def __post_init__(self) -> None:
         limits = {"lut_size": (5, 65), "fit_grid": (3, 33), "fit_smoothness": (0.0, 100.0),
                   "fit_size": (32, 2048), "stats_size": (16, 1024), "min_alignment": (-1.0, 1.0),
                   "temporal_radius": (0, 32), "max_anchor_lookahead": (0, 64),
-                  "deflicker": (0.0, 1.0), "drift": (0.0, 1.0)}
+                  "deflicker": (0.0, 1.0), "drift": (0.0, 1.0), "min_corresponding": (0.0, 1.0),
+                  "fallback_drift": (0.0, 1.0), "unchanged_below": (0.0, 255.0)}
         for name, (lo, hi) in limits.items():
             value = getattr(self, name)
             if not lo <= value <= hi:
@@ -105,7 +122,8 @@ class ReferenceFit:
 
     base_lab: np.ndarray       # (N, N, N, 3): Lab of T(node) at every LUT node
     lut: FrameLut              # T alone, to measure frames after T
-    target: ColourStats        # statistics the clip is held to
+    target: ColourStats        # statistics the clip is held to where frames show other content
+    reference: np.ndarray      # the anchor after T (sRGB, flow copy): what drift is measured against
     method: str                # "aligned" | "distribution"
     alignment: float           # structure correlation of anchor and photo
 
@@ -135,11 +153,24 @@ def fit_reference(anchor: np.ndarray, reference: np.ndarray, settings: MatchSett
         method = "distribution"
     base = _compress_highlights(base)
     lut = FrameLut(lab_to_srgb(base) - nodes)
+    reference = lut.apply(_small(anchor, FLOW_SIZE * settings.stats_size))
     if method == "aligned":
         target = ColourStats.measure(srgb_to_lab(lut.apply(_small(anchor, settings.stats_size))))
     else:
         target = ColourStats.measure(srgb_to_lab(_small(photo, settings.stats_size)))
-    return ReferenceFit(base, lut, target, method, found.score)
+    return ReferenceFit(base, lut, target, reference, method, found.score)
+
+
+@dataclass
+class _Measured:
+    """What one frame's correction is computed from."""
+
+    small: np.ndarray     # the frame itself, small sRGB statistics copy
+    lab: np.ndarray       # (n, 3) Lab of that copy after T
+    whole: np.ndarray     # statistics vector of all of those pixels
+    pair: np.ndarray      # statistics vectors of the pixels that correspond with the reference:
+                          # the frame's, then the reference's (differences within noise taken out)
+    weight: float         # 0..1: how far drift may be measured on correspondence alone
 
 
 class _Corrector:
@@ -148,37 +179,61 @@ class _Corrector:
     def __init__(self, fit: ReferenceFit, settings: MatchSettings, strength: float) -> None:
         self.fit, self.settings, self.strength = fit, settings, strength
         self.nodes = grid_nodes(settings.lut_size)
+        self.view = ReferenceView(fit.reference)
         self.workspace: Workspace | None = None
+        self.unchanged = 0
 
-    def measure(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(statistics vector, Lab pixels) of the frame after T, on a small copy."""
-        lab = srgb_to_lab(self.fit.lut.apply(_small(frame, self.settings.stats_size))).reshape(-1, 3)
-        return ColourStats.measure(lab).vector(), lab
+    def measure(self, frame: np.ndarray) -> _Measured:
+        small = _small(frame, self.settings.stats_size)
+        lab = srgb_to_lab(self.fit.lut.apply(small))
+        whole = ColourStats.measure(lab).vector()
+        # Full trust from `min_corresponding` of the frame corresponding, none below half of it.
+        full = self.settings.min_corresponding
+        found = self.view.match(self.fit.lut.apply(_small(frame, FLOW_SIZE * self.settings.stats_size)))
+        weight = float(np.clip(2.0 * found.coverage / full - 1.0, 0.0, 1.0)) if full > 0 else 1.0
+        if weight > 0 and len(found.frame_lab) >= 16:
+            seen = ColourStats.measure(found.frame_lab)
+            wanted = beyond_noise(seen, ColourStats.measure(found.reference_lab), **CORRESPONDENCE_NOISE)
+            pair = np.concatenate([seen.vector(), wanted.vector()])
+        else:
+            weight, pair = 0.0, np.concatenate([whole, self.fit.target.vector()])
+        return _Measured(small, lab.reshape(-1, 3), whole, pair, weight)
 
-    def correct(self, frame: np.ndarray, own_vector: np.ndarray, small_lab: np.ndarray,
-                smoothed: np.ndarray) -> np.ndarray:
+    def correct(self, frame: np.ndarray, m: _Measured, smoothed: np.ndarray, pair: np.ndarray,
+                share: float) -> np.ndarray:
+        """The corrected frame, or `frame` itself when the correction would not show."""
         s = self.settings
-        own, tau, target = ColourStats.from_vector(own_vector), ColourStats.from_vector(smoothed), self.fit.target
-        nodes, small = self.fit.base_lab, small_lab[:, 0]
+        own, tau, target = ColourStats.from_vector(m.whole), ColourStats.from_vector(smoothed), self.fit.target
+        nodes, small = self.fit.base_lab, m.lab[:, 0]
         steps = []
         if s.deflicker > 0:   # fast: exposure/white balance only, toward the smoothed statistics
             steps.append((balance_exposure(own, tau), s.deflicker))
-        if s.drift > 0:       # slow: the full correction, from the smoothed statistics only
-            steps.append((match_statistics(tau, target), s.drift))
+        # Slow: the full correction, from smoothed statistics only. Measured on content the
+        # frame and the reference both show (`share` of it), else on whole frames, trusted less.
+        seen, wanted_seen = (ColourStats.from_vector(v) for v in np.split(pair, 2))
+        fallback = (1.0 - share) * s.fallback_drift
+        if s.drift > 0:
+            steps.append((blend((match_statistics(seen, wanted_seen), share),
+                                (match_statistics(tau, target), fallback)), s.drift))
         for transform, amount in steps:
             nodes = transform.apply(nodes, amount)
             small = transform.lightness(small, amount)
         # The steps agree on mean lightness only approximately; settle it exactly (flicker is
         # judged on it): the mean the two steps aim for, minus the mean they give.
         wanted = (own.mean[0] + s.deflicker * (tau.mean[0] - own.mean[0])
-                  + s.drift * (target.mean[0] - tau.mean[0]))
+                  + s.drift * (share * (wanted_seen.mean[0] - seen.mean[0])
+                               + fallback * (target.mean[0] - tau.mean[0])))
         weight = max(float(end_fade(small).mean()), 0.2)
         offset = float(np.clip((wanted - small.mean()) / weight, -5.0, 5.0))
         nodes = lightness_offset(offset).apply(nodes)
-        delta = (lab_to_srgb(nodes) - self.nodes) * np.float32(self.strength)
+        lut = FrameLut((lab_to_srgb(nodes) - self.nodes) * np.float32(self.strength))
+        # A correction too small to see is not worth a pass over the full frame (nor its rounding).
+        if float(np.abs(lut.apply(m.small) - m.small).max()) * 255.0 <= s.unchanged_below:
+            self.unchanged += 1
+            return frame
         if self.workspace is None or not self.workspace.fits(frame):
             self.workspace = Workspace(frame)
-        return FrameLut(delta).apply(frame, self.workspace)
+        return lut.apply(frame, self.workspace)
 
 
 def match_frames(frames: Iterable[np.ndarray], reference: np.ndarray, *, strength: float,
@@ -223,7 +278,7 @@ def match_frames(frames: Iterable[np.ndarray], reference: np.ndarray, *, strengt
 
     corrector = _Corrector(fit, settings, strength)
     radius = max(0, settings.temporal_radius)
-    measured: dict[int, tuple[np.ndarray, np.ndarray]] = {i: corrector.measure(f) for i, f in buffer}
+    measured: dict[int, _Measured] = {i: corrector.measure(f) for i, f in buffer}
     next_read = len(buffer)
     exhausted = False
     while buffer:
@@ -239,12 +294,18 @@ def match_frames(frames: Iterable[np.ndarray], reference: np.ndarray, *, strengt
             next_read += 1
         buffer.popleft()
         near = sorted(k for k in measured if abs(k - index) <= radius)
-        smoothed = smooth_in_time(np.stack([measured[k][0] for k in near]),
-                                  np.array(near, dtype=np.float64), float(index),
-                                  sigma=max(1.0, radius / 2.0))
-        yield corrector.correct(frame, *measured[index], smoothed)
+        times, sigma = np.array(near, dtype=np.float64), max(1.0, radius / 2.0)
+        smoothed = smooth_in_time(np.stack([measured[k].whole for k in near]), times, float(index), sigma)
+        trust = np.array([measured[k].weight for k in near])
+        nearness = np.exp(-0.5 * ((times - index) / sigma) ** 2)
+        share = float((nearness * trust).sum() / nearness.sum())
+        pair = (smooth_in_time(np.stack([measured[k].pair for k in near]), times, float(index), sigma,
+                               weights=trust) if share > 0 else measured[index].pair)
+        yield corrector.correct(frame, measured[index], smoothed, pair, share)
         for k in [k for k in measured if k < index - radius]:
             del measured[k]
+    if info is not None:
+        info["colour_frames_unchanged"] = corrector.unchanged
 
 
 def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str | os.PathLike | None = None,

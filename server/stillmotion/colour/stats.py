@@ -190,17 +190,53 @@ def lightness_offset(offset: float) -> LabTransform:
     return LabTransform(table)
 
 
-def smooth_in_time(vectors: np.ndarray, times: np.ndarray, at: float, sigma: float) -> np.ndarray:
+def blend(*parts: tuple[LabTransform, float]) -> LabTransform:
+    """Weighted sum of transforms, the weight left over (1 - sum of weights) going to the identity."""
+    identity = np.array([0.0, 1.0, 1.0, 0.0, 0.0], dtype=np.float32)
+    table = identity * np.float32(1.0 - sum(w for _, w in parts))
+    for transform, weight in parts:
+        table = table + np.float32(weight) * transform.table
+    return LabTransform(table)
+
+
+def _garrote(d: np.ndarray, noise: float | np.ndarray) -> np.ndarray:
+    """`d` shrunk: 0 within +-noise, d - noise^2/d beyond (continuous; nearly d when |d| >> noise)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(np.abs(d) > noise, d - noise * noise / d, 0.0)
+
+
+def beyond_noise(src: ColourStats, dst: ColourStats, *, lightness: float, chroma: float,
+                 spread: float) -> ColourStats:
+    """`dst`, with each difference from `src` smaller than the measurement's noise taken out.
+
+    `lightness` and `chroma`: noise of L* and of a*/b* values (Lab units);
+    `spread`: relative noise of the a*/b* spreads. A difference well above the
+    noise passes nearly whole; one below it is no evidence of a colour change.
+    """
+    mean = src.mean + _garrote(dst.mean - src.mean, np.array([lightness, chroma, chroma]))
+    lq = src.l_quantiles + _garrote(dst.l_quantiles - src.l_quantiles, lightness)
+    band_l = src.band_l + _garrote(dst.band_l - src.band_l, lightness)
+    band_mean = src.band_mean + _garrote(dst.band_mean - src.band_mean, chroma)
+    ratio = np.log(np.maximum(dst.band_std, MIN_SPREAD) / np.maximum(src.band_std, MIN_SPREAD))
+    band_std = np.maximum(src.band_std, MIN_SPREAD) * np.exp(_garrote(ratio, spread))
+    return ColourStats(mean, np.maximum.accumulate(lq), np.maximum.accumulate(band_l), band_mean, band_std)
+
+
+def smooth_in_time(vectors: np.ndarray, times: np.ndarray, at: float, sigma: float,
+                   weights: np.ndarray | None = None) -> np.ndarray:
     """Local linear (Gaussian-weighted) estimate of a statistics vector at time `at`.
 
     A weighted straight-line fit rather than a plain average, so a steady drift
     is followed without lag even at the ends of the clip, where the window is
-    one-sided.
+    one-sided. `weights` (per vector, >= 0, not all 0) say how far each
+    measurement is trusted.
     """
     if len(vectors) == 1:
         return vectors[0]
     dt = times - at
     w = np.exp(-0.5 * (dt / sigma) ** 2)
+    if weights is not None:
+        w = w * weights
     sw = w.sum()
     mean_t = (w * dt).sum() / sw
     var_t = (w * (dt - mean_t) ** 2).sum() / sw

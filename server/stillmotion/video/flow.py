@@ -18,7 +18,9 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-_PRESETS = {"fast": cv2.DISOPTICAL_FLOW_PRESET_FAST, "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
+# "ultrafast": for tiny grids where only which pixels correspond matters (colour drift measure).
+_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+            "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
 
 
 def grey8(frame: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:

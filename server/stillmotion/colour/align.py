@@ -47,6 +47,19 @@ def cover_crop(photo: np.ndarray, width: int, height: int) -> np.ndarray:
     return photo[y0:y0 + ch]
 
 
+def _even_dft_size(n: int) -> int:
+    """The largest even n' <= n that OpenCV's DFT takes as it is (no padding).
+
+    phaseCorrelate reports a spurious half-pixel shift along a side whose DFT length is
+    odd (135 rows, or 134 padded to 135); a reference moved by half a pixel is blurred,
+    which the colour fit would learn as a tone change (lifted blacks).
+    """
+    m = n - n % 2
+    while m > 2 and cv2.getOptimalDFTSize(m) != m:
+        m -= 2
+    return max(m, 2)
+
+
 def _ncc(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
     a, b = a[mask], b[mask]
     if a.size < 64:
@@ -61,7 +74,8 @@ def align(frame: np.ndarray, photo: np.ndarray) -> Alignment:
     """Best alignment of `photo` onto `frame` (both float sRGB; frame is small already)."""
     h, w = frame.shape[:2]
     frame_structure = _structure(frame)
-    window = cv2.createHanningWindow((w, h), cv2.CV_64F)
+    eh, ew = _even_dft_size(h), _even_dft_size(w)
+    window = cv2.createHanningWindow((ew, eh), cv2.CV_64F)
     best: Alignment | None = None
     framings = {"stretch": photo, "crop": cover_crop(photo, w, h)}
     for name, source in framings.items():
@@ -69,8 +83,8 @@ def align(frame: np.ndarray, photo: np.ndarray) -> Alignment:
             continue  # same aspect: cropping changes nothing
         candidate = resize(np.asarray(source, dtype=np.float32), w, h)
         cand_structure = _structure(candidate)
-        (dx, dy), _ = cv2.phaseCorrelate(cand_structure.astype(np.float64),
-                                         frame_structure.astype(np.float64), window)
+        (dx, dy), _ = cv2.phaseCorrelate(cand_structure[:eh, :ew].astype(np.float64),
+                                         frame_structure[:eh, :ew].astype(np.float64), window)
         if abs(dx) > MAX_SHIFT * w or abs(dy) > MAX_SHIFT * h:
             dx = dy = 0.0
         shift = np.float32([[1, 0, dx], [0, 1, dy]])

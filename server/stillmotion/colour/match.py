@@ -104,6 +104,12 @@ def _small(frame: np.ndarray, long_edge: int) -> np.ndarray:
                       interpolation=cv2.INTER_AREA)
 
 
+def _copies(frame: np.ndarray, stats_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(flow copy, statistics copy) of a frame: the second made from the first (one pass over the frame)."""
+    flow_copy = _small(frame, FLOW_SIZE * stats_size)
+    return flow_copy, _small(flow_copy, stats_size)
+
+
 def _compress_highlights(lab: np.ndarray) -> np.ndarray:
     """Roll L* off smoothly above a knee when a fit overshoots white (instead of clipping)."""
     knee, top = 90.0, float(lab[..., 0].max())
@@ -133,9 +139,10 @@ def fit_reference(anchor: np.ndarray, reference: np.ndarray, settings: MatchSett
     nodes = grid_nodes(settings.lut_size)
     node_lab = srgb_to_lab(nodes)
     anchor_fit = _small(anchor, settings.fit_size)
-    # A huge photo is brought near the fitting size once; alignment resamples it further.
+    # A huge photo is brought to a few times the fitting size once; alignment resamples it further
+    # (from much nearer, the two area resamplings differ enough to show in the fit).
     photo = np.asarray(reference, dtype=np.float32)
-    scale = 2 * settings.fit_size / max(photo.shape[:2])
+    scale = 4 * settings.fit_size / max(photo.shape[:2])
     if scale < 1.0:
         photo = resize(photo, max(8, round(photo.shape[1] * scale)), max(8, round(photo.shape[0] * scale)))
     found = align(anchor_fit, photo)
@@ -147,15 +154,16 @@ def fit_reference(anchor: np.ndarray, reference: np.ndarray, settings: MatchSett
         base = node_lab + apply_lut(nodes, offsets)   # the fitted offsets, at the LUT's nodes
         method = "aligned"
     else:
-        anchor_stats = ColourStats.measure(srgb_to_lab(_small(anchor, settings.stats_size)))
+        anchor_stats = ColourStats.measure(srgb_to_lab(_copies(anchor, settings.stats_size)[1]))
         photo_stats = ColourStats.measure(srgb_to_lab(_small(photo, settings.stats_size)))
         base = match_statistics(anchor_stats, photo_stats).apply(node_lab)
         method = "distribution"
     base = _compress_highlights(base)
     lut = FrameLut(lab_to_srgb(base) - nodes)
-    reference = lut.apply(_small(anchor, FLOW_SIZE * settings.stats_size))
+    flow_copy, stats_copy = _copies(anchor, settings.stats_size)
+    reference = lut.apply(flow_copy)
     if method == "aligned":
-        target = ColourStats.measure(srgb_to_lab(lut.apply(_small(anchor, settings.stats_size))))
+        target = ColourStats.measure(srgb_to_lab(lut.apply(stats_copy)))
     else:
         target = ColourStats.measure(srgb_to_lab(_small(photo, settings.stats_size)))
     return ReferenceFit(base, lut, target, reference, method, found.score)
@@ -184,12 +192,12 @@ class _Corrector:
         self.unchanged = 0
 
     def measure(self, frame: np.ndarray) -> _Measured:
-        small = _small(frame, self.settings.stats_size)
+        flow_copy, small = _copies(frame, self.settings.stats_size)
         lab = srgb_to_lab(self.fit.lut.apply(small))
         whole = ColourStats.measure(lab).vector()
         # Full trust from `min_corresponding` of the frame corresponding, none below half of it.
         full = self.settings.min_corresponding
-        found = self.view.match(self.fit.lut.apply(_small(frame, FLOW_SIZE * self.settings.stats_size)))
+        found = self.view.match(self.fit.lut.apply(flow_copy))
         weight = float(np.clip(2.0 * found.coverage / full - 1.0, 0.0, 1.0)) if full > 0 else 1.0
         if weight > 0 and len(found.frame_lab) >= 16:
             seen = ColourStats.measure(found.frame_lab)

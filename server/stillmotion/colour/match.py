@@ -48,7 +48,7 @@ FLOW_SIZE = 2   # correspondence is found on copies this many times the statisti
 # How far the statistics of corresponding pixels differ where nothing has drifted (measured on
 # parallax clips of real photos: flow error, content seen at another scale). A difference within
 # this is no evidence of drift and is not corrected; one well beyond it is corrected nearly whole.
-CORRESPONDENCE_NOISE = {"lightness": 1.0, "chroma": 0.4, "spread": 0.08}
+CORRESPONDENCE_NOISE = {"mean_lightness": 0.2, "lightness": 1.0, "chroma": 0.4, "spread": 0.08}
 
 
 @dataclass(frozen=True)

@@ -205,15 +205,16 @@ def _garrote(d: np.ndarray, noise: float | np.ndarray) -> np.ndarray:
         return np.where(np.abs(d) > noise, d - noise * noise / d, 0.0)
 
 
-def beyond_noise(src: ColourStats, dst: ColourStats, *, lightness: float, chroma: float,
-                 spread: float) -> ColourStats:
+def beyond_noise(src: ColourStats, dst: ColourStats, *, mean_lightness: float, lightness: float,
+                 chroma: float, spread: float) -> ColourStats:
     """`dst`, with each difference from `src` smaller than the measurement's noise taken out.
 
-    `lightness` and `chroma`: noise of L* and of a*/b* values (Lab units);
-    `spread`: relative noise of the a*/b* spreads. A difference well above the
-    noise passes nearly whole; one below it is no evidence of a colour change.
+    `mean_lightness`: noise of the mean L*; `lightness` and `chroma`: of L*
+    quantiles and of a*/b* values (Lab units); `spread`: relative noise of the
+    a*/b* spreads. A difference well above the noise passes nearly whole; one
+    below it is no evidence of a colour change.
     """
-    mean = src.mean + _garrote(dst.mean - src.mean, np.array([lightness, chroma, chroma]))
+    mean = src.mean + _garrote(dst.mean - src.mean, np.array([mean_lightness, chroma, chroma]))
     lq = src.l_quantiles + _garrote(dst.l_quantiles - src.l_quantiles, lightness)
     band_l = src.band_l + _garrote(dst.band_l - src.band_l, lightness)
     band_mean = src.band_mean + _garrote(dst.band_mean - src.band_mean, chroma)

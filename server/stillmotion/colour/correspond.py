@@ -45,9 +45,27 @@ class Corresponding:
     coverage: float             # the fraction of the frame that the reference shows
 
 
-def _masked_blur(weighted: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian blur over weighted pixels only (normalised convolution); `weighted` = image * weight."""
-    total = cv2.GaussianBlur(weighted, (0, 0), sigma)
+@dataclass
+class _Alignment:
+    """Where a frame copy's content is in the reference: the expensive half of a match."""
+
+    shape: tuple[int, int]
+    mask: np.ndarray            # (h, w) float 1/0: trusted pixels of the copy
+    weight: np.ndarray          # (h/2, w/2) fraction of each 2x2 block that is trusted
+    keep: np.ndarray            # (h/2, w/2) bool: whole blocks of trusted pixels
+    sigma: float                # of the common blur, in half-size pixels
+    reference_lab: np.ndarray   # (n, 3) the reference's blurred colours at the kept blocks
+    coverage: float
+
+
+def _masked_blur(image: np.ndarray, mask: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
+    """`image` at half size, Gaussian-blurred over the pixels in `mask` only (normalised convolution).
+
+    Half size is a quarter of the work and plenty for statistics once blurred; 2x2
+    blocks are averaged over their trusted pixels and weighted by how many there are.
+    """
+    half = cv2.resize(image * mask[..., None], weight.shape[::-1], interpolation=cv2.INTER_AREA)
+    total = cv2.GaussianBlur(half, (0, 0), sigma)
     return total / np.maximum(cv2.GaussianBlur(weight, (0, 0), sigma), 1e-6)[..., None]
 
 
@@ -59,6 +77,7 @@ class ReferenceView:
         self.reference = np.ascontiguousarray(reference, dtype=np.float32)
         self._sized: tuple[tuple[int, int], np.ndarray, np.ndarray] | None = None
         self._flow = FlowEstimator("ultrafast")
+        self._last: _Alignment | None = None
 
     def _at(self, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
         """(sRGB at a frame copy's size, grey8 at its flow size); the same unless frames change size."""
@@ -67,18 +86,35 @@ class ReferenceView:
             ref = self.reference
             if ref.shape[:2] != shape:
                 ref = cv2.resize(ref, (w, h), interpolation=cv2.INTER_AREA)
-            size = (max(MIN_SIDE_PX, round(w * FLOW_SCALE)), max(MIN_SIDE_PX, round(h * FLOW_SCALE)))
-            self._sized = (shape, ref, grey8(ref, size))
+            self._sized = (shape, ref, grey8(ref, _flow_size(w, h)))
         return self._sized[1], self._sized[2]
 
-    def match(self, frame: np.ndarray) -> Corresponding:
-        """The pixels of `frame` (a float sRGB copy of a frame, made like the reference's) it shares."""
+    def match(self, frame: np.ndarray, *, reuse: bool = False) -> Corresponding:
+        """The pixels of `frame` (a float sRGB copy of a frame, made like the reference's) it shares.
+
+        `reuse`: take the previous frame's alignment instead of finding this one's. A
+        camera moves a pixel or so between frames at this size, which the common blur
+        absorbs; done on every other frame it halves the cost of measuring a clip.
+        """
         h, w = frame.shape[:2]
-        if min(h, w) < MIN_SIDE_PX:
+        if not reuse or self._last is None or self._last.shape != (h, w):
+            self._last = self._align(frame)
+        found = self._last
+        if found.coverage == 0.0:
             empty = np.empty((0, 3), np.float32)
             return Corresponding(empty, empty, 0.0)
+        blurred = _masked_blur(frame, found.mask, found.weight, found.sigma)
+        return Corresponding(srgb_to_lab(blurred[found.keep]), found.reference_lab, found.coverage)
+
+    def _align(self, frame: np.ndarray) -> _Alignment:
+        h, w = frame.shape[:2]
+        half = (max(1, w // 2), max(1, h // 2))
+        if min(h, w) < MIN_SIDE_PX:
+            nothing = np.zeros(half[::-1], np.float32)
+            return _Alignment((h, w), np.zeros((h, w), np.float32), nothing, nothing > 0, 1.0,
+                              np.empty((0, 3), np.float32), 0.0)
         ref, ref_grey = self._at((h, w))
-        size = (max(MIN_SIDE_PX, round(w * FLOW_SCALE)), max(MIN_SIDE_PX, round(h * FLOW_SCALE)))
+        size = _flow_size(w, h)
         forward, backward = self._flow.both_ways(grey8(frame, size), ref_grey)
         consistent = round_trip_error(forward, backward) < MAX_ROUND_TRIP * max(size)
         forward = resize_flow(forward, (w, h))
@@ -86,20 +122,15 @@ class ReferenceView:
         x = forward[..., 0] + np.arange(w, dtype=np.float32)
         y = forward[..., 1] + np.arange(h, dtype=np.float32)[:, None]
         trusted &= (x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)
-        coverage = float(trusted.mean())
-        if not trusted.any():
-            empty = np.empty((0, 3), np.float32)
-            return Corresponding(empty, empty, 0.0)
-        seen = warp(ref, forward)   # the reference's colour of each frame pixel's content
-        # Blurred at half the size (a quarter of the work; plenty for statistics once blurred):
-        # 2x2 blocks are averaged over their trusted pixels, weighted by how many there are.
-        half = (max(1, w // 2), max(1, h // 2))
         mask = trusted.astype(np.float32)
         weight = cv2.resize(mask, half, interpolation=cv2.INTER_AREA)
+        keep = weight >= 0.99
         sigma = BLUR * max(half)
-        frame_blurred = _masked_blur(cv2.resize(frame * mask[..., None], half, interpolation=cv2.INTER_AREA),
-                                     weight, sigma)
-        seen_blurred = _masked_blur(cv2.resize(seen * mask[..., None], half, interpolation=cv2.INTER_AREA),
-                                    weight, sigma)
-        keep = weight >= 0.99   # whole blocks of trusted pixels only
-        return Corresponding(srgb_to_lab(frame_blurred[keep]), srgb_to_lab(seen_blurred[keep]), coverage)
+        seen = warp(ref, forward)   # the reference's colour of each frame pixel's content
+        reference_lab = srgb_to_lab(_masked_blur(seen, mask, weight, sigma)[keep])
+        return _Alignment((h, w), mask, weight, keep, sigma, reference_lab,
+                          float(trusted.mean()) if keep.any() else 0.0)
+
+
+def _flow_size(w: int, h: int) -> tuple[int, int]:
+    return max(MIN_SIDE_PX, round(w * FLOW_SCALE)), max(MIN_SIDE_PX, round(h * FLOW_SCALE))

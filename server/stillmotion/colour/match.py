@@ -48,6 +48,9 @@ FLOW_SIZE = 2   # correspondence is found on copies this many times the statisti
 # How far the statistics of corresponding pixels differ where nothing has drifted (measured on
 # parallax clips of real photos: flow error, content seen at another scale). A difference within
 # this is no evidence of drift and is not corrected; one well beyond it is corrected nearly whole.
+# A camera moves a pixel or so between frames at the correspondence copy's size, which its blur
+# absorbs: the alignment (two optical flows) found on one frame serves the next one too.
+ALIGN_EVERY = 2
 CORRESPONDENCE_NOISE = {"mean_lightness": 0.2, "lightness": 1.0, "chroma": 0.4, "spread": 0.08}
 
 
@@ -188,20 +191,23 @@ class _Corrector:
         self.fit, self.settings, self.strength = fit, settings, strength
         self.nodes = grid_nodes(settings.lut_size)
         self.view = ReferenceView(fit.reference)
+        self._reference_stats: tuple[np.ndarray | None, ColourStats | None] = (None, None)
         self.workspace: Workspace | None = None
         self.unchanged = 0
 
-    def measure(self, frame: np.ndarray) -> _Measured:
+    def measure(self, frame: np.ndarray, index: int) -> _Measured:
         flow_copy, small = _copies(frame, self.settings.stats_size)
         lab = srgb_to_lab(self.fit.lut.apply(small))
         whole = ColourStats.measure(lab).vector()
         # Full trust from `min_corresponding` of the frame corresponding, none below half of it.
         full = self.settings.min_corresponding
-        found = self.view.match(self.fit.lut.apply(flow_copy))
+        found = self.view.match(self.fit.lut.apply(flow_copy), reuse=index % ALIGN_EVERY != 0)
         weight = float(np.clip(2.0 * found.coverage / full - 1.0, 0.0, 1.0)) if full > 0 else 1.0
         if weight > 0 and len(found.frame_lab) >= 16:
             seen = ColourStats.measure(found.frame_lab)
-            wanted = beyond_noise(seen, ColourStats.measure(found.reference_lab), **CORRESPONDENCE_NOISE)
+            if self._reference_stats[0] is not found.reference_lab:   # a fresh alignment
+                self._reference_stats = (found.reference_lab, ColourStats.measure(found.reference_lab))
+            wanted = beyond_noise(seen, self._reference_stats[1], **CORRESPONDENCE_NOISE)
             pair = np.concatenate([seen.vector(), wanted.vector()])
         else:
             weight, pair = 0.0, np.concatenate([whole, self.fit.target.vector()])
@@ -286,7 +292,7 @@ def match_frames(frames: Iterable[np.ndarray], reference: np.ndarray, *, strengt
 
     corrector = _Corrector(fit, settings, strength)
     radius = max(0, settings.temporal_radius)
-    measured: dict[int, _Measured] = {i: corrector.measure(f) for i, f in buffer}
+    measured: dict[int, _Measured] = {i: corrector.measure(f, i) for i, f in buffer}
     next_read = len(buffer)
     exhausted = False
     while buffer:
@@ -298,7 +304,7 @@ def match_frames(frames: Iterable[np.ndarray], reference: np.ndarray, *, strengt
                 break
             nxt = np.asarray(nxt, dtype=np.float32)
             buffer.append((next_read, nxt))
-            measured[next_read] = corrector.measure(nxt)
+            measured[next_read] = corrector.measure(nxt, next_read)
             next_read += 1
         buffer.popleft()
         near = sorted(k for k in measured if abs(k - index) <= radius)

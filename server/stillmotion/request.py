@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any, Mapping
 
 from . import profiles

@@ -10,7 +10,6 @@ clip. The CLI, the daemon's worker and the watch folders all call `run_job`.
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -94,7 +94,7 @@ class ReferenceView:
 
         `reuse`: take the previous frame's alignment instead of finding this one's. A
         camera moves a pixel or so between frames at this size, which the common blur
-        absorbs; done on every other frame it halves the cost of measuring a clip.
+        absorbs; the caller decides how often (see match.ALIGN_EVERY).
         """
         h, w = frame.shape[:2]
         if not reuse or self._last is None or self._last.shape != (h, w):

@@ -48,10 +48,9 @@ class CogVideoXEngine(DiffusionEngine):
     def model_args(self, request: AnimateRequest, spec: ModelSpec, fit: Fit, frames: FramePlan,
                    context: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         motion, _style = motion_and_style(request)
-        text = prompts.build(context.get("prompt") or request.prompt or "", request.camera or "none", motion,
-                             request.negative_prompt, reversed_in_time=frames.placement == "reverse")
-        args: dict[str, Any] = {"prompt": text.prompt, "negative_prompt": text.negative,
+        text = prompts.for_request(request, context, motion, reversed_in_time=frames.placement == "reverse")
+        args: dict[str, Any] = {**text.args(),
                                 "guidance_scale": spec.guidance, "use_dynamic_cfg": True}
         if "max_sequence_length" in spec.options:
             args["max_sequence_length"] = int(spec.options["max_sequence_length"])
-        return args, {"prompt": text.prompt, "negative_prompt": text.negative, "camera": text.camera}
+        return args, text.record()

@@ -58,9 +58,8 @@ class LTXEngine(DiffusionEngine):
     def model_args(self, request: AnimateRequest, spec: ModelSpec, fit: Fit, frames: FramePlan,
                    context: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         motion, style = motion_and_style(request)
-        text = prompts.build(context.get("prompt") or request.prompt or "", request.camera or "none", motion,
-                             request.negative_prompt, reversed_in_time=False)
-        args: dict[str, Any] = {"prompt": text.prompt, "negative_prompt": text.negative,
+        text = prompts.for_request(request, context, motion, reversed_in_time=False)
+        args: dict[str, Any] = {**text.args(),
                                 "guidance_scale": spec.guidance, "frame_rate": round(spec.fps),
                                 "image_cond_noise_scale": image_cond_noise(motion, style)}
         if spec.timesteps:
@@ -68,7 +67,7 @@ class LTXEngine(DiffusionEngine):
         for key in ("decode_timestep", "decode_noise_scale", "guidance_rescale", "max_sequence_length"):
             if key in spec.options:
                 args[key] = spec.options[key]
-        return args, {"prompt": text.prompt, "negative_prompt": text.negative, "camera": text.camera}
+        return args, text.record()
 
     def image_args(self, image: Any, frames: FramePlan) -> dict[str, Any]:
         from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition

@@ -9,6 +9,7 @@ description), and the opposite of what was asked goes into the negative prompt.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Mapping
 
 from .parallax import _REVERSED as REVERSED_MOVE  # one table of "the same move, played backwards"
 
@@ -43,6 +44,14 @@ class Prompts:
     camera: str          # the move the model was asked for (reversed when the clip is played backwards)
     motion_tier: int     # index into MOTION_TIERS
 
+    def args(self) -> dict[str, str]:
+        """The pipeline arguments every prompt model takes."""
+        return {"prompt": self.prompt, "negative_prompt": self.negative}
+
+    def record(self) -> dict[str, str]:
+        """What the clip's provenance keeps about the prompt."""
+        return {**self.args(), "camera": self.camera}
+
 
 def motion_tier(motion: float) -> int:
     for index, (upper, _) in enumerate(MOTION_TIERS):
@@ -64,3 +73,9 @@ def build(scene: str, camera: str, motion: float, negative: str | None, *, rever
     avoid = _TOO_STILL if motion >= 0.5 else _TOO_BUSY
     negative_text = ", ".join(p for p in ((negative or "").strip().rstrip(","), avoid) if p)
     return Prompts(prompt=". ".join(parts) + ".", negative=negative_text, camera=move, motion_tier=tier)
+
+
+def for_request(request: Any, context: Mapping[str, Any], motion: float, *, reversed_in_time: bool) -> Prompts:
+    """`build` for a resolved AnimateRequest: the scene is the prompt the pipeline chose."""
+    return build(context.get("prompt") or request.prompt or "", request.camera or "none", motion,
+                 request.negative_prompt, reversed_in_time=reversed_in_time)

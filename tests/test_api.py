@@ -88,7 +88,7 @@ def server(home: Path, allowed_dir: Path) -> Iterator[LiveServer]:
         '[output]\npreset = "ultrafast"\n'
         f'allowed_dirs = ["{allowed_dir}"]\n'
         '[limits]\nmax_upload_mb = 1\n'
-        '[jobs]\nrender_nice = 0\n', encoding="utf-8")     # tests share a busy machine
+        '[jobs]\nrender_nice = 0\nrender_idle = false\n', encoding="utf-8")     # tests share a busy machine
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("STILLMOTION_HOME", str(home))
         cfg = config_mod.load(cfg_file, environ={})

@@ -57,7 +57,7 @@ def wait_under_way(client: DaemonClient, job_id: str, photos: Path) -> None:
 def test_kill_9_mid_job_then_restart_finishes_once_with_one_output(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
-    (home / "config.toml").write_text('[output]\npreset = "ultrafast"\n[jobs]\nrender_nice = 0\n', encoding="utf-8")
+    (home / "config.toml").write_text('[output]\npreset = "ultrafast"\n[jobs]\nrender_nice = 0\nrender_idle = false\n', encoding="utf-8")
     photos = tmp_path / "photos"
     photos.mkdir()
     photo = save_photo(photos / "IMG_7.jpg", skimage_photo("chelsea"), (480, 320))

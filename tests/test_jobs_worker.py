@@ -25,7 +25,7 @@ from support import save_photo, skimage_photo
 @pytest.fixture
 def cfg(tmp_path: Path) -> config_mod.Config:
     user = tmp_path / "config.toml"
-    user.write_text('[output]\npreset = "ultrafast"\n[jobs]\nrender_nice = 0\n', encoding="utf-8")
+    user.write_text('[output]\npreset = "ultrafast"\n[jobs]\nrender_nice = 0\nrender_idle = false\n', encoding="utf-8")
     return config_mod.load(user, environ={})
 
 

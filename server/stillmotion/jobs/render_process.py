@@ -27,6 +27,7 @@ from typing import Any, Callable, Mapping
 from ..errors import Canceled, StillmotionError
 from ..progress import CancelToken, JobProgress
 from .pipeline import JobResult, JobSpec, run_job
+from .priority import lower_process
 
 POLL_S = 0.1     # how often the parent looks at the cancel token while waiting
 
@@ -56,14 +57,13 @@ def job_error(exc: BaseException) -> dict[str, str]:
 
 
 # ---- the child -------------------------------------------------------------------
-def _child_main(conn: Connection, nice: int) -> None:
+def _child_main(conn: Connection, nice: int, idle: bool) -> None:
     # Ctrl-C in a terminal (or a service manager's SIGTERM) reaches the whole process
     # group: the daemon decides what happens to a running job (it goes back in the
     # queue), not this process, which lives exactly as long as its pipe to the daemon.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    if nice > 0 and hasattr(os, "nice"):
-        os.nice(nice)          # the API process keeps the CPU when both want it
+    lower_process(nice, idle=idle)   # the API process keeps the CPU when both want it
     send_lock = threading.Lock()
     token_box: list[CancelToken] = [CancelToken()]
     jobs: list[dict[str, Any]] = []
@@ -112,8 +112,8 @@ def _child_main(conn: Connection, nice: int) -> None:
 class RenderProcess:
     """The daemon's side: start lazily, run one job at a time, restart after a crash."""
 
-    def __init__(self, nice: int = 10) -> None:
-        self.nice = nice
+    def __init__(self, nice: int = 10, idle: bool = False) -> None:
+        self.nice, self.idle = nice, idle
         self._proc: multiprocessing.process.BaseProcess | None = None
         self._conn: Connection | None = None
 
@@ -131,7 +131,7 @@ class RenderProcess:
             self.close()
             ctx = multiprocessing.get_context("spawn")    # never fork a threaded daemon
             parent, child = ctx.Pipe(duplex=True)
-            self._proc = ctx.Process(target=_child_main, args=(child, self.nice),
+            self._proc = ctx.Process(target=_child_main, args=(child, self.nice, self.idle),
                                      name="stillmotion-render", daemon=True)
             self._proc.start()
             child.close()

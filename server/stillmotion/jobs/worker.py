@@ -40,7 +40,6 @@ was taken, so the photo is new if it comes back.
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
 import sys
 import threading
@@ -53,6 +52,7 @@ from ..errors import Canceled, ConfigError, StillmotionError
 from ..place import stale_temps
 from ..progress import CancelToken, JobProgress
 from .pipeline import JobResult, remove_temp, run_job
+from .priority import lower_thread
 from .render_process import JobFailed, RenderCrashed, RenderProcess, job_error
 from .store import CANCELED, DONE, FAILED, Job, JobStore, Unrunnable, process_identity
 
@@ -72,6 +72,7 @@ class Worker:
         self.config = config
         self.per_device = max(1, int(jobs_cfg.get("per_device", 1)))
         self.render_nice = int(jobs_cfg.get("render_nice", 10))
+        self.render_idle = bool(jobs_cfg.get("render_idle", True))
         self.isolation = str(jobs_cfg.get("isolation", "process"))
         if self.isolation not in ("process", "thread"):
             raise ConfigError(f"[jobs] isolation must be \"process\" or \"thread\", got {self.isolation!r}")
@@ -285,7 +286,7 @@ class Worker:
                     self._idle_renderers.append(renderer)
 
     def _new_renderer(self) -> RenderProcess:
-        renderer = RenderProcess(nice=self.render_nice)
+        renderer = RenderProcess(nice=self.render_nice, idle=self.render_idle)
         with self._lock:
             self._renderers.append(renderer)
         return renderer
@@ -293,8 +294,5 @@ class Worker:
     def _lower_priority(self) -> None:
         """Render at a lower CPU priority (Linux: per thread; threads this one starts, such as
         the encoder's, inherit it), so the API stays responsive while a clip renders."""
-        if self.render_nice > 0 and sys.platform.startswith("linux"):
-            try:
-                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.render_nice)
-            except OSError:
-                pass
+        if sys.platform.startswith("linux"):
+            lower_thread(threading.get_native_id(), self.render_nice)   # never idle: see priority.py

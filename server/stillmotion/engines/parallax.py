@@ -49,6 +49,14 @@ class MoveParams:
     direction: float        # +1 / -1 (orbit direction, breathing drift), from the seed
 
 
+def _affine(n: np.ndarray, slope: float, offset: float, gain: float, *, out: np.ndarray) -> np.ndarray:
+    """gain * (offset + slope * n), computed in `out` (no full-size temporaries)."""
+    np.multiply(n, slope, out=out)
+    out += offset
+    out *= gain
+    return out
+
+
 class Warp:
     """Builds per-frame sampling maps for a camera move over a near-ness map."""
 
@@ -64,38 +72,52 @@ class Warp:
         self.p = params
         subject = float(np.percentile(near, 90))
         self.rel_near = near - subject  # orbit pivots around the subject's depth
+        self._buffers: tuple[np.ndarray, ...] | None = None
 
     def maps(self, e: float) -> tuple[np.ndarray, np.ndarray]:
-        """Sampling maps (map_x, map_y) for camera progress `e` in 0..1."""
+        """Sampling maps (map_x, map_y) for camera progress `e` in 0..1.
+
+        The maps are this Warp's own buffers, overwritten by the next call: a clip
+        needs a fresh set per frame, and fresh full-size arrays cost the kernel a
+        page-zeroing pass each (at 1080p, ~70 MB a frame; it showed as kernel time
+        that held the API's requests up while a clip rendered).
+        """
         a, cam, n = self.p.motion, self.p.camera, self.near
+        if self._buffers is None:
+            self._buffers = tuple(np.empty((self.h, self.w), np.float32) for _ in range(4))
+        mx, my, scale, shift = self._buffers
+        tx: float | np.ndarray = 0.0
+        ty: float | np.ndarray = 0.0
         if e == 0.0:
             scale = None
-            tx = ty = 0.0
         elif cam in ("push-in", "pull-out", "none"):
             amp = {"push-in": 0.14, "pull-out": -0.10, "none": 0.02}[cam] * a * e
-            scale = 1.0 + amp * (0.5 + 0.8 * n)
-            tx = 0.0
-            ty = (0.004 * a * self.h * self.p.direction * math.sin(math.pi * e) * n) if cam == "none" else 0.0
+            _affine(n, 0.8, 0.5, amp, out=scale)                  # 1 + amp * (0.5 + 0.8 n)
+            scale += 1.0
+            if cam == "none":
+                ty = np.multiply(n, 0.004 * a * self.h * self.p.direction * math.sin(math.pi * e), out=shift)
         elif cam in ("pan-left", "pan-right"):
             sign = -1.0 if cam == "pan-left" else 1.0
-            scale, ty = None, 0.0
-            tx = sign * 0.07 * a * e * self.w * (0.3 + 0.7 * n)
+            scale = None
+            tx = _affine(n, 0.7, 0.3, sign * 0.07 * a * e * self.w, out=shift)
         elif cam in ("rise", "fall"):
             sign = -1.0 if cam == "rise" else 1.0
-            scale, tx = None, 0.0
-            ty = sign * 0.07 * a * e * self.h * (0.3 + 0.7 * n)
+            scale = None
+            ty = _affine(n, 0.7, 0.3, sign * 0.07 * a * e * self.h, out=shift)
         elif cam == "orbit":
-            scale = 1.0 + 0.03 * a * e * (0.5 + n)
-            tx = self.p.direction * 0.09 * a * e * self.w * self.rel_near
-            ty = 0.0
+            _affine(n, 1.0, 0.5, 0.03 * a * e, out=scale)         # 1 + 0.03 a e (0.5 + n)
+            scale += 1.0
+            tx = np.multiply(self.rel_near, self.p.direction * 0.09 * a * e * self.w, out=shift)
         else:  # pragma: no cover - AnimateRequest validates cameras
             raise ValueError(f"unknown camera move {cam!r}")
         if scale is None:
-            mx = self.dx + tx
-            my = self.dy + ty
+            np.add(self.dx, tx, out=mx)
+            np.add(self.dy, ty, out=my)
         else:
-            mx = self.dx / scale + tx
-            my = self.dy / scale + ty
+            np.divide(self.dx, scale, out=mx)
+            mx += tx
+            np.divide(self.dy, scale, out=my)
+            my += ty
         # Dynamic overscan: pull the whole map in until every sample is inside.
         k = max(1.0,
                 float(-mx.min()) / self.cx if self.cx else 1.0,
@@ -104,9 +126,10 @@ class Warp:
                 float(my.max()) / self.cy if self.cy else 1.0)
         if k > 1.0:
             k *= 1.0 + 1e-4
-        map_x = (mx / k + self.cx).astype(np.float32, copy=False)
-        map_y = (my / k + self.cy).astype(np.float32, copy=False)
-        return map_x, map_y
+        for m, c in ((mx, self.cx), (my, self.cy)):
+            m /= np.float32(k)
+            m += np.float32(c)
+        return mx, my
 
 
 class ParallaxEngine:

@@ -86,16 +86,25 @@ class _AVWriter:
             ctx.thread_count = settings.threads
         self.stream.options = options
         self.pts = 0
+        self._scratch: tuple[np.ndarray, np.ndarray] | None = None
 
     def write(self, frame: np.ndarray) -> None:
         if frame.shape[:2] != (self.height, self.width):
             raise ValueError(f"frame is {frame.shape[1]}x{frame.shape[0]}, stream is {self.width}x{self.height}")
         if self._rgb_dtype is np.uint8:
-            # One saturating OpenCV pass (round to nearest), ~5x faster than clip/scale/astype.
-            rgb = cv2.convertScaleAbs(cv2.max(frame, 0.0), alpha=255.0)
+            # One saturating OpenCV pass (round to nearest), ~5x faster than clip/scale/astype,
+            # into buffers kept from frame to frame, wrapped (not copied) for the conversion
+            # below, which writes a new frame: fresh full-size buffers would cost a
+            # page-zeroing pass each, kernel time that also delays the daemon's requests.
+            if self._scratch is None or self._scratch[0].shape != frame.shape:
+                self._scratch = (np.empty(frame.shape, np.float32), np.empty(frame.shape, np.uint8))
+            clipped, rgb = self._scratch
+            cv2.max(frame, 0.0, dst=clipped)
+            cv2.convertScaleAbs(clipped, dst=rgb, alpha=255.0)
+            vf = av.VideoFrame.from_numpy_buffer(rgb, format=self._rgb_format)
         else:
             rgb = (np.clip(frame, 0.0, 1.0) * self._rgb_scale + 0.5).astype(self._rgb_dtype)
-        vf = av.VideoFrame.from_ndarray(rgb, format=self._rgb_format)
+            vf = av.VideoFrame.from_ndarray(rgb, format=self._rgb_format)
         # Explicit BT.709 matrix, full-range RGB in, limited-range Y'CbCr out.
         yuv = vf.reformat(format=self.pix_fmt, src_colorspace="itu709", dst_colorspace="itu709",
                           src_color_range="JPEG", dst_color_range="MPEG",

@@ -44,7 +44,7 @@ from .space import lab_to_srgb, srgb_to_lab
 from .stats import (ColourStats, balance_exposure, beyond_noise, blend, end_fade, lightness_offset,
                     match_statistics, smooth_in_time)
 
-FLOW_SIZE = 2   # correspondence is found on copies this many times the statistics copy (see correspond.py)
+FLOW_SIZE = 2   # correspondence is found on copies this many times the statistics size (see correspond.py)
 # How far the statistics of corresponding pixels differ where nothing has drifted (measured on
 # parallax clips of real photos: flow error, content seen at another scale). A difference within
 # this is no evidence of drift and is not corrected; one well beyond it is corrected nearly whole.
@@ -98,7 +98,7 @@ def _small(frame: np.ndarray, long_edge: int) -> np.ndarray:
     """A copy about `long_edge` pixels long, by an integer factor (OpenCV's fast area-average path).
 
     A sliver under the factor is cropped from the right/bottom edges when the size
-    does not divide; statistics and fitting do not miss it.
+    does not divide; fitting and correspondence do not miss it.
     """
     h, w = frame.shape[:2]
     factor = max(1, round(max(h, w) / long_edge))
@@ -109,10 +109,18 @@ def _small(frame: np.ndarray, long_edge: int) -> np.ndarray:
                       interpolation=cv2.INTER_AREA)
 
 
-def _copies(frame: np.ndarray, stats_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """(flow copy, statistics copy) of a frame: the second made from the first (one pass over the frame)."""
-    flow_copy = _small(frame, FLOW_SIZE * stats_size)
-    return flow_copy, _small(flow_copy, stats_size)
+def _samples(frame: np.ndarray, long_edge: int) -> np.ndarray:
+    """The statistics copy: every k-th pixel of the frame, about `long_edge` samples long.
+
+    Samples, not averages: the correction is non-linear, so the mean L* of corrected
+    block averages is not the mean L* of the corrected pixels, and the difference
+    changes with every frame's correction. It showed as flicker the settled
+    statistics could not see (bench/colour.py 1024x576: 0.0072 -> 0.0030 L* with
+    samples). Samples are pixels the full frame has: what is settled is what it shows.
+    """
+    h, w = frame.shape[:2]
+    step = max(1, round(max(h, w) / long_edge))
+    return np.ascontiguousarray(frame[step // 2::step, step // 2::step], dtype=np.float32)
 
 
 def _compress_highlights(lab: np.ndarray) -> np.ndarray:
@@ -159,18 +167,17 @@ def fit_reference(anchor: np.ndarray, reference: np.ndarray, settings: MatchSett
         base = node_lab + apply_lut(nodes, offsets)   # the fitted offsets, at the LUT's nodes
         method = "aligned"
     else:
-        anchor_stats = ColourStats.measure(srgb_to_lab(_copies(anchor, settings.stats_size)[1]))
-        photo_stats = ColourStats.measure(srgb_to_lab(_small(photo, settings.stats_size)))
+        anchor_stats = ColourStats.measure(srgb_to_lab(_samples(anchor, settings.stats_size)))
+        photo_stats = ColourStats.measure(srgb_to_lab(_samples(photo, settings.stats_size)))
         base = match_statistics(anchor_stats, photo_stats).apply(node_lab)
         method = "distribution"
     base = _compress_highlights(base)
     lut = FrameLut(lab_to_srgb(base) - nodes)
-    flow_copy, stats_copy = _copies(anchor, settings.stats_size)
-    reference = lut.apply(flow_copy)
+    reference = lut.apply(_small(anchor, FLOW_SIZE * settings.stats_size))
     if method == "aligned":
-        target = ColourStats.measure(srgb_to_lab(lut.apply(stats_copy)))
+        target = ColourStats.measure(srgb_to_lab(lut.apply(_samples(anchor, settings.stats_size))))
     else:
-        target = ColourStats.measure(srgb_to_lab(_small(photo, settings.stats_size)))
+        target = photo_stats
     return ReferenceFit(base, lut, target, reference, method, found.score)
 
 
@@ -198,7 +205,8 @@ class _Corrector:
         self.unchanged = 0
 
     def measure(self, frame: np.ndarray, index: int) -> _Measured:
-        flow_copy, small = _copies(frame, self.settings.stats_size)
+        small = _samples(frame, self.settings.stats_size)
+        flow_copy = _small(frame, FLOW_SIZE * self.settings.stats_size)
         lab = srgb_to_lab(self.fit.lut.apply(small))
         whole = ColourStats.measure(lab).vector()
         # Full trust from `min_corresponding` of the frame corresponding, none below half of it.

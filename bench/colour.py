@@ -9,7 +9,8 @@ balance jitter; see stillmotion.colour.drift) is corrected, in one run, by
     with the photo as reference, as ComfyUI-KJNodes' ColorMatch node does
 
 and each result is scored against the undrifted truth: frames per second
-(correction only, frames already decoded), mean CIEDE2000 of colour statistics
+(correction only, frames already decoded, timed over the whole clip in a pass of
+its own, before the scoring pass), mean CIEDE2000 of colour statistics
 (stillmotion.colour.metrics), flicker (std of detrended mean L*) and frame-0
 PSNR. Ratios are against per-frame mkl from the same run.
 
@@ -56,24 +57,34 @@ def _colour_matcher(method: str, reference: np.ndarray) -> Callable[[Iterator[np
 
 
 class _Scored:
-    """One method's output stream, timed frame by frame and scored against the truth."""
+    """One method: timed over the whole clip, then scored frame by frame against the truth.
+
+    Timing and scoring are separate passes (the correction is deterministic): a method
+    that works on background threads would otherwise get ahead while the scoring runs,
+    and be credited with time it did not wait for.
+    """
 
     def __init__(self, name: str, corrector: Callable, clip: list[np.ndarray]) -> None:
-        self.name, self.outputs = name, corrector(iter(clip))
+        self.name, self.corrector, self.clip = name, corrector, clip
         self.spent = self.cpu = 0.0
         self.delta_e: list[float] = []
         self.lightness: list[float] = []
         self.psnr0 = 0.0
 
-    def step(self, index: int, truth_sig: np.ndarray, truth0: np.ndarray) -> None:
+    def time(self) -> None:
+        """Every frame pulled and dropped, as an encoder would: the wall and CPU time of it all."""
         start, start_cpu = time.perf_counter(), time.process_time()
-        frame = next(self.outputs)
-        self.spent += time.perf_counter() - start
-        self.cpu += time.process_time() - start_cpu
-        self.delta_e.append(float(metrics.ciede2000(metrics.colour_signature(frame), truth_sig).mean()))
-        self.lightness.append(float(metrics.mean_lightness([frame])[0]))
-        if index == 0:
-            self.psnr0 = metrics.psnr(np.clip(frame, 0, 1), truth0)
+        for _ in self.corrector(iter(self.clip)):
+            pass
+        self.spent = time.perf_counter() - start
+        self.cpu = time.process_time() - start_cpu
+
+    def score(self, truth_sigs: list[np.ndarray], truth0: np.ndarray) -> None:
+        for index, (frame, truth_sig) in enumerate(zip(self.corrector(iter(self.clip)), truth_sigs)):
+            self.delta_e.append(float(metrics.ciede2000(metrics.colour_signature(frame), truth_sig).mean()))
+            self.lightness.append(float(metrics.mean_lightness([frame])[0]))
+            if index == 0:
+                self.psnr0 = metrics.psnr(np.clip(frame, 0, 1), truth0)
 
     def row(self) -> dict:
         n = len(self.delta_e)
@@ -104,8 +115,8 @@ def run_size(photo: np.ndarray, width: int, height: int, n_frames: int) -> list[
     # float64 temporaries evict the small LUT from the cache, which no real pipeline does).
     for name, corrector in correctors.items():
         method = _Scored(name, corrector, clip)
-        for index, truth_sig in enumerate(truth_sigs):
-            method.step(index, truth_sig, truth0)
+        method.time()
+        method.score(truth_sigs, truth0)
         rows.append(method.row())
     return rows
 

@@ -20,6 +20,8 @@ import functools
 import cv2
 import numpy as np
 
+from ..buffers import FramePool
+
 RED_LEVELS = 256
 BAND_ROWS = 64        # rows corrected at a time (a band's scratch arrays stay in cache)
 
@@ -59,7 +61,10 @@ class FrameLut:
         self.atlas = fine.reshape(RED_LEVELS * n, n, 4)
 
     def apply(self, frame: np.ndarray, workspace: "Workspace | None" = None) -> np.ndarray:
-        """The corrected frame (float32, same shape, in [0, 1], a new array); `frame` is not modified.
+        """The corrected frame (float32, same shape, in [0, 1]; not `frame`, which is not modified).
+
+        With a `workspace`, the array may be one this workspace returned before and
+        that nothing references any more (see buffers.FramePool).
 
         `workspace` keeps the per-pixel scratch arrays between frames of one size: fresh
         multi-megabyte arrays cost page faults on every frame, as much as the remap itself.
@@ -68,7 +73,7 @@ class FrameLut:
         if self.is_identity:
             return frame.copy()
         ws = workspace if workspace is not None and workspace.fits(frame) else Workspace(frame)
-        out = np.empty_like(frame)
+        out = ws.outputs.empty(frame.shape, np.float32)
         # In bands of rows that stay in cache: every pass after the first reads cached data.
         for y0 in range(0, frame.shape[0], BAND_ROWS):
             self._apply_band(frame[y0:y0 + BAND_ROWS], out[y0:y0 + BAND_ROWS], ws)
@@ -99,6 +104,7 @@ class Workspace:
         self.map_x = np.empty((h, w), np.float32)
         self.map_y = np.empty((h, w), np.float32)
         self.change = np.empty((h, w, 4), np.float32)
+        self.outputs = FramePool()      # corrected frames, reused once the consumer drops them
 
     def fits(self, frame: np.ndarray) -> bool:
         return self.shape == frame.shape[:2]

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
@@ -223,9 +224,8 @@ class _Corrector:
             weight, pair = 0.0, np.concatenate([whole, self.fit.target.vector()])
         return _Measured(small, lab.reshape(-1, 3), whole, pair, weight)
 
-    def correct(self, frame: np.ndarray, m: _Measured, smoothed: np.ndarray, pair: np.ndarray,
-                share: float) -> np.ndarray:
-        """The corrected frame, or `frame` itself when the correction would not show."""
+    def plan(self, m: _Measured, smoothed: np.ndarray, pair: np.ndarray, share: float) -> FrameLut | None:
+        """The frame's correction as one LUT, or None when it would not show."""
         s = self.settings
         own, tau, target = ColourStats.from_vector(m.whole), ColourStats.from_vector(smoothed), self.fit.target
         nodes, small = self.fit.base_lab, m.lab[:, 0]
@@ -254,10 +254,20 @@ class _Corrector:
         # A correction too small to see is not worth a pass over the full frame (nor its rounding).
         if float(np.abs(lut.apply(m.small) - m.small).max()) * 255.0 <= s.unchanged_below:
             self.unchanged += 1
-            return frame
+            return None
+        return lut
+
+    def apply(self, frame: np.ndarray, lut: FrameLut) -> np.ndarray:
+        """The full frame corrected (one pass; called from one thread at a time)."""
         if self.workspace is None or not self.workspace.fits(frame):
             self.workspace = Workspace(frame)
         return lut.apply(frame, self.workspace)
+
+
+def _done(value: np.ndarray) -> Future[np.ndarray]:
+    future: Future[np.ndarray] = Future()
+    future.set_result(value)
+    return future
 
 
 def match_frames(frames: Iterable[np.ndarray], reference: np.ndarray, *, strength: float,
@@ -302,32 +312,54 @@ def match_frames(frames: Iterable[np.ndarray], reference: np.ndarray, *, strengt
 
     corrector = _Corrector(fit, settings, strength)
     radius = max(0, settings.temporal_radius)
-    measured: dict[int, _Measured] = {i: corrector.measure(f, i) for i, f in buffer}
+    # Three stages overlap, each on its own thread: measuring frames one ahead of need
+    # (small arrays: mostly Python, under the GIL), planning each frame's LUT here, and
+    # the pass over the full frame (OpenCV/numpy, outside the GIL) one frame behind.
+    # Each stage handles frames in order, and results are only read once done, so the
+    # output is the same as doing it all inline.
+    measurer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="colour-measure")
+    applier = ThreadPoolExecutor(max_workers=1, thread_name_prefix="colour-apply")
+    pending: dict[int, Future[_Measured]] = {i: measurer.submit(corrector.measure, f, i) for i, f in buffer}
+    measured: dict[int, _Measured] = {}
+    previous: Future[np.ndarray] | None = None
     next_read = len(buffer)
     exhausted = False
-    while buffer:
-        index, frame = buffer[0]
-        while not exhausted and next_read <= index + radius:
-            nxt = next(source, None)
-            if nxt is None:
-                exhausted = True
-                break
-            nxt = np.asarray(nxt, dtype=np.float32)
-            buffer.append((next_read, nxt))
-            measured[next_read] = corrector.measure(nxt, next_read)
-            next_read += 1
-        buffer.popleft()
-        near = sorted(k for k in measured if abs(k - index) <= radius)
-        times, sigma = np.array(near, dtype=np.float64), max(1.0, radius / 2.0)
-        smoothed = smooth_in_time(np.stack([measured[k].whole for k in near]), times, float(index), sigma)
-        trust = np.array([measured[k].weight for k in near])
-        nearness = np.exp(-0.5 * ((times - index) / sigma) ** 2)
-        share = float((nearness * trust).sum() / nearness.sum())
-        pair = (smooth_in_time(np.stack([measured[k].pair for k in near]), times, float(index), sigma,
-                               weights=trust) if share > 0 else measured[index].pair)
-        yield corrector.correct(frame, measured[index], smoothed, pair, share)
-        for k in [k for k in measured if k < index - radius]:
-            del measured[k]
+    try:
+        while buffer:
+            index, frame = buffer[0]
+            while not exhausted and next_read <= index + radius + 1:
+                nxt = next(source, None)
+                if nxt is None:
+                    exhausted = True
+                    break
+                nxt = np.asarray(nxt, dtype=np.float32)
+                buffer.append((next_read, nxt))
+                pending[next_read] = measurer.submit(corrector.measure, nxt, next_read)
+                next_read += 1
+            for k in [k for k in pending if k <= index + radius]:
+                measured[k] = pending.pop(k).result()
+            buffer.popleft()
+            near = sorted(k for k in measured if abs(k - index) <= radius)
+            times, sigma = np.array(near, dtype=np.float64), max(1.0, radius / 2.0)
+            smoothed = smooth_in_time(np.stack([measured[k].whole for k in near]), times, float(index), sigma)
+            trust = np.array([measured[k].weight for k in near])
+            nearness = np.exp(-0.5 * ((times - index) / sigma) ** 2)
+            share = float((nearness * trust).sum() / nearness.sum())
+            pair = (smooth_in_time(np.stack([measured[k].pair for k in near]), times, float(index), sigma,
+                                   weights=trust) if share > 0 else measured[index].pair)
+            lut = corrector.plan(measured[index], smoothed, pair, share)
+            current = applier.submit(corrector.apply, frame, lut) if lut is not None else _done(frame)
+            del frame, lut
+            if previous is not None:
+                yield previous.result()
+            previous = current
+            for k in [k for k in measured if k < index - radius]:
+                del measured[k]
+        if previous is not None:
+            yield previous.result()
+    finally:
+        measurer.shutdown(wait=True, cancel_futures=True)
+        applier.shutdown(wait=True, cancel_futures=True)
     if info is not None:
         info["colour_frames_unchanged"] = corrector.unchanged
 

@@ -88,6 +88,7 @@ def test_shutdown_requeues_the_running_job_and_the_next_start_finishes_it(tmp_pa
     with running(store, cfg, isolation):
         done = finished(store, short.id)
     assert done.status == "done" and [Path(p).name for p in done.outputs][0] == "IMG.motion.mp4"
+    assert list(tmp_path.glob(".stillmotion-placed-*")) == []     # its placement record went with it
 
 
 def test_cancel_through_another_store_reaches_the_running_job(tmp_path, cfg, store):

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Iterable
 
 TEMP_PREFIX = ".stillmotion-tmp-"
+PLACED_PREFIX = ".stillmotion-placed-"     # a daemon job's record of what it placed (jobs/placement.py)
 MAX_INDEX = 10_000
 
 
@@ -53,7 +54,8 @@ def is_own_output(path: Path) -> bool:
     anything inside an output folder (a TIFF sequence) or a temporary is ours too.
     """
     parts = [path.name, path.parent.name]
-    return any(p.startswith(TEMP_PREFIX) for p in parts) or any(_OUTPUT_NAME.match(p) for p in parts)
+    return (any(p.startswith((TEMP_PREFIX, PLACED_PREFIX)) for p in parts)
+            or any(_OUTPUT_NAME.match(p) for p in parts))
 
 
 def claim(src: Path, dst: Path) -> bool:

@@ -26,6 +26,7 @@ from ..request import AnimateRequest
 from ..video.aspect import crop_photo
 from ..video.encode import SUFFIX, EncodeSettings, encode, even_size
 from ..video.finish import FinishSettings, finish_clip
+from . import placement
 from .prefetch import prefetch
 
 SIZE_SHORT_EDGE = {"1080p": 1080, "1440p": 1440, "2160p": 2160}
@@ -133,6 +134,15 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
         def stage(name: str, frac: float, _v: int = variant) -> None:
             progress(name, (_v + frac) / request.variants)
 
+        # A rerun after a crash that came just after this variant was placed: take that clip.
+        earlier = placement.recall(destination, spec.temp_tag, variant, spec.stem)
+        if earlier is not None:
+            result.outputs.extend(earlier.values())
+            result.info.setdefault("variants", []).append(
+                {"seed": seed, "outputs": [str(p) for p in earlier.values()], "recovered": True})
+            stage("place", 1.0)
+            continue
+
         def streamed(*names: str, fraction: float) -> None:
             """Colour, finishing and encoding advance together, frame by frame."""
             for name in names:
@@ -176,7 +186,9 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
             extra = metadata.write_for_job(video_tmp, xmp_tmp, meta, settings_used, config,
                                            original_path=spec.original_path or spec.photo_path)
             # -- place: atomic, never overwriting -----------------------------------
-            placed = place_group({SUFFIX[request.format]: video_tmp, **extra}, destination, spec.stem)
+            temps = {SUFFIX[request.format]: video_tmp, **extra}
+            placement.record(destination, spec.temp_tag, variant, temps)
+            placed = place_group(temps, destination, spec.stem)
         except BaseException:
             remove_temp(video_tmp)
             xmp_tmp.unlink(missing_ok=True)

@@ -51,10 +51,11 @@ from .. import engines
 from ..errors import Canceled, ConfigError, StillmotionError
 from ..place import stale_temps
 from ..progress import CancelToken, JobProgress
+from . import placement
 from .pipeline import JobResult, remove_temp, run_job
 from .priority import lower_thread
 from .render_process import JobFailed, RenderCrashed, RenderProcess, job_error
-from .store import CANCELED, DONE, FAILED, Job, JobStore, Unrunnable, process_identity
+from .store import CANCELED, DONE, FAILED, TERMINAL, Job, JobStore, Unrunnable, process_identity
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +149,7 @@ class Worker:
                 remove_temp(tmp)
             if job.cancel_requested:
                 self.store.finish(job.id, job.owner, CANCELED)
+                placement.forget(job.destination, job.id)
             elif self.store.requeue(job.id, job.owner):
                 log.info("job %s: its process died while it ran; back in the queue", job.id)
                 requeued.append(job.id)
@@ -244,6 +246,9 @@ class Worker:
         else:
             store.finish(job.id, owner, DONE, outputs=result.outputs, info=result.info)
         finally:
+            current = store.get(job.id)
+            if current is None or current.status in TERMINAL:   # a requeued job keeps its records
+                placement.forget(job.destination, job.id)
             with self._lock:
                 self._running.pop(job.id, None)
             self._wake.set()

@@ -23,7 +23,7 @@ import numpy as np
 from ..buffers import FramePool
 
 RED_LEVELS = 256
-BAND_ROWS = 64        # rows corrected at a time (a band's scratch arrays stay in cache)
+BAND_PIXELS = 131072  # pixels corrected at a time (a band's scratch arrays stay in cache)
 
 
 def grid_nodes(n: int) -> np.ndarray:
@@ -75,8 +75,9 @@ class FrameLut:
         ws = workspace if workspace is not None and workspace.fits(frame) else Workspace(frame)
         out = ws.outputs.empty(frame.shape, np.float32)
         # In bands of rows that stay in cache: every pass after the first reads cached data.
-        for y0 in range(0, frame.shape[0], BAND_ROWS):
-            self._apply_band(frame[y0:y0 + BAND_ROWS], out[y0:y0 + BAND_ROWS], ws)
+        rows = ws.band_rows
+        for y0 in range(0, frame.shape[0], rows):
+            self._apply_band(frame[y0:y0 + rows], out[y0:y0 + rows], ws)
         return out
 
     def _apply_band(self, frame: np.ndarray, out: np.ndarray, ws: "Workspace") -> None:
@@ -99,7 +100,7 @@ class Workspace:
     def __init__(self, frame: np.ndarray) -> None:
         h, w = frame.shape[:2]
         self.shape = (h, w)
-        h = min(h, BAND_ROWS)
+        self.band_rows = h = min(h, max(1, BAND_PIXELS // max(1, w)))   # a small copy: one band
         self.red = np.empty((h, w), np.uint8)
         self.map_x = np.empty((h, w), np.float32)
         self.map_y = np.empty((h, w), np.float32)

@@ -110,6 +110,23 @@ def _small(frame: np.ndarray, long_edge: int) -> np.ndarray:
                       interpolation=cv2.INTER_AREA)
 
 
+def _flow_copy(frame: np.ndarray, stats_size: int) -> np.ndarray:
+    """The copy correspondence is found on (FLOW_SIZE x the statistics size), made per frame.
+
+    Up to 4x smaller, a bilinear resize: each pixel the mean of the 2x2 pixels at its
+    block's centre (0.06 ms at 1024x576 against 0.5 ms for the full area average). The
+    copy is blurred before anything is measured on it, which is what absorbs the
+    aliasing of the smaller footprint; further down, the area average.
+    """
+    h, w = frame.shape[:2]
+    factor = max(1, round(max(h, w) / (FLOW_SIZE * stats_size)))
+    if factor > 4:
+        return _small(frame, FLOW_SIZE * stats_size)
+    size = (max(1, w // factor), max(1, h // factor))
+    return cv2.resize(np.asarray(frame[:size[1] * factor, :size[0] * factor], dtype=np.float32), size,
+                      interpolation=cv2.INTER_LINEAR)
+
+
 def _samples(frame: np.ndarray, long_edge: int) -> np.ndarray:
     """The statistics copy: every k-th pixel of the frame, about `long_edge` samples long.
 
@@ -174,7 +191,7 @@ def fit_reference(anchor: np.ndarray, reference: np.ndarray, settings: MatchSett
         method = "distribution"
     base = _compress_highlights(base)
     lut = FrameLut(lab_to_srgb(base) - nodes)
-    reference = lut.apply(_small(anchor, FLOW_SIZE * settings.stats_size))
+    reference = lut.apply(_flow_copy(anchor, settings.stats_size))
     if method == "aligned":
         target = ColourStats.measure(srgb_to_lab(lut.apply(_samples(anchor, settings.stats_size))))
     else:
@@ -203,16 +220,26 @@ class _Corrector:
         self.view = ReferenceView(fit.reference)
         self._reference_stats: tuple[np.ndarray | None, ColourStats | None] = (None, None)
         self.workspace: Workspace | None = None
+        self._small_workspaces: dict[str, Workspace] = {}
         self.unchanged = 0
+
+    def _scratch(self, use: str, copy: np.ndarray) -> Workspace:
+        """The workspace for one use of small copies ("stats", "flow": the measuring thread's;
+        "check": the planning thread's), kept from frame to frame."""
+        ws = self._small_workspaces.get(use)
+        if ws is None or not ws.fits(copy):
+            ws = self._small_workspaces[use] = Workspace(copy)
+        return ws
 
     def measure(self, frame: np.ndarray, index: int) -> _Measured:
         small = _samples(frame, self.settings.stats_size)
-        flow_copy = _small(frame, FLOW_SIZE * self.settings.stats_size)
-        lab = srgb_to_lab(self.fit.lut.apply(small))
+        flow_copy = _flow_copy(frame, self.settings.stats_size)
+        lab = srgb_to_lab(self.fit.lut.apply(small, self._scratch("stats", small)))
         whole = ColourStats.measure(lab).vector()
         # Full trust from `min_corresponding` of the frame corresponding, none below half of it.
         full = self.settings.min_corresponding
-        found = self.view.match(self.fit.lut.apply(flow_copy), reuse=index % ALIGN_EVERY != 0)
+        found = self.view.match(self.fit.lut.apply(flow_copy, self._scratch("flow", flow_copy)),
+                                reuse=index % ALIGN_EVERY != 0)
         weight = float(np.clip(2.0 * found.coverage / full - 1.0, 0.0, 1.0)) if full > 0 else 1.0
         if weight > 0 and len(found.frame_lab) >= 16:
             seen = ColourStats.measure(found.frame_lab)
@@ -252,7 +279,8 @@ class _Corrector:
         nodes = lightness_offset(offset).apply(nodes)
         lut = FrameLut((lab_to_srgb(nodes) - self.nodes) * np.float32(self.strength))
         # A correction too small to see is not worth a pass over the full frame (nor its rounding).
-        if float(np.abs(lut.apply(m.small) - m.small).max()) * 255.0 <= s.unchanged_below:
+        if float(np.abs(lut.apply(m.small, self._scratch("check", m.small)) - m.small).max()) * 255.0 \
+                <= s.unchanged_below:
             self.unchanged += 1
             return None
         return lut

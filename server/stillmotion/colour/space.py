@@ -6,6 +6,7 @@ Matching and metrics work in Lab because distances there follow perception
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 # sRGB (D65) linear RGB -> XYZ, and the D65 white point.
@@ -22,15 +23,22 @@ _EPS = (6.0 / 29.0) ** 3
 _KAPPA = 3.0 * (6.0 / 29.0) ** 2
 
 
-def mat3(x: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """x (..., 3) times the 3x3 matrix m transposed, i.e. m applied to each colour.
+def mat3(x: np.ndarray, m: np.ndarray, offset: np.ndarray | None = None) -> np.ndarray:
+    """x (..., 3) times the 3x3 matrix m transposed (m applied to each colour), plus `offset`.
 
-    Written out rather than `x @ m.T`: on small arrays OpenBLAS's threads cost
-    more than the product (badly so on a busy machine), and this runs per frame.
+    OpenCV's `transform` (one SIMD pass, no temporaries): 30x faster than the same
+    in numpy broadcasting on a statistics copy, and free of OpenBLAS's threads,
+    which cost more than the product on small arrays (this runs per frame).
     """
-    m = np.asarray(m, dtype=np.float32)
-    x0, x1, x2 = x[..., 0:1], x[..., 1:2], x[..., 2:3]
-    return x0 * m[:, 0] + x1 * m[:, 1] + x2 * m[:, 2]
+    x = np.asarray(x)
+    dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.dtype(np.float32)
+    matrix = np.asarray(m, dtype=dtype)
+    if offset is not None:
+        matrix = np.concatenate([matrix, np.asarray(offset, dtype=dtype).reshape(3, 1)], axis=1)
+    flat = np.ascontiguousarray(x, dtype=dtype).reshape(-1, 1, 3)
+    if flat.shape[0] == 0:
+        return np.empty(x.shape, dtype)
+    return cv2.transform(flat, matrix).reshape(x.shape)
 
 
 def luminance(rgb: np.ndarray) -> np.ndarray:
@@ -49,19 +57,23 @@ def linear_to_srgb(c: np.ndarray) -> np.ndarray:
     return np.where(c <= 0.0031308, c * 12.92, 1.055 * np.maximum(c, 0.0031308) ** (1 / 2.4) - 0.055)
 
 
+# L*, a*, b* are linear in f(X/Xn), f(Y/Yn), f(Z/Zn): [L, a, b] = _F_TO_LAB @ f + [-16, 0, 0].
+_F_TO_LAB = np.array([[0.0, 116.0, 0.0], [500.0, -500.0, 0.0], [0.0, 200.0, -200.0]])
+_LAB_OFFSET = np.array([-16.0, 0.0, 0.0])
+_LAB_TO_F = np.linalg.inv(_F_TO_LAB)
+_F_OFFSET = -_LAB_TO_F @ _LAB_OFFSET
+
+
 def linear_to_lab(rgb: np.ndarray) -> np.ndarray:
-    xyz = mat3(rgb, _RGB_TO_XYZN)
+    xyz = mat3(np.asarray(rgb, dtype=np.float32), _RGB_TO_XYZN)
     f = np.where(xyz > _EPS, np.cbrt(np.maximum(xyz, _EPS)), xyz / _KAPPA + 4.0 / 29.0)
-    fx, fy, fz = f[..., 0], f[..., 1], f[..., 2]
-    return np.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], axis=-1).astype(np.float32)
+    return mat3(f, _F_TO_LAB, _LAB_OFFSET)
 
 
 def lab_to_linear(lab: np.ndarray) -> np.ndarray:
-    lab = np.asarray(lab, dtype=np.float32)
-    fy = (lab[..., 0] + 16.0) / 116.0
-    f = np.stack([fy + lab[..., 1] / 500.0, fy, fy - lab[..., 2] / 200.0], axis=-1)
+    f = mat3(np.asarray(lab, dtype=np.float32), _LAB_TO_F, _F_OFFSET)
     xyz = np.where(f > 6.0 / 29.0, f ** 3, _KAPPA * (f - 4.0 / 29.0))
-    return mat3(xyz, _XYZN_TO_RGB).astype(np.float32)
+    return mat3(xyz, _XYZN_TO_RGB)
 
 
 def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
@@ -81,10 +93,17 @@ def fit_gamut(rgb: np.ndarray) -> np.ndarray:
     keeps luminance (so distinct highlight levels stay distinct) and hue, and
     only gives up chroma where the colour cannot be shown.
     """
-    y = np.clip(luminance(rgb), 0.0, 1.0)[..., None]
-    d = rgb - y
+    rgb = np.asarray(rgb, dtype=np.float32)
+    out = np.array(rgb)
+    outside = ((rgb < 0.0) | (rgb > 1.0)).any(axis=-1)
+    if not outside.any():        # the usual case, per frame: nothing to map
+        return out
+    colours = rgb[outside]       # only these (a LUT's saturated corners) pay for the mapping
+    y = np.clip(luminance(colours), 0.0, 1.0)[..., None]
+    d = colours - y
     with np.errstate(divide="ignore", invalid="ignore"):
         over = np.where(d > 0, (1.0 - y) / d, np.inf)      # largest t keeping y + t*d <= 1
         under = np.where(d < 0, -y / d, np.inf)              # ... and >= 0
     t = np.clip(np.minimum(over, under).min(axis=-1, keepdims=True), 0.0, 1.0)
-    return np.clip(y + t * d, 0.0, 1.0).astype(np.float32)
+    out[outside] = np.clip(y + t * d, 0.0, 1.0)
+    return out

@@ -47,15 +47,18 @@ class ColourStats:
         pos = L_QUANTILES * (n - 1)
         edges = [i * n // N_BANDS for i in range(1, N_BANDS)]
         kth = np.unique(np.concatenate([np.floor(pos), np.ceil(pos), edges]).astype(np.intp))
-        # A partial sort is enough: the order statistics we need, and bands as slices between them.
-        ordered = lab[np.argpartition(lab[:, 0], kth)]
-        lq = np.interp(pos, kth, ordered[kth, 0])
-        starts = np.array([0] + edges)
-        counts = np.diff(np.append(starts, n)).astype(np.float64)[:, None]
-        sums = np.add.reduceat(ordered, starts, axis=0, dtype=np.float64)
-        squares = np.add.reduceat(ordered[:, 1:] ** 2, starts, axis=0, dtype=np.float64)
-        band_mean = sums / counts
-        band_var = np.maximum(squares / counts - band_mean[:, 1:] ** 2, 0.0)
+        # A partial sort of L* is enough: the order statistics we need, and the bands as
+        # the ranks between them (summed by band label: no reordered copy of the pixels).
+        order = np.argpartition(lab[:, 0], kth)
+        lq = np.interp(pos, kth, lab[order[kth], 0])
+        band = np.empty(n, np.intp)
+        for index, (start, end) in enumerate(zip([0] + edges, edges + [n])):
+            band[order[start:end]] = index
+        counts = np.bincount(band, minlength=N_BANDS).astype(np.float64)
+        sums = np.stack([np.bincount(band, lab[:, c], N_BANDS) for c in range(3)], axis=1)
+        squares = np.stack([np.bincount(band, lab[:, c] * lab[:, c], N_BANDS) for c in (1, 2)], axis=1)
+        band_mean = sums / np.maximum(counts, 1.0)[:, None]
+        band_var = np.maximum(squares / np.maximum(counts, 1.0)[:, None] - band_mean[:, 1:] ** 2, 0.0)
         return cls(sums.sum(axis=0) / n, lq, band_mean[:, 0], band_mean[:, 1:], np.sqrt(band_var))
 
     def vector(self) -> np.ndarray:

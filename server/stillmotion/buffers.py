@@ -16,6 +16,8 @@ array holds a reference to it, so it is never reused while something can read it
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import sys
 
 import numpy as np
@@ -42,3 +44,28 @@ class FramePool:
         same = [a for a in self._arrays if a.shape == shape and a.dtype == dtype]
         self._arrays = same[max(0, len(same) - self.keep + 1):] + [array] if self.keep > 0 else []
         return array
+
+
+# glibc mallopt parameters (malloc.h).
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+
+
+def keep_freed_memory(trim_mb: int = 128, mmap_mb: int = 32) -> bool:
+    """Let glibc keep freed memory for reuse instead of returning it to the kernel at once.
+
+    A render allocates and frees the same sizes every frame (statistics copies, encoder
+    frames, library scratch); by default glibc hands each freed region back and the next
+    allocation page-faults it in again, zeroed. Up to `trim_mb` free at the heap's top is
+    kept, and allocations under `mmap_mb` come from the heap. Measured on a 1080p parallax
+    job: page faults in the colour stage per frame 106 -> 55. For render processes only
+    (the memory stays with the process). False where the C library is not glibc.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return bool(mallopt(_M_TRIM_THRESHOLD, trim_mb << 20)) and bool(mallopt(_M_MMAP_THRESHOLD, mmap_mb << 20))

@@ -25,12 +25,16 @@ import cv2
 import numpy as np
 
 from .. import photo as photo_mod
+from ..buffers import FramePool
 from ..progress import CancelToken
 from ..request import AnimateRequest
 from . import depth as depth_mod
 from .base import Clip, EngineStatus
 
 # Move reversed in time for `--anchor end`: the clip then leads *into* the photo.
+# Frames a job holds at once: the colour stage's look-ahead ([colour] temporal_radius 6, plus
+# the frame in hand and the one being corrected) and the encoder's queue (2) and frame.
+FRAMES_IN_FLIGHT = 14
 _REVERSED = {"push-in": "pull-out", "pull-out": "push-in", "pan-left": "pan-right",
              "pan-right": "pan-left", "rise": "fall", "orbit": "orbit", "none": "none"}
 
@@ -160,6 +164,10 @@ class ParallaxEngine:
         warp = Warp(near, MoveParams(camera=camera, motion=float(request.motion), direction=direction))
         anchor_index = 0 if not reverse else n_frames - 1
 
+        # Frames in flight (the colour stage's look-ahead, the encoder's queue) come back to
+        # the pool once encoded; a fresh 1080p frame costs a page-zeroing pass (see buffers.py).
+        pool = FramePool(keep=FRAMES_IN_FLIGHT)
+
         def frames() -> Iterator[np.ndarray]:
             for i in range(n_frames):
                 cancel.raise_if_cancelled()
@@ -172,7 +180,7 @@ class ParallaxEngine:
                 else:
                     map_x, map_y = warp.maps(e)
                     frame = cv2.remap(source, map_x, map_y, interpolation=cv2.INTER_CUBIC,
-                                      borderMode=cv2.BORDER_REPLICATE)
+                                      borderMode=cv2.BORDER_REPLICATE, dst=pool.empty(source.shape))
                     yield np.clip(frame, 0.0, 1.0, out=frame)  # bicubic overshoots at hard edges
                 progress((i + 1) / n_frames)
 

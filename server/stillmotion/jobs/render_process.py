@@ -25,6 +25,7 @@ from multiprocessing.connection import Connection
 from typing import Any, Callable, Mapping
 
 from ..errors import Canceled, StillmotionError
+from ..buffers import keep_freed_memory
 from ..progress import CancelToken, JobProgress
 from .pipeline import JobResult, JobSpec, run_job
 from .priority import lower_process
@@ -64,6 +65,7 @@ def _child_main(conn: Connection, nice: int, idle: bool) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     lower_process(nice, idle=idle)   # the API process keeps the CPU when both want it
+    keep_freed_memory()              # fewer page faults: kernel time that also delays the API
     send_lock = threading.Lock()
     token_box: list[CancelToken] = [CancelToken()]
     jobs: list[dict[str, Any]] = []

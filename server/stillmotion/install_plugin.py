@@ -51,12 +51,10 @@ def modules_dir(platform: str | None = None, env: dict[str, str] | None = None,
 
 def source_dir() -> Path:
     """The plug-in folder shipped with this installation."""
-    candidates = [paths.plugin_dir(), Path(__file__).resolve().parent / "lrplugin" / PLUGIN_NAME]
-    for candidate in candidates:
-        if (candidate / "Info.lua").is_file():
-            return candidate
-    raise InputError(f"the Lightroom plug-in is missing from this installation (looked in "
-                     f"{', '.join(str(c) for c in candidates)})")
+    candidate = paths.plugin_dir()
+    if (candidate / "Info.lua").is_file():
+        return candidate
+    raise InputError(f"the Lightroom plug-in is missing from this installation (looked in {candidate})")
 
 
 def _install_record() -> dict[str, object]:

@@ -29,8 +29,14 @@ def models_dir() -> Path:
     return (home() / "models") if home() else Path(platformdirs.user_data_dir(APP)) / "models"
 
 
+PACKAGE = Path(__file__).resolve().parent
+
+
 def default_config_file() -> Path:
-    return REPO_ROOT / "config" / "default.toml"
+    """config/default.toml in a source checkout (and editable install); the copy an
+    installed wheel carries otherwise (see setup.py)."""
+    in_tree = REPO_ROOT / "config" / "default.toml"
+    return in_tree if in_tree.is_file() else PACKAGE / "default.toml"
 
 
 def user_config_file() -> Path:
@@ -38,4 +44,6 @@ def user_config_file() -> Path:
 
 
 def plugin_dir() -> Path:
-    return REPO_ROOT / "lrplugin" / "stillmotion.lrplugin"
+    """The Lightroom plug-in folder: in the source tree, else the copy in an installed wheel."""
+    in_tree = REPO_ROOT / "lrplugin" / "stillmotion.lrplugin"
+    return in_tree if in_tree.is_dir() else PACKAGE / "lrplugin" / "stillmotion.lrplugin"

@@ -220,26 +220,16 @@ class _Corrector:
         self.view = ReferenceView(fit.reference)
         self._reference_stats: tuple[np.ndarray | None, ColourStats | None] = (None, None)
         self.workspace: Workspace | None = None
-        self._small_workspaces: dict[str, Workspace] = {}
         self.unchanged = 0
-
-    def _scratch(self, use: str, copy: np.ndarray) -> Workspace:
-        """The workspace for one use of small copies ("stats", "flow": the measuring thread's;
-        "check": the planning thread's), kept from frame to frame."""
-        ws = self._small_workspaces.get(use)
-        if ws is None or not ws.fits(copy):
-            ws = self._small_workspaces[use] = Workspace(copy)
-        return ws
 
     def measure(self, frame: np.ndarray, index: int) -> _Measured:
         small = _samples(frame, self.settings.stats_size)
         flow_copy = _flow_copy(frame, self.settings.stats_size)
-        lab = srgb_to_lab(self.fit.lut.apply(small, self._scratch("stats", small)))
+        lab = srgb_to_lab(self.fit.lut.apply(small))
         whole = ColourStats.measure(lab).vector()
         # Full trust from `min_corresponding` of the frame corresponding, none below half of it.
         full = self.settings.min_corresponding
-        found = self.view.match(self.fit.lut.apply(flow_copy, self._scratch("flow", flow_copy)),
-                                reuse=index % ALIGN_EVERY != 0)
+        found = self.view.match(self.fit.lut.apply(flow_copy), reuse=index % ALIGN_EVERY != 0)
         weight = float(np.clip(2.0 * found.coverage / full - 1.0, 0.0, 1.0)) if full > 0 else 1.0
         if weight > 0 and len(found.frame_lab) >= 16:
             seen = ColourStats.measure(found.frame_lab)
@@ -279,8 +269,7 @@ class _Corrector:
         nodes = lightness_offset(offset).apply(nodes)
         lut = FrameLut((lab_to_srgb(nodes) - self.nodes) * np.float32(self.strength))
         # A correction too small to see is not worth a pass over the full frame (nor its rounding).
-        if float(np.abs(lut.apply(m.small, self._scratch("check", m.small)) - m.small).max()) * 255.0 \
-                <= s.unchanged_below:
+        if float(np.abs(lut.apply(m.small) - m.small).max()) * 255.0 <= s.unchanged_below:
             self.unchanged += 1
             return None
         return lut

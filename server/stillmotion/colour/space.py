@@ -23,8 +23,9 @@ _EPS = (6.0 / 29.0) ** 3
 _KAPPA = 3.0 * (6.0 / 29.0) ** 2
 
 
-def mat3(x: np.ndarray, m: np.ndarray, offset: np.ndarray | None = None) -> np.ndarray:
-    """x (..., 3) times the 3x3 matrix m transposed (m applied to each colour), plus `offset`.
+def mat3(x: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """x (..., 3) times the 3x3 matrix m transposed (m applied to each colour); a 3x4 `m`
+    adds its last column (an affine map).
 
     OpenCV's `transform` (one SIMD pass, no temporaries): 30x faster than the same
     in numpy broadcasting on a statistics copy, and free of OpenBLAS's threads,
@@ -32,13 +33,10 @@ def mat3(x: np.ndarray, m: np.ndarray, offset: np.ndarray | None = None) -> np.n
     """
     x = np.asarray(x)
     dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.dtype(np.float32)
-    matrix = np.asarray(m, dtype=dtype)
-    if offset is not None:
-        matrix = np.concatenate([matrix, np.asarray(offset, dtype=dtype).reshape(3, 1)], axis=1)
     flat = np.ascontiguousarray(x, dtype=dtype).reshape(-1, 1, 3)
     if flat.shape[0] == 0:
         return np.empty(x.shape, dtype)
-    return cv2.transform(flat, matrix).reshape(x.shape)
+    return cv2.transform(flat, np.asarray(m, dtype=dtype)).reshape(x.shape)
 
 
 def luminance(rgb: np.ndarray) -> np.ndarray:
@@ -57,21 +55,22 @@ def linear_to_srgb(c: np.ndarray) -> np.ndarray:
     return np.where(c <= 0.0031308, c * 12.92, 1.055 * np.maximum(c, 0.0031308) ** (1 / 2.4) - 0.055)
 
 
-# L*, a*, b* are linear in f(X/Xn), f(Y/Yn), f(Z/Zn): [L, a, b] = _F_TO_LAB @ f + [-16, 0, 0].
+# L*, a*, b* are affine in f(X/Xn), f(Y/Yn), f(Z/Zn): [L, a, b] = M @ f + [-16, 0, 0].
+# As 3x4 matrices for `mat3`, both ways.
 _F_TO_LAB = np.array([[0.0, 116.0, 0.0], [500.0, -500.0, 0.0], [0.0, 200.0, -200.0]])
 _LAB_OFFSET = np.array([-16.0, 0.0, 0.0])
-_LAB_TO_F = np.linalg.inv(_F_TO_LAB)
-_F_OFFSET = -_LAB_TO_F @ _LAB_OFFSET
+_F_TO_LAB_AFFINE = np.column_stack([_F_TO_LAB, _LAB_OFFSET])
+_LAB_TO_F_AFFINE = np.column_stack([np.linalg.inv(_F_TO_LAB), -np.linalg.inv(_F_TO_LAB) @ _LAB_OFFSET])
 
 
 def linear_to_lab(rgb: np.ndarray) -> np.ndarray:
     xyz = mat3(np.asarray(rgb, dtype=np.float32), _RGB_TO_XYZN)
     f = np.where(xyz > _EPS, np.cbrt(np.maximum(xyz, _EPS)), xyz / _KAPPA + 4.0 / 29.0)
-    return mat3(f, _F_TO_LAB, _LAB_OFFSET)
+    return mat3(f, _F_TO_LAB_AFFINE)
 
 
 def lab_to_linear(lab: np.ndarray) -> np.ndarray:
-    f = mat3(np.asarray(lab, dtype=np.float32), _LAB_TO_F, _F_OFFSET)
+    f = mat3(np.asarray(lab, dtype=np.float32), _LAB_TO_F_AFFINE)
     xyz = np.where(f > 6.0 / 29.0, f ** 3, _KAPPA * (f - 4.0 / 29.0))
     return mat3(xyz, _XYZN_TO_RGB)
 

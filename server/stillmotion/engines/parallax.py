@@ -31,10 +31,10 @@ from ..request import AnimateRequest
 from . import depth as depth_mod
 from .base import Clip, EngineStatus
 
-# Move reversed in time for `--anchor end`: the clip then leads *into* the photo.
 # Frames a job holds at once: the colour stage's look-ahead ([colour] temporal_radius 6, plus
 # the frame in hand and the one being corrected) and the encoder's queue (2) and frame.
 FRAMES_IN_FLIGHT = 14
+# Move reversed in time for `--anchor end`: the clip then leads *into* the photo.
 _REVERSED = {"push-in": "pull-out", "pull-out": "push-in", "pan-left": "pan-right",
              "pan-right": "pan-left", "rise": "fall", "orbit": "orbit", "none": "none"}
 

@@ -23,7 +23,6 @@ from pathlib import Path
 from ..place import PLACED_PREFIX
 
 
-
 def _record_path(folder: Path, job_id: str, variant: int) -> Path:
     return folder / f"{PLACED_PREFIX}{job_id}-v{variant}.json"
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 import functools
 
 import numpy as np
+import scipy.linalg
 import scipy.sparse as sp
-from scipy.sparse.linalg import spsolve
 
 from .space import srgb_to_lab
 
@@ -44,13 +44,13 @@ def _trilinear_matrix(points: np.ndarray, g: int) -> sp.csr_matrix:
 
 
 @functools.lru_cache(maxsize=4)
-def _roughness(g: int) -> sp.csc_matrix:
-    """D'D for the stacked second-difference operators along r, g and b of a g^3 grid."""
+def _roughness(g: int) -> np.ndarray:
+    """D'D for the stacked second-difference operators along r, g and b of a g^3 grid (dense)."""
     d1 = sp.diags([np.ones(g - 2), -2 * np.ones(g - 2), np.ones(g - 2)], [0, 1, 2], shape=(g - 2, g))
     eye = sp.identity(g)
     d = sp.vstack([sp.kron(sp.kron(d1, eye), eye), sp.kron(sp.kron(eye, d1), eye),
                    sp.kron(sp.kron(eye, eye), d1)]).tocsr()
-    return (d.T @ d).tocsc()
+    return (d.T @ d).toarray()
 
 
 def fit_lab_lut(source: np.ndarray, target_lab: np.ndarray, weights: np.ndarray | None = None, *,
@@ -71,14 +71,18 @@ def fit_lab_lut(source: np.ndarray, target_lab: np.ndarray, weights: np.ndarray 
     n = len(source)
     A = _trilinear_matrix(source.astype(np.float64), grid)
     residual0 = (target_lab - srgb_to_lab(source)).astype(np.float64)
-    reg = smoothness * _roughness(grid) + 1e-4 * sp.identity(grid ** 3, format="csc")
+    # The normal equations are small (g^3 unknowns, 729 at the default 9) and their matrix is
+    # positive definite (the ridge term), so a dense Cholesky solve, shared by the three Lab
+    # channels, is quicker than a sparse LU: the fit is made once per clip, but a short clip is
+    # only a few dozen frames.
+    reg = smoothness * _roughness(grid) + 1e-4 * np.eye(grid ** 3)
     w = np.ones(n) if weights is None else weights.astype(np.float64)
     delta = np.zeros((grid ** 3, 3))
     for _ in range(max(1, iterations)):
-        W = sp.diags(w / max(w.sum(), 1e-9))
-        lhs = (A.T @ W @ A + reg).tocsc()
-        delta = spsolve(lhs, A.T @ (W @ residual0))
-        delta = np.asarray(delta).reshape(-1, 3)
+        weighted = sp.diags(w / max(w.sum(), 1e-9)) @ A
+        lhs = (A.T @ weighted).toarray() + reg
+        delta = scipy.linalg.cho_solve(scipy.linalg.cho_factor(lhs, overwrite_a=True, check_finite=False),
+                                       weighted.T @ residual0, check_finite=False)
         err = np.linalg.norm(A @ delta - residual0, axis=1)
         robust = 1.0 / (1.0 + (err / outlier_scale) ** 2)
         w = robust if weights is None else robust * weights

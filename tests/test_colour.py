@@ -104,6 +104,44 @@ def test_undrifted_clip_comes_out_unchanged(name: str) -> None:
     assert max(metrics.pixel_delta_e(o, t) for o, t in zip(out[::5], truth[::5])) <= 0.5
 
 
+def test_a_frame_needing_little_is_not_passed_through_alone_between_corrected_ones() -> None:
+    # Chelsea's anchor frame needs a correction under `unchanged_below`, every later frame more.
+    # Passing the anchor through untouched left it a step off its corrected neighbours (flicker
+    # 0.036 L*); passed through only in long runs, it is corrected with them.
+    photo = real_photo("chelsea")
+    _, drifted = clip_of(photo)
+    info: dict = {}
+    out = matched(drifted, photo, info=info)
+    assert info["colour_frames_unchanged"] == 0
+    assert not np.array_equal(out[0], drifted[0])
+    assert metrics.flicker(metrics.mean_lightness(out)) <= 0.02
+
+
+def test_frames_needing_no_correction_pass_through_in_long_runs_only() -> None:
+    from stillmotion.colour.match import _PassThrough
+
+    frames = [np.full((2, 2, 3), i, np.float32) for i in range(12)]
+    lut = object()
+
+    def decide(shows: list[bool]) -> list[bool]:
+        """Per frame, in output order: was it passed through untouched?"""
+        passing, released = _PassThrough(run=3), []
+        for frame, s in zip(frames, shows):
+            released += passing.add(frame, lut, s)
+        released += passing.finish()
+        assert [int(f[0, 0, 0]) for f, _ in released] == list(range(len(shows)))   # order kept
+        untouched = [chosen is None for _, chosen in released]
+        assert sum(untouched) == passing.passed
+        return untouched
+
+    assert decide([False, True, True, True]) == [False] * 4            # a lone one: corrected too
+    assert decide([True, False, True]) == [False] * 3
+    assert decide([True, False, False, True]) == [False] * 4            # a run too short
+    assert decide([True] + [False] * 5 + [True]) == [False] + [True] * 5 + [False]
+    assert decide([False] * 2) == [True] * 2                           # a whole clip with nothing to do
+    assert decide([True, False, False]) == [False] * 3                 # ends inside a short run
+
+
 @pytest.mark.parametrize("size", [(480, 270), (270, 480)])
 def test_a_still_clip_of_the_photo_is_left_alone_at_odd_sized_copies(size: tuple[int, int]) -> None:
     # 480x270 is fitted on a 240x135 copy: an odd side, where phase correlation once reported a

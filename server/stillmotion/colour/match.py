@@ -15,8 +15,9 @@
 
 The transforms are composed at the nodes of one 3-D LUT per frame and applied
 to the full frame in a single pass (see lut.py), so the per-frame cost is one
-OpenCV remap; a frame whose correction is below `unchanged_below` 8-bit levels
-is passed through untouched (no pass at all). Frames stream: at most
+OpenCV remap; frames whose correction is below `unchanged_below` 8-bit levels
+are passed through untouched (no pass at all), in runs of PASS_THROUGH_RUN or
+more (a lone one between corrected frames would be a step: flicker). Frames stream: at most
 `temporal_radius` + 1 frames (or the anchor look-ahead) are held, never the clip.
 
 `match_video` is the same for any clip on disk (`stillmotion match`).
@@ -54,6 +55,9 @@ FLOW_SIZE = 2   # correspondence is found on copies this many times the statisti
 # optical flows) found on one frame serves the next three too. Measured at 1024x576 (bench/colour.py):
 # every 2nd frame -> every 4th is ~1.3 ms less per frame, same CIEDE2000, flicker 0.0073 -> 0.0072.
 ALIGN_EVERY = 4
+# Frames whose correction would not show pass through untouched only in runs at least this long
+# (see _PassThrough); the frames of a shorter run are held back until it is decided.
+PASS_THROUGH_RUN = 4
 CORRESPONDENCE_NOISE = {"mean_lightness": 0.2, "lightness": 1.0, "chroma": 0.4, "spread": 0.08}
 
 
@@ -220,7 +224,6 @@ class _Corrector:
         self.view = ReferenceView(fit.reference)
         self._reference_stats: tuple[np.ndarray | None, ColourStats | None] = (None, None)
         self.workspace: Workspace | None = None
-        self.unchanged = 0
 
     def measure(self, frame: np.ndarray, index: int) -> _Measured:
         small = _samples(frame, self.settings.stats_size)
@@ -241,8 +244,8 @@ class _Corrector:
             weight, pair = 0.0, np.concatenate([whole, self.fit.target.vector()])
         return _Measured(small, lab.reshape(-1, 3), whole, pair, weight)
 
-    def plan(self, m: _Measured, smoothed: np.ndarray, pair: np.ndarray, share: float) -> FrameLut | None:
-        """The frame's correction as one LUT, or None when it would not show."""
+    def plan(self, m: _Measured, smoothed: np.ndarray, pair: np.ndarray, share: float) -> tuple[FrameLut, bool]:
+        """The frame's correction as one LUT, and whether it would show (see `unchanged_below`)."""
         s = self.settings
         own, tau, target = ColourStats.from_vector(m.whole), ColourStats.from_vector(smoothed), self.fit.target
         nodes, small = self.fit.base_lab, m.lab[:, 0]
@@ -268,11 +271,7 @@ class _Corrector:
         offset = float(np.clip((wanted - small.mean()) / weight, -5.0, 5.0))
         nodes = lightness_offset(offset).apply(nodes)
         lut = FrameLut((lab_to_srgb(nodes) - self.nodes) * np.float32(self.strength))
-        # A correction too small to see is not worth a pass over the full frame (nor its rounding).
-        if float(np.abs(lut.apply(m.small) - m.small).max()) * 255.0 <= s.unchanged_below:
-            self.unchanged += 1
-            return None
-        return lut
+        return lut, float(np.abs(lut.apply(m.small) - m.small).max()) * 255.0 > s.unchanged_below
 
     def apply(self, frame: np.ndarray, lut: FrameLut) -> np.ndarray:
         """The full frame corrected (one pass; called from one thread at a time)."""
@@ -338,7 +337,8 @@ def match_frames(frames: Iterable[np.ndarray], reference: np.ndarray, *, strengt
     applier = ThreadPoolExecutor(max_workers=1, thread_name_prefix="colour-apply")
     pending: dict[int, Future[_Measured]] = {i: measurer.submit(corrector.measure, f, i) for i, f in buffer}
     measured: dict[int, _Measured] = {}
-    previous: Future[np.ndarray] | None = None
+    passing = _PassThrough(PASS_THROUGH_RUN)
+    output: deque[Future[np.ndarray]] = deque()
     next_read = len(buffer)
     exhausted = False
     try:
@@ -364,21 +364,76 @@ def match_frames(frames: Iterable[np.ndarray], reference: np.ndarray, *, strengt
             share = float((nearness * trust).sum() / nearness.sum())
             pair = (smooth_in_time(np.stack([measured[k].pair for k in near]), times, float(index), sigma,
                                    weights=trust) if share > 0 else measured[index].pair)
-            lut = corrector.plan(measured[index], smoothed, pair, share)
-            current = applier.submit(corrector.apply, frame, lut) if lut is not None else _done(frame)
+            lut, shows = corrector.plan(measured[index], smoothed, pair, share)
+            for held, held_lut in passing.add(frame, lut, shows):
+                output.append(applier.submit(corrector.apply, held, held_lut) if held_lut is not None
+                              else _done(held))
             del frame, lut
-            if previous is not None:
-                yield previous.result()
-            previous = current
+            # The pass over the full frame runs one frame behind.
+            while len(output) > 1:
+                yield output.popleft().result()
             for k in [k for k in measured if k < index - radius]:
                 del measured[k]
-        if previous is not None:
-            yield previous.result()
+        for held, held_lut in passing.finish():
+            output.append(applier.submit(corrector.apply, held, held_lut) if held_lut is not None else _done(held))
+        while output:
+            yield output.popleft().result()
     finally:
         measurer.shutdown(wait=True, cancel_futures=True)
         applier.shutdown(wait=True, cancel_futures=True)
     if info is not None:
-        info["colour_frames_unchanged"] = corrector.unchanged
+        info["colour_frames_unchanged"] = passing.passed
+
+
+class _PassThrough:
+    """Which frames go through untouched: those whose correction would not show, in long runs only.
+
+    Skipping the pass for a correction too small to see is free speed, and leaves a
+    clip whose colour is right bit for bit as it was. But a lone frame passed through
+    between corrected ones (often the anchor, which needs least) is a step of up to
+    `unchanged_below` levels against its neighbours: flicker. So a run of such frames
+    is held back until it is `run` frames long (then it, and the rest of the run, pass
+    through) or a frame that needs correcting ends it (then the held ones are corrected
+    too). A clip that ends inside a short run passes it through only if no frame of the
+    clip was corrected.
+    """
+
+    def __init__(self, run: int) -> None:
+        self.run = max(1, run)
+        self.held: list[tuple[np.ndarray, FrameLut]] = []
+        self.passing = False       # inside a run that is long enough
+        self.corrected = False     # any frame of the clip corrected so far
+        self.passed = 0
+
+    def add(self, frame: np.ndarray, lut: FrameLut, shows: bool) -> list[tuple[np.ndarray, FrameLut | None]]:
+        """The frames now decided, in order, each with its LUT or None to pass it through."""
+        if shows:
+            self.passing, self.corrected = False, True
+            released: list[tuple[np.ndarray, FrameLut | None]] = [*self.held, (frame, lut)]
+            self.held = []
+            return released
+        if self.passing:
+            self.passed += 1
+            return [(frame, None)]
+        self.held.append((frame, lut))
+        if len(self.held) < self.run:
+            return []
+        self.passing = True
+        return self._pass_held()
+
+    def finish(self) -> list[tuple[np.ndarray, FrameLut | None]]:
+        """The frames still held at the end of the clip."""
+        if not self.corrected:
+            return self._pass_held()
+        released: list[tuple[np.ndarray, FrameLut | None]] = list(self.held)
+        self.held = []
+        return released
+
+    def _pass_held(self) -> list[tuple[np.ndarray, FrameLut | None]]:
+        self.passed += len(self.held)
+        released: list[tuple[np.ndarray, FrameLut | None]] = [(f, None) for f, _ in self.held]
+        self.held = []
+        return released
 
 
 def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str | os.PathLike | None = None,

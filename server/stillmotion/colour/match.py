@@ -17,8 +17,9 @@ The transforms are composed at the nodes of one 3-D LUT per frame and applied
 to the full frame in a single pass (see lut.py), so the per-frame cost is one
 OpenCV remap; frames whose correction is below `unchanged_below` 8-bit levels
 are passed through untouched (no pass at all), in runs of PASS_THROUGH_RUN or
-more (a lone one between corrected frames would be a step: flicker). Frames stream: at most
-`temporal_radius` + 1 frames (or the anchor look-ahead) are held, never the clip.
+more (a lone one between corrected frames would be a step: flicker). Frames
+stream: at most `temporal_radius` + 1 frames (or the anchor look-ahead) are
+held, never the clip.
 
 `match_video` is the same for any clip on disk (`stillmotion match`).
 """
@@ -339,6 +340,11 @@ def match_frames(frames: Iterable[np.ndarray], reference: np.ndarray, *, strengt
     measured: dict[int, _Measured] = {}
     passing = _PassThrough(PASS_THROUGH_RUN)
     output: deque[Future[np.ndarray]] = deque()
+
+    def send(decided: list[tuple[np.ndarray, FrameLut | None]]) -> None:
+        for frame, lut in decided:   # the pass over the full frame, or the frame as it is
+            output.append(applier.submit(corrector.apply, frame, lut) if lut is not None else _done(frame))
+
     next_read = len(buffer)
     exhausted = False
     try:
@@ -365,17 +371,14 @@ def match_frames(frames: Iterable[np.ndarray], reference: np.ndarray, *, strengt
             pair = (smooth_in_time(np.stack([measured[k].pair for k in near]), times, float(index), sigma,
                                    weights=trust) if share > 0 else measured[index].pair)
             lut, shows = corrector.plan(measured[index], smoothed, pair, share)
-            for held, held_lut in passing.add(frame, lut, shows):
-                output.append(applier.submit(corrector.apply, held, held_lut) if held_lut is not None
-                              else _done(held))
+            send(passing.add(frame, lut, shows))
             del frame, lut
             # The pass over the full frame runs one frame behind.
             while len(output) > 1:
                 yield output.popleft().result()
             for k in [k for k in measured if k < index - radius]:
                 del measured[k]
-        for held, held_lut in passing.finish():
-            output.append(applier.submit(corrector.apply, held, held_lut) if held_lut is not None else _done(held))
+        send(passing.finish())
         while output:
             yield output.popleft().result()
     finally:
@@ -409,9 +412,7 @@ class _PassThrough:
         """The frames now decided, in order, each with its LUT or None to pass it through."""
         if shows:
             self.passing, self.corrected = False, True
-            released: list[tuple[np.ndarray, FrameLut | None]] = [*self.held, (frame, lut)]
-            self.held = []
-            return released
+            return self._release(correct=True) + [(frame, lut)]
         if self.passing:
             self.passed += 1
             return [(frame, None)]
@@ -419,19 +420,17 @@ class _PassThrough:
         if len(self.held) < self.run:
             return []
         self.passing = True
-        return self._pass_held()
+        return self._release(correct=False)
 
     def finish(self) -> list[tuple[np.ndarray, FrameLut | None]]:
         """The frames still held at the end of the clip."""
-        if not self.corrected:
-            return self._pass_held()
-        released: list[tuple[np.ndarray, FrameLut | None]] = list(self.held)
-        self.held = []
-        return released
+        return self._release(correct=self.corrected)
 
-    def _pass_held(self) -> list[tuple[np.ndarray, FrameLut | None]]:
-        self.passed += len(self.held)
-        released: list[tuple[np.ndarray, FrameLut | None]] = [(f, None) for f, _ in self.held]
+    def _release(self, *, correct: bool) -> list[tuple[np.ndarray, FrameLut | None]]:
+        """The held frames, corrected or passed through."""
+        released: list[tuple[np.ndarray, FrameLut | None]] = [(f, lut if correct else None) for f, lut in self.held]
+        if not correct:
+            self.passed += len(self.held)
         self.held = []
         return released
 

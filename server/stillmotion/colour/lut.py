@@ -8,14 +8,18 @@ unchanged and precision is never limited by the grid.
 Speed: interpolating a 3-D table in numpy costs dozens of passes over the
 frame. Instead the red axis is pre-interpolated to 256 levels (an 8-bit red
 index loses nothing a smooth transform can show: the error is the table's slope
-times 1/510) and the table is laid out as a 2-D image of (red level x green)
+times about 1/480) and the table is laid out as a 2-D image of (red level x green)
 rows by blue columns, so one OpenCV bilinear `remap` does the green/blue
 interpolation for every pixel in a single SIMD, multi-threaded pass.
+
+The red levels are where OpenCV's bilinear `resize` puts them when it stretches
+the n node rows to 256 (pixel centres: level k lies at node position
+(k + 0.5) n / 256 - 0.5), so one `resize` builds a frame's table (0.05 ms
+against 0.2 ms for the same interpolation in numpy, on every frame); the
+levels outside the nodes' span are never looked up.
 """
 
 from __future__ import annotations
-
-import functools
 
 import cv2
 import numpy as np
@@ -33,12 +37,14 @@ def grid_nodes(n: int) -> np.ndarray:
     return np.stack([r, g, b], axis=-1)
 
 
-@functools.lru_cache(maxsize=4)
-def _red_upsampler(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """For each of the 256 red levels: the lower node index and the weight of the upper one."""
-    pos = np.arange(RED_LEVELS) * ((n - 1) / (RED_LEVELS - 1))
-    i0 = np.minimum(pos.astype(np.intp), n - 2)
-    return i0, (pos - i0).astype(np.float32)[:, None]
+def red_level_scale(n: int) -> tuple[float, float]:
+    """(alpha, beta): the red level of sRGB red value R is round(alpha R + beta), for n nodes.
+
+    Inverts where `resize` puts level k: at node position (k + 0.5) n / RED_LEVELS - 0.5,
+    which is red value R = that / (n - 1).
+    """
+    alpha = (n - 1) * RED_LEVELS / n
+    return alpha, 0.5 * RED_LEVELS / n - 0.5
 
 
 class FrameLut:
@@ -49,15 +55,11 @@ class FrameLut:
         n = delta.shape[0]
         self.size = n
         self.is_identity = not np.any(delta)
-        # Red axis: linear interpolation from n nodes to 256 levels (no BLAS: see space.mat3).
-        i0, f = _red_upsampler(n)
-        flat = np.zeros((n, n * n, 4), dtype=np.float32)
-        flat[..., :3] = delta.reshape(n, n * n, 3)
-        flat = flat.reshape(n, -1)
-        fine = np.subtract(flat[i0 + 1], flat[i0])
-        fine *= f
-        fine += flat[i0]
         # Four channels (the fourth unused): OpenCV's 4-channel float remap is SIMD, 2.4x faster.
+        rows = cv2.cvtColor(np.ascontiguousarray(delta, dtype=np.float32).reshape(n, n * n, 3),
+                            cv2.COLOR_RGB2RGBA)
+        # Red axis: linear interpolation from n nodes to 256 levels (see the module's docstring).
+        fine = cv2.resize(rows, (n * n, RED_LEVELS), interpolation=cv2.INTER_LINEAR)
         self.atlas = fine.reshape(RED_LEVELS * n, n, 4)
 
     def apply(self, frame: np.ndarray, workspace: "Workspace | None" = None) -> np.ndarray:
@@ -83,7 +85,8 @@ class FrameLut:
     def _apply_band(self, frame: np.ndarray, out: np.ndarray, ws: "Workspace") -> None:
         n, h = self.size, frame.shape[0]
         red, map_x, map_y, change = ws.red[:h], ws.map_x[:h], ws.map_y[:h], ws.change[:h]
-        cv2.convertScaleAbs(frame[..., 0], dst=red, alpha=RED_LEVELS - 1)   # rounded 8-bit red index
+        alpha, beta = red_level_scale(n)
+        cv2.convertScaleAbs(frame[..., 0], dst=red, alpha=alpha, beta=beta)   # rounded red level
         np.multiply(red, np.float32(n), out=map_y, casting="unsafe")
         np.multiply(frame[..., 1], np.float32(n - 1), out=map_x)
         map_y += map_x

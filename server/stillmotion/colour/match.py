@@ -222,6 +222,7 @@ class _Corrector:
     def __init__(self, fit: ReferenceFit, settings: MatchSettings, strength: float) -> None:
         self.fit, self.settings, self.strength = fit, settings, strength
         self.nodes = grid_nodes(settings.lut_size)
+        self.base = tuple(np.ascontiguousarray(fit.base_lab[..., c]) for c in range(3))   # L*, a*, b*
         self.view = ReferenceView(fit.reference)
         self._reference_stats: tuple[np.ndarray | None, ColourStats | None] = (None, None)
         self.workspace: Workspace | None = None
@@ -249,7 +250,7 @@ class _Corrector:
         """The frame's correction as one LUT, and whether it would show (see `unchanged_below`)."""
         s = self.settings
         own, tau, target = ColourStats.from_vector(m.whole), ColourStats.from_vector(smoothed), self.fit.target
-        nodes, small = self.fit.base_lab, m.lab[:, 0]
+        nodes, small = self.base, m.lab[:, 0]
         steps = []
         if s.deflicker > 0:   # fast: exposure/white balance only, toward the smoothed statistics
             steps.append((balance_exposure(own, tau), s.deflicker))
@@ -261,7 +262,7 @@ class _Corrector:
             steps.append((blend((match_statistics(seen, wanted_seen), share),
                                 (match_statistics(tau, target), fallback)), s.drift))
         for transform, amount in steps:
-            nodes = transform.apply(nodes, amount)
+            nodes = transform.apply_planar(*nodes, amount=amount)
             small = transform.lightness(small, amount)
         # The steps agree on mean lightness only approximately; settle it exactly (flicker is
         # judged on it): the mean the two steps aim for, minus the mean they give.
@@ -270,7 +271,7 @@ class _Corrector:
                                + fallback * (target.mean[0] - tau.mean[0])))
         weight = max(float(end_fade(small).mean()), 0.2)
         offset = float(np.clip((wanted - small.mean()) / weight, -5.0, 5.0))
-        nodes = lightness_offset(offset).apply(nodes)
+        nodes = np.stack(lightness_offset(offset).apply_planar(*nodes), axis=-1)
         lut = FrameLut((lab_to_srgb(nodes) - self.nodes) * np.float32(self.strength))
         return lut, float(np.abs(lut.apply(m.small) - m.small).max()) * 255.0 > s.unchanged_below
 

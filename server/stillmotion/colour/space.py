@@ -94,15 +94,22 @@ def fit_gamut(rgb: np.ndarray) -> np.ndarray:
     """
     rgb = np.asarray(rgb, dtype=np.float32)
     out = np.array(rgb)
-    outside = ((rgb < 0.0) | (rgb > 1.0)).any(axis=-1)
-    if not outside.any():        # the usual case, per frame: nothing to map
+    flat, colours_out = rgb.reshape(-1, 3), out.reshape(-1, 3)
+    if not len(flat):
         return out
-    colours = rgb[outside]       # only these (a LUT's saturated corners) pay for the mapping
+    # (Per-pixel tests in OpenCV, and reductions over the three channels written out: numpy's
+    # reductions along a length-3 axis cost more than the rest of this on a LUT's nodes.)
+    inside = cv2.inRange(flat.reshape(-1, 1, 3), (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)).ravel()
+    outside = np.flatnonzero(inside == 0)
+    if not len(outside):         # the usual case, per frame: nothing to map
+        return out
+    colours = flat[outside]      # only these (a LUT's saturated corners) pay for the mapping
     y = np.clip(luminance(colours), 0.0, 1.0)[..., None]
     d = colours - y
     with np.errstate(divide="ignore", invalid="ignore"):
         over = np.where(d > 0, (1.0 - y) / d, np.inf)      # largest t keeping y + t*d <= 1
         under = np.where(d < 0, -y / d, np.inf)              # ... and >= 0
-    t = np.clip(np.minimum(over, under).min(axis=-1, keepdims=True), 0.0, 1.0)
-    out[outside] = np.clip(y + t * d, 0.0, 1.0)
+    t = np.minimum(over, under)
+    t = np.clip(np.minimum(np.minimum(t[:, 0], t[:, 1]), t[:, 2]), 0.0, 1.0)[:, None]
+    colours_out[outside] = np.clip(y + t * d, 0.0, 1.0)
     return out

@@ -50,23 +50,39 @@ class _Alignment:
     """Where a frame copy's content is in the reference: the expensive half of a match."""
 
     shape: tuple[int, int]
-    mask: np.ndarray            # (h, w) float 1/0: trusted pixels of the copy
-    weight: np.ndarray          # (h/2, w/2) fraction of each 2x2 block that is trusted
-    keep: np.ndarray            # (h/2, w/2) bool: whole blocks of trusted pixels
+    mask: np.ndarray            # (h, w, 3) float 1/0: trusted pixels of the copy (per channel)
+    norm: np.ndarray            # (h/2, w/2, 3): 1 / the blurred fraction of trusted pixels
+    keep: np.ndarray            # flat indices of the half-size pixels made of trusted pixels only
     sigma: float                # of the common blur, in half-size pixels
-    reference_lab: np.ndarray   # (n, 3) the reference's blurred colours at the kept blocks
+    reference_lab: np.ndarray   # (n, 3) the reference's blurred colours at the kept pixels
     coverage: float
 
+    @classmethod
+    def of(cls, trusted: np.ndarray, sigma: float, reference: np.ndarray) -> "_Alignment":
+        """From the (h, w) bool map of trusted pixels, and the reference pulled onto the copy."""
+        h, w = trusted.shape
+        mask = trusted.astype(np.float32)
+        weight = cv2.resize(mask, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA)
+        keep = np.flatnonzero(weight >= 0.99)
+        norm = 1.0 / np.maximum(cv2.GaussianBlur(weight, (0, 0), sigma), 1e-6)
+        found = cls((h, w), cv2.merge([mask] * 3), cv2.merge([norm] * 3), keep, sigma,
+                    np.empty((0, 3), np.float32), float(trusted.mean()) if len(keep) else 0.0)
+        if len(keep):
+            found.reference_lab = srgb_to_lab(found.blur(reference))
+        return found
 
-def _masked_blur(image: np.ndarray, mask: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
-    """`image` at half size, Gaussian-blurred over the pixels in `mask` only (normalised convolution).
+    def blur(self, image: np.ndarray) -> np.ndarray:
+        """(n, 3): `image` at half size, Gaussian-blurred over the trusted pixels only
+        (normalised convolution), at the kept pixels.
 
-    Half size is a quarter of the work and plenty for statistics once blurred; 2x2
-    blocks are averaged over their trusted pixels and weighted by how many there are.
-    """
-    half = cv2.resize(image * mask[..., None], weight.shape[::-1], interpolation=cv2.INTER_AREA)
-    total = cv2.GaussianBlur(half, (0, 0), sigma)
-    return total / np.maximum(cv2.GaussianBlur(weight, (0, 0), sigma), 1e-6)[..., None]
+        Half size is a quarter of the work and plenty for statistics once blurred; 2x2
+        blocks are averaged over their trusted pixels and weighted by how many there are.
+        (Masks and weights come in three channels, made once per alignment: numpy's
+        broadcasting over a trailing length-3 axis costs more than the blur.)
+        """
+        half = cv2.resize(cv2.multiply(image, self.mask), self.norm.shape[1::-1], interpolation=cv2.INTER_AREA)
+        total = cv2.multiply(cv2.GaussianBlur(half, (0, 0), self.sigma), self.norm)
+        return total.reshape(-1, 3)[self.keep]
 
 
 class ReferenceView:
@@ -103,16 +119,13 @@ class ReferenceView:
         if found.coverage == 0.0:
             empty = np.empty((0, 3), np.float32)
             return Corresponding(empty, empty, 0.0)
-        blurred = _masked_blur(frame, found.mask, found.weight, found.sigma)
-        return Corresponding(srgb_to_lab(blurred[found.keep]), found.reference_lab, found.coverage)
+        return Corresponding(srgb_to_lab(found.blur(frame)), found.reference_lab, found.coverage)
 
     def _align(self, frame: np.ndarray) -> _Alignment:
         h, w = frame.shape[:2]
-        half = (max(1, w // 2), max(1, h // 2))
+        sigma = BLUR * max(max(1, w // 2), max(1, h // 2))
         if min(h, w) < MIN_SIDE_PX:
-            nothing = np.zeros(half[::-1], np.float32)
-            return _Alignment((h, w), np.zeros((h, w), np.float32), nothing, nothing > 0, 1.0,
-                              np.empty((0, 3), np.float32), 0.0)
+            return _Alignment.of(np.zeros((h, w), bool), sigma, frame)
         ref, ref_grey = self._at((h, w))
         size = _flow_size(w, h)
         forward, backward = self._flow.both_ways(grey8(frame, size), ref_grey)
@@ -122,14 +135,8 @@ class ReferenceView:
         x = forward[..., 0] + np.arange(w, dtype=np.float32)
         y = forward[..., 1] + np.arange(h, dtype=np.float32)[:, None]
         trusted &= (x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)
-        mask = trusted.astype(np.float32)
-        weight = cv2.resize(mask, half, interpolation=cv2.INTER_AREA)
-        keep = weight >= 0.99
-        sigma = BLUR * max(half)
-        seen = warp(ref, forward)   # the reference's colour of each frame pixel's content
-        reference_lab = srgb_to_lab(_masked_blur(seen, mask, weight, sigma)[keep])
-        return _Alignment((h, w), mask, weight, keep, sigma, reference_lab,
-                          float(trusted.mean()) if keep.any() else 0.0)
+        # The reference's colour of each frame pixel's content.
+        return _Alignment.of(trusted, sigma, warp(ref, forward))
 
 
 def _flow_size(w: int, h: int) -> tuple[int, int]:

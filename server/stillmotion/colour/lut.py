@@ -85,12 +85,12 @@ class FrameLut:
     def _apply_band(self, frame: np.ndarray, out: np.ndarray, ws: "Workspace") -> None:
         n, h = self.size, frame.shape[0]
         red, map_x, map_y, change = ws.red[:h], ws.map_x[:h], ws.map_y[:h], ws.change[:h]
+        # The channels apart first (one SIMD pass): every step after it reads contiguous data.
+        r, g, b = cv2.split(frame, [plane[:h] for plane in ws.planes])
         alpha, beta = red_level_scale(n)
-        cv2.convertScaleAbs(frame[..., 0], dst=red, alpha=alpha, beta=beta)   # rounded red level
-        np.multiply(red, np.float32(n), out=map_y, casting="unsafe")
-        np.multiply(frame[..., 1], np.float32(n - 1), out=map_x)
-        map_y += map_x
-        np.multiply(frame[..., 2], np.float32(n - 1), out=map_x)
+        cv2.convertScaleAbs(r, dst=red, alpha=alpha, beta=beta)   # rounded red level
+        cv2.addWeighted(red, float(n), g, float(n - 1), 0.0, dst=map_y, dtype=cv2.CV_32F)
+        np.multiply(b, np.float32(n - 1), out=map_x)
         cv2.remap(self.atlas, map_x, map_y, cv2.INTER_LINEAR, dst=change, borderMode=cv2.BORDER_REPLICATE)
         cv2.cvtColor(change, cv2.COLOR_BGRA2BGR, dst=out)   # drop the spare channel (SIMD)
         out += frame
@@ -104,6 +104,7 @@ class Workspace:
         h, w = frame.shape[:2]
         self.shape = (h, w)
         self.band_rows = h = min(h, max(1, BAND_PIXELS // max(1, w)))   # a small copy: one band
+        self.planes = [np.empty((h, w), np.float32) for _ in range(3)]
         self.red = np.empty((h, w), np.uint8)
         self.map_x = np.empty((h, w), np.float32)
         self.map_y = np.empty((h, w), np.float32)

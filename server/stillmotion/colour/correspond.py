@@ -46,7 +46,7 @@ class Corresponding:
 
 
 @dataclass
-class _Alignment:
+class Alignment:
     """Where a frame copy's content is in the reference: the expensive half of a match."""
 
     shape: tuple[int, int]
@@ -58,7 +58,7 @@ class _Alignment:
     coverage: float
 
     @classmethod
-    def of(cls, trusted: np.ndarray, sigma: float, reference: np.ndarray) -> "_Alignment":
+    def of(cls, trusted: np.ndarray, sigma: float, reference: np.ndarray) -> "Alignment":
         """From the (h, w) bool map of trusted pixels, and the reference pulled onto the copy."""
         h, w = trusted.shape
         mask = trusted.astype(np.float32)
@@ -93,39 +93,36 @@ class ReferenceView:
         self.reference = np.ascontiguousarray(reference, dtype=np.float32)
         self._sized: tuple[tuple[int, int], np.ndarray, np.ndarray] | None = None
         self._flow = FlowEstimator("ultrafast")
-        self._last: _Alignment | None = None
 
     def _at(self, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
         """(sRGB at a frame copy's size, grey8 at its flow size); the same unless frames change size."""
-        if self._sized is None or self._sized[0] != shape:
+        sized = self._sized
+        if sized is None or sized[0] != shape:
             h, w = shape
             ref = self.reference
             if ref.shape[:2] != shape:
                 ref = cv2.resize(ref, (w, h), interpolation=cv2.INTER_AREA)
-            self._sized = (shape, ref, grey8(ref, _flow_size(w, h)))
-        return self._sized[1], self._sized[2]
+            self._sized = sized = (shape, ref, grey8(ref, _flow_size(w, h)))
+        return sized[1], sized[2]
 
-    def match(self, frame: np.ndarray, *, reuse: bool = False) -> Corresponding:
-        """The pixels of `frame` (a float sRGB copy of a frame, made like the reference's) it shares.
+    def match(self, frame: np.ndarray, found: Alignment) -> Corresponding:
+        """The pixels of `frame` (a float sRGB copy of a frame, made like the reference's) that
+        the reference shows, by the alignment `align` found for it or for a frame near it.
 
-        `reuse`: take the previous frame's alignment instead of finding this one's. A
-        camera moves a pixel or so between frames at this size, which the common blur
-        absorbs; the caller decides how often (see match.ALIGN_EVERY).
+        A camera moves a pixel or so between frames at this size, which the common blur
+        absorbs; the caller decides how many frames share an alignment (see match.ALIGN_EVERY).
         """
-        h, w = frame.shape[:2]
-        if not reuse or self._last is None or self._last.shape != (h, w):
-            self._last = self._align(frame)
-        found = self._last
-        if found.coverage == 0.0:
+        if found.coverage == 0.0 or found.shape != frame.shape[:2]:
             empty = np.empty((0, 3), np.float32)
             return Corresponding(empty, empty, 0.0)
         return Corresponding(srgb_to_lab(found.blur(frame)), found.reference_lab, found.coverage)
 
-    def _align(self, frame: np.ndarray) -> _Alignment:
+    def align(self, frame: np.ndarray) -> Alignment:
+        """Where the content of `frame` (a copy, as for `match`) is in the reference (thread-safe)."""
         h, w = frame.shape[:2]
         sigma = BLUR * max(max(1, w // 2), max(1, h // 2))
         if min(h, w) < MIN_SIDE_PX:
-            return _Alignment.of(np.zeros((h, w), bool), sigma, frame)
+            return Alignment.of(np.zeros((h, w), bool), sigma, frame)
         ref, ref_grey = self._at((h, w))
         size = _flow_size(w, h)
         forward, backward = self._flow.both_ways(grey8(frame, size), ref_grey)
@@ -136,7 +133,7 @@ class ReferenceView:
         y = forward[..., 1] + np.arange(h, dtype=np.float32)[:, None]
         trusted &= (x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)
         # The reference's colour of each frame pixel's content.
-        return _Alignment.of(trusted, sigma, warp(ref, forward))
+        return Alignment.of(trusted, sigma, warp(ref, forward))
 
 
 def _flow_size(w: int, h: int) -> tuple[int, int]:

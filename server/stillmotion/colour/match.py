@@ -18,8 +18,8 @@ to the full frame in a single pass (see lut.py), so the per-frame cost is one
 OpenCV remap; frames whose correction is below `unchanged_below` 8-bit levels
 are passed through untouched (no pass at all), in runs of PASS_THROUGH_RUN or
 more (a lone one between corrected frames would be a step: flicker). Frames
-stream: at most `temporal_radius` + 1 frames (or the anchor look-ahead) are
-held, never the clip.
+stream: about `temporal_radius` + READ_AHEAD + APPLY_BEHIND frames (or the
+anchor look-ahead) are held, never the clip.
 
 `match_video` is the same for any clip on disk (`stillmotion match`).
 """
@@ -39,7 +39,7 @@ import numpy as np
 from ..errors import ConfigError, InputError
 from ..photo import resize
 from .align import align
-from .correspond import ReferenceView
+from .correspond import Alignment, ReferenceView
 from .fit import fit_lab_lut
 from .icc import apply_lut
 from .lut import FrameLut, Workspace, grid_nodes
@@ -59,6 +59,12 @@ ALIGN_EVERY = 4
 # Frames whose correction would not show pass through untouched only in runs at least this long
 # (see _PassThrough); the frames of a shorter run are held back until it is decided.
 PASS_THROUGH_RUN = 4
+# Pipeline depths (bench/colour.py, 1024x576, A/B in one process): the full-frame pass may run
+# this many frames behind the planning (1 -> 2: +8% fps; one more corrected frame in flight) ...
+APPLY_BEHIND = 2
+# ... and frames are read (and their alignment started) this many frames beyond the smoothing
+# window, so that measuring seldom waits for an alignment (1 -> 3: +5%; two more frames held).
+READ_AHEAD = 3
 CORRESPONDENCE_NOISE = {"mean_lightness": 0.2, "lightness": 1.0, "chroma": 0.4, "spread": 0.08}
 
 
@@ -227,14 +233,25 @@ class _Corrector:
         self._reference_stats: tuple[np.ndarray | None, ColourStats | None] = (None, None)
         self.workspace: Workspace | None = None
 
-    def measure(self, frame: np.ndarray, index: int) -> _Measured:
+    def copy_for_flow(self, frame: np.ndarray) -> np.ndarray:
+        """The small copy of `frame` after T that correspondence is found on."""
+        return self.fit.lut.apply(_flow_copy(frame, self.settings.stats_size))
+
+    def align(self, frame: np.ndarray) -> tuple[Alignment, np.ndarray]:
+        """Where `frame`'s content is in the reference, and the copy that was found on."""
+        copy = self.copy_for_flow(frame)
+        return self.view.align(copy), copy
+
+    def measure(self, frame: np.ndarray, aligned: Future[tuple[Alignment, np.ndarray]],
+                own: bool) -> _Measured:
+        """`aligned`: the alignment of this frame (`own`) or of one shortly before it."""
         small = _samples(frame, self.settings.stats_size)
-        flow_copy = _flow_copy(frame, self.settings.stats_size)
         lab = srgb_to_lab(self.fit.lut.apply(small))
         whole = ColourStats.measure(lab).vector()
         # Full trust from `min_corresponding` of the frame corresponding, none below half of it.
         full = self.settings.min_corresponding
-        found = self.view.match(self.fit.lut.apply(flow_copy), reuse=index % ALIGN_EVERY != 0)
+        alignment, copy = aligned.result()
+        found = self.view.match(copy if own else self.copy_for_flow(frame), alignment)
         weight = float(np.clip(2.0 * found.coverage / full - 1.0, 0.0, 1.0)) if full > 0 else 1.0
         if weight > 0 and len(found.frame_lab) >= 16:
             seen = ColourStats.measure(found.frame_lab)
@@ -330,14 +347,27 @@ def match_frames(frames: Iterable[np.ndarray], reference: np.ndarray, *, strengt
 
     corrector = _Corrector(fit, settings, strength)
     radius = max(0, settings.temporal_radius)
-    # Three stages overlap, each on its own thread: measuring frames one ahead of need
-    # (small arrays: mostly Python, under the GIL), planning each frame's LUT here, and
-    # the pass over the full frame (OpenCV/numpy, outside the GIL) one frame behind.
+    # Four stages overlap, each on its own thread: aligning every ALIGN_EVERY-th frame to
+    # the reference (optical flow, outside the GIL) as soon as it is read, measuring frames
+    # ahead of need (small arrays: mostly Python, under the GIL), planning each frame's LUT
+    # here, and the pass over the full frame (OpenCV/numpy, outside the GIL) one frame behind.
     # Each stage handles frames in order, and results are only read once done, so the
     # output is the same as doing it all inline.
     measurer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="colour-measure")
+    aligner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="colour-align")
     applier = ThreadPoolExecutor(max_workers=1, thread_name_prefix="colour-apply")
-    pending: dict[int, Future[_Measured]] = {i: measurer.submit(corrector.measure, f, i) for i, f in buffer}
+    aligned: Future[tuple[Alignment, np.ndarray]] | None = None
+
+    def measure(index: int, frame: np.ndarray) -> Future[_Measured]:
+        # Every ALIGN_EVERY-th frame is aligned to the reference on a thread of its own (optical
+        # flow, mostly outside the GIL), ahead of the measuring, which the frames after it share.
+        nonlocal aligned
+        own = aligned is None or index % ALIGN_EVERY == 0
+        if own:
+            aligned = aligner.submit(corrector.align, frame)
+        return measurer.submit(corrector.measure, frame, aligned, own)
+
+    pending: dict[int, Future[_Measured]] = {i: measure(i, f) for i, f in buffer}
     measured: dict[int, _Measured] = {}
     passing = _PassThrough(PASS_THROUGH_RUN)
     output: deque[Future[np.ndarray]] = deque()
@@ -351,14 +381,14 @@ def match_frames(frames: Iterable[np.ndarray], reference: np.ndarray, *, strengt
     try:
         while buffer:
             index, frame = buffer[0]
-            while not exhausted and next_read <= index + radius + 1:
+            while not exhausted and next_read <= index + radius + READ_AHEAD:
                 nxt = next(source, None)
                 if nxt is None:
                     exhausted = True
                     break
                 nxt = np.asarray(nxt, dtype=np.float32)
                 buffer.append((next_read, nxt))
-                pending[next_read] = measurer.submit(corrector.measure, nxt, next_read)
+                pending[next_read] = measure(next_read, nxt)
                 next_read += 1
             for k in [k for k in pending if k <= index + radius]:
                 measured[k] = pending.pop(k).result()
@@ -375,7 +405,7 @@ def match_frames(frames: Iterable[np.ndarray], reference: np.ndarray, *, strengt
             send(passing.add(frame, lut, shows))
             del frame, lut
             # The pass over the full frame runs one frame behind.
-            while len(output) > 1:
+            while len(output) > APPLY_BEHIND:
                 yield output.popleft().result()
             for k in [k for k in measured if k < index - radius]:
                 del measured[k]
@@ -383,8 +413,8 @@ def match_frames(frames: Iterable[np.ndarray], reference: np.ndarray, *, strengt
         while output:
             yield output.popleft().result()
     finally:
-        measurer.shutdown(wait=True, cancel_futures=True)
-        applier.shutdown(wait=True, cancel_futures=True)
+        for executor in (measurer, aligner, applier):
+            executor.shutdown(wait=True, cancel_futures=True)
     if info is not None:
         info["colour_frames_unchanged"] = passing.passed
 

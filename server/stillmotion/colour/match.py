@@ -347,27 +347,26 @@ def match_frames(frames: Iterable[np.ndarray], reference: np.ndarray, *, strengt
 
     corrector = _Corrector(fit, settings, strength)
     radius = max(0, settings.temporal_radius)
-    # Four stages overlap, each on its own thread: aligning every ALIGN_EVERY-th frame to
-    # the reference (optical flow, outside the GIL) as soon as it is read, measuring frames
-    # ahead of need (small arrays: mostly Python, under the GIL), planning each frame's LUT
-    # here, and the pass over the full frame (OpenCV/numpy, outside the GIL) one frame behind.
-    # Each stage handles frames in order, and results are only read once done, so the
-    # output is the same as doing it all inline.
-    measurer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="colour-measure")
+    # Three threads: aligning every ALIGN_EVERY-th frame to the reference (optical flow,
+    # outside the GIL) as soon as it is read; measuring and planning each frame here (small
+    # arrays: mostly Python, under the GIL; measured on a thread of their own, the two
+    # fought over the GIL and ran 6% slower); and the pass over the full frame (OpenCV/numpy,
+    # outside the GIL) a frame or two behind. Each handles frames in order and results are
+    # only read once done, so the output is the same as doing it all inline.
     aligner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="colour-align")
     applier = ThreadPoolExecutor(max_workers=1, thread_name_prefix="colour-apply")
     aligned: Future[tuple[Alignment, np.ndarray]] | None = None
 
-    def measure(index: int, frame: np.ndarray) -> Future[_Measured]:
-        # Every ALIGN_EVERY-th frame is aligned to the reference on a thread of its own (optical
-        # flow, mostly outside the GIL), ahead of the measuring, which the frames after it share.
+    def read(index: int, frame: np.ndarray) -> tuple[np.ndarray, Future[tuple[Alignment, np.ndarray]], bool]:
+        """What measuring the frame takes: it, its alignment (own or shared), whether its own."""
+        # Every ALIGN_EVERY-th frame is aligned ahead of the measuring; the frames after it share it.
         nonlocal aligned
         own = aligned is None or index % ALIGN_EVERY == 0
         if own:
             aligned = aligner.submit(corrector.align, frame)
-        return measurer.submit(corrector.measure, frame, aligned, own)
+        return frame, aligned, own
 
-    pending: dict[int, Future[_Measured]] = {i: measure(i, f) for i, f in buffer}
+    pending = {i: read(i, f) for i, f in buffer}
     measured: dict[int, _Measured] = {}
     passing = _PassThrough(PASS_THROUGH_RUN)
     output: deque[Future[np.ndarray]] = deque()
@@ -388,10 +387,10 @@ def match_frames(frames: Iterable[np.ndarray], reference: np.ndarray, *, strengt
                     break
                 nxt = np.asarray(nxt, dtype=np.float32)
                 buffer.append((next_read, nxt))
-                pending[next_read] = measure(next_read, nxt)
+                pending[next_read] = read(next_read, nxt)
                 next_read += 1
             for k in [k for k in pending if k <= index + radius]:
-                measured[k] = pending.pop(k).result()
+                measured[k] = corrector.measure(*pending.pop(k))
             buffer.popleft()
             near = sorted(k for k in measured if abs(k - index) <= radius)
             times, sigma = np.array(near, dtype=np.float64), max(1.0, radius / 2.0)
@@ -404,7 +403,7 @@ def match_frames(frames: Iterable[np.ndarray], reference: np.ndarray, *, strengt
             lut, shows = corrector.plan(measured[index], smoothed, pair, share)
             send(passing.add(frame, lut, shows))
             del frame, lut
-            # The pass over the full frame runs one frame behind.
+            # The pass over the full frame runs APPLY_BEHIND frames behind.
             while len(output) > APPLY_BEHIND:
                 yield output.popleft().result()
             for k in [k for k in measured if k < index - radius]:
@@ -413,7 +412,7 @@ def match_frames(frames: Iterable[np.ndarray], reference: np.ndarray, *, strengt
         while output:
             yield output.popleft().result()
     finally:
-        for executor in (measurer, aligner, applier):
+        for executor in (aligner, applier):
             executor.shutdown(wait=True, cancel_futures=True)
     if info is not None:
         info["colour_frames_unchanged"] = passing.passed

@@ -39,7 +39,7 @@ import numpy as np
 from ..errors import ConfigError, InputError
 from ..photo import resize
 from .align import align
-from .correspond import Alignment, ReferenceView
+from .correspond import Alignment, Corresponding, ReferenceView
 from .fit import fit_lab_lut
 from .icc import apply_lut
 from .lut import FrameLut, Workspace, grid_nodes
@@ -231,27 +231,24 @@ class _Corrector:
         self.base = tuple(np.ascontiguousarray(fit.base_lab[..., c]) for c in range(3))   # L*, a*, b*
         self.view = ReferenceView(fit.reference)
         self._reference_stats: tuple[np.ndarray | None, ColourStats | None] = (None, None)
+        self._alignment: Alignment | None = None
         self.workspace: Workspace | None = None
 
-    def copy_for_flow(self, frame: np.ndarray) -> np.ndarray:
-        """The small copy of `frame` after T that correspondence is found on."""
-        return self.fit.lut.apply(_flow_copy(frame, self.settings.stats_size))
+    def correspond(self, frame: np.ndarray, align: bool) -> Corresponding:
+        """The frame's pixels that the reference shows, found on a small copy after T: by an
+        alignment found on this frame (`align`), or the last one found (called in frame order)."""
+        copy = self.fit.lut.apply(_flow_copy(frame, self.settings.stats_size))
+        if align or self._alignment is None:
+            self._alignment = self.view.align(copy)
+        return self.view.match(copy, self._alignment)
 
-    def align(self, frame: np.ndarray) -> tuple[Alignment, np.ndarray]:
-        """Where `frame`'s content is in the reference, and the copy that was found on."""
-        copy = self.copy_for_flow(frame)
-        return self.view.align(copy), copy
-
-    def measure(self, frame: np.ndarray, aligned: Future[tuple[Alignment, np.ndarray]],
-                own: bool) -> _Measured:
-        """`aligned`: the alignment of this frame (`own`) or of one shortly before it."""
+    def measure(self, frame: np.ndarray, corresponding: Future[Corresponding]) -> _Measured:
         small = _samples(frame, self.settings.stats_size)
         lab = srgb_to_lab(self.fit.lut.apply(small))
         whole = ColourStats.measure(lab).vector()
         # Full trust from `min_corresponding` of the frame corresponding, none below half of it.
         full = self.settings.min_corresponding
-        alignment, copy = aligned.result()
-        found = self.view.match(copy if own else self.copy_for_flow(frame), alignment)
+        found = corresponding.result()
         weight = float(np.clip(2.0 * found.coverage / full - 1.0, 0.0, 1.0)) if full > 0 else 1.0
         if weight > 0 and len(found.frame_lab) >= 16:
             seen = ColourStats.measure(found.frame_lab)
@@ -347,24 +344,19 @@ def match_frames(frames: Iterable[np.ndarray], reference: np.ndarray, *, strengt
 
     corrector = _Corrector(fit, settings, strength)
     radius = max(0, settings.temporal_radius)
-    # Three threads: aligning every ALIGN_EVERY-th frame to the reference (optical flow,
-    # outside the GIL) as soon as it is read; measuring and planning each frame here (small
-    # arrays: mostly Python, under the GIL; measured on a thread of their own, the two
-    # fought over the GIL and ran 6% slower); and the pass over the full frame (OpenCV/numpy,
-    # outside the GIL) a frame or two behind. Each handles frames in order and results are
-    # only read once done, so the output is the same as doing it all inline.
-    aligner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="colour-align")
+    # Three threads: finding each frame's correspondence with the reference as soon as it is
+    # read (optical flow on every ALIGN_EVERY-th frame, and blurs: mostly outside the GIL);
+    # measuring and planning each frame here (small arrays: mostly Python, under the GIL;
+    # measured on a thread of their own, the two fought over the GIL and ran 6% slower); and
+    # the pass over the full frame (OpenCV/numpy, outside the GIL) a frame or two behind.
+    # Each handles frames in order and results are only read once done, so the output is the
+    # same as doing it all inline.
+    finder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="colour-correspond")
     applier = ThreadPoolExecutor(max_workers=1, thread_name_prefix="colour-apply")
-    aligned: Future[tuple[Alignment, np.ndarray]] | None = None
 
-    def read(index: int, frame: np.ndarray) -> tuple[np.ndarray, Future[tuple[Alignment, np.ndarray]], bool]:
-        """What measuring the frame takes: it, its alignment (own or shared), whether its own."""
-        # Every ALIGN_EVERY-th frame is aligned ahead of the measuring; the frames after it share it.
-        nonlocal aligned
-        own = aligned is None or index % ALIGN_EVERY == 0
-        if own:
-            aligned = aligner.submit(corrector.align, frame)
-        return frame, aligned, own
+    def read(index: int, frame: np.ndarray) -> tuple[np.ndarray, Future[Corresponding]]:
+        """What measuring the frame takes: it, and its correspondence (being found)."""
+        return frame, finder.submit(corrector.correspond, frame, index % ALIGN_EVERY == 0)
 
     pending = {i: read(i, f) for i, f in buffer}
     measured: dict[int, _Measured] = {}
@@ -412,7 +404,7 @@ def match_frames(frames: Iterable[np.ndarray], reference: np.ndarray, *, strengt
         while output:
             yield output.popleft().result()
     finally:
-        for executor in (aligner, applier):
+        for executor in (finder, applier):
             executor.shutdown(wait=True, cancel_futures=True)
     if info is not None:
         info["colour_frames_unchanged"] = passing.passed

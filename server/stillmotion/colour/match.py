@@ -3,10 +3,10 @@
     photo + anchor frame --(aligned?)--> one smooth transform T (Lab 3-D LUT, or
                                          distribution match when not aligned)
     every frame f_t -> stats s_t of T(f_t) on a small copy
-                       -> c_t, r_t: stats of T(f_t) and of the reference R = T(anchor)
-                          on CORRESPONDING pixels only (R aligned to the frame by
-                          optical flow, see correspond.py), so a camera move that
-                          shows other content is not taken for drift
+                       -> c_t, r_t: stats after T of the frame and of the anchor
+                          on CORRESPONDING pixels only (the anchor aligned to the frame
+                          by optical flow, both blurred alike, see correspond.py), so a
+                          camera move that shows other content is not taken for drift
     tau_t  = s smoothed over neighbouring frames (local linear fit in time); likewise c, r
     F_t    = s_t   -> tau_t   deflicker: only what jumps from frame to frame
     D_t    = c_t   -> r_t     drift: only the slow part, so it cannot flicker (where too
@@ -171,7 +171,7 @@ class ReferenceFit:
     base_lab: np.ndarray       # (N, N, N, 3): Lab of T(node) at every LUT node
     lut: FrameLut              # T alone, to measure frames after T
     target: ColourStats        # statistics the clip is held to where frames show other content
-    reference: np.ndarray      # the anchor after T (sRGB, flow copy): what drift is measured against
+    reference: np.ndarray      # the anchor (sRGB, flow copy): what drift is measured against, after T
     method: str                # "aligned" | "distribution"
     alignment: float           # structure correlation of anchor and photo
 
@@ -202,7 +202,7 @@ def fit_reference(anchor: np.ndarray, reference: np.ndarray, settings: MatchSett
         method = "distribution"
     base = _compress_highlights(base)
     lut = FrameLut(lab_to_srgb(base) - nodes)
-    reference = lut.apply(_flow_copy(anchor, settings.stats_size))
+    reference = _flow_copy(anchor, settings.stats_size)
     if method == "aligned":
         target = ColourStats.measure(srgb_to_lab(lut.apply(_samples(anchor, settings.stats_size))))
     else:
@@ -229,15 +229,15 @@ class _Corrector:
         self.fit, self.settings, self.strength = fit, settings, strength
         self.nodes = grid_nodes(settings.lut_size)
         self.base = tuple(np.ascontiguousarray(fit.base_lab[..., c]) for c in range(3))   # L*, a*, b*
-        self.view = ReferenceView(fit.reference)
+        self.view = ReferenceView(fit.reference, fit.lut)
         self._reference_stats: tuple[np.ndarray | None, ColourStats | None] = (None, None)
         self._alignment: Alignment | None = None
         self.workspace: Workspace | None = None
 
     def correspond(self, frame: np.ndarray, align: bool) -> Corresponding:
-        """The frame's pixels that the reference shows, found on a small copy after T: by an
-        alignment found on this frame (`align`), or the last one found (called in frame order)."""
-        copy = self.fit.lut.apply(_flow_copy(frame, self.settings.stats_size))
+        """The frame's pixels that the reference shows, in Lab after T, found on a small copy: by
+        an alignment found on this frame (`align`), or the last one found (called in frame order)."""
+        copy = _flow_copy(frame, self.settings.stats_size)
         if align or self._alignment is None:
             self._alignment = self.view.align(copy)
         return self.view.match(copy, self._alignment)

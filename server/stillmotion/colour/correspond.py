@@ -16,10 +16,12 @@ Both sides are then blurred the same way, over trusted pixels only: a camera
 move shows the same content at another scale (a push-in magnifies it), and
 at a copy's resolution that changes the spread of values - the darkest
 shadows get darker - which would read as a tone change. Blurred, the two agree
-to a few tenths of a Delta E where nothing has drifted. The colour transform
-the statistics are wanted after (the clip's fitted T) is applied to the blurred
-pixels that are kept, not to the copies: a fifth of the pixels, and the
-measured flicker came out lower on all four sample photos (bench/colour.py).
+to a few tenths of a Delta E where nothing has drifted. The result is sRGB:
+the caller applies the colour transform the statistics are wanted after (the
+clip's fitted T) to the blurred pixels that are kept, not to the copies (a
+fifth of the pixels, and the measured flicker came out lower on all four sample
+photos in bench/colour.py); so correspondence needs no T and can be found while
+T is being fitted.
 
 Flow is computed on luma; DIS compares mean-normalised patches, so a frame
 that has drifted darker or warmer still aligns.
@@ -28,14 +30,12 @@ that has drifted darker or warmer still aligns.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
 
 import cv2
 import numpy as np
 
 from ..video.flow import FlowEstimator, grey8, resize_flow, round_trip_error, warp
-from .lut import FrameLut
-from .space import srgb_to_lab
+
 
 MAX_ROUND_TRIP = 0.01     # forward-backward disagreement, as a fraction of the copy's long edge
 BLUR = 0.012              # sigma of the common blur, as a fraction of the copy's long edge
@@ -45,8 +45,8 @@ MIN_SIDE_PX = 16          # below this a copy is too small for flow: nothing is 
 
 @dataclass
 class Corresponding:
-    frame_lab: np.ndarray       # (n, 3) Lab of the frame's pixels that the reference also shows
-    reference_lab: np.ndarray   # (n, 3) Lab of the same content in the reference
+    frame: np.ndarray           # (n, 3) sRGB of the frame's pixels that the reference also shows (blurred)
+    reference: np.ndarray       # (n, 3) sRGB of the same content in the reference (one array per alignment)
     coverage: float             # the fraction of the frame that the reference shows
 
 
@@ -59,14 +59,12 @@ class Alignment:
     norm: np.ndarray            # (h/2, w/2, 3): 1 / the blurred fraction of trusted pixels
     keep: np.ndarray            # flat indices of the half-size pixels made of trusted pixels only
     sigma: float                # of the common blur, in half-size pixels
-    reference_lab: np.ndarray   # (n, 3) the reference's blurred colours at the kept pixels
+    reference: np.ndarray       # (n, 3) the reference's blurred colours at the kept pixels
     coverage: float
 
     @classmethod
-    def of(cls, trusted: np.ndarray, sigma: float, reference: np.ndarray,
-           lab: Callable[[np.ndarray], np.ndarray]) -> "Alignment":
-        """From the (h, w) bool map of trusted pixels, the reference pulled onto the copy, and
-        what makes Lab of blurred pixels (see ReferenceView)."""
+    def of(cls, trusted: np.ndarray, sigma: float, reference: np.ndarray) -> "Alignment":
+        """From the (h, w) bool map of trusted pixels, and the reference pulled onto the copy."""
         h, w = trusted.shape
         mask = trusted.astype(np.float32)
         weight = cv2.resize(mask, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA)
@@ -75,7 +73,7 @@ class Alignment:
         found = cls((h, w), cv2.merge([mask] * 3), cv2.merge([norm] * 3), keep, sigma,
                     np.empty((0, 3), np.float32), float(trusted.mean()) if len(keep) else 0.0)
         if len(keep):
-            found.reference_lab = lab(found.blur(reference))
+            found.reference = found.blur(reference)
         return found
 
     def blur(self, image: np.ndarray) -> np.ndarray:
@@ -95,11 +93,9 @@ class Alignment:
 class ReferenceView:
     """The reference, ready to be aligned to the copies of one clip's frames."""
 
-    def __init__(self, reference: np.ndarray, transform: FrameLut | None = None) -> None:
-        """`reference`: float32 sRGB, the size of the frames' copies (see `match`); colours are
-        compared after `transform` (on both sides)."""
+    def __init__(self, reference: np.ndarray) -> None:
+        """`reference`: float32 sRGB, the size of the frames' copies (see `match`)."""
         self.reference = np.ascontiguousarray(reference, dtype=np.float32)
-        self.transform = transform
         self._sized: tuple[tuple[int, int], np.ndarray, np.ndarray] | None = None
         self._flow = FlowEstimator("ultrafast")
 
@@ -124,20 +120,14 @@ class ReferenceView:
         if found.coverage == 0.0 or found.shape != frame.shape[:2]:
             empty = np.empty((0, 3), np.float32)
             return Corresponding(empty, empty, 0.0)
-        return Corresponding(self._lab(found.blur(frame)), found.reference_lab, found.coverage)
-
-    def _lab(self, pixels: np.ndarray) -> np.ndarray:
-        """Lab of (n, 3) sRGB pixels after the transform."""
-        if self.transform is not None:
-            pixels = self.transform.apply(pixels.reshape(-1, 1, 3)).reshape(-1, 3)
-        return srgb_to_lab(pixels)
+        return Corresponding(found.blur(frame), found.reference, found.coverage)
 
     def align(self, frame: np.ndarray) -> Alignment:
         """Where the content of `frame` (a copy, as for `match`) is in the reference (thread-safe)."""
         h, w = frame.shape[:2]
         sigma = BLUR * max(max(1, w // 2), max(1, h // 2))
         if min(h, w) < MIN_SIDE_PX:
-            return Alignment.of(np.zeros((h, w), bool), sigma, frame, self._lab)
+            return Alignment.of(np.zeros((h, w), bool), sigma, frame)
         ref, ref_grey = self._at((h, w))
         size = _flow_size(w, h)
         forward, backward = self._flow.both_ways(grey8(frame, size), ref_grey)
@@ -148,7 +138,7 @@ class ReferenceView:
         y = forward[..., 1] + np.arange(h, dtype=np.float32)[:, None]
         trusted &= (x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)
         # The reference's colour of each frame pixel's content.
-        return Alignment.of(trusted, sigma, warp(ref, forward), self._lab)
+        return Alignment.of(trusted, sigma, warp(ref, forward))
 
 
 def _flow_size(w: int, h: int) -> tuple[int, int]:

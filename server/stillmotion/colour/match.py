@@ -31,7 +31,7 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import cv2
 import numpy as np
@@ -171,7 +171,6 @@ class ReferenceFit:
     base_lab: np.ndarray       # (N, N, N, 3): Lab of T(node) at every LUT node
     lut: FrameLut              # T alone, to measure frames after T
     target: ColourStats        # statistics the clip is held to where frames show other content
-    reference: np.ndarray      # the anchor (sRGB, flow copy): what drift is measured against, after T
     method: str                # "aligned" | "distribution"
     alignment: float           # structure correlation of anchor and photo
 
@@ -202,12 +201,28 @@ def fit_reference(anchor: np.ndarray, reference: np.ndarray, settings: MatchSett
         method = "distribution"
     base = _compress_highlights(base)
     lut = FrameLut(lab_to_srgb(base) - nodes)
-    reference = _flow_copy(anchor, settings.stats_size)
     if method == "aligned":
         target = ColourStats.measure(srgb_to_lab(lut.apply(_samples(anchor, settings.stats_size))))
     else:
         target = photo_stats
-    return ReferenceFit(base, lut, target, reference, method, found.score)
+    return ReferenceFit(base, lut, target, method, found.score)
+
+
+class _Finder:
+    """Each frame's correspondence with the anchor (needs no T: it can start before the fit)."""
+
+    def __init__(self, anchor: np.ndarray, settings: MatchSettings) -> None:
+        self.stats_size = settings.stats_size
+        self.view = ReferenceView(_flow_copy(anchor, settings.stats_size))
+        self._alignment: Alignment | None = None
+
+    def correspond(self, frame: np.ndarray, align: bool) -> Corresponding:
+        """Found on a small copy, by an alignment found on this frame (`align`) or the last one
+        found (so: called in frame order, from one thread)."""
+        copy = _flow_copy(frame, self.stats_size)
+        if align or self._alignment is None:
+            self._alignment = self.view.align(copy)
+        return self.view.match(copy, self._alignment)
 
 
 @dataclass
@@ -229,31 +244,37 @@ class _Corrector:
         self.fit, self.settings, self.strength = fit, settings, strength
         self.nodes = grid_nodes(settings.lut_size)
         self.base = tuple(np.ascontiguousarray(fit.base_lab[..., c]) for c in range(3))   # L*, a*, b*
-        self.view = ReferenceView(fit.reference, fit.lut)
         self._reference_stats: tuple[np.ndarray | None, ColourStats | None] = (None, None)
-        self._alignment: Alignment | None = None
+        self._reference_lab: tuple[np.ndarray | None, np.ndarray] = (None, np.empty((0, 3), np.float32))
         self.workspace: Workspace | None = None
 
-    def correspond(self, frame: np.ndarray, align: bool) -> Corresponding:
-        """The frame's pixels that the reference shows, in Lab after T, found on a small copy: by
-        an alignment found on this frame (`align`), or the last one found (called in frame order)."""
-        copy = _flow_copy(frame, self.settings.stats_size)
-        if align or self._alignment is None:
-            self._alignment = self.view.align(copy)
-        return self.view.match(copy, self._alignment)
+    def colours(self, found: Future[Corresponding]) -> tuple[np.ndarray, np.ndarray, float]:
+        """Lab after T of a frame's corresponding pixels and of the reference's, and the coverage
+        (called in frame order: the reference's are converted once per alignment)."""
+        c = found.result()
+        if self._reference_lab[0] is not c.reference:
+            self._reference_lab = (c.reference, self._lab(c.reference))
+        return self._lab(c.frame), self._reference_lab[1], c.coverage
 
-    def measure(self, frame: np.ndarray, corresponding: Future[Corresponding]) -> _Measured:
+    def _lab(self, pixels: np.ndarray) -> np.ndarray:
+        """Lab of (n, 3) sRGB pixels after T."""
+        if not len(pixels):
+            return np.empty((0, 3), np.float32)
+        return srgb_to_lab(self.fit.lut.apply(pixels.reshape(-1, 1, 3)).reshape(-1, 3))
+
+    def measure(self, frame: np.ndarray, colours: Future[tuple[np.ndarray, np.ndarray, float]]) -> _Measured:
+        """`colours`: what `colours` gives for the frame."""
         small = _samples(frame, self.settings.stats_size)
         lab = srgb_to_lab(self.fit.lut.apply(small))
         whole = ColourStats.measure(lab).vector()
         # Full trust from `min_corresponding` of the frame corresponding, none below half of it.
         full = self.settings.min_corresponding
-        found = corresponding.result()
-        weight = float(np.clip(2.0 * found.coverage / full - 1.0, 0.0, 1.0)) if full > 0 else 1.0
-        if weight > 0 and len(found.frame_lab) >= 16:
-            seen = ColourStats.measure(found.frame_lab)
-            if self._reference_stats[0] is not found.reference_lab:   # a fresh alignment
-                self._reference_stats = (found.reference_lab, ColourStats.measure(found.reference_lab))
+        frame_lab, reference_lab, coverage = colours.result()
+        weight = float(np.clip(2.0 * coverage / full - 1.0, 0.0, 1.0)) if full > 0 else 1.0
+        if weight > 0 and len(frame_lab) >= 16:
+            seen = ColourStats.measure(frame_lab)
+            if self._reference_stats[0] is not reference_lab:   # a fresh alignment
+                self._reference_stats = (reference_lab, ColourStats.measure(reference_lab))
             wanted = beyond_noise(seen, self._reference_stats[1], **CORRESPONDENCE_NOISE)
             pair = np.concatenate([seen.vector(), wanted.vector()])
         else:
@@ -326,50 +347,60 @@ def match_frames(frames: Iterable[np.ndarray], reference: np.ndarray, *, strengt
         anchor_index = n_frames + anchor_index if n_frames else None
     look_ahead = anchor_index if anchor_index is not None and anchor_index <= settings.max_anchor_lookahead else None
 
+    radius = max(0, settings.temporal_radius)
+    # Read before the fit: the frames up to the anchor, and those the first corrections need
+    # (their correspondence with the anchor is found while T is fitted: a tenth of a short
+    # clip's time, on one core).
     source = iter(frames)
     buffer: deque[tuple[int, np.ndarray]] = deque()
     for frame in source:
         buffer.append((len(buffer), np.asarray(frame, dtype=np.float32)))
-        if len(buffer) > (look_ahead or 0):
+        if len(buffer) > max(look_ahead or 0, radius + READ_AHEAD):
             break
     if not buffer:
         return
     # Fit on the frame that shows the photo when it is within reach, else on the first frame
     # (which, in a clip with small motion, still often lines up with the photo: alignment decides).
     anchor = buffer[look_ahead][1] if look_ahead is not None and look_ahead < len(buffer) else buffer[0][1]
-    fit = fit_reference(anchor, reference, settings)
-    if info is not None:
-        info.update(colour_method=fit.method, colour_alignment=round(fit.alignment, 3),
-                    colour_strength=strength)
-
-    corrector = _Corrector(fit, settings, strength)
-    radius = max(0, settings.temporal_radius)
-    # Three threads: finding each frame's correspondence with the reference as soon as it is
-    # read (optical flow on every ALIGN_EVERY-th frame, and blurs: mostly outside the GIL);
-    # measuring and planning each frame here (small arrays: mostly Python, under the GIL;
-    # measured on a thread of their own, the two fought over the GIL and ran 6% slower); and
-    # the pass over the full frame (OpenCV/numpy, outside the GIL) a frame or two behind.
-    # Each handles frames in order and results are only read once done, so the output is the
-    # same as doing it all inline.
+    # Three threads: finding each frame's correspondence with the anchor as soon as it is read
+    # (optical flow on every ALIGN_EVERY-th frame, and blurs: mostly outside the GIL), then its
+    # colours after T; measuring and planning each frame here (small arrays: mostly Python,
+    # under the GIL; measured on a thread of their own, the two fought over the GIL and ran 6%
+    # slower); and the pass over the full frame (OpenCV/numpy, outside the GIL) a frame or two
+    # behind. Each handles frames in order and results are only read once done, so the output
+    # is the same as doing it all inline.
     finder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="colour-correspond")
     applier = ThreadPoolExecutor(max_workers=1, thread_name_prefix="colour-apply")
-
-    def read(index: int, frame: np.ndarray) -> tuple[np.ndarray, Future[Corresponding]]:
-        """What measuring the frame takes: it, and its correspondence (being found)."""
-        return frame, finder.submit(corrector.correspond, frame, index % ALIGN_EVERY == 0)
-
-    pending = {i: read(i, f) for i, f in buffer}
-    measured: dict[int, _Measured] = {}
-    passing = _PassThrough(PASS_THROUGH_RUN)
-    output: deque[Future[np.ndarray]] = deque()
-
-    def send(decided: list[tuple[np.ndarray, FrameLut | None]]) -> None:
-        for frame, lut in decided:   # the pass over the full frame, or the frame as it is
-            output.append(applier.submit(corrector.apply, frame, lut) if lut is not None else _done(frame))
-
-    next_read = len(buffer)
-    exhausted = False
     try:
+        finding = _Finder(anchor, settings)
+        found: dict[int, Future[Corresponding]] = {}
+
+        def find(index: int, frame: np.ndarray) -> None:
+            found[index] = finder.submit(finding.correspond, frame, index % ALIGN_EVERY == 0)
+
+        for i, f in buffer:
+            find(i, f)
+        fit = fit_reference(anchor, reference, settings)
+        if info is not None:
+            info.update(colour_method=fit.method, colour_alignment=round(fit.alignment, 3),
+                        colour_strength=strength)
+        corrector = _Corrector(fit, settings, strength)
+
+        def read(index: int, frame: np.ndarray) -> tuple[np.ndarray, Future[tuple[np.ndarray, np.ndarray, float]]]:
+            """What measuring the frame takes: it, and its corresponding colours (being found)."""
+            return frame, finder.submit(corrector.colours, found.pop(index))
+
+        pending = {i: read(i, f) for i, f in buffer}
+        measured: dict[int, _Measured] = {}
+        passing = _PassThrough(PASS_THROUGH_RUN)
+        output: deque[Future[np.ndarray]] = deque()
+
+        def send(decided: list[tuple[np.ndarray, FrameLut | None]]) -> None:
+            for frame, lut in decided:   # the pass over the full frame, or the frame as it is
+                output.append(applier.submit(corrector.apply, frame, lut) if lut is not None else _done(frame))
+
+        next_read = len(buffer)
+        exhausted = False
         while buffer:
             index, frame = buffer[0]
             while not exhausted and next_read <= index + radius + READ_AHEAD:
@@ -379,6 +410,7 @@ def match_frames(frames: Iterable[np.ndarray], reference: np.ndarray, *, strengt
                     break
                 nxt = np.asarray(nxt, dtype=np.float32)
                 buffer.append((next_read, nxt))
+                find(next_read, nxt)
                 pending[next_read] = read(next_read, nxt)
                 next_read += 1
             for k in [k for k in pending if k <= index + radius]:
@@ -403,11 +435,11 @@ def match_frames(frames: Iterable[np.ndarray], reference: np.ndarray, *, strengt
         send(passing.finish())
         while output:
             yield output.popleft().result()
+        if info is not None:
+            info["colour_frames_unchanged"] = passing.passed
     finally:
         for executor in (finder, applier):
             executor.shutdown(wait=True, cancel_futures=True)
-    if info is not None:
-        info["colour_frames_unchanged"] = passing.passed
 
 
 class _PassThrough:

@@ -61,9 +61,10 @@ def _to_banded(matrix: sp.spmatrix, bands: int, out: np.ndarray | None = None) -
     """The upper triangle of a symmetric sparse matrix in LAPACK's banded storage
     (ab[bands + i - j, j] = a[i, j]), added to `out` when given."""
     coo = matrix.tocoo()
+    coo.sum_duplicates()   # (then each position once: a plain indexed += is exact)
     upper = coo.row <= coo.col
     ab = np.zeros((bands + 1, matrix.shape[0])) if out is None else out
-    np.add.at(ab, (bands + coo.row[upper] - coo.col[upper], coo.col[upper]), coo.data[upper])
+    ab[bands + coo.row[upper] - coo.col[upper], coo.col[upper]] += coo.data[upper]
     return ab
 
 

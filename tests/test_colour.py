@@ -7,6 +7,8 @@ grows over the clip (white balance, saturation, gamma) and per-frame jitter
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -181,6 +183,33 @@ def test_frames_stream_through_a_bounded_window() -> None:
     for count, _ in enumerate(match_frames(source(), photo, strength=1.0, anchor_index=0), start=1):
         held.append(produced - count)
     assert len(held) == 40 and max(held) <= 16
+
+
+def test_stopping_early_or_a_failing_source_leaves_no_threads_behind() -> None:
+    # A cancelled job stops pulling frames; a decoder can fail mid-clip. Either way the
+    # correspondence and full-frame threads end, and the source's error reaches the caller.
+    photo = real_photo("astronaut")
+    _, drifted = clip_of(photo, n=20)
+
+    def colour_threads() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if t.name.startswith("colour-")}
+
+    before = colour_threads()
+    stream = match_frames(iter(drifted), photo, strength=1.0, anchor_index=0, n_frames=20)
+    next(stream)
+    next(stream)
+    assert colour_threads() - before
+    stream.close()
+    assert not colour_threads() - before
+
+    def failing():
+        yield from drifted[:12]
+        raise OSError("decoder failed at frame 12")
+
+    with pytest.raises(OSError, match="decoder failed"):
+        for _ in match_frames(failing(), photo, strength=1.0, anchor_index=0):
+            pass
+    assert not colour_threads() - before
 
 
 @pytest.mark.parametrize("n", [12, 36])

@@ -36,7 +36,6 @@ import numpy as np
 
 from ..video.flow import FlowEstimator, grey8, resize_flow, round_trip_error, warp
 
-
 MAX_ROUND_TRIP = 0.01     # forward-backward disagreement, as a fraction of the copy's long edge
 BLUR = 0.012              # sigma of the common blur, as a fraction of the copy's long edge
 FLOW_SCALE = 0.75         # flow is found at this fraction of the copy's size: nearly as precise, 40% less work

@@ -263,7 +263,8 @@ class _Corrector:
         return srgb_to_lab(self.fit.lut.apply(pixels.reshape(-1, 1, 3)).reshape(-1, 3))
 
     def measure(self, frame: np.ndarray, colours: Future[tuple[np.ndarray, np.ndarray, float]]) -> _Measured:
-        """`colours`: what `colours` gives for the frame."""
+        """The frame's statistics; `colours`: its corresponding colours (see `colours`), being
+        found on the correspondence thread."""
         small = _samples(frame, self.settings.stats_size)
         lab = srgb_to_lab(self.fit.lut.apply(small))
         whole = ColourStats.measure(lab).vector()

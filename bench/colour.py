@@ -10,9 +10,9 @@ balance jitter; see stillmotion.colour.drift) is corrected, in one run, by
 
 and each result is scored against the undrifted truth: frames per second
 (correction only, frames already decoded, timed over the whole clip in passes of
-their own, before the scoring pass; the median of `--repeats` passes counts), mean CIEDE2000 of colour statistics
-(stillmotion.colour.metrics), flicker (std of detrended mean L*) and frame-0
-PSNR. Ratios are against per-frame mkl from the same run.
+their own, before the scoring pass; the median of `--repeats` passes counts),
+mean CIEDE2000 of colour statistics (stillmotion.colour.metrics), flicker (std
+of detrended mean L*) and frame-0 PSNR. Ratios are against per-frame mkl from the same run.
 
     python bench/colour.py [--frames 48] [--sizes 1024x576,1920x1080] [--photo coffee] [--repeats 3]
 
@@ -145,12 +145,12 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         print("color-matcher is not installed: pip install color-matcher", file=sys.stderr)
         return 2
-    photo = _photo(args.photo)
+    photo, repeats = _photo(args.photo), max(1, args.repeats)
     for size in args.sizes.split(","):
         width, height = (int(v) for v in size.lower().split("x"))
-        rows = run_size(photo, width, height, args.frames, max(1, args.repeats))
+        rows = run_size(photo, width, height, args.frames, repeats)
         load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
-        print(f"\n{width}x{height}, {args.frames} frames, photo '{args.photo}', median of {max(1, args.repeats)} "
+        print(f"\n{width}x{height}, {args.frames} frames, photo '{args.photo}', median of {repeats} "
               f"timed passes each (load average {load} on {os.cpu_count()} cores)")
         print(f"{'method':22} {'fps':>8} {'CPU ms/f':>9} {'CIEDE2000':>10} {'flicker':>8} {'PSNR f0':>8}")
         for r in rows:

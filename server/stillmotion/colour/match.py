@@ -65,6 +65,8 @@ APPLY_BEHIND = 2
 # ... and frames are read (and their alignment started) this many frames beyond the smoothing
 # window, so that measuring seldom waits for an alignment (1 -> 3: +5%; two more frames held).
 READ_AHEAD = 3
+# Fewer corresponding pixels than this are no measurement of drift (whole frames are used instead).
+MIN_CORRESPONDING_PIXELS = 16
 CORRESPONDENCE_NOISE = {"mean_lightness": 0.2, "lightness": 1.0, "chroma": 0.4, "spread": 0.08}
 
 
@@ -244,17 +246,18 @@ class _Corrector:
         self.fit, self.settings, self.strength = fit, settings, strength
         self.nodes = grid_nodes(settings.lut_size)
         self.base = tuple(np.ascontiguousarray(fit.base_lab[..., c]) for c in range(3))   # L*, a*, b*
-        self._reference_stats: tuple[np.ndarray | None, ColourStats | None] = (None, None)
-        self._reference_lab: tuple[np.ndarray | None, np.ndarray] = (None, np.empty((0, 3), np.float32))
+        self._reference: tuple[np.ndarray | None, ColourStats | None] = (None, None)
         self.workspace: Workspace | None = None
 
-    def colours(self, found: Future[Corresponding]) -> tuple[np.ndarray, np.ndarray, float]:
-        """Lab after T of a frame's corresponding pixels and of the reference's, and the coverage
-        (called in frame order: the reference's are converted once per alignment)."""
+    def colours(self, found: Future[Corresponding]) -> tuple[np.ndarray, ColourStats | None, float]:
+        """Lab after T of a frame's corresponding pixels, the statistics of the reference's (None
+        when too few correspond), and the coverage. Called in frame order, so the reference's are
+        measured once per alignment (the frames that share one share its pixels' array)."""
         c = found.result()
-        if self._reference_lab[0] is not c.reference:
-            self._reference_lab = (c.reference, self._lab(c.reference))
-        return self._lab(c.frame), self._reference_lab[1], c.coverage
+        if self._reference[0] is not c.reference:
+            self._reference = (c.reference, ColourStats.measure(self._lab(c.reference))
+                               if len(c.reference) >= MIN_CORRESPONDING_PIXELS else None)
+        return self._lab(c.frame), self._reference[1], c.coverage
 
     def _lab(self, pixels: np.ndarray) -> np.ndarray:
         """Lab of (n, 3) sRGB pixels after T."""
@@ -262,7 +265,7 @@ class _Corrector:
             return np.empty((0, 3), np.float32)
         return srgb_to_lab(self.fit.lut.apply(pixels.reshape(-1, 1, 3)).reshape(-1, 3))
 
-    def measure(self, frame: np.ndarray, colours: Future[tuple[np.ndarray, np.ndarray, float]]) -> _Measured:
+    def measure(self, frame: np.ndarray, colours: Future[tuple[np.ndarray, ColourStats | None, float]]) -> _Measured:
         """The frame's statistics; `colours`: its corresponding colours (see `colours`), being
         found on the correspondence thread."""
         small = _samples(frame, self.settings.stats_size)
@@ -270,13 +273,11 @@ class _Corrector:
         whole = ColourStats.measure(lab).vector()
         # Full trust from `min_corresponding` of the frame corresponding, none below half of it.
         full = self.settings.min_corresponding
-        frame_lab, reference_lab, coverage = colours.result()
+        frame_lab, reference, coverage = colours.result()
         weight = float(np.clip(2.0 * coverage / full - 1.0, 0.0, 1.0)) if full > 0 else 1.0
-        if weight > 0 and len(frame_lab) >= 16:
+        if weight > 0 and reference is not None:   # (the frame's pixels are as many as the reference's)
             seen = ColourStats.measure(frame_lab)
-            if self._reference_stats[0] is not reference_lab:   # a fresh alignment
-                self._reference_stats = (reference_lab, ColourStats.measure(reference_lab))
-            wanted = beyond_noise(seen, self._reference_stats[1], **CORRESPONDENCE_NOISE)
+            wanted = beyond_noise(seen, reference, **CORRESPONDENCE_NOISE)
             pair = np.concatenate([seen.vector(), wanted.vector()])
         else:
             weight, pair = 0.0, np.concatenate([whole, self.fit.target.vector()])
@@ -387,7 +388,7 @@ def match_frames(frames: Iterable[np.ndarray], reference: np.ndarray, *, strengt
                         colour_strength=strength)
         corrector = _Corrector(fit, settings, strength)
 
-        def read(index: int, frame: np.ndarray) -> tuple[np.ndarray, Future[tuple[np.ndarray, np.ndarray, float]]]:
+        def read(index: int, frame: np.ndarray) -> tuple[np.ndarray, Future[tuple[np.ndarray, ColourStats | None, float]]]:
             """What measuring the frame takes: it, and its corresponding colours (being found)."""
             return frame, finder.submit(corrector.colours, found.pop(index))
 

@@ -89,6 +89,11 @@ def _ranks(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return pos, kth, np.array([0] + edges + [n])
 
 
+def _table_rows(L: np.ndarray) -> np.ndarray:
+    """The table row of each L* value (the nearest 0.1 L* step, clipped to 0..100)."""
+    return np.clip(L * _ROWS_PER_L + 0.5, 0, len(_SAMPLES) - 1).astype(np.intp)
+
+
 class LabTransform:
     """A Lab -> Lab transform that depends on the source L* only, tabulated in 0.1 L* steps.
 
@@ -112,13 +117,13 @@ class LabTransform:
             t = t * np.float32(amount)
             t[:, 1:3] += np.float32(1.0 - amount)
         columns = np.ascontiguousarray(t.T)
-        idx = np.clip(L * _ROWS_PER_L + 0.5, 0, len(_SAMPLES) - 1).astype(np.intp)
+        idx = _table_rows(L)
         return (L + columns[0].take(idx), a * columns[1].take(idx) + columns[3].take(idx),
                 b * columns[2].take(idx) + columns[4].take(idx))
 
     def lightness(self, L: np.ndarray, amount: float = 1.0) -> np.ndarray:
         """Only the transformed L* (what `apply` gives in channel 0), for when a*/b* are not needed."""
-        idx = np.clip(L * _ROWS_PER_L + 0.5, 0, len(_SAMPLES) - 1).astype(np.intp)
+        idx = _table_rows(L)
         return L + np.float32(amount) * self.table[idx, 0]
 
 

@@ -147,3 +147,18 @@ def test_a_watch_job_whose_photo_vanished_before_it_started_is_skipped_not_faile
     ledger.close()
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
     assert any(job.id in r.getMessage() and "skipped" in r.getMessage() for r in caplog.records)
+
+
+def test_a_broken_sidecar_beside_the_photo_is_logged_with_the_job(tmp_path, cfg, store, caplog):
+    """A watch folder's photographer sees the daemon's log, not the job's JSON: a sidecar set
+    aside must show there (the clip is still made, from the photo alone)."""
+    caplog.set_level(logging.INFO, logger="stillmotion")
+    photo = save_photo(tmp_path / "IMG_7.jpg", skimage_photo("coffee"), (96, 64))
+    photo.with_suffix(".xmp").write_text("<x:xmpmeta xmlns:x='adobe:ns:meta/'><rdf:RDF", encoding="utf-8")
+    with running(store, cfg, "thread"):
+        job = store.submit(spec(photo, duration=0.5, fps=4)).job
+        done = finished(store, job.id, timeout=30)
+    assert done.status == "done" and len(done.outputs) == 2
+    assert any("IMG_7.xmp" in w for w in done.info["metadata_warnings"]), done.info
+    logged = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(job.id in m and "IMG_7.jpg" in m and "IMG_7.xmp" in m for m in logged), caplog.text

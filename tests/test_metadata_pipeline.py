@@ -66,3 +66,17 @@ def test_request_prompt_wins_and_a_broken_explicit_sidecar_stops_the_job(tmp_pat
     assert cli.main(["animate", str(photo), "--engine", "parallax", "--xmp", str(bomb)]) == 2
     assert "DOCTYPE" in capsys.readouterr().err
     assert not (tmp_path / "IMG_2002.motion-2.mp4").exists()
+
+
+def test_a_broken_sidecar_found_beside_the_photo_is_named_on_the_command_line(tmp_path: Path, fast_config, capsys):
+    """Found (not named) sidecars that cannot be read do not stop the clip, but are not silent."""
+    photo = save_photo(tmp_path / "IMG_2003.jpg", skimage_photo("coffee"), (160, 120), quality=92)
+    photo.with_suffix(".xmp").write_text(SIDECAR.replace("</rdf:RDF>", ""), encoding="utf-8")  # malformed
+    assert cli.main(["animate", str(photo), "--engine", "parallax", "--duration", "0.5", "--fps", "8"]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [str(tmp_path / "IMG_2003.motion.mp4"), str(tmp_path / "IMG_2003.motion.xmp")]
+    warned = [line for line in err.splitlines() if line.startswith("IMG_2003.jpg: warning: ")]
+    assert len(warned) == 1 and "IMG_2003.xmp" in warned[0], err
+    photo.with_suffix(".xmp").write_text(SIDECAR, encoding="utf-8")   # mended: no warning
+    assert cli.main(["animate", str(photo), "--engine", "parallax", "--duration", "0.5", "--fps", "8"]) == 0
+    assert "warning" not in capsys.readouterr().err

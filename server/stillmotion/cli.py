@@ -94,6 +94,10 @@ def cmd_animate(args: argparse.Namespace) -> int:
             status = max(status, EXIT_FAILED)
             continue
         bar.clear()
+        # What the metadata reader set aside (a broken sidecar found beside the photo, a value
+        # out of range): the clip is made without it, and the photographer should know which.
+        for warning in result.info.get("metadata_warnings", []):
+            print(f"{photo.name}: warning: {warning}", file=sys.stderr)
         if result.info.get("engine_reason") and args.engine in (None, "auto"):
             print(f"{photo.name}: {result.info['engine_reason']}", file=sys.stderr)
         for out in result.outputs:

@@ -244,6 +244,10 @@ class Worker:
                 log.exception("job %s failed unexpectedly", job.id)
             store.finish(job.id, owner, FAILED, error=job_error(exc))
         else:
+            # The job's JSON carries them too (info.metadata_warnings), but a watch folder's user
+            # has only the log to learn that a sidecar beside the photo was set aside.
+            for warning in result.info.get("metadata_warnings", []):
+                log.warning("job %s (%s): %s", job.id, Path(job.photo_path).name, warning)
             store.finish(job.id, owner, DONE, outputs=result.outputs, info=result.info)
         finally:
             current = store.get(job.id)

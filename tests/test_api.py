@@ -311,6 +311,41 @@ def test_size_and_pixel_limits(client, tmp_path):
     assert not_image.status == 400 and not_image.body["error"]["message"]
 
 
+def test_damaged_inputs_are_refused_at_submission_not_in_a_failed_job(client, photo, tmp_path, home):
+    """A truncated photo or a broken sidecar the client sent is a 400 that names it, at once:
+    nothing is queued, no upload is kept, and the daemon goes on taking work."""
+    whole = photo.read_bytes()
+    cut = tmp_path / "IMG_0001_cut.jpg"
+    cut.write_bytes(whole[: len(whole) * 2 // 3])
+    broken_xmp = tmp_path / "IMG_0001.xmp"
+    broken_xmp.write_text("<x:xmpmeta xmlns:x='adobe:ns:meta/'><rdf:RDF xmlns:rdf="
+                          "'http://www.w3.org/1999/02/22-rdf-syntax-ns#'><rdf:Description>", encoding="utf-8")
+    bomb_xmp = tmp_path / "bomb.xmp"
+    bomb_xmp.write_text('<!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>', encoding="utf-8")
+    uploads = home / "data" / "uploads"
+    jobs_before, uploads_before = len(client.jobs()), set(uploads.iterdir()) if uploads.exists() else set()
+    refusals = {
+        "truncated upload": (client.request("POST", "/v1/jobs", files={"image": ("IMG_0001.jpg", cut.read_bytes())}),
+                             "IMG_0001.jpg", "truncated"),
+        "truncated local": (client.request("POST", "/v1/jobs", fields={"image_path": str(cut)}),
+                            cut.name, "truncated"),
+        "malformed sidecar": (client.request("POST", "/v1/jobs", fields={"image_path": str(photo)},
+                                             files={"xmp": ("IMG_0001.xmp", broken_xmp.read_bytes())}),
+                              "IMG_0001.xmp", "malformed"),
+        "entity sidecar": (client.request("POST", "/v1/jobs", fields={"image_path": str(photo)},
+                                          files={"xmp": ("bomb.xmp", bomb_xmp.read_bytes())}),
+                           "bomb.xmp", "DOCTYPE"),
+    }
+    for what, (reply, name, reason) in refusals.items():
+        assert reply.status == 400 and reply.body["error"]["code"] == "bad_input", (what, reply.body)
+        message = reply.body["error"]["message"]
+        assert name in message and reason in message and "uploads" not in message, (what, message)
+    assert len(client.jobs()) == jobs_before
+    assert (set(uploads.iterdir()) if uploads.exists() else set()) == uploads_before
+    ok = client.submit(image_path=photo, settings=TINY)
+    assert wait_done(client, ok["id"])["status"] == "done"
+
+
 def test_paths_are_checked(client, photo, tmp_path, allowed_dir):
     def submit(**fields: str) -> Any:
         return client.request("POST", "/v1/jobs", fields={"image_path": str(photo), "settings": '{"duration": 0.5}',

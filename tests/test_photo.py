@@ -59,3 +59,19 @@ def test_size_limit_and_bomb(tmp_path):
         photo.load(path, max_megapixels=0.1)
     with pytest.raises(InputError, match="no such file"):
         photo.load(tmp_path / "missing.jpg")
+
+
+@pytest.mark.parametrize("suffix, options", [(".jpg", {"quality": 90}), (".png", {}), (".tif", {})])
+def test_check_complete_finds_a_cut_file_without_decoding_it_whole(tmp_path, suffix, options):
+    """What the daemon runs on every submission: a whole file passes, the same file cut short
+    is an InputError that names it, whatever the format Lightroom or a script hands over."""
+    pixels = skimage_photo("chelsea")
+    whole = tmp_path / f"whole{suffix}"
+    Image.fromarray(pixels).save(whole, **options)
+    photo.check_complete(whole, 200)
+    data = whole.read_bytes()
+    for keep in (0.5, 0.9):
+        cut = tmp_path / f"cut{suffix}"
+        cut.write_bytes(data[: int(len(data) * keep)])
+        with pytest.raises(InputError, match=r"^cut\.(jpg|png|tif): .*(damaged or truncated|not an image)"):
+            photo.check_complete(cut, 200)

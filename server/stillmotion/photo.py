@@ -8,6 +8,7 @@ Everything downstream works on `Photo.pixels`: float32 (H, W, 3) sRGB in [0, 1].
 from __future__ import annotations
 
 import os
+import struct
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,6 +106,49 @@ def open_checked(path: Path, max_megapixels: float) -> Image.Image:
     except InputError as exc:
         raise type(exc)(f"{path.name}: {exc}") from None
     return image
+
+
+def check_complete(path: Path, max_megapixels: float) -> None:
+    """`open_checked`, and the image data all there: what a request is refused for at once
+    (HTTP 400) rather than failing its job later. Cheap, so it can run on every submission:
+    JPEG is decoded at 1/8 size (every byte of the scan is still read: 0.02 s for 24 MP),
+    PNG's chunks are read to the end with their checksums (no inflating), TIFF's strips
+    or tiles must lie inside the file. Damage inside compressed TIFF data is still found
+    only when the job decodes it.
+    """
+    with open_checked(path, max_megapixels) as image:
+        try:
+            if image.format in ("JPEG", "MPO"):
+                image.draft("RGB", (max(1, image.width // 8), max(1, image.height // 8)))
+                image.load()
+            elif image.format == "PNG":
+                image.verify()
+            elif image.format == "TIFF":
+                _check_tiff_extent(image, path.stat().st_size)
+            else:
+                image.load()
+        except InputError:
+            raise
+        except (OSError, SyntaxError, ValueError, struct.error) as exc:
+            raise InputError(f"{path.name}: the image data is damaged or truncated ({exc})") from None
+
+
+def _check_tiff_extent(image: Image.Image, file_size: int) -> None:
+    """Every strip (or tile) of the first image must end within the file."""
+    tags = image.tag_v2
+    for offsets_tag, counts_tag in ((273, 279), (324, 325)):   # StripOffsets/ByteCounts, Tile...
+        offsets, counts = tags.get(offsets_tag), tags.get(counts_tag)
+        if offsets is None:
+            continue
+        offsets = offsets if isinstance(offsets, tuple) else (offsets,)
+        counts = counts if isinstance(counts, tuple) else (counts,) if counts is not None else ()
+        if len(counts) != len(offsets):
+            raise OSError("strip offsets and byte counts do not match")
+        end = max((o + c for o, c in zip(offsets, counts)), default=0)
+        if end > file_size:
+            raise OSError(f"{end - file_size} bytes of image data missing")
+        return
+    raise OSError("no image data (no strips or tiles)")
 
 
 def _is_high_bit(image: Image.Image) -> bool:

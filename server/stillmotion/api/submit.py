@@ -16,6 +16,7 @@ from .. import photo as photo_mod
 from ..errors import InputError
 from ..jobs.pipeline import JobSpec
 from ..jobs.store import JobStore, Submission, job_fingerprint
+from ..metadata.sources import parse_packet
 from ..request import AnimateRequest
 from . import targets
 from .forms import Form
@@ -52,13 +53,24 @@ def json_object(text: str | None, field: str) -> dict[str, Any] | None:
 
 def photo_of(form: Form, max_megapixels: float) -> Path:
     """The image to work on: the uploaded `image` or a local `image_path`, checked to be a
-    readable image within the pixel limit (TooLargeError: 422) before any work is queued."""
+    complete image within the pixel limit (TooLargeError: 422) before any work is queued:
+    a truncated file is a 400 now, not a failed job later."""
     upload, local = form.files.get("image"), form.fields.get("image_path")
     if (upload is None) == (local is None):
         raise InputError("send exactly one of 'image' (a file) or 'image_path' (a local path)")
     path = upload.path if upload is not None else targets.existing_image(local, "image_path")
-    photo_mod.open_checked(path, max_megapixels).close()
+    photo_mod.check_complete(path, max_megapixels)   # (an upload keeps the client's file name)
     return path
+
+
+def sidecar_of(form: Form) -> Path | None:
+    """The uploaded `xmp`, parsed once here so that a broken one is a 400 (it was asked for:
+    the job would stop on it), named as the client named it."""
+    xmp = form.files.get("xmp")
+    if xmp is None:
+        return None
+    parse_packet(xmp.path.read_bytes(), f"XMP sidecar {xmp.filename}")   # size: bounded by the form
+    return xmp.path
 
 
 def submit_job(store: JobStore, form: Form, policy: SubmitPolicy, idempotency_key: str | None) -> Submission:
@@ -90,8 +102,7 @@ def _submit(store: JobStore, form: Form, policy: SubmitPolicy, idempotency_key: 
     if out_dir is None:                  # an upload with nowhere of its own to go
         assert form.folder is not None
         out_dir = policy.outputs_root / form.folder.name
-    xmp = form.files.get("xmp")
-    spec = JobSpec(photo_path=photo_path, request=request, sidecar_path=xmp.path if xmp else None,
+    spec = JobSpec(photo_path=photo_path, request=request, sidecar_path=sidecar_of(form),
                    develop=develop, original_path=original, out_dir=out_dir)
     # An upload without an original goes to a fresh folder: identify it by the client's file name.
     target = None if original is not None else f"upload:{upload.filename}"

@@ -162,3 +162,22 @@ def test_a_broken_sidecar_beside_the_photo_is_logged_with_the_job(tmp_path, cfg,
     assert any("IMG_7.xmp" in w for w in done.info["metadata_warnings"]), done.info
     logged = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any(job.id in m and "IMG_7.jpg" in m and "IMG_7.xmp" in m for m in logged), caplog.text
+
+
+def test_the_log_says_what_became_of_each_job(tmp_path, cfg, store, caplog):
+    """Done (with the files made) or failed (with why), by job id and photo name: a watch
+    folder's photographer reads this log, not the job store."""
+    caplog.set_level(logging.INFO, logger="stillmotion")
+    photo = save_photo(tmp_path / "IMG_8.jpg", skimage_photo("coffee"), (96, 64))
+    cut = tmp_path / "IMG_9.jpg"
+    cut.write_bytes(photo.read_bytes()[:1500])
+    with running(store, cfg, "thread"):
+        good = store.submit(spec(photo, duration=0.5, fps=4)).job
+        bad = store.submit(spec(cut, duration=0.5, fps=4)).job
+        assert finished(store, good.id).status == "done"
+        failed = finished(store, bad.id)
+    assert failed.status == "failed" and failed.error["code"] == "bad_input"
+    lines = [(r.levelno, r.getMessage()) for r in caplog.records]
+    assert (logging.INFO, f"job {good.id} (IMG_8.jpg): done: IMG_8.motion.mp4, IMG_8.motion.xmp") in lines, lines
+    assert any(level == logging.WARNING and m.startswith(f"job {bad.id} (IMG_9.jpg) failed: IMG_9.jpg: ")
+               and "truncated" in m for level, m in lines), lines

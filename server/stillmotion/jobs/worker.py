@@ -238,17 +238,19 @@ class Worker:
                 log.error("job %s: %s", job.id, exc)
                 store.finish(job.id, owner, FAILED, error={"code": "render_crashed", "message": str(exc)})
         except JobFailed as exc:
-            store.finish(job.id, owner, FAILED, error=exc.error)
+            self._fail(job, exc.error)
         except Exception as exc:
             if not isinstance(exc, (StillmotionError, OSError)):
                 log.exception("job %s failed unexpectedly", job.id)
-            store.finish(job.id, owner, FAILED, error=job_error(exc))
+            self._fail(job, job_error(exc))
         else:
-            # The job's JSON carries them too (info.metadata_warnings), but a watch folder's user
-            # has only the log to learn that a sidecar beside the photo was set aside.
+            # The job's JSON carries all of this too, but a watch folder's user has only the log
+            # to learn what became of a photo, and that a sidecar beside it was set aside.
+            name = _photo_name(job)
             for warning in result.info.get("metadata_warnings", []):
-                log.warning("job %s (%s): %s", job.id, Path(job.photo_path).name, warning)
+                log.warning("job %s (%s): %s", job.id, name, warning)
             store.finish(job.id, owner, DONE, outputs=result.outputs, info=result.info)
+            log.info("job %s (%s): done: %s", job.id, name, ", ".join(Path(p).name for p in result.outputs))
         finally:
             current = store.get(job.id)
             if current is None or current.status in TERMINAL:   # a requeued job keeps its records
@@ -256,6 +258,10 @@ class Worker:
             with self._lock:
                 self._running.pop(job.id, None)
             self._wake.set()
+
+    def _fail(self, job: Job, error: dict[str, str]) -> None:
+        log.warning("job %s (%s) failed: %s", job.id, _photo_name(job), error.get("message", error.get("code")))
+        self.store.finish(job.id, self.owner, FAILED, error=error)
 
     def _skip_vanished_watch_photo(self, job: Job) -> bool:
         """A watch job whose photo went away after the watcher's last look ends as skipped
@@ -305,3 +311,8 @@ class Worker:
         the encoder's, inherit it), so the API stays responsive while a clip renders."""
         if sys.platform.startswith("linux"):
             lower_thread(threading.get_native_id(), self.render_nice)   # never idle: see priority.py
+
+
+def _photo_name(job: Job) -> str:
+    """The photo as its owner knows it (an upload's original, else the file worked on)."""
+    return Path(job.original_path or job.photo_path).name

@@ -78,7 +78,10 @@ def test_match_bad_input_is_one_clear_line(drifted_mp4, tmp_path: Path, capsys) 
     clip, photo, _ = drifted_mp4
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(b"\x00not a video" * 50)
+    cut = tmp_path / "cut.mp4"            # its index (moov) is at the front: the frames run out
+    cut.write_bytes(clip.read_bytes()[: clip.stat().st_size * 3 // 5])
     cases = [
+        (["match", str(cut), "--to", str(photo)], "cut.mp4: the video data is damaged or truncated"),
         (["match", str(junk), "--to", str(photo)], "junk.mp4"),
         (["match", str(clip), "--to", str(tmp_path / "missing.jpg")], "missing.jpg"),
         (["match", str(photo), "--to", str(photo)], "not a video"),
@@ -89,6 +92,7 @@ def test_match_bad_input_is_one_clear_line(drifted_mp4, tmp_path: Path, capsys) 
         err = capsys.readouterr().err.strip()
         assert err.startswith("stillmotion: error:") and needle in err and "\n" not in err
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".stillmotion-tmp")) == []
+    assert not list(tmp_path.glob("*.matched*"))
 
 
 def test_parallax_clip_decoded_from_mp4_matches_its_photo(tmp_path: Path, fast_config: Path) -> None:

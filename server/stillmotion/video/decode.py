@@ -56,7 +56,7 @@ def read_frames(path: str | os.PathLike) -> Iterator[np.ndarray]:
     with container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        for frame in container.decode(stream):
+        for frame in _decoded(container, stream, Path(path).name):
             if frame.format.name.startswith(("rgb", "bgr", "gbr", "pal", "gray")):
                 rgb = frame.to_ndarray(format="rgb48le")
                 yield rgb.astype(np.float32) / 65535.0
@@ -71,3 +71,17 @@ def read_frames(path: str | os.PathLike) -> Iterator[np.ndarray]:
                                  src_color_range="JPEG" if full else "MPEG", dst_color_range="JPEG",
                                  interpolation="BICUBIC").to_ndarray()
             yield rgb.astype(np.float32) / 65535.0
+
+
+def _decoded(container: av.container.InputContainer, stream: av.VideoStream, name: str) -> Iterator[av.VideoFrame]:
+    """The stream's frames; a file cut short or damaged mid-way is an InputError that says so,
+    not a decoder traceback and not a quietly shorter clip (the demuxer marks the packet a
+    short read cut into as corrupt; the frames after it are simply missing)."""
+    for packet in container.demux(stream):
+        if packet.is_corrupt:
+            raise InputError(f"{name}: the video data is damaged or truncated (packet at {packet.pts} cut short)")
+        try:
+            frames = packet.decode()
+        except av.FFmpegError as exc:
+            raise InputError(f"{name}: the video data is damaged or truncated ({exc})") from None
+        yield from frames

@@ -119,10 +119,13 @@ def test_clip_is_never_larger_than_the_photo(tmp_path, fast_config):
     ("truncated.jpg", "truncate", "damaged or truncated"),
     ("notes.jpg", b"this is not an image at all", "not an image"),
     ("empty.png", b"", "not an image"),
+    ("sliver.png", "sliver", "sliver.png: 300x8 pixels is too small to animate"),
 ])
 def test_bad_input_one_line_exit_2_nothing_written(tmp_path, fast_config, capsys, name, content, expect):
     path = tmp_path / name
-    if content == "truncate":
+    if content == "sliver":
+        save_photo(path, skimage_photo("chelsea")[:8, :300])
+    elif content == "truncate":
         save_photo(tmp_path / "full.jpg", skimage_photo("chelsea"), quality=90)
         data = (tmp_path / "full.jpg").read_bytes()
         (tmp_path / "full.jpg").unlink()

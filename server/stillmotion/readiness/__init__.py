@@ -53,7 +53,9 @@ def analyze_pixels(pixels: np.ndarray, *, exif: Mapping[str, Any] | None = None,
         raise InputError(f"expected an RGB image, got pixels of shape {pixels.shape}")
     height, width = pixels.shape[:2]
     if min(height, width) < MIN_EDGE:
-        raise InputError(f"image is {width}x{height}: too small to analyse")
+        name = os.path.basename(path) if path else "the image"
+        raise InputError(f"{name}: {width}x{height} pixels is too small to animate "
+                         f"(at least {MIN_EDGE} pixels on the short side)")
     ex = cues.read_exif(exif)
     grid = grid_mod.build(pixels)
     faces = faces_mod.detect(grid.rgb)

@@ -200,3 +200,19 @@ def test_own_outputs_are_recognised_exactly():
     photos = ["IMG.jpg", "my.motion.study.jpg", "IMG.motion.jpg", "motion.png"]
     assert all(is_own_output(Path("f") / n) for n in ours)
     assert not any(is_own_output(Path("f") / n) for n in photos)
+
+
+def test_python_dash_m_is_the_same_command(photo_jpg, fast_config):
+    """`python -m stillmotion` where the scripts folder is not on PATH: same commands, same exit codes."""
+    import os
+    import subprocess
+    import sys
+
+    run = [sys.executable, "-m", "stillmotion"]
+    proc = subprocess.run(run + ["animate", str(photo_jpg), "--duration", "0.5", "--fps", "8"],
+                          capture_output=True, text=True, env=os.environ.copy(), timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split()[0] == str(photo_jpg.with_name("IMG_1234.motion.mp4"))
+    missing = subprocess.run(run + ["animate", str(photo_jpg.with_name("nope.jpg"))], capture_output=True,
+                             text=True, env=os.environ.copy(), timeout=120)
+    assert missing.returncode == 2 and missing.stderr.startswith("stillmotion: error:")

@@ -355,3 +355,26 @@ def test_the_daemon_watches_the_configured_folders_while_it_runs(hot, fast_confi
     store = JobStore.open(data)
     assert len(store.list()) == 1
     store.close()
+
+
+def test_a_cut_file_that_looks_complete_waits_for_the_rest(hot, caplog):
+    """A copy that stalls longer than the settle time (a network share; platforms that report
+    no close) leaves a stable but cut file: it is not taken, and the log says why. Once the
+    rest arrives it is taken once. A file that is not an image at all still gets its job
+    (which fails and says so)."""
+    caplog.set_level(logging.INFO, logger="stillmotion")
+    data = photo_bytes(12)
+    with running(hot) as r:
+        (hot / "CUT.jpg").write_bytes(data[: len(data) // 2])
+        (hot / "NOTES.jpg").write_bytes(b"not an image at all")
+        r.wait_done(1)                                   # NOTES.jpg's job
+        time.sleep(1.0)                                  # several settle intervals for CUT.jpg
+        assert [(j.photo_path.name, j.status) for j in r.jobs()] == [("NOTES.jpg", "failed")]
+        waiting = [rec.getMessage() for rec in caplog.records if "CUT.jpg" in rec.getMessage()]
+        assert len(waiting) == 1 and "truncated" in waiting[0] and "not taken" in waiting[0], waiting
+        (hot / "CUT.jpg").write_bytes(data)              # the rest of the copy arrives
+        r.wait_done(2)
+        time.sleep(0.5)
+        jobs = {j.photo_path.name: j.status for j in r.jobs()}
+    assert jobs == {"NOTES.jpg": "failed", "CUT.jpg": DONE}
+    assert len(clips_of(hot, "CUT")) == 1

@@ -23,6 +23,11 @@ class TooLargeError(InputError):
     http_status = 422
 
 
+class DamagedImageError(InputError):
+    """An image whose data is cut short or damaged: perhaps a file still being copied
+    (a watch folder waits for it to change rather than failing a job on it)."""
+
+
 class ConfigError(StillmotionError):
     """A configuration file that does not match the schema."""
 

@@ -18,7 +18,7 @@ import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from .colour import icc as icc_mod
-from .errors import InputError, TooLargeError
+from .errors import DamagedImageError, InputError, TooLargeError
 
 SUPPORTED_FORMATS = {"JPEG", "PNG", "TIFF", "MPO", "WEBP"}
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp"}
@@ -114,7 +114,7 @@ def check_complete(path: Path, max_megapixels: float) -> None:
     JPEG is decoded at 1/8 size (every byte of the scan is still read: 0.02 s for 24 MP),
     PNG's chunks are read to the end with their checksums (no inflating), TIFF's strips
     or tiles must lie inside the file. Damage inside compressed TIFF data is still found
-    only when the job decodes it.
+    only when the job decodes it. Damage is a DamagedImageError (an InputError).
     """
     with open_checked(path, max_megapixels) as image:
         try:
@@ -130,7 +130,7 @@ def check_complete(path: Path, max_megapixels: float) -> None:
         except InputError:
             raise
         except (OSError, SyntaxError, ValueError, struct.error) as exc:
-            raise InputError(f"{path.name}: the image data is damaged or truncated ({exc})") from None
+            raise DamagedImageError(f"{path.name}: the image data is damaged or truncated ({exc})") from None
 
 
 def _check_tiff_extent(image: Image.Image, file_size: int) -> None:
@@ -176,7 +176,7 @@ def _decode_high_bit(path: Path) -> np.ndarray:
     data = np.fromfile(path, dtype=np.uint8)
     arr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
     if arr is None:
-        raise InputError(f"{path.name}: the 16-bit image data is damaged or truncated")
+        raise DamagedImageError(f"{path.name}: the 16-bit image data is damaged or truncated")
     if arr.ndim == 2:
         arr = np.repeat(arr[..., None], 3, axis=2)
     arr = arr[..., :3][..., ::-1]  # BGR(A) -> RGB
@@ -209,7 +209,7 @@ def load(path: str | os.PathLike, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS
         except InputError:
             raise
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-            raise InputError(f"{path.name}: the image data is damaged or truncated ({exc})") from None
+            raise DamagedImageError(f"{path.name}: the image data is damaged or truncated ({exc})") from None
         if pixels.ndim != 3 or pixels.shape[2] != 3:
             raise InputError(f"{path.name}: unexpected pixel layout {pixels.shape}")
         return Photo(path=path, pixels=pixels, format=image.format or "?", bit_depth=16 if high_bit else 8,

@@ -22,7 +22,8 @@ from typing import Iterator
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from ..errors import ConfigError, InputError
+from .. import photo as photo_mod
+from ..errors import ConfigError, DamagedImageError, InputError
 from ..jobs.pipeline import JobSpec
 from ..jobs.store import CANCELED, QUEUED, JobStore, file_digest
 from ..metadata.sources import find_sidecar
@@ -312,6 +313,17 @@ class Watcher:
         if _stat_key(photo) != before:   # written to while we hashed it: not complete after all
             self._track(photo)
             return
+        try:
+            # Stable is not always complete: a copy that stalls longer than the settle time (a
+            # network share, a writer pausing where no close events are reported) leaves a cut
+            # file. Such a file is not taken (a job would only fail on it): it is looked at
+            # again when it changes, or at the next scan.
+            photo_mod.check_complete(photo, float("inf"))
+        except DamagedImageError as exc:
+            self._say(f"{exc}; not taken until the file changes")
+            return
+        except InputError:
+            pass   # not an image at all, or too large: its job says so, and the ledger remembers
         decision = ledger.decide(folder.path, photo, digest, settings.retake_changed)
         if not decision.take:
             ledger.record_not_taken(folder.path, photo, digest, *before, decision.note)

@@ -19,7 +19,7 @@ from typing import Any, AsyncIterator, Callable, Iterable, Sequence
 
 from .. import config as config_mod
 from ..errors import InputError
-from ..jobs.store import DONE, FAILED, JobStore
+from ..jobs.store import DONE, JobStore
 from .settings import WatchedFolder, folder_for_dir, folders_from_config
 from .watcher import Watcher
 
@@ -105,24 +105,21 @@ def watch_folders(dirs: Sequence[Path], config_path: Path | None = None) -> int:
 
 
 def _reporter(store: JobStore):
-    """Print each finished watch job: the clip paths on stdout, failures on stderr."""
+    """Print each finished watch job's clip paths on stdout (failures, and why, are the
+    worker's log lines on stderr)."""
     reported: set[str] = set()
     lock = threading.Lock()
 
     def report(job_id: str) -> None:
         job = store.get(job_id)
-        if job is None or job.source != "watch" or job.status not in (DONE, FAILED):
+        if job is None or job.source != "watch" or job.status != DONE:
             return
         with lock:
             if job_id in reported:
                 return
             reported.add(job_id)
-        if job.status == DONE:
-            for out in job.outputs:
-                print(out, flush=True)
-        else:
-            message = (job.error or {}).get("message", "failed")
-            print(f"stillmotion: {job.photo_path.name}: {message}", file=sys.stderr, flush=True)
+        for out in job.outputs:
+            print(out, flush=True)
     return report
 
 

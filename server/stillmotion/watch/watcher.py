@@ -320,7 +320,8 @@ class Watcher:
             # again when it changes, or at the next scan.
             photo_mod.check_complete(photo, float("inf"))
         except DamagedImageError as exc:
-            self._say(f"{exc}; not taken until the file changes")
+            reason = str(exc).removeprefix(f"{photo.name}: ")
+            self._say(f"{photo}: {reason}; not taken until the file changes")
             return
         except InputError:
             pass   # not an image at all, or too large: its job says so, and the ledger remembers

@@ -43,6 +43,17 @@ def test_wrong_type_names_expected_type(tmp_path):
         config.load(user, environ={})
 
 
+def test_limits_at_or_below_zero_name_the_setting(tmp_path):
+    user = tmp_path / "config.toml"
+    user.write_text("[limits]\nmax_megapixels = -1\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"config\.toml: '\[limits\] max_megapixels' must be above 0, got -1"):
+        config.load(user, environ={})
+    user.write_text("", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"environment: '\[limits\] max_upload_mb' must be above 0"):
+        config.load(user, environ={"STILLMOTION__LIMITS__MAX_UPLOAD_MB": "0"})
+    assert config.load(user, environ={"STILLMOTION__LIMITS__MAX_UPLOAD_MB": "2"})["limits"]["max_upload_mb"] == 2
+
+
 def test_broken_toml_is_a_config_error(tmp_path):
     user = tmp_path / "config.toml"
     user.write_text("[output\n", encoding="utf-8")

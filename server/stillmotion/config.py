@@ -128,7 +128,17 @@ def load(path: str | os.PathLike | None = None, environ: Mapping[str, str] | Non
     if env:
         _merge(cfg, env, "environment")
         cfg.sources.append("environment")
+    _check_limits(cfg)
     return cfg
+
+
+def _check_limits(cfg: Config) -> None:
+    """[limits] guard every input: one at zero or below would refuse everything with a puzzling
+    message ("over the -1 MP limit") instead of naming the setting."""
+    for key, value in cfg.get("limits", {}).items():
+        if value <= 0:
+            raise ConfigError(f"{' then '.join(cfg.sources[1:]) or 'config'}: '[limits] {key}' must be "
+                              f"above 0, got {value!r}")
 
 
 def merge(cfg: Config, override: Mapping, source: str) -> Config:

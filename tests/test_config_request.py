@@ -83,6 +83,17 @@ def test_bad_request_fields_rejected_not_clamped(field, value, message):
         AnimateRequest.from_dict({field: value})
 
 
+def test_a_codec_for_a_format_it_does_not_apply_to_is_refused_not_ignored():
+    with pytest.raises(InputError, match="codec hevc is for mp4 clips, not gif"):
+        AnimateRequest.from_dict({"format": "gif", "codec": "hevc"})
+    AnimateRequest.from_dict({"format": "mp4", "codec": "hevc"})
+    AnimateRequest.from_dict({"format": "mov"})                       # the default codec: nothing asked
+    unset = AnimateRequest.from_dict({"codec": "hevc"})               # format from the config, later
+    with pytest.raises(InputError, match="not mov"):
+        unset.resolve("portrait", {"format": "mov"})
+    assert unset.resolve("portrait", {"format": "mp4"}).codec == "hevc"
+
+
 def test_profile_defaults_and_explicit_values_win():
     req = AnimateRequest.from_dict({"motion": 0.9}).resolve("portrait", {"fps": 24})
     portrait = profiles.get("portrait")

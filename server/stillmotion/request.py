@@ -86,6 +86,7 @@ class AnimateRequest:
             _choice("camera", self.camera, CAMERAS)
         if self.format is not None:
             _choice("format", self.format, FORMATS)
+        _codec_fits(self.codec, self.format)
         if self.size is not None:
             _choice("size", self.size, SIZES)
         _range("duration", self.duration, 0.5, 30.0)
@@ -108,6 +109,7 @@ class AnimateRequest:
         """
         prof = profiles.PROFILES.get(profile_name, profiles.GENERIC)
         seed = self.seed if self.seed is not None else random.SystemRandom().randrange(MAX_SEED)
+        _codec_fits(self.codec, self.format or animate_defaults.get("format", "mp4"))
         return self.replace(
             profile=prof.name if prof is not profiles.GENERIC else self.profile,
             duration=self.duration if self.duration is not None else prof.duration,
@@ -137,6 +139,14 @@ class AnimateRequest:
 def _choice(name: str, value: Any, choices: tuple) -> None:
     if value not in choices:
         raise InputError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+
+
+def _codec_fits(codec: str, fmt: str | None) -> None:
+    """`codec` chooses between H.264 and HEVC in MP4; asked of another format it would be
+    silently ignored, so it is refused instead."""
+    if codec != "h264" and fmt not in (None, "mp4"):
+        raise InputError(f"codec {codec} is for mp4 clips, not {fmt} (mov clips are ProRes 422 HQ; "
+                         "gif, webp and tiff have one encoding each)")
 
 
 def _range(name: str, value: Any, lo: float, hi: float) -> None:

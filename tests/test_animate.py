@@ -216,3 +216,13 @@ def test_python_dash_m_is_the_same_command(photo_jpg, fast_config):
     missing = subprocess.run(run + ["animate", str(photo_jpg.with_name("nope.jpg"))], capture_output=True,
                              text=True, env=os.environ.copy(), timeout=120)
     assert missing.returncode == 2 and missing.stderr.startswith("stillmotion: error:")
+
+
+def test_out_that_cannot_be_a_folder_is_one_line_before_any_work(photo_jpg, fast_config, capsys, tmp_path):
+    blocker = tmp_path / "clips"
+    blocker.write_text("a file where the folder would go")
+    for out in (blocker, blocker / "sub"):
+        assert animate(str(photo_jpg), "--out", str(out)) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("stillmotion: error:") and "clips is a file, not a folder" in err[0]
+    assert not list(tmp_path.rglob("*.motion*")) and not list(tmp_path.rglob(".stillmotion-tmp*"))

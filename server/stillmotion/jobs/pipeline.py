@@ -10,6 +10,7 @@ clip. The CLI, the daemon's worker and the watch folders all call `run_job`.
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from .. import __version__, engines, metadata, photo as photo_mod, profiles, rea
 from ..progress import CancelToken, ProgressSink, null_progress
 from ..colour.look import LookSettings, apply_look, remove_look
 from ..colour.match import match_frames
+from ..errors import InputError
 from ..place import place_group, temp_path
 from ..request import AnimateRequest
 from ..video.aspect import crop_photo
@@ -85,6 +87,17 @@ def remove_temp(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+def _check_destination(folder: Path) -> None:
+    """Before any work: clips can go into `folder` (made later, with its parents, if missing)."""
+    existing = folder
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(f"{folder}: {existing.name} is a file, not a folder; clips are written into a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(f"{folder}: cannot write into {existing} (permission denied)")
+
+
 def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progress,
             cancel: CancelToken | None = None) -> JobResult:
     cancel = cancel or CancelToken()
@@ -93,6 +106,8 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
 
     # -- prepare: decode the photo, read its metadata, settle every setting --------
     progress("prepare", 0.0)
+    destination = spec.destination
+    _check_destination(destination)   # before any work: a wrong --out says so at once
     photo = photo_mod.load(spec.photo_path, float(limits.get("max_megapixels", 200)))
     cancel.raise_if_cancelled()
     request = spec.request
@@ -126,7 +141,6 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
                        request=request.to_dict(), seeds=request.seeds(), size=[width, height])
     progress("prepare", 1.0)
 
-    destination = spec.destination
     destination.mkdir(parents=True, exist_ok=True)
     settings = EncodeSettings.from_config(request.format, request.codec, output_cfg)
     finish_settings = FinishSettings.from_config(config.get("finish", {}))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -226,3 +227,27 @@ def test_out_that_cannot_be_a_folder_is_one_line_before_any_work(photo_jpg, fast
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("stillmotion: error:") and "clips is a file, not a folder" in err[0]
     assert not list(tmp_path.rglob("*.motion*")) and not list(tmp_path.rglob(".stillmotion-tmp*"))
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_sigterm_mid_render_leaves_no_temporary_file(photo_jpg, fast_config):
+    """A process manager or Capture One's Open With ending the command: it stops like Ctrl-C,
+    removes its hidden temporary file, writes no clip, and says why in one line."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "stillmotion", "animate", str(photo_jpg), "--duration", "30",
+                             "--fps", "24"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=os.environ.copy())
+    folder = photo_jpg.parent
+    deadline = time.monotonic() + 60
+    while not list(folder.glob(".stillmotion-tmp-*")):      # under way: its temporary file exists
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert err.strip().splitlines()[-1] == "stillmotion: stopped by SIGTERM"
+    assert out == "" and not list(folder.glob(".stillmotion-tmp-*")) and not list(folder.glob("*.motion*"))

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -274,10 +276,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM/SIGHUP, raised like Ctrl-C so that the same clean-up runs (temporary files go)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_terminated(signum: int, _frame: object) -> None:
+    raise _Terminated(signum)
+
+
+def _terminate_like_interrupt() -> dict[int, Any]:
+    """A one-shot command killed by SIGTERM (a process manager, Capture One's Open With being
+    quit) or SIGHUP (its terminal closed) would otherwise die at once, leaving its hidden
+    temporary file behind. `serve` and `watch` have their own graceful stops. Returns the
+    handlers replaced, for `main` to put back."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}                  # (main() called from a thread: signals are the caller's)
+    return {sig: signal.signal(sig, _raise_terminated)
+            for sig in (getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
+    previous = _terminate_like_interrupt() if args.command not in ("serve", "watch") else {}
     try:
         return func(args)
     except (InputError, ConfigError) as exc:
@@ -289,9 +315,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StillmotionError as exc:
         _error(exc)
         return EXIT_FAILED
+    except _Terminated as exc:
+        print(f"stillmotion: stopped by {signal.Signals(exc.signum).name}", file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
         print("stillmotion: interrupted", file=sys.stderr)
         return 130
+    finally:
+        for sig, handler in previous.items():
+            if handler is not None:    # (None: set outside Python; left as ours)
+                signal.signal(sig, handler)
 
 
 if __name__ == "__main__":  # pragma: no cover

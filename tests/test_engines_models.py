@@ -149,6 +149,8 @@ def test_models_list_says_installed_size_and_why(home, capsys):
     assert cli.main(["models", "list"]) == 0
     text = capsys.readouterr().out
     assert text.splitlines()[0].split()[:3] == ["NAME", "ENGINE", "INSTALLED"] and "svd-xt" in text
+    assert cli.main(["models"]) == 0                      # bare `models`: the same list
+    assert capsys.readouterr().out == text
 
 
 def test_pull_downloads_then_marks_complete(home, monkeypatch):

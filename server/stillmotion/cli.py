@@ -167,7 +167,9 @@ def _add_simple(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("models", help="list or download generative models")
-    msub = p.add_subparsers(dest="models_command", required=True)
+    p.add_argument("--json", action="store_true", help=argparse.SUPPRESS)   # for a bare `models --json`
+    p.set_defaults(func=cmd_models_list)         # `stillmotion models` alone lists them
+    msub = p.add_subparsers(dest="models_command")
     q = msub.add_parser("list", help="registered models: installed or not, size, usable here")
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=cmd_models_list)

@@ -214,7 +214,7 @@ class Lightroom:
         self.lua = lua51.LuaRuntime(unpack_returned_tuples=True, register_eval=False)
         self.bridge = Bridge(self.lua, self.root / "Trash")
         init = (SDK_DIR / "init.lua").read_text(encoding="utf-8")
-        loader = self.lua.execute(f"return function(...) return assert(loadstring(...))  end")
+        loader = self.lua.execute("return function(...) return assert(loadstring(...))  end")
         chunk = loader(init, "@" + str(SDK_DIR / "init.lua"))
         self.fake = chunk(self.bridge, str(SDK_DIR), platform)
         self.fake.standardPaths = self.table({

@@ -390,6 +390,7 @@ def test_paths_are_checked(client, photo, tmp_path, allowed_dir):
 def test_errors_are_json_everywhere(client):
     for method, path, status in (("GET", "/v1/jobs/0123456789abcdef", 404), ("GET", "/v1/nothing", 404),
                                  ("PUT", "/v1/jobs", 405), ("GET", "/v1/jobs?limit=x", 400),
+                                 ("GET", "/v1/jobs?limit=0", 400), ("GET", "/v1/jobs?limit=5000", 400),
                                  ("GET", "/v1/jobs?status=sleeping", 400)):
         reply = client.request(method, path)
         assert reply.status == status and set(reply.body["error"]) == {"code", "message"}, (method, path)

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from .. import __version__, engines
 from ..engines import devices, models
-from ..jobs.store import Job
+from ..jobs.store import LIST_LIMIT, Job
 from .errors import ApiError
 from .events import stream_job
 from .forms import read_form
@@ -90,6 +90,8 @@ async def list_jobs(request: web.Request) -> web.Response:
         limit = int(request.query.get("limit", "100"))
     except ValueError:
         raise ApiError(400, "bad_request", "limit must be a whole number") from None
+    if not 1 <= limit <= LIST_LIMIT:
+        raise ApiError(400, "bad_request", f"limit must be between 1 and {LIST_LIMIT}; got {limit}")
     jobs = request.app[STORE].list(statuses=statuses, limit=limit)
     return web.json_response({"jobs": [j.to_dict() for j in jobs]})
 

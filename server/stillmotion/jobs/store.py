@@ -63,6 +63,7 @@ QUEUED, RUNNING, DONE, FAILED, CANCELED = "queued", "running", "done", "failed",
 STATUSES = (QUEUED, RUNNING, DONE, FAILED, CANCELED)
 LIVE = (QUEUED, RUNNING)
 TERMINAL = (DONE, FAILED, CANCELED)
+LIST_LIMIT = 1000          # most jobs one `list` returns
 # Lower rank runs first: someone waiting in Lightroom beats a batch, a batch beats a hot folder.
 PRIORITIES: dict[str, int] = {"interactive": 0, "batch": 1, "watch": 2}
 _PRIORITY_NAMES = {rank: name for name, rank in PRIORITIES.items()}
@@ -401,7 +402,7 @@ class JobStore:
             sql += f" WHERE status IN ({','.join('?' * len(wanted))})"
             args.extend(wanted)
         sql += " ORDER BY seq DESC LIMIT ?"
-        args.append(max(1, min(int(limit), 1000)))
+        args.append(max(1, min(int(limit), LIST_LIMIT)))
         with self._connection() as conn:
             return [_row_to_job(r) for r in conn.execute(sql, args).fetchall()]
 

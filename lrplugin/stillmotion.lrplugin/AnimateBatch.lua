@@ -117,6 +117,17 @@ local function clipPaths(job)
   return paths
 end
 
+-- What the daemon set aside while reading the photo's settings (a develop value it could
+-- not use, say): the clip was made without it, and the photographer should know which.
+local function metadataWarnings(job)
+  local info = type(job.info) == "table" and job.info or {}
+  local out = {}
+  for _, w in ipairs(type(info.metadata_warnings) == "table" and info.metadata_warnings or {}) do
+    if type(w) == "string" and w ~= "" then out[#out + 1] = w end
+  end
+  return out
+end
+
 local function jobError(job)
   local e = job.error
   if type(e) == "table" then return e.message or e.code end
@@ -134,9 +145,12 @@ function AnimateBatch:_finish(item, job)
     item.state = "done"
     item.fraction = 1
     local ok, err = LrTasks.pcall(function() self:_importClips(item) end)
+    local warnings = metadataWarnings(job)
     if not ok then
       -- The clip exists beside the photo; only the catalog step failed.
       item.warning = "clip made (" .. item.clips[1] .. ") but not added to the catalog: " .. tostring(err)
+    elseif #warnings > 0 then
+      item.warning = "clip made without some settings: " .. table.concat(warnings, "; ")
     end
   elseif job.status == "canceled" then
     item.state = "canceled"
@@ -239,7 +253,7 @@ function AnimateBatch:succeeded()
   return out
 end
 
---- { name, message } for every photo that failed (and catalog warnings).
+--- { name, message } for every photo that failed (and catalog or settings warnings).
 function AnimateBatch:errors()
   local out = {}
   for _, item in ipairs(self.items) do

@@ -200,6 +200,21 @@ def test_failed_photos_are_reported_once_and_the_others_animate(lr: Lightroom, p
     assert lr.stack(good) is not None and lr.stack(other) is not None and lr.stack(huge) is None
 
 
+def test_a_setting_the_daemon_set_aside_is_reported_with_the_clip(lr: Lightroom, photo_folder: Path) -> None:
+    """The clip is made, stacked, and the one summary says which setting was not used."""
+    odd = lr.import_photo(photo_folder / "IMG_0001.jpg", develop={"GrainAmount": "lots", "Exposure2012": 0.3})
+    lr.export([odd], FAST)
+    lr.run_tasks(timeout=120)
+
+    assert lr.task_errors == [] and lr.stack(odd) is not None
+    assert len(lr.dialogs) == 1
+    report = lr.dialogs[0]
+    assert "Animated 1 of 1 photos" in report["message"]
+    lines = report["info"].splitlines()
+    assert len(lines) == 1 and lines[0].startswith("IMG_0001.jpg: clip made without some settings: ")
+    assert "GrainAmount" in lines[0] and "Exposure" not in lines[0]
+
+
 def test_publish_then_republish_after_edits_then_remove(lr: Lightroom, daemon: Daemon, photo_folder: Path) -> None:
     one = lr.import_photo(photo_folder / "IMG_0001.jpg", develop={"Exposure2012": 0.0})
     two = lr.import_photo(photo_folder / "IMG_0002.jpg")

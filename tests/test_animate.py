@@ -251,3 +251,42 @@ def test_sigterm_mid_render_leaves_no_temporary_file(photo_jpg, fast_config):
     assert proc.returncode == 128 + signal.SIGTERM, err
     assert err.strip().splitlines()[-1] == "stillmotion: stopped by SIGTERM"
     assert out == "" and not list(folder.glob(".stillmotion-tmp-*")) and not list(folder.glob("*.motion*"))
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX: whether a PID lives")
+def test_a_killed_runs_temporary_is_swept_by_the_next_run_and_nothing_else(photo_jpg, fast_config):
+    """SIGKILL (or a crash, a power cut) leaves the hidden temporary; the next run into the
+    folder removes it once it is stale, and leaves live runs', other machines' and fresh ones."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from stillmotion import place
+
+    folder = photo_jpg.parent
+    proc = subprocess.Popen([sys.executable, "-m", "stillmotion", "animate", str(photo_jpg), "--duration", "30"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy())
+    deadline = time.monotonic() + 60
+    while not list(folder.glob(".stillmotion-tmp-*")):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    (killed,) = folder.glob(".stillmotion-tmp-*")
+    assert killed.name.startswith(f".stillmotion-tmp-{place.process_tag().rsplit('-', 1)[0]}-{proc.pid}-")
+    stale = time.time() - 2 * place.ABANDONED_AFTER_S
+    fresh_dead = killed.with_suffix(".xmp")
+    fresh_dead.write_bytes(b"written a moment ago")                          # dead pid, but not stale
+    other_host = folder / f".stillmotion-tmp-cli-elsewhere-{proc.pid}-0123456789ab.mp4"
+    other_host.write_bytes(b"another machine's")
+    live = folder / f".stillmotion-tmp-{place.process_tag()}-abcdefabcdef.mp4"   # this (live) process
+    live.write_bytes(b"ours, running")
+    daemon_job = folder / ".stillmotion-tmp-0123456789abcdef-00112233aabb.mp4"
+    daemon_job.write_bytes(b"a daemon job's")
+    for path in (killed, other_host, live, daemon_job):
+        os.utime(path, (stale, stale))
+
+    assert cli.main(["animate", str(photo_jpg), "--duration", "0.5", "--fps", "8"]) == 0
+    assert not killed.exists()
+    assert all(p.exists() for p in (fresh_dead, other_host, live, daemon_job))

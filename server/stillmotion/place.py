@@ -13,12 +13,16 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import shutil
+import socket
+import time
 from pathlib import Path
 from typing import Iterable
 
 TEMP_PREFIX = ".stillmotion-tmp-"
 PLACED_PREFIX = ".stillmotion-placed-"     # a daemon job's record of what it placed (jobs/placement.py)
 MAX_INDEX = 10_000
+ABANDONED_AFTER_S = 600.0   # a dead run's temporary is swept only once nothing wrote it for this long
 
 
 def temp_path(folder: Path, suffix: str, tag: str = "") -> Path:
@@ -26,8 +30,69 @@ def temp_path(folder: Path, suffix: str, tag: str = "") -> Path:
 
     `tag` (the daemon's job id) lets crash recovery find and remove exactly the
     temporaries a killed job left behind: `.stillmotion-tmp-<tag>-<random><suffix>`.
+    Untagged (a one-off CLI run) the tag is the process's own (`process_tag`), so that a
+    later run can tell a dead process's leftovers from a live one's (`abandoned_temps`).
     """
-    return folder / f"{TEMP_PREFIX}{tag + '-' if tag else ''}{secrets.token_hex(6)}{suffix}"
+    return folder / f"{TEMP_PREFIX}{tag or process_tag()}-{secrets.token_hex(6)}{suffix}"
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9]", "_", socket.gethostname())[:40] or "host"
+
+
+def process_tag() -> str:
+    """`cli-<host>-<pid>`: whose temporaries these are."""
+    return f"cli-{_host()}-{os.getpid()}"
+
+
+def abandoned_temps(folder: Path, min_age_s: float = ABANDONED_AFTER_S) -> list[Path]:
+    """Temporaries in `folder` left by one-off runs on this machine whose process is gone
+    (killed by SIGKILL, a crash, a power cut) and that nothing has written for `min_age_s`.
+
+    Only this host's, only dead processes' (a live one, or a reused PID, is left alone),
+    only stale ones (a share used by two machines of the same name is still safe while
+    either writes). POSIX only: Windows has no harmless way to ask whether a PID lives.
+    """
+    if os.name != "posix" or not folder.is_dir():
+        return []
+    pattern = re.compile(re.escape(f"{TEMP_PREFIX}cli-{_host()}-") + r"(\d+)-[0-9a-f]{12}")
+    now, found = time.time(), []
+    for path in folder.glob(f"{TEMP_PREFIX}cli-*"):
+        match = pattern.match(path.name)
+        if match is None or int(match.group(1)) == os.getpid() or _alive(int(match.group(1))):
+            continue
+        try:
+            if now - path.lstat().st_mtime >= min_age_s:
+                found.append(path)
+        except OSError:
+            continue
+    return sorted(found)
+
+
+def sweep_abandoned(folder: Path) -> int:
+    """Remove `abandoned_temps(folder)`; how many went."""
+    gone = abandoned_temps(folder)
+    for path in gone:
+        remove_temp(path)
+    return len(gone)
+
+
+def remove_temp(path: Path) -> None:
+    """Remove a temporary output: a file, or a folder (a TIFF sequence)."""
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True                 # someone else's live process
+    return True
 
 
 def stale_temps(folder: Path, tag: str) -> list[Path]:

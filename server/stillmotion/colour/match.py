@@ -502,7 +502,7 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
     photo's colour distribution. Audio is not carried over.
     """
     from .. import config as config_mod, photo as photo_mod
-    from ..place import claim, place_group, temp_path
+    from ..place import claim, place_group, sweep_abandoned, temp_path
     from ..video.decode import probe, read_frames
     from ..video.encode import SUFFIX, EncodeSettings, encode, even_size
 
@@ -529,6 +529,7 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
     matched = match_frames(frames, picture.pixels, strength=strength, anchor_index=0,
                            n_frames=info.n_frames, config=cfg)
     settings = EncodeSettings.from_config(fmt, "h264", cfg.get("output", {}))
+    sweep_abandoned(folder)
     tmp = temp_path(folder, SUFFIX[fmt])
     try:
         encode(matched, tmp, width=width, height=height, fps=info.fps or 24.0, settings=settings,

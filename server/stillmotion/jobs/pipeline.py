@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -23,7 +22,7 @@ from ..progress import CancelToken, ProgressSink, null_progress
 from ..colour.look import LookSettings, apply_look, remove_look
 from ..colour.match import match_frames
 from ..errors import InputError
-from ..place import place_group, temp_path
+from ..place import place_group, remove_temp, sweep_abandoned, temp_path
 from ..request import AnimateRequest
 from ..video.aspect import crop_photo
 from ..video.encode import SUFFIX, EncodeSettings, encode, even_size
@@ -79,14 +78,6 @@ def delivery_size(width: int, height: int, request: AnimateRequest, output_cfg: 
     return even_size(w, h)
 
 
-def remove_temp(path: Path) -> None:
-    """Remove a temporary output: a file, or a folder (a TIFF sequence)."""
-    if path.is_dir():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        path.unlink(missing_ok=True)
-
-
 def _check_destination(folder: Path) -> None:
     """Before any work: clips can go into `folder` (made later, with its parents, if missing)."""
     existing = folder
@@ -108,6 +99,7 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
     progress("prepare", 0.0)
     destination = spec.destination
     _check_destination(destination)   # before any work: a wrong --out says so at once
+    sweep_abandoned(destination)       # what killed one-off runs left there
     photo = photo_mod.load(spec.photo_path, float(limits.get("max_megapixels", 200)))
     cancel.raise_if_cancelled()
     request = spec.request

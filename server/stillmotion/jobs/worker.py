@@ -49,10 +49,10 @@ from typing import Any, Callable, Mapping
 
 from .. import engines
 from ..errors import Canceled, ConfigError, StillmotionError
-from ..place import stale_temps
+from ..place import remove_temp, stale_temps
 from ..progress import CancelToken, JobProgress
 from . import placement
-from .pipeline import JobResult, remove_temp, run_job
+from .pipeline import JobResult, run_job
 from .priority import lower_thread
 from .render_process import JobFailed, RenderCrashed, RenderProcess, job_error
 from .store import CANCELED, DONE, FAILED, TERMINAL, Job, JobStore, Unrunnable, process_identity

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import stat
 import struct
@@ -396,6 +397,33 @@ def test_errors_are_json_everywhere(client):
         assert reply.status == status and set(reply.body["error"]) == {"code", "message"}, (method, path)
     not_multipart = client.request("POST", "/v1/jobs", headers={"Content-Type": "application/json"})
     assert not_multipart.status == 415
+
+
+def test_malformed_multipart_is_a_400_not_a_crash(server, client):
+    """Bodies a hand-written client gets wrong: each a 400 that says what, the daemon unharmed."""
+    import http.client
+
+    def raw(content_type: str, body: bytes, path: str = "/v1/jobs") -> tuple[int, dict]:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        conn.request("POST", path, body=body, headers={"Authorization": f"Bearer {server.token}",
+                                                       "Content-Type": content_type})
+        reply = conn.getresponse()
+        status, payload = reply.status, json.loads(reply.read() or b"{}")
+        conn.close()
+        return status, payload
+
+    part = b'--xyz\r\nContent-Disposition: form-data; name="image"'
+    cases = {
+        "no boundary": ("multipart/form-data", b"garbage", "malformed"),
+        "cut short": ("multipart/form-data; boundary=xyz", part + b'; filename="a.jpg"\r\n\r\nabc', "malformed"),
+        "image as text": ("multipart/form-data; boundary=xyz", part + b"\r\n\r\nabc\r\n--xyz--\r\n",
+                          "'image' must be sent as a file"),
+    }
+    for what, (content_type, body, needle) in cases.items():
+        for path in ("/v1/jobs", "/v1/analyze"):
+            status, payload = raw(content_type, body, path)
+            assert status == 400 and needle in payload["error"]["message"], (what, path, payload)
+    assert client.request("GET", "/v1/health").status == 200
 
 
 def test_analyze_route(client, photo, tmp_path):

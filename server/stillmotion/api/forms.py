@@ -72,7 +72,9 @@ async def read_form(request: web.Request, uploads_root: Path, *, file_fields: di
             name = part.name
             if name in form.fields or name in form.files:
                 raise ApiError(400, "bad_request", f"field '{name}' was sent twice")
-            if name in file_fields and part.filename is not None:
+            if name in file_fields and part.filename is None:
+                raise ApiError(400, "bad_request", f"'{name}' must be sent as a file (a part with a filename)")
+            if name in file_fields:
                 if form.folder is None:
                     form.folder = uploads_root / secrets.token_hex(8)
                     form.folder.mkdir(parents=True, mode=0o700)
@@ -89,6 +91,9 @@ async def read_form(request: web.Request, uploads_root: Path, *, file_fields: di
             else:
                 known = ", ".join(sorted([*file_fields, *text_fields]))
                 raise ApiError(400, "bad_request", f"unknown field '{name}' (known: {known})")
+    except ValueError as exc:   # aiohttp's word for a body that is not multipart (no boundary, cut short)
+        form.discard()
+        raise ApiError(400, "bad_request", f"the multipart body is malformed ({exc})") from None
     except BaseException:
         form.discard()
         raise

@@ -121,10 +121,13 @@ def test_clip_is_never_larger_than_the_photo(tmp_path, fast_config):
     ("notes.jpg", b"this is not an image at all", "not an image"),
     ("empty.png", b"", "not an image"),
     ("sliver.png", "sliver", "sliver.png: 300x8 pixels is too small to animate"),
+    ("Shoot", "folder", "Shoot: a folder, not a photo"),
 ])
 def test_bad_input_one_line_exit_2_nothing_written(tmp_path, fast_config, capsys, name, content, expect):
     path = tmp_path / name
-    if content == "sliver":
+    if content == "folder":
+        path.mkdir()
+    elif content == "sliver":
         save_photo(path, skimage_photo("chelsea")[:8, :300])
     elif content == "truncate":
         save_photo(tmp_path / "full.jpg", skimage_photo("chelsea"), quality=90)

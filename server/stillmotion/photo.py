@@ -85,6 +85,9 @@ def check_size(width: int, height: int, max_megapixels: float) -> None:
 
 def open_checked(path: Path, max_megapixels: float) -> Image.Image:
     """Open (lazily) and check the declared size before any pixel is decoded."""
+    if path.is_dir():
+        raise InputError(f"{path}: a folder, not a photo (name the photos in it, e.g. {path / '*.jpg'}, "
+                         "or watch it: stillmotion watch)")
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     try:

@@ -38,6 +38,8 @@ def read(photo_path: str | Path, *, sidecar: Path | None = None, develop: Mappin
     beside the photo (a broken one is a warning). Unparseable values are warnings.
     """
     photo = Path(photo_path)
+    if photo.is_dir():
+        raise InputError(f"{photo}: a folder, not a photo")
     if not photo.is_file():
         raise InputError(f"photo not found: {photo}")
     sources = gather(photo, sidecar=Path(sidecar) if sidecar is not None else None, develop=develop,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 import sys
 
 import numpy as np
@@ -50,6 +51,29 @@ class FramePool:
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 
 
+def _libc() -> ctypes.CDLL | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
+
+
+def release_freed_memory() -> bool:
+    """Hand the heap's free pages back to the kernel (glibc's malloc_trim), for a render
+    process going idle: `keep_freed_memory` keeps what a render frees for the next frame,
+    which an idle process would otherwise sit on (measured: ~900 MB after 1696x1132 jobs).
+    False where the C library is not glibc."""
+    libc = _libc()
+    trim = getattr(libc, "malloc_trim", None)
+    if trim is None:
+        return False
+    gc.collect()                    # cycles first, so their memory is free to hand back
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return bool(trim(0))
+
+
 def keep_freed_memory(trim_mb: int = 128, mmap_mb: int = 32) -> bool:
     """Let glibc keep freed memory for reuse instead of returning it to the kernel at once.
 
@@ -60,12 +84,9 @@ def keep_freed_memory(trim_mb: int = 128, mmap_mb: int = 32) -> bool:
     job: page faults in the colour stage per frame 106 -> 55. For render processes only
     (the memory stays with the process). False where the C library is not glibc.
     """
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
+    libc = _libc()
+    mallopt = getattr(libc, "mallopt", None)
+    if mallopt is None:
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return bool(mallopt(_M_TRIM_THRESHOLD, trim_mb << 20)) and bool(mallopt(_M_MMAP_THRESHOLD, mmap_mb << 20))

@@ -116,6 +116,28 @@ def test_clip_is_never_larger_than_the_photo(tmp_path, fast_config):
     assert (info.width, info.height) == (200, 134)
 
 
+def test_web_formats_come_at_web_size_unless_a_size_is_asked(tmp_path, fast_config, monkeypatch):
+    """GIF and animated WebP are for pages and messages: [output] web_long_edge caps them;
+    mp4 keeps long_edge; --size overrides both."""
+    from PIL import Image as PILImage
+
+    monkeypatch.setenv("STILLMOTION__OUTPUT__LONG_EDGE", "600")
+    monkeypatch.setenv("STILLMOTION__OUTPUT__WEB_LONG_EDGE", "240")
+    photo = save_photo(tmp_path / "IMG_W.jpg", skimage_photo("chelsea"), (900, 600))
+    sizes = {}
+    for fmt, extra in (("webp", []), ("gif", []), ("mp4", []), ("webp", ["--size", "1080p"])):
+        assert animate(str(photo), "--duration", "0.5", "--fps", "4", "--format", fmt, *extra) == 0
+        newest = max(tmp_path.glob(f"IMG_W.motion*.{fmt}"), key=lambda p: p.stat().st_mtime_ns)
+        if fmt == "mp4":
+            info = probe(newest)
+            sizes[(fmt, *extra)] = (info.width, info.height)
+        else:
+            with PILImage.open(newest) as im:
+                sizes[(fmt, *extra)] = im.size
+    assert sizes == {("webp",): (240, 160), ("gif",): (240, 160), ("mp4",): (600, 400),
+                     ("webp", "--size", "1080p"): (1620, 1080)}
+
+
 @pytest.mark.parametrize("name,content,expect", [
     ("truncated.jpg", "truncate", "damaged or truncated"),
     ("notes.jpg", b"this is not an image at all", "not an image"),

@@ -3,12 +3,14 @@
 Video formats carry BT.709 primaries/transfer/matrix, limited range, and the
 RGB->Y'CbCr conversion is done with the BT.709 matrix explicitly (swscale's
 default is BT.601, which shifts colours in a file tagged 709). Frames are
-written as they arrive: the encoder never holds the clip.
+written as they arrive: the encoder never holds the clip, except for GIF and
+WebP, whose Pillow writers keep every frame until the file is written (those
+formats come at web size by default, [output] web_long_edge: see jobs.pipeline).
 
   mp4  H.264 yuv420p (or HEVC, tagged hvc1 for Apple players), CRF/preset from config
   mov  ProRes 422 HQ, 10-bit yuv422p10le
-  gif  palette from the first frame (stable over time), web size
-  webp animated, lossy q=90, web size
+  gif  palette from the first frame (stable over time)
+  webp animated, lossy q=90
   tiff a folder of 16-bit RGB TIFFs (frame_000001.tif, ...), sRGB ICC embedded
 """
 

@@ -437,3 +437,12 @@ def test_analyze_route(client, photo, tmp_path):
         assert (reply.body["width"], reply.body["height"]) == (96, 64) and 0 <= reply.body["score"] <= 1
         assert reply.body["suggested_profile"]
         assert reply.body["path"] in ("a.jpg", str(photo))      # never the upload's place in the data folder
+
+
+def test_a_port_outside_1_to_65535_is_one_line_not_a_traceback(tmp_path, monkeypatch, capsys):
+    from stillmotion import cli
+
+    monkeypatch.setenv("STILLMOTION_HOME", str(tmp_path))
+    assert cli.main(["serve", "--port", "99999"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "stillmotion: error: port 99999 is not a TCP port (1 to 65535; [server] port or --port)"

@@ -72,6 +72,10 @@ def serve(config_path: str | os.PathLike | None = None, host: str | None = None,
     cfg = config_mod.load(config_path)
     host = host or cfg["server"]["host"]
     port = port if port is not None else int(cfg["server"]["port"])
+    if not 1 <= port <= 65535:
+        print(f"stillmotion: error: port {port} is not a TCP port (1 to 65535; [server] port or --port)",
+              file=sys.stderr)
+        return 2
     if not is_loopback(host_name(host)):
         log.warning("listening on %s: other machines can reach the daemon; the token is all that stops them", host)
     app = create_app(cfg, bind_host=host)

@@ -130,8 +130,6 @@ def check_complete(path: Path, max_megapixels: float) -> None:
                 _check_tiff_extent(image, path.stat().st_size)
             else:
                 image.load()
-        except InputError:
-            raise
         except (OSError, SyntaxError, ValueError, struct.error) as exc:
             raise DamagedImageError(f"{path.name}: the image data is damaged or truncated ({exc})") from None
 

@@ -313,11 +313,17 @@ class Watcher:
         if _stat_key(photo) != before:   # written to while we hashed it: not complete after all
             self._track(photo)
             return
+        decision = ledger.decide(folder.path, photo, digest, settings.retake_changed)
+        if not decision.take:
+            ledger.record_not_taken(folder.path, photo, digest, *before, decision.note)
+            log.info("%s: %s", photo, decision.note)
+            return
         try:
             # Stable is not always complete: a copy that stalls longer than the settle time (a
             # network share, a writer pausing where no close events are reported) leaves a cut
             # file. Such a file is not taken (a job would only fail on it): it is looked at
-            # again when it changes, or at the next scan.
+            # again when it changes, or at the next scan. (Read through only once the ledger
+            # says it would be taken: duplicates and known photos cost no decode.)
             photo_mod.check_complete(photo, float("inf"))
         except DamagedImageError as exc:
             reason = str(exc).removeprefix(f"{photo.name}: ")
@@ -325,11 +331,6 @@ class Watcher:
             return
         except InputError:
             pass   # not an image at all, or too large: its job says so, and the ledger remembers
-        decision = ledger.decide(folder.path, photo, digest, settings.retake_changed)
-        if not decision.take:
-            ledger.record_not_taken(folder.path, photo, digest, *before, decision.note)
-            log.info("%s: %s", photo, decision.note)
-            return
         try:
             spec = JobSpec(photo_path=photo, request=settings.request, sidecar_path=sidecar,
                            out_dir=settings.out_dir(photo))

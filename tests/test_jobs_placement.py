@@ -12,6 +12,7 @@ from stillmotion.jobs import placement
 from stillmotion.jobs.pipeline import JobSpec, run_job
 from stillmotion.place import is_own_output, stale_temps
 from stillmotion.request import AnimateRequest
+from support import save_photo, skimage_photo
 
 
 class Died(BaseException):
@@ -96,3 +97,26 @@ def test_records_are_hidden_from_watch_folders_and_go_when_the_job_ends(photo_jp
 def test_a_cli_run_keeps_no_records(photo_jpg, fast_config):
     run_job(_spec(photo_jpg, ""), config_mod.load())
     assert not list(photo_jpg.parent.glob(".stillmotion-placed-*"))
+
+
+@pytest.mark.parametrize("stem", ["a" * 245, "写真" * 41 + "写"], ids=["ascii-245-bytes", "cjk-249-bytes"])
+def test_a_photo_whose_name_is_near_the_limit_gets_its_clips(tmp_path, fast_config, stem):
+    """`stem.motion.mp4` would pass the file system's 255-byte name limit: the stem is cut
+    (at a character boundary), clip and sidecar still pair, a rerun after a crash still
+    finds what it placed, and the next clip takes the next index."""
+    photo = save_photo(tmp_path / f"{stem}.jpg", skimage_photo("astronaut"), (160, 120), quality=90)
+    cfg = config_mod.load()
+    spec = _spec(photo, "job7")
+    _run_dying_after_placing(spec, cfg, variants_placed=1)
+    _recover(tmp_path, "job7")
+    first = run_job(spec, cfg).outputs
+    second = run_job(_spec(photo, ""), cfg).outputs
+    names = sorted(p.name for p in first + second)
+    assert len(names) == 4 and len(_clips(tmp_path)) == 2          # no clip made twice
+    for name in names:
+        assert len(name.encode()) <= 255
+        name.encode("utf-8")                                       # no half character kept
+    cut = names[0].split(".motion")[0]
+    assert stem.startswith(cut) and len(cut) > len(stem) - 12
+    assert [n.split(".motion")[1] for n in names] == ["-2.mp4", "-2.xmp", ".mp4", ".xmp"]
+    assert all(is_own_output(p) for p in first + second)           # a watch folder skips them

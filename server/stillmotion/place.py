@@ -22,6 +22,8 @@ from typing import Iterable
 TEMP_PREFIX = ".stillmotion-tmp-"
 PLACED_PREFIX = ".stillmotion-placed-"     # a daemon job's record of what it placed (jobs/placement.py)
 MAX_INDEX = 10_000
+NAME_MAX = 255             # bytes in one file name: ext4, APFS, NTFS (in UTF-16 units), SMB
+LONGEST_SUFFIX_BYTES = 8   # room kept for an output's extension (.mp4, .webp, .xmp, ...)
 ABANDONED_AFTER_S = 600.0   # a dead run's temporary is swept only once nothing wrote it for this long
 
 
@@ -100,9 +102,29 @@ def stale_temps(folder: Path, tag: str) -> list[Path]:
     return sorted(folder.glob(f"{TEMP_PREFIX}{tag}-*")) if tag and folder.is_dir() else []
 
 
+def output_stem(stem: str, tag: str) -> str:
+    """`stem`, cut (at a character boundary) so that every name placing gives it fits in a
+    folder: `stem.tag-NNNN.ext` at most NAME_MAX (255) bytes. A photo whose own name is near
+    that limit (long titles, non-ASCII names: 85 CJK characters are 255 bytes) would
+    otherwise have its clip refused by the file system only once the clip is made."""
+    room = NAME_MAX - len(f".{tag}-{MAX_INDEX}".encode()) - LONGEST_SUFFIX_BYTES
+    encoded = os.fsencode(stem)
+    if len(encoded) <= room:
+        return stem
+    cut = encoded[:room]
+    for drop in range(4):   # a UTF-8 character is at most 4 bytes: don't keep part of one
+        try:
+            return cut[:len(cut) - drop].decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+    return os.fsdecode(cut)   # not UTF-8 at all (a name from another system): cut as bytes
+
+
 def candidate_names(stem: str, tag: str, suffixes: Iterable[str]) -> Iterable[dict[str, str]]:
-    """`stem.tag.ext`, `stem.tag-2.ext`, ... for each suffix (e.g. .mp4 and .xmp together)."""
+    """`stem.tag.ext`, `stem.tag-2.ext`, ... for each suffix (e.g. .mp4 and .xmp together);
+    a stem too long for that is cut first (`output_stem`)."""
     suffixes = list(suffixes)
+    stem = output_stem(stem, tag)
     for index in range(1, MAX_INDEX):
         base = f"{stem}.{tag}" if index == 1 else f"{stem}.{tag}-{index}"
         yield {suffix: base + suffix for suffix in suffixes}

@@ -20,7 +20,7 @@ import json
 import os
 from pathlib import Path
 
-from ..place import PLACED_PREFIX
+from ..place import PLACED_PREFIX, output_stem
 
 
 def _record_path(folder: Path, job_id: str, variant: int) -> Path:
@@ -57,6 +57,7 @@ def recall(folder: Path, job_id: str, variant: int, stem: str) -> dict[str, Path
         return None
     by_identity = {ident: suffix for suffix, ident in wanted.items()}
     found: dict[str, Path] = {}
+    stem = output_stem(stem, "motion")   # as placing cut it
     prefix = f"{stem}.motion"
     try:
         entries = [e for e in os.scandir(folder) if e.name.startswith(prefix)]

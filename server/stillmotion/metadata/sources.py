@@ -93,8 +93,11 @@ def find_sidecar(photo: Path) -> Path | None:
     folder = photo.parent
     for name in (photo.stem + ".xmp", photo.stem + ".XMP", photo.name + ".xmp", photo.name + ".XMP"):
         candidate = folder / name
-        if candidate != photo and candidate.is_file():
-            return candidate
+        try:
+            if candidate != photo and candidate.is_file():
+                return candidate
+        except OSError:   # e.g. `name` over the file system's 255-byte limit: no such sidecar
+            continue
     return None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import stat
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
+from PIL import Image
 from aiohttp import web
 
 from stillmotion import config as config_mod
@@ -310,6 +312,11 @@ def test_size_and_pixel_limits(client, tmp_path):
         assert reply.status == 422 and reply.body["error"]["code"] == "too_large", reply.body
     not_image = client.request("POST", "/v1/jobs", files={"image": ("x.jpg", b"not an image at all")})
     assert not_image.status == 400 and not_image.body["error"]["message"]
+    # A raw file (TIFF inside, so Pillow would open its thumbnail): refused, saying what to send.
+    buffer = io.BytesIO()
+    Image.new("RGB", (160, 120), (90, 120, 160)).save(buffer, format="TIFF")
+    raw = client.request("POST", "/v1/jobs", files={"image": ("DSC_0001.NEF", buffer.getvalue())})
+    assert raw.status == 400 and "DSC_0001.NEF: a camera raw file" in raw.body["error"]["message"], raw.body
 
 
 def test_damaged_inputs_are_refused_at_submission_not_in_a_failed_job(client, photo, tmp_path, home):

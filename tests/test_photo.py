@@ -75,3 +75,36 @@ def test_check_complete_finds_a_cut_file_without_decoding_it_whole(tmp_path, suf
         cut.write_bytes(data[: int(len(data) * keep)])
         with pytest.raises(InputError, match=r"^cut\.(jpg|png|tif): .*(damaged or truncated|not an image)"):
             photo.check_complete(cut, 200)
+
+
+def _tiff_bytes(tags: dict) -> bytes:
+    from PIL.TiffImagePlugin import ImageFileDirectory_v2
+
+    ifd = ImageFileDirectory_v2()
+    for tag, value in tags.items():
+        ifd[tag] = value
+    buffer = io.BytesIO()
+    Image.fromarray(skimage_photo("coffee")[:120, :160]).save(buffer, format="TIFF", tiffinfo=ifd)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("name, tags", [
+    ("IMG_0001.dng", {}),                        # a raw by its name (Pillow would open this one)
+    ("DSC_0001.NEF", {254: 1}),
+    ("renamed.tif", {50706: b"\x01\x04\x00\x00"}),   # a DNG under a TIFF name: DNGVersion
+    ("DSC_0002.tif", {254: 1}),                  # first image a reduced preview: NEF, ARW, PEF
+])
+def test_a_camera_raw_file_is_refused_not_animated_from_its_preview(tmp_path, name, tags):
+    """Pillow opens most raw files as TIFF and reads the camera's thumbnail: a clip of that
+    would be small and without the photographer's edit. Refused, saying what to do."""
+    path = tmp_path / name
+    path.write_bytes(_tiff_bytes(tags))
+    for check in (photo.load, photo.check_complete):
+        with pytest.raises(InputError, match=rf"^{name}: a camera raw file; .*export it as JPEG or TIFF"):
+            check(path, 100.0)
+
+
+def test_an_ordinary_tiff_is_not_taken_for_a_raw(tmp_path):
+    path = tmp_path / "print.tif"
+    path.write_bytes(_tiff_bytes({254: 0}))
+    assert photo.load(path, 100.0).pixels.shape == (120, 160, 3)

@@ -23,6 +23,14 @@ from .errors import DamagedImageError, InputError, TooLargeError
 SUPPORTED_FORMATS = {"JPEG", "PNG", "TIFF", "MPO", "WEBP"}
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp"}
 DEFAULT_MAX_MEGAPIXELS = 200.0
+# Camera raw files. Many are TIFF inside and Pillow opens them, but what it reads is the
+# camera's small embedded preview (or nothing), never the photographer's edit.
+CAMERA_RAW_SUFFIXES = frozenset({
+    ".dng", ".cr2", ".cr3", ".crw", ".nef", ".nrw", ".arw", ".srf", ".sr2", ".raf", ".orf", ".rw2",
+    ".pef", ".srw", ".x3f", ".3fr", ".fff", ".iiq", ".mos", ".mef", ".mrw", ".erf", ".kdc", ".dcr",
+    ".rwl", ".raw",
+})
+_DNG_VERSION, _NEW_SUBFILE_TYPE = 50706, 254    # TIFF tags that mark a raw file / a reduced preview
 
 
 @dataclass
@@ -90,6 +98,8 @@ def open_checked(path: Path, max_megapixels: float) -> Image.Image:
                          "or watch it: stillmotion watch)")
     if not path.is_file():
         raise InputError(f"{path}: no such file")
+    if path.suffix.lower() in CAMERA_RAW_SUFFIXES:
+        raise InputError(_raw_message(path))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -104,11 +114,29 @@ def open_checked(path: Path, max_megapixels: float) -> Image.Image:
         raise InputError(f"{path.name}: cannot read: {exc}") from None
     if image.format not in SUPPORTED_FORMATS:
         raise InputError(f"{path.name}: {image.format} is not supported (JPEG, PNG or TIFF expected)")
+    if image.format == "TIFF" and _is_raw_tiff(image):
+        image.close()
+        raise InputError(_raw_message(path))
     try:
         check_size(*image.size, max_megapixels)
     except InputError as exc:
         raise type(exc)(f"{path.name}: {exc}") from None
     return image
+
+
+def _raw_message(path: Path) -> str:
+    return (f"{path.name}: a camera raw file; Stillmotion animates the developed photo: export it "
+            "as JPEG or TIFF with your edits and animate that (Lightroom's Animate export does this)")
+
+
+def _is_raw_tiff(image: Image.Image) -> bool:
+    """A raw file under another name: a DNG, or a first image that says it is a reduced
+    preview of another (NEF, ARW, PEF: the raw data sits in a sub-image Pillow never reads)."""
+    tags = image.tag_v2
+    try:
+        return _DNG_VERSION in tags or bool(int(tags.get(_NEW_SUBFILE_TYPE, 0)) & 1)
+    except (TypeError, ValueError):
+        return False
 
 
 def check_complete(path: Path, max_megapixels: float) -> None:

@@ -16,14 +16,11 @@ from pathlib import Path
 from typing import Iterable
 
 from ..errors import InputError
-from ..photo import PHOTO_SUFFIXES
+from ..photo import CAMERA_RAW_SUFFIXES, PHOTO_SUFFIXES
 
-# An original in Lightroom is often a raw file; the daemon gets a rendered copy to animate.
-RAW_SUFFIXES = frozenset({
-    ".dng", ".cr2", ".cr3", ".crw", ".nef", ".nrw", ".arw", ".srf", ".sr2", ".raf", ".orf", ".rw2",
-    ".pef", ".srw", ".x3f", ".3fr", ".fff", ".iiq", ".mos", ".mef", ".mrw", ".erf", ".kdc", ".dcr",
-    ".rwl", ".raw", ".heic", ".heif", ".avif", ".jxl", ".psd", ".psb",
-})
+# An original in Lightroom is often a raw file (or another format it renders); the daemon
+# gets a rendered copy to animate.
+RAW_SUFFIXES = CAMERA_RAW_SUFFIXES | {".heic", ".heif", ".avif", ".jxl", ".psd", ".psb"}
 ORIGINAL_SUFFIXES = frozenset(PHOTO_SUFFIXES) | RAW_SUFFIXES
 
 

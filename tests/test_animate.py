@@ -315,3 +315,33 @@ def test_a_killed_runs_temporary_is_swept_by_the_next_run_and_nothing_else(photo
     assert cli.main(["animate", str(photo_jpg), "--duration", "0.5", "--fps", "8"]) == 0
     assert not killed.exists()
     assert all(p.exists() for p in (fresh_dead, other_host, live, daemon_job))
+
+
+def test_a_full_disk_is_one_line_naming_the_folder_and_leaves_nothing(photo_jpg, fast_config, capsys, monkeypatch):
+    """ENOSPC deep in the encoder says only "[Errno 28] No space left on device" (or names a
+    hidden temporary): the user needs the photo and the folder, and no half-written file."""
+    import errno
+    import os
+
+    from stillmotion.jobs import pipeline
+
+    real_encode = pipeline.encode
+
+    def encode_until_the_disk_fills(frames, path, **kwargs):
+        real_encode(frames, path, **kwargs)         # some of it is on disk...
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(pipeline, "encode", encode_until_the_disk_fills)
+    assert animate(str(photo_jpg), "--duration", "0.5", "--fps", "8") == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"stillmotion: error: cannot write the clip of IMG_1234.jpg into {photo_jpg.parent.resolve()}: "
+                   "No space left on device; nothing was left there"]
+    assert sorted(p.name for p in photo_jpg.parent.iterdir()) == ["IMG_1234.jpg", "stillmotion-home"]
+
+    # Not every OSError is about the destination: others keep their own words.
+    def encode_failing_otherwise(frames, path, **kwargs):
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(pipeline, "encode", encode_failing_otherwise)
+    assert animate(str(photo_jpg), "--duration", "0.5", "--fps", "8") == 1
+    assert "Input/output error" in capsys.readouterr().err

@@ -10,6 +10,7 @@ by another process.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import secrets
@@ -19,12 +20,28 @@ import time
 from pathlib import Path
 from typing import Iterable
 
+from .errors import JobError
+
 TEMP_PREFIX = ".stillmotion-tmp-"
 PLACED_PREFIX = ".stillmotion-placed-"     # a daemon job's record of what it placed (jobs/placement.py)
 MAX_INDEX = 10_000
 NAME_MAX = 255             # bytes in one file name: ext4, APFS, NTFS (in UTF-16 units), SMB
 LONGEST_SUFFIX_BYTES = 8   # room kept for an output's extension (.mp4, .webp, .xmp, ...)
 ABANDONED_AFTER_S = 600.0   # a dead run's temporary is swept only once nothing wrote it for this long
+
+
+# Why writing results can fail that says nothing about the input: the user must make room or
+# pick another folder.
+_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG, errno.EACCES, errno.EPERM})
+
+
+def write_failure(exc: BaseException, folder: Path, what: str = "the clip") -> JobError | None:
+    """One readable line for a failure to write results into `folder` (disk full, over quota,
+    read-only, no permission), else None. The raw error names a hidden temporary, which
+    means nothing to the user, or nothing at all (a write deep in the encoder)."""
+    if not isinstance(exc, OSError) or exc.errno not in _WRITE_ERRNOS:
+        return None
+    return JobError(f"cannot write {what} into {folder.resolve()}: {exc.strerror or exc}; nothing was left there")
 
 
 def temp_path(folder: Path, suffix: str, tag: str = "") -> Path:

@@ -502,7 +502,7 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
     photo's colour distribution. Audio is not carried over.
     """
     from .. import config as config_mod, photo as photo_mod
-    from ..place import claim, place_group, sweep_abandoned, temp_path
+    from ..place import claim, place_group, sweep_abandoned, temp_path, write_failure
     from ..video.decode import probe, read_frames
     from ..video.encode import SUFFIX, EncodeSettings, encode, even_size
 
@@ -539,5 +539,10 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
                 raise InputError(f"{out_path} already exists; not overwriting it")
             return out_path
         return place_group({SUFFIX[fmt]: tmp}, folder, video.stem, tag="matched")[SUFFIX[fmt]]
+    except OSError as exc:
+        failure = write_failure(exc, folder, f"the matched clip of {video.name}")
+        if failure is not None:
+            raise failure from exc
+        raise
     finally:
         tmp.unlink(missing_ok=True)

@@ -22,7 +22,7 @@ from ..progress import CancelToken, ProgressSink, null_progress
 from ..colour.look import LookSettings, apply_look, remove_look
 from ..colour.match import match_frames
 from ..errors import InputError
-from ..place import TEMP_PREFIX, place_group, remove_temp, sweep_abandoned, temp_path
+from ..place import TEMP_PREFIX, place_group, remove_temp, sweep_abandoned, temp_path, write_failure
 from ..request import AnimateRequest
 from ..video.aspect import crop_photo
 from ..video.encode import SUFFIX, EncodeSettings, encode, even_size
@@ -210,9 +210,12 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
             temps = {SUFFIX[request.format]: video_tmp, **extra}
             placement.record(destination, spec.temp_tag, variant, temps)
             placed = place_group(temps, destination, spec.stem)
-        except BaseException:
+        except BaseException as exc:
             remove_temp(video_tmp)
             xmp_tmp.unlink(missing_ok=True)
+            failure = write_failure(exc, destination, f"the clip of {spec.photo_path.name}")
+            if failure is not None:
+                raise failure from exc
             raise
         stage("place", 1.0)
         result.outputs.extend(placed.values())

@@ -203,6 +203,17 @@ def test_upload_without_original_goes_to_the_data_folder(client, photo, home):
     assert clip.name == "IMG_0001.motion.mp4" and (home / "data" / "outputs") in clip.parents
 
 
+def test_an_uploads_clip_keeps_its_non_ascii_name(client, photo, tmp_path, home):
+    """The clip is named after the client's file name: letters of any script stay (a name from
+    macOS, decomposed, comes out composed); what could leave the folder does not."""
+    import unicodedata
+
+    named = tmp_path / unicodedata.normalize("NFD", "Café à Paris 写真.jpg")
+    named.write_bytes(photo.read_bytes())
+    job = wait_done(client, client.submit(image=named, settings=TINY)["id"])
+    assert Path(job["outputs"][0]).name == "Café à Paris 写真.motion.mp4", job
+
+
 def test_image_path_job_streams_events_in_order_ending_in_done(client, photo):
     job = client.submit(image_path=photo, settings={"duration": 2, "fps": 24})
     events = list(client.events(job["id"]))

@@ -125,10 +125,15 @@ def output_stem(stem: str, tag: str) -> str:
     that limit (long titles, non-ASCII names: 85 CJK characters are 255 bytes) would
     otherwise have its clip refused by the file system only once the clip is made."""
     room = NAME_MAX - len(f".{tag}-{MAX_INDEX}".encode()) - LONGEST_SUFFIX_BYTES
-    encoded = os.fsencode(stem)
-    if len(encoded) <= room:
-        return stem
-    cut = encoded[:room]
+    return cut_to_bytes(stem, room)
+
+
+def cut_to_bytes(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` bytes as a file name is stored, at a character boundary."""
+    encoded = os.fsencode(text)
+    if len(encoded) <= limit:
+        return text
+    cut = encoded[:limit]
     for drop in range(4):   # a UTF-8 character is at most 4 bytes: don't keep part of one
         try:
             return cut[:len(cut) - drop].decode("utf-8")

@@ -12,11 +12,13 @@ import hashlib
 import re
 import secrets
 import shutil
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import BodyPartReader, web
 
+from ..place import cut_to_bytes
 from .errors import ApiError
 
 TEXT_LIMIT = 1 << 20
@@ -43,11 +45,20 @@ class Form:
             self.folder = None
 
 
+MAX_NAME_BYTES = 120
+
+
 def safe_filename(name: str | None, default: str) -> str:
-    """The last component of a client file name, with only harmless characters."""
-    base = re.split(r"[\\/]", name or "")[-1]
-    base = re.sub(r"[^A-Za-z0-9._ -]", "_", base).strip(" .")[:120]
-    return base or default
+    """The last component of a client file name, with only harmless characters: letters and
+    digits of any script (a photographer's "Café.jpg" or "写真.jpg" keeps its name, which
+    its clip is named after), `._ -`; at most 120 bytes, the extension kept."""
+    base = unicodedata.normalize("NFC", re.split(r"[\\/]", name or "")[-1])   # macOS sends "é" as e + ́
+    base = re.sub(r"[^\w. -]", "_", base).strip(" .")
+    stem, dot, extension = base.rpartition(".")
+    if not dot or len(extension) > 10:
+        stem, extension = base, ""
+    stem = cut_to_bytes(stem, MAX_NAME_BYTES - len(extension.encode()) - 1).rstrip(" .")
+    return (f"{stem}.{extension}" if extension else stem) if stem else default
 
 
 def too_large(what: str, limit_bytes: int) -> ApiError:

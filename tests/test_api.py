@@ -328,6 +328,10 @@ def test_size_and_pixel_limits(client, tmp_path):
     Image.new("RGB", (160, 120), (90, 120, 160)).save(buffer, format="TIFF")
     raw = client.request("POST", "/v1/jobs", files={"image": ("DSC_0001.NEF", buffer.getvalue())})
     assert raw.status == 400 and "DSC_0001.NEF: a camera raw file" in raw.body["error"]["message"], raw.body
+    on_disk = tmp_path / "DSC_0001.NEF"
+    on_disk.write_bytes(buffer.getvalue())
+    raw = client.request("POST", "/v1/jobs", fields={"image_path": str(on_disk)})
+    assert raw.status == 400 and raw.body["error"]["message"].startswith("image_path: DSC_0001.NEF: a camera raw file")
 
 
 def test_damaged_inputs_are_refused_at_submission_not_in_a_failed_job(client, photo, tmp_path, home):

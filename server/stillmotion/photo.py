@@ -99,7 +99,7 @@ def open_checked(path: Path, max_megapixels: float) -> Image.Image:
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     if path.suffix.lower() in CAMERA_RAW_SUFFIXES:
-        raise InputError(_raw_message(path))
+        raise InputError(raw_refusal(path))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -116,7 +116,7 @@ def open_checked(path: Path, max_megapixels: float) -> Image.Image:
         raise InputError(f"{path.name}: {image.format} is not supported (JPEG, PNG or TIFF expected)")
     if image.format == "TIFF" and _is_raw_tiff(image):
         image.close()
-        raise InputError(_raw_message(path))
+        raise InputError(raw_refusal(path))
     try:
         check_size(*image.size, max_megapixels)
     except InputError as exc:
@@ -124,7 +124,8 @@ def open_checked(path: Path, max_megapixels: float) -> Image.Image:
     return image
 
 
-def _raw_message(path: Path) -> str:
+def raw_refusal(path: Path) -> str:
+    """Why a camera raw file is not animated, and what to send instead (one line)."""
     return (f"{path.name}: a camera raw file; Stillmotion animates the developed photo: export it "
             "as JPEG or TIFF with your edits and animate that (Lightroom's Animate export does this)")
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ..errors import InputError
-from ..photo import CAMERA_RAW_SUFFIXES, PHOTO_SUFFIXES
+from ..photo import CAMERA_RAW_SUFFIXES, PHOTO_SUFFIXES, raw_refusal
 
 # An original in Lightroom is often a raw file (or another format it renders); the daemon
 # gets a rendered copy to animate.
@@ -49,6 +49,8 @@ def existing_image(raw: str, field: str, suffixes: Iterable[str] = PHOTO_SUFFIXE
     """An existing image file named by the client; symlinks may not leave its folder."""
     allowed = frozenset(suffixes)
     path = local_path(raw, field)
+    if path.suffix.lower() not in allowed and path.suffix.lower() in CAMERA_RAW_SUFFIXES:
+        raise InputError(f"{field}: {raw_refusal(path)}")
     if path.suffix.lower() not in allowed:
         raise InputError(f"{field} is not an image file ({path.name}); expected one of "
                          f"{', '.join(sorted(allowed))}")

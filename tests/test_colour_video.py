@@ -74,6 +74,17 @@ def test_match_out_file_folder_and_strength(drifted_mp4, tmp_path: Path, capsys)
     assert metrics.clip_delta_e(list(read_frames(kept)), list(read_frames(clip))) < 0.3
 
 
+def test_a_prores_master_is_matched_to_prores(drifted_mp4, tmp_path: Path, capsys) -> None:
+    """A colourist's ProRes clip comes back as ProRes (.mov), not as 8-bit H.264."""
+    clip, photo, truth = drifted_mp4
+    master = tmp_path / "master.mov"
+    encode(read_frames(clip), master, width=W, height=H, fps=24, settings=EncodeSettings(fmt="mov"))
+    assert cli.main(["match", str(master), "--to", str(photo)]) == 0
+    out = Path(capsys.readouterr().out.strip())
+    assert out.name == "master.matched.mov" and probe(out).codec == "prores"
+    assert metrics.clip_delta_e(list(read_frames(out)), truth) <= 2.0
+
+
 def test_match_bad_input_is_one_clear_line(drifted_mp4, tmp_path: Path, capsys) -> None:
     clip, photo, _ = drifted_mp4
     junk = tmp_path / "junk.mp4"

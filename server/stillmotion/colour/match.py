@@ -495,8 +495,9 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
                 strength: float = 1.0, config: Mapping[str, Any] | None = None) -> Path:
     """Colour-match a clip on disk (made here or anywhere) to its source photo; returns the new file.
 
-    Written beside the video as VIDEO.matched.mp4 (then .matched-2.mp4, ...), or
-    to `out` (a folder, or a new .mp4/.mov file); nothing is ever overwritten and
+    Written beside the video as VIDEO.matched.mp4 (then .matched-2.mp4, ...; a ProRes
+    clip as ProRes 422 HQ, VIDEO.matched.mov), or to `out` (a folder, or a new .mp4/.mov
+    file, which decides the format); nothing is ever overwritten and
     the file appears only when complete. The first frame is tried as the anchor:
     if it is aligned with the photo the fit uses its pixels, otherwise the
     photo's colour distribution. Audio is not carried over.
@@ -512,7 +513,8 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
     info = probe(video)
     if info.n_frames < 2 or info.width < 2 or info.height < 2:
         raise InputError(f"{video.name}: not a video clip ({info.n_frames} frame(s) of {info.width}x{info.height})")
-    folder, fmt = video.parent, "mp4"
+    # A ProRes master stays a master (ProRes 422 HQ .mov); anything else becomes H.264 MP4.
+    folder, fmt = video.parent, "mov" if info.codec == "prores" else "mp4"
     if out_path is not None and out_path.is_dir():
         folder = out_path
     elif out_path is not None:

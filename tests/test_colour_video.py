@@ -85,6 +85,77 @@ def test_a_prores_master_is_matched_to_prores(drifted_mp4, tmp_path: Path, capsy
     assert metrics.clip_delta_e(list(read_frames(out)), truth) <= 2.0
 
 
+def _clip_with_sound(path: Path, fmt: str, audio_codec: str) -> None:
+    """1 s at 24 fps of a real photo, one frame (12) brighter; stereo sound silent but for a
+    1 kHz beep from 0.5 s: where picture and sound meet."""
+    import av
+
+    rate, pixels = 48000, skimage_photo("coffee")
+    frame = np.asarray(Image.fromarray(pixels).resize((W, H)), dtype=np.uint8)
+    with av.open(str(path), "w", format=fmt) as out:
+        video = out.add_stream("libx264" if fmt == "mp4" else "prores_ks", rate=24)
+        video.width, video.height = W, H
+        video.pix_fmt = "yuv420p" if fmt == "mp4" else "yuv422p10le"
+        audio = out.add_stream(audio_codec, rate=rate)
+        audio.layout = "stereo"
+        for i in range(24):
+            shown = np.clip(frame.astype(np.int16) + (120 if i == 12 else 0), 0, 255).astype(np.uint8)
+            for packet in video.encode(av.VideoFrame.from_ndarray(shown, format="rgb24")):
+                out.mux(packet)
+        t = np.arange(rate) / rate
+        beep = np.where(t >= 0.5, 0.5 * np.sin(2 * np.pi * 1000 * t), 0.0).astype(np.float32)
+        for k in range(0, rate, 1024):
+            chunk = np.stack([beep[k:k + 1024]] * 2)
+            if audio_codec == "aac":
+                sound = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
+            else:
+                sound = av.AudioFrame.from_ndarray((chunk.T.reshape(1, -1) * 32767).astype(np.int16),
+                                                   format="s16", layout="stereo")
+            sound.sample_rate, sound.pts = rate, k
+            for packet in audio.encode(sound):
+                out.mux(packet)
+        for stream in (audio, video):
+            for packet in stream.encode(None):
+                out.mux(packet)
+
+
+def _picture_and_sound(path: Path) -> tuple[float, float, str, np.ndarray]:
+    """(when the bright frame shows, when the beep starts, the audio codec, the left channel)."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        codec = stream.codec_context.name
+        left = np.concatenate([f.to_ndarray()[0] if f.format.is_planar else f.to_ndarray()[0, ::2]
+                               for f in container.decode(stream)]).astype(np.float64)
+    left = left / 32767 if codec.startswith("pcm_s16") else left
+    frames = list(read_frames(path))
+    flash = int(np.argmax([f.mean() for f in frames])) / 24.0
+    return flash, int(np.argmax(np.abs(left) > 0.1)) / 48000.0, codec, left
+
+
+@pytest.mark.parametrize("source, out, kept", [
+    ("clip.mp4", None, "aac"),              # AAC in MP4: copied, bit for bit
+    ("master.mov", None, "pcm_s16le"),      # PCM in a ProRes master: copied
+    ("master.mov", "delivery.mp4", "aac"),  # PCM into MP4: re-encoded to AAC
+])
+def test_match_keeps_the_clips_sound_in_step_with_the_picture(tmp_path: Path, fast_config, capsys,
+                                                              source, out, kept) -> None:
+    """A cloud service's clip often has sound: matching its colour keeps it, in sync."""
+    clip = tmp_path / source
+    _clip_with_sound(clip, clip.suffix[1:], "aac" if clip.suffix == ".mp4" else "pcm_s16le")
+    photo = save_photo(tmp_path / "cafe.jpg", skimage_photo("coffee"), quality=95)
+    args = ["match", str(clip), "--to", str(photo)] + (["--out", str(tmp_path / out)] if out else [])
+    assert cli.main(args) == 0
+    matched = Path(capsys.readouterr().out.strip())
+    flash, beep, codec, left = _picture_and_sound(matched)
+    src_flash, src_beep, _, src_left = _picture_and_sound(clip)
+    assert (flash, src_flash) == (0.5, 0.5) and abs(src_beep - 0.5) < 0.002
+    assert codec == kept and abs(beep - flash) < 1 / 24          # in step, within a frame
+    if codec == _picture_and_sound(clip)[2]:
+        assert np.array_equal(left, src_left)                     # copied, not re-encoded
+
+
 def test_match_bad_input_is_one_clear_line(drifted_mp4, tmp_path: Path, capsys) -> None:
     clip, photo, _ = drifted_mp4
     junk = tmp_path / "junk.mp4"

@@ -500,11 +500,12 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
     file, which decides the format); nothing is ever overwritten and
     the file appears only when complete. The first frame is tried as the anchor:
     if it is aligned with the photo the fit uses its pixels, otherwise the
-    photo's colour distribution. Audio is not carried over.
+    photo's colour distribution. The clip's sound is carried over (video.audio).
     """
     from .. import config as config_mod, photo as photo_mod
     from ..place import claim, place_group, sweep_abandoned, temp_path, write_failure
     from ..video.decode import probe, read_frames
+    from ..video.audio import with_audio
     from ..video.encode import SUFFIX, EncodeSettings, encode, even_size
 
     cfg = config if config is not None else config_mod.load()
@@ -532,10 +533,13 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
                            n_frames=info.n_frames, config=cfg)
     settings = EncodeSettings.from_config(fmt, "h264", cfg.get("output", {}))
     sweep_abandoned(folder)
-    tmp = temp_path(folder, SUFFIX[fmt])
+    tmp, picture = temp_path(folder, SUFFIX[fmt]), temp_path(folder, SUFFIX[fmt])
     try:
-        encode(matched, tmp, width=width, height=height, fps=info.fps or 24.0, settings=settings,
+        encode(matched, picture, width=width, height=height, fps=info.fps or 24.0, settings=settings,
                n_frames=info.n_frames)
+        # The clip's sound (a cloud service's soundtrack) comes along; without any, the picture is the file.
+        if with_audio(picture, video, tmp) is None:
+            os.replace(picture, tmp)
         if out_path is not None and not out_path.is_dir():
             if not claim(tmp, out_path):
                 raise InputError(f"{out_path} already exists; not overwriting it")
@@ -548,3 +552,4 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
         raise
     finally:
         tmp.unlink(missing_ok=True)
+        picture.unlink(missing_ok=True)

@@ -1,0 +1,129 @@
+"""A clip's sound, carried over to a re-encoded copy of its picture (`stillmotion match`).
+
+Clips from cloud services often come with sound (generated or licensed music); matching
+their colour must not silently drop it. The picture is encoded first, on its own; this
+then writes the final file from that picture and the source's first audio stream, both
+copied packet for packet (nothing re-encoded, so the sound is bit for bit the source's),
+interleaved by time. Audio the output container cannot hold (PCM in MP4, for one) is
+re-encoded to AAC instead. The sound keeps its timing relative to the source's picture:
+the new picture starts at 0 where the source's started at its own start time.
+"""
+
+from __future__ import annotations
+
+import heapq
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator
+
+import av
+
+from ..errors import InputError
+
+AAC_BIT_RATE = 256_000   # when the sound must be re-encoded: transparent for stereo AAC
+
+
+def has_audio(path: Path) -> bool:
+    with av.open(str(path)) as container:
+        return bool(container.streams.audio)
+
+
+def with_audio(picture: Path, sound_from: Path, out: Path) -> str | None:
+    """Write `out` (an .mp4 or .mov): `picture`'s video stream and `sound_from`'s first audio
+    stream. Returns how the sound was carried ("copied" or "re-encoded to AAC"), or None,
+    writing nothing, when `sound_from` has no audio stream. Sound that cannot be read or
+    carried is an InputError naming `sound_from` (`out` may then be partly written: a
+    temporary the caller removes)."""
+    try:
+        return _with_audio(picture, sound_from, out)
+    except av.FFmpegError as exc:
+        raise InputError(f"{sound_from.name}: cannot carry its sound over ({exc})") from None
+
+
+def _with_audio(picture: Path, sound_from: Path, out: Path) -> str | None:
+    with av.open(str(sound_from)) as source:
+        if not source.streams.audio:
+            return None
+        audio_in = source.streams.audio[0]
+        start = _start_seconds(source)
+        fmt = "mov" if out.suffix.lower() == ".mov" else "mp4"
+        with av.open(str(picture)) as video_file, \
+                av.open(str(out), "w", format=fmt, options={"movflags": "+faststart+write_colr"}) as target:
+            video_in = video_file.streams.video[0]
+            video_out = target.add_stream_from_template(video_in)
+            copy = audio_in.codec_context.name in target.supported_codecs and _container_holds(fmt, audio_in)
+            if copy:
+                audio_out = target.add_stream_from_template(audio_in)
+                sound = _copied(source, audio_in, audio_out, start)
+            else:
+                audio_out = target.add_stream("aac", rate=audio_in.codec_context.sample_rate or 48000)
+                audio_out.bit_rate = AAC_BIT_RATE
+                if audio_in.codec_context.layout is not None:
+                    audio_out.layout = audio_in.codec_context.layout
+                sound = _reencoded(source, audio_in, audio_out, start)
+            pictures = _relabelled(video_file.demux(video_in), video_out)
+            for *_, packet in heapq.merge(_timed(pictures, 0), _timed(sound, 1)):
+                target.mux(packet)
+    return "copied" if copy else "re-encoded to AAC"
+
+
+def _container_holds(fmt: str, stream: av.stream.Stream) -> bool:
+    """PCM is listed for MP4 by FFmpeg but is not what MP4 players play: re-encode it there."""
+    return not (fmt == "mp4" and stream.codec_context.name.startswith("pcm_"))
+
+
+def _start_seconds(container: av.container.InputContainer) -> float:
+    """Where the source's picture starts: its sound is timed from there."""
+    if container.streams.video:
+        stream = container.streams.video[0]
+        if stream.start_time is not None and stream.time_base is not None:
+            return float(stream.start_time * stream.time_base)
+    return 0.0
+
+
+def _relabelled(packets: Iterator[av.Packet], stream: av.stream.Stream) -> Iterator[av.Packet]:
+    for packet in packets:
+        if packet.dts is None:      # the demuxer's end-of-stream marker
+            continue
+        packet.stream = stream
+        yield packet
+
+
+def _copied(source: av.container.InputContainer, audio_in: av.stream.Stream, audio_out: av.stream.Stream,
+            start: float) -> Iterator[av.Packet]:
+    shift = round(Fraction(start).limit_denominator(1_000_000) / audio_in.time_base) if start else 0
+    for packet in source.demux(audio_in):
+        if packet.dts is None:
+            continue
+        packet.dts -= shift
+        if packet.pts is not None:
+            packet.pts -= shift
+            if packet.pts + (packet.duration or 0) <= 0:
+                continue    # sound from before the picture starts: not part of the clip
+        packet.stream = audio_out
+        yield packet
+
+
+def _reencoded(source: av.container.InputContainer, audio_in: av.stream.Stream, audio_out: av.stream.Stream,
+               start: float) -> Iterator[av.Packet]:
+    offset = 0
+    for packet in source.demux(audio_in):
+        for frame in packet.decode():
+            seconds = float(frame.pts * frame.time_base) - start if frame.pts is not None else None
+            if seconds is not None:
+                if seconds + frame.samples / frame.sample_rate <= 0:
+                    continue    # sound from before the picture starts: not part of the clip
+                frame.pts = round(seconds * frame.sample_rate)
+                offset = frame.pts + frame.samples
+            else:
+                frame.pts, offset = offset, offset + frame.samples
+            frame.time_base = Fraction(1, frame.sample_rate)
+            yield from audio_out.encode(frame)
+    yield from audio_out.encode(None)
+
+
+def _timed(packets: Iterator[av.Packet], rank: int) -> Iterator[tuple[float, int, int, av.Packet]]:
+    """(seconds, stream rank, n, packet): two streams' packets merged in time order."""
+    for n, packet in enumerate(packets):
+        when = packet.dts if packet.dts is not None else packet.pts or 0
+        yield float(when * packet.time_base), rank, n, packet

@@ -23,11 +23,6 @@ from ..errors import InputError
 AAC_BIT_RATE = 256_000   # when the sound must be re-encoded: transparent for stereo AAC
 
 
-def has_audio(path: Path) -> bool:
-    with av.open(str(path)) as container:
-        return bool(container.streams.audio)
-
-
 def with_audio(picture: Path, sound_from: Path, out: Path) -> str | None:
     """Write `out` (an .mp4 or .mov): `picture`'s video stream and `sound_from`'s first audio
     stream. Returns how the sound was carried ("copied" or "re-encoded to AAC"), or None,

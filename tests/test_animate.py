@@ -101,12 +101,15 @@ def test_out_folder_and_formats(photo_jpg, fast_config, tmp_path):
     assert animate(str(photo_jpg), "--duration", "0.5", "--fps", "8", "--format", "mov", "--out", str(out_dir)) == 0
     info = probe(out_dir / "IMG_1234.motion.mov")
     assert info.codec == "prores" and info.pix_fmt == "yuv422p10le" and info.n_frames == 4
+    # The clip's XMP says what it is encoded with (not the request's default H.264).
+    assert "<stillmotion:codec>prores_422hq</stillmotion:codec>" in (out_dir / "IMG_1234.motion.xmp").read_text()
     for fmt in ("gif", "webp"):
         assert animate(str(photo_jpg), "--duration", "0.5", "--fps", "8", "--format", fmt) == 0
         # each clip pairs with its own IMG_1234.motion[-N].xmp, so the webp after the gif is -2
         clip = next(photo_jpg.parent.glob(f"IMG_1234.motion*.{fmt}"))
         with Image.open(clip) as im:
             assert im.n_frames == 4 and im.size == (320, 240)
+        assert "stillmotion:codec" not in clip.with_suffix(".xmp").read_text()
 
 
 def test_clip_is_never_larger_than_the_photo(tmp_path, fast_config):

@@ -219,6 +219,30 @@ def test_cli_animate_with_svd_tiny_model_two_variants(home, tmp_path, capsys):
     assert np.abs(first.mean(axis=(0, 1)) - photo_px.mean(axis=(0, 1))).max() < 0.06
 
 
+def test_a_prompted_engine_takes_the_caption_as_its_prompt_and_discloses_it(home, tmp_path, capsys):
+    """With no --prompt, the photo's caption is what LTX is told (and what the clip's XMP says
+    it was told); the request's own prompt wins over it."""
+    import pyexiv2
+
+    tiny_config(home)
+    photo = save_photo(tmp_path / "IMG_0008.jpg", skimage_photo("coffee"), (96, 64), quality=95)
+    photo.with_suffix(".xmp").write_text(
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        '<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:description><rdf:Alt>'
+        '<rdf:li xml:lang="x-default">steam rises from the cup</rdf:li></rdf:Alt></dc:description>'
+        '</rdf:Description></rdf:RDF></x:xmpmeta>', encoding="utf-8")
+    for extra, told, source in (([], "steam rises from the cup", "caption"),
+                                (["--prompt", "the cup turns"], "the cup turns", "request")):
+        code = cli.main(["animate", str(photo), "--engine", "ltx", "--model", str(tiny_model("ltx")),
+                         "--duration", "0.5", "--fps", "8", *extra])
+        out, err = capsys.readouterr()
+        assert code == 0 and "note:" not in err, err
+        with pyexiv2.Image(next(p for p in out.split() if p.endswith(".xmp"))) as image:
+            written = image.read_xmp()
+        assert written["Xmp.iptcExt.AIPromptInformation"].startswith(told)
+        assert written["Xmp.stillmotion.prompt_source"] == source
+
+
 def test_daemon_job_with_svd_tiny_model(home, tmp_path):
     from stillmotion.api.client import DaemonClient
     from test_api import LiveServer, wait_done

@@ -23,7 +23,9 @@ SIDECAR = """<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
 </rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>"""
 
 
-def test_caption_becomes_the_prompt_and_the_clip_carries_the_photos_metadata(tmp_path: Path, fast_config, capsys):
+def test_the_clip_carries_the_photos_metadata_and_no_prompt_the_engine_did_not_follow(tmp_path: Path, fast_config, capsys):
+    """Parallax follows no text: the caption (which a prompted engine would take as its prompt,
+    test_engines_tiny) is not disclosed as the clip's AI prompt."""
     photo = save_photo(tmp_path / "IMG_2001.jpg", skimage_photo("coffee"), (160, 120), quality=92)
     photo.with_suffix(".xmp").write_text(SIDECAR, encoding="utf-8")     # found beside the photo
     assert cli.main(["animate", str(photo), "--engine", "parallax", "--duration", "0.5", "--fps", "8",
@@ -33,9 +35,10 @@ def test_caption_becomes_the_prompt_and_the_clip_carries_the_photos_metadata(tmp
     assert printed == [str(clip), str(sidecar)]
     with pyexiv2.Image(str(sidecar)) as image:
         written = image.read_xmp()
-    assert written["Xmp.iptcExt.AIPromptInformation"] == "waves roll in"
-    assert written["Xmp.stillmotion.prompt"] == "waves roll in"
-    assert written["Xmp.stillmotion.prompt_source"] == "caption"
+    assert "Xmp.iptcExt.AIPromptInformation" not in written and "Xmp.stillmotion.prompt" not in written
+    assert "Xmp.stillmotion.negative_prompt" not in written
+    assert written["Xmp.stillmotion.prompt_source"] == "none: the engine follows no prompt"
+    assert written["Xmp.dc.description"] == {'lang="x-default"': "waves roll in"}   # the caption itself stays
     assert written["Xmp.dc.subject"] == ["beach", "Brittany"]
     assert written["Xmp.lr.hierarchicalSubject"] == ["Places|France|Brittany"]
     assert (written["Xmp.xmp.Rating"], written["Xmp.xmp.Label"]) == ("4", "Green")
@@ -53,13 +56,16 @@ def test_caption_becomes_the_prompt_and_the_clip_carries_the_photos_metadata(tmp
         "IMG_2001.jpg", "IMG_2001.motion.mp4", "IMG_2001.motion.xmp", "IMG_2001.xmp", "stillmotion-home"]
 
 
-def test_request_prompt_wins_and_a_broken_explicit_sidecar_stops_the_job(tmp_path: Path, fast_config, capsys):
+def test_a_prompt_the_engine_cannot_follow_is_said_and_a_broken_explicit_sidecar_stops_the_job(
+        tmp_path: Path, fast_config, capsys):
     photo = save_photo(tmp_path / "IMG_2002.jpg", skimage_photo("coffee"), (160, 120), quality=92)
     photo.with_suffix(".xmp").write_text(SIDECAR, encoding="utf-8")
     assert cli.main(["animate", str(photo), "--engine", "parallax", "--duration", "0.5", "--fps", "8",
                      "--prompt", "steam rises from the cup"]) == 0
+    assert ("IMG_2002.jpg: note: the prompt was not used: the parallax engine follows no text prompt"
+            in capsys.readouterr().err.splitlines())
     with pyexiv2.Image(str(tmp_path / "IMG_2002.motion.xmp")) as image:
-        assert image.read_xmp()["Xmp.iptcExt.AIPromptInformation"] == "steam rises from the cup"
+        assert "Xmp.iptcExt.AIPromptInformation" not in image.read_xmp()
     bomb = tmp_path / "bomb.xmp"
     bomb.write_text('<!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>', encoding="utf-8")
     capsys.readouterr()

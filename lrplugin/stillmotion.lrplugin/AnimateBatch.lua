@@ -117,13 +117,16 @@ local function clipPaths(job)
   return paths
 end
 
--- What the daemon set aside while reading the photo's settings (a develop value it could
--- not use, say): the clip was made without it, and the photographer should know which.
-local function metadataWarnings(job)
+-- What the daemon set aside: a develop value it could not use while reading the photo's
+-- settings, a prompt the engine cannot follow. The clip was made without it, and the
+-- photographer should know which.
+local function settingsNotUsed(job)
   local info = type(job.info) == "table" and job.info or {}
   local out = {}
-  for _, w in ipairs(type(info.metadata_warnings) == "table" and info.metadata_warnings or {}) do
-    if type(w) == "string" and w ~= "" then out[#out + 1] = w end
+  for _, key in ipairs({ "metadata_warnings", "notes" }) do
+    for _, w in ipairs(type(info[key]) == "table" and info[key] or {}) do
+      if type(w) == "string" and w ~= "" then out[#out + 1] = w end
+    end
   end
   return out
 end
@@ -145,7 +148,7 @@ function AnimateBatch:_finish(item, job)
     item.state = "done"
     item.fraction = 1
     local ok, err = LrTasks.pcall(function() self:_importClips(item) end)
-    local warnings = metadataWarnings(job)
+    local warnings = settingsNotUsed(job)
     if not ok then
       -- The clip exists beside the photo; only the catalog step failed.
       item.warning = "clip made (" .. item.clips[1] .. ") but not added to the catalog: " .. tostring(err)

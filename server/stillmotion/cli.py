@@ -100,6 +100,8 @@ def cmd_animate(args: argparse.Namespace) -> int:
         # out of range): the clip is made without it, and the photographer should know which.
         for warning in result.info.get("metadata_warnings", []):
             print(f"{photo.name}: warning: {warning}", file=sys.stderr)
+        for note in result.info.get("notes", []):   # e.g. a --prompt the engine cannot follow
+            print(f"{photo.name}: note: {note}", file=sys.stderr)
         if result.info.get("engine_reason") and args.engine in (None, "auto"):
             print(f"{photo.name}: {result.info['engine_reason']}", file=sys.stderr)
         for out in result.outputs:

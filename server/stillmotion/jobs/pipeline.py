@@ -128,6 +128,12 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
         request.prompt, meta, profiles.PROFILES.get(profile_name, profiles.GENERIC),
         bool(config.get("animate", {}).get("caption_as_prompt", True)))
     engine, why = engines.choose(request.engine, config, model=request.model)
+    notes: list[str] = []
+    if not engine.status().prompt:
+        # Parallax and SVD follow no text: recording a prompt would claim it shaped the clip.
+        if request.prompt:
+            notes.append(f"the prompt was not used: the {engine.name} engine follows no text prompt")
+        prompt, prompt_source = None, "none: the engine follows no prompt"
     # The photo's grain and vignette come out before animation and go back on every frame
     # (fresh grain, vignette locked to the frame); only if its pixels carry them.
     look = LookSettings.from_develop(meta.develop)
@@ -140,7 +146,7 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
     context: dict[str, Any] = {"target_size": (width, height), "prompt": prompt}
     if request.aspect == "source":  # boxes are in the uncropped photo's coordinates
         context.update(faces=[face.box for face in fit.faces], subject_box=fit.subject_box)
-    result.info.update(prompt_source=prompt_source, metadata_warnings=meta.warnings,
+    result.info.update(prompt_source=prompt_source, metadata_warnings=meta.warnings, notes=notes,
                        readiness_score=round(fit.score, 3))
     if request.profile == "auto":
         result.info.update(profile_reason=fit.profile_reason)

@@ -249,6 +249,8 @@ class Worker:
             name = _photo_name(job)
             for warning in result.info.get("metadata_warnings", []):
                 log.warning("job %s (%s): %s", job.id, name, warning)
+            for note in result.info.get("notes", []):
+                log.info("job %s (%s): note: %s", job.id, name, note)
             store.finish(job.id, owner, DONE, outputs=result.outputs, info=result.info)
             log.info("job %s (%s): done: %s", job.id, name, ", ".join(Path(p).name for p in result.outputs))
         finally:

@@ -21,7 +21,7 @@ def read_for_job(photo: str | Path, config: Mapping[str, Any], *, sidecar: Path 
 
 
 def provenance(request: Any, *, engine: str, seed: int, frames: int, fps: float, size: tuple[int, int],
-               prompt: str, prompt_source: str, engine_info: Mapping[str, Any] | None = None,
+               prompt: str | None, prompt_source: str, engine_info: Mapping[str, Any] | None = None,
                colour: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Every setting needed to make the clip again, from the resolved AnimateRequest and the run."""
     info = dict(engine_info or {})
@@ -41,12 +41,12 @@ def provenance(request: Any, *, engine: str, seed: int, frames: int, fps: float,
         "loop": request.loop,
         "prompt": prompt,
         "prompt_source": prompt_source,
-        "negative_prompt": request.negative_prompt,
+        "negative_prompt": request.negative_prompt if prompt else None,
         "colour": {"match": request.colour_match, "style_consistency": request.style_consistency,
                    **dict(colour or {})},
         "aspect": request.aspect,
         "format": request.format,
-        "codec": request.codec,
+        "codec": {"mp4": request.codec, "mov": "prores_422hq"}.get(request.format),   # as encoded
         "engine_info": info or None,
         "software_version": __version__,
     }

@@ -348,3 +348,18 @@ def test_a_full_disk_is_one_line_naming_the_folder_and_leaves_nothing(photo_jpg,
     monkeypatch.setattr(pipeline, "encode", encode_failing_otherwise)
     assert animate(str(photo_jpg), "--duration", "0.5", "--fps", "8") == 1
     assert "Input/output error" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fps, rate, frames", [("23.976", (24000, 1001), 24), ("29.97", (30000, 1001), 30),
+                                               ("25", (25, 1), 25)])
+def test_ntsc_frame_rates_are_exact(photo_jpg, fast_config, fps, rate, frames):
+    """An editor's 23.976 timeline takes a clip at exactly 24000/1001 without a rate conversion."""
+    import av
+
+    assert animate(str(photo_jpg), "--duration", "1", "--fps", fps) == 0
+    clip = next(photo_jpg.parent.glob("IMG_1234.motion*.mp4"))
+    with av.open(str(clip)) as container:
+        stream = container.streams.video[0]
+        assert (stream.average_rate.numerator, stream.average_rate.denominator) == rate
+        assert stream.frames == frames
+    clip.unlink()

@@ -47,8 +47,10 @@ local MOTION_ITEMS = {
 
 local FPS_ITEMS = {
   { title = "Default (24)", value = "profile" },
-  { title = "8", value = 8 }, { title = "12", value = 12 }, { title = "24", value = 24 },
-  { title = "25", value = 25 }, { title = "30", value = 30 }, { title = "60", value = 60 },
+  { title = "8", value = 8 }, { title = "12", value = 12 }, { title = "23.976", value = 23.976 },
+  { title = "24", value = 24 }, { title = "25", value = 25 }, { title = "29.97", value = 29.97 },
+  { title = "30", value = 30 }, { title = "50", value = 50 }, { title = "59.94", value = 59.94 },
+  { title = "60", value = 60 },
 }
 
 local function cameraItems()

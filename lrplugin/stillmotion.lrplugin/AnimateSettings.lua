@@ -124,7 +124,7 @@ function AnimateSettings.request(props, photo)
   settings.duration = duration
   if tonumber(props.sm_motion) then settings.motion = tonumber(props.sm_motion) end
   if contains(AnimateSettings.CAMERAS, props.sm_camera) then settings.camera = props.sm_camera end
-  if tonumber(props.sm_fps) then settings.fps = math.floor(tonumber(props.sm_fps)) end
+  if tonumber(props.sm_fps) then settings.fps = tonumber(props.sm_fps) end   -- 23.976 stays 23.976
 
   local prompt = AnimateSettings.expandPrompt(props.sm_promptTemplate or "{prompt}",
                                               AnimateSettings.photoTokens(photo))

@@ -41,7 +41,7 @@ def _add_animate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--profile", choices=profiles.CHOICES, help="motion profile (default: auto)")
     p.add_argument("--prompt", help="what happens next (default: per-photo prompt, caption, or the profile's)")
     p.add_argument("--duration", type=float, help="seconds (default: the profile's)")
-    p.add_argument("--fps", type=int, help="frames per second of the clip (default 24)")
+    p.add_argument("--fps", type=float, help="frames per second of the clip (default 24; 23.976, 29.97 and 59.94 are the NTSC rates)")
     p.add_argument("--motion", type=float, help="motion intensity 0..1")
     p.add_argument("--camera", choices=CAMERAS, help="camera movement")
     p.add_argument("--style", dest="style_consistency", type=float,

@@ -35,7 +35,7 @@ class AnimateRequest:
     model: str | None = None             # registry name, HF id or local diffusers folder
     profile: str = "auto"
     duration: float | None = None        # seconds, 0.5..30
-    fps: int | None = None               # 1..120
+    fps: float | None = None             # 1..120; 23.976, 29.97, 59.94 are the NTSC rates (x 1000/1001)
     motion: float | None = None          # intensity 0..1
     camera: str | None = None
     style_consistency: float | None = None  # 0 = leave colour alone, 1 = full match
@@ -113,7 +113,7 @@ class AnimateRequest:
         return self.replace(
             profile=prof.name if prof is not profiles.GENERIC else self.profile,
             duration=self.duration if self.duration is not None else prof.duration,
-            fps=self.fps if self.fps is not None else int(animate_defaults.get("fps", 24)),
+            fps=self.fps if self.fps is not None else float(animate_defaults.get("fps", 24)),
             motion=self.motion if self.motion is not None else prof.motion,
             camera=self.camera if self.camera is not None else prof.camera,
             style_consistency=(self.style_consistency if self.style_consistency is not None

@@ -51,6 +51,8 @@ def test_request_for_a_photo_is_a_valid_animate_request(lr: Lightroom, photo_fol
                        "camera": "push-in", "fps": 8, "prompt": "Astronaut: she smiles slowly"}
     parsed = AnimateRequest.from_dict(request)
     assert parsed.profile == "portrait" and parsed.fps == 8 and parsed.duration == 0.5
+    props.sm_fps = 23.976                  # an NTSC rate from the menu is sent as it is, not floored
+    assert AnimateRequest.from_dict(lua_dict(settings.request(props, photo))).fps == 23.976
 
     develop = lua_dict(settings.develop(photo))
     assert develop["stillmotionPrompt"] == "she smiles slowly"

@@ -51,6 +51,16 @@ class EncodeSettings:
                    preset=str(output_cfg.get("preset", "medium")))
 
 
+def frame_rate(fps: float) -> Fraction:
+    """The exact rate a container is given: 23.976 (or 23.98) is NTSC film's 24000/1001, and
+    likewise 29.97, 47.952, 59.94, 119.88; other rates as the nearest fraction over <= 1001."""
+    for whole in (24, 30, 48, 60, 120):
+        ntsc = Fraction(whole * 1000, 1001)
+        if abs(fps - float(ntsc)) < 0.006:
+            return ntsc
+    return Fraction(fps).limit_denominator(1001)
+
+
 def even_size(width: int, height: int) -> tuple[int, int]:
     """Largest even size not above (width, height): yuv420p needs even dimensions."""
     return max(2, width - width % 2), max(2, height - height % 2)
@@ -61,7 +71,7 @@ class _AVWriter:
         if width % 2 or height % 2:
             raise ValueError(f"video size must be even, got {width}x{height}")
         self.width, self.height = width, height
-        rate = Fraction(fps).limit_denominator(1001)
+        rate = frame_rate(fps)
         options: dict[str, str] = {}
         if settings.fmt == "mov":
             self.container = av.open(str(path), "w", format="mov")

@@ -156,13 +156,33 @@ def test_match_keeps_the_clips_sound_in_step_with_the_picture(tmp_path: Path, fa
         assert np.array_equal(left, src_left)                     # copied, not re-encoded
 
 
+def _hdr_clip(path: Path) -> None:
+    import av
+
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx265", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p10le"
+        stream.options = {"x265-params": "log-level=error"}
+        ctx = stream.codec_context
+        ctx.color_primaries, ctx.color_trc, ctx.colorspace = 9, 18, 9   # BT.2020, HLG
+        for _ in range(4):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(np.full((48, 64, 3), 90, np.uint8),
+                                                                   format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+
+
 def test_match_bad_input_is_one_clear_line(drifted_mp4, tmp_path: Path, capsys) -> None:
     clip, photo, _ = drifted_mp4
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(b"\x00not a video" * 50)
     cut = tmp_path / "cut.mp4"            # its index (moov) is at the front: the frames run out
     cut.write_bytes(clip.read_bytes()[: clip.stat().st_size * 3 // 5])
+    hlg = tmp_path / "phone.mov"          # an HDR (HLG) clip, as phones record by default
+    _hdr_clip(hlg)
     cases = [
+        (["match", str(hlg), "--to", str(photo)], "phone.mov: an HDR clip (HLG)"),
         (["match", str(cut), "--to", str(photo)], "cut.mp4: the video data is damaged or truncated"),
         (["match", str(junk), "--to", str(photo)], "junk.mp4"),
         (["match", str(clip), "--to", str(tmp_path / "missing.jpg")], "missing.jpg"),

@@ -93,9 +93,10 @@ def _clip_with_sound(path: Path, fmt: str, audio_codec: str) -> None:
     rate, pixels = 48000, skimage_photo("coffee")
     frame = np.asarray(Image.fromarray(pixels).resize((W, H)), dtype=np.uint8)
     with av.open(str(path), "w", format=fmt) as out:
-        video = out.add_stream("libx264" if fmt == "mp4" else "prores_ks", rate=24)
+        codec = {"mp4": "libx264", "mov": "prores_ks", "webm": "libvpx-vp9"}[fmt]
+        video = out.add_stream(codec, rate=24)
         video.width, video.height = W, H
-        video.pix_fmt = "yuv420p" if fmt == "mp4" else "yuv422p10le"
+        video.pix_fmt = "yuv422p10le" if fmt == "mov" else "yuv420p"
         audio = out.add_stream(audio_codec, rate=rate)
         audio.layout = "stereo"
         for i in range(24):
@@ -104,9 +105,10 @@ def _clip_with_sound(path: Path, fmt: str, audio_codec: str) -> None:
                 out.mux(packet)
         t = np.arange(rate) / rate
         beep = np.where(t >= 0.5, 0.5 * np.sin(2 * np.pi * 1000 * t), 0.0).astype(np.float32)
-        for k in range(0, rate, 1024):
-            chunk = np.stack([beep[k:k + 1024]] * 2)
-            if audio_codec == "aac":
+        step = 960 if audio_codec == "libopus" else 1024     # the codec's frame size
+        for k in range(0, rate, step):
+            chunk = np.stack([beep[k:k + step]] * 2)
+            if audio_codec in ("aac", "libopus"):
                 sound = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
             else:
                 sound = av.AudioFrame.from_ndarray((chunk.T.reshape(1, -1) * 32767).astype(np.int16),
@@ -138,12 +140,13 @@ def _picture_and_sound(path: Path) -> tuple[float, float, str, np.ndarray]:
     ("clip.mp4", None, "aac"),              # AAC in MP4: copied, bit for bit
     ("master.mov", None, "pcm_s16le"),      # PCM in a ProRes master: copied
     ("master.mov", "delivery.mp4", "aac"),  # PCM into MP4: re-encoded to AAC
+    ("web.webm", None, "aac"),              # Opus (VP9 from the web): MP4 players want AAC
 ])
 def test_match_keeps_the_clips_sound_in_step_with_the_picture(tmp_path: Path, fast_config, capsys,
                                                               source, out, kept) -> None:
     """A cloud service's clip often has sound: matching its colour keeps it, in sync."""
     clip = tmp_path / source
-    _clip_with_sound(clip, clip.suffix[1:], "aac" if clip.suffix == ".mp4" else "pcm_s16le")
+    _clip_with_sound(clip, clip.suffix[1:], {".mp4": "aac", ".mov": "pcm_s16le", ".webm": "libopus"}[clip.suffix])
     photo = save_photo(tmp_path / "cafe.jpg", skimage_photo("coffee"), quality=95)
     args = ["match", str(clip), "--to", str(photo)] + (["--out", str(tmp_path / out)] if out else [])
     assert cli.main(args) == 0

@@ -4,9 +4,9 @@ Clips from cloud services often come with sound (generated or licensed music); m
 their colour must not silently drop it. The picture is encoded first, on its own; this
 then writes the final file from that picture and the source's first audio stream, both
 copied packet for packet (nothing re-encoded, so the sound is bit for bit the source's),
-interleaved by time. Audio the output container cannot hold (PCM in MP4, for one) is
-re-encoded to AAC instead. The sound keeps its timing relative to the source's picture:
-the new picture starts at 0 where the source's started at its own start time.
+interleaved by time. Sound that the output's usual players cannot play there (PCM or
+Opus in MP4, for two) is re-encoded to AAC instead. The sound keeps its timing relative
+to the source's picture: the new picture starts at 0 where the source's started.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def _with_audio(picture: Path, sound_from: Path, out: Path) -> str | None:
                 av.open(str(out), "w", format=fmt, options={"movflags": "+faststart+write_colr"}) as target:
             video_in = video_file.streams.video[0]
             video_out = target.add_stream_from_template(video_in)
-            copy = audio_in.codec_context.name in target.supported_codecs and _container_holds(fmt, audio_in)
+            copy = _container_holds(fmt, audio_in)
             if copy:
                 audio_out = target.add_stream_from_template(audio_in)
                 sound = _copied(source, audio_in, audio_out, start)
@@ -62,9 +62,15 @@ def _with_audio(picture: Path, sound_from: Path, out: Path) -> str | None:
     return "copied" if copy else "re-encoded to AAC"
 
 
+# What each container's usual players (QuickTime, editors, browsers, phones) play as it is.
+# FFmpeg also writes Opus, Vorbis or PCM into MP4, which many of them cannot play: re-encoded.
+PLAYABLE = {"mp4": {"aac", "alac", "mp3", "ac3", "eac3"},
+            "mov": {"aac", "alac", "mp3", "ac3", "eac3", "pcm_s16le", "pcm_s16be", "pcm_s24le",
+                    "pcm_s24be", "pcm_s32le", "pcm_f32le", "pcm_f32be"}}
+
+
 def _container_holds(fmt: str, stream: av.stream.Stream) -> bool:
-    """PCM is listed for MP4 by FFmpeg but is not what MP4 players play: re-encode it there."""
-    return not (fmt == "mp4" and stream.codec_context.name.startswith("pcm_"))
+    return stream.codec_context.name in PLAYABLE[fmt]
 
 
 def _start_seconds(container: av.container.InputContainer) -> float:

@@ -62,6 +62,19 @@ def test_video_formats(frames: list[np.ndarray], tmp_path: Path, fmt: str, codec
     assert len(back) == N and psnr(back[2], frames[2]) > 30
 
 
+def _webp_frame_durations(data: bytes) -> list[int]:
+    """Each ANMF chunk's duration (ms): the 24-bit field after its 12 bytes of offset and size."""
+    import struct
+
+    durations, at = [], 12
+    while at + 8 <= len(data):
+        tag, size = data[at:at + 4], struct.unpack("<I", data[at + 4:at + 8])[0]
+        if tag == b"ANMF":
+            durations.append(int.from_bytes(data[at + 20:at + 23], "little"))
+        at += 8 + size + (size & 1)
+    return durations
+
+
 @pytest.mark.parametrize("fmt", ["gif", "webp"])
 def test_web_formats(frames: list[np.ndarray], tmp_path: Path, fmt: str) -> None:
     path = tmp_path / f"clip.{fmt}"
@@ -74,6 +87,10 @@ def test_web_formats(frames: list[np.ndarray], tmp_path: Path, fmt: str) -> None
         if fmt == "webp":               # WebP carries its colour space: sRGB
             profile = ImageCms.ImageCmsProfile(__import__("io").BytesIO(image.info["icc_profile"]))
             assert "sRGB" in ImageCms.getProfileDescription(profile)
+            assert image.info["loop"] == 0
+    if fmt == "webp":                   # frames last 1/24 s each (41-42 ms), the clip N/24 s
+        durations = _webp_frame_durations(path.read_bytes())
+        assert len(durations) == N and set(durations) <= {41, 42} and abs(sum(durations) - 1000 * N / 24) < 2
         # GIF has no colour tag: by convention it is sRGB, which the frames are.
 
 

@@ -3,14 +3,14 @@
 Video formats carry BT.709 primaries/transfer/matrix, limited range, and the
 RGB->Y'CbCr conversion is done with the BT.709 matrix explicitly (swscale's
 default is BT.601, which shifts colours in a file tagged 709). Frames are
-written as they arrive: the encoder never holds the clip, except for GIF and
-WebP, whose Pillow writers keep every frame until the file is written (those
-formats come at web size by default, [output] web_long_edge: see jobs.pipeline).
+written as they arrive: the encoder never holds the clip, except for GIF, whose
+Pillow writer keeps every frame until the file is written (GIF and WebP come at
+web size by default, [output] web_long_edge: see jobs.pipeline).
 
   mp4  H.264 yuv420p (or HEVC, tagged hvc1 for Apple players), CRF/preset from config
   mov  ProRes 422 HQ, 10-bit yuv422p10le
   gif  palette from the first frame (stable over time)
-  webp animated, lossy q=90
+  webp animated, lossy q=90 (libwebp), sRGB ICC embedded
   tiff a folder of 16-bit RGB TIFFs (frame_000001.tif, ...), sRGB ICC embedded
 """
 
@@ -34,6 +34,7 @@ from ..progress import CancelToken
 _BT709 = 1  # ISO/IEC 23091-2 code point shared by primaries, transfer and matrix
 _LIMITED = 1  # AVCOL_RANGE_MPEG
 
+WEBP_QUALITY = 90    # lossy; what Pillow's writer was given before
 SUFFIX = {"mp4": ".mp4", "mov": ".mov", "gif": ".gif", "webp": ".webp", "tiff": ""}
 
 
@@ -139,36 +140,67 @@ class _AVWriter:
             pass
 
 
-class _PillowAnimWriter:
-    """GIF / animated WebP through Pillow, frames streamed into its writer."""
+class _WebPWriter:
+    """Animated WebP through libwebp (FFmpeg's libwebp_anim), frame by frame: nothing held.
+
+    Frames go in as BGRA, so libwebp makes its own Y'CbCr as Pillow's writer did (same size
+    and error, measured: RMSE 2.82 vs 2.77 levels at q=90), at ~1.3x its speed. The sRGB
+    profile is added after (FFmpeg's muxer writes none): a WebP carries its colour space.
+    """
 
     def __init__(self, path: Path, width: int, height: int, fps: float, settings: EncodeSettings) -> None:
-        self.path, self.width, self.height, self.fps, self.fmt = path, width, height, fps, settings.fmt
+        self.path = path
+        self.container = av.open(str(path), "w", format="webp", options={"loop": "0"})
+        self.stream = self.container.add_stream("libwebp_anim", rate=frame_rate(fps))
+        self.stream.width, self.stream.height, self.stream.pix_fmt = width, height, "bgra"
+        self.stream.options = {"quality": str(WEBP_QUALITY), "compression_level": "4"}
+        self.pts = 0
+
+    def write(self, frame: np.ndarray) -> None:
+        image = av.VideoFrame.from_ndarray(to_uint8(frame), format="rgb24")
+        image.pts = self.pts
+        self.pts += 1
+        for packet in self.stream.encode(image):
+            self.container.mux(packet)
+
+    def close(self) -> None:
+        for packet in self.stream.encode():
+            self.container.mux(packet)
+        self.container.close()
+        if not self.pts:
+            raise ValueError("no frames to encode")
+        from ..colour import icc
+        from ..metadata._exiv2 import embed_icc
+        embed_icc(self.path, icc.srgb_profile_bytes())
+
+    def abort(self) -> None:
+        try:
+            self.container.close()
+        except Exception:
+            pass
+
+
+class _GifWriter:
+    """GIF through Pillow, whose writer keeps every frame until the end (one palette for
+    the whole clip, from the first frame: no palette flicker; ~0.6 MB a 960 px frame)."""
+
+    def __init__(self, path: Path, width: int, height: int, fps: float, settings: EncodeSettings) -> None:
+        self.path, self.width, self.height, self.fps = path, width, height, fps
         self.frames: list[Image.Image] = []
         self._palette: Image.Image | None = None
 
     def write(self, frame: np.ndarray) -> None:
         image = Image.fromarray(to_uint8(frame), "RGB")
-        if self.fmt == "gif":
-            # One palette for the whole clip (from the first frame) avoids palette flicker.
-            if self._palette is None:
-                self._palette = image.quantize(colors=255, method=Image.Quantize.MEDIANCUT)
-            image = image.quantize(palette=self._palette, dither=Image.Dither.FLOYDSTEINBERG)
-        self.frames.append(image)
+        if self._palette is None:
+            self._palette = image.quantize(colors=255, method=Image.Quantize.MEDIANCUT)
+        self.frames.append(image.quantize(palette=self._palette, dither=Image.Dither.FLOYDSTEINBERG))
 
     def close(self) -> None:
         if not self.frames:
             raise ValueError("no frames to encode")
-        duration = max(20, round(1000 / self.fps))
         first, rest = self.frames[0], self.frames[1:]
-        if self.fmt == "gif":
-            first.save(self.path, format="GIF", save_all=True, append_images=rest,
-                       duration=duration, loop=0, optimize=False, disposal=1)
-        else:
-            from .. colour import icc
-            first.save(self.path, format="WEBP", save_all=True, append_images=rest,
-                       duration=duration, loop=0, quality=90, method=4,
-                       icc_profile=icc.srgb_profile_bytes())
+        first.save(self.path, format="GIF", save_all=True, append_images=rest,
+                   duration=max(20, round(1000 / self.fps)), loop=0, optimize=False, disposal=1)
         self.frames.clear()
 
     def abort(self) -> None:
@@ -218,7 +250,7 @@ def open_writer(path: Path, width: int, height: int, fps: float, settings: Encod
     if settings.fmt in ("mp4", "mov"):
         return _AVWriter(path, width, height, fps, settings)
     if settings.fmt in ("gif", "webp"):
-        return _PillowAnimWriter(path, width, height, fps, settings)
+        return (_GifWriter if settings.fmt == "gif" else _WebPWriter)(path, width, height, fps, settings)
     if settings.fmt == "tiff":
         return _TiffSequenceWriter(path, width, height, fps, settings)
     raise ValueError(f"unknown output format {settings.fmt!r}")

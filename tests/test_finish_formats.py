@@ -138,3 +138,21 @@ def test_animate_tiff_places_the_folder_atomically_and_never_overwrites(tmp_path
         assert len(files) == 4
         with Image.open(files[0]) as image:
             assert image.size == (128, 160)                      # 4:5 cut from the 3:2 photo
+
+
+def test_an_encoder_missing_from_this_ffmpeg_is_a_clear_job_error(frames, tmp_path, monkeypatch) -> None:
+    """PyAV builds differ (a system FFmpeg may lack libwebp or libx265): one line, not a traceback."""
+    from stillmotion.errors import JobError
+
+    real = av.container.OutputContainer.add_stream
+
+    def without(self, codec_name=None, rate=None, **kwargs):
+        if codec_name in ("libwebp_anim", "libx264"):
+            raise av.codec.codec.UnknownCodecError(codec_name)
+        return real(self, codec_name, rate, **kwargs)
+
+    monkeypatch.setattr(av.container.OutputContainer, "add_stream", without)
+    for fmt, codec in (("webp", "libwebp_anim"), ("mp4", "libx264")):
+        with pytest.raises(JobError, match=rf"no {codec} encoder; `stillmotion doctor`"):
+            write(frames, tmp_path / f"clip.{fmt}", fmt)
+    assert list(tmp_path.iterdir()) == []          # not even an empty file

@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from ..errors import JobError
 from ..photo import to_uint8
 from ..progress import CancelToken
 
@@ -62,6 +63,16 @@ def frame_rate(fps: float) -> Fraction:
     return Fraction(fps).limit_denominator(1001)
 
 
+def _add_stream(container: av.container.OutputContainer, codec: str, rate: Fraction) -> av.VideoStream:
+    """A video stream with `codec`; an FFmpeg build without that encoder is a clear job error."""
+    try:
+        return container.add_stream(codec, rate=rate)
+    except av.codec.codec.UnknownCodecError:
+        container.close()
+        raise JobError(f"this installation's FFmpeg (PyAV) has no {codec} encoder; "
+                       "`stillmotion doctor` lists the codecs it has") from None
+
+
 def even_size(width: int, height: int) -> tuple[int, int]:
     """Largest even size not above (width, height): yuv420p needs even dimensions."""
     return max(2, width - width % 2), max(2, height - height % 2)
@@ -76,7 +87,7 @@ class _AVWriter:
         options: dict[str, str] = {}
         if settings.fmt == "mov":
             self.container = av.open(str(path), "w", format="mov")
-            self.stream = self.container.add_stream("prores_ks", rate=rate)
+            self.stream = _add_stream(self.container, "prores_ks", rate)
             self.stream.pix_fmt = self.pix_fmt = "yuv422p10le"
             options = {"profile": "3", "vendor": "apl0"}  # 3 = ProRes 422 HQ
             self._rgb_format, self._rgb_scale, self._rgb_dtype = "rgb48le", 65535.0, np.uint16
@@ -84,7 +95,7 @@ class _AVWriter:
             self.container = av.open(str(path), "w", format="mp4",
                                      options={"movflags": "+faststart+write_colr"})
             name = "libx265" if settings.codec == "hevc" else "libx264"
-            self.stream = self.container.add_stream(name, rate=rate)
+            self.stream = _add_stream(self.container, name, rate)
             self.stream.pix_fmt = self.pix_fmt = "yuv420p"
             options = {"crf": str(settings.crf), "preset": settings.preset}
             if settings.codec == "hevc":
@@ -151,7 +162,7 @@ class _WebPWriter:
     def __init__(self, path: Path, width: int, height: int, fps: float, settings: EncodeSettings) -> None:
         self.path = path
         self.container = av.open(str(path), "w", format="webp", options={"loop": "0"})
-        self.stream = self.container.add_stream("libwebp_anim", rate=frame_rate(fps))
+        self.stream = _add_stream(self.container, "libwebp_anim", frame_rate(fps))
         self.stream.width, self.stream.height, self.stream.pix_fmt = width, height, "bgra"
         self.stream.options = {"quality": str(WEBP_QUALITY), "compression_level": "4"}
         self.pts = 0
@@ -266,7 +277,11 @@ def encode(frames: Iterable[np.ndarray], path: str | os.PathLike, *, width: int,
     removed and the exception propagates.
     """
     path = Path(path)
-    writer = open_writer(path, width, height, fps, settings)
+    try:
+        writer = open_writer(path, width, height, fps, settings)
+    except BaseException:
+        path.unlink(missing_ok=True)   # the container may have created it already
+        raise
     count = 0
     try:
         for frame in frames:

@@ -152,7 +152,8 @@ class _AVWriter:
 
 
 class _WebPWriter:
-    """Animated WebP through libwebp (FFmpeg's libwebp_anim), frame by frame: nothing held.
+    """Animated WebP through libwebp (FFmpeg's libwebp_anim), frame by frame: libwebp keeps
+    each frame encoded (what the file will hold), never the pictures (bench/webp.py).
 
     Frames go in as BGRA, so libwebp makes its own Y'CbCr as Pillow's writer did (same size
     and error, measured: RMSE 2.82 vs 2.77 levels at q=90), at ~1.3x its speed. The sRGB

@@ -78,7 +78,25 @@ def even_size(width: int, height: int) -> tuple[int, int]:
     return max(2, width - width % 2), max(2, height - height % 2)
 
 
-class _AVWriter:
+class _Muxing:
+    """A writer whose frames go through one PyAV stream into one container."""
+
+    container: av.container.OutputContainer
+    stream: av.VideoStream
+
+    def close(self) -> None:
+        for packet in self.stream.encode():
+            self.container.mux(packet)
+        self.container.close()
+
+    def abort(self) -> None:
+        try:
+            self.container.close()
+        except Exception:
+            pass
+
+
+class _AVWriter(_Muxing):
     def __init__(self, path: Path, width: int, height: int, fps: float, settings: EncodeSettings) -> None:
         if width % 2 or height % 2:
             raise ValueError(f"video size must be even, got {width}x{height}")
@@ -139,19 +157,7 @@ class _AVWriter:
         for packet in self.stream.encode(yuv):
             self.container.mux(packet)
 
-    def close(self) -> None:
-        for packet in self.stream.encode():
-            self.container.mux(packet)
-        self.container.close()
-
-    def abort(self) -> None:
-        try:
-            self.container.close()
-        except Exception:
-            pass
-
-
-class _WebPWriter:
+class _WebPWriter(_Muxing):
     """Animated WebP through libwebp (FFmpeg's libwebp_anim), frame by frame: libwebp keeps
     each frame encoded (what the file will hold), never the pictures (bench/webp.py).
 
@@ -176,20 +182,12 @@ class _WebPWriter:
             self.container.mux(packet)
 
     def close(self) -> None:
-        for packet in self.stream.encode():
-            self.container.mux(packet)
-        self.container.close()
+        super().close()
         if not self.pts:
             raise ValueError("no frames to encode")
         from ..colour import icc
         from ..metadata._exiv2 import embed_icc
         embed_icc(self.path, icc.srgb_profile_bytes())
-
-    def abort(self) -> None:
-        try:
-            self.container.close()
-        except Exception:
-            pass
 
 
 class _GifWriter:

@@ -108,3 +108,44 @@ def test_an_ordinary_tiff_is_not_taken_for_a_raw(tmp_path):
     path = tmp_path / "print.tif"
     path.write_bytes(_tiff_bytes({254: 0}))
     assert photo.load(path, 100.0).pixels.shape == (120, 160, 3)
+
+
+def test_heif_photos_open_oriented_and_converted_to_srgb(tmp_path, fixtures_dir):
+    """A phone's or Capture One's HEIC: its rotation applied once, its profile converted."""
+    pillow_heif = pytest.importorskip("pillow_heif")
+    pillow_heif.register_heif_opener()
+    pixels = skimage_photo("astronaut")[:, :400]                  # 400 wide, 512 high
+    exif = Image.Exif()
+    exif[0x0112] = 6                                               # shown turned 90 degrees clockwise
+    upright = tmp_path / "IMG_0001.heic"
+    Image.fromarray(pixels).save(upright, quality=95, exif=exif.tobytes())
+    loaded = photo.load(upright)
+    assert loaded.format == "HEIF" and (loaded.width, loaded.height) == (512, 400)
+    turned = np.rot90(pixels, -1).astype(np.float32) / 255
+    assert np.abs(loaded.pixels - turned).mean() < 0.03            # turned once, not twice
+
+    with Image.open(fixtures_dir / "xmp" / "tif-with-iptc-icc-xmp.tif") as im:   # ProPhoto RGB
+        prophoto, icc = im.convert("RGB"), im.info["icc_profile"]
+    wide = tmp_path / "wide.heic"
+    prophoto.save(wide, quality=95, icc_profile=icc)
+    converted = photo.load(wide)
+    assert converted.source_profile == "ProPhoto RGB"
+    assert np.abs(converted.pixels - np.asarray(prophoto, dtype=np.float32) / 255).mean() > 0.01
+
+
+@pytest.mark.parametrize("nclx, expect", [
+    ({"transfer_characteristics": 16, "color_primaries": 9, "matrix_coefficients": 9}, r"an HDR photo \(PQ\)"),
+    ({"transfer_characteristics": 18, "color_primaries": 9, "matrix_coefficients": 9}, r"an HDR photo \(HLG\)"),
+    ({"transfer_characteristics": 13, "color_primaries": 12, "matrix_coefficients": 6}, r"its colour space is given without an ICC profile"),
+])
+def test_heif_colour_that_cannot_be_read_right_is_refused(tmp_path, nclx, expect):
+    """Camera HEIFs (Canon, Sony, Fujifilm) are often 10-bit HDR: read as SDR they would be
+    wrong, so they are refused with a line saying what to export instead."""
+    pillow_heif = pytest.importorskip("pillow_heif")
+    pixels = (skimage_photo("coffee")[:64, :96].astype(np.uint16) * 257)
+    heif = pillow_heif.from_bytes(mode="RGB;16", size=(96, 64), data=pixels.tobytes())
+    path = tmp_path / "IMG_0002.HIF"
+    heif.save(path, quality=90, save_nclx_profile=True, **nclx)
+    for check in (photo.load, photo.check_complete):
+        with pytest.raises(InputError, match=rf"^IMG_0002.HIF: {expect}"):
+            check(path, 100.0)

@@ -20,8 +20,16 @@ from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 from .colour import icc as icc_mod
 from .errors import DamagedImageError, InputError, TooLargeError
 
-SUPPORTED_FORMATS = {"JPEG", "PNG", "TIFF", "MPO", "WEBP"}
-PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp"}
+try:   # HEIF/HEIC (phones, Capture One's HEIF export) through libheif
+    from pillow_heif import register_heif_opener
+except ImportError:   # a platform without its wheel: HEIF is then "not an image we can read"
+    pass
+else:
+    register_heif_opener()
+
+SUPPORTED_FORMATS = {"JPEG", "PNG", "TIFF", "MPO", "WEBP", "HEIF"}
+PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".heic", ".heif", ".hif"}
+_HDR_TRANSFERS = {16: "PQ", 18: "HLG"}   # CICP transfer characteristics of HDR images
 DEFAULT_MAX_MEGAPIXELS = 200.0
 # Camera raw files. Many are TIFF inside and Pillow opens them, but what it reads is the
 # camera's small embedded preview (or nothing), never the photographer's edit.
@@ -109,19 +117,39 @@ def open_checked(path: Path, max_megapixels: float) -> Image.Image:
                             "(decompression bomb); refused") from None
     except UnidentifiedImageError:
         raise InputError(f"{path.name}: not an image Stillmotion can read "
-                         "(JPEG, PNG or TIFF expected)") from None
+                         "(JPEG, PNG, TIFF or HEIF expected)") from None
     except OSError as exc:
         raise InputError(f"{path.name}: cannot read: {exc}") from None
     if image.format not in SUPPORTED_FORMATS:
-        raise InputError(f"{path.name}: {image.format} is not supported (JPEG, PNG or TIFF expected)")
+        raise InputError(f"{path.name}: {image.format} is not supported (JPEG, PNG, TIFF or HEIF expected)")
     if image.format == "TIFF" and _is_raw_tiff(image):
         image.close()
         raise InputError(raw_refusal(path))
+    if image.format == "HEIF":
+        problem = _heif_colour_problem(image.info)
+        if problem:
+            image.close()
+            raise InputError(f"{path.name}: {problem}")
     try:
         check_size(*image.size, max_megapixels)
     except InputError as exc:
         raise type(exc)(f"{path.name}: {exc}") from None
     return image
+
+
+def _heif_colour_problem(info: dict) -> str | None:
+    """Why a HEIF's colour cannot be read right, if it cannot: HDR (its 10-bit PQ/HLG values
+    read as SDR would be wrong, and tone mapping is a grade of its own), or a colour space
+    given only as CICP code points other than sRGB's, with no ICC profile to convert from."""
+    nclx = info.get("nclx_profile") or {}
+    hdr = _HDR_TRANSFERS.get(nclx.get("transfer_characteristics"))
+    if hdr:
+        return (f"an HDR photo ({hdr}); Stillmotion animates SDR photos: export an SDR version "
+                "(JPEG, TIFF or SDR HEIF)")
+    if not info.get("icc_profile") and nclx.get("color_primaries") not in (None, 1, 2):
+        return ("its colour space is given without an ICC profile (CICP primaries "
+                f"{nclx.get('color_primaries')}); export it with an embedded profile, or as JPEG or TIFF")
+    return None
 
 
 def raw_refusal(path: Path) -> str:

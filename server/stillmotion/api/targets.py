@@ -20,7 +20,7 @@ from ..photo import CAMERA_RAW_SUFFIXES, PHOTO_SUFFIXES, raw_refusal
 
 # An original in Lightroom is often a raw file (or another format it renders); the daemon
 # gets a rendered copy to animate.
-RAW_SUFFIXES = CAMERA_RAW_SUFFIXES | {".heic", ".heif", ".avif", ".jxl", ".psd", ".psb"}
+RAW_SUFFIXES = CAMERA_RAW_SUFFIXES | {".avif", ".jxl", ".psd", ".psb"}
 ORIGINAL_SUFFIXES = frozenset(PHOTO_SUFFIXES) | RAW_SUFFIXES
 
 

@@ -149,3 +149,17 @@ def test_heif_colour_that_cannot_be_read_right_is_refused(tmp_path, nclx, expect
     for check in (photo.load, photo.check_complete):
         with pytest.raises(InputError, match=rf"^IMG_0002.HIF: {expect}"):
             check(path, 100.0)
+
+
+def test_a_cut_heif_is_one_line(tmp_path):
+    """libheif's messages run onto a second line: the refusal stays one (HTTP JSON, the CLI)."""
+    pillow_heif = pytest.importorskip("pillow_heif")
+    pillow_heif.register_heif_opener()
+    whole = tmp_path / "whole.heic"
+    Image.fromarray(skimage_photo("coffee")).save(whole, quality=90)
+    cut = tmp_path / "cut.heic"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    for check in (photo.load, photo.check_complete):
+        with pytest.raises(InputError, match=r"^cut\.heic: the image data is damaged or truncated") as caught:
+            check(cut, 100.0)
+        assert "\n" not in str(caught.value)

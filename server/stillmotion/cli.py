@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from . import __version__, profiles
-from .errors import Canceled, ConfigError, InputError, StillmotionError
+from .errors import Canceled, ConfigError, InputError, StillmotionError, one_line
 from .request import ANCHORS, ASPECTS, CAMERAS, CODECS, ENGINES, FORMATS, SIZES
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -266,8 +266,7 @@ def _print_json(data: Any) -> None:
 
 
 def _error(exc: BaseException) -> None:
-    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    print(f"stillmotion: error: {message}", file=sys.stderr)
+    print(f"stillmotion: error: {one_line(exc)}", file=sys.stderr)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 
+def one_line(exc: BaseException) -> str:
+    """The first line of an exception's message (libraries' messages may run on), else its type."""
+    text = str(exc).strip()
+    return text.splitlines()[0].strip() if text else type(exc).__name__
+
+
 class StillmotionError(Exception):
     """Base class: the message is one readable line meant for the user."""
 

@@ -18,7 +18,7 @@ import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from .colour import icc as icc_mod
-from .errors import DamagedImageError, InputError, TooLargeError
+from .errors import DamagedImageError, InputError, TooLargeError, one_line
 
 try:   # HEIF/HEIC (phones, Capture One's HEIF export) through libheif
     from pillow_heif import register_heif_opener
@@ -188,7 +188,7 @@ def check_complete(path: Path, max_megapixels: float) -> None:
             else:
                 image.load()
         except (OSError, SyntaxError, ValueError, struct.error) as exc:
-            raise DamagedImageError(f"{path.name}: the image data is damaged or truncated ({exc})") from None
+            raise DamagedImageError(f"{path.name}: the image data is damaged or truncated ({one_line(exc)})") from None
 
 
 def _check_tiff_extent(image: Image.Image, file_size: int) -> None:
@@ -267,7 +267,7 @@ def load(path: str | os.PathLike, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS
         except InputError:
             raise
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-            raise DamagedImageError(f"{path.name}: the image data is damaged or truncated ({exc})") from None
+            raise DamagedImageError(f"{path.name}: the image data is damaged or truncated ({one_line(exc)})") from None
         if pixels.ndim != 3 or pixels.shape[2] != 3:
             raise InputError(f"{path.name}: unexpected pixel layout {pixels.shape}")
         return Photo(path=path, pixels=pixels, format=image.format or "?", bit_depth=16 if high_bit else 8,

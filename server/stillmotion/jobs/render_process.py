@@ -24,7 +24,7 @@ import threading
 from multiprocessing.connection import Connection
 from typing import Any, Callable, Mapping
 
-from ..errors import Canceled, StillmotionError
+from ..errors import Canceled, StillmotionError, one_line
 from ..buffers import keep_freed_memory, release_freed_memory
 from ..progress import CancelToken, JobProgress
 from .pipeline import JobResult, JobSpec, run_job
@@ -51,8 +51,7 @@ def job_error(exc: BaseException) -> dict[str, str]:
     if isinstance(exc, OSError) and not isinstance(exc, StillmotionError):
         where = f" ({exc.filename})" if exc.filename else ""
         return {"code": "io_error", "message": f"{exc.strerror or exc}{where}"}
-    text = str(exc).strip()
-    message = text.splitlines()[0] if text else type(exc).__name__
+    message = one_line(exc)
     if isinstance(exc, StillmotionError):
         return {"code": exc.code, "message": message}
     return {"code": "internal", "message": f"{type(exc).__name__}: {message}"}

@@ -14,6 +14,8 @@ from typing import Any
 
 import pyexiv2
 
+from ..errors import one_line
+
 LOCK = threading.Lock()
 
 # Stillmotion's own XMP namespace (per-photo prompt in, clip provenance out).
@@ -66,14 +68,14 @@ def read_file(path: Path) -> Embedded:
         try:
             image = pyexiv2.Image(str(path))
         except RuntimeError as exc:
-            out.problems.append(_one_line(exc))
+            out.problems.append(one_line(exc))
             return out
         try:
             for kind in ("xmp", "exif"):
                 try:
                     setattr(out, kind, getattr(image, f"read_{kind}")())
                 except (RuntimeError, UnicodeDecodeError, ValueError) as exc:
-                    out.problems.append(f"{kind}: {_one_line(exc)}")
+                    out.problems.append(f"{kind}: {one_line(exc)}")
             if not out.xmp:
                 # exiv2 drops an unparseable packet with only a log line: keep the raw
                 # packet so the caller can say what is wrong with it.
@@ -86,6 +88,3 @@ def read_file(path: Path) -> Embedded:
     return out
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -142,17 +142,23 @@ def test_animate_tiff_places_the_folder_atomically_and_never_overwrites(tmp_path
 
 def test_an_encoder_missing_from_this_ffmpeg_is_a_clear_job_error(frames, tmp_path, monkeypatch) -> None:
     """PyAV builds differ (a system FFmpeg may lack libwebp or libx265): one line, not a traceback."""
+    from fractions import Fraction
+
     from stillmotion.errors import JobError
+    from stillmotion.video import encode as encode_mod
 
-    real = av.container.OutputContainer.add_stream
+    container = av.open(str(tmp_path / "probe.webp"), "w", format="webp")
+    with pytest.raises(JobError, match=r"no libnotreal encoder; `stillmotion doctor`"):
+        encode_mod._add_stream(container, "libnotreal", Fraction(24))
+    (tmp_path / "probe.webp").unlink(missing_ok=True)
 
-    def without(self, codec_name=None, rate=None, **kwargs):
-        if codec_name in ("libwebp_anim", "libx264"):
-            raise av.codec.codec.UnknownCodecError(codec_name)
-        return real(self, codec_name, rate, **kwargs)
+    real = encode_mod._add_stream
 
-    monkeypatch.setattr(av.container.OutputContainer, "add_stream", without)
-    for fmt, codec in (("webp", "libwebp_anim"), ("mp4", "libx264")):
-        with pytest.raises(JobError, match=rf"no {codec} encoder; `stillmotion doctor`"):
+    def without(container, codec, rate):
+        return real(container, "libnotreal" if codec in ("libwebp_anim", "libx264") else codec, rate)
+
+    monkeypatch.setattr(encode_mod, "_add_stream", without)
+    for fmt in ("webp", "mp4"):
+        with pytest.raises(JobError, match=r"no libnotreal encoder"):
             write(frames, tmp_path / f"clip.{fmt}", fmt)
     assert list(tmp_path.iterdir()) == []          # not even an empty file

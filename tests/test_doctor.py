@@ -12,6 +12,7 @@ def test_doctor_reports_device_codecs_engines_models_and_folders(fast_config, ca
     data = json.loads(capsys.readouterr().out)
     assert data["device"]["kind"] in ("cpu", "cuda", "mps")
     assert data["codecs"]["libx264"] is True
+    assert data["photo_formats"] == {"HEIF": True, "JPEG": True, "PNG": True, "TIFF": True, "WEBP": True}
     parallax = next(e for e in data["engines"] if e["name"] == "parallax")
     assert parallax["usable"] is True
     assert {m["name"] for m in data["models"]} >= {"svd-xt"}

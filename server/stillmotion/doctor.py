@@ -22,6 +22,17 @@ def _codecs() -> dict[str, bool]:
     return out
 
 
+def _photo_formats() -> dict[str, bool]:
+    """Which photo formats open here (HEIF needs pillow-heif, whose wheel not every platform has)."""
+    from PIL import Image
+
+    from . import photo   # registers the HEIF opener when pillow-heif is there
+
+    Image.init()
+    opened = set(Image.OPEN) | set(Image.ID)
+    return {name: (name in opened) for name in sorted(photo.SUPPORTED_FORMATS - {"MPO"})}
+
+
 def report() -> dict[str, Any]:
     from . import config as config_mod, engines
     from .engines import devices, models
@@ -37,6 +48,7 @@ def report() -> dict[str, Any]:
         "platform": platform.platform(),
         "device": devices.device_report(cfg),
         "codecs": _codecs(),
+        "photo_formats": _photo_formats(),
         "engines": [vars(s) for s in engines.statuses(cfg)],
         "models": models.list_models(cfg) if cfg is not None else [],
         "config": config_info,
@@ -55,6 +67,7 @@ def render(data: dict[str, Any]) -> str:
         f"device: {device.get('name', device.get('kind'))}, {device.get('free_gb', 0):.1f} of "
         f"{device.get('total_gb', 0):.1f} GB free, half precision: {device['precision']['half']}",
         "codecs: " + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in data["codecs"].items()),
+        "photos: " + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in data["photo_formats"].items()),
         "engines:",
     ]
     for eng in data["engines"]:

@@ -269,8 +269,19 @@ function AnimateBatch:errors()
   return out
 end
 
+-- A message shared by many photos names this many of them, then how many more.
+local NAMES_SHOWN = 5
+
+local function photoNames(names)
+  if #names <= NAMES_SHOWN + 1 then return table.concat(names, ", ") end
+  local shown = {}
+  for i = 1, NAMES_SHOWN do shown[i] = names[i] end
+  return table.concat(shown, ", ") .. string.format(" and %d more", #names - NAMES_SHOWN)
+end
+
 --- The one summary shown at the end: nil when nothing went wrong.
--- Identical messages (a daemon that went away) are listed once with their photos.
+-- Identical messages (a daemon that went away, a prompt no engine here follows) are listed
+-- once with their photos: a few named, the rest counted.
 function AnimateBatch.summary(errors, total, succeeded)
   if #errors == 0 then return nil end
   local order, byMessage = {}, {}
@@ -283,7 +294,7 @@ function AnimateBatch.summary(errors, total, succeeded)
   end
   local lines = {}
   for _, message in ipairs(order) do
-    lines[#lines + 1] = table.concat(byMessage[message], ", ") .. ": " .. message
+    lines[#lines + 1] = photoNames(byMessage[message]) .. ": " .. message
   end
   local title = string.format("Animated %d of %d photos. Some need attention:", succeeded, total)
   return title, table.concat(lines, "\n")

@@ -94,6 +94,32 @@ def test_web_formats(frames: list[np.ndarray], tmp_path: Path, fmt: str) -> None
         # GIF has no colour tag: by convention it is sRGB, which the frames are.
 
 
+def test_gif_written_frame_by_frame_is_pillows_gif(frames: list[np.ndarray], tmp_path: Path) -> None:
+    """The streamed GIF shows exactly what Pillow's save_all makes of the same frames (one
+    palette from the first frame), loops forever, and keeps the frame time."""
+    path = tmp_path / "clip.gif"
+    assert write(frames, path, "gif") == N
+    images = [Image.fromarray((np.clip(f, 0, 1) * 255 + 0.5).astype(np.uint8)) for f in frames]
+    palette = images[0].quantize(colors=255, method=Image.Quantize.MEDIANCUT)
+    quantized = [im.quantize(palette=palette, dither=Image.Dither.FLOYDSTEINBERG) for im in images]
+    reference = tmp_path / "reference.gif"
+    quantized[0].save(reference, save_all=True, append_images=quantized[1:], duration=42, loop=0,
+                      optimize=False, disposal=1)
+
+    def shown(gif: Path) -> list[np.ndarray]:
+        with Image.open(gif) as image:
+            assert image.info["loop"] == 0 and image.info["duration"] == 40   # GIF counts 1/100 s
+            out = []
+            for index in range(image.n_frames):
+                image.seek(index)
+                out.append(np.asarray(image.convert("RGB")))
+            return out
+
+    ours, theirs = shown(path), shown(reference)
+    assert len(ours) == len(theirs) == N
+    assert all(np.array_equal(a, b) for a, b in zip(ours, theirs))
+
+
 def test_tiff_sequence_is_16_bit_srgb_and_exact(frames: list[np.ndarray], tmp_path: Path) -> None:
     folder = tmp_path / "clip"
     assert write(frames, folder, "tiff") == N

@@ -3,9 +3,8 @@
 Video formats carry BT.709 primaries/transfer/matrix, limited range, and the
 RGB->Y'CbCr conversion is done with the BT.709 matrix explicitly (swscale's
 default is BT.601, which shifts colours in a file tagged 709). Frames are
-written as they arrive: the encoder never holds the clip, except for GIF, whose
-Pillow writer keeps every frame until the file is written (GIF and WebP come at
-web size by default, [output] web_long_edge: see jobs.pipeline).
+written as they arrive: the encoder never holds the clip (GIF and WebP come at web
+size by default, [output] web_long_edge: see jobs.pipeline).
 
   mp4  H.264 yuv420p (or HEVC, tagged hvc1 for Apple players), CRF/preset from config
   mov  ProRes 422 HQ, 10-bit yuv422p10le
@@ -191,30 +190,41 @@ class _WebPWriter(_Muxing):
 
 
 class _GifWriter:
-    """GIF through Pillow, whose writer keeps every frame until the end (one palette for
-    the whole clip, from the first frame: no palette flicker; ~0.6 MB a 960 px frame)."""
+    """GIF through Pillow's encoder, frame by frame into the file (its `save_all` would hold
+    every frame to the end; the bytes are the same, measured: identical pixels). One palette
+    for the whole clip, from the first frame: no palette flicker."""
 
     def __init__(self, path: Path, width: int, height: int, fps: float, settings: EncodeSettings) -> None:
-        self.path, self.width, self.height, self.fps = path, width, height, fps
-        self.frames: list[Image.Image] = []
+        from PIL import GifImagePlugin
+
+        self._gif = GifImagePlugin
+        self.path, self.fps = path, fps
+        self.params = {"duration": max(20, round(1000 / fps)), "loop": 0, "optimize": False, "disposal": 1}
         self._palette: Image.Image | None = None
+        self._file = open(path, "wb")
+        self.count = 0
 
     def write(self, frame: np.ndarray) -> None:
         image = Image.fromarray(to_uint8(frame), "RGB")
         if self._palette is None:
             self._palette = image.quantize(colors=255, method=Image.Quantize.MEDIANCUT)
-        self.frames.append(image.quantize(palette=self._palette, dither=Image.Dither.FLOYDSTEINBERG))
+        frame_image = image.quantize(palette=self._palette, dither=Image.Dither.FLOYDSTEINBERG)
+        if self.count == 0:   # the header: screen size, the global palette, loop forever
+            frame_image.encoderinfo = dict(self.params)
+            header, _ = self._gif.getheader(frame_image, None, frame_image.encoderinfo)
+            self._file.write(b"".join(header))
+        self._file.write(b"".join(self._gif.getdata(frame_image, **self.params)))
+        self.count += 1
 
     def close(self) -> None:
-        if not self.frames:
+        if not self.count:
+            self._file.close()
             raise ValueError("no frames to encode")
-        first, rest = self.frames[0], self.frames[1:]
-        first.save(self.path, format="GIF", save_all=True, append_images=rest,
-                   duration=max(20, round(1000 / self.fps)), loop=0, optimize=False, disposal=1)
-        self.frames.clear()
+        self._file.write(b";")   # the GIF trailer
+        self._file.close()
 
     def abort(self) -> None:
-        self.frames.clear()
+        self._file.close()
 
 
 class _TiffSequenceWriter:

@@ -158,7 +158,7 @@ class _AVWriter(_Muxing):
 
 class _WebPWriter(_Muxing):
     """Animated WebP through libwebp (FFmpeg's libwebp_anim), frame by frame: libwebp keeps
-    each frame encoded (what the file will hold), never the pictures (bench/webp.py).
+    each frame encoded (what the file will hold), never the pictures (bench/web_formats.py).
 
     Frames go in as BGRA, so libwebp makes its own Y'CbCr as Pillow's writer did (same size
     and error, measured: RMSE 2.82 vs 2.77 levels at q=90), at ~1.3x its speed. The sRGB

@@ -120,3 +120,27 @@ def test_a_photo_whose_name_is_near_the_limit_gets_its_clips(tmp_path, fast_conf
     assert stem.startswith(cut) and len(cut) > len(stem) - 12
     assert [n.split(".motion")[1] for n in names] == ["-2.mp4", "-2.xmp", ".mp4", ".xmp"]
     assert all(is_own_output(p) for p in first + second)           # a watch folder skips them
+
+
+def test_a_companion_that_cannot_be_placed_takes_the_clip_back(tmp_path, monkeypatch):
+    """The disk fills while the .xmp is linked after the clip: neither stays visible (the
+    error then says "nothing was left there", and it is true), both temporaries remain to clean."""
+    import errno
+
+    from stillmotion import place
+
+    clip_tmp, xmp_tmp = tmp_path / ".stillmotion-tmp-a.mp4", tmp_path / ".stillmotion-tmp-a.xmp"
+    clip_tmp.write_bytes(b"clip")
+    xmp_tmp.write_bytes(b"xmp")
+    real_claim = place.claim
+
+    def claim(src, dst):
+        if dst.suffix == ".xmp":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_claim(src, dst)
+
+    monkeypatch.setattr(place, "claim", claim)
+    with pytest.raises(OSError):
+        place.place_group({".mp4": clip_tmp, ".xmp": xmp_tmp}, tmp_path, "IMG_0001")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".stillmotion-tmp-a.mp4", ".stillmotion-tmp-a.xmp"]
+    assert clip_tmp.read_bytes() == b"clip"

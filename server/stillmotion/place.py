@@ -35,11 +35,16 @@ ABANDONED_AFTER_S = 600.0   # a dead run's temporary is swept only once nothing 
 _WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG, errno.EACCES, errno.EPERM})
 
 
+def is_write_error(exc: BaseException) -> bool:
+    """Whether `exc` is the destination refusing a write (disk full, quota, read-only, no permission)."""
+    return isinstance(exc, OSError) and exc.errno in _WRITE_ERRNOS
+
+
 def write_failure(exc: BaseException, folder: Path, what: str = "the clip") -> JobError | None:
     """One readable line for a failure to write results into `folder` (disk full, over quota,
     read-only, no permission), else None. The raw error names a hidden temporary, which
     means nothing to the user, or nothing at all (a write deep in the encoder)."""
-    if not isinstance(exc, OSError) or exc.errno not in _WRITE_ERRNOS:
+    if not is_write_error(exc):
         return None
     return JobError(f"cannot write {what} into {folder.resolve()}: {exc.strerror or exc}; nothing was left there")
 
@@ -217,12 +222,19 @@ def place_group(temps: dict[str, Path], folder: Path, stem: str, tag: str = "mot
         if any(t.exists() for t in targets.values()):
             continue
         placed: dict[str, Path] = {}
-        for suffix in suffixes:
-            if not claim(temps[suffix], targets[suffix]):
-                break
-            placed[suffix] = targets[suffix]
-        else:
-            return placed
+        try:
+            for suffix in suffixes:
+                if not claim(temps[suffix], targets[suffix]):
+                    break
+                placed[suffix] = targets[suffix]
+            else:
+                return placed
+        except BaseException:
+            # A companion could not be placed (the disk filled while linking the .xmp): the
+            # clip goes back to its temporary too, so nothing half-placed stays visible.
+            for suffix, target in placed.items():
+                os.replace(target, temps[suffix])
+            raise
         # Lost a race for this index: give back what we took and try the next one.
         for suffix, target in placed.items():
             os.replace(target, temps[suffix])

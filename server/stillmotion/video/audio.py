@@ -18,7 +18,8 @@ from typing import Iterator
 
 import av
 
-from ..errors import InputError
+from ..errors import InputError, one_line
+from ..place import is_write_error
 
 AAC_BIT_RATE = 256_000   # when the sound must be re-encoded: transparent for stereo AAC
 
@@ -32,7 +33,9 @@ def with_audio(picture: Path, sound_from: Path, out: Path) -> str | None:
     try:
         return _with_audio(picture, sound_from, out)
     except av.FFmpegError as exc:
-        raise InputError(f"{sound_from.name}: cannot carry its sound over ({exc})") from None
+        if is_write_error(exc):   # the destination's fault (disk full), not the clip's: said as such
+            raise
+        raise InputError(f"{sound_from.name}: cannot carry its sound over ({one_line(exc)})") from None
 
 
 def _with_audio(picture: Path, sound_from: Path, out: Path) -> str | None:
@@ -53,8 +56,7 @@ def _with_audio(picture: Path, sound_from: Path, out: Path) -> str | None:
             else:
                 audio_out = target.add_stream("aac", rate=audio_in.codec_context.sample_rate or 48000)
                 audio_out.bit_rate = AAC_BIT_RATE
-                if audio_in.codec_context.layout is not None:
-                    audio_out.layout = audio_in.codec_context.layout
+                audio_out.layout = _aac_layout(audio_in.codec_context.layout)
                 sound = _reencoded(source, audio_in, audio_out, start)
             pictures = _relabelled(video_file.demux(video_in), video_out)
             for *_, packet in heapq.merge(_timed(pictures, 0), _timed(sound, 1)):
@@ -70,7 +72,18 @@ PLAYABLE = {"mp4": {"aac", "alac", "mp3", "ac3", "eac3"},
 
 
 def _container_holds(fmt: str, stream: av.stream.Stream) -> bool:
-    return stream.codec_context.name in PLAYABLE[fmt]
+    # The codec's own name: the decoder's may differ (mp3float, ac3_fixed).
+    return stream.codec_context.codec.canonical_name in PLAYABLE[fmt]
+
+
+# Channel layouts AAC takes, by channel count; PCM from MKV/AVI often names none ("2 channels"),
+# which the encoder refuses. Other counts are mixed down to stereo.
+_AAC_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "4.0", 5: "5.0(side)", 6: "5.1", 8: "7.1"}
+
+
+def _aac_layout(layout: av.AudioLayout | None) -> str:
+    channels = len(layout.channels) if layout is not None else 2
+    return _AAC_LAYOUTS.get(channels, "stereo")
 
 
 def _start_seconds(container: av.container.InputContainer) -> float:
@@ -93,15 +106,23 @@ def _relabelled(packets: Iterator[av.Packet], stream: av.stream.Stream) -> Itera
 def _copied(source: av.container.InputContainer, audio_in: av.stream.Stream, audio_out: av.stream.Stream,
             start: float) -> Iterator[av.Packet]:
     shift = round(Fraction(start).limit_denominator(1_000_000) / audio_in.time_base) if start else 0
+    before: av.Packet | None = None   # the last packet wholly before the picture starts
     for packet in source.demux(audio_in):
         if packet.dts is None:
             continue
         packet.dts -= shift
         if packet.pts is not None:
             packet.pts -= shift
-            if packet.pts + (packet.duration or 0) <= 0:
-                continue    # sound from before the picture starts: not part of the clip
         packet.stream = audio_out
+        if packet.pts is not None and packet.pts + (packet.duration or 0) <= 0:
+            before = packet   # sound from before the picture: not part of the clip ...
+            continue
+        if before is not None:
+            # ... but the one packet just before it is: an AAC frame decodes only together with
+            # the one before (its priming packet, at negative time, in every AAC file). The
+            # muxer's edit list keeps it from being heard.
+            yield before
+            before = None
         yield packet
 
 

@@ -51,16 +51,6 @@ def xmp_from_packet(data: bytes) -> dict[str, Any]:
             image.close()
 
 
-def embed_icc(path: Path, profile: bytes) -> None:
-    """Write `profile` into the image file at `path` (in place: a temporary of ours)."""
-    with LOCK:
-        image = pyexiv2.Image(str(path))
-        try:
-            image.modify_icc(profile)
-        finally:
-            image.close()
-
-
 def read_file(path: Path) -> Embedded:
     """XMP and EXIF embedded in an image or video file; problems are reported, not raised."""
     out = Embedded()

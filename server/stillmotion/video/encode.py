@@ -185,8 +185,26 @@ class _WebPWriter(_Muxing):
         if not self.pts:
             raise ValueError("no frames to encode")
         from ..colour import icc
-        from ..metadata._exiv2 import embed_icc
-        embed_icc(self.path, icc.srgb_profile_bytes())
+        _add_icc_to_webp(self.path, icc.srgb_profile_bytes())
+
+
+def _add_icc_to_webp(path: Path, profile: bytes) -> None:
+    """Give an extended (VP8X) WebP an ICCP chunk, as the WebP container spec places it: right
+    after VP8X, with VP8X's ICC flag set. Written as a new file, then renamed over `path`
+    (an in-place rewrite that runs out of disk would leave a cut file and say nothing)."""
+    data = path.read_bytes()
+    if data[:4] != b"RIFF" or data[8:12] != b"WEBP" or data[12:16] != b"VP8X":
+        raise ValueError(f"{path.name}: not an extended WebP (FFmpeg's animated WebP always is)")
+    vp8x_end = 20 + int.from_bytes(data[16:20], "little")
+    iccp = b"ICCP" + len(profile).to_bytes(4, "little") + profile + b"\0" * (len(profile) & 1)
+    chunks = data[12:20] + bytes([data[20] | 0x20]) + data[21:vp8x_end] + iccp + data[vp8x_end:]
+    staged = path.with_name(path.name + ".icc")
+    try:
+        with open(staged, "wb") as fh:
+            fh.write(b"RIFF" + (4 + len(chunks)).to_bytes(4, "little") + b"WEBP" + chunks)
+        os.replace(staged, path)
+    finally:
+        staged.unlink(missing_ok=True)
 
 
 class _GifWriter:

@@ -94,6 +94,18 @@ def test_a_codec_for_a_format_it_does_not_apply_to_is_refused_not_ignored():
     assert unset.resolve("portrait", {"format": "mp4"}).codec == "hevc"
 
 
+def test_web_formats_refuse_rates_browsers_would_slow_down():
+    """A 60 fps GIF/WebP would play at 1/6 speed in a browser (frames under 20 ms become 100 ms)."""
+    with pytest.raises(InputError, match=r"gif clips play at most 50 frames per second.*got fps 60"):
+        AnimateRequest.from_dict({"format": "gif", "fps": 60})
+    with pytest.raises(InputError, match=r"webp clips play at most 50"):
+        AnimateRequest.from_dict({"format": "webp", "fps": 59.94})
+    AnimateRequest.from_dict({"format": "webp", "fps": 50})
+    AnimateRequest.from_dict({"format": "mp4", "fps": 120})
+    with pytest.raises(InputError, match="gif clips play at most 50"):          # format and rate from the config
+        AnimateRequest.from_dict({}).resolve("portrait", {"format": "gif", "fps": 60})
+
+
 def test_profile_defaults_and_explicit_values_win():
     req = AnimateRequest.from_dict({"motion": 0.9}).resolve("portrait", {"fps": 24})
     portrait = profiles.get("portrait")

@@ -30,7 +30,9 @@ def test_the_clip_carries_the_photos_metadata_and_no_prompt_the_engine_did_not_f
     photo.with_suffix(".xmp").write_text(SIDECAR, encoding="utf-8")     # found beside the photo
     assert cli.main(["animate", str(photo), "--engine", "parallax", "--duration", "0.5", "--fps", "8",
                      "--seed", "11"]) == 0
-    printed = capsys.readouterr().out.split()
+    out, err = capsys.readouterr()
+    printed = out.split()
+    assert "note:" not in err                       # a caption was never asked to move anything
     clip, sidecar = tmp_path / "IMG_2001.motion.mp4", tmp_path / "IMG_2001.motion.xmp"
     assert printed == [str(clip), str(sidecar)]
     with pyexiv2.Image(str(sidecar)) as image:
@@ -66,6 +68,15 @@ def test_a_prompt_the_engine_cannot_follow_is_said_and_a_broken_explicit_sidecar
             in capsys.readouterr().err.splitlines())
     with pyexiv2.Image(str(tmp_path / "IMG_2002.motion.xmp")) as image:
         assert "Xmp.iptcExt.AIPromptInformation" not in image.read_xmp()
+    # The photo's own prompt (the plug-in's field, stillmotion:prompt in its XMP) is a person's
+    # request too: said. (A caption is not: it was never asked to move anything.)
+    own = save_photo(tmp_path / "IMG_2004.jpg", skimage_photo("coffee"), (160, 120), quality=92)
+    own.with_suffix(".xmp").write_text(SIDECAR.replace(
+        'xmp:Rating="4"', 'xmlns:stillmotion="http://ns.stillmotion.app/1.0/" stillmotion:prompt="steam rises" '
+        'xmp:Rating="4"'), encoding="utf-8")
+    assert cli.main(["animate", str(own), "--engine", "parallax", "--duration", "0.5", "--fps", "8"]) == 0
+    assert ("IMG_2004.jpg: note: the prompt was not used: the parallax engine follows no text prompt"
+            in capsys.readouterr().err.splitlines())
     bomb = tmp_path / "bomb.xmp"
     bomb.write_text('<!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>', encoding="utf-8")
     capsys.readouterr()

@@ -87,6 +87,7 @@ class AnimateRequest:
         if self.format is not None:
             _choice("format", self.format, FORMATS)
         _codec_fits(self.codec, self.format)
+        _rate_fits(self.fps, self.format)
         if self.size is not None:
             _choice("size", self.size, SIZES)
         _range("duration", self.duration, 0.5, 30.0)
@@ -110,6 +111,8 @@ class AnimateRequest:
         prof = profiles.PROFILES.get(profile_name, profiles.GENERIC)
         seed = self.seed if self.seed is not None else random.SystemRandom().randrange(MAX_SEED)
         _codec_fits(self.codec, self.format or animate_defaults.get("format", "mp4"))
+        _rate_fits(self.fps if self.fps is not None else float(animate_defaults.get("fps", 24)),
+                   self.format or animate_defaults.get("format", "mp4"))
         return self.replace(
             profile=prof.name if prof is not profiles.GENERIC else self.profile,
             duration=self.duration if self.duration is not None else prof.duration,
@@ -147,6 +150,17 @@ def _codec_fits(codec: str, fmt: str | None) -> None:
     if codec != "h264" and fmt not in (None, "mp4"):
         raise InputError(f"codec {codec} is for mp4 clips, not {fmt} (mov clips are ProRes 422 HQ; "
                          "gif, webp and tiff have one encoding each)")
+
+
+# Browsers show a GIF or WebP frame shorter than 20 ms for 100 ms (and GIF counts in 1/100 s):
+# above 50 fps such a clip would play several times too slowly.
+WEB_MAX_FPS = 50
+
+
+def _rate_fits(fps: float | None, fmt: str | None) -> None:
+    if fps is not None and fmt in ("gif", "webp") and fps > WEB_MAX_FPS:
+        raise InputError(f"{fmt} clips play at most {WEB_MAX_FPS} frames per second (browsers slow "
+                         f"shorter frames down); got fps {fps:g}")
 
 
 def _range(name: str, value: Any, lo: float, hi: float) -> None:

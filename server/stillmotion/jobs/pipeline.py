@@ -131,7 +131,7 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
     notes: list[str] = []
     if not engine.status().prompt:
         # Parallax and SVD follow no text: recording a prompt would claim it shaped the clip.
-        if request.prompt:
+        if prompt_source in (metadata.prompt.REQUEST, metadata.prompt.PHOTO):   # a person's words
             notes.append(f"the prompt was not used: the {engine.name} engine follows no text prompt")
         prompt, prompt_source = None, "none: the engine follows no prompt"
     # The photo's grain and vignette come out before animation and go back on every frame

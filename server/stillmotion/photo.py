@@ -29,7 +29,9 @@ else:
 
 SUPPORTED_FORMATS = {"JPEG", "PNG", "TIFF", "MPO", "WEBP", "HEIF"}
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".heic", ".heif", ".hif"}
-_HDR_TRANSFERS = {16: "PQ", 18: "HLG"}   # CICP transfer characteristics of HDR images
+# CICP (ISO/IEC 23091-2) transfer characteristics of HDR pictures: PQ (SMPTE ST 2084) and
+# HLG (ARIB STD-B67). Photos (HEIF) and clips (`stillmotion match`) with them are refused.
+HDR_TRANSFERS = {16: "PQ", 18: "HLG"}
 DEFAULT_MAX_MEGAPIXELS = 200.0
 # Camera raw files. Many are TIFF inside and Pillow opens them, but what it reads is the
 # camera's small embedded preview (or nothing), never the photographer's edit.
@@ -142,7 +144,7 @@ def _heif_colour_problem(info: dict) -> str | None:
     read as SDR would be wrong, and tone mapping is a grade of its own), or a colour space
     given only as CICP code points other than sRGB's, with no ICC profile to convert from."""
     nclx = info.get("nclx_profile") or {}
-    hdr = _HDR_TRANSFERS.get(nclx.get("transfer_characteristics"))
+    hdr = HDR_TRANSFERS.get(nclx.get("transfer_characteristics"))
     if hdr:
         return (f"an HDR photo ({hdr}); Stillmotion animates SDR photos: export an SDR version "
                 "(JPEG, TIFF or SDR HEIF)")
@@ -188,7 +190,11 @@ def check_complete(path: Path, max_megapixels: float) -> None:
             else:
                 image.load()
         except (OSError, SyntaxError, ValueError, struct.error) as exc:
-            raise DamagedImageError(f"{path.name}: the image data is damaged or truncated ({one_line(exc)})") from None
+            raise _damaged(path, exc) from None
+
+
+def _damaged(path: Path, exc: BaseException) -> DamagedImageError:
+    return DamagedImageError(f"{path.name}: the image data is damaged or truncated ({one_line(exc)})")
 
 
 def _check_tiff_extent(image: Image.Image, file_size: int) -> None:
@@ -267,7 +273,7 @@ def load(path: str | os.PathLike, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS
         except InputError:
             raise
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-            raise DamagedImageError(f"{path.name}: the image data is damaged or truncated ({one_line(exc)})") from None
+            raise _damaged(path, exc) from None
         if pixels.ndim != 3 or pixels.shape[2] != 3:
             raise InputError(f"{path.name}: unexpected pixel layout {pixels.shape}")
         return Photo(path=path, pixels=pixels, format=image.format or "?", bit_depth=16 if high_bit else 8,

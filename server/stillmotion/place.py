@@ -227,15 +227,13 @@ def place_group(temps: dict[str, Path], folder: Path, stem: str, tag: str = "mot
                 if not claim(temps[suffix], targets[suffix]):
                     break
                 placed[suffix] = targets[suffix]
-            else:
-                return placed
-        except BaseException:
-            # A companion could not be placed (the disk filled while linking the .xmp): the
-            # clip goes back to its temporary too, so nothing half-placed stays visible.
-            for suffix, target in placed.items():
-                os.replace(target, temps[suffix])
-            raise
-        # Lost a race for this index: give back what we took and try the next one.
-        for suffix, target in placed.items():
-            os.replace(target, temps[suffix])
+        finally:
+            # Unless all were placed, give back what was taken: after a lost race for this
+            # index (the next one is tried), or when a companion could not be placed at all
+            # (the disk filled while linking the .xmp): nothing half-placed stays visible.
+            if len(placed) < len(suffixes):
+                for suffix, target in placed.items():
+                    os.replace(target, temps[suffix])
+        if len(placed) == len(suffixes):
+            return placed
     raise FileExistsError(f"no free output name for {stem}.{tag} in {folder}")

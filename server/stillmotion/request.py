@@ -110,20 +110,21 @@ class AnimateRequest:
         """
         prof = profiles.PROFILES.get(profile_name, profiles.GENERIC)
         seed = self.seed if self.seed is not None else random.SystemRandom().randrange(MAX_SEED)
-        _codec_fits(self.codec, self.format or animate_defaults.get("format", "mp4"))
-        _rate_fits(self.fps if self.fps is not None else float(animate_defaults.get("fps", 24)),
-                   self.format or animate_defaults.get("format", "mp4"))
+        fmt = self.format or animate_defaults.get("format", "mp4")
+        fps = self.fps if self.fps is not None else float(animate_defaults.get("fps", 24))
+        _codec_fits(self.codec, fmt)
+        _rate_fits(fps, fmt)
         return self.replace(
             profile=prof.name if prof is not profiles.GENERIC else self.profile,
             duration=self.duration if self.duration is not None else prof.duration,
-            fps=self.fps if self.fps is not None else float(animate_defaults.get("fps", 24)),
+            fps=fps,
             motion=self.motion if self.motion is not None else prof.motion,
             camera=self.camera if self.camera is not None else prof.camera,
             style_consistency=(self.style_consistency if self.style_consistency is not None
                                else prof.style_consistency),
             negative_prompt=(self.negative_prompt if self.negative_prompt is not None
                              else prof.negative_prompt),
-            format=self.format or animate_defaults.get("format", "mp4"),
+            format=fmt,
             seed=seed,
         )
 

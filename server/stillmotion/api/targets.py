@@ -49,9 +49,9 @@ def existing_image(raw: str, field: str, suffixes: Iterable[str] = PHOTO_SUFFIXE
     """An existing image file named by the client; symlinks may not leave its folder."""
     allowed = frozenset(suffixes)
     path = local_path(raw, field)
-    if path.suffix.lower() not in allowed and path.suffix.lower() in CAMERA_RAW_SUFFIXES:
-        raise InputError(f"{field}: {raw_refusal(path)}")
     if path.suffix.lower() not in allowed:
+        if path.suffix.lower() in CAMERA_RAW_SUFFIXES:
+            raise InputError(f"{field}: {raw_refusal(path)}")
         raise InputError(f"{field} is not an image file ({path.name}); expected one of "
                          f"{', '.join(sorted(allowed))}")
     if not path.is_file():

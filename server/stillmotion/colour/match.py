@@ -67,8 +67,6 @@ APPLY_BEHIND = 2
 READ_AHEAD = 3
 # Fewer corresponding pixels than this are no measurement of drift (whole frames are used instead).
 MIN_CORRESPONDING_PIXELS = 16
-# Transfer functions (ISO/IEC 23091-2) of HDR video: PQ (SMPTE ST 2084) and HLG (ARIB STD-B67).
-HDR_TRANSFERS = {16: "PQ", 18: "HLG"}
 CORRESPONDENCE_NOISE = {"mean_lightness": 0.2, "lightness": 1.0, "chroma": 0.4, "spread": 0.08}
 
 
@@ -516,7 +514,7 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
     info = probe(video)
     if info.n_frames < 2 or info.width < 2 or info.height < 2:
         raise InputError(f"{video.name}: not a video clip ({info.n_frames} frame(s) of {info.width}x{info.height})")
-    hdr = HDR_TRANSFERS.get(info.color_trc)
+    hdr = photo_mod.HDR_TRANSFERS.get(info.color_trc)
     if hdr:
         # Decoded as SDR its colours would be wrong, and matched to the photo wronger still.
         raise InputError(f"{video.name}: an HDR clip ({hdr}); stillmotion match works on SDR (BT.709) "

@@ -25,7 +25,7 @@ from typing import Callable, Iterable
 import av
 import cv2
 import numpy as np
-from PIL import Image
+from PIL import GifImagePlugin, Image
 
 from ..errors import JobError
 from ..photo import to_uint8
@@ -82,6 +82,13 @@ class _Muxing:
 
     container: av.container.OutputContainer
     stream: av.VideoStream
+    pts = 0                       # frames sent so far (each frame's timestamp, in 1/fps)
+
+    def _send(self, frame: av.VideoFrame) -> None:
+        frame.pts = self.pts
+        self.pts += 1
+        for packet in self.stream.encode(frame):
+            self.container.mux(packet)
 
     def close(self) -> None:
         for packet in self.stream.encode():
@@ -126,7 +133,6 @@ class _AVWriter(_Muxing):
         if settings.threads:
             ctx.thread_count = settings.threads
         self.stream.options = options
-        self.pts = 0
         self._scratch: tuple[np.ndarray, np.ndarray] | None = None
 
     def write(self, frame: np.ndarray) -> None:
@@ -151,10 +157,7 @@ class _AVWriter(_Muxing):
                           src_color_range="JPEG", dst_color_range="MPEG",
                           dst_color_trc=_BT709, dst_color_primaries=_BT709,
                           interpolation="BICUBIC")
-        yuv.pts = self.pts
-        self.pts += 1
-        for packet in self.stream.encode(yuv):
-            self.container.mux(packet)
+        self._send(yuv)
 
 class _WebPWriter(_Muxing):
     """Animated WebP through libwebp (FFmpeg's libwebp_anim), frame by frame: libwebp keeps
@@ -171,14 +174,9 @@ class _WebPWriter(_Muxing):
         self.stream = _add_stream(self.container, "libwebp_anim", frame_rate(fps))
         self.stream.width, self.stream.height, self.stream.pix_fmt = width, height, "bgra"
         self.stream.options = {"quality": str(WEBP_QUALITY), "compression_level": "4"}
-        self.pts = 0
 
     def write(self, frame: np.ndarray) -> None:
-        image = av.VideoFrame.from_ndarray(to_uint8(frame), format="rgb24")
-        image.pts = self.pts
-        self.pts += 1
-        for packet in self.stream.encode(image):
-            self.container.mux(packet)
+        self._send(av.VideoFrame.from_ndarray(to_uint8(frame), format="rgb24"))
 
     def close(self) -> None:
         super().close()
@@ -213,10 +211,6 @@ class _GifWriter:
     for the whole clip, from the first frame: no palette flicker."""
 
     def __init__(self, path: Path, width: int, height: int, fps: float, settings: EncodeSettings) -> None:
-        from PIL import GifImagePlugin
-
-        self._gif = GifImagePlugin
-        self.path, self.fps = path, fps
         self.params = {"duration": max(20, round(1000 / fps)), "loop": 0, "optimize": False, "disposal": 1}
         self._palette: Image.Image | None = None
         self._file = open(path, "wb")
@@ -229,9 +223,9 @@ class _GifWriter:
         frame_image = image.quantize(palette=self._palette, dither=Image.Dither.FLOYDSTEINBERG)
         if self.count == 0:   # the header: screen size, the global palette, loop forever
             frame_image.encoderinfo = dict(self.params)
-            header, _ = self._gif.getheader(frame_image, None, frame_image.encoderinfo)
+            header, _ = GifImagePlugin.getheader(frame_image, None, frame_image.encoderinfo)
             self._file.write(b"".join(header))
-        self._file.write(b"".join(self._gif.getdata(frame_image, **self.params)))
+        self._file.write(b"".join(GifImagePlugin.getdata(frame_image, **self.params)))
         self.count += 1
 
     def close(self) -> None:

@@ -504,9 +504,9 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
     """
     from .. import config as config_mod, photo as photo_mod
     from ..place import claim, place_group, sweep_abandoned, temp_path, write_failure
-    from ..video.decode import probe, read_frames
+    from ..video.decode import probe, read_timed_frames
     from ..video.audio import with_audio
-    from ..video.encode import SUFFIX, EncodeSettings, encode, even_size
+    from ..video.encode import SUFFIX, EncodeSettings, FrameTimes, encode, even_size
 
     cfg = config if config is not None else config_mod.load()
     video, out_path = Path(video), Path(out).expanduser() if out is not None else None
@@ -533,15 +533,22 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
         if not folder.is_dir():
             raise InputError(f"--out: folder {folder} does not exist")
     width, height = even_size(info.width, info.height)
-    frames = (f[:height, :width] for f in read_frames(video))   # yuv420p needs even sizes
-    matched = match_frames(frames, picture.pixels, strength=strength, anchor_index=0,
+    # Each frame keeps its time: a variable-rate clip (a phone's) respaced evenly would drift
+    # against its sound. Matching keeps the frames' order and number.
+    times = FrameTimes(info.time_base)
+
+    def frames() -> Iterator[np.ndarray]:
+        for pixels, stamp in read_timed_frames(video):
+            times.stamps.append(stamp)
+            yield pixels[:height, :width]   # yuv420p needs even sizes
+    matched = match_frames(frames(), picture.pixels, strength=strength, anchor_index=0,
                            n_frames=info.n_frames, config=cfg)
     settings = EncodeSettings.from_config(fmt, "h264", cfg.get("output", {}))
     sweep_abandoned(folder)
     tmp, picture = temp_path(folder, SUFFIX[fmt]), temp_path(folder, SUFFIX[fmt])
     try:
         encode(matched, picture, width=width, height=height, fps=info.fps or 24.0, settings=settings,
-               n_frames=info.n_frames)
+               n_frames=info.n_frames, times=times)
         # The clip's sound (a cloud service's soundtrack) comes along; without any, the picture is the file.
         if with_audio(picture, video, tmp) is None:
             os.replace(picture, tmp)

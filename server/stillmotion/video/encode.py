@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Iterable
@@ -52,6 +52,20 @@ class EncodeSettings:
                    preset=str(output_cfg.get("preset", "medium")))
 
 
+@dataclass
+class FrameTimes:
+    """A clip's own frame times, kept in its re-encoded copy (`stillmotion match`): a phone's or a
+    screen recording's frames are often not evenly spaced, and spacing them evenly would take
+    the picture out of step with the sound.
+
+    Frame k is shown at (stamps[k] - stamps[0]) * time_base. The frame source fills `stamps` as
+    it reads, so stamp k need only be known once frame k reaches the encoder. A frame without
+    one (None, or one not after the frame before) is shown a nominal frame after that frame.
+    """
+    time_base: Fraction
+    stamps: list[int | None] = field(default_factory=list)
+
+
 def frame_rate(fps: float) -> Fraction:
     """The exact rate a container is given: 23.976 (or 23.98) is NTSC film's 24000/1001, and
     likewise 29.97, 47.952, 59.94, 119.88; other rates as the nearest fraction over <= 1001."""
@@ -82,13 +96,38 @@ class _Muxing:
 
     container: av.container.OutputContainer
     stream: av.VideoStream
-    pts = 0                       # frames sent so far (each frame's timestamp, in 1/fps)
+    sent = 0                          # frames sent so far
+    times: FrameTimes | None = None   # the source's frame times, kept; else evenly spaced at the rate
+    _last_pts: int | None = None
+
+    def _keep_times(self, times: FrameTimes | None) -> None:
+        """Count timestamps in the source's time base (set before the stream is opened)."""
+        self.times = times
+        if times is not None:
+            self.stream.codec_context.time_base = self.stream.time_base = times.time_base
 
     def _send(self, frame: av.VideoFrame) -> None:
-        frame.pts = self.pts
-        self.pts += 1
+        frame.pts = self._next_pts()
+        if self.times is not None:
+            frame.time_base = self.times.time_base
+        self.sent += 1
         for packet in self.stream.encode(frame):
             self.container.mux(packet)
+
+    def _next_pts(self) -> int:
+        if self.times is None:
+            return self.sent               # in 1/fps
+        stamps, k = self.times.stamps, self.sent
+        first = stamps[0] if stamps and stamps[0] is not None else 0
+        pts = stamps[k] - first if k < len(stamps) and stamps[k] is not None else None
+        if pts is None or (self._last_pts is not None and pts <= self._last_pts):
+            if self._last_pts is None:
+                pts = 0
+            else:
+                nominal = 1 / (self.stream.codec_context.framerate * self.times.time_base)
+                pts = self._last_pts + max(1, round(nominal))
+        self._last_pts = pts
+        return pts
 
     def close(self) -> None:
         for packet in self.stream.encode():
@@ -103,7 +142,8 @@ class _Muxing:
 
 
 class _AVWriter(_Muxing):
-    def __init__(self, path: Path, width: int, height: int, fps: float, settings: EncodeSettings) -> None:
+    def __init__(self, path: Path, width: int, height: int, fps: float, settings: EncodeSettings,
+                 times: FrameTimes | None = None) -> None:
         if width % 2 or height % 2:
             raise ValueError(f"video size must be even, got {width}x{height}")
         self.width, self.height = width, height
@@ -133,6 +173,7 @@ class _AVWriter(_Muxing):
         if settings.threads:
             ctx.thread_count = settings.threads
         self.stream.options = options
+        self._keep_times(times)
         self._scratch: tuple[np.ndarray, np.ndarray] | None = None
 
     def write(self, frame: np.ndarray) -> None:
@@ -180,7 +221,7 @@ class _WebPWriter(_Muxing):
 
     def close(self) -> None:
         super().close()
-        if not self.pts:
+        if not self.sent:
             raise ValueError("no frames to encode")
         from ..colour import icc
         _add_icc_to_webp(self.path, icc.srgb_profile_bytes())
@@ -278,9 +319,13 @@ class _TiffSequenceWriter:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
-def open_writer(path: Path, width: int, height: int, fps: float, settings: EncodeSettings):
+def open_writer(path: Path, width: int, height: int, fps: float, settings: EncodeSettings,
+                times: FrameTimes | None = None):
+    """A writer for `settings.fmt`; `times` (MP4 and MOV only) keeps a source clip's frame times."""
     if settings.fmt in ("mp4", "mov"):
-        return _AVWriter(path, width, height, fps, settings)
+        return _AVWriter(path, width, height, fps, settings, times)
+    if times is not None:
+        raise ValueError(f"frame times are kept in MP4 and MOV only, not {settings.fmt}")
     if settings.fmt in ("gif", "webp"):
         return (_GifWriter if settings.fmt == "gif" else _WebPWriter)(path, width, height, fps, settings)
     if settings.fmt == "tiff":
@@ -291,15 +336,17 @@ def open_writer(path: Path, width: int, height: int, fps: float, settings: Encod
 def encode(frames: Iterable[np.ndarray], path: str | os.PathLike, *, width: int, height: int,
            fps: float, settings: EncodeSettings, n_frames: int | None = None,
            progress: Callable[[float], None] | None = None,
-           cancel: CancelToken | None = None) -> int:
+           cancel: CancelToken | None = None, times: FrameTimes | None = None) -> int:
     """Encode `frames` (float32 HxWx3 sRGB [0,1]) into `path`; returns the frame count.
+
+    Frames are evenly spaced at `fps`, or shown at `times` (a source clip's own, MP4/MOV).
 
     `path` should be a temporary name: on any error or cancel the partial file is
     removed and the exception propagates.
     """
     path = Path(path)
     try:
-        writer = open_writer(path, width, height, fps, settings)
+        writer = open_writer(path, width, height, fps, settings, times)
     except BaseException:
         path.unlink(missing_ok=True)   # the container may have created it already
         raise

@@ -23,7 +23,17 @@ local AnimateBatch = {}
 AnimateBatch.__index = AnimateBatch
 
 AnimateBatch.POLL_SECONDS = 0.5
+-- Jobs asked about per poll: the first unfinished ones, in submission order. The daemon runs
+-- a batch's jobs about in that order, one or two at a time; asking about every job on every
+-- poll made a 500-photo batch send ~125,000 status calls while Lightroom was still rendering.
+AnimateBatch.POLL_WINDOW = 4
+-- Failed status calls in a row (the daemon answering 500, or an answer that is not JSON)
+-- before a job counts as failed: a daemon that answers but cannot say must not keep the
+-- export polling for ever.
+AnimateBatch.MAX_POLL_ERRORS = 20
 local UPLOAD_SHARE = 0.05   -- share of a photo's progress bar for render + upload
+-- Clip formats Lightroom Classic imports as video; GIF and WebP clips stay beside the photo.
+local IMPORTABLE = { mp4 = true, mov = true }
 
 local FINISHED = { done = true, failed = true, canceled = true }
 
@@ -54,8 +64,17 @@ end
 
 function AnimateBatch:_fail(item, message)
   item.state = "failed"
-  item.error = message
+  item.error = message or "the job failed without a message"
   item.fraction = 1
+end
+
+-- The daemon went away: every job still being followed fails with the one message, and
+-- photos not yet submitted are not sent.
+function AnimateBatch:_abort(message)
+  self.aborted = message
+  for _, item in ipairs(self.items) do
+    if item.state == "submitted" then self:_fail(item, message) end
+  end
 end
 
 --- Records a photo Lightroom could not render.
@@ -90,7 +109,7 @@ function AnimateBatch:submit(photo, renderedPath, rendition)
   LrFileUtils.delete(renderedPath)
   if not job then
     local message = StillmotionAPI.describe(err)
-    if StillmotionAPI.isUnreachable(err) then self.aborted = message end
+    if StillmotionAPI.isUnreachable(err) then self:_abort(message) end
     -- The daemon names the uploaded file; the report already names the photo.
     local prefix = LrPathUtils.leafName(renderedPath) .. ": "
     if message:sub(1, #prefix) == prefix then message = message:sub(#prefix + 1) end
@@ -133,7 +152,7 @@ end
 
 local function jobError(job)
   local e = job.error
-  if type(e) == "table" then return e.message or e.code end
+  if type(e) == "table" and (e.message or e.code) then return tostring(e.message or e.code) end
   if type(e) == "string" and e ~= "" then return e end
   return "the job failed without a message"
 end
@@ -163,42 +182,67 @@ function AnimateBatch:_finish(item, job)
   end
 end
 
--- Adds the clips to the catalog stacked above their photo and records the
--- last clip in the photo's "Last clip" field, in one catalog write.
+-- Adds the clips to the catalog stacked above their photo (MP4 and MOV: Lightroom imports
+-- no GIF, and a WebP only as a still) and records the last clip in the photo's "Last clip"
+-- field, in one catalog write. Raises when the catalog stays busy (Lightroom or another
+-- plug-in writing to it): with a timeout, withWriteAccessDo then returns "aborted".
+AnimateBatch.CATALOG_WAIT_SECONDS = 30
+
 function AnimateBatch:_importClips(item)
   local importing = self.props.sm_importToCatalog ~= false
   local catalog = self.catalog
-  catalog:withWriteAccessDo("Add Stillmotion clips", function()
+  local result = catalog:withWriteAccessDo("Add Stillmotion clips", function()
     if importing then
       for _, clip in ipairs(item.clips) do
-        if not catalog:findPhotoByPath(clip) then
+        if IMPORTABLE[(LrPathUtils.extension(clip) or ""):lower()] and not catalog:findPhotoByPath(clip) then
           item.clipPhotos = item.clipPhotos or {}
           item.clipPhotos[#item.clipPhotos + 1] = catalog:addPhoto(clip, item.photo, "above")
         end
       end
     end
     item.photo:setPropertyForPlugin(_PLUGIN, Fields.LAST_CLIP, item.clips[#item.clips])
-  end, { timeout = 30 })
+  end, { timeout = AnimateBatch.CATALOG_WAIT_SECONDS })
+  if result == "aborted" then
+    error(string.format("the catalog stayed busy for %d seconds", AnimateBatch.CATALOG_WAIT_SECONDS), 0)
+  end
 end
 
---- One pass over the unfinished jobs: status, progress, finishing.
+--- One pass over the first unfinished jobs (POLL_WINDOW): status, progress, finishing.
 function AnimateBatch:poll()
+  local asked = 0
   for _, item in ipairs(self.items) do
+    if asked >= AnimateBatch.POLL_WINDOW or self.aborted then break end
     if item.state == "submitted" then
-      local job, err = self.client:job(item.jobId)
-      if job then
-        item.stage = job.stage or job.status
-        local p = tonumber(job.progress) or 0
-        item.fraction = UPLOAD_SHARE + (1 - UPLOAD_SHARE) * math.min(math.max(p, 0), 1)
-        if FINISHED[job.status] then self:_finish(item, job) end
-      elseif StillmotionAPI.isUnreachable(err) then
-        self.aborted = StillmotionAPI.describe(err)
-        self:_fail(item, self.aborted)
-      elseif err.status == 404 then
-        self:_fail(item, "the daemon no longer knows this job (was it restarted?)")
-      end
+      asked = asked + 1
+      self:_pollOne(item)
       self:_showProgress(item)
     end
+  end
+end
+
+function AnimateBatch:_pollOne(item)
+  local job, err = self.client:job(item.jobId)
+  if job then
+    item.pollErrors = 0
+    item.stage = job.stage or job.status
+    local p = tonumber(job.progress) or 0
+    item.fraction = UPLOAD_SHARE + (1 - UPLOAD_SHARE) * math.min(math.max(p, 0), 1)
+    if FINISHED[job.status] then self:_finish(item, job) end
+    return
+  end
+  if err.status == 404 then
+    self:_fail(item, "the daemon no longer knows this job (was it restarted?)")
+    return
+  end
+  -- No answer: gone, or only slow (a status call timed out while the daemon is busy)?
+  if StillmotionAPI.isUnreachable(err) and not self.client:health() then
+    self:_abort(StillmotionAPI.describe(err))
+    return
+  end
+  item.pollErrors = (item.pollErrors or 0) + 1
+  if item.pollErrors >= AnimateBatch.MAX_POLL_ERRORS then
+    self:_fail(item, "the daemon did not say how the job went (" .. StillmotionAPI.describe(err)
+                     .. "); its clip may still appear beside the photo")
   end
 end
 
@@ -222,13 +266,19 @@ function AnimateBatch:waitAll()
   end
 end
 
---- Cancels every unfinished job on the daemon (DELETE /v1/jobs/{id}).
+--- Cancels every unfinished job on the daemon (DELETE /v1/jobs/{id}); finished ones are kept.
 function AnimateBatch:cancelAll()
   self.canceled = true
   for _, item in ipairs(self.items) do
     if item.state == "submitted" then
-      self.client:cancelJob(item.jobId)
-      item.state = "canceled"
+      -- The daemon answers with the job as it now is: one that finished before the cancel
+      -- reached it has its clip, which is kept like any other.
+      local job = self.client:cancelJob(item.jobId)
+      if job and job.status == "done" then
+        self:_finish(item, job)
+      else
+        item.state = "canceled"
+      end
     end
   end
 end
@@ -286,6 +336,7 @@ function AnimateBatch.summary(errors, total, succeeded)
   if #errors == 0 then return nil end
   local order, byMessage = {}, {}
   for _, e in ipairs(errors) do
+    e = { name = e.name, message = tostring(e.message) }
     if not byMessage[e.message] then
       byMessage[e.message] = {}
       order[#order + 1] = e.message

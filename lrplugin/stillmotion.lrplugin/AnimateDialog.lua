@@ -166,13 +166,20 @@ end
 --- The catalog options.
 function AnimateDialog.catalogView(f, props, publishing)
   local rows = {
-    f:checkbox { title = "Import the clip into the catalog and stack it above its photo",
-                 value = bind "sm_importToCatalog" },
+    -- Lightroom imports MP4 and MOV clips; GIF and WebP clips stay beside the photo only.
+    f:checkbox { title = "Import the clip into the catalog and stack it above its photo (MP4, MOV)",
+                 value = bind "sm_importToCatalog",
+                 enabled = LrView.bind { key = "sm_format",
+                                         transform = function(format) return format ~= "gif" and format ~= "webp" end } },
   }
   if publishing then
+    -- Only for clips left out of the catalog: the SDK cannot take a photo out of it, so a
+    -- trashed clip would stay there as a missing file.
     rows[#rows + 1] = f:checkbox {
-      title = "Move a clip to the Trash when its photo leaves the collection or is republished",
-      value = bind "sm_removeClips" }
+      title = "Move a clip to the Trash when its photo leaves the collection or is republished "
+              .. "(clips not imported only)",
+      value = bind "sm_removeClips",
+      enabled = LrBinding.negativeOfKey "sm_importToCatalog" }
   end
   rows.spacing = f:control_spacing()
   return f:column(rows)

@@ -15,6 +15,7 @@ local AnimateSettings = {}
 AnimateSettings.ENGINES = { "auto", "parallax", "svd", "ltx", "wan", "cogvideox" }
 AnimateSettings.PROFILES = { "auto", "portrait", "action", "environmental", "still-life" }
 AnimateSettings.CAMERAS = { "none", "push-in", "pull-out", "pan-left", "pan-right", "orbit", "rise" }
+AnimateSettings.MAX_PROMPT = 2000   -- characters: the daemon's limit
 AnimateSettings.FORMATS = { "mp4", "mov", "gif", "webp" }
 AnimateSettings.FROM_PROFILE = "profile"   -- popup value: leave the field to the profile/daemon
 
@@ -128,8 +129,22 @@ function AnimateSettings.request(props, photo)
 
   local prompt = AnimateSettings.expandPrompt(props.sm_promptTemplate or "{prompt}",
                                               AnimateSettings.photoTokens(photo))
-  if prompt ~= "" then settings.prompt = prompt:sub(1, 2000) end
+  if prompt ~= "" then settings.prompt = AnimateSettings.firstCharacters(prompt, AnimateSettings.MAX_PROMPT) end
   return settings
+end
+
+--- `text` (UTF-8) cut to its first `n` characters, never inside one (a cut multi-byte
+-- character is not text, and the daemon refuses the whole request for it).
+function AnimateSettings.firstCharacters(text, n)
+  local count = 0
+  for i = 1, #text do
+    local b = text:byte(i)
+    if b < 0x80 or b >= 0xC0 then   -- the first byte of a character
+      count = count + 1
+      if count > n then return text:sub(1, i - 1) end
+    end
+  end
+  return text
 end
 
 --- The `develop` JSON for one photo: its develop settings plus the raw prompt field.

@@ -112,26 +112,27 @@ function provider.processRenderedPhotos(functionContext, exportContext)
   else
     batch:waitAll()
   end
-  if batch.canceled then
-    progress:done()
-    return
-  end
 
-  if publishing then
-    for _, item in ipairs(batch:succeeded()) do recordPublished(props, item) end
-  end
-
+  -- Clips finished before a cancel are kept: recorded as published (else the next publish
+  -- would make them again) and, with any failures, reported.
   local errors = batch:errors()
   if publishing then
-    -- Lightroom lists failed renditions itself, once, at the end of the publish,
-    -- and leaves those photos in "New/Modified Photos to Publish".
+    for _, item in ipairs(batch:succeeded()) do recordPublished(props, item) end
+    -- Lightroom lists failed renditions itself, once, at the end of the publish, and
+    -- leaves those photos in "New/Modified Photos to Publish"; what is left to say is
+    -- the clips made with a warning (not added to the catalog, a setting set aside).
+    local warnings = {}
     for _, e in ipairs(errors) do
-      if e.item.state == "failed" then e.item.rendition:uploadFailed(e.message) end
+      if e.item.state == "failed" then
+        e.item.rendition:uploadFailed(e.message)
+      else
+        warnings[#warnings + 1] = e
+      end
     end
-  else
-    local title, body = AnimateBatch.summary(errors, total, #batch:succeeded())
-    if title then LrDialogs.message(title, body, "warning") end
+    errors = warnings
   end
+  local title, body = AnimateBatch.summary(errors, total, #batch:succeeded())
+  if title then LrDialogs.message(title, body, "warning") end
   progress:done()
 end
 

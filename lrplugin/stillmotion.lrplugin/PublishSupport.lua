@@ -10,7 +10,9 @@ its clip(s), one a line; with "Remove clips" on, a photo leaving the
 collection (or being republished) moves its old clip to the Trash.
 ]]
 
+local LrApplication = import "LrApplication"
 local LrFileUtils = import "LrFileUtils"
+local LrPathUtils = import "LrPathUtils"
 
 local Fields = require "MetadataFields"
 
@@ -31,15 +33,23 @@ function PublishSupport.clipsOf(publishedId)
   return paths
 end
 
---- Moves the clips named by `publishedId` to the Trash, except those in `keep`.
--- Returns the clips that could not be moved.
+--- Moves the clips named by `publishedId` to the Trash with their XMP sidecars, except
+-- those in `keep` and those in the catalog (the SDK cannot take a photo out of the catalog:
+-- trashed, it would stay there as a missing file; the dialog offers this option only when
+-- clips are not imported). Returns the clips that could not be moved.
 function PublishSupport.removeClips(publishedId, keep)
   local keepSet = {}
   for _, p in ipairs(keep or {}) do keepSet[p] = true end
+  local catalog = LrApplication.activeCatalog()
   local failed = {}
   for _, clip in ipairs(PublishSupport.clipsOf(publishedId)) do
-    if not keepSet[clip] and LrFileUtils.exists(clip) then
-      if not LrFileUtils.moveToTrash(clip) then failed[#failed + 1] = clip end
+    if not keepSet[clip] and LrFileUtils.exists(clip) and not catalog:findPhotoByPath(clip) then
+      if LrFileUtils.moveToTrash(clip) then
+        local sidecar = LrPathUtils.replaceExtension(clip, "xmp")
+        if LrFileUtils.exists(sidecar) then LrFileUtils.moveToTrash(sidecar) end
+      else
+        failed[#failed + 1] = clip
+      end
     end
   end
   return failed

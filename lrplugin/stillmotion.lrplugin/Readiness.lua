@@ -13,6 +13,7 @@ local LrExportSession = import "LrExportSession"
 local LrFileUtils = import "LrFileUtils"
 local LrPathUtils = import "LrPathUtils"
 local LrProgressScope = import "LrProgressScope"
+local LrTasks = import "LrTasks"
 
 local AnimateBatch = require "AnimateBatch"
 local DaemonConnection = require "DaemonConnection"
@@ -20,6 +21,8 @@ local Fields = require "MetadataFields"
 local StillmotionAPI = require "StillmotionAPI"
 
 local Readiness = {}
+
+local CATALOG_WAIT_SECONDS = 30
 
 local function renderSettings(folder)
   return {
@@ -110,10 +113,22 @@ function Readiness.check(photos, progress, tempFolder)
       problem = pathOrMessage or "Lightroom could not render the photo."
     end
     if values then
-      catalog:withPrivateWriteAccessDo(function()
-        photo:setPropertyForPlugin(_PLUGIN, Fields.READINESS_SCORE, values.score)
-        photo:setPropertyForPlugin(_PLUGIN, Fields.READINESS_ADVICE, values.advice)
+      -- With a timeout, a catalog kept busy (an Animate export importing its clips) makes
+      -- this return "aborted" after the wait instead of raising; anything else it raises
+      -- is this photo's problem, not the run's.
+      local wrote, result = LrTasks.pcall(function()
+        return catalog:withPrivateWriteAccessDo(function()
+          photo:setPropertyForPlugin(_PLUGIN, Fields.READINESS_SCORE, values.score)
+          photo:setPropertyForPlugin(_PLUGIN, Fields.READINESS_ADVICE, values.advice)
+        end, { timeout = CATALOG_WAIT_SECONDS })
       end)
+      if not wrote then
+        values, problem = nil, "could not write its fields: " .. tostring(result)
+      elseif result == "aborted" then
+        values, problem = nil, string.format("the catalog stayed busy for %d seconds", CATALOG_WAIT_SECONDS)
+      end
+    end
+    if values then
       written = written + 1
     else
       errors[#errors + 1] = { name = name, message = problem }
@@ -134,8 +149,8 @@ function Readiness.run(context, photos)
     LrDialogs.message("Stillmotion cannot check the photos.", errors[1].message, "critical")
   elseif #errors > 0 then
     local _, body = AnimateBatch.summary(errors, #photos, written)
-    LrDialogs.message(string.format("Checked %d of %d photos; %d could not be checked.", written, #photos, #errors),
-                      body, "warning")
+    -- (A daemon that stopped mid-run is one line: the photos after it were not tried.)
+    LrDialogs.message(string.format("Checked %d of %d photos.", written, #photos), body, "warning")
   end
   return written, errors
 end

@@ -222,7 +222,10 @@ def test_a_setting_the_daemon_set_aside_is_reported_with_the_clip(lr: Lightroom,
 def test_publish_then_republish_after_edits_then_remove(lr: Lightroom, daemon: Daemon, photo_folder: Path) -> None:
     one = lr.import_photo(photo_folder / "IMG_0001.jpg", develop={"Exposure2012": 0.0})
     two = lr.import_photo(photo_folder / "IMG_0002.jpg")
-    service = lr.fake.createPublishService("Stillmotion", lr.table(FAST | {"sm_removeClips": True}))
+    # "Remove clips" is offered for clips not imported only: the SDK cannot take a photo out
+    # of the catalog, so a trashed clip would stay there as a missing file.
+    service = lr.fake.createPublishService("Stillmotion", lr.table(FAST | {"sm_removeClips": True,
+                                                                          "sm_importToCatalog": False}))
     collection = service.createPublishedCollection(service, "Reels")
     lr.write(lambda: collection.addPhotos(collection, lr.table([one, two])))
     state = lambda p: collection._state(collection, p)  # noqa: E731
@@ -244,7 +247,10 @@ def test_publish_then_republish_after_edits_then_remove(lr: Lightroom, daemon: D
 
     lr.fake.startPublish(collection)
     lr.run_tasks(timeout=120)
-    assert lr.task_errors == [] and lr.dialogs == []
+    # The clips are made; the one warning is the prompt the CPU engine cannot follow.
+    assert lr.task_errors == [] and [d["info"] for d in lr.dialogs] == [
+        "IMG_0002.jpg: clip made without some settings: the prompt was not used: "
+        "the parallax engine follows no text prompt"]
     assert state(one) == state(two) == "published"
     second = {p.path: collection.entries[p].remoteId for p in (one, two)}
     assert second[one.path] == str(photo_folder / "IMG_0001.motion-2.mp4")
@@ -252,16 +258,58 @@ def test_publish_then_republish_after_edits_then_remove(lr: Lightroom, daemon: D
     republished = [r for r in lr.requests("/v1/jobs") if r["method"] == "POST"][-2:]
     assert json_field(republished[0], "develop")["Exposure2012"] == 0.8
     assert json_field(republished[1], "settings")["prompt"] == "steam rises from the cup"
-    # The old clips went to the Trash (the service's "Remove clips" option); each new one is
-    # stacked directly above its photo.
-    assert not Path(first[one.path]).exists() and not Path(first[two.path]).exists()
-    assert lr.stack(one)[-2:] == [second[one.path], one.path]
+    # The old clips went to the Trash with their sidecars (the service's "Remove clips" option).
+    assert sorted(p.name for p in photo_folder.glob("IMG_000[12].motion*")) == [
+        "IMG_0001.motion-2.mp4", "IMG_0001.motion-2.xmp", "IMG_0002.motion-2.mp4", "IMG_0002.motion-2.xmp"]
+    assert lr.stack(one) is None and lr.field(one, "lastClip") == second[one.path]
 
     lr.write(lambda: collection.removePhotos(collection, lr.table([two])))
     lr.fake.startPublish(collection)
     lr.run_tasks(timeout=60)
     assert not Path(second[two.path]).exists() and Path(second[one.path]).exists()
-    assert len(collection.pendingDeletes) == 0 and lr.dialogs == []
+    assert not Path(second[two.path]).with_suffix(".xmp").exists()
+    assert len(collection.pendingDeletes) == 0 and len(lr.dialogs) == 1
+
+
+def test_a_published_clip_in_the_catalog_is_not_trashed(lr: Lightroom, daemon: Daemon, photo_folder: Path) -> None:
+    """Imported and stacked, a clip is the catalog's: trashed, it would stay there as a missing
+    file (no SDK call takes a photo out of the catalog). So it stays, with "Remove clips" on."""
+    one = lr.import_photo(photo_folder / "IMG_0001.jpg", develop={"Exposure2012": 0.0})
+    service = lr.fake.createPublishService("Stillmotion", lr.table(FAST | {"sm_removeClips": True}))
+    collection = service.createPublishedCollection(service, "Reels")
+    lr.write(lambda: collection.addPhotos(collection, lr.table([one])))
+    lr.fake.startPublish(collection)
+    lr.run_tasks(timeout=120)
+    lr.write(lambda: one.applyDevelopSettings(one, lr.table({"Exposure2012": 0.8})))
+    lr.fake.startPublish(collection)
+    lr.run_tasks(timeout=120)
+    assert lr.task_errors == [] and lr.dialogs == []
+    first, second = (str(photo_folder / f"IMG_0001.{name}.mp4") for name in ("motion", "motion-2"))
+    assert collection.entries[one].remoteId == second and Path(first).exists()
+    assert sorted(lr.stack(one)) == sorted([second, first, one.path])
+
+
+def test_cancelling_a_publish_keeps_the_clips_already_made(lr: Lightroom, daemon: Daemon, photo_folder: Path) -> None:
+    """Recorded as published, a finished clip is not made again by the next publish."""
+    one, two = lr.import_photo(photo_folder / "IMG_0001.jpg"), lr.import_photo(photo_folder / "IMG_0002.jpg")
+    service = lr.fake.createPublishService("Stillmotion", lr.table(FAST))
+    collection = service.createPublishedCollection(service, "Reels")
+    lr.write(lambda: collection.addPhotos(collection, lr.table([one, two])))
+
+    def cancel_once_the_first_is_done() -> None:
+        progress = lr.fake.exportProgress
+        if progress and not progress.canceled and any(
+                r["method"] == "GET" and '"done"' in r.get("response", "") for r in lr.requests("/v1/jobs/")):
+            progress.cancel(progress)
+
+    lr.on_tick(cancel_once_the_first_is_done)
+    lr.fake.startPublish(collection)
+    lr.run_tasks(timeout=120)
+    assert lr.task_errors == [] and lr.dialogs == []
+    assert collection._state(collection, one) == "published"
+    assert collection.entries[one].remoteId == str(photo_folder / "IMG_0001.motion.mp4")
+    assert lr.stack(one) == [str(photo_folder / "IMG_0001.motion.mp4"), one.path]
+
 
 
 def test_menu_item_animates_the_selection_from_a_16_bit_tiff(lr: Lightroom, photo_folder: Path) -> None:
@@ -327,3 +375,17 @@ def test_check_video_readiness_fills_the_per_photo_fields(lr: Lightroom, photo_f
     assert int(lr.field(tiny, "readinessScore")) < int(lr.field(portrait, "readinessScore"))
     assert "Resolution too low" in lr.field(tiny, "readinessAdvice")
     assert not any(p.is_file() for p in lr.temp.rglob("*"))     # renders removed
+
+
+def test_check_video_readiness_with_the_catalog_busy_says_so(lr: Lightroom, photo_folder: Path) -> None:
+    """Another writer holding the catalog (an Animate export importing clips) is one line per
+    photo in the report, not an internal error that ends the run."""
+    photos = [lr.import_photo(photo_folder / "IMG_0001.jpg"), lr.import_photo(photo_folder / "IMG_0002.jpg")]
+    lr.select(photos)
+    lr.catalog.busy = True
+    lr.fake.chooseMenuItem("Check video readiness")
+    lr.run_tasks(timeout=120)
+    assert lr.task_errors == [] and len(lr.dialogs) == 1
+    assert lr.dialogs[0]["message"] == "Checked 0 of 2 photos."
+    assert lr.dialogs[0]["info"] == "IMG_0001.jpg, IMG_0002.jpg: the catalog stayed busy for 30 seconds"
+    assert lr.field(photos[0], "readinessScore") is None

@@ -98,6 +98,10 @@ def test_export_dialog_binds_only_known_settings(lr: Lightroom) -> None:
     assert bound <= preset_keys
     assert preset_keys - bound == {"sm_removeClips"}     # publish-only option
     assert {"sm_importToCatalog", "sm_promptTemplate", "sm_colourMatch", "sm_profile"} <= bound
+    # Lightroom imports MP4 and MOV clips only: the import box is off for GIF and WebP.
+    (importing,) = [v for v in views if v.value is not None and getattr(v.value, "_bind", None) == "sm_importToCatalog"]
+    assert importing.enabled._bind == "sm_format"
+    assert [importing.enabled._spec.transform(f) for f in ("mp4", "mov", "gif", "webp")] == [True, True, False, False]
     texts = " ".join(str(v.title) for v in views if isinstance(v.title, str))
     assert "{prompt}" in texts and "{title}" in texts and "stack it above its photo" in texts
     lr.run_tasks()

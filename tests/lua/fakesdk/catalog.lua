@@ -5,6 +5,8 @@ Rules of the real catalog that the fake enforces:
   * addPhoto, applyDevelopSettings, setRawMetadata need withWriteAccessDo;
     setPropertyForPlugin needs withWriteAccessDo or withPrivateWriteAccessDo;
     write-access calls do not nest and do not yield;
+  * a catalog kept busy (`busy`, set by a test) makes a write-access call return
+    "aborted" when given timeout parameters, and raise without them;
   * addPhoto refuses a file that is missing or already in the catalog, and
     stacks only with a photo in the same folder;
   * setPropertyForPlugin accepts only fields the plug-in's metadata provider
@@ -41,10 +43,22 @@ function Catalog:_requireWrite(what, privateOk)
         .. (privateOk and " or catalog:withPrivateWriteAccessDo" or ""), 3)
 end
 
-local function withAccess(self, kind, name, func)
+local function withAccess(self, kind, name, func, timeoutParams)
   if self.writeAccess then
     error("LrCatalog:withWriteAccessDo: could not execute action '" .. tostring(name)
           .. "'. It was blocked by another write access call.", 3)
+  end
+  if self.busy then
+    -- Lightroom (or another plug-in) holds the gate for longer than this call waits: with
+    -- timeout parameters the call returns "aborted" (after calling their callback) without
+    -- running func; without them it raises.
+    Fake.requireTask("LrCatalog:withWriteAccessDo")
+    if timeoutParams then
+      if timeoutParams.callback then timeoutParams.callback() end
+      return "aborted"
+    end
+    error("LrCatalog:withWriteAccessDo: could not execute action '" .. tostring(name)
+          .. "'. It was blocked by another write access call, and no timeout parameters were provided.", 3)
   end
   Fake.requireTask("LrCatalog:withWriteAccessDo")
   self.writeAccess = kind
@@ -58,12 +72,12 @@ end
 
 function Catalog:withWriteAccessDo(actionName, func, timeoutParams)
   assert(type(actionName) == "string", "withWriteAccessDo: the first argument is the action's name")
-  return withAccess(self, "full", actionName, func)
+  return withAccess(self, "full", actionName, func, timeoutParams)
 end
 
 function Catalog:withPrivateWriteAccessDo(func, timeoutParams)
   assert(type(func) == "function", "withPrivateWriteAccessDo: a function is needed")
-  return withAccess(self, "private", "(private)", func)
+  return withAccess(self, "private", "(private)", func, timeoutParams)
 end
 
 --- Test helper: adds a photo without write access (it is "already imported").

@@ -17,7 +17,7 @@ from stillmotion.jobs.pipeline import JobSpec
 from stillmotion.jobs.store import Job, JobStore
 from stillmotion.jobs.worker import Worker
 from stillmotion.request import AnimateRequest
-from stillmotion.watch.ledger import Ledger, idempotency_key
+from stillmotion.watch.ledger import Decision, Ledger, idempotency_key
 
 from support import save_photo, skimage_photo
 
@@ -135,7 +135,7 @@ def test_a_watch_job_whose_photo_vanished_before_it_started_is_skipped_not_faile
     job = store.submit(spec(photo, duration=0.5, fps=4), priority="watch", source="watch",
                        idempotency_key=key, fingerprint=key).job
     ledger = Ledger(store.db_path)
-    ledger.record_taken(tmp_path, photo, digest, 1, 1, job.id, "taken")
+    ledger.record_taken(tmp_path, photo, digest, 1, 1, job.id, Decision(True, "taken"))
     photo.unlink()
     with running(store, cfg, "thread"):
         skipped = finished(store, job.id, timeout=10)

@@ -10,6 +10,7 @@ import asyncio
 import io
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -256,20 +257,35 @@ def test_a_sidecar_arriving_after_its_photo_is_used_and_one_arriving_first_too(h
         time.sleep(1.0)
         (hot / "LATE.jpg.xmp").write_text(XMP, encoding="utf-8")       # a second later
         jobs = {j.photo_path.name: j for j in r.wait_done(2)}
-    assert jobs["LATE.jpg"].sidecar_path == hot / "LATE.jpg.xmp"
-    assert jobs["FIRST.jpg"].sidecar_path == hot / "FIRST.xmp"
     assert jobs["FIRST.jpg"].created < jobs["LATE.jpg"].created      # no waiting when it is there
     assert {j.status for j in jobs.values()} == {DONE}
-    assert len(clips_of(hot, "LATE")) == 1
+    for stem in ("FIRST", "LATE"):                                   # its rating made it into the clip
+        (clip,) = clips_of(hot, stem)
+        assert re.search(r'xmp:Rating(="|>)4', clip.with_suffix(".xmp").read_text(encoding="utf-8")), stem
 
 
-def test_outputs_written_into_the_watched_folder_are_not_reingested(hot):
+def test_a_broken_sidecar_beside_a_photo_is_a_warning_and_the_clip_is_made(hot):
+    """Found beside the photo, not named by anyone: as `stillmotion animate` does, the clip is
+    made without it (a failed job would leave the photo taken, never to be made)."""
+    with running(hot) as r:
+        (hot / "BROKEN.xmp").write_text('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]>'
+                                        '<x:xmpmeta xmlns:x="adobe:ns:meta/">&a;</x:xmpmeta>', encoding="utf-8")
+        (hot / "BROKEN.jpg").write_bytes(photo_bytes(5))
+        (job,) = r.wait_done(1)
+    assert job.status == DONE, job.error
+    assert any("BROKEN.xmp" in w and "ignored" in w for w in job.info["metadata_warnings"])
+    assert len(clips_of(hot, "BROKEN")) == 1
+
+
+@pytest.mark.parametrize("fmt", ["gif", "tiff"])   # a TIFF clip is a folder, renamed into place
+def test_outputs_written_into_the_watched_folder_are_not_reingested(hot, fmt, caplog, recwarn):
     # Patterns that match everything, outputs beside the photos and in a subfolder of a
-    # recursive watch: only the photos may ever become jobs.
+    # recursive watch: only the photos may ever become jobs, and the log says nothing about them.
+    caplog.set_level(logging.INFO, logger="stillmotion")
     (hot / "stillmotion.toml").write_text('patterns = ["*"]\n' + SETTINGS, encoding="utf-8")
     sub = hot / "sub"
     sub.mkdir()
-    (sub / "stillmotion.toml").write_text('output = "clips"\n[settings]\nformat = "gif"\n', encoding="utf-8")
+    (sub / "stillmotion.toml").write_text(f'output = "clips"\n[settings]\nformat = "{fmt}"\n', encoding="utf-8")
     with open(Path(os.environ["STILLMOTION_HOME"]) / "config.toml", "a", encoding="utf-8") as fh:
         fh.write("recursive = true\n")
     with running(hot) as r:
@@ -278,10 +294,12 @@ def test_outputs_written_into_the_watched_folder_are_not_reingested(hot):
         r.wait_done(2)
         outputs = [Path(p) for j in r.jobs() for p in j.outputs]
         assert outputs and all(p.exists() for p in outputs)
-        assert (sub / "clips" / "B.motion.gif").exists()
+        assert (sub / "clips" / ("B.motion" + (".gif" if fmt == "gif" else ""))).exists()
         time.sleep(1.5)                               # several settle intervals: would anything follow?
         names = sorted(j.photo_path.name for j in r.jobs())
     assert names == ["A.jpg", "B.jpg"]
+    assert not [rec.getMessage() for rec in caplog.records if rec.levelno >= logging.WARNING]
+    assert not [str(w.message) for w in recwarn if issubclass(w.category, RuntimeWarning)]
 
 
 def test_a_photo_removed_before_its_turn_is_skipped_without_an_error(hot, caplog):
@@ -305,6 +323,31 @@ def test_a_photo_removed_before_its_turn_is_skipped_without_an_error(hot, caplog
     assert not clips_of(hot, "GONE")
     assert not [rec for rec in caplog.records if rec.levelno >= logging.WARNING]
     assert any("GONE.jpg" in rec.getMessage() and "skipped" in rec.getMessage() for rec in caplog.records)
+
+
+def test_two_watchers_of_one_folder_make_one_clip_even_when_they_overlap(hot, monkeypatch):
+    """The daemon and `stillmotion watch` on the same folder: one watcher is still reading the
+    photo through (checking it is complete) while the other takes it and records the take."""
+    import threading
+
+    from stillmotion.watch import watcher as watcher_mod
+
+    real_check, first = watcher_mod.photo_mod.check_complete, threading.Event()
+
+    def slow_first_check(path, limit):
+        if not first.is_set():
+            first.set()
+            time.sleep(1.0)      # the other watcher takes the photo meanwhile
+        return real_check(path, limit)
+
+    monkeypatch.setattr(watcher_mod.photo_mod, "check_complete", slow_first_check)
+    with running(hot) as one, running(hot, worker=False):
+        (hot / "SHARED.jpg").write_bytes(photo_bytes(6))
+        one.wait_done(1)
+        time.sleep(1.5)          # the slow watcher has finished its take by now
+        jobs = one.jobs()
+    assert first.is_set() and len(jobs) == 1 and jobs[0].status == DONE
+    assert len(clips_of(hot, "SHARED")) == 1
 
 
 def test_a_changed_file_is_animated_again_only_where_configured(tmp_path, hot):

@@ -50,6 +50,8 @@ def idempotency_key(path: Path, digest: str, times_taken: int) -> str:
 class Decision:
     take: bool
     note: str            # taken | retaken | why not
+    takes: int = 0       # how often the path had become a job when this was decided: the key's
+                         # count (read later, a second watcher's take in between made another key)
 
 
 def ensure_schema(conn: sqlite3.Connection) -> None:
@@ -78,20 +80,21 @@ class Ledger:
         return row is not None and (row[0], row[1]) == (size, mtime_ns)
 
     def decide(self, root: Path, path: Path, digest: str, retake_changed: bool) -> Decision:
-        row = self.conn.execute("SELECT content_hash, job_id FROM watch_ledger WHERE path = ?",
+        row = self.conn.execute("SELECT content_hash, job_id, takes FROM watch_ledger WHERE path = ?",
                                 (str(path),)).fetchone()
+        takes = row[2] if row is not None else 0
         if row is not None and row[1] is not None:
             if row[0] == digest:
-                return Decision(False, "already taken")
+                return Decision(False, "already taken", takes)
             if not retake_changed:
-                return Decision(False, "changed after it was taken; not taken again (retake_changed = false)")
-            return Decision(True, "retaken")
+                return Decision(False, "changed after it was taken; not taken again (retake_changed = false)", takes)
+            return Decision(True, "retaken", takes)
         twin = self.conn.execute(
             "SELECT path FROM watch_ledger WHERE root = ? AND content_hash = ? AND job_id IS NOT NULL LIMIT 1",
             (str(root), digest)).fetchone()
         if twin is not None:
-            return Decision(False, f"same content as {twin[0]}, already taken")
-        return Decision(True, "taken")
+            return Decision(False, f"same content as {twin[0]}, already taken", takes)
+        return Decision(True, "taken", takes)
 
     def job_of(self, path: Path) -> str | None:
         """The job this path last became, if any."""
@@ -110,8 +113,10 @@ class Ledger:
                           (note, str(path), job_id))
 
     def record_taken(self, root: Path, path: Path, digest: str, size: int, mtime_ns: int, job_id: str,
-                     note: str) -> None:
-        takes = self.times_taken(path) + 1
+                     decision: Decision) -> None:
+        """The path became `job_id` by `decision` (so its take count is the decision's plus one,
+        also when a second watcher records the same job)."""
+        takes, note = decision.takes + 1, decision.note
         self.conn.execute(
             "INSERT OR REPLACE INTO watch_ledger "
             "(path, root, content_hash, size, mtime_ns, job_id, taken_at, note, takes) "

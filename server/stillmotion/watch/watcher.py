@@ -16,6 +16,7 @@ import os
 import queue
 import threading
 import time
+import warnings
 from pathlib import Path
 from typing import Iterator
 
@@ -72,6 +73,11 @@ class Watcher:
 
     # ---------------------------------------------------------------- lifecycle
     def start(self) -> None:
+        # watchdog's inotify observer warns (on stderr, mid-log) when a folder it watches is
+        # renamed over: each clip folder (a TIFF sequence) written under a temporary name and
+        # renamed into place in a recursive watch. It re-registers the folder and carries on.
+        warnings.filterwarnings("ignore", message="Callback with id .* already exists",
+                                category=RuntimeWarning, module=r"watchdog\.")
         observer = Observer()
         watching = []
         for folder in self.folders:
@@ -144,7 +150,10 @@ class Watcher:
             if event.event_type in ("moved", "deleted"):
                 # Photos waiting in the queue may have gone with their folder (no event each).
                 self._skip_vanished_jobs(ledger)
-            if event.event_type in ("created", "moved"):
+            folder = self._owner(src)
+            # (Not a hidden one: a clip folder being written under its temporary name, gone by
+            # the time it would be listed.)
+            if event.event_type in ("created", "moved") and folder is not None and not is_ignored(src, folder.path):
                 self._scan_dir(src, ledger)
             return
         if event.event_type == "deleted":
@@ -332,18 +341,22 @@ class Watcher:
         except InputError:
             pass   # not an image at all, or too large: its job says so, and the ledger remembers
         try:
-            spec = JobSpec(photo_path=photo, request=settings.request, sidecar_path=sidecar,
-                           out_dir=settings.out_dir(photo))
+            # The sidecar paired here is one found beside the photo, not one a user named: the
+            # job finds it the same way, so a broken one is a warning and the clip is made
+            # without it (named, it would fail the job, and the photo is not taken again).
+            spec = JobSpec(photo_path=photo, request=settings.request, out_dir=settings.out_dir(photo))
         except InputError as exc:
             self._say(f"{photo}: {exc}")
             return
         # The key (path, content, n-th take) is also the fingerprint: a resubmission after a
         # crash, or by a second watcher, is the same job even if settings changed meanwhile.
-        key = idempotency_key(photo, digest, ledger.times_taken(photo))
+        # The take count is the one the decision saw: read now, a second watcher's take
+        # recorded while this one read the photo through would make another key (and clip).
+        key = idempotency_key(photo, digest, decision.takes)
         submission = self.store.submit(spec, priority="watch", idempotency_key=key, fingerprint=key,
                                        source="watch")
         job_id = submission.job.id
-        ledger.record_taken(folder.path, photo, digest, *before, job_id, decision.note)
+        ledger.record_taken(folder.path, photo, digest, *before, job_id, decision)
         if submission.created:
             log.info("%s: %s as job %s%s", photo, decision.note, job_id,
                      f" (with {sidecar.name})" if sidecar else "")

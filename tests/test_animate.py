@@ -258,27 +258,31 @@ def test_out_that_cannot_be_a_folder_is_one_line_before_any_work(photo_jpg, fast
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-def test_sigterm_mid_render_leaves_no_temporary_file(photo_jpg, fast_config):
+@pytest.mark.parametrize("variants", [1, 2])
+def test_sigterm_mid_render_leaves_no_temporary_file(photo_jpg, fast_config, variants):
     """A process manager or Capture One's Open With ending the command: it stops like Ctrl-C,
-    removes its hidden temporary file, writes no clip, and says why in one line."""
+    removes its hidden temporary file, and says why in one line. A take finished before the
+    stop is kept, and printed like any clip (the second of two is stopped)."""
     import os
     import signal
     import subprocess
     import time
 
     proc = subprocess.Popen([sys.executable, "-m", "stillmotion", "animate", str(photo_jpg), "--duration", "30",
-                             "--fps", "24"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=os.environ.copy())
+                             "--fps", "24", "--variants", str(variants)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
     folder = photo_jpg.parent
-    deadline = time.monotonic() + 60
-    while not list(folder.glob(".stillmotion-tmp-*")):      # under way: its temporary file exists
+    kept = [folder / "IMG_1234.motion.mp4", folder / "IMG_1234.motion.xmp"] if variants == 2 else []
+    deadline = time.monotonic() + 120
+    while not list(folder.glob(".stillmotion-tmp-*")) or not all(p.exists() for p in kept):   # under way
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 128 + signal.SIGTERM, err
     assert err.strip().splitlines()[-1] == "stillmotion: stopped by SIGTERM"
-    assert out == "" and not list(folder.glob(".stillmotion-tmp-*")) and not list(folder.glob("*.motion*"))
+    assert not list(folder.glob(".stillmotion-tmp-*")) and sorted(folder.glob("*.motion*")) == kept
+    assert out.split() == [str(p) for p in kept]
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX: whether a PID lives")

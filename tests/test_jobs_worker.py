@@ -103,15 +103,34 @@ def test_cancel_through_another_store_reaches_the_running_job(tmp_path, cfg, sto
         assert time.monotonic() - asked < 1.5            # the worker polls the store twice a second
 
 
+@pytest.mark.parametrize("isolation", ["thread", "process"])
+def test_cancelling_between_variants_keeps_and_lists_the_clips_already_made(tmp_path, cfg, store, isolation):
+    """Three takes asked for, cancelled while the second renders: the first is the user's."""
+    photo = save_photo(tmp_path / "IMG.jpg", skimage_photo("coffee"), (160, 107))
+    with running(store, cfg, isolation) as worker:
+        job = store.submit(spec(photo, duration=12, fps=30, variants=3)).job
+        wait_for(lambda: (tmp_path / "IMG.motion.mp4").exists() and store.get(job.id).progress > 0.4)
+        worker.cancel(job.id)
+        canceled = finished(store, job.id)
+    assert canceled.status == "canceled"
+    assert sorted(Path(p).name for p in canceled.outputs) == ["IMG.motion.mp4", "IMG.motion.xmp"]
+    assert sorted(p.name for p in tmp_path.glob("IMG*")) == ["IMG.jpg", "IMG.motion.mp4", "IMG.motion.xmp"]
+    assert list(tmp_path.glob(".stillmotion-tmp-*")) == []
+
+
 def test_a_crashed_render_process_fails_its_job_and_the_next_job_runs(tmp_path, cfg, store):
     photo = save_photo(tmp_path / "IMG.jpg", skimage_photo("coffee"), (320, 214))
     with running(store, cfg, "process"):
         job = long_job(store, photo)
         renderers = [c for c in psutil.Process().children() if "spawn_main" in " ".join(c.cmdline())]
         assert len(renderers) == 1
+        wait_for(lambda: list(tmp_path.glob(".stillmotion-tmp-*")))   # writing its clip
         renderers[0].kill()                   # as the OOM killer would
         failed = finished(store, job.id)
         assert failed.status == "failed" and failed.error["code"] == "render_crashed"
+        assert "killed by signal 9 (SIGKILL" in failed.error["message"], failed.error["message"]
+        # Its partial clip goes with it: no job would ever look for it again.
+        assert list(tmp_path.glob(".stillmotion-tmp-*")) == [] and list(tmp_path.glob("IMG.motion*")) == []
         nxt = store.submit(spec(photo, duration=0.5, fps=8)).job
         assert finished(store, nxt.id).status == "done"
 

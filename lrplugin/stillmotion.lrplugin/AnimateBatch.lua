@@ -158,7 +158,8 @@ local function jobError(job)
 end
 
 function AnimateBatch:_finish(item, job)
-  if job.status == "done" then
+  -- A job cancelled between its variants lists the clips it had finished: kept like any other.
+  if job.status == "done" or (job.status == "canceled" and #clipPaths(job) > 0) then
     item.clips = clipPaths(job)
     if #item.clips == 0 then
       self:_fail(item, "the daemon finished but reported no clip")
@@ -272,9 +273,9 @@ function AnimateBatch:cancelAll()
   for _, item in ipairs(self.items) do
     if item.state == "submitted" then
       -- The daemon answers with the job as it now is: one that finished before the cancel
-      -- reached it has its clip, which is kept like any other.
+      -- reached it (or a variant or two of it) has clips, which are kept like any other.
       local job = self.client:cancelJob(item.jobId)
-      if job and job.status == "done" then
+      if job and (job.status == "done" or job.status == "canceled") then
         self:_finish(item, job)
       else
         item.state = "canceled"

@@ -85,6 +85,11 @@ def cmd_animate(args: argparse.Namespace) -> int:
         try:
             spec = JobSpec(photo_path=photo, request=request, sidecar_path=args.xmp, out_dir=args.out)
             result = run_job(spec, cfg, progress=JobProgress(bar.update))
+        except KeyboardInterrupt as exc:
+            bar.clear()
+            for out in getattr(exc, "outputs", []):   # variants finished before the stop: kept
+                print(out)
+            raise
         except InputError as exc:
             bar.clear()
             _error(exc)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from typing import Iterable
+
 
 def one_line(exc: BaseException) -> str:
     """The first line of an exception's message (libraries' messages may run on), else its type."""
@@ -56,3 +59,8 @@ class Canceled(StillmotionError):
     """Raised inside a running job when its cancel token is set."""
 
     code = "canceled"
+
+    def __init__(self, message: str = "canceled", outputs: "Iterable[str | os.PathLike]" = ()) -> None:
+        super().__init__(message)
+        # Clips the job finished (and placed) before the cancel reached it: kept, and listed.
+        self.outputs = [os.fspath(p) for p in outputs]

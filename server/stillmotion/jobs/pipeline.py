@@ -21,7 +21,7 @@ from .. import __version__, engines, metadata, photo as photo_mod, profiles, rea
 from ..progress import CancelToken, ProgressSink, null_progress
 from ..colour.look import LookSettings, apply_look, remove_look
 from ..colour.match import match_frames
-from ..errors import InputError
+from ..errors import Canceled, InputError
 from ..place import TEMP_PREFIX, place_group, remove_temp, sweep_abandoned, temp_path, write_failure
 from ..request import AnimateRequest
 from ..video.aspect import crop_photo
@@ -157,76 +157,83 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
     destination.mkdir(parents=True, exist_ok=True)
     settings = EncodeSettings.from_config(request.format, request.codec, output_cfg)
     finish_settings = FinishSettings.from_config(config.get("finish", {}))
-    for variant, seed in enumerate(request.seeds()):
-        def stage(name: str, frac: float, _v: int = variant) -> None:
-            progress(name, (_v + frac) / request.variants)
+    try:
+        for variant, seed in enumerate(request.seeds()):
+            def stage(name: str, frac: float, _v: int = variant) -> None:
+                progress(name, (_v + frac) / request.variants)
 
-        # A rerun after a crash that came just after this variant was placed: take that clip.
-        earlier = placement.recall(destination, spec.temp_tag, variant, spec.stem)
-        if earlier is not None:
-            result.outputs.extend(earlier.values())
-            result.info.setdefault("variants", []).append(
-                {"seed": seed, "outputs": [str(p) for p in earlier.values()], "recovered": True})
+            # A rerun after a crash that came just after this variant was placed: take that clip.
+            earlier = placement.recall(destination, spec.temp_tag, variant, spec.stem)
+            if earlier is not None:
+                result.outputs.extend(earlier.values())
+                result.info.setdefault("variants", []).append(
+                    {"seed": seed, "outputs": [str(p) for p in earlier.values()], "recovered": True})
+                stage("place", 1.0)
+                continue
+
+            def streamed(*names: str, fraction: float) -> None:
+                """Colour, finishing and encoding advance together, frame by frame."""
+                for name in names:
+                    stage(name, fraction)
+
+            # -- generate -------------------------------------------------------------
+            # Engines that render frames on demand (parallax) keep reporting "generate"
+            # while the encoder pulls their frames.
+            clip = engine.generate(pixels, request, seed=seed, progress=lambda f: stage("generate", f),
+                                   cancel=cancel, context=context)
+            frames: Iterator[np.ndarray] = clip.frames
+
+            # -- colour / finish (streamed) -------------------------------------------
+            # Held to the photo's colour: one fitted transform, steady over time.
+            colour_info: dict[str, Any] = {}
+            if request.colour_match and config.get("colour", {}).get("enabled", True):
+                frames = match_frames(frames, pixels, strength=float(request.style_consistency or 0.0),
+                                      anchor_index=clip.anchor_index, n_frames=clip.n_frames,
+                                      config=config, info=colour_info)
+            # Delivery size and rate with the photo's own detail; a no-op for a clip already
+            # there (parallax). Its frames are rendered as the encoder pulls them.
+            clip = finish_clip(dataclasses.replace(clip, frames=frames), photo=pixels, target_size=(width, height),
+                               target_fps=float(request.fps), n_frames=request.n_frames,
+                               settings=finish_settings, cancel=cancel)
+            frames = apply_look(clip.frames, look, seed=seed, config=config)
+
+            # -- encode into a hidden temporary beside the destination ----------------
+            video_tmp = temp_path(destination, SUFFIX[request.format], spec.temp_tag)
+            xmp_tmp = temp_path(destination, ".xmp", spec.temp_tag)
+            try:
+                count = encode(prefetch(frames, depth=2), video_tmp, width=clip.width, height=clip.height,
+                               fps=clip.fps, settings=settings, n_frames=clip.n_frames,
+                               progress=lambda f: streamed("colour", "finish", "encode", fraction=f),
+                               cancel=cancel)
+                cancel.raise_if_cancelled()
+                # -- metadata: the clip's XMP, embedded and as a sidecar ------------------
+                settings_used = metadata.provenance(
+                    request, engine=engine.name, seed=seed, frames=count, fps=clip.fps,
+                    size=(clip.width, clip.height), prompt=prompt, prompt_source=prompt_source,
+                    engine_info=clip.info, colour=colour_info)
+                extra = metadata.write_for_job(video_tmp, xmp_tmp, meta, settings_used, config,
+                                               original_path=spec.original_path or spec.photo_path)
+                # -- place: atomic, never overwriting -----------------------------------
+                temps = {SUFFIX[request.format]: video_tmp, **extra}
+                placement.record(destination, spec.temp_tag, variant, temps)
+                placed = place_group(temps, destination, spec.stem)
+            except BaseException as exc:
+                remove_temp(video_tmp)
+                xmp_tmp.unlink(missing_ok=True)
+                failure = write_failure(exc, destination, f"the clip of {spec.photo_path.name}")
+                if failure is not None:
+                    raise failure from exc
+                raise
             stage("place", 1.0)
-            continue
-
-        def streamed(*names: str, fraction: float) -> None:
-            """Colour, finishing and encoding advance together, frame by frame."""
-            for name in names:
-                stage(name, fraction)
-
-        # -- generate -------------------------------------------------------------
-        # Engines that render frames on demand (parallax) keep reporting "generate"
-        # while the encoder pulls their frames.
-        clip = engine.generate(pixels, request, seed=seed, progress=lambda f: stage("generate", f),
-                               cancel=cancel, context=context)
-        frames: Iterator[np.ndarray] = clip.frames
-
-        # -- colour / finish (streamed) -------------------------------------------
-        # Held to the photo's colour: one fitted transform, steady over time.
-        colour_info: dict[str, Any] = {}
-        if request.colour_match and config.get("colour", {}).get("enabled", True):
-            frames = match_frames(frames, pixels, strength=float(request.style_consistency or 0.0),
-                                  anchor_index=clip.anchor_index, n_frames=clip.n_frames,
-                                  config=config, info=colour_info)
-        # Delivery size and rate with the photo's own detail; a no-op for a clip already
-        # there (parallax). Its frames are rendered as the encoder pulls them.
-        clip = finish_clip(dataclasses.replace(clip, frames=frames), photo=pixels, target_size=(width, height),
-                           target_fps=float(request.fps), n_frames=request.n_frames,
-                           settings=finish_settings, cancel=cancel)
-        frames = apply_look(clip.frames, look, seed=seed, config=config)
-
-        # -- encode into a hidden temporary beside the destination ----------------
-        video_tmp = temp_path(destination, SUFFIX[request.format], spec.temp_tag)
-        xmp_tmp = temp_path(destination, ".xmp", spec.temp_tag)
-        try:
-            count = encode(prefetch(frames, depth=2), video_tmp, width=clip.width, height=clip.height,
-                           fps=clip.fps, settings=settings, n_frames=clip.n_frames,
-                           progress=lambda f: streamed("colour", "finish", "encode", fraction=f),
-                           cancel=cancel)
-            cancel.raise_if_cancelled()
-            # -- metadata: the clip's XMP, embedded and as a sidecar ------------------
-            settings_used = metadata.provenance(
-                request, engine=engine.name, seed=seed, frames=count, fps=clip.fps,
-                size=(clip.width, clip.height), prompt=prompt, prompt_source=prompt_source,
-                engine_info=clip.info, colour=colour_info)
-            extra = metadata.write_for_job(video_tmp, xmp_tmp, meta, settings_used, config,
-                                           original_path=spec.original_path or spec.photo_path)
-            # -- place: atomic, never overwriting -----------------------------------
-            temps = {SUFFIX[request.format]: video_tmp, **extra}
-            placement.record(destination, spec.temp_tag, variant, temps)
-            placed = place_group(temps, destination, spec.stem)
-        except BaseException as exc:
-            remove_temp(video_tmp)
-            xmp_tmp.unlink(missing_ok=True)
-            failure = write_failure(exc, destination, f"the clip of {spec.photo_path.name}")
-            if failure is not None:
-                raise failure from exc
-            raise
-        stage("place", 1.0)
-        result.outputs.extend(placed.values())
-        result.info.setdefault("variants", []).append(
-            {"seed": seed, "frames": count, "fps": clip.fps, "anchor_index": clip.anchor_index,
-             "outputs": [str(p) for p in placed.values()], **clip.info})
+            result.outputs.extend(placed.values())
+            result.info.setdefault("variants", []).append(
+                {"seed": seed, "frames": count, "fps": clip.fps, "anchor_index": clip.anchor_index,
+                 "outputs": [str(p) for p in placed.values()], **clip.info})
+    except Canceled as exc:
+        # Variants placed before the cancel reached the job are kept: listed, not lost.
+        raise Canceled(str(exc), result.outputs) from None
+    except KeyboardInterrupt as exc:   # Ctrl-C or SIGTERM in a one-off run (the CLI): the same
+        exc.outputs = [str(p) for p in result.outputs]   # type: ignore[attr-defined]
+        raise
     result.info["software"] = f"Stillmotion {__version__}"
     return result

@@ -10,7 +10,7 @@ Protocol over a multiprocessing Pipe (dicts):
     parent -> child   {"op": "run", "spec": JobSpec, "config": ...} | {"op": "cancel"}
     child -> parent   {"event": "progress", "stage", "progress", "eta"}
                       {"event": "done", "outputs": [...], "info": {...}}
-                      {"event": "canceled"} | {"event": "failed", "error": {"code", "message"}}
+                      {"event": "canceled", "outputs"} | {"event": "failed", "error": {"code", "message"}}
 The child exits as soon as its pipe closes, i.e. the moment the daemon dies (even by
 SIGKILL), so a job the restarted daemon requeues is never still running elsewhere.
 """
@@ -31,6 +31,7 @@ from .pipeline import JobResult, JobSpec, run_job
 from .priority import lower_process
 
 POLL_S = 0.1     # how often the parent looks at the cancel token while waiting
+CRASH_JOIN_S = 2.0   # how long a dead render process is waited for, for its exit code
 IDLE_TRIM_S = 5.0   # a render process idle this long gives its freed memory back to the system
 
 
@@ -109,8 +110,8 @@ def _child_main(conn: Connection, nice: int, idle: bool) -> None:
 
         try:
             result = run_job(message["spec"], message["config"], progress=JobProgress(on_update), cancel=token)
-        except Canceled:
-            send({"event": "canceled"})
+        except Canceled as exc:
+            send({"event": "canceled", "outputs": exc.outputs})
         except BaseException as exc:  # every failure becomes the job's error, never the process's
             send({"event": "failed", "error": job_error(exc)})
         else:
@@ -118,6 +119,20 @@ def _child_main(conn: Connection, nice: int, idle: bool) -> None:
 
 
 # ---- the parent's handle ---------------------------------------------------------
+def crash_message(exit_code: int | None) -> str:
+    """What became of a render process that stopped answering, for the job's error."""
+    if exit_code is None:
+        return "the render process stopped answering"
+    if exit_code < 0:
+        try:
+            name = signal.Signals(-exit_code).name
+        except ValueError:
+            name = "unknown signal"
+        hint = "; the system may have run out of memory" if -exit_code == signal.SIGKILL else ""
+        return f"the render process was killed by signal {-exit_code} ({name}{hint})"
+    return f"the render process exited with code {exit_code}"
+
+
 class RenderProcess:
     """The daemon's side: start lazily, run one job at a time, restart after a crash."""
 
@@ -168,13 +183,16 @@ class RenderProcess:
                 elif event == "done":
                     return JobResult(outputs=[os.fspath(p) for p in message["outputs"]], info=message["info"])
                 elif event == "canceled":
-                    raise Canceled("canceled")
+                    raise Canceled("canceled", message.get("outputs", ()))
                 elif event == "failed":
                     raise JobFailed(message["error"])
         except (EOFError, OSError, BrokenPipeError) as exc:
-            code = self._proc.exitcode if self._proc is not None else None
+            code = None
+            if self._proc is not None:
+                self._proc.join(CRASH_JOIN_S)   # its exit code is only known once it is reaped
+                code = self._proc.exitcode
             self.close()
-            raise RenderCrashed(f"the render process died (exit code {code})") from exc
+            raise RenderCrashed(crash_message(code)) from exc
 
     def close(self, timeout: float = 5.0) -> None:
         """End the child: closing the pipe makes it exit; kill it if it does not."""

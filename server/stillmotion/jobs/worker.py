@@ -145,8 +145,7 @@ class Worker:
         """Requeue jobs whose process died mid-job (after removing their partial files)."""
         requeued = []
         for job in self.store.orphans():
-            for tmp in stale_temps(job.destination, job.id):
-                remove_temp(tmp)
+            _remove_partial_files(job)
             if job.cancel_requested:
                 self.store.finish(job.id, job.owner, CANCELED)
                 placement.forget(job.destination, job.id)
@@ -233,9 +232,10 @@ class Worker:
             if self._stopping.is_set() and not (current and current.cancel_requested):
                 store.requeue(job.id, owner)          # daemon shutting down: resume on next start
             elif isinstance(exc, Canceled):
-                store.finish(job.id, owner, CANCELED)
+                store.finish(job.id, owner, CANCELED, outputs=exc.outputs)
             else:
                 log.error("job %s: %s", job.id, exc)
+                _remove_partial_files(job)   # the process that was writing them is gone
                 store.finish(job.id, owner, FAILED, error={"code": "render_crashed", "message": str(exc)})
         except JobFailed as exc:
             self._fail(job, exc.error)
@@ -318,3 +318,9 @@ class Worker:
 def _photo_name(job: Job) -> str:
     """The photo as its owner knows it (an upload's original, else the file worked on)."""
     return Path(job.original_path or job.photo_path).name
+
+
+def _remove_partial_files(job: Job) -> None:
+    """The temporary files of a job whose process died while writing them."""
+    for tmp in stale_temps(job.destination, job.id):
+        remove_temp(tmp)

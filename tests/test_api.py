@@ -382,6 +382,8 @@ def test_paths_are_checked(client, photo, tmp_path, allowed_dir):
     (photo.parent / "notes.txt").write_text("not a photo")
     (photo.parent / "sneaky.jpg").symlink_to(photo.parent / "notes.txt")
     (allowed_dir / "escape").symlink_to(elsewhere)
+    (allowed_dir / "taken").write_text("a file, not a folder")
+    jobs_before = len(client.jobs())
     refusals = {
         "relative": (submit(original_path="IMG_0001.jpg"), 400),
         "dotdot": (submit(original_path=f"{photo.parent}/../{photo.parent.name}/IMG_0001.jpg"), 400),
@@ -399,11 +401,17 @@ def test_paths_are_checked(client, photo, tmp_path, allowed_dir):
         "unknown setting": (submit(settings='{"sharpness": 3}'), 400),
         "settings not json": (submit(settings="{oops"), 400),
         "unknown field": (submit(colour="red"), 400),
+        # What would only fail the job once it ran: refused before anything is queued.
+        "out_dir a file": (submit(settings='{"out_dir": "' + str(allowed_dir / "taken") + '"}'), 400),
+        "unknown model": (submit(settings='{"model": "nonexistent-model"}'), 400),
+        "model not on disk": (submit(settings='{"engine": "svd"}'), 503),
     }
     for what, (reply, status) in refusals.items():
         assert reply.status == status, (what, reply.body)
         assert set(reply.body["error"]) == {"code", "message"} and reply.body["error"]["message"], what
-    assert list(elsewhere.glob("*.motion*")) == []
+    assert "not a folder" in refusals["out_dir a file"][0].body["error"]["message"]
+    assert "stillmotion models pull" in refusals["model not on disk"][0].body["error"]["message"]
+    assert len(client.jobs()) == jobs_before and list(elsewhere.glob("*.motion*")) == []
     # Allowed: a configured output folder (and a subfolder of it).
     ok = client.submit(image_path=photo, settings={**TINY, "out_dir": str(allowed_dir / "clips")})
     job = wait_done(client, ok["id"])
@@ -459,6 +467,10 @@ def test_analyze_route(client, photo, tmp_path):
         assert (reply.body["width"], reply.body["height"]) == (96, 64) and 0 <= reply.body["score"] <= 1
         assert reply.body["suggested_profile"]
         assert reply.body["path"] in ("a.jpg", str(photo))      # never the upload's place in the data folder
+    # A render of an original (what the plug-in sends): the report names the original.
+    render = client.request("POST", "/v1/analyze", files={"image": ("render-0001.jpg", photo.read_bytes())},
+                            fields={"original_path": "/Photos/IMG_0001.CR3"})
+    assert render.status == 200 and render.body["path"] == "/Photos/IMG_0001.CR3"
 
 
 def test_a_port_outside_1_to_65535_is_one_line_not_a_traceback(tmp_path, monkeypatch, capsys):

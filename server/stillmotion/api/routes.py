@@ -129,7 +129,9 @@ async def analyze(request: web.Request) -> web.Response:
     try:
         path = await in_thread(photo_of, form, max_megapixels)
         upload = form.files.get("image")
-        shown_as = upload.filename if upload else str(path)
+        # The report names the photo as the client knows it: the original a render was made
+        # from (the plug-in sends Lightroom's renders), else the upload's name or the path.
+        shown_as = form.fields.get("original_path") or (upload.filename if upload else str(path))
         return web.json_response(await in_thread(analyze_photo, path, max_megapixels, shown_as))
     finally:
         form.discard()

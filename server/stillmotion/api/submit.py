@@ -14,7 +14,8 @@ from typing import Any, Mapping
 
 from .. import photo as photo_mod
 from ..errors import InputError
-from ..jobs.pipeline import JobSpec
+from ..engines import models
+from ..jobs.pipeline import JobSpec, check_destination
 from ..jobs.store import JobStore, Submission, job_fingerprint
 from ..metadata.sources import parse_packet
 from ..request import AnimateRequest
@@ -31,12 +32,13 @@ class SubmitPolicy:
     max_megapixels: float                # [limits] max_megapixels: 422 beyond
     animate_defaults: Mapping[str, Any]  # [animate]: engine/profile when the settings name none
     outputs_root: Path                   # clips of uploads that have no original to sit beside
+    config: Mapping[str, Any]            # the whole config: the model registry
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], outputs_root: Path) -> "SubmitPolicy":
         return cls(allowed_dirs=tuple(config["output"]["allowed_dirs"]),
                    max_megapixels=float(config["limits"]["max_megapixels"]),
-                   animate_defaults=dict(config["animate"]), outputs_root=outputs_root)
+                   animate_defaults=dict(config["animate"]), outputs_root=outputs_root, config=config)
 
 
 def json_object(text: str | None, field: str) -> dict[str, Any] | None:
@@ -102,6 +104,13 @@ def _submit(store: JobStore, form: Form, policy: SubmitPolicy, idempotency_key: 
     if out_dir is None:                  # an upload with nowhere of its own to go
         assert form.folder is not None
         out_dir = policy.outputs_root / form.folder.name
+    # What would only fail the job once it ran is refused now: a file where the clips' folder
+    # should be, a folder that cannot be written, a model that does not exist or is not on
+    # this disk (the answer gives the pull command). (Whether a generative engine can run at
+    # all is left to the job: finding out imports torch.)
+    check_destination(out_dir)
+    if request.model is not None or request.engine not in ("auto", "parallax"):
+        models.resolve(request.model, None if request.engine == "auto" else request.engine, policy.config)
     spec = JobSpec(photo_path=photo_path, request=request, sidecar_path=sidecar_of(form),
                    develop=develop, original_path=original, out_dir=out_dir)
     # An upload without an original goes to a fresh folder: identify it by the client's file name.

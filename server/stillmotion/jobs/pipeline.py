@@ -84,7 +84,7 @@ def delivery_size(width: int, height: int, request: AnimateRequest, output_cfg: 
     return even_size(w, h)
 
 
-def _check_destination(folder: Path) -> None:
+def check_destination(folder: Path) -> None:
     """Before any work: clips can go into `folder` (made later, with its parents, if missing).
 
     Writability is tried, not asked (os.access reads mode bits, which on SMB/NFS shares with
@@ -113,7 +113,7 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
     # -- prepare: decode the photo, read its metadata, settle every setting --------
     progress("prepare", 0.0)
     destination = spec.destination
-    _check_destination(destination)   # before any work: a wrong --out says so at once
+    check_destination(destination)   # before any work: a wrong --out says so at once
     sweep_abandoned(destination)       # what killed one-off runs left there
     photo = photo_mod.load(spec.photo_path, float(limits.get("max_megapixels", 200)))
     cancel.raise_if_cancelled()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import logging
 import os
 import stat
 import struct
@@ -454,6 +455,27 @@ def test_malformed_multipart_is_a_400_not_a_crash(server, client):
             status, payload = raw(content_type, body, path)
             assert status == 400 and needle in payload["error"]["message"], (what, path, payload)
     assert client.request("GET", "/v1/health").status == 200
+
+
+def test_a_client_hanging_up_mid_upload_is_one_line_in_the_log(server, caplog):
+    """Not an ERROR with a traceback: the daemon did nothing wrong, and keeps serving."""
+    import socket
+
+    caplog.set_level(logging.INFO)
+    head = (f"POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nAuthorization: Bearer {server.token}\r\n"
+            "Content-Type: multipart/form-data; boundary=XX\r\nContent-Length: 200000\r\n\r\n"
+            '--XX\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\n\r\n').encode()
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(head + b"\xff\xd8" + b"0" * 100_000)
+        time.sleep(0.3)
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:   # a header over 8 KB
+        sock.sendall(f"GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: {'a' * 10_000}\r\n\r\n".encode())
+        assert sock.recv(100).startswith(b"HTTP/1.0 400 ")
+    wait_for(lambda: len([r for r in caplog.records if r.name == "aiohttp.server"]) >= 2, timeout=5)
+    faults = [r for r in caplog.records if r.name == "aiohttp.server"]
+    assert all(r.levelno == logging.INFO and r.exc_info is None for r in faults), [r.getMessage() for r in faults]
+    assert any("Connection lost" in r.getMessage() for r in faults)
+    assert server.request("GET", "/v1/health").status == 200
 
 
 def test_analyze_route(client, photo, tmp_path):

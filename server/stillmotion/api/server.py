@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import AsyncIterator
 
 from aiohttp import web
+from aiohttp.http_exceptions import BadHttpMessage
 
 from .. import __version__, config as config_mod, paths
+from ..errors import one_line
 from ..config import Config
 from ..jobs.store import JobStore
 from ..jobs.worker import Worker
@@ -32,8 +34,26 @@ from .submit import SubmitPolicy
 log = logging.getLogger(__name__)
 
 
+class _ClientFaultsInOneLine(logging.Filter):
+    """A client that hangs up mid-upload, or sends HTTP that cannot be parsed (a header over
+    8 KB), is the client's doing: aiohttp logs each as an ERROR with a traceback that reads
+    like the daemon's fault. One line at INFO says what happened."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, (ConnectionResetError, BadHttpMessage)):
+            record.msg, record.args = f"{record.getMessage()}: {one_line(exc)}", ()
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.INFO, logging.getLevelName(logging.INFO)
+        return True
+
+
+_CLIENT_FAULTS = _ClientFaultsInOneLine()
+
+
 def create_app(config: Config, *, data_dir: Path | None = None, bind_host: str | None = None) -> web.Application:
     data = Path(data_dir) if data_dir else paths.data_dir()
+    logging.getLogger("aiohttp.server").addFilter(_CLIENT_FAULTS)   # (added once: the same object)
     folders = Folders(data=data, uploads=data / "uploads", outputs=data / "outputs")
     token, _ = ensure_token(data)
     server_cfg = config["server"]

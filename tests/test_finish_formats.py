@@ -133,6 +133,26 @@ def test_gif_written_frame_by_frame_is_pillows_gif(frames: list[np.ndarray], tmp
     assert all(np.array_equal(a, b) for a, b in zip(ours, theirs))
 
 
+@pytest.mark.parametrize("fps", [12, 15, 24, 25, 30])
+def test_gif_lasts_the_clips_length(tmp_path: Path, fps: int) -> None:
+    """GIF stores whole centiseconds: a flat round(1000/fps) ms played a 2 s clip at 30 fps in
+    1.8 s. The delays are spread (30 fps: 3, 3, 4 cs) so the clip lasts its length."""
+    tile = np.full((8, 8, 3), 0.5, np.float32)
+    frames = [tile * (0.5 + 0.5 * (k % 2)) for k in range(2 * fps + 1)]   # 2 s and a frame
+    path = tmp_path / "clip.gif"
+    encode(iter(frames), path, width=8, height=8, fps=float(fps), settings=EncodeSettings(fmt="gif"))
+    with Image.open(path) as image:
+        assert image.n_frames == len(frames)
+        durations = []
+        for index in range(image.n_frames):
+            image.seek(index)
+            durations.append(image.info["duration"])
+    assert min(durations) >= 20
+    assert abs(sum(durations) - 1000 * len(frames) / fps) <= 10
+    # and at every point along the way, not just at the end
+    assert all(abs(sum(durations[:k]) - 1000 * k / fps) <= 10 for k in range(1, len(frames) + 1))
+
+
 def test_tiff_sequence_is_16_bit_srgb_and_exact(frames: list[np.ndarray], tmp_path: Path) -> None:
     folder = tmp_path / "clip"
     assert write(frames, folder, "tiff") == N

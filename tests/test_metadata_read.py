@@ -307,5 +307,5 @@ def test_inspect_prints_what_the_pipeline_uses(fixtures_dir, fast_config, capsys
 
 
 def test_missing_photo_is_an_input_error(tmp_path):
-    with pytest.raises(InputError, match="not found"):
+    with pytest.raises(InputError, match="nope.jpg: no such file"):
         metadata.read(tmp_path / "nope.jpg")

@@ -168,7 +168,9 @@ def _add_simple(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("match", help="colour-match any clip to its source photo")
     p.add_argument("video", metavar="VIDEO", type=Path)
     p.add_argument("--to", dest="photo", required=True, metavar="PHOTO", type=Path)
-    p.add_argument("--out", type=Path, help="a folder, or a new .mp4 (H.264) or .mov (ProRes) file (default: VIDEO.matched.mp4 beside it; .mov for a ProRes clip)")
+    # A string, not a Path: Path("newdir/") loses the separator that says "a folder".
+    p.add_argument("--out", help="a folder (DIR/ is made if missing), or a new .mp4 (H.264) or .mov (ProRes) "
+                                 "file (default: VIDEO.matched.mp4 beside it; .mov for a ProRes clip)")
     p.add_argument("--strength", type=_unit_interval, default=1.0, help="0..1 (default 1)")
     p.set_defaults(func=cmd_match)
 

@@ -10,7 +10,6 @@ clip. The CLI, the daemon's worker and the watch folders all call `run_job`.
 from __future__ import annotations
 
 import dataclasses
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -22,7 +21,7 @@ from ..progress import CancelToken, ProgressSink, null_progress
 from ..colour.look import LookSettings, apply_look, remove_look
 from ..colour.match import match_frames
 from ..errors import InputError
-from ..place import TEMP_PREFIX, place_group, remove_temp, sweep_abandoned, temp_path, write_failure
+from ..place import check_destination, place_group, remove_temp, sweep_abandoned, temp_path, write_failure
 from ..request import AnimateRequest
 from ..video.aspect import crop_photo
 from ..video.encode import SUFFIX, EncodeSettings, encode, even_size
@@ -84,26 +83,6 @@ def delivery_size(width: int, height: int, request: AnimateRequest, output_cfg: 
     return even_size(w, h)
 
 
-def _check_destination(folder: Path) -> None:
-    """Before any work: clips can go into `folder` (made later, with its parents, if missing).
-
-    Writability is tried, not asked (os.access reads mode bits, which on SMB/NFS shares with
-    ACLs or mapped owners can say no where a write succeeds): an anonymous temporary file
-    in `folder` itself, gone when closed. A folder still to be made is not tried."""
-    existing = folder
-    while not existing.exists() and existing.parent != existing:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise InputError(f"{folder}: {existing.name} is a file, not a folder; clips are written into a folder")
-    if existing == folder:
-        try:
-            tempfile.TemporaryFile(dir=folder, prefix=TEMP_PREFIX).close()   # (a name ours if it shows)
-        except PermissionError:
-            raise InputError(f"{folder}: cannot write into this folder (permission denied)") from None
-        except OSError as exc:
-            raise InputError(f"{folder}: cannot write into this folder ({exc.strerror})") from None
-
-
 def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progress,
             cancel: CancelToken | None = None) -> JobResult:
     cancel = cancel or CancelToken()
@@ -113,7 +92,7 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
     # -- prepare: decode the photo, read its metadata, settle every setting --------
     progress("prepare", 0.0)
     destination = spec.destination
-    _check_destination(destination)   # before any work: a wrong --out says so at once
+    check_destination(destination)    # before any work: a wrong --out says so at once
     sweep_abandoned(destination)       # what killed one-off runs left there
     photo = photo_mod.load(spec.photo_path, float(limits.get("max_megapixels", 200)))
     cancel.raise_if_cancelled()

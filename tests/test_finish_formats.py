@@ -6,6 +6,7 @@ through OpenCV). Frames are small finished frames of a real photo.
 
 from __future__ import annotations
 
+import re
 from fractions import Fraction
 from pathlib import Path
 
@@ -197,6 +198,10 @@ def test_animate_tiff_places_the_folder_atomically_and_never_overwrites(tmp_path
         assert len(files) == 4
         with Image.open(files[0]) as image:
             assert image.size == (128, 160)                      # 4:5 cut from the 3:2 photo
+        # The sidecar names what the clip is: TIFF frames, not application/octet-stream.
+        sidecar = (tmp_path / f"{folder}.xmp").read_text()
+        assert "application/octet-stream" not in sidecar
+        assert re.search(r'dc:format(="|>)image/tiff', sidecar), sidecar
 
 
 def test_an_encoder_missing_from_this_ffmpeg_is_a_clear_job_error(frames, tmp_path, monkeypatch) -> None:

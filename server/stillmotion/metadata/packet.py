@@ -53,6 +53,7 @@ _NON_GENERATIVE_ENGINES = {"parallax": COMPOSITE_SYNTHETIC}
 
 MEDIA_TYPES = {".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/quicktime",
                ".gif": "image/gif", ".webp": "image/webp"}
+SEQUENCE_MEDIA_TYPE = "image/tiff"   # a clip that is a folder: --format tiff's frame_000001.tif, ...
 PADDING = 2048  # XMP spec: padding lets other tools edit the packet in place
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 _NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")

@@ -74,6 +74,19 @@ def digital_source_type(engine: str, *, generative_fill: bool = False) -> str:
     return TRAINED
 
 
+def ai_system(engine: str, provenance: Mapping[str, Any]) -> tuple[str, str]:
+    """AISystemUsed and AISystemVersionUsed as a reader of the clip's metadata wants them.
+
+    A generative engine: the model that made the frames and its revision. Stillmotion's own
+    engines (parallax) have no model: "Stillmotion parallax engine" and Stillmotion's version;
+    the engine's internal id and revision ("stillmotion-parallax", "1") stay in the
+    reproduction block (stillmotion:model, stillmotion:revision)."""
+    software = str(provenance.get("software_version") or __version__)
+    if engine in _NON_GENERATIVE_ENGINES or not provenance.get("model"):
+        return f"Stillmotion {engine} engine", software
+    return str(provenance["model"]), str(provenance.get("revision") or software)
+
+
 def build_packet(meta: PhotoMetadata | None, provenance: Mapping[str, Any], *, original_path: str | Path,
                  media_type: str = "video/mp4", carry_gps: bool = True,
                  now: datetime | None = None) -> bytes:
@@ -124,9 +137,9 @@ def build_packet(meta: PhotoMetadata | None, provenance: Mapping[str, Any], *, o
     # -- disclosure ---------------------------------------------------------------------
     _simple(desc, "Iptc4xmpExt", "DigitalSourceType",
             digital_source_type(engine, generative_fill=bool(provenance.get("generative_fill"))))
-    _simple(desc, "Iptc4xmpExt", "AISystemUsed", str(provenance.get("model") or f"Stillmotion {engine} engine"))
-    _simple(desc, "Iptc4xmpExt", "AISystemVersionUsed",
-            str(provenance.get("revision") or provenance.get("software_version") or __version__))
+    system, version = ai_system(engine, provenance)
+    _simple(desc, "Iptc4xmpExt", "AISystemUsed", system)
+    _simple(desc, "Iptc4xmpExt", "AISystemVersionUsed", version)
     _simple(desc, "Iptc4xmpExt", "AIPromptInformation", _text(provenance.get("prompt")))
 
     # -- reproduction: every setting, verbatim -------------------------------------

@@ -66,7 +66,9 @@ WEB_FORMATS = ("gif", "webp")    # formats for web pages and messages: sized by 
 
 def delivery_size(width: int, height: int, request: AnimateRequest, output_cfg: dict) -> tuple[int, int]:
     """The clip's size: --size (short edge) or [output] long_edge (web_long_edge for GIF and
-    animated WebP), never above the source by default."""
+    animated WebP). Without --size it is never above the source unless [output]
+    upscale_beyond_source; an explicit --size is the user's request and is delivered as asked
+    (a 400 px photo at --size 1080p comes out 1080 px, upscaled)."""
     aspect = width / height
     if request.size == "source":
         w, h = width, height

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 
@@ -85,6 +85,51 @@ def delivery_size(width: int, height: int, request: AnimateRequest, output_cfg: 
     return even_size(w, h)
 
 
+@dataclass
+class JobPlan:
+    """What a job settles before it renders: the profile, every setting, the prompt, the engine."""
+    request: AnimateRequest          # resolved: every field set, for the concrete profile
+    profile: str                     # the motion profile used (auto decided; "generic" if none fits)
+    fit: Any                         # the readiness analysis (profile for auto, subject, faces)
+    meta: Any                        # the photo's metadata (metadata.PhotoMetadata)
+    prompt: str | None               # what the engine is given; None for engines that follow no text
+    prompt_source: str
+    engine: Any
+    engine_reason: str
+    notes: list[str] = field(default_factory=list)   # things the user should know (an unused prompt)
+
+
+def plan_job(photo: photo_mod.Photo, request: AnimateRequest, config: dict, photo_path: Path, *,
+             sidecar: Path | None = None, develop: dict | None = None) -> JobPlan:
+    """Settle a job's profile, settings, prompt and engine, as `run_job` renders it and as
+    `stillmotion inspect` reports it (one function, so that the two cannot disagree)."""
+    # The readiness analysis picks the profile for --profile auto, and finds the subject and
+    # faces that aspect crops and the parallax depth estimate keep in view (~10 ms at 1 MP).
+    fit = readiness.analyze(photo)
+    profile_name = fit.suggested_profile if request.profile == "auto" else request.profile
+    request = request.resolve(profile_name, config.get("animate", {}))
+    meta = metadata.read_for_job(photo_path, config, sidecar=sidecar, develop=develop)
+    profile = profiles.PROFILES.get(profile_name, profiles.GENERIC)
+    prompt, prompt_source = metadata.choose_prompt(
+        request.prompt, meta, profile, bool(config.get("animate", {}).get("caption_as_prompt", True)))
+    engine, why = engines.choose(request.engine, config, model=request.model)
+    notes: list[str] = []
+    if not engine.status().prompt:
+        # Parallax and SVD follow no text: recording a prompt would claim it shaped the clip.
+        if prompt_source in (metadata.prompt.REQUEST, metadata.prompt.PHOTO):   # a person's words
+            notes.append(f"the prompt was not used: the {engine.name} engine follows no text prompt")
+        prompt, prompt_source = None, "none: the engine follows no prompt"
+    return JobPlan(request=request, profile=profile.name, fit=fit, meta=meta, prompt=prompt, prompt_source=prompt_source,
+                   engine=engine, engine_reason=why, notes=notes)
+
+
+def default_request(config: Mapping[str, Any]) -> AnimateRequest:
+    """The request of a plain `stillmotion animate PHOTO`: engine and profile from [animate]."""
+    animate = config.get("animate", {})
+    return AnimateRequest.from_dict({"engine": animate.get("engine", "auto"),
+                                     "profile": animate.get("profile", "auto")})
+
+
 def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progress,
             cancel: CancelToken | None = None) -> JobResult:
     cancel = cancel or CancelToken()
@@ -98,23 +143,10 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
     sweep_abandoned(destination)       # what killed one-off runs left there
     photo = photo_mod.load(spec.photo_path, float(limits.get("max_megapixels", 200)))
     cancel.raise_if_cancelled()
-    request = spec.request
-    # The readiness analysis picks the profile for --profile auto, and finds the subject and
-    # faces that aspect crops and the parallax depth estimate keep in view (~10 ms at 1 MP).
-    fit = readiness.analyze(photo)
-    profile_name = fit.suggested_profile if request.profile == "auto" else request.profile
-    request = request.resolve(profile_name, config.get("animate", {}))
-    meta = metadata.read_for_job(spec.photo_path, config, sidecar=spec.sidecar_path, develop=spec.develop)
-    prompt, prompt_source = metadata.choose_prompt(
-        request.prompt, meta, profiles.PROFILES.get(profile_name, profiles.GENERIC),
-        bool(config.get("animate", {}).get("caption_as_prompt", True)))
-    engine, why = engines.choose(request.engine, config, model=request.model)
-    notes: list[str] = []
-    if not engine.status().prompt:
-        # Parallax and SVD follow no text: recording a prompt would claim it shaped the clip.
-        if prompt_source in (metadata.prompt.REQUEST, metadata.prompt.PHOTO):   # a person's words
-            notes.append(f"the prompt was not used: the {engine.name} engine follows no text prompt")
-        prompt, prompt_source = None, "none: the engine follows no prompt"
+    plan = plan_job(photo, spec.request, config, spec.photo_path, sidecar=spec.sidecar_path,
+                    develop=spec.develop)
+    request, fit, meta, engine, why = plan.request, plan.fit, plan.meta, plan.engine, plan.engine_reason
+    prompt, prompt_source, notes = plan.prompt, plan.prompt_source, plan.notes
     # The photo's grain and vignette come out before animation and go back on every frame
     # (fresh grain, vignette locked to the frame); only if its pixels carry them.
     look = LookSettings.from_develop(meta.develop)
@@ -129,7 +161,7 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
         context.update(faces=[face.box for face in fit.faces], subject_box=fit.subject_box)
     result.info.update(prompt_source=prompt_source, metadata_warnings=meta.warnings, notes=notes,
                        readiness_score=round(fit.score, 3))
-    if request.profile == "auto":
+    if spec.request.profile == "auto":   # (the resolved request names the profile auto chose)
         result.info.update(profile_reason=fit.profile_reason)
     result.info.update(engine=engine.name, engine_reason=why, profile=request.profile, prompt=prompt,
                        request=request.to_dict(), seeds=request.seeds(), size=[width, height])

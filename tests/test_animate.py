@@ -367,3 +367,25 @@ def test_ntsc_frame_rates_are_exact(photo_jpg, fast_config, fps, rate, frames):
         assert (stream.average_rate.numerator, stream.average_rate.denominator) == rate
         assert stream.frames == frames
     clip.unlink()
+
+
+@pytest.mark.parametrize("argv, expect", [
+    (["animate", "p.jpg", "--format", "avi"], "stillmotion animate: error: argument --format: invalid choice: 'avi'"),
+    (["animate", "p.jpg", "--variants", "abc"], "stillmotion animate: error: argument --variants: invalid int value: 'abc'"),
+    (["animate"], "stillmotion animate: error: the following arguments are required: PHOTO"),
+    (["match", "clip.mp4"], "stillmotion match: error: the following arguments are required: --to"),
+    (["match", "clip.mp4", "--to", "p.jpg", "--strength", "2"], "stillmotion match: error: argument --strength"),
+    (["models", "pull"], "stillmotion models pull: error: the following arguments are required: name"),
+    (["animat", "p.jpg"], "stillmotion: error: argument COMMAND: invalid choice: 'animat'"),
+    ([], "stillmotion: error: the following arguments are required: COMMAND"),
+])
+def test_a_bad_option_is_one_line_not_the_usage(argv, expect, capsys):
+    """argparse printed its 15-line usage before the error; now one line, naming --help."""
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert captured.out == "" and len(err) == 1, err
+    assert err[0].startswith(expect) and "usage:" not in err[0]
+    assert "--help" in err[0]

@@ -75,6 +75,29 @@ def test_match_out_file_folder_and_strength(drifted_mp4, tmp_path: Path, capsys)
     assert metrics.clip_delta_e(list(read_frames(kept)), list(read_frames(clip))) < 0.3
 
 
+def test_match_out_with_a_trailing_separator_is_a_folder_made_like_animates(drifted_mp4, tmp_path: Path,
+                                                                           capsys) -> None:
+    """`--out newdir/` was refused as "write a .mp4 or .mov file (or give a folder)": a trailing
+    separator names a folder, made with its parents as `animate --out` makes its folder."""
+    import os
+
+    clip, photo, _ = drifted_mp4
+    folder = tmp_path / "new" / "deeper"
+    assert cli.main(["match", str(clip), "--to", str(photo), "--out", str(folder) + os.sep, "--strength", "0"]) == 0
+    kept = Path(capsys.readouterr().out.strip())
+    assert kept == folder / "cafe-from-another-app.matched.mp4" and kept.is_file()
+    # Where a file stands in the way, one line before any work, as for animate.
+    blocker = tmp_path / "clips"
+    blocker.write_text("a file where the folder would go")
+    assert cli.main(["match", str(clip), "--to", str(photo), "--out", str(blocker / "sub") + os.sep]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("stillmotion: error:") and "clips is a file, not a folder" in err and "\n" not in err
+    # Without the separator a name with no .mp4/.mov is still not guessed at.
+    assert cli.main(["match", str(clip), "--to", str(photo), "--out", str(tmp_path / "other")]) == 2
+    assert "give a folder" in capsys.readouterr().err
+    assert not (tmp_path / "other").exists()
+
+
 def test_a_prores_master_is_matched_to_prores(drifted_mp4, tmp_path: Path, capsys) -> None:
     """A colourist's ProRes clip comes back as ProRes (.mov), not as 8-bit H.264."""
     clip, photo, truth = drifted_mp4

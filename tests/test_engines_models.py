@@ -186,6 +186,7 @@ def test_interrupted_pull_is_not_installed_and_says_how_to_resume(home, monkeypa
     err = capsys.readouterr().err
     assert "connection reset" in err and "stillmotion models pull cogvideox-5b-i2v" in err
     assert models.local_path(models.registry(config_mod.load())["cogvideox-5b-i2v"], config_mod.load()) is None
+    assert (home / "models" / "cogvideox-5b-i2v" / "model_index.json").is_file()   # kept, to resume
     with pytest.raises(InputError, match="unknown model"):
         models.pull("not a model")
 
@@ -247,6 +248,36 @@ def test_pull_errors_are_job_errors_with_a_next_step(home, monkeypatch):
     monkeypatch.setattr(huggingface_hub, "snapshot_download", gated)
     with pytest.raises(JobError, match="accept its licence at https://huggingface.co/stabilityai"):
         models.pull("svd", config_mod.load())
+
+
+def test_a_failed_pull_leaves_no_folder_it_made_for_nothing(home, monkeypatch):
+    """A pull that failed before a byte came (gated, unknown revision, no network) left an
+    empty models/<name>/ folder; one that fetched a model no engine drives left it all."""
+    import huggingface_hub
+    from huggingface_hub.errors import GatedRepoError
+
+    def gated(repo_id, revision, local_dir, **kwargs):
+        hf_cache = Path(local_dir) / ".cache" / "huggingface"   # what huggingface_hub makes first
+        hf_cache.mkdir(parents=True)
+        (hf_cache / ".gitignore").write_text("*")
+        raise GatedRepoError("401 gated", response=_Response())
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", gated)
+    with pytest.raises(JobError, match="gated"):
+        models.pull("svd-xt", config_mod.load())
+    assert not (home / "models").exists()            # models/ was made by this pull too
+    (home / "models" / "other").mkdir(parents=True)
+    with pytest.raises(JobError, match="gated"):
+        models.pull("svd-xt", config_mod.load())
+    assert [p.name for p in (home / "models").iterdir()] == ["other"]   # what was there stays
+
+    def text_to_video(repo_id, revision, local_dir, **kwargs):
+        return str(fake_model(Path(local_dir), cls="CogVideoXPipeline", components=("transformer",)))
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", text_to_video)
+    with pytest.raises(InputError, match="text-to-video"):
+        models.pull("someone/text-video", config_mod.load())
+    assert [p.name for p in (home / "models").iterdir()] == ["other"]
 
 
 class _Response:

@@ -6,6 +6,7 @@ through OpenCV). Frames are small finished frames of a real photo.
 
 from __future__ import annotations
 
+import re
 from fractions import Fraction
 from pathlib import Path
 
@@ -133,6 +134,26 @@ def test_gif_written_frame_by_frame_is_pillows_gif(frames: list[np.ndarray], tmp
     assert all(np.array_equal(a, b) for a, b in zip(ours, theirs))
 
 
+@pytest.mark.parametrize("fps", [12, 15, 24, 25, 30])
+def test_gif_lasts_the_clips_length(tmp_path: Path, fps: int) -> None:
+    """GIF stores whole centiseconds: a flat round(1000/fps) ms played a 2 s clip at 30 fps in
+    1.8 s. The delays are spread (30 fps: 3, 3, 4 cs) so the clip lasts its length."""
+    tile = np.full((8, 8, 3), 0.5, np.float32)
+    frames = [tile * (0.5 + 0.5 * (k % 2)) for k in range(2 * fps + 1)]   # 2 s and a frame
+    path = tmp_path / "clip.gif"
+    encode(iter(frames), path, width=8, height=8, fps=float(fps), settings=EncodeSettings(fmt="gif"))
+    with Image.open(path) as image:
+        assert image.n_frames == len(frames)
+        durations = []
+        for index in range(image.n_frames):
+            image.seek(index)
+            durations.append(image.info["duration"])
+    assert min(durations) >= 20
+    assert abs(sum(durations) - 1000 * len(frames) / fps) <= 10
+    # and at every point along the way, not just at the end
+    assert all(abs(sum(durations[:k]) - 1000 * k / fps) <= 10 for k in range(1, len(frames) + 1))
+
+
 def test_tiff_sequence_is_16_bit_srgb_and_exact(frames: list[np.ndarray], tmp_path: Path) -> None:
     folder = tmp_path / "clip"
     assert write(frames, folder, "tiff") == N
@@ -177,6 +198,10 @@ def test_animate_tiff_places_the_folder_atomically_and_never_overwrites(tmp_path
         assert len(files) == 4
         with Image.open(files[0]) as image:
             assert image.size == (128, 160)                      # 4:5 cut from the 3:2 photo
+        # The sidecar names what the clip is: TIFF frames, not application/octet-stream.
+        sidecar = (tmp_path / f"{folder}.xmp").read_text()
+        assert "application/octet-stream" not in sidecar
+        assert re.search(r'dc:format(="|>)image/tiff', sidecar), sidecar
 
 
 def test_an_encoder_missing_from_this_ffmpeg_is_a_clear_job_error(frames, tmp_path, monkeypatch) -> None:

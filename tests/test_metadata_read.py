@@ -302,10 +302,25 @@ def test_inspect_prints_what_the_pipeline_uses(fixtures_dir, fast_config, capsys
     assert report["develop"]["hsl"]["saturation"]["green"] == -20
     assert report["develop"]["tone_curve"]["master"] == [[0, 0], [255, 255]]
     assert report["descriptive"]["keywords"] == ["Alvin the Squirrel", "Berkley", "USA"]
-    assert report["prompt"] == {"text": "Squirrel at berkely", "source": "caption", "profile": "generic"}
+    # What a run would use, not the caption for the configured profile ("auto" read as generic):
+    # the profile the readiness analysis picks, and no prompt for parallax, which follows none.
+    assert report["engine"]["name"] == "parallax"
+    assert report["prompt"] == {"text": None, "source": "none: the engine follows no prompt", "profile": "portrait"}
     assert report == json.loads(json.dumps(metadata.inspect_report(photo, fixtures_dir / "xmp" / "IMG_5910.xmp")))
 
 
+def test_inspect_agrees_with_the_clip_a_run_makes(fixtures_dir, fast_config, capsys, tmp_path):
+    photo, sidecar = fixtures_dir / "xmp" / "IMG_5910.jpg", fixtures_dir / "xmp" / "IMG_5910.xmp"
+    assert cli.main(["inspect", str(photo), "--xmp", str(sidecar), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert cli.main(["animate", str(photo), "--xmp", str(sidecar), "--out", str(tmp_path),
+                     "--duration", "0.5", "--fps", "4"]) == 0
+    clip_xmp = next(tmp_path.glob("IMG_5910.motion*.xmp")).read_text(encoding="utf-8")
+    assert f"<stillmotion:profile>{report['prompt']['profile']}</stillmotion:profile>" in clip_xmp
+    assert f"<stillmotion:engine>{report['engine']['name']}</stillmotion:engine>" in clip_xmp
+    assert f"<stillmotion:prompt_source>{report['prompt']['source']}</stillmotion:prompt_source>" in clip_xmp
+
+
 def test_missing_photo_is_an_input_error(tmp_path):
-    with pytest.raises(InputError, match="not found"):
+    with pytest.raises(InputError, match="nope.jpg: no such file"):
         metadata.read(tmp_path / "nope.jpg")

@@ -61,6 +61,31 @@ def test_size_limit_and_bomb(tmp_path):
         photo.load(tmp_path / "missing.jpg")
 
 
+def test_a_file_that_is_not_an_image_names_every_format_read(tmp_path):
+    """The message listed "JPEG, PNG, TIFF or HEIF" though WebP is read too."""
+    notes = tmp_path / "notes.jpg"
+    notes.write_text("not a photo")
+    with pytest.raises(InputError) as info:
+        photo.load(notes)
+    assert str(info.value) == "notes.jpg: not an image Stillmotion can read (JPEG, PNG, TIFF, WebP or HEIF expected)"
+    assert photo.EXPECTED_FORMATS == "JPEG, PNG, TIFF, WebP or HEIF"
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/dev/null"), reason="POSIX device file")
+def test_a_device_is_not_a_regular_file_not_missing(tmp_path):
+    """`stillmotion animate /dev/null` said "no such file"."""
+    from pathlib import Path
+
+    from stillmotion.metadata import reader
+
+    with pytest.raises(InputError, match=r"^/dev/null: not a regular file, not a photo$"):
+        photo.load(Path("/dev/null"))
+    with pytest.raises(InputError, match=r"^/dev/null: not a regular file, not a photo$"):
+        reader.read("/dev/null")
+    with pytest.raises(InputError, match=r"missing\.jpg: no such file$"):
+        reader.read(tmp_path / "missing.jpg")
+
+
 @pytest.mark.parametrize("suffix, options", [(".jpg", {"quality": 90}), (".png", {}), (".tif", {})])
 def test_check_complete_finds_a_cut_file_without_decoding_it_whole(tmp_path, suffix, options):
     """What the daemon runs on every submission: a whole file passes, the same file cut short

@@ -11,13 +11,21 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, NoReturn, Sequence
 
 from . import __version__, profiles
 from .errors import Canceled, ConfigError, InputError, StillmotionError, one_line
 from .request import ANCHORS, ASPECTS, CAMERAS, CODECS, ENGINES, FORMATS, SIZES
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """An option error is one line, naming --help, not argparse's full usage first (15 lines
+    for `animate`, with the error at the bottom). Sub-command parsers are of this class too."""
+
+    def error(self, message: str) -> "NoReturn":
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}; see `{self.prog} --help`\n")
 
 
 def _unit_interval(text: str) -> float:
@@ -165,7 +173,9 @@ def _add_simple(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("match", help="colour-match any clip to its source photo")
     p.add_argument("video", metavar="VIDEO", type=Path)
     p.add_argument("--to", dest="photo", required=True, metavar="PHOTO", type=Path)
-    p.add_argument("--out", type=Path, help="a folder, or a new .mp4 (H.264) or .mov (ProRes) file (default: VIDEO.matched.mp4 beside it; .mov for a ProRes clip)")
+    # A string, not a Path: Path("newdir/") loses the separator that says "a folder".
+    p.add_argument("--out", help="a folder (DIR/ is made if missing), or a new .mp4 (H.264) or .mov (ProRes) "
+                                 "file (default: VIDEO.matched.mp4 beside it; .mov for a ProRes clip)")
     p.add_argument("--strength", type=_unit_interval, default=1.0, help="0..1 (default 1)")
     p.set_defaults(func=cmd_match)
 
@@ -275,7 +285,7 @@ def _error(exc: BaseException) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="stillmotion", description="Turn graded photos into short clips that keep their look.")
     parser.add_argument("--version", action="version", version=f"stillmotion {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

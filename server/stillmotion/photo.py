@@ -27,7 +27,12 @@ except ImportError:   # a platform without its wheel: HEIF is then "not an image
 else:
     register_heif_opener()
 
-SUPPORTED_FORMATS = {"JPEG", "PNG", "TIFF", "MPO", "WEBP", "HEIF"}
+# The formats a photo may be in (Pillow's names), each with the name a photographer knows;
+# None: read, but not a format of its own to a reader (MPO is a JPEG with extra pictures).
+_FORMAT_NAMES = {"JPEG": "JPEG", "PNG": "PNG", "TIFF": "TIFF", "WEBP": "WebP", "HEIF": "HEIF", "MPO": None}
+SUPPORTED_FORMATS = set(_FORMAT_NAMES)
+_named = [name for name in _FORMAT_NAMES.values() if name]
+EXPECTED_FORMATS = ", ".join(_named[:-1]) + " or " + _named[-1]    # "JPEG, PNG, ... or HEIF"
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".heic", ".heif", ".hif"}
 # CICP (ISO/IEC 23091-2) transfer characteristics of HDR pictures: PQ (SMPTE ST 2084) and
 # HLG (ARIB STD-B67). Photos (HEIF) and clips (`stillmotion match`) with them are refused.
@@ -101,13 +106,21 @@ def check_size(width: int, height: int, max_megapixels: float) -> None:
             f"{max_megapixels:g} MP limit ([limits] max_megapixels)")
 
 
-def open_checked(path: Path, max_megapixels: float) -> Image.Image:
-    """Open (lazily) and check the declared size before any pixel is decoded."""
+def check_is_file(path: Path) -> None:
+    """An InputError unless `path` is a regular file (or a link to one): a folder, a missing
+    name and a device or pipe (/dev/null) each get their own line."""
     if path.is_dir():
         raise InputError(f"{path}: a folder, not a photo (name the photos in it, e.g. {path / '*.jpg'}, "
                          "or watch it: stillmotion watch)")
-    if not path.is_file():
+    if not path.exists():
         raise InputError(f"{path}: no such file")
+    if not path.is_file():
+        raise InputError(f"{path}: not a regular file, not a photo")
+
+
+def open_checked(path: Path, max_megapixels: float) -> Image.Image:
+    """Open (lazily) and check the declared size before any pixel is decoded."""
+    check_is_file(path)
     if path.suffix.lower() in CAMERA_RAW_SUFFIXES:
         raise InputError(raw_refusal(path))
     try:
@@ -119,11 +132,11 @@ def open_checked(path: Path, max_megapixels: float) -> Image.Image:
                             "(decompression bomb); refused") from None
     except UnidentifiedImageError:
         raise InputError(f"{path.name}: not an image Stillmotion can read "
-                         "(JPEG, PNG, TIFF or HEIF expected)") from None
+                         f"({EXPECTED_FORMATS} expected)") from None
     except OSError as exc:
         raise InputError(f"{path.name}: cannot read: {exc}") from None
     if image.format not in SUPPORTED_FORMATS:
-        raise InputError(f"{path.name}: {image.format} is not supported (JPEG, PNG, TIFF or HEIF expected)")
+        raise InputError(f"{path.name}: {image.format} is not supported ({EXPECTED_FORMATS} expected)")
     if image.format == "TIFF" and _is_raw_tiff(image):
         image.close()
         raise InputError(raw_refusal(path))

@@ -16,11 +16,12 @@ import re
 import secrets
 import shutil
 import socket
+import tempfile
 import time
 from pathlib import Path
 from typing import Iterable
 
-from .errors import JobError
+from .errors import InputError, JobError
 
 TEMP_PREFIX = ".stillmotion-tmp-"
 PLACED_PREFIX = ".stillmotion-placed-"     # a daemon job's record of what it placed (jobs/placement.py)
@@ -47,6 +48,27 @@ def write_failure(exc: BaseException, folder: Path, what: str = "the clip") -> J
     if not is_write_error(exc):
         return None
     return JobError(f"cannot write {what} into {folder.resolve()}: {exc.strerror or exc}; nothing was left there")
+
+
+def check_destination(folder: Path) -> None:
+    """Before any work: clips can go into `folder` (made later, with its parents, if missing:
+    `animate --out`, `match --out DIR/`).
+
+    Writability is tried, not asked (os.access reads mode bits, which on SMB/NFS shares with
+    ACLs or mapped owners can say no where a write succeeds): an anonymous temporary file
+    in `folder` itself, gone when closed. A folder still to be made is not tried."""
+    existing = folder
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(f"{folder}: {existing.name} is a file, not a folder; clips are written into a folder")
+    if existing == folder:
+        try:
+            tempfile.TemporaryFile(dir=folder, prefix=TEMP_PREFIX).close()   # (a name ours if it shows)
+        except PermissionError:
+            raise InputError(f"{folder}: cannot write into this folder (permission denied)") from None
+        except OSError as exc:
+            raise InputError(f"{folder}: cannot write into this folder ({exc.strerror})") from None
 
 
 def temp_path(folder: Path, suffix: str, tag: str = "") -> Path:

@@ -491,25 +491,34 @@ class _PassThrough:
         return released
 
 
+def _ends_in_separator(path: str) -> bool:
+    return path.endswith(tuple(sep for sep in (os.sep, os.altsep) if sep))
+
+
 def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str | os.PathLike | None = None,
                 strength: float = 1.0, config: Mapping[str, Any] | None = None) -> Path:
     """Colour-match a clip on disk (made here or anywhere) to its source photo; returns the new file.
 
     Written beside the video as VIDEO.matched.mp4 (then .matched-2.mp4, ...; a ProRes
     clip as ProRes 422 HQ, VIDEO.matched.mov), or to `out` (a folder, or a new .mp4/.mov
-    file, which decides the format); nothing is ever overwritten and
+    file, which decides the format; a name ending in a separator is a folder, made with its
+    parents if missing, as `animate --out` makes one); nothing is ever overwritten and
     the file appears only when complete. The first frame is tried as the anchor:
     if it is aligned with the photo the fit uses its pixels, otherwise the
     photo's colour distribution. The clip's sound is carried over (video.audio).
     """
     from .. import config as config_mod, photo as photo_mod
-    from ..place import claim, place_group, sweep_abandoned, temp_path, write_failure
+    from ..place import check_destination, claim, place_group, sweep_abandoned, temp_path, write_failure
     from ..video.decode import probe, read_timed_frames
     from ..video.audio import with_audio
     from ..video.encode import SUFFIX, EncodeSettings, FrameTimes, encode, even_size
 
     cfg = config if config is not None else config_mod.load()
     video, out_path = Path(video), Path(out).expanduser() if out is not None else None
+    # `newdir/` (Path drops the separator) names a folder, whether or not it is there yet.
+    out_folder = out_path is not None and (out_path.is_dir() or _ends_in_separator(os.fspath(out)))
+    if out_folder:
+        check_destination(out_path)   # before any work: a file in the way says so at once
     picture = photo_mod.load(photo, float(cfg.get("limits", {}).get("max_megapixels", 200)))
     info = probe(video)
     if info.n_frames < 2 or info.width < 2 or info.height < 2:
@@ -521,12 +530,13 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
                          "clips: export an SDR version (phones: the 'most compatible' or SDR setting)")
     # A ProRes master stays a master (ProRes 422 HQ .mov); anything else becomes H.264 MP4.
     folder, fmt = video.parent, "mov" if info.codec == "prores" else "mp4"
-    if out_path is not None and out_path.is_dir():
+    if out_folder:
         folder = out_path
     elif out_path is not None:
         fmt = out_path.suffix.lower().lstrip(".")
         if fmt not in ("mp4", "mov"):
-            raise InputError(f"--out {out_path.name}: write a .mp4 or .mov file (or give a folder)")
+            raise InputError(f"--out {out_path.name}: write a .mp4 or .mov file (or give a folder: "
+                             f"{out_path.name}{os.sep} is made if missing)")
         if out_path.exists():
             raise InputError(f"{out_path} already exists; not overwriting it")
         folder = out_path.parent
@@ -544,6 +554,7 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
     matched = match_frames(frames(), picture.pixels, strength=strength, anchor_index=0,
                            n_frames=info.n_frames, config=cfg)
     settings = EncodeSettings.from_config(fmt, "h264", cfg.get("output", {}))
+    folder.mkdir(parents=True, exist_ok=True)
     sweep_abandoned(folder)
     tmp, picture = temp_path(folder, SUFFIX[fmt]), temp_path(folder, SUFFIX[fmt])
     try:
@@ -552,7 +563,7 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
         # The clip's sound (a cloud service's soundtrack) comes along; without any, the picture is the file.
         if with_audio(picture, video, tmp) is None:
             os.replace(picture, tmp)
-        if out_path is not None and not out_path.is_dir():
+        if out_path is not None and not out_folder:
             if not claim(tmp, out_path):
                 raise InputError(f"{out_path} already exists; not overwriting it")
             return out_path

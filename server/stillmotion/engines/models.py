@@ -375,27 +375,67 @@ def pull(name: str, config: Mapping[str, Any] | None = None) -> str:
                          "or give a Hugging Face id such as org/name)")
     if existing is not None:
         return str(existing)
-    target = models_dir(config) / slug
-    target.mkdir(parents=True, exist_ok=True)
     try:
         from huggingface_hub import snapshot_download
         from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError, RevisionNotFoundError
     except ImportError:
         raise JobError("huggingface_hub is not installed (pip install huggingface_hub)") from None
+    target = models_dir(config) / slug
+    made = _first_missing(target)             # the folders this pull makes (None: all there)
+    target.mkdir(parents=True, exist_ok=True)
     try:
         snapshot = snapshot_download(hf_id, revision=revision, local_dir=target,
                                      allow_patterns=_pull_patterns(variant), ignore_patterns=_IGNORE)
-    except GatedRepoError:
-        raise JobError(f"{hf_id} is gated: accept its licence at https://huggingface.co/{hf_id} "
-                       f"and log in (`hf auth login`), then run `{pull_command(name)}` again") from None
-    except RevisionNotFoundError:
-        raise JobError(f"{hf_id} has no revision {revision!r}") from None
-    except RepositoryNotFoundError:
-        raise JobError(f"{hf_id} does not exist on Hugging Face (or needs a login)") from None
-    except Exception as exc:   # network and disk errors differ by transport (httpx, OSError...)
-        raise JobError(f"could not download {hf_id}: {exc}; run `{pull_command(name)}` again to resume") from None
+    except BaseException as exc:
+        if made is not None and not _holds_download(target):
+            _remove_made(target, made)        # nothing to resume: no empty folder left behind
+        if isinstance(exc, GatedRepoError):
+            raise JobError(f"{hf_id} is gated: accept its licence at https://huggingface.co/{hf_id} "
+                           f"and log in (`hf auth login`), then run `{pull_command(name)}` again") from None
+        if isinstance(exc, RevisionNotFoundError):
+            raise JobError(f"{hf_id} has no revision {revision!r}") from None
+        if isinstance(exc, RepositoryNotFoundError):
+            raise JobError(f"{hf_id} does not exist on Hugging Face (or needs a login)") from None
+        if isinstance(exc, Exception):   # network and disk errors differ by transport (httpx, OSError...)
+            raise JobError(f"could not download {hf_id}: {exc}; "
+                           f"run `{pull_command(name)}` again to resume") from None
+        raise                                 # Ctrl-C: a partial download is kept, to resume
     folder = Path(snapshot)
-    _engine_of_folder(folder, hf_id)          # an image-to-video pipeline, complete
+    try:
+        _engine_of_folder(folder, hf_id)      # an image-to-video pipeline, complete
+    except InputError:
+        if made is not None:                  # a model no engine drives: nothing to keep
+            _remove_made(target, made)
+        raise
     (folder / COMPLETE_MARKER).write_text(json.dumps(
         {"hf_id": hf_id, "revision": revision, "variant": variant}), encoding="utf-8")
     return str(folder)
+
+
+def _first_missing(folder: Path) -> Path | None:
+    """The outermost of `folder` and its parents that does not exist yet (None: it exists)."""
+    missing = None
+    while not folder.exists() and folder.parent != folder:
+        missing, folder = folder, folder.parent
+    return missing
+
+
+def _holds_download(folder: Path) -> bool:
+    """Whether a failed pull fetched anything worth resuming from: any file with bytes in it
+    but huggingface_hub's own bookkeeping (.gitignore, locks)."""
+    return any(p.is_file() and p.name != ".gitignore" and p.suffix != ".lock" and p.stat().st_size
+               for p in folder.rglob("*"))
+
+
+def _remove_made(target: Path, made: Path) -> None:
+    """Remove `target` and the now-empty parents up to `made`, the outermost one this pull made."""
+    import shutil
+
+    shutil.rmtree(target, ignore_errors=True)
+    folder = target.parent
+    while folder != made.parent and folder.is_relative_to(made):
+        try:
+            folder.rmdir()
+        except OSError:
+            break
+        folder = folder.parent

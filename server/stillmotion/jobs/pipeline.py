@@ -10,10 +10,9 @@ clip. The CLI, the daemon's worker and the watch folders all call `run_job`.
 from __future__ import annotations
 
 import dataclasses
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 
@@ -21,8 +20,8 @@ from .. import __version__, engines, metadata, photo as photo_mod, profiles, rea
 from ..progress import CancelToken, ProgressSink, null_progress
 from ..colour.look import LookSettings, apply_look, remove_look
 from ..colour.match import match_frames
-from ..errors import Canceled, InputError
-from ..place import TEMP_PREFIX, place_group, remove_temp, sweep_abandoned, temp_path, write_failure
+from ..errors import Canceled
+from ..place import check_destination, place_group, remove_temp, sweep_abandoned, temp_path, write_failure
 from ..request import AnimateRequest
 from ..video.aspect import crop_photo
 from ..video.encode import SUFFIX, EncodeSettings, encode, even_size
@@ -67,7 +66,9 @@ WEB_FORMATS = ("gif", "webp")    # formats for web pages and messages: sized by 
 
 def delivery_size(width: int, height: int, request: AnimateRequest, output_cfg: dict) -> tuple[int, int]:
     """The clip's size: --size (short edge) or [output] long_edge (web_long_edge for GIF and
-    animated WebP), never above the source by default."""
+    animated WebP). Without --size it is never above the source unless [output]
+    upscale_beyond_source; an explicit --size is the user's request and is delivered as asked
+    (a 400 px photo at --size 1080p comes out 1080 px, upscaled)."""
     aspect = width / height
     if request.size == "source":
         w, h = width, height
@@ -84,24 +85,49 @@ def delivery_size(width: int, height: int, request: AnimateRequest, output_cfg: 
     return even_size(w, h)
 
 
-def check_destination(folder: Path) -> None:
-    """Before any work: clips can go into `folder` (made later, with its parents, if missing).
+@dataclass
+class JobPlan:
+    """What a job settles before it renders: the profile, every setting, the prompt, the engine."""
+    request: AnimateRequest          # resolved: every field set, for the concrete profile
+    profile: str                     # the motion profile used (auto decided; "generic" if none fits)
+    fit: Any                         # the readiness analysis (profile for auto, subject, faces)
+    meta: Any                        # the photo's metadata (metadata.PhotoMetadata)
+    prompt: str | None               # what the engine is given; None for engines that follow no text
+    prompt_source: str
+    engine: Any
+    engine_reason: str
+    notes: list[str] = field(default_factory=list)   # things the user should know (an unused prompt)
 
-    Writability is tried, not asked (os.access reads mode bits, which on SMB/NFS shares with
-    ACLs or mapped owners can say no where a write succeeds): an anonymous temporary file
-    in `folder` itself, gone when closed. A folder still to be made is not tried."""
-    existing = folder
-    while not existing.exists() and existing.parent != existing:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise InputError(f"{folder}: {existing.name} is a file, not a folder; clips are written into a folder")
-    if existing == folder:
-        try:
-            tempfile.TemporaryFile(dir=folder, prefix=TEMP_PREFIX).close()   # (a name ours if it shows)
-        except PermissionError:
-            raise InputError(f"{folder}: cannot write into this folder (permission denied)") from None
-        except OSError as exc:
-            raise InputError(f"{folder}: cannot write into this folder ({exc.strerror})") from None
+
+def plan_job(photo: photo_mod.Photo, request: AnimateRequest, config: dict, photo_path: Path, *,
+             sidecar: Path | None = None, develop: dict | None = None) -> JobPlan:
+    """Settle a job's profile, settings, prompt and engine, as `run_job` renders it and as
+    `stillmotion inspect` reports it (one function, so that the two cannot disagree)."""
+    # The readiness analysis picks the profile for --profile auto, and finds the subject and
+    # faces that aspect crops and the parallax depth estimate keep in view (~10 ms at 1 MP).
+    fit = readiness.analyze(photo)
+    profile_name = fit.suggested_profile if request.profile == "auto" else request.profile
+    request = request.resolve(profile_name, config.get("animate", {}))
+    meta = metadata.read_for_job(photo_path, config, sidecar=sidecar, develop=develop)
+    profile = profiles.PROFILES.get(profile_name, profiles.GENERIC)
+    prompt, prompt_source = metadata.choose_prompt(
+        request.prompt, meta, profile, bool(config.get("animate", {}).get("caption_as_prompt", True)))
+    engine, why = engines.choose(request.engine, config, model=request.model)
+    notes: list[str] = []
+    if not engine.status().prompt:
+        # Parallax and SVD follow no text: recording a prompt would claim it shaped the clip.
+        if prompt_source in (metadata.prompt.REQUEST, metadata.prompt.PHOTO):   # a person's words
+            notes.append(f"the prompt was not used: the {engine.name} engine follows no text prompt")
+        prompt, prompt_source = None, "none: the engine follows no prompt"
+    return JobPlan(request=request, profile=profile.name, fit=fit, meta=meta, prompt=prompt, prompt_source=prompt_source,
+                   engine=engine, engine_reason=why, notes=notes)
+
+
+def default_request(config: Mapping[str, Any]) -> AnimateRequest:
+    """The request of a plain `stillmotion animate PHOTO`: engine and profile from [animate]."""
+    animate = config.get("animate", {})
+    return AnimateRequest.from_dict({"engine": animate.get("engine", "auto"),
+                                     "profile": animate.get("profile", "auto")})
 
 
 def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progress,
@@ -113,27 +139,14 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
     # -- prepare: decode the photo, read its metadata, settle every setting --------
     progress("prepare", 0.0)
     destination = spec.destination
-    check_destination(destination)   # before any work: a wrong --out says so at once
+    check_destination(destination)    # before any work: a wrong --out says so at once
     sweep_abandoned(destination)       # what killed one-off runs left there
     photo = photo_mod.load(spec.photo_path, float(limits.get("max_megapixels", 200)))
     cancel.raise_if_cancelled()
-    request = spec.request
-    # The readiness analysis picks the profile for --profile auto, and finds the subject and
-    # faces that aspect crops and the parallax depth estimate keep in view (~10 ms at 1 MP).
-    fit = readiness.analyze(photo)
-    profile_name = fit.suggested_profile if request.profile == "auto" else request.profile
-    request = request.resolve(profile_name, config.get("animate", {}))
-    meta = metadata.read_for_job(spec.photo_path, config, sidecar=spec.sidecar_path, develop=spec.develop)
-    prompt, prompt_source = metadata.choose_prompt(
-        request.prompt, meta, profiles.PROFILES.get(profile_name, profiles.GENERIC),
-        bool(config.get("animate", {}).get("caption_as_prompt", True)))
-    engine, why = engines.choose(request.engine, config, model=request.model)
-    notes: list[str] = []
-    if not engine.status().prompt:
-        # Parallax and SVD follow no text: recording a prompt would claim it shaped the clip.
-        if prompt_source in (metadata.prompt.REQUEST, metadata.prompt.PHOTO):   # a person's words
-            notes.append(f"the prompt was not used: the {engine.name} engine follows no text prompt")
-        prompt, prompt_source = None, "none: the engine follows no prompt"
+    plan = plan_job(photo, spec.request, config, spec.photo_path, sidecar=spec.sidecar_path,
+                    develop=spec.develop)
+    request, fit, meta, engine, why = plan.request, plan.fit, plan.meta, plan.engine, plan.engine_reason
+    prompt, prompt_source, notes = plan.prompt, plan.prompt_source, plan.notes
     # The photo's grain and vignette come out before animation and go back on every frame
     # (fresh grain, vignette locked to the frame); only if its pixels carry them.
     look = LookSettings.from_develop(meta.develop)
@@ -148,7 +161,7 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
         context.update(faces=[face.box for face in fit.faces], subject_box=fit.subject_box)
     result.info.update(prompt_source=prompt_source, metadata_warnings=meta.warnings, notes=notes,
                        readiness_score=round(fit.score, 3))
-    if request.profile == "auto":
+    if spec.request.profile == "auto":   # (the resolved request names the profile auto chose)
         result.info.update(profile_reason=fit.profile_reason)
     result.info.update(engine=engine.name, engine_reason=why, profile=request.profile, prompt=prompt,
                        request=request.to_dict(), seeds=request.seeds(), size=[width, height])

@@ -1,27 +1,32 @@
-"""`stillmotion inspect`: the metadata exactly as the pipeline reads it."""
+"""`stillmotion inspect`: the metadata exactly as the pipeline reads it, and the profile,
+engine and prompt a plain `stillmotion animate PHOTO` would use."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Mapping
 
-from .. import profiles
-from .job import read_for_job
-from .prompt import choose_prompt
-
 
 def inspect_report(photo: str | Path, xmp: str | Path | None = None, *,
                    config: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """JSON-ready report: develop + descriptive metadata, sources, warnings, and the prompt
-    the pipeline would choose without a --prompt (for the configured profile)."""
+    """JSON-ready report: develop + descriptive metadata, sources, warnings, and what a run
+    without options would use: the motion profile (auto decided by the readiness analysis),
+    the engine, and the prompt that engine is given (none for engines that follow no text).
+    Settled by the pipeline's own `plan_job`, so the report and a run cannot disagree."""
+    from .. import photo as photo_mod
+    from ..jobs.pipeline import default_request, plan_job
+
     if config is None:
         from .. import config as config_mod
         config = config_mod.load()
-    meta = read_for_job(photo, config, sidecar=Path(xmp) if xmp is not None else None)
-    animate = config.get("animate", {})
-    profile = profiles.PROFILES.get(str(animate.get("profile", "auto")), profiles.GENERIC)
-    prompt, source = choose_prompt(None, meta, profile, bool(animate.get("caption_as_prompt", True)))
+    path = Path(photo)
+    pixels = photo_mod.load(path, float(config.get("limits", {}).get("max_megapixels", 200)))
+    plan = plan_job(pixels, default_request(config), dict(config), path,
+                    sidecar=Path(xmp) if xmp is not None else None)
     report: dict[str, Any] = {"photo": str(photo)}
-    report.update(meta.to_json())
-    report["prompt"] = {"text": prompt, "source": source, "profile": profile.name}
+    report.update(plan.meta.to_json())
+    report["prompt"] = {"text": plan.prompt, "source": plan.prompt_source, "profile": plan.profile}
+    report["engine"] = {"name": plan.engine.name, "reason": plan.engine_reason}
+    if plan.notes:
+        report["notes"] = plan.notes
     return report

@@ -53,6 +53,7 @@ _NON_GENERATIVE_ENGINES = {"parallax": COMPOSITE_SYNTHETIC}
 
 MEDIA_TYPES = {".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/quicktime",
                ".gif": "image/gif", ".webp": "image/webp"}
+SEQUENCE_MEDIA_TYPE = "image/tiff"   # a clip that is a folder: --format tiff's frame_000001.tif, ...
 PADDING = 2048  # XMP spec: padding lets other tools edit the packet in place
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 _NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -71,6 +72,19 @@ def digital_source_type(engine: str, *, generative_fill: bool = False) -> str:
     if engine in _NON_GENERATIVE_ENGINES:
         return DST_BASE + "compositeWithTrainedAlgorithmicMedia" if generative_fill else _NON_GENERATIVE_ENGINES[engine]
     return TRAINED
+
+
+def ai_system(engine: str, provenance: Mapping[str, Any]) -> tuple[str, str]:
+    """AISystemUsed and AISystemVersionUsed as a reader of the clip's metadata wants them.
+
+    A generative engine: the model that made the frames and its revision. Stillmotion's own
+    engines (parallax) have no model: "Stillmotion parallax engine" and Stillmotion's version;
+    the engine's internal id and revision ("stillmotion-parallax", "1") stay in the
+    reproduction block (stillmotion:model, stillmotion:revision)."""
+    software = str(provenance.get("software_version") or __version__)
+    if engine in _NON_GENERATIVE_ENGINES or not provenance.get("model"):
+        return f"Stillmotion {engine} engine", software
+    return str(provenance["model"]), str(provenance.get("revision") or software)
 
 
 def build_packet(meta: PhotoMetadata | None, provenance: Mapping[str, Any], *, original_path: str | Path,
@@ -123,9 +137,9 @@ def build_packet(meta: PhotoMetadata | None, provenance: Mapping[str, Any], *, o
     # -- disclosure ---------------------------------------------------------------------
     _simple(desc, "Iptc4xmpExt", "DigitalSourceType",
             digital_source_type(engine, generative_fill=bool(provenance.get("generative_fill"))))
-    _simple(desc, "Iptc4xmpExt", "AISystemUsed", str(provenance.get("model") or f"Stillmotion {engine} engine"))
-    _simple(desc, "Iptc4xmpExt", "AISystemVersionUsed",
-            str(provenance.get("revision") or provenance.get("software_version") or __version__))
+    system, version = ai_system(engine, provenance)
+    _simple(desc, "Iptc4xmpExt", "AISystemUsed", system)
+    _simple(desc, "Iptc4xmpExt", "AISystemVersionUsed", version)
     _simple(desc, "Iptc4xmpExt", "AIPromptInformation", _text(provenance.get("prompt")))
 
     # -- reproduction: every setting, verbatim -------------------------------------

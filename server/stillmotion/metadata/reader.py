@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..errors import InputError
 from . import descriptive as descriptive_mod, develop as develop_mod, values
 from .descriptive import Descriptive
 from .develop import DevelopSettings
@@ -37,11 +36,10 @@ def read(photo_path: str | Path, *, sidecar: Path | None = None, develop: Mappin
     The sidecar is `sidecar` if given (a broken one is an InputError), else one found
     beside the photo (a broken one is a warning). Unparseable values are warnings.
     """
+    from ..photo import check_is_file
+
     photo = Path(photo_path)
-    if photo.is_dir():
-        raise InputError(f"{photo}: a folder, not a photo")
-    if not photo.is_file():
-        raise InputError(f"photo not found: {photo}")
+    check_is_file(photo)   # a folder, a missing name, a device: the same lines as `animate`
     sources = gather(photo, sidecar=Path(sidecar) if sidecar is not None else None, develop=develop,
                      max_xmp_bytes=max_xmp_bytes, discover_sidecar=discover_sidecar)
     return from_sources(sources)

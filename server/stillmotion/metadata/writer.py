@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .bmff import embed_xmp
-from .packet import MEDIA_TYPES, build_packet
+from .packet import MEDIA_TYPES, SEQUENCE_MEDIA_TYPE, build_packet
 from .reader import PhotoMetadata
 
 EMBEDDABLE = {".mp4", ".m4v", ".mov"}
@@ -55,8 +55,9 @@ def write_clip_metadata(video_path: str | os.PathLike, sidecar_path: str | os.Pa
     """
     video = Path(video_path)
     suffix = video.suffix.lower()
-    packet = build_packet(meta, provenance, original_path=original_path,
-                          media_type=MEDIA_TYPES.get(suffix, "application/octet-stream"),
+    # A folder (whose temporary name has no suffix) is a TIFF frame sequence.
+    media_type = SEQUENCE_MEDIA_TYPE if video.is_dir() else MEDIA_TYPES.get(suffix, "application/octet-stream")
+    packet = build_packet(meta, provenance, original_path=original_path, media_type=media_type,
                           carry_gps=carry_gps)
     if embed and suffix in EMBEDDABLE:
         embed_xmp(video, packet)

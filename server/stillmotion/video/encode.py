@@ -246,13 +246,33 @@ def _add_icc_to_webp(path: Path, profile: bytes) -> None:
         staged.unlink(missing_ok=True)
 
 
+GIF_MIN_DELAY_CS = 2   # browsers show a shorter GIF frame delay as 100 ms
+
+
+def gif_delays_cs(fps: float):
+    """Each frame's GIF delay in whole centiseconds (all a GIF can store), spread so that the
+    running total stays on k*100/fps: at 30 fps 3, 3, 4, 3, 3, 4, ... (a flat 3 cs would play
+    a 2 s clip in 1.8 s). Never under GIF_MIN_DELAY_CS."""
+    step = 100 / frame_rate(fps)          # exact: 23.976 fps is 24000/1001
+    elapsed = 0
+    k = 0
+    while True:
+        k += 1
+        target = int(k * step + Fraction(1, 2))   # round half up, the same at every rate
+        delay = max(GIF_MIN_DELAY_CS, target - elapsed)
+        elapsed += delay
+        yield delay
+
+
 class _GifWriter:
     """GIF through Pillow's encoder, frame by frame into the file (its `save_all` would hold
     every frame to the end; the bytes are the same, measured: identical pixels). One palette
-    for the whole clip, from the first frame: no palette flicker."""
+    for the whole clip, from the first frame: no palette flicker. Frame delays come from
+    gif_delays_cs, so the clip lasts its length to within a centisecond."""
 
     def __init__(self, path: Path, width: int, height: int, fps: float, settings: EncodeSettings) -> None:
-        self.params = {"duration": max(20, round(1000 / fps)), "loop": 0, "optimize": False, "disposal": 1}
+        self.params = {"loop": 0, "optimize": False, "disposal": 1}
+        self._delays = gif_delays_cs(fps)
         self._palette: Image.Image | None = None
         self._file = open(path, "wb")
         self.count = 0
@@ -262,11 +282,12 @@ class _GifWriter:
         if self._palette is None:
             self._palette = image.quantize(colors=255, method=Image.Quantize.MEDIANCUT)
         frame_image = image.quantize(palette=self._palette, dither=Image.Dither.FLOYDSTEINBERG)
+        params = dict(self.params, duration=10 * next(self._delays))   # Pillow counts in ms
         if self.count == 0:   # the header: screen size, the global palette, loop forever
-            frame_image.encoderinfo = dict(self.params)
+            frame_image.encoderinfo = dict(params)
             header, _ = GifImagePlugin.getheader(frame_image, None, frame_image.encoderinfo)
             self._file.write(b"".join(header))
-        self._file.write(b"".join(GifImagePlugin.getdata(frame_image, **self.params)))
+        self._file.write(b"".join(GifImagePlugin.getdata(frame_image, **params)))
         self.count += 1
 
     def close(self) -> None:

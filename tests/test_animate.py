@@ -389,3 +389,46 @@ def test_a_bad_option_is_one_line_not_the_usage(argv, expect, capsys):
     assert captured.out == "" and len(err) == 1, err
     assert err[0].startswith(expect) and "usage:" not in err[0]
     assert "--help" in err[0]
+
+
+@pytest.mark.parametrize("variable,value,says", [
+    ("STILLMOTION__ANIMATE__FORMAT", '"avi"', "[animate] format must be one of mp4, mov, gif, webp, tiff; got 'avi'"),
+    ("STILLMOTION__OUTPUT__PRESET", '"bogus"', "[output] preset must be one of ultrafast,"),
+    ("STILLMOTION__OUTPUT__LONG_EDGE", "0", "[output] long_edge must be between 64 and 16384; got 0"),
+    ("STILLMOTION__ANIMATE__FPS", "500", "[animate] fps must be between 1 and 120; got 500"),
+    ("STILLMOTION__ANIMATE__STYLE_CONSISTENCY", "5", "[animate] style_consistency must be between 0.0 and 1.0"),
+    ("STILLMOTION__OUTPUT__CRF", "99", "[output] crf must be between 0 and 51; got 99"),
+])
+def test_a_bad_config_value_is_one_line_and_exit_2_before_any_work(photo_jpg, fast_config, capsys, monkeypatch,
+                                                                   variable, value, says):
+    import time
+
+    from stillmotion.jobs import pipeline
+
+    def no_job(*_args, **_kwargs):
+        raise AssertionError("a job was started with a bad config")
+    monkeypatch.setattr(pipeline, "run_job", no_job)
+    monkeypatch.setenv(variable, value)
+    started = time.monotonic()
+    assert animate(str(photo_jpg), "--duration", "1", "--fps", "4") == 2
+    assert time.monotonic() - started < 10
+    err = capsys.readouterr().err
+    assert err.startswith(f"stillmotion: error: environment ({variable}): {says}"), err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not list(photo_jpg.parent.glob("IMG_1234.motion*"))
+
+
+@pytest.mark.parametrize("command", ["serve", "watch"])
+def test_the_daemon_and_the_watcher_do_not_start_with_a_bad_config(fast_config, capsys, monkeypatch, tmp_path, command):
+    from aiohttp import web
+
+    from stillmotion.jobs import worker
+
+    monkeypatch.setattr(web, "run_app", lambda *a, **k: pytest.fail("the daemon started"))
+    monkeypatch.setattr(worker.Worker, "start", lambda self: pytest.fail("a worker started"))
+    fast_config.write_text('[output]\npreset = "bogus"\n', encoding="utf-8")
+    args = [command] + ([str(tmp_path)] if command == "watch" else [])
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == (f"stillmotion: error: {fast_config}: [output] preset must be one of ultrafast, superfast, "
+                           "veryfast, faster, fast, medium, slow, slower, veryslow, placebo; got 'bogus'")

@@ -46,10 +46,11 @@ def test_wrong_type_names_expected_type(tmp_path):
 def test_limits_at_or_below_zero_name_the_setting(tmp_path):
     user = tmp_path / "config.toml"
     user.write_text("[limits]\nmax_megapixels = -1\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"config\.toml: '\[limits\] max_megapixels' must be above 0, got -1"):
+    with pytest.raises(ConfigError, match=r"config\.toml: \[limits\] max_megapixels must be above 0; got -1"):
         config.load(user, environ={})
     user.write_text("", encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"environment: '\[limits\] max_upload_mb' must be above 0"):
+    with pytest.raises(ConfigError, match=r"^environment \(STILLMOTION__LIMITS__MAX_UPLOAD_MB\): "
+                                          r"\[limits\] max_upload_mb must be above 0"):
         config.load(user, environ={"STILLMOTION__LIMITS__MAX_UPLOAD_MB": "0"})
     assert config.load(user, environ={"STILLMOTION__LIMITS__MAX_UPLOAD_MB": "2"})["limits"]["max_upload_mb"] == 2
 
@@ -150,3 +151,130 @@ def test_job_progress_counts_streamed_stages_side_by_side_and_shows_them_in_orde
     order = list(STAGES)
     shown = [order.index(s) for s, _ in seen]
     assert shown == sorted(shown)
+
+
+# ---- values checked at load: [section] key, what it accepts, where the value came from ----------
+BAD_VALUES = [
+    # (section, key, TOML value, what the message must say it accepts)
+    ("animate", "format", '"avi"', "one of mp4, mov, gif, webp, tiff; got 'avi'"),
+    ("animate", "fps", "500", "between 1 and 120"),
+    ("animate", "fps", "0.5", "between 1 and 120"),
+    ("animate", "style_consistency", "5", "between 0.0 and 1.0"),
+    ("animate", "motion", "-0.1", "between 0.0 and 1.0"),
+    ("animate", "engine", '"sora"', "one of auto, parallax, svd, ltx, wan, cogvideox"),
+    ("animate", "profile", '"wedding"', "one of auto, portrait"),
+    ("output", "preset", '"bogus"', "one of ultrafast, superfast, veryfast, faster, fast, medium, slow, "
+                                    "slower, veryslow, placebo; got 'bogus'"),
+    ("output", "crf", "99", "between 0 and 51; got 99"),
+    ("output", "crf", "-1", "between 0 and 51"),
+    ("output", "long_edge", "0", "between 64 and 16384; got 0"),
+    ("output", "web_long_edge", "-5", "between 64 and 16384"),
+    ("colour", "lut_size", "3", "between 5 and 65"),
+    ("finish", "interpolation", '"magic"', "one of motion, blend"),
+    ("finish", "threads", "0", "between 1 and 64"),
+    ("jobs", "per_device", "0", "between 1 and 64"),
+    ("jobs", "render_nice", "-5", "between 0 and 19"),
+    ("jobs", "retention_days", "-1", "between 0 and 36500"),
+    ("jobs", "isolation", '"fork"', "one of process, thread"),
+    ("engines", "device", '"tpu"', "one of auto, cuda, mps, cpu"),
+    ("engines", "offload", '"disk"', "one of auto, none, model, group, sequential"),
+    ("engines", "steps", "-1", "between 0 and 500"),
+    ("engines", "idle_unload_seconds", "-1", "between 0 and"),
+    ("watch", "rescan_seconds", "-1", "between 0 and 86400"),
+    ("limits", "max_megapixels", "0", "above 0"),
+]
+
+
+@pytest.mark.parametrize("section,key,value,accepts", BAD_VALUES)
+def test_a_bad_value_names_key_range_and_environment_variable(tmp_path, monkeypatch, section, key, value, accepts):
+    monkeypatch.setenv("STILLMOTION_HOME", str(tmp_path))
+    variable = f"STILLMOTION__{section.upper()}__{key.upper()}"
+    with pytest.raises(ConfigError) as err:
+        config.load(environ={variable: value})
+    message = str(err.value)
+    assert message.startswith(f"environment ({variable}): [{section}] {key} must be "), message
+    assert accepts in message and "\n" not in message
+
+
+@pytest.mark.parametrize("section,key,value,accepts", BAD_VALUES[:12])
+def test_a_bad_value_in_a_file_names_the_file(tmp_path, section, key, value, accepts):
+    user = tmp_path / "mine.toml"
+    user.write_text(f"[{section}]\n{key} = {value}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        config.load(user, environ={})
+    assert str(err.value).startswith(f"{user}: [{section}] {key} must be "), str(err.value)
+    assert accepts in str(err.value)
+
+
+def test_the_source_named_is_the_one_that_set_the_bad_value(tmp_path):
+    user = tmp_path / "config.toml"
+    user.write_text("[output]\ncrf = 99\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"^{tmp_path}/config\.toml: \[output\] crf"):
+        config.load(user, environ={"STILLMOTION__OUTPUT__PRESET": '"fast"'})   # a good value from env
+    # The environment overrides the file's bad value with a good one: nothing to complain about.
+    assert config.load(user, environ={"STILLMOTION__OUTPUT__CRF": "23"})["output"]["crf"] == 23
+    user.write_text('[animate]\nformat = "gif"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"^environment \(STILLMOTION__ANIMATE__FPS\): \[animate\] fps and format: "
+                                          r"gif clips play at most 50 frames per second"):
+        config.load(user, environ={"STILLMOTION__ANIMATE__FPS": "60"})
+
+
+def test_type_errors_from_the_environment_name_the_variable(tmp_path, monkeypatch):
+    monkeypatch.setenv("STILLMOTION_HOME", str(tmp_path))
+    with pytest.raises(ConfigError, match=r"^environment \(STILLMOTION__OUTPUT__CRF\): 'output.crf' must be an integer"):
+        config.load(environ={"STILLMOTION__OUTPUT__CRF": "high"})
+    with pytest.raises(ConfigError, match=r"'server.allowed_hosts' must be an array of strings, got \[1\]"):
+        config.load(environ={"STILLMOTION__SERVER__ALLOWED_HOSTS": "[1]"})
+    with pytest.raises(ConfigError, match=r"'output.allowed_dirs' must be an array of strings"):
+        config.load(environ={"STILLMOTION__OUTPUT__ALLOWED_DIRS": '["/a", 2]'})
+
+
+def test_limits_are_the_requests_and_the_encoders(tmp_path, monkeypatch):
+    """The edges of each range are accepted: the same limits as --fps, --motion, --style."""
+    monkeypatch.setenv("STILLMOTION_HOME", str(tmp_path))
+    good = {"ANIMATE__FPS": "120", "ANIMATE__MOTION": "0", "ANIMATE__STYLE_CONSISTENCY": "1",
+            "ANIMATE__FORMAT": '"tiff"', "OUTPUT__CRF": "51", "OUTPUT__PRESET": '"placebo"',
+            "OUTPUT__LONG_EDGE": "64", "JOBS__RENDER_NICE": "0", "ENGINES__STEPS": "0"}
+    cfg = config.load(environ={f"STILLMOTION__{k}": v for k, v in good.items()})
+    assert cfg["animate"]["fps"] == 120.0 and cfg["output"]["preset"] == "placebo"
+    with pytest.raises(InputError, match="fps must be between 1 and 120"):      # the request says the same
+        AnimateRequest.from_dict({"fps": 121})
+    with pytest.raises(ConfigError, match=r"\[animate\] fps must be between 1 and 120"):
+        config.load(environ={"STILLMOTION__ANIMATE__FPS": "121"})
+
+
+def test_default_toml_itself_passes_its_checks(tmp_path, monkeypatch):
+    monkeypatch.setenv("STILLMOTION_HOME", str(tmp_path))    # no user file
+    cfg = config.load(environ={})
+    assert cfg.sources == [str(config.paths.default_config_file())]
+    config.check(cfg)
+
+
+# Keys whose every value of the right type is usable (booleans are all such), or that are
+# checked where they are used: [server] port by `serve` (with --port), [[watch.folders]] by
+# `serve` and `watch`, the model registry by engines.models.
+UNCHECKED = {("server", "host"), ("server", "port"), ("models", "dir"), ("watch", "folders"),
+             ("watch", "output"), ("output", "allowed_dirs"), ("server", "allowed_hosts"),
+             ("server", "allowed_origins")}
+
+
+def test_every_number_and_name_in_default_toml_is_checked(tmp_path, monkeypatch):
+    """A new key in default.toml needs its owner's check (or a place in UNCHECKED): a value
+    far out of range, or a name no setting has, is refused at load."""
+    monkeypatch.setenv("STILLMOTION_HOME", str(tmp_path))
+    cfg = config.load(environ={})
+    for section, table in cfg.items():
+        for key, default in table.items():
+            if (section, key) in UNCHECKED or isinstance(default, (bool, dict)):
+                continue
+            if isinstance(default, list):
+                bad = "[]"        # (watch.patterns: at least one)
+            elif isinstance(default, str):
+                bad = '"no-such-value"'
+            else:
+                bad = "-1000000"
+            variable = f"STILLMOTION__{section.upper()}__{key.upper()}"
+            with pytest.raises(ConfigError) as err:
+                config.load(environ={variable: bad})
+            assert str(err.value).startswith(f"environment ({variable}): [{section}]"), str(err.value)
+            assert key in str(err.value)

@@ -228,7 +228,9 @@ def test_device_setting_is_checked(home, tmp_path):
     engines._instances.clear()
     (home / "config.toml").write_text('[engines]\ndevice = "tpu"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match="device must be one of auto, cuda, mps, cpu"):
-        engines.get("svd", config_mod.load()).device()
+        config_mod.load()                                      # at load, not when a job asks
+    with pytest.raises(ConfigError, match="device must be one of auto, cuda, mps, cpu"):
+        engines.get("svd", {"engines": {"device": "tpu"}}).device()
 
 
 def test_pull_refuses_local_entries(home, tmp_path):

@@ -4,6 +4,13 @@
 may set appears there, and its default's type is the type expected. A user file
 overrides any subset; environment variables `STILLMOTION__SECTION__KEY` override
 both (the value is parsed as TOML, falling back to a plain string).
+
+Values are then checked against what their owners accept (`check`): each owner
+(AnimateRequest's limits for [animate], EncodeSettings for crf/preset, MatchSettings
+for [colour], FinishSettings for [finish], ...) raises a ConfigError made by
+`check_range` / `check_choice`, which carries the key; the loader adds where that
+value came from (the file, or the environment variable). All of it at load, before
+any work: a value that would fail every job stops the command or the daemon at once.
 """
 
 from __future__ import annotations
@@ -26,15 +33,38 @@ ENV_PREFIX = "STILLMOTION__"
 
 # Tables whose contents are free-form (validated by their owners), e.g. model registries.
 _OPEN_TABLES = {("models", "registry")}
+# Arrays whose items must be strings (an empty default cannot show it).
+_STRING_ARRAYS = {("output", "allowed_dirs"), ("watch", "patterns"), ("server", "allowed_hosts"),
+                  ("server", "allowed_origins")}
 
 
 class Config(dict):
     """A nested dict of settings with the file(s) it came from."""
 
     sources: list[str]
+    origins: dict[tuple[str, ...], str]   # key path -> the file or environment variable that set it
 
     def section(self, name: str) -> dict[str, Any]:
         return self.get(name, {})
+
+    def origin(self, key: tuple[str, ...]) -> str:
+        """Where the value at `key` came from: a user file, "environment (STILLMOTION__...)",
+        else the default file."""
+        sources = getattr(self, "sources", None) or ["config"]
+        return getattr(self, "origins", {}).get(tuple(key), sources[0])
+
+
+def check_range(section: str, key: str, value: Any, lo: float, hi: float) -> None:
+    """A setting's value against its owner's range: a ConfigError naming it, else nothing."""
+    if not lo <= value <= hi:
+        raise ConfigError(f"[{section}] {key} must be between {lo} and {hi}; got {value}", key=(section, key))
+
+
+def check_choice(section: str, key: str, value: Any, choices: tuple[str, ...]) -> None:
+    """A setting's value against the values its owner knows."""
+    if value not in choices:
+        raise ConfigError(f"[{section}] {key} must be one of {', '.join(choices)}; got {value!r}",
+                          key=(section, key))
 
 
 def _type_name(value: Any) -> str:
@@ -52,7 +82,10 @@ def _check_type(default: Any, value: Any) -> bool:
     return isinstance(value, type(default))
 
 
-def _merge(base: dict, override: Mapping, source: str, prefix: tuple[str, ...] = ()) -> None:
+def _merge(base: dict, override: Mapping, source: str, prefix: tuple[str, ...] = (),
+           origins: dict[tuple[str, ...], str] | None = None) -> None:
+    """`override` into `base`, checked against its keys and types; `origins` records the
+    source of every value set."""
     for key, value in override.items():
         where = ".".join(prefix + (key,))
         if prefix + (key,) in _OPEN_TABLES or prefix in _OPEN_TABLES:
@@ -61,6 +94,8 @@ def _merge(base: dict, override: Mapping, source: str, prefix: tuple[str, ...] =
                 _merge_open(base[key], value)
             else:
                 base[key] = copy.deepcopy(value)
+            if origins is not None:
+                origins[prefix + (key,)] = source
             continue
         if key not in base:
             known = ", ".join(sorted(base)) or "none"
@@ -69,12 +104,16 @@ def _merge(base: dict, override: Mapping, source: str, prefix: tuple[str, ...] =
         if isinstance(default, dict):
             if not isinstance(value, dict):
                 raise ConfigError(f"{source}: '{where}' must be a table, got {_type_name(value)}")
-            _merge(default, value, source, prefix + (key,))
+            _merge(default, value, source, prefix + (key,), origins)
         elif not _check_type(default, value):
             raise ConfigError(
                 f"{source}: '{where}' must be {_type_name(default)}, got {_type_name(value)} ({value!r})")
+        elif prefix + (key,) in _STRING_ARRAYS and not all(isinstance(item, str) for item in value):
+            raise ConfigError(f"{source}: '{where}' must be an array of strings, got {value!r}")
         else:
             base[key] = float(value) if isinstance(default, float) else value
+            if origins is not None:
+                origins[prefix + (key,)] = source
 
 
 def _merge_open(base: dict, override: Mapping) -> None:
@@ -96,8 +135,9 @@ def _read_toml(path: Path) -> dict:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
 
 
-def _env_overrides(environ: Mapping[str, str]) -> dict:
-    out: dict = {}
+def _env_overrides(environ: Mapping[str, str]) -> list[tuple[str, dict]]:
+    """(variable name, the nested table it sets) for each STILLMOTION__SECTION__KEY variable."""
+    out: list[tuple[str, dict]] = []
     for name, raw in environ.items():
         if not name.startswith(ENV_PREFIX):
             continue
@@ -108,10 +148,12 @@ def _env_overrides(environ: Mapping[str, str]) -> dict:
             value = tomllib.loads(f"v = {raw}")["v"]
         except tomllib.TOMLDecodeError:
             value = raw
-        node = out
+        table: dict = {}
+        node = table
         for k in keys[:-1]:
             node = node.setdefault(k, {})
         node[keys[-1]] = value
+        out.append((name, table))
     return out
 
 
@@ -119,31 +161,64 @@ def load(path: str | os.PathLike | None = None, environ: Mapping[str, str] | Non
     """Defaults, then the user file (explicit `path`, else the one in the config folder), then env."""
     default_file = paths.default_config_file()
     cfg = Config(_read_toml(default_file))
-    cfg.sources = [str(default_file)]
+    cfg.sources, cfg.origins = [str(default_file)], {}
     user = Path(path) if path else paths.user_config_file()
     if path is not None or user.is_file():
-        _merge(cfg, _read_toml(user), str(user))
+        _merge(cfg, _read_toml(user), str(user), origins=cfg.origins)
         cfg.sources.append(str(user))
     env = _env_overrides(os.environ if environ is None else environ)
+    for name, table in env:
+        _merge(cfg, table, f"environment ({name})", origins=cfg.origins)
     if env:
-        _merge(cfg, env, "environment")
         cfg.sources.append("environment")
-    _check_limits(cfg)
+    check(cfg)
     return cfg
 
 
-def _check_limits(cfg: Config) -> None:
+def check(cfg: Config) -> None:
+    """Every value against what its owner accepts; the first wrong one is a ConfigError of one
+    line that names the key, what it accepts and where the value came from."""
+    from .colour.match import MatchSettings
+    from .engines.diffusion import check_engines_config
+    from .jobs.pipeline import check_output_config
+    from .jobs.worker import check_jobs_config
+    from .request import check_animate_config
+    from .video.encode import EncodeSettings
+    from .video.finish import FinishSettings
+    from .watch.settings import check_config as check_watch_config
+
+    checks = (
+        lambda: _check_limits(cfg.section("limits")),
+        lambda: check_animate_config(cfg.section("animate")),
+        lambda: EncodeSettings.from_config("mp4", "h264", cfg.section("output")),   # crf, preset
+        lambda: check_output_config(cfg.section("output")),                        # sizes
+        lambda: MatchSettings.from_config(cfg),
+        lambda: FinishSettings.from_config(cfg.section("finish")),
+        lambda: check_jobs_config(cfg.section("jobs")),
+        lambda: check_engines_config(cfg.section("engines")),
+        lambda: check_watch_config(cfg.section("watch")),
+    )
+    for run in checks:
+        try:
+            run()
+        except ConfigError as exc:
+            if exc.key is None:
+                raise
+            raise ConfigError(f"{cfg.origin(exc.key)}: {exc}", key=exc.key) from None
+
+
+def _check_limits(limits: Mapping[str, Any]) -> None:
     """[limits] guard every input: one at zero or below would refuse everything with a puzzling
     message ("over the -1 MP limit") instead of naming the setting."""
-    for key, value in cfg.get("limits", {}).items():
+    for key, value in limits.items():
         if value <= 0:
-            raise ConfigError(f"{' then '.join(cfg.sources[1:]) or 'config'}: '[limits] {key}' must be "
-                              f"above 0, got {value!r}")
+            raise ConfigError(f"[limits] {key} must be above 0; got {value!r}", key=("limits", key))
 
 
 def merge(cfg: Config, override: Mapping, source: str) -> Config:
     """A copy of `cfg` with `override` applied (e.g. a watch folder's stillmotion.toml)."""
     out = Config(copy.deepcopy(dict(cfg)))
     out.sources = list(getattr(cfg, "sources", [])) + [source]
-    _merge(out, override, source)
+    out.origins = dict(getattr(cfg, "origins", {}))
+    _merge(out, override, source, origins=out.origins)
     return out

@@ -38,9 +38,16 @@ class DamagedImageError(InputError):
 
 
 class ConfigError(StillmotionError):
-    """A configuration file that does not match the schema."""
+    """A configuration file that does not match the schema.
+
+    `key` ("section", "name"), when the error is about one setting's value: the config loader
+    then names where that value came from (a file, an environment variable)."""
 
     code = "bad_config"
+
+    def __init__(self, message: str = "", *, key: tuple[str, ...] | None = None) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 class JobError(StillmotionError):

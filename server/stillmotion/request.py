@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Mapping
 
 from . import profiles
-from .errors import InputError
+from .errors import ConfigError, InputError
 
 ENGINES = ("auto", "parallax", "svd", "ltx", "wan", "cogvideox")
 CAMERAS = ("none", "push-in", "pull-out", "pan-left", "pan-right", "orbit", "rise")
@@ -138,6 +138,27 @@ class AnimateRequest:
         """One seed per variant: successive seeds from the base seed."""
         assert self.seed is not None, "resolve() first"
         return [(self.seed + i) % (MAX_SEED + 1) for i in range(self.variants)]
+
+
+# [animate] settings that are defaults of the request field of the same name (caption_as_prompt
+# is not a request field: default.toml's type check is all it needs).
+ANIMATE_DEFAULTS = ("engine", "profile", "fps", "motion", "style_consistency", "format")
+
+
+def check_animate_config(animate: Mapping[str, Any]) -> None:
+    """The config's [animate] defaults, held to the limits of the request fields they stand in
+    for (--fps 1..120, format one of FORMATS, ...): one set of limits, not two. A format and a
+    rate that do not go together (a 60 fps GIF) are refused too: every job would fail on them."""
+    for key in ANIMATE_DEFAULTS:
+        if key in animate:
+            try:
+                AnimateRequest.from_dict({key: animate[key]})
+            except InputError as exc:
+                raise ConfigError(f"[animate] {exc}", key=("animate", key)) from None
+    try:
+        _rate_fits(float(animate.get("fps", 24)), animate.get("format"))
+    except InputError as exc:
+        raise ConfigError(f"[animate] fps and format: {exc}", key=("animate", "fps")) from None
 
 
 def _choice(name: str, value: Any, choices: tuple) -> None:

@@ -36,7 +36,8 @@ from typing import Any, Iterable, Iterator, Mapping
 import cv2
 import numpy as np
 
-from ..errors import ConfigError, InputError
+from ..config import check_range
+from ..errors import InputError
 from ..photo import resize
 from .align import align
 from .correspond import Alignment, Corresponding, ReferenceView
@@ -93,9 +94,7 @@ class MatchSettings:
                   "deflicker": (0.0, 1.0), "drift": (0.0, 1.0), "min_corresponding": (0.0, 1.0),
                   "fallback_drift": (0.0, 1.0), "unchanged_below": (0.0, 255.0)}
         for name, (lo, hi) in limits.items():
-            value = getattr(self, name)
-            if not lo <= value <= hi:
-                raise ConfigError(f"[colour] {name} must be between {lo} and {hi}; got {value}")
+            check_range("colour", name, getattr(self, name), lo, hi)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any] | None) -> "MatchSettings":

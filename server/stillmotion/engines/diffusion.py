@@ -22,6 +22,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from ..config import check_choice, check_range
 from ..errors import Canceled, ConfigError, EngineUnavailable, InputError, JobError
 from ..progress import CancelToken
 from ..request import AnimateRequest
@@ -34,6 +35,19 @@ log = logging.getLogger("stillmotion.engines")
 
 # Share of the generate stage: loading, then denoising (decoding takes the rest).
 _LOAD_SHARE, _DENOISE_SHARE = 0.05, 0.85
+
+
+DEVICES = ("auto",) + devices.KINDS
+
+
+def check_engines_config(settings: Mapping[str, Any]) -> None:
+    """[engines]: a device that is no device kind made every generative engine unusable, so
+    `--engine auto` quietly fell back to parallax; negative steps were ignored."""
+    check_choice("engines", "device", settings.get("device", "auto"), DEVICES)
+    check_choice("engines", "offload", settings.get("offload", "auto"), ("auto",) + OFFLOADS)
+    check_range("engines", "steps", settings.get("steps", 0), 0, 500)
+    # (a week: far larger values overflow threading's timer; the model would never be given back)
+    check_range("engines", "idle_unload_seconds", settings.get("idle_unload_seconds", 300.0), 0, 7 * 86400)
 
 
 # ================================================================== running with progress and cancel
@@ -128,8 +142,7 @@ class DiffusionEngine:
 
     def device(self) -> devices.Device:
         wanted = str(self.settings.get("device", "auto"))
-        if wanted not in ("auto",) + devices.KINDS:
-            raise ConfigError(f"[engines] device must be one of auto, {', '.join(devices.KINDS)}; got {wanted!r}")
+        check_choice("engines", "device", wanted, DEVICES)
         found = devices.detect(wanted)
         if wanted not in ("auto", found.kind):
             raise EngineUnavailable(f"[engines] device = {wanted!r}, but this machine has no {wanted} device "
@@ -138,8 +151,7 @@ class DiffusionEngine:
 
     def offload_setting(self) -> str:
         value = str(self.settings.get("offload", "auto"))
-        if value not in ("auto",) + OFFLOADS:
-            raise ConfigError(f"[engines] offload must be one of auto, {', '.join(OFFLOADS)}; got {value!r}")
+        check_choice("engines", "offload", value, ("auto",) + OFFLOADS)
         return value
 
     # ---------------------------------------------------------- status

@@ -17,6 +17,7 @@ from typing import Any, Iterator, Mapping
 import numpy as np
 
 from .. import __version__, engines, metadata, photo as photo_mod, profiles, readiness
+from ..config import check_range
 from ..progress import CancelToken, ProgressSink, null_progress
 from ..colour.look import LookSettings, apply_look, remove_look
 from ..colour.match import match_frames
@@ -62,6 +63,15 @@ class JobResult:
 
 
 WEB_FORMATS = ("gif", "webp")    # formats for web pages and messages: sized by [output] web_long_edge
+# [output] long_edge and web_long_edge, pixels: 0 made a 2x2 clip; 16384 is as wide as H.264/HEVC go.
+LONG_EDGE_RANGE = (64, 16384)
+
+
+def check_output_config(output_cfg: dict) -> None:
+    """The [output] sizes (crf and preset are EncodeSettings')."""
+    for key in ("long_edge", "web_long_edge"):
+        if key in output_cfg:
+            check_range("output", key, output_cfg[key], *LONG_EDGE_RANGE)
 
 
 def delivery_size(width: int, height: int, request: AnimateRequest, output_cfg: dict) -> tuple[int, int]:

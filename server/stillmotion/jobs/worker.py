@@ -48,7 +48,8 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from .. import engines
-from ..errors import Canceled, ConfigError, StillmotionError
+from ..config import check_choice, check_range
+from ..errors import Canceled, StillmotionError
 from ..place import remove_temp, stale_temps
 from ..progress import CancelToken, JobProgress
 from . import placement
@@ -65,18 +66,28 @@ CHOICE_TTL_S = 5.0           # how long an engine choice (and its device) is reu
 WATCH_PHOTO_GONE = "photo removed before its turn"   # info.skipped, as the watcher words it
 
 
+ISOLATIONS = ("process", "thread")
+
+
+def check_jobs_config(jobs_cfg: Mapping[str, Any]) -> None:
+    """[jobs]: per_device 0 was taken as 1, a negative render_nice as 0, without a word."""
+    check_range("jobs", "per_device", jobs_cfg.get("per_device", 1), 1, 64)
+    check_range("jobs", "retention_days", jobs_cfg.get("retention_days", 14), 0, 36500)
+    check_range("jobs", "render_nice", jobs_cfg.get("render_nice", 10), 0, 19)
+    check_choice("jobs", "isolation", jobs_cfg.get("isolation", "process"), ISOLATIONS)
+
+
 class Worker:
     def __init__(self, store: JobStore, config: Mapping[str, Any], *, outputs_root: Path | None = None,
                  poll_interval: float = 0.5) -> None:
         jobs_cfg = config.get("jobs", {})
         self.store = store
         self.config = config
-        self.per_device = max(1, int(jobs_cfg.get("per_device", 1)))
+        self.per_device = int(jobs_cfg.get("per_device", 1))
         self.render_nice = int(jobs_cfg.get("render_nice", 10))
         self.render_idle = bool(jobs_cfg.get("render_idle", True))
         self.isolation = str(jobs_cfg.get("isolation", "process"))
-        if self.isolation not in ("process", "thread"):
-            raise ConfigError(f"[jobs] isolation must be \"process\" or \"thread\", got {self.isolation!r}")
+        check_jobs_config(jobs_cfg)
         self.retention_s = float(jobs_cfg.get("retention_days", 14)) * 86400.0
         self.outputs_root = outputs_root      # clips the daemon owns (uploads without an original)
         self.poll_interval = poll_interval    # picks up jobs and cancels from other processes

@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 from PIL import GifImagePlugin, Image
 
+from ..config import check_choice, check_range
 from ..errors import JobError
 from ..photo import to_uint8
 from ..progress import CancelToken
@@ -36,6 +37,10 @@ _LIMITED = 1  # AVCOL_RANGE_MPEG
 
 WEBP_QUALITY = 90    # lossy; what Pillow's writer was given before
 SUFFIX = {"mp4": ".mp4", "mov": ".mov", "gif": ".gif", "webp": ".webp", "tiff": ""}
+# [output] preset and crf: what libx264 and libx265 both accept.
+PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
+           "veryslow", "placebo")
+CRF_RANGE = (0, 51)
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,10 @@ class EncodeSettings:
     crf: int = 18
     preset: str = "medium"
     threads: int = 0           # 0: let the codec decide
+
+    def __post_init__(self) -> None:
+        check_range("output", "crf", self.crf, *CRF_RANGE)
+        check_choice("output", "preset", self.preset, PRESETS)
 
     @classmethod
     def from_config(cls, fmt: str, codec: str, output_cfg: dict) -> "EncodeSettings":

@@ -25,13 +25,15 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from ..engines.base import Clip
-from ..errors import ConfigError, InputError, JobError
+from ..config import check_choice, check_range
+from ..errors import InputError, JobError
 from ..progress import CancelToken
 from . import aspect as aspect_mod
 from .interpolate import MotionInterpolator, output_anchor, output_times, retime
 from .upscale import fit_photo_to_frame, upscale_frames
 
 INTERPOLATION_MODES = ("motion", "blend")
+FLOW_PRESETS = ("fast", "medium")
 
 
 @dataclass(frozen=True)
@@ -53,20 +55,13 @@ class FinishSettings:
         return settings
 
     def validate(self) -> None:
-        if not 0.0 <= self.detail <= 2.0:
-            raise ConfigError(f"[finish] detail must be between 0 and 2; got {self.detail}")
-        if self.interpolation not in INTERPOLATION_MODES:
-            raise ConfigError(f"[finish] interpolation must be one of {', '.join(INTERPOLATION_MODES)}; "
-                             f"got {self.interpolation!r}")
-        if self.flow_preset not in ("fast", "medium"):
-            raise ConfigError(f"[finish] flow_preset must be fast or medium; got {self.flow_preset!r}")
+        check_range("finish", "detail", self.detail, 0.0, 2.0)
+        check_choice("finish", "interpolation", self.interpolation, INTERPOLATION_MODES)
+        check_choice("finish", "flow_preset", self.flow_preset, FLOW_PRESETS)
         for name in ("upscale_flow_edge", "interpolate_flow_edge"):
-            if not 64 <= getattr(self, name) <= 4096:
-                raise ConfigError(f"[finish] {name} must be between 64 and 4096; got {getattr(self, name)}")
-        if not 1 <= self.threads <= 64:
-            raise ConfigError(f"[finish] threads must be between 1 and 64; got {self.threads}")
-        if not 0.0 <= self.min_flow_trust <= 1.0:
-            raise ConfigError(f"[finish] min_flow_trust must be between 0 and 1; got {self.min_flow_trust}")
+            check_range("finish", name, getattr(self, name), 64, 4096)
+        check_range("finish", "threads", self.threads, 1, 64)
+        check_range("finish", "min_flow_trust", self.min_flow_trust, 0.0, 1.0)
 
 
 def _checked(frames: Iterable[Any], size: tuple[int, int]) -> Iterator[np.ndarray]:

@@ -149,6 +149,15 @@ def defaults_from(cfg: Mapping[str, Any]) -> FolderSettings:
     return FolderSettings(**values, settings=_request_settings(settings, "[animate]"))
 
 
+def check_config(watch_cfg: Mapping[str, Any]) -> None:
+    """The [watch] table as the config loader checks it: the folder defaults as a folder's own
+    are checked, and rescan_seconds (a negative one quietly meant never). [[watch.folders]]
+    are checked where they are used (`serve`, `watch`)."""
+    config_mod.check_range("watch", "rescan_seconds", watch_cfg.get("rescan_seconds", 60.0), 0, 86400)
+    defaults = {k: watch_cfg[k] for k in OVERRIDABLE if k in watch_cfg}
+    _validated(defaults, "[watch]", defaults, allowed=OVERRIDABLE)
+
+
 def folders_from_config(cfg: config_mod.Config) -> list[WatchedFolder]:
     """The [[watch.folders]] of a loaded config, each validated."""
     watch_cfg = cfg["watch"]
@@ -204,12 +213,13 @@ def _validated(table: Mapping[str, Any], source: str, defaults: Mapping[str, Any
     values = {k: merged[k] for k in allowed if k in merged}
     for key in ("settle_seconds", "sidecar_wait_seconds"):
         if key in values and not (0.0 <= values[key] <= 3600.0):
-            raise ConfigError(f"{source}: '{key}' must be between 0 and 3600 seconds, got {values[key]}")
+            raise ConfigError(f"{source}: '{key}' must be between 0 and 3600 seconds, got {values[key]}",
+                              key=("watch", key))
     if "patterns" in values:
         patterns = values["patterns"]
         if not patterns or not all(isinstance(p, str) and p.strip() for p in patterns):
             raise ConfigError(f"{source}: 'patterns' must be a non-empty array of strings like \"*.jpg\", "
-                              f"got {patterns!r}")
+                              f"got {patterns!r}", key=("watch", "patterns"))
         values["patterns"] = tuple(patterns)
     if "output" in values:
         _check_output(values["output"], source)
@@ -225,7 +235,7 @@ def _check_output(output: str, source: str) -> None:
            or any(part in ("..", ".") for part in PurePosixPath(output.replace("\\", "/")).parts))
     if bad:
         raise ConfigError(f"{source}: 'output' must be \"beside\" or the name of a subfolder "
-                          f"(no '..', not absolute), got {output!r}")
+                          f"(no '..', not absolute), got {output!r}", key=("watch", "output"))
 
 
 def _request_settings(settings: Any, source: str) -> dict[str, Any]:

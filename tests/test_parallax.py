@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
+import math
+
+import cv2
 import numpy as np
 import pytest
 
 from stillmotion.engines import depth
-from stillmotion.engines.parallax import ParallaxEngine
+from stillmotion.engines.parallax import MAX_ANGLE, ParallaxEngine, choose_take, ease
 from stillmotion.errors import Canceled
 from stillmotion.progress import CancelToken
 from stillmotion.request import AnimateRequest
@@ -82,3 +86,156 @@ def test_cancel_between_frames(photo):
     token.cancel()
     with pytest.raises(Canceled):
         next(frames)
+
+
+# ---- seeds and variants: different takes of the same move --------------------------------
+
+CAMERAS = ("none", "push-in", "pull-out", "pan-left", "pan-right", "rise", "orbit")
+# An H.264 frame of this kind of photo at the tests' fast settings is ~0.006 mean abs off
+# its source (measured on test_animate's clip): takes must differ well above that.
+ENCODING_NOISE = 0.006
+
+
+def mean_abs(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(a - b).mean())
+
+
+def content_flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Where each pixel of `a` went in `b` (dense optical flow, pixels, y down)."""
+    grey = [(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) * 255).astype(np.uint8) for f in (a, b)]
+    return cv2.calcOpticalFlowFarneback(*grey, None, 0.5, 4, 21, 3, 5, 1.1, 0)
+
+
+def zoom_fit(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
+    """Least-squares flow = s * (p - c): magnification rate s and its fixed point c (x half-frame)."""
+    flow = content_flow(a, b)
+    h, w = flow.shape[:2]
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
+    xs -= (w - 1) / 2
+    ys -= (h - 1) / 2
+    rows = np.zeros((2 * h * w, 3))
+    rows[: h * w, 0], rows[h * w:, 0] = xs.ravel(), ys.ravel()
+    rows[: h * w, 1], rows[h * w:, 2] = 1.0, 1.0
+    s, tx, ty = np.linalg.lstsq(rows, np.concatenate([flow[..., 0].ravel(), flow[..., 1].ravel()]),
+                                rcond=None)[0]
+    return float(s), float(-tx / s / ((w - 1) / 2)), float(-ty / s / ((h - 1) / 2))
+
+
+@pytest.mark.parametrize("camera", CAMERAS)
+def test_successive_seeds_give_visibly_different_takes(photo, camera):
+    """--variants 3 --seed 10 made three identical clips, and seeds 0/1/2 likewise.
+
+    Middle frames of any two takes differ by over twice the encoding noise and by over a
+    quarter of what the move itself changes by then (a breathing drift or a pull-out is small).
+    """
+    for seeds in ((10, 11, 12), (0, 1, 2)):
+        clips = [render(photo, seed=s, camera=camera, motion=0.6)[1] for s in seeds]
+        floor = max(2 * ENCODING_NOISE, 0.25 * mean_abs(clips[0][6], clips[0][0]))
+        for (i, a), (j, b) in itertools.combinations(zip(seeds, clips), 2):
+            assert mean_abs(a[6], b[6]) > floor, (camera, i, j, floor)
+
+
+@pytest.mark.parametrize("camera, seeds", [("push-in", (7, 8)), ("orbit", (11, 12))])
+def test_seeds_qa_found_identical_now_differ(photo, camera, seeds):
+    (_, a), (_, b) = (render(photo, seed=s, camera=camera) for s in seeds)
+    assert max(mean_abs(x, y) for x, y in zip(a, b)) > 3 * ENCODING_NOISE
+
+
+@pytest.mark.parametrize("camera", CAMERAS)
+def test_same_seed_same_clip_and_same_take_for_every_move(photo, camera):
+    clip_a, a = render(photo, seed=10, camera=camera, loop=camera == "orbit")
+    clip_b, b = render(photo, seed=10, camera=camera, loop=camera == "orbit")
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert clip_a.info["take"] == clip_b.info["take"]
+
+
+@pytest.mark.parametrize("camera", CAMERAS)
+def test_anchors_and_loops_hold_for_every_seed(photo, camera):
+    for seed in (1, 2, 3, 7):
+        _, start = render(photo, seed=seed, camera=camera)
+        assert np.array_equal(start[0], photo)
+        clip, end = render(photo, seed=seed, camera=camera, anchor="end")
+        assert clip.anchor_index == len(end) - 1 and np.array_equal(end[-1], photo)
+        assert not np.array_equal(end[0], photo)
+        _, loop = render(photo, seed=seed, camera=camera, loop=True)
+        assert np.array_equal(loop[-1], loop[0]) and np.array_equal(loop[0], photo)
+
+
+@pytest.mark.parametrize("camera, axis", [("pan-left", 0.0), ("pan-right", 180.0), ("rise", -90.0)])
+def test_a_slide_stays_that_slide_for_every_seed(photo, camera, axis):
+    """The content moves the stated way (against the camera), tilted by at most MAX_ANGLE."""
+    for seed in range(1, 7):
+        clip, frames = render(photo, seed=seed, camera=camera)
+        flow = content_flow(frames[0], frames[-1])
+        dx, dy = float(np.median(flow[..., 0])), float(np.median(flow[..., 1]))
+        assert math.hypot(dx, dy) > 4.0
+        heading = math.degrees(math.atan2(-dy, dx))                        # on screen, y up
+        off_axis = (heading - axis + 180.0) % 360.0 - 180.0
+        assert abs(off_axis) < MAX_ANGLE + 3.0, (seed, heading)
+        assert abs(off_axis - clip.info["take"]["angle"]) < 8.0, (seed, heading, clip.info["take"])
+
+
+def test_a_push_in_stays_a_push_in_aimed_where_the_take_says(photo):
+    for seed in range(1, 7):
+        clip, frames = render(photo, seed=seed, camera="push-in")
+        fits = [zoom_fit(frames[0], frames[k]) for k in (3, 6, 9, 11)]
+        rates = [s for s, _, _ in fits]
+        assert rates == sorted(rates) and rates[-1] > 0.04, (seed, rates)     # magnifies, steadily
+        aim = clip.info["take"]["aim"]
+        _, fx, fy = fits[-1]
+        assert abs(fx - aim[0]) < 0.2 and abs(fy - aim[1]) < 0.2, (seed, aim, fx, fy)
+
+
+def test_an_orbit_keeps_its_sweep_and_its_seeded_direction(photo):
+    near = cv2.resize(depth.estimate(photo), (256, 256))
+    nearest, farthest = near >= np.percentile(near, 90), near <= np.percentile(near, 30)
+    directions = set()
+    for seed in range(6):
+        clip, frames = render(photo, seed=seed, camera="orbit")
+        flow = content_flow(frames[0], frames[-1])[..., 0]
+        sweep = float(np.median(flow[nearest]) - np.median(flow[farthest]))  # near against far
+        direction = clip.info["take"]["direction"]
+        assert abs(sweep) > 1.0 and math.copysign(1.0, sweep) == -direction, (seed, sweep)
+        directions.add(direction)
+    assert directions == {1.0, -1.0}
+
+
+def test_the_info_records_what_the_seed_chose_and_only_what_the_move_uses(photo):
+    clip, _ = render(photo, seed=0, camera="push-in")
+    assert clip.info["take"] == {"amount": 1.0, "pace": 1.0, "aim": [0.0, 0.0]}   # the reference take
+    assert "direction" not in clip.info and clip.info["revision"] == "2"
+    takes = [render(photo, seed=s, camera="pan-right")[0].info["take"] for s in (10, 11, 12)]
+    assert all(set(t) == {"amount", "pace", "angle"} for t in takes)
+    assert len({t["angle"] for t in takes}) == 3
+    orbit = render(photo, seed=11, camera="orbit")[0].info["take"]
+    assert set(orbit) == {"amount", "pace", "direction", "angle", "pivot"}
+    # anchor end renders the reversed move; the take is recorded for that move
+    clip, _ = render(photo, seed=3, camera="push-in", anchor="end")
+    assert clip.info["camera_rendered"] == "pull-out" and "aim" in clip.info["take"]
+
+
+def test_takes_stay_in_their_ranges_and_successive_seeds_spread():
+    for camera in CAMERAS:
+        takes = [choose_take(s, camera, 0.6, (0.1, 0.6)) for s in range(1, 200)]
+        limit = 60.0 if camera == "none" else MAX_ANGLE
+        assert all(abs(t.angle) <= limit and 0.85 <= t.amount <= 1.15 for t in takes)
+        assert all(1 / 1.3 - 1e-3 <= t.pace <= 1.3 + 1e-3 for t in takes)
+        assert all(max(map(abs, t.aim)) <= 0.5 for t in takes)
+        # any three successive seeds (a job's variants) are well apart on the path's tilt
+        # and on where a zoom aims, and no zoom aims where the reference take (seed 0) does
+        for a, b, c in zip(takes, takes[1:], takes[2:]):
+            angles = sorted((a.angle, b.angle, c.angle))
+            assert min(angles[1] - angles[0], angles[2] - angles[1]) > 0.2 * limit
+            assert min(math.dist(p.aim, q.aim) for p, q in ((a, b), (b, c), (a, c))) > 0.1
+        assert min(math.hypot(*t.aim) for t in takes) > 0.14
+    # at full --motion a take may be gentler, never stronger, than the reference move
+    strong = [choose_take(s, "pan-right", 1.0).amount for s in range(1, 200)]
+    assert max(strong) == 1.0 and min(strong) >= 0.85
+
+
+def test_easing_pace_keeps_rest_ends_and_the_loop_closed():
+    for pace in (1 / 1.3, 1.0, 1.3):
+        assert ease(0.0, False, pace) == 0.0 and ease(1.0, False, pace) == 1.0
+        assert ease(0.0, True, pace) == 0.0 and ease(1.0, True, pace) == pytest.approx(0.0, abs=1e-12)
+        values = [ease(i / 50, False, pace) for i in range(51)]
+        assert values == sorted(values)

@@ -55,7 +55,7 @@ def _add_animate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--style", dest="style_consistency", type=float,
                    help="style consistency 0..1: how strongly the clip keeps the photo's colour")
     p.add_argument("--seed", type=int, help="random seed (the same seed gives the same clip)")
-    p.add_argument("--variants", type=int, default=1, help="clips per photo, with successive seeds")
+    p.add_argument("--variants", type=int, default=1, help="clips per photo: different takes, with successive seeds")
     p.add_argument("--anchor", choices=ANCHORS, default="start",
                    help="the photo is the first frame (start) or the last (end: what happened before)")
     p.add_argument("--loop", action="store_true", help="end exactly where the clip starts")

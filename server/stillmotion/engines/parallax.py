@@ -12,7 +12,10 @@ Guarantees the tests check:
 - no border is ever shown: each frame's map is pulled towards the centre just
   enough that every sample lies inside the photo (dynamic overscan, 1.0 at the
   anchor frame);
-- the same seed gives the same clip (the seed only picks small variations).
+- the same seed gives the same clip; different seeds give different takes of the
+  same move (`Take`: amount, easing, path angle, where a push-in aims, ...), each
+  kept inside what the camera name promises. Seed 0 is the reference take: the
+  move exactly as named (centred, standard amount and easing).
 """
 
 from __future__ import annotations
@@ -34,23 +37,115 @@ from .base import Clip, EngineStatus
 # Frames a job holds at once: the colour stage's look-ahead ([colour] temporal_radius 6, plus
 # the frame in hand and the one being corrected) and the encoder's queue (2) and frame.
 FRAMES_IN_FLIGHT = 14
+# Recorded as the clip's engine revision: "2" since the seed varies the take (under "1"
+# only an orbit's or a breathing drift's direction followed the seed).
+REVISION = "2"
 # Move reversed in time for `--anchor end`: the clip then leads *into* the photo.
 _REVERSED = {"push-in": "pull-out", "pull-out": "push-in", "pan-left": "pan-right",
              "pan-right": "pan-left", "rise": "fall", "orbit": "orbit", "none": "none"}
 
 
-def ease(t: float, loop: bool) -> float:
-    """Eased camera progress 0..1: cosine ease in/out, or out-and-back for loops."""
+def ease(t: float, loop: bool, pace: float = 1.0) -> float:
+    """Eased camera progress 0..1: cosine ease in/out, or out-and-back for loops.
+
+    `pace` warps time (t ** pace) before easing: below 1 the move does more early,
+    above 1 more late; it still starts and stops at rest, and 0 and 1 stay put, so
+    anchors and loops are untouched.
+    """
+    t = t ** pace
     if loop:
         return 0.5 - 0.5 * math.cos(2 * math.pi * t)
     return 0.5 - 0.5 * math.cos(math.pi * t)
+
+
+# How far a seed's take may stray from the reference move: small enough that the move
+# keeps its name and its quality (no more overscan than a stronger --motion would need).
+AMOUNT_RANGE = (0.85, 1.15)      # x the move's standard amplitude, never past what --motion 1 gives
+PACE_LIMIT = 1.3                 # easing time warp (`ease`'s pace) between 1/1.3 and 1.3
+MAX_ANGLE = 15.0                 # degrees a pan/rise path or an orbit's sweep may tilt
+MAX_DRIFT_ANGLE = 60.0           # degrees the breathing drift (camera none) may lean off vertical
+# Where a push-in/pull-out aims (x half-frame from the centre): drawn towards the subject
+# (this share of its offset, itself capped), then round it, so inside the frame's middle half
+SUBJECT_PULL = (0.7, 1.0)
+SUBJECT_LIMIT = 0.25
+AIM_RADIUS = (0.15, 0.25)
+AIM_CLEARANCE = 0.15             # and no nearer the centre (the reference take's aim) than this
+PIVOT_RANGE = (80.0, 95.0)       # orbit: near-ness percentile that stays still
+
+_ZOOMS = ("push-in", "pull-out")
+# Which way the sampling point travels (image space, y down) for each sliding move.
+_SLIDES = {"pan-right": (1.0, 0.0), "pan-left": (-1.0, 0.0), "rise": (0.0, -1.0), "fall": (0.0, 1.0)}
+# Golden-ratio sequence: successive seeds (a job's variants) land far apart on the
+# take's main choice, where independent draws could land side by side; it starts at
+# 0.5 (no tilt), the reference take's, so seed 1 is no near copy of seed 0 either.
+_GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
+
+
+@dataclass(frozen=True)
+class Take:
+    """What a seed chose for one clip: one variation inside the named camera move."""
+    direction: float = 1.0                  # +1 / -1: orbit direction, breathing drift up or down
+    amount: float = 1.0                     # x the move's standard amplitude
+    pace: float = 1.0                       # easing time warp (see `ease`)
+    angle: float = 0.0                      # degrees, counter-clockwise on screen: the path's tilt
+    aim: tuple[float, float] = (0.0, 0.0)   # zoom centre, x half-frame from the centre (y down)
+    pivot: float = 90.0                     # orbit: near-ness percentile that stays still
+
+    def describe(self, camera: str) -> dict[str, Any]:
+        """The choices this camera move uses, for the clip's info and XMP (no unused ones)."""
+        used: dict[str, Any] = {"amount": self.amount, "pace": self.pace}
+        if camera in _ZOOMS:
+            used["aim"] = list(self.aim)
+        elif camera in _SLIDES:
+            used["angle"] = self.angle
+        elif camera == "orbit":
+            used.update(direction=self.direction, angle=self.angle, pivot=self.pivot)
+        elif camera == "none":
+            used.update(direction=self.direction, angle=self.angle)
+        return used
+
+
+def choose_take(seed: int, camera: str, motion: float, subject: tuple[float, float] = (0.0, 0.0)) -> Take:
+    """The take for `seed`: seed 0 the reference move, any other a reproducible variation.
+
+    `subject` (x half-frame from the centre) is where the scene's nearest part lies; a
+    push-in aims round it. `motion` caps the amount: motion x amount stays within 1, the
+    strongest move the engine is checked at (borders, colour). Values are rounded, so
+    what the XMP records is what was used.
+    """
+    rng = np.random.default_rng(seed)
+    direction = 1.0 if rng.random() < 0.5 else -1.0   # the first draw, as before takes varied
+    if seed == 0:
+        return Take(direction=direction)
+    spread = (0.5 + seed * _GOLDEN) % 1.0             # the main choice: see _GOLDEN
+    amount = min(rng.uniform(*AMOUNT_RANGE), math.floor(1000 / motion) / 1000 if motion > 0 else math.inf)
+    pace = math.exp(rng.uniform(-1.0, 1.0) * math.log(PACE_LIMIT))
+    pivot = rng.uniform(*PIVOT_RANGE)
+    pull, radius = rng.uniform(*SUBJECT_PULL), rng.uniform(*AIM_RADIUS)
+    heading = 2 * math.pi * spread
+    ax, ay = (pull * float(np.clip(s, -SUBJECT_LIMIT, SUBJECT_LIMIT)) + radius * u
+              for s, u in zip(subject, (math.cos(heading), math.sin(heading))))
+    if math.hypot(ax, ay) < AIM_CLEARANCE:   # a ring round the subject can cross the centre
+        ax, ay = (AIM_CLEARANCE * u for u in (math.cos(heading), math.sin(heading)))
+    lean = MAX_DRIFT_ANGLE if camera == "none" else MAX_ANGLE
+    return Take(direction=direction, amount=round(amount, 3), pace=round(pace, 3),
+                angle=round((2 * spread - 1) * lean, 1), aim=(round(ax, 3), round(ay, 3)),
+                pivot=round(pivot, 1))
+
+
+def subject_point(near: np.ndarray) -> tuple[float, float]:
+    """Centre of the nearest tenth of the scene, x half-frame from the frame's centre."""
+    h, w = near.shape
+    ys, xs = np.nonzero(near >= np.percentile(near, 90))
+    return (round(float(xs.mean() / max(w - 1, 1) * 2 - 1), 3),
+            round(float(ys.mean() / max(h - 1, 1) * 2 - 1), 3))
 
 
 @dataclass(frozen=True)
 class MoveParams:
     camera: str
     motion: float           # 0..1
-    direction: float        # +1 / -1 (orbit direction, breathing drift), from the seed
+    take: Take = Take()     # the seed's variation
 
 
 def _affine(n: np.ndarray, slope: float, offset: float, gain: float, *, out: np.ndarray) -> np.ndarray:
@@ -59,6 +154,16 @@ def _affine(n: np.ndarray, slope: float, offset: float, gain: float, *, out: np.
     out += offset
     out *= gain
     return out
+
+
+def _turn(vx: float, vy: float, degrees: float) -> tuple[float, float]:
+    """Image-space vector (y down) turned `degrees` counter-clockwise as seen on screen.
+
+    At 0 degrees the vector comes back exactly (x + 0.0, y - 0.0), so the reference take
+    renders the very maps it always did.
+    """
+    c, s = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
+    return vx * c + vy * s, vy * c - vx * s
 
 
 class Warp:
@@ -74,8 +179,8 @@ class Warp:
         self.dy = np.broadcast_to(ys[:, None], (h, w))
         self.near = near
         self.p = params
-        subject = float(np.percentile(near, 90))
-        self.rel_near = near - subject  # orbit pivots around the subject's depth
+        subject = float(np.percentile(near, params.take.pivot))
+        self.rel_near = near - subject  # orbit pivots around the subject's depth (the take's percentile)
         self._buffers: tuple[np.ndarray, ...] | None = None
 
     def maps(self, e: float) -> tuple[np.ndarray, np.ndarray]:
@@ -86,42 +191,51 @@ class Warp:
         page-zeroing pass each (at 1080p, ~70 MB a frame; it showed as kernel time
         that held the API's requests up while a clip rendered).
         """
-        a, cam, n = self.p.motion, self.p.camera, self.near
+        a, cam, n, take = self.p.motion, self.p.camera, self.near, self.p.take
         if self._buffers is None:
-            self._buffers = tuple(np.empty((self.h, self.w), np.float32) for _ in range(4))
-        mx, my, scale, shift = self._buffers
+            self._buffers = tuple(np.empty((self.h, self.w), np.float32) for _ in range(5))
+        mx, my, scale, x_buf, y_buf = self._buffers
         tx: float | np.ndarray = 0.0
         ty: float | np.ndarray = 0.0
+        aim = (0.0, 0.0)
         if e == 0.0:
             scale = None
         elif cam in ("push-in", "pull-out", "none"):
-            amp = {"push-in": 0.14, "pull-out": -0.10, "none": 0.02}[cam] * a * e
+            amp = {"push-in": 0.14, "pull-out": -0.10, "none": 0.02}[cam] * a * e * take.amount
             _affine(n, 0.8, 0.5, amp, out=scale)                  # 1 + amp * (0.5 + 0.8 n)
             scale += 1.0
-            if cam == "none":
-                ty = np.multiply(n, 0.004 * a * self.h * self.p.direction * math.sin(math.pi * e), out=shift)
-        elif cam in ("pan-left", "pan-right"):
-            sign = -1.0 if cam == "pan-left" else 1.0
+            if cam == "none":   # breathing drift, up or down (direction) and leaning by angle
+                ux, uy = _turn(0.0, take.direction, take.angle)
+                drift = 0.004 * a * self.h
+                tx = np.multiply(n, drift * ux * math.sin(math.pi * e) * take.amount, out=x_buf) if ux else 0.0
+                ty = np.multiply(n, drift * uy * math.sin(math.pi * e) * take.amount, out=y_buf) if uy else 0.0
+            else:               # the zoom centres on the take's aim point
+                aim = (take.aim[0] * self.cx, take.aim[1] * self.cy)
+        elif cam in _SLIDES:
             scale = None
-            tx = _affine(n, 0.7, 0.3, sign * 0.07 * a * e * self.w, out=shift)
-        elif cam in ("rise", "fall"):
-            sign = -1.0 if cam == "rise" else 1.0
-            scale = None
-            ty = _affine(n, 0.7, 0.3, sign * 0.07 * a * e * self.h, out=shift)
+            ux, uy = _turn(*_SLIDES[cam], take.angle)
+            length = self.w if cam.startswith("pan") else self.h
+            tx = _affine(n, 0.7, 0.3, ux * 0.07 * a * e * length * take.amount, out=x_buf) if ux else 0.0
+            ty = _affine(n, 0.7, 0.3, uy * 0.07 * a * e * length * take.amount, out=y_buf) if uy else 0.0
         elif cam == "orbit":
-            _affine(n, 1.0, 0.5, 0.03 * a * e, out=scale)         # 1 + 0.03 a e (0.5 + n)
+            _affine(n, 1.0, 0.5, 0.03 * a * e * take.amount, out=scale)   # 1 + 0.03 a e (0.5 + n)
             scale += 1.0
-            tx = np.multiply(self.rel_near, self.p.direction * 0.09 * a * e * self.w, out=shift)
+            ux, uy = _turn(take.direction, 0.0, take.angle)
+            sweep = 0.09 * a * e * self.w * take.amount
+            tx = np.multiply(self.rel_near, ux * sweep, out=x_buf) if ux else 0.0
+            ty = np.multiply(self.rel_near, uy * sweep, out=y_buf) if uy else 0.0
         else:  # pragma: no cover - AnimateRequest validates cameras
             raise ValueError(f"unknown camera move {cam!r}")
-        if scale is None:
-            np.add(self.dx, tx, out=mx)
-            np.add(self.dy, ty, out=my)
-        else:
-            np.divide(self.dx, scale, out=mx)
-            mx += tx
-            np.divide(self.dy, scale, out=my)
-            my += ty
+        for m, d, t, centre in ((mx, self.dx, tx, aim[0]), (my, self.dy, ty, aim[1])):
+            if scale is None:
+                np.add(d, t, out=m)
+            else:               # scale about the aim point c: (d - c) / s + c
+                np.subtract(d, centre, out=m)
+                m /= scale
+                if centre:
+                    m += centre
+                if isinstance(t, np.ndarray):
+                    m += t
         # Dynamic overscan: pull the whole map in until every sample is inside.
         k = max(1.0,
                 float(-mx.min()) / self.cx if self.cx else 1.0,
@@ -150,9 +264,6 @@ class ParallaxEngine:
         width, height = context.get("target_size") or (photo.shape[1], photo.shape[0])
         fps = float(request.fps)
         n_frames = request.n_frames
-        rng = np.random.default_rng(seed)
-        direction = 1.0 if rng.random() < 0.5 else -1.0
-
         near_small = depth_mod.estimate(photo, faces=context.get("faces", ()),
                                         subject_box=context.get("subject_box"))
         source = photo_mod.resize(photo, width, height)
@@ -161,7 +272,8 @@ class ParallaxEngine:
         reverse = request.anchor == "end" and not request.loop
         if reverse:
             camera = _REVERSED[camera]
-        warp = Warp(near, MoveParams(camera=camera, motion=float(request.motion), direction=direction))
+        take = choose_take(seed, camera, float(request.motion), subject_point(near_small))
+        warp = Warp(near, MoveParams(camera=camera, motion=float(request.motion), take=take))
         anchor_index = 0 if not reverse else n_frames - 1
 
         # Frames in flight (the colour stage's look-ahead, the encoder's queue) come back to
@@ -174,7 +286,7 @@ class ParallaxEngine:
                 t = i / (n_frames - 1)
                 if reverse:
                     t = 1.0 - t
-                e = ease(t, request.loop)
+                e = ease(t, request.loop, take.pace)
                 if e == 0.0:
                     yield source.copy()
                 else:
@@ -186,6 +298,6 @@ class ParallaxEngine:
 
         return Clip(frames=frames(), n_frames=n_frames, fps=fps, width=width, height=height,
                     anchor_index=anchor_index, seed=seed,
-                    info={"engine": self.name, "model": "stillmotion-parallax", "revision": "1",
-                          "camera_rendered": camera, "direction": direction,
+                    info={"engine": self.name, "model": "stillmotion-parallax", "revision": REVISION,
+                          "camera_rendered": camera, "take": take.describe(camera),
                           "depth": "focus+position+faces heuristic, guided-filter refined"})

@@ -7,6 +7,7 @@ from pathlib import Path
 import pyexiv2
 
 from stillmotion import __version__, cli, metadata
+from stillmotion.engines import parallax
 from stillmotion.metadata.packet import COMPOSITE_SYNTHETIC
 
 from support import save_photo, skimage_photo
@@ -46,10 +47,11 @@ def test_the_clip_carries_the_photos_metadata_and_no_prompt_the_engine_did_not_f
     assert (written["Xmp.xmp.Rating"], written["Xmp.xmp.Label"]) == ("4", "Green")
     assert written["Xmp.iptcExt.DigitalSourceType"] == COMPOSITE_SYNTHETIC
     # A reader of the disclosure sees a name and Stillmotion's version (docs/metadata.md), not
-    # the engine's internal id and revision ("stillmotion-parallax", "1"), which stay for reproduction.
+    # the engine's internal id and revision ("stillmotion-parallax", REVISION), which stay for reproduction.
     assert written["Xmp.iptcExt.AISystemUsed"] == "Stillmotion parallax engine"
     assert written["Xmp.iptcExt.AISystemVersionUsed"] == __version__
-    assert (written["Xmp.stillmotion.model"], written["Xmp.stillmotion.revision"]) == ("stillmotion-parallax", "1")
+    assert (written["Xmp.stillmotion.model"], written["Xmp.stillmotion.revision"]) == ("stillmotion-parallax",
+                                                                                       parallax.REVISION)
     assert written["Xmp.xmpMM.DerivedFrom/stRef:documentID"] == "xmp.did:4d1c-beach"
     assert written["Xmp.xmpMM.DerivedFrom/stRef:filePath"] == str(photo.resolve())
     assert (written["Xmp.stillmotion.engine"], written["Xmp.stillmotion.seed"]) == ("parallax", "11")

@@ -61,6 +61,19 @@ def test_size_limit_and_bomb(tmp_path):
         photo.load(tmp_path / "missing.jpg")
 
 
+def test_a_medium_format_frame_is_read_up_to_the_configured_limit(tmp_path):
+    """A GFX100 frame (11648 x 8736 = 102 MP) was refused as a "decompression bomb" by
+    Pillow's own 89.5 MP guard, under a 200 MP [limits] max_megapixels."""
+    from PIL import Image
+
+    path = tmp_path / "DSCF0001.png"
+    Image.new("L", (11648, 8736), 90).save(path, compress_level=1)
+    with photo.open_checked(path, 200) as image:
+        assert image.size == (11648, 8736)
+    with pytest.raises(TooLargeError, match=r"over the 100 MP limit \(\[limits\] max_megapixels\)"):
+        photo.open_checked(path, 100)
+
+
 def test_a_file_that_is_not_an_image_names_every_format_read(tmp_path):
     """The message listed "JPEG, PNG, TIFF or HEIF" though WebP is read too."""
     notes = tmp_path / "notes.jpg"

@@ -106,6 +106,15 @@ def check_size(width: int, height: int, max_megapixels: float) -> None:
             f"{max_megapixels:g} MP limit ([limits] max_megapixels)")
 
 
+def _allow_pixels(max_megapixels: float) -> None:
+    """Raise Pillow's decompression-bomb guard (MAX_IMAGE_PIXELS, ~89.5 MP) to the configured
+    limit: it refused a GFX100's 102 MP frame under a 200 MP `[limits] max_megapixels`.
+    (Process-wide, and only ever raised: it stays the highest limit asked for.)"""
+    wanted = int(max_megapixels * 1_000_000)
+    if Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS < wanted:
+        Image.MAX_IMAGE_PIXELS = wanted
+
+
 def check_is_file(path: Path) -> None:
     """An InputError unless `path` is a regular file (or a link to one): a folder, a missing
     name and a device or pipe (/dev/null) each get their own line."""
@@ -123,11 +132,14 @@ def open_checked(path: Path, max_megapixels: float) -> Image.Image:
     check_is_file(path)
     if path.suffix.lower() in CAMERA_RAW_SUFFIXES:
         raise InputError(raw_refusal(path))
+    _allow_pixels(max_megapixels)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # Over the limit, check_size below says so and names the setting; Pillow's own
+            # refusal is left for sizes past twice the limit (a header claiming gigapixels).
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(path)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except Image.DecompressionBombError:
         raise TooLargeError(f"{path.name}: declared image size is far too large "
                             "(decompression bomb); refused") from None
     except UnidentifiedImageError:

@@ -79,7 +79,7 @@ def ai_system(engine: str, provenance: Mapping[str, Any]) -> tuple[str, str]:
 
     A generative engine: the model that made the frames and its revision. Stillmotion's own
     engines (parallax) have no model: "Stillmotion parallax engine" and Stillmotion's version;
-    the engine's internal id and revision ("stillmotion-parallax", "1") stay in the
+    the engine's internal id and revision ("stillmotion-parallax", "2") stay in the
     reproduction block (stillmotion:model, stillmotion:revision)."""
     software = str(provenance.get("software_version") or __version__)
     if engine in _NON_GENERATIVE_ENGINES or not provenance.get("model"):

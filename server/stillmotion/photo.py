@@ -7,6 +7,7 @@ Everything downstream works on `Photo.pixels`: float32 (H, W, 3) sRGB in [0, 1].
 
 from __future__ import annotations
 
+import math
 import os
 import struct
 import warnings
@@ -110,6 +111,8 @@ def _allow_pixels(max_megapixels: float) -> None:
     """Raise Pillow's decompression-bomb guard (MAX_IMAGE_PIXELS, ~89.5 MP) to the configured
     limit: it refused a GFX100's 102 MP frame under a 200 MP `[limits] max_megapixels`.
     (Process-wide, and only ever raised: it stays the highest limit asked for.)"""
+    if not math.isfinite(max_megapixels):   # (no limit asked: a completeness check only)
+        return
     wanted = int(max_megapixels * 1_000_000)
     if Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS < wanted:
         Image.MAX_IMAGE_PIXELS = wanted

@@ -117,6 +117,32 @@ def test_profile_defaults_and_explicit_values_win():
     assert req.n_frames == round(req.duration * 24)
 
 
+def test_motion_and_style_a_user_sets_in_the_config_hold_for_every_profile(tmp_path, photo_jpg, fast_config):
+    """default.toml's [animate] motion and style_consistency were never used (every profile has
+    its own); set by the user, they hold for every clip whose request leaves them open."""
+    import pickle
+
+    from stillmotion.jobs.pipeline import JobSpec, run_job
+
+    plain = config.load(fast_config)
+    assert config.user_values(plain, "animate") == {}
+    with open(fast_config, "a", encoding="utf-8") as fh:
+        fh.write("[animate]\nmotion = 0.25\nstyle_consistency = 0.5\n")
+    mine = config.load(fast_config)
+    preferred = config.user_values(mine, "animate")
+    assert preferred == {"motion": 0.25, "style_consistency": 0.5}
+    assert config.user_values(pickle.loads(pickle.dumps(mine)), "animate") == preferred   # to a render process
+    for name in ("portrait", "action"):
+        req = AnimateRequest.from_dict({}).resolve(name, mine["animate"], preferred=preferred)
+        assert (req.motion, req.style_consistency) == (0.25, 0.5)
+        assert AnimateRequest.from_dict({"motion": 0.9}).resolve(name, mine["animate"], preferred=preferred).motion == 0.9
+        default = AnimateRequest.from_dict({}).resolve(name, plain["animate"], preferred={})
+        assert default.motion == profiles.get(name).motion
+    result = run_job(JobSpec(photo_path=photo_jpg, request=AnimateRequest.from_dict(
+        {"engine": "parallax", "profile": "action", "duration": 0.5, "fps": 8})), mine)
+    assert (result.info["request"]["motion"], result.info["request"]["style_consistency"]) == (0.25, 0.5)
+
+
 def test_profile_rule_of_thumb_durations_and_generic_defaults():
     ranges = {"portrait": (2, 3), "action": (3, 5), "environmental": (4, 8), "still-life": (1, 2)}
     for name, (lo, hi) in ranges.items():

@@ -54,6 +54,13 @@ class Config(dict):
         return getattr(self, "origins", {}).get(tuple(key), sources[0])
 
 
+def user_values(cfg: Mapping[str, Any], section: str) -> dict[str, Any]:
+    """The values of `section` that a user file or the environment set (not default.toml's);
+    empty for a plain mapping, which records no origins."""
+    origins = getattr(cfg, "origins", {})
+    return {k: v for k, v in cfg.get(section, {}).items() if (section, k) in origins}
+
+
 def check_range(section: str, key: str, value: Any, lo: float, hi: float) -> None:
     """A setting's value against its owner's range: a ConfigError naming it, else nothing."""
     if not lo <= value <= hi:

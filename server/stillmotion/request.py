@@ -102,12 +102,15 @@ class AnimateRequest:
             raise InputError("model must not be empty")
 
     # ---- defaults -----------------------------------------------------
-    def resolve(self, profile_name: str, animate_defaults: Mapping[str, Any]) -> "AnimateRequest":
-        """Fill every unset field: explicit value > profile > config [animate] defaults.
+    def resolve(self, profile_name: str, animate_defaults: Mapping[str, Any],
+                preferred: Mapping[str, Any] | None = None) -> "AnimateRequest":
+        """Fill every unset field: explicit value > `preferred` > profile > config [animate] defaults.
 
         `profile_name` is the concrete profile (auto already decided by the caller)
-        or "generic" when none applies.
+        or "generic" when none applies. `preferred`: the [animate] motion and
+        style_consistency a user set in their config, which hold for every clip.
         """
+        preferred = preferred or {}
         prof = profiles.PROFILES.get(profile_name, profiles.GENERIC)
         seed = self.seed if self.seed is not None else random.SystemRandom().randrange(MAX_SEED)
         fmt = self.format or animate_defaults.get("format", "mp4")
@@ -118,10 +121,10 @@ class AnimateRequest:
             profile=prof.name if prof is not profiles.GENERIC else self.profile,
             duration=self.duration if self.duration is not None else prof.duration,
             fps=fps,
-            motion=self.motion if self.motion is not None else prof.motion,
+            motion=self.motion if self.motion is not None else float(preferred.get("motion", prof.motion)),
             camera=self.camera if self.camera is not None else prof.camera,
             style_consistency=(self.style_consistency if self.style_consistency is not None
-                               else prof.style_consistency),
+                               else float(preferred.get("style_consistency", prof.style_consistency))),
             negative_prompt=(self.negative_prompt if self.negative_prompt is not None
                              else prof.negative_prompt),
             format=fmt,

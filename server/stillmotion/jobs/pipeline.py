@@ -16,7 +16,7 @@ from typing import Any, Iterator, Mapping
 
 import numpy as np
 
-from .. import __version__, engines, metadata, photo as photo_mod, profiles, readiness
+from .. import __version__, config as config_mod, engines, metadata, photo as photo_mod, profiles, readiness
 from ..config import check_range
 from ..progress import CancelToken, ProgressSink, null_progress
 from ..colour.look import LookSettings, apply_look, remove_look
@@ -117,7 +117,8 @@ def plan_job(photo: photo_mod.Photo, request: AnimateRequest, config: dict, phot
     # faces that aspect crops and the parallax depth estimate keep in view (~10 ms at 1 MP).
     fit = readiness.analyze(photo)
     profile_name = fit.suggested_profile if request.profile == "auto" else request.profile
-    request = request.resolve(profile_name, config.get("animate", {}))
+    request = request.resolve(profile_name, config.get("animate", {}),
+                              preferred=config_mod.user_values(config, "animate"))
     meta = metadata.read_for_job(photo_path, config, sidecar=sidecar, develop=develop)
     profile = profiles.PROFILES.get(profile_name, profiles.GENERIC)
     prompt, prompt_source = metadata.choose_prompt(

@@ -168,7 +168,8 @@ class RenderProcess:
         """Like run_job, in the child. Raises Canceled, JobFailed or RenderCrashed."""
         conn = self._ensure()
         try:
-            conn.send({"op": "run", "spec": spec, "config": dict(config)})
+            # (As it is: a Config keeps, pickled, which values the user set; see config.user_values.)
+            conn.send({"op": "run", "spec": spec, "config": config if isinstance(config, dict) else dict(config)})
             cancel_sent = False
             while True:
                 if cancel.cancelled and not cancel_sent:

@@ -55,6 +55,28 @@ def test_match_writes_a_corrected_copy_beside_the_clip(drifted_mp4, capsys) -> N
     assert capsys.readouterr().out.strip() == str(clip.with_name("cafe-from-another-app.matched-2.mp4"))
     assert digest(first) == digest(first)  # still there, still readable
     assert len(list(read_frames(first))) == N
+    assert not list(clip.parent.glob("*.xmp"))               # a clip without XMP gets none
+
+
+@pytest.mark.parametrize("out", [None, "graded.mp4"])
+def test_a_matched_stillmotion_clip_keeps_its_xmp_and_ai_disclosure(photo_jpg, fast_config, tmp_path, capsys, out):
+    """Re-grading a clip must not strip the record of how it was made and that it is AI-generated."""
+    import pyexiv2
+
+    from stillmotion.metadata.bmff import read_embedded_xmp
+
+    assert cli.main(["animate", str(photo_jpg), "--duration", "0.5", "--fps", "8"]) == 0
+    clip = photo_jpg.with_name("IMG_1234.motion.mp4")
+    capsys.readouterr()
+    args = ["match", str(clip), "--to", str(photo_jpg)] + (["--out", str(tmp_path / out)] if out else [])
+    assert cli.main(args) == 0
+    matched = Path(capsys.readouterr().out.strip())
+    assert matched == (tmp_path / out if out else clip.with_name("IMG_1234.motion.matched.mp4"))
+    source = read_embedded_xmp(clip)
+    assert source and read_embedded_xmp(matched) == source
+    assert matched.with_suffix(".xmp").read_bytes() == source
+    with pyexiv2.Image(str(matched.with_suffix(".xmp"))) as sidecar:
+        assert sidecar.read_xmp()["Xmp.iptcExt.DigitalSourceType"].endswith("compositeSynthetic")
 
 
 def test_match_out_file_folder_and_strength(drifted_mp4, tmp_path: Path, capsys) -> None:

@@ -37,7 +37,7 @@ import cv2
 import numpy as np
 
 from ..config import check_range
-from ..errors import InputError
+from ..errors import InputError, StillmotionError
 from ..photo import resize
 from .align import align
 from .correspond import Alignment, Corresponding, ReferenceView
@@ -511,6 +511,7 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
     from ..video.decode import probe, read_timed_frames
     from ..video.audio import with_audio
     from ..video.encode import SUFFIX, EncodeSettings, FrameTimes, encode, even_size
+    from ..metadata.bmff import embed_xmp
 
     cfg = config if config is not None else config_mod.load()
     video, out_path = Path(video), Path(out).expanduser() if out is not None else None
@@ -555,23 +556,47 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
     settings = EncodeSettings.from_config(fmt, "h264", cfg.get("output", {}))
     folder.mkdir(parents=True, exist_ok=True)
     sweep_abandoned(folder)
-    tmp, picture = temp_path(folder, SUFFIX[fmt]), temp_path(folder, SUFFIX[fmt])
+    tmp, picture, xmp_tmp = temp_path(folder, SUFFIX[fmt]), temp_path(folder, SUFFIX[fmt]), temp_path(folder, ".xmp")
+    # The clip's own XMP (how it was made, that it is AI-generated) comes along, as it is.
+    switches, packet = cfg.get("metadata", {}), _clip_xmp(video)
     try:
         encode(matched, picture, width=width, height=height, fps=info.fps or 24.0, settings=settings,
                n_frames=info.n_frames, times=times)
         # The clip's sound (a cloud service's soundtrack) comes along; without any, the picture is the file.
         if with_audio(picture, video, tmp) is None:
             os.replace(picture, tmp)
+        temps = {SUFFIX[fmt]: tmp}
+        if packet is not None:
+            if switches.get("embed_in_video", True):
+                embed_xmp(tmp, packet)
+            if switches.get("write_sidecar", True):
+                xmp_tmp.write_bytes(packet)
+                temps[".xmp"] = xmp_tmp
         if out_path is not None and not out_folder:
             if not claim(tmp, out_path):
                 raise InputError(f"{out_path} already exists; not overwriting it")
+            if ".xmp" in temps:   # beside it, unless a file of that name is there already
+                claim(xmp_tmp, out_path.with_suffix(".xmp"))
             return out_path
-        return place_group({SUFFIX[fmt]: tmp}, folder, video.stem, tag="matched")[SUFFIX[fmt]]
+        return place_group(temps, folder, video.stem, tag="matched")[SUFFIX[fmt]]
     except OSError as exc:
         failure = write_failure(exc, folder, f"the matched clip of {video.name}")
         if failure is not None:
             raise failure from exc
         raise
     finally:
-        tmp.unlink(missing_ok=True)
-        picture.unlink(missing_ok=True)
+        for leftover in (tmp, picture, xmp_tmp):
+            leftover.unlink(missing_ok=True)
+
+
+def _clip_xmp(video: Path) -> bytes | None:
+    """The XMP packet embedded in `video` (MP4/MOV), vetted; None without a sound one.
+    (Embedded only: a sidecar beside a clip named like its photo may be the photo's.)"""
+    from ..metadata.bmff import read_embedded_xmp
+    from ..metadata.sources import vet_packet
+
+    try:
+        packet = read_embedded_xmp(video)   # (a JobError for a file that is not MP4/QuickTime)
+        return vet_packet(packet, f"XMP in {video.name}") if packet else None
+    except (OSError, ValueError, StillmotionError):
+        return None

@@ -14,7 +14,7 @@ from stillmotion import cli
 from stillmotion.photo import resize
 from stillmotion.colour import metrics
 from stillmotion.colour.drift import Drift, drifted_clip
-from stillmotion.video.decode import probe, read_frames, read_timed_frames
+from stillmotion.video.decode import frame_times, probe, read_frames
 from stillmotion.video.encode import EncodeSettings, encode
 
 from support import save_photo, skimage_photo
@@ -77,6 +77,11 @@ def test_a_matched_stillmotion_clip_keeps_its_xmp_and_ai_disclosure(photo_jpg, f
     assert matched.with_suffix(".xmp").read_bytes() == source
     with pyexiv2.Image(str(matched.with_suffix(".xmp"))) as sidecar:
         assert sidecar.read_xmp()["Xmp.iptcExt.DigitalSourceType"].endswith("compositeSynthetic")
+    # The result says what it is where the container changes (an H.264 .mov comes out .mp4).
+    from stillmotion.colour.match import _clip_xmp
+
+    assert b"<dc:format>video/mp4</dc:format>" in source
+    assert _clip_xmp(clip, ".mov") == source.replace(b"video/mp4", b"video/quicktime")
 
 
 def test_match_out_file_folder_and_strength(drifted_mp4, tmp_path: Path, capsys) -> None:
@@ -192,9 +197,9 @@ def _picture_and_sound(path: Path) -> tuple[float, float, str, np.ndarray]:
         left = np.concatenate([f.to_ndarray()[0] if f.format.is_planar else f.to_ndarray()[0, ::2]
                                for f in container.decode(stream)]).astype(np.float64)
     left = left / 32767 if codec.startswith("pcm_s16") else left
-    base = probe(path).time_base
-    frames, stamps = zip(*read_timed_frames(path))
-    flash = float((stamps[int(np.argmax([f.mean() for f in frames]))] - stamps[0]) * base)
+    bright = int(np.argmax([f.mean() for f in read_frames(path)]))
+    times = frame_times(path)      # None: evenly spaced at the clip's rate
+    flash = float(times[1][bright] * times[0]) if times else bright / probe(path).fps
     return flash, int(np.argmax(np.abs(left) > 0.1)) / 48000.0, codec, left
 
 
@@ -222,12 +227,42 @@ def test_match_keeps_the_clips_sound_in_step_with_the_picture(tmp_path: Path, fa
     flash, beep, codec, left = _picture_and_sound(matched)
     src_flash, src_beep, _, src_left = _picture_and_sound(clip)
     # (MP3 in AVI starts ~23 ms late: the encoder's delay, which AVI cannot say. It stays.)
-    # (The AVI as PyAV writes it shows its frames from the second on a frame late: 13/24 s.)
-    assert src_flash == (13 / 24 if clip.suffix == ".avi" else 0.5) and abs(src_beep - 0.5) < 1 / 24
+    assert src_flash == 0.5 and abs(src_beep - 0.5) < 1 / 24
     assert flash == src_flash                                     # every frame shown when it was
     assert codec == kept and abs(beep - src_beep) < 1 / 24        # in step as it was, within a frame
     if codec == _picture_and_sound(clip)[2]:
         assert np.array_equal(left, src_left)                     # copied, not re-encoded
+
+
+@pytest.mark.parametrize("name, fmt, codec", [
+    ("web.webm", "webm", "libvpx-vp9"),   # Matroska's millisecond stamps: 41 or 42 ms a frame
+    ("edit.mkv", "matroska", "libx264"),
+    ("old.avi", "avi", "libx264"),         # B-frames in AVI: decoded frames carry decode times
+])
+def test_a_constant_rate_clip_stays_constant_rate(tmp_path: Path, fast_config, capsys, name, fmt, codec) -> None:
+    """Only a clip whose frames are unevenly spaced keeps its own times; any other comes out at
+    its exact rate (an editor would take 41/42 ms frames for a variable-rate clip)."""
+    import av
+
+    clip = tmp_path / name
+    frame = np.asarray(Image.fromarray(skimage_photo("coffee")).resize((W, H)), dtype=np.uint8)
+    with av.open(str(clip), "w", format=fmt) as out:
+        stream = out.add_stream(codec, rate=24)
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+        for i in range(24):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(np.roll(frame, 3 * i, axis=1), format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    assert frame_times(clip) is None
+    photo = save_photo(tmp_path / "cafe.jpg", skimage_photo("coffee"), quality=95)
+    assert cli.main(["match", str(clip), "--to", str(photo)]) == 0
+    matched = Path(capsys.readouterr().out.strip())
+    with av.open(str(matched)) as container:
+        stream = container.streams.video[0]
+        shown = [frame.time for frame in container.decode(stream)]
+        assert stream.average_rate == 24
+    assert len(shown) == 24 and np.allclose(np.diff(shown), 1 / 24, atol=1e-4)
 
 
 def _hdr_clip(path: Path) -> None:

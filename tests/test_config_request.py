@@ -126,6 +126,11 @@ def test_motion_and_style_a_user_sets_in_the_config_hold_for_every_profile(tmp_p
 
     plain = config.load(fast_config)
     assert config.user_values(plain, "animate") == {}
+    with open(fast_config, "a", encoding="utf-8") as fh:   # a user file begun as a copy of default.toml
+        fh.write("[animate]\nmotion = 0.6\nstyle_consistency = 0.8\n")
+    assert config.user_values(config.load(fast_config), "animate") == {}
+    fast_config.write_text(fast_config.read_text(encoding="utf-8").replace(
+        "[animate]\nmotion = 0.6\nstyle_consistency = 0.8\n", ""), encoding="utf-8")
     with open(fast_config, "a", encoding="utf-8") as fh:
         fh.write("[animate]\nmotion = 0.25\nstyle_consistency = 0.5\n")
     mine = config.load(fast_config)

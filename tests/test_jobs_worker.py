@@ -109,7 +109,8 @@ def test_cancelling_between_variants_keeps_and_lists_the_clips_already_made(tmp_
     photo = save_photo(tmp_path / "IMG.jpg", skimage_photo("coffee"), (160, 107))
     with running(store, cfg, isolation) as worker:
         job = store.submit(spec(photo, duration=12, fps=30, variants=3)).job
-        wait_for(lambda: (tmp_path / "IMG.motion.mp4").exists() and store.get(job.id).progress > 0.4)
+        # The first take placed and the second being written (its temporary file is there).
+        wait_for(lambda: (tmp_path / "IMG.motion.mp4").exists() and list(tmp_path.glob(".stillmotion-tmp-*")))
         worker.cancel(job.id)
         canceled = finished(store, job.id)
     assert canceled.status == "canceled"

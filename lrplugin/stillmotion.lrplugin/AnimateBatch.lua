@@ -32,8 +32,6 @@ AnimateBatch.POLL_WINDOW = 4
 -- export polling for ever.
 AnimateBatch.MAX_POLL_ERRORS = 20
 local UPLOAD_SHARE = 0.05   -- share of a photo's progress bar for render + upload
--- Clip formats Lightroom Classic imports as video; GIF and WebP clips stay beside the photo.
-local IMPORTABLE = { mp4 = true, mov = true }
 
 local FINISHED = { done = true, failed = true, canceled = true }
 
@@ -195,7 +193,8 @@ function AnimateBatch:_importClips(item)
   local result = catalog:withWriteAccessDo("Add Stillmotion clips", function()
     if importing then
       for _, clip in ipairs(item.clips) do
-        if IMPORTABLE[(LrPathUtils.extension(clip) or ""):lower()] and not catalog:findPhotoByPath(clip) then
+        if AnimateSettings.IMPORTED_FORMATS[(LrPathUtils.extension(clip) or ""):lower()]
+            and not catalog:findPhotoByPath(clip) then
           item.clipPhotos = item.clipPhotos or {}
           item.clipPhotos[#item.clipPhotos + 1] = catalog:addPhoto(clip, item.photo, "above")
         end

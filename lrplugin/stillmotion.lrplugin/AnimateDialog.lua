@@ -170,7 +170,7 @@ function AnimateDialog.catalogView(f, props, publishing)
     f:checkbox { title = "Import the clip into the catalog and stack it above its photo (MP4, MOV)",
                  value = bind "sm_importToCatalog",
                  enabled = LrView.bind { key = "sm_format",
-                                         transform = function(format) return format ~= "gif" and format ~= "webp" end } },
+                                         transform = function(format) return AnimateSettings.IMPORTED_FORMATS[format] == true end } },
   }
   if publishing then
     -- Only for clips left out of the catalog: the SDK cannot take a photo out of it, so a
@@ -179,7 +179,12 @@ function AnimateDialog.catalogView(f, props, publishing)
       title = "Move a clip to the Trash when its photo leaves the collection or is republished "
               .. "(clips not imported only)",
       value = bind "sm_removeClips",
-      enabled = LrBinding.negativeOfKey "sm_importToCatalog" }
+      enabled = LrView.bind {
+        keys = { "sm_importToCatalog", "sm_format" },
+        operation = function(binder, values)
+          return not values.sm_importToCatalog or not AnimateSettings.IMPORTED_FORMATS[values.sm_format]
+        end,
+      } }
   end
   rows.spacing = f:control_spacing()
   return f:column(rows)

@@ -16,6 +16,8 @@ AnimateSettings.ENGINES = { "auto", "parallax", "svd", "ltx", "wan", "cogvideox"
 AnimateSettings.PROFILES = { "auto", "portrait", "action", "environmental", "still-life" }
 AnimateSettings.CAMERAS = { "none", "push-in", "pull-out", "pan-left", "pan-right", "orbit", "rise" }
 AnimateSettings.MAX_PROMPT = 2000   -- characters: the daemon's limit
+-- Clip formats Lightroom Classic imports as video; GIF and WebP clips stay beside the photo.
+AnimateSettings.IMPORTED_FORMATS = { mp4 = true, mov = true }
 AnimateSettings.FORMATS = { "mp4", "mov", "gif", "webp" }
 AnimateSettings.FROM_PROFILE = "profile"   -- popup value: leave the field to the profile/daemon
 

@@ -22,8 +22,6 @@ local StillmotionAPI = require "StillmotionAPI"
 
 local Readiness = {}
 
-local CATALOG_WAIT_SECONDS = 30
-
 local function renderSettings(folder)
   return {
     LR_exportServiceProvider = "com.adobe.ag.export.file",
@@ -120,12 +118,13 @@ function Readiness.check(photos, progress, tempFolder)
         return catalog:withPrivateWriteAccessDo(function()
           photo:setPropertyForPlugin(_PLUGIN, Fields.READINESS_SCORE, values.score)
           photo:setPropertyForPlugin(_PLUGIN, Fields.READINESS_ADVICE, values.advice)
-        end, { timeout = CATALOG_WAIT_SECONDS })
+        end, { timeout = AnimateBatch.CATALOG_WAIT_SECONDS })
       end)
       if not wrote then
         values, problem = nil, "could not write its fields: " .. tostring(result)
       elseif result == "aborted" then
-        values, problem = nil, string.format("the catalog stayed busy for %d seconds", CATALOG_WAIT_SECONDS)
+        values, problem = nil, string.format("the catalog stayed busy for %d seconds",
+                                             AnimateBatch.CATALOG_WAIT_SECONDS)
       end
     end
     if values then

@@ -16,6 +16,7 @@ any work: a value that would fail every job stops the command or the daemon at o
 from __future__ import annotations
 
 import copy
+import functools
 import os
 import sys
 from pathlib import Path
@@ -55,10 +56,17 @@ class Config(dict):
 
 
 def user_values(cfg: Mapping[str, Any], section: str) -> dict[str, Any]:
-    """The values of `section` that a user file or the environment set (not default.toml's);
-    empty for a plain mapping, which records no origins."""
+    """The values of `section` that a user file or the environment set to something other than
+    default.toml's (a user file begun as a copy of default.toml chooses nothing by that); empty
+    for a plain mapping, which records no origins."""
     origins = getattr(cfg, "origins", {})
-    return {k: v for k, v in cfg.get(section, {}).items() if (section, k) in origins}
+    defaults = _default_values().get(section, {})
+    return {k: v for k, v in cfg.get(section, {}).items() if (section, k) in origins and v != defaults.get(k)}
+
+
+@functools.lru_cache(maxsize=1)
+def _default_values() -> dict[str, Any]:
+    return _read_toml(paths.default_config_file())
 
 
 def check_range(section: str, key: str, value: Any, lo: float, hi: float) -> None:

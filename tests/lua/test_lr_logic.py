@@ -110,6 +110,22 @@ def test_export_dialog_binds_only_known_settings(lr: Lightroom) -> None:
     assert set(lr.fake.provider().hideSections.values()) >= {"exportLocation", "fileNaming", "video"}
 
 
+def test_the_publish_trash_option_is_offered_only_for_clips_not_in_the_catalog(lr: Lightroom) -> None:
+    """The SDK cannot take a photo out of the catalog: a trashed imported clip would stay there
+    as a missing file. GIF and WebP clips are never imported, so for them it is offered."""
+    provider = lr.fake.provider()
+    props = lr.fake.makePropertyTable(lr.fake.exportDefaults())
+    props.LR_isExportForPublish = True
+    f = lr.lua.eval("function(Fake) return Fake.modules.LrView.osFactory() end")(lr.fake)
+    views = [v for s in provider.sectionsForTopOfDialog(f, props).values() for v in lr.fake.walkView(s).values()]
+    (trash,) = [v for v in views if v.value is not None and getattr(v.value, "_bind", None) == "sm_removeClips"]
+    offered = lambda importing, fmt: trash.enabled._spec.operation(  # noqa: E731
+        None, lr.table({"sm_importToCatalog": importing, "sm_format": fmt}))
+    assert [offered(True, "mp4"), offered(False, "mp4"), offered(True, "gif"), offered(True, "webp")] == \
+        [False, True, True, True]
+    lr.run_tasks()
+
+
 def test_daemon_down_gives_one_clear_message_and_touches_nothing(lr: Lightroom, photo_folder: Path) -> None:
     port = free_port()
     lr.prefs_url(f"http://127.0.0.1:{port}")

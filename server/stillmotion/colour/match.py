@@ -508,7 +508,7 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
     """
     from .. import config as config_mod, photo as photo_mod
     from ..place import check_destination, claim, place_group, sweep_abandoned, temp_path, write_failure
-    from ..video.decode import probe, read_timed_frames
+    from ..video.decode import frame_times, probe, read_frames
     from ..video.audio import with_audio
     from ..video.encode import SUFFIX, EncodeSettings, FrameTimes, encode, even_size
     from ..metadata.bmff import embed_xmp
@@ -543,22 +543,19 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
         if not folder.is_dir():
             raise InputError(f"--out: folder {folder} does not exist")
     width, height = even_size(info.width, info.height)
-    # Each frame keeps its time: a variable-rate clip (a phone's) respaced evenly would drift
-    # against its sound. Matching keeps the frames' order and number.
-    times = FrameTimes(info.time_base)
-
-    def frames() -> Iterator[np.ndarray]:
-        for pixels, stamp in read_timed_frames(video):
-            times.stamps.append(stamp)
-            yield pixels[:height, :width]   # yuv420p needs even sizes
-    matched = match_frames(frames(), picture.pixels, strength=strength, anchor_index=0,
+    # A variable-rate clip (a phone's) keeps each frame's time: respaced evenly it would drift
+    # against its sound. (Matching keeps the frames' order and number.)
+    variable = frame_times(video)
+    times = FrameTimes(*variable) if variable is not None else None
+    frames = (f[:height, :width] for f in read_frames(video))   # yuv420p needs even sizes
+    matched = match_frames(frames, picture.pixels, strength=strength, anchor_index=0,
                            n_frames=info.n_frames, config=cfg)
     settings = EncodeSettings.from_config(fmt, "h264", cfg.get("output", {}))
     folder.mkdir(parents=True, exist_ok=True)
     sweep_abandoned(folder)
     tmp, picture, xmp_tmp = temp_path(folder, SUFFIX[fmt]), temp_path(folder, SUFFIX[fmt]), temp_path(folder, ".xmp")
     # The clip's own XMP (how it was made, that it is AI-generated) comes along, as it is.
-    switches, packet = cfg.get("metadata", {}), _clip_xmp(video)
+    switches, packet = cfg.get("metadata", {}), _clip_xmp(video, SUFFIX[fmt])
     try:
         encode(matched, picture, width=width, height=height, fps=info.fps or 24.0, settings=settings,
                n_frames=info.n_frames, times=times)
@@ -589,14 +586,23 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
             leftover.unlink(missing_ok=True)
 
 
-def _clip_xmp(video: Path) -> bytes | None:
-    """The XMP packet embedded in `video` (MP4/MOV), vetted; None without a sound one.
-    (Embedded only: a sidecar beside a clip named like its photo may be the photo's.)"""
+def _clip_xmp(video: Path, suffix: str) -> bytes | None:
+    """The XMP packet embedded in `video` (MP4/MOV), vetted, its dc:format made the result's
+    (an H.264 .mov becomes an .mp4); None without a sound one. (Embedded only: a sidecar
+    beside a clip named like its photo may be the photo's.)"""
+    import re
+
     from ..metadata.bmff import read_embedded_xmp
+    from ..metadata.packet import MEDIA_TYPES
     from ..metadata.sources import vet_packet
 
     try:
         packet = read_embedded_xmp(video)   # (a JobError for a file that is not MP4/QuickTime)
-        return vet_packet(packet, f"XMP in {video.name}") if packet else None
+        packet = vet_packet(packet, f"XMP in {video.name}") if packet else None
     except (OSError, ValueError, StillmotionError):
         return None
+    if packet is None:
+        return None
+    media = MEDIA_TYPES[suffix].encode()
+    packet = re.sub(rb"(<dc:format>)[^<]*(</dc:format>)", rb"\g<1>" + media + rb"\g<2>", packet)
+    return re.sub(rb"""(dc:format=(["']))[^"']*(\2)""", rb"\g<1>" + media + rb"\g<3>", packet)

@@ -29,7 +29,6 @@ class VideoInfo:
     color_trc: int
     colorspace: int
     color_range: int
-    time_base: Fraction      # of the stream's timestamps (read_timed_frames counts in it)
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:
@@ -40,8 +39,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
             n = stream.frames or sum(1 for _ in container.decode(stream))
             return VideoInfo(ctx.width, ctx.height, float(stream.average_rate or stream.guessed_rate or 0),
                              n, ctx.name, ctx.pix_fmt or "", int(ctx.color_primaries), int(ctx.color_trc),
-                             int(ctx.colorspace), int(ctx.color_range),
-                             Fraction(stream.time_base or Fraction(1, 90000)))
+                             int(ctx.colorspace), int(ctx.color_range))
     except (av.FFmpegError, IndexError) as exc:
         raise InputError(f"{Path(path).name}: not a video Stillmotion can read ({exc})") from None
 
@@ -52,15 +50,6 @@ def read_frames(path: str | os.PathLike) -> Iterator[np.ndarray]:
     The Y'CbCr->RGB matrix follows the file's tag (BT.601 when untagged SD,
     BT.709 when untagged HD, as players do).
     """
-    for pixels, _ in read_timed_frames(path):
-        yield pixels
-
-
-def read_timed_frames(path: str | os.PathLike) -> Iterator[tuple[np.ndarray, int | None]]:
-    """As `read_frames`, each frame with its presentation timestamp, in the stream's time base
-    (`probe(path).time_base`), or None where the file gives it none. A phone's clip (or a
-    screen recording) is often variable-rate: its frames are not evenly spaced, and a copy
-    that spaced them evenly would drift against its sound."""
     try:
         container = av.open(str(path))
     except av.FFmpegError as exc:
@@ -69,7 +58,36 @@ def read_timed_frames(path: str | os.PathLike) -> Iterator[tuple[np.ndarray, int
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         for frame in _decoded(container, stream, Path(path).name):
-            yield _pixels(frame), frame.pts
+            yield _pixels(frame)
+
+
+def frame_times(path: str | os.PathLike) -> tuple[Fraction, list[int]] | None:
+    """A variable-rate clip's frame times (time base, each frame's time from the first, in
+    display order); None for a constant-rate clip, whose frames are evenly spaced at its rate.
+
+    A phone records at a variable rate (fewer frames in low light), as do screen recorders:
+    a copy that spaced its frames evenly would drift against its sound. Read from the
+    demuxed packets, sorted (decoded frames' own stamps are not display times in every
+    container: AVI gives decode times), without decoding anything. A clip whose frames are
+    all one frame apart within a tick of its time base is constant-rate (Matroska stores
+    milliseconds: 24 fps is 41 or 42 ms a frame).
+    """
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            base, rate = stream.time_base, stream.average_rate or stream.guessed_rate
+            stamps = sorted(packet.pts if packet.pts is not None else packet.dts
+                            for packet in container.demux(stream)
+                            if packet.size and not packet.is_discard
+                            and (packet.pts is not None or packet.dts is not None))
+    except (av.FFmpegError, IndexError) as exc:
+        raise InputError(f"{Path(path).name}: not a video Stillmotion can read ({exc})") from None
+    if len(stamps) < 3 or not base or not rate:
+        return None
+    nominal = float(1 / (rate * base))   # one frame, in ticks
+    if all(abs(b - a - nominal) <= 1.0 for a, b in zip(stamps, stamps[1:])):
+        return None
+    return Fraction(base), [stamp - stamps[0] for stamp in stamps]
 
 
 def _pixels(frame: av.VideoFrame) -> np.ndarray:

@@ -63,16 +63,12 @@ class EncodeSettings:
 
 @dataclass
 class FrameTimes:
-    """A clip's own frame times, kept in its re-encoded copy (`stillmotion match`): a phone's or a
-    screen recording's frames are often not evenly spaced, and spacing them evenly would take
-    the picture out of step with the sound.
-
-    Frame k is shown at (stamps[k] - stamps[0]) * time_base. The frame source fills `stamps` as
-    it reads, so stamp k need only be known once frame k reaches the encoder. A frame without
-    one (None, or one not after the frame before) is shown a nominal frame after that frame.
+    """A variable-rate clip's own frame times, kept in its re-encoded copy (`stillmotion match`;
+    see decode.frame_times): frame k is shown at stamps[k] * time_base. A frame beyond the
+    list, or whose stamp is not after the one before, is shown a nominal frame after it.
     """
     time_base: Fraction
-    stamps: list[int | None] = field(default_factory=list)
+    stamps: list[int] = field(default_factory=list)
 
 
 def frame_rate(fps: float) -> Fraction:
@@ -127,8 +123,7 @@ class _Muxing:
         if self.times is None:
             return self.sent               # in 1/fps
         stamps, k = self.times.stamps, self.sent
-        first = stamps[0] if stamps and stamps[0] is not None else 0
-        pts = stamps[k] - first if k < len(stamps) and stamps[k] is not None else None
+        pts = stamps[k] if k < len(stamps) else None
         if pts is None or (self._last_pts is not None and pts <= self._last_pts):
             if self._last_pts is None:
                 pts = 0
@@ -260,7 +255,7 @@ GIF_MIN_DELAY_CS = 2   # browsers show a shorter GIF frame delay as 100 ms
 
 def gif_delays_cs(fps: float):
     """Each frame's GIF delay in whole centiseconds (all a GIF can store), spread so that the
-    running total stays on k*100/fps: at 30 fps 3, 3, 4, 3, 3, 4, ... (a flat 3 cs would play
+    running total stays on k*100/fps: at 30 fps 3, 4, 3, 3, 4, 3, ... (a flat 3 cs would play
     a 2 s clip in 1.8 s). Never under GIF_MIN_DELAY_CS."""
     step = 100 / frame_rate(fps)          # exact: 23.976 fps is 24000/1001
     elapsed = 0

@@ -587,10 +587,11 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
 
 
 def _clip_xmp(video: Path, suffix: str) -> bytes | None:
-    """The XMP packet embedded in `video` (MP4/MOV), vetted, its dc:format made the result's
-    (an H.264 .mov becomes an .mp4); None without a sound one. (Embedded only: a sidecar
-    beside a clip named like its photo may be the photo's.)"""
-    import re
+    """The XMP packet embedded in `video` (MP4/MOV), vetted, for the result: its dc:format the
+    result's (an H.264 .mov becomes an .mp4) and a document and instance ID of its own (two
+    files, one identity, would confuse an asset manager); None without a sound one.
+    (Embedded only: a sidecar beside a clip named like its photo may be the photo's.)"""
+    import uuid
 
     from ..metadata.bmff import read_embedded_xmp
     from ..metadata.packet import MEDIA_TYPES
@@ -603,6 +604,15 @@ def _clip_xmp(video: Path, suffix: str) -> bytes | None:
         return None
     if packet is None:
         return None
-    media = MEDIA_TYPES[suffix].encode()
-    packet = re.sub(rb"(<dc:format>)[^<]*(</dc:format>)", rb"\g<1>" + media + rb"\g<2>", packet)
-    return re.sub(rb"""(dc:format=(["']))[^"']*(\2)""", rb"\g<1>" + media + rb"\g<3>", packet)
+    packet = _set_simple(packet, b"dc:format", MEDIA_TYPES[suffix].encode())
+    packet = _set_simple(packet, b"xmpMM:DocumentID", f"xmp.did:{uuid.uuid4()}".encode())
+    return _set_simple(packet, b"xmpMM:InstanceID", f"xmp.iid:{uuid.uuid4()}".encode())
+
+
+def _set_simple(packet: bytes, name: bytes, value: bytes) -> bytes:
+    """`packet` with the simple property `name` (as its writers prefix it) set to `value`,
+    where it is written as an element or as an attribute; unchanged where it is absent."""
+    import re
+
+    packet = re.sub(rb"(<" + name + rb">)[^<]*(</" + name + rb">)", lambda m: m[1] + value + m[2], packet)
+    return re.sub(rb"(\s" + name + rb"""=(["']))[^"']*(\2)""", lambda m: m[1] + value + m[2], packet)

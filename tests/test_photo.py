@@ -6,7 +6,7 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image, ImageCms
+from PIL import Image, ImageCms, ImageOps
 
 from stillmotion import photo
 from stillmotion.errors import InputError, TooLargeError
@@ -23,6 +23,34 @@ def test_exif_orientation_is_applied(tmp_path):
     image.save(path, exif=exif, quality=95)
     loaded = photo.load(path)
     assert loaded.pixels.shape[:2] == (300, 200)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+@pytest.mark.parametrize("suffix", [".jpg", ".tif", ".png"])   # 8-bit through Pillow; 16-bit TIFF, PNG
+def test_every_exif_orientation_is_applied_once_at_any_bit_depth(tmp_path, orientation, suffix):
+    """16-bit TIFFs were turned twice (OpenCV turns a TIFF by its tag itself), and orientation
+    7 (transverse) was turned wrong at 16 bits."""
+    import cv2
+    import pyexiv2
+
+    stored = skimage_photo("astronaut")[::8, ::4]      # 64 x 128: not square, not symmetric
+    path = tmp_path / f"o{orientation}{suffix}"
+    if suffix == ".jpg":
+        Image.fromarray(stored).save(path, quality=100, subsampling=0)
+    else:
+        cv2.imwrite(str(path), (stored.astype(np.uint16) * 257)[..., ::-1])
+    with pyexiv2.Image(str(path)) as image:
+        image.modify_exif({"Exif.Image.Orientation": str(orientation)})
+    shown = np.asarray(ImageOps.exif_transpose(_with_orientation(stored, orientation)))   # as a viewer shows it
+    loaded = photo.load(path)
+    assert loaded.pixels.shape[:2] == shown.shape[:2]
+    assert np.abs(loaded.pixels * 255 - shown).mean() < 3
+
+
+def _with_orientation(pixels: np.ndarray, orientation: int) -> Image.Image:
+    image = Image.fromarray(pixels)
+    image.getexif()[0x0112] = orientation
+    return image
 
 
 def test_adobe_rgb_and_prophoto_converted_to_srgb(tmp_path, fixtures_dir):

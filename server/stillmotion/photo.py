@@ -92,7 +92,7 @@ def _orient_array(arr: np.ndarray, orientation: int) -> np.ndarray:
     ops = {
         2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
         5: lambda a: np.swapaxes(a, 0, 1), 6: lambda a: np.rot90(a, -1),
-        7: lambda a: np.rot90(a, 1)[::-1], 8: lambda a: np.rot90(a, 1),
+        7: lambda a: np.rot90(a, -1)[::-1], 8: lambda a: np.rot90(a, 1),
     }
     op = ops.get(orientation)
     return np.ascontiguousarray(op(arr)) if op else arr
@@ -288,7 +288,8 @@ def load(path: str | os.PathLike, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS
         try:
             if high_bit:
                 pixels = _decode_high_bit(path)
-                pixels = _orient_array(pixels, orientation)
+                if image.format != "TIFF":   # OpenCV turns a TIFF by its Orientation tag itself
+                    pixels = _orient_array(pixels, orientation)
                 if icc and not icc_mod.is_srgb(icc):
                     pixels = icc_mod.apply_lut(pixels, icc_mod.lut_to_srgb(icc))
             else:

@@ -138,6 +138,20 @@ def test_clip_is_never_larger_than_the_photo(tmp_path, fast_config):
     assert (info.width, info.height) == (200, 134)
 
 
+def test_a_size_too_large_for_the_encoder_is_one_line_before_any_work(tmp_path, fast_config, capsys):
+    """A wide panorama at --size 2160p is 21600 x 2160 (or here 34560 x 2160): more than H.264
+    takes. It ended in an encoder traceback after the whole render."""
+    import time
+
+    pano = save_photo(tmp_path / "pano.jpg", skimage_photo("coffee"), (1600, 100))
+    started = time.monotonic()
+    assert animate(str(pano), "--size", "2160p", "--duration", "1", "--fps", "8") == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("stillmotion: error: a 34560x2160 MP4 clip is more than its encoder takes (16384 pixels "
+                   "a side at most); ask for a smaller --size, or --format mov"), err
+    assert time.monotonic() - started < 20 and not list(tmp_path.glob("pano.motion*"))
+
+
 def test_web_formats_come_at_web_size_unless_a_size_is_asked(tmp_path, fast_config, monkeypatch):
     """GIF and animated WebP are for pages and messages: [output] web_long_edge caps them;
     mp4 keeps long_edge; --size overrides both."""

@@ -25,7 +25,7 @@ from ..errors import Canceled
 from ..place import check_destination, place_group, remove_temp, sweep_abandoned, temp_path, write_failure
 from ..request import AnimateRequest
 from ..video.aspect import crop_photo
-from ..video.encode import SUFFIX, EncodeSettings, encode, even_size
+from ..video.encode import SUFFIX, EncodeSettings, check_frame_size, encode, even_size
 from ..video.finish import FinishSettings, finish_clip
 from . import placement
 from .prefetch import prefetch
@@ -167,6 +167,7 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
     # --aspect: every engine animates the photo already cut around its subject.
     pixels = crop_photo(pixels, request.aspect, fit.subject_box)
     width, height = delivery_size(pixels.shape[1], pixels.shape[0], request, output_cfg)
+    check_frame_size(request.format, width, height)
     context: dict[str, Any] = {"target_size": (width, height), "prompt": prompt}
     if request.aspect == "source":  # boxes are in the uncropped photo's coordinates
         context.update(faces=[face.box for face in fit.faces], subject_box=fit.subject_box)

@@ -28,7 +28,7 @@ import numpy as np
 from PIL import GifImagePlugin, Image
 
 from ..config import check_choice, check_range
-from ..errors import JobError
+from ..errors import InputError, JobError
 from ..photo import to_uint8
 from ..progress import CancelToken
 
@@ -89,6 +89,20 @@ def _add_stream(container: av.container.OutputContainer, codec: str, rate: Fract
         container.close()
         raise JobError(f"this installation's FFmpeg (PyAV) has no {codec} encoder; "
                        "`stillmotion doctor` lists the codecs it has") from None
+
+
+# The longest side each format's encoder takes (measured: libx264 refuses 16,385 pixels, libwebp
+# 16,384; a GIF's sizes are 16-bit). ProRes and TIFF sequences take any size asked here.
+MAX_SIDE = {"mp4": 16384, "webp": 16383, "gif": 65535}
+
+
+def check_frame_size(fmt: str, width: int, height: int) -> None:
+    """Before any work: a clip too large for its format's encoder is one line, not an encoder
+    traceback after the whole render (a 6000x600 panorama at --size 2160p is 21600x2160)."""
+    limit = MAX_SIDE.get(fmt)
+    if limit is not None and max(width, height) > limit:
+        raise InputError(f"a {width}x{height} {fmt.upper()} clip is more than its encoder takes "
+                         f"({limit} pixels a side at most); ask for a smaller --size, or --format mov")
 
 
 def even_size(width: int, height: int) -> tuple[int, int]:

@@ -95,10 +95,12 @@ def test_a_fifo_named_like_a_sidecar_does_not_hang(photo):
 @pytest.mark.parametrize("packet", [
     BILLION_LAUGHS,
     PACKET.format(extra=' crs:CameraProfile="Adobe Standard"', tail="").replace("</rdf:RDF>", ""),
-], ids=["entity-bomb", "malformed"])
+    PACKET.format(extra=' crs:CameraProfile="Caf\u00e9"', tail=""),   # written as Latin-1 below: not UTF-8
+], ids=["entity-bomb", "malformed", "latin-1"])
 def test_hostile_xmp_embedded_in_a_jpeg_is_a_warning(photo, tmp_path, packet):
-    """A bad packet inside the photo's own APP1 XMP segment: the photo still reads, with a warning."""
-    payload = b"http://ns.adobe.com/xap/1.0/\x00" + packet.encode()
+    """A bad packet inside the photo's own APP1 XMP segment: the photo still reads, with a warning
+    (a packet that is not UTF-8 was dropped without one)."""
+    payload = b"http://ns.adobe.com/xap/1.0/\x00" + packet.encode("latin-1" if "Caf" in packet else "utf-8")
     jpeg = photo.read_bytes()
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload + jpeg[2:])

@@ -71,7 +71,9 @@ def read_file(path: Path) -> Embedded:
                 # packet so the caller can say what is wrong with it.
                 try:
                     out.raw_xmp = image.read_raw_xmp().encode("utf-8")
-                except (RuntimeError, UnicodeDecodeError):
+                except UnicodeDecodeError:   # (exiv2 dropped it as silently)
+                    out.problems.append("xmp: the XMP packet is not UTF-8 text (XMP must be)")
+                except RuntimeError:
                     out.raw_xmp = b""
         finally:
             image.close()

@@ -173,6 +173,8 @@ def test_hand_read_values(fixtures_dir, blank_photo):
     assert canon.tone_curve.legacy == [(0, 0), (32, 22), (64, 56), (128, 128), (192, 196), (255, 255)]
 
     flat = read_fixture(fixtures_dir, "flatxmp.xmp", blank_photo)
+    # exif:DateTimeOriginal (no zone) and photoshop:DateCreated (with it): the precise one.
+    assert flat.descriptive.capture_date == "1980-06-02T18:19:58-06:00"
     assert flat.develop.process_version is None and flat.develop.exposure is None  # PV2003: no *2012 keys
     assert flat.develop.legacy["Exposure"] == -0.35 and flat.develop.legacy["Contrast"] == 58
     assert flat.descriptive.keywords == ["Person1", "Person2", "Thing3"]
@@ -226,13 +228,20 @@ def test_sidecar_is_found_and_overrides_embedded_xmp(fixtures_dir, tmp_path):
     assert meta.develop.orientation == 6            # Lightroom "DA": rotated 90 degrees clockwise
     assert meta.per_photo_prompt == "the squirrel looks up"
     assert meta.descriptive.rating == 5 and meta.sources[-1] == "plug-in develop settings"
+    # The capture date too, under whichever name: the sidecar's photoshop:DateCreated over the
+    # photo's own exif:DateTimeOriginal (which had won, name by name), its time zone kept.
+    assert metadata.read(photo, discover_sidecar=False).descriptive.capture_date == "2015-06-11T10:29:26.69"
+    (tmp_path / "IMG_5910.jpg.xmp").unlink()
+    (tmp_path / "IMG_5910.jpg.xmp").write_text(SIDECAR.format(body='photoshop:DateCreated="2003-03-03T03:03:03+05:30"'),
+                                               encoding="utf-8")
+    assert metadata.read(copy).descriptive.capture_date == "2003-03-03T03:03:03+05:30"
 
 
 SIDECAR = """<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?>
 <x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="" xmlns:crs="http://ns.adobe.com/camera-raw-settings/1.0/"
  xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/"
- xmlns:sm="http://ns.stillmotion.app/1.0/" {body}/>
+ xmlns:sm="http://ns.stillmotion.app/1.0/" xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/" {body}/>
 </rdf:RDF></x:xmpmeta><?xpacket end="w"?>"""
 
 

@@ -58,7 +58,11 @@ def parse(sources: Sources, warnings: list[str]) -> Descriptive:
         creator=(get.first(["dc:creator"], values.text_list)
                  or get.exif(["Exif.Image.Artist"], lambda v: [values.text(v)]) or []),
         rights=get.first(["dc:rights"], values.text) or get.exif(["Exif.Image.Copyright"], values.text),
-        capture_date=(get.first(["exif:DateTimeOriginal", "photoshop:DateCreated", "xmp:CreateDate"], values.date)
+        # One field under three names: the strongest source's (a sidecar over the photo's own
+        # XMP), and within a source photoshop:DateCreated, which keeps the time zone and the
+        # fraction of a second that Lightroom's exif:DateTimeOriginal may drop.
+        capture_date=(get.first(["photoshop:DateCreated", "exif:DateTimeOriginal", "xmp:CreateDate"], values.date,
+                                strongest_source=True)
                       or get.exif(["Exif.Photo.DateTimeOriginal", "Exif.Image.DateTime"], values.date)),
         camera_make=get.first(["tiff:Make"], values.text) or get.exif(["Exif.Image.Make"], values.text),
         camera_model=get.first(["tiff:Model"], values.text) or get.exif(["Exif.Image.Model"], values.text),
@@ -84,8 +88,14 @@ class _Getter:
     def __init__(self, sources: Sources, warnings: list[str]) -> None:
         self.sources, self.warnings = sources, warnings
 
-    def first(self, keys: list[str], parser: Callable[[Any], Any]) -> Any:
-        """The first of `keys` that is present and parses (failures warn and fall through)."""
+    def first(self, keys: list[str], parser: Callable[[Any], Any], *, strongest_source: bool = False) -> Any:
+        """The first of `keys` that is present and parses (failures warn and fall through).
+        `strongest_source`: the keys name one field, and a later source's any name beats an
+        earlier source's (sources overlay field by field, not name by name)."""
+        if strongest_source:
+            rank = {origin: n for n, origin in enumerate(self.sources.used)}
+            present = [k for k in keys if self.sources.get(k) is not None]
+            keys = sorted(present, key=lambda k: -rank.get(self.sources.get(k).origin, -1))   # (stable)
         for key in keys:
             found = self.sources.get(key)
             if found is None:

@@ -131,3 +131,8 @@ def test_bad_develop_json_is_an_input_error_and_bad_values_warn(photo):
     joined = "\n".join(meta.warnings)
     for field in ("crs:Exposure2012", "crs:Contrast2012", "crs:ToneCurvePV2012", "tiff:Orientation"):
         assert field in joined
+    # Out of Lightroom's slider ranges: warned and left out, as the look would not use them.
+    meta = metadata.read(photo, develop={"PostCropVignetteAmount": -50, "PostCropVignetteStyle": 9,
+                                         "PostCropVignetteMidpoint": 150})
+    assert (meta.develop.vignette.amount, meta.develop.vignette.style, meta.develop.vignette.midpoint) == (-50, None, None)
+    assert any("vignette.style = 9 is outside 1..3" in w for w in meta.warnings)

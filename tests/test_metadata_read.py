@@ -330,6 +330,17 @@ def test_inspect_agrees_with_the_clip_a_run_makes(fixtures_dir, fast_config, cap
     assert f"<stillmotion:prompt_source>{report['prompt']['source']}</stillmotion:prompt_source>" in clip_xmp
 
 
+def test_inspect_without_json_lists_what_is_set_for_reading(fixtures_dir, fast_config, capsys):
+    """--json printed JSON and so did the plain command: the plain one is for reading."""
+    photo = fixtures_dir / "xmp" / "IMG_5910.jpg"
+    assert cli.main(["inspect", str(photo), "--xmp", str(fixtures_dir / "xmp" / "IMG_5910.xmp")]) == 0
+    text = capsys.readouterr().out
+    lines = text.splitlines()
+    assert lines[0] == f"photo: {photo}" and "develop:" in lines and "  exposure: 0.12" in lines
+    assert "    temperature: 4300.0" in lines                  # white_balance's, indented under it
+    assert "null" not in text and "None" not in text and not text.lstrip().startswith("{")
+
+
 def test_missing_photo_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match="nope.jpg: no such file"):
         metadata.read(tmp_path / "nope.jpg")

@@ -53,6 +53,19 @@ def _with_orientation(pixels: np.ndarray, orientation: int) -> Image.Image:
     return image
 
 
+def test_a_cut_out_says_its_transparency_is_not_kept(tmp_path, fast_config, capsys):
+    """A PNG with see-through pixels animated as the colour stored under them, without a word."""
+    from stillmotion import cli
+
+    rgba = np.dstack([skimage_photo("coffee")[::4, ::4], np.full((100, 150), 255, np.uint8)])
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "opaque.png")
+    rgba[:30, :30, 3] = 0
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "cutout.png")
+    assert photo.load(tmp_path / "cutout.png").transparent and not photo.load(tmp_path / "opaque.png").transparent
+    assert cli.main(["animate", str(tmp_path / "cutout.png"), "--duration", "0.5", "--fps", "4"]) == 0
+    assert "cutout.png: note: the photo's transparency was not kept" in capsys.readouterr().err
+
+
 def test_adobe_rgb_and_prophoto_converted_to_srgb(tmp_path, fixtures_dir):
     prophoto = photo.load(fixtures_dir / "xmp" / "tif-with-iptc-icc-xmp.tif")
     assert prophoto.source_profile == "ProPhoto RGB"

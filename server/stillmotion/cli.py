@@ -167,7 +167,8 @@ def _add_simple(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("inspect", help="print the metadata the pipeline will use for a photo")
     p.add_argument("photo", metavar="PHOTO", type=Path)
     p.add_argument("--xmp", type=Path, help="XMP sidecar (default: found beside the photo)")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--json", action="store_true",
+                   help="print JSON (every field, unset ones as null) instead of the settings that are set")
     p.set_defaults(func=cmd_inspect)
 
     p = sub.add_parser("match", help="colour-match any clip to its source photo")
@@ -232,9 +233,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from .metadata import inspect_report
+    from .metadata.inspect import inspect_report, render_report
 
-    _print_json(inspect_report(args.photo, args.xmp))
+    report = inspect_report(args.photo, args.xmp)
+    _print_json(report) if args.json else print(render_report(report))
     return EXIT_OK
 
 

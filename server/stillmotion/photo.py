@@ -57,6 +57,7 @@ class Photo:
     bit_depth: int
     source_profile: str                  # description of the embedded ICC profile
     exif: dict[str, Any] = field(default_factory=dict)
+    transparent: bool = False            # it had see-through pixels, which a clip cannot keep
 
     @property
     def height(self) -> int:
@@ -285,6 +286,7 @@ def load(path: str | os.PathLike, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS
         exif = _exif(image)
         orientation = int(exif.get("Orientation", 1) or 1)
         high_bit = _is_high_bit(image)
+        transparent = False
         try:
             if high_bit:
                 pixels = _decode_high_bit(path)
@@ -294,6 +296,7 @@ def load(path: str | os.PathLike, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS
                     pixels = icc_mod.apply_lut(pixels, icc_mod.lut_to_srgb(icc))
             else:
                 image.load()
+                transparent = _is_transparent(image)
                 oriented = ImageOps.exif_transpose(image)
                 rgb = oriented.convert("RGB") if oriented.mode != "RGB" else oriented
                 if icc and not icc_mod.is_srgb(icc) and image.mode in ("RGB", "RGBA", "P", "L"):
@@ -306,7 +309,14 @@ def load(path: str | os.PathLike, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS
         if pixels.ndim != 3 or pixels.shape[2] != 3:
             raise InputError(f"{path.name}: unexpected pixel layout {pixels.shape}")
         return Photo(path=path, pixels=pixels, format=image.format or "?", bit_depth=16 if high_bit else 8,
-                     source_profile=icc_mod.description(icc), exif=exif)
+                     source_profile=icc_mod.description(icc), exif=exif, transparent=transparent)
+
+
+def _is_transparent(image: Image.Image) -> bool:
+    """Whether a loaded 8-bit image has any pixel that is not fully opaque."""
+    if image.mode in ("RGBA", "LA", "PA"):
+        return image.getchannel("A").getextrema()[0] < 255
+    return "transparency" in image.info
 
 
 def resize(pixels: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -125,6 +125,9 @@ def plan_job(photo: photo_mod.Photo, request: AnimateRequest, config: dict, phot
         request.prompt, meta, profile, bool(config.get("animate", {}).get("caption_as_prompt", True)))
     engine, why = engines.choose(request.engine, config, model=request.model)
     notes: list[str] = []
+    if photo.transparent:
+        notes.append("the photo's transparency was not kept (a clip has none): its see-through areas "
+                     "show the colour stored under them")
     if not engine.status().prompt:
         # Parallax and SVD follow no text: recording a prompt would claim it shaped the clip.
         if prompt_source in (metadata.prompt.REQUEST, metadata.prompt.PHOTO):   # a person's words

@@ -269,7 +269,9 @@ _RANGES = {
     "dehaze": (-100, 100), "vibrance": (-100, 100), "saturation": (-100, 100),
     "white_balance.temperature": (1000, 60000), "white_balance.tint": (-200, 200),
     "white_balance.incremental_temperature": (-100, 100), "white_balance.incremental_tint": (-100, 100),
-    "vignette.amount": (-100, 100), "grain.amount": (0, 100), "grain.size": (0, 100),
+    "vignette.amount": (-100, 100), "vignette.midpoint": (0, 100), "vignette.feather": (0, 100),
+    "vignette.roundness": (-100, 100), "vignette.highlight_contrast": (0, 100), "vignette.style": (1, 3),
+    "grain.amount": (0, 100), "grain.size": (0, 100),
     "grain.frequency": (0, 100), "crop.top": (0, 1), "crop.left": (0, 1), "crop.bottom": (0, 1),
     "crop.right": (0, 1), "crop.angle": (-45, 45),
 }

@@ -135,4 +135,4 @@ def test_bad_develop_json_is_an_input_error_and_bad_values_warn(photo):
     meta = metadata.read(photo, develop={"PostCropVignetteAmount": -50, "PostCropVignetteStyle": 9,
                                          "PostCropVignetteMidpoint": 150})
     assert (meta.develop.vignette.amount, meta.develop.vignette.style, meta.develop.vignette.midpoint) == (-50, None, None)
-    assert any("vignette.style = 9 is outside 1..3" in w for w in meta.warnings)
+    assert "crs:PostCropVignetteStyle = 9 (plug-in develop settings): outside Lightroom's range 1..3; ignored" in meta.warnings

@@ -194,7 +194,7 @@ def parse(sources: Sources, warnings: list[str]) -> DevelopSettings:
     settings = DevelopSettings()
     reader = _Reader(sources, warnings)
     for path, name, parser in _SCALARS:
-        value = reader.get("crs:" + name, parser)
+        value = reader.get("crs:" + name, parser, _RANGES.get(path))
         if value is not None:
             _set(settings, path, value)
     for attr, wheel in _WHEELS:
@@ -206,7 +206,7 @@ def parse(sources: Sources, warnings: list[str]) -> DevelopSettings:
                     _set(settings, target, value)
     for colour in COLOURS:
         for kind in ("Hue", "Saturation", "Luminance"):
-            value = reader.get(f"crs:{kind}Adjustment{colour.capitalize()}", values.number)
+            value = reader.get(f"crs:{kind}Adjustment{colour.capitalize()}", values.number, (-100, 100))
             if value is not None:
                 getattr(settings.hsl, kind.lower())[colour] = value
     for name in _LEGACY:
@@ -215,7 +215,6 @@ def parse(sources: Sources, warnings: list[str]) -> DevelopSettings:
             settings.legacy[name] = value
     settings.look_name = reader.get_nested("Xmp.crs.Look/crs:Name")
     settings.orientation = _orientation(reader, sources)
-    _check_ranges(settings, warnings)
     return settings
 
 
@@ -225,12 +224,17 @@ class _Reader:
     def __init__(self, sources: Sources, warnings: list[str]) -> None:
         self.sources, self.warnings = sources, warnings
 
-    def get(self, key: str, parser: Callable[[Any], Any]) -> Any:
+    def get(self, key: str, parser: Callable[[Any], Any], limits: tuple[float, float] | None = None) -> Any:
+        """The parsed value of `key`, or None (with a warning naming field, value and source)
+        when it does not parse or lies outside `limits`."""
         found = self.sources.get(key)
         if found is None:
             return None
         try:
-            return parser(found.value)
+            value = parser(found.value)
+            if limits is not None and value is not None and not limits[0] <= value <= limits[1]:
+                raise ValueError(f"outside Lightroom's range {limits[0]:g}..{limits[1]:g}")
+            return value
         except ValueError as exc:
             self.warnings.append(bad_value(key, found.value, found.origin, exc))
             return None
@@ -261,8 +265,8 @@ def _orientation(reader: _Reader, sources: Sources) -> int | None:
     return value
 
 
-# Documented slider ranges: a value outside is kept out of the settings (with a warning),
-# because a downstream look built from it would be nonsense.
+# Documented slider ranges, by settings path: a value outside is kept out of the settings (with a
+# warning naming it and its source), because a downstream look built from it would be nonsense.
 _RANGES = {
     "exposure": (-10, 10), "contrast": (-100, 100), "highlights": (-100, 100), "shadows": (-100, 100),
     "whites": (-100, 100), "blacks": (-100, 100), "clarity": (-100, 100), "texture": (-100, 100),
@@ -275,20 +279,6 @@ _RANGES = {
     "grain.frequency": (0, 100), "crop.top": (0, 1), "crop.left": (0, 1), "crop.bottom": (0, 1),
     "crop.right": (0, 1), "crop.angle": (-45, 45),
 }
-
-
-def _check_ranges(settings: DevelopSettings, warnings: list[str]) -> None:
-    for path, (lo, hi) in _RANGES.items():
-        value = _get(settings, path)
-        if value is not None and not lo <= value <= hi:
-            warnings.append(f"develop {path} = {value:g} is outside {lo}..{hi}; ignored")
-            _set(settings, path, None)
-    for kind in ("hue", "saturation", "luminance"):
-        table = getattr(settings.hsl, kind)
-        for colour, value in list(table.items()):
-            if not -100 <= value <= 100:
-                warnings.append(f"develop hsl.{kind}.{colour} = {value:g} is outside -100..100; ignored")
-                del table[colour]
 
 
 def _get(obj: Any, path: str) -> Any:

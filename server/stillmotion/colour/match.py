@@ -511,7 +511,8 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
     from ..video.decode import frame_times, probe, read_frames
     from ..video.audio import with_audio
     from ..video.encode import SUFFIX, EncodeSettings, FrameTimes, encode, even_size
-    from ..metadata.bmff import embed_xmp
+    from ..metadata.job import packet_switches
+    from ..metadata.writer import store_packet
 
     cfg = config if config is not None else config_mod.load()
     video, out_path = Path(video), Path(out).expanduser() if out is not None else None
@@ -554,8 +555,9 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
     folder.mkdir(parents=True, exist_ok=True)
     sweep_abandoned(folder)
     tmp, picture, xmp_tmp = temp_path(folder, SUFFIX[fmt]), temp_path(folder, SUFFIX[fmt]), temp_path(folder, ".xmp")
-    # The clip's own XMP (how it was made, that it is AI-generated) comes along, as it is.
-    switches, packet = cfg.get("metadata", {}), _clip_xmp(video, SUFFIX[fmt])
+    # The clip's own XMP (how it was made, that it is AI-generated) comes along, as [metadata] says.
+    packet = _clip_xmp(video, SUFFIX[fmt])
+    want_sidecar, embed = packet_switches(cfg)
     try:
         encode(matched, picture, width=width, height=height, fps=info.fps or 24.0, settings=settings,
                n_frames=info.n_frames, times=times)
@@ -564,10 +566,8 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
             os.replace(picture, tmp)
         temps = {SUFFIX[fmt]: tmp}
         if packet is not None:
-            if switches.get("embed_in_video", True):
-                embed_xmp(tmp, packet)
-            if switches.get("write_sidecar", True):
-                xmp_tmp.write_bytes(packet)
+            store_packet(tmp, xmp_tmp if want_sidecar else None, packet, embed=embed)
+            if want_sidecar:
                 temps[".xmp"] = xmp_tmp
         if out_path is not None and not out_folder:
             if not claim(tmp, out_path):

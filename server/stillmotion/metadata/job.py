@@ -59,9 +59,14 @@ def write_for_job(video_tmp: Path, sidecar_tmp: Path, meta: PhotoMetadata | None
 
     Returns the extra temporaries to place beside the clip ({".xmp": sidecar_tmp} or {}).
     """
-    switches = config.get("metadata", {})
-    want_sidecar = bool(switches.get("write_sidecar", True))
+    want_sidecar, embed = packet_switches(config)
     write_clip_metadata(video_tmp, sidecar_tmp if want_sidecar else None, meta, settings,
-                        original_path=original_path, carry_gps=bool(switches.get("carry_gps", True)),
-                        embed=bool(switches.get("embed_in_video", True)))
+                        original_path=original_path, embed=embed,
+                        carry_gps=bool(config.get("metadata", {}).get("carry_gps", True)))
     return {".xmp": sidecar_tmp} if want_sidecar else {}
+
+
+def packet_switches(config: Mapping[str, Any]) -> tuple[bool, bool]:
+    """([metadata] write_sidecar, embed_in_video): where a clip's XMP packet goes."""
+    switches = config.get("metadata", {})
+    return bool(switches.get("write_sidecar", True)), bool(switches.get("embed_in_video", True))

@@ -59,8 +59,16 @@ def write_clip_metadata(video_path: str | os.PathLike, sidecar_path: str | os.Pa
     media_type = SEQUENCE_MEDIA_TYPE if video.is_dir() else MEDIA_TYPES.get(suffix, "application/octet-stream")
     packet = build_packet(meta, provenance, original_path=original_path, media_type=media_type,
                           carry_gps=carry_gps)
-    if embed and suffix in EMBEDDABLE:
+    store_packet(video, sidecar_path, packet, embed=embed)
+    return packet
+
+
+def store_packet(video_path: str | os.PathLike, sidecar_path: str | os.PathLike | None, packet: bytes, *,
+                 embed: bool = True) -> None:
+    """`packet` embedded in `video_path` (MP4/MOV, in place) and written to `sidecar_path` (must
+    not exist), the video first: if embedding fails, no sidecar is left behind."""
+    video = Path(video_path)
+    if embed and video.suffix.lower() in EMBEDDABLE:
         embed_xmp(video, packet)
     if sidecar_path is not None:
         write_sidecar(sidecar_path, packet)
-    return packet

@@ -257,11 +257,9 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
             result.info.setdefault("variants", []).append(
                 {"seed": seed, "frames": count, "fps": clip.fps, "anchor_index": clip.anchor_index,
                  "outputs": [str(p) for p in placed.values()], **clip.info})
-    except Canceled as exc:
-        # Variants placed before the cancel reached the job are kept: listed, not lost.
-        raise Canceled(str(exc), result.outputs) from None
-    except KeyboardInterrupt as exc:   # Ctrl-C or SIGTERM in a one-off run (the CLI): the same
-        exc.outputs = [str(p) for p in result.outputs]   # type: ignore[attr-defined]
+    except (Canceled, KeyboardInterrupt) as exc:   # (KeyboardInterrupt: Ctrl-C or SIGTERM, the CLI)
+        # Variants placed before the stop reached the job are kept: listed, not lost.
+        exc.outputs = [str(p) for p in result.outputs]   # type: ignore[union-attr]
         raise
     result.info["software"] = f"Stillmotion {__version__}"
     return result

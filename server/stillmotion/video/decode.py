@@ -41,7 +41,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
                              n, ctx.name, ctx.pix_fmt or "", int(ctx.color_primaries), int(ctx.color_trc),
                              int(ctx.colorspace), int(ctx.color_range))
     except (av.FFmpegError, IndexError) as exc:
-        raise InputError(f"{Path(path).name}: not a video Stillmotion can read ({exc})") from None
+        raise _unreadable(path, exc) from None
 
 
 def read_frames(path: str | os.PathLike) -> Iterator[np.ndarray]:
@@ -53,7 +53,7 @@ def read_frames(path: str | os.PathLike) -> Iterator[np.ndarray]:
     try:
         container = av.open(str(path))
     except av.FFmpegError as exc:
-        raise InputError(f"{Path(path).name}: not a video Stillmotion can read ({exc})") from None
+        raise _unreadable(path, exc) from None
     with container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
@@ -81,13 +81,17 @@ def frame_times(path: str | os.PathLike) -> tuple[Fraction, list[int]] | None:
                             if packet.size and not packet.is_discard
                             and (packet.pts is not None or packet.dts is not None))
     except (av.FFmpegError, IndexError) as exc:
-        raise InputError(f"{Path(path).name}: not a video Stillmotion can read ({exc})") from None
+        raise _unreadable(path, exc) from None
     if len(stamps) < 3 or not base or not rate:
         return None
     nominal = float(1 / (rate * base))   # one frame, in ticks
     if all(abs(b - a - nominal) <= 1.0 for a, b in zip(stamps, stamps[1:])):
         return None
     return Fraction(base), [stamp - stamps[0] for stamp in stamps]
+
+
+def _unreadable(path: str | os.PathLike, exc: BaseException) -> InputError:
+    return InputError(f"{Path(path).name}: not a video Stillmotion can read ({exc})")
 
 
 def _pixels(frame: av.VideoFrame) -> np.ndarray:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Iterable
@@ -68,7 +68,7 @@ class FrameTimes:
     list, or whose stamp is not after the one before, is shown a nominal frame after it.
     """
     time_base: Fraction
-    stamps: list[int] = field(default_factory=list)
+    stamps: list[int]
 
 
 def frame_rate(fps: float) -> Fraction:
@@ -217,6 +217,7 @@ class _AVWriter(_Muxing):
                           dst_color_trc=_BT709, dst_color_primaries=_BT709,
                           interpolation="BICUBIC")
         self._send(yuv)
+
 
 class _WebPWriter(_Muxing):
     """Animated WebP through libwebp (FFmpeg's libwebp_anim), frame by frame: libwebp keeps

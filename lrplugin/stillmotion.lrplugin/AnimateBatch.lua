@@ -45,7 +45,6 @@ function AnimateBatch.new(opts)
     total = math.max(opts.total or 1, 1),
     items = {},
     aborted = nil,     -- the message when the daemon went away mid-batch
-    canceled = false,
   }, AnimateBatch)
 end
 
@@ -156,9 +155,10 @@ local function jobError(job)
 end
 
 function AnimateBatch:_finish(item, job)
+  local clips = clipPaths(job)
   -- A job cancelled between its variants lists the clips it had finished: kept like any other.
-  if job.status == "done" or (job.status == "canceled" and #clipPaths(job) > 0) then
-    item.clips = clipPaths(job)
+  if job.status == "done" or (job.status == "canceled" and #clips > 0) then
+    item.clips = clips
     if #item.clips == 0 then
       self:_fail(item, "the daemon finished but reported no clip")
       return
@@ -186,6 +186,7 @@ end
 -- field, in one catalog write. Raises when the catalog stays busy (Lightroom or another
 -- plug-in writing to it): with a timeout, withWriteAccessDo then returns "aborted".
 AnimateBatch.CATALOG_WAIT_SECONDS = 30
+AnimateBatch.CATALOG_BUSY = string.format("the catalog stayed busy for %d seconds", AnimateBatch.CATALOG_WAIT_SECONDS)
 
 function AnimateBatch:_importClips(item)
   local importing = self.props.sm_importToCatalog ~= false
@@ -203,7 +204,7 @@ function AnimateBatch:_importClips(item)
     item.photo:setPropertyForPlugin(_PLUGIN, Fields.LAST_CLIP, item.clips[#item.clips])
   end, { timeout = AnimateBatch.CATALOG_WAIT_SECONDS })
   if result == "aborted" then
-    error(string.format("the catalog stayed busy for %d seconds", AnimateBatch.CATALOG_WAIT_SECONDS), 0)
+    error(AnimateBatch.CATALOG_BUSY, 0)
   end
 end
 
@@ -268,7 +269,6 @@ end
 
 --- Cancels every unfinished job on the daemon (DELETE /v1/jobs/{id}); finished ones are kept.
 function AnimateBatch:cancelAll()
-  self.canceled = true
   for _, item in ipairs(self.items) do
     if item.state == "submitted" then
       -- The daemon answers with the job as it now is: one that finished before the cancel

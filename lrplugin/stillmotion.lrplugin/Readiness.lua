@@ -123,8 +123,7 @@ function Readiness.check(photos, progress, tempFolder)
       if not wrote then
         values, problem = nil, "could not write its fields: " .. tostring(result)
       elseif result == "aborted" then
-        values, problem = nil, string.format("the catalog stayed busy for %d seconds",
-                                             AnimateBatch.CATALOG_WAIT_SECONDS)
+        values, problem = nil, AnimateBatch.CATALOG_BUSY
       end
     end
     if values then

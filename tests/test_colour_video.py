@@ -88,6 +88,32 @@ def test_a_matched_stillmotion_clip_keeps_its_xmp_and_ai_disclosure(photo_jpg, f
     assert b"<dc:format>video/quicktime</dc:format>" in _clip_xmp(clip, ".mov")
 
 
+def test_match_says_what_xmp_it_could_not_carry_and_keeps_the_users_sidecar(photo_jpg, fast_config, tmp_path,
+                                                                            capsys) -> None:
+    """A sidecar name already taken beside --out, or a clip's refused XMP packet, is said (one
+    warning line each), not silently dropped; the user's file stays as it was."""
+    from stillmotion.metadata.bmff import embed_xmp, read_embedded_xmp
+
+    assert cli.main(["animate", str(photo_jpg), "--duration", "0.5", "--fps", "8"]) == 0
+    clip = photo_jpg.with_name("IMG_1234.motion.mp4")
+    capsys.readouterr()
+    mine = tmp_path / "graded.xmp"
+    mine.write_bytes(b"the user's own notes")
+    assert cli.main(["match", str(clip), "--to", str(photo_jpg), "--out", str(tmp_path / "graded.mp4")]) == 0
+    err = capsys.readouterr().err
+    assert mine.read_bytes() == b"the user's own notes"
+    assert f"IMG_1234.motion.mp4: warning: {mine} already exists" in err and "embedded in graded.mp4 only" in err
+    assert read_embedded_xmp(tmp_path / "graded.mp4")          # the record still travels, embedded
+    # A packet that is refused (a DOCTYPE: entity tricks) is not carried, and the user is told why.
+    hostile = tmp_path / "hostile.mp4"
+    hostile.write_bytes(clip.read_bytes())
+    embed_xmp(hostile, b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e "e">]><x:xmpmeta xmlns:x="adobe:ns:meta/"/>')
+    assert cli.main(["match", str(hostile), "--to", str(photo_jpg)]) == 0
+    out, err = capsys.readouterr()
+    assert "hostile.mp4: warning: the XMP in hostile.mp4: XML DOCTYPE/ENTITY" in err and "not carried over" in err
+    assert read_embedded_xmp(Path(out.strip())) is None
+
+
 def test_match_out_file_folder_and_strength(drifted_mp4, tmp_path: Path, capsys) -> None:
     clip, photo, truth = drifted_mp4
     target = tmp_path / "graded.mov"

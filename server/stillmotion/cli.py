@@ -243,7 +243,10 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 def cmd_match(args: argparse.Namespace) -> int:
     from .colour.match import match_video
 
-    print(match_video(args.video, args.photo, out=args.out, strength=args.strength))
+    warnings: list[str] = []
+    print(match_video(args.video, args.photo, out=args.out, strength=args.strength, warnings=warnings))
+    for warning in warnings:
+        print(f"{Path(args.video).name}: warning: {warning}", file=sys.stderr)
     return EXIT_OK
 
 

@@ -495,7 +495,8 @@ def _ends_in_separator(path: str) -> bool:
 
 
 def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str | os.PathLike | None = None,
-                strength: float = 1.0, config: Mapping[str, Any] | None = None) -> Path:
+                strength: float = 1.0, config: Mapping[str, Any] | None = None,
+                warnings: list[str] | None = None) -> Path:
     """Colour-match a clip on disk (made here or anywhere) to its source photo; returns the new file.
 
     Written beside the video as VIDEO.matched.mp4 (then .matched-2.mp4, ...; a ProRes
@@ -505,6 +506,8 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
     the file appears only when complete. The first frame is tried as the anchor:
     if it is aligned with the photo the fit uses its pixels, otherwise the
     photo's colour distribution. The clip's sound is carried over (video.audio).
+    `warnings`, when given, receives what the user should know but that does not stop the
+    match (its XMP not carried, its sidecar not written), one line each.
     """
     from .. import config as config_mod, photo as photo_mod
     from ..place import check_destination, claim, place_group, sweep_abandoned, temp_path, write_failure
@@ -556,7 +559,7 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
     sweep_abandoned(folder)
     tmp, picture, xmp_tmp = temp_path(folder, SUFFIX[fmt]), temp_path(folder, SUFFIX[fmt]), temp_path(folder, ".xmp")
     # The clip's own XMP (how it was made, that it is AI-generated) comes along, as [metadata] says.
-    packet = _clip_xmp(video, SUFFIX[fmt])
+    packet = _clip_xmp(video, SUFFIX[fmt], warnings)
     want_sidecar, embed = packet_switches(cfg)
     try:
         encode(matched, picture, width=width, height=height, fps=info.fps or 24.0, settings=settings,
@@ -572,8 +575,10 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
         if out_path is not None and not out_folder:
             if not claim(tmp, out_path):
                 raise InputError(f"{out_path} already exists; not overwriting it")
-            if ".xmp" in temps:   # beside it, unless a file of that name is there already
-                claim(xmp_tmp, out_path.with_suffix(".xmp"))
+            sidecar = out_path.with_suffix(".xmp")
+            if ".xmp" in temps and not claim(xmp_tmp, sidecar) and warnings is not None:
+                warnings.append(f"{sidecar} already exists (not overwritten): the clip's XMP is "
+                                f"embedded in {out_path.name} only")
             return out_path
         return place_group(temps, folder, video.stem, tag="matched")[SUFFIX[fmt]]
     except OSError as exc:
@@ -586,10 +591,11 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
             leftover.unlink(missing_ok=True)
 
 
-def _clip_xmp(video: Path, suffix: str) -> bytes | None:
+def _clip_xmp(video: Path, suffix: str, warnings: list[str] | None = None) -> bytes | None:
     """The XMP packet embedded in `video` (MP4/MOV), vetted, for the result: its dc:format the
     result's (an H.264 .mov becomes an .mp4) and a document and instance ID of its own (two
-    files, one identity, would confuse an asset manager); None without a sound one.
+    files, one identity, would confuse an asset manager); None without a sound one (why, in
+    `warnings`, for one that is there but refused).
     (Embedded only: a sidecar beside a clip named like its photo may be the photo's.)"""
     import uuid
 
@@ -599,8 +605,13 @@ def _clip_xmp(video: Path, suffix: str) -> bytes | None:
 
     try:
         packet = read_embedded_xmp(video)   # (a JobError for a file that is not MP4/QuickTime)
-        packet = vet_packet(packet, f"XMP in {video.name}") if packet else None
     except (OSError, ValueError, StillmotionError):
+        return None   # (WebM, AVI, ...: no XMP box to read)
+    try:
+        packet = vet_packet(packet, f"the XMP in {video.name}") if packet else None
+    except InputError as exc:
+        if warnings is not None:
+            warnings.append(f"{exc}; not carried over to the matched clip")
         return None
     if packet is None:
         return None

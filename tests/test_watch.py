@@ -11,6 +11,7 @@ import io
 import logging
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -421,3 +422,33 @@ def test_a_cut_file_that_looks_complete_waits_for_the_rest(hot, caplog):
         jobs = {j.photo_path.name: j.status for j in r.jobs()}
     assert jobs == {"NOTES.jpg": "failed", "CUT.jpg": DONE}
     assert len(clips_of(hot, "CUT")) == 1
+
+
+def test_a_folder_deleted_and_made_again_or_plugged_in_late_is_watched(hot, tmp_path, caplog, monkeypatch):
+    """The hot folder deleted and made again (emptied the quick way), and a folder that was not
+    there when watching started (an unplugged drive): both are watched once they are there.
+    With rescans off, only the watch itself can find the photos (it found none: the observer's
+    watch had died with the old folder, and a missing folder was left out for good)."""
+    from stillmotion.watch import watcher as watcher_mod
+
+    monkeypatch.setattr(watcher_mod, "FOLDER_CHECK_SECONDS", 0.2, raising=False)
+    caplog.set_level(logging.INFO, logger="stillmotion")
+    late = tmp_path / "late"
+    with running(hot, late) as r:
+        shutil.rmtree(hot)
+        hot.mkdir()
+        (hot / "stillmotion.toml").write_text(SETTINGS, encoding="utf-8")
+        (hot / "AGAIN.jpg").write_bytes(photo_bytes(14))
+        late.mkdir()
+        (late / "stillmotion.toml").write_text(SETTINGS, encoding="utf-8")
+        (late / "LATE.jpg").write_bytes(photo_bytes(15))
+        jobs = {j.photo_path.name: j for j in r.wait_done(2, timeout=10)}
+        assert {name: j.status for name, j in jobs.items()} == {"AGAIN.jpg": DONE, "LATE.jpg": DONE}
+        hot.rename(tmp_path / "renamed")                     # gone: said once, nothing taken from it
+        r.wait_until(lambda: "is gone" in caplog.text, 5, "the folder to be missed")
+        (tmp_path / "renamed" / "AWAY.jpg").write_bytes(photo_bytes(16))
+        time.sleep(0.6)
+        assert len(r.jobs()) == 2
+    messages = [rec.getMessage() for rec in caplog.records]
+    assert any(str(late) in m and "does not exist" in m and "once it appears" in m for m in messages)
+    assert sum(str(hot) in m and "is gone" in m for m in messages) == 2   # deleted, renamed away

@@ -452,3 +452,22 @@ def test_a_folder_deleted_and_made_again_or_plugged_in_late_is_watched(hot, tmp_
     messages = [rec.getMessage() for rec in caplog.records]
     assert any(str(late) in m and "does not exist" in m and "once it appears" in m for m in messages)
     assert sum(str(hot) in m and "is gone" in m for m in messages) == 2   # deleted, renamed away
+
+
+def test_other_programs_folders_in_a_recursive_watch_are_left_alone(hot):
+    """A Synology keeps a thumbnail JPEG per photo in @eaDir; Capture One keeps a CaptureOne/
+    folder in any folder it browses: found at start or made while watching, neither is a photo."""
+    with open(Path(os.environ["STILLMOTION_HOME"]) / "config.toml", "a", encoding="utf-8") as fh:
+        fh.write("recursive = true\n")
+    (hot / "@eaDir" / "OLD.jpg").mkdir(parents=True)
+    (hot / "@eaDir" / "OLD.jpg" / "SYNOPHOTO_THUMB_M.jpg").write_bytes(photo_bytes(17))
+    with running(hot, worker=False) as r:
+        (hot / "shoot").mkdir()
+        (hot / "shoot" / "NEW.jpg").write_bytes(photo_bytes(18))
+        (hot / "shoot" / "Thumbs.db").write_bytes(b"\0" * 64)
+        (hot / "shoot" / "CaptureOne" / "Cache" / "Thumbnails").mkdir(parents=True)
+        (hot / "shoot" / "CaptureOne" / "Cache" / "Thumbnails" / "NEW.jpg").write_bytes(photo_bytes(19))
+        r.wait_until(lambda: len(r.jobs()) >= 1, 5, "the photo's job")
+        time.sleep(0.8)                                # several settle intervals: would more follow?
+        names = [str(j.photo_path.relative_to(hot)) for j in r.jobs()]
+    assert names == [os.path.join("shoot", "NEW.jpg")]

@@ -35,7 +35,7 @@ from ..jobs.pipeline import JobSpec
 from ..jobs.store import CANCELED, QUEUED, JobStore, file_digest
 from ..metadata.sources import find_sidecar
 from .ledger import Ledger, idempotency_key
-from .names import is_ignored, is_sidecar
+from .names import is_hidden_folder, is_ignored, is_sidecar
 from .pairing import SidecarPairing, SidecarState
 from .settings import FOLDER_FILE, FolderFileCache, FolderSettings, WatchedFolder
 from .settle import Settler
@@ -360,7 +360,7 @@ class Watcher:
             try:
                 if entry.is_file():
                     yield path
-                elif entry.is_dir() and folder.recursive and not entry.name.startswith("."):
+                elif entry.is_dir() and folder.recursive and not is_hidden_folder(entry.name):
                     yield from self._walk(path)
             except OSError:
                 continue

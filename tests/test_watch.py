@@ -471,3 +471,17 @@ def test_other_programs_folders_in_a_recursive_watch_are_left_alone(hot):
         time.sleep(0.8)                                # several settle intervals: would more follow?
         names = [str(j.photo_path.relative_to(hot)) for j in r.jobs()]
     assert names == [os.path.join("shoot", "NEW.jpg")]
+
+
+def test_photos_waiting_at_start_are_taken_in_the_order_they_arrived(hot):
+    """A restart with a batch already in the folder: clips come in export order, not in
+    whatever order the folder lists its files (it was random)."""
+    now = time.time()
+    names = [f"WAIT_{i}.jpg" for i in range(8)]
+    for age, name in enumerate(names):              # the first name arrived last
+        (hot / name).write_bytes(photo_bytes(20 + age))
+        os.utime(hot / name, (now - age, now - age))
+    with running(hot, worker=False) as r:
+        r.wait_until(lambda: len(r.jobs()) == len(names), 5, "a job per photo")
+        taken = [j.photo_path.name for j in sorted(r.jobs(), key=lambda j: j.created)]
+    assert taken == names[::-1]

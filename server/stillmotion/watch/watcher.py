@@ -335,7 +335,10 @@ class Watcher:
             self._scan_dir(folder.path, ledger)
 
     def _scan_dir(self, directory: Path, ledger: Ledger) -> None:
-        """Track every file below `directory` not already examined unchanged."""
+        """Track every file below `directory` not already examined unchanged, oldest first: the
+        folder lists them in no useful order, and photos waiting since before a restart (or a
+        batch moved in) are then animated in the order they arrived, as dropped ones are."""
+        found: list[tuple[int, str, Path]] = []
         for path in self._walk(directory):
             if path in self._settler or path in self._pairing:
                 continue
@@ -344,6 +347,8 @@ class Watcher:
                 continue
             if is_sidecar(path) and self._sidecars.get(path) == key:
                 continue
+            found.append((key[1], str(path), path))
+        for _, _, path in sorted(found):
             self._track(path)
 
     def _walk(self, directory: Path) -> Iterator[Path]:

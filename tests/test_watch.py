@@ -485,3 +485,25 @@ def test_photos_waiting_at_start_are_taken_in_the_order_they_arrived(hot):
         r.wait_until(lambda: len(r.jobs()) == len(names), 5, "a job per photo")
         taken = [j.photo_path.name for j in sorted(r.jobs(), key=lambda j: j.created)]
     assert taken == names[::-1]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="names must be UTF-8 on macOS and Windows")
+def test_a_name_that_is_not_utf8_is_said_once_and_the_watcher_goes_on(hot, caplog):
+    """'Caf\\xe9.jpg' from an old share stopped the watcher at its start-up scan (a traceback, and
+    `stillmotion watch` exited; the daemon silently stopped watching), at every start."""
+    caplog.set_level(logging.INFO, logger="stillmotion")
+    latin1 = os.path.join(os.fsencode(hot), b"Caf\xe9.jpg")
+    with open(latin1, "wb") as fh:
+        fh.write(photo_bytes(28))
+    with running(hot, worker=False) as r:
+        with open(os.path.join(os.fsencode(hot), b"Cr\xe8me.jpg"), "wb") as fh:   # and one dropped
+            fh.write(photo_bytes(29))
+        (hot / "Café.jpg").write_bytes(photo_bytes(30))
+        r.wait_until(lambda: len(r.jobs()) == 1, 5, "the UTF-8 named photo's job")
+        time.sleep(0.5)
+        assert r.watcher.error is None and [j.photo_path.name for j in r.jobs()] == ["Café.jpg"]
+    said = [rec.getMessage() for rec in caplog.records if "not valid UTF-8" in rec.getMessage()]
+    assert sorted(said) == [f"{hot}/Caf\ufffd.jpg: its name is not valid UTF-8 (from an older system?); "
+                            "not taken: rename it to have it animated",
+                            f"{hot}/Cr\ufffdme.jpg: its name is not valid UTF-8 (from an older system?); "
+                            "not taken: rename it to have it animated"]

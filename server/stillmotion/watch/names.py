@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from ..place import is_own_output
@@ -39,6 +40,21 @@ def is_ignored(path: Path, root: Path) -> bool:
     except ValueError:
         return True
     return any(is_hidden_folder(part) for part in parts)
+
+
+def has_text_name(path: Path) -> bool:
+    """False for a name that is not valid UTF-8 (Latin-1 from an old share or archive): the
+    ledger and the job store keep paths as text, and the log could not print it."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def printable(path: Path) -> str:
+    """A path for the log, its undecodable bytes shown as U+FFFD."""
+    return os.fsencode(path).decode("utf-8", "replace")
 
 
 def is_sidecar(path: Path) -> bool:

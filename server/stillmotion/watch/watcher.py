@@ -35,7 +35,7 @@ from ..jobs.pipeline import JobSpec
 from ..jobs.store import CANCELED, QUEUED, JobStore, file_digest
 from ..metadata.sources import find_sidecar
 from .ledger import Ledger, idempotency_key
-from .names import is_hidden_folder, is_ignored, is_sidecar
+from .names import has_text_name, is_hidden_folder, is_ignored, is_sidecar, printable
 from .pairing import SidecarPairing, SidecarState
 from .settings import FOLDER_FILE, FolderFileCache, FolderSettings, WatchedFolder
 from .settle import Settler
@@ -202,8 +202,11 @@ class Watcher:
         if event.event_type in ("opened", "closed_no_write"):
             return
         if event.event_type == "moved":
-            self._gone(src, ledger, moved=True)
+            if self._nameable(src):
+                self._gone(src, ledger, moved=True)
             src = Path(os.fsdecode(event.dest_path))
+        if not self._nameable(src):
+            return
         if event.is_directory and event.event_type == "deleted" and src in self._watches:
             # The folder itself: its watch died with it (a folder made again under the name,
             # even one given the same inode number, is watched anew by _check_folders).
@@ -340,7 +343,7 @@ class Watcher:
         batch moved in) are then animated in the order they arrived, as dropped ones are."""
         found: list[tuple[int, str, Path]] = []
         for path in self._walk(directory):
-            if path in self._settler or path in self._pairing:
+            if path in self._settler or path in self._pairing or not self._nameable(path):
                 continue
             key = _stat_key(path)
             if key is None or ledger.unchanged_since_examined(path, *key):
@@ -432,6 +435,16 @@ class Watcher:
                      f" (with {sidecar.name})" if sidecar else "")
         else:
             log.info("%s: already queued as job %s", photo, job_id)
+
+    def _nameable(self, path: Path) -> bool:
+        """False (said once for a photo) when the name is not valid UTF-8: it cannot be recorded,
+        so it is left alone rather than stopping the watcher."""
+        if has_text_name(path):
+            return True
+        if not path.is_dir() and self._resolve(path) is not None:
+            self._say(f"{printable(path)}: its name is not valid UTF-8 (from an older system?); "
+                      "not taken: rename it to have it animated")
+        return False
 
     def _say(self, message: str) -> None:
         if message not in self._said:

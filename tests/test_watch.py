@@ -507,3 +507,32 @@ def test_a_name_that_is_not_utf8_is_said_once_and_the_watcher_goes_on(hot, caplo
                             "not taken: rename it to have it animated",
                             f"{hot}/Cr\ufffdme.jpg: its name is not valid UTF-8 (from an older system?); "
                             "not taken: rename it to have it animated"]
+
+
+def test_a_folder_the_system_will_not_watch_is_still_scanned(hot, tmp_path, caplog, monkeypatch):
+    """Past the system's limit on watches (a big recursive tree on a NAS) the watch is refused:
+    it stopped `stillmotion watch` and the daemon from starting. Now it is said, and the
+    folder's photos are found by the rescans; the other folders are watched as usual."""
+    import errno
+
+    from stillmotion.watch import watcher as watcher_mod
+
+    class LimitedObserver(watcher_mod.Observer):
+        def schedule(self, handler, path, **kwargs):
+            if Path(path).name == "big":
+                raise OSError(errno.ENOSPC, "inotify watch limit reached")
+            return super().schedule(handler, path, **kwargs)
+
+    monkeypatch.setattr(watcher_mod, "Observer", LimitedObserver)
+    monkeypatch.setenv("STILLMOTION__WATCH__RESCAN_SECONDS", "0.5")
+    caplog.set_level(logging.INFO, logger="stillmotion")
+    big = tmp_path / "big"
+    big.mkdir()
+    (big / "stillmotion.toml").write_text(SETTINGS, encoding="utf-8")
+    with running(hot, big, worker=False) as r:
+        (big / "POLLED.jpg").write_bytes(photo_bytes(31))
+        (hot / "WATCHED.jpg").write_bytes(photo_bytes(32))
+        r.wait_until(lambda: len(r.jobs()) == 2, 5, "both photos' jobs")
+    said = [rec.getMessage() for rec in caplog.records if "cannot watch" in rec.getMessage()]
+    assert said == [f"cannot watch {big} for changes (inotify watch limit reached); "
+                    "its photos are found by the rescan every 0.5 s instead"]

@@ -71,6 +71,7 @@ class Watcher:
         # Folders watched now: path -> (the observer's watch, the folder's (st_dev, st_ino)). A
         # folder replaced under the same name is another inode, which the old watch never sees.
         self._watches: dict[Path, tuple[ObservedWatch, tuple[int, int]]] = {}
+        self._refused: set[Path] = set()   # there, but the system refused a watch: rescans only
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._scanned = threading.Event()
@@ -95,9 +96,11 @@ class Watcher:
         observer.start()
         self._observer = observer
         for folder in self.folders:
-            if not self._watch(folder):
+            if _folder_identity(folder.path) is None:
                 log.error("watch folder %s does not exist (or is not a folder); watching it once it appears",
                           folder.path)
+            else:
+                self._watch(folder)
         self._thread = threading.Thread(target=self._run, name="stillmotion-watch", daemon=True)
         self._thread.start()
 
@@ -124,8 +127,11 @@ class Watcher:
             return True
         try:
             watch = self._observer.schedule(_Queue(self._events), str(folder.path), recursive=folder.recursive)
-        except OSError as exc:
-            self._say(f"cannot watch {folder.path}: {exc.strerror or exc}")
+        except OSError as exc:   # e.g. the system's limit on watches, in a big recursive tree
+            self._refused.add(folder.path)
+            instead = (f"found by the rescan every {self.rescan_seconds:g} s instead" if self.rescan_seconds > 0
+                       else "not found until a restart ([watch] rescan_seconds = 0)")
+            self._say(f"cannot watch {folder.path} for changes ({exc.strerror or exc}); its photos are {instead}")
             return False
         self._watches[folder.path] = (watch, identity)
         return True
@@ -143,7 +149,7 @@ class Watcher:
         for folder in self.folders:
             watched = self._watches.get(folder.path)
             identity = _folder_identity(folder.path)
-            if watched is not None and identity == watched[1]:
+            if (watched is not None and identity == watched[1]) or folder.path in self._refused:
                 continue
             if watched is not None:
                 self._unwatch(folder.path)
@@ -334,8 +340,10 @@ class Watcher:
 
     def _scan_all(self, ledger: Ledger) -> None:
         self._skip_vanished_jobs(ledger)
-        for folder in self.watching:
-            self._scan_dir(folder.path, ledger)
+        self._refused.clear()   # their watches are tried again
+        for folder in self.folders:
+            if folder.path.is_dir():
+                self._scan_dir(folder.path, ledger)
 
     def _scan_dir(self, directory: Path, ledger: Ledger) -> None:
         """Track every file below `directory` not already examined unchanged, oldest first: the

@@ -136,12 +136,48 @@ def test_a_crashed_render_process_fails_its_job_and_the_next_job_runs(tmp_path, 
         assert finished(store, nxt.id).status == "done"
 
 
-def test_an_engine_that_cannot_run_here_fails_the_job_at_once(tmp_path, cfg, store):
+def test_an_engine_that_cannot_run_here_fails_the_job_at_once(tmp_path, cfg, store, caplog):
+    """...and says so in the log, as every other failure does: a watch folder whose
+    stillmotion.toml asks for `engine = "svd"` showed 'taken as job ...' and then nothing."""
+    caplog.set_level(logging.INFO, logger="stillmotion")
     photo = save_photo(tmp_path / "IMG.jpg", skimage_photo("coffee"), (96, 64))
     with running(store, cfg, "thread"):
         job = store.submit(JobSpec(photo_path=photo, request=AnimateRequest.from_dict({"engine": "svd"}))).job
         failed = finished(store, job.id, timeout=10)
     assert failed.status == "failed" and failed.error["code"] == "engine_unavailable", failed.error
+    logged = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(job.id in m and "IMG.jpg" in m and "models pull" in m for m in logged), caplog.text
+
+
+def test_a_watch_job_whose_photo_goes_while_it_starts_is_skipped_not_failed(tmp_path, cfg, store, caplog,
+                                                                             monkeypatch):
+    """Moved out of the hot folder just after the job was claimed, before the renderer read
+    it: skipped like a photo gone from the queue (it said 'failed: ... no such file', and the
+    photo moved back was never animated)."""
+    from stillmotion.jobs import worker as worker_mod
+
+    caplog.set_level(logging.INFO, logger="stillmotion")
+    photo = save_photo(tmp_path / "MOVED.jpg", skimage_photo("coffee"), (64, 48))
+    real_run_job = worker_mod.run_job
+
+    def moved_away_first(spec_, *args, **kwargs):
+        spec_.photo_path.rename(tmp_path / "elsewhere.jpg")
+        return real_run_job(spec_, *args, **kwargs)
+
+    monkeypatch.setattr(worker_mod, "run_job", moved_away_first)
+    digest = "0" * 64
+    key = idempotency_key(photo, digest, 0)
+    job = store.submit(spec(photo, duration=0.5, fps=4), priority="watch", source="watch",
+                       idempotency_key=key, fingerprint=key).job
+    ledger = Ledger(store.db_path)
+    ledger.record_taken(tmp_path, photo, digest, 1, 1, job.id, Decision(True, "taken"))
+    with running(store, cfg, "thread"):
+        skipped = finished(store, job.id, timeout=10)
+    assert skipped.status == "canceled" and skipped.error is None, skipped.error
+    assert skipped.info == {"skipped": "photo removed before its turn"}
+    assert ledger.job_of(photo) is None      # moved back, it is new
+    ledger.close()
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
 
 
 def test_a_watch_job_whose_photo_vanished_before_it_started_is_skipped_not_failed(tmp_path, cfg, store, caplog):

@@ -11,6 +11,7 @@ import io
 import logging
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -421,3 +422,117 @@ def test_a_cut_file_that_looks_complete_waits_for_the_rest(hot, caplog):
         jobs = {j.photo_path.name: j.status for j in r.jobs()}
     assert jobs == {"NOTES.jpg": "failed", "CUT.jpg": DONE}
     assert len(clips_of(hot, "CUT")) == 1
+
+
+def test_a_folder_deleted_and_made_again_or_plugged_in_late_is_watched(hot, tmp_path, caplog, monkeypatch):
+    """The hot folder deleted and made again (emptied the quick way), and a folder that was not
+    there when watching started (an unplugged drive): both are watched once they are there.
+    With rescans off, only the watch itself can find the photos (it found none: the observer's
+    watch had died with the old folder, and a missing folder was left out for good)."""
+    from stillmotion.watch import watcher as watcher_mod
+
+    monkeypatch.setattr(watcher_mod, "FOLDER_CHECK_SECONDS", 0.2, raising=False)
+    caplog.set_level(logging.INFO, logger="stillmotion")
+    late = tmp_path / "late"
+    with running(hot, late) as r:
+        shutil.rmtree(hot)
+        hot.mkdir()
+        (hot / "stillmotion.toml").write_text(SETTINGS, encoding="utf-8")
+        (hot / "AGAIN.jpg").write_bytes(photo_bytes(14))
+        late.mkdir()
+        (late / "stillmotion.toml").write_text(SETTINGS, encoding="utf-8")
+        (late / "LATE.jpg").write_bytes(photo_bytes(15))
+        jobs = {j.photo_path.name: j for j in r.wait_done(2, timeout=10)}
+        assert {name: j.status for name, j in jobs.items()} == {"AGAIN.jpg": DONE, "LATE.jpg": DONE}
+        hot.rename(tmp_path / "renamed")                     # gone: said once, nothing taken from it
+        r.wait_until(lambda: "is gone" in caplog.text, 5, "the folder to be missed")
+        (tmp_path / "renamed" / "AWAY.jpg").write_bytes(photo_bytes(16))
+        time.sleep(0.6)
+        assert len(r.jobs()) == 2
+    messages = [rec.getMessage() for rec in caplog.records]
+    assert any(str(late) in m and "does not exist" in m and "once it appears" in m for m in messages)
+    assert sum(str(hot) in m and "is gone" in m for m in messages) == 2   # deleted, renamed away
+
+
+def test_other_programs_folders_in_a_recursive_watch_are_left_alone(hot):
+    """A Synology keeps a thumbnail JPEG per photo in @eaDir; Capture One keeps a CaptureOne/
+    folder in any folder it browses: found at start or made while watching, neither is a photo."""
+    with open(Path(os.environ["STILLMOTION_HOME"]) / "config.toml", "a", encoding="utf-8") as fh:
+        fh.write("recursive = true\n")
+    (hot / "@eaDir" / "OLD.jpg").mkdir(parents=True)
+    (hot / "@eaDir" / "OLD.jpg" / "SYNOPHOTO_THUMB_M.jpg").write_bytes(photo_bytes(17))
+    with running(hot, worker=False) as r:
+        (hot / "shoot").mkdir()
+        (hot / "shoot" / "NEW.jpg").write_bytes(photo_bytes(18))
+        (hot / "shoot" / "Thumbs.db").write_bytes(b"\0" * 64)
+        (hot / "shoot" / "CaptureOne" / "Cache" / "Thumbnails").mkdir(parents=True)
+        (hot / "shoot" / "CaptureOne" / "Cache" / "Thumbnails" / "NEW.jpg").write_bytes(photo_bytes(19))
+        r.wait_until(lambda: len(r.jobs()) >= 1, 5, "the photo's job")
+        time.sleep(0.8)                                # several settle intervals: would more follow?
+        names = [str(j.photo_path.relative_to(hot)) for j in r.jobs()]
+    assert names == [os.path.join("shoot", "NEW.jpg")]
+
+
+def test_photos_waiting_at_start_are_taken_in_the_order_they_arrived(hot):
+    """A restart with a batch already in the folder: clips come in export order, not in
+    whatever order the folder lists its files (it was random)."""
+    now = time.time()
+    names = [f"WAIT_{i}.jpg" for i in range(8)]
+    for age, name in enumerate(names):              # the first name arrived last
+        (hot / name).write_bytes(photo_bytes(20 + age))
+        os.utime(hot / name, (now - age, now - age))
+    with running(hot, worker=False) as r:
+        r.wait_until(lambda: len(r.jobs()) == len(names), 5, "a job per photo")
+        taken = [j.photo_path.name for j in sorted(r.jobs(), key=lambda j: j.created)]
+    assert taken == names[::-1]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="names must be UTF-8 on macOS and Windows")
+def test_a_name_that_is_not_utf8_is_said_once_and_the_watcher_goes_on(hot, caplog):
+    """'Caf\\xe9.jpg' from an old share stopped the watcher at its start-up scan (a traceback, and
+    `stillmotion watch` exited; the daemon silently stopped watching), at every start."""
+    caplog.set_level(logging.INFO, logger="stillmotion")
+    latin1 = os.path.join(os.fsencode(hot), b"Caf\xe9.jpg")
+    with open(latin1, "wb") as fh:
+        fh.write(photo_bytes(28))
+    with running(hot, worker=False) as r:
+        with open(os.path.join(os.fsencode(hot), b"Cr\xe8me.jpg"), "wb") as fh:   # and one dropped
+            fh.write(photo_bytes(29))
+        (hot / "Café.jpg").write_bytes(photo_bytes(30))
+        r.wait_until(lambda: len(r.jobs()) == 1, 5, "the UTF-8 named photo's job")
+        time.sleep(0.5)
+        assert r.watcher.error is None and [j.photo_path.name for j in r.jobs()] == ["Café.jpg"]
+    said = [rec.getMessage() for rec in caplog.records if "not valid UTF-8" in rec.getMessage()]
+    assert sorted(said) == [f"{hot}/Caf\ufffd.jpg: its name is not valid UTF-8 (from an older system?); "
+                            "not taken: rename it to have it animated",
+                            f"{hot}/Cr\ufffdme.jpg: its name is not valid UTF-8 (from an older system?); "
+                            "not taken: rename it to have it animated"]
+
+
+def test_a_folder_the_system_will_not_watch_is_still_scanned(hot, tmp_path, caplog, monkeypatch):
+    """Past the system's limit on watches (a big recursive tree on a NAS) the watch is refused:
+    it stopped `stillmotion watch` and the daemon from starting. Now it is said, and the
+    folder's photos are found by the rescans; the other folders are watched as usual."""
+    import errno
+
+    from stillmotion.watch import watcher as watcher_mod
+
+    class LimitedObserver(watcher_mod.Observer):
+        def schedule(self, handler, path, **kwargs):
+            if Path(path).name == "big":
+                raise OSError(errno.ENOSPC, "inotify watch limit reached")
+            return super().schedule(handler, path, **kwargs)
+
+    monkeypatch.setattr(watcher_mod, "Observer", LimitedObserver)
+    monkeypatch.setenv("STILLMOTION__WATCH__RESCAN_SECONDS", "0.5")
+    caplog.set_level(logging.INFO, logger="stillmotion")
+    big = tmp_path / "big"
+    big.mkdir()
+    (big / "stillmotion.toml").write_text(SETTINGS, encoding="utf-8")
+    with running(hot, big, worker=False) as r:
+        (big / "POLLED.jpg").write_bytes(photo_bytes(31))
+        (hot / "WATCHED.jpg").write_bytes(photo_bytes(32))
+        r.wait_until(lambda: len(r.jobs()) == 2, 5, "both photos' jobs")
+    said = [rec.getMessage() for rec in caplog.records if "cannot watch" in rec.getMessage()]
+    assert said == [f"cannot watch {big} for changes (inotify watch limit reached); "
+                    "its photos are found by the rescan every 0.5 s instead"]

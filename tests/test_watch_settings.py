@@ -97,7 +97,17 @@ def test_a_bad_stillmotion_toml_is_an_error_naming_it(tmp_path, fast_config, tex
     ("IMG_1.jpg", False), ("IMG_1.jpg.part", True), ("IMG_1.tmp", True), ("IMG_1.jpg~", True),
     ("~$IMG_1.jpg", True), (".IMG_1.jpg", True), ("IMG_1.motion.mp4", True), ("IMG_1.motion-2.gif", True),
     (".stillmotion-tmp-abc.mp4", True), ("stillmotion.toml", True), ("IMG_1.crdownload", True),
+    ("Thumbs.db", True), ("desktop.ini", True),
 ])
 def test_temporary_hidden_and_own_files_are_never_candidates(tmp_path, name, ignored):
     assert is_ignored(tmp_path / name, tmp_path) is ignored
     assert is_ignored(tmp_path / ".hidden" / "IMG.jpg", tmp_path)
+
+
+@pytest.mark.parametrize("folder", ["CaptureOne/Cache/Thumbnails", "@eaDir/IMG_1.jpg", "#recycle/shoot"])
+def test_other_programs_folders_are_never_candidates(tmp_path, folder):
+    """Capture One's cache and settings, a Synology's per-photo thumbnail JPEGs, a NAS recycle
+    bin: in a recursive watch they were animated like photos."""
+    assert is_ignored(tmp_path / folder / "SYNOPHOTO_THUMB_XL.jpg", tmp_path)
+    assert is_ignored(tmp_path / folder.split("/")[0], tmp_path)
+    assert not is_ignored(tmp_path / "Capture" / "IMG_1.jpg", tmp_path)

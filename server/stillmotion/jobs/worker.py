@@ -196,7 +196,8 @@ class Worker:
             try:
                 claimed = self.store.claim_next(self.owner, self.per_device, self._engine_of)
             except Unrunnable as exc:         # e.g. the engine is not installed here
-                self.store.finish(exc.job.id, None, FAILED, error=exc.error)
+                if self.store.finish(exc.job.id, None, FAILED, error=exc.error) is not None:
+                    _log_failed(exc.job, job_error(exc.error)["message"])
                 continue
             if claimed is None:
                 return
@@ -249,8 +250,11 @@ class Worker:
                 _remove_partial_files(job)   # the process that was writing them is gone
                 store.finish(job.id, owner, FAILED, error={"code": "render_crashed", "message": str(exc)})
         except JobFailed as exc:
-            self._fail(job, exc.error)
+            if not self._skip_vanished_watch_photo(job):
+                self._fail(job, exc.error)
         except Exception as exc:
+            if self._skip_vanished_watch_photo(job):
+                return
             if not isinstance(exc, (StillmotionError, OSError)):
                 log.exception("job %s failed unexpectedly", job.id)
             self._fail(job, job_error(exc))
@@ -273,12 +277,13 @@ class Worker:
             self._wake.set()
 
     def _fail(self, job: Job, error: dict[str, str]) -> None:
-        log.warning("job %s (%s) failed: %s", job.id, _photo_name(job), error.get("message", error.get("code")))
+        _log_failed(job, error.get("message", error.get("code")))
         self.store.finish(job.id, self.owner, FAILED, error=error)
 
     def _skip_vanished_watch_photo(self, job: Job) -> bool:
         """A watch job whose photo went away after the watcher's last look ends as skipped
-        (canceled, no error), exactly as the watcher skips one that is still queued."""
+        (canceled, no error), exactly as the watcher skips one that is still queued. Asked
+        again when a job fails: the photo may go between this look and the renderer's read."""
         if job.source != "watch" or job.photo_path.exists():
             return False
         if self.store.finish(job.id, self.owner, CANCELED, info={"skipped": WATCH_PHOTO_GONE}) is None:
@@ -324,6 +329,11 @@ class Worker:
         the encoder's, inherit it), so the API stays responsive while a clip renders."""
         if sys.platform.startswith("linux"):
             lower_thread(threading.get_native_id(), self.render_nice)   # never idle: see priority.py
+
+
+def _log_failed(job: Job, why: str) -> None:
+    """The failure line: a watch folder's photographer has only the log to learn why."""
+    log.warning("job %s (%s) failed: %s", job.id, _photo_name(job), why)
 
 
 def _photo_name(job: Job) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from ..place import is_own_output
@@ -10,15 +11,27 @@ from .settings import FOLDER_FILE
 # Names writers use while a file is not finished yet (browsers, rsync, editors, Office).
 TEMP_SUFFIXES = (".tmp", ".temp", ".part", ".partial", ".crdownload", ".download", ".swp", ".lock")
 SIDECAR_SUFFIX = ".xmp"
+# Folders other programs keep for themselves inside photo folders, never walked: Capture One's
+# cache and settings (made in any folder it browses), a Synology NAS's thumbnails (@eaDir holds
+# a JPEG per photo), recycle bins and snapshots. And the files Windows leaves in folders.
+TOOL_FOLDERS = frozenset({"captureone", "@eadir", "#recycle", "#snapshot", "$recycle.bin",
+                          "system volume information"})
+SYSTEM_FILES = frozenset({"thumbs.db", "desktop.ini", "ehthumbs.db"})
+
+
+def is_hidden_folder(name: str) -> bool:
+    """A subfolder never walked: hidden (a dotted name) or another program's own."""
+    return name.startswith(".") or name.lower() in TOOL_FOLDERS
 
 
 def is_ignored(path: Path, root: Path) -> bool:
-    """Temporary names, dotfiles (and anything inside a hidden folder), our own files."""
+    """Temporary names, dotfiles, system files, anything inside a hidden or another program's
+    folder, our own files."""
     name = path.name
     lowered = name.lower()
-    if name.startswith(".") or name.startswith("~") or name.endswith("~"):
+    if is_hidden_folder(name) or name.startswith("~") or name.endswith("~"):
         return True
-    if lowered.endswith(TEMP_SUFFIXES) or name == FOLDER_FILE:
+    if lowered.endswith(TEMP_SUFFIXES) or name == FOLDER_FILE or lowered in SYSTEM_FILES:
         return True
     if is_own_output(path):
         return True
@@ -26,7 +39,22 @@ def is_ignored(path: Path, root: Path) -> bool:
         parts = path.parent.relative_to(root).parts
     except ValueError:
         return True
-    return any(part.startswith(".") for part in parts)
+    return any(is_hidden_folder(part) for part in parts)
+
+
+def has_text_name(path: Path) -> bool:
+    """False for a name that is not valid UTF-8 (Latin-1 from an old share or archive): the
+    ledger and the job store keep paths as text, and the log could not print it."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def printable(path: Path) -> str:
+    """A path for the log, its undecodable bytes shown as U+FFFD."""
+    return os.fsencode(path).decode("utf-8", "replace")
 
 
 def is_sidecar(path: Path) -> bool:

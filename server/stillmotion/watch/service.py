@@ -34,7 +34,7 @@ def start_watcher(cfg: config_mod.Config, store: JobStore,
         return None
     watcher = Watcher(folders, store, rescan_seconds=float(cfg["watch"]["rescan_seconds"]))
     watcher.start()
-    for folder in watcher.folders:
+    for folder in watcher.watching:
         log.info("watching %s%s", folder.path, " and its subfolders" if folder.recursive else "")
     return watcher
 
@@ -47,7 +47,7 @@ def cleanup_ctx(cfg: config_mod.Config, store_key: Any) -> Callable[[Any], Async
 
     The folders are validated here, when the app is built, so a broken [[watch.folders]]
     entry stops `serve` with the usual one-line config error; a folder that does not
-    exist is logged and left out, so an unplugged drive does not stop the daemon.
+    exist is logged and watched once it appears, so an unplugged drive does not stop the daemon.
     """
     folders = folders_from_config(cfg)
 

@@ -7,6 +7,10 @@ settler, the sidecar pairing, the ledger's database connection), so nothing here
 needs a lock. On start, and every `rescan_seconds`, the folders are walked too:
 that finds what arrived while nothing was watching, and what an event queue
 overflow or a network share's missing events would otherwise lose.
+
+A watched folder that is not there (an unplugged drive), or goes (deleted, renamed,
+unmounted: the observer's watch dies with it), is looked for every
+FOLDER_CHECK_SECONDS and watched again, and scanned, once it is back.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import stat
 import threading
 import time
 import warnings
@@ -22,6 +27,7 @@ from typing import Iterator
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
+from watchdog.observers.api import ObservedWatch
 
 from .. import photo as photo_mod
 from ..errors import ConfigError, DamagedImageError, InputError
@@ -29,12 +35,14 @@ from ..jobs.pipeline import JobSpec
 from ..jobs.store import CANCELED, QUEUED, JobStore, file_digest
 from ..metadata.sources import find_sidecar
 from .ledger import Ledger, idempotency_key
-from .names import is_ignored, is_sidecar
+from .names import has_text_name, is_hidden_folder, is_ignored, is_sidecar, printable
 from .pairing import SidecarPairing, SidecarState
 from .settings import FOLDER_FILE, FolderFileCache, FolderSettings, WatchedFolder
 from .settle import Settler
 
 log = logging.getLogger("stillmotion.watch")
+
+FOLDER_CHECK_SECONDS = 1.0   # how often watched folders are checked for having gone or come back
 
 
 class _Queue(FileSystemEventHandler):
@@ -60,6 +68,10 @@ class Watcher:
         self.tick = tick_seconds or min(0.25, max(0.02, shortest / 4))
         self._events: queue.SimpleQueue[FileSystemEvent | None] = queue.SimpleQueue()
         self._observer: Observer | None = None
+        # Folders watched now: path -> (the observer's watch, the folder's (st_dev, st_ino)). A
+        # folder replaced under the same name is another inode, which the old watch never sees.
+        self._watches: dict[Path, tuple[ObservedWatch, tuple[int, int]]] = {}
+        self._refused: set[Path] = set()   # there, but the system refused a watch: rescans only
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._scanned = threading.Event()
@@ -79,18 +91,16 @@ class Watcher:
         warnings.filterwarnings("ignore", message="Callback with id .* already exists",
                                 category=RuntimeWarning, module=r"watchdog\.")
         observer = Observer()
-        watching = []
-        for folder in self.folders:
-            if not folder.path.is_dir():
-                log.error("watch folder %s does not exist (or is not a folder); not watching it", folder.path)
-                continue
-            observer.schedule(_Queue(self._events), str(folder.path), recursive=folder.recursive)
-            watching.append(folder)
-        self.folders = watching
         # Only inotify reports a writer closing a file; elsewhere stability alone decides.
         self._close_events = type(observer).__name__ == "InotifyObserver"
         observer.start()
         self._observer = observer
+        for folder in self.folders:
+            if _folder_identity(folder.path) is None:
+                log.error("watch folder %s does not exist (or is not a folder); watching it once it appears",
+                          folder.path)
+            else:
+                self._watch(folder)
         self._thread = threading.Thread(target=self._run, name="stillmotion-watch", daemon=True)
         self._thread.start()
 
@@ -103,6 +113,56 @@ class Watcher:
         if self._thread is not None:
             self._thread.join(timeout)
 
+    @property
+    def watching(self) -> list[WatchedFolder]:
+        """The folders being watched now (not those waiting to appear)."""
+        return [folder for folder in self.folders if folder.path in self._watches]
+
+    def _watch(self, folder: WatchedFolder) -> bool:
+        """Start the observer's watch on `folder`; False when it is not there (or not a folder)."""
+        identity = _folder_identity(folder.path)
+        if identity is None or self._observer is None:
+            return False
+        if folder.path in self._watches:   # listed twice: one watch (the first entry's settings apply)
+            return True
+        try:
+            watch = self._observer.schedule(_Queue(self._events), str(folder.path), recursive=folder.recursive)
+        except OSError as exc:   # e.g. the system's limit on watches, in a big recursive tree
+            self._refused.add(folder.path)
+            instead = (f"found by the rescan every {self.rescan_seconds:g} s instead" if self.rescan_seconds > 0
+                       else "not found until a restart ([watch] rescan_seconds = 0)")
+            self._say(f"cannot watch {folder.path} for changes ({exc.strerror or exc}); its photos are {instead}")
+            return False
+        self._watches[folder.path] = (watch, identity)
+        return True
+
+    def _unwatch(self, path: Path) -> None:
+        watch, _ = self._watches.pop(path)
+        if self._observer is not None:
+            try:
+                self._observer.unschedule(watch)
+            except (KeyError, OSError, RuntimeError):   # its emitter already stopped with the folder
+                pass
+
+    def _check_folders(self, ledger: Ledger) -> None:
+        """Notice watched folders that went (or were replaced), and ones that are (back) there."""
+        for folder in self.folders:
+            watched = self._watches.get(folder.path)
+            identity = _folder_identity(folder.path)
+            if (watched is not None and identity == watched[1]) or folder.path in self._refused:
+                continue
+            if watched is not None:
+                self._unwatch(folder.path)
+                self._skip_vanished_jobs(ledger)
+                if identity is None:
+                    log.warning("watch folder %s is gone (removed, renamed or unmounted); "
+                                "watching it again when it is back", folder.path)
+                    continue
+            if identity is not None and self._watch(folder):
+                log.info("watch folder %s is there %s; watching it", folder.path,
+                         "now" if watched is None else "again (made anew under its name)")
+                self._scan_dir(folder.path, ledger)
+
     def wait_scanned(self, timeout: float | None = None) -> bool:
         """True once the start-up scan has queued everything already in the folders."""
         return self._scanned.wait(timeout)
@@ -114,9 +174,13 @@ class Watcher:
             self._scan_all(ledger)
             self._scanned.set()
             next_rescan = time.monotonic() + self.rescan_seconds
+            next_check = time.monotonic() + FOLDER_CHECK_SECONDS
             while not self._stopping.is_set():
                 self._drain(ledger)
                 self._advance(ledger)
+                if time.monotonic() >= next_check:
+                    self._check_folders(ledger)
+                    next_check = time.monotonic() + FOLDER_CHECK_SECONDS
                 if self.rescan_seconds > 0 and time.monotonic() >= next_rescan:
                     self._scan_all(ledger)
                     next_rescan = time.monotonic() + self.rescan_seconds
@@ -144,8 +208,18 @@ class Watcher:
         if event.event_type in ("opened", "closed_no_write"):
             return
         if event.event_type == "moved":
-            self._gone(src, ledger, moved=True)
+            if self._nameable(src):
+                self._gone(src, ledger, moved=True)
             src = Path(os.fsdecode(event.dest_path))
+        if not self._nameable(src):
+            return
+        if event.is_directory and event.event_type == "deleted" and src in self._watches:
+            # The folder itself: its watch died with it (a folder made again under the name,
+            # even one given the same inode number, is watched anew by _check_folders).
+            self._unwatch(src)
+            self._skip_vanished_jobs(ledger)
+            log.warning("watch folder %s is gone (removed or unmounted); watching it again when it is back", src)
+            return
         if event.is_directory:
             if event.event_type in ("moved", "deleted"):
                 # Photos waiting in the queue may have gone with their folder (no event each).
@@ -266,19 +340,26 @@ class Watcher:
 
     def _scan_all(self, ledger: Ledger) -> None:
         self._skip_vanished_jobs(ledger)
+        self._refused.clear()   # their watches are tried again
         for folder in self.folders:
-            self._scan_dir(folder.path, ledger)
+            if folder.path.is_dir():
+                self._scan_dir(folder.path, ledger)
 
     def _scan_dir(self, directory: Path, ledger: Ledger) -> None:
-        """Track every file below `directory` not already examined unchanged."""
+        """Track every file below `directory` not already examined unchanged, oldest first: the
+        folder lists them in no useful order, and photos waiting since before a restart (or a
+        batch moved in) are then animated in the order they arrived, as dropped ones are."""
+        found: list[tuple[int, str, Path]] = []
         for path in self._walk(directory):
-            if path in self._settler or path in self._pairing:
+            if path in self._settler or path in self._pairing or not self._nameable(path):
                 continue
             key = _stat_key(path)
             if key is None or ledger.unchanged_since_examined(path, *key):
                 continue
             if is_sidecar(path) and self._sidecars.get(path) == key:
                 continue
+            found.append((key[1], str(path), path))
+        for _, _, path in sorted(found):
             self._track(path)
 
     def _walk(self, directory: Path) -> Iterator[Path]:
@@ -295,7 +376,7 @@ class Watcher:
             try:
                 if entry.is_file():
                     yield path
-                elif entry.is_dir() and folder.recursive and not entry.name.startswith("."):
+                elif entry.is_dir() and folder.recursive and not is_hidden_folder(entry.name):
                     yield from self._walk(path)
             except OSError:
                 continue
@@ -363,10 +444,29 @@ class Watcher:
         else:
             log.info("%s: already queued as job %s", photo, job_id)
 
+    def _nameable(self, path: Path) -> bool:
+        """False (said once for a photo) when the name is not valid UTF-8: it cannot be recorded,
+        so it is left alone rather than stopping the watcher."""
+        if has_text_name(path):
+            return True
+        if not path.is_dir() and self._resolve(path) is not None:
+            self._say(f"{printable(path)}: its name is not valid UTF-8 (from an older system?); "
+                      "not taken: rename it to have it animated")
+        return False
+
     def _say(self, message: str) -> None:
         if message not in self._said:
             self._said.add(message)
             log.warning("%s", message)
+
+
+def _folder_identity(path: Path) -> tuple[int, int] | None:
+    """(st_dev, st_ino) of a folder; None when there is no folder at `path`."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino) if stat.S_ISDIR(st.st_mode) else None
 
 
 def _stat_key(path: Path) -> tuple[int, int] | None:

@@ -313,6 +313,45 @@ def test_token_host_and_origin_refusals(server, client):
         assert not any(h.startswith("access-control-") for h in reply.headers)
 
 
+def test_a_web_ui_in_allowed_origins_can_call_the_api_from_its_page(tmp_path, photo):
+    """[server] allowed_origins = ["http://localhost:3000"]: that page's fetches (cross-site,
+    the token sent by its script) pass the browser's preflight and can read every answer."""
+    ui = "http://localhost:3000"
+    cfg_file = tmp_path / "config.toml"
+    cfg_file.write_text(f'[server]\nallowed_origins = ["{ui}/"]\n[jobs]\nrender_nice = 0\nrender_idle = false\n',
+                        encoding="utf-8")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("STILLMOTION_HOME", str(tmp_path / "home"))
+        live = LiveServer(config_mod.load(cfg_file, environ={}), tmp_path / "home" / "data")
+    browser = {"Origin": ui, "Sec-Fetch-Site": "cross-site"}
+    try:
+        preflight = live.request("OPTIONS", "/v1/jobs", None, headers={
+            **browser, "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,idempotency-key"})
+        assert preflight.status == 204
+        assert preflight.headers["access-control-allow-origin"] == ui
+        assert "POST" in preflight.headers["access-control-allow-methods"]
+        allowed_headers = preflight.headers["access-control-allow-headers"].lower()
+        assert "authorization" in allowed_headers and "idempotency-key" in allowed_headers
+
+        sent = live.request("POST", "/v1/jobs", headers=browser,
+                            fields={"image_path": str(photo), "settings": json.dumps({**TINY, "engine": "parallax"})})
+        assert sent.status == 202 and sent.headers["access-control-allow-origin"] == ui
+        assert "location" in sent.headers["access-control-expose-headers"].lower()
+        with live.client() as c:
+            assert wait_done(c, sent.body["id"])["status"] == "done"
+        refused = live.request("GET", "/v1/jobs", "not-the-token", headers=browser)
+        assert refused.status == 401 and refused.headers["access-control-allow-origin"] == ui   # readable
+        # Any other page is still refused, and told nothing.
+        for reply in (live.request("GET", "/v1/jobs", headers={"Origin": "http://evil.example"}),
+                      live.request("OPTIONS", "/v1/jobs", None, headers={
+                          "Origin": "http://evil.example", "Access-Control-Request-Method": "POST"})):
+            assert reply.status == 403
+            assert not any(h.startswith("access-control-") for h in reply.headers)
+    finally:
+        live.stop()
+
+
 def test_size_and_pixel_limits(client, tmp_path):
     big = tmp_path / "big.jpg"
     big.write_bytes(os.urandom(3 * 2**20))                # over max_upload_mb = 1

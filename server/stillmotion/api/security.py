@@ -6,7 +6,9 @@ own local programs may drive it:
 - the Host header must be a loopback name or a configured one (403): a web page whose
   DNS name is re-pointed at 127.0.0.1 (DNS rebinding) still sends its own name;
 - a browser request from another site (an Origin that is not this daemon's own, or
-  Sec-Fetch-Site: cross-site) is refused (403), and no CORS header is ever sent.
+  Sec-Fetch-Site: cross-site) is refused (403); only the origins the user listed in
+  [server] allowed_origins (their own web UI) get CORS headers, so only their pages
+  can read the answers (and still need the token).
 """
 
 from __future__ import annotations
@@ -91,11 +93,15 @@ class FrontDoor:
 
     def origin_allowed(self, origin: str, host_header: str) -> bool:
         """Only the daemon's own origin (same host and port as the request) or a configured one."""
-        origin = origin.strip().rstrip("/").lower()
-        if origin in self.allowed_origins:
+        if self.cors_allowed(origin):
             return True
+        origin = origin.strip().rstrip("/").lower()
         parts = urlsplit(origin)
         return parts.scheme == "http" and parts.netloc == host_header.strip().lower()
+
+    def cors_allowed(self, origin: str) -> bool:
+        """An origin the user configured: its pages may read answers (CORS), not just send."""
+        return origin.strip().rstrip("/").lower() in self.allowed_origins
 
     def token_ok(self, authorization: str | None) -> bool:
         if not authorization:

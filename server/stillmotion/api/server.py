@@ -25,7 +25,7 @@ from ..jobs.store import JobStore
 from ..jobs.worker import Worker
 from ..watch import cleanup_ctx as watch_folders_ctx
 from .events import JobEvents
-from .middleware import auth_middleware, error_middleware, front_door_middleware
+from .middleware import auth_middleware, cors_headers, error_middleware, front_door_middleware
 from .routes import setup_routes
 from .security import TOKEN_FILE, FrontDoor, ensure_token, host_name, is_loopback
 from .state import CONFIG, EVENTS, FOLDERS, FRONT_DOOR, POLICY, STORE, WORKER, Folders
@@ -63,6 +63,7 @@ def create_app(config: Config, *, data_dir: Path | None = None, bind_host: str |
     app[FRONT_DOOR] = FrontDoor.build(token, server_cfg["allowed_hosts"], server_cfg["allowed_origins"],
                                       bind_host=bind_host)
     app[POLICY] = SubmitPolicy.from_config(config, folders.outputs)
+    app.on_response_prepare.append(cors_headers)
     app.cleanup_ctx.append(_jobs)
     app.cleanup_ctx.append(watch_folders_ctx(config, STORE))   # the [watch] folders, while it runs
     setup_routes(app)

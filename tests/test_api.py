@@ -170,6 +170,16 @@ def test_engines_lists_statuses(client):
     assert engines["parallax"]["usable"] is True and engines["parallax"]["reason"]
 
 
+def test_the_python_client_finds_the_daemon_on_the_users_configured_port(server, tmp_path, monkeypatch):
+    """docs/daemon.md's `DaemonClient.local()`: the port (and host) in the user's config, not 8765."""
+    home = tmp_path / "home"
+    (home / "data").mkdir(parents=True)
+    (home / "data" / "token").write_text(server.token, encoding="ascii")
+    (home / "config.toml").write_text(f'[server]\nhost = "0.0.0.0"\nport = {server.port}\n', encoding="utf-8")
+    monkeypatch.setenv("STILLMOTION_HOME", str(home))
+    with DaemonClient.local() as client:
+        assert "version" in client.health()          # reached, on loopback, with the token
+
 def test_token_file_is_private(home, server):
     mode = stat.S_IMODE((home / "data" / "token").stat().st_mode)
     assert mode == 0o600 and len(server.token) >= 32

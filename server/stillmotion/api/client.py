@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 from urllib.parse import urlsplit
 
-from .. import paths
+from .. import config as config_mod, paths
 from .security import TOKEN_FILE
 
 
@@ -65,10 +65,15 @@ class DaemonClient:
 
     @classmethod
     def local(cls, config: Mapping[str, Any] | None = None, data_dir: Path | None = None) -> "DaemonClient":
-        server = (config or {}).get("server", {})
+        """The daemon `stillmotion serve` runs with the same config (the user's, when none is
+        given: its [server] host and port) and its token from the data folder."""
+        server = (config if config is not None else config_mod.load()).get("server", {})
+        host = server.get("host", "127.0.0.1")
+        if host in ("0.0.0.0", "::", ""):       # listening everywhere: reach it on loopback (a Host it accepts)
+            host = "127.0.0.1"
         token_file = (data_dir or paths.data_dir()) / TOKEN_FILE
         token = token_file.read_text(encoding="ascii").strip() if token_file.is_file() else None
-        return cls(f"http://{server.get('host', '127.0.0.1')}:{server.get('port', 8765)}", token)
+        return cls(f"http://{f'[{host}]' if ':' in host else host}:{server.get('port', 8765)}", token)
 
     # ---- transport -------------------------------------------------------------
     def _connection(self) -> http.client.HTTPConnection:

@@ -21,8 +21,9 @@ from PIL import Image
 from aiohttp import web
 
 from stillmotion import config as config_mod
-from stillmotion.api.client import DaemonClient
+from stillmotion.api.client import DaemonClient, DaemonError
 from stillmotion.api.server import create_app
+from stillmotion.jobs.store import JobStore
 from stillmotion.progress import STAGES
 from stillmotion.video.decode import probe
 
@@ -361,6 +362,39 @@ def test_a_web_ui_in_allowed_origins_can_call_the_api_from_its_page(tmp_path, ph
     finally:
         live.stop()
 
+
+def test_stopping_the_daemon_ends_event_streams_and_interrupts_the_watched_job(tmp_path, photo):
+    """Ctrl-C while a client follows a job's events: the daemon stops within seconds and the
+    job waits in the queue (the open stream held it, rendering, for two minutes); the client
+    is told the stream ended early, not handed a 'running' job as if it were the end."""
+    cfg_file = tmp_path / "config.toml"
+    cfg_file.write_text('[jobs]\nrender_nice = 0\nrender_idle = false\n', encoding="utf-8")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("STILLMOTION_HOME", str(tmp_path / "home"))
+        live = LiveServer(config_mod.load(cfg_file, environ={}), tmp_path / "home" / "data")
+    with live.client() as c:
+        job = c.submit(image_path=photo, settings={**LONG, "engine": "parallax", "size": "1080p"})   # minutes
+        wait_for(lambda: c.job(job["id"])["status"] == "running", 20)
+    with ThreadPoolExecutor(1) as pool:
+        def follow() -> list[dict[str, Any]]:
+            seen: list[dict[str, Any]] = []
+            with live.client() as c:
+                for state in c.events(job["id"]):
+                    seen.append(state)
+            return seen
+        following = pool.submit(follow)
+        time.sleep(0.5)
+        started = time.monotonic()
+        live.stop()
+        assert time.monotonic() - started < 15
+        with pytest.raises(DaemonError) as ended:
+            following.result(10)
+    assert ended.value.code == "stream_ended"
+    store = JobStore.open(tmp_path / "home" / "data")
+    try:
+        assert store.get(job["id"]).status == "queued"
+    finally:
+        store.close()
 
 def test_size_and_pixel_limits(client, tmp_path):
     big = tmp_path / "big.jpg"

@@ -23,6 +23,9 @@ from .. import config as config_mod, paths
 from .security import TOKEN_FILE
 
 
+TERMINAL = ("done", "failed", "canceled")
+
+
 class DaemonError(Exception):
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(f"{message} (HTTP {status}, {code})")
@@ -157,7 +160,9 @@ class DaemonClient:
         return self.request("DELETE", f"/v1/jobs/{job_id}").raise_for_error()
 
     def events(self, job_id: str) -> Iterator[dict[str, Any]]:
-        """Each state the daemon sends for the job, ending with its terminal one."""
+        """Each state the daemon sends for the job, ending with its terminal one. A stream that
+        ends before that (the daemon stopped: the job waits for its next start) raises
+        DaemonError with code "stream_ended"."""
         conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
         try:
             headers = {"Accept": "text/event-stream"}
@@ -168,12 +173,17 @@ class DaemonClient:
             if reply.status != 200:
                 Response(reply.status, {}, json.loads(reply.read() or b"null")).raise_for_error()
             data: list[str] = []
+            status = None
             for line in reply:
                 text = line.decode("utf-8").rstrip("\r\n")
                 if text.startswith("data:"):
                     data.append(text[5:].lstrip())
                 elif not text and data:
-                    yield json.loads("\n".join(data))
-                    data = []
+                    state = json.loads("\n".join(data))
+                    status, data = state.get("status"), []
+                    yield state
+            if status not in TERMINAL:
+                raise DaemonError(503, "stream_ended", f"the daemon ended job {job_id}'s events while it was "
+                                  f"{status or 'unknown'} (stopping?); it goes on at the daemon's next start")
         finally:
             conn.close()

@@ -65,6 +65,7 @@ def create_app(config: Config, *, data_dir: Path | None = None, bind_host: str |
     app[POLICY] = SubmitPolicy.from_config(config, folders.outputs)
     app.on_response_prepare.append(cors_headers)
     app.cleanup_ctx.append(_jobs)
+    app.on_shutdown.append(_end_event_streams)
     app.cleanup_ctx.append(watch_folders_ctx(config, STORE))   # the [watch] folders, while it runs
     setup_routes(app)
     return app
@@ -85,6 +86,13 @@ async def _jobs(app: web.Application) -> AsyncIterator[None]:
         await loop.run_in_executor(None, worker.stop)
         store.remove_listener(events.notify)
         store.close()
+
+
+async def _end_event_streams(app: web.Application) -> None:
+    """Shutdown, before aiohttp waits for open requests: end the event streams, which would
+    otherwise hold the daemon (and the job they watch rendering) for minutes after Ctrl-C."""
+    if EVENTS in app:
+        app[EVENTS].close()
 
 
 def serve(config_path: str | os.PathLike | None = None, host: str | None = None, port: int | None = None) -> int:

@@ -106,7 +106,8 @@ def serve(config_path: str | os.PathLike | None = None, host: str | None = None,
               file=sys.stderr)
         return 2
     if not is_loopback(host_name(host)):
-        log.warning("listening on %s: other machines can reach the daemon; the token is all that stops them", host)
+        log.warning("listening on %s: other machines can reach the daemon (by a name or address in [server] "
+                    "allowed_hosts); the token is all that stops them", host)
     app = create_app(cfg, bind_host=host)
     token_file = app[FOLDERS].data / TOKEN_FILE
     banner = f"Stillmotion {__version__} daemon on http://{host}:{port} (token: {token_file})"

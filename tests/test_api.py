@@ -324,6 +324,15 @@ def test_token_host_and_origin_refusals(server, client):
         assert not any(h.startswith("access-control-") for h in reply.headers)
 
 
+def test_a_token_that_is_not_utf8_is_a_wrong_token_not_a_500(server):
+    import socket
+
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(b"GET /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \xff\xfe\xc3\r\n"
+                     b"Connection: close\r\n\r\n")
+        sock.settimeout(10)
+        assert sock.recv(100).startswith(b"HTTP/1.1 401 ")
+
 def test_a_web_ui_in_allowed_origins_can_call_the_api_from_its_page(tmp_path, photo):
     """[server] allowed_origins = ["http://localhost:3000"]: that page's fetches (cross-site,
     the token sent by its script) pass the browser's preflight and can read every answer."""

@@ -107,4 +107,6 @@ class FrontDoor:
         if not authorization:
             return False
         scheme, _, value = authorization.partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), self.token.encode())
+        # (a header that is not UTF-8 arrives with surrogates: a wrong token, not a crash)
+        sent = value.strip().encode("utf-8", "surrogateescape")
+        return scheme.lower() == "bearer" and hmac.compare_digest(sent, self.token.encode())

@@ -324,7 +324,7 @@ def test_token_host_and_origin_refusals(server, client):
         assert not any(h.startswith("access-control-") for h in reply.headers)
 
 
-def test_a_token_that_is_not_utf8_is_a_wrong_token_not_a_500(server):
+def test_headers_that_are_not_utf8_are_refused_not_a_500(server, photo):
     import socket
 
     with socket.create_connection(("127.0.0.1", server.port)) as sock:
@@ -332,6 +332,14 @@ def test_a_token_that_is_not_utf8_is_a_wrong_token_not_a_500(server):
                      b"Connection: close\r\n\r\n")
         sock.settimeout(10)
         assert sock.recv(100).startswith(b"HTTP/1.1 401 ")
+    body = (b'--XX\r\nContent-Disposition: form-data; name="image_path"\r\n\r\n' + str(photo).encode()
+            + b"\r\n--XX--\r\n")
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:    # an Idempotency-Key: 400
+        sock.sendall(f"POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {server.token}\r\n"
+                     f"Content-Type: multipart/form-data; boundary=XX\r\nContent-Length: {len(body)}\r\n"
+                     "Connection: close\r\nIdempotency-Key: ".encode() + b"\xff\xfe\r\n\r\n" + body)
+        sock.settimeout(10)
+        assert sock.recv(100).startswith(b"HTTP/1.1 400 ")
 
 def test_a_web_ui_in_allowed_origins_can_call_the_api_from_its_page(tmp_path, photo):
     """[server] allowed_origins = ["http://localhost:3000"]: that page's fetches (cross-site,

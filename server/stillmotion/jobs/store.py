@@ -363,8 +363,9 @@ class JobStore:
         """Queue `spec`, or return the job it duplicates (see the module docstring)."""
         if priority not in PRIORITIES:
             raise InputError(f"priority must be one of {', '.join(PRIORITIES)}; got {priority!r}")
-        if idempotency_key is not None and not (0 < len(idempotency_key) <= 200):
-            raise InputError("Idempotency-Key must be 1 to 200 characters")
+        # (isprintable: a header that is not UTF-8 arrives with surrogates, which SQLite refuses)
+        if idempotency_key is not None and not (0 < len(idempotency_key) <= 200 and idempotency_key.isprintable()):
+            raise InputError("Idempotency-Key must be 1 to 200 printable characters (UTF-8)")
         spec = _absolute(spec)
         fp = fingerprint or job_fingerprint(spec)
         job_id = os.urandom(8).hex()

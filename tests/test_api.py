@@ -602,3 +602,16 @@ def test_a_port_outside_1_to_65535_is_one_line_not_a_traceback(tmp_path, monkeyp
     assert cli.main(["serve", "--port", "99999"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == "stillmotion: error: port 99999 is not a TCP port (1 to 65535; [server] port or --port)"
+
+
+@pytest.mark.parametrize("damage", ["short", "a folder"])
+def test_a_damaged_token_file_is_one_line_not_a_traceback(tmp_path, monkeypatch, capsys, damage):
+    from stillmotion import cli
+
+    monkeypatch.setenv("STILLMOTION_HOME", str(tmp_path))
+    token = tmp_path / "data" / "token"
+    token.parent.mkdir()
+    token.mkdir() if damage == "a folder" else token.write_text("short\n", encoding="ascii")
+    assert cli.main(["serve", "--port", "8765"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"stillmotion: error: {token}: ") and "delete it and restart" in err and "\n" not in err, err

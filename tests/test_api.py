@@ -324,6 +324,28 @@ def test_token_host_and_origin_refusals(server, client):
         assert not any(h.startswith("access-control-") for h in reply.headers)
 
 
+def test_listing_jobs_keeps_the_daemon_answering_others(server, monkeypatch):
+    """GET /v1/jobs?limit=1000 reads and serialises megabytes (~150 ms on a small machine): not
+    on the event loop, where every progress poll and event stream would wait behind it."""
+    from stillmotion.api.state import STORE
+
+    store = server.app[STORE]
+    listing = store.list
+
+    def slow_list(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(1.0)                      # a big listing on a slow disk
+        return listing(*args, **kwargs)
+
+    monkeypatch.setattr(store, "list", slow_list)
+    with ThreadPoolExecutor(1) as pool:
+        listed = pool.submit(server.request, "GET", "/v1/jobs?limit=1000")
+        time.sleep(0.2)
+        started = time.monotonic()
+        assert server.request("GET", "/v1/health").status == 200
+        assert time.monotonic() - started < 0.5
+        assert listed.result(10).status == 200
+    assert server.request("GET", "/v1/jobs?status=bogus").body["error"]["code"] == "bad_input"
+
 def test_headers_that_are_not_utf8_are_refused_not_a_500(server, photo):
     import socket
 

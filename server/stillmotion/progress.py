@@ -82,13 +82,14 @@ class JobProgress:
                 self._on_update(shown, self.overall, self.eta())
 
     def _shown(self, reported: str) -> str:
-        if reported not in STAGES or not self._done:
-            return self.stage if self._done else reported
+        if not self._done:
+            return reported
+        reached = self._done
         placed = self._done.get(self._LAST)
-        if placed is not None and reported != self._LAST and self._done[reported] > placed:
+        if placed is not None and reported != self._LAST and self._done.get(reported, 0.0) > placed:
             # A variant was placed and the next one is under way: the furthest of its stages.
-            return max((name for name, done in self._done.items() if done > placed), key=self._ORDER.__getitem__)
-        return max(self._done, key=self._ORDER.__getitem__)
+            reached = {name: done for name, done in self._done.items() if done > placed}
+        return max(reached, key=self._ORDER.__getitem__)
 
     def eta(self) -> float | None:
         elapsed = time.monotonic() - self._started

@@ -528,6 +528,13 @@ def test_paths_are_checked(client, photo, tmp_path, allowed_dir):
         "out_dir a file": (submit(settings='{"out_dir": "' + str(allowed_dir / "taken") + '"}'), 400),
         "unknown model": (submit(settings='{"model": "nonexistent-model"}'), 400),
         "model not on disk": (submit(settings='{"engine": "svd"}'), 503),
+        # Names longer than the file system allows (255 bytes a name) were a 500.
+        "image_path name too long": (client.request("POST", "/v1/jobs", fields={
+            "image_path": str(photo.parent / ("a" * 300 + ".jpg"))}), 400),
+        "original_path name too long": (submit(original_path=str(photo.parent / ("a" * 300 + ".CR3"))), 400),
+        "out_dir name too long": (submit(settings='{"out_dir": "' + "b" * 300 + '"}'), 400),
+        "analyze name too long": (client.request("POST", "/v1/analyze", fields={
+            "image_path": str(photo.parent / ("a" * 300 + ".jpg"))}), 400),
     }
     for what, (reply, status) in refusals.items():
         assert reply.status == status, (what, reply.body)

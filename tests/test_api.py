@@ -21,8 +21,9 @@ from PIL import Image
 from aiohttp import web
 
 from stillmotion import config as config_mod
-from stillmotion.api.client import DaemonClient
+from stillmotion.api.client import DaemonClient, DaemonError
 from stillmotion.api.server import create_app
+from stillmotion.jobs.store import JobStore
 from stillmotion.progress import STAGES
 from stillmotion.video.decode import probe
 
@@ -170,6 +171,16 @@ def test_engines_lists_statuses(client):
     assert engines["parallax"]["usable"] is True and engines["parallax"]["reason"]
 
 
+def test_the_python_client_finds_the_daemon_on_the_users_configured_port(server, tmp_path, monkeypatch):
+    """docs/daemon.md's `DaemonClient.local()`: the port (and host) in the user's config, not 8765."""
+    home = tmp_path / "home"
+    (home / "data").mkdir(parents=True)
+    (home / "data" / "token").write_text(server.token, encoding="ascii")
+    (home / "config.toml").write_text(f'[server]\nhost = "0.0.0.0"\nport = {server.port}\n', encoding="utf-8")
+    monkeypatch.setenv("STILLMOTION_HOME", str(home))
+    with DaemonClient.local() as client:
+        assert "version" in client.health()          # reached, on loopback, with the token
+
 def test_token_file_is_private(home, server):
     mode = stat.S_IMODE((home / "data" / "token").stat().st_mode)
     assert mode == 0o600 and len(server.token) >= 32
@@ -313,6 +324,117 @@ def test_token_host_and_origin_refusals(server, client):
         assert not any(h.startswith("access-control-") for h in reply.headers)
 
 
+def test_listing_jobs_keeps_the_daemon_answering_others(server, monkeypatch):
+    """GET /v1/jobs?limit=1000 reads and serialises megabytes (~150 ms on a small machine): not
+    on the event loop, where every progress poll and event stream would wait behind it."""
+    from stillmotion.api.state import STORE
+
+    store = server.app[STORE]
+    listing = store.list
+
+    def slow_list(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(1.0)                      # a big listing on a slow disk
+        return listing(*args, **kwargs)
+
+    monkeypatch.setattr(store, "list", slow_list)
+    with ThreadPoolExecutor(1) as pool:
+        listed = pool.submit(server.request, "GET", "/v1/jobs?limit=1000")
+        time.sleep(0.2)
+        started = time.monotonic()
+        assert server.request("GET", "/v1/health").status == 200
+        assert time.monotonic() - started < 0.5
+        assert listed.result(10).status == 200
+    assert server.request("GET", "/v1/jobs?status=bogus").body["error"]["code"] == "bad_input"
+
+def test_headers_that_are_not_utf8_are_refused_not_a_500(server, photo):
+    import socket
+
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(b"GET /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \xff\xfe\xc3\r\n"
+                     b"Connection: close\r\n\r\n")
+        sock.settimeout(10)
+        assert sock.recv(100).startswith(b"HTTP/1.1 401 ")
+    body = (b'--XX\r\nContent-Disposition: form-data; name="image_path"\r\n\r\n' + str(photo).encode()
+            + b"\r\n--XX--\r\n")
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:    # an Idempotency-Key: 400
+        sock.sendall(f"POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {server.token}\r\n"
+                     f"Content-Type: multipart/form-data; boundary=XX\r\nContent-Length: {len(body)}\r\n"
+                     "Connection: close\r\nIdempotency-Key: ".encode() + b"\xff\xfe\r\n\r\n" + body)
+        sock.settimeout(10)
+        assert sock.recv(100).startswith(b"HTTP/1.1 400 ")
+
+def test_a_web_ui_in_allowed_origins_can_call_the_api_from_its_page(tmp_path, photo):
+    """[server] allowed_origins = ["http://localhost:3000"]: that page's fetches (cross-site,
+    the token sent by its script) pass the browser's preflight and can read every answer."""
+    ui = "http://localhost:3000"
+    cfg_file = tmp_path / "config.toml"
+    cfg_file.write_text(f'[server]\nallowed_origins = ["{ui}/"]\n[jobs]\nrender_nice = 0\nrender_idle = false\n',
+                        encoding="utf-8")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("STILLMOTION_HOME", str(tmp_path / "home"))
+        live = LiveServer(config_mod.load(cfg_file, environ={}), tmp_path / "home" / "data")
+    browser = {"Origin": ui, "Sec-Fetch-Site": "cross-site"}
+    try:
+        preflight = live.request("OPTIONS", "/v1/jobs", None, headers={
+            **browser, "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,idempotency-key"})
+        assert preflight.status == 204
+        assert preflight.headers["access-control-allow-origin"] == ui
+        assert "POST" in preflight.headers["access-control-allow-methods"]
+        allowed_headers = preflight.headers["access-control-allow-headers"].lower()
+        assert "authorization" in allowed_headers and "idempotency-key" in allowed_headers
+
+        sent = live.request("POST", "/v1/jobs", headers=browser,
+                            fields={"image_path": str(photo), "settings": json.dumps({**TINY, "engine": "parallax"})})
+        assert sent.status == 202 and sent.headers["access-control-allow-origin"] == ui
+        assert "location" in sent.headers["access-control-expose-headers"].lower()
+        with live.client() as c:
+            assert wait_done(c, sent.body["id"])["status"] == "done"
+        refused = live.request("GET", "/v1/jobs", "not-the-token", headers=browser)
+        assert refused.status == 401 and refused.headers["access-control-allow-origin"] == ui   # readable
+        # Any other page is still refused, and told nothing.
+        for reply in (live.request("GET", "/v1/jobs", headers={"Origin": "http://evil.example"}),
+                      live.request("OPTIONS", "/v1/jobs", None, headers={
+                          "Origin": "http://evil.example", "Access-Control-Request-Method": "POST"})):
+            assert reply.status == 403
+            assert not any(h.startswith("access-control-") for h in reply.headers)
+    finally:
+        live.stop()
+
+
+def test_stopping_the_daemon_ends_event_streams_and_interrupts_the_watched_job(tmp_path, photo):
+    """Ctrl-C while a client follows a job's events: the daemon stops within seconds and the
+    job waits in the queue (the open stream held it, rendering, for two minutes); the client
+    is told the stream ended early, not handed a 'running' job as if it were the end."""
+    cfg_file = tmp_path / "config.toml"
+    cfg_file.write_text('[jobs]\nrender_nice = 0\nrender_idle = false\n', encoding="utf-8")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("STILLMOTION_HOME", str(tmp_path / "home"))
+        live = LiveServer(config_mod.load(cfg_file, environ={}), tmp_path / "home" / "data")
+    with live.client() as c:
+        job = c.submit(image_path=photo, settings={**LONG, "engine": "parallax", "size": "1080p"})   # minutes
+        wait_for(lambda: c.job(job["id"])["status"] == "running", 20)
+    with ThreadPoolExecutor(1) as pool:
+        def follow() -> list[dict[str, Any]]:
+            seen: list[dict[str, Any]] = []
+            with live.client() as c:
+                for state in c.events(job["id"]):
+                    seen.append(state)
+            return seen
+        following = pool.submit(follow)
+        time.sleep(0.5)
+        started = time.monotonic()
+        live.stop()
+        assert time.monotonic() - started < 15
+        with pytest.raises(DaemonError) as ended:
+            following.result(10)
+    assert ended.value.code == "stream_ended"
+    store = JobStore.open(tmp_path / "home" / "data")
+    try:
+        assert store.get(job["id"]).status == "queued"
+    finally:
+        store.close()
+
 def test_size_and_pixel_limits(client, tmp_path):
     big = tmp_path / "big.jpg"
     big.write_bytes(os.urandom(3 * 2**20))                # over max_upload_mb = 1
@@ -406,6 +528,13 @@ def test_paths_are_checked(client, photo, tmp_path, allowed_dir):
         "out_dir a file": (submit(settings='{"out_dir": "' + str(allowed_dir / "taken") + '"}'), 400),
         "unknown model": (submit(settings='{"model": "nonexistent-model"}'), 400),
         "model not on disk": (submit(settings='{"engine": "svd"}'), 503),
+        # Names longer than the file system allows (255 bytes a name) were a 500.
+        "image_path name too long": (client.request("POST", "/v1/jobs", fields={
+            "image_path": str(photo.parent / ("a" * 300 + ".jpg"))}), 400),
+        "original_path name too long": (submit(original_path=str(photo.parent / ("a" * 300 + ".CR3"))), 400),
+        "out_dir name too long": (submit(settings='{"out_dir": "' + "b" * 300 + '"}'), 400),
+        "analyze name too long": (client.request("POST", "/v1/analyze", fields={
+            "image_path": str(photo.parent / ("a" * 300 + ".jpg"))}), 400),
     }
     for what, (reply, status) in refusals.items():
         assert reply.status == status, (what, reply.body)
@@ -502,3 +631,16 @@ def test_a_port_outside_1_to_65535_is_one_line_not_a_traceback(tmp_path, monkeyp
     assert cli.main(["serve", "--port", "99999"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == "stillmotion: error: port 99999 is not a TCP port (1 to 65535; [server] port or --port)"
+
+
+@pytest.mark.parametrize("damage", ["short", "a folder"])
+def test_a_damaged_token_file_is_one_line_not_a_traceback(tmp_path, monkeypatch, capsys, damage):
+    from stillmotion import cli
+
+    monkeypatch.setenv("STILLMOTION_HOME", str(tmp_path))
+    token = tmp_path / "data" / "token"
+    token.parent.mkdir()
+    token.mkdir() if damage == "a folder" else token.write_text("short\n", encoding="ascii")
+    assert cli.main(["serve", "--port", "8765"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"stillmotion: error: {token}: ") and "delete it and restart" in err and "\n" not in err, err

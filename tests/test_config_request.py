@@ -184,6 +184,31 @@ def test_job_progress_counts_streamed_stages_side_by_side_and_shows_them_in_orde
     assert shown == sorted(shown)
 
 
+
+def test_job_progress_shows_each_variants_stages_not_place_for_the_rest_of_the_job():
+    """variants = 3: the pipeline reports each variant's stages scaled into its third of the
+    job; once the first clip is placed, the second's rendering shows as generate, colour, ...
+    again (it showed "place" for two thirds of the job)."""
+    from stillmotion.progress import JobProgress
+
+    seen: list[str] = []
+    progress = JobProgress(lambda stage, overall, eta: seen.append(stage), min_interval=0.0)
+    progress("prepare", 1.0)
+    variants = 3
+    for v in range(variants):
+        def stage(name: str, frac: float) -> None:      # as run_job reports a variant
+            progress(name, (v + frac) / variants)
+        for i in range(1, 5):
+            stage("generate", i / 4)
+        for i in range(1, 5):
+            for name in ("colour", "finish", "encode"):
+                stage(name, i / 4)
+        stage("place", 1.0)
+    runs = [s for i, s in enumerate(seen) if i == 0 or seen[i - 1] != s]   # each change of stage shown
+    rendering = ["generate", "colour", "finish", "encode", "place"]
+    assert runs == ["prepare"] + rendering * variants, runs
+    assert progress.overall == 1.0
+
 # ---- values checked at load: [section] key, what it accepts, where the value came from ----------
 BAD_VALUES = [
     # (section, key, TOML value, what the message must say it accepts)

@@ -49,6 +49,18 @@ def test_queue_order_is_priority_then_first_come(store, photos):
         store.submit(spec(photos[0]), priority="urgent")
 
 
+def test_a_script_in_the_photos_folder_submits_by_relative_name(store, photos, monkeypatch):
+    """docs/daemon.md's Python snippet from a script run in the photos' folder: the daemon's
+    worker (another process, another working folder) must find that photo, and put its clip
+    (and an out_dir named relative to the script) where the script meant."""
+    monkeypatch.chdir(photos[0].parent)
+    job = store.submit(JobSpec(photo_path=photos[0].name, request=AnimateRequest.from_dict(   # type: ignore[arg-type]
+        {"duration": 0.5, "out_dir": "clips"}))).job
+    monkeypatch.chdir(photos[0].parent.parent)                   # the worker's own folder
+    rebuilt = store.get(job.id).spec()
+    assert rebuilt.photo_path == photos[0]
+    assert rebuilt.destination == photos[0].parent / "clips"
+
 def test_duplicates_return_the_live_job_and_keys_are_exact(store, photos):
     first = store.submit(spec(photos[0]), idempotency_key="k1")
     again = store.submit(spec(photos[0]))                    # same pixels + settings + target, live

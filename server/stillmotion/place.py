@@ -58,8 +58,11 @@ def check_destination(folder: Path) -> None:
     ACLs or mapped owners can say no where a write succeeds): an anonymous temporary file
     in `folder` itself, gone when closed. A folder still to be made is not tried."""
     existing = folder
-    while not existing.exists() and existing.parent != existing:
-        existing = existing.parent
+    try:
+        while not existing.exists() and existing.parent != existing:
+            existing = existing.parent
+    except OSError as exc:          # e.g. a name longer than the file system allows
+        raise InputError(f"{folder}: cannot use this folder ({exc.strerror or exc})") from None
     if not existing.is_dir():
         raise InputError(f"{folder}: {existing.name} is a file, not a folder; clips are written into a folder")
     if existing == folder:

@@ -48,12 +48,15 @@ class JobProgress:
     Each stage's fraction counts with its share in STAGES, whatever the order of the
     reports: frames stream through generate, colour, finish and encode together, so
     those stages advance side by side. The stage shown is the furthest one reached,
-    so clients see the stages in order. `on_update(stage, overall, eta_seconds)` is
+    so clients see the stages in order; a job of several variants reports each one's
+    stages in its share of the job, so once a clip is placed, the next variant's
+    rendering shows its own stages again. `on_update(stage, overall, eta_seconds)` is
     called at most every `min_interval` seconds (always when the shown stage changes
     and at the end), so a per-frame report is cheap.
     """
 
     _ORDER = {name: i for i, name in enumerate(STAGES)}
+    _LAST = list(STAGES)[-1]      # "place": ends a variant
 
     def __init__(self, on_update: Callable[[str, float, float | None], None] | None = None,
                  min_interval: float = 0.1) -> None:
@@ -71,12 +74,22 @@ class JobProgress:
             self._done[stage] = max(self._done.get(stage, 0.0), fraction)
         overall = sum(STAGES[name] * done for name, done in self._done.items())
         self.overall = max(self.overall, min(1.0, overall))
-        shown = max(self._done, key=self._ORDER.__getitem__) if self._done else stage
+        shown = self._shown(stage)
         now = time.monotonic()
         if shown != self.stage or self.overall >= 1.0 or now - self._last_emit >= self._min_interval:
             self.stage, self._last_emit = shown, now
             if self._on_update:
                 self._on_update(shown, self.overall, self.eta())
+
+    def _shown(self, reported: str) -> str:
+        if not self._done:
+            return reported
+        reached = self._done
+        placed = self._done.get(self._LAST)
+        if placed is not None and reported != self._LAST and self._done.get(reported, 0.0) > placed:
+            # A variant was placed and the next one is under way: the furthest of its stages.
+            reached = {name: done for name, done in self._done.items() if done > placed}
+        return max(reached, key=self._ORDER.__getitem__)
 
     def eta(self) -> float | None:
         elapsed = time.monotonic() - self._started

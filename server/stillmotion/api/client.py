@@ -19,8 +19,11 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 from urllib.parse import urlsplit
 
-from .. import paths
+from .. import config as config_mod, paths
 from .security import TOKEN_FILE
+
+
+TERMINAL = ("done", "failed", "canceled")
 
 
 class DaemonError(Exception):
@@ -65,10 +68,15 @@ class DaemonClient:
 
     @classmethod
     def local(cls, config: Mapping[str, Any] | None = None, data_dir: Path | None = None) -> "DaemonClient":
-        server = (config or {}).get("server", {})
+        """The daemon `stillmotion serve` runs with the same config (the user's, when none is
+        given: its [server] host and port) and its token from the data folder."""
+        server = (config if config is not None else config_mod.load()).get("server", {})
+        host = server.get("host", "127.0.0.1")
+        if host in ("0.0.0.0", "::", ""):       # listening everywhere: reach it on loopback (a Host it accepts)
+            host = "127.0.0.1"
         token_file = (data_dir or paths.data_dir()) / TOKEN_FILE
         token = token_file.read_text(encoding="ascii").strip() if token_file.is_file() else None
-        return cls(f"http://{server.get('host', '127.0.0.1')}:{server.get('port', 8765)}", token)
+        return cls(f"http://{f'[{host}]' if ':' in host else host}:{server.get('port', 8765)}", token)
 
     # ---- transport -------------------------------------------------------------
     def _connection(self) -> http.client.HTTPConnection:
@@ -152,7 +160,9 @@ class DaemonClient:
         return self.request("DELETE", f"/v1/jobs/{job_id}").raise_for_error()
 
     def events(self, job_id: str) -> Iterator[dict[str, Any]]:
-        """Each state the daemon sends for the job, ending with its terminal one."""
+        """Each state the daemon sends for the job, ending with its terminal one. A stream that
+        ends before that (the daemon stopped: the job waits for its next start) raises
+        DaemonError with code "stream_ended"."""
         conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
         try:
             headers = {"Accept": "text/event-stream"}
@@ -163,12 +173,17 @@ class DaemonClient:
             if reply.status != 200:
                 Response(reply.status, {}, json.loads(reply.read() or b"null")).raise_for_error()
             data: list[str] = []
+            status = None
             for line in reply:
                 text = line.decode("utf-8").rstrip("\r\n")
                 if text.startswith("data:"):
                     data.append(text[5:].lstrip())
                 elif not text and data:
-                    yield json.loads("\n".join(data))
-                    data = []
+                    state = json.loads("\n".join(data))
+                    status, data = state.get("status"), []
+                    yield state
+            if status not in TERMINAL:
+                raise DaemonError(503, "stream_ended", f"the daemon ended job {job_id}'s events while it was "
+                                  f"{status or 'unknown'} (stopping?); it goes on at the daemon's next start")
         finally:
             conn.close()

@@ -26,6 +26,15 @@ class JobEvents:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._waiters: dict[str, set[asyncio.Event]] = {}
+        self.closing = False
+
+    def close(self) -> None:
+        """The daemon is stopping: every stream ends now (aiohttp waits for open requests
+        before it stops the worker, so a watched job would go on rendering until they end)."""
+        self.closing = True
+        for waiters in self._waiters.values():
+            for event in waiters:
+                event.set()
 
     def notify(self, job_id: str) -> None:
         """Thread-safe. Cheap when nobody listens (the loop is not even woken)."""
@@ -60,7 +69,7 @@ class JobEvents:
                 changed.clear()
                 job = store.get(job_id)
                 left = deadline - time.monotonic()
-                if job is None or job.terminal or left <= 0:
+                if job is None or job.terminal or left <= 0 or self.closing:
                     return
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(changed.wait(), min(left, POLL_S))
@@ -71,7 +80,8 @@ def _event(seq: int, payload: dict) -> bytes:
 
 
 async def stream_job(request: web.Request, store: JobStore, events: JobEvents, job_id: str) -> web.StreamResponse:
-    """Send the job's record each time it changes; end after a terminal status."""
+    """Send the job's record each time it changes; end after a terminal status, or when the
+    daemon stops (the job then waits in the queue; the client sees the stream end early)."""
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
                                            "X-Accel-Buffering": "no"})
     await response.prepare(request)
@@ -90,10 +100,12 @@ async def stream_job(request: web.Request, store: JobStore, events: JobEvents, j
                     seq += 1
                     await response.write(_event(seq, payload))
                     last, last_write = payload, time.monotonic()
-                if job.terminal:
+                if job.terminal or events.closing:
                     break
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(changed.wait(), POLL_S)
+                if events.closing:
+                    break
                 if time.monotonic() - last_write >= KEEPALIVE_S:
                     await response.write(b": keep-alive\n\n")
                     last_write = time.monotonic()

@@ -6,7 +6,9 @@ own local programs may drive it:
 - the Host header must be a loopback name or a configured one (403): a web page whose
   DNS name is re-pointed at 127.0.0.1 (DNS rebinding) still sends its own name;
 - a browser request from another site (an Origin that is not this daemon's own, or
-  Sec-Fetch-Site: cross-site) is refused (403), and no CORS header is ever sent.
+  Sec-Fetch-Site: cross-site) is refused (403); only the origins the user listed in
+  [server] allowed_origins (their own web UI) get CORS headers, so only their pages
+  can read the answers (and still need the token).
 """
 
 from __future__ import annotations
@@ -20,34 +22,45 @@ from pathlib import Path
 from typing import Iterable
 from urllib.parse import urlsplit
 
+from ..errors import StillmotionError
+
 
 TOKEN_FILE = "token"
 
 
 def ensure_token(data_dir: Path) -> tuple[str, Path]:
     """The daemon's token, created on first start. Written under a temporary name and
-    linked into place, so a second daemon starting at the same moment reads the same one."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    linked into place, so a second daemon starting at the same moment reads the same one.
+    A token file that cannot be made or read is one line (StillmotionError) for `serve`."""
     path = data_dir / TOKEN_FILE
-    if not path.exists():
-        tmp = data_dir / f".token-{secrets.token_hex(6)}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="ascii") as fh:
-            fh.write(secrets.token_urlsafe(32) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
-    if os.name == "posix" and path.stat().st_mode & 0o077:
-        os.chmod(path, 0o600)            # someone loosened it: the token is a password
-    token = path.read_text(encoding="ascii").strip()
+    try:
+        if not path.exists():
+            _create_token(data_dir, path)
+        if os.name == "posix" and path.stat().st_mode & 0o077:
+            os.chmod(path, 0o600)            # someone loosened it: the token is a password
+        token = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StillmotionError(f"{path}: cannot make or read the daemon's token file "
+                               f"({getattr(exc, 'strerror', None) or exc}); if it is damaged, delete it and restart") from None
     if len(token) < 16:
-        raise RuntimeError(f"{path}: the token file is empty or damaged; delete it and restart")
+        raise StillmotionError(f"{path}: the token file is empty or damaged; delete it and restart")
     return token, path
+
+
+def _create_token(data_dir: Path, path: Path) -> None:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    tmp = data_dir / f".token-{secrets.token_hex(6)}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(secrets.token_urlsafe(32) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
 
 
 def host_name(header: str) -> str:
@@ -91,14 +104,20 @@ class FrontDoor:
 
     def origin_allowed(self, origin: str, host_header: str) -> bool:
         """Only the daemon's own origin (same host and port as the request) or a configured one."""
-        origin = origin.strip().rstrip("/").lower()
-        if origin in self.allowed_origins:
+        if self.cors_allowed(origin):
             return True
+        origin = origin.strip().rstrip("/").lower()
         parts = urlsplit(origin)
         return parts.scheme == "http" and parts.netloc == host_header.strip().lower()
+
+    def cors_allowed(self, origin: str) -> bool:
+        """An origin the user configured: its pages may read answers (CORS), not just send."""
+        return origin.strip().rstrip("/").lower() in self.allowed_origins
 
     def token_ok(self, authorization: str | None) -> bool:
         if not authorization:
             return False
         scheme, _, value = authorization.partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), self.token.encode())
+        # (a header that is not UTF-8 arrives with surrogates: a wrong token, not a crash)
+        sent = value.strip().encode("utf-8", "surrogateescape")
+        return scheme.lower() == "bearer" and hmac.compare_digest(sent, self.token.encode())

@@ -25,7 +25,7 @@ from ..jobs.store import JobStore
 from ..jobs.worker import Worker
 from ..watch import cleanup_ctx as watch_folders_ctx
 from .events import JobEvents
-from .middleware import auth_middleware, error_middleware, front_door_middleware
+from .middleware import auth_middleware, cors_headers, error_middleware, front_door_middleware
 from .routes import setup_routes
 from .security import TOKEN_FILE, FrontDoor, ensure_token, host_name, is_loopback
 from .state import CONFIG, EVENTS, FOLDERS, FRONT_DOOR, POLICY, STORE, WORKER, Folders
@@ -63,7 +63,9 @@ def create_app(config: Config, *, data_dir: Path | None = None, bind_host: str |
     app[FRONT_DOOR] = FrontDoor.build(token, server_cfg["allowed_hosts"], server_cfg["allowed_origins"],
                                       bind_host=bind_host)
     app[POLICY] = SubmitPolicy.from_config(config, folders.outputs)
+    app.on_response_prepare.append(cors_headers)
     app.cleanup_ctx.append(_jobs)
+    app.on_shutdown.append(_end_event_streams)
     app.cleanup_ctx.append(watch_folders_ctx(config, STORE))   # the [watch] folders, while it runs
     setup_routes(app)
     return app
@@ -86,6 +88,13 @@ async def _jobs(app: web.Application) -> AsyncIterator[None]:
         store.close()
 
 
+async def _end_event_streams(app: web.Application) -> None:
+    """Shutdown, before aiohttp waits for open requests: end the event streams, which would
+    otherwise hold the daemon (and the job they watch rendering) for minutes after Ctrl-C."""
+    if EVENTS in app:
+        app[EVENTS].close()
+
+
 def serve(config_path: str | os.PathLike | None = None, host: str | None = None, port: int | None = None) -> int:
     """`stillmotion serve`: run the daemon until Ctrl-C / SIGTERM. Returns the exit status."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -97,7 +106,8 @@ def serve(config_path: str | os.PathLike | None = None, host: str | None = None,
               file=sys.stderr)
         return 2
     if not is_loopback(host_name(host)):
-        log.warning("listening on %s: other machines can reach the daemon; the token is all that stops them", host)
+        log.warning("listening on %s: other machines can reach the daemon (by a name or address in [server] "
+                    "allowed_hosts); the token is all that stops them", host)
     app = create_app(cfg, bind_host=host)
     token_file = app[FOLDERS].data / TOKEN_FILE
     banner = f"Stillmotion {__version__} daemon on http://{host}:{port} (token: {token_file})"

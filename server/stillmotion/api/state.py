@@ -30,3 +30,4 @@ STORE = web.AppKey("store", JobStore)
 WORKER = web.AppKey("worker", Worker)
 EVENTS = web.AppKey("events", JobEvents)
 AUTHENTICATED = web.RequestKey("authenticated", bool)
+CORS_ORIGIN = web.RequestKey("cors_origin", str)     # an [server] allowed_origins page asked

@@ -54,10 +54,13 @@ def existing_image(raw: str, field: str, suffixes: Iterable[str] = PHOTO_SUFFIXE
             raise InputError(f"{field}: {raw_refusal(path)}")
         raise InputError(f"{field} is not an image file ({path.name}); expected one of "
                          f"{', '.join(sorted(allowed))}")
-    if not path.is_file():
-        raise InputError(f"{field}: no such file: {path}")
-    real = path.resolve()
-    if real.parent != path.parent.resolve():
+    try:
+        if not path.is_file():
+            raise InputError(f"{field}: no such file: {path}")
+        real, folder = path.resolve(), path.parent.resolve()
+    except OSError as exc:          # e.g. a name longer than the file system allows
+        raise InputError(f"{field}: cannot use {path} ({exc.strerror or exc})") from None
+    if real.parent != folder:
         raise ForbiddenPath(f"{field} is a symlink out of its folder: {path}")
     if real.suffix.lower() not in allowed:
         raise InputError(f"{field} does not point to an image file: {path}")

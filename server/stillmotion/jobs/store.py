@@ -39,6 +39,7 @@ job ends, then they are deleted. `prune()` forgets finished jobs past retention.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -190,6 +191,17 @@ class Job:
 class Submission:
     job: Job
     created: bool       # False: an existing job was returned (idempotency key or live duplicate)
+
+
+def _absolute(spec: JobSpec) -> JobSpec:
+    """The spec's paths as the submitting process means them: the worker that runs the job
+    (the daemon) is another process, in another working folder."""
+    def absolute(path: Path | str | None) -> Path | None:
+        return None if path is None else Path(path).expanduser().absolute()
+
+    out_dir = spec.out_dir if spec.out_dir is not None or not spec.request.out_dir else spec.destination
+    return dataclasses.replace(spec, photo_path=absolute(spec.photo_path), sidecar_path=absolute(spec.sidecar_path),
+                               original_path=absolute(spec.original_path), out_dir=absolute(out_dir))
 
 
 def _opt_path(value: str | None) -> Path | None:
@@ -351,8 +363,10 @@ class JobStore:
         """Queue `spec`, or return the job it duplicates (see the module docstring)."""
         if priority not in PRIORITIES:
             raise InputError(f"priority must be one of {', '.join(PRIORITIES)}; got {priority!r}")
-        if idempotency_key is not None and not (0 < len(idempotency_key) <= 200):
-            raise InputError("Idempotency-Key must be 1 to 200 characters")
+        # (isprintable: a header that is not UTF-8 arrives with surrogates, which SQLite refuses)
+        if idempotency_key is not None and not (0 < len(idempotency_key) <= 200 and idempotency_key.isprintable()):
+            raise InputError("Idempotency-Key must be 1 to 200 printable characters (UTF-8)")
+        spec = _absolute(spec)
         fp = fingerprint or job_fingerprint(spec)
         job_id = os.urandom(8).hex()
         now = time.time()

@@ -290,3 +290,17 @@ class _Response:
 
     def json(self):
         return {}
+
+
+def test_a_damaged_component_config_is_one_readable_error(home, tmp_path, capsys):
+    """A model folder whose unet/config.json is cut short failed with a JSONDecodeError
+    traceback (CLI) and an 'internal' job error (daemon) before anything loaded."""
+    from support import save_photo, skimage_photo
+
+    folder = fake_model(tmp_path / "my-svd")
+    (folder / "unet" / "config.json").write_text('{"num_frames": 1', encoding="utf-8")
+    photo = save_photo(tmp_path / "IMG_1.jpg", skimage_photo("astronaut"), (96, 64))
+    code = cli.main(["animate", str(photo), "--engine", "svd", "--model", str(folder), "--duration", "1"])
+    err = capsys.readouterr().err
+    assert code != 0 and "Traceback" not in err
+    assert "my-svd is damaged: unet/config.json cannot be read" in err

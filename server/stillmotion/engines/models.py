@@ -81,7 +81,11 @@ class ResolvedModel:
         for name in ("config.json", "preprocessor_config.json", "scheduler_config.json"):
             file = self.path / component / name
             if file.is_file():
-                return json.loads(file.read_text(encoding="utf-8"))
+                try:
+                    config = json.loads(file.read_text(encoding="utf-8"))
+                except (OSError, ValueError) as exc:   # a damaged copy: say which file, not a traceback
+                    raise InputError(f"{self.name} is damaged: {component}/{name} cannot be read ({exc})") from None
+                return config if isinstance(config, dict) else {}
         return {}
 
 

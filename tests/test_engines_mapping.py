@@ -84,6 +84,21 @@ def test_prompt_models_get_camera_and_motion_phrases_monotonic_in_motion(cfg, na
     assert tiers == sorted(tiers) and tiers[0] == 0 and tiers[-1] == len(prompts.MOTION_TIERS) - 1
 
 
+@pytest.mark.parametrize("camera", ["push-in", "pan-left", "orbit"])
+def test_a_profiles_own_prompt_never_contradicts_the_camera_or_motion_asked_for(cfg, camera):
+    """A portrait with its default push-in told LTX 'the camera holds steady. the camera slowly
+    pushes in'; --motion 0.9 got 'subtle' or 'almost imperceptible' from the profile's words."""
+    from stillmotion import metadata, profiles
+
+    for profile in [*profiles.PROFILES.values(), profiles.GENERIC]:
+        scene, source = metadata.choose_prompt(None, None, profile, True)
+        assert source == "profile"
+        told = plan(cfg, "ltx-0.9.5", prompt=scene, camera=camera, motion=0.9).kwargs["prompt"]
+        for word in ("steady", "static", "subtle", "imperceptible", "gently", "slightly"):
+            assert word not in told, (profile.name, told)
+        assert told.count("camera") == prompts.CAMERA_PHRASES[camera].count("camera")
+
+
 def test_distilled_ltx_keeps_its_schedule_and_guidance_one(cfg):
     p = plan(cfg, "ltx-0.9.7-distilled")
     assert p.kwargs["guidance_scale"] == 1.0

@@ -122,6 +122,27 @@ def test_pickled_weights_are_refused(home, photo, tmp_path):
         engines.get("cogvideox", cfg).generate(photo, req, seed=1, progress=lambda f: None, cancel=CancelToken())
 
 
+def test_weights_load_whichever_variant_the_folder_holds(home, photo, tmp_path):
+    """`models pull svd` fetches only the fp16 files: `--model <that folder>` failed with 'no file
+    named model.safetensors'; and a registry entry with variant = "fp16" over a download holding
+    only the plain files failed with 'no such modeling files are available'."""
+    import shutil
+
+    pulled = Path(shutil.copytree(tiny_model("svd"), tmp_path / "svd"))
+    for weights in pulled.glob("*/*.safetensors"):       # as pulled: only the fp16 variant's files
+        weights.rename(weights.with_suffix(".fp16.safetensors"))
+    cfg = tiny_config(home, "")
+    clip = engines.get("svd", cfg).generate(photo, resolved(cfg, engine="svd", model=str(pulled), duration=0.5),
+                                            seed=1, progress=lambda f: None, cancel=CancelToken())
+    assert clip.info["model_path"] == str(pulled) and len(list(clip.frames)) == clip.n_frames
+    cfg = tiny_config(home, f'[models.registry.my-svd]\nengine = "svd"\npath = "{tiny_model("svd")}"\n'
+                            'variant = "fp16"\n')
+    engines._instances.clear()
+    clip = engines.get("svd", cfg).generate(photo, resolved(cfg, engine="svd", model="my-svd", duration=0.5),
+                                            seed=1, progress=lambda f: None, cancel=CancelToken())
+    assert clip.info["model"] == "my-svd" and len(list(clip.frames)) == clip.n_frames
+
+
 def test_pipeline_stays_warm_then_unloads_when_idle(home, photo):
     cfg = tiny_config(home, "idle_unload_seconds = 0.3")
     run("cogvideox", cfg, photo)

@@ -111,6 +111,43 @@ def test_same_seed_same_clip_other_seed_other_clip(home, photo):
     assert np.array_equal(a, b) and np.abs(a - c).mean() > 1e-3
 
 
+def test_a_long_prompt_is_cut_in_its_scene_so_the_camera_and_motion_still_reach_the_model(home, photo, capsys,
+                                                                                          tmp_path, monkeypatch):
+    """The text encoder reads max_sequence_length tokens (LTX 256, CogVideoX 226) and the camera,
+    motion and style phrases come last: a long caption lost exactly those, silently, while the
+    clip's XMP said the model had been told them."""
+    from stillmotion.engines import prompts
+
+    cfg = tiny_config(home, f'[models.registry.short-ltx]\nengine = "ltx"\npath = "{tiny_model("ltx")}"\n'
+                            'size = [64, 64]\nfps = 8\nframes = 17\nmax_sequence_length = 40\n')
+    told: list[str] = []
+    scene = "a person with hair that moves in the wind " * 12
+    req = resolved(cfg, engine="ltx", model="short-ltx", duration=0.5, camera="pan-left")
+    from diffusers import LTXConditionPipeline
+
+    encode = LTXConditionPipeline.encode_prompt
+    monkeypatch.setattr(LTXConditionPipeline, "encode_prompt",
+                        lambda pipe, prompt, *a, **k: (told.append(prompt), encode(pipe, prompt, *a, **k))[1])
+    ltx = engines.get("ltx", cfg)
+    clip = ltx.generate(photo, req, seed=1, progress=lambda f: None, cancel=CancelToken(), context={"prompt": scene})
+    tokenizer = memory.WARM.pipeline.tokenizer
+    assert len(told) == 1 and told[0] == clip.info["prompt"] == clip.info["args"]["prompt"]
+    assert told[0].startswith("a person with hair") and len(told[0]) < len(scene)
+    assert told[0].endswith(prompts.CAMERA_PHRASES["pan-left"] + ". " + prompts.MOTION_TIERS[1][1] + ". "
+                            + prompts.STYLE_PHRASE + ".")
+    assert len(tokenizer(told[0]).input_ids) <= 40
+    assert "to fit short-ltx's 40-token text encoder" in clip.info["prompt_note"]
+    # A prompt that fits is left alone, and says nothing.
+    short = ltx.generate(photo, req, seed=1, progress=lambda f: None, cancel=CancelToken(), context={"prompt": "a person"})
+    assert short.info["prompt"].startswith("a person. the camera pans") and "prompt_note" not in short.info
+    # The photographer is told, once per job.
+    shot = save_photo(tmp_path / "IMG_0009.jpg", skimage_photo("astronaut"), (96, 64))
+    code = cli.main(["animate", str(shot), "--engine", "ltx", "--model", "short-ltx", "--duration", "0.5",
+                     "--variants", "2", "--prompt", scene.strip()])
+    err = capsys.readouterr().err
+    assert code == 0 and err.count("note: the prompt was cut after") == 1, err
+
+
 def test_pickled_weights_are_refused(home, photo, tmp_path):
     from tiny_models import build_cogvideox
 

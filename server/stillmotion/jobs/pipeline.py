@@ -210,6 +210,8 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
             clip = engine.generate(pixels, request, seed=seed, progress=lambda f: stage("generate", f),
                                    cancel=cancel, context=context)
             frames: Iterator[np.ndarray] = clip.frames
+            if clip.info.get("prompt_note") and clip.info["prompt_note"] not in notes:
+                notes.append(clip.info["prompt_note"])     # e.g. a caption cut to the model's text encoder
 
             # -- colour / finish (streamed) -------------------------------------------
             # Held to the photo's colour: one fitted transform, steady over time.

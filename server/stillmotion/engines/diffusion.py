@@ -84,20 +84,25 @@ def run_pipeline(pipe: Any, kwargs: dict[str, Any], total_steps: int, progress: 
 
     reporter = _StepReporter(total_steps, progress, cancel, slow_device)
     canceled = oom = False
+    failed = ""
     try:
         with torch.inference_mode():
             out = pipe(**kwargs, output_type="np", callback_on_step_end=reporter,
                        callback_on_step_end_tensor_inputs=[])
     except Canceled:
         canceled = True       # leave the except block first: its traceback pins the latents
-    except RuntimeError as exc:   # CUDA's OutOfMemoryError is one; MPS says so in the message
-        if "out of memory" not in str(exc).lower():
-            raise
-        oom = True
-    if canceled or oom:
+    except (RuntimeError, ValueError) as exc:   # CUDA's OutOfMemoryError is one; MPS says so in the message
+        oom = "out of memory" in str(exc).lower()
+        # Anything else: arguments this model cannot take (a registry size or max_sequence_length
+        # against its learned embeddings): one line, not the pipeline's traceback.
+        failed = "" if oom else f"{type(pipe).__name__} failed: {type(exc).__name__}: {exc}"
+        log.debug("pipeline call failed", exc_info=True)
+    if canceled or oom or failed:
         release_after_interrupt(pipe)
         if canceled:
             raise Canceled("canceled")
+        if failed:
+            raise JobError(failed)
         raise JobError("out of accelerator memory; set [engines] offload = \"group\" or close other GPU apps")
     frames = np.asarray(out.frames[0], dtype=np.float32)
     del out

@@ -180,6 +180,22 @@ def test_weights_load_whichever_variant_the_folder_holds(home, photo, tmp_path):
     assert clip.info["model"] == "my-svd" and len(list(clip.frames)) == clip.n_frames
 
 
+def test_short_memory_asks_for_vae_tiling_only_where_the_vae_has_it(home, photo, monkeypatch):
+    """With memory short (a 12 GB GPU under model offload, a forced offload, a busy Mac or PC) the
+    plan asks for VAE tiling; SVD's temporal VAE has none and diffusers raised
+    NotImplementedError from enable_tiling, so SVD could not load at all."""
+    from stillmotion.engines import devices
+
+    monkeypatch.setattr(devices, "free_gb", lambda device: 0.5)
+    cfg = tiny_config(home)
+    svd = run("svd", cfg, photo, duration=0.5)
+    assert len(list(svd.frames)) == svd.n_frames
+    assert svd.info["vae_tiling"] is False and svd.info["args"]["decode_chunk_size"] == 1
+    memory.unload()
+    ltx = run("ltx", cfg, photo, duration=0.5)
+    assert ltx.info["vae_tiling"] is True and memory.WARM.pipeline.vae.use_tiling
+
+
 def test_pipeline_stays_warm_then_unloads_when_idle(home, photo):
     cfg = tiny_config(home, "idle_unload_seconds = 0.3")
     run("cogvideox", cfg, photo)

@@ -270,7 +270,7 @@ class DiffusionEngine:
                                        variant=model.variant, local_files_only=True, use_safetensors=True)
         except (OSError, ValueError) as exc:
             raise EngineUnavailable(f"cannot load {model.name} from {model.path}: {exc}") from None
-        apply_memory_plan(pipe, memory, device)
+        memory = apply_memory_plan(pipe, memory, device)
         pipe.set_progress_bar_config(disable=True)
         return Loaded(key=key, pipe=pipe, device=device, dtype=dtype, memory=memory,
                       load_s=time.monotonic() - started)

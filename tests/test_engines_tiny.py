@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from stillmotion import cli, config as config_mod, engines
-from stillmotion.engines import memory
+from stillmotion.engines import memory, models
 from stillmotion.errors import Canceled, EngineUnavailable
 from stillmotion.jobs.pipeline import JobSpec, run_job
 from stillmotion.progress import CancelToken
@@ -291,6 +291,33 @@ def test_cli_animate_with_svd_tiny_model_two_variants(home, tmp_path, capsys):
     photo_px = np.asarray(Image.open(photo).convert("RGB"), dtype=np.float32) / 255
     first = next(read_frames(clips[0]))
     assert np.abs(first.mean(axis=(0, 1)) - photo_px.mean(axis=(0, 1))).max() < 0.06
+
+
+def test_the_ai_disclosure_names_the_model_not_the_folder_typed(home, tmp_path, capsys):
+    """`--model ./models/my-svd` was disclosed as AISystemUsed 'models/my-svd' with
+    AISystemVersionUsed = Stillmotion's version, as if that were the model's; a pulled registry
+    model was disclosed by its nickname ('svd') rather than its Hugging Face id."""
+    import json
+    import shutil
+
+    import pyexiv2
+
+    pulled = home / "models" / "tiny-svd-pulled"
+    shutil.copytree(tiny_model("svd"), pulled)
+    (pulled / models.COMPLETE_MARKER).write_text(json.dumps({"hf_id": "acme/tiny-svd"}), encoding="utf-8")
+    tiny_config(home, '[models.registry.tiny-svd-pulled]\nengine = "svd"\nhf_id = "acme/tiny-svd"\n'
+                      'revision = "9e43909"\n')
+    photo = save_photo(tmp_path / "IMG_0011.jpg", skimage_photo("astronaut"), (96, 64))
+    disclosed = []
+    for model in ("tiny-svd-pulled", str(tiny_model("svd"))):
+        code = cli.main(["animate", str(photo), "--engine", "svd", "--model", model, "--duration", "0.5"])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        with pyexiv2.Image(next(p for p in out.split() if p.endswith(".xmp"))) as image:
+            written = image.read_xmp()
+        disclosed.append((written["Xmp.iptcExt.AISystemUsed"], written.get("Xmp.iptcExt.AISystemVersionUsed")))
+        assert written["Xmp.stillmotion.model"] == model                 # reproduction keeps what was asked
+    assert disclosed == [("acme/tiny-svd", "9e43909"), ("tiny-svd", None)]
 
 
 def test_a_prompted_engine_takes_the_caption_as_its_prompt_and_discloses_it(home, tmp_path, capsys):

@@ -347,7 +347,7 @@ def list_models(config: Mapping[str, Any] | None = None) -> list[dict[str, Any]]
     rows = []
     for entry in registry(config).values():
         folder = local_path(entry, config)
-        usable, why = memory.usable_on(entry.options, device)
+        usable, why = memory.usable_on(entry.options, device, folder)   # (sized from its weights, as status is)
         rows.append({
             "name": entry.name, "engine": entry.engine, "hf_id": entry.hf_id, "revision": entry.revision,
             "installed": folder is not None, "path": str(folder) if folder else None,

@@ -320,6 +320,20 @@ def test_the_ai_disclosure_names_the_model_not_the_folder_typed(home, tmp_path, 
     assert disclosed == [("acme/tiny-svd", "9e43909"), ("tiny-svd", None)]
 
 
+def test_a_loop_played_out_and_back_for_want_of_a_first_last_frame_model_is_said(home, tmp_path, capsys):
+    """`--loop` on Wan with its first-last-frame model not pulled made a ping-pong loop; the reason
+    and the pull command were only in the XMP."""
+    tiny_config(home, f'[models.registry.wan-i2v]\nengine = "wan"\npath = "{tiny_model("wan")}"\n'
+                      'size = [48, 32]\nfps = 8\nframes = 17\nloop_model = "wan-flf2v"\n'
+                      '[models.registry.wan-flf2v]\nengine = "wan"\nhf_id = "acme/wan-flf2v"\nflf2v = true\n')
+    photo = save_photo(tmp_path / "IMG_0012.jpg", skimage_photo("astronaut"), (96, 64))
+    code = cli.main(["animate", str(photo), "--model", "wan-i2v", "--loop", "--duration", "0.5"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert ("IMG_0012.jpg: note: wan-flf2v is not installed (`stillmotion models pull wan-flf2v`): "
+            "the loop plays out and back") in err
+
+
 def test_a_prompted_engine_takes_the_caption_as_its_prompt_and_discloses_it(home, tmp_path, capsys):
     """With no --prompt, the photo's caption is what LTX is told (and what the clip's XMP says
     it was told); the request's own prompt wins over it."""

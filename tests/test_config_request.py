@@ -78,6 +78,9 @@ def test_user_file_in_stillmotion_home_is_used(fast_config):
     ("motion", "lots", "motion must be a number"),
     ("loop", "perhaps", "loop must be true or false"),
     ("colour", 1, "unknown setting 'colour'"),
+    ("prompt", "x" * 2001, "prompt is longer than 2000 characters"),
+    # (the negative prompt had no limit: a megabyte of it went into the job store and every XMP)
+    ("negative_prompt", "x" * 2001, "negative_prompt is longer than 2000 characters"),
 ])
 def test_bad_request_fields_rejected_not_clamped(field, value, message):
     with pytest.raises(InputError, match=message):

@@ -153,6 +153,25 @@ def test_models_list_says_installed_size_and_why(home, capsys):
     assert capsys.readouterr().out == text
 
 
+def test_models_list_and_the_engine_agree_on_a_local_model_too_big_for_this_machine(home, tmp_path, monkeypatch,
+                                                                                     capsys):
+    """A registered local folder was sized from its weights by the engine's status (doctor,
+    GET /v1/engines: 'needs about 82 GB RAM') but not by `models list`, which said 'yes' for it."""
+    from stillmotion.engines import devices
+
+    monkeypatch.setattr(devices, "detect", lambda preference="auto": devices.Device("cpu", "CPU", 16.0, 12.0, False))
+    folder = fake_model(tmp_path / "my-svd")
+    with open(folder / "unet" / "diffusion_pytorch_model.safetensors", "wb") as weights:
+        weights.truncate(20 * 1024 ** 3)                  # sparse: 20 GB as stored, nothing written
+    (home / "config.toml").write_text(f'[models.registry.my-svd]\nengine = "svd"\npath = "{folder}"\n',
+                                      encoding="utf-8")
+    assert cli.main(["models", "list", "--json"]) == 0
+    row = {r["name"]: r for r in json.loads(capsys.readouterr().out)}["my-svd"]
+    status = engines.get("svd", config_mod.load()).status()
+    assert row["installed"] is True and row["usable"] is False and status.usable is False
+    assert "needs about 42 GB RAM" in row["why"] and "needs about 42 GB RAM" in status.reason
+
+
 def test_pull_downloads_then_marks_complete(home, monkeypatch):
     import huggingface_hub
 
@@ -290,3 +309,17 @@ class _Response:
 
     def json(self):
         return {}
+
+
+def test_a_damaged_component_config_is_one_readable_error(home, tmp_path, capsys):
+    """A model folder whose unet/config.json is cut short failed with a JSONDecodeError
+    traceback (CLI) and an 'internal' job error (daemon) before anything loaded."""
+    from support import save_photo, skimage_photo
+
+    folder = fake_model(tmp_path / "my-svd")
+    (folder / "unet" / "config.json").write_text('{"num_frames": 1', encoding="utf-8")
+    photo = save_photo(tmp_path / "IMG_1.jpg", skimage_photo("astronaut"), (96, 64))
+    code = cli.main(["animate", str(photo), "--engine", "svd", "--model", str(folder), "--duration", "1"])
+    err = capsys.readouterr().err
+    assert code != 0 and "Traceback" not in err
+    assert "my-svd is damaged: unet/config.json cannot be read" in err

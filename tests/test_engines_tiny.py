@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from stillmotion import cli, config as config_mod, engines
-from stillmotion.engines import memory
+from stillmotion.engines import memory, models
 from stillmotion.errors import Canceled, EngineUnavailable
 from stillmotion.jobs.pipeline import JobSpec, run_job
 from stillmotion.progress import CancelToken
@@ -111,6 +111,43 @@ def test_same_seed_same_clip_other_seed_other_clip(home, photo):
     assert np.array_equal(a, b) and np.abs(a - c).mean() > 1e-3
 
 
+def test_a_long_prompt_is_cut_in_its_scene_so_the_camera_and_motion_still_reach_the_model(home, photo, capsys,
+                                                                                          tmp_path, monkeypatch):
+    """The text encoder reads max_sequence_length tokens (LTX 256, CogVideoX 226) and the camera,
+    motion and style phrases come last: a long caption lost exactly those, silently, while the
+    clip's XMP said the model had been told them."""
+    from stillmotion.engines import prompts
+
+    cfg = tiny_config(home, f'[models.registry.short-ltx]\nengine = "ltx"\npath = "{tiny_model("ltx")}"\n'
+                            'size = [64, 64]\nfps = 8\nframes = 17\nmax_sequence_length = 40\n')
+    told: list[str] = []
+    scene = "a person with hair that moves in the wind " * 12
+    req = resolved(cfg, engine="ltx", model="short-ltx", duration=0.5, camera="pan-left")
+    from diffusers import LTXConditionPipeline
+
+    encode = LTXConditionPipeline.encode_prompt
+    monkeypatch.setattr(LTXConditionPipeline, "encode_prompt",
+                        lambda pipe, prompt, *a, **k: (told.append(prompt), encode(pipe, prompt, *a, **k))[1])
+    ltx = engines.get("ltx", cfg)
+    clip = ltx.generate(photo, req, seed=1, progress=lambda f: None, cancel=CancelToken(), context={"prompt": scene})
+    tokenizer = memory.WARM.pipeline.tokenizer
+    assert len(told) == 1 and told[0] == clip.info["prompt"] == clip.info["args"]["prompt"]
+    assert told[0].startswith("a person with hair") and len(told[0]) < len(scene)
+    assert told[0].endswith(prompts.CAMERA_PHRASES["pan-left"] + ". " + prompts.MOTION_TIERS[1][1] + ". "
+                            + prompts.STYLE_PHRASE + ".")
+    assert len(tokenizer(told[0]).input_ids) <= 40
+    assert "to fit short-ltx's 40-token text encoder" in clip.info["prompt_note"]
+    # A prompt that fits is left alone, and says nothing.
+    short = ltx.generate(photo, req, seed=1, progress=lambda f: None, cancel=CancelToken(), context={"prompt": "a person"})
+    assert short.info["prompt"].startswith("a person. the camera pans") and "prompt_note" not in short.info
+    # The photographer is told, once per job.
+    shot = save_photo(tmp_path / "IMG_0009.jpg", skimage_photo("astronaut"), (96, 64))
+    code = cli.main(["animate", str(shot), "--engine", "ltx", "--model", "short-ltx", "--duration", "0.5",
+                     "--variants", "2", "--prompt", scene.strip()])
+    err = capsys.readouterr().err
+    assert code == 0 and err.count("note: the prompt was cut after") == 1, err
+
+
 def test_pickled_weights_are_refused(home, photo, tmp_path):
     from tiny_models import build_cogvideox
 
@@ -120,6 +157,43 @@ def test_pickled_weights_are_refused(home, photo, tmp_path):
     req = resolved(cfg, engine="cogvideox", model=str(folder))
     with pytest.raises(EngineUnavailable, match="cannot load pickled-cogvideox"):
         engines.get("cogvideox", cfg).generate(photo, req, seed=1, progress=lambda f: None, cancel=CancelToken())
+
+
+def test_weights_load_whichever_variant_the_folder_holds(home, photo, tmp_path):
+    """`models pull svd` fetches only the fp16 files: `--model <that folder>` failed with 'no file
+    named model.safetensors'; and a registry entry with variant = "fp16" over a download holding
+    only the plain files failed with 'no such modeling files are available'."""
+    import shutil
+
+    pulled = Path(shutil.copytree(tiny_model("svd"), tmp_path / "svd"))
+    for weights in pulled.glob("*/*.safetensors"):       # as pulled: only the fp16 variant's files
+        weights.rename(weights.with_suffix(".fp16.safetensors"))
+    cfg = tiny_config(home, "")
+    clip = engines.get("svd", cfg).generate(photo, resolved(cfg, engine="svd", model=str(pulled), duration=0.5),
+                                            seed=1, progress=lambda f: None, cancel=CancelToken())
+    assert clip.info["model_path"] == str(pulled) and len(list(clip.frames)) == clip.n_frames
+    cfg = tiny_config(home, f'[models.registry.my-svd]\nengine = "svd"\npath = "{tiny_model("svd")}"\n'
+                            'variant = "fp16"\n')
+    engines._instances.clear()
+    clip = engines.get("svd", cfg).generate(photo, resolved(cfg, engine="svd", model="my-svd", duration=0.5),
+                                            seed=1, progress=lambda f: None, cancel=CancelToken())
+    assert clip.info["model"] == "my-svd" and len(list(clip.frames)) == clip.n_frames
+
+
+def test_short_memory_asks_for_vae_tiling_only_where_the_vae_has_it(home, photo, monkeypatch):
+    """With memory short (a 12 GB GPU under model offload, a forced offload, a busy Mac or PC) the
+    plan asks for VAE tiling; SVD's temporal VAE has none and diffusers raised
+    NotImplementedError from enable_tiling, so SVD could not load at all."""
+    from stillmotion.engines import devices
+
+    monkeypatch.setattr(devices, "free_gb", lambda device: 0.5)
+    cfg = tiny_config(home)
+    svd = run("svd", cfg, photo, duration=0.5)
+    assert len(list(svd.frames)) == svd.n_frames
+    assert svd.info["vae_tiling"] is False and svd.info["args"]["decode_chunk_size"] == 1
+    memory.unload()
+    ltx = run("ltx", cfg, photo, duration=0.5)
+    assert ltx.info["vae_tiling"] is True and memory.WARM.pipeline.vae.use_tiling
 
 
 def test_pipeline_stays_warm_then_unloads_when_idle(home, photo):
@@ -217,6 +291,47 @@ def test_cli_animate_with_svd_tiny_model_two_variants(home, tmp_path, capsys):
     photo_px = np.asarray(Image.open(photo).convert("RGB"), dtype=np.float32) / 255
     first = next(read_frames(clips[0]))
     assert np.abs(first.mean(axis=(0, 1)) - photo_px.mean(axis=(0, 1))).max() < 0.06
+
+
+def test_the_ai_disclosure_names_the_model_not_the_folder_typed(home, tmp_path, capsys):
+    """`--model ./models/my-svd` was disclosed as AISystemUsed 'models/my-svd' with
+    AISystemVersionUsed = Stillmotion's version, as if that were the model's; a pulled registry
+    model was disclosed by its nickname ('svd') rather than its Hugging Face id."""
+    import json
+    import shutil
+
+    import pyexiv2
+
+    pulled = home / "models" / "tiny-svd-pulled"
+    shutil.copytree(tiny_model("svd"), pulled)
+    (pulled / models.COMPLETE_MARKER).write_text(json.dumps({"hf_id": "acme/tiny-svd"}), encoding="utf-8")
+    tiny_config(home, '[models.registry.tiny-svd-pulled]\nengine = "svd"\nhf_id = "acme/tiny-svd"\n'
+                      'revision = "9e43909"\n')
+    photo = save_photo(tmp_path / "IMG_0011.jpg", skimage_photo("astronaut"), (96, 64))
+    disclosed = []
+    for model in ("tiny-svd-pulled", str(tiny_model("svd"))):
+        code = cli.main(["animate", str(photo), "--engine", "svd", "--model", model, "--duration", "0.5"])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        with pyexiv2.Image(next(p for p in out.split() if p.endswith(".xmp"))) as image:
+            written = image.read_xmp()
+        disclosed.append((written["Xmp.iptcExt.AISystemUsed"], written.get("Xmp.iptcExt.AISystemVersionUsed")))
+        assert written["Xmp.stillmotion.model"] == model                 # reproduction keeps what was asked
+    assert disclosed == [("acme/tiny-svd", "9e43909"), ("tiny-svd", None)]
+
+
+def test_a_loop_played_out_and_back_for_want_of_a_first_last_frame_model_is_said(home, tmp_path, capsys):
+    """`--loop` on Wan with its first-last-frame model not pulled made a ping-pong loop; the reason
+    and the pull command were only in the XMP."""
+    tiny_config(home, f'[models.registry.wan-i2v]\nengine = "wan"\npath = "{tiny_model("wan")}"\n'
+                      'size = [48, 32]\nfps = 8\nframes = 17\nloop_model = "wan-flf2v"\n'
+                      '[models.registry.wan-flf2v]\nengine = "wan"\nhf_id = "acme/wan-flf2v"\nflf2v = true\n')
+    photo = save_photo(tmp_path / "IMG_0012.jpg", skimage_photo("astronaut"), (96, 64))
+    code = cli.main(["animate", str(photo), "--model", "wan-i2v", "--loop", "--duration", "0.5"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert ("IMG_0012.jpg: note: wan-flf2v is not installed (`stillmotion models pull wan-flf2v`): "
+            "the loop plays out and back") in err
 
 
 def test_a_prompted_engine_takes_the_caption_as_its_prompt_and_discloses_it(home, tmp_path, capsys):

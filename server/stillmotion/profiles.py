@@ -24,7 +24,9 @@ class Profile:
     motion: float              # default motion intensity 0..1
     camera: str                # default camera move
     style_consistency: float
-    motion_description: str    # default prompt when nothing better is known
+    # Default prompt when nothing better is known: what moves, never how much or the camera
+    # (prompt models are told those from --motion and --camera, which a profile's words contradicted).
+    motion_description: str
     negative_prompt: str
 
 
@@ -34,7 +36,7 @@ _NEGATIVE = ("flicker, colour shift, warping, morphing, distorted faces, extra l
 PROFILES: dict[str, Profile] = {
     "portrait": Profile(
         "portrait", 2.5, (2.0, 3.0), 0.35, "push-in", 0.85,
-        "the person breathes gently and blinks, hair moves slightly, the camera holds steady",
+        "the person breathes and blinks, hair moves in the air",
         _NEGATIVE + ", exaggerated expressions, talking, head turning"),
     "action": Profile(
         "action", 4.0, (3.0, 5.0), 0.8, "push-in", 0.75,
@@ -42,17 +44,17 @@ PROFILES: dict[str, Profile] = {
         _NEGATIVE + ", frozen subject, reversed motion"),
     "environmental": Profile(
         "environmental", 6.0, (4.0, 8.0), 0.6, "pan-right", 0.8,
-        "wind moves through the scene, water flows and clouds drift slowly",
+        "wind moves through the scene, water flows and clouds drift",
         _NEGATIVE + ", sudden camera shake, fast motion"),
     "still-life": Profile(
         "still-life", 1.5, (1.0, 2.0), 0.15, "none", 0.9,
-        "almost imperceptible motion, soft light shifts gently",
+        "light and shadow shift over the objects",
         _NEGATIVE + ", objects moving, camera shake"),
 }
 
 # Used when no profile applies (profile detection unavailable): the issue's defaults.
 GENERIC = Profile("generic", 3.0, (1.0, 10.0), 0.6, "none", 0.8,
-                  "subtle natural motion, the camera holds steady", _NEGATIVE)
+                  "the scene comes to life with natural motion", _NEGATIVE)
 
 
 def get(name: str) -> Profile:

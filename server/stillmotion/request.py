@@ -96,8 +96,10 @@ class AnimateRequest:
         _range("style_consistency", self.style_consistency, 0.0, 1.0)
         _range("seed", self.seed, 0, MAX_SEED)
         _range("variants", self.variants, 1, 16)
-        if self.prompt is not None and len(self.prompt) > 2000:
-            raise InputError("prompt is longer than 2000 characters")
+        for name in ("prompt", "negative_prompt"):   # (both go into the job store and every clip's XMP)
+            text = getattr(self, name)
+            if text is not None and len(text) > 2000:
+                raise InputError(f"{name} is longer than 2000 characters")
         if self.model is not None and not self.model.strip():
             raise InputError("model must not be empty")
 

@@ -12,11 +12,11 @@ Mapping from the common request:
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
 
 from ..request import AnimateRequest
 from . import prompts
-from .diffusion import DiffusionEngine, motion_and_style
+from .diffusion import DiffusionEngine
 from .framing import Fit, FramePlan, ModelSpec
 from .models import ResolvedModel
 
@@ -46,11 +46,8 @@ class CogVideoXEngine(DiffusionEngine):
         return out
 
     def model_args(self, request: AnimateRequest, spec: ModelSpec, fit: Fit, frames: FramePlan,
-                   context: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-        motion, _style = motion_and_style(request)
-        text = prompts.for_request(request, context, motion, reversed_in_time=frames.placement == "reverse")
-        args: dict[str, Any] = {**text.args(),
-                                "guidance_scale": spec.guidance, "use_dynamic_cfg": True}
+                   text: prompts.Prompts | None) -> tuple[dict[str, Any], dict[str, Any]]:
+        args: dict[str, Any] = {"guidance_scale": spec.guidance, "use_dynamic_cfg": True}
         if "max_sequence_length" in spec.options:
             args["max_sequence_length"] = int(spec.options["max_sequence_length"])
-        return args, text.record()
+        return args, {}

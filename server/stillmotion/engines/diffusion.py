@@ -26,7 +26,7 @@ from ..config import check_choice, check_range
 from ..errors import Canceled, ConfigError, EngineUnavailable, InputError, JobError
 from ..progress import CancelToken
 from ..request import AnimateRequest
-from . import devices, models
+from . import devices, models, prompts
 from .base import Clip, EngineStatus
 from .framing import Fit, FramePlan, ModelSpec, arrange, fit_canvas, plan_frames, render_canvas
 from .memory import OFFLOADS, WARM, Loaded, apply_memory_plan, memory_plan, needs_of, usable_on
@@ -84,20 +84,25 @@ def run_pipeline(pipe: Any, kwargs: dict[str, Any], total_steps: int, progress: 
 
     reporter = _StepReporter(total_steps, progress, cancel, slow_device)
     canceled = oom = False
+    failed = ""
     try:
         with torch.inference_mode():
             out = pipe(**kwargs, output_type="np", callback_on_step_end=reporter,
                        callback_on_step_end_tensor_inputs=[])
     except Canceled:
         canceled = True       # leave the except block first: its traceback pins the latents
-    except RuntimeError as exc:   # CUDA's OutOfMemoryError is one; MPS says so in the message
-        if "out of memory" not in str(exc).lower():
-            raise
-        oom = True
-    if canceled or oom:
+    except (RuntimeError, ValueError) as exc:   # CUDA's OutOfMemoryError is one; MPS says so in the message
+        oom = "out of memory" in str(exc).lower()
+        # Anything else: arguments this model cannot take (a registry size or max_sequence_length
+        # against its learned embeddings): one line, not the pipeline's traceback.
+        failed = "" if oom else f"{type(pipe).__name__} failed: {type(exc).__name__}: {exc}"
+        log.debug("pipeline call failed", exc_info=True)
+    if canceled or oom or failed:
         release_after_interrupt(pipe)
         if canceled:
             raise Canceled("canceled")
+        if failed:
+            raise JobError(failed)
         raise JobError("out of accelerator memory; set [engines] offload = \"group\" or close other GPU apps")
     frames = np.asarray(out.frames[0], dtype=np.float32)
     del out
@@ -121,6 +126,7 @@ class Plan:
     frames: FramePlan
     kwargs: dict[str, Any]            # model arguments other than the image, generator and callback
     info: dict[str, Any]
+    text: prompts.Prompts | None = None   # what a prompt model is told (fitted to its encoder once loaded)
 
 
 class DiffusionEngine:
@@ -194,8 +200,8 @@ class DiffusionEngine:
         return "reverse" if request.anchor == "end" else "start"
 
     def model_args(self, request: AnimateRequest, spec: ModelSpec, fit: Fit, frames: FramePlan,
-                   context: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The pipeline's own arguments for this request, and what to record about them."""
+                   text: prompts.Prompts | None) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The pipeline's own arguments for this request but the prompt, and what to record about them."""
         raise NotImplementedError
 
     def image_args(self, image: Any, frames: FramePlan) -> dict[str, Any]:
@@ -233,12 +239,18 @@ class DiffusionEngine:
         spec = self.spec(model)
         fit = fit_canvas(photo_w, photo_h, spec)
         frames = plan_frames(float(request.duration), self.placement(request, model), spec)
-        kwargs, info = self.model_args(request, spec, fit, frames, context or {})
+        text = None
+        if self.prompted:
+            # Frames played backwards (the photo ends the clip): the model is asked for the opposite move.
+            text = prompts.for_request(request, context or {}, motion_and_style(request)[0],
+                                       reversed_in_time=frames.placement == "reverse")
+        kwargs, info = self.model_args(request, spec, fit, frames, text)
         kwargs = {"height": fit.canvas[1], "width": fit.canvas[0], "num_frames": frames.generate,
-                  "num_inference_steps": len(spec.timesteps) if spec.timesteps else spec.steps, **kwargs}
+                  "num_inference_steps": len(spec.timesteps) if spec.timesteps else spec.steps,
+                  **(text.args() if text else {}), **kwargs}
         info = {"canvas": list(fit.canvas), "content": list(fit.content), "placement": frames.placement,
-                "generated_frames": frames.generate, "model_fps": spec.fps, **info}
-        return Plan(spec, fit, frames, kwargs, info)
+                "generated_frames": frames.generate, "model_fps": spec.fps, **(text.record() if text else {}), **info}
+        return Plan(spec, fit, frames, kwargs, info, text)
 
     def _load(self, key: tuple, model: models.ResolvedModel, spec: ModelSpec, device: devices.Device) -> Loaded:
         import diffusers
@@ -258,7 +270,7 @@ class DiffusionEngine:
                                        variant=model.variant, local_files_only=True, use_safetensors=True)
         except (OSError, ValueError) as exc:
             raise EngineUnavailable(f"cannot load {model.name} from {model.path}: {exc}") from None
-        apply_memory_plan(pipe, memory, device)
+        memory = apply_memory_plan(pipe, memory, device)
         pipe.set_progress_bar_config(disable=True)
         return Loaded(key=key, pipe=pipe, device=device, dtype=dtype, memory=memory,
                       load_s=time.monotonic() - started)
@@ -285,6 +297,9 @@ class DiffusionEngine:
             image = Image.fromarray(render_canvas(photo, plan.fit))
             kwargs = dict(plan.kwargs)
             kwargs.update(self.runtime_args(plan, loaded))
+            text, limit = fit_to_encoder(plan.text, loaded.pipe, kwargs) if plan.text else (None, None)
+            if text is not None:
+                kwargs.update(text.args())
             kwargs.update(self.image_args(image, plan.frames))
             kwargs["generator"] = torch.Generator("cpu").manual_seed(int(seed))
             started = time.monotonic()
@@ -310,6 +325,10 @@ class DiffusionEngine:
                 "args": _jsonable({k: v for k, v in kwargs.items() if k not in ("image", "generator", "conditions",
                                                                                  "last_image")}),
                 **plan.info}
+        if text is not None and text != plan.text:
+            info.update(text.record(), prompt_note=(
+                f"the prompt was cut after {len(text.scene.split())} of its {len(plan.text.scene.split())} words "
+                f"to fit {model.name}'s {limit}-token text encoder with the camera and motion directions"))
         if switch_note:
             info["model_note"] = switch_note
         stream = (frames[i] for i in range(len(frames)))
@@ -319,6 +338,20 @@ class DiffusionEngine:
     def runtime_args(self, plan: Plan, loaded: Loaded) -> dict[str, Any]:
         """Arguments that depend on the loaded pipeline or free memory (e.g. SVD's decode chunk)."""
         return {}
+
+
+def fit_to_encoder(text: prompts.Prompts, pipe: Any, kwargs: Mapping[str, Any]) -> tuple[prompts.Prompts, int | None]:
+    """`text` within what the pipeline's text encoder reads (max_sequence_length tokens), and that limit."""
+    import inspect
+
+    tokenizer = getattr(pipe, "tokenizer", None)
+    limit = kwargs.get("max_sequence_length")
+    if limit is None:
+        parameter = inspect.signature(pipe.__call__).parameters.get("max_sequence_length")
+        limit = parameter.default if parameter is not None else None
+    if tokenizer is None or not isinstance(limit, int):
+        return text, None
+    return text.within(lambda prompt: len(tokenizer(prompt).input_ids), limit), limit
 
 
 def _quiet_libraries() -> None:

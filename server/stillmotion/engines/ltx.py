@@ -15,7 +15,7 @@ Mapping from the common request:
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
 
 from ..request import AnimateRequest
 from . import prompts
@@ -56,18 +56,16 @@ class LTXEngine(DiffusionEngine):
         return "end" if request.anchor == "end" else "start"
 
     def model_args(self, request: AnimateRequest, spec: ModelSpec, fit: Fit, frames: FramePlan,
-                   context: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+                   text: prompts.Prompts | None) -> tuple[dict[str, Any], dict[str, Any]]:
         motion, style = motion_and_style(request)
-        text = prompts.for_request(request, context, motion, reversed_in_time=False)
-        args: dict[str, Any] = {**text.args(),
-                                "guidance_scale": spec.guidance, "frame_rate": round(spec.fps),
+        args: dict[str, Any] = {"guidance_scale": spec.guidance, "frame_rate": round(spec.fps),
                                 "image_cond_noise_scale": image_cond_noise(motion, style)}
         if spec.timesteps:
             args["timesteps"] = list(spec.timesteps)
         for key in ("decode_timestep", "decode_noise_scale", "guidance_rescale", "max_sequence_length"):
             if key in spec.options:
                 args[key] = spec.options[key]
-        return args, text.record()
+        return args, {}
 
     def image_args(self, image: Any, frames: FramePlan) -> dict[str, Any]:
         from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from dataclasses import dataclass
@@ -99,7 +100,8 @@ def memory_plan(need: Needs, device: devices.Device, free_gb: float, forced: str
     return MemoryPlan("group", True, f"{free_gb:.0f} GB free < {need.offload_gb:.0f} GB: group offload (layers streamed)")
 
 
-def apply_memory_plan(pipe: Any, plan: MemoryPlan, device: devices.Device) -> None:
+def apply_memory_plan(pipe: Any, plan: MemoryPlan, device: devices.Device) -> MemoryPlan:
+    """Put `pipe` where `plan` says; returns the plan as applied (VAE tiling only where the VAE has it)."""
     import torch
 
     target = torch.device(device.torch_device)
@@ -115,8 +117,14 @@ def apply_memory_plan(pipe: Any, plan: MemoryPlan, device: devices.Device) -> No
     elif plan.offload == "sequential":
         pipe.enable_sequential_cpu_offload(device=target)
     vae = getattr(pipe, "vae", None)
-    if plan.vae_tiling and vae is not None and hasattr(vae, "enable_tiling"):
-        vae.enable_tiling()
+    if plan.vae_tiling:
+        try:
+            vae.enable_tiling()
+        except (AttributeError, NotImplementedError):
+            # SVD's temporal VAE has none (it decodes decode_chunk_size frames at a time instead):
+            # diffusers raises, which made SVD fail to load whenever memory was short.
+            return dataclasses.replace(plan, vae_tiling=False)
+    return plan
 
 
 # ================================================================== the warm pipeline

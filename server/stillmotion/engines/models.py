@@ -81,7 +81,11 @@ class ResolvedModel:
         for name in ("config.json", "preprocessor_config.json", "scheduler_config.json"):
             file = self.path / component / name
             if file.is_file():
-                return json.loads(file.read_text(encoding="utf-8"))
+                try:
+                    config = json.loads(file.read_text(encoding="utf-8"))
+                except (OSError, ValueError) as exc:   # a damaged copy: say which file, not a traceback
+                    raise InputError(f"{self.name} is damaged: {component}/{name} cannot be read ({exc})") from None
+                return config if isinstance(config, dict) else {}
         return {}
 
 
@@ -246,7 +250,7 @@ def resolve(spec: str | None, engine: str | None, config: Mapping[str, Any] | No
             return ResolvedModel(name=known.name if known else folder.name, engine=found_engine,
                                  path=folder.resolve(), pipeline_class=cls,
                                  hf_id=known.hf_id if known else None, revision=known.revision if known else None,
-                                 variant=known.variant if known else None,
+                                 variant=weights_variant(folder, known.variant if known else None),
                                  options=dict(known.options) if known else {})
         if _looks_like_hf_id(spec):
             entry = next((e for e in reg.values() if e.hf_id == spec), None)
@@ -258,7 +262,7 @@ def resolve(spec: str | None, engine: str | None, config: Mapping[str, Any] | No
                 found_engine, cls = _engine_of_folder(cached, spec)
                 _check_engine(found_engine, engine, spec)
                 return ResolvedModel(name=spec, engine=found_engine, path=cached, pipeline_class=cls,
-                                     hf_id=spec, revision="main")
+                                     hf_id=spec, revision="main", variant=weights_variant(cached, None))
         else:
             known = ", ".join(sorted(reg)) or "none"
             raise InputError(f"unknown model '{spec}': not a registry name ({known}), "
@@ -272,8 +276,29 @@ def resolve(spec: str | None, engine: str | None, config: Mapping[str, Any] | No
                                 f"{pull_command(entry.name)}")
     _, cls = _engine_of_folder(folder, entry.name)
     return ResolvedModel(name=entry.name, engine=entry.engine, path=folder, pipeline_class=cls,
-                         hf_id=entry.hf_id, revision=entry.revision, variant=entry.variant,
+                         hf_id=entry.hf_id, revision=entry.revision, variant=weights_variant(folder, entry.variant),
                          options=dict(entry.options))
+
+
+def weights_variant(folder: Path, wanted: str | None) -> str | None:
+    """The weights variant to load from `folder`: `wanted` if its files are there, else what is.
+
+    `models pull svd` fetches only the fp16 files (`unet/diffusion_pytorch_model.fp16.safetensors`),
+    which a bare `--model <that folder>` could not load; a Hugging Face download without them
+    could not load under the registry's variant = "fp16" either.
+    """
+    variants, plain = set(), False
+    for file in folder.glob("*/*.safetensors"):
+        parts = file.name.split(".")
+        if len(parts) >= 3:
+            variants.add(parts[-2])          # diffusion_pytorch_model[-00001-of-00002].fp16.safetensors
+        else:
+            plain = True
+    if wanted in variants or (wanted is None and plain):
+        return wanted
+    if plain:
+        return None
+    return next(iter(variants)) if len(variants) == 1 else wanted
 
 
 def _check_engine(found: str, wanted: str | None, shown: str) -> None:
@@ -322,7 +347,7 @@ def list_models(config: Mapping[str, Any] | None = None) -> list[dict[str, Any]]
     rows = []
     for entry in registry(config).values():
         folder = local_path(entry, config)
-        usable, why = memory.usable_on(entry.options, device)
+        usable, why = memory.usable_on(entry.options, device, folder)   # (sized from its weights, as status is)
         rows.append({
             "name": entry.name, "engine": entry.engine, "hf_id": entry.hf_id, "revision": entry.revision,
             "installed": folder is not None, "path": str(folder) if folder else None,

@@ -8,8 +8,8 @@ description), and the opposite of what was asked goes into the negative prompt.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Mapping
 
 from .parallax import _REVERSED as REVERSED_MOVE  # one table of "the same move, played backwards"
 
@@ -43,6 +43,27 @@ class Prompts:
     negative: str
     camera: str          # the move the model was asked for (reversed when the clip is played backwards)
     motion_tier: int     # index into MOTION_TIERS
+    scene: str = ""      # the scene part, which leads the prompt
+    directions: str = "" # the camera, motion and style phrases after it
+
+    def within(self, count: Callable[[str], int], limit: int) -> "Prompts":
+        """This prompt with the scene cut at a word so that the whole is at most `limit` tokens.
+
+        A text encoder drops what is past its limit, and the camera, motion and style
+        phrases come last: a long caption cost exactly those, silently.
+        """
+        if count(self.prompt) <= limit or not self.scene:
+            return self
+        words = self.scene.split()
+        keep, over = 0, len(words)             # the most leading words that fit
+        while over - keep > 1:
+            mid = (keep + over) // 2
+            if count(_compose(" ".join(words[:mid]), self.directions)) <= limit:
+                keep = mid
+            else:
+                over = mid
+        scene = " ".join(words[:keep]).rstrip(",;:.")
+        return replace(self, scene=scene, prompt=_compose(scene, self.directions))
 
     def args(self) -> dict[str, str]:
         """The pipeline arguments every prompt model takes."""
@@ -69,10 +90,15 @@ def build(scene: str, camera: str, motion: float, negative: str | None, *, rever
     move = REVERSED_MOVE.get(camera, camera) if reversed_in_time else camera
     tier = motion_tier(motion)
     scene = scene.strip().rstrip(".")
-    parts = [p for p in (scene, CAMERA_PHRASES[move], MOTION_TIERS[tier][1], STYLE_PHRASE) if p]
+    directions = ". ".join((CAMERA_PHRASES[move], MOTION_TIERS[tier][1], STYLE_PHRASE))
     avoid = _TOO_STILL if motion >= 0.5 else _TOO_BUSY
     negative_text = ", ".join(p for p in ((negative or "").strip().rstrip(","), avoid) if p)
-    return Prompts(prompt=". ".join(parts) + ".", negative=negative_text, camera=move, motion_tier=tier)
+    return Prompts(prompt=_compose(scene, directions), negative=negative_text, camera=move, motion_tier=tier,
+                   scene=scene, directions=directions)
+
+
+def _compose(scene: str, directions: str) -> str:
+    return ". ".join(p for p in (scene, directions) if p) + "."
 
 
 def for_request(request: Any, context: Mapping[str, Any], motion: float, *, reversed_in_time: bool) -> Prompts:

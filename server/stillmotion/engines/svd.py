@@ -15,7 +15,7 @@ Mapping from the common request:
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from typing import Any
 
 from .. import request as request_mod
 from . import devices
@@ -68,7 +68,7 @@ class SVDEngine(DiffusionEngine):
         return out
 
     def model_args(self, request: request_mod.AnimateRequest, spec: ModelSpec, fit: Fit, frames: FramePlan,
-                   context: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+                   text: None) -> tuple[dict[str, Any], dict[str, Any]]:
         motion, style = motion_and_style(request)
         bucket, noise = bucket_and_noise(motion)
         lo, hi = guidance_range(style)

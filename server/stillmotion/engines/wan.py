@@ -15,12 +15,12 @@ Mapping from the common request:
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
 
 from ..errors import EngineUnavailable, InputError
 from ..request import AnimateRequest
 from . import models, prompts
-from .diffusion import DiffusionEngine, motion_and_style
+from .diffusion import DiffusionEngine
 from .framing import Fit, FramePlan, ModelSpec
 from .models import ResolvedModel
 
@@ -80,14 +80,11 @@ class WanEngine(DiffusionEngine):
         return {"default": dtype, "vae": torch.float32, "image_encoder": torch.float32}
 
     def model_args(self, request: AnimateRequest, spec: ModelSpec, fit: Fit, frames: FramePlan,
-                   context: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-        motion, _style = motion_and_style(request)
-        text = prompts.for_request(request, context, motion, reversed_in_time=frames.placement == "reverse")
-        args: dict[str, Any] = {**text.args(),
-                                "guidance_scale": spec.guidance}
+                   text: prompts.Prompts | None) -> tuple[dict[str, Any], dict[str, Any]]:
+        args: dict[str, Any] = {"guidance_scale": spec.guidance}
         if "max_sequence_length" in spec.options:
             args["max_sequence_length"] = spec.options["max_sequence_length"]
-        return args, text.record()
+        return args, {}
 
     def image_args(self, image: Any, frames: FramePlan) -> dict[str, Any]:
         if frames.placement == "both":

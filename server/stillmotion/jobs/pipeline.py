@@ -95,6 +95,11 @@ def delivery_size(width: int, height: int, request: AnimateRequest, output_cfg: 
     return even_size(w, h)
 
 
+# What an engine found out while running that the user should hear: a loop played out and back
+# for want of a first-last-frame model, a caption cut to the model's text encoder.
+ENGINE_NOTES = ("model_note", "prompt_note")
+
+
 @dataclass
 class JobPlan:
     """What a job settles before it renders: the profile, every setting, the prompt, the engine."""
@@ -210,6 +215,9 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
             clip = engine.generate(pixels, request, seed=seed, progress=lambda f: stage("generate", f),
                                    cancel=cancel, context=context)
             frames: Iterator[np.ndarray] = clip.frames
+            for key in ENGINE_NOTES:                          # said once per job, not once per variant
+                if clip.info.get(key) and clip.info[key] not in notes:
+                    notes.append(clip.info[key])
 
             # -- colour / finish (streamed) -------------------------------------------
             # Held to the photo's colour: one fitted transform, steady over time.

@@ -77,14 +77,17 @@ def digital_source_type(engine: str, *, generative_fill: bool = False) -> str:
 def ai_system(engine: str, provenance: Mapping[str, Any]) -> tuple[str, str]:
     """AISystemUsed and AISystemVersionUsed as a reader of the clip's metadata wants them.
 
-    A generative engine: the model that made the frames and its revision. Stillmotion's own
+    A generative engine: the model that made the frames (its Hugging Face id, else its name,
+    not the folder path typed after --model) and its revision, left out when unknown (a local
+    folder: Stillmotion's own version would pass for the model's). Stillmotion's own
     engines (parallax) have no model: "Stillmotion parallax engine" and Stillmotion's version;
     the engine's internal id and revision ("stillmotion-parallax", "2") stay in the
     reproduction block (stillmotion:model, stillmotion:revision)."""
     software = str(provenance.get("software_version") or __version__)
     if engine in _NON_GENERATIVE_ENGINES or not provenance.get("model"):
         return f"Stillmotion {engine} engine", software
-    return str(provenance["model"]), str(provenance.get("revision") or software)
+    info = provenance.get("engine_info") or {}
+    return str(info.get("hf_id") or info.get("model") or provenance["model"]), str(provenance.get("revision") or "")
 
 
 def build_packet(meta: PhotoMetadata | None, provenance: Mapping[str, Any], *, original_path: str | Path,

@@ -11,7 +11,7 @@ from PIL import Image, ImageCms, ImageOps
 from stillmotion import photo
 from stillmotion.errors import InputError, TooLargeError
 
-from support import save_photo, skimage_photo
+from support import SHARED_FIXTURES, save_photo, skimage_photo
 
 
 def test_exif_orientation_is_applied(tmp_path):
@@ -92,6 +92,45 @@ def test_16bit_png_and_tiff_keep_precision(tmp_path):
         assert np.abs(loaded.pixels - rgb16 / 65535.0).max() < 1e-4
         # More distinct levels than 8 bits could hold.
         assert len(np.unique(loaded.pixels[..., 0])) > 1000
+
+
+def _peak_while_loading(path, **kwargs) -> tuple[photo.Photo, int]:
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        loaded = photo.load(path, **kwargs)
+        return loaded, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_loading_holds_one_float_copy_of_the_photo(tmp_path):
+    """A 60 MP JPEG peaked at two float copies (2.2 GB) while it was read: the division by 255
+    made a second one beside the first."""
+    path = save_photo(tmp_path / "photo.jpg", skimage_photo("coffee"), quality=90)
+    loaded, peak = _peak_while_loading(path)
+    assert peak < 1.5 * loaded.pixels.nbytes
+
+
+def test_a_wide_gamut_16bit_tiff_is_converted_without_a_pile_of_copies(tmp_path, monkeypatch):
+    """A 45 MP 16-bit ProPhoto TIFF peaked at 4.4 GB while it was read (the ICC LUT's float
+    temporaries, eight the photo's size): it is converted band by band (a small band here)."""
+    import cv2
+    import pyexiv2
+
+    with Image.open(SHARED_FIXTURES / "xmp" / "tif-with-iptc-icc-xmp.tif") as im:
+        prophoto = im.info["icc_profile"]
+    path = tmp_path / "scan.tif"
+    cv2.imwrite(str(path), (skimage_photo("coffee").astype(np.uint16) * 257)[..., ::-1])
+    with pyexiv2.Image(str(path)) as image:
+        image.modify_icc(prophoto)
+    whole, _ = _peak_while_loading(path)
+    monkeypatch.setattr(photo, "_LUT_BAND_PIXELS", 64 * 64)
+    loaded, peak = _peak_while_loading(path)
+    assert loaded.source_profile == "ProPhoto RGB"
+    assert np.array_equal(loaded.pixels, whole.pixels)     # the same conversion, in bands
+    assert peak < 2 * loaded.pixels.nbytes   # the decoded 16 bits and one float copy
 
 
 def test_size_limit_and_bomb(tmp_path):

@@ -274,7 +274,24 @@ def _decode_high_bit(path: Path) -> np.ndarray:
         arr = np.repeat(arr[..., None], 3, axis=2)
     arr = arr[..., :3][..., ::-1]  # BGR(A) -> RGB
     scale = 65535.0 if arr.dtype == np.uint16 else (255.0 if arr.dtype == np.uint8 else 1.0)
-    return np.ascontiguousarray(arr, dtype=np.float32) / scale
+    pixels = np.ascontiguousarray(arr, dtype=np.float32)
+    pixels /= np.float32(scale)   # in place: a second float copy of a 60 MP photo is 720 MB
+    return pixels
+
+
+# Rows of a 16-bit photo converted through the ICC LUT at a time: the trilinear lookup makes
+# about eight float temporaries the size of what it is given (4.4 GB for a 45 MP TIFF at once).
+_LUT_BAND_PIXELS = 1 << 20
+
+
+def _to_srgb_in_bands(pixels: np.ndarray, icc: bytes) -> np.ndarray:
+    """`pixels` (float32 RGB) converted to sRGB through the profile's LUT, in place, band by band."""
+    lut = icc_mod.lut_to_srgb(icc)
+    rows = max(1, _LUT_BAND_PIXELS // max(1, pixels.shape[1]))
+    for top in range(0, pixels.shape[0], rows):
+        band = pixels[top:top + rows]
+        band[...] = icc_mod.apply_lut(band, lut)
+    return pixels
 
 
 def load(path: str | os.PathLike, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS) -> Photo:
@@ -293,7 +310,7 @@ def load(path: str | os.PathLike, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS
                 if image.format != "TIFF":   # OpenCV turns a TIFF by its Orientation tag itself
                     pixels = _orient_array(pixels, orientation)
                 if icc and not icc_mod.is_srgb(icc):
-                    pixels = icc_mod.apply_lut(pixels, icc_mod.lut_to_srgb(icc))
+                    pixels = _to_srgb_in_bands(pixels, icc)
             else:
                 image.load()
                 transparent = _is_transparent(image)
@@ -301,7 +318,8 @@ def load(path: str | os.PathLike, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS
                 rgb = oriented.convert("RGB") if oriented.mode != "RGB" else oriented
                 if icc and not icc_mod.is_srgb(icc) and image.mode in ("RGB", "RGBA", "P", "L"):
                     rgb = icc_mod.to_srgb_8bit(rgb, icc)
-                pixels = np.asarray(rgb, dtype=np.float32) / 255.0
+                pixels = np.asarray(rgb).astype(np.float32)
+                pixels /= np.float32(255.0)   # in place (see _decode_high_bit)
         except InputError:
             raise
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:

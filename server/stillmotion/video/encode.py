@@ -131,7 +131,10 @@ class _Muxing:
             frame.time_base = self.times.time_base
         self.sent += 1
         for packet in self.stream.encode(frame):
-            self.container.mux(packet)
+            self._mux(packet)
+
+    def _mux(self, packet: av.Packet) -> None:
+        self.container.mux(packet)
 
     def _next_pts(self) -> int:
         if self.times is None:
@@ -149,7 +152,7 @@ class _Muxing:
 
     def close(self) -> None:
         for packet in self.stream.encode():
-            self.container.mux(packet)
+            self._mux(packet)
         self.container.close()
 
     def abort(self) -> None:
@@ -160,6 +163,14 @@ class _Muxing:
 
 
 class _AVWriter(_Muxing):
+    """MP4 (H.264, HEVC) and MOV (ProRes). Each packet out is one frame encoded: `on_encoded`
+    is told their count. (x264's lookahead holds ~40 frames: counted as they went in, a 3 s
+    clip's progress sat at 95 % with an ETA of 0 s for 6 of its 20 s while the encoder finished
+    them; PyAV's flush hands back its packets together, so the wait is now where the ETA is.)"""
+
+    encoded = 0
+    on_encoded: Callable[[int], None] | None = None
+
     def __init__(self, path: Path, width: int, height: int, fps: float, settings: EncodeSettings,
                  times: FrameTimes | None = None) -> None:
         if width % 2 or height % 2:
@@ -217,6 +228,12 @@ class _AVWriter(_Muxing):
                           dst_color_trc=_BT709, dst_color_primaries=_BT709,
                           interpolation="BICUBIC")
         self._send(yuv)
+
+    def _mux(self, packet: av.Packet) -> None:
+        super()._mux(packet)
+        self.encoded += 1
+        if self.on_encoded is not None:
+            self.on_encoded(self.encoded)
 
 
 class _WebPWriter(_Muxing):
@@ -390,6 +407,15 @@ def encode(frames: Iterable[np.ndarray], path: str | os.PathLike, *, width: int,
     except BaseException:
         path.unlink(missing_ok=True)   # the container may have created it already
         raise
+
+    def report(done: int) -> None:
+        if progress and n_frames:
+            progress(min(1.0, done / n_frames))
+
+    # Progress counts frames in the file: out of the encoder for video, as written for the rest.
+    counts_output = isinstance(writer, _AVWriter)
+    if counts_output:
+        writer.on_encoded = report
     count = 0
     try:
         for frame in frames:
@@ -397,8 +423,8 @@ def encode(frames: Iterable[np.ndarray], path: str | os.PathLike, *, width: int,
                 cancel.raise_if_cancelled()
             writer.write(frame)
             count += 1
-            if progress and n_frames:
-                progress(min(1.0, count / n_frames))
+            if not counts_output:
+                report(count)
         writer.close()
     except BaseException:
         writer.abort()

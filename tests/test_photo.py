@@ -11,7 +11,7 @@ from PIL import Image, ImageCms, ImageOps
 from stillmotion import photo
 from stillmotion.errors import InputError, TooLargeError
 
-from support import SHARED_FIXTURES, save_photo, skimage_photo
+from support import SHARED_FIXTURES, cmyk_icc, grey_icc, save_photo, skimage_photo
 
 
 def test_exif_orientation_is_applied(tmp_path):
@@ -77,6 +77,54 @@ def test_adobe_rgb_and_prophoto_converted_to_srgb(tmp_path, fixtures_dir):
     expected = np.asarray(expected, dtype=np.float32) / 255.0
     assert np.abs(prophoto.pixels - expected).max() <= 1 / 255 + 1e-6
     assert np.abs(prophoto.pixels - raw).mean() > 0.01  # the conversion did something
+
+
+def _through_littlecms(image: Image.Image, icc: bytes) -> np.ndarray:
+    expected = ImageCms.profileToProfile(image, ImageCms.ImageCmsProfile(io.BytesIO(icc)),
+                                         ImageCms.createProfile("sRGB"), renderingIntent=0, outputMode="RGB")
+    return np.asarray(expected, dtype=np.float32) / 255.0
+
+
+def test_a_greyscale_photo_with_a_grey_profile_is_converted_at_8_and_16_bits(tmp_path):
+    """A black-and-white export with its grey profile (Gray Gamma 2.2, Dot Gain 20%) was a
+    littleCMS traceback ("cannot build transform"), 8-bit JPEG and 16-bit TIFF alike."""
+    import cv2
+    import pyexiv2
+
+    icc = grey_icc(1.0)                        # linear: far from sRGB's curve
+    grey = np.asarray(Image.fromarray(skimage_photo("camera")[::4, ::4, 0]))
+    Image.fromarray(grey).save(tmp_path / "bw.jpg", quality=100, icc_profile=icc)
+    cv2.imwrite(str(tmp_path / "bw.tif"), grey.astype(np.uint16) * 257)
+    with pyexiv2.Image(str(tmp_path / "bw.tif")) as image:
+        image.modify_icc(icc)
+    with Image.open(tmp_path / "bw.jpg") as im:
+        expected = _through_littlecms(im, icc)
+    for name in ("bw.jpg", "bw.tif"):
+        loaded = photo.load(tmp_path / name)
+        assert loaded.source_profile == "Test Grey"
+        assert np.abs(loaded.pixels - expected).mean() < 1.5 / 255, name
+    assert np.abs(expected - grey[..., None] / 255.0).mean() > 0.05       # the conversion did something
+
+
+def test_a_cmyk_photo_is_converted_through_its_own_profile(tmp_path):
+    """A CMYK JPEG's embedded press profile was left unused (Pillow's naive CMYK -> RGB)."""
+    path = tmp_path / "press.jpg"
+    cmyk = Image.fromarray(skimage_photo("coffee")[::4, ::4]).convert("CMYK")
+    cmyk.save(path, quality=100, icc_profile=cmyk_icc())
+    with Image.open(path) as im:
+        expected, naive = _through_littlecms(im, cmyk_icc()), np.asarray(im.convert("RGB")) / 255.0
+    loaded = photo.load(path)
+    assert loaded.source_profile == "Test CMYK"
+    assert np.abs(loaded.pixels - expected).max() <= 1 / 255 + 1e-6
+    assert np.abs(expected - naive).mean() > 0.05
+
+
+def test_a_profile_for_other_pixels_is_one_readable_line(tmp_path):
+    """An RGB photo carrying a grey profile was a littleCMS traceback; now it says so."""
+    path = save_photo(tmp_path / "odd.jpg", skimage_photo("coffee")[::4, ::4], icc_profile=grey_icc(2.2))
+    with pytest.raises(InputError, match=r"odd.jpg: its embedded ICC profile \(Test Grey\) is a greyscale "
+                                         r"profile, not one for its RGB pixels"):
+        photo.load(path)
 
 
 def test_16bit_png_and_tiff_keep_precision(tmp_path):

@@ -66,6 +66,20 @@ def test_a_cut_out_says_its_transparency_is_not_kept(tmp_path, fast_config, caps
     assert "cutout.png: note: the photo's transparency was not kept" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_a_16bit_cut_out_says_its_transparency_is_not_kept_too(tmp_path, suffix):
+    """The note was given for 8-bit files only: a 16-bit PNG or TIFF cut-out said nothing."""
+    import cv2
+
+    rgba = np.dstack([skimage_photo("coffee")[::4, ::4, ::-1], np.full((100, 150), 255, np.uint8)]).astype(np.uint16) * 257
+    cv2.imwrite(str(tmp_path / f"opaque{suffix}"), rgba)
+    rgba[:30, :30, 3] = 0
+    cv2.imwrite(str(tmp_path / f"cutout{suffix}"), rgba)
+    cut_out, opaque = photo.load(tmp_path / f"cutout{suffix}"), photo.load(tmp_path / f"opaque{suffix}")
+    assert cut_out.bit_depth == 16 and cut_out.transparent and not opaque.transparent
+    assert np.array_equal(cut_out.pixels[40:], opaque.pixels[40:])
+
+
 def test_adobe_rgb_and_prophoto_converted_to_srgb(tmp_path, fixtures_dir):
     prophoto = photo.load(fixtures_dir / "xmp" / "tif-with-iptc-icc-xmp.tif")
     assert prophoto.source_profile == "ProPhoto RGB"

@@ -264,20 +264,23 @@ def _is_high_bit(image: Image.Image) -> bool:
     return int(bits) > 8
 
 
-def _decode_high_bit(path: Path) -> np.ndarray:
+def _decode_high_bit(path: Path) -> tuple[np.ndarray, bool]:
+    """The pixels (float32 RGB) and whether any is see-through (an alpha channel below opaque)."""
     import cv2
 
     data = np.fromfile(path, dtype=np.uint8)
     arr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
     if arr is None:
         raise DamagedImageError(f"{path.name}: the 16-bit image data is damaged or truncated")
-    if arr.ndim == 2:
-        arr = np.repeat(arr[..., None], 3, axis=2)
+    if arr.ndim == 2:   # grey: a view of it three times, not three copies
+        arr = np.broadcast_to(arr[..., None], (*arr.shape, 3))
+    opaque = np.iinfo(arr.dtype).max if arr.dtype.kind in "ui" else 1.0
+    transparent = arr.shape[2] == 4 and bool((arr[..., 3] < opaque).any())
     arr = arr[..., :3][..., ::-1]  # BGR(A) -> RGB
     scale = 65535.0 if arr.dtype == np.uint16 else (255.0 if arr.dtype == np.uint8 else 1.0)
     pixels = np.ascontiguousarray(arr, dtype=np.float32)
     pixels /= np.float32(scale)   # in place: a second float copy of a 60 MP photo is 720 MB
-    return pixels
+    return pixels, transparent
 
 
 # Rows of a 16-bit photo converted through the ICC LUT at a time: the trilinear lookup makes
@@ -361,7 +364,7 @@ def load(path: str | os.PathLike, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS
         transparent = False
         try:
             if high_bit:
-                pixels = _decode_high_bit(path)
+                pixels, transparent = _decode_high_bit(path)
                 if image.format != "TIFF":   # OpenCV turns a TIFF by its Orientation tag itself
                     pixels = _orient_array(pixels, orientation)
                 if icc and not icc_mod.is_srgb(icc):

@@ -94,6 +94,10 @@ def _add_stream(container: av.container.OutputContainer, codec: str, rate: Fract
 # The longest side each format's encoder takes (measured: libx264 refuses 16,385 pixels, libwebp
 # 16,384; a GIF's sizes are 16-bit). ProRes and TIFF sequences take any size asked here.
 MAX_SIDE = {"mp4": 16384, "webp": 16383, "gif": 65535}
+# H.264's and HEVC's highest level (6.2) holds at most 139,264 16x16 macroblocks a frame (35.7 MP,
+# e.g. 8192x4352). x264 writes bigger frames (a 60 MP photo at --size source: 9504x6336) into a
+# file marked level 6.2 that breaks it, and that hardware decoders (phones, Macs) refuse to play.
+MAX_MACROBLOCKS = {"mp4": 139_264}
 
 
 def check_frame_size(fmt: str, width: int, height: int) -> None:
@@ -103,6 +107,11 @@ def check_frame_size(fmt: str, width: int, height: int) -> None:
     if limit is not None and max(width, height) > limit:
         raise InputError(f"a {width}x{height} {fmt.upper()} clip is more than its encoder takes "
                          f"({limit} pixels a side at most); ask for a smaller --size, or --format mov")
+    blocks = MAX_MACROBLOCKS.get(fmt)
+    if blocks is not None and -(-width // 16) * -(-height // 16) > blocks:
+        raise InputError(f"a {width}x{height} {fmt.upper()} clip ({width * height / 1e6:.0f} MP a frame) is more "
+                         f"than H.264 and HEVC allow ({blocks * 256 / 1e6:.1f} MP at most; players refuse "
+                         "larger); ask for a smaller --size, or --format mov")
 
 
 def even_size(width: int, height: int) -> tuple[int, int]:

@@ -133,6 +133,18 @@ def test_a_cmyk_photo_is_converted_through_its_own_profile(tmp_path):
     assert np.abs(expected - naive).mean() > 0.05
 
 
+def test_a_16bit_cmyk_tiff_is_read_not_called_damaged(tmp_path):
+    """A 16-bit CMYK TIFF was "the 16-bit image data is damaged or truncated" (OpenCV cannot
+    read one), with OpenCV's errors around it."""
+    import tifffile
+
+    cmyk = np.asarray(Image.fromarray(skimage_photo("coffee")[::4, ::4]).convert("CMYK"))
+    tifffile.imwrite(tmp_path / "press16.tif", cmyk.astype(np.uint16) * 257, photometric="separated",
+                     iccprofile=cmyk_icc())
+    Image.fromarray(cmyk, "CMYK").save(tmp_path / "press8.tif", icc_profile=cmyk_icc())
+    assert np.array_equal(photo.load(tmp_path / "press16.tif").pixels, photo.load(tmp_path / "press8.tif").pixels)
+
+
 def test_a_profile_for_other_pixels_is_one_readable_line(tmp_path):
     """An RGB photo carrying a grey profile was a littleCMS traceback; now it says so."""
     path = save_photo(tmp_path / "odd.jpg", skimage_photo("coffee")[::4, ::4], icc_profile=grey_icc(2.2))

@@ -248,6 +248,10 @@ def _check_tiff_extent(image: Image.Image, file_size: int) -> None:
 def _is_high_bit(image: Image.Image) -> bool:
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         return True
+    if image.mode == "CMYK":
+        # OpenCV cannot read a 16-bit CMYK TIFF (it was called damaged); Pillow reads it at 8
+        # bits, as a press file is converted to sRGB anyway.
+        return False
     bits = image.info.get("bits") or getattr(image, "bits", 8)
     if image.format == "TIFF":
         try:

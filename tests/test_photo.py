@@ -71,7 +71,8 @@ def test_a_16bit_cut_out_says_its_transparency_is_not_kept_too(tmp_path, suffix)
     """The note was given for 8-bit files only: a 16-bit PNG or TIFF cut-out said nothing."""
     import cv2
 
-    rgba = np.dstack([skimage_photo("coffee")[::4, ::4, ::-1], np.full((100, 150), 255, np.uint8)]).astype(np.uint16) * 257
+    bgr = skimage_photo("coffee")[::4, ::4, ::-1]
+    rgba = np.dstack([bgr, np.full((100, 150), 255, np.uint8)]).astype(np.uint16) * 257
     cv2.imwrite(str(tmp_path / f"opaque{suffix}"), rgba)
     rgba[:30, :30, 3] = 0
     cv2.imwrite(str(tmp_path / f"cutout{suffix}"), rgba)

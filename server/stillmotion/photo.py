@@ -338,7 +338,8 @@ def _srgb_8bit(image: Image.Image, icc: bytes, path: Path) -> Image.Image:
         return _through_profile(image, icc, "L")
     if space == "CMYK" and image.mode == "CMYK":
         return _through_profile(image, icc, "CMYK")
-    raise _mismatched_profile(path, icc, "CMYK" if image.mode == "CMYK" else "greyscale" if image.mode in ("L", "LA") else "RGB")
+    pixels = "CMYK" if image.mode == "CMYK" else "greyscale" if image.mode in ("L", "LA") else "RGB"
+    raise _mismatched_profile(path, icc, pixels)
 
 
 def _srgb_high_bit(pixels: np.ndarray, icc: bytes, path: Path, grey: bool) -> np.ndarray:
@@ -372,7 +373,8 @@ def load(path: str | os.PathLike, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS
                 if image.format != "TIFF":   # OpenCV turns a TIFF by its Orientation tag itself
                     pixels = _orient_array(pixels, orientation)
                 if icc and not icc_mod.is_srgb(icc):
-                    pixels = _srgb_high_bit(pixels, icc, path, grey=image.mode in ("L", "LA", "I;16", "I;16B", "I;16L", "I"))
+                    grey = image.mode in ("L", "LA", "I;16", "I;16B", "I;16L", "I")
+                    pixels = _srgb_high_bit(pixels, icc, path, grey)
             else:
                 image.load()
                 transparent = _is_transparent(image)

@@ -1,8 +1,9 @@
 """Load a photo safely: bomb and truncation checks, EXIF orientation, ICC -> sRGB.
 
 Everything downstream works on `Photo.pixels`: float32 (H, W, 3) sRGB in [0, 1].
-8-bit files go through littleCMS directly; 16-bit PNG/TIFF keep their precision
-(decoded by OpenCV, converted through a littleCMS-sampled LUT).
+8-bit files (and CMYK ones, read at 8 bits) go through littleCMS directly, from the
+profile's own colour space (RGB, grey or CMYK); 16-bit PNG/TIFF keep their precision
+(decoded by OpenCV, converted through a littleCMS-sampled LUT, or curve for grey, in bands).
 """
 
 from __future__ import annotations

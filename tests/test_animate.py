@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from stillmotion import cli
+from stillmotion.errors import InputError
 from stillmotion.video.decode import probe, read_frames
 
 from support import save_photo, skimage_photo
@@ -150,6 +151,30 @@ def test_a_size_too_large_for_the_encoder_is_one_line_before_any_work(tmp_path, 
     assert err == ("stillmotion: error: a 34560x2160 MP4 clip is more than its encoder takes (16384 pixels "
                    "a side at most); ask for a smaller --size, or --format mov"), err
     assert time.monotonic() - started < 20 and not list(tmp_path.glob("pano.motion*"))
+
+
+def test_an_mp4_frame_over_the_codecs_highest_level_is_one_line_before_any_work(tmp_path, fast_config, capsys):
+    """A 60 MP photo at --size source made a 9504 x 6336 MP4: x264 wrote it into a file marked
+    level 6.2 (35.7 MP a frame at most) that players refuse. The same here with a small photo
+    and a 16384-pixel long edge."""
+    fast_config.write_text("[output]\nlong_edge = 16384\nupscale_beyond_source = true\n", encoding="utf-8")
+    photo = save_photo(tmp_path / "big.jpg", skimage_photo("coffee"), (300, 200))
+    assert animate(str(photo), "--duration", "0.5", "--fps", "4") == 2
+    assert capsys.readouterr().err.strip() == (
+        "stillmotion: error: a 16384x10922 MP4 clip (179 MP a frame) is more than H.264 and HEVC allow "
+        "(35.7 MP at most; players refuse larger); ask for a smaller --size, or --format mov")
+    assert not list(tmp_path.glob("big.motion*"))
+
+
+def test_the_codecs_highest_level_is_counted_in_macroblocks():
+    from stillmotion.video.encode import check_frame_size
+
+    check_frame_size("mp4", 8192, 4352)          # 512 x 272 = 139,264 macroblocks: the limit
+    check_frame_size("mov", 9504, 6336)          # ProRes has no such limit
+    with pytest.raises(InputError, match="9504x6336 MP4 clip"):
+        check_frame_size("mp4", 9504, 6336)
+    with pytest.raises(InputError, match="8194x4352 MP4 clip"):
+        check_frame_size("mp4", 8194, 4352)      # 513 macroblocks wide
 
 
 def test_web_formats_come_at_web_size_unless_a_size_is_asked(tmp_path, fast_config, monkeypatch):

@@ -187,7 +187,6 @@ def test_job_progress_counts_streamed_stages_side_by_side_and_shows_them_in_orde
     assert shown == sorted(shown)
 
 
-
 def test_job_progress_shows_each_variants_stages_not_place_for_the_rest_of_the_job():
     """variants = 3: the pipeline reports each variant's stages scaled into its third of the
     job; once the first clip is placed, the second's rendering shows as generate, colour, ...
@@ -211,6 +210,28 @@ def test_job_progress_shows_each_variants_stages_not_place_for_the_rest_of_the_j
     rendering = ["generate", "colour", "finish", "encode", "place"]
     assert runs == ["prepare"] + rendering * variants, runs
     assert progress.overall == 1.0
+
+
+def test_job_progress_eta_follows_the_frames_pace_not_the_time_spent_preparing(monkeypatch):
+    """A 60 MP photo took 5 s to prepare (5 % of the job) and 6 s for the rest: the first ETA
+    said 92 s, and it was 3 to 4 times too long until the end."""
+    from stillmotion import progress as progress_mod
+
+    clock = [100.0]
+    monkeypatch.setattr(progress_mod.time, "monotonic", lambda: clock[0])
+    etas: list[float | None] = []
+    progress = progress_mod.JobProgress(lambda stage, overall, eta: etas.append(eta), min_interval=0.0)
+    progress("prepare", 0.0)
+    clock[0] += 5.0                      # decoding the photo
+    progress("prepare", 1.0)
+    assert etas[-1] is None              # no pace known yet
+    for i in range(11):                  # the frames: 6 s in all
+        for name in ("generate", "colour", "finish", "encode"):
+            progress(name, i / 10)
+        if i == 5:
+            assert 2.5 < etas[-1] < 4.0      # half the frames in 3 s: about 3 s to go (it said 8)
+        clock[0] += 0.6
+
 
 # ---- values checked at load: [section] key, what it accepts, where the value came from ----------
 BAD_VALUES = [

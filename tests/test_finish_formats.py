@@ -64,6 +64,22 @@ def test_video_formats(frames: list[np.ndarray], tmp_path: Path, fmt: str, codec
     assert len(back) == N and psnr(back[2], frames[2]) > 30
 
 
+def test_progress_counts_the_frames_the_encoder_has_finished(frames: list[np.ndarray], tmp_path: Path) -> None:
+    """x264 holds its lookahead's frames: progress said 100 % as the last frame went in, and a
+    3 s clip's bar sat at 95 % for 6 of its 20 s while the encoder finished them."""
+    reports: list[float] = []
+    at_last_frame: list[float] = []
+
+    def clip():
+        yield from frames
+        at_last_frame.append(reports[-1] if reports else 0.0)   # the last frame has gone in
+
+    encode(clip(), tmp_path / "clip.mp4", width=SIZE[0], height=SIZE[1], fps=24.0,
+           settings=EncodeSettings(preset="medium"), n_frames=N, progress=reports.append)
+    assert at_last_frame[0] < 1.0          # the encoder still had frames to finish
+    assert reports == sorted(reports) and reports[-1] == 1.0 and len(reports) == N
+
+
 @pytest.mark.parametrize("fmt", ["mp4", "mov"])
 def test_a_clips_own_frame_times_are_kept(frames: list[np.ndarray], tmp_path: Path, fmt: str) -> None:
     """A variable-rate source's frames keep their times; one not after the frame before, or

@@ -11,7 +11,7 @@ from PIL import Image, ImageCms, ImageOps
 from stillmotion import photo
 from stillmotion.errors import InputError, TooLargeError
 
-from support import save_photo, skimage_photo
+from support import SHARED_FIXTURES, cmyk_icc, grey_icc, save_photo, skimage_photo
 
 
 def test_exif_orientation_is_applied(tmp_path):
@@ -66,6 +66,21 @@ def test_a_cut_out_says_its_transparency_is_not_kept(tmp_path, fast_config, caps
     assert "cutout.png: note: the photo's transparency was not kept" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_a_16bit_cut_out_says_its_transparency_is_not_kept_too(tmp_path, suffix):
+    """The note was given for 8-bit files only: a 16-bit PNG or TIFF cut-out said nothing."""
+    import cv2
+
+    bgr = skimage_photo("coffee")[::4, ::4, ::-1]
+    rgba = np.dstack([bgr, np.full((100, 150), 255, np.uint8)]).astype(np.uint16) * 257
+    cv2.imwrite(str(tmp_path / f"opaque{suffix}"), rgba)
+    rgba[:30, :30, 3] = 0
+    cv2.imwrite(str(tmp_path / f"cutout{suffix}"), rgba)
+    cut_out, opaque = photo.load(tmp_path / f"cutout{suffix}"), photo.load(tmp_path / f"opaque{suffix}")
+    assert cut_out.bit_depth == 16 and cut_out.transparent and not opaque.transparent
+    assert np.array_equal(cut_out.pixels[40:], opaque.pixels[40:])
+
+
 def test_adobe_rgb_and_prophoto_converted_to_srgb(tmp_path, fixtures_dir):
     prophoto = photo.load(fixtures_dir / "xmp" / "tif-with-iptc-icc-xmp.tif")
     assert prophoto.source_profile == "ProPhoto RGB"
@@ -77,6 +92,66 @@ def test_adobe_rgb_and_prophoto_converted_to_srgb(tmp_path, fixtures_dir):
     expected = np.asarray(expected, dtype=np.float32) / 255.0
     assert np.abs(prophoto.pixels - expected).max() <= 1 / 255 + 1e-6
     assert np.abs(prophoto.pixels - raw).mean() > 0.01  # the conversion did something
+
+
+def _through_littlecms(image: Image.Image, icc: bytes) -> np.ndarray:
+    expected = ImageCms.profileToProfile(image, ImageCms.ImageCmsProfile(io.BytesIO(icc)),
+                                         ImageCms.createProfile("sRGB"), renderingIntent=0, outputMode="RGB")
+    return np.asarray(expected, dtype=np.float32) / 255.0
+
+
+def test_a_greyscale_photo_with_a_grey_profile_is_converted_at_8_and_16_bits(tmp_path):
+    """A black-and-white export with its grey profile (Gray Gamma 2.2, Dot Gain 20%) was a
+    littleCMS traceback ("cannot build transform"), 8-bit JPEG and 16-bit TIFF alike."""
+    import cv2
+    import pyexiv2
+
+    icc = grey_icc(1.0)                        # linear: far from sRGB's curve
+    grey = np.asarray(Image.fromarray(skimage_photo("camera")[::4, ::4, 0]))
+    Image.fromarray(grey).save(tmp_path / "bw.jpg", quality=100, icc_profile=icc)
+    cv2.imwrite(str(tmp_path / "bw.tif"), grey.astype(np.uint16) * 257)
+    with pyexiv2.Image(str(tmp_path / "bw.tif")) as image:
+        image.modify_icc(icc)
+    with Image.open(tmp_path / "bw.jpg") as im:
+        expected = _through_littlecms(im, icc)
+    for name in ("bw.jpg", "bw.tif"):
+        loaded = photo.load(tmp_path / name)
+        assert loaded.source_profile == "Test Grey"
+        assert np.abs(loaded.pixels - expected).mean() < 1.5 / 255, name
+    assert np.abs(expected - grey[..., None] / 255.0).mean() > 0.05       # the conversion did something
+
+
+def test_a_cmyk_photo_is_converted_through_its_own_profile(tmp_path):
+    """A CMYK JPEG's embedded press profile was left unused (Pillow's naive CMYK -> RGB)."""
+    path = tmp_path / "press.jpg"
+    cmyk = Image.fromarray(skimage_photo("coffee")[::4, ::4]).convert("CMYK")
+    cmyk.save(path, quality=100, icc_profile=cmyk_icc())
+    with Image.open(path) as im:
+        expected, naive = _through_littlecms(im, cmyk_icc()), np.asarray(im.convert("RGB")) / 255.0
+    loaded = photo.load(path)
+    assert loaded.source_profile == "Test CMYK"
+    assert np.abs(loaded.pixels - expected).max() <= 1 / 255 + 1e-6
+    assert np.abs(expected - naive).mean() > 0.05
+
+
+def test_a_16bit_cmyk_tiff_is_read_not_called_damaged(tmp_path):
+    """A 16-bit CMYK TIFF was "the 16-bit image data is damaged or truncated" (OpenCV cannot
+    read one), with OpenCV's errors around it."""
+    import tifffile
+
+    cmyk = np.asarray(Image.fromarray(skimage_photo("coffee")[::4, ::4]).convert("CMYK"))
+    tifffile.imwrite(tmp_path / "press16.tif", cmyk.astype(np.uint16) * 257, photometric="separated",
+                     iccprofile=cmyk_icc())
+    Image.fromarray(cmyk, "CMYK").save(tmp_path / "press8.tif", icc_profile=cmyk_icc())
+    assert np.array_equal(photo.load(tmp_path / "press16.tif").pixels, photo.load(tmp_path / "press8.tif").pixels)
+
+
+def test_a_profile_for_other_pixels_is_one_readable_line(tmp_path):
+    """An RGB photo carrying a grey profile was a littleCMS traceback; now it says so."""
+    path = save_photo(tmp_path / "odd.jpg", skimage_photo("coffee")[::4, ::4], icc_profile=grey_icc(2.2))
+    with pytest.raises(InputError, match=r"odd.jpg: its embedded ICC profile \(Test Grey\) is a greyscale "
+                                         r"profile, not one for its RGB pixels"):
+        photo.load(path)
 
 
 def test_16bit_png_and_tiff_keep_precision(tmp_path):
@@ -92,6 +167,45 @@ def test_16bit_png_and_tiff_keep_precision(tmp_path):
         assert np.abs(loaded.pixels - rgb16 / 65535.0).max() < 1e-4
         # More distinct levels than 8 bits could hold.
         assert len(np.unique(loaded.pixels[..., 0])) > 1000
+
+
+def _peak_while_loading(path, **kwargs) -> tuple[photo.Photo, int]:
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        loaded = photo.load(path, **kwargs)
+        return loaded, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_loading_holds_one_float_copy_of_the_photo(tmp_path):
+    """A 60 MP JPEG peaked at two float copies (2.2 GB) while it was read: the division by 255
+    made a second one beside the first."""
+    path = save_photo(tmp_path / "photo.jpg", skimage_photo("coffee"), quality=90)
+    loaded, peak = _peak_while_loading(path)
+    assert peak < 1.5 * loaded.pixels.nbytes
+
+
+def test_a_wide_gamut_16bit_tiff_is_converted_without_a_pile_of_copies(tmp_path, monkeypatch):
+    """A 45 MP 16-bit ProPhoto TIFF peaked at 4.4 GB while it was read (the ICC LUT's float
+    temporaries, eight the photo's size): it is converted band by band (a small band here)."""
+    import cv2
+    import pyexiv2
+
+    with Image.open(SHARED_FIXTURES / "xmp" / "tif-with-iptc-icc-xmp.tif") as im:
+        prophoto = im.info["icc_profile"]
+    path = tmp_path / "scan.tif"
+    cv2.imwrite(str(path), (skimage_photo("coffee").astype(np.uint16) * 257)[..., ::-1])
+    with pyexiv2.Image(str(path)) as image:
+        image.modify_icc(prophoto)
+    whole, _ = _peak_while_loading(path)
+    monkeypatch.setattr(photo, "_LUT_BAND_PIXELS", 64 * 64)
+    loaded, peak = _peak_while_loading(path)
+    assert loaded.source_profile == "ProPhoto RGB"
+    assert np.array_equal(loaded.pixels, whole.pixels)     # the same conversion, in bands
+    assert peak < 2 * loaded.pixels.nbytes   # the decoded 16 bits and one float copy
 
 
 def test_size_limit_and_bomb(tmp_path):

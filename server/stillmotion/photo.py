@@ -1,22 +1,24 @@
 """Load a photo safely: bomb and truncation checks, EXIF orientation, ICC -> sRGB.
 
 Everything downstream works on `Photo.pixels`: float32 (H, W, 3) sRGB in [0, 1].
-8-bit files go through littleCMS directly; 16-bit PNG/TIFF keep their precision
-(decoded by OpenCV, converted through a littleCMS-sampled LUT).
+8-bit files (and CMYK ones, read at 8 bits) go through littleCMS directly, from the
+profile's own colour space (RGB, grey or CMYK); 16-bit PNG/TIFF keep their precision
+(decoded by OpenCV, converted through a littleCMS-sampled LUT, or curve for grey, in bands).
 """
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import struct
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
-from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from .colour import icc as icc_mod
 from .errors import DamagedImageError, InputError, TooLargeError, one_line
@@ -247,6 +249,10 @@ def _check_tiff_extent(image: Image.Image, file_size: int) -> None:
 def _is_high_bit(image: Image.Image) -> bool:
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         return True
+    if image.mode == "CMYK":
+        # OpenCV cannot read a 16-bit CMYK TIFF (it was called damaged); Pillow reads it at 8
+        # bits, as a press file is converted to sRGB anyway.
+        return False
     bits = image.info.get("bits") or getattr(image, "bits", 8)
     if image.format == "TIFF":
         try:
@@ -263,18 +269,93 @@ def _is_high_bit(image: Image.Image) -> bool:
     return int(bits) > 8
 
 
-def _decode_high_bit(path: Path) -> np.ndarray:
+def _decode_high_bit(path: Path) -> tuple[np.ndarray, bool]:
+    """The pixels (float32 RGB) and whether any is see-through (an alpha channel below opaque)."""
     import cv2
 
     data = np.fromfile(path, dtype=np.uint8)
     arr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
     if arr is None:
         raise DamagedImageError(f"{path.name}: the 16-bit image data is damaged or truncated")
-    if arr.ndim == 2:
-        arr = np.repeat(arr[..., None], 3, axis=2)
+    if arr.ndim == 2:   # grey: a view of it three times, not three copies
+        arr = np.broadcast_to(arr[..., None], (*arr.shape, 3))
+    opaque = np.iinfo(arr.dtype).max if arr.dtype.kind in "ui" else 1.0
+    transparent = arr.shape[2] == 4 and bool((arr[..., 3] < opaque).any())
     arr = arr[..., :3][..., ::-1]  # BGR(A) -> RGB
     scale = 65535.0 if arr.dtype == np.uint16 else (255.0 if arr.dtype == np.uint8 else 1.0)
-    return np.ascontiguousarray(arr, dtype=np.float32) / scale
+    pixels = np.ascontiguousarray(arr, dtype=np.float32)
+    pixels /= np.float32(scale)   # in place: a second float copy of a 60 MP photo is 720 MB
+    return pixels, transparent
+
+
+# Rows of a 16-bit photo converted through the ICC LUT at a time: the trilinear lookup makes
+# about eight float temporaries the size of what it is given (4.4 GB for a 45 MP TIFF at once).
+_LUT_BAND_PIXELS = 1 << 20
+
+
+def _to_srgb_in_bands(pixels: np.ndarray, convert: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """`pixels` (float32 RGB) through `convert` (to sRGB), in place, band by band."""
+    rows = max(1, _LUT_BAND_PIXELS // max(1, pixels.shape[1]))
+    for top in range(0, pixels.shape[0], rows):
+        band = pixels[top:top + rows]
+        band[...] = convert(band)
+    return pixels
+
+
+def _profile_space(icc: bytes) -> str:
+    """The pixels an ICC profile describes: "RGB", "GRAY", "CMYK"... ("" if unreadable)."""
+    try:
+        return ImageCms.ImageCmsProfile(io.BytesIO(icc)).profile.xcolor_space.strip()
+    except (OSError, ImageCms.PyCMSError):
+        return ""
+
+
+def _through_profile(image: Image.Image, icc: bytes, mode: str) -> Image.Image:
+    """8-bit `image` (in `mode`: "L" or "CMYK") through its profile into sRGB RGB."""
+    transform = ImageCms.buildTransform(ImageCms.ImageCmsProfile(io.BytesIO(icc)), ImageCms.createProfile("sRGB"),
+                                        mode, "RGB", renderingIntent=ImageCms.Intent.PERCEPTUAL)
+    return ImageCms.applyTransform(image if image.mode == mode else image.convert(mode), transform)
+
+
+def _mismatched_profile(path: Path, icc: bytes, pixels: str) -> InputError:
+    """A profile that cannot convert the photo's pixels: one line, not littleCMS's traceback."""
+    space = _profile_space(icc)
+    if not space:
+        return InputError(f"{path.name}: its embedded ICC profile cannot be read; export it again "
+                          "with a colour profile (sRGB, Adobe RGB, ...)")
+    kind = {"RGB": "an RGB", "GRAY": "a greyscale", "CMYK": "a CMYK"}.get(space, f"a {space}")
+    return InputError(f"{path.name}: its embedded ICC profile ({icc_mod.description(icc)}) is {kind} "
+                      f"profile, not one for its {pixels} pixels; export it again with a matching profile")
+
+
+def _srgb_8bit(image: Image.Image, icc: bytes, path: Path) -> Image.Image:
+    """An 8-bit photo as sRGB RGB through its embedded profile: RGB photos, greyscale ones with
+    a grey profile (Gray Gamma 2.2, Dot Gain 20%: a traceback before) and CMYK ones with a CMYK
+    profile (converted naively before, the profile unused)."""
+    space = _profile_space(icc)
+    if space == "RGB" and image.mode in ("RGB", "RGBA", "P", "L", "LA"):
+        return icc_mod.to_srgb_8bit(image.convert("RGB") if image.mode != "RGB" else image, icc)
+    if space == "GRAY" and image.mode in ("L", "LA", "P"):
+        return _through_profile(image, icc, "L")
+    if space == "CMYK" and image.mode == "CMYK":
+        return _through_profile(image, icc, "CMYK")
+    pixels = "CMYK" if image.mode == "CMYK" else "greyscale" if image.mode in ("L", "LA") else "RGB"
+    raise _mismatched_profile(path, icc, pixels)
+
+
+def _srgb_high_bit(pixels: np.ndarray, icc: bytes, path: Path, grey: bool) -> np.ndarray:
+    """16-bit pixels (float32 RGB, grey repeated) to sRGB through their profile's sampled
+    LUT (RGB) or curve (grey), in place."""
+    space = _profile_space(icc)
+    if space == "RGB":
+        lut = icc_mod.lut_to_srgb(icc)
+        return _to_srgb_in_bands(pixels, lambda band: icc_mod.apply_lut(band, lut))
+    if space == "GRAY" and grey:
+        levels = np.arange(256, dtype=np.uint8).reshape(1, 256)
+        curve = np.asarray(_through_profile(Image.fromarray(levels, "L"), icc, "L"), np.float32)[0] / 255.0
+        x = np.linspace(0.0, 1.0, 256, dtype=np.float32)
+        return _to_srgb_in_bands(pixels, lambda band: np.interp(band, x, curve[:, 0]))
+    raise _mismatched_profile(path, icc, "greyscale" if grey else "RGB")
 
 
 def load(path: str | os.PathLike, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS) -> Photo:
@@ -289,19 +370,22 @@ def load(path: str | os.PathLike, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS
         transparent = False
         try:
             if high_bit:
-                pixels = _decode_high_bit(path)
+                pixels, transparent = _decode_high_bit(path)
                 if image.format != "TIFF":   # OpenCV turns a TIFF by its Orientation tag itself
                     pixels = _orient_array(pixels, orientation)
                 if icc and not icc_mod.is_srgb(icc):
-                    pixels = icc_mod.apply_lut(pixels, icc_mod.lut_to_srgb(icc))
+                    grey = image.mode in ("L", "LA", "I;16", "I;16B", "I;16L", "I")
+                    pixels = _srgb_high_bit(pixels, icc, path, grey)
             else:
                 image.load()
                 transparent = _is_transparent(image)
                 oriented = ImageOps.exif_transpose(image)
-                rgb = oriented.convert("RGB") if oriented.mode != "RGB" else oriented
-                if icc and not icc_mod.is_srgb(icc) and image.mode in ("RGB", "RGBA", "P", "L"):
-                    rgb = icc_mod.to_srgb_8bit(rgb, icc)
-                pixels = np.asarray(rgb, dtype=np.float32) / 255.0
+                if icc and not icc_mod.is_srgb(icc):
+                    rgb = _srgb_8bit(oriented, icc, path)
+                else:
+                    rgb = oriented.convert("RGB") if oriented.mode != "RGB" else oriented
+                pixels = np.asarray(rgb).astype(np.float32)
+                pixels /= np.float32(255.0)   # in place (see _decode_high_bit)
         except InputError:
             raise
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:

@@ -53,6 +53,10 @@ class JobProgress:
     rendering shows its own stages again. `on_update(stage, overall, eta_seconds)` is
     called at most every `min_interval` seconds (always when the shown stage changes
     and at the end), so a per-frame report is cheap.
+
+    The ETA is the pace since the work after "prepare" began: preparing (decoding a 60 MP
+    photo, reading it) is a one-off whose seconds say nothing about the frames' pace, and
+    counted in, it made the estimate 15 times too long.
     """
 
     _ORDER = {name: i for i, name in enumerate(STAGES)}
@@ -62,14 +66,16 @@ class JobProgress:
                  min_interval: float = 0.1) -> None:
         self._on_update = on_update
         self._min_interval = min_interval
-        self._started = time.monotonic()
         self._last_emit = 0.0
         self._done: dict[str, float] = {}
+        self._paced_from: tuple[float, float] | None = None   # (time, overall) when prepare was over
         self.stage = "queued"
         self.overall = 0.0
 
     def __call__(self, stage: str, fraction: float) -> None:
         fraction = min(1.0, max(0.0, fraction))
+        if stage != "prepare" and self._paced_from is None:
+            self._paced_from = (time.monotonic(), self.overall)
         if stage in STAGES:
             self._done[stage] = max(self._done.get(stage, 0.0), fraction)
         overall = sum(STAGES[name] * done for name, done in self._done.items())
@@ -92,10 +98,13 @@ class JobProgress:
         return max(reached, key=self._ORDER.__getitem__)
 
     def eta(self) -> float | None:
-        elapsed = time.monotonic() - self._started
-        if self.overall <= 0.02 or elapsed < 0.2:
+        if self._paced_from is None:
             return None
-        return elapsed * (1.0 - self.overall) / self.overall
+        since, overall_then = self._paced_from
+        elapsed, done = time.monotonic() - since, self.overall - overall_then
+        if done <= 0.02 or elapsed < 0.2:
+            return None
+        return elapsed * (1.0 - self.overall) / done
 
 
 def null_progress(stage: str, fraction: float) -> None:

@@ -114,6 +114,27 @@ def test_match_says_what_xmp_it_could_not_carry_and_keeps_the_users_sidecar(phot
     assert read_embedded_xmp(Path(out.strip())) is None
 
 
+def test_match_shows_its_progress_on_a_terminal(drifted_mp4, monkeypatch, capsys) -> None:
+    """Matching a long clip took over a minute with nothing on screen: a terminal now shows the
+    bar animate shows (frames written, an ETA), cleared before the result's path is printed."""
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    clip, photo, _ = drifted_mp4
+    terminal = Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    assert cli.main(["match", str(clip), "--to", str(photo)]) == 0
+    shown = terminal.getvalue().split("\r")
+    bars = [line for line in shown if "match" in line and "%" in line]
+    percents = [int(line.split("%")[0].split()[-1]) for line in bars]
+    assert len(bars) >= 3 and percents == sorted(percents) and percents[-1] == 100, shown
+    assert shown[-1] == "" and shown[-2].strip() == ""          # the bar is cleared at the end
+    assert capsys.readouterr().out.strip().endswith(".matched.mp4")
+
+
 def test_match_out_file_folder_and_strength(drifted_mp4, tmp_path: Path, capsys) -> None:
     clip, photo, truth = drifted_mp4
     target = tmp_path / "graded.mov"

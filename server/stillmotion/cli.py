@@ -10,6 +10,7 @@ import json
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any, Callable, NoReturn, Sequence
 
@@ -145,6 +146,16 @@ class ProgressBar:
             self.stream.flush()
 
 
+def _paced(update: Callable[[str, float, float | None], None], stage: str) -> Callable[[float], None]:
+    """A fraction-done callback for `update` (a ProgressBar's), with an ETA from the pace so far."""
+    start = time.monotonic()
+
+    def report(fraction: float) -> None:
+        elapsed = time.monotonic() - start
+        update(stage, fraction, elapsed * (1.0 - fraction) / fraction if fraction > 0.02 and elapsed > 0.2 else None)
+    return report
+
+
 # ---------------------------------------------------------------- other commands
 def _add_simple(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="run the local daemon (HTTP API for the plug-in)")
@@ -244,7 +255,13 @@ def cmd_match(args: argparse.Namespace) -> int:
     from .colour.match import match_video
 
     warnings: list[str] = []
-    print(match_video(args.video, args.photo, out=args.out, strength=args.strength, warnings=warnings))
+    bar = ProgressBar(Path(args.video).name)
+    try:
+        matched = match_video(args.video, args.photo, out=args.out, strength=args.strength,
+                              warnings=warnings, progress=_paced(bar.update, "match"))
+    finally:
+        bar.clear()
+    print(matched)
     for warning in warnings:
         print(f"{Path(args.video).name}: warning: {warning}", file=sys.stderr)
     return EXIT_OK

@@ -31,7 +31,7 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import cv2
 import numpy as np
@@ -496,7 +496,7 @@ def _ends_in_separator(path: str) -> bool:
 
 def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str | os.PathLike | None = None,
                 strength: float = 1.0, config: Mapping[str, Any] | None = None,
-                warnings: list[str] | None = None) -> Path:
+                warnings: list[str] | None = None, progress: Callable[[float], None] | None = None) -> Path:
     """Colour-match a clip on disk (made here or anywhere) to its source photo; returns the new file.
 
     Written beside the video as VIDEO.matched.mp4 (then .matched-2.mp4, ...; a ProRes
@@ -507,7 +507,8 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
     if it is aligned with the photo the fit uses its pixels, otherwise the
     photo's colour distribution. The clip's sound is carried over (video.audio).
     `warnings`, when given, receives what the user should know but that does not stop the
-    match (its XMP not carried, its sidecar not written), one line each.
+    match (its XMP not carried, its sidecar not written), one line each; `progress`, the
+    fraction of the clip's frames written so far.
     """
     from .. import config as config_mod, photo as photo_mod
     from ..place import check_destination, claim, place_group, sweep_abandoned, temp_path, write_failure
@@ -563,7 +564,7 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
     want_sidecar, embed = packet_switches(cfg)
     try:
         encode(matched, picture, width=width, height=height, fps=info.fps or 24.0, settings=settings,
-               n_frames=info.n_frames, times=times)
+               n_frames=info.n_frames, times=times, progress=progress)
         # The clip's sound (a cloud service's soundtrack) comes along; without any, the picture is the file.
         if with_audio(picture, video, tmp) is None:
             os.replace(picture, tmp)

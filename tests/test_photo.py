@@ -121,6 +121,49 @@ def test_a_greyscale_photo_with_a_grey_profile_is_converted_at_8_and_16_bits(tmp
     assert np.abs(expected - grey[..., None] / 255.0).mean() > 0.05       # the conversion did something
 
 
+def _adobe_rgb_to_srgb(rgb8: np.ndarray) -> np.ndarray:
+    """Adobe RGB (1998) -> sRGB from the two standards' published numbers (not through any profile)."""
+    linear = (rgb8 / 255.0) ** (563 / 256)
+    adobe_to_xyz = np.array([[0.5767309, 0.1855540, 0.1881852], [0.2973769, 0.6273491, 0.0752741],
+                             [0.0270343, 0.0706872, 0.9911085]])
+    xyz_to_srgb = np.array([[3.2404542, -1.5371385, -0.4985314], [-0.9692660, 1.8760108, 0.0415560],
+                            [0.0556434, -0.2040259, 1.0572252]])
+    srgb = np.clip(linear @ (xyz_to_srgb @ adobe_to_xyz).T, 0.0, 1.0)
+    return np.where(srgb <= 0.0031308, 12.92 * srgb, 1.055 * srgb ** (1 / 2.4) - 0.055)
+
+
+@pytest.mark.parametrize("exif, adobe", [
+    ({"Exif.Photo.ColorSpace": "65535", "Exif.Iop.InteroperabilityIndex": "R03"}, True),   # DCF option file
+    ({"Exif.Photo.ColorSpace": "2"}, True),                                                  # some cameras
+    ({"Exif.Photo.ColorSpace": "1", "Exif.Iop.InteroperabilityIndex": "R98"}, False),       # sRGB
+    ({"Exif.Photo.ColorSpace": "65535"}, False),          # uncalibrated, nothing more said: sRGB assumed
+])
+def test_a_camera_jpeg_in_adobe_rgb_without_a_profile_is_read_as_adobe_rgb(tmp_path, exif, adobe):
+    """A camera set to Adobe RGB embeds no profile in its JPEGs, only EXIF saying so (as Lightroom
+    and Photoshop read it); taken as sRGB, the clip came out desaturated."""
+    import pyexiv2
+
+    colours = np.array([[[200, 100, 50], [40, 160, 90], [128, 128, 128], [30, 60, 220]]], np.uint8)
+    path = tmp_path / "_DSC0001.JPG"
+
+    def camera_jpeg(**profile: bytes) -> None:
+        patches = np.repeat(np.repeat(colours, 16, axis=0), 16, axis=1)
+        Image.fromarray(patches).save(path, quality=100, subsampling=0, **profile)
+        with pyexiv2.Image(str(path)) as image:
+            image.modify_exif(exif)
+
+    camera_jpeg()
+    loaded = photo.load(path)
+    centres = loaded.pixels[8, 8::16]
+    expected = _adobe_rgb_to_srgb(colours[0].astype(np.float64)) if adobe else colours[0] / 255.0
+    assert np.abs(centres - expected).max() < 1.5 / 255, (centres * 255, expected * 255)
+    assert ("Adobe RGB" in loaded.source_profile) == adobe
+    # An embedded profile says more than EXIF does: it wins (ladybug.jpg in the shared fixtures
+    # is such a file: ColorSpace uncalibrated, with its profile).
+    camera_jpeg(icc_profile=ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    assert np.abs(photo.load(path).pixels[8, 8::16] - colours[0] / 255.0).max() < 1.5 / 255
+
+
 def test_a_cmyk_photo_is_converted_through_its_own_profile(tmp_path):
     """A CMYK JPEG's embedded press profile was left unused (Pillow's naive CMYK -> RGB)."""
     path = tmp_path / "press.jpg"

@@ -90,6 +90,24 @@ def _exif(image: Image.Image) -> dict[str, Any]:
     return out
 
 
+def _exif_colour_space(image: Image.Image) -> bytes | None:
+    """The profile a camera's EXIF names for a file without one: Adobe RGB (1998) for a camera set
+    to Adobe RGB (DCF: ColorSpace 'uncalibrated' and interoperability index "R03"; some write
+    ColorSpace 2), which Lightroom and Photoshop honour; else None (sRGB, as EXIF's ColorSpace 1
+    says, or nothing said). Read as sRGB, such a photo's clip came out desaturated."""
+    try:
+        exif = image.getexif()
+        space = exif.get_ifd(ExifTags.IFD.Exif).get(0xA001)
+        index = exif.get_ifd(ExifTags.IFD.Interop).get(0x0001)
+    except Exception:  # broken EXIF never stops a job
+        return None
+    if isinstance(index, bytes):
+        index = index.decode("ascii", "replace")
+    if space == 2 or (space == 0xFFFF and str(index or "").strip("\0 ").upper() == "R03"):
+        return icc_mod.adobe_rgb_profile()
+    return None
+
+
 def _orient_array(arr: np.ndarray, orientation: int) -> np.ndarray:
     """EXIF orientation (1-8) applied to a numpy image, as ImageOps.exif_transpose does."""
     ops = {
@@ -363,7 +381,7 @@ def load(path: str | os.PathLike, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS
     path = Path(path)
     image = open_checked(path, max_megapixels)
     with image:
-        icc = image.info.get("icc_profile")
+        icc = image.info.get("icc_profile") or _exif_colour_space(image)
         exif = _exif(image)
         orientation = int(exif.get("Orientation", 1) or 1)
         high_bit = _is_high_bit(image)

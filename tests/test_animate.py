@@ -305,6 +305,24 @@ def test_python_dash_m_is_the_same_command(photo_jpg, fast_config):
     assert missing.returncode == 2 and missing.stderr.startswith("stillmotion: error:")
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX pipes")
+def test_output_into_a_reader_that_stopped_is_no_traceback(photo_jpg, fast_config):
+    """`stillmotion inspect IMG.jpg | head` printed a BrokenPipeError traceback once head had
+    its lines; now the command stops quietly with 141, as a program killed by SIGPIPE."""
+    import os
+    import subprocess
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)                       # the reader has already gone
+    try:
+        proc = subprocess.run([sys.executable, "-m", "stillmotion", "inspect", str(photo_jpg)],
+                              stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write_end)
+    assert proc.stderr == ""
+    assert proc.returncode == 141
+
+
 def test_out_that_cannot_be_a_folder_is_one_line_before_any_work(photo_jpg, fast_config, capsys, tmp_path):
     blocker = tmp_path / "clips"
     blocker.write_text("a file where the folder would go")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -339,13 +340,34 @@ def _terminate_like_interrupt() -> dict[int, Any]:
             for sig in (getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))}
 
 
+# Output piped into a reader that stopped early (`stillmotion inspect IMG.jpg | head`): the
+# status a C program killed by SIGPIPE gets, as `stopped by SIGTERM` gets 128 + 15.
+EXIT_STDOUT_CLOSED = 128 + 13
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at the null device, so that the interpreter's flush at exit does not
+    print a second BrokenPipeError for the reader that has gone."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):   # (no real file behind stdout: a test's capture)
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
     previous = _terminate_like_interrupt() if args.command not in ("serve", "watch") else {}
     try:
-        return func(args)
+        status = func(args)
+        sys.stdout.flush()         # (a reader gone shows here, not as a warning at exit)
+        return status
+    except BrokenPipeError:
+        _quiet_stdout()
+        return EXIT_STDOUT_CLOSED
     except (InputError, ConfigError) as exc:
         _error(exc)
         return EXIT_BAD_INPUT

@@ -452,6 +452,11 @@ def test_ntsc_frame_rates_are_exact(photo_jpg, fast_config, fps, rate, frames):
     (["match", "clip.mp4"], "stillmotion match: error: the following arguments are required: --to"),
     (["match", "clip.mp4", "--to", "p.jpg", "--strength", "2"], "stillmotion match: error: argument --strength"),
     (["models", "pull"], "stillmotion models pull: error: the following arguments are required: name"),
+    # An option the command does not know names the command's --help, which lists its options.
+    (["animate", "p.jpg", "--bogus"], "stillmotion animate: error: unrecognized arguments: --bogus; "
+                                      "see `stillmotion animate --help`"),
+    (["models", "list", "--all"], "stillmotion models list: error: unrecognized arguments: --all; "
+                                  "see `stillmotion models list --help`"),
     (["animat", "p.jpg"], "stillmotion: error: argument COMMAND: invalid choice: 'animat'"),
     ([], "stillmotion: error: the following arguments are required: COMMAND"),
 ])

@@ -30,6 +30,18 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}; see `{self.prog} --help`\n")
 
 
+class _CommandParser(_Parser):
+    """A command's parser (`animate`, `models list`, ...): an option it does not know is its own
+    error, naming its own --help. Left to the top parser, `animate --bogus` named
+    `stillmotion --help`, which does not list animate's options."""
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, extras
+
+
 def _unit_interval(text: str) -> float:
     try:
         value = float(text)
@@ -311,7 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="stillmotion", description="Turn graded photos into short clips that keep their look.")
     parser.add_argument("--version", action="version", version=f"stillmotion {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_CommandParser)
     _add_animate(sub)
     _add_simple(sub)
     return parser

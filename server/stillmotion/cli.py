@@ -1,6 +1,7 @@
 """Command line: argument parsing only; each command calls into the modules.
 
-Exit status: 0 ok, 1 a job failed, 2 bad input (one readable line on stderr).
+Exit status: 0 ok, 1 a job failed, 2 bad input (one readable line on stderr); 130 after Ctrl-C,
+128 + N after signal N (SIGTERM, SIGHUP), 141 when the reader of stdout has gone.
 """
 
 from __future__ import annotations

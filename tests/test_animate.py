@@ -305,6 +305,24 @@ def test_python_dash_m_is_the_same_command(photo_jpg, fast_config):
     assert missing.returncode == 2 and missing.stderr.startswith("stillmotion: error:")
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX pipes")
+def test_output_into_a_reader_that_stopped_is_no_traceback(photo_jpg, fast_config):
+    """`stillmotion inspect IMG.jpg | head` printed a BrokenPipeError traceback once head had
+    its lines; now the command stops quietly with 141, as a program killed by SIGPIPE."""
+    import os
+    import subprocess
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)                       # the reader has already gone
+    try:
+        proc = subprocess.run([sys.executable, "-m", "stillmotion", "inspect", str(photo_jpg)],
+                              stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write_end)
+    assert proc.stderr == ""
+    assert proc.returncode == 141
+
+
 def test_out_that_cannot_be_a_folder_is_one_line_before_any_work(photo_jpg, fast_config, capsys, tmp_path):
     blocker = tmp_path / "clips"
     blocker.write_text("a file where the folder would go")
@@ -433,7 +451,12 @@ def test_ntsc_frame_rates_are_exact(photo_jpg, fast_config, fps, rate, frames):
     (["animate"], "stillmotion animate: error: the following arguments are required: PHOTO"),
     (["match", "clip.mp4"], "stillmotion match: error: the following arguments are required: --to"),
     (["match", "clip.mp4", "--to", "p.jpg", "--strength", "2"], "stillmotion match: error: argument --strength"),
-    (["models", "pull"], "stillmotion models pull: error: the following arguments are required: name"),
+    (["models", "pull"], "stillmotion models pull: error: the following arguments are required: NAME"),
+    # An option the command does not know names the command's --help, which lists its options.
+    (["animate", "p.jpg", "--bogus"], "stillmotion animate: error: unrecognized arguments: --bogus; "
+                                      "see `stillmotion animate --help`"),
+    (["models", "list", "--all"], "stillmotion models list: error: unrecognized arguments: --all; "
+                                  "see `stillmotion models list --help`"),
     (["animat", "p.jpg"], "stillmotion: error: argument COMMAND: invalid choice: 'animat'"),
     ([], "stillmotion: error: the following arguments are required: COMMAND"),
 ])
@@ -447,6 +470,40 @@ def test_a_bad_option_is_one_line_not_the_usage(argv, expect, capsys):
     assert captured.out == "" and len(err) == 1, err
     assert err[0].startswith(expect) and "usage:" not in err[0]
     assert "--help" in err[0]
+
+
+def _command_parsers(parser) -> dict:
+    """Every command's parser by its name (`animate`, `models list`, ...)."""
+    import argparse
+
+    found = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found[sub.prog.removeprefix("stillmotion ")] = sub
+                found.update(_command_parsers(sub))
+    return found
+
+
+def test_every_option_of_every_command_says_what_it_is():
+    """`serve --help` showed `--config CONFIG` with no word on it while `animate --help` said
+    "config file (default: the user config)"; `--to`, `doctor --json` and `models list --json` had
+    no text either. Every option now has one, and the same option reads the same everywhere."""
+    commands = _command_parsers(cli.build_parser())
+    assert {"animate", "serve", "watch", "analyze", "inspect", "match", "doctor", "models",
+            "models list", "models pull", "install-plugin"} <= set(commands)
+    texts: dict[str, set] = {}
+    for name, parser in commands.items():
+        for action in parser._actions:
+            if action.help is None and action.dest not in ("help", "models_command"):
+                pytest.fail(f"`stillmotion {name}`: {action.option_strings or action.dest} has no help text")
+            for option in action.option_strings:
+                texts.setdefault(option, set()).add(action.help)
+    assert len(texts["--config"]) == 1 and len(texts["--xmp"]) == 1
+    animate_help = " ".join(commands["animate"].format_help().split())
+    for default in ("[animate] engine", "[animate] profile", "[animate] fps", "[animate] format",
+                    "[output] long_edge", "default: h264", "default: start", "default: source"):
+        assert default in animate_help
 
 
 @pytest.mark.parametrize("variable,value,says", [

@@ -555,6 +555,8 @@ def test_errors_are_json_everywhere(client):
                                  ("GET", "/v1/jobs?status=sleeping", 400)):
         reply = client.request(method, path)
         assert reply.status == status and set(reply.body["error"]) == {"code", "message"}, (method, path)
+        if "?" in path:   # a query's value, as docs/daemon.md says of a field's value
+            assert reply.body["error"]["code"] == "bad_input", (path, reply.body)
     not_multipart = client.request("POST", "/v1/jobs", headers={"Content-Type": "application/json"})
     assert not_multipart.status == 415
 

@@ -99,3 +99,20 @@ def test_window_properties(width: int, height: int, preset: str, x: float, y: fl
         assert x0 <= bx0 + 0.5 and bx1 - 0.5 <= x1
     if by1 - by0 <= y1 - y0:
         assert y0 <= by0 + 0.5 and by1 - 0.5 <= y1
+
+
+@pytest.mark.parametrize("photo_size", [(451, 300), (1697, 1132), (300, 451)])
+@pytest.mark.parametrize("preset, size, expected", [
+    ("9:16", "1080p", (1080, 1920)), ("16:9", "2160p", (3840, 2160)), ("4:5", "1080p", (1080, 1350)),
+    ("1:1", "1440p", (1440, 1440)),
+])
+def test_a_social_aspect_at_a_delivery_size_is_its_exact_shape(photo_size, preset, size, expected) -> None:
+    """`--aspect 9:16 --size 1080p` on a 451x300 photo came out 1080x1916: the size followed the
+    cropped photo (168x300 px, a pixel off 9:16) instead of the preset a platform asks for."""
+    from stillmotion.jobs.pipeline import delivery_size
+    from stillmotion.request import AnimateRequest
+
+    window = aspect.crop_window(*photo_size, preset)
+    crop_w, crop_h = window[2] - window[0], window[3] - window[1]
+    request = AnimateRequest.from_dict({"aspect": preset, "size": size})
+    assert delivery_size(crop_w, crop_h, request, {"long_edge": 1920}) == expected

@@ -1,12 +1,14 @@
 """Command line: argument parsing only; each command calls into the modules.
 
-Exit status: 0 ok, 1 a job failed, 2 bad input (one readable line on stderr).
+Exit status: 0 ok, 1 a job failed, 2 bad input (one readable line on stderr); 130 after Ctrl-C,
+128 + N after signal N (SIGTERM, SIGHUP), 141 when the reader of stdout has gone.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -29,6 +31,18 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}; see `{self.prog} --help`\n")
 
 
+class _CommandParser(_Parser):
+    """A command's parser (`animate`, `models list`, ...): an option it does not know is its own
+    error, naming its own --help. Left to the top parser, `animate --bogus` named
+    `stillmotion --help`, which does not list animate's options."""
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, extras
+
+
 def _unit_interval(text: str) -> float:
     try:
         value = float(text)
@@ -39,36 +53,59 @@ def _unit_interval(text: str) -> float:
     return value
 
 
+PHOTO_HELP = "a JPEG, PNG, TIFF, WebP or HEIF photo (camera raw files: export the developed photo)"
+CONFIG_HELP = "config file (default: config.toml in the config folder; `stillmotion doctor` shows where)"
+
+
 # ---------------------------------------------------------------- animate
 def _add_animate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("animate", help="turn photos into clips written beside them",
                        description="Turn each PHOTO into a short clip written beside it "
                                    "(PHOTO.motion.mp4, then .motion-2.mp4, ...; never overwriting).")
-    p.add_argument("photos", nargs="+", metavar="PHOTO", type=Path)
-    p.add_argument("--engine", choices=ENGINES, help="generation engine (default: config, auto)")
-    p.add_argument("--model", help="registry name, Hugging Face id or local diffusers folder")
-    p.add_argument("--profile", choices=profiles.CHOICES, help="motion profile (default: auto)")
-    p.add_argument("--prompt", help="what happens next (default: per-photo prompt, caption, or the profile's)")
-    p.add_argument("--duration", type=float, help="seconds (default: the profile's)")
-    p.add_argument("--fps", type=float, help="frames per second of the clip (default 24; 23.976, 29.97 and 59.94 are the NTSC rates)")
-    p.add_argument("--motion", type=float, help="motion intensity 0..1")
-    p.add_argument("--camera", choices=CAMERAS, help="camera movement")
-    p.add_argument("--style", dest="style_consistency", type=float,
-                   help="style consistency 0..1: how strongly the clip keeps the photo's colour")
-    p.add_argument("--seed", type=int, help="random seed (the same seed gives the same clip)")
-    p.add_argument("--variants", type=int, default=1, help="clips per photo: different takes, with successive seeds")
+    p.add_argument("photos", nargs="+", metavar="PHOTO", type=Path, help=PHOTO_HELP)
+    # Each default is named as the config key that sets it, then its value in default.toml.
+    p.add_argument("--engine", choices=ENGINES, help="generation engine (default: [animate] engine, auto)")
+    p.add_argument("--model", metavar="NAME|DIR",
+                   help="a registry name, a Hugging Face id on disk or a local diffusers folder")
+    p.add_argument("--profile", choices=profiles.CHOICES,
+                   help="motion profile (default: [animate] profile, auto: the one the photo suggests)")
+    p.add_argument("--prompt", metavar="TEXT",
+                   help="what happens next, for engines that follow text (default: the photo's own "
+                        "prompt, its caption, or the profile's)")
+    p.add_argument("--duration", type=float, metavar="SECONDS", help="length, 0.5..30 (default: the profile's)")
+    p.add_argument("--fps", type=float, metavar="N",
+                   help="frames per second, 1..120, at most 50 for gif and webp (default: [animate] fps, 24); "
+                        "23.976, 29.97 and 59.94 are the NTSC rates")
+    p.add_argument("--motion", type=float, metavar="0..1",
+                   help="motion intensity (default: the profile's, or [animate] motion if your config sets it)")
+    p.add_argument("--camera", choices=CAMERAS, help="camera movement (default: the profile's)")
+    p.add_argument("--style", dest="style_consistency", type=float, metavar="0..1",
+                   help="style consistency: how strongly the clip is held to the photo's colour "
+                        "(default: the profile's, or [animate] style_consistency if your config sets it)")
+    p.add_argument("--seed", type=int, metavar="N",
+                   help="random seed: the same seed gives the same clip (default: a random one, "
+                        "recorded in the clip's XMP)")
+    p.add_argument("--variants", type=int, default=1, metavar="N",
+                   help="clips per photo, 1..16: different takes, with successive seeds (default: 1)")
     p.add_argument("--anchor", choices=ANCHORS, default="start",
-                   help="the photo is the first frame (start) or the last (end: what happened before)")
+                   help="the photo is the first frame (start) or the last (end: what happened before) "
+                        "(default: start)")
     p.add_argument("--loop", action="store_true", help="end exactly where the clip starts")
-    p.add_argument("--format", choices=FORMATS, help="mp4 (default), mov (ProRes), gif, webp, tiff")
-    p.add_argument("--codec", choices=CODECS, default="h264", help="mp4 codec")
-    p.add_argument("--size", choices=SIZES, help="delivery size (default: [output] long_edge)")
-    p.add_argument("--aspect", choices=ASPECTS, default="source", help="crop to a social aspect")
+    p.add_argument("--format", choices=FORMATS,
+                   help="mp4 (H.264 or HEVC), mov (ProRes 422 HQ), gif, webp, tiff (16-bit frames) "
+                        "(default: [animate] format, mp4)")
+    p.add_argument("--codec", choices=CODECS, default="h264", help="codec of mp4 clips (default: h264)")
+    p.add_argument("--size", choices=SIZES,
+                   help="delivery size, the short edge; source: the photo's (default: [output] long_edge, "
+                        "1920, or web_long_edge, 960, for gif and webp; never larger than the photo)")
+    p.add_argument("--aspect", choices=ASPECTS, default="source",
+                   help="crop to a social aspect around the subject (default: source)")
     p.add_argument("--no-colour-match", dest="colour_match", action="store_false",
                    help="do not hold the clip to the photo's colour")
-    p.add_argument("--xmp", type=Path, help="XMP sidecar to use (default: found beside the photo)")
-    p.add_argument("--out", type=Path, help="write into this folder instead of beside each photo")
-    p.add_argument("--config", type=Path, help="config file (default: the user config)")
+    p.add_argument("--xmp", type=Path, metavar="SIDECAR",
+                   help="XMP sidecar to use (default: IMG.xmp or IMG.jpg.xmp beside the photo)")
+    p.add_argument("--out", type=Path, metavar="DIR", help="write into DIR instead of beside each photo")
+    p.add_argument("--config", type=Path, metavar="FILE", help=CONFIG_HELP)
     p.set_defaults(func=cmd_animate)
 
 
@@ -159,40 +196,43 @@ def _paced(update: Callable[[str, float, float | None], None], stage: str) -> Ca
 # ---------------------------------------------------------------- other commands
 def _add_simple(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="run the local daemon (HTTP API for the plug-in)")
-    p.add_argument("--host", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=int, help="port (default 8765)")
-    p.add_argument("--config", type=Path)
+    p.add_argument("--host", metavar="ADDRESS", help="address to bind (default: [server] host, 127.0.0.1)")
+    p.add_argument("--port", type=int, metavar="N", help="TCP port (default: [server] port, 8765)")
+    p.add_argument("--config", type=Path, metavar="FILE", help=CONFIG_HELP)
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("watch", help="animate photos dropped into folders (Capture One, anything)")
     p.add_argument("dirs", nargs="*", metavar="DIR", type=Path,
-                   help="folders to watch (default: the [watch] folders in config)")
-    p.add_argument("--config", type=Path)
+                   help="folders to watch (default: the [[watch.folders]] in the config)")
+    p.add_argument("--config", type=Path, metavar="FILE", help=CONFIG_HELP)
     p.set_defaults(func=cmd_watch)
 
     p = sub.add_parser("analyze", help="how video-ready is each photo, and which motion profile fits")
-    p.add_argument("photos", nargs="+", metavar="PHOTO", type=Path)
-    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("photos", nargs="+", metavar="PHOTO", type=Path, help=PHOTO_HELP)
+    p.add_argument("--json", action="store_true", help="print JSON (a list for several photos)")
     p.set_defaults(func=cmd_analyze)
 
     p = sub.add_parser("inspect", help="print the metadata the pipeline will use for a photo")
-    p.add_argument("photo", metavar="PHOTO", type=Path)
-    p.add_argument("--xmp", type=Path, help="XMP sidecar (default: found beside the photo)")
+    p.add_argument("photo", metavar="PHOTO", type=Path, help=PHOTO_HELP)
+    p.add_argument("--xmp", type=Path, metavar="SIDECAR",
+                   help="XMP sidecar to use (default: IMG.xmp or IMG.jpg.xmp beside the photo)")
     p.add_argument("--json", action="store_true",
                    help="print JSON (every field, unset ones as null) instead of the settings that are set")
     p.set_defaults(func=cmd_inspect)
 
     p = sub.add_parser("match", help="colour-match any clip to its source photo")
-    p.add_argument("video", metavar="VIDEO", type=Path)
-    p.add_argument("--to", dest="photo", required=True, metavar="PHOTO", type=Path)
+    p.add_argument("video", metavar="VIDEO", type=Path, help="the clip to match: any SDR video (MP4, MOV, ...)")
+    p.add_argument("--to", dest="photo", required=True, metavar="PHOTO", type=Path,
+                   help="the photo the clip was made from")
     # A string, not a Path: Path("newdir/") loses the separator that says "a folder".
-    p.add_argument("--out", help="a folder (DIR/ is made if missing), or a new .mp4 (H.264) or .mov (ProRes) "
+    p.add_argument("--out", metavar="DIR|FILE", help="a folder (DIR/ is made if missing), or a new .mp4 (H.264) or .mov (ProRes) "
                                  "file (default: VIDEO.matched.mp4 beside it; .mov for a ProRes clip)")
-    p.add_argument("--strength", type=_unit_interval, default=1.0, help="0..1 (default 1)")
+    p.add_argument("--strength", type=_unit_interval, default=1.0, metavar="0..1",
+                   help="how strongly the clip is held to the photo's colour (default: 1)")
     p.set_defaults(func=cmd_match)
 
     p = sub.add_parser("doctor", help="what this machine can do: Python, torch, device, codecs, engines")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("models", help="list or download generative models")
@@ -200,14 +240,14 @@ def _add_simple(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_models_list)         # `stillmotion models` alone lists them
     msub = p.add_subparsers(dest="models_command")
     q = msub.add_parser("list", help="registered models: installed or not, size, usable here")
-    q.add_argument("--json", action="store_true")
+    q.add_argument("--json", action="store_true", help="print JSON")
     q.set_defaults(func=cmd_models_list)
     q = msub.add_parser("pull", help="download a model into the model folder")
-    q.add_argument("name")
+    q.add_argument("name", metavar="NAME", help="a registry name (see `stillmotion models list`) or a Hugging Face id")
     q.set_defaults(func=cmd_models_pull)
 
     p = sub.add_parser("install-plugin", help="copy the Lightroom Classic plug-in into Lightroom's Modules folder")
-    p.add_argument("--dest", type=Path, help="destination folder (default: Lightroom's Modules folder)")
+    p.add_argument("--dest", type=Path, metavar="DIR", help="destination folder (default: Lightroom's Modules folder)")
     p.set_defaults(func=cmd_install_plugin)
 
 
@@ -310,7 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="stillmotion", description="Turn graded photos into short clips that keep their look.")
     parser.add_argument("--version", action="version", version=f"stillmotion {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_CommandParser)
     _add_animate(sub)
     _add_simple(sub)
     return parser
@@ -339,13 +379,34 @@ def _terminate_like_interrupt() -> dict[int, Any]:
             for sig in (getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))}
 
 
+# Output piped into a reader that stopped early (`stillmotion inspect IMG.jpg | head`): the
+# status a C program killed by SIGPIPE gets, as `stopped by SIGTERM` gets 128 + 15.
+EXIT_STDOUT_CLOSED = 128 + 13
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at the null device, so that the interpreter's flush at exit does not
+    print a second BrokenPipeError for the reader that has gone."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):   # (no real file behind stdout: a test's capture)
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
     previous = _terminate_like_interrupt() if args.command not in ("serve", "watch") else {}
     try:
-        return func(args)
+        status = func(args)
+        sys.stdout.flush()         # (a reader gone shows here, not as a warning at exit)
+        return status
+    except BrokenPipeError:
+        _quiet_stdout()
+        return EXIT_STDOUT_CLOSED
     except (InputError, ConfigError) as exc:
         _error(exc)
         return EXIT_BAD_INPUT

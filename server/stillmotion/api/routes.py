@@ -90,9 +90,9 @@ async def list_jobs(request: web.Request) -> web.Response:
     try:
         limit = int(request.query.get("limit", "100"))
     except ValueError:
-        raise ApiError(400, "bad_request", "limit must be a whole number") from None
-    if not 1 <= limit <= LIST_LIMIT:
-        raise ApiError(400, "bad_request", f"limit must be between 1 and {LIST_LIMIT}; got {limit}")
+        raise ApiError(400, "bad_input", "limit must be a whole number") from None
+    if not 1 <= limit <= LIST_LIMIT:   # (a value, as ?status=sleeping: bad_input, not bad_request)
+        raise ApiError(400, "bad_input", f"limit must be between 1 and {LIST_LIMIT}; got {limit}")
     # Off the loop: a thousand jobs with their info is megabytes of JSON (~150 ms here), which
     # every other client (progress polls, event streams) would wait behind.
     body = await in_thread(_job_list_body, request.app[STORE], statuses, limit)

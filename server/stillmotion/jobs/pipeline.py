@@ -24,7 +24,7 @@ from ..colour.match import match_frames
 from ..errors import Canceled
 from ..place import check_destination, place_group, remove_temp, sweep_abandoned, temp_path, write_failure
 from ..request import AnimateRequest
-from ..video.aspect import crop_photo
+from ..video.aspect import RATIOS, crop_photo
 from ..video.encode import SUFFIX, EncodeSettings, check_frame_size, encode, even_size
 from ..video.finish import FinishSettings, finish_clip
 from . import placement
@@ -78,8 +78,10 @@ def delivery_size(width: int, height: int, request: AnimateRequest, output_cfg: 
     """The clip's size: --size (short edge) or [output] long_edge (web_long_edge for GIF and
     animated WebP). Without --size it is never above the source unless [output]
     upscale_beyond_source; an explicit --size is the user's request and is delivered as asked
-    (a 400 px photo at --size 1080p comes out 1080 px, upscaled)."""
-    aspect = width / height
+    (a 400 px photo at --size 1080p comes out 1080 px, upscaled). With --aspect, scaled sizes
+    take the preset's exact shape: a photo cropped to 9:16 is a pixel or so off it (168x300 px),
+    and at --size 1080p that made 1080x1916, not the 1080x1920 a platform asks for."""
+    aspect = RATIOS.get(request.aspect, width / height)
     if request.size == "source":
         w, h = width, height
     elif request.size in SIZE_SHORT_EDGE:

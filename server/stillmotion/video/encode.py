@@ -350,7 +350,8 @@ class _TiffSequenceWriter:
     """A 16-bit TIFF frame sequence for colourists: `path` is a folder of frame_000001.tif, ...
 
     Each file is 16 bits per channel RGB, lossless Deflate with the horizontal
-    predictor (about a quarter of the raw size, fast at level 1), carries the
+    predictor (fast at level 1; a real photo's 16-bit frames keep 85-90% of the raw size:
+    their low bits are fine detail, not runs), carries the
     sRGB ICC profile (the frames are sRGB-encoded, not linear) and notes its
     frame number and the clip's rate in ImageDescription, since a TIFF has no
     frame rate. The folder is the unit that is placed: it is filled under its

@@ -118,3 +118,30 @@ def test_new_settings_are_range_checked() -> None:
         MatchSettings(unchanged_below=-1.0)
     with pytest.raises(ConfigError, match="fallback_drift"):
         MatchSettings.from_config({"colour": {"fallback_drift": 1.5}})
+
+
+def test_the_job_leaves_a_parallax_clip_as_rendered_and_says_why(fixtures_dir, fast_config, tmp_path):
+    """Every parallax frame is the photo's own pixels, so the job does not colour-match it: with
+    --anchor end the matcher could only fit on the first frame, a tighter view of the photo that
+    does not line up with it (kodim08's pull-out: alignment 0.07), and its distribution fallback
+    moved the clip's last frame, the photo itself, by up to 10 levels."""
+    import cv2
+
+    from stillmotion import cli
+
+    photo_path = fixtures_dir / "photos" / "kodim08.png"
+    if not photo_path.is_file():
+        pytest.skip(f"shared fixture {photo_path} not found")
+    runs = {}
+    for name, extra in (("matched", []), ("unmatched", ["--no-colour-match"])):
+        out = tmp_path / name
+        args = ["animate", str(photo_path), "--camera", "pull-out", "--anchor", "end", "--motion", "1",
+                "--duration", "1", "--fps", "12", "--format", "tiff", "--seed", "0", "--out", str(out)]
+        assert cli.main(args + extra) == 0
+        folder = next(p for p in out.iterdir() if p.is_dir())
+        runs[name] = [cv2.imread(str(f), cv2.IMREAD_UNCHANGED) for f in sorted(folder.glob("*.tif"))]
+        sidecar = next(out.glob("*.xmp")).read_text(encoding="utf-8")
+        runs[name + " xmp"] = sidecar
+    assert len(runs["matched"]) == 12
+    assert all(np.array_equal(a, b) for a, b in zip(runs["matched"], runs["unmatched"]))
+    assert "<stillmotion:colour_method>exact</stillmotion:colour_method>" in runs["matched xmp"]

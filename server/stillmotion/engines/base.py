@@ -28,6 +28,10 @@ class Clip:
     seed: int
     # Everything needed to reproduce the clip: engine, model, revision, sizes, args.
     info: dict[str, Any] = field(default_factory=dict)
+    # Every frame is the photo's own pixels, moved (the parallax engine): its colour cannot
+    # drift, so there is nothing to match, and a fit on a frame that is not the photo (the
+    # first of an --anchor end clip, beyond the look-ahead) could only add error.
+    colour_exact: bool = False
 
 
 @dataclass

@@ -300,4 +300,5 @@ class ParallaxEngine:
                     anchor_index=anchor_index, seed=seed,
                     info={"engine": self.name, "model": "stillmotion-parallax", "revision": REVISION,
                           "camera_rendered": camera, "take": take.describe(camera),
-                          "depth": "focus+position+faces heuristic, guided-filter refined"})
+                          "depth": "focus+position+faces heuristic, guided-filter refined"},
+                    colour_exact=True)

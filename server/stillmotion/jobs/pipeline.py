@@ -224,7 +224,10 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
             # -- colour / finish (streamed) -------------------------------------------
             # Held to the photo's colour: one fitted transform, steady over time.
             colour_info: dict[str, Any] = {}
-            if request.colour_match and config.get("colour", {}).get("enabled", True):
+            matching = request.colour_match and config.get("colour", {}).get("enabled", True)
+            if matching and clip.colour_exact:
+                colour_info = {"colour_method": "exact"}   # the photo's own pixels: nothing to hold
+            elif matching:
                 frames = match_frames(frames, pixels, strength=float(request.style_consistency or 0.0),
                                       anchor_index=clip.anchor_index, n_frames=clip.n_frames,
                                       config=config, info=colour_info)

@@ -38,8 +38,9 @@ from .base import Clip, EngineStatus
 # the frame in hand and the one being corrected) and the encoder's queue (2) and frame.
 FRAMES_IN_FLIGHT = 14
 # Recorded as the clip's engine revision: "2" since the seed varies the take (under "1"
-# only an orbit's or a breathing drift's direction followed the seed).
-REVISION = "2"
+# only an orbit's or a breathing drift's direction followed the seed); "3" since a face is
+# near all alike (depth.py), so a photo with a face renders otherwise than under "2".
+REVISION = "3"
 # Move reversed in time for `--anchor end`: the clip then leads *into* the photo.
 _REVERSED = {"push-in": "pull-out", "pull-out": "push-in", "pan-left": "pan-right",
              "pan-right": "pan-left", "rise": "fall", "orbit": "orbit", "none": "none"}

@@ -139,6 +139,22 @@ def test_clip_is_never_larger_than_the_photo(tmp_path, fast_config):
     assert (info.width, info.height) == (200, 134)
 
 
+def test_a_photo_with_an_odd_side_starts_on_its_own_pixels(tmp_path, fast_config):
+    """A 241 px wide photo makes a 240 px clip (yuv420p wants even sides): it was resampled to
+    240 px, so frame 0, meant to be the photo, was interpolated throughout and lost ~40% of its
+    fine detail (variance of the Laplacian). The odd column is now dropped instead."""
+    import tifffile
+
+    pixels = skimage_photo("chelsea")[:161, :241]
+    photo = save_photo(tmp_path / "odd.png", pixels)
+    assert animate(str(photo), "--format", "tiff", "--duration", "0.5", "--fps", "4", "--camera", "pan-left",
+                   "--engine", "parallax") == 0
+    first = sorted((tmp_path / "odd.motion").iterdir())[0]
+    frame = tifffile.imread(first).astype(np.float32) / 65535.0
+    assert frame.shape == (160, 240, 3)
+    assert np.abs(frame - pixels[:160, :240] / 255.0).max() < 1e-3
+
+
 def test_a_size_too_large_for_the_encoder_is_one_line_before_any_work(tmp_path, fast_config, capsys):
     """A wide panorama at --size 2160p is 21600 x 2160 (or here 34560 x 2160): more than H.264
     takes. It ended in an encoder traceback after the whole render."""

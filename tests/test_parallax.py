@@ -262,3 +262,22 @@ def test_a_face_moves_whole_not_stretched_on_one_side(photo, camera, motion):
                                      for x in (int(x0 + f * (x1 - x0)) for f in (0.1, 0.5, 0.9)))
     left, right = nose - left_cheek, right_cheek - nose
     assert max(left / right, right / left) < 1.1, (left, right)
+
+
+@pytest.mark.parametrize("camera, anchor, loop, noted", [
+    ("pull-out", "start", False, True), ("pull-out", "start", True, True), ("push-in", "end", False, True),
+    ("pull-out", "end", False, False), ("push-in", "start", False, False), ("orbit", "end", False, False)])
+def test_a_move_that_would_show_more_than_the_photo_says_how_it_renders(photo, camera, anchor, loop, noted):
+    """--camera pull-out from the photo magnified everything in the frame (a zoom in, far things
+    most) and --camera push-in --anchor end shrank it, with nothing said: a warp of the photo
+    has nothing outside it. The clip now says so and names the anchor that gives the move."""
+    clip, frames = render(photo, seed=0, camera=camera, anchor=anchor, loop=loop)
+    if camera in ("push-in", "pull-out"):
+        # The frame magnifies over the clip (to its turn, for a loop) exactly when it starts on the photo.
+        rate = zoom_fit(frames[0], frames[len(frames) // 2 if loop else -1])[0]
+        assert (rate > 0) == (anchor == "start"), rate
+    note = clip.info.get("model_note", "")
+    assert bool(note) == noted
+    if noted:
+        assert note.startswith(f"--camera {camera}") and "cannot show more than the photo" in note
+        assert ("--anchor start" if camera == "push-in" else "--anchor end") in note

@@ -297,8 +297,32 @@ class ParallaxEngine:
                     yield np.clip(frame, 0.0, 1.0, out=frame)  # bicubic overshoots at hard edges
                 progress((i + 1) / n_frames)
 
+        info = {"engine": self.name, "model": "stillmotion-parallax", "revision": REVISION,
+                "camera_rendered": camera, "take": take.describe(camera),
+                "depth": "focus+position+faces heuristic, guided-filter refined"}
+        if camera == "pull-out":
+            info["model_note"] = _widening_note(request)
         return Clip(frames=frames(), n_frames=n_frames, fps=fps, width=width, height=height,
-                    anchor_index=anchor_index, seed=seed,
-                    info={"engine": self.name, "model": "stillmotion-parallax", "revision": REVISION,
-                          "camera_rendered": camera, "take": take.describe(camera),
-                          "depth": "focus+position+faces heuristic, guided-filter refined"})
+                    anchor_index=anchor_index, seed=seed, info=info)
+
+
+def _widening_note(request: AnimateRequest) -> str:
+    """What the user should know when a move would have to show more than the photo.
+
+    A warp of the photo has nothing outside its frame, so every frame but the photo's own is
+    cut from inside it: a pull-out from the photo reads as a zoom in (skimage's astronaut and
+    kodim21 at --motion 1: nothing in the frame gets smaller, far things grow up to 9%), only
+    near things shrinking against far ones telling it apart; a push-in onto the photo is that
+    clip reversed.
+    """
+    if request.loop:
+        return ("--camera pull-out --loop: the parallax engine cannot show more than the photo, so the loop "
+                "tightens the view and comes back, which reads as a zoom in and out; without --loop, "
+                "--anchor end gives a true pull-out")
+    if request.camera == "push-in":
+        return ("--camera push-in --anchor end: the parallax engine cannot show more than the photo, so a "
+                "push-in that ends on it starts inside it and widens onto it, which reads as a gentle pull-out; "
+                "with --anchor start it is a true push-in")
+    return ("--camera pull-out: the parallax engine cannot show more than the photo, so a pull-out that "
+            "starts on it tightens the view as it goes and reads as a zoom in, with near things shrinking "
+            "against far ones; with --anchor end it is a true pull-out, the clip widening onto the photo")

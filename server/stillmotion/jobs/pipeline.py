@@ -24,7 +24,7 @@ from ..colour.match import match_frames
 from ..errors import Canceled
 from ..place import check_destination, place_group, remove_temp, sweep_abandoned, temp_path, write_failure
 from ..request import AnimateRequest
-from ..video.aspect import crop_photo
+from ..video.aspect import box_in_window, subject_window
 from ..video.encode import SUFFIX, EncodeSettings, check_frame_size, encode, even_size
 from ..video.finish import FinishSettings, finish_clip
 from . import placement
@@ -183,13 +183,18 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
     if getattr(meta.develop, "already_applied", None) is not False:
         pixels = remove_look(pixels, look, config)
     # --aspect: every engine animates the photo already cut around its subject.
-    pixels = crop_photo(pixels, request.aspect, fit.subject_box)
+    full_size = (pixels.shape[1], pixels.shape[0])
+    window = subject_window(pixels, request.aspect, fit.subject_box)
+    pixels = pixels[window[1]:window[3], window[0]:window[2]]
     width, height = delivery_size(pixels.shape[1], pixels.shape[0], request, output_cfg)
     pixels = trim_to_even(pixels, width, height)
     check_frame_size(request.format, width, height)
-    context: dict[str, Any] = {"target_size": (width, height), "prompt": prompt}
-    if request.aspect == "source":  # boxes are in the uncropped photo's coordinates
-        context.update(faces=[face.box for face in fit.faces], subject_box=fit.subject_box)
+    # Faces and the subject, in the cropped photo's coordinates: a 9:16 crop of a portrait once
+    # went without them, and the parallax depth put the face behind most of the frame.
+    faces = [box_in_window(face.box, window, full_size) for face in fit.faces]
+    context: dict[str, Any] = {"target_size": (width, height), "prompt": prompt,
+                               "faces": [box for box in faces if box is not None],
+                               "subject_box": box_in_window(fit.subject_box, window, full_size)}
     result.info.update(prompt_source=prompt_source, metadata_warnings=meta.warnings, notes=notes,
                        readiness_score=round(fit.score, 3))
     if spec.request.profile == "auto":   # (the resolved request names the profile auto chose)

@@ -139,6 +139,47 @@ def test_clip_is_never_larger_than_the_photo(tmp_path, fast_config):
     assert (info.width, info.height) == (200, 134)
 
 
+def test_a_photo_with_an_odd_side_starts_on_its_own_pixels(tmp_path, fast_config):
+    """A 241 px wide photo makes a 240 px clip (yuv420p wants even sides): it was resampled to
+    240 px, so frame 0, meant to be the photo, was interpolated throughout and lost ~40% of its
+    fine detail (variance of the Laplacian). The odd column is now dropped instead."""
+    import tifffile
+
+    pixels = skimage_photo("chelsea")[:161, :241]
+    photo = save_photo(tmp_path / "odd.png", pixels)
+    assert animate(str(photo), "--format", "tiff", "--duration", "0.5", "--fps", "4", "--camera", "pan-left",
+                   "--engine", "parallax") == 0
+    first = sorted((tmp_path / "odd.motion").iterdir())[0]
+    frame = tifffile.imread(first).astype(np.float32) / 65535.0
+    assert frame.shape == (160, 240, 3)
+    assert np.abs(frame - pixels[:160, :240] / 255.0).max() < 1e-3
+
+
+def test_an_orbit_cut_to_9_16_turns_about_the_face_as_the_uncut_one_does(tmp_path, fast_config):
+    """With --aspect 9:16 (4:5, 1:1, 16:9) the depth estimate was not told where the face was:
+    the face sat at the 25th percentile of near-ness instead of the top, and an orbit meant to
+    turn about it swung it 3.8 px across the 144 px frame. It now holds still (the pivot)."""
+    import cv2
+    import tifffile
+
+    from stillmotion import photo as photo_mod, readiness
+    from stillmotion.video.aspect import subject_window
+
+    photo = save_photo(tmp_path / "face.png", skimage_photo("astronaut"), (256, 256))
+    assert animate(str(photo), "--format", "tiff", "--aspect", "9:16", "--camera", "orbit", "--motion", "1",
+                   "--seed", "0", "--duration", "1", "--fps", "8", "--engine", "parallax") == 0
+    fit = readiness.analyze(photo_mod.load(photo, 200))
+    x0, y0, _, _ = subject_window(photo_mod.load(photo, 200).pixels, "9:16", fit.subject_box)
+    files = sorted((tmp_path / "face.motion").iterdir())
+    first, last = ((cv2.cvtColor(tifffile.imread(f).astype(np.float32) / 65535, cv2.COLOR_RGB2GRAY) * 255)
+                   .astype(np.uint8) for f in (files[0], files[-1]))
+    flow_x = cv2.calcOpticalFlowFarneback(first, last, None, 0.5, 4, 21, 3, 5, 1.1, 0)[..., 0]
+    box = fit.faces[0].box
+    fx, fy = int((box[0] + box[2]) / 2 * 256 - x0), int((box[1] + box[3]) / 2 * 256 - y0)
+    assert abs(float(np.median(flow_x[fy - 4:fy + 5, fx - 4:fx + 5]))) < 1.5
+    assert np.percentile(flow_x, 95) - np.percentile(flow_x, 5) > 10      # while the orbit does sweep
+
+
 def test_a_size_too_large_for_the_encoder_is_one_line_before_any_work(tmp_path, fast_config, capsys):
     """A wide panorama at --size 2160p is 21600 x 2160 (or here 34560 x 2160): more than H.264
     takes. It ended in an encoder traceback after the whole render."""

@@ -116,3 +116,13 @@ def test_a_social_aspect_at_a_delivery_size_is_its_exact_shape(photo_size, prese
     crop_w, crop_h = window[2] - window[0], window[3] - window[1]
     request = AnimateRequest.from_dict({"aspect": preset, "size": size})
     assert delivery_size(crop_w, crop_h, request, {"long_edge": 1920}) == expected
+
+
+def test_a_box_in_the_crop_is_the_same_part_of_the_picture() -> None:
+    window = (100, 0, 244, 256)                                   # a 9:16 cut of a 256 x 256 image
+    x0, y0, x1, y1 = aspect.box_in_window((0.5, 0.25, 0.75, 0.5), window, (256, 256))
+    assert (x0 * 144 + 100, y0 * 256, x1 * 144 + 100, y1 * 256) == pytest.approx((128, 64, 192, 128))
+    assert aspect.box_in_window((0.9, 0.1, 1.0, 0.2), window, (256, 256))[2] == 1.0   # clipped to the cut
+    assert aspect.box_in_window((0.0, 0.1, 0.2, 0.2), window, (256, 256)) is None     # outside it
+    box = (0.1, 0.2, 0.3, 0.4)
+    assert aspect.box_in_window(box, (0, 0, 256, 256), (256, 256)) == box            # uncropped: as it was

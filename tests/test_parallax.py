@@ -203,7 +203,7 @@ def test_an_orbit_keeps_its_sweep_and_its_seeded_direction(photo):
 def test_the_info_records_what_the_seed_chose_and_only_what_the_move_uses(photo):
     clip, _ = render(photo, seed=0, camera="push-in")
     assert clip.info["take"] == {"amount": 1.0, "pace": 1.0, "aim": [0.0, 0.0]}   # the reference take
-    assert "direction" not in clip.info and clip.info["revision"] == "2"
+    assert "direction" not in clip.info and clip.info["revision"] == "3"
     takes = [render(photo, seed=s, camera="pan-right")[0].info["take"] for s in (10, 11, 12)]
     assert all(set(t) == {"amount", "pace", "angle"} for t in takes)
     assert len({t["angle"] for t in takes}) == 3
@@ -239,3 +239,45 @@ def test_easing_pace_keeps_rest_ends_and_the_loop_closed():
         assert ease(0.0, True, pace) == 0.0 and ease(1.0, True, pace) == pytest.approx(0.0, abs=1e-12)
         values = [ease(i / 50, False, pace) for i in range(51)]
         assert values == sorted(values)
+
+
+# The astronaut's face in the module's 256 px photo (readiness.analyze's box, 0..1).
+ASTRONAUT_FACE = (0.34, 0.133, 0.53, 0.323)
+
+
+@pytest.mark.parametrize("camera, motion", [("orbit", 0.6), ("orbit", 1.0), ("pan-left", 0.6)])
+def test_a_face_moves_whole_not_stretched_on_one_side(photo, camera, motion):
+    """An orbit widened one half of the astronaut's face by 36% against the other (59% at
+    --motion 1): the face's near-ness peaked at its centre. Both halves now keep their width
+    within 10% of each other."""
+    request = AnimateRequest.from_dict({"duration": 1.0, "fps": 12, "camera": camera,
+                                        "motion": motion}).resolve("generic", {})
+    clip = ParallaxEngine().generate(photo, request, seed=0, progress=lambda f: None, cancel=CancelToken(),
+                                     context={"target_size": (256, 256), "faces": [ASTRONAUT_FACE]})
+    frames = list(clip.frames)
+    flow_x = content_flow(frames[0], frames[-1])[..., 0]
+    x0, y0, x1, y1 = (int(v * 256) for v in ASTRONAUT_FACE)
+    y = (y0 + y1) // 2
+    left_cheek, nose, right_cheek = (x + float(np.median(flow_x[y - 3:y + 4, x - 3:x + 4]))
+                                     for x in (int(x0 + f * (x1 - x0)) for f in (0.1, 0.5, 0.9)))
+    left, right = nose - left_cheek, right_cheek - nose
+    assert max(left / right, right / left) < 1.1, (left, right)
+
+
+@pytest.mark.parametrize("camera, anchor, loop, noted", [
+    ("pull-out", "start", False, True), ("pull-out", "start", True, True), ("push-in", "end", False, True),
+    ("pull-out", "end", False, False), ("push-in", "start", False, False), ("orbit", "end", False, False)])
+def test_a_move_that_would_show_more_than_the_photo_says_how_it_renders(photo, camera, anchor, loop, noted):
+    """--camera pull-out from the photo magnified everything in the frame (a zoom in, far things
+    most) and --camera push-in --anchor end shrank it, with nothing said: a warp of the photo
+    has nothing outside it. The clip now says so and names the anchor that gives the move."""
+    clip, frames = render(photo, seed=0, camera=camera, anchor=anchor, loop=loop)
+    if camera in ("push-in", "pull-out"):
+        # The frame magnifies over the clip (to its turn, for a loop) exactly when it starts on the photo.
+        rate = zoom_fit(frames[0], frames[len(frames) // 2 if loop else -1])[0]
+        assert (rate > 0) == (anchor == "start"), rate
+    note = clip.info.get("model_note", "")
+    assert bool(note) == noted
+    if noted:
+        assert note.startswith(f"--camera {camera}") and "cannot show more than the photo" in note
+        assert ("--anchor start" if camera == "push-in" else "--anchor end") in note

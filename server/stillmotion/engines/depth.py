@@ -41,13 +41,20 @@ def _normalise(x: np.ndarray, lo_pct: float = 2, hi_pct: float = 98) -> np.ndarr
     return np.clip((x - lo) / (hi - lo), 0.0, 1.0)
 
 
-def _box_map(shape: tuple[int, int], box: Sequence[float], soften: float) -> np.ndarray:
-    """A soft blob over a box given in 0..1 image coordinates (x0, y0, x1, y1)."""
+def _box_map(shape: tuple[int, int], box: Sequence[float], soften: float, *, flat: bool = False) -> np.ndarray:
+    """A soft blob over a box given in 0..1 image coordinates (x0, y0, x1, y1).
+
+    `flat`: 1 over the whole box, falling off only outside it (a plateau, not a peak).
+    """
     h, w = shape
     x0, y0, x1, y1 = box
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    cx, cy = (x0 + x1) / 2 * w, (y0 + y1) / 2 * h
     sx, sy = max(2.0, (x1 - x0) * w * soften), max(2.0, (y1 - y0) * h * soften)
+    if flat:   # distance outside the box, 0 inside
+        ox = np.maximum(0.0, np.maximum(x0 * w - xx, xx - x1 * w))
+        oy = np.maximum(0.0, np.maximum(y0 * h - yy, yy - y1 * h))
+        return np.exp(-((ox / sx) ** 2 + (oy / sy) ** 2) / 2).astype(np.float32)
+    cx, cy = (x0 + x1) / 2 * w, (y0 + y1) / 2 * h
     return np.exp(-(((xx - cx) / sx) ** 2 + ((yy - cy) / sy) ** 2) / 2).astype(np.float32)
 
 
@@ -79,10 +86,12 @@ def estimate(pixels: np.ndarray, *, faces: Sequence[Sequence[float]] = (),
 
     near = focus_weight * focus + 0.35 * position + 0.1 * centre
     for box in faces:
-        # A face and the body below it are near.
+        # A face and the body below it are near; the face all alike (a plateau over its box, not
+        # a peak at its centre: a peak moved the middle of the face more than its sides, and an
+        # orbit or a pan stretched one cheek and squeezed the other).
         x0, y0, x1, y1 = box
         body = (x0 - (x1 - x0) * 0.3, y0, x1 + (x1 - x0) * 0.3, min(1.0, y1 + (y1 - y0) * 2.5))
-        near = np.maximum(near, 0.9 * np.maximum(_box_map((sh, sw), box, 0.7), _box_map((sh, sw), body, 0.6)))
+        near = np.maximum(near, 0.9 * np.maximum(_box_map((sh, sw), box, 0.7, flat=True), _box_map((sh, sw), body, 0.6)))
     if subject_box is not None:
         near = near + 0.3 * _box_map((sh, sw), subject_box, 0.6)
     near = _normalise(near, 1, 99)

@@ -38,8 +38,9 @@ from .base import Clip, EngineStatus
 # the frame in hand and the one being corrected) and the encoder's queue (2) and frame.
 FRAMES_IN_FLIGHT = 14
 # Recorded as the clip's engine revision: "2" since the seed varies the take (under "1"
-# only an orbit's or a breathing drift's direction followed the seed).
-REVISION = "2"
+# only an orbit's or a breathing drift's direction followed the seed); "3" since a face is
+# near all alike (depth.py), so a photo with a face renders otherwise than under "2".
+REVISION = "3"
 # Move reversed in time for `--anchor end`: the clip then leads *into* the photo.
 _REVERSED = {"push-in": "pull-out", "pull-out": "push-in", "pan-left": "pan-right",
              "pan-right": "pan-left", "rise": "fall", "orbit": "orbit", "none": "none"}
@@ -296,9 +297,32 @@ class ParallaxEngine:
                     yield np.clip(frame, 0.0, 1.0, out=frame)  # bicubic overshoots at hard edges
                 progress((i + 1) / n_frames)
 
+        info = {"engine": self.name, "model": "stillmotion-parallax", "revision": REVISION,
+                "camera_rendered": camera, "take": take.describe(camera),
+                "depth": "focus+position+faces heuristic, guided-filter refined"}
+        if camera == "pull-out":
+            info["model_note"] = _widening_note(request)
         return Clip(frames=frames(), n_frames=n_frames, fps=fps, width=width, height=height,
-                    anchor_index=anchor_index, seed=seed,
-                    info={"engine": self.name, "model": "stillmotion-parallax", "revision": REVISION,
-                          "camera_rendered": camera, "take": take.describe(camera),
-                          "depth": "focus+position+faces heuristic, guided-filter refined"},
-                    colour_exact=True)
+                    anchor_index=anchor_index, seed=seed, info=info, colour_exact=True)
+
+
+def _widening_note(request: AnimateRequest) -> str:
+    """What the user should know when a move would have to show more than the photo.
+
+    A warp of the photo has nothing outside its frame, so every frame but the photo's own is
+    cut from inside it: a pull-out from the photo reads as a zoom in (skimage's astronaut and
+    kodim21 at --motion 1: nothing in the frame gets smaller, far things grow up to 9%), only
+    near things shrinking against far ones telling it apart; a push-in onto the photo is that
+    clip reversed.
+    """
+    if request.loop:
+        return ("--camera pull-out --loop: the parallax engine cannot show more than the photo, so the loop "
+                "tightens the view and comes back, which reads as a zoom in and out; without --loop, "
+                "--anchor end gives a true pull-out")
+    if request.camera == "push-in":
+        return ("--camera push-in --anchor end: the parallax engine cannot show more than the photo, so a "
+                "push-in that ends on it starts inside it and widens onto it, which reads as a gentle pull-out; "
+                "with --anchor start it is a true push-in")
+    return ("--camera pull-out: the parallax engine cannot show more than the photo, so a pull-out that "
+            "starts on it tightens the view as it goes and reads as a zoom in, with near things shrinking "
+            "against far ones; with --anchor end it is a true pull-out, the clip widening onto the photo")

@@ -111,6 +111,19 @@ def crop_photo(pixels: np.ndarray, aspect: str, subject_box: Sequence[float] | N
     return pixels[y0:y1, x0:x1]
 
 
+def box_in_window(box: Sequence[float], window: Window, size: tuple[int, int]) -> Box | None:
+    """A 0..1 box of a (w, h) image as a 0..1 box of `window` cut from it: clipped to the
+    window, None when nothing of it is inside."""
+    w, h = size
+    if tuple(window) == (0, 0, w, h):
+        return tuple(box)   # type: ignore[return-value]  # uncropped: the box as it was
+    wx0, wy0, wx1, wy1 = window
+    x0, x1 = ((v * w - wx0) / (wx1 - wx0) for v in (box[0], box[2]))
+    y0, y1 = ((v * h - wy0) / (wy1 - wy0) for v in (box[1], box[3]))
+    x0, y0, x1, y1 = max(0.0, x0), max(0.0, y0), min(1.0, x1), min(1.0, y1)
+    return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
+
+
 def scale_window(window: Window, from_size: tuple[int, int], to_size: tuple[int, int]) -> Window:
     """The same region of the picture in an image of another size (w, h)."""
     sx, sy = to_size[0] / from_size[0], to_size[1] / from_size[1]

@@ -1,7 +1,7 @@
 """Aspect presets: crop a photo, or every frame of a clip, around the subject.
 
     window = crop_window(width, height, "9:16", subject_box)    # pixel rectangle
-    pixels = crop_photo(pixels, "9:16", subject_box)            # before generation
+    window = subject_window(pixels, "9:16")                     # the subject estimated if no box
     frames = crop_frames(frames, window)                        # after generation
 
 The crop is the largest rectangle of the wanted aspect that fits the image,
@@ -103,12 +103,6 @@ def subject_window(pixels: np.ndarray, aspect: str, subject_box: Sequence[float]
     if subject_box is None and abs(width / height - aspect_ratio(aspect, width, height)) > 1e-3:
         subject_box = estimate_subject(pixels)
     return crop_window(width, height, aspect, subject_box)
-
-
-def crop_photo(pixels: np.ndarray, aspect: str, subject_box: Sequence[float] | None = None) -> np.ndarray:
-    """The photo cut to `aspect` around its subject (before generation)."""
-    x0, y0, x1, y1 = subject_window(pixels, aspect, subject_box)
-    return pixels[y0:y1, x0:x1]
 
 
 def box_in_window(box: Sequence[float], window: Window, size: tuple[int, int]) -> Box | None:

@@ -490,3 +490,56 @@ def test_the_daemon_and_the_watcher_do_not_start_with_a_bad_config(fast_config, 
     err = capsys.readouterr().err
     assert err.strip() == (f"stillmotion: error: {fast_config}: [output] preset must be one of ultrafast, superfast, "
                            "veryfast, faster, fast, medium, slow, slower, veryslow, placebo; got 'bogus'")
+
+
+def _read_only(monkeypatch, folder: Path) -> None:
+    """`folder` refuses every write, as a locked SD card or a read-only share does (made real
+    with chmod only for a user who is not root, so it is simulated where writability is tried)."""
+    import errno
+    import os
+    import tempfile
+
+    from stillmotion import place
+
+    real = tempfile.TemporaryFile
+
+    def temporary_file(*args, dir=None, **kwargs):
+        if dir is not None and Path(dir).resolve() == folder.resolve():
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(place.tempfile, "TemporaryFile", temporary_file)
+
+
+def test_an_out_folder_to_be_made_on_a_read_only_card_is_one_line_before_any_work(
+        photo_jpg, fast_config, tmp_path, capsys, monkeypatch):
+    """`--out card/clips` with the card read-only was found only after the clip was rendered,
+    as "[Errno 30] Read-only file system: 'card/clips'"."""
+    card = tmp_path / "card"
+    card.mkdir()
+    _read_only(monkeypatch, card)
+    assert animate(str(photo_jpg), "--duration", "0.5", "--fps", "8", "--out", str(card / "clips")) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"stillmotion: error: {card / 'clips'}: cannot make this folder in {card} (Read-only file system)"]
+    assert list(card.iterdir()) == []
+
+
+@pytest.mark.parametrize("out", [None, "card/graded.mp4", "card/graded/"])
+def test_match_into_a_read_only_folder_is_one_line_before_any_work(photo_jpg, fast_config, tmp_path, capsys,
+                                                                   monkeypatch, out):
+    """A clip matched beside itself on a read-only card (or --out into one) ended in three
+    chained tracebacks once the clip was matched; now one line, at once, like animate."""
+    card = tmp_path / "card"
+    card.mkdir()
+    assert animate(str(photo_jpg), "--duration", "0.5", "--fps", "8", "--out", str(card)) == 0
+    clip = card / "IMG_1234.motion.mp4"
+    before = sorted(card.iterdir())
+    capsys.readouterr()
+    _read_only(monkeypatch, card)
+    args = ["match", str(clip), "--to", str(photo_jpg)] + (["--out", str(tmp_path) + "/" + out] if out else [])
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    what = f"{card / 'graded'}: cannot make this folder in {card}" if out and out.endswith("/") else \
+        f"{card}: cannot write into this folder"
+    assert err == [f"stillmotion: error: {what} (Read-only file system)"]
+    assert sorted(card.iterdir()) == before

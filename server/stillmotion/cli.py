@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -253,7 +254,17 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 def cmd_match(args: argparse.Namespace) -> int:
     from .colour.match import match_video
+    from .place import check_destination
 
+    # A clip on a read-only card or share, an --out folder without permission: said before any
+    # work, as animate does (found only once the clip was matched, it came as a traceback).
+    out = Path(args.out).expanduser() if args.out is not None else None
+    if out is None:
+        check_destination(args.video.parent)
+    elif out.is_dir() or args.out.endswith(("/", os.sep)):
+        check_destination(out)
+    elif out.parent.is_dir():
+        check_destination(out.parent)
     warnings: list[str] = []
     bar = ProgressBar(Path(args.video).name)
     try:

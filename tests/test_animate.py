@@ -543,3 +543,37 @@ def test_match_into_a_read_only_folder_is_one_line_before_any_work(photo_jpg, fa
         f"{card}: cannot write into this folder"
     assert err == [f"stillmotion: error: {what} (Read-only file system)"]
     assert sorted(card.iterdir()) == before
+
+
+def test_a_reader_that_quits_ends_the_run_quietly_and_the_clip_stays(photo_jpg, fast_config):
+    """`stillmotion animate IMG.jpg | head -0` (or a closed terminal): a BrokenPipeError
+    traceback, then "Exception ignored ... BrokenPipeError" at exit. Now quiet, with the
+    status of a process whose reader quit (141), and the clip in place."""
+    import os
+    import subprocess
+
+    proc = subprocess.Popen([sys.executable, "-m", "stillmotion", "animate", str(photo_jpg), "--duration", "0.5",
+                             "--fps", "8"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy())
+    proc.stdout.close()                   # the reader is gone before the first path is printed
+    err = proc.stderr.read().decode()
+    assert proc.wait(60) == 141, err
+    assert "Traceback" not in err and "Exception ignored" not in err and "error" not in err, err
+    assert sorted(p.name for p in photo_jpg.parent.glob("IMG_1234.motion*")) == ["IMG_1234.motion.mp4",
+                                                                                  "IMG_1234.motion.xmp"]
+
+
+def test_stdout_on_a_full_disk_is_one_line(photo_jpg, fast_config, capsys, monkeypatch):
+    """`stillmotion animate IMG.jpg > /Volumes/Full/list.txt`: an OSError traceback."""
+    import errno
+    import io
+
+    class FullDisk(io.StringIO):
+        def write(self, text: str) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(sys, "stdout", FullDisk())
+    assert animate(str(photo_jpg), "--duration", "0.5", "--fps", "8") == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == "stillmotion: error: cannot write to standard output: No space left on device"
+    assert not [line for line in err if "Traceback" in line]
+    assert photo_jpg.with_name("IMG_1234.motion.mp4").exists()

@@ -98,7 +98,7 @@ def cmd_animate(args: argparse.Namespace) -> int:
         except KeyboardInterrupt as exc:
             bar.clear()
             for out in getattr(exc, "outputs", []):   # variants finished before the stop: kept
-                print(out)
+                _out(out)
             raise
         except InputError as exc:
             bar.clear()
@@ -120,7 +120,7 @@ def cmd_animate(args: argparse.Namespace) -> int:
         if result.info.get("engine_reason") and args.engine in (None, "auto"):
             print(f"{photo.name}: {result.info['engine_reason']}", file=sys.stderr)
         for out in result.outputs:
-            print(out)
+            _out(out)
     return status
 
 
@@ -238,7 +238,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             continue
         reports.append(report)
         if not args.json:
-            print(report.summary())
+            _out(report.summary())
     if args.json and reports:
         _print_json([r.to_dict() for r in reports] if len(args.photos) > 1 else reports[0].to_dict())
     return status
@@ -248,7 +248,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     from .metadata.inspect import inspect_report, render_report
 
     report = inspect_report(args.photo, args.xmp)
-    _print_json(report) if args.json else print(render_report(report))
+    _print_json(report) if args.json else _out(render_report(report))
     return EXIT_OK
 
 
@@ -272,7 +272,7 @@ def cmd_match(args: argparse.Namespace) -> int:
                               warnings=warnings, progress=_paced(bar.update, "match"))
     finally:
         bar.clear()
-    print(matched)
+    _out(str(matched))
     for warning in warnings:
         print(f"{Path(args.video).name}: warning: {warning}", file=sys.stderr)
     return EXIT_OK
@@ -282,7 +282,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from .doctor import report, render
 
     data = report()
-    _print_json(data) if args.json else print(render(data))
+    _print_json(data) if args.json else _out(render(data))
     return EXIT_OK
 
 
@@ -290,27 +290,53 @@ def cmd_models_list(args: argparse.Namespace) -> int:
     from .engines.models import list_models, render_list
 
     models = list_models()
-    _print_json(models) if args.json else print(render_list(models))
+    _print_json(models) if args.json else _out(render_list(models))
     return EXIT_OK
 
 
 def cmd_models_pull(args: argparse.Namespace) -> int:
     from .engines.models import pull
 
-    print(pull(args.name))
+    _out(str(pull(args.name)))
     return EXIT_OK
 
 
 def cmd_install_plugin(args: argparse.Namespace) -> int:
     from .install_plugin import install
 
-    print(install(args.dest))
+    _out(str(install(args.dest)))
     return EXIT_OK
 
 
 # ---------------------------------------------------------------- entry point
 def _print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    _out(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+class _StdoutGone(Exception):
+    """Standard output cannot be written: its reader quit (`stillmotion animate *.jpg | head -1`,
+    a terminal closed) or the file behind `>` is on a full disk."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(error.strerror or str(error))
+        self.error = error
+
+
+def _out(text: str) -> None:
+    """Print a result on stdout, at once: a pipeline reads each clip's path as it is made."""
+    try:
+        print(text, flush=True)
+    except OSError as exc:
+        raise _StdoutGone(exc) from None
+
+
+def _detach_stdout() -> None:
+    """Point stdout at the null device: what is still buffered for a closed pipe would
+    otherwise be flushed at exit, and fail again, with "Exception ignored ... BrokenPipeError"."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def _error(exc: BaseException) -> None:
@@ -365,6 +391,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     except StillmotionError as exc:
         _error(exc)
+        return EXIT_FAILED
+    except _StdoutGone as exc:
+        # What was made stays made (the clips are in place before their paths are printed).
+        _detach_stdout()
+        if isinstance(exc.error, BrokenPipeError):
+            return 128 + getattr(signal, "SIGPIPE", 13)    # quietly, as any tool whose reader quit
+        print(f"stillmotion: error: cannot write to standard output: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except _Terminated as exc:
         print(f"stillmotion: stopped by {signal.Signals(exc.signum).name}", file=sys.stderr)

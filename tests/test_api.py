@@ -644,3 +644,22 @@ def test_a_damaged_token_file_is_one_line_not_a_traceback(tmp_path, monkeypatch,
     assert cli.main(["serve", "--port", "8765"]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"stillmotion: error: {token}: ") and "delete it and restart" in err and "\n" not in err, err
+
+
+def test_a_data_folder_that_cannot_be_written_says_so_not_to_delete_the_token(tmp_path, monkeypatch, capsys):
+    """STILLMOTION_HOME (or HOME) on a read-only volume: the daemon said to delete a token file
+    that was never there ("if it is damaged, delete it and restart")."""
+    import errno
+
+    from stillmotion import cli
+    from stillmotion.api import security
+
+    def read_only(*_args):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setenv("STILLMOTION_HOME", str(tmp_path))
+    monkeypatch.setattr(security, "_create_token", read_only)
+    assert cli.main(["serve", "--port", "8765"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == (f"stillmotion: error: {tmp_path / 'data'}: cannot write the daemon's data folder (Read-only file "
+                   "system); make it writable, or set STILLMOTION_HOME to a folder that is")

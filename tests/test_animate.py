@@ -343,6 +343,28 @@ def test_sigterm_mid_render_leaves_no_temporary_file(photo_jpg, fast_config, var
     assert out.split() == [str(p) for p in kept]
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_under_nohup_the_terminal_closing_does_not_stop_the_batch(photo_jpg, fast_config):
+    """`nohup stillmotion animate *.jpg &`, then logging out: SIGHUP, which nohup ignores, was
+    taken over as a stop and the batch ended with "stopped by SIGHUP" and no clips."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "stillmotion", "animate", str(photo_jpg), "--duration", "2",
+                             "--fps", "12"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=os.environ.copy(), preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    deadline = time.monotonic() + 120
+    while not list(photo_jpg.parent.glob(".stillmotion-tmp-*")):          # under way
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGHUP)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert out.split() == [str(photo_jpg.with_name("IMG_1234.motion.mp4")), str(photo_jpg.with_name("IMG_1234.motion.xmp"))]
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX: whether a PID lives")
 def test_a_killed_runs_temporary_is_swept_by_the_next_run_and_nothing_else(photo_jpg, fast_config):
     """SIGKILL (or a crash, a power cut) leaves the hidden temporary; the next run into the

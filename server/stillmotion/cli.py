@@ -368,12 +368,15 @@ def _raise_terminated(signum: int, _frame: object) -> None:
 def _terminate_like_interrupt() -> dict[int, Any]:
     """A one-shot command killed by SIGTERM (a process manager, Capture One's Open With being
     quit) or SIGHUP (its terminal closed) would otherwise die at once, leaving its hidden
-    temporary file behind. `serve` and `watch` have their own graceful stops. Returns the
+    temporary file behind. `serve` and `watch` have their own graceful stops. A signal the
+    process was started ignoring stays ignored (`nohup stillmotion animate *.jpg &`: the batch
+    goes on after the terminal closes), as Python leaves an ignored SIGINT. Returns the
     handlers replaced, for `main` to put back."""
     if threading.current_thread() is not threading.main_thread():
         return {}                  # (main() called from a thread: signals are the caller's)
     return {sig: signal.signal(sig, _raise_terminated)
-            for sig in (getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))}
+            for sig in (getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
+            if signal.getsignal(sig) is not signal.SIG_IGN}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -334,9 +334,15 @@ def _detach_stdout() -> None:
     """Point stdout at the null device: what is still buffered for a closed pipe would
     otherwise be flushed at exit, and fail again, with "Exception ignored ... BrokenPipeError"."""
     try:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        null = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        return
+    try:
+        os.dup2(null, sys.stdout.fileno())
     except (OSError, ValueError):
         pass
+    finally:
+        os.close(null)
 
 
 def _error(exc: BaseException) -> None:

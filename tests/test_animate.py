@@ -402,6 +402,28 @@ def test_sigterm_mid_render_leaves_no_temporary_file(photo_jpg, fast_config, var
     assert out.split() == [str(p) for p in kept]
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_under_nohup_the_terminal_closing_does_not_stop_the_batch(photo_jpg, fast_config):
+    """`nohup stillmotion animate *.jpg &`, then logging out: SIGHUP, which nohup ignores, was
+    taken over as a stop and the batch ended with "stopped by SIGHUP" and no clips."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "stillmotion", "animate", str(photo_jpg), "--duration", "2",
+                             "--fps", "12"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=os.environ.copy(), preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    deadline = time.monotonic() + 120
+    while not list(photo_jpg.parent.glob(".stillmotion-tmp-*")):          # under way
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGHUP)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert out.split() == [str(photo_jpg.with_name("IMG_1234.motion.mp4")), str(photo_jpg.with_name("IMG_1234.motion.xmp"))]
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX: whether a PID lives")
 def test_a_killed_runs_temporary_is_swept_by_the_next_run_and_nothing_else(photo_jpg, fast_config):
     """SIGKILL (or a crash, a power cut) leaves the hidden temporary; the next run into the
@@ -588,3 +610,90 @@ def test_the_daemon_and_the_watcher_do_not_start_with_a_bad_config(fast_config, 
     err = capsys.readouterr().err
     assert err.strip() == (f"stillmotion: error: {fast_config}: [output] preset must be one of ultrafast, superfast, "
                            "veryfast, faster, fast, medium, slow, slower, veryslow, placebo; got 'bogus'")
+
+
+def _read_only(monkeypatch, folder: Path) -> None:
+    """`folder` refuses every write, as a locked SD card or a read-only share does (made real
+    with chmod only for a user who is not root, so it is simulated where writability is tried)."""
+    import errno
+    import os
+    import tempfile
+
+    from stillmotion import place
+
+    real = tempfile.TemporaryFile
+
+    def temporary_file(*args, dir=None, **kwargs):
+        if dir is not None and Path(dir).resolve() == folder.resolve():
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(place.tempfile, "TemporaryFile", temporary_file)
+
+
+def test_an_out_folder_to_be_made_on_a_read_only_card_is_one_line_before_any_work(
+        photo_jpg, fast_config, tmp_path, capsys, monkeypatch):
+    """`--out card/clips` with the card read-only was found only after the clip was rendered,
+    as "[Errno 30] Read-only file system: 'card/clips'"."""
+    card = tmp_path / "card"
+    card.mkdir()
+    _read_only(monkeypatch, card)
+    assert animate(str(photo_jpg), "--duration", "0.5", "--fps", "8", "--out", str(card / "clips")) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"stillmotion: error: {card / 'clips'}: cannot make this folder in {card} (Read-only file system)"]
+    assert list(card.iterdir()) == []
+
+
+@pytest.mark.parametrize("out", [None, "card/graded.mp4", "card/graded/"])
+def test_match_into_a_read_only_folder_is_one_line_before_any_work(photo_jpg, fast_config, tmp_path, capsys,
+                                                                   monkeypatch, out):
+    """A clip matched beside itself on a read-only card (or --out into one) ended in three
+    chained tracebacks once the clip was matched; now one line, at once, like animate."""
+    card = tmp_path / "card"
+    card.mkdir()
+    assert animate(str(photo_jpg), "--duration", "0.5", "--fps", "8", "--out", str(card)) == 0
+    clip = card / "IMG_1234.motion.mp4"
+    before = sorted(card.iterdir())
+    capsys.readouterr()
+    _read_only(monkeypatch, card)
+    args = ["match", str(clip), "--to", str(photo_jpg)] + (["--out", str(tmp_path) + "/" + out] if out else [])
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    what = f"{card / 'graded'}: cannot make this folder in {card}" if out and out.endswith("/") else \
+        f"{card}: cannot write into this folder"
+    assert err == [f"stillmotion: error: {what} (Read-only file system)"]
+    assert sorted(card.iterdir()) == before
+
+
+def test_a_reader_that_quits_ends_the_run_quietly_and_the_clip_stays(photo_jpg, fast_config):
+    """`stillmotion animate IMG.jpg | head -0` (or a closed terminal): a BrokenPipeError
+    traceback, then "Exception ignored ... BrokenPipeError" at exit. Now quiet, with the
+    status of a process whose reader quit (141), and the clip in place."""
+    import os
+    import subprocess
+
+    proc = subprocess.Popen([sys.executable, "-m", "stillmotion", "animate", str(photo_jpg), "--duration", "0.5",
+                             "--fps", "8"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy())
+    proc.stdout.close()                   # the reader is gone before the first path is printed
+    err = proc.stderr.read().decode()
+    assert proc.wait(60) == 141, err
+    assert "Traceback" not in err and "Exception ignored" not in err and "error" not in err, err
+    assert sorted(p.name for p in photo_jpg.parent.glob("IMG_1234.motion*")) == ["IMG_1234.motion.mp4",
+                                                                                  "IMG_1234.motion.xmp"]
+
+
+def test_stdout_on_a_full_disk_is_one_line(photo_jpg, fast_config, capsys, monkeypatch):
+    """`stillmotion animate IMG.jpg > /Volumes/Full/list.txt`: an OSError traceback."""
+    import errno
+    import io
+
+    class FullDisk(io.StringIO):
+        def write(self, text: str) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(sys, "stdout", FullDisk())
+    assert animate(str(photo_jpg), "--duration", "0.5", "--fps", "8") == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == "stillmotion: error: cannot write to standard output: No space left on device"
+    assert not [line for line in err if "Traceback" in line]
+    assert photo_jpg.with_name("IMG_1234.motion.mp4").exists()

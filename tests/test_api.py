@@ -646,3 +646,57 @@ def test_a_damaged_token_file_is_one_line_not_a_traceback(tmp_path, monkeypatch,
     assert cli.main(["serve", "--port", "8765"]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"stillmotion: error: {token}: ") and "delete it and restart" in err and "\n" not in err, err
+
+
+def test_a_data_folder_that_cannot_be_written_says_so_not_to_delete_the_token(tmp_path, monkeypatch, capsys):
+    """STILLMOTION_HOME (or HOME) on a read-only volume: the daemon said to delete a token file
+    that was never there ("if it is damaged, delete it and restart")."""
+    import errno
+
+    from stillmotion import cli
+    from stillmotion.api import security
+
+    def read_only(*_args):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setenv("STILLMOTION_HOME", str(tmp_path))
+    monkeypatch.setattr(security, "_create_token", read_only)
+    assert cli.main(["serve", "--port", "8765"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == (f"stillmotion: error: {tmp_path / 'data'}: cannot write the daemon's data folder (Read-only file "
+                   "system); make it writable, or set STILLMOTION_HOME to a folder that is")
+
+
+def test_a_full_or_locked_data_folder_is_said_not_an_internal_error(server, client, home, photo, monkeypatch):
+    """The daemon's own disk full while an upload was saved, or its job store held by another
+    program (a backup, a database browser) past the 30 s wait: 500 "internal error in the
+    daemon" for the plug-in's user, who could do something about either."""
+    import errno
+    import sqlite3
+
+    from stillmotion.api import forms
+    from stillmotion.api.state import STORE
+
+    async def disk_full(*_args):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(forms, "_save", disk_full)
+        with pytest.raises(DaemonError) as full:
+            client.submit(image=photo, settings=TINY)
+    assert (full.value.status, full.value.code) == (507, "insufficient_storage")
+    assert full.value.message == (f"the daemon cannot store the request in {home / 'data'}: No space left on "
+                                  "device; make room there (or move STILLMOTION_HOME) and send it again")
+    assert not any((home / "data" / "uploads").iterdir())          # nothing half-kept
+
+    def locked(*_args, **_kwargs):
+        raise sqlite3.OperationalError("database is locked")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(server.app[STORE], "submit", locked)
+        reply = server.request("POST", "/v1/jobs", fields={"image_path": str(photo), "settings": json.dumps(TINY)})
+    assert reply.status == 503 and reply.headers.get("retry-after") == "30"
+    assert reply.body["error"] == {"code": "unavailable", "message": (
+        f"the job store in {home / 'data'} is locked by another program (database is locked); "
+        "send it again when that program is done")}
+    assert server.request("GET", "/v1/health").status == 200          # and the daemon runs on

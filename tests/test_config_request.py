@@ -62,6 +62,48 @@ def test_broken_toml_is_a_config_error(tmp_path):
         config.load(user, environ={})
 
 
+NOTEPAD_TEXT = '# réglages du studio\r\n[output]\r\nlong_edge = 640\r\n[animate]\r\nengine = "parallax"\r\n'
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-8"])
+def test_a_config_saved_by_windows_notepad_is_read(tmp_path, encoding):
+    """Notepad saves CRLF and, by choice, a byte-order mark (UTF-8 with BOM) or UTF-16
+    ("Unicode"): the first was "not valid TOML: Invalid statement (at line 1, column 1)",
+    the second a UnicodeDecodeError traceback."""
+    user = tmp_path / "config.toml"
+    user.write_bytes(NOTEPAD_TEXT.encode(encoding))
+    cfg = config.load(user, environ={})
+    assert cfg["output"]["long_edge"] == 640 and cfg["animate"]["engine"] == "parallax"
+
+
+@pytest.mark.parametrize("encoding", ["cp1252", "utf-16-le"])
+def test_a_config_in_another_encoding_says_so_in_one_line(tmp_path, encoding):
+    user = tmp_path / "config.toml"
+    user.write_bytes(NOTEPAD_TEXT.encode(encoding))
+    with pytest.raises(ConfigError) as err:
+        config.load(user, environ={})
+    assert str(err.value) == f"{user}: not UTF-8 text; save it as UTF-8 (in Notepad: Save as, Encoding UTF-8)"
+
+
+def test_a_config_folder_that_cannot_be_searched_is_one_line(fast_config, monkeypatch):
+    """A config folder copied from another account (mode 700, another owner): is_file() raised
+    PermissionError as a traceback; now the file is tried and says why it cannot be read."""
+    import pathlib
+
+    def refused(real):
+        def method(self, *args, **kwargs):
+            if self == fast_config:
+                raise PermissionError(13, "Permission denied", str(self))
+            return real(self, *args, **kwargs)
+        return method
+
+    monkeypatch.setattr(pathlib.Path, "stat", refused(pathlib.Path.stat))
+    monkeypatch.setattr(pathlib.Path, "read_bytes", refused(pathlib.Path.read_bytes))
+    with pytest.raises(ConfigError) as err:
+        config.load(environ={})
+    assert str(err.value) == f"{fast_config}: cannot read: Permission denied"
+
+
 def test_user_file_in_stillmotion_home_is_used(fast_config):
     assert config.load(environ={})["output"]["long_edge"] == 320
 

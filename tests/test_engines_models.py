@@ -323,3 +323,16 @@ def test_a_damaged_component_config_is_one_readable_error(home, tmp_path, capsys
     err = capsys.readouterr().err
     assert code != 0 and "Traceback" not in err
     assert "my-svd is damaged: unet/config.json cannot be read" in err
+
+
+def test_a_models_folder_that_cannot_be_made_is_one_line(home, capsys):
+    """[models] dir (or STILLMOTION_HOME) under a file, or on a read-only disk: `models pull`
+    ended in a NotADirectoryError/OSError traceback from mkdir."""
+    from stillmotion import cli
+
+    (home / "not-a-folder").write_text("a file")
+    (home / "config.toml").write_text(f'[models]\ndir = "{home / "not-a-folder"}"\n', encoding="utf-8")
+    assert cli.main(["models", "pull", "svd"]) == 1
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"stillmotion: error: {home / 'not-a-folder' / 'svd'}: cannot make the model's folder (")
+    assert line.endswith("); set [models] dir (or STILLMOTION_HOME) to a folder you can write")

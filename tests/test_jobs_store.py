@@ -176,3 +176,45 @@ def test_concurrent_writers_from_threads_and_processes(store, photos, tmp_path):
     assert proc.wait(timeout=60) == 0
     assert len(store.list(limit=1000)) == 80
     assert len(store.list(statuses=["canceled"], limit=1000)) == 20
+
+
+@pytest.mark.parametrize("damage", ["truncated", "not a database"])
+def test_a_damaged_store_is_one_line_saying_what_to_do(tmp_path, fast_config, photos, capsys, damage):
+    """A jobs.sqlite3 cut short (a full disk, a copy interrupted) or overwritten: `serve` and
+    `watch` would not start, with a 40-line sqlite3.DatabaseError traceback."""
+    from stillmotion import cli
+    from stillmotion.errors import StillmotionError
+
+    data = fast_config.parent / "data"
+    store = JobStore.open(data)
+    for photo in photos:
+        store.submit(spec(photo))
+    store.close()
+    db = data / "jobs.sqlite3"
+    if damage == "truncated":
+        db.write_bytes(db.read_bytes()[:5000])
+    else:
+        db.write_bytes(b"\x00garbage" * 400)
+    with pytest.raises(StillmotionError) as err:
+        JobStore.open(data)
+    assert str(err.value).startswith(f"{db}: the job store is damaged (")
+    assert str(err.value).endswith("rename it (for example to jobs.sqlite3.damaged) and start again: "
+                                   "a new, empty one is made (the photos in watch folders are then animated again)")
+    assert cli.main(["watch", str(tmp_path)]) == 1
+    assert capsys.readouterr().err.strip().splitlines() == [f"stillmotion: error: {err.value}"]
+
+
+def test_a_data_folder_that_cannot_be_made_is_one_line(tmp_path, monkeypatch):
+    """STILLMOTION_HOME on a read-only volume: `watch` died with an OSError traceback from mkdir."""
+    import errno
+    import os
+
+    from stillmotion.errors import StillmotionError
+
+    def read_only(self, *args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(self))
+
+    monkeypatch.setattr(Path, "mkdir", read_only)
+    with pytest.raises(StillmotionError) as err:
+        JobStore.open(tmp_path / "home" / "data")
+    assert str(err.value) == f"{tmp_path / 'home' / 'data' / 'jobs.sqlite3'}: cannot open the job store (Read-only file system)"

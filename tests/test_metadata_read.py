@@ -237,6 +237,21 @@ def test_sidecar_is_found_and_overrides_embedded_xmp(fixtures_dir, tmp_path):
     assert metadata.read(copy).descriptive.capture_date == "2003-03-03T03:03:03+05:30"
 
 
+def test_a_photo_whose_name_is_not_utf8_is_read(fixtures_dir, tmp_path):
+    """A photo named in Latin-1 (copied from an old share or card: b"caf\\xe9.jpg") on a UTF-8
+    system: pyexiv2 encoded the name as UTF-8 and `animate` died with a UnicodeEncodeError
+    traceback ("surrogates not allowed")."""
+    import os
+
+    copy = Path(os.fsdecode(tmp_path / "IMG_5910.jpg").replace("IMG", os.fsdecode(b"caf\xe9")))
+    try:
+        copy.write_bytes((fixtures_dir / "xmp" / "IMG_5910.jpg").read_bytes())
+    except (OSError, UnicodeEncodeError):
+        pytest.skip("this file system takes only UTF-8 names")
+    meta = metadata.read(copy, discover_sidecar=False)
+    assert meta.develop.white_balance.temperature == 4300 and not meta.warnings
+
+
 SIDECAR = """<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?>
 <x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="" xmlns:crs="http://ns.adobe.com/camera-raw-settings/1.0/"

@@ -297,6 +297,39 @@ def test_a_device_is_not_a_regular_file_not_missing(tmp_path):
         reader.read(tmp_path / "missing.jpg")
 
 
+def test_a_photo_this_account_may_not_read_is_one_line_and_exit_2(tmp_path, fast_config, capsys, monkeypatch):
+    """A photo in another account's folder (no search permission) was "[Errno 13] Permission
+    denied: '...'" with exit 1, as if a job had failed; one the account may not open said its
+    path twice ("cannot read: [Errno 13] Permission denied: '...'")."""
+    import errno
+    import os
+    import pathlib
+
+    from stillmotion import cli
+
+    (tmp_path / "locked").mkdir()
+    locked = save_photo(tmp_path / "locked" / "IMG_1.jpg", skimage_photo("coffee"), (96, 64))
+    closed = save_photo(tmp_path / "IMG_2.jpg", skimage_photo("coffee"), (96, 64))
+    real_stat, real_open = pathlib.Path.stat, Image.open
+
+    def stat(self, *args, **kwargs):
+        if self == locked:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
+        return real_stat(self, *args, **kwargs)
+
+    def open_image(fp, *args, **kwargs):
+        if fp == closed:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(fp))
+        return real_open(fp, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "stat", stat)
+    monkeypatch.setattr(Image, "open", open_image)
+    assert cli.main(["animate", str(locked), str(closed), "--duration", "0.5", "--fps", "8"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"stillmotion: error: {locked}: cannot read (Permission denied)",
+        "stillmotion: error: IMG_2.jpg: cannot read (Permission denied)"]
+
+
 @pytest.mark.parametrize("suffix, options", [(".jpg", {"quality": 90}), (".png", {}), (".tif", {})])
 def test_check_complete_finds_a_cut_file_without_decoding_it_whole(tmp_path, suffix, options):
     """What the daemon runs on every submission: a whole file passes, the same file cut short

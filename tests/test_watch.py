@@ -536,3 +536,32 @@ def test_a_folder_the_system_will_not_watch_is_still_scanned(hot, tmp_path, capl
     said = [rec.getMessage() for rec in caplog.records if "cannot watch" in rec.getMessage()]
     assert said == [f"cannot watch {big} for changes (inotify watch limit reached); "
                     "its photos are found by the rescan every 0.5 s instead"]
+
+
+def test_a_closed_stdout_is_said_once_and_the_watching_goes_on(tmp_path, caplog, monkeypatch):
+    """`stillmotion watch DIR | head -1`: once the reader quit, every finished clip logged
+    "job listener failed" with a BrokenPipeError traceback."""
+    from stillmotion.jobs.pipeline import JobSpec
+    from stillmotion.request import AnimateRequest
+    from stillmotion.watch.service import _reporter
+
+    class ClosedPipe(io.StringIO):
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    store = JobStore.open(tmp_path / "data")
+    store.add_listener(_reporter(store))
+    try:
+        for index, name in enumerate(("A", "B")):
+            (tmp_path / f"{name}.jpg").write_bytes(photo_bytes(index))
+            job = store.submit(JobSpec(photo_path=tmp_path / f"{name}.jpg", request=AnimateRequest.from_dict({})),
+                               priority="watch", source="watch").job
+            assert store.claim(job.id, "me", "cpu", 2) is not None
+            with caplog.at_level(logging.WARNING, logger="stillmotion"):
+                store.finish(job.id, "me", DONE, outputs=[tmp_path / f"{name}.motion.mp4"])
+    finally:
+        store.close()
+    assert "job listener failed" not in caplog.text
+    said = [r.getMessage() for r in caplog.records if "stdout" in r.getMessage()]
+    assert said == ["cannot print clip paths on stdout (Broken pipe): watching goes on; this log still names each clip"]

@@ -93,6 +93,14 @@ def test_a_bad_stillmotion_toml_is_an_error_naming_it(tmp_path, fast_config, tex
     assert message in str(err.value) and str(tmp_path / "stillmotion.toml") in str(err.value)
 
 
+def test_a_stillmotion_toml_saved_by_notepad_is_read(tmp_path, fast_config):
+    """A Capture One hot folder's stillmotion.toml edited on Windows: UTF-8 with a byte-order
+    mark was "not valid TOML" and the folder's photos were held."""
+    cfg = load(fast_config, "")
+    (tmp_path / "stillmotion.toml").write_bytes('\ufeff# réglages\r\n[settings]\r\nfps = 8\r\n'.encode("utf-8"))
+    assert folder_for_dir(cfg, tmp_path).settings_for(tmp_path / "A.jpg").request.fps == 8
+
+
 @pytest.mark.parametrize("name, ignored", [
     ("IMG_1.jpg", False), ("IMG_1.jpg.part", True), ("IMG_1.tmp", True), ("IMG_1.jpg~", True),
     ("~$IMG_1.jpg", True), (".IMG_1.jpg", True), ("IMG_1.motion.mp4", True), ("IMG_1.motion-2.gif", True),

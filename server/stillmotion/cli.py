@@ -134,7 +134,7 @@ def cmd_animate(args: argparse.Namespace) -> int:
         except KeyboardInterrupt as exc:
             bar.clear()
             for out in getattr(exc, "outputs", []):   # variants finished before the stop: kept
-                print(out)
+                _out(out)
             raise
         except InputError as exc:
             bar.clear()
@@ -156,7 +156,7 @@ def cmd_animate(args: argparse.Namespace) -> int:
         if result.info.get("engine_reason") and args.engine in (None, "auto"):
             print(f"{photo.name}: {result.info['engine_reason']}", file=sys.stderr)
         for out in result.outputs:
-            print(out)
+            _out(out)
     return status
 
 
@@ -277,7 +277,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             continue
         reports.append(report)
         if not args.json:
-            print(report.summary())
+            _out(report.summary())
     if args.json and reports:
         _print_json([r.to_dict() for r in reports] if len(args.photos) > 1 else reports[0].to_dict())
     return status
@@ -287,13 +287,23 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     from .metadata.inspect import inspect_report, render_report
 
     report = inspect_report(args.photo, args.xmp)
-    _print_json(report) if args.json else print(render_report(report))
+    _print_json(report) if args.json else _out(render_report(report))
     return EXIT_OK
 
 
 def cmd_match(args: argparse.Namespace) -> int:
     from .colour.match import match_video
+    from .place import check_destination
 
+    # A clip on a read-only card or share, an --out folder without permission: said before any
+    # work, as animate does (found only once the clip was matched, it came as a traceback).
+    out = Path(args.out).expanduser() if args.out is not None else None
+    if out is None:
+        check_destination(args.video.parent)
+    elif out.is_dir() or args.out.endswith(("/", os.sep)):
+        check_destination(out)
+    elif out.parent.is_dir():
+        check_destination(out.parent)
     warnings: list[str] = []
     bar = ProgressBar(Path(args.video).name)
     try:
@@ -301,7 +311,7 @@ def cmd_match(args: argparse.Namespace) -> int:
                               warnings=warnings, progress=_paced(bar.update, "match"))
     finally:
         bar.clear()
-    print(matched)
+    _out(str(matched))
     for warning in warnings:
         print(f"{Path(args.video).name}: warning: {warning}", file=sys.stderr)
     return EXIT_OK
@@ -311,7 +321,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from .doctor import report, render
 
     data = report()
-    _print_json(data) if args.json else print(render(data))
+    _print_json(data) if args.json else _out(render(data))
     return EXIT_OK
 
 
@@ -319,27 +329,59 @@ def cmd_models_list(args: argparse.Namespace) -> int:
     from .engines.models import list_models, render_list
 
     models = list_models()
-    _print_json(models) if args.json else print(render_list(models))
+    _print_json(models) if args.json else _out(render_list(models))
     return EXIT_OK
 
 
 def cmd_models_pull(args: argparse.Namespace) -> int:
     from .engines.models import pull
 
-    print(pull(args.name))
+    _out(str(pull(args.name)))
     return EXIT_OK
 
 
 def cmd_install_plugin(args: argparse.Namespace) -> int:
     from .install_plugin import install
 
-    print(install(args.dest))
+    _out(str(install(args.dest)))
     return EXIT_OK
 
 
 # ---------------------------------------------------------------- entry point
 def _print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    _out(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+class _StdoutGone(Exception):
+    """Standard output cannot be written: its reader quit (`stillmotion animate *.jpg | head -1`,
+    a terminal closed) or the file behind `>` is on a full disk."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(error.strerror or str(error))
+        self.error = error
+
+
+def _out(text: str) -> None:
+    """Print a result on stdout, at once: a pipeline reads each clip's path as it is made."""
+    try:
+        print(text, flush=True)
+    except OSError as exc:
+        raise _StdoutGone(exc) from None
+
+
+def _detach_stdout() -> None:
+    """Point stdout at the null device: what is still buffered for a closed pipe would
+    otherwise be flushed at exit, and fail again, with "Exception ignored ... BrokenPipeError"."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        return
+    try:
+        os.dup2(null, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):   # (no real file behind stdout: a test's capture)
+        pass
+    finally:
+        os.close(null)
 
 
 def _error(exc: BaseException) -> None:
@@ -371,28 +413,20 @@ def _raise_terminated(signum: int, _frame: object) -> None:
 def _terminate_like_interrupt() -> dict[int, Any]:
     """A one-shot command killed by SIGTERM (a process manager, Capture One's Open With being
     quit) or SIGHUP (its terminal closed) would otherwise die at once, leaving its hidden
-    temporary file behind. `serve` and `watch` have their own graceful stops. Returns the
+    temporary file behind. `serve` and `watch` have their own graceful stops. A signal the
+    process was started ignoring stays ignored (`nohup stillmotion animate *.jpg &`: the batch
+    goes on after the terminal closes), as Python leaves an ignored SIGINT. Returns the
     handlers replaced, for `main` to put back."""
     if threading.current_thread() is not threading.main_thread():
         return {}                  # (main() called from a thread: signals are the caller's)
     return {sig: signal.signal(sig, _raise_terminated)
-            for sig in (getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))}
+            for sig in (getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
+            if signal.getsignal(sig) is not signal.SIG_IGN}
 
 
 # Output piped into a reader that stopped early (`stillmotion inspect IMG.jpg | head`): the
 # status a C program killed by SIGPIPE gets, as `stopped by SIGTERM` gets 128 + 15.
 EXIT_STDOUT_CLOSED = 128 + 13
-
-
-def _quiet_stdout() -> None:
-    """Point stdout at the null device, so that the interpreter's flush at exit does not
-    print a second BrokenPipeError for the reader that has gone."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError, AttributeError):   # (no real file behind stdout: a test's capture)
-        pass
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -404,8 +438,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         status = func(args)
         sys.stdout.flush()         # (a reader gone shows here, not as a warning at exit)
         return status
-    except BrokenPipeError:
-        _quiet_stdout()
+    except BrokenPipeError:      # (a command's plain print: inspect, analyze, ... | head)
+        _detach_stdout()
         return EXIT_STDOUT_CLOSED
     except (InputError, ConfigError) as exc:
         _error(exc)
@@ -415,6 +449,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     except StillmotionError as exc:
         _error(exc)
+        return EXIT_FAILED
+    except _StdoutGone as exc:
+        # What was made stays made (the clips are in place before their paths are printed).
+        _detach_stdout()
+        if isinstance(exc.error, BrokenPipeError):
+            return EXIT_STDOUT_CLOSED    # quietly, as any tool whose reader quit
+        print(f"stillmotion: error: cannot write to standard output: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except _Terminated as exc:
         print(f"stillmotion: stopped by {signal.Signals(exc.signum).name}", file=sys.stderr)

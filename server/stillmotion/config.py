@@ -15,6 +15,7 @@ any work: a value that would fail every job stops the command or the daemon at o
 
 from __future__ import annotations
 
+import codecs
 import copy
 import functools
 import os
@@ -66,7 +67,7 @@ def user_values(cfg: Mapping[str, Any], section: str) -> dict[str, Any]:
 
 @functools.lru_cache(maxsize=1)
 def _default_values() -> dict[str, Any]:
-    return _read_toml(paths.default_config_file())
+    return read_toml(paths.default_config_file())
 
 
 def check_range(section: str, key: str, value: Any, lo: float, hi: float) -> None:
@@ -140,14 +141,36 @@ def _merge_open(base: dict, override: Mapping) -> None:
             base[key] = copy.deepcopy(value)
 
 
-def _read_toml(path: Path) -> dict:
+def read_toml(path: Path) -> dict:
+    """A TOML file as a table; what is wrong with it (unreadable, not TOML) is a ConfigError.
+
+    Windows Notepad saves UTF-8 with a byte-order mark, or UTF-16 ("Unicode"): both are read
+    (the mark says which, unambiguously); other encodings are refused by name, not with a
+    TOML error at line 1, column 1."""
     try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    text = _text(data)
+    if text is None:
+        raise ConfigError(f"{path}: not UTF-8 text; save it as UTF-8 (in Notepad: Save as, Encoding UTF-8)")
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def _text(data: bytes) -> str | None:
+    """A config file's text: UTF-8 (a byte-order mark dropped) or UTF-16 with its mark; None else."""
+    try:
+        if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            text = data.decode("utf-16")
+        else:
+            text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
+    # UTF-16 without its mark decodes as UTF-8 with a NUL in every other character.
+    return None if "\0" in text else text
 
 
 def _env_overrides(environ: Mapping[str, str]) -> list[tuple[str, dict]]:
@@ -175,11 +198,11 @@ def _env_overrides(environ: Mapping[str, str]) -> list[tuple[str, dict]]:
 def load(path: str | os.PathLike | None = None, environ: Mapping[str, str] | None = None) -> Config:
     """Defaults, then the user file (explicit `path`, else the one in the config folder), then env."""
     default_file = paths.default_config_file()
-    cfg = Config(_read_toml(default_file))
+    cfg = Config(read_toml(default_file))
     cfg.sources, cfg.origins = [str(default_file)], {}
     user = Path(path) if path else paths.user_config_file()
-    if path is not None or user.is_file():
-        _merge(cfg, _read_toml(user), str(user), origins=cfg.origins)
+    if path is not None or _is_file(user):
+        _merge(cfg, read_toml(user), str(user), origins=cfg.origins)
         cfg.sources.append(str(user))
     env = _env_overrides(os.environ if environ is None else environ)
     for name, table in env:
@@ -188,6 +211,15 @@ def load(path: str | os.PathLike | None = None, environ: Mapping[str, str] | Non
         cfg.sources.append("environment")
     check(cfg)
     return cfg
+
+
+def _is_file(path: Path) -> bool:
+    """Whether there is a file at `path`; one in a folder this user cannot search (a config
+    folder copied from another account) counts, so that reading it says why it cannot be read."""
+    try:
+        return path.is_file()
+    except OSError:
+        return True
 
 
 def check(cfg: Config) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import stat
 import struct
 import warnings
 from dataclasses import dataclass, field
@@ -141,13 +142,18 @@ def _allow_pixels(max_megapixels: float) -> None:
 
 def check_is_file(path: Path) -> None:
     """An InputError unless `path` is a regular file (or a link to one): a folder, a missing
-    name and a device or pipe (/dev/null) each get their own line."""
-    if path.is_dir():
+    name, a device or pipe (/dev/null) and a photo in a folder this account may not open
+    each get their own line."""
+    try:
+        st = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        raise InputError(f"{path}: no such file") from None
+    except OSError as exc:   # (a folder without search permission: another account's, a locked share)
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(st.st_mode):
         raise InputError(f"{path}: a folder, not a photo (name the photos in it, e.g. {path / '*.jpg'}, "
                          "or watch it: stillmotion watch)")
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if not path.is_file():
+    if not stat.S_ISREG(st.st_mode):
         raise InputError(f"{path}: not a regular file, not a photo")
 
 
@@ -169,8 +175,9 @@ def open_checked(path: Path, max_megapixels: float) -> Image.Image:
     except UnidentifiedImageError:
         raise InputError(f"{path.name}: not an image Stillmotion can read "
                          f"({EXPECTED_FORMATS} expected)") from None
-    except OSError as exc:
-        raise InputError(f"{path.name}: cannot read: {exc}") from None
+    except OSError as exc:   # (strerror: a permission or disk error, without the path again)
+        raise InputError(f"{path.name}: cannot read ({exc.strerror})" if exc.strerror
+                         else f"{path.name}: cannot read: {exc}") from None
     if image.format not in SUPPORTED_FORMATS:
         raise InputError(f"{path.name}: {image.format} is not supported ({EXPECTED_FORMATS} expected)")
     if image.format == "TIFF" and _is_raw_tiff(image):

@@ -56,7 +56,8 @@ def check_destination(folder: Path) -> None:
 
     Writability is tried, not asked (os.access reads mode bits, which on SMB/NFS shares with
     ACLs or mapped owners can say no where a write succeeds): an anonymous temporary file
-    in `folder` itself, gone when closed. A folder still to be made is not tried."""
+    in `folder` itself, gone when closed. A folder still to be made is tried in the folder
+    it will be made in (a read-only card or share refuses it there, before any work)."""
     existing = folder
     try:
         while not existing.exists() and existing.parent != existing:
@@ -65,13 +66,13 @@ def check_destination(folder: Path) -> None:
         raise InputError(f"{folder}: cannot use this folder ({exc.strerror or exc})") from None
     if not existing.is_dir():
         raise InputError(f"{folder}: {existing.name} is a file, not a folder; clips are written into a folder")
-    if existing == folder:
-        try:
-            tempfile.TemporaryFile(dir=folder, prefix=TEMP_PREFIX).close()   # (a name ours if it shows)
-        except PermissionError:
-            raise InputError(f"{folder}: cannot write into this folder (permission denied)") from None
-        except OSError as exc:
-            raise InputError(f"{folder}: cannot write into this folder ({exc.strerror})") from None
+    what = "write into this folder" if existing == folder else f"make this folder in {existing}"
+    try:
+        tempfile.TemporaryFile(dir=existing, prefix=TEMP_PREFIX).close()   # (a name ours if it shows)
+    except PermissionError:
+        raise InputError(f"{folder}: cannot {what} (permission denied)") from None
+    except OSError as exc:
+        raise InputError(f"{folder}: cannot {what} ({exc.strerror})") from None
 
 
 def temp_path(folder: Path, suffix: str, tag: str = "") -> Path:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import sqlite3
+from pathlib import Path
 from typing import Mapping
 
 from aiohttp import web
@@ -10,7 +13,12 @@ from ..errors import EngineUnavailable, InputError, StillmotionError
 
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
               405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
-              415: "unsupported_media_type", 422: "unprocessable", 500: "internal", 503: "unavailable"}
+              415: "unsupported_media_type", 422: "unprocessable", 500: "internal", 503: "unavailable",
+              507: "insufficient_storage"}
+
+# The daemon's own disk refusing to keep a request (its upload, its job record): full, over
+# quota, or read-only. (Permission errors are not here: the daemon could not have started.)
+_NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
 
 
 class ApiError(Exception):
@@ -31,3 +39,20 @@ def status_for(exc: StillmotionError) -> int:
     if isinstance(exc, EngineUnavailable):
         return 503
     return 500
+
+
+def storage_failure(exc: BaseException, data: Path) -> ApiError | None:
+    """The request was sound but the daemon could not keep it: its data folder's disk is full
+    or read-only (507), or another program holds its job store locked (503). The plug-in's
+    user is told which, not "internal error"; None for anything else."""
+    if isinstance(exc, OSError) and exc.errno in _NO_ROOM:
+        return ApiError(507, "insufficient_storage", f"the daemon cannot store the request in {data}: "
+                        f"{exc.strerror}; make room there (or move STILLMOTION_HOME) and send it again")
+    if isinstance(exc, sqlite3.OperationalError):
+        if "full" in str(exc):           # "database or disk is full"
+            return ApiError(507, "insufficient_storage", f"the daemon cannot store the request in {data}: "
+                            f"{exc}; make room there (or move STILLMOTION_HOME) and send it again")
+        if "locked" in str(exc):         # another program (a backup, a database browser) holds it
+            return ApiError(503, "unavailable", f"the job store in {data} is locked by another program ({exc}); "
+                            "send it again when that program is done", headers={"Retry-After": "30"})
+    return None

@@ -11,8 +11,8 @@ from aiohttp import hdrs, web
 
 from ..errors import StillmotionError
 from ..jobs.store import error_dict
-from .errors import HTTP_CODES, ApiError, error_response, status_for
-from .state import AUTHENTICATED, CORS_ORIGIN, FRONT_DOOR
+from .errors import HTTP_CODES, ApiError, error_response, status_for, storage_failure
+from .state import AUTHENTICATED, CORS_ORIGIN, FOLDERS, FRONT_DOOR
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_response(status_for(exc), **error_dict(exc))
     except (asyncio.CancelledError, ConnectionResetError):
         raise
-    except Exception:
+    except Exception as exc:
+        failure = storage_failure(exc, request.app[FOLDERS].data)
+        if failure is not None:
+            log.warning("%s %s refused: %s", request.method, request.path, failure.message)
+            return error_response(failure.status, failure.code, failure.message, failure.headers)
         log.exception("unhandled error in %s %s", request.method, request.path)
         return error_response(500, "internal", "internal error in the daemon (details are in its log)")
 

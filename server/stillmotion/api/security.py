@@ -36,11 +36,17 @@ def ensure_token(data_dir: Path) -> tuple[str, Path]:
     try:
         if not path.exists():
             _create_token(data_dir, path)
+    except OSError as exc:
+        # Nothing to delete: the data folder cannot be written (a read-only volume, a HOME
+        # this account cannot write), so the daemon cannot keep its jobs there either.
+        raise StillmotionError(f"{data_dir}: cannot write the daemon's data folder ({exc.strerror or exc}); "
+                               "make it writable, or set STILLMOTION_HOME to a folder that is") from None
+    try:
         if os.name == "posix" and path.stat().st_mode & 0o077:
             os.chmod(path, 0o600)            # someone loosened it: the token is a password
         token = path.read_text(encoding="ascii").strip()
     except (OSError, UnicodeDecodeError) as exc:
-        raise StillmotionError(f"{path}: cannot make or read the daemon's token file "
+        raise StillmotionError(f"{path}: cannot read the daemon's token file "
                                f"({getattr(exc, 'strerror', None) or exc}); if it is damaged, delete it and restart") from None
     if len(token) < 16:
         raise StillmotionError(f"{path}: the token file is empty or damaged; delete it and restart")

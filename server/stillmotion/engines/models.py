@@ -407,7 +407,11 @@ def pull(name: str, config: Mapping[str, Any] | None = None) -> str:
         raise JobError("huggingface_hub is not installed (pip install huggingface_hub)") from None
     target = models_dir(config) / slug
     made = _first_missing(target)             # the folders this pull makes (None: all there)
-    target.mkdir(parents=True, exist_ok=True)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:                    # a read-only disk, a STILLMOTION_HOME that is a file
+        raise JobError(f"{target}: cannot make the model's folder ({exc.strerror or exc}); set [models] dir "
+                       "(or STILLMOTION_HOME) to a folder you can write") from None
     try:
         snapshot = snapshot_download(hf_id, revision=revision, local_dir=target,
                                      allow_patterns=_pull_patterns(variant), ignore_patterns=_IGNORE)

@@ -277,25 +277,40 @@ def owner_alive(owner: str | None) -> bool:
         return False
 
 
+def _open_failure(db_path: Path, exc: OSError | sqlite3.Error) -> StillmotionError:
+    """One line for `serve` and `watch` when the job store cannot be opened (they would not
+    start, with a traceback): a damaged file (a disk that filled or a copy cut short), a
+    read-only or missing data folder, a store another program holds locked."""
+    if type(exc) is sqlite3.DatabaseError:       # SQLITE_CORRUPT, SQLITE_NOTADB (busy, read-only: subclasses)
+        return StillmotionError(f"{db_path}: the job store is damaged ({exc}); rename it (for example to "
+                                f"{db_path.name}.damaged) and start again: a new, empty one is made (the photos in "
+                                "watch folders are then animated again)")
+    reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+    return StillmotionError(f"{db_path}: cannot open the job store ({reason or exc})")
+
+
 class JobStore:
     def __init__(self, db_path: Path, uploads_root: Path | None = None) -> None:
         self.db_path = Path(db_path)
-        self.db_path.parent.mkdir(parents=True, exist_ok=True)
         self.uploads_root = uploads_root or self.db_path.parent / "uploads"
         self._pool: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
         self._listeners: list[tuple[Callable[[str], None], bool]] = []   # (fn, wants progress)
-        with self._connection() as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(_SCHEMA)
-            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        try:
+            self.db_path.parent.mkdir(parents=True, exist_ok=True)
+            with self._connection() as conn:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.executescript(_SCHEMA)
+                conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except (OSError, sqlite3.Error) as exc:
+            self.close()
+            raise _open_failure(self.db_path, exc) from None
 
     @classmethod
     def open(cls, data_dir: Path | None = None) -> "JobStore":
         """The store in the data folder (STILLMOTION_HOME/data, else the platform's)."""
         folder = Path(data_dir) if data_dir else paths.data_dir()
-        folder.mkdir(parents=True, exist_ok=True)
         return cls(folder / "jobs.sqlite3", folder / "uploads")
 
     # ---- connections -----------------------------------------------------

@@ -7,6 +7,7 @@ pyexiv2 call in Stillmotion goes through `LOCK`; nothing else imports pyexiv2.
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,12 +52,19 @@ def xmp_from_packet(data: bytes) -> dict[str, Any]:
             image.close()
 
 
+def _exiv2_name(path: Path) -> tuple[str, str]:
+    """(name, encoding) that pyexiv2 turns back into the file's exact bytes. It encodes the
+    name as UTF-8, which fails (UnicodeEncodeError) for a name that is not UTF-8 on disk (a
+    Latin-1 name from an old share or card); Latin-1 maps every byte to one character."""
+    return os.fsencode(path).decode("latin-1"), "latin-1"
+
+
 def read_file(path: Path) -> Embedded:
     """XMP and EXIF embedded in an image or video file; problems are reported, not raised."""
     out = Embedded()
     with LOCK:
         try:
-            image = pyexiv2.Image(str(path))
+            image = pyexiv2.Image(*_exiv2_name(path))
         except RuntimeError as exc:
             out.problems.append(one_line(exc))
             return out

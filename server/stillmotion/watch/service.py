@@ -109,17 +109,25 @@ def _reporter(store: JobStore):
     worker's log lines on stderr)."""
     reported: set[str] = set()
     lock = threading.Lock()
+    stdout_gone = threading.Event()
 
     def report(job_id: str) -> None:
         job = store.get(job_id)
-        if job is None or job.source != "watch" or job.status != DONE:
+        if job is None or job.source != "watch" or job.status != DONE or stdout_gone.is_set():
             return
         with lock:
             if job_id in reported:
                 return
             reported.add(job_id)
-        for out in job.outputs:
-            print(out, flush=True)
+        try:
+            for out in job.outputs:
+                print(out, flush=True)
+        except OSError as exc:
+            # Its reader quit (`stillmotion watch DIR | head`): the watching goes on, and the
+            # log (stderr) still says what was done; said once, not a traceback per clip.
+            stdout_gone.set()
+            log.warning("cannot print clip paths on stdout (%s): watching goes on; "
+                        "this log still names each clip", exc.strerror or exc)
     return report
 
 

@@ -15,15 +15,9 @@ from __future__ import annotations
 import copy
 import fnmatch
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, Mapping
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
 
 from .. import config as config_mod
 from ..errors import ConfigError, InputError
@@ -127,13 +121,7 @@ class FolderFileCache:
         cached = self._entries.get(path)
         if cached and cached[0] == key:
             return cached[1]
-        try:
-            with open(path, "rb") as fh:
-                table = tomllib.load(fh)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+        table = config_mod.read_toml(path)
         self._entries[path] = (key, table)
         return table
 

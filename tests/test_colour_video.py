@@ -135,6 +135,36 @@ def test_match_shows_its_progress_on_a_terminal(drifted_mp4, monkeypatch, capsys
     assert capsys.readouterr().out.strip().endswith(".matched.mp4")
 
 
+@pytest.mark.parametrize("rotation", [90, 270])      # 270 (-90): an iPhone held upright
+def test_a_phone_clip_recorded_on_its_side_comes_back_upright(tmp_path: Path, fast_config, capsys, rotation) -> None:
+    """A phone held upright stores its frames on their side with a display matrix that turns
+    them; match read them as stored and wrote a landscape copy without the matrix: the
+    result played sideways, and the frames did not line up with the portrait photo."""
+    import av
+
+    pixels = skimage_photo("astronaut")[:, 64:-64]                   # a portrait photo, 384x512
+    photo = save_photo(tmp_path / "portrait.jpg", pixels, (144, 192), quality=95)
+    upright = np.asarray(Image.open(photo), dtype=np.uint8)
+    stored = np.ascontiguousarray(np.rot90(upright, -rotation // 90))  # as the phone stores it
+    clip = tmp_path / "IMG_0001.mp4"
+    with av.open(str(clip), "w") as container:
+        stream = container.add_stream("libx264", rate=24, options={"preset": "ultrafast", "crf": "12"})
+        stream.width, stream.height, stream.pix_fmt = stored.shape[1], stored.shape[0], "yuv420p"
+        stream.set_display_rotation(rotation)
+        for _ in range(12):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(stored, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    assert probe(clip).width == 144 and probe(clip).height == 192 and probe(clip).rotation == rotation
+    assert cli.main(["match", str(clip), "--to", str(photo)]) == 0
+    matched = Path(capsys.readouterr().out.strip())
+    info = probe(matched)
+    assert (info.width, info.height, info.rotation) == (144, 192, 0)    # upright, needing no matrix
+    first = next(read_frames(matched))
+    assert np.abs(first * 255.0 - upright).mean() < 3.0                 # the photo, the right way up
+
+
 def test_match_out_file_folder_and_strength(drifted_mp4, tmp_path: Path, capsys) -> None:
     clip, photo, truth = drifted_mp4
     target = tmp_path / "graded.mov"

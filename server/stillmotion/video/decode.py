@@ -19,7 +19,7 @@ _MATRIX_NAMES = {1: "itu709", 5: "itu601", 6: "itu601", 9: "bt2020", 10: "bt2020
 
 @dataclass
 class VideoInfo:
-    width: int
+    width: int                # as shown: a phone's portrait clip, stored on its side, is taller than wide
     height: int
     fps: float
     n_frames: int
@@ -29,6 +29,7 @@ class VideoInfo:
     color_trc: int
     colorspace: int
     color_range: int
+    rotation: int = 0         # degrees counter-clockwise the stored frames are turned to be shown
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:
@@ -36,19 +37,25 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
             ctx = stream.codec_context
-            n = stream.frames or sum(1 for _ in container.decode(stream))
-            return VideoInfo(ctx.width, ctx.height, float(stream.average_rate or stream.guessed_rate or 0),
+            first = next(container.decode(stream), None)
+            rotation = _quarter_turns(first) * 90 if first is not None else 0
+            n = stream.frames or (first is not None) + sum(1 for _ in container.decode(stream))
+            width, height = (ctx.height, ctx.width) if rotation in (90, 270) else (ctx.width, ctx.height)
+            return VideoInfo(width, height, float(stream.average_rate or stream.guessed_rate or 0),
                              n, ctx.name, ctx.pix_fmt or "", int(ctx.color_primaries), int(ctx.color_trc),
-                             int(ctx.colorspace), int(ctx.color_range))
+                             int(ctx.colorspace), int(ctx.color_range), rotation)
     except (av.FFmpegError, IndexError) as exc:
         raise _unreadable(path, exc) from None
 
 
 def read_frames(path: str | os.PathLike) -> Iterator[np.ndarray]:
-    """Yield float32 (H, W, 3) sRGB frames in [0, 1].
+    """Yield float32 (H, W, 3) sRGB frames in [0, 1], upright as players show them.
 
     The Y'CbCr->RGB matrix follows the file's tag (BT.601 when untagged SD,
-    BT.709 when untagged HD, as players do).
+    BT.709 when untagged HD, as players do). A clip whose display matrix turns
+    its frames (a phone held upright records on its side and says so) is turned
+    here, as ffmpeg and players do, so a copy made from the frames is upright
+    without the tag.
     """
     try:
         container = av.open(str(path))
@@ -58,7 +65,8 @@ def read_frames(path: str | os.PathLike) -> Iterator[np.ndarray]:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         for frame in _decoded(container, stream, Path(path).name):
-            yield _pixels(frame)
+            turns = _quarter_turns(frame)
+            yield np.ascontiguousarray(np.rot90(_pixels(frame), turns)) if turns else _pixels(frame)
 
 
 def frame_times(path: str | os.PathLike) -> tuple[Fraction, list[int]] | None:
@@ -88,6 +96,12 @@ def frame_times(path: str | os.PathLike) -> tuple[Fraction, list[int]] | None:
     if all(abs(b - a - nominal) <= 1.0 for a, b in zip(stamps, stamps[1:])):
         return None
     return Fraction(base), [stamp - stamps[0] for stamp in stamps]
+
+
+def _quarter_turns(frame: av.VideoFrame) -> int:
+    """How many quarter turns counter-clockwise (0-3) the frame's display matrix asks for
+    (flips, which phones do not write, are not followed)."""
+    return round(float(frame.rotation or 0) / 90.0) % 4
 
 
 def _unreadable(path: str | os.PathLike, exc: BaseException) -> InputError:

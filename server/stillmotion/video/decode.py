@@ -101,7 +101,7 @@ def frame_times(path: str | os.PathLike) -> tuple[Fraction, list[int]] | None:
 def _quarter_turns(frame: av.VideoFrame) -> int:
     """How many quarter turns counter-clockwise (0-3) the frame's display matrix asks for
     (flips, which phones do not write, are not followed)."""
-    return round(float(frame.rotation or 0) / 90.0) % 4
+    return round(float(getattr(frame, "rotation", 0) or 0) / 90.0) % 4   # (PyAV 14.0 added it)
 
 
 def _unreadable(path: str | os.PathLike, exc: BaseException) -> InputError:

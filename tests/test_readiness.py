@@ -78,6 +78,26 @@ def test_damage_lowers_its_score_monotonically_and_the_advice_names_it(
     assert worst.score < clean.score
 
 
+def _underexpose(pixels: np.ndarray, stops: float) -> np.ndarray:
+    """`stops` darker in linear light, as a camera set that much under would record it."""
+    linear = np.asarray(pixels, np.float32) ** 2.2 * 2.0 ** -stops
+    return linear ** (1 / 2.2)
+
+
+@pytest.mark.parametrize("name, pixels", PHOTOS, ids=[n for n, _ in PHOTOS])
+def test_an_underexposed_copy_is_told_to_brighten_not_to_add_contrast(name: str, pixels: np.ndarray) -> None:
+    dark = analyze_pixels(_underexpose(pixels, 3.0)).measure("exposure")
+    assert "Underexposed" in dark.advice and "raise Exposure" in dark.advice, dark.advice
+    assert "dehaze" not in dark.advice
+    assert "Underexposed" not in analyze_pixels(pixels).measure("exposure").advice
+
+
+def test_a_washed_out_copy_is_told_to_darken() -> None:
+    pixels = PHOTOS[0][1]
+    washed = analyze_pixels(0.55 + 0.4 * pixels).measure("exposure")
+    assert "Washed out" in washed.advice and "dehaze" not in washed.advice, washed.advice
+
+
 def test_report_contract_and_json() -> None:
     report = analyze_pixels(skimage_photo("astronaut").astype(np.float32) / 255.0, path="astronaut")
     data = json.loads(json.dumps(report.to_dict(), allow_nan=False))

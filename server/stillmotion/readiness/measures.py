@@ -115,6 +115,11 @@ CLIP_HIGH = 0.98           # channel value counted as blown
 CLIP_LOW = 0.02            # brightest channel below this counts as crushed black
 
 
+# Ends of the histogram (99th / 1st percentile of luma) that mean the whole frame sits
+# low or high: no highlight above mid-grey, no shadow below it.
+DARK_HIGHLIGHTS, BRIGHT_SHADOWS = 0.5, 0.5
+
+
 def exposure(grid: Grid, subject: Subject) -> Measure:
     brightest = np.maximum(np.maximum(grid.rgb[..., 0], grid.rgb[..., 1]), grid.rgb[..., 2])
     blown = float((brightest >= CLIP_HIGH).mean())
@@ -148,7 +153,16 @@ def exposure(grid: Grid, subject: Subject) -> Measure:
         advice.append("Overall exposure is far off: " + ("brighten" if mean < 0.5 else "darken")
                       + " the photo before animating.")
     if s_range < 0.8:
-        advice.append("Flat, low-contrast tones: add contrast or dehaze.")
+        # A narrow histogram that stops below mid-grey is an underexposed frame, not
+        # haze (more contrast would sink it further); one that starts above it is washed out.
+        if high < DARK_HIGHLIGHTS:
+            advice.append(f"Underexposed: the brightest tones reach only {round(high * 100)} %; "
+                          "raise Exposure or Whites before animating.")
+        elif low > BRIGHT_SHADOWS:
+            advice.append(f"Washed out: the darkest tones are at {round(low * 100)} %; "
+                          "lower Exposure or Blacks before animating.")
+        else:
+            advice.append("Flat, low-contrast tones: add contrast or dehaze.")
     verdict = "well exposed" if score >= 0.8 else ("exposure needs care" if score >= 0.5 else "badly exposed")
     return Measure("exposure", score, f"{verdict}: " + ", ".join(parts), " ".join(advice),
                    {"blown": round(blown, 4), "crushed": round(crushed, 4),

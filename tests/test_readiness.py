@@ -98,6 +98,20 @@ def test_a_washed_out_copy_is_told_to_darken() -> None:
     assert "Washed out" in washed.advice and "dehaze" not in washed.advice, washed.advice
 
 
+def test_a_headshot_filling_the_frame_is_not_called_subjectless() -> None:
+    # kodim04 cropped a little tighter: the face grown to head and shoulders covers the
+    # frame. The person is the subject; what is tight is the crop, not a busy scene.
+    kodim04 = SHARED_FIXTURES / "photos" / "kodim04.png"
+    if not kodim04.is_file():
+        pytest.skip("shared fixtures not present")
+    pixels = cv2.cvtColor(cv2.imread(str(kodim04)), cv2.COLOR_BGR2RGB)[80:, 20:492]
+    report = analyze_pixels(pixels.astype(np.float32) / 255.0)
+    isolation = report.measure("isolation")
+    assert report.faces and report.suggested_profile == "portrait"
+    assert "no distinct subject" not in isolation.reason, isolation.reason
+    assert "clear subject" not in isolation.advice and "Tight crop" in isolation.advice, isolation.advice
+
+
 def test_report_contract_and_json() -> None:
     report = analyze_pixels(skimage_photo("astronaut").astype(np.float32) / 255.0, path="astronaut")
     data = json.loads(json.dumps(report.to_dict(), allow_nan=False))

@@ -205,7 +205,9 @@ def isolation(grid: Grid, subject: Subject, faces: list[Face]) -> Measure:
         how.append("a softer background (shallow depth of field)")
     if colour_sep >= 0.4:
         how.append("colour that differs from the background")
-    if whole_frame:
+    if whole_frame and subject.from_faces:
+        reason = "head and shoulders fill the frame: little background to set them against"
+    elif whole_frame:
         reason = "no distinct subject: interest is spread over the whole frame"
     elif how:
         reason = "the subject stands out by " + " and ".join(how)
@@ -213,9 +215,15 @@ def isolation(grid: Grid, subject: Subject, faces: list[Face]) -> Measure:
         reason = "the subject blends into its background"
     if area < 0.02 and not whole_frame:
         reason += "; it is very small in the frame"
-    advice = "" if score >= 0.5 else (
-        "Weak subject isolation: engines move subjects they can separate from the background; "
-        "prefer frames with a clear subject, a simpler background or shallower depth of field.")
+    if score >= 0.5:
+        advice = ""
+    elif whole_frame and subject.from_faces:
+        # The subject is plain (a face); the trouble is the tight crop, not a busy scene.
+        advice = ("Tight crop: engines need some background around the head to move it against; "
+                  "if you cropped in, a looser crop separates the person better.")
+    else:
+        advice = ("Weak subject isolation: engines move subjects they can separate from the background; "
+                  "prefer frames with a clear subject, a simpler background or shallower depth of field.")
     return Measure("isolation", score, reason, advice,
                    {"colour": round(colour_sep, 3), "depth": round(depth_sep, 3),
                     "subject_area": round(area, 4)})

@@ -97,14 +97,20 @@ function provider.processRenderedPhotos(functionContext, exportContext)
   }
 
   for _, rendition in exportContext:renditions { stopIfCanceled = true } do
-    local ok, pathOrMessage = rendition:waitForRender()
-    if progress:isCanceled() then break end
-    if ok then
-      batch:submit(rendition.photo, pathOrMessage, rendition)
+    if batch.aborted then
+      -- The daemon went away: a full-size render of each photo left would be thrown away.
+      rendition:skipRender()
+      batch:renderFailed(rendition.photo, rendition, batch.aborted)
     else
-      batch:renderFailed(rendition.photo, rendition, pathOrMessage)
+      local ok, pathOrMessage = rendition:waitForRender()
+      if progress:isCanceled() then break end
+      if ok then
+        batch:submit(rendition.photo, pathOrMessage, rendition)
+      else
+        batch:renderFailed(rendition.photo, rendition, pathOrMessage)
+      end
+      batch:poll()   -- keep the bar moving while Lightroom renders the next photo
     end
-    batch:poll()   -- keep the bar moving while Lightroom renders the next photo
   end
 
   if progress:isCanceled() then

@@ -182,6 +182,39 @@ def test_daemon_stopping_mid_export_is_reported_once(tmp_path: Path, photo_folde
     assert '"stillmotion serve"' in line
 
 
+def test_photos_after_the_daemon_went_away_are_not_rendered(tmp_path: Path, photo_folder: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 200-photo export whose daemon stops after the first upload: Lightroom rendered the other
+    199 photos at full size only to throw each render away. They are skipped, and reported."""
+    own = start_daemon(tmp_path / "short-lived-home")
+    try:
+        monkeypatch.setenv("STILLMOTION_HOME", str(own.home))
+        sim = Lightroom(tmp_path)
+        sim.prefs_url(own.url)
+        sim.require("AnimateBatch").POLL_SECONDS = 0.1
+        photos = [sim.import_photo(photo_folder / "IMG_0001.jpg"), sim.import_photo(photo_folder / "IMG_0002.jpg")]
+        for i in range(3, 6):
+            photos.append(sim.import_photo(real_photo(photo_folder / f"IMG_000{i}.jpg", "coffee")))
+
+        def stop_after_first_upload() -> None:
+            if own.process.poll() is None and any(
+                    r["method"] == "POST" and r.get("status") == 202 for r in sim.requests("/v1/jobs")):
+                own.stop()
+
+        sim.on_tick(stop_after_first_upload)
+        session = sim.export(photos, {"sm_duration": "30", "sm_fps": 30})
+        sim.run_tasks(timeout=60)
+    finally:
+        own.stop()
+    assert sim.task_errors == []
+    renditions = list(session.renditionList.values())
+    assert [r.wasSkipped for r in renditions] == [False, False, True, True, True]
+    assert [r.rendered is None for r in renditions] == [False, False, True, True, True]
+    (line,) = sim.dialogs[0]["info"].splitlines()
+    assert line.startswith("IMG_0001.jpg, IMG_0002.jpg, IMG_0003.jpg, IMG_0004.jpg, IMG_0005.jpg: "
+                           "The Stillmotion daemon is not running at")
+
+
 def test_failed_photos_are_reported_once_and_the_others_animate(lr: Lightroom, photo_folder: Path) -> None:
     good = lr.import_photo(photo_folder / "IMG_0001.jpg")
     missing = lr.import_photo(photo_folder / "IMG_0404.jpg")            # its file is gone

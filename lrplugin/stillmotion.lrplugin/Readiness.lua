@@ -53,7 +53,8 @@ local function joinAdvice(advice)
 end
 
 --- The field values for a readiness report (POST /v1/analyze's answer):
--- score "0".."100" (the report's 0..1 score) and one line of advice:
+-- score "000".."100" (the report's 0..1 score; three digits because the field is text,
+-- and "100" < "35" < "7" as text) and one line of advice:
 -- the verdict, the advice worst first, and the suggested motion profile.
 function Readiness.fieldValues(answer)
   local score = tonumber(answer.score)
@@ -73,7 +74,7 @@ function Readiness.fieldValues(answer)
     parts[#parts + 1] = "Suggested profile: " .. profile
         .. (duration and string.format(" (%g s).", duration) or ".")
   end
-  return { score = tostring(score), advice = table.concat(parts, " ") }
+  return { score = string.format("%03d", score), advice = table.concat(parts, " ") }
 end
 
 --- Checks `photos` and writes their fields. Returns the number written and the errors.

@@ -400,7 +400,7 @@ def test_check_video_readiness_fills_the_per_photo_fields(lr: Lightroom, photo_f
     for photo, request in zip((portrait, tiny), analyses):
         report = json.loads(request["response"])
         score = lr.field(photo, "readinessScore")
-        assert score == str(round(report["score"] * 100))
+        assert score == "%03d" % round(report["score"] * 100)
         advice = lr.field(photo, "readinessAdvice")
         assert advice.startswith(report["verdict_text"][0].upper()) and report["suggested_profile"] in advice
         assert request["fields"]["original_path"] == photo.path

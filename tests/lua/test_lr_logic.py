@@ -261,3 +261,12 @@ def test_one_message_shared_by_many_photos_is_one_line_naming_a_few(lr: Lightroo
         "IMG_9999.jpg: the image data is damaged or truncated"]
     two = [{"name": n, "message": "gone"} for n in ("A.jpg", "B.jpg")]
     assert batch.summary(lr.table([lr.table(e) for e in two]), 2, 0)[1] == "A.jpg, B.jpg: gone"
+
+
+def test_readiness_scores_sort_as_numbers_in_the_library_filter(lr: Lightroom) -> None:
+    """The field is text (the SDK has no number fields): "100" sorted before "35" and "7", so
+    the Library Filter's column and a sort by the field put the best photos in the middle."""
+    readiness = lr.require("Readiness")
+    scores = [readiness.fieldValues(lr.table({"score": s})).score for s in (0.07, 1.0, 0.35, 0, 0.9)]
+    assert scores == ["007", "100", "035", "000", "090"]
+    assert sorted(scores) == sorted(scores, key=int)

@@ -92,7 +92,7 @@ function Readiness.check(photos, progress, tempFolder)
   for _, rendition in session:renditions() do
     if progress:isCanceled() then break end
     local photo = rendition.photo
-    local name = photo:getFormattedMetadata("fileName") or LrPathUtils.leafName(photo:getRawMetadata("path"))
+    local name = AnimateBatch.photoName(photo)
     progress:setCaption("Checking " .. name)
     local ok, pathOrMessage = rendition:waitForRender()
     local values, problem

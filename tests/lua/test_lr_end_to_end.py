@@ -422,3 +422,31 @@ def test_check_video_readiness_with_the_catalog_busy_says_so(lr: Lightroom, phot
     assert lr.dialogs[0]["message"] == "Checked 0 of 2 photos."
     assert lr.dialogs[0]["info"] == "IMG_0001.jpg, IMG_0002.jpg: the catalog stayed busy for 30 seconds"
     assert lr.field(photos[0], "readinessScore") is None
+
+
+def test_a_virtual_copy_gets_its_own_clip_and_is_named_apart_from_its_master(
+        lr: Lightroom, photo_folder: Path) -> None:
+    """Master and virtual copy share one original: two clips, neither overwriting the other, each
+    stacked with and recorded on its own photo, each made with its own develop settings."""
+    master = lr.import_photo(photo_folder / "IMG_0001.jpg", develop={"Exposure2012": 0.0})
+    copy = lr.import_photo(photo_folder / "IMG_0001.jpg", develop={"Exposure2012": 1.5}, copy_name="Copy 1")
+    lr.export([master, copy], FAST)
+    lr.run_tasks(timeout=120)
+    assert lr.task_errors == [] and lr.dialogs == []
+    posts = [r for r in lr.requests("/v1/jobs") if r["method"] == "POST"]
+    assert [json_field(r, "develop")["Exposure2012"] for r in posts] == [0.0, 1.5]
+    clips = {lr.field(master, "lastClip"), lr.field(copy, "lastClip")}
+    assert clips == {str(photo_folder / "IMG_0001.motion.mp4"), str(photo_folder / "IMG_0001.motion-2.mp4")}
+    assert lr.field(master, "lastClip") in lr.stack(master) and lr.field(copy, "lastClip") in lr.stack(copy)
+
+
+def test_a_report_tells_a_virtual_copy_from_its_master(lr: Lightroom, photo_folder: Path) -> None:
+    """"IMG_0001.jpg, IMG_0001.jpg: ..." did not say which of the two needs attention."""
+    master = lr.import_photo(photo_folder / "IMG_0001.jpg")
+    copy = lr.import_photo(photo_folder / "IMG_0001.jpg", copy_name="Copy 1")
+    lr.select([master, copy])
+    lr.catalog.busy = True
+    lr.fake.chooseMenuItem("Check video readiness")
+    lr.run_tasks(timeout=120)
+    assert lr.task_errors == [] and len(lr.dialogs) == 1
+    assert lr.dialogs[0]["info"] == "IMG_0001.jpg, IMG_0001.jpg (Copy 1): the catalog stayed busy for 30 seconds"

@@ -82,6 +82,23 @@ function AnimateSettings.photoTokens(photo)
   }
 end
 
+--- The photos of a selection without its videos (Stillmotion animates stills; Lightroom's
+-- renderer would hand the daemon a video or a frame of it), and how many videos were left out.
+function AnimateSettings.withoutVideos(photos)
+  local stills, videos = {}, 0
+  for _, photo in ipairs(photos) do
+    if photo:getRawMetadata("isVideo") then videos = videos + 1 else stills[#stills + 1] = photo end
+  end
+  return stills, videos
+end
+
+--- "1 video is left out." / "3 videos are left out." ("" for none).
+function AnimateSettings.videosLeftOut(videos)
+  if videos == 0 then return "" end
+  if videos == 1 then return "1 video is left out." end
+  return string.format("%d videos are left out.", videos)
+end
+
 -- Checks a duration typed in the dialog: "" (profile's) or 0.5..30 seconds.
 function AnimateSettings.parseDuration(value)
   local text = trim(value)

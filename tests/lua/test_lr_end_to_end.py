@@ -450,3 +450,54 @@ def test_a_report_tells_a_virtual_copy_from_its_master(lr: Lightroom, photo_fold
     lr.run_tasks(timeout=120)
     assert lr.task_errors == [] and len(lr.dialogs) == 1
     assert lr.dialogs[0]["info"] == "IMG_0001.jpg, IMG_0001.jpg (Copy 1): the catalog stayed busy for 30 seconds"
+
+
+def texts(view) -> list[str]:
+    """Every static text in a fake LrView tree."""
+    out = [view.title] if view["_kind"] == "static_text" and isinstance(view.title, str) else []
+    for _, child in view.items():
+        if hasattr(child, "items") and child["_kind"]:
+            out += texts(child)
+    return out
+
+
+def test_videos_selected_with_photos_are_left_out_of_animate_and_readiness(
+        lr: Lightroom, photo_folder: Path) -> None:
+    """A video in the selection was counted as a photo to animate, then sent to Lightroom's
+    renderer and the daemon, and came back as a failure in the report."""
+    photo = lr.import_photo(photo_folder / "IMG_0001.jpg")
+    (photo_folder / "MVI_0002.MP4").write_bytes(b"\x00\x00\x00\x18ftypmp42")
+    video = lr.import_photo(photo_folder / "MVI_0002.MP4")
+    lr.select([photo, video])
+    seen: list[str] = []
+
+    def fill_in_dialog(entry) -> str:
+        seen.extend(texts(entry.contents))
+        props = entry.contents.bind_to_object
+        props.sm_duration, props.sm_fps = "0.5", 8
+        return "ok"
+
+    lr.fake.modalHandler = fill_in_dialog
+    lr.fake.chooseMenuItem("Animate selected photos...")
+    lr.run_tasks(timeout=120)
+    assert lr.task_errors == [] and [d["kind"] for d in lr.dialogs] == ["modal"]
+    assert any(t.startswith("Animate 1 photo.") and "1 video is left out" in t for t in seen)
+    posts = [r for r in lr.requests("/v1/jobs") if r["method"] == "POST"]
+    assert [r["fields"]["original_path"] for r in posts] == [str(photo_folder / "IMG_0001.jpg")]
+
+    lr.fake.chooseMenuItem("Check video readiness")
+    lr.run_tasks(timeout=120)
+    assert lr.task_errors == [] and [d["kind"] for d in lr.dialogs] == ["modal"]
+    assert [r["fields"]["original_path"] for r in lr.requests("/v1/analyze")] == [str(photo_folder / "IMG_0001.jpg")]
+    assert lr.field(video, "readinessScore") is None
+
+
+def test_a_selection_of_videos_only_is_explained(lr: Lightroom, photo_folder: Path) -> None:
+    (photo_folder / "MVI_0002.MOV").write_bytes(b"\x00\x00\x00\x14ftypqt  ")
+    lr.select([lr.import_photo(photo_folder / "MVI_0002.MOV")])
+    for item in ("Animate selected photos...", "Check video readiness"):
+        lr.fake.chooseMenuItem(item)
+        lr.run_tasks(timeout=30)
+    assert lr.task_errors == [] and lr.requests("/v1/jobs") == [] and lr.requests("/v1/analyze") == []
+    assert [d["kind"] for d in lr.dialogs] == ["message", "message"]
+    assert all("videos" in d["info"] for d in lr.dialogs)

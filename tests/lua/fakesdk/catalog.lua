@@ -140,6 +140,9 @@ function Photo:getRawMetadata(key)
   if key == "path" then return self.path
   elseif key == "fileFormat" then return self.fileFormat
   elseif key == "isVirtualCopy" then return self.copyName ~= nil
+  elseif key == "isVideo" then
+    local ext = (LrPathUtils.extension(self.path) or ""):lower()
+    return self.fileFormat == "VIDEO" or ({ mp4 = true, mov = true, avi = true, m4v = true, mts = true })[ext] == true
   elseif key == "uuid" then return "uuid-" .. self.localIdentifier
   elseif key == "keywords" then return deepCopy(self.keywords)
   elseif key == "isInStackInFolder" then return self.stack ~= nil

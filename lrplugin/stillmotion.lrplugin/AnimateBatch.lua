@@ -175,7 +175,8 @@ function AnimateBatch:_finish(item, job)
     local warnings = settingsNotUsed(job)
     if not ok then
       -- The clip exists beside the photo; only the catalog step failed.
-      item.warning = "clip made (" .. item.clips[1] .. ") but not added to the catalog: " .. tostring(err)
+      item.warning = "clip made (" .. item.clips[1] .. ") but not added to the catalog: "
+                     .. StillmotionAPI.describe(err)
     elseif #warnings > 0 then
       item.warning = "clip made without some settings: " .. table.concat(warnings, "; ")
     end

@@ -122,7 +122,7 @@ function Readiness.check(photos, progress, tempFolder)
         end, { timeout = AnimateBatch.CATALOG_WAIT_SECONDS })
       end)
       if not wrote then
-        values, problem = nil, "could not write its fields: " .. tostring(result)
+        values, problem = nil, "could not write its fields: " .. StillmotionAPI.describe(result)
       elseif result == "aborted" then
         values, problem = nil, AnimateBatch.CATALOG_BUSY
       end

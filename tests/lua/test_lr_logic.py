@@ -270,3 +270,14 @@ def test_readiness_scores_sort_as_numbers_in_the_library_filter(lr: Lightroom) -
     scores = [readiness.fieldValues(lr.table({"score": s})).score for s in (0.07, 1.0, 0.35, 0, 0.9)]
     assert scores == ["007", "100", "035", "000", "090"]
     assert sorted(scores) == sorted(scores, key=int)
+
+
+@pytest.mark.parametrize("typed", ["127.0.0.1:9911", " 127.0.0.1:9911/ ", "http://127.0.0.1:9911/"])
+def test_a_daemon_url_typed_without_http_is_used_as_meant(lr: Lightroom, typed: str) -> None:
+    """"127.0.0.1:9911" in the panel: LrHttp refuses a URL with no scheme (reported as "not
+    running"), and Start daemon started it on the default port, since no port was read."""
+    conn = lr.require("DaemonConnection")
+    lr.prefs_url(typed)
+    assert conn.settings().url == "http://127.0.0.1:9911"
+    assert conn.client().url == "http://127.0.0.1:9911"
+    assert " serve --port 9911 " in conn.startCommand(conn.settings().url)

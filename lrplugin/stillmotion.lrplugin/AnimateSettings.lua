@@ -99,11 +99,12 @@ function AnimateSettings.videosLeftOut(videos)
   return string.format("%d videos are left out.", videos)
 end
 
--- Checks a duration typed in the dialog: "" (profile's) or 0.5..30 seconds.
+-- Checks a duration typed in the dialog: "" (profile's) or 0.5..30 seconds, with a decimal
+-- point or a decimal comma ("2,5": how much of Europe writes it).
 function AnimateSettings.parseDuration(value)
   local text = trim(value)
   if text == "" then return true, nil end
-  local n = tonumber((text:gsub("%s*s$", "")))
+  local n = tonumber((text:gsub("%s*s$", ""):gsub("^(%d*),(%d+)$", "%1.%2")))
   if not n or n < 0.5 or n > 30 then
     return false, nil, "Duration must be empty (the profile's) or between 0.5 and 30 seconds."
   end

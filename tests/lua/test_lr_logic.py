@@ -281,3 +281,15 @@ def test_a_daemon_url_typed_without_http_is_used_as_meant(lr: Lightroom, typed: 
     assert conn.settings().url == "http://127.0.0.1:9911"
     assert conn.client().url == "http://127.0.0.1:9911"
     assert " serve --port 9911 " in conn.startCommand(conn.settings().url)
+
+
+@pytest.mark.parametrize("typed, seconds", [("2,5", 2.5), ("2.5", 2.5), ("2,5 s", 2.5), ("4", 4), ("1,5s", 1.5)])
+def test_a_duration_typed_with_a_decimal_comma_is_understood(lr: Lightroom, typed: str, seconds: float) -> None:
+    """"2,5" is how a German or French photographer writes two and a half seconds; it was refused
+    as "must be empty or between 0.5 and 30 seconds", which it is."""
+    settings = lr.require("AnimateSettings")
+    ok, value = settings.parseDuration(typed)[:2]
+    assert ok and value == seconds
+    props = settings.defaults()
+    props.sm_duration = typed
+    assert settings.problem(props) is None

@@ -11,6 +11,7 @@ follows the jobs, and stacks the finished clips above their photos.
 local LrApplication = import "LrApplication"
 local LrDialogs = import "LrDialogs"
 local LrErrors = import "LrErrors"
+local LrFileUtils = import "LrFileUtils"
 
 local AnimateBatch = require "AnimateBatch"
 local AnimateDialog = require "AnimateDialog"
@@ -103,7 +104,10 @@ function provider.processRenderedPhotos(functionContext, exportContext)
       batch:renderFailed(rendition.photo, rendition, batch.aborted)
     else
       local ok, pathOrMessage = rendition:waitForRender()
-      if progress:isCanceled() then break end
+      if progress:isCanceled() then
+        if ok then LrFileUtils.delete(pathOrMessage) end   -- the render will not be uploaded
+        break
+      end
       if ok then
         batch:submit(rendition.photo, pathOrMessage, rendition)
       else

@@ -501,3 +501,21 @@ def test_a_selection_of_videos_only_is_explained(lr: Lightroom, photo_folder: Pa
     assert lr.task_errors == [] and lr.requests("/v1/jobs") == [] and lr.requests("/v1/analyze") == []
     assert [d["kind"] for d in lr.dialogs] == ["message", "message"]
     assert all("videos" in d["info"] for d in lr.dialogs)
+
+
+def test_cancel_during_a_render_leaves_no_render_behind(lr: Lightroom, photo_folder: Path) -> None:
+    """Cancel pressed while Lightroom rendered the second of three photos: that full-size render
+    was left in the temporary folder (every other render is deleted once uploaded)."""
+    photos = [lr.import_photo(photo_folder / name) for name in ("IMG_0001.jpg", "IMG_0002.jpg")]
+    photos.append(lr.import_photo(real_photo(photo_folder / "IMG_0003.jpg", "coffee")))
+
+    def cancel_once_the_second_is_rendered() -> None:
+        session = lr.fake.lastExportContext and lr.fake.lastExportContext.exportSession
+        if session and session.renditionList[2].rendered is not None and not lr.fake.exportProgress.canceled:
+            lr.fake.exportProgress.cancel(lr.fake.exportProgress)
+
+    lr.on_tick(cancel_once_the_second_is_rendered)
+    lr.export(photos, FAST)
+    lr.run_tasks(timeout=60)
+    assert lr.task_errors == []
+    assert [p.name for p in lr.temp.rglob("*") if p.is_file()] == []

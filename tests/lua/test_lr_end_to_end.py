@@ -519,3 +519,24 @@ def test_cancel_during_a_render_leaves_no_render_behind(lr: Lightroom, photo_fol
     lr.run_tasks(timeout=60)
     assert lr.task_errors == []
     assert [p.name for p in lr.temp.rglob("*") if p.is_file()] == []
+
+
+def test_cancelling_a_readiness_check_skips_the_photos_left(lr: Lightroom, photo_folder: Path) -> None:
+    """Cancel after the first of three photos: the loop stopped claiming renditions, and
+    Lightroom went on rendering the rest full size into a folder nothing cleans."""
+    photos = [lr.import_photo(photo_folder / name) for name in ("IMG_0001.jpg", "IMG_0002.jpg")]
+    photos.append(lr.import_photo(real_photo(photo_folder / "IMG_0003.jpg", "coffee")))
+    lr.select(photos)
+
+    def cancel_after_the_first_analysis() -> None:
+        if lr.requests("/v1/analyze") and lr.requests("/v1/analyze")[0].get("status"):
+            for scope in lr.fake.progressScopes.values():
+                scope.cancel(scope)
+
+    lr.on_tick(cancel_after_the_first_analysis)
+    lr.fake.chooseMenuItem("Check video readiness")
+    lr.run_tasks(timeout=60)
+    assert lr.task_errors == []
+    renditions = list(lr.fake.lastSession.renditionList.values())
+    assert [r.wasSkipped for r in renditions] == [False, False, True]    # the second was rendering
+    assert lr.field(photos[0], "readinessScore") is not None and lr.field(photos[2], "readinessScore") is None

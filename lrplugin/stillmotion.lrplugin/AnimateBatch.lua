@@ -48,9 +48,15 @@ function AnimateBatch.new(opts)
   }, AnimateBatch)
 end
 
-local function photoName(photo)
-  return photo:getFormattedMetadata("fileName") or LrPathUtils.leafName(photo:getRawMetadata("path"))
+--- The photo's name in reports: its file name, and for a virtual copy its copy name too
+-- (a master and its copies share one file name).
+function AnimateBatch.photoName(photo)
+  local name = photo:getFormattedMetadata("fileName") or LrPathUtils.leafName(photo:getRawMetadata("path"))
+  local copyName = photo:getFormattedMetadata("copyName")
+  if type(copyName) == "string" and copyName ~= "" then name = name .. " (" .. copyName .. ")" end
+  return name
 end
+local photoName = AnimateBatch.photoName
 
 function AnimateBatch:_add(photo, rendition)
   local item = { photo = photo, rendition = rendition, name = photoName(photo),
@@ -169,7 +175,8 @@ function AnimateBatch:_finish(item, job)
     local warnings = settingsNotUsed(job)
     if not ok then
       -- The clip exists beside the photo; only the catalog step failed.
-      item.warning = "clip made (" .. item.clips[1] .. ") but not added to the catalog: " .. tostring(err)
+      item.warning = "clip made (" .. item.clips[1] .. ") but not added to the catalog: "
+                     .. StillmotionAPI.describe(err)
     elseif #warnings > 0 then
       item.warning = "clip made without some settings: " .. table.concat(warnings, "; ")
     end

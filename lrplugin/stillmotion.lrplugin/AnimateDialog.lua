@@ -216,12 +216,15 @@ function AnimateDialog.sectionsForTopOfDialog(f, props)
 end
 
 --- Contents of the "Animate selected photos..." dialog (adds the render format).
-function AnimateDialog.menuContents(f, props, photoCount)
+-- videoCount: videos in the selection, left out (Stillmotion animates photos).
+function AnimateDialog.menuContents(f, props, photoCount, videoCount)
+  local leftOut = AnimateSettings.videosLeftOut(videoCount or 0)
   return f:column {
     bind_to_object = props,
     spacing = f:dialog_spacing(),
     f:static_text { title = string.format("Animate %d photo%s. Clips are written beside the originals.",
-                                          photoCount, photoCount == 1 and "" or "s") },
+                                          photoCount, photoCount == 1 and "" or "s")
+                            .. (leftOut ~= "" and (" " .. leftOut) or "") },
     AnimateDialog.statusRow(f, props),
     f:group_box { title = "Animation", fill_horizontal = 1, AnimateDialog.settingsView(f, props) },
     f:group_box {

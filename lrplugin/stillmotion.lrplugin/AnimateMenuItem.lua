@@ -39,9 +39,10 @@ LrTasks.startAsyncTask(function()
   LrFunctionContext.callWithContext("Stillmotion: animate selected photos", function(context)
     LrDialogs.attachErrorDialogToFunctionContext(context)
     local catalog = LrApplication.activeCatalog()
-    local photos = catalog:getTargetPhotos()
+    local photos, videos = AnimateSettings.withoutVideos(catalog:getTargetPhotos())
     if #photos == 0 then
-      LrDialogs.message("Select the photos to animate first.", nil, "info")
+      LrDialogs.message("Select the photos to animate first.",
+                        videos > 0 and "Stillmotion animates photos, not videos." or nil, "info")
       return
     end
 
@@ -51,7 +52,7 @@ LrTasks.startAsyncTask(function()
     local f = LrView.osFactory()
     local answer = LrDialogs.presentModalDialog {
       title = "Animate selected photos",
-      contents = AnimateDialog.menuContents(f, props, #photos),
+      contents = AnimateDialog.menuContents(f, props, #photos, videos),
       actionVerb = "Animate",
     }
     if answer ~= "ok" then return end

@@ -82,11 +82,29 @@ function AnimateSettings.photoTokens(photo)
   }
 end
 
--- Checks a duration typed in the dialog: "" (profile's) or 0.5..30 seconds.
+--- The photos of a selection without its videos (Stillmotion animates stills; Lightroom's
+-- renderer would hand the daemon a video or a frame of it), and how many videos were left out.
+function AnimateSettings.withoutVideos(photos)
+  local stills, videos = {}, 0
+  for _, photo in ipairs(photos) do
+    if photo:getRawMetadata("isVideo") then videos = videos + 1 else stills[#stills + 1] = photo end
+  end
+  return stills, videos
+end
+
+--- "1 video is left out." / "3 videos are left out." ("" for none).
+function AnimateSettings.videosLeftOut(videos)
+  if videos == 0 then return "" end
+  if videos == 1 then return "1 video is left out." end
+  return string.format("%d videos are left out.", videos)
+end
+
+-- Checks a duration typed in the dialog: "" (profile's) or 0.5..30 seconds, with a decimal
+-- point or a decimal comma ("2,5": how much of Europe writes it).
 function AnimateSettings.parseDuration(value)
   local text = trim(value)
   if text == "" then return true, nil end
-  local n = tonumber((text:gsub("%s*s$", "")))
+  local n = tonumber((text:gsub("%s*s$", ""):gsub("^(%d*),(%d+)$", "%1.%2")))
   if not n or n < 0.5 or n > 30 then
     return false, nil, "Duration must be empty (the profile's) or between 0.5 and 30 seconds."
   end

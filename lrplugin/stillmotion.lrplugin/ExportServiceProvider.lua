@@ -11,6 +11,7 @@ follows the jobs, and stacks the finished clips above their photos.
 local LrApplication = import "LrApplication"
 local LrDialogs = import "LrDialogs"
 local LrErrors = import "LrErrors"
+local LrFileUtils = import "LrFileUtils"
 
 local AnimateBatch = require "AnimateBatch"
 local AnimateDialog = require "AnimateDialog"
@@ -97,14 +98,23 @@ function provider.processRenderedPhotos(functionContext, exportContext)
   }
 
   for _, rendition in exportContext:renditions { stopIfCanceled = true } do
-    local ok, pathOrMessage = rendition:waitForRender()
-    if progress:isCanceled() then break end
-    if ok then
-      batch:submit(rendition.photo, pathOrMessage, rendition)
+    if batch.aborted then
+      -- The daemon went away: a full-size render of each photo left would be thrown away.
+      rendition:skipRender()
+      batch:renderFailed(rendition.photo, rendition, batch.aborted)
     else
-      batch:renderFailed(rendition.photo, rendition, pathOrMessage)
+      local ok, pathOrMessage = rendition:waitForRender()
+      if progress:isCanceled() then
+        if ok then LrFileUtils.delete(pathOrMessage) end   -- the render will not be uploaded
+        break
+      end
+      if ok then
+        batch:submit(rendition.photo, pathOrMessage, rendition)
+      else
+        batch:renderFailed(rendition.photo, rendition, pathOrMessage)
+      end
+      batch:poll()   -- keep the bar moving while Lightroom renders the next photo
     end
-    batch:poll()   -- keep the bar moving while Lightroom renders the next photo
   end
 
   if progress:isCanceled() then

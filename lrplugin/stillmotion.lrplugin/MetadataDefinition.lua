@@ -5,7 +5,8 @@ adds to the Metadata panel. Field ids are part of the plug-in's contract:
                     develop JSON key "stillmotionPrompt" and expanded into the
                     request's prompt through the {prompt} token)
   profile           motion profile for this photo; empty = the export's choice
-  readinessScore    0-100, written by "Check video readiness"
+  readinessScore    000-100 (three digits: the field sorts as text), written by
+                    "Check video readiness"
   readinessAdvice   one line of advice, written by "Check video readiness"
   lastClip          path of the last clip made from this photo
 Changing the prompt or profile marks a published photo for republish.

@@ -53,7 +53,8 @@ local function joinAdvice(advice)
 end
 
 --- The field values for a readiness report (POST /v1/analyze's answer):
--- score "0".."100" (the report's 0..1 score) and one line of advice:
+-- score "000".."100" (the report's 0..1 score; three digits because the field is text,
+-- and "100" < "35" < "7" as text) and one line of advice:
 -- the verdict, the advice worst first, and the suggested motion profile.
 function Readiness.fieldValues(answer)
   local score = tonumber(answer.score)
@@ -73,7 +74,7 @@ function Readiness.fieldValues(answer)
     parts[#parts + 1] = "Suggested profile: " .. profile
         .. (duration and string.format(" (%g s).", duration) or ".")
   end
-  return { score = tostring(score), advice = table.concat(parts, " ") }
+  return { score = string.format("%03d", score), advice = table.concat(parts, " ") }
 end
 
 --- Checks `photos` and writes their fields. Returns the number written and the errors.
@@ -88,51 +89,56 @@ function Readiness.check(photos, progress, tempFolder)
   local session = LrExportSession { photosToExport = photos, exportSettings = renderSettings(tempFolder) }
   local written, errors = 0, {}
   local n = 0
+  local stopped = false   -- the daemon went away
   for _, rendition in session:renditions() do
-    if progress:isCanceled() then break end
-    local photo = rendition.photo
-    local name = photo:getFormattedMetadata("fileName") or LrPathUtils.leafName(photo:getRawMetadata("path"))
-    progress:setCaption("Checking " .. name)
-    local ok, pathOrMessage = rendition:waitForRender()
-    local values, problem
-    if ok then
-      local answer, apiErr = client:analyze { imagePath = pathOrMessage, originalPath = photo:getRawMetadata("path") }
-      LrFileUtils.delete(pathOrMessage)
-      if answer then
-        values, problem = Readiness.fieldValues(answer)
+    if stopped or progress:isCanceled() then
+      -- Skipped rather than left: Lightroom would still render each photo left, full size,
+      -- into the temporary folder, where nothing deletes it.
+      rendition:skipRender()
+    else
+      local photo = rendition.photo
+      local name = AnimateBatch.photoName(photo)
+      progress:setCaption("Checking " .. name)
+      local ok, pathOrMessage = rendition:waitForRender()
+      local values, problem
+      if ok then
+        local answer, apiErr = client:analyze { imagePath = pathOrMessage, originalPath = photo:getRawMetadata("path") }
+        LrFileUtils.delete(pathOrMessage)
+        if answer then
+          values, problem = Readiness.fieldValues(answer)
+        else
+          problem = StillmotionAPI.describe(apiErr)
+          if StillmotionAPI.isUnreachable(apiErr) then
+            stopped = true   -- this photo's line says why; the photos after it are skipped
+          end
+        end
       else
-        problem = StillmotionAPI.describe(apiErr)
-        if StillmotionAPI.isUnreachable(apiErr) then
-          errors[#errors + 1] = { name = name, message = problem }
-          break
+        problem = pathOrMessage or "Lightroom could not render the photo."
+      end
+      if values then
+        -- With a timeout, a catalog kept busy (an Animate export importing its clips) makes
+        -- this return "aborted" after the wait instead of raising; anything else it raises
+        -- is this photo's problem, not the run's.
+        local wrote, result = LrTasks.pcall(function()
+          return catalog:withPrivateWriteAccessDo(function()
+            photo:setPropertyForPlugin(_PLUGIN, Fields.READINESS_SCORE, values.score)
+            photo:setPropertyForPlugin(_PLUGIN, Fields.READINESS_ADVICE, values.advice)
+          end, { timeout = AnimateBatch.CATALOG_WAIT_SECONDS })
+        end)
+        if not wrote then
+          values, problem = nil, "could not write its fields: " .. StillmotionAPI.describe(result)
+        elseif result == "aborted" then
+          values, problem = nil, AnimateBatch.CATALOG_BUSY
         end
       end
-    else
-      problem = pathOrMessage or "Lightroom could not render the photo."
-    end
-    if values then
-      -- With a timeout, a catalog kept busy (an Animate export importing its clips) makes
-      -- this return "aborted" after the wait instead of raising; anything else it raises
-      -- is this photo's problem, not the run's.
-      local wrote, result = LrTasks.pcall(function()
-        return catalog:withPrivateWriteAccessDo(function()
-          photo:setPropertyForPlugin(_PLUGIN, Fields.READINESS_SCORE, values.score)
-          photo:setPropertyForPlugin(_PLUGIN, Fields.READINESS_ADVICE, values.advice)
-        end, { timeout = AnimateBatch.CATALOG_WAIT_SECONDS })
-      end)
-      if not wrote then
-        values, problem = nil, "could not write its fields: " .. tostring(result)
-      elseif result == "aborted" then
-        values, problem = nil, AnimateBatch.CATALOG_BUSY
+      if values then
+        written = written + 1
+      else
+        errors[#errors + 1] = { name = name, message = problem }
       end
+      n = n + 1
+      progress:setPortionComplete(n, #photos)
     end
-    if values then
-      written = written + 1
-    else
-      errors[#errors + 1] = { name = name, message = problem }
-    end
-    n = n + 1
-    progress:setPortionComplete(n, #photos)
   end
   return written, errors
 end

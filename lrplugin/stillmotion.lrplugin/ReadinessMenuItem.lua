@@ -9,14 +9,16 @@ local LrDialogs = import "LrDialogs"
 local LrFunctionContext = import "LrFunctionContext"
 local LrTasks = import "LrTasks"
 
+local AnimateSettings = require "AnimateSettings"
 local Readiness = require "Readiness"
 
 LrTasks.startAsyncTask(function()
   LrFunctionContext.callWithContext("Stillmotion: check video readiness", function(context)
     LrDialogs.attachErrorDialogToFunctionContext(context)
-    local photos = LrApplication.activeCatalog():getTargetPhotos()
+    local photos, videos = AnimateSettings.withoutVideos(LrApplication.activeCatalog():getTargetPhotos())
     if #photos == 0 then
-      LrDialogs.message("Select the photos to check first.", nil, "info")
+      LrDialogs.message("Select the photos to check first.",
+                        videos > 0 and "Video readiness is a photo's: videos are not checked." or nil, "info")
       return
     end
     Readiness.run(context, photos)

@@ -41,9 +41,17 @@ function StillmotionAPI.new(opts)
   return setmetatable({ url = url, token = opts.token }, StillmotionAPI)
 end
 
---- The one line to show for an error returned by any call.
+--- The one line to show for an error returned by any call, or for a Lua error caught by
+-- pcall (without the "File.lua:123: " position Lua puts in front: not the photographer's).
 function StillmotionAPI.describe(err)
-  if type(err) ~= "table" then return tostring(err) end
+  if type(err) ~= "table" then
+    local text = tostring(err)
+    repeat
+      local before = text
+      text = text:gsub("^[^\n]-%.lua:%d+: ", ""):gsub('^%[string "[^"]*"%]:%d+: ', "")
+    until text == before
+    return text
+  end
   return err.message or tostring(err.kind)
 end
 

@@ -251,9 +251,12 @@ class Lightroom:
     # -- catalog
     def import_photo(self, path: Path, *, title: str = "", caption: str = "",
                      keywords: Iterable[str] = (), develop: dict[str, Any] | None = None,
-                     **plugin_fields: str) -> Any:
-        photo = self.catalog._import(self.catalog, str(path), self.table({
-            "title": title, "caption": caption, "keywords": list(keywords), "develop": develop or {}}))
+                     copy_name: str | None = None, **plugin_fields: str) -> Any:
+        """A photo in the catalog; with `copy_name` ("Copy 1"), a virtual copy of `path`."""
+        meta = {"title": title, "caption": caption, "keywords": list(keywords), "develop": develop or {}}
+        if copy_name is not None:
+            meta["copyName"] = copy_name
+        photo = self.catalog._import(self.catalog, str(path), self.table(meta))
         for key, value in plugin_fields.items():
             photo.pluginProps[key] = value
         return photo

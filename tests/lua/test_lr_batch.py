@@ -207,6 +207,18 @@ def test_a_busy_catalog_is_reported_and_the_clip_kept(lr: Lightroom, photo_folde
     assert message == f"clip made ({clip}) but not added to the catalog: the catalog stayed busy for 30 seconds"
 
 
+def test_a_catalog_error_is_reported_without_the_plugins_file_and_line(lr: Lightroom, photo_folder: Path) -> None:
+    """A clip Lightroom cannot see (a daemon on another machine or in WSL names a path of its own)
+    was reported as ".../AnimateBatch.lua:196: LrCatalog:addPhoto: file not found: ...": the
+    photographer gets Lightroom's words, not the plug-in's source position."""
+    clip = "/Volumes/elsewhere/IMG_0001.motion.mp4"
+    batch = Batch(lr, photo_folder, 1, lambda job_id: job(lr, job_id, "done", outputs=[clip]))
+    batch.poll()
+    (message,) = batch.errors()
+    assert message == (f"clip made ({clip}) but not added to the catalog: "
+                       f"LrCatalog:addPhoto: file not found: {clip}")
+
+
 def test_a_long_prompt_is_cut_between_characters(lr: Lightroom, photo_folder: Path) -> None:
     """2,000 characters is the daemon's limit; cut at a byte count, a CJK prompt ended inside
     a character, and the daemon refused the whole request as not being text."""

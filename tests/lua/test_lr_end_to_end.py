@@ -182,6 +182,39 @@ def test_daemon_stopping_mid_export_is_reported_once(tmp_path: Path, photo_folde
     assert '"stillmotion serve"' in line
 
 
+def test_photos_after_the_daemon_went_away_are_not_rendered(tmp_path: Path, photo_folder: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 200-photo export whose daemon stops after the first upload: Lightroom rendered the other
+    199 photos at full size only to throw each render away. They are skipped, and reported."""
+    own = start_daemon(tmp_path / "short-lived-home")
+    try:
+        monkeypatch.setenv("STILLMOTION_HOME", str(own.home))
+        sim = Lightroom(tmp_path)
+        sim.prefs_url(own.url)
+        sim.require("AnimateBatch").POLL_SECONDS = 0.1
+        photos = [sim.import_photo(photo_folder / "IMG_0001.jpg"), sim.import_photo(photo_folder / "IMG_0002.jpg")]
+        for i in range(3, 6):
+            photos.append(sim.import_photo(real_photo(photo_folder / f"IMG_000{i}.jpg", "coffee")))
+
+        def stop_after_first_upload() -> None:
+            if own.process.poll() is None and any(
+                    r["method"] == "POST" and r.get("status") == 202 for r in sim.requests("/v1/jobs")):
+                own.stop()
+
+        sim.on_tick(stop_after_first_upload)
+        session = sim.export(photos, {"sm_duration": "30", "sm_fps": 30})
+        sim.run_tasks(timeout=60)
+    finally:
+        own.stop()
+    assert sim.task_errors == []
+    renditions = list(session.renditionList.values())
+    assert [r.wasSkipped for r in renditions] == [False, False, True, True, True]
+    assert [r.rendered is None for r in renditions] == [False, False, True, True, True]
+    (line,) = sim.dialogs[0]["info"].splitlines()
+    assert line.startswith("IMG_0001.jpg, IMG_0002.jpg, IMG_0003.jpg, IMG_0004.jpg, IMG_0005.jpg: "
+                           "The Stillmotion daemon is not running at")
+
+
 def test_failed_photos_are_reported_once_and_the_others_animate(lr: Lightroom, photo_folder: Path) -> None:
     good = lr.import_photo(photo_folder / "IMG_0001.jpg")
     missing = lr.import_photo(photo_folder / "IMG_0404.jpg")            # its file is gone
@@ -367,7 +400,7 @@ def test_check_video_readiness_fills_the_per_photo_fields(lr: Lightroom, photo_f
     for photo, request in zip((portrait, tiny), analyses):
         report = json.loads(request["response"])
         score = lr.field(photo, "readinessScore")
-        assert score == str(round(report["score"] * 100))
+        assert score == "%03d" % round(report["score"] * 100)
         advice = lr.field(photo, "readinessAdvice")
         assert advice.startswith(report["verdict_text"][0].upper()) and report["suggested_profile"] in advice
         assert request["fields"]["original_path"] == photo.path
@@ -389,3 +422,121 @@ def test_check_video_readiness_with_the_catalog_busy_says_so(lr: Lightroom, phot
     assert lr.dialogs[0]["message"] == "Checked 0 of 2 photos."
     assert lr.dialogs[0]["info"] == "IMG_0001.jpg, IMG_0002.jpg: the catalog stayed busy for 30 seconds"
     assert lr.field(photos[0], "readinessScore") is None
+
+
+def test_a_virtual_copy_gets_its_own_clip_and_is_named_apart_from_its_master(
+        lr: Lightroom, photo_folder: Path) -> None:
+    """Master and virtual copy share one original: two clips, neither overwriting the other, each
+    stacked with and recorded on its own photo, each made with its own develop settings."""
+    master = lr.import_photo(photo_folder / "IMG_0001.jpg", develop={"Exposure2012": 0.0})
+    copy = lr.import_photo(photo_folder / "IMG_0001.jpg", develop={"Exposure2012": 1.5}, copy_name="Copy 1")
+    lr.export([master, copy], FAST)
+    lr.run_tasks(timeout=120)
+    assert lr.task_errors == [] and lr.dialogs == []
+    posts = [r for r in lr.requests("/v1/jobs") if r["method"] == "POST"]
+    assert [json_field(r, "develop")["Exposure2012"] for r in posts] == [0.0, 1.5]
+    clips = {lr.field(master, "lastClip"), lr.field(copy, "lastClip")}
+    assert clips == {str(photo_folder / "IMG_0001.motion.mp4"), str(photo_folder / "IMG_0001.motion-2.mp4")}
+    assert lr.field(master, "lastClip") in lr.stack(master) and lr.field(copy, "lastClip") in lr.stack(copy)
+
+
+def test_a_report_tells_a_virtual_copy_from_its_master(lr: Lightroom, photo_folder: Path) -> None:
+    """"IMG_0001.jpg, IMG_0001.jpg: ..." did not say which of the two needs attention."""
+    master = lr.import_photo(photo_folder / "IMG_0001.jpg")
+    copy = lr.import_photo(photo_folder / "IMG_0001.jpg", copy_name="Copy 1")
+    lr.select([master, copy])
+    lr.catalog.busy = True
+    lr.fake.chooseMenuItem("Check video readiness")
+    lr.run_tasks(timeout=120)
+    assert lr.task_errors == [] and len(lr.dialogs) == 1
+    assert lr.dialogs[0]["info"] == "IMG_0001.jpg, IMG_0001.jpg (Copy 1): the catalog stayed busy for 30 seconds"
+
+
+def texts(view) -> list[str]:
+    """Every static text in a fake LrView tree."""
+    out = [view.title] if view["_kind"] == "static_text" and isinstance(view.title, str) else []
+    for _, child in view.items():
+        if hasattr(child, "items") and child["_kind"]:
+            out += texts(child)
+    return out
+
+
+def test_videos_selected_with_photos_are_left_out_of_animate_and_readiness(
+        lr: Lightroom, photo_folder: Path) -> None:
+    """A video in the selection was counted as a photo to animate, then sent to Lightroom's
+    renderer and the daemon, and came back as a failure in the report."""
+    photo = lr.import_photo(photo_folder / "IMG_0001.jpg")
+    (photo_folder / "MVI_0002.MP4").write_bytes(b"\x00\x00\x00\x18ftypmp42")
+    video = lr.import_photo(photo_folder / "MVI_0002.MP4")
+    lr.select([photo, video])
+    seen: list[str] = []
+
+    def fill_in_dialog(entry) -> str:
+        seen.extend(texts(entry.contents))
+        props = entry.contents.bind_to_object
+        props.sm_duration, props.sm_fps = "0.5", 8
+        return "ok"
+
+    lr.fake.modalHandler = fill_in_dialog
+    lr.fake.chooseMenuItem("Animate selected photos...")
+    lr.run_tasks(timeout=120)
+    assert lr.task_errors == [] and [d["kind"] for d in lr.dialogs] == ["modal"]
+    assert any(t.startswith("Animate 1 photo.") and "1 video is left out" in t for t in seen)
+    posts = [r for r in lr.requests("/v1/jobs") if r["method"] == "POST"]
+    assert [r["fields"]["original_path"] for r in posts] == [str(photo_folder / "IMG_0001.jpg")]
+
+    lr.fake.chooseMenuItem("Check video readiness")
+    lr.run_tasks(timeout=120)
+    assert lr.task_errors == [] and [d["kind"] for d in lr.dialogs] == ["modal"]
+    assert [r["fields"]["original_path"] for r in lr.requests("/v1/analyze")] == [str(photo_folder / "IMG_0001.jpg")]
+    assert lr.field(video, "readinessScore") is None
+
+
+def test_a_selection_of_videos_only_is_explained(lr: Lightroom, photo_folder: Path) -> None:
+    (photo_folder / "MVI_0002.MOV").write_bytes(b"\x00\x00\x00\x14ftypqt  ")
+    lr.select([lr.import_photo(photo_folder / "MVI_0002.MOV")])
+    for item in ("Animate selected photos...", "Check video readiness"):
+        lr.fake.chooseMenuItem(item)
+        lr.run_tasks(timeout=30)
+    assert lr.task_errors == [] and lr.requests("/v1/jobs") == [] and lr.requests("/v1/analyze") == []
+    assert [d["kind"] for d in lr.dialogs] == ["message", "message"]
+    assert all("videos" in d["info"] for d in lr.dialogs)
+
+
+def test_cancel_during_a_render_leaves_no_render_behind(lr: Lightroom, photo_folder: Path) -> None:
+    """Cancel pressed while Lightroom rendered the second of three photos: that full-size render
+    was left in the temporary folder (every other render is deleted once uploaded)."""
+    photos = [lr.import_photo(photo_folder / name) for name in ("IMG_0001.jpg", "IMG_0002.jpg")]
+    photos.append(lr.import_photo(real_photo(photo_folder / "IMG_0003.jpg", "coffee")))
+
+    def cancel_once_the_second_is_rendered() -> None:
+        session = lr.fake.lastExportContext and lr.fake.lastExportContext.exportSession
+        if session and session.renditionList[2].rendered is not None and not lr.fake.exportProgress.canceled:
+            lr.fake.exportProgress.cancel(lr.fake.exportProgress)
+
+    lr.on_tick(cancel_once_the_second_is_rendered)
+    lr.export(photos, FAST)
+    lr.run_tasks(timeout=60)
+    assert lr.task_errors == []
+    assert [p.name for p in lr.temp.rglob("*") if p.is_file()] == []
+
+
+def test_cancelling_a_readiness_check_skips_the_photos_left(lr: Lightroom, photo_folder: Path) -> None:
+    """Cancel after the first of three photos: the loop stopped claiming renditions, and
+    Lightroom went on rendering the rest full size into a folder nothing cleans."""
+    photos = [lr.import_photo(photo_folder / name) for name in ("IMG_0001.jpg", "IMG_0002.jpg")]
+    photos.append(lr.import_photo(real_photo(photo_folder / "IMG_0003.jpg", "coffee")))
+    lr.select(photos)
+
+    def cancel_after_the_first_analysis() -> None:
+        if lr.requests("/v1/analyze") and lr.requests("/v1/analyze")[0].get("status"):
+            for scope in lr.fake.progressScopes.values():
+                scope.cancel(scope)
+
+    lr.on_tick(cancel_after_the_first_analysis)
+    lr.fake.chooseMenuItem("Check video readiness")
+    lr.run_tasks(timeout=60)
+    assert lr.task_errors == []
+    renditions = list(lr.fake.lastSession.renditionList.values())
+    assert [r.wasSkipped for r in renditions] == [False, False, True]    # the second was rendering
+    assert lr.field(photos[0], "readinessScore") is not None and lr.field(photos[2], "readinessScore") is None

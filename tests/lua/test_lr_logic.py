@@ -261,3 +261,35 @@ def test_one_message_shared_by_many_photos_is_one_line_naming_a_few(lr: Lightroo
         "IMG_9999.jpg: the image data is damaged or truncated"]
     two = [{"name": n, "message": "gone"} for n in ("A.jpg", "B.jpg")]
     assert batch.summary(lr.table([lr.table(e) for e in two]), 2, 0)[1] == "A.jpg, B.jpg: gone"
+
+
+def test_readiness_scores_sort_as_numbers_in_the_library_filter(lr: Lightroom) -> None:
+    """The field is text (the SDK has no number fields): "100" sorted before "35" and "7", so
+    the Library Filter's column and a sort by the field put the best photos in the middle."""
+    readiness = lr.require("Readiness")
+    scores = [readiness.fieldValues(lr.table({"score": s})).score for s in (0.07, 1.0, 0.35, 0, 0.9)]
+    assert scores == ["007", "100", "035", "000", "090"]
+    assert sorted(scores) == sorted(scores, key=int)
+
+
+@pytest.mark.parametrize("typed", ["127.0.0.1:9911", " 127.0.0.1:9911/ ", "http://127.0.0.1:9911/"])
+def test_a_daemon_url_typed_without_http_is_used_as_meant(lr: Lightroom, typed: str) -> None:
+    """"127.0.0.1:9911" in the panel: LrHttp refuses a URL with no scheme (reported as "not
+    running"), and Start daemon started it on the default port, since no port was read."""
+    conn = lr.require("DaemonConnection")
+    lr.prefs_url(typed)
+    assert conn.settings().url == "http://127.0.0.1:9911"
+    assert conn.client().url == "http://127.0.0.1:9911"
+    assert " serve --port 9911 " in conn.startCommand(conn.settings().url)
+
+
+@pytest.mark.parametrize("typed, seconds", [("2,5", 2.5), ("2.5", 2.5), ("2,5 s", 2.5), ("4", 4), ("1,5s", 1.5)])
+def test_a_duration_typed_with_a_decimal_comma_is_understood(lr: Lightroom, typed: str, seconds: float) -> None:
+    """"2,5" is how a German or French photographer writes two and a half seconds; it was refused
+    as "must be empty or between 0.5 and 30 seconds", which it is."""
+    settings = lr.require("AnimateSettings")
+    ok, value = settings.parseDuration(typed)[:2]
+    assert ok and value == seconds
+    props = settings.defaults()
+    props.sm_duration = typed
+    assert settings.problem(props) is None

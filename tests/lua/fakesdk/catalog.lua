@@ -82,17 +82,18 @@ end
 
 --- Test helper: adds a photo without write access (it is "already imported").
 function Catalog:_import(path, meta)
-  assert(not self.byPath[path], "already in the catalog: " .. path)
   meta = meta or {}
+  -- A virtual copy (meta.copyName, e.g. "Copy 1") shares its master's file.
+  assert(meta.copyName or not self.byPath[path], "already in the catalog: " .. path)
   local photo = setmetatable({
     localIdentifier = self.nextId, path = path,
     title = meta.title or "", caption = meta.caption or "",
     keywords = meta.keywords or {}, develop = deepCopy(meta.develop or {}),
-    pluginProps = {}, fileFormat = meta.fileFormat or "JPG", catalog = self,
+    pluginProps = {}, fileFormat = meta.fileFormat or "JPG", catalog = self, copyName = meta.copyName,
   }, Photo)
   self.nextId = self.nextId + 1
   self.photos[#self.photos + 1] = photo
-  self.byPath[path] = photo
+  self.byPath[path] = self.byPath[path] or photo
   return photo
 end
 
@@ -138,7 +139,10 @@ function Photo:getRawMetadata(key)
   local LrPathUtils = Fake.modules.LrPathUtils
   if key == "path" then return self.path
   elseif key == "fileFormat" then return self.fileFormat
-  elseif key == "isVirtualCopy" then return false
+  elseif key == "isVirtualCopy" then return self.copyName ~= nil
+  elseif key == "isVideo" then
+    local ext = (LrPathUtils.extension(self.path) or ""):lower()
+    return self.fileFormat == "VIDEO" or ({ mp4 = true, mov = true, avi = true, m4v = true, mts = true })[ext] == true
   elseif key == "uuid" then return "uuid-" .. self.localIdentifier
   elseif key == "keywords" then return deepCopy(self.keywords)
   elseif key == "isInStackInFolder" then return self.stack ~= nil
@@ -156,6 +160,7 @@ function Photo:getFormattedMetadata(key)
   if key == "title" then return self.title
   elseif key == "caption" then return self.caption
   elseif key == "fileName" then return LrPathUtils.leafName(self.path)
+  elseif key == "copyName" then return self.copyName
   elseif key == "folderName" then return LrPathUtils.leafName(LrPathUtils.parent(self.path))
   elseif key == "keywordTags" or key == "keywordTagsForExport" then return table.concat(self.keywords, ", ")
   end

@@ -37,6 +37,7 @@ local function newSession(photos, settings, publish)
   sessionCount = sessionCount + 1
   local s = setmetatable({ photos = photos, settings = settings, catalog = Fake.catalog,
                            id = sessionCount, renditionList = {}, publish = publish }, Session)
+  Fake.lastSession = s
   for i, photo in ipairs(photos) do
     s.renditionList[i] = setmetatable({ photo = photo, session = s, index = i,
                                         publishedPhotoId = publish and publish.remoteIds[photo] or nil,

@@ -158,6 +158,26 @@ def test_every_fixture_parses_to_what_the_file_says(fixtures_dir, blank_photo, n
         assert checked > 0  # a Camera Raw file really exercised the settings
 
 
+def test_tone_curves_read_with_a_pyexiv2_that_splits_each_point(fixtures_dir, blank_photo, monkeypatch):
+    """pyexiv2 2.14/2.15 (the newest on macOS 14 and older) split each XMP Seq item at ', ':
+    a curve's "64, 60" came back as "64", "60", and every tone curve was ignored with a warning."""
+    import pyexiv2
+
+    read_xmp = pyexiv2.ImageData.read_xmp
+
+    def read_xmp_as_pyexiv2_2_15(self, *args, **kwargs):
+        return {key: [part for item in value for part in item.split(", ")] if isinstance(value, list) else value
+                for key, value in read_xmp(self, *args, **kwargs).items()}
+
+    monkeypatch.setattr(pyexiv2.ImageData, "read_xmp", read_xmp_as_pyexiv2_2_15)
+    ref = reference(fixtures_dir / "xmp" / "ladybug.xmp")
+    meta = read_fixture(fixtures_dir, "ladybug.xmp", blank_photo)
+    assert meta.warnings == []
+    for path, crs_name in CURVES.items():
+        assert attr(meta.develop.tone_curve, path) == ref_curve(ref, crs_name), crs_name
+    assert ref_curve(ref, "ToneCurvePV2012") is not None
+
+
 def test_hand_read_values(fixtures_dir, blank_photo):
     """Values read off the files by eye (see fixtures/SOURCES.md), including signs and odd layouts."""
     squirrel = read_fixture(fixtures_dir, "IMG_5910.xmp", blank_photo).develop

@@ -164,6 +164,28 @@ def test_a_camera_jpeg_in_adobe_rgb_without_a_profile_is_read_as_adobe_rgb(tmp_p
     assert np.abs(photo.load(path).pixels[8, 8::16] - colours[0] / 255.0).max() < 1.5 / 255
 
 
+def test_colour_space_2_is_adobe_rgb_with_a_pillow_that_raises_for_a_missing_interop_ifd(
+        tmp_path, monkeypatch):
+    """Pillow before 13 (the newest Pillow on Python 3.10) raises KeyError for an interoperability
+    IFD that is not there: a camera's ColorSpace 2 alone was then ignored and its photo read as sRGB."""
+    import pyexiv2
+    from PIL import ExifTags
+
+    path = tmp_path / "_DSC0002.JPG"
+    Image.fromarray(np.full((16, 16, 3), (40, 160, 90), np.uint8)).save(path, quality=100)
+    with pyexiv2.Image(str(path)) as image:
+        image.modify_exif({"Exif.Photo.ColorSpace": "2"})
+    get_ifd = Image.Exif.get_ifd
+
+    def get_ifd_as_pillow_12(self: Image.Exif, tag: int) -> dict:
+        if tag == ExifTags.IFD.Interop and tag not in get_ifd(self, ExifTags.IFD.Exif):
+            raise KeyError(tag)
+        return get_ifd(self, tag)
+
+    monkeypatch.setattr(Image.Exif, "get_ifd", get_ifd_as_pillow_12)
+    assert "Adobe RGB" in photo.load(path).source_profile
+
+
 def test_a_cmyk_photo_is_converted_through_its_own_profile(tmp_path):
     """A CMYK JPEG's embedded press profile was left unused (Pillow's naive CMYK -> RGB)."""
     path = tmp_path / "press.jpg"

@@ -99,9 +99,12 @@ def _exif_colour_space(image: Image.Image) -> bytes | None:
     try:
         exif = image.getexif()
         space = exif.get_ifd(ExifTags.IFD.Exif).get(0xA001)
-        index = exif.get_ifd(ExifTags.IFD.Interop).get(0x0001)
     except Exception:  # broken EXIF never stops a job
         return None
+    try:
+        index = exif.get_ifd(ExifTags.IFD.Interop).get(0x0001)
+    except Exception:  # Pillow before 13 raises KeyError when there is no interoperability IFD
+        index = None
     if isinstance(index, bytes):
         index = index.decode("ascii", "replace")
     if space == 2 or (space == 0xFFFF and str(index or "").strip("\0 ").upper() == "R03"):

@@ -69,7 +69,7 @@ def _child_main(conn: Connection, nice: int, idle: bool) -> None:
     keep_freed_memory()              # fewer page faults: kernel time that also delays the API
     send_lock = threading.Lock()
     token_box: list[CancelToken] = [CancelToken()]
-    jobs: list[dict[str, Any]] = []
+    jobs: list[tuple[dict[str, Any], CancelToken]] = []
     job_ready = threading.Condition()
 
     def send(message: dict[str, Any]) -> None:
@@ -86,8 +86,11 @@ def _child_main(conn: Connection, nice: int, idle: bool) -> None:
             if message.get("op") == "cancel":
                 token_box[0].cancel()
             elif message.get("op") == "run":
+                # The job's token is made here, not when the job begins: a cancel that follows
+                # its job down the pipe before the job has begun must reach it, not the last one.
                 with job_ready:
-                    jobs.append(message)
+                    token_box[0] = CancelToken()
+                    jobs.append((message, token_box[0]))
                     job_ready.notify()
 
     threading.Thread(target=listen, name="stillmotion-render-pipe", daemon=True).start()
@@ -95,15 +98,14 @@ def _child_main(conn: Connection, nice: int, idle: bool) -> None:
     while True:
         with job_ready:
             queued = job_ready.wait_for(lambda: jobs, timeout=None if trimmed else IDLE_TRIM_S)
-            message = jobs.pop(0) if queued else None
-        if message is None:
+            message, token = jobs.pop(0) if queued else (None, None)
+        if message is None or token is None:
             # Idle for a while: hand back what the renders freed (kept while jobs follow each
             # other, see keep_freed_memory). Trimming after every job cost a batch ~3%.
             release_freed_memory()
             trimmed = True
             continue
         trimmed = False
-        token_box[0] = token = CancelToken()
 
         def on_update(stage: str, overall: float, eta: float | None) -> None:
             send({"event": "progress", "stage": stage, "progress": overall, "eta": eta})
@@ -188,21 +190,22 @@ class RenderProcess:
                 elif event == "failed":
                     raise JobFailed(message["error"])
         except (EOFError, OSError, BrokenPipeError) as exc:
-            code = None
-            if self._proc is not None:
-                self._proc.join(CRASH_JOIN_S)   # its exit code is only known once it is reaped
-                code = self._proc.exitcode
+            code, proc = None, self._proc     # (close() from another thread may clear _proc)
+            if proc is not None:
+                proc.join(CRASH_JOIN_S)   # its exit code is only known once it is reaped
+                code = proc.exitcode
             self.close()
             raise RenderCrashed(crash_message(code)) from exc
 
     def close(self, timeout: float = 5.0) -> None:
-        """End the child: closing the pipe makes it exit; kill it if it does not."""
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-        if self._proc is not None:
-            self._proc.join(timeout)
-            if self._proc.is_alive():
-                self._proc.kill()
-                self._proc.join(timeout)
-            self._proc = None
+        """End the child: closing the pipe makes it exit; kill it if it does not. The daemon's
+        shutdown may call this while the job's thread, its pipe gone, calls it too."""
+        conn, self._conn = self._conn, None
+        proc, self._proc = self._proc, None
+        if conn is not None:
+            conn.close()
+        if proc is not None:
+            proc.join(timeout)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(timeout)

@@ -91,12 +91,14 @@ def curve(raw: Any) -> list[Point]:
     """A tone curve as [(x, y), ...] with 0 <= x, y <= 255.
 
     Accepts XMP's Seq of "x, y" strings, the Lightroom SDK's flat {x1, y1, x2, y2, ...}
-    number list, and a list of [x, y] pairs.
+    number list, and a list of [x, y] pairs. pyexiv2 before 2.16 splits each "x, y" item
+    in two: the flat list of number strings it returns counts as the flat number list.
     """
     if not isinstance(raw, (list, tuple)):
         raise ValueError("expected a list of points")
     points: list[Point] = []
-    if raw and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in raw):
+    if raw and all((isinstance(v, (int, float)) and not isinstance(v, bool))
+                   or (isinstance(v, str) and re.fullmatch(r"\s*[-+0-9.eE]+\s*", v)) for v in raw):
         if len(raw) % 2:
             raise ValueError("flat point list has an odd number of values")
         pairs = [(raw[i], raw[i + 1]) for i in range(0, len(raw), 2)]

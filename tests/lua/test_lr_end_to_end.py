@@ -140,7 +140,7 @@ def test_cancel_mid_job_cancels_it_on_the_daemon(lr: Lightroom, daemon: Daemon, 
                     lr.fake.exportProgress.cancel(lr.fake.exportProgress)
 
     lr.on_tick(press_cancel_once_running)
-    lr.export([photo], {"sm_duration": "30", "sm_fps": 60})      # 1800 frames: still running when the cancel lands, even on a loaded machine
+    lr.export([photo], {"sm_duration": "30", "sm_fps": 30})      # long enough to be caught running
     lr.run_tasks(timeout=60)
 
     assert seen_running, "the job was never seen running"

@@ -38,18 +38,29 @@ def test_the_wheel_ships_the_whole_lightroom_plugin(wheel: zipfile.ZipFile) -> N
     assert "Info.lua" in shipped and shipped == expected
 
 
+def test_the_wheel_carries_the_gpl_text(wheel: zipfile.ZipFile) -> None:
+    """GPL-3.0 (section 4) wants every copy to come with the licence: the package had none."""
+    (licence,) = [n for n in wheel.namelist() if ".dist-info/" in n and n.rsplit("/", 1)[-1] == "LICENSE"]
+    text = wheel.read(licence).decode()
+    assert "GNU GENERAL PUBLIC LICENSE" in text and "Version 3, 29 June 2007" in text
+
+
 def test_the_wheel_holds_no_build_leftovers(wheel: zipfile.ZipFile) -> None:
     assert not [n for n in wheel.namelist() if "__pycache__" in n or n.endswith(".pyc")]
 
 
 # ---- what pyproject.toml promises: the Pythons and the dependency versions it claims -------------
-def _project() -> dict:
+def _pyproject() -> dict:
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
         import tomli as tomllib
     with open(ROOT / "pyproject.toml", "rb") as fh:
-        return tomllib.load(fh)["project"]
+        return tomllib.load(fh)
+
+
+def _project() -> dict:
+    return _pyproject()["project"]
 
 
 def _oldest_python() -> tuple[int, int]:
@@ -127,3 +138,18 @@ def test_declared_dependency_floors_have_what_the_code_uses() -> None:
            for name, (needed, why) in _NEEDED.items()
            if floors.get(name.lower()) is None or floors[name.lower()] < Version(needed)]
     assert not low
+
+
+def test_the_build_asks_for_a_setuptools_that_takes_the_spdx_licence() -> None:
+    """setuptools before 77 refuses `license = "GPL-3.0-or-later"` ('must be valid exactly by one
+    definition'): the build-system floor was 69, so a packager's build with the system
+    setuptools (no build isolation) failed."""
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    pyproject = _pyproject()
+    assert isinstance(pyproject["project"]["license"], str)
+    for line in [*pyproject["build-system"]["requires"], *pyproject["project"]["optional-dependencies"]["test"]]:
+        req = Requirement(line)
+        if req.name == "setuptools":
+            assert all(Version(s.version) >= Version("77") for s in req.specifier if s.operator == ">="), line

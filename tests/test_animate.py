@@ -302,8 +302,12 @@ def test_several_photos_one_bad_keeps_going(photo_jpg, fast_config, capsys, tmp_
 
 
 def test_out_of_range_settings_rejected(photo_jpg, fast_config, capsys):
-    assert animate(str(photo_jpg), "--motion", "1.5") == 2
-    assert "motion must be between 0.0 and 1.0" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:          # (argparse's own check of the option)
+        animate(str(photo_jpg), "--motion", "1.5")
+    assert exit_info.value.code == 2
+    assert "argument --motion: expected a number between 0 and 1, got '1.5'" in capsys.readouterr().err
+    assert animate(str(photo_jpg), "--duration", "600") == 2
+    assert "duration must be between" in capsys.readouterr().err
     assert not photo_jpg.with_name("IMG_1234.motion.mp4").exists()
 
 
@@ -514,6 +518,9 @@ def test_ntsc_frame_rates_are_exact(photo_jpg, fast_config, fps, rate, frames):
     (["animate"], "stillmotion animate: error: the following arguments are required: PHOTO"),
     (["match", "clip.mp4"], "stillmotion match: error: the following arguments are required: --to"),
     (["match", "clip.mp4", "--to", "p.jpg", "--strength", "2"], "stillmotion match: error: argument --strength"),
+    # The option typed is named (it said "style_consistency must be between ...").
+    (["animate", "p.jpg", "--style", "3"], "stillmotion animate: error: argument --style: expected a number between 0 and 1"),
+    (["animate", "p.jpg", "--motion", "-1"], "stillmotion animate: error: argument --motion: expected a number between 0 and 1"),
     (["models", "pull"], "stillmotion models pull: error: the following arguments are required: NAME"),
     # An option the command does not know names the command's --help, which lists its options.
     (["animate", "p.jpg", "--bogus"], "stillmotion animate: error: unrecognized arguments: --bogus; "

@@ -76,10 +76,10 @@ def _add_animate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fps", type=float, metavar="N",
                    help="frames per second, 1..120, at most 50 for gif and webp (default: [animate] fps, 24); "
                         "23.976, 29.97 and 59.94 are the NTSC rates")
-    p.add_argument("--motion", type=float, metavar="0..1",
+    p.add_argument("--motion", type=_unit_interval, metavar="0..1",
                    help="motion intensity (default: the profile's, or [animate] motion if your config sets it)")
     p.add_argument("--camera", choices=CAMERAS, help="camera movement (default: the profile's)")
-    p.add_argument("--style", dest="style_consistency", type=float, metavar="0..1",
+    p.add_argument("--style", dest="style_consistency", type=_unit_interval, metavar="0..1",
                    help="style consistency: how strongly the clip is held to the photo's colour "
                         "(default: the profile's, or [animate] style_consistency if your config sets it)")
     p.add_argument("--seed", type=int, metavar="N",

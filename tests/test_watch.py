@@ -265,6 +265,24 @@ def test_a_sidecar_arriving_after_its_photo_is_used_and_one_arriving_first_too(h
         assert re.search(r'xmp:Rating(="|>)4', clip.with_suffix(".xmp").read_text(encoding="utf-8")), stem
 
 
+def test_a_sidecar_written_after_its_clip_was_begun_is_said(hot, caplog):
+    """Capture One writing a sidecar later than the wait (or metadata edited afterwards): the clip
+    is made without it, which showed only as a clip missing its look. The log now says so, once,
+    and a pair that was there from the start, or arrived in time, says nothing."""
+    caplog.set_level(logging.INFO, logger="stillmotion")
+    with running(hot) as r:
+        (hot / "ONTIME.xmp").write_text(XMP, encoding="utf-8")
+        (hot / "ONTIME.jpg").write_bytes(photo_bytes(6))
+        (hot / "LATE.jpg").write_bytes(photo_bytes(7))
+        r.wait_done(2)
+        (hot / "LATE.xmp").write_text(XMP, encoding="utf-8")              # after its clip was made
+        r.wait_until(lambda: "LATE.xmp was written after" in caplog.text, 10, "the late sidecar said")
+        time.sleep(0.8)                                                   # settles again: still once
+    lines = [rec.getMessage() for rec in caplog.records if "was written after the clip" in rec.getMessage()]
+    assert len(lines) == 1, lines
+    assert "LATE.jpg" in lines[0] and "made without it" in lines[0] and "sidecar_wait_seconds = 0.3 s" in lines[0]
+
+
 def test_a_broken_sidecar_beside_a_photo_is_a_warning_and_the_clip_is_made(hot):
     """Found beside the photo, not named by anyone: as `stillmotion animate` does, the clip is
     made without it (a failed job would leave the photo taken, never to be made)."""

@@ -80,6 +80,7 @@ class Watcher:
         self._sidecars: dict[Path, tuple[int, int]] = {}   # complete sidecars: path -> (size, mtime_ns)
         self._folder_files = FolderFileCache()
         self._said: set[str] = set()                       # problems already logged (log each once)
+        self._since = time.time()   # sidecars written before this are not looked at for being late
         self._close_events = False
         self.error: BaseException | None = None
 
@@ -247,6 +248,7 @@ class Watcher:
         for path in complete:
             if is_sidecar(path):
                 self._sidecars[path] = _stat_key(path) or (0, 0)
+                self._check_late(path, ledger)
                 continue
             resolved = self._resolve(path)
             if resolved is not None:
@@ -443,6 +445,29 @@ class Watcher:
                      f" (with {sidecar.name})" if sidecar else "")
         else:
             log.info("%s: already queued as job %s", photo, job_id)
+
+    def _check_late(self, sidecar: Path, ledger: Ledger) -> None:
+        """Say so when a sidecar is written after its photo's clip was begun: the clip is made
+        without it (an exporter that writes sidecars later than `sidecar_wait_seconds`, or
+        metadata edited afterwards), which otherwise shows only as a clip missing its look."""
+        name = sidecar.name[:-len(".xmp")]
+        named = sidecar.with_name(name)                     # IMG_1.jpg.xmp -> IMG_1.jpg
+        try:
+            written = os.stat(sidecar).st_mtime
+            if written < self._since:   # (a pair found at start: not news, and no folder listing each)
+                return
+            photos = [named] if named.suffix and named.is_file() else [
+                p for p in sidecar.parent.iterdir() if p.stem == name and not is_sidecar(p)]   # IMG_1.xmp
+        except OSError:
+            return
+        for photo in photos:
+            job = self.store.get(job_id) if (job_id := ledger.job_of(photo)) else None
+            if job is None or job.started is None or written <= job.started or find_sidecar(photo) != sidecar:
+                continue
+            resolved = self._resolve(photo)
+            wait = f" ([watch] sidecar_wait_seconds = {resolved[1].sidecar_wait_seconds:g} s)" if resolved else ""
+            self._say(f"{sidecar} was written after the clip of {photo.name} was begun (job {job.id}): "
+                      f"that clip is made without it; a sidecar must be there within the wait for its photo{wait}")
 
     def _nameable(self, path: Path) -> bool:
         """False (said once for a photo) when the name is not valid UTF-8: it cannot be recorded,

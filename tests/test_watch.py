@@ -283,6 +283,30 @@ def test_a_sidecar_written_after_its_clip_was_begun_is_said(hot, caplog):
     assert "LATE.jpg" in lines[0] and "made without it" in lines[0] and "sidecar_wait_seconds = 0.3 s" in lines[0]
 
 
+def test_an_unexpected_fault_in_a_round_does_not_end_watching(hot, caplog, monkeypatch):
+    """An exception nobody foresaw (one odd file, a passing fault) ended the intake thread for
+    good; inside the daemon only a log line said so, and no photo was taken again until a
+    restart. It is logged once and the next round goes on."""
+    from stillmotion.watch.watcher import Watcher
+
+    caplog.set_level(logging.INFO, logger="stillmotion")
+    real, faults = Watcher._advance, []
+
+    def advance_failing_once(self, ledger):
+        if not faults:
+            faults.append(1)
+            raise RuntimeError("a fault nobody foresaw")
+        return real(self, ledger)
+
+    monkeypatch.setattr(Watcher, "_advance", advance_failing_once)
+    with running(hot) as r:
+        (hot / "AFTER.jpg").write_bytes(photo_bytes(8))
+        (job,) = r.wait_done(1)
+        assert r.watcher.error is None
+    assert job.status == DONE and faults == [1]
+    assert caplog.text.count("a fault nobody foresaw; watching goes on") == 1
+
+
 def test_a_broken_sidecar_beside_a_photo_is_a_warning_and_the_clip_is_made(hot):
     """Found beside the photo, not named by anyone: as `stillmotion animate` does, the clip is
     made without it (a failed job would leave the photo taken, never to be made)."""

@@ -177,14 +177,22 @@ class Watcher:
             next_rescan = time.monotonic() + self.rescan_seconds
             next_check = time.monotonic() + FOLDER_CHECK_SECONDS
             while not self._stopping.is_set():
-                self._drain(ledger)
-                self._advance(ledger)
-                if time.monotonic() >= next_check:
-                    self._check_folders(ledger)
-                    next_check = time.monotonic() + FOLDER_CHECK_SECONDS
-                if self.rescan_seconds > 0 and time.monotonic() >= next_rescan:
-                    self._scan_all(ledger)
-                    next_rescan = time.monotonic() + self.rescan_seconds
+                try:
+                    self._drain(ledger)
+                    self._advance(ledger)
+                    if time.monotonic() >= next_check:
+                        self._check_folders(ledger)
+                        next_check = time.monotonic() + FOLDER_CHECK_SECONDS
+                    if self.rescan_seconds > 0 and time.monotonic() >= next_rescan:
+                        self._scan_all(ledger)
+                        next_rescan = time.monotonic() + self.rescan_seconds
+                except Exception as exc:
+                    # One odd file or a passing fault must not end watching for good (inside the
+                    # daemon only the log would say so): said once, then the next round goes on.
+                    if f"{type(exc).__name__}: {exc}" not in self._said:
+                        self._said.add(f"{type(exc).__name__}: {exc}")
+                        log.exception("watch folders: %s; watching goes on", exc)
+                    self._stopping.wait(FOLDER_CHECK_SECONDS)
         except BaseException as exc:  # keep the reason for whoever started us
             self.error = exc
             log.exception("watching stopped: %s", exc)

@@ -149,6 +149,17 @@ def test_an_engine_that_cannot_run_here_fails_the_job_at_once(tmp_path, cfg, sto
     assert any(job.id in m and "IMG.jpg" in m and "models pull" in m for m in logged), caplog.text
 
 
+def taken_by_the_watcher(store, folder: Path, photo: Path) -> tuple:
+    """A watch job for `photo`, queued and recorded in the ledger as the watcher does it."""
+    digest = "0" * 64
+    key = idempotency_key(photo, digest, 0)
+    job = store.submit(spec(photo, duration=0.5, fps=4), priority="watch", source="watch",
+                       idempotency_key=key, fingerprint=key).job
+    ledger = Ledger(store.db_path)
+    ledger.record_taken(folder, photo, digest, 1, 1, job.id, Decision(True, "taken"))
+    return job, ledger
+
+
 def test_a_watch_job_whose_photo_goes_while_it_starts_is_skipped_not_failed(tmp_path, cfg, store, caplog,
                                                                              monkeypatch):
     """Moved out of the hot folder just after the job was claimed, before the renderer read
@@ -165,12 +176,7 @@ def test_a_watch_job_whose_photo_goes_while_it_starts_is_skipped_not_failed(tmp_
         return real_run_job(spec_, *args, **kwargs)
 
     monkeypatch.setattr(worker_mod, "run_job", moved_away_first)
-    digest = "0" * 64
-    key = idempotency_key(photo, digest, 0)
-    job = store.submit(spec(photo, duration=0.5, fps=4), priority="watch", source="watch",
-                       idempotency_key=key, fingerprint=key).job
-    ledger = Ledger(store.db_path)
-    ledger.record_taken(tmp_path, photo, digest, 1, 1, job.id, Decision(True, "taken"))
+    job, ledger = taken_by_the_watcher(store, tmp_path, photo)
     with running(store, cfg, "thread"):
         skipped = finished(store, job.id, timeout=10)
     assert skipped.status == "canceled" and skipped.error is None, skipped.error
@@ -186,12 +192,7 @@ def test_a_watch_job_whose_photo_vanished_before_it_started_is_skipped_not_faile
     not taken, so it is new if it comes back."""
     caplog.set_level(logging.INFO, logger="stillmotion")
     photo = save_photo(tmp_path / "GONE.jpg", skimage_photo("coffee"), (64, 48))
-    digest = "0" * 64
-    key = idempotency_key(photo, digest, 0)
-    job = store.submit(spec(photo, duration=0.5, fps=4), priority="watch", source="watch",
-                       idempotency_key=key, fingerprint=key).job
-    ledger = Ledger(store.db_path)
-    ledger.record_taken(tmp_path, photo, digest, 1, 1, job.id, Decision(True, "taken"))
+    job, ledger = taken_by_the_watcher(store, tmp_path, photo)
     photo.unlink()
     with running(store, cfg, "thread"):
         skipped = finished(store, job.id, timeout=10)

@@ -5,6 +5,7 @@ a real `stillmotion serve` answering real HTTP. Small photos (320x240) and short
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
@@ -153,14 +154,23 @@ def test_cancel_mid_job_cancels_it_on_the_daemon(lr: Lightroom, daemon: Daemon, 
     assert lr.stack(photo) is None and lr.field(photo, "lastClip") is None
 
 
-def test_daemon_stopping_mid_export_is_reported_once(tmp_path: Path, photo_folder: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+@contextmanager
+def own_daemon(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Daemon, Lightroom]]:
+    """A daemon of the test's own (one it may stop mid-export), and a Lightroom pointed at it."""
     own = start_daemon(tmp_path / "short-lived-home")
     try:
         monkeypatch.setenv("STILLMOTION_HOME", str(own.home))
         sim = Lightroom(tmp_path)
         sim.prefs_url(own.url)
         sim.require("AnimateBatch").POLL_SECONDS = 0.1
+        yield own, sim
+    finally:
+        own.stop()
+
+
+def test_daemon_stopping_mid_export_is_reported_once(tmp_path: Path, photo_folder: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    with own_daemon(tmp_path, monkeypatch) as (own, sim):
         photos = [sim.import_photo(photo_folder / "IMG_0001.jpg"), sim.import_photo(photo_folder / "IMG_0002.jpg")]
 
         def stop_once_running() -> None:
@@ -172,8 +182,6 @@ def test_daemon_stopping_mid_export_is_reported_once(tmp_path: Path, photo_folde
         sim.on_tick(stop_once_running)
         sim.export(photos, {"sm_duration": "30", "sm_fps": 30})
         sim.run_tasks(timeout=60)
-    finally:
-        own.stop()
     assert sim.task_errors == []
     assert len(sim.dialogs) == 1 and sim.dialogs[0]["style"] == "warning"
     assert "Animated 0 of 2 photos" in sim.dialogs[0]["message"]
@@ -186,12 +194,7 @@ def test_photos_after_the_daemon_went_away_are_not_rendered(tmp_path: Path, phot
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """A 200-photo export whose daemon stops after the first upload: Lightroom rendered the other
     199 photos at full size only to throw each render away. They are skipped, and reported."""
-    own = start_daemon(tmp_path / "short-lived-home")
-    try:
-        monkeypatch.setenv("STILLMOTION_HOME", str(own.home))
-        sim = Lightroom(tmp_path)
-        sim.prefs_url(own.url)
-        sim.require("AnimateBatch").POLL_SECONDS = 0.1
+    with own_daemon(tmp_path, monkeypatch) as (own, sim):
         photos = [sim.import_photo(photo_folder / "IMG_0001.jpg"), sim.import_photo(photo_folder / "IMG_0002.jpg")]
         for i in range(3, 6):
             photos.append(sim.import_photo(real_photo(photo_folder / f"IMG_000{i}.jpg", "coffee")))
@@ -204,8 +207,6 @@ def test_photos_after_the_daemon_went_away_are_not_rendered(tmp_path: Path, phot
         sim.on_tick(stop_after_first_upload)
         session = sim.export(photos, {"sm_duration": "30", "sm_fps": 30})
         sim.run_tasks(timeout=60)
-    finally:
-        own.stop()
     assert sim.task_errors == []
     renditions = list(session.renditionList.values())
     assert [r.wasSkipped for r in renditions] == [False, False, True, True, True]

@@ -215,6 +215,34 @@ def test_upload_without_original_goes_to_the_data_folder(client, photo, home):
     assert clip.name == "IMG_0001.motion.mp4" and (home / "data" / "outputs") in clip.parents
 
 
+def test_a_client_on_another_machine_downloads_the_clip_and_its_sidecar(client, photo, tmp_path, home):
+    """An upload's clip is written into the daemon's data folder, which a remote client or a web
+    page cannot read: GET /v1/jobs/{id}/outputs/{n} hands each output over (0: the clip)."""
+    import unicodedata
+    from urllib.parse import unquote
+
+    named = tmp_path / "Café.jpg"
+    named.write_bytes(photo.read_bytes())
+    job = wait_done(client, client.submit(image=named, settings=TINY)["id"])
+    clip, sidecar = (Path(p) for p in job["outputs"])
+    reply = client.request("GET", f"/v1/jobs/{job['id']}/outputs/0")
+    assert reply.status == 200 and reply.raw == clip.read_bytes()
+    assert reply.headers["content-type"] == "video/mp4"
+    disposition = reply.headers["content-disposition"]
+    assert disposition.startswith('attachment; filename="Caf_.motion.mp4"')
+    assert unicodedata.normalize("NFC", unquote(disposition.split("UTF-8''")[1])) == "Café.motion.mp4"
+    assert client.request("GET", f"/v1/jobs/{job['id']}/outputs/1").raw == sidecar.read_bytes()
+    for index in ("2", "-1", "x"):
+        missing = client.request("GET", f"/v1/jobs/{job['id']}/outputs/{index}")
+        assert missing.status == 404 and missing.body["error"]["code"] == "not_found", missing.body
+        assert "0, 1" in missing.body["error"]["message"]
+    assert client.request("GET", "/v1/jobs/nosuchjob/outputs/0").status == 404
+    assert client.request("GET", f"/v1/jobs/{job['id']}/outputs/0", auth=False).status == 401
+    clip.unlink()
+    gone = client.request("GET", f"/v1/jobs/{job['id']}/outputs/0")
+    assert gone.status == 404 and "no longer on disk" in gone.body["error"]["message"]
+
+
 def test_an_uploads_clip_keeps_its_non_ascii_name(client, photo, tmp_path, home):
     """The clip is named after the client's file name: letters of any script stay (a name from
     macOS, decomposed, comes out composed); what could leave the folder does not."""

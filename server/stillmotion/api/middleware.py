@@ -23,7 +23,7 @@ PUBLIC_PATHS = frozenset({"/v1/health"})   # answer without a token (status only
 CORS_PREFLIGHT = {"Access-Control-Allow-Methods": "GET, POST, DELETE",
                   "Access-Control-Allow-Headers": "Authorization, Content-Type, Idempotency-Key",
                   "Access-Control-Max-Age": "600"}
-CORS_EXPOSED = "Location, Idempotent-Replayed, WWW-Authenticate"
+CORS_EXPOSED = "Location, Idempotent-Replayed, WWW-Authenticate, Content-Disposition"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -13,6 +13,7 @@ import functools
 import json
 from pathlib import Path
 from typing import Any, Callable, TypeVar
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -120,6 +121,29 @@ async def cancel_job(request: web.Request) -> web.Response:
     return web.json_response(_job_or_404(request).to_dict())
 
 
+def _output_file(job: Job, index: str) -> Path:
+    """The job's output number `index` (0: the clip), as a file that is still on disk."""
+    if not index.isdigit() or int(index) >= len(job.outputs):
+        raise ApiError(404, "not_found", f"job {job.id} has no output {index!r} "
+                       f"({len(job.outputs)} output(s): {', '.join(map(str, range(len(job.outputs)))) or 'none'})")
+    path = Path(job.outputs[int(index)])
+    if path.is_dir():
+        raise ApiError(409, "conflict", f"{path.name} is a folder (a TIFF sequence): read its frames from disk")
+    if not path.is_file():
+        raise ApiError(404, "not_found", f"{path.name} is no longer on disk (moved or deleted)")
+    return path
+
+
+async def job_output(request: web.Request) -> web.StreamResponse:
+    """A finished clip (or its sidecar) over HTTP: for a client on another machine, or a web
+    page, that cannot read the folder it was written to (an upload's clip goes to the data folder)."""
+    job = _job_or_404(request)
+    path = await in_thread(_output_file, job, request.match_info["index"])
+    ascii_name = path.name.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
+    disposition = f'attachment; filename="{ascii_name}"; filename*=UTF-8\'\'{quote(path.name)}'
+    return web.FileResponse(path, headers={"Content-Disposition": disposition})
+
+
 # ---- readiness -------------------------------------------------------------------
 def analyze_photo(path: Path, max_megapixels: float, shown_as: str) -> dict[str, Any]:
     from ..readiness import analyze_path   # imported on first use: keeps the daemon's start light
@@ -153,4 +177,5 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/v1/jobs/{job_id}", get_job)
     app.router.add_delete("/v1/jobs/{job_id}", cancel_job)
     app.router.add_get("/v1/jobs/{job_id}/events", job_events)
+    app.router.add_get("/v1/jobs/{job_id}/outputs/{index}", job_output)
     app.router.add_post("/v1/analyze", analyze)

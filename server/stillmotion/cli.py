@@ -293,19 +293,9 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 def cmd_match(args: argparse.Namespace) -> int:
     from .colour.match import match_video
-    from .place import check_destination
 
-    # A clip on a read-only card or share, an --out folder without permission: said before any
-    # work, as animate does (found only once the clip was matched, it came as a traceback).
-    out = Path(args.out).expanduser() if args.out is not None else None
-    if out is None:
-        check_destination(args.video.parent)
-    elif out.is_dir() or args.out.endswith(("/", os.sep)):
-        check_destination(out)
-    elif out.parent.is_dir():
-        check_destination(out.parent)
     warnings: list[str] = []
-    bar = ProgressBar(Path(args.video).name)
+    bar = ProgressBar(args.video.name)
     try:
         matched = match_video(args.video, args.photo, out=args.out, strength=args.strength,
                               warnings=warnings, progress=_paced(bar.update, "match"))
@@ -313,7 +303,7 @@ def cmd_match(args: argparse.Namespace) -> int:
         bar.clear()
     _out(str(matched))
     for warning in warnings:
-        print(f"{Path(args.video).name}: warning: {warning}", file=sys.stderr)
+        print(f"{args.video.name}: warning: {warning}", file=sys.stderr)
     return EXIT_OK
 
 

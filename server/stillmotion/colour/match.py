@@ -522,8 +522,22 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
     video, out_path = Path(video), Path(out).expanduser() if out is not None else None
     # `newdir/` (Path drops the separator) names a folder, whether or not it is there yet.
     out_folder = out_path is not None and (out_path.is_dir() or _ends_in_separator(os.fspath(out)))
-    if out_folder:
-        check_destination(out_path)   # before any work: a file in the way says so at once
+    if out_path is None:
+        folder = video.parent
+    elif out_folder:
+        folder = out_path
+    else:
+        if out_path.suffix.lower() not in (".mp4", ".mov"):
+            raise InputError(f"--out {out_path.name}: write a .mp4 or .mov file (or give a folder: "
+                             f"{out_path.name}{os.sep} is made if missing)")
+        if out_path.exists():
+            raise InputError(f"{out_path} already exists; not overwriting it")
+        folder = out_path.parent
+        if not folder.is_dir():
+            raise InputError(f"--out: folder {folder} does not exist")
+    # Before any work: a read-only card or share, a folder without permission, a file in the way
+    # (found only once the clip was matched, it came as a traceback).
+    check_destination(folder)
     picture = photo_mod.load(photo, float(cfg.get("limits", {}).get("max_megapixels", 200)))
     info = probe(video)
     if info.n_frames < 2 or info.width < 2 or info.height < 2:
@@ -533,20 +547,12 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
         # Decoded as SDR its colours would be wrong, and matched to the photo wronger still.
         raise InputError(f"{video.name}: an HDR clip ({hdr}); stillmotion match works on SDR (BT.709) "
                          "clips: export an SDR version (phones: the 'most compatible' or SDR setting)")
-    # A ProRes master stays a master (ProRes 422 HQ .mov); anything else becomes H.264 MP4.
-    folder, fmt = video.parent, "mov" if info.codec == "prores" else "mp4"
-    if out_folder:
-        folder = out_path
-    elif out_path is not None:
+    # A ProRes master stays a master (ProRes 422 HQ .mov); anything else becomes H.264 MP4,
+    # unless an --out file names the format.
+    if out_path is not None and not out_folder:
         fmt = out_path.suffix.lower().lstrip(".")
-        if fmt not in ("mp4", "mov"):
-            raise InputError(f"--out {out_path.name}: write a .mp4 or .mov file (or give a folder: "
-                             f"{out_path.name}{os.sep} is made if missing)")
-        if out_path.exists():
-            raise InputError(f"{out_path} already exists; not overwriting it")
-        folder = out_path.parent
-        if not folder.is_dir():
-            raise InputError(f"--out: folder {folder} does not exist")
+    else:
+        fmt = "mov" if info.codec == "prores" else "mp4"
     width, height = even_size(info.width, info.height)
     # A variable-rate clip (a phone's) keeps each frame's time: respaced evenly it would drift
     # against its sound. (Matching keeps the frames' order and number.)

@@ -8,7 +8,6 @@ profile's own colour space (RGB, grey or CMYK); 16-bit PNG/TIFF keep their preci
 
 from __future__ import annotations
 
-import io
 import math
 import os
 import stat
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-from PIL import ExifTags, Image, ImageCms, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from .colour import icc as icc_mod
 from .errors import DamagedImageError, InputError, TooLargeError, one_line
@@ -330,24 +329,9 @@ def _to_srgb_in_bands(pixels: np.ndarray, convert: Callable[[np.ndarray], np.nda
     return pixels
 
 
-def _profile_space(icc: bytes) -> str:
-    """The pixels an ICC profile describes: "RGB", "GRAY", "CMYK"... ("" if unreadable)."""
-    try:
-        return ImageCms.ImageCmsProfile(io.BytesIO(icc)).profile.xcolor_space.strip()
-    except (OSError, ImageCms.PyCMSError):
-        return ""
-
-
-def _through_profile(image: Image.Image, icc: bytes, mode: str) -> Image.Image:
-    """8-bit `image` (in `mode`: "L" or "CMYK") through its profile into sRGB RGB."""
-    transform = ImageCms.buildTransform(ImageCms.ImageCmsProfile(io.BytesIO(icc)), ImageCms.createProfile("sRGB"),
-                                        mode, "RGB", renderingIntent=ImageCms.Intent.PERCEPTUAL)
-    return ImageCms.applyTransform(image if image.mode == mode else image.convert(mode), transform)
-
-
 def _mismatched_profile(path: Path, icc: bytes, pixels: str) -> InputError:
     """A profile that cannot convert the photo's pixels: one line, not littleCMS's traceback."""
-    space = _profile_space(icc)
+    space = icc_mod.colour_space(icc)
     if not space:
         return InputError(f"{path.name}: its embedded ICC profile cannot be read; export it again "
                           "with a colour profile (sRGB, Adobe RGB, ...)")
@@ -360,13 +344,13 @@ def _srgb_8bit(image: Image.Image, icc: bytes, path: Path) -> Image.Image:
     """An 8-bit photo as sRGB RGB through its embedded profile: RGB photos, greyscale ones with
     a grey profile (Gray Gamma 2.2, Dot Gain 20%: a traceback before) and CMYK ones with a CMYK
     profile (converted naively before, the profile unused)."""
-    space = _profile_space(icc)
+    space = icc_mod.colour_space(icc)
     if space == "RGB" and image.mode in ("RGB", "RGBA", "P", "L", "LA"):
-        return icc_mod.to_srgb_8bit(image.convert("RGB") if image.mode != "RGB" else image, icc)
+        return icc_mod.to_srgb_8bit(image, icc)
     if space == "GRAY" and image.mode in ("L", "LA", "P"):
-        return _through_profile(image, icc, "L")
+        return icc_mod.to_srgb_8bit(image, icc, "L")
     if space == "CMYK" and image.mode == "CMYK":
-        return _through_profile(image, icc, "CMYK")
+        return icc_mod.to_srgb_8bit(image, icc, "CMYK")
     pixels = "CMYK" if image.mode == "CMYK" else "greyscale" if image.mode in ("L", "LA") else "RGB"
     raise _mismatched_profile(path, icc, pixels)
 
@@ -374,13 +358,13 @@ def _srgb_8bit(image: Image.Image, icc: bytes, path: Path) -> Image.Image:
 def _srgb_high_bit(pixels: np.ndarray, icc: bytes, path: Path, grey: bool) -> np.ndarray:
     """16-bit pixels (float32 RGB, grey repeated) to sRGB through their profile's sampled
     LUT (RGB) or curve (grey), in place."""
-    space = _profile_space(icc)
+    space = icc_mod.colour_space(icc)
     if space == "RGB":
         lut = icc_mod.lut_to_srgb(icc)
         return _to_srgb_in_bands(pixels, lambda band: icc_mod.apply_lut(band, lut))
     if space == "GRAY" and grey:
         levels = np.arange(256, dtype=np.uint8).reshape(1, 256)
-        curve = np.asarray(_through_profile(Image.fromarray(levels, "L"), icc, "L"), np.float32)[0] / 255.0
+        curve = np.asarray(icc_mod.to_srgb_8bit(Image.fromarray(levels, "L"), icc, "L"), np.float32)[0] / 255.0
         x = np.linspace(0.0, 1.0, 256, dtype=np.float32)
         return _to_srgb_in_bands(pixels, lambda band: np.interp(band, x, curve[:, 0]))
     raise _mismatched_profile(path, icc, "greyscale" if grey else "RGB")

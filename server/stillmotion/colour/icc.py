@@ -35,11 +35,20 @@ def srgb_profile_bytes() -> bytes:
     return ImageCms.ImageCmsProfile(_SRGB).tobytes()
 
 
-def to_srgb_8bit(image: Image.Image, icc: bytes) -> Image.Image:
-    """Exact littleCMS conversion for 8-bit RGB images (perceptual intent)."""
-    transform = ImageCms.buildTransform(_profile(icc), _SRGB, "RGB", "RGB",
+def colour_space(icc: bytes) -> str:
+    """The pixels a profile describes: "RGB", "GRAY", "CMYK"... ("" if it cannot be read)."""
+    try:
+        return _profile(icc).profile.xcolor_space.strip()
+    except (OSError, ImageCms.PyCMSError):
+        return ""
+
+
+def to_srgb_8bit(image: Image.Image, icc: bytes, mode: str = "RGB") -> Image.Image:
+    """Exact littleCMS conversion of 8-bit pixels in `mode` ("RGB", "L" or "CMYK", the
+    profile's colour space) to sRGB RGB (perceptual intent)."""
+    transform = ImageCms.buildTransform(_profile(icc), _SRGB, mode, "RGB",
                                         renderingIntent=ImageCms.Intent.PERCEPTUAL)
-    return ImageCms.applyTransform(image, transform)
+    return ImageCms.applyTransform(image if image.mode == mode else image.convert(mode), transform)
 
 
 def lut_to_srgb(icc: bytes) -> np.ndarray:

@@ -101,6 +101,14 @@ class Ledger:
         row = self.conn.execute("SELECT job_id FROM watch_ledger WHERE path = ?", (str(path),)).fetchone()
         return row[0] if row else None
 
+    def jobs_named(self, folder: Path, stem: str) -> list[tuple[Path, str]]:
+        """(path, job) of each photo in `folder` named `stem`.<anything> that became a job."""
+        prefix = str(folder / stem) + "."
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = self.conn.execute("SELECT path, job_id FROM watch_ledger WHERE job_id IS NOT NULL "
+                                 "AND path LIKE ? ESCAPE '\\'", (escaped + "%",)).fetchall()
+        return [(Path(path), job_id) for path, job_id in rows if Path(path).stem == stem]
+
     def times_taken(self, path: Path) -> int:
         """How often this path became a job (skipped ones included: each take has its own key)."""
         row = self.conn.execute("SELECT takes FROM watch_ledger WHERE path = ?", (str(path),)).fetchone()

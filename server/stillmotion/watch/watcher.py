@@ -189,9 +189,7 @@ class Watcher:
                 except Exception as exc:
                     # One odd file or a passing fault must not end watching for good (inside the
                     # daemon only the log would say so): said once, then the next round goes on.
-                    if f"{type(exc).__name__}: {exc}" not in self._said:
-                        self._said.add(f"{type(exc).__name__}: {exc}")
-                        log.exception("watch folders: %s; watching goes on", exc)
+                    self._say(f"watch folders: {exc}; watching goes on", exc_info=True)
                     self._stopping.wait(FOLDER_CHECK_SECONDS)
         except BaseException as exc:  # keep the reason for whoever started us
             self.error = exc
@@ -457,19 +455,20 @@ class Watcher:
     def _check_late(self, sidecar: Path, ledger: Ledger) -> None:
         """Say so when a sidecar is written after its photo's clip was begun: the clip is made
         without it (an exporter that writes sidecars later than `sidecar_wait_seconds`, or
-        metadata edited afterwards), which otherwise shows only as a clip missing its look."""
-        name = sidecar.name[:-len(".xmp")]
-        named = sidecar.with_name(name)                     # IMG_1.jpg.xmp -> IMG_1.jpg
+        metadata edited afterwards), which otherwise shows only as a clip missing its look.
+        Only photos that became jobs can be late: the ledger names them (no folder listing)."""
         try:
             written = os.stat(sidecar).st_mtime
-            if written < self._since:   # (a pair found at start: not news, and no folder listing each)
-                return
-            photos = [named] if named.suffix and named.is_file() else [
-                p for p in sidecar.parent.iterdir() if p.stem == name and not is_sidecar(p)]   # IMG_1.xmp
         except OSError:
             return
-        for photo in photos:
-            job = self.store.get(job_id) if (job_id := ledger.job_of(photo)) else None
+        if written < self._since:   # (a pair found at start: not news)
+            return
+        name = sidecar.name[:-len(".xmp")]
+        named = sidecar.with_name(name)                     # IMG_1.jpg.xmp -> IMG_1.jpg
+        job_id = ledger.job_of(named) if named.suffix else None
+        candidates = [(named, job_id)] if job_id else ledger.jobs_named(sidecar.parent, name)   # IMG_1.xmp
+        for photo, job_id in candidates:
+            job = self.store.get(job_id)
             if job is None or job.started is None or written <= job.started or find_sidecar(photo) != sidecar:
                 continue
             resolved = self._resolve(photo)
@@ -487,10 +486,10 @@ class Watcher:
                       "not taken: rename it to have it animated")
         return False
 
-    def _say(self, message: str) -> None:
+    def _say(self, message: str, *, exc_info: bool = False) -> None:
         if message not in self._said:
             self._said.add(message)
-            log.warning("%s", message)
+            log.warning("%s", message, exc_info=exc_info)
 
 
 def _folder_identity(path: Path) -> tuple[int, int] | None:

@@ -178,6 +178,12 @@ class Warp:
         ys = np.arange(h, dtype=np.float32) - self.cy
         self.dx = np.broadcast_to(xs[None, :], (h, w))
         self.dy = np.broadcast_to(ys[:, None], (h, w))
+        # A zoom centres on the take's aim point, fixed for the clip: d - aim is made here, once
+        # (a full pass per axis and frame otherwise), on the 1-D axes.
+        zooms = params.camera in ("push-in", "pull-out")
+        self.aim = (params.take.aim[0] * self.cx, params.take.aim[1] * self.cy) if zooms else (0.0, 0.0)
+        self.dx_aimed = np.broadcast_to((xs - self.aim[0])[None, :], (h, w))
+        self.dy_aimed = np.broadcast_to((ys - self.aim[1])[:, None], (h, w))
         self.near = near
         self.p = params
         subject = float(np.percentile(near, params.take.pivot))
@@ -198,7 +204,6 @@ class Warp:
         mx, my, scale, x_buf, y_buf = self._buffers
         tx: float | np.ndarray = 0.0
         ty: float | np.ndarray = 0.0
-        aim = (0.0, 0.0)
         if e == 0.0:
             scale = None
         elif cam in ("push-in", "pull-out", "none"):
@@ -210,8 +215,6 @@ class Warp:
                 drift = 0.004 * a * self.h
                 tx = np.multiply(n, drift * ux * math.sin(math.pi * e) * take.amount, out=x_buf) if ux else 0.0
                 ty = np.multiply(n, drift * uy * math.sin(math.pi * e) * take.amount, out=y_buf) if uy else 0.0
-            else:               # the zoom centres on the take's aim point
-                aim = (take.aim[0] * self.cx, take.aim[1] * self.cy)
         elif cam in _SLIDES:
             scale = None
             ux, uy = _turn(*_SLIDES[cam], take.angle)
@@ -227,12 +230,12 @@ class Warp:
             ty = np.multiply(self.rel_near, uy * sweep, out=y_buf) if uy else 0.0
         else:  # pragma: no cover - AnimateRequest validates cameras
             raise ValueError(f"unknown camera move {cam!r}")
-        for m, d, t, centre in ((mx, self.dx, tx, aim[0]), (my, self.dy, ty, aim[1])):
+        for m, d, aimed, t, centre in ((mx, self.dx, self.dx_aimed, tx, self.aim[0]),
+                                       (my, self.dy, self.dy_aimed, ty, self.aim[1])):
             if scale is None:
                 np.add(d, t, out=m)
             else:               # scale about the aim point c: (d - c) / s + c
-                np.subtract(d, centre, out=m)
-                m /= scale
+                np.divide(aimed, scale, out=m)
                 if centre:
                     m += centre
                 if isinstance(t, np.ndarray):

@@ -32,8 +32,9 @@ ABANDONED_AFTER_S = 600.0   # a dead run's temporary is swept only once nothing 
 
 
 # Why writing results can fail that says nothing about the input: the user must make room or
-# pick another folder.
-_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG, errno.EACCES, errno.EPERM})
+# pick another folder. NO_ROOM: the disk itself refuses (full, over quota, read-only).
+NO_ROOM_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG})
+_WRITE_ERRNOS = NO_ROOM_ERRNOS | {errno.EACCES, errno.EPERM}
 
 
 def is_write_error(exc: BaseException) -> bool:

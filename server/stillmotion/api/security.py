@@ -88,6 +88,11 @@ def is_loopback(name: str) -> bool:
         return False
 
 
+def _origin(header: str) -> str:
+    """An Origin header as the allowed origins are kept: no trailing slash, lower case."""
+    return header.strip().rstrip("/").lower()
+
+
 @dataclass(frozen=True)
 class FrontDoor:
     token: str
@@ -110,15 +115,15 @@ class FrontDoor:
 
     def origin_allowed(self, origin: str, host_header: str) -> bool:
         """Only the daemon's own origin (same host and port as the request) or a configured one."""
-        if self.cors_allowed(origin):
+        origin = _origin(origin)
+        if origin in self.allowed_origins:
             return True
-        origin = origin.strip().rstrip("/").lower()
         parts = urlsplit(origin)
         return parts.scheme == "http" and parts.netloc == host_header.strip().lower()
 
     def cors_allowed(self, origin: str) -> bool:
         """An origin the user configured: its pages may read answers (CORS), not just send."""
-        return origin.strip().rstrip("/").lower() in self.allowed_origins
+        return _origin(origin) in self.allowed_origins
 
     def token_ok(self, authorization: str | None) -> bool:
         if not authorization:

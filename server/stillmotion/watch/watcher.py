@@ -145,6 +145,15 @@ class Watcher:
             except (KeyError, OSError, RuntimeError):   # its emitter already stopped with the folder
                 pass
 
+    def _lost(self, path: Path, ledger: Ledger, *, gone: bool) -> None:
+        """A watched folder's watch is dead: it went (`gone`), or another folder took its name.
+        Photos queued from it may have gone with it."""
+        self._unwatch(path)
+        self._skip_vanished_jobs(ledger)
+        if gone:
+            log.warning("watch folder %s is gone (removed, renamed or unmounted); "
+                        "watching it again when it is back", path)
+
     def _check_folders(self, ledger: Ledger) -> None:
         """Notice watched folders that went (or were replaced), and ones that are (back) there."""
         for folder in self.folders:
@@ -153,11 +162,8 @@ class Watcher:
             if (watched is not None and identity == watched[1]) or folder.path in self._refused:
                 continue
             if watched is not None:
-                self._unwatch(folder.path)
-                self._skip_vanished_jobs(ledger)
+                self._lost(folder.path, ledger, gone=identity is None)
                 if identity is None:
-                    log.warning("watch folder %s is gone (removed, renamed or unmounted); "
-                                "watching it again when it is back", folder.path)
                     continue
             if identity is not None and self._watch(folder):
                 log.info("watch folder %s is there %s; watching it", folder.path,
@@ -223,9 +229,7 @@ class Watcher:
         if event.is_directory and event.event_type == "deleted" and src in self._watches:
             # The folder itself: its watch died with it (a folder made again under the name,
             # even one given the same inode number, is watched anew by _check_folders).
-            self._unwatch(src)
-            self._skip_vanished_jobs(ledger)
-            log.warning("watch folder %s is gone (removed or unmounted); watching it again when it is back", src)
+            self._lost(src, ledger, gone=True)
             return
         if event.is_directory:
             if event.event_type in ("moved", "deleted"):

@@ -195,10 +195,26 @@ end
 AnimateBatch.CATALOG_WAIT_SECONDS = 30
 AnimateBatch.CATALOG_BUSY = string.format("the catalog stayed busy for %d seconds", AnimateBatch.CATALOG_WAIT_SECONDS)
 
+--- Runs `fn` with write access to `catalog`, as the undoable step `actionName` (nil: a private
+--- write, as the readiness fields are), waiting at most CATALOG_WAIT_SECONDS while the catalog
+--- is busy; then raises CATALOG_BUSY. Whatever `fn` raises comes through.
+function AnimateBatch.writeCatalog(catalog, actionName, fn)
+  local options = { timeout = AnimateBatch.CATALOG_WAIT_SECONDS }
+  local result
+  if actionName then
+    result = catalog:withWriteAccessDo(actionName, fn, options)
+  else
+    result = catalog:withPrivateWriteAccessDo(fn, options)
+  end
+  if result == "aborted" then
+    error(AnimateBatch.CATALOG_BUSY, 0)
+  end
+end
+
 function AnimateBatch:_importClips(item)
   local importing = self.props.sm_importToCatalog ~= false
   local catalog = self.catalog
-  local result = catalog:withWriteAccessDo("Add Stillmotion clips", function()
+  AnimateBatch.writeCatalog(catalog, "Add Stillmotion clips", function()
     if importing then
       for _, clip in ipairs(item.clips) do
         if AnimateSettings.IMPORTED_FORMATS[(LrPathUtils.extension(clip) or ""):lower()]
@@ -209,10 +225,7 @@ function AnimateBatch:_importClips(item)
       end
     end
     item.photo:setPropertyForPlugin(_PLUGIN, Fields.LAST_CLIP, item.clips[#item.clips])
-  end, { timeout = AnimateBatch.CATALOG_WAIT_SECONDS })
-  if result == "aborted" then
-    error(AnimateBatch.CATALOG_BUSY, 0)
-  end
+  end)
 end
 
 --- One pass over the first unfinished jobs (POLL_WINDOW): status, progress, finishing.

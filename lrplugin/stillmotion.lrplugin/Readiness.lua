@@ -116,19 +116,16 @@ function Readiness.check(photos, progress, tempFolder)
         problem = pathOrMessage or "Lightroom could not render the photo."
       end
       if values then
-        -- With a timeout, a catalog kept busy (an Animate export importing its clips) makes
-        -- this return "aborted" after the wait instead of raising; anything else it raises
-        -- is this photo's problem, not the run's.
-        local wrote, result = LrTasks.pcall(function()
-          return catalog:withPrivateWriteAccessDo(function()
-            photo:setPropertyForPlugin(_PLUGIN, Fields.READINESS_SCORE, values.score)
-            photo:setPropertyForPlugin(_PLUGIN, Fields.READINESS_ADVICE, values.advice)
-          end, { timeout = AnimateBatch.CATALOG_WAIT_SECONDS })
+        -- A catalog kept busy (an Animate export importing its clips), or anything else the
+        -- write raises, is this photo's problem, not the run's.
+        local wrote, err = LrTasks.pcall(AnimateBatch.writeCatalog, catalog, nil, function()
+          photo:setPropertyForPlugin(_PLUGIN, Fields.READINESS_SCORE, values.score)
+          photo:setPropertyForPlugin(_PLUGIN, Fields.READINESS_ADVICE, values.advice)
         end)
         if not wrote then
-          values, problem = nil, "could not write its fields: " .. StillmotionAPI.describe(result)
-        elseif result == "aborted" then
-          values, problem = nil, AnimateBatch.CATALOG_BUSY
+          values = nil
+          problem = err == AnimateBatch.CATALOG_BUSY and err
+                    or "could not write its fields: " .. StillmotionAPI.describe(err)
         end
       end
       if values then

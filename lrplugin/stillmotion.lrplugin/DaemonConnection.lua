@@ -81,18 +81,10 @@ function DaemonConnection.discoverToken()
   return nil
 end
 
---- The daemon URL as typed in the panel, made whole: "127.0.0.1:9000" (no scheme: LrHttp
--- refuses it, and no port could be read from it to start the daemon on) means http://.
-function DaemonConnection.normalizeUrl(url)
-  url = nonEmpty(url) or StillmotionAPI.DEFAULT_URL
-  if not url:find("^%a[%w+.-]*://") then url = "http://" .. url end
-  return (url:gsub("/+$", ""))
-end
-
 --- { url, token, tokenSource } from the panel's settings, falling back to discovery.
 function DaemonConnection.settings()
   local prefs = LrPrefs.prefsForPlugin()
-  local url = DaemonConnection.normalizeUrl(prefs.daemonUrl)
+  local url = StillmotionAPI.normalizeUrl(prefs.daemonUrl)
   local token = nonEmpty(prefs.token)
   if token then return { url = url, token = token, tokenSource = "Plug-in Manager" } end
   local found, path = DaemonConnection.discoverToken()

@@ -32,13 +32,20 @@ local UPLOAD_TIMEOUT = 600    -- seconds: a full-size 16-bit TIFF can be large
 local CONTENT_TYPES = { jpg = "image/jpeg", jpeg = "image/jpeg", tif = "image/tiff", tiff = "image/tiff",
                         png = "image/png", webp = "image/webp" }
 
+--- The daemon URL as typed (in the Plug-in Manager), made whole: trimmed, the default when
+-- empty, http:// when no scheme is given ("127.0.0.1:9000": LrHttp refuses it, and no port
+-- could be read from it to start the daemon on), no trailing slash.
+function StillmotionAPI.normalizeUrl(url)
+  url = tostring(url or ""):match("^%s*(.-)%s*$")
+  if url == "" then url = StillmotionAPI.DEFAULT_URL end
+  if not url:find("^%a[%w+.-]*://") then url = "http://" .. url end
+  return (url:gsub("/+$", ""))
+end
+
 --- A client for the daemon at opts.url (default 127.0.0.1:8765) with opts.token.
 function StillmotionAPI.new(opts)
   opts = opts or {}
-  local url = opts.url
-  if url == nil or url == "" then url = StillmotionAPI.DEFAULT_URL end
-  url = url:gsub("/+$", "")
-  return setmetatable({ url = url, token = opts.token }, StillmotionAPI)
+  return setmetatable({ url = StillmotionAPI.normalizeUrl(opts.url), token = opts.token }, StillmotionAPI)
 end
 
 --- The one line to show for an error returned by any call, or for a Lua error caught by

@@ -39,12 +39,16 @@ _TOO_BUSY = "fast motion, sudden movement, camera shake"
 
 @dataclass(frozen=True)
 class Prompts:
-    prompt: str
     negative: str
     camera: str          # the move the model was asked for (reversed when the clip is played backwards)
     motion_tier: int     # index into MOTION_TIERS
     scene: str = ""      # the scene part, which leads the prompt
     directions: str = "" # the camera, motion and style phrases after it
+
+    @property
+    def prompt(self) -> str:
+        """The whole prompt: the scene, then the directions."""
+        return _compose(self.scene, self.directions)
 
     def within(self, count: Callable[[str], int], limit: int) -> "Prompts":
         """This prompt with the scene cut at a word so that the whole is at most `limit` tokens.
@@ -63,7 +67,7 @@ class Prompts:
             else:
                 over = mid
         scene = " ".join(words[:keep]).rstrip(",;:.")
-        return replace(self, scene=scene, prompt=_compose(scene, self.directions))
+        return replace(self, scene=scene)
 
     def args(self) -> dict[str, str]:
         """The pipeline arguments every prompt model takes."""
@@ -93,8 +97,7 @@ def build(scene: str, camera: str, motion: float, negative: str | None, *, rever
     directions = ". ".join((CAMERA_PHRASES[move], MOTION_TIERS[tier][1], STYLE_PHRASE))
     avoid = _TOO_STILL if motion >= 0.5 else _TOO_BUSY
     negative_text = ", ".join(p for p in ((negative or "").strip().rstrip(","), avoid) if p)
-    return Prompts(prompt=_compose(scene, directions), negative=negative_text, camera=move, motion_tier=tier,
-                   scene=scene, directions=directions)
+    return Prompts(negative=negative_text, camera=move, motion_tier=tier, scene=scene, directions=directions)
 
 
 def _compose(scene: str, directions: str) -> str:

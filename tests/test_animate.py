@@ -328,8 +328,8 @@ def test_own_outputs_are_recognised_exactly():
     from stillmotion.place import is_own_output
 
     ours = ["IMG.motion.mp4", "IMG.motion-2.xmp", "IMG.motion/frame_0001.tif", ".stillmotion-tmp-ab.mp4",
-            "clip.matched-3.mov"]
-    photos = ["IMG.jpg", "my.motion.study.jpg", "IMG.motion.jpg", "motion.png"]
+            "clip.matched-3.mov", "IMG.motion.failed.txt"]
+    photos = ["IMG.jpg", "my.motion.study.jpg", "IMG.motion.jpg", "motion.png", "IMG.motion.notes.txt"]
     assert all(is_own_output(Path("f") / n) for n in ours)
     assert not any(is_own_output(Path("f") / n) for n in photos)
 

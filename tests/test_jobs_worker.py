@@ -147,6 +147,8 @@ def test_an_engine_that_cannot_run_here_fails_the_job_at_once(tmp_path, cfg, sto
     assert failed.status == "failed" and failed.error["code"] == "engine_unavailable", failed.error
     logged = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any(job.id in m and "IMG.jpg" in m and "models pull" in m for m in logged), caplog.text
+    # The job's own message, as a person reads it (it came as "dict: {'code': ...}").
+    assert f"job {job.id} (IMG.jpg) failed: {failed.error['message']}" in logged, logged
 
 
 def taken_by_the_watcher(store, folder: Path, photo: Path) -> tuple:

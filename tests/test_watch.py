@@ -410,6 +410,40 @@ def test_a_changed_file_is_animated_again_only_where_configured(tmp_path, hot):
     assert len(clips_of(again, "P")) == 2 and len(clips_of(hot, "P")) == 1
 
 
+def test_a_photo_that_fails_gets_a_note_saying_why_and_is_animated_once_saved_again(hot):
+    """The person at the hot folder sees the folder, not the log: the reason is beside the photo.
+    Written again (fixed), the photo is animated although retake_changed is false (no clip was
+    made of it), and the note goes; copied again unchanged after a passing fault, likewise."""
+    note = hot / "P.motion.failed.txt"
+    with running(hot) as r:
+        (hot / "P.jpg").write_bytes(b"this is not a JPEG " * 64)
+        failed = r.wait_done(1)[0]
+        assert failed.status == "failed"
+        r.wait_until(note.exists, 5, "the failure note")
+        text = note.read_text(encoding="utf-8")
+        assert text.startswith("Stillmotion could not animate P.jpg") and failed.error["message"] in text
+        assert "save or copy the photo into the folder again" in text
+        (hot / "P.jpg").write_bytes(photo_bytes(12))    # fixed and exported again
+        r.wait_done(2)
+        r.wait_until(lambda: not note.exists(), 5, "the note to go once the clip is made")
+        assert [j.status for j in r.jobs()].count(DONE) == 1
+    assert len(clips_of(hot, "P")) == 1 and not list(hot.glob(".stillmotion-tmp-*"))
+
+
+def test_a_file_under_the_notes_name_that_is_not_a_note_is_left_alone(tmp_path):
+    from stillmotion.jobs import failure_note
+
+    mine = tmp_path / "P.motion.failed.txt"
+    mine.write_text("my own list of failed shots\n", encoding="utf-8")
+    assert failure_note.write(tmp_path, tmp_path / "P.jpg", "j1", "broken") is None
+    failure_note.clear(tmp_path, tmp_path / "P.jpg")
+    assert mine.read_text(encoding="utf-8") == "my own list of failed shots\n"
+    assert failure_note.write(tmp_path, tmp_path / "Q.jpg", "j2", "broken") == tmp_path / "Q.motion.failed.txt"
+    assert failure_note.write(tmp_path, tmp_path / "Q.jpg", "j3", "still broken") is not None   # replaced
+    assert "still broken" in (tmp_path / "Q.motion.failed.txt").read_text(encoding="utf-8")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["P.motion.failed.txt", "Q.motion.failed.txt"]
+
+
 def test_the_daemon_watches_the_configured_folders_while_it_runs(hot, fast_config, tmp_path):
     from aiohttp import web
 

@@ -184,8 +184,9 @@ def candidate_names(stem: str, tag: str, suffixes: Iterable[str]) -> Iterable[di
         yield {suffix: base + suffix for suffix in suffixes}
 
 
-# `stem.motion.mp4`, `stem.motion-2.xmp`, `clip.matched.mov`, a TIFF-sequence folder `stem.motion`.
-_OUTPUT_NAME = re.compile(r"^.+\.(motion|matched)(-\d+)?(\.(mp4|mov|gif|webp|xmp))?$", re.IGNORECASE)
+# `stem.motion.mp4`, `stem.motion-2.xmp`, `clip.matched.mov`, a TIFF-sequence folder `stem.motion`,
+# a watch photo's `stem.motion.failed.txt` (jobs/failure_note.py).
+_OUTPUT_NAME = re.compile(r"^.+\.(motion|matched)((-\d+)?(\.(mp4|mov|gif|webp|xmp))?|\.failed\.txt)$", re.IGNORECASE)
 
 
 def is_own_output(path: Path) -> bool:

@@ -52,7 +52,7 @@ from ..config import check_choice, check_range
 from ..errors import Canceled, StillmotionError
 from ..place import remove_temp, stale_temps
 from ..progress import CancelToken, JobProgress
-from . import placement
+from . import failure_note, placement
 from .pipeline import JobResult, run_job
 from .priority import lower_thread
 from .render_process import JobFailed, RenderCrashed, RenderProcess, job_error
@@ -196,8 +196,7 @@ class Worker:
             try:
                 claimed = self.store.claim_next(self.owner, self.per_device, self._engine_of)
             except Unrunnable as exc:         # e.g. the engine is not installed here
-                if self.store.finish(exc.job.id, None, FAILED, error=exc.error) is not None:
-                    _log_failed(exc.job, job_error(exc.error)["message"])
+                self._fail(exc.job, job_error(exc.error), claimed=False)
                 continue
             if claimed is None:
                 return
@@ -246,9 +245,8 @@ class Worker:
             elif isinstance(exc, Canceled):
                 store.finish(job.id, owner, CANCELED, outputs=exc.outputs)
             else:
-                log.error("job %s: %s", job.id, exc)
                 _remove_partial_files(job)   # the process that was writing them is gone
-                store.finish(job.id, owner, FAILED, error={"code": "render_crashed", "message": str(exc)})
+                self._fail(job, {"code": "render_crashed", "message": str(exc)})
         except JobFailed as exc:
             if not self._skip_vanished_watch_photo(job):
                 self._fail(job, exc.error)
@@ -267,6 +265,8 @@ class Worker:
             for note in result.info.get("notes", []):
                 log.info("job %s (%s): note: %s", job.id, name, note)
             store.finish(job.id, owner, DONE, outputs=result.outputs, info=result.info)
+            if job.source == "watch":
+                failure_note.clear(job.destination, job.photo_path)   # an earlier take's
             log.info("job %s (%s): done: %s", job.id, name, ", ".join(Path(p).name for p in result.outputs))
         finally:
             current = store.get(job.id)
@@ -276,9 +276,15 @@ class Worker:
                 self._running.pop(job.id, None)
             self._wake.set()
 
-    def _fail(self, job: Job, error: dict[str, str]) -> None:
-        _log_failed(job, error.get("message", error.get("code")))
-        self.store.finish(job.id, self.owner, FAILED, error=error)
+    def _fail(self, job: Job, error: dict[str, str], *, claimed: bool = True) -> None:
+        """End `job` (claimed by this worker, or never claimed) as failed, said in the log and,
+        for a watch-folder photo, in a note where its clip would have gone (`[watch] failure_notes`)."""
+        if self.store.finish(job.id, self.owner if claimed else None, FAILED, error=error) is None:
+            return   # ended meanwhile (cancelled, or by another process)
+        why = error.get("message", error.get("code", "failed"))
+        _log_failed(job, why)
+        if job.source == "watch" and self.config.get("watch", {}).get("failure_notes", True):
+            failure_note.write(job.destination, job.photo_path, job.id, why)
 
     def _skip_vanished_watch_photo(self, job: Job) -> bool:
         """A watch job whose photo went away after the watcher's last look ends as skipped

@@ -79,11 +79,17 @@ class Ledger:
                                 (str(path),)).fetchone()
         return row is not None and (row[0], row[1]) == (size, mtime_ns)
 
-    def decide(self, root: Path, path: Path, digest: str, retake_changed: bool) -> Decision:
+    def decide(self, root: Path, path: Path, digest: str, retake_changed: bool,
+               last_failed: bool = False) -> Decision:
+        """Whether to take `path` (written since it was last examined) with content `digest`.
+        `last_failed`: the job it last became failed, so no clip was made of it: written again
+        (fixed, or only copied again after a passing fault) it is taken again."""
         row = self.conn.execute("SELECT content_hash, job_id, takes FROM watch_ledger WHERE path = ?",
                                 (str(path),)).fetchone()
         takes = row[2] if row is not None else 0
         if row is not None and row[1] is not None:
+            if last_failed:
+                return Decision(True, "taken again (its last job failed)", takes)
             if row[0] == digest:
                 return Decision(False, "already taken", takes)
             if not retake_changed:

@@ -32,7 +32,7 @@ from watchdog.observers.api import ObservedWatch
 from .. import photo as photo_mod
 from ..errors import ConfigError, DamagedImageError, InputError
 from ..jobs.pipeline import JobSpec
-from ..jobs.store import CANCELED, QUEUED, JobStore, file_digest
+from ..jobs.store import CANCELED, FAILED, QUEUED, JobStore, file_digest
 from ..metadata.sources import find_sidecar
 from .ledger import Ledger, idempotency_key
 from .names import has_text_name, is_hidden_folder, is_ignored, is_sidecar, printable
@@ -415,7 +415,10 @@ class Watcher:
         if _stat_key(photo) != before:   # written to while we hashed it: not complete after all
             self._track(photo)
             return
-        decision = ledger.decide(folder.path, photo, digest, settings.retake_changed)
+        last = ledger.job_of(photo)
+        last_job = self.store.get(last) if last is not None else None
+        decision = ledger.decide(folder.path, photo, digest, settings.retake_changed,
+                                 last_failed=last_job is not None and last_job.status == FAILED)
         if not decision.take:
             ledger.record_not_taken(folder.path, photo, digest, *before, decision.note)
             log.info("%s: %s", photo, decision.note)

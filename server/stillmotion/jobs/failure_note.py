@@ -1,0 +1,69 @@
+"""A note where a watch-folder photo's clip would have gone, saying why it could not be made.
+
+Whoever drops photos into a hot folder (a Capture One recipe, a studio assistant) looks
+at the folder, not at the daemon's log: a photo whose job fails gets
+`IMG.motion.failed.txt` beside where `IMG.motion.mp4` would be, with the reason and
+what to do. A later take of the photo (it is taken again once it is written again)
+replaces the note if it fails too, and removes it when its clip is made. The name is
+Stillmotion's own (watch folders never take it, see place.is_own_output); a file of that
+name that is not such a note is left alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+
+from ..place import output_stem, remove_temp, temp_path
+
+log = logging.getLogger("stillmotion.jobs")
+
+SUFFIX = ".failed.txt"
+_OPENING = "Stillmotion could not animate "
+
+
+def note_path(destination: Path, photo: Path) -> Path:
+    """`IMG.motion.failed.txt` in the folder the photo's clips go into."""
+    return destination / f"{output_stem(photo.stem, 'motion')}.motion{SUFFIX}"
+
+
+def _is_note(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(len(_OPENING)) == _OPENING.encode()
+    except OSError:
+        return False
+
+
+def write(destination: Path, photo: Path, job_id: str, message: str) -> Path | None:
+    """Write (or replace) the note for `photo`; None when it could not be (said in the log)."""
+    path = note_path(destination, photo)
+    if path.exists() and not _is_note(path):
+        log.warning("%s is not a note of Stillmotion's: left alone (the failure is in this log only)", path)
+        return None
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime())
+    text = (f"{_OPENING}{photo.name} (job {job_id}, {when}):\n\n{message}\n\n"
+            "Once it is fixed, save or copy the photo into the folder again: it is animated then,\n"
+            "and this note is removed when its clip is made.\n")
+    tmp = temp_path(destination, ".txt", tag=job_id)
+    try:
+        destination.mkdir(exist_ok=True)   # an `output` subfolder not made yet (no clip so far)
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)              # whole or not at all, as every output
+    except OSError as exc:
+        remove_temp(tmp)
+        log.warning("cannot write %s (%s): the failure is in this log only", path, exc.strerror or exc)
+        return None
+    return path
+
+
+def clear(destination: Path, photo: Path) -> None:
+    """Remove the note for `photo`, if there is one (its clip has been made)."""
+    path = note_path(destination, photo)
+    if _is_note(path):
+        try:
+            path.unlink()
+        except OSError as exc:
+            log.warning("cannot remove %s (%s); its photo has been animated since", path, exc.strerror or exc)

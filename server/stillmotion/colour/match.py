@@ -294,9 +294,11 @@ class _Corrector:
         # frame and the reference both show (`share` of it), else on whole frames, trusted less.
         seen, wanted_seen = (ColourStats.from_vector(v) for v in np.split(pair, 2))
         fallback = (1.0 - share) * s.fallback_drift
-        if s.drift > 0:
-            steps.append((blend((match_statistics(seen, wanted_seen), share),
-                                (match_statistics(tau, target), fallback)), s.drift))
+        if s.drift > 0:   # (a part of no weight is not computed: every frame, most often the fallback)
+            parts = [(match_statistics(src, dst), w) for src, dst, w in ((seen, wanted_seen, share),
+                                                                      (tau, target, fallback)) if w > 0]
+            if parts:
+                steps.append((blend(*parts), s.drift))
         for transform, amount in steps:
             nodes = transform.apply_planar(*nodes, amount=amount)
             small = transform.lightness(small, amount)

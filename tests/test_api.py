@@ -608,6 +608,14 @@ def test_malformed_multipart_is_a_400_not_a_crash(server, client):
         "cut short": ("multipart/form-data; boundary=xyz", part + b'; filename="a.jpg"\r\n\r\nabc', "malformed"),
         "image as text": ("multipart/form-data; boundary=xyz", part + b"\r\n\r\nabc\r\n--xyz--\r\n",
                           "'image' must be sent as a file"),
+        # A part's own headers broken: aiohttp raises its HTTP parser's errors (were 500s).
+        "part header without a colon": ("multipart/form-data; boundary=xyz",
+                                        b"--xyz\r\nNoColon\r\n\r\nabc\r\n--xyz--\r\n", "malformed"),
+        "part header line too long": ("multipart/form-data; boundary=xyz",
+                                      part + b"\r\nX-Long: " + b"a" * 20_000 + b"\r\n\r\nabc\r\n--xyz--\r\n",
+                                      "malformed"),
+        "too many part headers": ("multipart/form-data; boundary=xyz",
+                                  part + b"\r\n" + b"X-H: a\r\n" * 200 + b"\r\nabc\r\n--xyz--\r\n", "malformed"),
     }
     for what, (content_type, body, needle) in cases.items():
         for path in ("/v1/jobs", "/v1/analyze"):

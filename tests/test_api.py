@@ -616,6 +616,9 @@ def test_malformed_multipart_is_a_400_not_a_crash(server, client):
                                       "malformed"),
         "too many part headers": ("multipart/form-data; boundary=xyz",
                                   part + b"\r\n" + b"X-H: a\r\n" * 200 + b"\r\nabc\r\n--xyz--\r\n", "malformed"),
+        "a '_charset_' that is no charset": ("multipart/form-data; boundary=xyz",
+                                             b'--xyz\r\nContent-Disposition: form-data; name="_charset_"\r\n\r\n'
+                                             + b"a" * 40 + b"\r\n--xyz--\r\n", "malformed"),
     }
     for what, (content_type, body, needle) in cases.items():
         for path in ("/v1/jobs", "/v1/analyze"):

@@ -103,9 +103,10 @@ async def read_form(request: web.Request, uploads_root: Path, *, file_fields: di
             else:
                 known = ", ".join(sorted([*file_fields, *text_fields]))
                 raise ApiError(400, "bad_request", f"unknown field '{name}' (known: {known})")
-    except (ValueError, BadHttpMessage) as exc:
-        # aiohttp's words for a body that is not multipart (no boundary, cut short: ValueError)
-        # and for a part whose own headers are broken (no colon, too long, too many)
+    except (ValueError, BadHttpMessage, RuntimeError) as exc:
+        # aiohttp's words for a body that is not multipart (no boundary, cut short: ValueError),
+        # for a part whose own headers are broken (no colon, too long, too many) and for a
+        # '_charset_' part that is no charset (RuntimeError)
         form.discard()
         why = str(exc.message if isinstance(exc, BadHttpMessage) else exc)
         why = why if len(why) <= 120 else why[:117] + "..."   # (it may quote an 8 KB header line)

@@ -186,6 +186,15 @@ def test_token_file_is_private(home, server):
     assert mode == 0o600 and len(server.token) >= 32
 
 
+def test_the_data_folder_is_private_from_its_first_start(home, server, tmp_path):
+    """It holds the job store (every photo's path, prompt, develop settings) and the clips of
+    uploaded photos, whose uploads are kept private: other accounts on the machine read both
+    when it was made with the usual 0755. Made first by `serve` or by `watch` (the store)."""
+    assert stat.S_IMODE((home / "data").stat().st_mode) == 0o700
+    JobStore.open(tmp_path / "watch-first" / "data").close()
+    assert stat.S_IMODE((tmp_path / "watch-first" / "data").stat().st_mode) == 0o700
+
+
 # ---------------------------------------------------------------- whole jobs
 def test_upload_lifecycle_result_beside_the_original(client, photo, home):
     original = photo.with_name("IMG_0001.dng")        # Lightroom sends the raw as the original

@@ -560,6 +560,9 @@ def test_paths_are_checked(client, photo, tmp_path, allowed_dir):
         "bad settings": (submit(settings='{"fps": 1000}'), 400),
         "unknown setting": (submit(settings='{"sharpness": 3}'), 400),
         "settings not json": (submit(settings="{oops"), 400),
+        # JSON nested past Python's recursion limit was a 500 'internal error'.
+        "settings nested too deep": (submit(settings='{"a": ' + "[" * 100_000 + "]" * 100_000 + "}"), 400),
+        "develop nested too deep": (submit(develop='{"a": ' + "[" * 100_000 + "]" * 100_000 + "}"), 400),
         "unknown field": (submit(colour="red"), 400),
         # What would only fail the job once it ran: refused before anything is queued.
         "out_dir a file": (submit(settings='{"out_dir": "' + str(allowed_dir / "taken") + '"}'), 400),

@@ -580,6 +580,13 @@ def test_paths_are_checked(client, photo, tmp_path, allowed_dir):
         assert reply.status == status, (what, reply.body)
         assert set(reply.body["error"]) == {"code", "message"} and reply.body["error"]["message"], what
     assert "not a folder" in refusals["out_dir a file"][0].body["error"]["message"]
+    # A folder or a pipe under an image's name was "no such file", which it plainly is not.
+    (photo.parent / "folder.jpg").mkdir()
+    os.mkfifo(photo.parent / "pipe.jpg")
+    for name, says in (("folder.jpg", "a folder, not a photo"), ("pipe.jpg", "not a regular file")):
+        reply = client.request("POST", "/v1/jobs", fields={"image_path": str(photo.parent / name)})
+        assert reply.status == 400 and says in reply.body["error"]["message"], reply.body
+        assert reply.body["error"]["message"].startswith("image_path: "), reply.body
     assert "stillmotion models pull" in refusals["model not on disk"][0].body["error"]["message"]
     assert len(client.jobs()) == jobs_before and list(elsewhere.glob("*.motion*")) == []
     # Allowed: a configured output folder (and a subfolder of it).

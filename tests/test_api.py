@@ -186,6 +186,15 @@ def test_token_file_is_private(home, server):
     assert mode == 0o600 and len(server.token) >= 32
 
 
+def test_the_data_folder_is_private_from_its_first_start(home, server, tmp_path):
+    """It holds the job store (every photo's path, prompt, develop settings) and the clips of
+    uploaded photos, whose uploads are kept private: other accounts on the machine read both
+    when it was made with the usual 0755. Made first by `serve` or by `watch` (the store)."""
+    assert stat.S_IMODE((home / "data").stat().st_mode) == 0o700
+    JobStore.open(tmp_path / "watch-first" / "data").close()
+    assert stat.S_IMODE((tmp_path / "watch-first" / "data").stat().st_mode) == 0o700
+
+
 # ---------------------------------------------------------------- whole jobs
 def test_upload_lifecycle_result_beside_the_original(client, photo, home):
     original = photo.with_name("IMG_0001.dng")        # Lightroom sends the raw as the original
@@ -551,6 +560,9 @@ def test_paths_are_checked(client, photo, tmp_path, allowed_dir):
         "bad settings": (submit(settings='{"fps": 1000}'), 400),
         "unknown setting": (submit(settings='{"sharpness": 3}'), 400),
         "settings not json": (submit(settings="{oops"), 400),
+        # JSON nested past Python's recursion limit was a 500 'internal error'.
+        "settings nested too deep": (submit(settings='{"a": ' + "[" * 100_000 + "]" * 100_000 + "}"), 400),
+        "develop nested too deep": (submit(develop='{"a": ' + "[" * 100_000 + "]" * 100_000 + "}"), 400),
         "unknown field": (submit(colour="red"), 400),
         # What would only fail the job once it ran: refused before anything is queued.
         "out_dir a file": (submit(settings='{"out_dir": "' + str(allowed_dir / "taken") + '"}'), 400),
@@ -568,6 +580,13 @@ def test_paths_are_checked(client, photo, tmp_path, allowed_dir):
         assert reply.status == status, (what, reply.body)
         assert set(reply.body["error"]) == {"code", "message"} and reply.body["error"]["message"], what
     assert "not a folder" in refusals["out_dir a file"][0].body["error"]["message"]
+    # A folder or a pipe under an image's name was "no such file", which it plainly is not.
+    (photo.parent / "folder.jpg").mkdir()
+    os.mkfifo(photo.parent / "pipe.jpg")
+    for name, says in (("folder.jpg", "a folder, not a photo"), ("pipe.jpg", "not a regular file")):
+        reply = client.request("POST", "/v1/jobs", fields={"image_path": str(photo.parent / name)})
+        assert reply.status == 400 and says in reply.body["error"]["message"], reply.body
+        assert reply.body["error"]["message"].startswith("image_path: "), reply.body
     assert "stillmotion models pull" in refusals["model not on disk"][0].body["error"]["message"]
     assert len(client.jobs()) == jobs_before and list(elsewhere.glob("*.motion*")) == []
     # Allowed: a configured output folder (and a subfolder of it).
@@ -608,6 +627,17 @@ def test_malformed_multipart_is_a_400_not_a_crash(server, client):
         "cut short": ("multipart/form-data; boundary=xyz", part + b'; filename="a.jpg"\r\n\r\nabc', "malformed"),
         "image as text": ("multipart/form-data; boundary=xyz", part + b"\r\n\r\nabc\r\n--xyz--\r\n",
                           "'image' must be sent as a file"),
+        # A part's own headers broken: aiohttp raises its HTTP parser's errors (were 500s).
+        "part header without a colon": ("multipart/form-data; boundary=xyz",
+                                        b"--xyz\r\nNoColon\r\n\r\nabc\r\n--xyz--\r\n", "malformed"),
+        "part header line too long": ("multipart/form-data; boundary=xyz",
+                                      part + b"\r\nX-Long: " + b"a" * 20_000 + b"\r\n\r\nabc\r\n--xyz--\r\n",
+                                      "malformed"),
+        "too many part headers": ("multipart/form-data; boundary=xyz",
+                                  part + b"\r\n" + b"X-H: a\r\n" * 200 + b"\r\nabc\r\n--xyz--\r\n", "malformed"),
+        "a '_charset_' that is no charset": ("multipart/form-data; boundary=xyz",
+                                             b'--xyz\r\nContent-Disposition: form-data; name="_charset_"\r\n\r\n'
+                                             + b"a" * 40 + b"\r\n--xyz--\r\n", "malformed"),
     }
     for what, (content_type, body, needle) in cases.items():
         for path in ("/v1/jobs", "/v1/analyze"):

@@ -294,6 +294,32 @@ def test_a_medium_format_frame_is_read_up_to_the_configured_limit(tmp_path):
         photo.open_checked(path, 100)
 
 
+def _png_with_metadata_inflating_to(path, inflated: int) -> None:
+    """A PNG whose compressed XMP (iTXt) inflates to `inflated` bytes: 2 MB of it is 2 KB."""
+    import struct
+    import zlib
+
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (120, 80, 40)).save(out, "PNG")
+    png = out.getvalue()
+    body = b"XML:com.adobe.xmp\x00\x01\x00\x00\x00" + zlib.compress(b" " * inflated, 9)
+    chunk = struct.pack(">I", len(body)) + b"iTXt" + body + struct.pack(">I", zlib.crc32(b"iTXt" + body))
+    cut = png.index(b"IDAT") - 4
+    path.write_bytes(png[:cut] + chunk + png[cut:])
+
+
+def test_a_png_whose_metadata_inflates_past_pillows_limit_is_one_line(tmp_path):
+    """A compressed XMP chunk that inflates past 1 MB (a metadata bomb, or a Photoshop
+    export with a huge history): Pillow raises ValueError, which was a traceback from
+    `animate`, an HTTP 500 'internal error' from the daemon, and a retry with a traceback
+    at every rescan of a watch folder."""
+    path = tmp_path / "bomb.png"
+    _png_with_metadata_inflating_to(path, 2 << 20)
+    for read in (photo.load, lambda p: photo.check_complete(p, 200)):
+        with pytest.raises(InputError, match=r"^bomb\.png: its embedded metadata is too large to read"):
+            read(path)
+
+
 def test_a_file_that_is_not_an_image_names_every_format_read(tmp_path):
     """The message listed "JPEG, PNG, TIFF or HEIF" though WebP is read too."""
     notes = tmp_path / "notes.jpg"

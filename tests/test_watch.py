@@ -549,6 +549,26 @@ def test_other_programs_folders_in_a_recursive_watch_are_left_alone(hot):
     assert names == [os.path.join("shoot", "NEW.jpg")]
 
 
+def test_symlinked_subfolders_in_a_recursive_watch_are_not_followed(hot, tmp_path):
+    """A link to a folder elsewhere had its photos animated and the clips written there (the
+    scan followed it, the live watch does not); a link back up (`loop -> .`) was walked some
+    40 levels deep, each photo taken again under every name, and the real photos waited."""
+    with open(Path(os.environ["STILLMOTION_HOME"]) / "config.toml", "a", encoding="utf-8") as fh:
+        fh.write("recursive = true\n")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "ELSEWHERE.jpg").write_bytes(photo_bytes(40))
+    (hot / "elsewhere").symlink_to(outside, target_is_directory=True)
+    (hot / "loop").symlink_to(".", target_is_directory=True)
+    (hot / "shoot").mkdir()
+    (hot / "shoot" / "REAL.jpg").write_bytes(photo_bytes(41))
+    with running(hot, worker=False) as r:
+        r.wait_until(lambda: len(r.jobs()) >= 1, 5, "the photo's job")
+        time.sleep(0.8)                                # several settle intervals: would more follow?
+        names = [str(j.photo_path.relative_to(hot)) for j in r.jobs()]
+    assert names == [os.path.join("shoot", "REAL.jpg")]
+
+
 def test_photos_waiting_at_start_are_taken_in_the_order_they_arrived(hot):
     """A restart with a batch already in the folder: clips come in export order, not in
     whatever order the folder lists its files (it was random)."""

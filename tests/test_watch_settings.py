@@ -53,6 +53,7 @@ path = "{tmp_path / 'plain'}"
     ('path = "/x"\noutput = "/abs"', "'output' must be"),
     ('path = "/x"\nsettings = { duration = 99 }', "duration must be between 0.5 and 30.0"),
     ('path = "/x"\nsettings = { speed = 2 }', "unknown setting 'speed'"),
+    ('path = "/x"\nsettings = { out_dir = "/elsewhere" }', "use 'output'"),
 ])
 def test_a_bad_folder_table_names_the_file_and_the_key(fast_config, table, message):
     cfg = load(fast_config, f"[[watch.folders]]\n{table}\n")
@@ -84,6 +85,10 @@ def test_stillmotion_toml_overrides_its_folder_and_nearer_files_win(tmp_path, fa
     ("path = '/elsewhere'\n", "unknown key 'path'"),
     ("[settings]\ncamera = 'zoom'\n", "camera must be one of"),
     ("output = \n", "not valid TOML"),
+    # A settings out_dir would send the clips anywhere (an absolute path, '..'), past the
+    # rule 'output' keeps: a stillmotion.toml is written by whoever can write the folder.
+    ("[settings]\nout_dir = '/elsewhere'\n", "'out_dir' is not a watch setting"),
+    ("[settings]\nout = '../elsewhere'\n", "'out_dir' is not a watch setting"),
 ])
 def test_a_bad_stillmotion_toml_is_an_error_naming_it(tmp_path, fast_config, text, message):
     cfg = load(fast_config, "")

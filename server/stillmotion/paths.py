@@ -21,6 +21,11 @@ def config_dir() -> Path:
     return home() or Path(platformdirs.user_config_dir(APP))
 
 
+# The data folder holds the job store (every photo's path, prompt) and the clips of uploaded
+# photos: it is made private to the user's account, as the token and the uploads are.
+DATA_DIR_MODE = 0o700
+
+
 def data_dir() -> Path:
     return (home() / "data") if home() else Path(platformdirs.user_data_dir(APP))
 

@@ -177,6 +177,12 @@ def open_checked(path: Path, max_megapixels: float) -> Image.Image:
     except UnidentifiedImageError:
         raise InputError(f"{path.name}: not an image Stillmotion can read "
                          f"({EXPECTED_FORMATS} expected)") from None
+    except ValueError as exc:
+        # Pillow's guard on PNG text chunks (XMP among them) that inflate past its limits
+        if "text" not in str(exc).lower():
+            raise
+        raise InputError(f"{path.name}: its embedded metadata is too large to read ({exc}); "
+                         "save the photo again without it, or as JPEG or TIFF") from None
     except OSError as exc:   # (strerror: a permission or disk error, without the path again)
         raise InputError(f"{path.name}: cannot read ({exc.strerror})" if exc.strerror
                          else f"{path.name}: cannot read: {exc}") from None

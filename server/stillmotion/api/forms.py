@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import BadHttpMessage
 
 from ..place import cut_to_bytes
 from .errors import ApiError
@@ -102,9 +103,14 @@ async def read_form(request: web.Request, uploads_root: Path, *, file_fields: di
             else:
                 known = ", ".join(sorted([*file_fields, *text_fields]))
                 raise ApiError(400, "bad_request", f"unknown field '{name}' (known: {known})")
-    except ValueError as exc:   # aiohttp's word for a body that is not multipart (no boundary, cut short)
+    except (ValueError, BadHttpMessage, RuntimeError) as exc:
+        # aiohttp's words for a body that is not multipart (no boundary, cut short: ValueError),
+        # for a part whose own headers are broken (no colon, too long, too many) and for a
+        # '_charset_' part that is no charset (RuntimeError)
         form.discard()
-        raise ApiError(400, "bad_request", f"the multipart body is malformed ({exc})") from None
+        why = str(exc.message if isinstance(exc, BadHttpMessage) else exc)
+        why = why if len(why) <= 120 else why[:117] + "..."   # (it may quote an 8 KB header line)
+        raise ApiError(400, "bad_request", f"the multipart body is malformed ({why})") from None
     except BaseException:
         form.discard()
         raise

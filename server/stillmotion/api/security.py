@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Iterable
 from urllib.parse import urlsplit
 
+from .. import paths
 from ..errors import StillmotionError
 
 
@@ -54,7 +55,7 @@ def ensure_token(data_dir: Path) -> tuple[str, Path]:
 
 
 def _create_token(data_dir: Path, path: Path) -> None:
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=paths.DATA_DIR_MODE)
     tmp = data_dir / f".token-{secrets.token_hex(6)}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as fh:

@@ -49,6 +49,8 @@ def json_object(text: str | None, field: str) -> dict[str, Any] | None:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"{field} is not valid JSON: {exc.msg} at character {exc.pos}") from None
+    except RecursionError:
+        raise InputError(f"{field} is nested too deeply to be settings") from None
     if not isinstance(value, dict):
         raise InputError(f"{field} must be a JSON object")
     return value

@@ -56,7 +56,7 @@ def existing_image(raw: str, field: str, suffixes: Iterable[str] = PHOTO_SUFFIXE
                          f"{', '.join(sorted(allowed))}")
     try:
         if not path.is_file():
-            raise InputError(f"{field}: no such file: {path}")
+            raise InputError(f"{field}: {_not_a_file(path)}: {path}")
         real, folder = path.resolve(), path.parent.resolve()
     except OSError as exc:          # e.g. a name longer than the file system allows
         raise InputError(f"{field}: cannot use {path} ({exc.strerror or exc})") from None
@@ -65,6 +65,13 @@ def existing_image(raw: str, field: str, suffixes: Iterable[str] = PHOTO_SUFFIXE
     if real.suffix.lower() not in allowed:
         raise InputError(f"{field} does not point to an image file: {path}")
     return path
+
+
+def _not_a_file(path: Path) -> str:
+    """Why a path that is not a regular file cannot be read as one (os.stat follows links)."""
+    if path.is_dir():
+        return "a folder, not a photo"
+    return "not a regular file (a device or a pipe)" if path.exists() else "no such file"
 
 
 def destination(original: Path | None, out_dir: str | None, allowed_dirs: Iterable[str | Path]) -> Path | None:

@@ -298,7 +298,7 @@ class JobStore:
         self._all_lock = threading.Lock()
         self._listeners: list[tuple[Callable[[str], None], bool]] = []   # (fn, wants progress)
         try:
-            self.db_path.parent.mkdir(parents=True, exist_ok=True)
+            self.db_path.parent.mkdir(parents=True, exist_ok=True, mode=paths.DATA_DIR_MODE)
             with self._connection() as conn:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.executescript(_SCHEMA)

@@ -230,7 +230,12 @@ def _request_settings(settings: Any, source: str) -> dict[str, Any]:
     if not isinstance(settings, Mapping):
         raise ConfigError(f"{source}: 'settings' must be a table of request fields, got {settings!r}")
     try:
-        AnimateRequest.from_dict(settings)
+        request = AnimateRequest.from_dict(settings)
     except InputError as exc:
         raise ConfigError(f"{source}: settings: {exc}") from None
+    if request.out_dir is not None:
+        # Clips stay with the photos ('output': beside or a subfolder). An out_dir would send
+        # them anywhere, and a stillmotion.toml is written by whoever can write the folder.
+        raise ConfigError(f"{source}: settings: 'out_dir' is not a watch setting; use 'output' "
+                          "(\"beside\" or the name of a subfolder)", key=("watch", "output"))
     return dict(settings)

@@ -388,7 +388,9 @@ class Watcher:
             try:
                 if entry.is_file():
                     yield path
-                elif entry.is_dir() and folder.recursive and not is_hidden_folder(entry.name):
+                # A linked folder is not walked, as the live watch does not follow it: its clips
+                # would go wherever it points, and a link back up (`loop -> ..`) never ends.
+                elif entry.is_dir(follow_symlinks=False) and folder.recursive and not is_hidden_folder(entry.name):
                     yield from self._walk(path)
             except OSError:
                 continue

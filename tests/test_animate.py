@@ -704,3 +704,30 @@ def test_stdout_on_a_full_disk_is_one_line(photo_jpg, fast_config, capsys, monke
     assert err[-1] == "stillmotion: error: cannot write to standard output: No space left on device"
     assert not [line for line in err if "Traceback" in line]
     assert photo_jpg.with_name("IMG_1234.motion.mp4").exists()
+
+
+def test_each_variants_path_is_printed_once_it_is_placed(photo_jpg, fast_config, capsys, monkeypatch):
+    """`--variants 3 | while read clip`: no path came out until every variant was done, and when
+    a later variant failed, the clips already placed were never printed (a script lost them)."""
+    import errno
+    import os
+
+    from stillmotion.jobs import pipeline
+
+    real_encode, calls = pipeline.encode, []
+
+    def encode_then_fail_the_second(frames, path, **kwargs):
+        calls.append(path)
+        if len(calls) == 2:
+            # The first clip is in place: its paths are on stdout already, before the job ends.
+            assert capsys.readouterr().out.splitlines() == [str(photo_jpg.with_name("IMG_1234.motion.mp4")),
+                                                            str(photo_jpg.with_name("IMG_1234.motion.xmp"))]
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        return real_encode(frames, path, **kwargs)
+
+    monkeypatch.setattr(pipeline, "encode", encode_then_fail_the_second)
+    assert animate(str(photo_jpg), "--duration", "0.5", "--fps", "8", "--variants", "2") == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""                 # (printed once: not again at the end)
+    assert "Input/output error" in captured.err
+    assert photo_jpg.with_name("IMG_1234.motion.mp4").exists()

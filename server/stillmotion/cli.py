@@ -130,11 +130,11 @@ def cmd_animate(args: argparse.Namespace) -> int:
         bar = ProgressBar(photo.name)
         try:
             spec = JobSpec(photo_path=photo, request=request, sidecar_path=args.xmp, out_dir=args.out)
-            result = run_job(spec, cfg, progress=JobProgress(bar.update))
-        except KeyboardInterrupt as exc:
+            # Each variant's paths as it is placed: a later variant that fails or is stopped
+            # does not keep a script from hearing of the clips already made.
+            result = run_job(spec, cfg, progress=JobProgress(bar.update), placed=bar.above(_out))
+        except KeyboardInterrupt:
             bar.clear()
-            for out in getattr(exc, "outputs", []):   # variants finished before the stop: kept
-                _out(out)
             raise
         except InputError as exc:
             bar.clear()
@@ -155,8 +155,6 @@ def cmd_animate(args: argparse.Namespace) -> int:
             print(f"{photo.name}: note: {note}", file=sys.stderr)
         if result.info.get("engine_reason") and args.engine in (None, "auto"):
             print(f"{photo.name}: {result.info['engine_reason']}", file=sys.stderr)
-        for out in result.outputs:
-            _out(out)
     return status
 
 
@@ -181,6 +179,15 @@ class ProgressBar:
         if self.enabled:
             self.stream.write("\r" + " " * 79 + "\r")
             self.stream.flush()
+
+    def above(self, print_line: Callable[[str], None]) -> Callable[[list[Path]], None]:
+        """A `placed` callback printing each path with `print_line`, on a line of its own when
+        the bar shares the terminal with stdout (the bar is drawn again at the next update)."""
+        def placed(paths: list[Path]) -> None:
+            self.clear()
+            for path in paths:
+                print_line(str(path))
+        return placed
 
 
 def _paced(update: Callable[[str, float, float | None], None], stage: str) -> Callable[[float], None]:

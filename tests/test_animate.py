@@ -528,6 +528,12 @@ def test_ntsc_frame_rates_are_exact(photo_jpg, fast_config, fps, rate, frames):
     (["models", "list", "--all"], "stillmotion models list: error: unrecognized arguments: --all; "
                                   "see `stillmotion models list --help`"),
     (["animat", "p.jpg"], "stillmotion: error: argument COMMAND: invalid choice: 'animat'"),
+    # An empty path (`--out "$DEST"`, DEST unset) wrote into the working folder; refused instead.
+    (["animate", "p.jpg", "--out", ""], "stillmotion animate: error: argument --out: an empty path"),
+    (["animate", ""], "stillmotion animate: error: argument PHOTO: an empty path"),
+    (["match", "clip.mp4", "--to", "p.jpg", "--out", ""], "stillmotion match: error: argument --out: an empty path"),
+    (["install-plugin", "--dest", ""], "stillmotion install-plugin: error: argument --dest: an empty path"),
+    (["serve", "--config", ""], "stillmotion serve: error: argument --config: an empty path"),
     ([], "stillmotion: error: the following arguments are required: COMMAND"),
 ])
 def test_a_bad_option_is_one_line_not_the_usage(argv, expect, capsys):

@@ -53,6 +53,19 @@ def _unit_interval(text: str) -> float:
     return value
 
 
+def _non_empty(text: str) -> str:
+    """A path argument must name something: `--out "$DEST"` with DEST unset wrote into the
+    working folder, `install-plugin --dest ""` copied the plug-in there, and `--config ""`
+    said ".: cannot read: Is a directory"."""
+    if not text:
+        raise argparse.ArgumentTypeError("an empty path (is a shell variable unset?)")
+    return text
+
+
+def _path(text: str) -> Path:
+    return Path(_non_empty(text))
+
+
 PHOTO_HELP = "a JPEG, PNG, TIFF, WebP or HEIF photo (camera raw files: export the developed photo)"
 CONFIG_HELP = "config file (default: config.toml in the config folder; `stillmotion doctor` shows where)"
 
@@ -62,7 +75,7 @@ def _add_animate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("animate", help="turn photos into clips written beside them",
                        description="Turn each PHOTO into a short clip written beside it "
                                    "(PHOTO.motion.mp4, then .motion-2.mp4, ...; never overwriting).")
-    p.add_argument("photos", nargs="+", metavar="PHOTO", type=Path, help=PHOTO_HELP)
+    p.add_argument("photos", nargs="+", metavar="PHOTO", type=_path, help=PHOTO_HELP)
     # Each default is named as the config key that sets it, then its value in default.toml.
     p.add_argument("--engine", choices=ENGINES, help="generation engine (default: [animate] engine, auto)")
     p.add_argument("--model", metavar="NAME|DIR",
@@ -102,10 +115,10 @@ def _add_animate(sub: argparse._SubParsersAction) -> None:
                    help="crop to a social aspect around the subject (default: source)")
     p.add_argument("--no-colour-match", dest="colour_match", action="store_false",
                    help="do not hold the clip to the photo's colour")
-    p.add_argument("--xmp", type=Path, metavar="SIDECAR",
+    p.add_argument("--xmp", type=_path, metavar="SIDECAR",
                    help="XMP sidecar to use (default: IMG.xmp or IMG.jpg.xmp beside the photo)")
-    p.add_argument("--out", type=Path, metavar="DIR", help="write into DIR instead of beside each photo")
-    p.add_argument("--config", type=Path, metavar="FILE", help=CONFIG_HELP)
+    p.add_argument("--out", type=_path, metavar="DIR", help="write into DIR instead of beside each photo")
+    p.add_argument("--config", type=_path, metavar="FILE", help=CONFIG_HELP)
     p.set_defaults(func=cmd_animate)
 
 
@@ -205,34 +218,34 @@ def _add_simple(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="run the local daemon (HTTP API for the plug-in)")
     p.add_argument("--host", metavar="ADDRESS", help="address to bind (default: [server] host, 127.0.0.1)")
     p.add_argument("--port", type=int, metavar="N", help="TCP port (default: [server] port, 8765)")
-    p.add_argument("--config", type=Path, metavar="FILE", help=CONFIG_HELP)
+    p.add_argument("--config", type=_path, metavar="FILE", help=CONFIG_HELP)
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("watch", help="animate photos dropped into folders (Capture One, anything)")
-    p.add_argument("dirs", nargs="*", metavar="DIR", type=Path,
+    p.add_argument("dirs", nargs="*", metavar="DIR", type=_path,
                    help="folders to watch (default: the [[watch.folders]] in the config)")
-    p.add_argument("--config", type=Path, metavar="FILE", help=CONFIG_HELP)
+    p.add_argument("--config", type=_path, metavar="FILE", help=CONFIG_HELP)
     p.set_defaults(func=cmd_watch)
 
     p = sub.add_parser("analyze", help="how video-ready is each photo, and which motion profile fits")
-    p.add_argument("photos", nargs="+", metavar="PHOTO", type=Path, help=PHOTO_HELP)
+    p.add_argument("photos", nargs="+", metavar="PHOTO", type=_path, help=PHOTO_HELP)
     p.add_argument("--json", action="store_true", help="print JSON (a list for several photos)")
     p.set_defaults(func=cmd_analyze)
 
     p = sub.add_parser("inspect", help="print the metadata the pipeline will use for a photo")
-    p.add_argument("photo", metavar="PHOTO", type=Path, help=PHOTO_HELP)
-    p.add_argument("--xmp", type=Path, metavar="SIDECAR",
+    p.add_argument("photo", metavar="PHOTO", type=_path, help=PHOTO_HELP)
+    p.add_argument("--xmp", type=_path, metavar="SIDECAR",
                    help="XMP sidecar to use (default: IMG.xmp or IMG.jpg.xmp beside the photo)")
     p.add_argument("--json", action="store_true",
                    help="print JSON (every field, unset ones as null) instead of the settings that are set")
     p.set_defaults(func=cmd_inspect)
 
     p = sub.add_parser("match", help="colour-match any clip to its source photo")
-    p.add_argument("video", metavar="VIDEO", type=Path, help="the clip to match: any SDR video (MP4, MOV, ...)")
-    p.add_argument("--to", dest="photo", required=True, metavar="PHOTO", type=Path,
+    p.add_argument("video", metavar="VIDEO", type=_path, help="the clip to match: any SDR video (MP4, MOV, ...)")
+    p.add_argument("--to", dest="photo", required=True, metavar="PHOTO", type=_path,
                    help="the photo the clip was made from")
     # A string, not a Path: Path("newdir/") loses the separator that says "a folder".
-    p.add_argument("--out", metavar="DIR|FILE", help="a folder (DIR/ is made if missing), or a new .mp4 (H.264) or .mov (ProRes) "
+    p.add_argument("--out", type=_non_empty, metavar="DIR|FILE", help="a folder (DIR/ is made if missing), or a new .mp4 (H.264) or .mov (ProRes) "
                                  "file (default: VIDEO.matched.mp4 beside it; .mov for a ProRes clip)")
     p.add_argument("--strength", type=_unit_interval, default=1.0, metavar="0..1",
                    help="how strongly the clip is held to the photo's colour (default: 1)")
@@ -254,7 +267,7 @@ def _add_simple(sub: argparse._SubParsersAction) -> None:
     q.set_defaults(func=cmd_models_pull)
 
     p = sub.add_parser("install-plugin", help="copy the Lightroom Classic plug-in into Lightroom's Modules folder")
-    p.add_argument("--dest", type=Path, metavar="DIR", help="destination folder (default: Lightroom's Modules folder)")
+    p.add_argument("--dest", type=_path, metavar="DIR", help="destination folder (default: Lightroom's Modules folder)")
     p.set_defaults(func=cmd_install_plugin)
 
 

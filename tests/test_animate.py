@@ -737,3 +737,27 @@ def test_each_variants_path_is_printed_once_it_is_placed(photo_jpg, fast_config,
     assert captured.out == ""                 # (printed once: not again at the end)
     assert "Input/output error" in captured.err
     assert photo_jpg.with_name("IMG_1234.motion.mp4").exists()
+
+
+def test_a_closed_stderr_or_stdout_neither_fails_the_run_nor_mixes_into_the_paths(photo_jpg, fast_config):
+    """Started with stderr closed (`2>&-`), the "auto: ... using the built-in parallax engine"
+    line went to stdout, among the clip paths; with stdout closed (`>&-`), a finished run ended
+    in an AttributeError traceback and status 1."""
+    import os
+    import shlex
+    import subprocess
+
+    def run(redirect: str) -> subprocess.CompletedProcess:
+        command = " ".join(shlex.quote(a) for a in [sys.executable, "-m", "stillmotion", "animate", str(photo_jpg),
+                                                    "--duration", "0.5", "--fps", "8"])
+        return subprocess.run(["sh", "-c", f"exec {command} {redirect}"], capture_output=True, text=True,
+                              env=os.environ.copy(), timeout=60)
+
+    closed_stderr = run("2>&-")
+    assert closed_stderr.returncode == 0
+    assert closed_stderr.stdout.splitlines() == [str(photo_jpg.with_name("IMG_1234.motion.mp4")),
+                                                 str(photo_jpg.with_name("IMG_1234.motion.xmp"))]
+    closed_stdout = run(">&-")
+    assert closed_stdout.returncode == 0, closed_stdout.stderr
+    assert "Traceback" not in closed_stdout.stderr
+    assert photo_jpg.with_name("IMG_1234.motion-2.mp4").exists()

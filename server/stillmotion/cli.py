@@ -163,11 +163,11 @@ def cmd_animate(args: argparse.Namespace) -> int:
         # What the metadata reader set aside (a broken sidecar found beside the photo, a value
         # out of range): the clip is made without it, and the photographer should know which.
         for warning in result.info.get("metadata_warnings", []):
-            print(f"{photo.name}: warning: {warning}", file=sys.stderr)
+            _say(f"{photo.name}: warning: {warning}")
         for note in result.info.get("notes", []):   # e.g. a --prompt the engine cannot follow
-            print(f"{photo.name}: note: {note}", file=sys.stderr)
+            _say(f"{photo.name}: note: {note}")
         if result.info.get("engine_reason") and args.engine in (None, "auto"):
-            print(f"{photo.name}: {result.info['engine_reason']}", file=sys.stderr)
+            _say(f"{photo.name}: {result.info['engine_reason']}")
     return status
 
 
@@ -323,7 +323,7 @@ def cmd_match(args: argparse.Namespace) -> int:
         bar.clear()
     _out(str(matched))
     for warning in warnings:
-        print(f"{args.video.name}: warning: {warning}", file=sys.stderr)
+        _say(f"{args.video.name}: warning: {warning}")
     return EXIT_OK
 
 
@@ -394,8 +394,20 @@ def _detach_stdout() -> None:
         os.close(null)
 
 
+def _say(text: str) -> None:
+    """A line for the person (an error, a warning, a note) on stderr. With stderr closed
+    (`2>&-`) Python's sys.stderr is None, and print(file=None) wrote into stdout, among the
+    clip paths a script reads; a stderr on a full disk failed a run whose clips were made."""
+    if sys.stderr is None:
+        return
+    try:
+        print(text, file=sys.stderr, flush=True)
+    except OSError:
+        pass
+
+
 def _error(exc: BaseException) -> None:
-    print(f"stillmotion: error: {one_line(exc)}", file=sys.stderr)
+    _say(f"stillmotion: error: {one_line(exc)}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -446,7 +458,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = _terminate_like_interrupt() if args.command not in ("serve", "watch") else {}
     try:
         status = func(args)
-        sys.stdout.flush()         # (a reader gone shows here, not as a warning at exit)
+        if sys.stdout is not None:    # (None: started with stdout closed, `>&-`)
+            sys.stdout.flush()         # (a reader gone shows here, not as a warning at exit)
         return status
     except BrokenPipeError:      # (a command's plain print: inspect, analyze, ... | head)
         _detach_stdout()
@@ -465,13 +478,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         _detach_stdout()
         if isinstance(exc.error, BrokenPipeError):
             return EXIT_STDOUT_CLOSED    # quietly, as any tool whose reader quit
-        print(f"stillmotion: error: cannot write to standard output: {exc}", file=sys.stderr)
+        _say(f"stillmotion: error: cannot write to standard output: {exc}")
         return EXIT_FAILED
     except _Terminated as exc:
-        print(f"stillmotion: stopped by {signal.Signals(exc.signum).name}", file=sys.stderr)
+        _say(f"stillmotion: stopped by {signal.Signals(exc.signum).name}")
         return 128 + exc.signum
     except KeyboardInterrupt:
-        print("stillmotion: interrupted", file=sys.stderr)
+        _say("stillmotion: interrupted")
         return 130
     finally:
         for sig, handler in previous.items():

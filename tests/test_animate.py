@@ -761,3 +761,17 @@ def test_a_closed_stderr_or_stdout_neither_fails_the_run_nor_mixes_into_the_path
     assert closed_stdout.returncode == 0, closed_stdout.stderr
     assert "Traceback" not in closed_stdout.stderr
     assert photo_jpg.with_name("IMG_1234.motion-2.mp4").exists()
+
+
+def test_a_photo_named_like_an_option_is_explained(photo_jpg, fast_config, capsys, monkeypatch):
+    """`for f in *.jpg; do stillmotion animate "$f"; done` over `-x.jpg` said only "the
+    following arguments are required: PHOTO"."""
+    monkeypatch.chdir(photo_jpg.parent)
+    photo_jpg.rename("-x.jpg")
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["animate", "-x.jpg"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "(-x.jpg is a file: name it ./-x.jpg, or put -- before it)" in err[0], err
+    assert animate("./-x.jpg", "--duration", "0.5", "--fps", "8") == 0
+    assert capsys.readouterr().out.splitlines() == ["-x.motion.mp4", "-x.motion.xmp"]

@@ -36,11 +36,22 @@ class _CommandParser(_Parser):
     error, naming its own --help. Left to the top parser, `animate --bogus` named
     `stillmotion --help`, which does not list animate's options."""
 
+    _given: list[str] = []
+
     def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        self._given = list(sys.argv[1:] if args is None else args)
         namespace, extras = super().parse_known_args(args, namespace)
         if extras:
             self.error(f"unrecognized arguments: {' '.join(extras)}")
         return namespace, extras
+
+    def error(self, message: str) -> "NoReturn":
+        # A photo named `-x.jpg` (`stillmotion animate "$f"` in a loop) is read as an option:
+        # "the following arguments are required: PHOTO" did not say why.
+        dashed = next((a for a in self._given if a.startswith("-") and os.path.isfile(a)), None)
+        if dashed is not None:
+            message += f" ({dashed} is a file: name it ./{dashed}, or put -- before it)"
+        super().error(message)
 
 
 def _unit_interval(text: str) -> float:

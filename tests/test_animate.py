@@ -775,3 +775,12 @@ def test_a_photo_named_like_an_option_is_explained(photo_jpg, fast_config, capsy
     assert len(err) == 1 and "(-x.jpg is a file: name it ./-x.jpg, or put -- before it)" in err[0], err
     assert animate("./-x.jpg", "--duration", "0.5", "--fps", "8") == 0
     assert capsys.readouterr().out.splitlines() == ["-x.motion.mp4", "-x.motion.xmp"]
+
+
+def test_the_help_says_where_results_go_and_what_the_exit_status_means(capsys):
+    """A script author reads `stillmotion --help`: the exit status was only in the README."""
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "Results go to stdout" in text and "errors to stderr" in text
+    assert "Exit status: 0 done, 1 a job failed, 2 bad input; 130 after Ctrl-C, 143 after SIGTERM" in text

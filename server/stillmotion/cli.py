@@ -421,9 +421,17 @@ def _error(exc: BaseException) -> None:
     _say(f"stillmotion: error: {one_line(exc)}")
 
 
+# What a script needs to know, in the help it reads (the module docstring and the README say it too).
+EPILOG = ("Results go to stdout (each file made, on a line of its own as soon as it is in place; "
+          "reports; JSON with --json); progress (on a terminal only), notes and errors to stderr. "
+          "Exit status: 0 done, 1 a job failed, 2 bad input; 130 after Ctrl-C, 143 after SIGTERM, "
+          "141 when the reader of stdout quit.")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
-        prog="stillmotion", description="Turn graded photos into short clips that keep their look.")
+        prog="stillmotion", description="Turn graded photos into short clips that keep their look.",
+        epilog=EPILOG)
     parser.add_argument("--version", action="version", version=f"stillmotion {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_CommandParser)
     _add_animate(sub)

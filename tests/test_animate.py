@@ -784,3 +784,18 @@ def test_the_help_says_where_results_go_and_what_the_exit_status_means(capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert "Results go to stdout" in text and "errors to stderr" in text
     assert "Exit status: 0 done, 1 a job failed, 2 bad input; 130 after Ctrl-C, 143 after SIGTERM" in text
+
+
+def test_a_photo_name_that_is_not_utf8_is_printed_as_its_own_bytes(photo_jpg, fast_config):
+    """`cafe\\xe9.jpg` from an old share, on a UTF-8 locale whose stdout is strict (en_US.UTF-8):
+    the clip was made, then a UnicodeEncodeError traceback instead of its path, and status 1."""
+    import os
+    import subprocess
+
+    folder = os.fsencode(photo_jpg.parent)
+    os.rename(os.fsencode(photo_jpg), folder + b"/caf\xe9.jpg")
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8:strict"}
+    done = subprocess.run([sys.executable, "-m", "stillmotion", "animate", folder + b"/caf\xe9.jpg",
+                           "--duration", "0.5", "--fps", "8"], capture_output=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    assert done.stdout.splitlines() == [folder + b"/caf\xe9.motion.mp4", folder + b"/caf\xe9.motion.xmp"]

@@ -390,6 +390,19 @@ def _out(text: str) -> None:
         raise _StdoutGone(exc) from None
 
 
+def _print_names_as_their_bytes() -> None:
+    """A file name that is not UTF-8 (a Latin-1 name from an old share) is held by Python as
+    escaped bytes; printing it on a UTF-8 locale whose stdout is strict (en_US.UTF-8) ended a
+    finished run in a UnicodeEncodeError traceback. Written back as the same bytes, the path a
+    script reads is the file's real name."""
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None:
+        try:
+            reconfigure(errors="surrogateescape")
+        except (ValueError, OSError):   # (a stream that cannot change now: left as it is)
+            pass
+
+
 def _detach_stdout() -> None:
     """Point stdout at the null device: what is still buffered for a closed pipe would
     otherwise be flushed at exit, and fail again, with "Exception ignored ... BrokenPipeError"."""
@@ -474,6 +487,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
+    _print_names_as_their_bytes()
     previous = _terminate_like_interrupt() if args.command not in ("serve", "watch") else {}
     try:
         status = func(args)

@@ -799,3 +799,14 @@ def test_a_photo_name_that_is_not_utf8_is_printed_as_its_own_bytes(photo_jpg, fa
                            "--duration", "0.5", "--fps", "8"], capture_output=True, env=env, timeout=60)
     assert done.returncode == 0, done.stderr.decode(errors="replace")
     assert done.stdout.splitlines() == [folder + b"/caf\xe9.motion.mp4", folder + b"/caf\xe9.motion.xmp"]
+
+
+def test_out_with_a_tilde_the_shell_left_alone_is_the_home_folder(photo_jpg, fast_config, capsys, monkeypatch, tmp_path):
+    """`--out=~/Delivery` (bash expands no ~ there) made a folder named "~" in the working folder."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    assert animate(str(photo_jpg), "--out=~/Delivery", "--duration", "0.5", "--fps", "8") == 0
+    assert capsys.readouterr().out.splitlines()[0] == str(home / "Delivery" / "IMG_1234.motion.mp4")
+    assert not (tmp_path / "~").exists()

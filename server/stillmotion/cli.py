@@ -74,7 +74,9 @@ def _non_empty(text: str) -> str:
 
 
 def _path(text: str) -> Path:
-    return Path(_non_empty(text))
+    """A path argument, `~` expanded as the shell does not in `--out=~/Delivery` (that made a
+    folder named "~" in the working folder; `match --out` and `install-plugin --dest` expanded it)."""
+    return Path(_non_empty(text)).expanduser()
 
 
 PHOTO_HELP = "a JPEG, PNG, TIFF, WebP or HEIF photo (camera raw files: export the developed photo)"

@@ -212,7 +212,7 @@ class ProgressBar:
         def placed(paths: list[Path]) -> None:
             self.clear()
             for path in paths:
-                print_line(str(path))
+                print_line(_as_argument(path))
         return placed
 
 
@@ -334,7 +334,7 @@ def cmd_match(args: argparse.Namespace) -> int:
                               warnings=warnings, progress=_paced(bar.update, "match"))
     finally:
         bar.clear()
-    _out(str(matched))
+    _out(_as_argument(matched))
     for warning in warnings:
         _say(f"{args.video.name}: warning: {warning}")
     return EXIT_OK
@@ -390,6 +390,13 @@ def _out(text: str) -> None:
         print(text, flush=True)
     except OSError as exc:
         raise _StdoutGone(exc) from None
+
+
+def _as_argument(path: str | os.PathLike) -> str:
+    """A path as printed for the next command: `./-x.jpg` made `-x.motion.mp4` (pathlib drops
+    the ./), which that command then read as an option."""
+    text = os.fspath(path)
+    return f".{os.sep}{text}" if text.startswith("-") else text
 
 
 def _print_names_as_their_bytes() -> None:

@@ -811,3 +811,14 @@ def test_out_with_a_tilde_the_shell_left_alone_is_the_home_folder(photo_jpg, fas
     assert animate(str(photo_jpg), "--out=~/Delivery", "--duration", "0.5", "--fps", "8") == 0
     assert capsys.readouterr().out.splitlines()[0] == str(home / "Delivery" / "IMG_1234.motion.mp4")
     assert not (tmp_path / "~").exists()
+
+
+def test_out_named_like_a_clip_is_refused_before_any_work(photo_jpg, fast_config, capsys, tmp_path):
+    """`animate --out final.mp4` (match's --out takes a file) made a folder named final.mp4."""
+    assert animate(str(photo_jpg), "--out", str(tmp_path / "final.mp4")) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "animate writes into a folder, naming each clip after its photo" in err[0], err
+    assert not (tmp_path / "final.mp4").exists()
+    (tmp_path / "final.mp4").mkdir()                # a folder of that name, made on purpose: used
+    assert animate(str(photo_jpg), "--out", str(tmp_path / "final.mp4"), "--duration", "0.5", "--fps", "8") == 0
+    assert (tmp_path / "final.mp4" / "IMG_1234.motion.mp4").is_file()

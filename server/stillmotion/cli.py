@@ -151,6 +151,8 @@ def cmd_animate(args: argparse.Namespace) -> int:
     if fields["profile"] is None:
         fields["profile"] = cfg["animate"]["profile"]
     request = AnimateRequest.from_dict(fields)
+    if args.out is not None:
+        _check_out_is_a_folder(args.out)
     status = EXIT_OK
     for photo in args.photos:
         bar = ProgressBar(photo.name)
@@ -182,6 +184,16 @@ def cmd_animate(args: argparse.Namespace) -> int:
         if result.info.get("engine_reason") and args.engine in (None, "auto"):
             _say(f"{photo.name}: {result.info['engine_reason']}")
     return status
+
+
+def _check_out_is_a_folder(out: Path) -> None:
+    """`animate --out final.mp4` (as `match --out` takes a file) made a folder named final.mp4
+    with PHOTO.motion.mp4 inside it. A folder of that name that is already there is used."""
+    from .video.encode import SUFFIX
+
+    if out.suffix.lower() in {s for s in SUFFIX.values() if s} and not out.exists():
+        raise InputError(f"--out {out}: animate writes into a folder, naming each clip after its photo "
+                         f"(PHOTO.motion{out.suffix.lower()}); give a folder, or make {out} first if that is its name")
 
 
 class ProgressBar:

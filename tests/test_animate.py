@@ -375,6 +375,7 @@ def test_out_that_cannot_be_a_folder_is_one_line_before_any_work(photo_jpg, fast
         assert animate(str(photo_jpg), "--out", str(out)) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("stillmotion: error:") and "clips is a file, not a folder" in err[0]
+        assert f"{blocker}: clips is" not in err[0]       # (it said "…/clips: clips is a file")
     assert not list(tmp_path.rglob("*.motion*")) and not list(tmp_path.rglob(".stillmotion-tmp*"))
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, NoReturn, Sequence
 
 from . import __version__, profiles
-from .errors import Canceled, ConfigError, InputError, StillmotionError, one_line
+from .errors import Canceled, ConfigError, EngineUnavailable, InputError, StillmotionError, one_line
 from .request import ANCHORS, ASPECTS, CAMERAS, CODECS, ENGINES, FORMATS, SIZES
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -154,7 +154,7 @@ def cmd_animate(args: argparse.Namespace) -> int:
     if args.out is not None:
         _check_out_is_a_folder(args.out)
     status = EXIT_OK
-    for photo in args.photos:
+    for index, photo in enumerate(args.photos):
         bar = ProgressBar(photo.name)
         try:
             spec = JobSpec(photo_path=photo, request=request, sidecar_path=args.xmp, out_dir=args.out)
@@ -169,6 +169,13 @@ def cmd_animate(args: argparse.Namespace) -> int:
             _error(exc)
             status = max(status, EXIT_BAD_INPUT)
             continue
+        except EngineUnavailable as exc:
+            # The machine, not the photo: every photo after it would fail the same way, each
+            # with the same line, after decoding and analysing it for nothing.
+            bar.clear()
+            left = len(args.photos) - index - 1
+            _say(f"stillmotion: error: {one_line(exc)}" + (f" ({left} more photo(s) not tried)" if left else ""))
+            return max(status, EXIT_FAILED)
         except (StillmotionError, OSError) as exc:
             bar.clear()
             _error(exc)

@@ -823,3 +823,11 @@ def test_out_named_like_a_clip_is_refused_before_any_work(photo_jpg, fast_config
     (tmp_path / "final.mp4").mkdir()                # a folder of that name, made on purpose: used
     assert animate(str(photo_jpg), "--out", str(tmp_path / "final.mp4"), "--duration", "0.5", "--fps", "8") == 0
     assert (tmp_path / "final.mp4" / "IMG_1234.motion.mp4").is_file()
+
+
+def test_the_engine_auto_picked_is_said_once_for_a_batch(photo_jpg, fast_config, capsys):
+    """`animate *.jpg` logged "auto: no generative model installed ..." once per photo."""
+    assert animate(str(photo_jpg), str(photo_jpg), "--duration", "0.5", "--fps", "8") == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["IMG_1234.jpg: auto: no generative model installed and usable here, "
+                   "using the built-in parallax engine"]

@@ -153,7 +153,7 @@ def cmd_animate(args: argparse.Namespace) -> int:
     request = AnimateRequest.from_dict(fields)
     if args.out is not None:
         _check_out_is_a_folder(args.out)
-    status = EXIT_OK
+    status, said_reason = EXIT_OK, None
     for index, photo in enumerate(args.photos):
         bar = ProgressBar(photo.name)
         try:
@@ -188,8 +188,12 @@ def cmd_animate(args: argparse.Namespace) -> int:
             _say(f"{photo.name}: warning: {warning}")
         for note in result.info.get("notes", []):   # e.g. a --prompt the engine cannot follow
             _say(f"{photo.name}: note: {note}")
-        if result.info.get("engine_reason") and args.engine in (None, "auto"):
-            _say(f"{photo.name}: {result.info['engine_reason']}")
+        # Which engine auto picked, and why: said again only when it changes (the machine's, not
+        # the photo's: 500 photos logged the same line 500 times).
+        reason = result.info.get("engine_reason")
+        if reason and args.engine in (None, "auto") and reason != said_reason:
+            _say(f"{photo.name}: {reason}")
+            said_reason = reason
     return status
 
 

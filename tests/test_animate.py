@@ -375,6 +375,7 @@ def test_out_that_cannot_be_a_folder_is_one_line_before_any_work(photo_jpg, fast
         assert animate(str(photo_jpg), "--out", str(out)) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("stillmotion: error:") and "clips is a file, not a folder" in err[0]
+        assert f"{blocker}: clips is" not in err[0]       # (it said "…/clips: clips is a file")
     assert not list(tmp_path.rglob("*.motion*")) and not list(tmp_path.rglob(".stillmotion-tmp*"))
 
 
@@ -528,6 +529,12 @@ def test_ntsc_frame_rates_are_exact(photo_jpg, fast_config, fps, rate, frames):
     (["models", "list", "--all"], "stillmotion models list: error: unrecognized arguments: --all; "
                                   "see `stillmotion models list --help`"),
     (["animat", "p.jpg"], "stillmotion: error: argument COMMAND: invalid choice: 'animat'"),
+    # An empty path (`--out "$DEST"`, DEST unset) wrote into the working folder; refused instead.
+    (["animate", "p.jpg", "--out", ""], "stillmotion animate: error: argument --out: an empty path"),
+    (["animate", ""], "stillmotion animate: error: argument PHOTO: an empty path"),
+    (["match", "clip.mp4", "--to", "p.jpg", "--out", ""], "stillmotion match: error: argument --out: an empty path"),
+    (["install-plugin", "--dest", ""], "stillmotion install-plugin: error: argument --dest: an empty path"),
+    (["serve", "--config", ""], "stillmotion serve: error: argument --config: an empty path"),
     ([], "stillmotion: error: the following arguments are required: COMMAND"),
 ])
 def test_a_bad_option_is_one_line_not_the_usage(argv, expect, capsys):
@@ -704,3 +711,123 @@ def test_stdout_on_a_full_disk_is_one_line(photo_jpg, fast_config, capsys, monke
     assert err[-1] == "stillmotion: error: cannot write to standard output: No space left on device"
     assert not [line for line in err if "Traceback" in line]
     assert photo_jpg.with_name("IMG_1234.motion.mp4").exists()
+
+
+def test_each_variants_path_is_printed_once_it_is_placed(photo_jpg, fast_config, capsys, monkeypatch):
+    """`--variants 3 | while read clip`: no path came out until every variant was done, and when
+    a later variant failed, the clips already placed were never printed (a script lost them)."""
+    import errno
+    import os
+
+    from stillmotion.jobs import pipeline
+
+    real_encode, calls = pipeline.encode, []
+
+    def encode_then_fail_the_second(frames, path, **kwargs):
+        calls.append(path)
+        if len(calls) == 2:
+            # The first clip is in place: its paths are on stdout already, before the job ends.
+            assert capsys.readouterr().out.splitlines() == [str(photo_jpg.with_name("IMG_1234.motion.mp4")),
+                                                            str(photo_jpg.with_name("IMG_1234.motion.xmp"))]
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        return real_encode(frames, path, **kwargs)
+
+    monkeypatch.setattr(pipeline, "encode", encode_then_fail_the_second)
+    assert animate(str(photo_jpg), "--duration", "0.5", "--fps", "8", "--variants", "2") == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""                 # (printed once: not again at the end)
+    assert "Input/output error" in captured.err
+    assert photo_jpg.with_name("IMG_1234.motion.mp4").exists()
+
+
+def test_a_closed_stderr_or_stdout_neither_fails_the_run_nor_mixes_into_the_paths(photo_jpg, fast_config):
+    """Started with stderr closed (`2>&-`), the "auto: ... using the built-in parallax engine"
+    line went to stdout, among the clip paths; with stdout closed (`>&-`), a finished run ended
+    in an AttributeError traceback and status 1."""
+    import os
+    import shlex
+    import subprocess
+
+    def run(redirect: str) -> subprocess.CompletedProcess:
+        command = " ".join(shlex.quote(a) for a in [sys.executable, "-m", "stillmotion", "animate", str(photo_jpg),
+                                                    "--duration", "0.5", "--fps", "8"])
+        return subprocess.run(["sh", "-c", f"exec {command} {redirect}"], capture_output=True, text=True,
+                              env=os.environ.copy(), timeout=60)
+
+    closed_stderr = run("2>&-")
+    assert closed_stderr.returncode == 0
+    assert closed_stderr.stdout.splitlines() == [str(photo_jpg.with_name("IMG_1234.motion.mp4")),
+                                                 str(photo_jpg.with_name("IMG_1234.motion.xmp"))]
+    closed_stdout = run(">&-")
+    assert closed_stdout.returncode == 0, closed_stdout.stderr
+    assert "Traceback" not in closed_stdout.stderr
+    assert photo_jpg.with_name("IMG_1234.motion-2.mp4").exists()
+
+
+def test_a_photo_named_like_an_option_is_explained(photo_jpg, fast_config, capsys, monkeypatch):
+    """`for f in *.jpg; do stillmotion animate "$f"; done` over `-x.jpg` said only "the
+    following arguments are required: PHOTO"."""
+    monkeypatch.chdir(photo_jpg.parent)
+    photo_jpg.rename("-x.jpg")
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["animate", "-x.jpg"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "(-x.jpg is a file: name it ./-x.jpg, or put -- before it)" in err[0], err
+    assert animate("./-x.jpg", "--duration", "0.5", "--fps", "8") == 0
+    # Printed as the next command can take them, not as options.
+    assert capsys.readouterr().out.splitlines() == ["./-x.motion.mp4", "./-x.motion.xmp"]
+
+
+def test_the_help_says_where_results_go_and_what_the_exit_status_means(capsys):
+    """A script author reads `stillmotion --help`: the exit status was only in the README."""
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "Results go to stdout" in text and "errors to stderr" in text
+    assert "Exit status: 0 done, 1 a job failed, 2 bad input; 130 after Ctrl-C, 143 after SIGTERM" in text
+
+
+def test_a_photo_name_that_is_not_utf8_is_printed_as_its_own_bytes(photo_jpg, fast_config):
+    """`cafe\\xe9.jpg` from an old share, on a UTF-8 locale whose stdout is strict (en_US.UTF-8):
+    the clip was made, then a UnicodeEncodeError traceback instead of its path, and status 1."""
+    import os
+    import subprocess
+
+    folder = os.fsencode(photo_jpg.parent)
+    os.rename(os.fsencode(photo_jpg), folder + b"/caf\xe9.jpg")
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8:strict"}
+    done = subprocess.run([sys.executable, "-m", "stillmotion", "animate", folder + b"/caf\xe9.jpg",
+                           "--duration", "0.5", "--fps", "8"], capture_output=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    assert done.stdout.splitlines() == [folder + b"/caf\xe9.motion.mp4", folder + b"/caf\xe9.motion.xmp"]
+
+
+def test_out_with_a_tilde_the_shell_left_alone_is_the_home_folder(photo_jpg, fast_config, capsys, monkeypatch, tmp_path):
+    """`--out=~/Delivery` (bash expands no ~ there) made a folder named "~" in the working folder."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    assert animate(str(photo_jpg), "--out=~/Delivery", "--duration", "0.5", "--fps", "8") == 0
+    assert capsys.readouterr().out.splitlines()[0] == str(home / "Delivery" / "IMG_1234.motion.mp4")
+    assert not (tmp_path / "~").exists()
+
+
+def test_out_named_like_a_clip_is_refused_before_any_work(photo_jpg, fast_config, capsys, tmp_path):
+    """`animate --out final.mp4` (match's --out takes a file) made a folder named final.mp4."""
+    assert animate(str(photo_jpg), "--out", str(tmp_path / "final.mp4")) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "animate writes into a folder, naming each clip after its photo" in err[0], err
+    assert not (tmp_path / "final.mp4").exists()
+    (tmp_path / "final.mp4").mkdir()                # a folder of that name, made on purpose: used
+    assert animate(str(photo_jpg), "--out", str(tmp_path / "final.mp4"), "--duration", "0.5", "--fps", "8") == 0
+    assert (tmp_path / "final.mp4" / "IMG_1234.motion.mp4").is_file()
+
+
+def test_the_engine_auto_picked_is_said_once_for_a_batch(photo_jpg, fast_config, capsys):
+    """`animate *.jpg` logged "auto: no generative model installed ..." once per photo."""
+    assert animate(str(photo_jpg), str(photo_jpg), "--duration", "0.5", "--fps", "8") == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["IMG_1234.jpg: auto: no generative model installed and usable here, "
+                   "using the built-in parallax engine"]

@@ -279,6 +279,14 @@ def test_image_path_job_streams_events_in_order_ending_in_done(client, photo):
     assert (photo.parent / "IMG_0001.motion.mp4").is_file()
 
 
+def test_the_python_client_takes_a_relative_image_path_from_its_working_folder(client, photo, monkeypatch):
+    """docs/daemon.md: relative paths are taken from the submitting script's working folder;
+    `client.submit(image_path="IMG_0001.jpg")` got 400 "image_path must be an absolute path"."""
+    monkeypatch.chdir(photo.parent)
+    job = wait_done(client, client.submit(image_path=photo.name, original_path=photo.name, settings=TINY)["id"])
+    assert job["status"] == "done" and job["outputs"][0] == str(photo.parent / "IMG_0001.motion.mp4"), job
+
+
 def test_twenty_concurrent_submissions_all_finish(server, tmp_path):
     photos = [save_photo(tmp_path / f"P{i:02d}.jpg", skimage_photo(["astronaut", "chelsea", "coffee"][i % 3]),
                          (96, 64)) for i in range(20)]

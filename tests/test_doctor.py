@@ -25,3 +25,16 @@ def test_doctor_shows_a_broken_config_instead_of_failing(fast_config, capsys):
     assert cli.main(["doctor"]) == 0
     out = capsys.readouterr().out
     assert "config: ERROR" in out and "output.long_edge" in out
+
+
+def test_a_relative_stillmotion_home_is_taken_from_the_working_folder(fast_config, capsys, monkeypatch, tmp_path):
+    """`STILLMOTION_HOME=sm-home stillmotion install-plugin` recorded "sm-home/data" as the
+    daemon's data folder: the plug-in, which runs in Lightroom's own folder, never found the token."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("STILLMOTION_HOME", "sm-home")
+    assert cli.main(["doctor", "--json"]) == 0
+    folders = json.loads(capsys.readouterr().out)["folders"]
+    assert folders["data"] == str(tmp_path / "sm-home" / "data")
+    assert cli.main(["install-plugin", "--dest", str(tmp_path / "Modules")]) == 0
+    record = json.loads((tmp_path / "Modules" / "stillmotion.lrplugin" / "stillmotion-install.json").read_text())
+    assert record["data_dir"] == str(tmp_path / "sm-home" / "data")

@@ -84,6 +84,16 @@ def test_cli_animate_with_a_missing_model_prints_the_pull_command(home, no_netwo
     assert not list(photo_jpg.parent.glob("*.motion*")) and no_network == []
 
 
+def test_an_engine_that_cannot_run_here_stops_the_batch_with_one_line(home, no_network, photo_jpg, capsys):
+    """`animate *.jpg --engine svd` with no model: the same error once per photo, each photo
+    decoded and analysed first; the machine will not change between photos."""
+    photos = [str(photo_jpg)] * 3
+    assert cli.main(["animate", *photos, "--engine", "svd"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "stillmotion models pull svd-xt" in err[0] and err[0].endswith("(2 more photo(s) not tried)")
+    assert not list(photo_jpg.parent.glob("*.motion*"))
+
+
 def test_model_argument_forms(home, tmp_path):
     cfg = config_mod.load()
     with pytest.raises(InputError, match="unknown model 'nope'"):
@@ -198,7 +208,8 @@ def test_interrupted_pull_is_not_installed_and_says_how_to_resume(home, monkeypa
 
     def dies(repo_id, revision, local_dir, **kwargs):
         (Path(local_dir) / "model_index.json").write_text("{}", encoding="utf-8")
-        raise ConnectionError("connection reset")
+        # (huggingface_hub's offline error is several lines; the CLI prints one)
+        raise ConnectionError("connection reset\nAn error happened while trying to locate the files on the Hub.")
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", dies)
     assert cli.main(["models", "pull", "cogvideox-5b-i2v"]) == 1

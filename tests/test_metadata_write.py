@@ -191,3 +191,20 @@ def test_gif_gets_sidecar_only(squirrel, tmp_path):
 def test_carry_gps_off_drops_location(squirrel):
     got = xmp_of_packet(metadata.build_packet(squirrel, PROVENANCE, original_path="/p", carry_gps=False))
     assert not any("GPS" in key for key in got)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "umask") or __import__("sys").platform == "win32",
+                    reason="POSIX modes")
+@pytest.mark.parametrize("umask", [0o077, 0o002, 0o022])
+def test_a_sidecar_gets_the_mode_the_umask_gives_as_its_clip_does(tmp_path, umask):
+    """The sidecar was always 0644: readable by everyone (GPS included) under `umask 077`
+    though its clip was 0600, and not writable by the folder's group under `umask 002`."""
+    import os
+
+    previous = os.umask(umask)
+    try:
+        metadata.write_sidecar(tmp_path / "IMG.motion.xmp", b"<x:xmpmeta/>")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "IMG.motion.xmp").stat().st_mode & 0o777 == 0o666 & ~umask
+    assert [p.name for p in tmp_path.iterdir()] == ["IMG.motion.xmp"]     # no temporary left

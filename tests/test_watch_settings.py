@@ -98,6 +98,18 @@ def test_a_bad_stillmotion_toml_is_an_error_naming_it(tmp_path, fast_config, tex
     assert message in str(err.value) and str(tmp_path / "stillmotion.toml") in str(err.value)
 
 
+def test_a_broken_stillmotion_toml_at_the_top_stops_watch_at_start(tmp_path, fast_config, capsys):
+    """As the README says: the top one is read at start; broken, `watch` does not start."""
+    from stillmotion import cli
+
+    hot = tmp_path / "hot"
+    hot.mkdir()
+    (hot / "stillmotion.toml").write_text("[animate]\nfps = 8\n", encoding="utf-8")
+    assert cli.main(["watch", str(hot)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(hot / "stillmotion.toml") in err[0] and "unknown key 'animate'" in err[0]
+
+
 def test_a_stillmotion_toml_saved_by_notepad_is_read(tmp_path, fast_config):
     """A Capture One hot folder's stillmotion.toml edited on Windows: UTF-8 with a byte-order
     mark was "not valid TOML" and the folder's photos were held."""

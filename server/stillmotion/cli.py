@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, NoReturn, Sequence
 
 from . import __version__, profiles
-from .errors import Canceled, ConfigError, InputError, StillmotionError, one_line
+from .errors import Canceled, ConfigError, EngineUnavailable, InputError, StillmotionError, one_line
 from .request import ANCHORS, ASPECTS, CAMERAS, CODECS, ENGINES, FORMATS, SIZES
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -36,11 +36,22 @@ class _CommandParser(_Parser):
     error, naming its own --help. Left to the top parser, `animate --bogus` named
     `stillmotion --help`, which does not list animate's options."""
 
+    _given: list[str] = []
+
     def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        self._given = list(sys.argv[1:] if args is None else args)
         namespace, extras = super().parse_known_args(args, namespace)
         if extras:
             self.error(f"unrecognized arguments: {' '.join(extras)}")
         return namespace, extras
+
+    def error(self, message: str) -> "NoReturn":
+        # A photo named `-x.jpg` (`stillmotion animate "$f"` in a loop) is read as an option:
+        # "the following arguments are required: PHOTO" did not say why.
+        dashed = next((a for a in self._given if a.startswith("-") and os.path.isfile(a)), None)
+        if dashed is not None:
+            message += f" ({dashed} is a file: name it ./{dashed}, or put -- before it)"
+        super().error(message)
 
 
 def _unit_interval(text: str) -> float:
@@ -53,6 +64,21 @@ def _unit_interval(text: str) -> float:
     return value
 
 
+def _non_empty(text: str) -> str:
+    """A path argument must name something: `--out "$DEST"` with DEST unset wrote into the
+    working folder, `install-plugin --dest ""` copied the plug-in there, and `--config ""`
+    said ".: cannot read: Is a directory"."""
+    if not text:
+        raise argparse.ArgumentTypeError("an empty path (is a shell variable unset?)")
+    return text
+
+
+def _path(text: str) -> Path:
+    """A path argument, `~` expanded as the shell does not in `--out=~/Delivery` (that made a
+    folder named "~" in the working folder; `match --out` and `install-plugin --dest` expanded it)."""
+    return Path(_non_empty(text)).expanduser()
+
+
 PHOTO_HELP = "a JPEG, PNG, TIFF, WebP or HEIF photo (camera raw files: export the developed photo)"
 CONFIG_HELP = "config file (default: config.toml in the config folder; `stillmotion doctor` shows where)"
 
@@ -62,7 +88,7 @@ def _add_animate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("animate", help="turn photos into clips written beside them",
                        description="Turn each PHOTO into a short clip written beside it "
                                    "(PHOTO.motion.mp4, then .motion-2.mp4, ...; never overwriting).")
-    p.add_argument("photos", nargs="+", metavar="PHOTO", type=Path, help=PHOTO_HELP)
+    p.add_argument("photos", nargs="+", metavar="PHOTO", type=_path, help=PHOTO_HELP)
     # Each default is named as the config key that sets it, then its value in default.toml.
     p.add_argument("--engine", choices=ENGINES, help="generation engine (default: [animate] engine, auto)")
     p.add_argument("--model", metavar="NAME|DIR",
@@ -102,10 +128,10 @@ def _add_animate(sub: argparse._SubParsersAction) -> None:
                    help="crop to a social aspect around the subject (default: source)")
     p.add_argument("--no-colour-match", dest="colour_match", action="store_false",
                    help="do not hold the clip to the photo's colour")
-    p.add_argument("--xmp", type=Path, metavar="SIDECAR",
+    p.add_argument("--xmp", type=_path, metavar="SIDECAR",
                    help="XMP sidecar to use (default: IMG.xmp or IMG.jpg.xmp beside the photo)")
-    p.add_argument("--out", type=Path, metavar="DIR", help="write into DIR instead of beside each photo")
-    p.add_argument("--config", type=Path, metavar="FILE", help=CONFIG_HELP)
+    p.add_argument("--out", type=_path, metavar="DIR", help="write into DIR instead of beside each photo")
+    p.add_argument("--config", type=_path, metavar="FILE", help=CONFIG_HELP)
     p.set_defaults(func=cmd_animate)
 
 
@@ -125,22 +151,31 @@ def cmd_animate(args: argparse.Namespace) -> int:
     if fields["profile"] is None:
         fields["profile"] = cfg["animate"]["profile"]
     request = AnimateRequest.from_dict(fields)
-    status = EXIT_OK
-    for photo in args.photos:
+    if args.out is not None:
+        _check_out_is_a_folder(args.out)
+    status, said_reason = EXIT_OK, None
+    for index, photo in enumerate(args.photos):
         bar = ProgressBar(photo.name)
         try:
             spec = JobSpec(photo_path=photo, request=request, sidecar_path=args.xmp, out_dir=args.out)
-            result = run_job(spec, cfg, progress=JobProgress(bar.update))
-        except KeyboardInterrupt as exc:
+            # Each variant's paths as it is placed: a later variant that fails or is stopped
+            # does not keep a script from hearing of the clips already made.
+            result = run_job(spec, cfg, progress=JobProgress(bar.update), placed=bar.above(_out))
+        except KeyboardInterrupt:
             bar.clear()
-            for out in getattr(exc, "outputs", []):   # variants finished before the stop: kept
-                _out(out)
             raise
         except InputError as exc:
             bar.clear()
             _error(exc)
             status = max(status, EXIT_BAD_INPUT)
             continue
+        except EngineUnavailable as exc:
+            # The machine, not the photo: every photo after it would fail the same way, each
+            # with the same line, after decoding and analysing it for nothing.
+            bar.clear()
+            left = len(args.photos) - index - 1
+            _say(f"stillmotion: error: {one_line(exc)}" + (f" ({left} more photo(s) not tried)" if left else ""))
+            return max(status, EXIT_FAILED)
         except (StillmotionError, OSError) as exc:
             bar.clear()
             _error(exc)
@@ -150,14 +185,26 @@ def cmd_animate(args: argparse.Namespace) -> int:
         # What the metadata reader set aside (a broken sidecar found beside the photo, a value
         # out of range): the clip is made without it, and the photographer should know which.
         for warning in result.info.get("metadata_warnings", []):
-            print(f"{photo.name}: warning: {warning}", file=sys.stderr)
+            _say(f"{photo.name}: warning: {warning}")
         for note in result.info.get("notes", []):   # e.g. a --prompt the engine cannot follow
-            print(f"{photo.name}: note: {note}", file=sys.stderr)
-        if result.info.get("engine_reason") and args.engine in (None, "auto"):
-            print(f"{photo.name}: {result.info['engine_reason']}", file=sys.stderr)
-        for out in result.outputs:
-            _out(out)
+            _say(f"{photo.name}: note: {note}")
+        # Which engine auto picked, and why: said again only when it changes (the machine's, not
+        # the photo's: 500 photos logged the same line 500 times).
+        reason = result.info.get("engine_reason")
+        if reason and args.engine in (None, "auto") and reason != said_reason:
+            _say(f"{photo.name}: {reason}")
+            said_reason = reason
     return status
+
+
+def _check_out_is_a_folder(out: Path) -> None:
+    """`animate --out final.mp4` (as `match --out` takes a file) made a folder named final.mp4
+    with PHOTO.motion.mp4 inside it. A folder of that name that is already there is used."""
+    from .video.encode import SUFFIX
+
+    if out.suffix.lower() in {s for s in SUFFIX.values() if s} and not out.exists():
+        raise InputError(f"--out {out}: animate writes into a folder, naming each clip after its photo "
+                         f"(PHOTO.motion{out.suffix.lower()}); give a folder, or make {out} first if that is its name")
 
 
 class ProgressBar:
@@ -182,6 +229,15 @@ class ProgressBar:
             self.stream.write("\r" + " " * 79 + "\r")
             self.stream.flush()
 
+    def above(self, print_line: Callable[[str], None]) -> Callable[[list[Path]], None]:
+        """A `placed` callback printing each path with `print_line`, on a line of its own when
+        the bar shares the terminal with stdout (the bar is drawn again at the next update)."""
+        def placed(paths: list[Path]) -> None:
+            self.clear()
+            for path in paths:
+                print_line(_as_argument(path))
+        return placed
+
 
 def _paced(update: Callable[[str, float, float | None], None], stage: str) -> Callable[[float], None]:
     """A fraction-done callback for `update` (a ProgressBar's), with an ETA from the pace so far."""
@@ -198,34 +254,34 @@ def _add_simple(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="run the local daemon (HTTP API for the plug-in)")
     p.add_argument("--host", metavar="ADDRESS", help="address to bind (default: [server] host, 127.0.0.1)")
     p.add_argument("--port", type=int, metavar="N", help="TCP port (default: [server] port, 8765)")
-    p.add_argument("--config", type=Path, metavar="FILE", help=CONFIG_HELP)
+    p.add_argument("--config", type=_path, metavar="FILE", help=CONFIG_HELP)
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("watch", help="animate photos dropped into folders (Capture One, anything)")
-    p.add_argument("dirs", nargs="*", metavar="DIR", type=Path,
+    p.add_argument("dirs", nargs="*", metavar="DIR", type=_path,
                    help="folders to watch (default: the [[watch.folders]] in the config)")
-    p.add_argument("--config", type=Path, metavar="FILE", help=CONFIG_HELP)
+    p.add_argument("--config", type=_path, metavar="FILE", help=CONFIG_HELP)
     p.set_defaults(func=cmd_watch)
 
     p = sub.add_parser("analyze", help="how video-ready is each photo, and which motion profile fits")
-    p.add_argument("photos", nargs="+", metavar="PHOTO", type=Path, help=PHOTO_HELP)
+    p.add_argument("photos", nargs="+", metavar="PHOTO", type=_path, help=PHOTO_HELP)
     p.add_argument("--json", action="store_true", help="print JSON (a list for several photos)")
     p.set_defaults(func=cmd_analyze)
 
     p = sub.add_parser("inspect", help="print the metadata the pipeline will use for a photo")
-    p.add_argument("photo", metavar="PHOTO", type=Path, help=PHOTO_HELP)
-    p.add_argument("--xmp", type=Path, metavar="SIDECAR",
+    p.add_argument("photo", metavar="PHOTO", type=_path, help=PHOTO_HELP)
+    p.add_argument("--xmp", type=_path, metavar="SIDECAR",
                    help="XMP sidecar to use (default: IMG.xmp or IMG.jpg.xmp beside the photo)")
     p.add_argument("--json", action="store_true",
                    help="print JSON (every field, unset ones as null) instead of the settings that are set")
     p.set_defaults(func=cmd_inspect)
 
     p = sub.add_parser("match", help="colour-match any clip to its source photo")
-    p.add_argument("video", metavar="VIDEO", type=Path, help="the clip to match: any SDR video (MP4, MOV, ...)")
-    p.add_argument("--to", dest="photo", required=True, metavar="PHOTO", type=Path,
+    p.add_argument("video", metavar="VIDEO", type=_path, help="the clip to match: any SDR video (MP4, MOV, ...)")
+    p.add_argument("--to", dest="photo", required=True, metavar="PHOTO", type=_path,
                    help="the photo the clip was made from")
     # A string, not a Path: Path("newdir/") loses the separator that says "a folder".
-    p.add_argument("--out", metavar="DIR|FILE", help="a folder (DIR/ is made if missing), or a new .mp4 (H.264) or .mov (ProRes) "
+    p.add_argument("--out", type=_non_empty, metavar="DIR|FILE", help="a folder (DIR/ is made if missing), or a new .mp4 (H.264) or .mov (ProRes) "
                                  "file (default: VIDEO.matched.mp4 beside it; .mov for a ProRes clip)")
     p.add_argument("--strength", type=_unit_interval, default=1.0, metavar="0..1",
                    help="how strongly the clip is held to the photo's colour (default: 1)")
@@ -247,7 +303,7 @@ def _add_simple(sub: argparse._SubParsersAction) -> None:
     q.set_defaults(func=cmd_models_pull)
 
     p = sub.add_parser("install-plugin", help="copy the Lightroom Classic plug-in into Lightroom's Modules folder")
-    p.add_argument("--dest", type=Path, metavar="DIR", help="destination folder (default: Lightroom's Modules folder)")
+    p.add_argument("--dest", type=_path, metavar="DIR", help="destination folder (default: Lightroom's Modules folder)")
     p.set_defaults(func=cmd_install_plugin)
 
 
@@ -301,9 +357,9 @@ def cmd_match(args: argparse.Namespace) -> int:
                               warnings=warnings, progress=_paced(bar.update, "match"))
     finally:
         bar.clear()
-    _out(str(matched))
+    _out(_as_argument(matched))
     for warning in warnings:
-        print(f"{args.video.name}: warning: {warning}", file=sys.stderr)
+        _say(f"{args.video.name}: warning: {warning}")
     return EXIT_OK
 
 
@@ -359,6 +415,26 @@ def _out(text: str) -> None:
         raise _StdoutGone(exc) from None
 
 
+def _as_argument(path: str | os.PathLike) -> str:
+    """A path as printed for the next command: `./-x.jpg` made `-x.motion.mp4` (pathlib drops
+    the ./), which that command then read as an option."""
+    text = os.fspath(path)
+    return f".{os.sep}{text}" if text.startswith("-") else text
+
+
+def _print_names_as_their_bytes() -> None:
+    """A file name that is not UTF-8 (a Latin-1 name from an old share) is held by Python as
+    escaped bytes; printing it on a UTF-8 locale whose stdout is strict (en_US.UTF-8) ended a
+    finished run in a UnicodeEncodeError traceback. Written back as the same bytes, the path a
+    script reads is the file's real name."""
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None:
+        try:
+            reconfigure(errors="surrogateescape")
+        except (ValueError, OSError):   # (a stream that cannot change now: left as it is)
+            pass
+
+
 def _detach_stdout() -> None:
     """Point stdout at the null device: what is still buffered for a closed pipe would
     otherwise be flushed at exit, and fail again, with "Exception ignored ... BrokenPipeError"."""
@@ -374,13 +450,33 @@ def _detach_stdout() -> None:
         os.close(null)
 
 
+def _say(text: str) -> None:
+    """A line for the person (an error, a warning, a note) on stderr. With stderr closed
+    (`2>&-`) Python's sys.stderr is None, and print(file=None) wrote into stdout, among the
+    clip paths a script reads; a stderr on a full disk failed a run whose clips were made."""
+    if sys.stderr is None:
+        return
+    try:
+        print(text, file=sys.stderr, flush=True)
+    except OSError:
+        pass
+
+
 def _error(exc: BaseException) -> None:
-    print(f"stillmotion: error: {one_line(exc)}", file=sys.stderr)
+    _say(f"stillmotion: error: {one_line(exc)}")
+
+
+# What a script needs to know, in the help it reads (the module docstring and the README say it too).
+EPILOG = ("Results go to stdout (each file made, on a line of its own as soon as it is in place; "
+          "reports; JSON with --json); progress (on a terminal only), notes and errors to stderr. "
+          "Exit status: 0 done, 1 a job failed, 2 bad input; 130 after Ctrl-C, 143 after SIGTERM, "
+          "141 when the reader of stdout quit.")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
-        prog="stillmotion", description="Turn graded photos into short clips that keep their look.")
+        prog="stillmotion", description="Turn graded photos into short clips that keep their look.",
+        epilog=EPILOG)
     parser.add_argument("--version", action="version", version=f"stillmotion {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_CommandParser)
     _add_animate(sub)
@@ -423,10 +519,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
+    _print_names_as_their_bytes()
     previous = _terminate_like_interrupt() if args.command not in ("serve", "watch") else {}
     try:
         status = func(args)
-        sys.stdout.flush()         # (a reader gone shows here, not as a warning at exit)
+        if sys.stdout is not None:    # (None: started with stdout closed, `>&-`)
+            sys.stdout.flush()         # (a reader gone shows here, not as a warning at exit)
         return status
     except BrokenPipeError:      # (a command's plain print: inspect, analyze, ... | head)
         _detach_stdout()
@@ -445,13 +543,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         _detach_stdout()
         if isinstance(exc.error, BrokenPipeError):
             return EXIT_STDOUT_CLOSED    # quietly, as any tool whose reader quit
-        print(f"stillmotion: error: cannot write to standard output: {exc}", file=sys.stderr)
+        _say(f"stillmotion: error: cannot write to standard output: {exc}")
         return EXIT_FAILED
     except _Terminated as exc:
-        print(f"stillmotion: stopped by {signal.Signals(exc.signum).name}", file=sys.stderr)
+        _say(f"stillmotion: stopped by {signal.Signals(exc.signum).name}")
         return 128 + exc.signum
     except KeyboardInterrupt:
-        print("stillmotion: interrupted", file=sys.stderr)
+        _say("stillmotion: interrupted")
         return 130
     finally:
         for sig, handler in previous.items():

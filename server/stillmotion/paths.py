@@ -12,9 +12,12 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def home() -> Path | None:
-    """$STILLMOTION_HOME, when set: one folder for config, data and models."""
+    """$STILLMOTION_HOME, when set: one folder for config, data and models. A relative one is
+    taken from the working folder now: kept relative, `install-plugin` recorded "h/data" for
+    the plug-in, which runs elsewhere, and a daemon or watcher started from another folder
+    used another job store."""
     value = os.environ.get("STILLMOTION_HOME")
-    return Path(value).expanduser() if value else None
+    return Path(value).expanduser().absolute() if value else None
 
 
 def config_dir() -> Path:

@@ -66,7 +66,8 @@ def check_destination(folder: Path) -> None:
     except OSError as exc:          # e.g. a name longer than the file system allows
         raise InputError(f"{folder}: cannot use this folder ({exc.strerror or exc})") from None
     if not existing.is_dir():
-        raise InputError(f"{folder}: {existing.name} is a file, not a folder; clips are written into a folder")
+        where = f"{folder}: {existing.name}" if existing != folder else str(folder)   # (not "x.jpg: x.jpg")
+        raise InputError(f"{where} is a file, not a folder; clips are written into a folder")
     what = "write into this folder" if existing == folder else f"make this folder in {existing}"
     try:
         tempfile.TemporaryFile(dir=existing, prefix=TEMP_PREFIX).close()   # (a name ours if it shows)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,11 @@ from .security import TOKEN_FILE
 
 
 TERMINAL = ("done", "failed", "canceled")
+
+
+def _local(path: str | Path) -> str:
+    """A path on this machine as the daemon takes it: absolute, from this working folder."""
+    return os.path.abspath(os.path.expanduser(path))
 
 
 class DaemonError(Exception):
@@ -138,10 +144,12 @@ class DaemonClient:
                develop: Mapping[str, Any] | None = None, original_path: str | Path | None = None,
                settings: Mapping[str, Any] | None = None, priority: str | None = None,
                idempotency_key: str | None = None) -> dict[str, Any]:
-        """POST /v1/jobs -> {"id", "status"}."""
+        """POST /v1/jobs -> {"id", "status"}. `image_path` and `original_path` relative to this
+        script's working folder, as the CLI takes them (the daemon, with its own working folder,
+        refuses a relative path)."""
         fields = {k: v for k, v in {
-            "image_path": str(image_path) if image_path else None,
-            "original_path": str(original_path) if original_path else None,
+            "image_path": _local(image_path) if image_path else None,
+            "original_path": _local(original_path) if original_path else None,
             "develop": json.dumps(develop) if develop is not None else None,
             "settings": json.dumps(dict(settings)) if settings is not None else None,
             "priority": priority}.items() if v is not None}

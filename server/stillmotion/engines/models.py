@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .. import paths
-from ..errors import ConfigError, EngineUnavailable, InputError, JobError
+from ..errors import ConfigError, EngineUnavailable, InputError, JobError, one_line
 
 ENGINES = ("svd", "ltx", "wan", "cogvideox")
 
@@ -426,7 +426,9 @@ def pull(name: str, config: Mapping[str, Any] | None = None) -> str:
         if isinstance(exc, RepositoryNotFoundError):
             raise JobError(f"{hf_id} does not exist on Hugging Face (or needs a login)") from None
         if isinstance(exc, Exception):   # network and disk errors differ by transport (httpx, OSError...)
-            raise JobError(f"could not download {hf_id}: {exc}; "
+            # (one_line: huggingface_hub's offline error runs on for lines, and the CLI shows only
+            # the first line of ours, which lost the way to resume)
+            raise JobError(f"could not download {hf_id}: {one_line(exc)}; "
                            f"run `{pull_command(name)}` again to resume") from None
         raise                                 # Ctrl-C: a partial download is kept, to resume
     folder = Path(snapshot)

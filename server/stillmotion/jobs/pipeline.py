@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
@@ -162,7 +162,10 @@ def default_request(config: Mapping[str, Any]) -> AnimateRequest:
 
 
 def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progress,
-            cancel: CancelToken | None = None) -> JobResult:
+            cancel: CancelToken | None = None,
+            placed: Callable[[list[Path]], None] | None = None) -> JobResult:
+    """Render `spec`; `placed(paths)` hears each variant's files (clip, then sidecar) as soon as
+    they are in place, so the CLI prints a clip's path then, not once every variant is done."""
     cancel = cancel or CancelToken()
     result = JobResult()
     limits, output_cfg = config.get("limits", {}), config.get("output", {})
@@ -217,6 +220,8 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
             earlier = placement.recall(destination, spec.temp_tag, variant, spec.stem)
             if earlier is not None:
                 result.outputs.extend(earlier.values())
+                if placed:
+                    placed(list(earlier.values()))
                 result.info.setdefault("variants", []).append(
                     {"seed": seed, "outputs": [str(p) for p in earlier.values()], "recovered": True})
                 stage("place", 1.0)
@@ -273,7 +278,7 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
                 # -- place: atomic, never overwriting -----------------------------------
                 temps = {SUFFIX[request.format]: video_tmp, **extra}
                 placement.record(destination, spec.temp_tag, variant, temps)
-                placed = place_group(temps, destination, spec.stem)
+                in_place = place_group(temps, destination, spec.stem)
             except BaseException as exc:
                 remove_temp(video_tmp)
                 xmp_tmp.unlink(missing_ok=True)
@@ -282,10 +287,12 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
                     raise failure from exc
                 raise
             stage("place", 1.0)
-            result.outputs.extend(placed.values())
+            result.outputs.extend(in_place.values())
             result.info.setdefault("variants", []).append(
                 {"seed": seed, "frames": count, "fps": clip.fps, "anchor_index": clip.anchor_index,
-                 "outputs": [str(p) for p in placed.values()], **clip.info})
+                 "outputs": [str(p) for p in in_place.values()], **clip.info})
+            if placed:
+                placed(list(in_place.values()))
     except (Canceled, KeyboardInterrupt) as exc:   # (KeyboardInterrupt: Ctrl-C or SIGTERM, the CLI)
         # Variants placed before the stop reached the job are kept: listed, not lost.
         exc.outputs = [str(p) for p in result.outputs]   # type: ignore[union-attr]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -12,6 +12,20 @@ from .packet import MEDIA_TYPES, SEQUENCE_MEDIA_TYPE, build_packet
 from .reader import PhotoMetadata
 
 EMBEDDABLE = {".mp4", ".m4v", ".mov"}
+
+
+def _new_temporary(path: Path) -> tuple[Path, int]:
+    """A new hidden file beside `path`, open for writing, with the mode any new file gets
+    (0666 less the umask), as the clip beside it has: mkstemp's 0600, then a fixed 0644, made
+    the sidecar (GPS and all) readable by everyone under `umask 077`, and not writable by the
+    group that shares the folder under `umask 002`."""
+    for _ in range(100):
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            return tmp, os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_BINARY", 0), 0o666)
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {path}")
 
 
 def write_sidecar(path: str | os.PathLike, packet: bytes) -> None:
@@ -23,14 +37,12 @@ def write_sidecar(path: str | os.PathLike, packet: bytes) -> None:
     reservation of ours. Raises FileExistsError if `path` exists.
     """
     path = Path(path)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    tmp = Path(tmp_name)
+    tmp, fd = _new_temporary(path)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(packet)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
         try:
             os.link(tmp, path)
         except FileExistsError:

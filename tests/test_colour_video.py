@@ -70,8 +70,10 @@ def test_a_matched_stillmotion_clip_keeps_its_xmp_and_ai_disclosure(photo_jpg, f
     capsys.readouterr()
     args = ["match", str(clip), "--to", str(photo_jpg)] + (["--out", str(tmp_path / out)] if out else [])
     assert cli.main(args) == 0
-    matched = Path(capsys.readouterr().out.strip())
+    printed = [Path(line) for line in capsys.readouterr().out.split("\n") if line]
+    matched = printed[0]
     assert matched == (tmp_path / out if out else clip.with_name("IMG_1234.motion.matched.mp4"))
+    assert printed == [matched, matched.with_suffix(".xmp")]      # both files it made, as animate says them
     source, carried = read_embedded_xmp(clip), read_embedded_xmp(matched)
     assert source and carried and matched.with_suffix(".xmp").read_bytes() == carried
     with pyexiv2.Image(str(clip)) as before, pyexiv2.Image(str(matched.with_suffix(".xmp"))) as after:
@@ -444,3 +446,14 @@ def test_a_full_disk_while_the_sound_is_written_is_said_as_such(tmp_path: Path, 
     assert err == (f"stillmotion: error: cannot write the matched clip of clip.mp4 into {tmp_path.resolve()}: "
                    "No space left on device; nothing was left there")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cafe.jpg", "clip.mp4", "stillmotion-home"]
+
+
+@pytest.mark.parametrize("make, said", [(None, "no such file"), ("folder", "a folder, not a video clip")])
+def test_a_clip_that_is_not_there_or_is_a_folder_is_said_plainly(photo_jpg, tmp_path, capsys, make, said):
+    """It said "not a video Stillmotion can read ([Errno 2] No such file or directory: ...)"."""
+    clip = tmp_path / "clip.mp4"
+    if make == "folder":
+        clip.mkdir()
+    assert cli.main(["match", str(clip), "--to", str(photo_jpg)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"stillmotion: error: {clip}: {said}\n"

@@ -357,7 +357,8 @@ def cmd_match(args: argparse.Namespace) -> int:
                               warnings=warnings, progress=_paced(bar.update, "match"))
     finally:
         bar.clear()
-    _out(_as_argument(matched))
+    for path in matched:   # the clip, then its sidecar (as animate prints them)
+        _out(_as_argument(path))
     for warning in warnings:
         _say(f"{args.video.name}: warning: {warning}")
     return EXIT_OK

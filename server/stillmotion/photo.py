@@ -142,10 +142,10 @@ def _allow_pixels(max_megapixels: float) -> None:
         Image.MAX_IMAGE_PIXELS = wanted
 
 
-def check_is_file(path: Path) -> None:
+def check_is_file(path: Path, what: str = "photo") -> None:
     """An InputError unless `path` is a regular file (or a link to one): a folder, a missing
     name, a device or pipe (/dev/null) and a photo in a folder this account may not open
-    each get their own line."""
+    each get their own line. `what` the file should be: "photo", "video clip"."""
     try:
         st = path.stat()
     except (FileNotFoundError, NotADirectoryError):
@@ -153,10 +153,11 @@ def check_is_file(path: Path) -> None:
     except OSError as exc:   # (a folder without search permission: another account's, a locked share)
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
     if stat.S_ISDIR(st.st_mode):
-        raise InputError(f"{path}: a folder, not a photo (name the photos in it, e.g. {path / '*.jpg'}, "
-                         "or watch it: stillmotion watch)")
+        hint = (f" (name the photos in it, e.g. {path / '*.jpg'}, or watch it: stillmotion watch)"
+                if what == "photo" else "")
+        raise InputError(f"{path}: a folder, not a {what}{hint}")
     if not stat.S_ISREG(st.st_mode):
-        raise InputError(f"{path}: not a regular file, not a photo")
+        raise InputError(f"{path}: not a regular file, not a {what}")
 
 
 def open_checked(path: Path, max_megapixels: float) -> Image.Image:

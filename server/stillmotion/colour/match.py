@@ -498,8 +498,9 @@ def _ends_in_separator(path: str) -> bool:
 
 def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str | os.PathLike | None = None,
                 strength: float = 1.0, config: Mapping[str, Any] | None = None,
-                warnings: list[str] | None = None, progress: Callable[[float], None] | None = None) -> Path:
-    """Colour-match a clip on disk (made here or anywhere) to its source photo; returns the new file.
+                warnings: list[str] | None = None, progress: Callable[[float], None] | None = None) -> list[Path]:
+    """Colour-match a clip on disk (made here or anywhere) to its source photo; returns the new
+    files: the clip, then its .xmp sidecar when one was written.
 
     Written beside the video as VIDEO.matched.mp4 (then .matched-2.mp4, ...; a ProRes
     clip as ProRes 422 HQ, VIDEO.matched.mov), or to `out` (a folder, or a new .mp4/.mov
@@ -522,6 +523,7 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
 
     cfg = config if config is not None else config_mod.load()
     video, out_path = Path(video), Path(out).expanduser() if out is not None else None
+    photo_mod.check_is_file(video, "video clip")   # (missing: one plain line, not FFmpeg's errno)
     # `newdir/` (Path drops the separator) names a folder, whether or not it is there yet.
     out_folder = out_path is not None and (out_path.is_dir() or _ends_in_separator(os.fspath(out)))
     if out_path is None:
@@ -585,11 +587,15 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
             if not claim(tmp, out_path):
                 raise InputError(f"{out_path} already exists; not overwriting it")
             sidecar = out_path.with_suffix(".xmp")
-            if ".xmp" in temps and not claim(xmp_tmp, sidecar) and warnings is not None:
+            if ".xmp" not in temps:
+                return [out_path]
+            if claim(xmp_tmp, sidecar):
+                return [out_path, sidecar]
+            if warnings is not None:
                 warnings.append(f"{sidecar} already exists (not overwritten): the clip's XMP is "
                                 f"embedded in {out_path.name} only")
-            return out_path
-        return place_group(temps, folder, video.stem, tag="matched")[SUFFIX[fmt]]
+            return [out_path]
+        return list(place_group(temps, folder, video.stem, tag="matched").values())   # (the clip first)
     except OSError as exc:
         failure = write_failure(exc, folder, f"the matched clip of {video.name}")
         if failure is not None:

@@ -301,6 +301,48 @@ def test_several_photos_one_bad_keeps_going(photo_jpg, fast_config, capsys, tmp_
     assert photo_jpg.with_name("IMG_1234.motion.mp4").is_file()
 
 
+def test_a_batch_ends_with_one_line_naming_the_photos_that_failed(photo_jpg, fast_config, capsys, tmp_path):
+    """Hundreds of photos: a failed one's error has scrolled away by the end, so the end says it."""
+    bad, gone = tmp_path / "bad.jpg", tmp_path / "gone.jpg"
+    bad.write_bytes(b"nope")
+    assert animate(str(bad), str(photo_jpg), str(gone), "--duration", "0.5", "--fps", "8") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == f"stillmotion: 1 of 3 photos animated; failed: {bad}, {gone}"
+
+
+def test_a_batch_stopped_by_ctrl_c_says_how_far_it_got(photo_jpg, fast_config, capsys, monkeypatch, tmp_path):
+    from stillmotion.jobs import pipeline
+
+    second = save_photo(tmp_path / "IMG_2.jpg", skimage_photo("chelsea"), (320, 240))
+    run_job = pipeline.run_job
+
+    def stopped_at_the_second(spec, *args, **kwargs):
+        if spec.photo_path == second:
+            raise KeyboardInterrupt
+        return run_job(spec, *args, **kwargs)
+    monkeypatch.setattr(pipeline, "run_job", stopped_at_the_second)
+    assert animate(str(photo_jpg), str(second), str(photo_jpg), "--duration", "0.5", "--fps", "8") == 130
+    assert capsys.readouterr().err.strip().splitlines()[-2:] == [
+        "stillmotion: 1 of 3 photos animated before the stop", "stillmotion: interrupted"]
+
+
+def test_a_batchs_progress_bar_says_which_photo_of_how_many_in_80_columns(photo_jpg, fast_config, monkeypatch,
+                                                                           tmp_path):
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    second = save_photo(tmp_path / "IMG_2.jpg", skimage_photo("chelsea"), (320, 240))
+    assert animate(str(photo_jpg), str(second), "--duration", "2", "--fps", "8") == 0
+    lines = [line for line in terminal.getvalue().split("\r") if "[" in line]
+    assert any(line.startswith("1/2 IMG_1234.jpg") for line in lines)
+    assert any(line.startswith("2/2 IMG_2.jpg") for line in lines)
+    assert all(len(line) <= 79 for line in lines)     # (a longer one wraps, and each update is a new line)
+
+
 def test_out_of_range_settings_rejected(photo_jpg, fast_config, capsys):
     with pytest.raises(SystemExit) as exit_info:          # (argparse's own check of the option)
         animate(str(photo_jpg), "--motion", "1.5")

@@ -126,8 +126,9 @@ def cmd_animate(args: argparse.Namespace) -> int:
         fields["profile"] = cfg["animate"]["profile"]
     request = AnimateRequest.from_dict(fields)
     status = EXIT_OK
-    for photo in args.photos:
-        bar = ProgressBar(photo.name)
+    tally = _BatchTally(args.photos)
+    for number, photo in enumerate(args.photos, 1):
+        bar = ProgressBar(photo.name, position=f"{number}/{len(args.photos)}" if len(args.photos) > 1 else "")
         try:
             spec = JobSpec(photo_path=photo, request=request, sidecar_path=args.xmp, out_dir=args.out)
             result = run_job(spec, cfg, progress=JobProgress(bar.update))
@@ -135,18 +136,22 @@ def cmd_animate(args: argparse.Namespace) -> int:
             bar.clear()
             for out in getattr(exc, "outputs", []):   # variants finished before the stop: kept
                 _out(out)
+            tally.report(stopped=True)
             raise
         except InputError as exc:
             bar.clear()
             _error(exc)
+            tally.failed.append(photo)
             status = max(status, EXIT_BAD_INPUT)
             continue
         except (StillmotionError, OSError) as exc:
             bar.clear()
             _error(exc)
+            tally.failed.append(photo)
             status = max(status, EXIT_FAILED)
             continue
         bar.clear()
+        tally.animated += 1
         # What the metadata reader set aside (a broken sidecar found beside the photo, a value
         # out of range): the clip is made without it, and the photographer should know which.
         for warning in result.info.get("metadata_warnings", []):
@@ -157,29 +162,58 @@ def cmd_animate(args: argparse.Namespace) -> int:
             print(f"{photo.name}: {result.info['engine_reason']}", file=sys.stderr)
         for out in result.outputs:
             _out(out)
+    tally.report()
     return status
 
 
-class ProgressBar:
-    """A one-line progress bar on stderr, only when stderr is a terminal."""
+class _BatchTally:
+    """What became of the photos of one `animate`, said in one line at its end: in a batch of
+    hundreds, a failed photo's own error line has long scrolled away by then."""
 
-    def __init__(self, label: str, stream=None) -> None:
+    SHOWN = 10      # failed photos named; the rest are counted
+
+    def __init__(self, photos: Sequence[Path]) -> None:
+        self.total, self.animated = len(photos), 0
+        self.failed: list[Path] = []
+
+    def report(self, stopped: bool = False) -> None:
+        if self.total < 2:        # (one photo: its clip's path or its error says it all)
+            return
+        line = f"stillmotion: {self.animated} of {self.total} photos animated"
+        if stopped:
+            line += " before the stop"
+        if self.failed:
+            names = ", ".join(str(p) for p in self.failed[:self.SHOWN])
+            more = len(self.failed) - self.SHOWN
+            line += f"; failed: {names}" + (f" and {more} more" if more > 0 else "")
+        print(line, file=sys.stderr)
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr, only when stderr is a terminal. `position` ("3/40")
+    says where a batch is."""
+
+    WIDTH = 79      # the line, at most: an 80-column terminal does not wrap it
+
+    def __init__(self, label: str, stream=None, position: str = "") -> None:
         self.label, self.stream = label, stream or sys.stderr
+        self.position = f"{position} " if position else ""
         self.enabled = hasattr(self.stream, "isatty") and self.stream.isatty()
 
     def update(self, stage: str, overall: float, eta: float | None) -> None:
         if not self.enabled:
             return
-        width = 28
+        width = max(10, 28 - len(self.position))     # the bar gives the position its room
         done = int(overall * width)
         eta_text = f" ETA {eta:4.0f}s" if eta is not None else ""
-        self.stream.write(f"\r{self.label[:24]:24} [{'#' * done}{'-' * (width - done)}] "
-                          f"{overall * 100:3.0f}% {stage:8}{eta_text}  ")
+        line = (f"{self.position}{self.label[:24]:24} [{'#' * done}{'-' * (width - done)}] "
+                f"{overall * 100:3.0f}% {stage:8}{eta_text}")
+        self.stream.write(f"\r{line[:self.WIDTH]:{self.WIDTH}}")
         self.stream.flush()
 
     def clear(self) -> None:
         if self.enabled:
-            self.stream.write("\r" + " " * 79 + "\r")
+            self.stream.write("\r" + " " * self.WIDTH + "\r")
             self.stream.flush()
 
 

@@ -310,6 +310,13 @@ def test_a_batch_ends_with_one_line_naming_the_photos_that_failed(photo_jpg, fas
     assert err[-1] == f"stillmotion: 1 of 3 photos animated; failed: {bad}, {gone}"
 
 
+def test_auto_says_which_engine_it_picked_once_a_batch_not_once_a_photo(photo_jpg, fast_config, capsys, tmp_path):
+    second = save_photo(tmp_path / "IMG_2.jpg", skimage_photo("chelsea"), (320, 240))
+    assert animate(str(photo_jpg), str(second), "--duration", "0.5", "--fps", "8") == 0
+    said = [line for line in capsys.readouterr().err.splitlines() if ": auto: " in line]
+    assert len(said) == 1 and said[0].startswith("IMG_1234.jpg: auto: ")   # (which engine, why: this machine's)
+
+
 def test_a_batch_stopped_by_ctrl_c_says_how_far_it_got(photo_jpg, fast_config, capsys, monkeypatch, tmp_path):
     from stillmotion.jobs import pipeline
 

@@ -127,6 +127,7 @@ def cmd_animate(args: argparse.Namespace) -> int:
     request = AnimateRequest.from_dict(fields)
     status = EXIT_OK
     tally = _BatchTally(args.photos)
+    reasons_said: set[str] = set()
     for number, photo in enumerate(args.photos, 1):
         bar = ProgressBar(photo.name, position=f"{number}/{len(args.photos)}" if len(args.photos) > 1 else "")
         try:
@@ -158,8 +159,10 @@ def cmd_animate(args: argparse.Namespace) -> int:
             print(f"{photo.name}: warning: {warning}", file=sys.stderr)
         for note in result.info.get("notes", []):   # e.g. a --prompt the engine cannot follow
             print(f"{photo.name}: note: {note}", file=sys.stderr)
-        if result.info.get("engine_reason") and args.engine in (None, "auto"):
-            print(f"{photo.name}: {result.info['engine_reason']}", file=sys.stderr)
+        reason = result.info.get("engine_reason")
+        if reason and args.engine in (None, "auto") and reason not in reasons_said:
+            print(f"{photo.name}: {reason}", file=sys.stderr)
+            reasons_said.add(reason)     # (once a batch: the same line for each of 400 photos hid the errors)
         for out in result.outputs:
             _out(out)
     tally.report()

@@ -317,6 +317,36 @@ def test_auto_says_which_engine_it_picked_once_a_batch_not_once_a_photo(photo_jp
     assert len(said) == 1 and said[0].startswith("IMG_1234.jpg: auto: ")   # (which engine, why: this machine's)
 
 
+def test_a_glob_over_a_folder_animated_before_passes_over_its_clips_in_one_line(photo_jpg, fast_config, capsys):
+    """`animate shoot/*` (or `shoot/**/*.tif`) after a first run: the clips, their .xmp and a TIFF
+    sequence's frames are not photos. They were an error each (exit 2), and the frames were
+    animated, a clip each, into the sequence's folder."""
+    folder = photo_jpg.parent
+    assert animate(str(photo_jpg), "--duration", "0.5", "--fps", "4", "--format", "tiff") == 0
+    assert animate(str(photo_jpg), "--duration", "0.5", "--fps", "4") == 0
+    capsys.readouterr()
+    swept = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in (".jpg", ".mp4", ".xmp", ".tif"))
+    assert len(swept) == 1 + 2 + 1 + 2        # the photo, the sequence's frames and .xmp, the clip and its .xmp
+    assert animate(*map(str, swept), "--duration", "0.5", "--fps", "4") == 0
+    out, err = capsys.readouterr()
+    assert out.split() == [str(folder / "IMG_1234.motion-3.mp4"), str(folder / "IMG_1234.motion-3.xmp")]
+    assert [line for line in err.splitlines() if "error" in line or "passed over" in line] == [
+        f"stillmotion: passed over {', '.join(str(p) for p in swept if p != photo_jpg)}: made by Stillmotion "
+        "(clips, their .xmp, TIFF sequence frames), not photos"]
+    assert not list((folder / "IMG_1234.motion").glob("*.motion*"))
+    assert animate(str(folder / "IMG_1234.motion.xmp")) == 2     # nothing else named: nothing to do
+    assert capsys.readouterr().err.startswith("stillmotion: error: nothing to animate: ")
+
+
+def test_a_photo_named_twice_is_animated_once(photo_jpg, fast_config, capsys):
+    """`animate *.jpg IMG_1234.jpg`, or the same file by two paths: one clip, and a note."""
+    again = photo_jpg.parent / ".." / photo_jpg.parent.name / photo_jpg.name
+    assert animate(str(photo_jpg), str(again), "--duration", "0.5", "--fps", "4") == 0
+    out, err = capsys.readouterr()
+    assert out.split() == [str(photo_jpg.with_name("IMG_1234.motion.mp4")), str(photo_jpg.with_name("IMG_1234.motion.xmp"))]
+    assert f"{again}: note: named more than once; animated once" in err
+
+
 def test_a_batch_stopped_by_ctrl_c_says_how_far_it_got(photo_jpg, fast_config, capsys, monkeypatch, tmp_path):
     from stillmotion.jobs import pipeline
 

@@ -125,11 +125,12 @@ def cmd_animate(args: argparse.Namespace) -> int:
     if fields["profile"] is None:
         fields["profile"] = cfg["animate"]["profile"]
     request = AnimateRequest.from_dict(fields)
+    photos = _photos_of_batch(args.photos)
     status = EXIT_OK
-    tally = _BatchTally(args.photos)
+    tally = _BatchTally(photos)
     reasons_said: set[str] = set()
-    for number, photo in enumerate(args.photos, 1):
-        bar = ProgressBar(photo.name, position=f"{number}/{len(args.photos)}" if len(args.photos) > 1 else "")
+    for number, photo in enumerate(photos, 1):
+        bar = ProgressBar(photo.name, position=f"{number}/{len(photos)}" if len(photos) > 1 else "")
         try:
             spec = JobSpec(photo_path=photo, request=request, sidecar_path=args.xmp, out_dir=args.out)
             result = run_job(spec, cfg, progress=JobProgress(bar.update))
@@ -169,11 +170,48 @@ def cmd_animate(args: argparse.Namespace) -> int:
     return status
 
 
+def _photos_of_batch(named: Sequence[Path]) -> list[Path]:
+    """The photos `animate` was given, each once, less the files Stillmotion itself made that a
+    glob swept in (`animate shoot/*` after a first run names its clips and their .xmp;
+    `shoot/**/*.tif` the frames of a TIFF sequence, which were animated as photos, a clip
+    each, into the sequence's folder). Those are passed over in one line, not an error each."""
+    from .place import is_own_output
+
+    photos: list[Path] = []
+    seen: set[object] = set()
+    own: list[Path] = []
+    for path in named:
+        if is_own_output(path):
+            own.append(path)
+            continue
+        try:
+            stat = path.stat()
+            key: object = (stat.st_dev, stat.st_ino)     # (the same file by another name or link too)
+        except OSError:
+            key = os.path.abspath(path)                   # (its error comes in its turn)
+        if key in seen:
+            print(f"{path}: note: named more than once; animated once (--variants N makes N takes)",
+                  file=sys.stderr)
+            continue
+        seen.add(key)
+        photos.append(path)
+    made_here = "made by Stillmotion (clips, their .xmp, TIFF sequence frames), not photos"
+    if not photos:
+        raise InputError(f"nothing to animate: {_names(own)}: {made_here}")
+    if own:
+        print(f"stillmotion: passed over {_names(own)}: {made_here}", file=sys.stderr)
+    return photos
+
+
+def _names(paths: Sequence[Path], shown: int = 10) -> str:
+    """Paths for one line: the first `shown`, then how many more."""
+    more = len(paths) - shown
+    return ", ".join(str(p) for p in paths[:shown]) + (f" and {more} more" if more > 0 else "")
+
+
 class _BatchTally:
     """What became of the photos of one `animate`, said in one line at its end: in a batch of
     hundreds, a failed photo's own error line has long scrolled away by then."""
-
-    SHOWN = 10      # failed photos named; the rest are counted
 
     def __init__(self, photos: Sequence[Path]) -> None:
         self.total, self.animated = len(photos), 0
@@ -186,9 +224,7 @@ class _BatchTally:
         if stopped:
             line += " before the stop"
         if self.failed:
-            names = ", ".join(str(p) for p in self.failed[:self.SHOWN])
-            more = len(self.failed) - self.SHOWN
-            line += f"; failed: {names}" + (f" and {more} more" if more > 0 else "")
+            line += f"; failed: {_names(self.failed)}"
         print(line, file=sys.stderr)
 
 

@@ -358,7 +358,8 @@ def test_a_batch_stopped_by_ctrl_c_says_how_far_it_got(photo_jpg, fast_config, c
             raise KeyboardInterrupt
         return run_job(spec, *args, **kwargs)
     monkeypatch.setattr(pipeline, "run_job", stopped_at_the_second)
-    assert animate(str(photo_jpg), str(second), str(photo_jpg), "--duration", "0.5", "--fps", "8") == 130
+    third = save_photo(tmp_path / "IMG_3.jpg", skimage_photo("chelsea"), (320, 240))
+    assert animate(str(photo_jpg), str(second), str(third), "--duration", "0.5", "--fps", "8") == 130
     assert capsys.readouterr().err.strip().splitlines()[-2:] == [
         "stillmotion: 1 of 3 photos animated before the stop", "stillmotion: interrupted"]
 

@@ -374,6 +374,22 @@ def test_listing_jobs_keeps_the_daemon_answering_others(server, monkeypatch):
         assert listed.result(10).status == 200
     assert server.request("GET", "/v1/jobs?status=bogus").body["error"]["code"] == "bad_input"
 
+def test_a_job_list_cut_at_its_limit_says_how_many_there_are(server, tmp_path):
+    """A batch of 400 queued: ?status=queued listed the newest 100 and nothing said there were more."""
+    from stillmotion.api.state import STORE
+    from stillmotion.jobs.pipeline import JobSpec
+    from stillmotion.request import AnimateRequest
+
+    store = server.app[STORE]
+    for n in range(3):
+        photo = save_photo(tmp_path / f"IMG_{n}.jpg", skimage_photo("astronaut"), (96, 64))
+        store.submit(JobSpec(photo_path=photo, request=AnimateRequest.from_dict(TINY)), priority="batch")
+    listed = server.request("GET", "/v1/jobs?limit=2").body
+    assert len(listed["jobs"]) == 2 and listed["total"] == 3
+    listed = server.request("GET", "/v1/jobs?status=failed,canceled").body
+    assert listed == {"jobs": [], "total": 0}
+
+
 def test_headers_that_are_not_utf8_are_refused_not_a_500(server, photo):
     import socket
 

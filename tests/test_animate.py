@@ -487,6 +487,32 @@ def test_sigterm_mid_render_leaves_no_temporary_file(photo_jpg, fast_config, var
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_ctrl_c_pressed_again_and_again_stops_once_and_cleanly(photo_jpg, fast_config):
+    """An impatient photographer: the Ctrl-Cs after the first landed in the clean-up, printing a
+    traceback from wherever they fell (and could cut the temporary file's removal short)."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "stillmotion", "animate", str(photo_jpg), "--duration", "30",
+                             "--fps", "24"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=os.environ.copy())
+    folder = photo_jpg.parent
+    deadline = time.monotonic() + 120
+    while not list(folder.glob(".stillmotion-tmp-*")):      # under way
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    while proc.poll() is None and time.monotonic() < deadline:
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.005)
+    out, err = proc.communicate(timeout=60)
+    assert err.strip().splitlines() == ["stillmotion: interrupted"]
+    assert proc.returncode == 130, err
+    assert not list(folder.glob(".stillmotion-tmp-*")) and not list(folder.glob("*.motion*"))
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_under_nohup_the_terminal_closing_does_not_stop_the_batch(photo_jpg, fast_config):
     """`nohup stillmotion animate *.jpg &`, then logging out: SIGHUP, which nohup ignores, was
     taken over as a stop and the batch ended with "stopped by SIGHUP" and no clips."""

@@ -469,8 +469,16 @@ class _Terminated(KeyboardInterrupt):
         self.signum = signum
 
 
-def _raise_terminated(signum: int, _frame: object) -> None:
-    raise _Terminated(signum)
+_STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
+
+
+def _stop(signum: int, _frame: object) -> None:
+    """The first stop signal stops the command; the ones after it are ignored, so that the
+    clean-up it starts (the temporary file removed, the finished clips printed) is not cut
+    short: Ctrl-C pressed twice printed a traceback from wherever the second one landed."""
+    for sig in _STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    raise KeyboardInterrupt if signum == signal.SIGINT else _Terminated(signum)
 
 
 def _terminate_like_interrupt() -> dict[int, Any]:
@@ -478,13 +486,12 @@ def _terminate_like_interrupt() -> dict[int, Any]:
     quit) or SIGHUP (its terminal closed) would otherwise die at once, leaving its hidden
     temporary file behind. `serve` and `watch` have their own graceful stops. A signal the
     process was started ignoring stays ignored (`nohup stillmotion animate *.jpg &`: the batch
-    goes on after the terminal closes), as Python leaves an ignored SIGINT. Returns the
-    handlers replaced, for `main` to put back."""
+    goes on after the terminal closes), as Python leaves an ignored SIGINT. Ctrl-C (SIGINT)
+    raises KeyboardInterrupt as Python's own handler does, but once. Returns the handlers
+    replaced, for `main` to put back."""
     if threading.current_thread() is not threading.main_thread():
         return {}                  # (main() called from a thread: signals are the caller's)
-    return {sig: signal.signal(sig, _raise_terminated)
-            for sig in (getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
-            if signal.getsignal(sig) is not signal.SIG_IGN}
+    return {sig: signal.signal(sig, _stop) for sig in _STOP_SIGNALS if signal.getsignal(sig) is not signal.SIG_IGN}
 
 
 # Output piped into a reader that stopped early (`stillmotion inspect IMG.jpg | head`): the
@@ -528,7 +535,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     finally:
         for sig, handler in previous.items():
-            if handler is not None:    # (None: set outside Python; left as ours)
+            # (None: set outside Python; left as ours. Ignored: a stop signal came and the
+            # process is ending; one more Ctrl-C would kill it with SIGINT instead of status 130.)
+            if handler is not None and signal.getsignal(sig) is _stop:
                 signal.signal(sig, handler)
 
 

@@ -307,7 +307,7 @@ def test_a_batch_ends_with_one_line_naming_the_photos_that_failed(photo_jpg, fas
     bad.write_bytes(b"nope")
     assert animate(str(bad), str(photo_jpg), str(gone), "--duration", "0.5", "--fps", "8") == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1] == f"stillmotion: 1 of 3 photos animated; failed: {bad}, {gone}"
+    assert err[-1] == f"stillmotion: 1 of 3 photos animated; not animated: {bad}, {gone}"
 
 
 def test_auto_says_which_engine_it_picked_once_a_batch_not_once_a_photo(photo_jpg, fast_config, capsys, tmp_path):
@@ -601,6 +601,45 @@ def test_a_full_disk_is_one_line_naming_the_folder_and_leaves_nothing(photo_jpg,
     monkeypatch.setattr(pipeline, "encode", encode_failing_otherwise)
     assert animate(str(photo_jpg), "--duration", "0.5", "--fps", "8") == 1
     assert "Input/output error" in capsys.readouterr().err
+
+
+def test_a_batch_whose_disk_fills_does_not_render_the_rest_only_to_fail(photo_jpg, fast_config, capsys,
+                                                                      monkeypatch, tmp_path):
+    """An archive overnight onto a disk that fills at photo 120 of 400: the 280 after it each
+    rendered in full, then failed the same way. Photos whose clips go elsewhere still run."""
+    import errno
+    import os
+
+    from stillmotion.jobs import pipeline
+
+    card = tmp_path / "card"
+    photos = [save_photo(tmp_path / f"IMG_{n}.jpg", skimage_photo("chelsea"), (320, 240)) for n in range(3)]
+    (tmp_path / "b").mkdir()
+    other = save_photo(tmp_path / "b" / "IMG_9.jpg", skimage_photo("chelsea"), (320, 240))
+    encoded: list[Path] = []
+    real_encode = pipeline.encode
+
+    def encode_onto(full: Path):
+        def encode(frames, path, **kwargs):
+            encoded.append(path)
+            if path.parent == full:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            return real_encode(frames, path, **kwargs)
+        return encode
+
+    # Two disks in one temp folder: the full one and the rest.
+    monkeypatch.setattr(cli, "_disk_of", lambda folder: "full" if folder in (card, tmp_path) else "room")
+    monkeypatch.setattr(pipeline, "encode", encode_onto(card))
+    assert animate(*map(str, photos), "--duration", "0.5", "--fps", "8", "--out", str(card)) == 1
+    assert len(encoded) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-2:] == [f"stillmotion: {card}: No space left on device: not starting the 2 photos left whose clips go there",
+                        f"stillmotion: 0 of 3 photos animated; not animated: {', '.join(map(str, photos))}"]
+
+    encoded.clear()     # beside each photo: one folder's disk is full, the other's photo still runs
+    monkeypatch.setattr(pipeline, "encode", encode_onto(tmp_path))
+    assert animate(str(photos[0]), str(photos[1]), str(other), "--duration", "0.5", "--fps", "8") == 1
+    assert len(encoded) == 2 and (tmp_path / "b" / "IMG_9.motion.mp4").is_file()
 
 
 @pytest.mark.parametrize("fps, rate, frames", [("23.976", (24000, 1001), 24), ("29.97", (30000, 1001), 30),

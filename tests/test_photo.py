@@ -350,7 +350,7 @@ def test_a_photo_this_account_may_not_read_is_one_line_and_exit_2(tmp_path, fast
     assert capsys.readouterr().err.strip().splitlines() == [
         f"stillmotion: error: {locked}: cannot read (Permission denied)",
         "stillmotion: error: IMG_2.jpg: cannot read (Permission denied)",
-        f"stillmotion: 0 of 2 photos animated; failed: {locked}, {closed}"]
+        f"stillmotion: 0 of 2 photos animated; not animated: {locked}, {closed}"]
 
 
 @pytest.mark.parametrize("suffix, options", [(".jpg", {"quality": 90}), (".png", {}), (".tif", {})])

@@ -7,6 +7,7 @@ Exit status: 0 ok, 1 a job failed, 2 bad input (one readable line on stderr); 13
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import signal
@@ -129,10 +130,15 @@ def cmd_animate(args: argparse.Namespace) -> int:
     status = EXIT_OK
     tally = _BatchTally(photos)
     reasons_said: set[str] = set()
+    full_disks: set[int] = set()
     for number, photo in enumerate(photos, 1):
+        spec = JobSpec(photo_path=photo, request=request, sidecar_path=args.xmp, out_dir=args.out)
+        if _disk_of(spec.destination) in full_disks:
+            tally.failed.append(photo)       # (said once, when the disk filled)
+            status = max(status, EXIT_FAILED)
+            continue
         bar = ProgressBar(photo.name, position=f"{number}/{len(photos)}" if len(photos) > 1 else "")
         try:
-            spec = JobSpec(photo_path=photo, request=request, sidecar_path=args.xmp, out_dir=args.out)
             result = run_job(spec, cfg, progress=JobProgress(bar.update))
         except KeyboardInterrupt as exc:
             bar.clear()
@@ -151,6 +157,17 @@ def cmd_animate(args: argparse.Namespace) -> int:
             _error(exc)
             tally.failed.append(photo)
             status = max(status, EXIT_FAILED)
+            full = _full_disk(exc)
+            if full:
+                # Each photo after would render in full, then fail the same way: hours lost
+                # overnight on an archive. Those whose clips go to this disk are not started.
+                disk = _disk_of(spec.destination)
+                full_disks.add(disk)
+                left = sum(_disk_of(JobSpec(photo_path=p, request=request, out_dir=args.out).destination) == disk
+                           for p in photos[number:])
+                if left:
+                    print(f"stillmotion: {spec.destination.resolve()}: {full}: not starting the {left} "
+                          f"photo{'s' if left > 1 else ''} left whose clips go there", file=sys.stderr)
             continue
         bar.clear()
         tally.animated += 1
@@ -168,6 +185,25 @@ def cmd_animate(args: argparse.Namespace) -> int:
             _out(out)
     tally.report()
     return status
+
+
+def _full_disk(exc: BaseException) -> str | None:
+    """Why, when a write was refused because the disk is full, over quota or read-only (not
+    one file too large for it: the next, smaller clip may fit); else None."""
+    cause = exc if isinstance(exc, OSError) else exc.__cause__
+    if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+        return cause.strerror or os.strerror(cause.errno)
+    return None
+
+
+def _disk_of(folder: Path) -> int | None:
+    """The device of `folder`, or of the nearest folder above it that exists (an --out to be made)."""
+    for candidate in (folder.absolute(), *folder.absolute().parents):
+        try:
+            return candidate.stat().st_dev
+        except OSError:
+            continue
+    return None
 
 
 def _photos_of_batch(named: Sequence[Path]) -> list[Path]:
@@ -224,7 +260,7 @@ class _BatchTally:
         if stopped:
             line += " before the stop"
         if self.failed:
-            line += f"; failed: {_names(self.failed)}"
+            line += f"; not animated: {_names(self.failed)}"
         print(line, file=sys.stderr)
 
 

@@ -119,7 +119,8 @@ def test_cancelling_between_variants_keeps_and_lists_the_clips_already_made(tmp_
     assert list(tmp_path.glob(".stillmotion-tmp-*")) == []
 
 
-def test_a_crashed_render_process_fails_its_job_and_the_next_job_runs(tmp_path, cfg, store):
+def test_a_crashed_render_process_fails_its_job_and_the_next_job_runs(tmp_path, cfg, store, caplog):
+    caplog.set_level(logging.INFO, logger="stillmotion")
     photo = save_photo(tmp_path / "IMG.jpg", skimage_photo("coffee"), (320, 214))
     with running(store, cfg, "process"):
         job = long_job(store, photo)
@@ -130,6 +131,9 @@ def test_a_crashed_render_process_fails_its_job_and_the_next_job_runs(tmp_path, 
         failed = finished(store, job.id)
         assert failed.status == "failed" and failed.error["code"] == "render_crashed"
         assert "killed by signal 9 (SIGKILL" in failed.error["message"], failed.error["message"]
+        # The daemon's log names the photo, as for every other end of a job.
+        assert any(r.levelno == logging.ERROR and f"job {job.id} (IMG.jpg): the render process was killed"
+                   in r.getMessage() for r in caplog.records), caplog.text
         # Its partial clip goes with it: no job would ever look for it again.
         assert list(tmp_path.glob(".stillmotion-tmp-*")) == [] and list(tmp_path.glob("IMG.motion*")) == []
         nxt = store.submit(spec(photo, duration=0.5, fps=8)).job

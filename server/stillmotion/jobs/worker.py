@@ -161,7 +161,7 @@ class Worker:
                 self.store.finish(job.id, job.owner, CANCELED)
                 placement.forget(job.destination, job.id)
             elif self.store.requeue(job.id, job.owner):
-                log.info("job %s: its process died while it ran; back in the queue", job.id)
+                log.info("job %s (%s): its process died while it ran; back in the queue", job.id, _photo_name(job))
                 requeued.append(job.id)
         return requeued
 
@@ -246,7 +246,7 @@ class Worker:
             elif isinstance(exc, Canceled):
                 store.finish(job.id, owner, CANCELED, outputs=exc.outputs)
             else:
-                log.error("job %s: %s", job.id, exc)
+                log.error("job %s (%s): %s", job.id, _photo_name(job), exc)   # (which photo: a big one, often)
                 _remove_partial_files(job)   # the process that was writing them is gone
                 store.finish(job.id, owner, FAILED, error={"code": "render_crashed", "message": str(exc)})
         except JobFailed as exc:
@@ -256,7 +256,7 @@ class Worker:
             if self._skip_vanished_watch_photo(job):
                 return
             if not isinstance(exc, (StillmotionError, OSError)):
-                log.exception("job %s failed unexpectedly", job.id)
+                log.exception("job %s (%s) failed unexpectedly", job.id, _photo_name(job))
             self._fail(job, job_error(exc))
         else:
             # The job's JSON carries all of this too, but a watch folder's user has only the log

@@ -499,6 +499,10 @@ def test_size_and_pixel_limits(client, tmp_path):
     on_disk.write_bytes(buffer.getvalue())
     raw = client.request("POST", "/v1/jobs", fields={"image_path": str(on_disk)})
     assert raw.status == 400 and raw.body["error"]["message"].startswith("image_path: DSC_0001.NEF: a camera raw file")
+    # A shoot's folder: said as such, not "not an image file (Shoot); expected one of .heic, ...".
+    folder = client.request("POST", "/v1/jobs", fields={"image_path": str(tmp_path)})
+    assert folder.status == 400 and folder.body["error"]["message"] == (
+        f"image_path is a folder, not a photo: {tmp_path}; submit each photo in it as its own job")
 
 
 def test_damaged_inputs_are_refused_at_submission_not_in_a_failed_job(client, photo, tmp_path, home):

@@ -347,6 +347,23 @@ def test_a_photo_named_twice_is_animated_once(photo_jpg, fast_config, capsys):
     assert f"{again}: note: named more than once; animated once" in err
 
 
+def test_one_photos_sidecar_is_not_put_on_every_clip_of_a_batch(photo_jpg, fast_config, capsys, tmp_path):
+    """`animate *.jpg --xmp IMG_1234.xmp` stamped that photo's crop, title, keywords and rating on
+    every clip of the batch."""
+    second = save_photo(tmp_path / "IMG_2.jpg", skimage_photo("chelsea"), (320, 240))
+    sidecar = tmp_path / "IMG_1234.xmp"
+    sidecar.write_text('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+                       '<rdf:Description xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmp:Rating="5"/></rdf:RDF></x:xmpmeta>',
+                       encoding="utf-8")
+    before = sorted(tmp_path.iterdir())
+    assert animate(str(photo_jpg), str(second), "--xmp", str(sidecar)) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"stillmotion: error: --xmp {sidecar}: a sidecar belongs to one photo, and 2 were given; without "
+                   "--xmp each photo uses its own sidecar beside it (IMG.xmp or IMG.jpg.xmp)"]
+    assert sorted(tmp_path.iterdir()) == before
+    assert animate(str(photo_jpg), "--xmp", str(sidecar), "--duration", "0.5", "--fps", "4") == 0   # one photo: its own
+
+
 def test_a_batch_stopped_by_ctrl_c_says_how_far_it_got(photo_jpg, fast_config, capsys, monkeypatch, tmp_path):
     from stillmotion.jobs import pipeline
 

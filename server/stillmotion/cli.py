@@ -104,7 +104,7 @@ def _add_animate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-colour-match", dest="colour_match", action="store_false",
                    help="do not hold the clip to the photo's colour")
     p.add_argument("--xmp", type=Path, metavar="SIDECAR",
-                   help="XMP sidecar to use (default: IMG.xmp or IMG.jpg.xmp beside the photo)")
+                   help="XMP sidecar of the one PHOTO given (default: IMG.xmp or IMG.jpg.xmp beside each photo)")
     p.add_argument("--out", type=Path, metavar="DIR", help="write into DIR instead of beside each photo")
     p.add_argument("--config", type=Path, metavar="FILE", help=CONFIG_HELP)
     p.set_defaults(func=cmd_animate)
@@ -127,6 +127,11 @@ def cmd_animate(args: argparse.Namespace) -> int:
         fields["profile"] = cfg["animate"]["profile"]
     request = AnimateRequest.from_dict(fields)
     photos = _photos_of_batch(args.photos)
+    if args.xmp is not None and len(photos) > 1:
+        # One photo's sidecar holds its crop, title, keywords, rating and place: on every clip
+        # of the batch, they were wrong on all but one.
+        raise InputError(f"--xmp {args.xmp}: a sidecar belongs to one photo, and {len(photos)} were given; "
+                         "without --xmp each photo uses its own sidecar beside it (IMG.xmp or IMG.jpg.xmp)")
     status = EXIT_OK
     tally = _BatchTally(photos)
     reasons_said: set[str] = set()
@@ -324,7 +329,7 @@ def _add_simple(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("inspect", help="print the metadata the pipeline will use for a photo")
     p.add_argument("photo", metavar="PHOTO", type=Path, help=PHOTO_HELP)
     p.add_argument("--xmp", type=Path, metavar="SIDECAR",
-                   help="XMP sidecar to use (default: IMG.xmp or IMG.jpg.xmp beside the photo)")
+                   help="XMP sidecar of the one PHOTO given (default: IMG.xmp or IMG.jpg.xmp beside each photo)")
     p.add_argument("--json", action="store_true",
                    help="print JSON (every field, unset ones as null) instead of the settings that are set")
     p.set_defaults(func=cmd_inspect)

@@ -510,29 +510,37 @@ class _Terminated(KeyboardInterrupt):
         self.signum = signum
 
 
-_STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
+def _signals(*names: str) -> tuple[int, ...]:
+    return tuple(getattr(signal, n) for n in names if hasattr(signal, n))
+
+
+# Ctrl-C is taken over only where its clean-up is short (a temporary removed): `models pull`
+# waits for its downloads on a stop, and a second Ctrl-C must still be able to end it.
+_CLEAN_STOP_ON_CTRL_C = ("animate", "match")
 
 
 def _stop(signum: int, _frame: object) -> None:
     """The first stop signal stops the command; the ones after it are ignored, so that the
     clean-up it starts (the temporary file removed, the finished clips printed) is not cut
     short: Ctrl-C pressed twice printed a traceback from wherever the second one landed."""
-    for sig in _STOP_SIGNALS:
-        signal.signal(sig, signal.SIG_IGN)
+    for sig in _signals("SIGINT", "SIGTERM", "SIGHUP"):
+        if signal.getsignal(sig) is _stop:
+            signal.signal(sig, signal.SIG_IGN)
     raise KeyboardInterrupt if signum == signal.SIGINT else _Terminated(signum)
 
 
-def _terminate_like_interrupt() -> dict[int, Any]:
+def _terminate_like_interrupt(command: str) -> dict[int, Any]:
     """A one-shot command killed by SIGTERM (a process manager, Capture One's Open With being
     quit) or SIGHUP (its terminal closed) would otherwise die at once, leaving its hidden
     temporary file behind. `serve` and `watch` have their own graceful stops. A signal the
     process was started ignoring stays ignored (`nohup stillmotion animate *.jpg &`: the batch
     goes on after the terminal closes), as Python leaves an ignored SIGINT. Ctrl-C (SIGINT)
-    raises KeyboardInterrupt as Python's own handler does, but once. Returns the handlers
-    replaced, for `main` to put back."""
+    raises KeyboardInterrupt as Python's own handler does, but once (`animate`, `match`).
+    Returns the handlers replaced, for `main` to put back."""
     if threading.current_thread() is not threading.main_thread():
         return {}                  # (main() called from a thread: signals are the caller's)
-    return {sig: signal.signal(sig, _stop) for sig in _STOP_SIGNALS if signal.getsignal(sig) is not signal.SIG_IGN}
+    wanted = _signals("SIGTERM", "SIGHUP") + (_signals("SIGINT") if command in _CLEAN_STOP_ON_CTRL_C else ())
+    return {sig: signal.signal(sig, _stop) for sig in wanted if signal.getsignal(sig) is not signal.SIG_IGN}
 
 
 # Output piped into a reader that stopped early (`stillmotion inspect IMG.jpg | head`): the
@@ -544,7 +552,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
-    previous = _terminate_like_interrupt() if args.command not in ("serve", "watch") else {}
+    previous = _terminate_like_interrupt(args.command) if args.command not in ("serve", "watch") else {}
     try:
         status = func(args)
         sys.stdout.flush()         # (a reader gone shows here, not as a warning at exit)

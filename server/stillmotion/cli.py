@@ -329,7 +329,7 @@ def _add_simple(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("inspect", help="print the metadata the pipeline will use for a photo")
     p.add_argument("photo", metavar="PHOTO", type=Path, help=PHOTO_HELP)
     p.add_argument("--xmp", type=Path, metavar="SIDECAR",
-                   help="XMP sidecar of the one PHOTO given (default: IMG.xmp or IMG.jpg.xmp beside each photo)")
+                   help="XMP sidecar to use (default: IMG.xmp or IMG.jpg.xmp beside the photo)")
     p.add_argument("--json", action="store_true",
                    help="print JSON (every field, unset ones as null) instead of the settings that are set")
     p.set_defaults(func=cmd_inspect)

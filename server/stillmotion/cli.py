@@ -104,7 +104,7 @@ def _add_animate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-colour-match", dest="colour_match", action="store_false",
                    help="do not hold the clip to the photo's colour")
     p.add_argument("--xmp", type=Path, metavar="SIDECAR",
-                   help="XMP sidecar of the one PHOTO given (default: IMG.xmp or IMG.jpg.xmp beside each photo)")
+                   help="XMP sidecar to use (default: IMG.xmp or IMG.jpg.xmp beside the photo)")
     p.add_argument("--out", type=Path, metavar="DIR", help="write into DIR instead of beside each photo")
     p.add_argument("--config", type=Path, metavar="FILE", help=CONFIG_HELP)
     p.set_defaults(func=cmd_animate)

@@ -659,6 +659,32 @@ def test_a_batch_whose_disk_fills_does_not_render_the_rest_only_to_fail(photo_jp
     assert len(encoded) == 2 and (tmp_path / "b" / "IMG_9.motion.mp4").is_file()
 
 
+def test_takes_finished_before_the_disk_filled_are_printed_and_kept(photo_jpg, fast_config, capsys, monkeypatch):
+    """--variants 3, the disk full at the second take: the first is in place, but it was not
+    printed, and the error said "nothing was left there"."""
+    import errno
+    import os
+
+    from stillmotion.jobs import pipeline
+
+    real_encode, encodes = pipeline.encode, []
+
+    def encode_until_the_disk_fills(frames, path, **kwargs):
+        encodes.append(path)
+        if len(encodes) == 2:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_encode(frames, path, **kwargs)
+
+    monkeypatch.setattr(pipeline, "encode", encode_until_the_disk_fills)
+    assert animate(str(photo_jpg), "--variants", "3", "--duration", "0.5", "--fps", "8") == 1
+    out, err = capsys.readouterr()
+    kept = [photo_jpg.with_name("IMG_1234.motion.mp4"), photo_jpg.with_name("IMG_1234.motion.xmp")]
+    assert out.split() == [str(p) for p in kept] and all(p.is_file() for p in kept)
+    assert err.strip().splitlines() == [
+        f"stillmotion: error: cannot write take 2 of 3 of IMG_1234.jpg into {photo_jpg.parent.resolve()}: "
+        "No space left on device; nothing was left there"]
+
+
 @pytest.mark.parametrize("fps, rate, frames", [("23.976", (24000, 1001), 24), ("29.97", (30000, 1001), 30),
                                                ("25", (25, 1), 25)])
 def test_ntsc_frame_rates_are_exact(photo_jpg, fast_config, fps, rate, frames):

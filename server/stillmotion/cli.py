@@ -160,6 +160,8 @@ def cmd_animate(args: argparse.Namespace) -> int:
         except (StillmotionError, OSError) as exc:
             bar.clear()
             _error(exc)
+            for out in getattr(exc, "outputs", []):   # variants finished before the failure: kept
+                _out(out)
             tally.failed.append(photo)
             status = max(status, EXIT_FAILED)
             full = _full_disk(exc)

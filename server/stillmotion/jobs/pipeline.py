@@ -277,7 +277,10 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
             except BaseException as exc:
                 remove_temp(video_tmp)
                 xmp_tmp.unlink(missing_ok=True)
-                failure = write_failure(exc, destination, f"the clip of {spec.photo_path.name}")
+                what = f"the clip of {spec.photo_path.name}"
+                if request.variants > 1:     # (the takes before it are in place: this one left nothing)
+                    what = f"take {variant + 1} of {request.variants} of {spec.photo_path.name}"
+                failure = write_failure(exc, destination, what)
                 if failure is not None:
                     raise failure from exc
                 raise
@@ -286,8 +289,9 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
             result.info.setdefault("variants", []).append(
                 {"seed": seed, "frames": count, "fps": clip.fps, "anchor_index": clip.anchor_index,
                  "outputs": [str(p) for p in placed.values()], **clip.info})
-    except (Canceled, KeyboardInterrupt) as exc:   # (KeyboardInterrupt: Ctrl-C or SIGTERM, the CLI)
-        # Variants placed before the stop reached the job are kept: listed, not lost.
+    except BaseException as exc:   # (KeyboardInterrupt: Ctrl-C or SIGTERM, the CLI)
+        # Variants placed before a stop or a failure (a disk that filled at the third take)
+        # are kept: listed, not lost.
         exc.outputs = [str(p) for p in result.outputs]   # type: ignore[union-attr]
         raise
     result.info["software"] = f"Stillmotion {__version__}"

@@ -45,7 +45,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from .. import engines
 from ..config import check_choice, check_range
@@ -251,13 +251,13 @@ class Worker:
                 store.finish(job.id, owner, FAILED, error={"code": "render_crashed", "message": str(exc)})
         except JobFailed as exc:
             if not self._skip_vanished_watch_photo(job):
-                self._fail(job, exc.error)
+                self._fail(job, exc.error, exc.outputs)
         except Exception as exc:
             if self._skip_vanished_watch_photo(job):
                 return
             if not isinstance(exc, (StillmotionError, OSError)):
                 log.exception("job %s (%s) failed unexpectedly", job.id, _photo_name(job))
-            self._fail(job, job_error(exc))
+            self._fail(job, job_error(exc), getattr(exc, "outputs", ()))
         else:
             # The job's JSON carries all of this too, but a watch folder's user has only the log
             # to learn what became of a photo, and that a sidecar beside it was set aside.
@@ -276,9 +276,11 @@ class Worker:
                 self._running.pop(job.id, None)
             self._wake.set()
 
-    def _fail(self, job: Job, error: dict[str, str]) -> None:
+    def _fail(self, job: Job, error: dict[str, str], kept: Sequence[str] = ()) -> None:
+        """`kept`: the takes placed before the failure (a disk that filled at the third),
+        listed in the job's outputs as a cancelled job's are."""
         _log_failed(job, error.get("message", error.get("code")))
-        self.store.finish(job.id, self.owner, FAILED, error=error)
+        self.store.finish(job.id, self.owner, FAILED, error=error, outputs=kept)
 
     def _skip_vanished_watch_photo(self, job: Job) -> bool:
         """A watch job whose photo went away after the watcher's last look ends as skipped

@@ -301,6 +301,103 @@ def test_several_photos_one_bad_keeps_going(photo_jpg, fast_config, capsys, tmp_
     assert photo_jpg.with_name("IMG_1234.motion.mp4").is_file()
 
 
+def test_a_batch_ends_with_one_line_naming_the_photos_that_failed(photo_jpg, fast_config, capsys, tmp_path):
+    """Hundreds of photos: a failed one's error has scrolled away by the end, so the end says it."""
+    bad, gone = tmp_path / "bad.jpg", tmp_path / "gone.jpg"
+    bad.write_bytes(b"nope")
+    assert animate(str(bad), str(photo_jpg), str(gone), "--duration", "0.5", "--fps", "8") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == f"stillmotion: 1 of 3 photos animated; not animated: {bad}, {gone}"
+
+
+def test_auto_says_which_engine_it_picked_once_a_batch_not_once_a_photo(photo_jpg, fast_config, capsys, tmp_path):
+    second = save_photo(tmp_path / "IMG_2.jpg", skimage_photo("chelsea"), (320, 240))
+    assert animate(str(photo_jpg), str(second), "--duration", "0.5", "--fps", "8") == 0
+    said = [line for line in capsys.readouterr().err.splitlines() if ": auto: " in line]
+    assert len(said) == 1 and said[0].startswith("IMG_1234.jpg: auto: ")   # (which engine, why: this machine's)
+
+
+def test_a_glob_over_a_folder_animated_before_passes_over_its_clips_in_one_line(photo_jpg, fast_config, capsys):
+    """`animate shoot/*` (or `shoot/**/*.tif`) after a first run: the clips, their .xmp and a TIFF
+    sequence's frames are not photos. They were an error each (exit 2), and the frames were
+    animated, a clip each, into the sequence's folder."""
+    folder = photo_jpg.parent
+    assert animate(str(photo_jpg), "--duration", "0.5", "--fps", "4", "--format", "tiff") == 0
+    assert animate(str(photo_jpg), "--duration", "0.5", "--fps", "4") == 0
+    capsys.readouterr()
+    swept = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in (".jpg", ".mp4", ".xmp", ".tif"))
+    assert len(swept) == 1 + 2 + 1 + 2        # the photo, the sequence's frames and .xmp, the clip and its .xmp
+    assert animate(*map(str, swept), "--duration", "0.5", "--fps", "4") == 0
+    out, err = capsys.readouterr()
+    assert out.split() == [str(folder / "IMG_1234.motion-3.mp4"), str(folder / "IMG_1234.motion-3.xmp")]
+    assert [line for line in err.splitlines() if "error" in line or "passed over" in line] == [
+        f"stillmotion: passed over {', '.join(str(p) for p in swept if p != photo_jpg)}: made by Stillmotion "
+        "(clips, their .xmp, TIFF sequence frames), not photos"]
+    assert not list((folder / "IMG_1234.motion").glob("*.motion*"))
+    assert animate(str(folder / "IMG_1234.motion.xmp")) == 2     # nothing else named: nothing to do
+    assert capsys.readouterr().err.startswith("stillmotion: error: nothing to animate: ")
+
+
+def test_a_photo_named_twice_is_animated_once(photo_jpg, fast_config, capsys):
+    """`animate *.jpg IMG_1234.jpg`, or the same file by two paths: one clip, and a note."""
+    again = photo_jpg.parent / ".." / photo_jpg.parent.name / photo_jpg.name
+    assert animate(str(photo_jpg), str(again), "--duration", "0.5", "--fps", "4") == 0
+    out, err = capsys.readouterr()
+    assert out.split() == [str(photo_jpg.with_name("IMG_1234.motion.mp4")), str(photo_jpg.with_name("IMG_1234.motion.xmp"))]
+    assert f"{again}: note: named more than once; animated once" in err
+
+
+def test_one_photos_sidecar_is_not_put_on_every_clip_of_a_batch(photo_jpg, fast_config, capsys, tmp_path):
+    """`animate *.jpg --xmp IMG_1234.xmp` stamped that photo's crop, title, keywords and rating on
+    every clip of the batch."""
+    second = save_photo(tmp_path / "IMG_2.jpg", skimage_photo("chelsea"), (320, 240))
+    sidecar = tmp_path / "IMG_1234.xmp"
+    sidecar.write_text('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+                       '<rdf:Description xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmp:Rating="5"/></rdf:RDF></x:xmpmeta>',
+                       encoding="utf-8")
+    before = sorted(tmp_path.iterdir())
+    assert animate(str(photo_jpg), str(second), "--xmp", str(sidecar)) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"stillmotion: error: --xmp {sidecar}: a sidecar belongs to one photo, and 2 were given; without "
+                   "--xmp each photo uses its own sidecar beside it (IMG.xmp or IMG.jpg.xmp)"]
+    assert sorted(tmp_path.iterdir()) == before
+    assert animate(str(photo_jpg), "--xmp", str(sidecar), "--duration", "0.5", "--fps", "4") == 0   # one photo: its own
+
+
+def test_a_batch_stopped_by_ctrl_c_says_how_far_it_got(photo_jpg, fast_config, capsys, monkeypatch, tmp_path):
+    from stillmotion.jobs import pipeline
+
+    second = save_photo(tmp_path / "IMG_2.jpg", skimage_photo("chelsea"), (320, 240))
+    run_job = pipeline.run_job
+
+    def stopped_at_the_second(spec, *args, **kwargs):
+        if spec.photo_path == second:
+            raise KeyboardInterrupt
+        return run_job(spec, *args, **kwargs)
+    monkeypatch.setattr(pipeline, "run_job", stopped_at_the_second)
+    third = save_photo(tmp_path / "IMG_3.jpg", skimage_photo("chelsea"), (320, 240))
+    assert animate(str(photo_jpg), str(second), str(third), "--duration", "0.5", "--fps", "8") == 130
+    assert capsys.readouterr().err.strip().splitlines()[-2:] == [
+        "stillmotion: 1 of 3 photos animated before the stop", "stillmotion: interrupted"]
+
+
+def test_a_batchs_progress_bar_says_which_photo_of_how_many_in_80_columns(photo_jpg, fast_config, monkeypatch,
+                                                                           tmp_path):
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    second = save_photo(tmp_path / "IMG_2.jpg", skimage_photo("chelsea"), (320, 240))
+    assert animate(str(photo_jpg), str(second), "--duration", "2", "--fps", "8") == 0
+    lines = [line for line in terminal.getvalue().split("\r") if "[" in line]
+    assert any(line.startswith("1/2 IMG_1234.jpg") for line in lines)
+    assert any(line.startswith("2/2 IMG_2.jpg") for line in lines)
+    assert all(len(line) <= 79 for line in lines)     # (a longer one wraps, and each update is a new line)
+
+
 def test_out_of_range_settings_rejected(photo_jpg, fast_config, capsys):
     with pytest.raises(SystemExit) as exit_info:          # (argparse's own check of the option)
         animate(str(photo_jpg), "--motion", "1.5")
@@ -408,6 +505,32 @@ def test_sigterm_mid_render_leaves_no_temporary_file(photo_jpg, fast_config, var
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_ctrl_c_pressed_again_and_again_stops_once_and_cleanly(photo_jpg, fast_config):
+    """An impatient photographer: the Ctrl-Cs after the first landed in the clean-up, printing a
+    traceback from wherever they fell (and could cut the temporary file's removal short)."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "stillmotion", "animate", str(photo_jpg), "--duration", "30",
+                             "--fps", "24"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=os.environ.copy())
+    folder = photo_jpg.parent
+    deadline = time.monotonic() + 120
+    while not list(folder.glob(".stillmotion-tmp-*")):      # under way
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    while proc.poll() is None and time.monotonic() < deadline:
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.005)
+    out, err = proc.communicate(timeout=60)
+    assert err.strip().splitlines() == ["stillmotion: interrupted"]
+    assert proc.returncode == 130, err
+    assert not list(folder.glob(".stillmotion-tmp-*")) and not list(folder.glob("*.motion*"))
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_under_nohup_the_terminal_closing_does_not_stop_the_batch(photo_jpg, fast_config):
     """`nohup stillmotion animate *.jpg &`, then logging out: SIGHUP, which nohup ignores, was
     taken over as a stop and the batch ended with "stopped by SIGHUP" and no clips."""
@@ -496,6 +619,71 @@ def test_a_full_disk_is_one_line_naming_the_folder_and_leaves_nothing(photo_jpg,
     monkeypatch.setattr(pipeline, "encode", encode_failing_otherwise)
     assert animate(str(photo_jpg), "--duration", "0.5", "--fps", "8") == 1
     assert "Input/output error" in capsys.readouterr().err
+
+
+def test_a_batch_whose_disk_fills_does_not_render_the_rest_only_to_fail(photo_jpg, fast_config, capsys,
+                                                                      monkeypatch, tmp_path):
+    """An archive overnight onto a disk that fills at photo 120 of 400: the 280 after it each
+    rendered in full, then failed the same way. Photos whose clips go elsewhere still run."""
+    import errno
+    import os
+
+    from stillmotion.jobs import pipeline
+
+    card = tmp_path / "card"
+    photos = [save_photo(tmp_path / f"IMG_{n}.jpg", skimage_photo("chelsea"), (320, 240)) for n in range(3)]
+    (tmp_path / "b").mkdir()
+    other = save_photo(tmp_path / "b" / "IMG_9.jpg", skimage_photo("chelsea"), (320, 240))
+    encoded: list[Path] = []
+    real_encode = pipeline.encode
+
+    def encode_onto(full: Path):
+        def encode(frames, path, **kwargs):
+            encoded.append(path)
+            if path.parent == full:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            return real_encode(frames, path, **kwargs)
+        return encode
+
+    # Two disks in one temp folder: the full one and the rest.
+    monkeypatch.setattr(cli, "_disk_of", lambda folder: "full" if folder in (card, tmp_path) else "room")
+    monkeypatch.setattr(pipeline, "encode", encode_onto(card))
+    assert animate(*map(str, photos), "--duration", "0.5", "--fps", "8", "--out", str(card)) == 1
+    assert len(encoded) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-2:] == [f"stillmotion: {card}: No space left on device: not starting the 2 photos left whose clips go there",
+                        f"stillmotion: 0 of 3 photos animated; not animated: {', '.join(map(str, photos))}"]
+
+    encoded.clear()     # beside each photo: one folder's disk is full, the other's photo still runs
+    monkeypatch.setattr(pipeline, "encode", encode_onto(tmp_path))
+    assert animate(str(photos[0]), str(photos[1]), str(other), "--duration", "0.5", "--fps", "8") == 1
+    assert len(encoded) == 2 and (tmp_path / "b" / "IMG_9.motion.mp4").is_file()
+
+
+def test_takes_finished_before_the_disk_filled_are_printed_and_kept(photo_jpg, fast_config, capsys, monkeypatch):
+    """--variants 3, the disk full at the second take: the first is in place, but it was not
+    printed, and the error said "nothing was left there"."""
+    import errno
+    import os
+
+    from stillmotion.jobs import pipeline
+
+    real_encode, encodes = pipeline.encode, []
+
+    def encode_until_the_disk_fills(frames, path, **kwargs):
+        encodes.append(path)
+        if len(encodes) == 2:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_encode(frames, path, **kwargs)
+
+    monkeypatch.setattr(pipeline, "encode", encode_until_the_disk_fills)
+    assert animate(str(photo_jpg), "--variants", "3", "--duration", "0.5", "--fps", "8") == 1
+    out, err = capsys.readouterr()
+    kept = [photo_jpg.with_name("IMG_1234.motion.mp4"), photo_jpg.with_name("IMG_1234.motion.xmp")]
+    assert out.split() == [str(p) for p in kept] and all(p.is_file() for p in kept)
+    assert err.strip().splitlines() == [
+        f"stillmotion: error: cannot write take 2 of 3 of IMG_1234.jpg into {photo_jpg.parent.resolve()}: "
+        "No space left on device; nothing was left there"]
 
 
 @pytest.mark.parametrize("fps, rate, frames", [("23.976", (24000, 1001), 24), ("29.97", (30000, 1001), 30),
@@ -823,11 +1011,3 @@ def test_out_named_like_a_clip_is_refused_before_any_work(photo_jpg, fast_config
     (tmp_path / "final.mp4").mkdir()                # a folder of that name, made on purpose: used
     assert animate(str(photo_jpg), "--out", str(tmp_path / "final.mp4"), "--duration", "0.5", "--fps", "8") == 0
     assert (tmp_path / "final.mp4" / "IMG_1234.motion.mp4").is_file()
-
-
-def test_the_engine_auto_picked_is_said_once_for_a_batch(photo_jpg, fast_config, capsys):
-    """`animate *.jpg` logged "auto: no generative model installed ..." once per photo."""
-    assert animate(str(photo_jpg), str(photo_jpg), "--duration", "0.5", "--fps", "8") == 0
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["IMG_1234.jpg: auto: no generative model installed and usable here, "
-                   "using the built-in parallax engine"]

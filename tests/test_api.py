@@ -391,6 +391,23 @@ def test_listing_jobs_keeps_the_daemon_answering_others(server, monkeypatch):
         assert listed.result(10).status == 200
     assert server.request("GET", "/v1/jobs?status=bogus").body["error"]["code"] == "bad_input"
 
+def test_a_job_list_cut_at_its_limit_says_how_many_there_are(server, tmp_path):
+    """A batch of 400 queued: ?status=queued listed the newest 100 and nothing said there were more."""
+    from stillmotion.api.state import STORE
+    from stillmotion.jobs.pipeline import JobSpec
+    from stillmotion.request import AnimateRequest
+
+    store = server.app[STORE]
+    before = server.request("GET", "/v1/jobs?limit=1").body["total"]     # (the daemon is the module's)
+    for n in range(3):
+        photo = save_photo(tmp_path / f"IMG_{n}.jpg", skimage_photo("astronaut"), (96, 64))
+        store.submit(JobSpec(photo_path=photo, request=AnimateRequest.from_dict(TINY)), priority="batch")
+    listed = server.request("GET", "/v1/jobs?limit=2").body
+    assert len(listed["jobs"]) == 2 and listed["total"] == before + 3
+    listed = server.request("GET", "/v1/jobs?status=queued,running,done&limit=1").body
+    assert len(listed["jobs"]) == 1 and listed["total"] == len(store.list(["queued", "running", "done"], limit=1000))
+
+
 def test_headers_that_are_not_utf8_are_refused_not_a_500(server, photo):
     import socket
 
@@ -500,6 +517,10 @@ def test_size_and_pixel_limits(client, tmp_path):
     on_disk.write_bytes(buffer.getvalue())
     raw = client.request("POST", "/v1/jobs", fields={"image_path": str(on_disk)})
     assert raw.status == 400 and raw.body["error"]["message"].startswith("image_path: DSC_0001.NEF: a camera raw file")
+    # A shoot's folder: said as such, not "not an image file (Shoot); expected one of .heic, ...".
+    folder = client.request("POST", "/v1/jobs", fields={"image_path": str(tmp_path)})
+    assert folder.status == 400 and folder.body["error"]["message"] == (
+        f"image_path is a folder, not a photo: {tmp_path}; submit each photo in it as its own job")
 
 
 def test_damaged_inputs_are_refused_at_submission_not_in_a_failed_job(client, photo, tmp_path, home):
@@ -591,10 +612,10 @@ def test_paths_are_checked(client, photo, tmp_path, allowed_dir):
     # A folder or a pipe under an image's name was "no such file", which it plainly is not.
     (photo.parent / "folder.jpg").mkdir()
     os.mkfifo(photo.parent / "pipe.jpg")
-    for name, says in (("folder.jpg", "a folder, not a photo"), ("pipe.jpg", "not a regular file")):
+    for name, says in (("folder.jpg", "image_path is a folder, not a photo"),
+                       ("pipe.jpg", "image_path: not a regular file")):
         reply = client.request("POST", "/v1/jobs", fields={"image_path": str(photo.parent / name)})
-        assert reply.status == 400 and says in reply.body["error"]["message"], reply.body
-        assert reply.body["error"]["message"].startswith("image_path: "), reply.body
+        assert reply.status == 400 and reply.body["error"]["message"].startswith(says), reply.body
     assert "stillmotion models pull" in refusals["model not on disk"][0].body["error"]["message"]
     assert len(client.jobs()) == jobs_before and list(elsewhere.glob("*.motion*")) == []
     # Allowed: a configured output folder (and a subfolder of it).

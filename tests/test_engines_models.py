@@ -87,7 +87,10 @@ def test_cli_animate_with_a_missing_model_prints_the_pull_command(home, no_netwo
 def test_an_engine_that_cannot_run_here_stops_the_batch_with_one_line(home, no_network, photo_jpg, capsys):
     """`animate *.jpg --engine svd` with no model: the same error once per photo, each photo
     decoded and analysed first; the machine will not change between photos."""
-    photos = [str(photo_jpg)] * 3
+    photos = [str(photo_jpg)]
+    for name in ("IMG_2.jpg", "IMG_3.jpg"):   # (one photo named thrice is animated once)
+        photos.append(str(photo_jpg.with_name(name)))
+        photo_jpg.with_name(name).write_bytes(photo_jpg.read_bytes())
     assert cli.main(["animate", *photos, "--engine", "svd"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "stillmotion models pull svd-xt" in err[0] and err[0].endswith("(2 more photo(s) not tried)")

@@ -119,7 +119,35 @@ def test_cancelling_between_variants_keeps_and_lists_the_clips_already_made(tmp_
     assert list(tmp_path.glob(".stillmotion-tmp-*")) == []
 
 
-def test_a_crashed_render_process_fails_its_job_and_the_next_job_runs(tmp_path, cfg, store):
+def test_a_job_whose_disk_fills_at_its_second_take_lists_the_first_it_kept(tmp_path, cfg, store, monkeypatch):
+    """The first take is in place beside the photo; the failed job listed no outputs, so a client
+    never learnt of it (and a clip in the data folder was never pruned)."""
+    import errno
+    import os
+
+    from stillmotion.jobs import pipeline
+
+    real_encode, encodes = pipeline.encode, []
+
+    def encode_until_the_disk_fills(frames, path, **kwargs):
+        encodes.append(path)
+        if len(encodes) == 2:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_encode(frames, path, **kwargs)
+
+    monkeypatch.setattr(pipeline, "encode", encode_until_the_disk_fills)
+    photo = save_photo(tmp_path / "IMG.jpg", skimage_photo("coffee"), (160, 107))
+    with running(store, cfg, "thread"):
+        job = finished(store, store.submit(spec(photo, duration=0.5, fps=8, variants=3)).job.id)
+    assert job.status == "failed"
+    assert job.error["message"] == (f"cannot write take 2 of 3 of IMG.jpg into {tmp_path.resolve()}: "
+                                    "No space left on device; nothing was left there")
+    assert [Path(p).name for p in job.outputs] == ["IMG.motion.mp4", "IMG.motion.xmp"]
+    assert sorted(p.name for p in tmp_path.glob("IMG*")) == ["IMG.jpg", "IMG.motion.mp4", "IMG.motion.xmp"]
+
+
+def test_a_crashed_render_process_fails_its_job_and_the_next_job_runs(tmp_path, cfg, store, caplog):
+    caplog.set_level(logging.INFO, logger="stillmotion")
     photo = save_photo(tmp_path / "IMG.jpg", skimage_photo("coffee"), (320, 214))
     with running(store, cfg, "process"):
         job = long_job(store, photo)
@@ -130,6 +158,9 @@ def test_a_crashed_render_process_fails_its_job_and_the_next_job_runs(tmp_path, 
         failed = finished(store, job.id)
         assert failed.status == "failed" and failed.error["code"] == "render_crashed"
         assert "killed by signal 9 (SIGKILL" in failed.error["message"], failed.error["message"]
+        # The daemon's log names the photo, as for every other end of a job.
+        assert any(r.levelno == logging.WARNING and f"job {job.id} (IMG.jpg) failed: the render process was killed"
+                   in r.getMessage() for r in caplog.records), caplog.text
         # Its partial clip goes with it: no job would ever look for it again.
         assert list(tmp_path.glob(".stillmotion-tmp-*")) == [] and list(tmp_path.glob("IMG.motion*")) == []
         nxt = store.submit(spec(photo, duration=0.5, fps=8)).job

@@ -375,7 +375,8 @@ def test_a_photo_this_account_may_not_read_is_one_line_and_exit_2(tmp_path, fast
     assert cli.main(["animate", str(locked), str(closed), "--duration", "0.5", "--fps", "8"]) == 2
     assert capsys.readouterr().err.strip().splitlines() == [
         f"stillmotion: error: {locked}: cannot read (Permission denied)",
-        "stillmotion: error: IMG_2.jpg: cannot read (Permission denied)"]
+        "stillmotion: error: IMG_2.jpg: cannot read (Permission denied)",
+        f"stillmotion: 0 of 2 photos animated; not animated: {locked}, {closed}"]
 
 
 @pytest.mark.parametrize("suffix, options", [(".jpg", {"quality": 90}), (".png", {}), (".tif", {})])

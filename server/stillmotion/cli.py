@@ -7,6 +7,7 @@ Exit status: 0 ok, 1 a job failed, 2 bad input (one readable line on stderr); 13
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import signal
@@ -153,47 +154,74 @@ def cmd_animate(args: argparse.Namespace) -> int:
     request = AnimateRequest.from_dict(fields)
     if args.out is not None:
         _check_out_is_a_folder(args.out)
-    status, said_reason = EXIT_OK, None
-    for index, photo in enumerate(args.photos):
-        bar = ProgressBar(photo.name)
+    photos = _photos_of_batch(args.photos)
+    if args.xmp is not None and len(photos) > 1:
+        # One photo's sidecar holds its crop, title, keywords, rating and place: on every clip
+        # of the batch, they were wrong on all but one.
+        raise InputError(f"--xmp {args.xmp}: a sidecar belongs to one photo, and {len(photos)} were given; "
+                         "without --xmp each photo uses its own sidecar beside it (IMG.xmp or IMG.jpg.xmp)")
+    status = EXIT_OK
+    tally = _BatchTally(photos)
+    reasons_said: set[str] = set()
+    full_disks: set[int | None] = set()
+    for number, photo in enumerate(photos, 1):
+        bar = ProgressBar(photo.name, position=f"{number}/{len(photos)}" if len(photos) > 1 else "")
         try:
             spec = JobSpec(photo_path=photo, request=request, sidecar_path=args.xmp, out_dir=args.out)
+            if _disk_of(spec.destination) in full_disks:
+                tally.failed.append(photo)       # (said once, when the disk filled)
+                status = max(status, EXIT_FAILED)
+                continue
             # Each variant's paths as it is placed: a later variant that fails or is stopped
             # does not keep a script from hearing of the clips already made.
             result = run_job(spec, cfg, progress=JobProgress(bar.update), placed=bar.above(_out))
         except KeyboardInterrupt:
             bar.clear()
+            tally.report(stopped=True)
             raise
         except InputError as exc:
             bar.clear()
             _error(exc)
+            tally.failed.append(photo)
             status = max(status, EXIT_BAD_INPUT)
             continue
         except EngineUnavailable as exc:
             # The machine, not the photo: every photo after it would fail the same way, each
             # with the same line, after decoding and analysing it for nothing.
             bar.clear()
-            left = len(args.photos) - index - 1
+            left = len(photos) - number
             _say(f"stillmotion: error: {one_line(exc)}" + (f" ({left} more photo(s) not tried)" if left else ""))
             return max(status, EXIT_FAILED)
         except (StillmotionError, OSError) as exc:
             bar.clear()
             _error(exc)
+            tally.failed.append(photo)
             status = max(status, EXIT_FAILED)
+            full = _full_disk(exc)
+            if full:
+                # Each photo after would render in full, then fail the same way: hours lost
+                # overnight on an archive. Those whose clips go to this disk are not started.
+                disk = _disk_of(spec.destination)
+                full_disks.add(disk)
+                left = sum(_disk_of(JobSpec(photo_path=p, request=request, out_dir=args.out).destination) == disk
+                           for p in photos[number:])
+                if left:
+                    _say(f"stillmotion: {spec.destination.resolve()}: {full}: not starting the {left} "
+                         f"photo{'s' if left > 1 else ''} left whose clips go there")
             continue
         bar.clear()
+        tally.animated += 1
         # What the metadata reader set aside (a broken sidecar found beside the photo, a value
         # out of range): the clip is made without it, and the photographer should know which.
         for warning in result.info.get("metadata_warnings", []):
             _say(f"{photo.name}: warning: {warning}")
         for note in result.info.get("notes", []):   # e.g. a --prompt the engine cannot follow
             _say(f"{photo.name}: note: {note}")
-        # Which engine auto picked, and why: said again only when it changes (the machine's, not
-        # the photo's: 500 photos logged the same line 500 times).
         reason = result.info.get("engine_reason")
-        if reason and args.engine in (None, "auto") and reason != said_reason:
+        if reason and args.engine in (None, "auto") and reason not in reasons_said:
             _say(f"{photo.name}: {reason}")
-            said_reason = reason
+            reasons_said.add(reason)     # (once a batch: the same line for each of 400 photos hid the errors)
+    tally.report()
     return status
 
 
@@ -207,26 +235,109 @@ def _check_out_is_a_folder(out: Path) -> None:
                          f"(PHOTO.motion{out.suffix.lower()}); give a folder, or make {out} first if that is its name")
 
 
-class ProgressBar:
-    """A one-line progress bar on stderr, only when stderr is a terminal."""
+def _full_disk(exc: BaseException) -> str | None:
+    """Why, when a write was refused because the disk is full, over quota or read-only (not
+    one file too large for it: the next, smaller clip may fit); else None."""
+    from .place import NO_ROOM_ERRNOS
 
-    def __init__(self, label: str, stream=None) -> None:
+    cause = exc if isinstance(exc, OSError) else exc.__cause__
+    if isinstance(cause, OSError) and cause.errno in NO_ROOM_ERRNOS - {errno.EFBIG}:
+        return cause.strerror or os.strerror(cause.errno)
+    return None
+
+
+def _disk_of(folder: Path) -> int | None:
+    """The device of `folder`, or of the nearest folder above it that exists (an --out to be made)."""
+    for candidate in (folder.absolute(), *folder.absolute().parents):
+        try:
+            return candidate.stat().st_dev
+        except OSError:
+            continue
+    return None
+
+
+def _photos_of_batch(named: Sequence[Path]) -> list[Path]:
+    """The photos `animate` was given, each once, less the files Stillmotion itself made that a
+    glob swept in (`animate shoot/*` after a first run names its clips and their .xmp;
+    `shoot/**/*.tif` the frames of a TIFF sequence, which were animated as photos, a clip
+    each, into the sequence's folder). Those are passed over in one line, not an error each."""
+    from .place import is_own_output
+
+    photos: list[Path] = []
+    seen: set[object] = set()
+    own: list[Path] = []
+    for path in named:
+        if is_own_output(path):
+            own.append(path)
+            continue
+        try:
+            stat = path.stat()
+            key: object = (stat.st_dev, stat.st_ino)     # (the same file by another name or link too)
+        except OSError:
+            key = os.path.abspath(path)                   # (its error comes in its turn)
+        if key in seen:
+            _say(f"{path}: note: named more than once; animated once (--variants N makes N takes)")
+            continue
+        seen.add(key)
+        photos.append(path)
+    made_here = "made by Stillmotion (clips, their .xmp, TIFF sequence frames), not photos"
+    if not photos:
+        raise InputError(f"nothing to animate: {_names(own)}: {made_here}")
+    if own:
+        _say(f"stillmotion: passed over {_names(own)}: {made_here}")
+    return photos
+
+
+def _names(paths: Sequence[Path], shown: int = 10) -> str:
+    """Paths for one line: the first `shown`, then how many more."""
+    more = len(paths) - shown
+    return ", ".join(str(p) for p in paths[:shown]) + (f" and {more} more" if more > 0 else "")
+
+
+class _BatchTally:
+    """What became of the photos of one `animate`, said in one line at its end: in a batch of
+    hundreds, a failed photo's own error line has long scrolled away by then."""
+
+    def __init__(self, photos: Sequence[Path]) -> None:
+        self.total, self.animated = len(photos), 0
+        self.failed: list[Path] = []
+
+    def report(self, stopped: bool = False) -> None:
+        if self.total < 2:        # (one photo: its clip's path or its error says it all)
+            return
+        line = f"stillmotion: {self.animated} of {self.total} photos animated"
+        if stopped:
+            line += " before the stop"
+        if self.failed:
+            line += f"; not animated: {_names(self.failed)}"
+        _say(line)
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr, only when stderr is a terminal. `position` ("3/40")
+    says where a batch is."""
+
+    WIDTH = 79      # the line, at most: an 80-column terminal does not wrap it
+
+    def __init__(self, label: str, stream=None, position: str = "") -> None:
         self.label, self.stream = label, stream or sys.stderr
+        self.position = f"{position} " if position else ""
         self.enabled = hasattr(self.stream, "isatty") and self.stream.isatty()
 
     def update(self, stage: str, overall: float, eta: float | None) -> None:
         if not self.enabled:
             return
-        width = 28
+        width = max(10, 28 - len(self.position))     # the bar gives the position its room
         done = int(overall * width)
         eta_text = f" ETA {eta:4.0f}s" if eta is not None else ""
-        self.stream.write(f"\r{self.label[:24]:24} [{'#' * done}{'-' * (width - done)}] "
-                          f"{overall * 100:3.0f}% {stage:8}{eta_text}  ")
+        line = (f"{self.position}{self.label[:24]:24} [{'#' * done}{'-' * (width - done)}] "
+                f"{overall * 100:3.0f}% {stage:8}{eta_text}")
+        self.stream.write(f"\r{line[:self.WIDTH]:{self.WIDTH}}")
         self.stream.flush()
 
     def clear(self) -> None:
         if self.enabled:
-            self.stream.write("\r" + " " * 79 + "\r")
+            self.stream.write("\r" + " " * self.WIDTH + "\r")
             self.stream.flush()
 
     def above(self, print_line: Callable[[str], None]) -> Callable[[list[Path]], None]:
@@ -493,22 +604,37 @@ class _Terminated(KeyboardInterrupt):
         self.signum = signum
 
 
-def _raise_terminated(signum: int, _frame: object) -> None:
-    raise _Terminated(signum)
+def _signals(*names: str) -> tuple[int, ...]:
+    return tuple(getattr(signal, n) for n in names if hasattr(signal, n))
 
 
-def _terminate_like_interrupt() -> dict[int, Any]:
+# Ctrl-C is taken over only where its clean-up is short (a temporary removed): `models pull`
+# waits for its downloads on a stop, and a second Ctrl-C must still be able to end it.
+_CLEAN_STOP_ON_CTRL_C = ("animate", "match")
+
+
+def _stop(signum: int, _frame: object) -> None:
+    """The first stop signal stops the command; the ones after it are ignored, so that the
+    clean-up it starts (the temporary file removed, the finished clips printed) is not cut
+    short: Ctrl-C pressed twice printed a traceback from wherever the second one landed."""
+    for sig in _signals("SIGINT", "SIGTERM", "SIGHUP"):
+        if signal.getsignal(sig) is _stop:
+            signal.signal(sig, signal.SIG_IGN)
+    raise KeyboardInterrupt if signum == signal.SIGINT else _Terminated(signum)
+
+
+def _terminate_like_interrupt(command: str) -> dict[int, Any]:
     """A one-shot command killed by SIGTERM (a process manager, Capture One's Open With being
     quit) or SIGHUP (its terminal closed) would otherwise die at once, leaving its hidden
     temporary file behind. `serve` and `watch` have their own graceful stops. A signal the
     process was started ignoring stays ignored (`nohup stillmotion animate *.jpg &`: the batch
-    goes on after the terminal closes), as Python leaves an ignored SIGINT. Returns the
-    handlers replaced, for `main` to put back."""
+    goes on after the terminal closes), as Python leaves an ignored SIGINT. Ctrl-C (SIGINT)
+    raises KeyboardInterrupt as Python's own handler does, but once (`animate`, `match`).
+    Returns the handlers replaced, for `main` to put back."""
     if threading.current_thread() is not threading.main_thread():
         return {}                  # (main() called from a thread: signals are the caller's)
-    return {sig: signal.signal(sig, _raise_terminated)
-            for sig in (getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
-            if signal.getsignal(sig) is not signal.SIG_IGN}
+    wanted = _signals("SIGTERM", "SIGHUP") + (_signals("SIGINT") if command in _CLEAN_STOP_ON_CTRL_C else ())
+    return {sig: signal.signal(sig, _stop) for sig in wanted if signal.getsignal(sig) is not signal.SIG_IGN}
 
 
 # Output piped into a reader that stopped early (`stillmotion inspect IMG.jpg | head`): the
@@ -521,7 +647,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
     _print_names_as_their_bytes()
-    previous = _terminate_like_interrupt() if args.command not in ("serve", "watch") else {}
+    previous = _terminate_like_interrupt(args.command) if args.command not in ("serve", "watch") else {}
     try:
         status = func(args)
         if sys.stdout is not None:    # (None: started with stdout closed, `>&-`)
@@ -554,7 +680,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     finally:
         for sig, handler in previous.items():
-            if handler is not None:    # (None: set outside Python; left as ours)
+            # (None: set outside Python; left as ours. Ignored: a stop signal came and the
+            # process is ending; one more Ctrl-C would kill it with SIGINT instead of status 130.)
+            if handler is not None and signal.getsignal(sig) is _stop:
                 signal.signal(sig, handler)
 
 

@@ -102,7 +102,8 @@ async def list_jobs(request: web.Request) -> web.Response:
 
 def _job_list_body(store: JobStore, statuses: list[str] | None, limit: int) -> bytes:
     jobs = store.list(statuses=statuses, limit=limit)
-    return json.dumps({"jobs": [j.to_dict() for j in jobs]}).encode()
+    # total: a queue of 400 listed 100 (the default limit), with nothing to say there were more.
+    return json.dumps({"jobs": [j.to_dict() for j in jobs], "total": store.count(statuses)}).encode()
 
 
 async def get_job(request: web.Request) -> web.Response:

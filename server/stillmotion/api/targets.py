@@ -45,10 +45,19 @@ def local_path(raw: str, field: str, base: Path | None = None) -> Path:
     return path
 
 
+def _is_folder(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:         # (a name longer than the file system allows: refused below)
+        return False
+
+
 def existing_image(raw: str, field: str, suffixes: Iterable[str] = PHOTO_SUFFIXES) -> Path:
     """An existing image file named by the client; symlinks may not leave its folder."""
     allowed = frozenset(suffixes)
     path = local_path(raw, field)
+    if _is_folder(path):      # (a script handing over a shoot's folder: one job per photo)
+        raise InputError(f"{field} is a folder, not a photo: {path}; submit each photo in it as its own job")
     if path.suffix.lower() not in allowed:
         if path.suffix.lower() in CAMERA_RAW_SUFFIXES:
             raise InputError(f"{field}: {raw_refusal(path)}")
@@ -68,9 +77,8 @@ def existing_image(raw: str, field: str, suffixes: Iterable[str] = PHOTO_SUFFIXE
 
 
 def _not_a_file(path: Path) -> str:
-    """Why a path that is not a regular file cannot be read as one (os.stat follows links)."""
-    if path.is_dir():
-        return "a folder, not a photo"
+    """Why a path that is not a regular file (nor a folder: said first) cannot be read as one
+    (os.stat follows links)."""
     return "not a regular file (a device or a pipe)" if path.exists() else "no such file"
 
 

@@ -21,7 +21,6 @@ from ..config import check_range
 from ..progress import CancelToken, ProgressSink, null_progress
 from ..colour.look import LookSettings, apply_look, remove_look
 from ..colour.match import match_frames
-from ..errors import Canceled
 from ..place import check_destination, place_group, remove_temp, sweep_abandoned, temp_path, write_failure
 from ..request import AnimateRequest
 from ..video.aspect import RATIOS, box_in_window, subject_window
@@ -282,7 +281,10 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
             except BaseException as exc:
                 remove_temp(video_tmp)
                 xmp_tmp.unlink(missing_ok=True)
-                failure = write_failure(exc, destination, f"the clip of {spec.photo_path.name}")
+                what = f"the clip of {spec.photo_path.name}"
+                if request.variants > 1:     # (the takes before it are in place: this one left nothing)
+                    what = f"take {variant + 1} of {request.variants} of {spec.photo_path.name}"
+                failure = write_failure(exc, destination, what)
                 if failure is not None:
                     raise failure from exc
                 raise
@@ -293,8 +295,9 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
                  "outputs": [str(p) for p in in_place.values()], **clip.info})
             if placed:
                 placed(list(in_place.values()))
-    except (Canceled, KeyboardInterrupt) as exc:   # (KeyboardInterrupt: Ctrl-C or SIGTERM, the CLI)
-        # Variants placed before the stop reached the job are kept: listed, not lost.
+    except BaseException as exc:   # (KeyboardInterrupt: Ctrl-C or SIGTERM, the CLI)
+        # Variants placed before a stop or a failure (a disk that filled at the third take)
+        # are kept: listed, not lost.
         exc.outputs = [str(p) for p in result.outputs]   # type: ignore[union-attr]
         raise
     result.info["software"] = f"Stillmotion {__version__}"

@@ -22,7 +22,7 @@ import os
 import signal
 import threading
 from multiprocessing.connection import Connection
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from ..errors import Canceled, StillmotionError, one_line
 from ..buffers import keep_freed_memory, release_freed_memory
@@ -40,11 +40,12 @@ class RenderCrashed(Exception):
 
 
 class JobFailed(Exception):
-    """A job that failed in the render process, with its {"code", "message"}."""
+    """A job that failed in the render process, with its {"code", "message"} and the takes
+    it had placed before it failed (kept)."""
 
-    def __init__(self, error: dict[str, str]) -> None:
+    def __init__(self, error: dict[str, str], outputs: Sequence[str] = ()) -> None:
         super().__init__(error.get("message", "job failed"))
-        self.error = error
+        self.error, self.outputs = error, list(outputs)
 
 
 def job_error(exc: BaseException) -> dict[str, str]:
@@ -115,7 +116,7 @@ def _child_main(conn: Connection, nice: int, idle: bool) -> None:
         except Canceled as exc:
             send({"event": "canceled", "outputs": exc.outputs})
         except BaseException as exc:  # every failure becomes the job's error, never the process's
-            send({"event": "failed", "error": job_error(exc)})
+            send({"event": "failed", "error": job_error(exc), "outputs": getattr(exc, "outputs", [])})
         else:
             send({"event": "done", "outputs": [str(p) for p in result.outputs], "info": result.info})
 
@@ -188,7 +189,7 @@ class RenderProcess:
                 elif event == "canceled":
                     raise Canceled("canceled", message.get("outputs", ()))
                 elif event == "failed":
-                    raise JobFailed(message["error"])
+                    raise JobFailed(message["error"], message.get("outputs", ()))
         except (EOFError, OSError, BrokenPipeError) as exc:
             code, proc = None, self._proc     # (close() from another thread may clear _proc)
             if proc is not None:

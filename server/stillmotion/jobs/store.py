@@ -208,6 +208,17 @@ def _opt_path(value: str | None) -> Path | None:
     return Path(value) if value else None
 
 
+def _status_filter(statuses: Iterable[str] | None) -> tuple[str, list[Any]]:
+    """The WHERE clause (and its arguments) of a listing of only some statuses."""
+    wanted = list(statuses or ())
+    if not wanted:
+        return "", []
+    unknown = [s for s in wanted if s not in STATUSES]
+    if unknown:
+        raise InputError(f"unknown status {unknown[0]!r} (known: {', '.join(STATUSES)})")
+    return f" WHERE status IN ({','.join('?' * len(wanted))})", wanted
+
+
 def _row_to_job(row: sqlite3.Row) -> Job:
     return Job(
         id=row["id"], status=row["status"], priority=_PRIORITY_NAMES.get(row["priority"], "batch"),
@@ -422,18 +433,17 @@ class JobStore:
 
     def list(self, statuses: Iterable[str] | None = None, limit: int = 100) -> list[Job]:
         """Newest first, optionally only some statuses."""
-        sql, args = "SELECT * FROM jobs", []
-        if statuses:
-            wanted = [s for s in statuses]
-            unknown = [s for s in wanted if s not in STATUSES]
-            if unknown:
-                raise InputError(f"unknown status {unknown[0]!r} (known: {', '.join(STATUSES)})")
-            sql += f" WHERE status IN ({','.join('?' * len(wanted))})"
-            args.extend(wanted)
-        sql += " ORDER BY seq DESC LIMIT ?"
+        where, args = _status_filter(statuses)
         args.append(max(1, min(int(limit), LIST_LIMIT)))
         with self._connection() as conn:
-            return [_row_to_job(r) for r in conn.execute(sql, args).fetchall()]
+            return [_row_to_job(r) for r in
+                    conn.execute(f"SELECT * FROM jobs{where} ORDER BY seq DESC LIMIT ?", args).fetchall()]
+
+    def count(self, statuses: Iterable[str] | None = None) -> int:
+        """How many jobs `list` would give without its limit (400 queued, not the 100 listed)."""
+        where, args = _status_filter(statuses)
+        with self._connection() as conn:
+            return conn.execute(f"SELECT COUNT(*) FROM jobs{where}", args).fetchone()[0]
 
     def queue(self, limit: int = -1) -> list[Job]:
         """Queued jobs in the order they will run: priority, then first come first served."""

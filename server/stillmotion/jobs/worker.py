@@ -45,7 +45,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from .. import engines
 from ..config import check_choice, check_range
@@ -161,7 +161,7 @@ class Worker:
                 self.store.finish(job.id, job.owner, CANCELED)
                 placement.forget(job.destination, job.id)
             elif self.store.requeue(job.id, job.owner):
-                log.info("job %s: its process died while it ran; back in the queue", job.id)
+                log.info("job %s (%s): its process died while it ran; back in the queue", job.id, _photo_name(job))
                 requeued.append(job.id)
         return requeued
 
@@ -249,13 +249,13 @@ class Worker:
                 self._fail(job, {"code": "render_crashed", "message": str(exc)})
         except JobFailed as exc:
             if not self._skip_vanished_watch_photo(job):
-                self._fail(job, exc.error)
+                self._fail(job, exc.error, exc.outputs)
         except Exception as exc:
             if self._skip_vanished_watch_photo(job):
                 return
             if not isinstance(exc, (StillmotionError, OSError)):
-                log.exception("job %s failed unexpectedly", job.id)
-            self._fail(job, job_error(exc))
+                log.exception("job %s (%s) failed unexpectedly", job.id, _photo_name(job))
+            self._fail(job, job_error(exc), getattr(exc, "outputs", ()))
         else:
             # The job's JSON carries all of this too, but a watch folder's user has only the log
             # to learn what became of a photo, and that a sidecar beside it was set aside.
@@ -276,10 +276,12 @@ class Worker:
                 self._running.pop(job.id, None)
             self._wake.set()
 
-    def _fail(self, job: Job, error: dict[str, str], *, claimed: bool = True) -> None:
+    def _fail(self, job: Job, error: dict[str, str], kept: Sequence[str] = (), *, claimed: bool = True) -> None:
         """End `job` (claimed by this worker, or never claimed) as failed, said in the log and,
-        for a watch-folder photo, in a note where its clip would have gone (`[watch] failure_notes`)."""
-        if self.store.finish(job.id, self.owner if claimed else None, FAILED, error=error) is None:
+        for a watch-folder photo, in a note where its clip would have gone (`[watch] failure_notes`).
+        `kept`: the takes placed before the failure (a disk that filled at the third), listed in
+        the job's outputs as a cancelled job's are."""
+        if self.store.finish(job.id, self.owner if claimed else None, FAILED, error=error, outputs=kept) is None:
             return   # ended meanwhile (cancelled, or by another process)
         why = error.get("message", error.get("code", "failed"))
         _log_failed(job, why)

@@ -124,6 +124,18 @@ def test_web_formats(frames: list[np.ndarray], tmp_path: Path, fmt: str) -> None
         # GIF has no colour tag: by convention it is sRGB, which the frames are.
 
 
+def test_webp_of_a_clip_that_does_not_move_is_written(frames: list[np.ndarray], tmp_path: Path) -> None:
+    """libwebp writes identical frames (a flat photo, --motion 0 --camera none) as a still
+    WebP without the extended header: this was a ValueError traceback and no clip."""
+    path = tmp_path / "clip.webp"
+    assert write([frames[0]] * N, path, "webp") == N
+    with Image.open(path) as image:
+        assert image.format == "WEBP" and image.size == SIZE
+        profile = ImageCms.ImageCmsProfile(__import__("io").BytesIO(image.info["icc_profile"]))
+        assert "sRGB" in ImageCms.getProfileDescription(profile)
+        assert psnr(np.asarray(image.convert("RGB"), np.float32) / 255, frames[0]) > 30
+
+
 def test_gif_written_frame_by_frame_is_pillows_gif(frames: list[np.ndarray], tmp_path: Path) -> None:
     """The streamed GIF shows exactly what Pillow's save_all makes of the same frames (one
     palette from the first frame), loops forever, and keeps the frame time."""

@@ -255,7 +255,7 @@ class _WebPWriter(_Muxing):
     """
 
     def __init__(self, path: Path, width: int, height: int, fps: float, settings: EncodeSettings) -> None:
-        self.path = path
+        self.path, self.size = path, (width, height)
         self.container = av.open(str(path), "w", format="webp", options={"loop": "0"})
         self.stream = _add_stream(self.container, "libwebp_anim", frame_rate(fps))
         self.stream.width, self.stream.height, self.stream.pix_fmt = width, height, "bgra"
@@ -269,16 +269,25 @@ class _WebPWriter(_Muxing):
         if not self.sent:
             raise ValueError("no frames to encode")
         from ..colour import icc
-        _add_icc_to_webp(self.path, icc.srgb_profile_bytes())
+        _add_icc_to_webp(self.path, icc.srgb_profile_bytes(), *self.size)
 
 
-def _add_icc_to_webp(path: Path, profile: bytes) -> None:
+def _add_icc_to_webp(path: Path, profile: bytes, width: int, height: int) -> None:
     """Give an extended (VP8X) WebP an ICCP chunk, as the WebP container spec places it: right
     after VP8X, with VP8X's ICC flag set. Written as a new file, then renamed over `path`
-    (an in-place rewrite that runs out of disk would leave a cut file and say nothing)."""
+    (an in-place rewrite that runs out of disk would leave a cut file and say nothing).
+
+    libwebp writes a clip whose frames are all the same (a flat photo, `--motion 0 --camera
+    none`) as a simple, still WebP (one VP8/VP8L chunk): it is given the VP8X header the ICC
+    profile needs, with the `width` x `height` canvas."""
     data = path.read_bytes()
-    if data[:4] != b"RIFF" or data[8:12] != b"WEBP" or data[12:16] != b"VP8X":
-        raise ValueError(f"{path.name}: not an extended WebP (FFmpeg's animated WebP always is)")
+    if data[:4] != b"RIFF" or data[8:12] != b"WEBP":
+        raise ValueError(f"{path.name}: not a WebP")
+    if data[12:16] in (b"VP8 ", b"VP8L"):
+        canvas = (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
+        data = data[:12] + b"VP8X" + (10).to_bytes(4, "little") + bytes(4) + canvas + data[12:]
+    if data[12:16] != b"VP8X":
+        raise ValueError(f"{path.name}: not a simple or an extended WebP")
     vp8x_end = 20 + int.from_bytes(data[16:20], "little")
     iccp = b"ICCP" + len(profile).to_bytes(4, "little") + profile + b"\0" * (len(profile) & 1)
     chunks = data[12:20] + bytes([data[20] | 0x20]) + data[21:vp8x_end] + iccp + data[vp8x_end:]

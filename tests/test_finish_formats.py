@@ -64,6 +64,25 @@ def test_video_formats(frames: list[np.ndarray], tmp_path: Path, fmt: str, codec
     assert len(back) == N and psnr(back[2], frames[2]) > 30
 
 
+@pytest.mark.parametrize("rgb, ycbcr", [
+    ((1.0, 1.0, 1.0), (940, 512, 512)),             # white is legal white, not 943
+    ((0.0, 0.0, 0.0), (64, 512, 512)),
+    ((200 / 255, 60 / 255, 30 / 255), (365, 403, 763)),  # BT.709: 364.9, 402.9, 762.8
+    ((0.0, 0.0, 1.0), (127, 960, 471)),
+])
+def test_prores_levels_are_bt709_limited_range(tmp_path: Path, rgb: tuple, ycbcr: tuple) -> None:
+    """A flat colour comes back as the 10-bit code values an editor's scopes expect (swscale's
+    16-bit RGB path scaled by 1023/255: white was 943, every colour 0.35 % too bright)."""
+    frame = np.empty((32, 64, 3), np.float32)
+    frame[...] = rgb
+    path = tmp_path / "flat.mov"
+    encode(iter([frame] * 2), path, width=64, height=32, fps=24.0, settings=EncodeSettings(fmt="mov"))
+    with av.open(str(path)) as container:
+        decoded = next(container.decode(video=0))
+    planes = [np.frombuffer(plane, np.uint16).reshape(plane.height, -1)[:, :plane.width] for plane in decoded.planes]
+    assert tuple(int(np.median(plane)) for plane in planes) == ycbcr
+
+
 def test_progress_counts_the_frames_the_encoder_has_finished(frames: list[np.ndarray], tmp_path: Path) -> None:
     """x264 holds its lookahead's frames: progress said 100 % as the last frame went in, and a
     3 s clip's bar sat at 95 % for 6 of its 20 s while the encoder finished them."""

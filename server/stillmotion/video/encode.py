@@ -171,6 +171,22 @@ class _Muxing:
             pass
 
 
+# BT.709 R'G'B' -> Y', Cb, Cr (Kr 0.2126, Kb 0.0722), and each row's limited-range scale and
+# offset at 16 bits (219 and 16, 224 and 128, times 256).
+_RGB_TO_YCBCR709 = np.array([[0.2126, 0.7152, 0.0722],
+                             [-0.2126 / 1.8556, -0.7152 / 1.8556, 0.5],
+                             [0.5, -0.7152 / 1.5748, -0.0722 / 1.5748]], np.float32)
+_LIMITED16_SCALE = np.array([219 * 256, 224 * 256, 224 * 256], np.float32)
+_LIMITED16_OFFSET = np.array([16 * 256, 128 * 256, 128 * 256], np.float32) + 0.5   # + rounding
+
+
+def _ycbcr709_limited16(frame: np.ndarray) -> np.ndarray:
+    """Float sRGB-encoded RGB [0,1] (HxWx3) as limited-range BT.709 Y'CbCr 4:4:4, 16-bit."""
+    ycbcr = np.clip(frame, 0.0, 1.0) @ (_RGB_TO_YCBCR709.T * _LIMITED16_SCALE)
+    ycbcr += _LIMITED16_OFFSET
+    return ycbcr.astype(np.uint16)
+
+
 class _AVWriter(_Muxing):
     """MP4 (H.264, HEVC) and MOV (ProRes). Each packet out is one frame encoded: `on_encoded`
     is told their count. (x264's lookahead holds ~40 frames: counted as they went in, a 3 s
@@ -192,7 +208,6 @@ class _AVWriter(_Muxing):
             self.stream = _add_stream(self.container, "prores_ks", rate)
             self.stream.pix_fmt = self.pix_fmt = "yuv422p10le"
             options = {"profile": "3", "vendor": "apl0"}  # 3 = ProRes 422 HQ
-            self._rgb_format, self._rgb_scale, self._rgb_dtype = "rgb48le", 65535.0, np.uint16
         else:
             self.container = av.open(str(path), "w", format="mp4",
                                      options={"movflags": "+faststart+write_colr"})
@@ -203,7 +218,6 @@ class _AVWriter(_Muxing):
             if settings.codec == "hevc":
                 self.stream.codec_tag = "hvc1"  # Apple players refuse the default hev1
                 options["x265-params"] = "log-level=error"
-            self._rgb_format, self._rgb_scale, self._rgb_dtype = "rgb24", 255.0, np.uint8
         self.stream.width, self.stream.height = width, height
         ctx = self.stream.codec_context
         ctx.color_primaries = ctx.color_trc = ctx.colorspace = _BT709
@@ -217,7 +231,7 @@ class _AVWriter(_Muxing):
     def write(self, frame: np.ndarray) -> None:
         if frame.shape[:2] != (self.height, self.width):
             raise ValueError(f"frame is {frame.shape[1]}x{frame.shape[0]}, stream is {self.width}x{self.height}")
-        if self._rgb_dtype is np.uint8:
+        if self.pix_fmt == "yuv420p":
             # One saturating OpenCV pass (round to nearest), ~5x faster than clip/scale/astype,
             # into buffers kept from frame to frame, wrapped (not copied) for the conversion
             # below, which writes a new frame: fresh full-size buffers would cost a
@@ -227,13 +241,18 @@ class _AVWriter(_Muxing):
             clipped, rgb = self._scratch
             cv2.max(frame, 0.0, dst=clipped)
             cv2.convertScaleAbs(clipped, dst=rgb, alpha=255.0)
-            vf = av.VideoFrame.from_numpy_buffer(rgb, format=self._rgb_format)
+            vf = av.VideoFrame.from_numpy_buffer(rgb, format="rgb24")
+            src_range = "JPEG"     # explicit BT.709 matrix, full-range RGB in
         else:
-            rgb = (np.clip(frame, 0.0, 1.0) * self._rgb_scale + 0.5).astype(self._rgb_dtype)
-            vf = av.VideoFrame.from_ndarray(rgb, format=self._rgb_format)
-        # Explicit BT.709 matrix, full-range RGB in, limited-range Y'CbCr out.
+            # swscale scales 16-bit RGB to 10-bit limited range by 1023/255 instead of 4:
+            # white came out at Y' 943, not 940 (0.35 % too bright, over legal white in
+            # an editor's scopes). So the matrix is applied here, and swscale only
+            # subsamples the chroma of 16-bit Y'CbCr, whose range it leaves alone.
+            vf = av.VideoFrame.from_ndarray(_ycbcr709_limited16(frame), format="yuv444p16le")
+            src_range = "MPEG"
+        # Limited-range BT.709 Y'CbCr out.
         yuv = vf.reformat(format=self.pix_fmt, src_colorspace="itu709", dst_colorspace="itu709",
-                          src_color_range="JPEG", dst_color_range="MPEG",
+                          src_color_range=src_range, dst_color_range="MPEG",
                           dst_color_trc=_BT709, dst_color_primaries=_BT709,
                           interpolation="BICUBIC")
         self._send(yuv)

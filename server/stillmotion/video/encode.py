@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 from PIL import GifImagePlugin, Image
 
+from ..colour import ycbcr
 from ..config import check_choice, check_range
 from ..errors import InputError, JobError
 from ..photo import to_uint8
@@ -171,20 +172,24 @@ class _Muxing:
             pass
 
 
-# BT.709 R'G'B' -> Y', Cb, Cr (Kr 0.2126, Kb 0.0722), and each row's limited-range scale and
-# offset at 16 bits (219 and 16, 224 and 128, times 256).
-_RGB_TO_YCBCR709 = np.array([[0.2126, 0.7152, 0.0722],
-                             [-0.2126 / 1.8556, -0.7152 / 1.8556, 0.5],
-                             [0.5, -0.7152 / 1.5748, -0.0722 / 1.5748]], np.float32)
-_LIMITED16_SCALE = np.array([219 * 256, 224 * 256, 224 * 256], np.float32)
-_LIMITED16_OFFSET = np.array([16 * 256, 128 * 256, 128 * 256], np.float32) + 0.5   # + rounding
+def _rgb_to_ycbcr(kr: float, kb: float) -> np.ndarray:
+    """The R'G'B' -> Y', Cb, Cr matrix (rows) for the luma coefficients Kr, Kb."""
+    kg = 1.0 - kr - kb
+    return np.array([[kr, kg, kb],
+                     [-kr / (2 - 2 * kb), -kg / (2 - 2 * kb), 0.5],
+                     [0.5, -kg / (2 - 2 * kr), -kb / (2 - 2 * kr)]], np.float32)
+
+
+# BT.709 to limited range at 16 bits: Y' 16..235, Cb and Cr 16..240 around 128, times 256.
+_TO_LIMITED16 = _rgb_to_ycbcr(*ycbcr.COEFFICIENTS["itu709"]).T * np.array([219, 224, 224], np.float32) * 256
+_LIMITED16_OFFSET = np.array([16, 128, 128], np.float32) * 256 + 0.5   # + 0.5: rounds as it truncates
 
 
 def _ycbcr709_limited16(frame: np.ndarray) -> np.ndarray:
     """Float sRGB-encoded RGB [0,1] (HxWx3) as limited-range BT.709 Y'CbCr 4:4:4, 16-bit."""
-    ycbcr = np.clip(frame, 0.0, 1.0) @ (_RGB_TO_YCBCR709.T * _LIMITED16_SCALE)
-    ycbcr += _LIMITED16_OFFSET
-    return ycbcr.astype(np.uint16)
+    out = np.clip(frame, 0.0, 1.0) @ _TO_LIMITED16
+    out += _LIMITED16_OFFSET
+    return out.astype(np.uint16)
 
 
 class _AVWriter(_Muxing):

@@ -18,7 +18,7 @@ from PIL import Image, ImageCms
 
 from stillmotion import cli
 from stillmotion.video.decode import frame_times, read_frames
-from stillmotion.video.encode import EncodeSettings, FrameTimes, encode
+from stillmotion.video.encode import CRF_RANGE, EncodeSettings, FrameTimes, encode
 from support import save_photo, skimage_photo
 
 SIZE = (160, 96)
@@ -81,6 +81,15 @@ def test_prores_levels_are_bt709_limited_range(tmp_path: Path, rgb: tuple, ycbcr
         decoded = next(container.decode(video=0))
     planes = [np.frombuffer(plane, np.uint16).reshape(plane.height, -1)[:, :plane.width] for plane in decoded.planes]
     assert tuple(int(np.median(plane)) for plane in planes) == ycbcr
+
+
+def test_the_best_crf_the_config_takes_is_still_a_high_profile_h264(frames: list[np.ndarray], tmp_path: Path) -> None:
+    """crf 0 was lossless H.264, High 4:4:4 Predictive, which QuickTime, Safari and phones refuse."""
+    path = tmp_path / "best.mp4"
+    encode(iter(frames), path, width=SIZE[0], height=SIZE[1], fps=24.0,
+           settings=EncodeSettings(crf=CRF_RANGE[0]))       # (ultrafast would be Baseline)
+    with av.open(str(path)) as container:
+        assert container.streams.video[0].codec_context.profile == "High"
 
 
 def test_progress_counts_the_frames_the_encoder_has_finished(frames: list[np.ndarray], tmp_path: Path) -> None:

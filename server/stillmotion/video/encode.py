@@ -38,10 +38,12 @@ _LIMITED = 1  # AVCOL_RANGE_MPEG
 
 WEBP_QUALITY = 90    # lossy; what Pillow's writer was given before
 SUFFIX = {"mp4": ".mp4", "mov": ".mov", "gif": ".gif", "webp": ".webp", "tiff": ""}
-# [output] preset and crf: what libx264 and libx265 both accept.
+# [output] preset and crf: what libx264 and libx265 both accept. Not crf 0: that is lossless
+# H.264, which libx264 writes in the High 4:4:4 Predictive profile, and QuickTime, Safari,
+# iPhones and most browsers refuse to play it (crf 1 is still High profile).
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
            "veryslow", "placebo")
-CRF_RANGE = (0, 51)
+CRF_RANGE = (1, 51)
 
 
 @dataclass(frozen=True)

@@ -777,7 +777,7 @@ def test_every_option_of_every_command_says_what_it_is():
     ("STILLMOTION__OUTPUT__LONG_EDGE", "0", "[output] long_edge must be between 64 and 16384; got 0"),
     ("STILLMOTION__ANIMATE__FPS", "500", "[animate] fps must be between 1 and 120; got 500"),
     ("STILLMOTION__ANIMATE__STYLE_CONSISTENCY", "5", "[animate] style_consistency must be between 0.0 and 1.0"),
-    ("STILLMOTION__OUTPUT__CRF", "99", "[output] crf must be between 0 and 51; got 99"),
+    ("STILLMOTION__OUTPUT__CRF", "99", "[output] crf must be between 1 and 51; got 99"),
 ])
 def test_a_bad_config_value_is_one_line_and_exit_2_before_any_work(photo_jpg, fast_config, capsys, monkeypatch,
                                                                    variable, value, says):

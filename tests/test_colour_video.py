@@ -367,6 +367,11 @@ def _hdr_clip(path: Path) -> None:
             out.mux(packet)
 
 
+def _flat_frames(n: int) -> list[np.ndarray]:
+    """n frames of 32x16, each a little lighter than the one before."""
+    return [np.full((16, 32, 3), 0.2 + 0.1 * k, np.float32) for k in range(n)]
+
+
 def test_match_bad_input_is_one_clear_line(drifted_mp4, tmp_path: Path, capsys) -> None:
     clip, photo, _ = drifted_mp4
     junk = tmp_path / "junk.mp4"
@@ -375,9 +380,12 @@ def test_match_bad_input_is_one_clear_line(drifted_mp4, tmp_path: Path, capsys) 
     cut.write_bytes(clip.read_bytes()[: clip.stat().st_size * 3 // 5])
     hlg = tmp_path / "phone.mov"          # an HDR (HLG) clip, as phones record by default
     _hdr_clip(hlg)
+    webp = tmp_path / "cafe.motion.webp"  # Stillmotion's own web clip: FFmpeg cannot decode it
+    encode((f for f in _flat_frames(3)), webp, width=32, height=16, fps=24, settings=EncodeSettings(fmt="webp"))
     cases = [
         (["match", str(hlg), "--to", str(photo)], "phone.mov: an HDR clip (HLG)"),
         (["match", str(cut), "--to", str(photo)], "cut.mp4: the video data is damaged or truncated"),
+        (["match", str(webp), "--to", str(photo)], "cafe.motion.webp: an animated WebP, which FFmpeg cannot decode"),
         (["match", str(junk), "--to", str(photo)], "junk.mp4"),
         (["match", str(clip), "--to", str(tmp_path / "missing.jpg")], "missing.jpg"),
         (["match", str(photo), "--to", str(photo)], "not a video"),

@@ -287,8 +287,8 @@ BAD_VALUES = [
     ("animate", "profile", '"wedding"', "one of auto, portrait"),
     ("output", "preset", '"bogus"', "one of ultrafast, superfast, veryfast, faster, fast, medium, slow, "
                                     "slower, veryslow, placebo; got 'bogus'"),
-    ("output", "crf", "99", "between 0 and 51; got 99"),
-    ("output", "crf", "-1", "between 0 and 51"),
+    ("output", "crf", "99", "between 1 and 51; got 99"),
+    ("output", "crf", "0", "between 1 and 51; got 0"),   # lossless H.264: Apple players refuse it
     ("output", "long_edge", "0", "between 64 and 16384; got 0"),
     ("output", "web_long_edge", "-5", "between 64 and 16384"),
     ("colour", "lut_size", "3", "between 5 and 65"),

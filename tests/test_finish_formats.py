@@ -18,7 +18,7 @@ from PIL import Image, ImageCms
 
 from stillmotion import cli
 from stillmotion.video.decode import frame_times, read_frames
-from stillmotion.video.encode import EncodeSettings, FrameTimes, encode
+from stillmotion.video.encode import CRF_RANGE, EncodeSettings, FrameTimes, encode
 from support import save_photo, skimage_photo
 
 SIZE = (160, 96)
@@ -62,6 +62,34 @@ def test_video_formats(frames: list[np.ndarray], tmp_path: Path, fmt: str, codec
     assert decoded == N
     back = list(read_frames(path))
     assert len(back) == N and psnr(back[2], frames[2]) > 30
+
+
+@pytest.mark.parametrize("rgb, ycbcr", [
+    ((1.0, 1.0, 1.0), (940, 512, 512)),             # white is legal white, not 943
+    ((0.0, 0.0, 0.0), (64, 512, 512)),
+    ((200 / 255, 60 / 255, 30 / 255), (365, 403, 763)),  # BT.709: 364.9, 402.9, 762.8
+    ((0.0, 0.0, 1.0), (127, 960, 471)),
+])
+def test_prores_levels_are_bt709_limited_range(tmp_path: Path, rgb: tuple, ycbcr: tuple) -> None:
+    """A flat colour comes back as the 10-bit code values an editor's scopes expect (swscale's
+    16-bit RGB path scaled by 1023/255: white was 943, every colour 0.35 % too bright)."""
+    frame = np.empty((32, 64, 3), np.float32)
+    frame[...] = rgb
+    path = tmp_path / "flat.mov"
+    encode(iter([frame] * 2), path, width=64, height=32, fps=24.0, settings=EncodeSettings(fmt="mov"))
+    with av.open(str(path)) as container:
+        decoded = next(container.decode(video=0))
+    planes = [np.frombuffer(plane, np.uint16).reshape(plane.height, -1)[:, :plane.width] for plane in decoded.planes]
+    assert tuple(int(np.median(plane)) for plane in planes) == ycbcr
+
+
+def test_the_best_crf_the_config_takes_is_still_a_high_profile_h264(frames: list[np.ndarray], tmp_path: Path) -> None:
+    """crf 0 was lossless H.264, High 4:4:4 Predictive, which QuickTime, Safari and phones refuse."""
+    path = tmp_path / "best.mp4"
+    encode(iter(frames), path, width=SIZE[0], height=SIZE[1], fps=24.0,
+           settings=EncodeSettings(crf=CRF_RANGE[0]))       # (ultrafast would be Baseline)
+    with av.open(str(path)) as container:
+        assert container.streams.video[0].codec_context.profile == "High"
 
 
 def test_progress_counts_the_frames_the_encoder_has_finished(frames: list[np.ndarray], tmp_path: Path) -> None:
@@ -122,6 +150,18 @@ def test_web_formats(frames: list[np.ndarray], tmp_path: Path, fmt: str) -> None
         durations = _webp_frame_durations(path.read_bytes())
         assert len(durations) == N and set(durations) <= {41, 42} and abs(sum(durations) - 1000 * N / 24) < 2
         # GIF has no colour tag: by convention it is sRGB, which the frames are.
+
+
+def test_webp_of_a_clip_that_does_not_move_is_written(frames: list[np.ndarray], tmp_path: Path) -> None:
+    """libwebp writes identical frames (a flat photo, --motion 0 --camera none) as a still
+    WebP without the extended header: this was a ValueError traceback and no clip."""
+    path = tmp_path / "clip.webp"
+    assert write([frames[0]] * N, path, "webp") == N
+    with Image.open(path) as image:
+        assert image.format == "WEBP" and image.size == SIZE
+        profile = ImageCms.ImageCmsProfile(__import__("io").BytesIO(image.info["icc_profile"]))
+        assert "sRGB" in ImageCms.getProfileDescription(profile)
+        assert psnr(np.asarray(image.convert("RGB"), np.float32) / 255, frames[0]) > 30
 
 
 def test_gif_written_frame_by_frame_is_pillows_gif(frames: list[np.ndarray], tmp_path: Path) -> None:

@@ -105,7 +105,24 @@ def _quarter_turns(frame: av.VideoFrame) -> int:
 
 
 def _unreadable(path: str | os.PathLike, exc: BaseException) -> InputError:
-    return InputError(f"{Path(path).name}: not a video Stillmotion can read ({exc})")
+    name = Path(path).name
+    if _is_animated_webp(path):
+        # FFmpeg reads a WebP's first picture only, and an animated one not at all ("Invalid
+        # data found", as if the file were damaged): Stillmotion's own .webp clips among them.
+        return InputError(f"{name}: an animated WebP, which FFmpeg cannot decode; match the clip "
+                          "as MP4 or MOV (animate --format mp4 or mov makes one)")
+    return InputError(f"{name}: not a video Stillmotion can read ({exc})")
+
+
+def _is_animated_webp(path: str | os.PathLike) -> bool:
+    """RIFF/WEBP with an extended header (VP8X) whose animation flag is set."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(21)
+    except OSError:
+        return False
+    return (len(head) == 21 and head[:4] == b"RIFF" and head[8:16] == b"WEBPVP8X"
+            and bool(head[20] & 0x02))
 
 
 def _pixels(frame: av.VideoFrame) -> np.ndarray:

@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 from PIL import GifImagePlugin, Image
 
+from ..colour import ycbcr
 from ..config import check_choice, check_range
 from ..errors import InputError, JobError
 from ..photo import to_uint8
@@ -37,10 +38,12 @@ _LIMITED = 1  # AVCOL_RANGE_MPEG
 
 WEBP_QUALITY = 90    # lossy; what Pillow's writer was given before
 SUFFIX = {"mp4": ".mp4", "mov": ".mov", "gif": ".gif", "webp": ".webp", "tiff": ""}
-# [output] preset and crf: what libx264 and libx265 both accept.
+# [output] preset and crf: what libx264 and libx265 both accept. Not crf 0: that is lossless
+# H.264, which libx264 writes in the High 4:4:4 Predictive profile, and QuickTime, Safari,
+# iPhones and most browsers refuse to play it (crf 1 is still High profile).
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
            "veryslow", "placebo")
-CRF_RANGE = (0, 51)
+CRF_RANGE = (1, 51)
 
 
 @dataclass(frozen=True)
@@ -171,6 +174,26 @@ class _Muxing:
             pass
 
 
+def _rgb_to_ycbcr(kr: float, kb: float) -> np.ndarray:
+    """The R'G'B' -> Y', Cb, Cr matrix (rows) for the luma coefficients Kr, Kb."""
+    kg = 1.0 - kr - kb
+    return np.array([[kr, kg, kb],
+                     [-kr / (2 - 2 * kb), -kg / (2 - 2 * kb), 0.5],
+                     [0.5, -kg / (2 - 2 * kr), -kb / (2 - 2 * kr)]], np.float32)
+
+
+# BT.709 to limited range at 16 bits: Y' 16..235, Cb and Cr 16..240 around 128, times 256.
+_TO_LIMITED16 = _rgb_to_ycbcr(*ycbcr.COEFFICIENTS["itu709"]).T * np.array([219, 224, 224], np.float32) * 256
+_LIMITED16_OFFSET = np.array([16, 128, 128], np.float32) * 256 + 0.5   # + 0.5: rounds as it truncates
+
+
+def _ycbcr709_limited16(frame: np.ndarray) -> np.ndarray:
+    """Float sRGB-encoded RGB [0,1] (HxWx3) as limited-range BT.709 Y'CbCr 4:4:4, 16-bit."""
+    out = np.clip(frame, 0.0, 1.0) @ _TO_LIMITED16
+    out += _LIMITED16_OFFSET
+    return out.astype(np.uint16)
+
+
 class _AVWriter(_Muxing):
     """MP4 (H.264, HEVC) and MOV (ProRes). Each packet out is one frame encoded: `on_encoded`
     is told their count. (x264's lookahead holds ~40 frames: counted as they went in, a 3 s
@@ -192,7 +215,6 @@ class _AVWriter(_Muxing):
             self.stream = _add_stream(self.container, "prores_ks", rate)
             self.stream.pix_fmt = self.pix_fmt = "yuv422p10le"
             options = {"profile": "3", "vendor": "apl0"}  # 3 = ProRes 422 HQ
-            self._rgb_format, self._rgb_scale, self._rgb_dtype = "rgb48le", 65535.0, np.uint16
         else:
             self.container = av.open(str(path), "w", format="mp4",
                                      options={"movflags": "+faststart+write_colr"})
@@ -203,7 +225,6 @@ class _AVWriter(_Muxing):
             if settings.codec == "hevc":
                 self.stream.codec_tag = "hvc1"  # Apple players refuse the default hev1
                 options["x265-params"] = "log-level=error"
-            self._rgb_format, self._rgb_scale, self._rgb_dtype = "rgb24", 255.0, np.uint8
         self.stream.width, self.stream.height = width, height
         ctx = self.stream.codec_context
         ctx.color_primaries = ctx.color_trc = ctx.colorspace = _BT709
@@ -217,7 +238,7 @@ class _AVWriter(_Muxing):
     def write(self, frame: np.ndarray) -> None:
         if frame.shape[:2] != (self.height, self.width):
             raise ValueError(f"frame is {frame.shape[1]}x{frame.shape[0]}, stream is {self.width}x{self.height}")
-        if self._rgb_dtype is np.uint8:
+        if self.pix_fmt == "yuv420p":
             # One saturating OpenCV pass (round to nearest), ~5x faster than clip/scale/astype,
             # into buffers kept from frame to frame, wrapped (not copied) for the conversion
             # below, which writes a new frame: fresh full-size buffers would cost a
@@ -227,13 +248,18 @@ class _AVWriter(_Muxing):
             clipped, rgb = self._scratch
             cv2.max(frame, 0.0, dst=clipped)
             cv2.convertScaleAbs(clipped, dst=rgb, alpha=255.0)
-            vf = av.VideoFrame.from_numpy_buffer(rgb, format=self._rgb_format)
+            vf = av.VideoFrame.from_numpy_buffer(rgb, format="rgb24")
+            src_range = "JPEG"     # explicit BT.709 matrix, full-range RGB in
         else:
-            rgb = (np.clip(frame, 0.0, 1.0) * self._rgb_scale + 0.5).astype(self._rgb_dtype)
-            vf = av.VideoFrame.from_ndarray(rgb, format=self._rgb_format)
-        # Explicit BT.709 matrix, full-range RGB in, limited-range Y'CbCr out.
+            # swscale scales 16-bit RGB to 10-bit limited range by 1023/255 instead of 4:
+            # white came out at Y' 943, not 940 (0.35 % too bright, over legal white in
+            # an editor's scopes). So the matrix is applied here, and swscale only
+            # subsamples the chroma of 16-bit Y'CbCr, whose range it leaves alone.
+            vf = av.VideoFrame.from_ndarray(_ycbcr709_limited16(frame), format="yuv444p16le")
+            src_range = "MPEG"
+        # Limited-range BT.709 Y'CbCr out.
         yuv = vf.reformat(format=self.pix_fmt, src_colorspace="itu709", dst_colorspace="itu709",
-                          src_color_range="JPEG", dst_color_range="MPEG",
+                          src_color_range=src_range, dst_color_range="MPEG",
                           dst_color_trc=_BT709, dst_color_primaries=_BT709,
                           interpolation="BICUBIC")
         self._send(yuv)
@@ -255,7 +281,7 @@ class _WebPWriter(_Muxing):
     """
 
     def __init__(self, path: Path, width: int, height: int, fps: float, settings: EncodeSettings) -> None:
-        self.path = path
+        self.path, self.size = path, (width, height)
         self.container = av.open(str(path), "w", format="webp", options={"loop": "0"})
         self.stream = _add_stream(self.container, "libwebp_anim", frame_rate(fps))
         self.stream.width, self.stream.height, self.stream.pix_fmt = width, height, "bgra"
@@ -269,16 +295,25 @@ class _WebPWriter(_Muxing):
         if not self.sent:
             raise ValueError("no frames to encode")
         from ..colour import icc
-        _add_icc_to_webp(self.path, icc.srgb_profile_bytes())
+        _add_icc_to_webp(self.path, icc.srgb_profile_bytes(), *self.size)
 
 
-def _add_icc_to_webp(path: Path, profile: bytes) -> None:
+def _add_icc_to_webp(path: Path, profile: bytes, width: int, height: int) -> None:
     """Give an extended (VP8X) WebP an ICCP chunk, as the WebP container spec places it: right
     after VP8X, with VP8X's ICC flag set. Written as a new file, then renamed over `path`
-    (an in-place rewrite that runs out of disk would leave a cut file and say nothing)."""
+    (an in-place rewrite that runs out of disk would leave a cut file and say nothing).
+
+    libwebp writes a clip whose frames are all the same (a flat photo, `--motion 0 --camera
+    none`) as a simple, still WebP (one VP8/VP8L chunk): it is given the VP8X header the ICC
+    profile needs, with the `width` x `height` canvas."""
     data = path.read_bytes()
-    if data[:4] != b"RIFF" or data[8:12] != b"WEBP" or data[12:16] != b"VP8X":
-        raise ValueError(f"{path.name}: not an extended WebP (FFmpeg's animated WebP always is)")
+    if data[:4] != b"RIFF" or data[8:12] != b"WEBP":
+        raise ValueError(f"{path.name}: not a WebP")
+    if data[12:16] in (b"VP8 ", b"VP8L"):
+        canvas = (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
+        data = data[:12] + b"VP8X" + (10).to_bytes(4, "little") + bytes(4) + canvas + data[12:]
+    if data[12:16] != b"VP8X":
+        raise ValueError(f"{path.name}: not a simple or an extended WebP")
     vp8x_end = 20 + int.from_bytes(data[16:20], "little")
     iccp = b"ICCP" + len(profile).to_bytes(4, "little") + profile + b"\0" * (len(profile) & 1)
     chunks = data[12:20] + bytes([data[20] | 0x20]) + data[21:vp8x_end] + iccp + data[vp8x_end:]

@@ -282,3 +282,16 @@ def test_an_encoder_missing_from_this_ffmpeg_is_a_clear_job_error(frames, tmp_pa
         with pytest.raises(JobError, match=r"no libnotreal encoder"):
             write(frames, tmp_path / f"clip.{fmt}", fmt)
     assert list(tmp_path.iterdir()) == []          # not even an empty file
+
+
+@pytest.mark.parametrize("fmt, name", [("mp4", "made.mp4"), ("mov", "made.mov")])
+def test_a_clip_says_when_it_was_made(frames: list[np.ndarray], tmp_path: Path, fmt: str, name: str) -> None:
+    """The movie header's creation time was 0 (1904-01-01): editors and Photos filed the clip there."""
+    import datetime
+
+    path = tmp_path / name
+    before = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    encode(iter(frames), path, width=SIZE[0], height=SIZE[1], fps=24.0, settings=EncodeSettings(fmt=fmt))
+    with av.open(str(path)) as container:
+        made = datetime.datetime.fromisoformat(container.metadata["creation_time"].replace("Z", "+00:00"))
+    assert before <= made <= datetime.datetime.now(datetime.timezone.utc)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -225,6 +226,9 @@ class _AVWriter(_Muxing):
             if settings.codec == "hevc":
                 self.stream.codec_tag = "hvc1"  # Apple players refuse the default hev1
                 options["x265-params"] = "log-level=error"
+        # When the clip was made (the time its XMP's xmp:CreateDate says): left out, the movie
+        # header says 1904-01-01, and editors and Photos file the clip under that date.
+        self.container.metadata["creation_time"] = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
         self.stream.width, self.stream.height = width, height
         ctx = self.stream.codec_context
         ctx.color_primaries = ctx.color_trc = ctx.colorspace = _BT709

@@ -46,13 +46,20 @@ class Descriptive:
         return list(seen)
 
 
+_KEYWORDS = ["dc:subject", "lr:hierarchicalSubject"]
+
+
 def parse(sources: Sources, warnings: list[str]) -> Descriptive:
     get = _Getter(sources, warnings)
     out = Descriptive(
         title=get.first(["dc:title"], values.text),
         caption=get.first(["dc:description"], values.text),
-        keywords=get.first(["dc:subject"], values.text_list) or [],
-        hierarchical_keywords=get.first(["lr:hierarchicalSubject"], values.text_list) or [],
+        # Flat and hierarchical keywords are one list under two names: both come from the
+        # strongest source that has either, or keywords removed in a sidecar's tool would
+        # come back through the photo's own lr:hierarchicalSubject (or dc:subject).
+        keywords=get.first(get.strongest(["dc:subject"], among=_KEYWORDS), values.text_list) or [],
+        hierarchical_keywords=get.first(get.strongest(["lr:hierarchicalSubject"], among=_KEYWORDS),
+                                        values.text_list) or [],
         rating=get.first(["xmp:Rating"], _rating),
         label=get.first(["xmp:Label"], values.text),
         creator=(get.first(["dc:creator"], values.text_list)
@@ -93,9 +100,8 @@ class _Getter:
         `strongest_source`: the keys name one field, and a later source's any name beats an
         earlier source's (sources overlay field by field, not name by name)."""
         if strongest_source:
-            rank = {origin: n for n, origin in enumerate(self.sources.used)}
             present = [k for k in keys if self.sources.get(k) is not None]
-            keys = sorted(present, key=lambda k: -rank.get(self.sources.get(k).origin, -1))   # (stable)
+            keys = sorted(present, key=lambda k: -self._rank(k))   # (stable)
         for key in keys:
             found = self.sources.get(key)
             if found is None:
@@ -105,6 +111,21 @@ class _Getter:
             except ValueError as exc:
                 self._warn(key, found.value, found.origin, exc)
         return None
+
+    def strongest(self, keys: list[str], *, among: list[str]) -> list[str]:
+        """`keys` less those set by a weaker source than the strongest that sets any of
+        `among` (the names of one field that must not be mixed from two sources)."""
+        present = [k for k in among if self.sources.get(k) is not None]
+        if not present:
+            return keys
+        top = max(self._rank(k) for k in present)
+        return [k for k in keys if self.sources.get(k) is not None and self._rank(k) == top]
+
+    def _rank(self, key: str) -> int:
+        """How strong the source that set `key` is (later in `sources.used` is stronger)."""
+        found = self.sources.get(key)
+        origin = found.origin if found is not None else None
+        return self.sources.used.index(origin) if origin in self.sources.used else -1
 
     def exif(self, keys: list[str], parser: Callable[[Any], Any]) -> Any:
         for key in keys:
@@ -119,11 +140,18 @@ class _Getter:
         self.warnings.append(bad_value(key, raw, origin, exc))
 
 
+_GPS_POSITION = ["exif:GPSLatitude", "exif:GPSLongitude"]
+
+
 def _gps(get: _Getter) -> GPS | None:
-    lat = get.first(["exif:GPSLatitude"], lambda v: values.xmp_gps(v, is_latitude=True))
-    lon = get.first(["exif:GPSLongitude"], lambda v: values.xmp_gps(v, is_latitude=False))
-    alt = get.first(["exif:GPSAltitude"], values.rational)
-    below = get.first(["exif:GPSAltitudeRef"], values.integer)
+    # One place: its altitude (and whether that is below sea level) from the source that
+    # gave the position, never another source's altitude pinned to a moved position.
+    lat = get.first(get.strongest(["exif:GPSLatitude"], among=_GPS_POSITION),
+                    lambda v: values.xmp_gps(v, is_latitude=True))
+    lon = get.first(get.strongest(["exif:GPSLongitude"], among=_GPS_POSITION),
+                    lambda v: values.xmp_gps(v, is_latitude=False))
+    alt = get.first(get.strongest(["exif:GPSAltitude"], among=_GPS_POSITION), values.rational)
+    below = get.first(get.strongest(["exif:GPSAltitudeRef"], among=_GPS_POSITION), values.integer)
     if lat is None or lon is None:
         exif = get.sources.exif
         ref_lat, ref_lon = exif.get("Exif.GPSInfo.GPSLatitudeRef", ""), exif.get("Exif.GPSInfo.GPSLongitudeRef", "")

@@ -21,6 +21,16 @@ class GPS:
 
 
 @dataclass
+class Location:
+    """Where the photo was taken, in words (IPTC Core; Lightroom's Location fields)."""
+    sublocation: str | None = None    # Iptc4xmpCore:Location
+    city: str | None = None           # photoshop:City
+    state: str | None = None          # photoshop:State
+    country: str | None = None        # photoshop:Country
+    country_code: str | None = None   # Iptc4xmpCore:CountryCode
+
+
+@dataclass
 class Descriptive:
     title: str | None = None
     caption: str | None = None                       # dc:description
@@ -29,12 +39,16 @@ class Descriptive:
     rating: int | None = None                        # -1 (rejected) .. 5
     label: str | None = None                         # xmp:Label ("Red", or any text)
     creator: list[str] = field(default_factory=list)
-    rights: str | None = None
+    rights: str | None = None                        # dc:rights, the copyright notice
+    usage_terms: str | None = None                   # xmpRights:UsageTerms
+    copyright_marked: bool | None = None             # xmpRights:Marked (Lightroom's Copyright Status)
+    rights_url: str | None = None                    # xmpRights:WebStatement
     capture_date: str | None = None                  # ISO 8601, as precise as the source
     camera_make: str | None = None
     camera_model: str | None = None
     lens: str | None = None
     gps: GPS | None = None
+    location: Location | None = None
 
     @property
     def all_keywords(self) -> list[str]:
@@ -65,6 +79,9 @@ def parse(sources: Sources, warnings: list[str]) -> Descriptive:
         creator=(get.first(["dc:creator"], values.text_list)
                  or get.exif(["Exif.Image.Artist"], lambda v: [values.text(v)]) or []),
         rights=get.first(["dc:rights"], values.text) or get.exif(["Exif.Image.Copyright"], values.text),
+        usage_terms=get.first(["xmpRights:UsageTerms"], values.text),
+        copyright_marked=get.first(["xmpRights:Marked"], values.boolean),
+        rights_url=get.first(["xmpRights:WebStatement"], values.text),
         # One field under three names: the strongest source's (a sidecar over the photo's own
         # XMP), and within a source photoshop:DateCreated, which keeps the time zone and the
         # fraction of a second that Lightroom's exif:DateTimeOriginal may drop.
@@ -76,8 +93,10 @@ def parse(sources: Sources, warnings: list[str]) -> Descriptive:
         lens=(get.first(["exifEX:LensModel", "aux:Lens"], values.text)
               or get.exif(["Exif.Photo.LensModel"], values.text)),
         gps=_gps(get),
+        location=_location(get),
     )
-    for name in ("title", "caption", "label", "rights", "camera_make", "camera_model", "lens"):
+    for name in ("title", "caption", "label", "rights", "usage_terms", "rights_url", "camera_make",
+                 "camera_model", "lens"):
         value = getattr(out, name)
         if isinstance(value, str):
             setattr(out, name, value.strip() or None)
@@ -164,3 +183,16 @@ def _gps(get: _Getter) -> GPS | None:
     if alt is not None and below == 1:
         alt = -alt
     return GPS(latitude=lat, longitude=lon, altitude=alt)
+
+
+_LOCATION = {"sublocation": "iptc:Location", "city": "photoshop:City", "state": "photoshop:State",
+             "country": "photoshop:Country", "country_code": "iptc:CountryCode"}
+
+
+def _location(get: _Getter) -> Location | None:
+    """One place, from one source: a sidecar that names another city does not keep the
+    photo's own sublocation or country."""
+    names = list(_LOCATION.values())
+    found = {field: get.first(get.strongest([key], among=names), values.text) for field, key in _LOCATION.items()}
+    found = {field: value.strip() for field, value in found.items() if value and value.strip()}
+    return Location(**found) if found else None

@@ -290,6 +290,24 @@ def test_gps_comes_from_one_source(fixtures_dir, tmp_path):
     assert gps.altitude is None
 
 
+def test_an_exif_only_capture_date_keeps_its_time_zone_and_fraction(fixtures_dir, tmp_path):
+    """A photo dated in EXIF only (digiKam's street photo; any phone JPEG): DateTimeOriginal
+    with SubSecTimeOriginal and, from EXIF 2.31 on, OffsetTimeOriginal. The clip's
+    photoshop:DateCreated dropped both, so a DAM in another zone placed the clip hours away
+    from its photo, and burst frames lost their order."""
+    import pyexiv2
+
+    photo = tmp_path / "street.jpg"
+    photo.write_bytes((fixtures_dir / "xmp" / "digikam.jpg").read_bytes())   # its date: EXIF only
+    assert metadata.read(photo).descriptive.capture_date == "2020-10-17T17:48:24.950488"
+    with pyexiv2.Image(str(photo)) as image:         # as a phone writes it
+        image.modify_exif({"Exif.Photo.OffsetTimeOriginal": "+02:00"})
+    assert metadata.read(photo).descriptive.capture_date == "2020-10-17T17:48:24.950488+02:00"
+    with pyexiv2.Image(str(photo)) as image:         # junk in either is left out, the date kept
+        image.modify_exif({"Exif.Photo.OffsetTimeOriginal": "   :  ", "Exif.Photo.SubSecTimeOriginal": "x"})
+    assert metadata.read(photo).descriptive.capture_date == "2020-10-17T17:48:24"
+
+
 def test_a_photo_whose_name_is_not_utf8_is_read(fixtures_dir, tmp_path):
     """A photo named in Latin-1 (copied from an old share or card: b"caf\\xe9.jpg") on a UTF-8
     system: pyexiv2 encoded the name as UTF-8 and `animate` died with a UnicodeEncodeError

@@ -6,6 +6,7 @@ photo only fills what no XMP source set.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -87,7 +88,7 @@ def parse(sources: Sources, warnings: list[str]) -> Descriptive:
         # fraction of a second that Lightroom's exif:DateTimeOriginal may drop.
         capture_date=(get.first(["photoshop:DateCreated", "exif:DateTimeOriginal", "xmp:CreateDate"], values.date,
                                 strongest_source=True)
-                      or get.exif(["Exif.Photo.DateTimeOriginal", "Exif.Image.DateTime"], values.date)),
+                      or _exif_capture_date(get)),
         camera_make=get.first(["tiff:Make"], values.text) or get.exif(["Exif.Image.Make"], values.text),
         camera_model=get.first(["tiff:Model"], values.text) or get.exif(["Exif.Image.Model"], values.text),
         lens=(get.first(["exifEX:LensModel", "aux:Lens"], values.text)
@@ -157,6 +158,30 @@ class _Getter:
 
     def _warn(self, key: str, raw: Any, origin: str, exc: Exception) -> None:
         self.warnings.append(bad_value(key, raw, origin, exc))
+
+
+# EXIF dates, best first, each with the tags that hold its fraction of a second and its
+# time zone (EXIF 2.31 OffsetTime*, which phones write; without it the date is local time).
+_EXIF_DATES = [("Exif.Photo.DateTimeOriginal", "Exif.Photo.SubSecTimeOriginal", "Exif.Photo.OffsetTimeOriginal"),
+               ("Exif.Image.DateTime", "Exif.Photo.SubSecTime", "Exif.Photo.OffsetTime")]
+_SUBSEC = re.compile(r"^\d+$")
+_OFFSET = re.compile(r"^(Z|[+-]\d{2}:\d{2})$")
+
+
+def _exif_capture_date(get: _Getter) -> str | None:
+    exif = get.sources.exif
+    for date_key, subsec_key, offset_key in _EXIF_DATES:
+        value = get.exif([date_key], values.date)
+        if value is None:
+            continue
+        subsec = str(exif.get(subsec_key, "")).strip()
+        if _SUBSEC.match(subsec) and len(value) == 19:            # seconds, and no fraction yet
+            value += "." + subsec
+        offset = str(exif.get(offset_key, "")).strip()
+        if _OFFSET.match(offset) and len(value) >= 19 and value[19:].lstrip(".0123456789") == "":
+            value += offset
+        return value
+    return None
 
 
 _GPS_POSITION = ["exif:GPSLatitude", "exif:GPSLongitude"]

@@ -272,6 +272,21 @@ def test_keywords_come_from_one_source_flat_and_hierarchical_together(fixtures_d
     assert meta.descriptive.creator == ["Patrik"]        # other fields still merge field by field
 
 
+def test_the_sidecar_named_after_the_whole_file_name_wins(fixtures_dir, tmp_path):
+    """RAW+JPEG: Lightroom's IMG_5910.xmp belongs to IMG_5910.CR2; darktable wrote
+    IMG_5910.jpg.xmp for the JPEG itself. The JPEG's clip took the raw's sidecar (its title,
+    rating, crop) and the JPEG's own sidecar was never read."""
+    for name in ("IMG_5910.jpg", "IMG_5910.xmp"):
+        (tmp_path / name).write_bytes((fixtures_dir / "xmp" / name).read_bytes())
+    (tmp_path / "IMG_5910.CR2").write_bytes(b"raw")
+    (tmp_path / "IMG_5910.jpg.xmp").write_bytes((fixtures_dir / "xmp" / "darktable-0096-lensfun.xmp").read_bytes())
+    meta = metadata.read(tmp_path / "IMG_5910.jpg")
+    assert meta.sources[-1] == "sidecar IMG_5910.jpg.xmp"
+    assert meta.descriptive.title == "t" and meta.descriptive.rating == 1
+    (tmp_path / "IMG_5910.jpg.xmp").unlink()          # alone, IMG.xmp is still found (Capture One)
+    assert metadata.read(tmp_path / "IMG_5910.jpg").sources[-1] == "sidecar IMG_5910.xmp"
+
+
 def test_gps_comes_from_one_source(fixtures_dir, tmp_path):
     """The photo's own XMP places it at Mono Lake, 2061.7 m up (as Photoshop writes EXIF GPS
     into XMP); a digiKam sidecar (real, latitude and longitude only) moves it to Prague. The

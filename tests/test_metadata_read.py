@@ -257,6 +257,72 @@ def test_sidecar_is_found_and_overrides_embedded_xmp(fixtures_dir, tmp_path):
     assert metadata.read(copy).descriptive.capture_date == "2003-03-03T03:03:03+05:30"
 
 
+def test_keywords_come_from_one_source_flat_and_hierarchical_together(fixtures_dir, tmp_path):
+    """A Lightroom JPEG (dc:subject and lr:hierarchicalSubject "Mono-tó", "USA") keyworded
+    again in digiKam, whose sidecar (a real digiKam 8.2 one) has dc:subject "Travel" and no
+    hierarchy. The clip said dc:subject "Travel" but lr:hierarchicalSubject "Mono-tó", "USA":
+    Lightroom imports both lists, so keywords removed in digiKam came back."""
+    photo = tmp_path / "IMG_6455.jpg"
+    photo.write_bytes((fixtures_dir / "xmp" / "IMG_6455.jpg").read_bytes())
+    assert metadata.read(photo).descriptive.hierarchical_keywords == ["Mono-tó", "USA"]
+    (tmp_path / "IMG_6455.jpg.xmp").write_bytes((fixtures_dir / "xmp" / "20240107_110258.jpg.xmp").read_bytes())
+    meta = metadata.read(photo)
+    assert meta.descriptive.keywords == ["Travel"]
+    assert meta.descriptive.hierarchical_keywords == []
+    assert meta.descriptive.creator == ["Patrik"]        # other fields still merge field by field
+
+
+def test_the_sidecar_named_after_the_whole_file_name_wins(fixtures_dir, tmp_path):
+    """RAW+JPEG: Lightroom's IMG_5910.xmp belongs to IMG_5910.CR2; darktable wrote
+    IMG_5910.jpg.xmp for the JPEG itself. The JPEG's clip took the raw's sidecar (its title,
+    rating, crop) and the JPEG's own sidecar was never read."""
+    for name in ("IMG_5910.jpg", "IMG_5910.xmp"):
+        (tmp_path / name).write_bytes((fixtures_dir / "xmp" / name).read_bytes())
+    (tmp_path / "IMG_5910.CR2").write_bytes(b"raw")
+    (tmp_path / "IMG_5910.jpg.xmp").write_bytes((fixtures_dir / "xmp" / "darktable-0096-lensfun.xmp").read_bytes())
+    meta = metadata.read(tmp_path / "IMG_5910.jpg")
+    assert meta.sources[-1] == "sidecar IMG_5910.jpg.xmp"
+    assert meta.descriptive.title == "t" and meta.descriptive.rating == 1
+    (tmp_path / "IMG_5910.jpg.xmp").unlink()          # alone, IMG.xmp is still found (Capture One)
+    assert metadata.read(tmp_path / "IMG_5910.jpg").sources[-1] == "sidecar IMG_5910.xmp"
+
+
+def test_gps_comes_from_one_source(fixtures_dir, tmp_path):
+    """The photo's own XMP places it at Mono Lake, 2061.7 m up (as Photoshop writes EXIF GPS
+    into XMP); a digiKam sidecar (real, latitude and longitude only) moves it to Prague. The
+    clip said Prague at 2061.7 m: the altitude of one place pinned to another."""
+    import pyexiv2
+
+    photo = tmp_path / "IMG_6455.jpg"
+    photo.write_bytes((fixtures_dir / "xmp" / "IMG_6455.jpg").read_bytes())
+    with pyexiv2.Image(str(photo)) as image:
+        image.modify_xmp({"Xmp.exif.GPSLatitude": "37,57.691300N", "Xmp.exif.GPSLongitude": "119,6.414200W",
+                          "Xmp.exif.GPSAltitude": "20617065/10000", "Xmp.exif.GPSAltitudeRef": "0"})
+    assert metadata.read(photo).descriptive.gps.altitude == pytest.approx(2061.7065)
+    (tmp_path / "IMG_6455.jpg.xmp").write_bytes((fixtures_dir / "xmp" / "20240107_110258.jpg.xmp").read_bytes())
+    gps = metadata.read(photo).descriptive.gps
+    assert (gps.latitude, gps.longitude) == pytest.approx((50.0895875, 14.3974095))
+    assert gps.altitude is None
+
+
+def test_an_exif_only_capture_date_keeps_its_time_zone_and_fraction(fixtures_dir, tmp_path):
+    """A photo dated in EXIF only (digiKam's street photo; any phone JPEG): DateTimeOriginal
+    with SubSecTimeOriginal and, from EXIF 2.31 on, OffsetTimeOriginal. The clip's
+    photoshop:DateCreated dropped both, so a DAM in another zone placed the clip hours away
+    from its photo, and burst frames lost their order."""
+    import pyexiv2
+
+    photo = tmp_path / "street.jpg"
+    photo.write_bytes((fixtures_dir / "xmp" / "digikam.jpg").read_bytes())   # its date: EXIF only
+    assert metadata.read(photo).descriptive.capture_date == "2020-10-17T17:48:24.950488"
+    with pyexiv2.Image(str(photo)) as image:         # as a phone writes it
+        image.modify_exif({"Exif.Photo.OffsetTimeOriginal": "+02:00"})
+    assert metadata.read(photo).descriptive.capture_date == "2020-10-17T17:48:24.950488+02:00"
+    with pyexiv2.Image(str(photo)) as image:         # junk in either is left out, the date kept
+        image.modify_exif({"Exif.Photo.OffsetTimeOriginal": "   :  ", "Exif.Photo.SubSecTimeOriginal": "x"})
+    assert metadata.read(photo).descriptive.capture_date == "2020-10-17T17:48:24"
+
+
 def test_a_photo_whose_name_is_not_utf8_is_read(fixtures_dir, tmp_path):
     """A photo named in Latin-1 (copied from an old share or card: b"caf\\xe9.jpg") on a UTF-8
     system: pyexiv2 encoded the name as UTF-8 and `animate` died with a UnicodeEncodeError

@@ -191,6 +191,28 @@ def test_gif_gets_sidecar_only(squirrel, tmp_path):
 def test_carry_gps_off_drops_location(squirrel):
     got = xmp_of_packet(metadata.build_packet(squirrel, PROVENANCE, original_path="/p", carry_gps=False))
     assert not any("GPS" in key for key in got)
+    assert not any(key.startswith(("Xmp.photoshop.City", "Xmp.photoshop.State", "Xmp.photoshop.Country",
+                                   "Xmp.iptc.")) for key in got)
+
+
+def test_usage_terms_copyright_status_and_location_are_carried(squirrel, fixtures_dir, tmp_path):
+    """A DAM's rights and place fields were dropped: a clip of a photo marked Copyrighted, "All
+    Rights Reserved", taken in Berkeley, California, said none of it (an agency upload
+    then carries no licence terms)."""
+    got = xmp_of_packet(metadata.build_packet(squirrel, PROVENANCE, original_path="/p"))
+    assert got["Xmp.photoshop.City"] == "Berkeley" and got["Xmp.photoshop.State"] == "California"
+    assert got["Xmp.photoshop.Country"] == "United States" and got["Xmp.iptc.CountryCode"] == "US"
+    photo = tmp_path / "IMG.png"
+    photo.write_bytes((fixtures_dir / "photos" / "kodim03.png").read_bytes())
+    flat = metadata.read(photo, sidecar=fixtures_dir / "xmp" / "flatxmp.xmp")
+    got = xmp_of_packet(metadata.build_packet(flat, PROVENANCE, original_path=photo))
+    assert got["Xmp.xmpRights.UsageTerms"] == {'lang="x-default"': "All Rights Reserved"}
+    assert got["Xmp.xmpRights.Marked"] == "True"
+    assert got["Xmp.dc.rights"] == {'lang="x-default"': "© Testmaster 2024"}
+    lightroom = metadata.read(photo, sidecar=fixtures_dir / "xmp" / "testimagedesc1.xmp")
+    got = xmp_of_packet(metadata.build_packet(lightroom, PROVENANCE, original_path=photo))
+    assert got["Xmp.iptc.Location"] == "Sublocation test"
+    assert got["Xmp.photoshop.City"] == "test city őúéáűóöí-.,)(=/%!+\"'"
 
 
 @pytest.mark.skipif(not hasattr(__import__("os"), "umask") or __import__("sys").platform == "win32",

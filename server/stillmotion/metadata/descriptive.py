@@ -6,6 +6,7 @@ photo only fills what no XMP source set.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -21,6 +22,16 @@ class GPS:
 
 
 @dataclass
+class Location:
+    """Where the photo was taken, in words (IPTC Core; Lightroom's Location fields)."""
+    sublocation: str | None = None    # Iptc4xmpCore:Location
+    city: str | None = None           # photoshop:City
+    state: str | None = None          # photoshop:State
+    country: str | None = None        # photoshop:Country
+    country_code: str | None = None   # Iptc4xmpCore:CountryCode
+
+
+@dataclass
 class Descriptive:
     title: str | None = None
     caption: str | None = None                       # dc:description
@@ -29,12 +40,16 @@ class Descriptive:
     rating: int | None = None                        # -1 (rejected) .. 5
     label: str | None = None                         # xmp:Label ("Red", or any text)
     creator: list[str] = field(default_factory=list)
-    rights: str | None = None
+    rights: str | None = None                        # dc:rights, the copyright notice
+    usage_terms: str | None = None                   # xmpRights:UsageTerms
+    copyright_marked: bool | None = None             # xmpRights:Marked (Lightroom's Copyright Status)
+    rights_url: str | None = None                    # xmpRights:WebStatement
     capture_date: str | None = None                  # ISO 8601, as precise as the source
     camera_make: str | None = None
     camera_model: str | None = None
     lens: str | None = None
     gps: GPS | None = None
+    location: Location | None = None
 
     @property
     def all_keywords(self) -> list[str]:
@@ -46,31 +61,43 @@ class Descriptive:
         return list(seen)
 
 
+_KEYWORDS = ["dc:subject", "lr:hierarchicalSubject"]
+
+
 def parse(sources: Sources, warnings: list[str]) -> Descriptive:
     get = _Getter(sources, warnings)
     out = Descriptive(
         title=get.first(["dc:title"], values.text),
         caption=get.first(["dc:description"], values.text),
-        keywords=get.first(["dc:subject"], values.text_list) or [],
-        hierarchical_keywords=get.first(["lr:hierarchicalSubject"], values.text_list) or [],
+        # Flat and hierarchical keywords are one list under two names: both come from the
+        # strongest source that has either, or keywords removed in a sidecar's tool would
+        # come back through the photo's own lr:hierarchicalSubject (or dc:subject).
+        keywords=get.first(get.strongest(["dc:subject"], among=_KEYWORDS), values.text_list) or [],
+        hierarchical_keywords=get.first(get.strongest(["lr:hierarchicalSubject"], among=_KEYWORDS),
+                                        values.text_list) or [],
         rating=get.first(["xmp:Rating"], _rating),
         label=get.first(["xmp:Label"], values.text),
         creator=(get.first(["dc:creator"], values.text_list)
                  or get.exif(["Exif.Image.Artist"], lambda v: [values.text(v)]) or []),
         rights=get.first(["dc:rights"], values.text) or get.exif(["Exif.Image.Copyright"], values.text),
+        usage_terms=get.first(["xmpRights:UsageTerms"], values.text),
+        copyright_marked=get.first(["xmpRights:Marked"], values.boolean),
+        rights_url=get.first(["xmpRights:WebStatement"], values.text),
         # One field under three names: the strongest source's (a sidecar over the photo's own
         # XMP), and within a source photoshop:DateCreated, which keeps the time zone and the
         # fraction of a second that Lightroom's exif:DateTimeOriginal may drop.
         capture_date=(get.first(["photoshop:DateCreated", "exif:DateTimeOriginal", "xmp:CreateDate"], values.date,
                                 strongest_source=True)
-                      or get.exif(["Exif.Photo.DateTimeOriginal", "Exif.Image.DateTime"], values.date)),
+                      or _exif_capture_date(get)),
         camera_make=get.first(["tiff:Make"], values.text) or get.exif(["Exif.Image.Make"], values.text),
         camera_model=get.first(["tiff:Model"], values.text) or get.exif(["Exif.Image.Model"], values.text),
         lens=(get.first(["exifEX:LensModel", "aux:Lens"], values.text)
               or get.exif(["Exif.Photo.LensModel"], values.text)),
         gps=_gps(get),
+        location=_location(get),
     )
-    for name in ("title", "caption", "label", "rights", "camera_make", "camera_model", "lens"):
+    for name in ("title", "caption", "label", "rights", "usage_terms", "rights_url", "camera_make",
+                 "camera_model", "lens"):
         value = getattr(out, name)
         if isinstance(value, str):
             setattr(out, name, value.strip() or None)
@@ -93,9 +120,8 @@ class _Getter:
         `strongest_source`: the keys name one field, and a later source's any name beats an
         earlier source's (sources overlay field by field, not name by name)."""
         if strongest_source:
-            rank = {origin: n for n, origin in enumerate(self.sources.used)}
             present = [k for k in keys if self.sources.get(k) is not None]
-            keys = sorted(present, key=lambda k: -rank.get(self.sources.get(k).origin, -1))   # (stable)
+            keys = sorted(present, key=lambda k: -self._rank(k))   # (stable)
         for key in keys:
             found = self.sources.get(key)
             if found is None:
@@ -105,6 +131,21 @@ class _Getter:
             except ValueError as exc:
                 self._warn(key, found.value, found.origin, exc)
         return None
+
+    def strongest(self, keys: list[str], *, among: list[str]) -> list[str]:
+        """`keys` less those set by a weaker source than the strongest that sets any of
+        `among` (the names of one field that must not be mixed from two sources)."""
+        present = [k for k in among if self.sources.get(k) is not None]
+        if not present:
+            return keys
+        top = max(self._rank(k) for k in present)
+        return [k for k in keys if self.sources.get(k) is not None and self._rank(k) == top]
+
+    def _rank(self, key: str) -> int:
+        """How strong the source that set `key` is (later in `sources.used` is stronger)."""
+        found = self.sources.get(key)
+        origin = found.origin if found is not None else None
+        return self.sources.used.index(origin) if origin in self.sources.used else -1
 
     def exif(self, keys: list[str], parser: Callable[[Any], Any]) -> Any:
         for key in keys:
@@ -119,11 +160,42 @@ class _Getter:
         self.warnings.append(bad_value(key, raw, origin, exc))
 
 
+# EXIF dates, best first, each with the tags that hold its fraction of a second and its
+# time zone (EXIF 2.31 OffsetTime*, which phones write; without it the date is local time).
+_EXIF_DATES = [("Exif.Photo.DateTimeOriginal", "Exif.Photo.SubSecTimeOriginal", "Exif.Photo.OffsetTimeOriginal"),
+               ("Exif.Image.DateTime", "Exif.Photo.SubSecTime", "Exif.Photo.OffsetTime")]
+_SUBSEC = re.compile(r"^\d+$")
+_OFFSET = re.compile(r"^(Z|[+-]\d{2}:\d{2})$")
+
+
+def _exif_capture_date(get: _Getter) -> str | None:
+    exif = get.sources.exif
+    for date_key, subsec_key, offset_key in _EXIF_DATES:
+        value = get.exif([date_key], values.date)
+        if value is None:
+            continue
+        subsec = str(exif.get(subsec_key, "")).strip()
+        if _SUBSEC.match(subsec) and len(value) == 19:            # seconds, and no fraction yet
+            value += "." + subsec
+        offset = str(exif.get(offset_key, "")).strip()
+        if _OFFSET.match(offset) and len(value) >= 19 and value[19:].lstrip(".0123456789") == "":
+            value += offset
+        return value
+    return None
+
+
+_GPS_POSITION = ["exif:GPSLatitude", "exif:GPSLongitude"]
+
+
 def _gps(get: _Getter) -> GPS | None:
-    lat = get.first(["exif:GPSLatitude"], lambda v: values.xmp_gps(v, is_latitude=True))
-    lon = get.first(["exif:GPSLongitude"], lambda v: values.xmp_gps(v, is_latitude=False))
-    alt = get.first(["exif:GPSAltitude"], values.rational)
-    below = get.first(["exif:GPSAltitudeRef"], values.integer)
+    # One place: its altitude (and whether that is below sea level) from the source that
+    # gave the position, never another source's altitude pinned to a moved position.
+    lat = get.first(get.strongest(["exif:GPSLatitude"], among=_GPS_POSITION),
+                    lambda v: values.xmp_gps(v, is_latitude=True))
+    lon = get.first(get.strongest(["exif:GPSLongitude"], among=_GPS_POSITION),
+                    lambda v: values.xmp_gps(v, is_latitude=False))
+    alt = get.first(get.strongest(["exif:GPSAltitude"], among=_GPS_POSITION), values.rational)
+    below = get.first(get.strongest(["exif:GPSAltitudeRef"], among=_GPS_POSITION), values.integer)
     if lat is None or lon is None:
         exif = get.sources.exif
         ref_lat, ref_lon = exif.get("Exif.GPSInfo.GPSLatitudeRef", ""), exif.get("Exif.GPSInfo.GPSLongitudeRef", "")
@@ -136,3 +208,16 @@ def _gps(get: _Getter) -> GPS | None:
     if alt is not None and below == 1:
         alt = -alt
     return GPS(latitude=lat, longitude=lon, altitude=alt)
+
+
+_LOCATION = {"sublocation": "iptc:Location", "city": "photoshop:City", "state": "photoshop:State",
+             "country": "photoshop:Country", "country_code": "iptc:CountryCode"}
+
+
+def _location(get: _Getter) -> Location | None:
+    """One place, from one source: a sidecar that names another city does not keep the
+    photo's own sublocation or country."""
+    names = list(_LOCATION.values())
+    found = {field: get.first(get.strongest([key], among=names), values.text) for field, key in _LOCATION.items()}
+    found = {field: value.strip() for field, value in found.items() if value and value.strip()}
+    return Location(**found) if found else None

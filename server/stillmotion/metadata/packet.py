@@ -2,7 +2,7 @@
 
 Contents:
 - the photo's descriptive fields carried over (title, caption, keywords, creator,
-  rights, rating, label, capture date, GPS);
+  rights and usage terms, rating, label, capture date, GPS and the location's names);
 - disclosure: Iptc4xmpExt:DigitalSourceType, AISystemUsed, AISystemVersionUsed,
   AIPromptInformation (IPTC Photo Metadata 2025.1);
 - provenance: every setting needed to reproduce the clip, under the `stillmotion`
@@ -36,7 +36,9 @@ NS = {
     "xmp": "http://ns.adobe.com/xap/1.0/",
     "xmpMM": "http://ns.adobe.com/xap/1.0/mm/",
     "stRef": "http://ns.adobe.com/xap/1.0/sType/ResourceRef#",
+    "xmpRights": "http://ns.adobe.com/xap/1.0/rights/",
     "photoshop": "http://ns.adobe.com/photoshop/1.0/",
+    "Iptc4xmpCore": "http://iptc.org/std/Iptc4xmpCore/1.0/xmlns/",
     "exif": "http://ns.adobe.com/exif/1.0/",
     "lr": "http://ns.adobe.com/lightroom/1.0/",
     "Iptc4xmpExt": "http://iptc.org/std/Iptc4xmpExt/2008-02-29/",
@@ -122,6 +124,10 @@ def build_packet(meta: PhotoMetadata | None, provenance: Mapping[str, Any], *, o
         _lang_alt(desc, "dc", "title", d.title)
         _lang_alt(desc, "dc", "description", d.caption)
         _lang_alt(desc, "dc", "rights", d.rights)
+        _lang_alt(desc, "xmpRights", "UsageTerms", d.usage_terms)
+        if d.copyright_marked is not None:
+            _simple(desc, "xmpRights", "Marked", provenance_text(d.copyright_marked))
+        _simple(desc, "xmpRights", "WebStatement", d.rights_url)
         _array(desc, "dc", "creator", "Seq", d.creator)
         _array(desc, "dc", "subject", "Bag", d.keywords)
         _array(desc, "lr", "hierarchicalSubject", "Bag", d.hierarchical_keywords)
@@ -136,6 +142,12 @@ def build_packet(meta: PhotoMetadata | None, provenance: Mapping[str, Any], *, o
             if d.gps.altitude is not None:
                 _simple(desc, "exif", "GPSAltitude", f"{round(abs(d.gps.altitude) * 1000)}/1000")
                 _simple(desc, "exif", "GPSAltitudeRef", "1" if d.gps.altitude < 0 else "0")
+        if d.location is not None and carry_gps:   # a place in words is as telling as GPS
+            _simple(desc, "Iptc4xmpCore", "Location", d.location.sublocation)
+            _simple(desc, "photoshop", "City", d.location.city)
+            _simple(desc, "photoshop", "State", d.location.state)
+            _simple(desc, "photoshop", "Country", d.location.country)
+            _simple(desc, "Iptc4xmpCore", "CountryCode", d.location.country_code)
 
     # -- disclosure ---------------------------------------------------------------------
     _simple(desc, "Iptc4xmpExt", "DigitalSourceType",

@@ -4,7 +4,7 @@ Sources, weakest first (a later source overrides an earlier one field by field):
 
   1. EXIF embedded in the photo (only for capture date, camera, lens, GPS, orientation)
   2. XMP embedded in the photo (JPEG, TIFF, DNG, PNG, ...)
-  3. the XMP sidecar: given explicitly, else `IMG_1234.xmp`, else `IMG_1234.jpg.xmp`
+  3. the XMP sidecar: given explicitly, else `IMG_1234.jpg.xmp`, else `IMG_1234.xmp`
   4. the develop settings JSON sent by the Lightroom plug-in (`photo:getDevelopSettings()`)
 
 Fields are keyed `prefix:Name` with exiv2's registered prefix for the namespace
@@ -89,9 +89,11 @@ def top_level(xmp: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def find_sidecar(photo: Path) -> Path | None:
-    """`IMG_1234.xmp` (Lightroom, Capture One), then `IMG_1234.jpg.xmp` (darktable, digiKam)."""
+    """`IMG_1234.jpg.xmp` (darktable, digiKam), then `IMG_1234.xmp` (Capture One, Lightroom).
+    The whole file name first: it can only be this photo's, where `IMG_1234.xmp` may be the
+    sidecar of the raw file shot with it (`IMG_1234.CR2`)."""
     folder = photo.parent
-    for name in (photo.stem + ".xmp", photo.stem + ".XMP", photo.name + ".xmp", photo.name + ".XMP"):
+    for name in (photo.name + ".xmp", photo.name + ".XMP", photo.stem + ".xmp", photo.stem + ".XMP"):
         candidate = folder / name
         try:
             if candidate != photo and candidate.is_file():

@@ -20,6 +20,7 @@ from aiohttp.http_exceptions import BadHttpMessage
 
 from .. import __version__, config as config_mod, paths
 from ..errors import one_line
+from ..hangup import ignore_hangup, restore_hangup
 from ..config import Config
 from ..jobs.store import JobStore
 from ..jobs.worker import Worker
@@ -96,7 +97,8 @@ async def _end_event_streams(app: web.Application) -> None:
 
 
 def serve(config_path: str | os.PathLike | None = None, host: str | None = None, port: int | None = None) -> int:
-    """`stillmotion serve`: run the daemon until Ctrl-C / SIGTERM. Returns the exit status."""
+    """`stillmotion serve`: run the daemon until Ctrl-C / SIGTERM (SIGHUP is logged and ignored,
+    see hangup.py). Returns the exit status."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     cfg = config_mod.load(config_path)
     host = host or cfg["server"]["host"]
@@ -111,9 +113,12 @@ def serve(config_path: str | os.PathLike | None = None, host: str | None = None,
     app = create_app(cfg, bind_host=host)
     token_file = app[FOLDERS].data / TOKEN_FILE
     banner = f"Stillmotion {__version__} daemon on http://{host}:{port} (token: {token_file})"
+    previous_hangup = ignore_hangup(log, "daemon")
     try:
         web.run_app(app, host=host, port=port, access_log=None, print=lambda _: print(banner, flush=True))
     except OSError as exc:
         print(f"stillmotion: error: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
+    finally:
+        restore_hangup(previous_hangup)
     return 0

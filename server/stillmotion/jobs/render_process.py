@@ -26,6 +26,7 @@ from typing import Any, Callable, Mapping
 
 from ..errors import Canceled, StillmotionError, one_line
 from ..buffers import keep_freed_memory, release_freed_memory
+from ..hangup import ignore_hangup_quietly
 from ..progress import CancelToken, JobProgress
 from .pipeline import JobResult, JobSpec, run_job
 from .priority import lower_process
@@ -60,11 +61,13 @@ def job_error(exc: BaseException) -> dict[str, str]:
 
 # ---- the child -------------------------------------------------------------------
 def _child_main(conn: Connection, nice: int, idle: bool) -> None:
-    # Ctrl-C in a terminal (or a service manager's SIGTERM) reaches the whole process
-    # group: the daemon decides what happens to a running job (it goes back in the
-    # queue), not this process, which lives exactly as long as its pipe to the daemon.
+    # Ctrl-C in a terminal (or a service manager's SIGTERM, or the terminal closing: SIGHUP)
+    # reaches the whole process group: the daemon decides what happens to a running job (it
+    # goes back in the queue, or, for SIGHUP, goes on), not this process, which lives exactly
+    # as long as its pipe to the daemon.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    ignore_hangup_quietly()
     lower_process(nice, idle=idle)   # the API process keeps the CPU when both want it
     keep_freed_memory()              # fewer page faults: kernel time that also delays the API
     send_lock = threading.Lock()

@@ -19,6 +19,7 @@ from typing import Any, AsyncIterator, Callable, Iterable, Sequence
 
 from .. import config as config_mod
 from ..errors import InputError
+from ..hangup import ignore_hangup, restore_hangup
 from ..jobs.store import DONE, JobStore
 from .settings import WatchedFolder, folder_for_dir, folders_from_config
 from .watcher import Watcher
@@ -64,7 +65,8 @@ def cleanup_ctx(cfg: config_mod.Config, store_key: Any) -> Callable[[Any], Async
 
 
 def watch_folders(dirs: Sequence[Path], config_path: Path | None = None) -> int:
-    """`stillmotion watch DIR...`: watch, animate, print each clip; Ctrl-C (or SIGTERM) stops."""
+    """`stillmotion watch DIR...`: watch, animate, print each clip; Ctrl-C (or SIGTERM) stops;
+    SIGHUP is logged and ignored (hangup.py)."""
     from ..jobs.worker import Worker
 
     cfg = config_mod.load(config_path)
@@ -87,6 +89,7 @@ def watch_folders(dirs: Sequence[Path], config_path: Path | None = None) -> int:
     stop = threading.Event()
     watcher = start_watcher(cfg, store, folders)
     previous = _on_terminate(stop)
+    previous_hangup = ignore_hangup(log, "watcher")
     try:
         log.info("Ctrl-C stops; a clip being rendered then is finished next time")
         while not stop.wait(0.5):
@@ -101,6 +104,7 @@ def watch_folders(dirs: Sequence[Path], config_path: Path | None = None) -> int:
         store.close()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+        restore_hangup(previous_hangup)
     return 0
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import AsyncIterator
@@ -96,6 +97,20 @@ async def _end_event_streams(app: web.Application) -> None:
         app[EVENTS].close()
 
 
+async def _stopping(app: web.Application) -> None:
+    """Shutdown has begun (Ctrl-C, SIGTERM). Say so, and make another Ctrl-C or SIGTERM while
+    running jobs go back to the queue a log line: aiohttp's handler, still in place, raised
+    its GracefulExit again, and the daemon exited with status 1 and not a word (a service
+    manager reads 1 as a failure), while still waiting for those jobs before it could exit."""
+    log.info("stopping: running jobs go back in the queue, to be finished at the next start")
+    loop = asyncio.get_running_loop()
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, log.info, "already stopping")
+    except NotImplementedError:   # (Windows)
+        pass
+
+
 def serve(config_path: str | os.PathLike | None = None, host: str | None = None, port: int | None = None) -> int:
     """`stillmotion serve`: run the daemon until Ctrl-C / SIGTERM (SIGHUP is logged and ignored,
     see hangup.py). Returns the exit status."""
@@ -111,6 +126,7 @@ def serve(config_path: str | os.PathLike | None = None, host: str | None = None,
         log.warning("listening on %s: other machines can reach the daemon (by a name or address in [server] "
                     "allowed_hosts); the token is all that stops them", host)
     app = create_app(cfg, bind_host=host)
+    app.on_shutdown.append(_stopping)
     token_file = app[FOLDERS].data / TOKEN_FILE
     banner = f"Stillmotion {__version__} daemon on http://{host}:{port} (token: {token_file})"
     previous_hangup = ignore_hangup(log, "daemon")

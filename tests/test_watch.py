@@ -277,6 +277,37 @@ def test_sighup_is_logged_and_ignored_by_a_running_watch(hot, tmp_path):
     assert "AFTER.motion.mp4" in out
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_ctrl_c_twice_mid_clip_stops_cleanly_with_the_clip_back_in_the_queue(hot, tmp_path):
+    """Ctrl-C pressed twice while a clip rendered: the second interrupted the stop half-way, the
+    partial clip stayed beside the photo, and the process hung for ever after saying
+    "interrupted" (its render process ignored multiprocessing's SIGTERM at exit)."""
+    (hot / "stillmotion.toml").write_text('[settings]\nduration = 6\nfps = 24\nformat = "mp4"\n', encoding="utf-8")
+    Image.fromarray(skimage_photo("astronaut")).save(hot / "BIG.jpg", quality=90)
+    log = tmp_path / "watch.log"
+    with open(log, "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "stillmotion.cli", "watch", str(hot)], env=os.environ.copy(),
+                                stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not list(hot.glob(".stillmotion-tmp-*")):
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.02)
+        os.killpg(proc.pid, signal.SIGINT)
+        time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(20) == 0, log.read_text()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+    assert "stillmotion watch: already stopping" in log.read_text()
+    assert sorted(p.name for p in hot.iterdir()) == ["BIG.jpg", "stillmotion.toml"]
+    store = JobStore.open()
+    assert [j.status for j in store.list()] == ["queued"]
+    store.close()
+
+
 def test_a_sidecar_arriving_after_its_photo_is_used_and_one_arriving_first_too(hot):
     (hot / "stillmotion.toml").write_text("sidecar_wait_seconds = 2.5\n" + SETTINGS, encoding="utf-8")
     with running(hot) as r:

@@ -17,10 +17,13 @@ SIGKILL), so a job the restarted daemon requeues is never still running elsewher
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing
+import multiprocessing.util   # (registers its exit hook now, so that ours, below, runs before it)
 import os
 import signal
 import threading
+import weakref
 from multiprocessing.connection import Connection
 from typing import Any, Callable, Mapping
 
@@ -124,6 +127,19 @@ def _child_main(conn: Connection, nice: int, idle: bool) -> None:
 
 
 # ---- the parent's handle ---------------------------------------------------------
+_open: "weakref.WeakSet[RenderProcess]" = weakref.WeakSet()   # render processes not closed yet
+
+
+@atexit.register
+def _close_at_exit() -> None:
+    """A process leaving without its worker's stop (a second Ctrl-C in `stillmotion watch`, an
+    error) hung at exit, forever: multiprocessing's exit hook sends its daemonic children
+    SIGTERM, which a render process ignores, and joins them, while the pipe that would end
+    them is still open. Closing the pipes first ends them."""
+    for renderer in list(_open):
+        renderer.close(timeout=1.0)
+
+
 def crash_message(exit_code: int | None) -> str:
     """What became of a render process that stopped answering, for the job's error."""
     if exit_code is None:
@@ -165,6 +181,7 @@ class RenderProcess:
             self._proc.start()
             child.close()
             self._conn = parent
+            _open.add(self)
         assert self._conn is not None
         return self._conn
 
@@ -205,6 +222,7 @@ class RenderProcess:
         shutdown may call this while the job's thread, its pipe gone, calls it too."""
         conn, self._conn = self._conn, None
         proc, self._proc = self._proc, None
+        _open.discard(self)
         if conn is not None:
             conn.close()
         if proc is not None:

@@ -98,12 +98,16 @@ def watch_folders(dirs: Sequence[Path], config_path: Path | None = None) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        log.info("stopping: a clip being rendered goes back in the queue, to be finished next time")
+        previous_interrupt = _already_stopping()
         if watcher is not None:
             watcher.stop()
         worker.stop()          # a clip being rendered goes back to the queue, finished next time
         store.close()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+        if previous_interrupt is not None:
+            signal.signal(signal.SIGINT, previous_interrupt)
         restore_hangup(previous_hangup)
     return 0
 
@@ -142,6 +146,14 @@ def _log_to_stderr() -> None:
         handler.setFormatter(logging.Formatter("stillmotion watch: %(message)s"))
         root.addHandler(handler)
         root.setLevel(logging.INFO)
+
+
+def _already_stopping():
+    """Another Ctrl-C while stopping is a log line: it interrupted the worker's stop half-way,
+    leaving the clip's partial file beside the photo and the process hung at exit."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGINT, lambda *_: log.info("already stopping"))
 
 
 def _on_terminate(stop: threading.Event):

@@ -277,6 +277,25 @@ def test_sighup_is_logged_and_ignored_by_a_running_watch(hot, tmp_path):
     assert "AFTER.motion.mp4" in out
 
 
+def test_the_log_in_a_file_says_when_and_how_serious_each_line_is(hot, tmp_path):
+    """`stillmotion watch 2>> watch.log` (a launchd agent's StandardErrorPath, nohup): the lines
+    said neither when nor how serious ("stillmotion watch: watching ..."), unlike the daemon's."""
+    log = tmp_path / "watch.log"
+    with open(log, "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "stillmotion.cli", "watch", str(hot)], env=os.environ.copy(),
+                                stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        deadline = time.monotonic() + 20
+        while "Ctrl-C stops" not in log.read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+    finally:
+        proc.terminate()
+        assert proc.wait(20) == 0
+    first = log.read_text().splitlines()[0]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO stillmotion watch: watching .*hot", first), first
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_ctrl_c_twice_mid_clip_stops_cleanly_with_the_clip_back_in_the_queue(hot, tmp_path):
     """Ctrl-C pressed twice while a clip rendered: the second interrupted the stop half-way, the

@@ -143,7 +143,11 @@ def _log_to_stderr() -> None:
     root = logging.getLogger("stillmotion")
     if not root.handlers:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("stillmotion watch: %(message)s"))
+        # In a terminal the message says enough. In a file (launchd's StandardErrorPath, nohup,
+        # `2>> watch.log`) or a service manager's journal, each line also says when and how
+        # serious, as the daemon's do.
+        prefix = "" if _is_terminal(sys.stderr) else "%(asctime)s %(levelname)s "
+        handler.setFormatter(logging.Formatter(prefix + "stillmotion watch: %(message)s"))
         root.addHandler(handler)
         root.setLevel(logging.INFO)
 
@@ -154,6 +158,13 @@ def _already_stopping():
     if threading.current_thread() is not threading.main_thread():
         return None
     return signal.signal(signal.SIGINT, lambda *_: log.info("already stopping"))
+
+
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):   # (no file behind it, or a closed one)
+        return False
 
 
 def _on_terminate(stop: threading.Event):

@@ -175,3 +175,22 @@ def test_a_second_ctrl_c_while_stopping_is_logged_and_the_stop_still_ends_cleanl
     assert store.get(job_id).status == "queued"
     store.close()
     assert [p.name for p in photos.iterdir()] == ["IMG_9.jpg"]
+
+
+def test_a_port_already_taken_is_one_line_and_status_1(tmp_path):
+    """A second `stillmotion serve` on a taken port (another daemon, a restart loop): one line
+    naming the address, not also a "stopping: running jobs go back in the queue" it never had."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STILLMOTION")}
+    env["STILLMOTION_HOME"] = str(home)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "stillmotion.cli", "serve", "--port", str(port)],
+                              env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stdout == ""
+    [line] = done.stderr.splitlines()
+    assert line.startswith(f"stillmotion: error: cannot listen on 127.0.0.1:{port}: ") and "in use" in line.lower()

@@ -9,10 +9,12 @@ queue, to be resumed by the next start.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 from typing import AsyncIterator
 
@@ -97,18 +99,25 @@ async def _end_event_streams(app: web.Application) -> None:
         app[EVENTS].close()
 
 
-async def _stopping(app: web.Application) -> None:
-    """Shutdown has begun (Ctrl-C, SIGTERM). Say so, and make another Ctrl-C or SIGTERM while
-    running jobs go back to the queue a log line: aiohttp's handler, still in place, raised
-    its GracefulExit again, and the daemon exited with status 1 and not a word (a service
-    manager reads 1 as a failure), while still waiting for those jobs before it could exit."""
-    log.info("stopping: running jobs go back in the queue, to be finished at the next start")
+async def _stopping(app: web.Application, listening: threading.Event) -> None:
+    """Shutdown has begun (Ctrl-C, SIGTERM; or the port was taken: not `listening`). Say so,
+    and make another Ctrl-C or SIGTERM while running jobs go back to the queue a log line:
+    aiohttp's handler, still in place, raised its GracefulExit again, and the daemon exited
+    with status 1 and not a word (a service manager reads 1 as a failure), while still
+    waiting for those jobs before it could exit."""
+    if listening.is_set():
+        log.info("stopping: running jobs go back in the queue, to be finished at the next start")
     loop = asyncio.get_running_loop()
     try:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, log.info, "already stopping")
     except NotImplementedError:   # (Windows)
         pass
+
+
+def _announce(banner: str, listening: threading.Event) -> None:
+    listening.set()
+    print(banner, flush=True)
 
 
 def serve(config_path: str | os.PathLike | None = None, host: str | None = None, port: int | None = None) -> int:
@@ -126,12 +135,13 @@ def serve(config_path: str | os.PathLike | None = None, host: str | None = None,
         log.warning("listening on %s: other machines can reach the daemon (by a name or address in [server] "
                     "allowed_hosts); the token is all that stops them", host)
     app = create_app(cfg, bind_host=host)
-    app.on_shutdown.append(_stopping)
+    listening = threading.Event()      # set once the port is bound: the banner is printed
+    app.on_shutdown.append(functools.partial(_stopping, listening=listening))
     token_file = app[FOLDERS].data / TOKEN_FILE
     banner = f"Stillmotion {__version__} daemon on http://{host}:{port} (token: {token_file})"
     previous_hangup = ignore_hangup(log, "daemon")
     try:
-        web.run_app(app, host=host, port=port, access_log=None, print=lambda _: print(banner, flush=True))
+        web.run_app(app, host=host, port=port, access_log=None, print=lambda _: _announce(banner, listening))
     except OSError as exc:
         print(f"stillmotion: error: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return 1

@@ -106,3 +106,91 @@ def test_kill_9_mid_job_then_restart_finishes_once_with_one_output(tmp_path):
     assert sorted(p.name for p in photos.iterdir()) == ["IMG_7.jpg", "IMG_7.motion.mp4", "IMG_7.motion.xmp"]
     assert job["outputs"][0] == str(clip)
     assert probe(clip).n_frames == 5 * 24
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_sighup_mid_job_is_logged_and_ignored_and_the_job_finishes(tmp_path):
+    """SIGHUP (`systemctl reload`, `kill -HUP`, the terminal closing: sent to the whole process
+    group) killed the daemon at once, leaving the clip's partial file beside the photo and its
+    job `running`. Now it is one log line; the job (in its render process) goes on."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text('[output]\npreset = "ultrafast"\n[jobs]\nrender_nice = 0\nrender_idle = false\n', encoding="utf-8")
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    photo = save_photo(photos / "IMG_8.jpg", skimage_photo("chelsea"), (480, 320))
+    port, log = free_port(), tmp_path / "daemon.log"
+
+    daemon = start_daemon(home, port, log)
+    try:
+        token = (home / "data" / "token").read_text().strip()
+        with DaemonClient(f"http://127.0.0.1:{port}", token) as client:
+            job_id = client.submit(image_path=photo, settings={"duration": 3, "fps": 24})["id"]
+            wait_under_way(client, job_id, photos)
+            os.killpg(daemon.pid, signal.SIGHUP)
+            deadline = time.monotonic() + 60
+            while (job := client.job(job_id))["status"] != "done":
+                assert job["status"] == "running", job
+                assert time.monotonic() < deadline, job
+                time.sleep(0.1)
+        assert daemon.poll() is None
+        assert "WARNING stillmotion.api.server: SIGHUP ignored: the daemon keeps running" in log.read_text()
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(30) == 0
+    assert sorted(p.name for p in photos.iterdir()) == ["IMG_8.jpg", "IMG_8.motion.mp4", "IMG_8.motion.xmp"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_a_second_ctrl_c_while_stopping_is_logged_and_the_stop_still_ends_cleanly(tmp_path):
+    """Ctrl-C pressed twice: the second, while the running job was going back in the queue,
+    made the daemon exit with status 1 and not a word. Now: status 0, a log line, the job queued,
+    nothing left beside the photo."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text('[output]\npreset = "ultrafast"\n[jobs]\nrender_nice = 0\nrender_idle = false\n', encoding="utf-8")
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    photo = save_photo(photos / "IMG_9.jpg", skimage_photo("chelsea"), (480, 320))
+    port, log = free_port(), tmp_path / "daemon.log"
+
+    daemon = start_daemon(home, port, log)
+    try:
+        token = (home / "data" / "token").read_text().strip()
+        with DaemonClient(f"http://127.0.0.1:{port}", token) as client:
+            job_id = client.submit(image_path=photo, settings={"duration": 5, "fps": 24})["id"]
+            wait_under_way(client, job_id, photos)
+        os.killpg(daemon.pid, signal.SIGINT)
+        deadline = time.monotonic() + 0.2   # (at most: the job takes longer than that to stop)
+        while "stopping:" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        os.killpg(daemon.pid, signal.SIGINT)
+        assert daemon.wait(30) == 0, log.read_text()
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.wait(10)
+    assert "INFO stillmotion.api.server: already stopping" in log.read_text()
+    store = JobStore.open(home / "data")
+    assert store.get(job_id).status == "queued"
+    store.close()
+    assert [p.name for p in photos.iterdir()] == ["IMG_9.jpg"]
+
+
+def test_a_port_already_taken_is_one_line_and_status_1(tmp_path):
+    """A second `stillmotion serve` on a taken port (another daemon, a restart loop): one line
+    naming the address, not also a "stopping: running jobs go back in the queue" it never had."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STILLMOTION")}
+    env["STILLMOTION_HOME"] = str(home)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "stillmotion.cli", "serve", "--port", str(port)],
+                              env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stdout == ""
+    [line] = done.stderr.splitlines()
+    assert line.startswith(f"stillmotion: error: cannot listen on 127.0.0.1:{port}: ") and "in use" in line.lower()

@@ -400,3 +400,46 @@ def test_every_number_and_name_in_default_toml_is_checked(tmp_path, monkeypatch)
                 config.load(environ={variable: bad})
             assert str(err.value).startswith(f"environment ({variable}): [{section}]"), str(err.value)
             assert key in str(err.value)
+
+
+HEAVY_MODULES = ("torch", "diffusers", "cv2", "av", "scipy")
+
+
+def test_reading_the_config_and_simple_commands_import_no_heavy_module(tmp_path):
+    """`config.load` imported every section's owner to check it (the colour matcher, the encoder,
+    the pipeline: OpenCV, PyAV, SciPy), ~0.5 s before any command or `DaemonClient.local()` could
+    start. Now only the owners of sections the user set are imported, and a daemon's usual
+    settings ([server], [[watch.folders]], [animate]) need none of those modules."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text(
+        '[server]\nport = 9100\n[animate]\nfps = 25.0\n[[watch.folders]]\npath = "/photos/hot"\n', encoding="utf-8")
+    script = (
+        "import contextlib, io, json, sys\n"
+        "from stillmotion import cli, config\n"
+        "from stillmotion.api.client import DaemonClient\n"
+        "for argv in (['--version'], ['--help'], ['serve', '--help'], ['doctor', '--help']):\n"
+        "    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "        cli.main(argv)\n"
+        "cfg = config.load()\n"
+        "assert cfg['server']['port'] == 9100 and DaemonClient.local().port == 9100\n"
+        f"print(json.dumps([m for m in {HEAVY_MODULES!r} if m in sys.modules]))\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STILLMOTION")}
+    env["STILLMOTION_HOME"] = str(home)
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == []
+
+
+def test_a_bad_value_is_still_refused_at_load_in_every_section_the_user_sets(tmp_path):
+    for section, line in (("colour", "lut_size = 999"), ("output", "crf = 99"), ("finish", "detail = -1.0"),
+                          ("jobs", "per_device = 0"), ("engines", "steps = -3"), ("watch", "rescan_seconds = -1.0")):
+        user = tmp_path / f"{section}.toml"
+        user.write_text(f"[{section}]\n{line}\n", encoding="utf-8")
+        with pytest.raises(ConfigError, match=rf"{section}.toml: \[{section}\] {line.split()[0]}"):
+            config.load(user, environ={})

@@ -293,3 +293,33 @@ def test_a_cancel_sent_as_a_job_starts_in_the_render_process_stops_it(tmp_path, 
                 renderer.run(spec(photo, duration=20, fps=30), cfg, progress=lambda *_: None, cancel=cancel)
     finally:
         renderer.close()
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc")
+def test_a_process_leaving_without_closing_its_render_process_exits(tmp_path):
+    """A process that left with its render process still open (`stillmotion watch` after a
+    second Ctrl-C, an error before the worker's stop) hung at exit for ever: multiprocessing
+    sends its daemonic children SIGTERM, which a render process ignores, and joins them."""
+    import subprocess
+    import sys
+
+    script = (
+        "import os, time\n"
+        "from stillmotion.jobs.render_process import RenderProcess\n"
+        "renderer = RenderProcess(nice=0).start()\n"
+        "def ignores_sigterm():\n"
+        "    status = open(f'/proc/{renderer.pid}/status').read()\n"
+        "    return int(status.split('SigIgn:')[1].split()[0], 16) & (1 << 14)\n"
+        "deadline = time.monotonic() + 30\n"     # until it ignores SIGTERM, as a render process does
+        "while not ignores_sigterm() and time.monotonic() < deadline:\n"
+        "    time.sleep(0.05)\n"
+        "print(renderer.pid, flush=True)\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        out, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()      # (its render process follows: its pipe closes)
+            proc.wait(10)
+    assert proc.returncode == 0
+    assert not psutil.pid_exists(int(out))

@@ -249,6 +249,84 @@ def test_a_restart_in_the_middle_of_a_burst_finishes_the_rest_with_none_twice(ho
     assert printed and all(line.endswith((".mp4", ".xmp")) for line in printed), out
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_sighup_is_logged_and_ignored_by_a_running_watch(hot, tmp_path):
+    """`stillmotion watch` as a service: SIGHUP (a reload request, a closed terminal) killed it
+    at once (status 129), mid-clip. Now it says so in its log and keeps watching."""
+    log = tmp_path / "watch.log"
+    with open(log, "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "stillmotion.cli", "watch", str(hot)],
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE,
+                                stderr=err, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 20
+        while "Ctrl-C stops" not in log.read_text():     # its signal handlers are in place
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGHUP)
+        (hot / "AFTER.jpg").write_bytes(photo_bytes(7))
+        deadline = time.monotonic() + 30
+        while not clips_of(hot, "AFTER"):
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=20)
+    assert "stillmotion watch: SIGHUP ignored: the watcher keeps running" in log.read_text()
+    assert proc.returncode == 0
+    assert "AFTER.motion.mp4" in out
+
+
+def test_the_log_in_a_file_says_when_and_how_serious_each_line_is(hot, tmp_path):
+    """`stillmotion watch 2>> watch.log` (a launchd agent's StandardErrorPath, nohup): the lines
+    said neither when nor how serious ("stillmotion watch: watching ..."), unlike the daemon's."""
+    log = tmp_path / "watch.log"
+    with open(log, "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "stillmotion.cli", "watch", str(hot)], env=os.environ.copy(),
+                                stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        deadline = time.monotonic() + 20
+        while "Ctrl-C stops" not in log.read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+    finally:
+        proc.terminate()
+        assert proc.wait(20) == 0
+    first = log.read_text().splitlines()[0]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO stillmotion watch: watching .*hot", first), first
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_ctrl_c_twice_mid_clip_stops_cleanly_with_the_clip_back_in_the_queue(hot, tmp_path):
+    """Ctrl-C pressed twice while a clip rendered: the second interrupted the stop half-way, the
+    partial clip stayed beside the photo, and the process hung for ever after saying
+    "interrupted" (its render process ignored multiprocessing's SIGTERM at exit)."""
+    (hot / "stillmotion.toml").write_text('[settings]\nduration = 6\nfps = 24\nformat = "mp4"\n', encoding="utf-8")
+    Image.fromarray(skimage_photo("astronaut")).save(hot / "BIG.jpg", quality=90)
+    log = tmp_path / "watch.log"
+    with open(log, "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "stillmotion.cli", "watch", str(hot)], env=os.environ.copy(),
+                                stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not list(hot.glob(".stillmotion-tmp-*")):
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.02)
+        os.killpg(proc.pid, signal.SIGINT)
+        time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(20) == 0, log.read_text()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+    assert "stillmotion watch: already stopping" in log.read_text()
+    assert sorted(p.name for p in hot.iterdir()) == ["BIG.jpg", "stillmotion.toml"]
+    store = JobStore.open()
+    assert [j.status for j in store.list()] == ["queued"]
+    store.close()
+
+
 def test_a_sidecar_arriving_after_its_photo_is_used_and_one_arriving_first_too(hot):
     (hot / "stillmotion.toml").write_text("sidecar_wait_seconds = 2.5\n" + SETTINGS, encoding="utf-8")
     with running(hot) as r:

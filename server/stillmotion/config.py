@@ -10,7 +10,9 @@ Values are then checked against what their owners accept (`check`): each owner
 for [colour], FinishSettings for [finish], ...) raises a ConfigError made by
 `check_range` / `check_choice`, which carries the key; the loader adds where that
 value came from (the file, or the environment variable). All of it at load, before
-any work: a value that would fail every job stops the command or the daemon at once.
+any work: a value that would fail every job stops the command or the daemon at once. Only
+the sections a user file or the environment set are checked at load (default.toml's values
+pass, a test holds it to that), so that reading the config imports no owner it does not need.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import functools
 import os
 import sys
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -209,7 +211,7 @@ def load(path: str | os.PathLike | None = None, environ: Mapping[str, str] | Non
         _merge(cfg, table, f"environment ({name})", origins=cfg.origins)
     if env:
         cfg.sources.append("environment")
-    check(cfg)
+    check(cfg, _user_sections(cfg))
     return cfg
 
 
@@ -222,36 +224,73 @@ def _is_file(path: Path) -> bool:
         return True
 
 
-def check(cfg: Config) -> None:
-    """Every value against what its owner accepts; the first wrong one is a ConfigError of one
-    line that names the key, what it accepts and where the value came from."""
-    from .colour.match import MatchSettings
-    from .engines.diffusion import check_engines_config
-    from .jobs.pipeline import check_output_config
-    from .jobs.worker import check_jobs_config
-    from .request import check_animate_config
-    from .video.encode import EncodeSettings
-    from .video.finish import FinishSettings
-    from .watch.settings import check_config as check_watch_config
-
-    checks = (
-        lambda: _check_limits(cfg.section("limits")),
-        lambda: check_animate_config(cfg.section("animate")),
-        lambda: EncodeSettings.from_config("mp4", "h264", cfg.section("output")),   # crf, preset
-        lambda: check_output_config(cfg.section("output")),                        # sizes
-        lambda: MatchSettings.from_config(cfg),
-        lambda: FinishSettings.from_config(cfg.section("finish")),
-        lambda: check_jobs_config(cfg.section("jobs")),
-        lambda: check_engines_config(cfg.section("engines")),
-        lambda: check_watch_config(cfg.section("watch")),
-    )
-    for run in checks:
+def check(cfg: Config, sections: Iterable[str] | None = None) -> None:
+    """Every value (of `sections`, default all) against what its owner accepts; the first wrong
+    one is a ConfigError of one line that names the key, what it accepts and where the value
+    came from."""
+    wanted = None if sections is None else set(sections)
+    for section, run in _OWNER_CHECKS.items():    # (in this order: the same first error every time)
+        if wanted is not None and section not in wanted:
+            continue
         try:
-            run()
+            run(cfg)
         except ConfigError as exc:
             if exc.key is None:
                 raise
             raise ConfigError(f"{cfg.origin(exc.key)}: {exc}", key=exc.key) from None
+
+
+def _user_sections(cfg: Config) -> set[str]:
+    """The sections a user file or the environment set something in: default.toml's own values
+    pass their checks (a test holds it to that), so only these need checking at load."""
+    return {key[0] for key in cfg.origins}
+
+
+# Each section's owner check. The owners are imported only for a section the user set: they
+# pull in OpenCV, PyAV and SciPy (~0.5 s), which reading the config for `DaemonClient.local()`,
+# `models list` or doctor's config part does not need.
+def _check_animate(cfg: Config) -> None:
+    from .request import check_animate_config
+
+    check_animate_config(cfg.section("animate"))
+
+
+def _check_output(cfg: Config) -> None:
+    from .jobs.pipeline import check_output_config
+    from .video.encode import EncodeSettings
+
+    EncodeSettings.from_config("mp4", "h264", cfg.section("output"))   # crf, preset
+    check_output_config(cfg.section("output"))                        # sizes
+
+
+def _check_colour(cfg: Config) -> None:
+    from .colour.match import MatchSettings
+
+    MatchSettings.from_config(cfg)
+
+
+def _check_finish(cfg: Config) -> None:
+    from .video.finish import FinishSettings
+
+    FinishSettings.from_config(cfg.section("finish"))
+
+
+def _check_jobs(cfg: Config) -> None:
+    from .jobs.worker import check_jobs_config
+
+    check_jobs_config(cfg.section("jobs"))
+
+
+def _check_engines(cfg: Config) -> None:
+    from .engines.diffusion import check_engines_config
+
+    check_engines_config(cfg.section("engines"))
+
+
+def _check_watch(cfg: Config) -> None:
+    from .watch.settings import check_config as check_watch_config
+
+    check_watch_config(cfg.section("watch"))
 
 
 def _check_limits(limits: Mapping[str, Any]) -> None:
@@ -260,6 +299,13 @@ def _check_limits(limits: Mapping[str, Any]) -> None:
     for key, value in limits.items():
         if value <= 0:
             raise ConfigError(f"[limits] {key} must be above 0; got {value!r}", key=("limits", key))
+
+
+_OWNER_CHECKS: dict[str, Callable[[Config], None]] = {
+    "limits": lambda cfg: _check_limits(cfg.section("limits")),
+    "animate": _check_animate, "output": _check_output, "colour": _check_colour,
+    "finish": _check_finish, "jobs": _check_jobs, "engines": _check_engines, "watch": _check_watch,
+}
 
 
 def merge(cfg: Config, override: Mapping, source: str) -> Config:

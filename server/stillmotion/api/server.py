@@ -9,9 +9,12 @@ queue, to be resumed by the next start.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import AsyncIterator
 
@@ -20,6 +23,7 @@ from aiohttp.http_exceptions import BadHttpMessage
 
 from .. import __version__, config as config_mod, paths
 from ..errors import one_line
+from ..hangup import ignore_hangup, restore_hangup
 from ..config import Config
 from ..jobs.store import JobStore
 from ..jobs.worker import Worker
@@ -95,8 +99,30 @@ async def _end_event_streams(app: web.Application) -> None:
         app[EVENTS].close()
 
 
+async def _stopping(app: web.Application, listening: threading.Event) -> None:
+    """Shutdown has begun (Ctrl-C, SIGTERM; or the port was taken: not `listening`). Say so,
+    and make another Ctrl-C or SIGTERM while running jobs go back to the queue a log line:
+    aiohttp's handler, still in place, raised its GracefulExit again, and the daemon exited
+    with status 1 and not a word (a service manager reads 1 as a failure), while still
+    waiting for those jobs before it could exit."""
+    if listening.is_set():
+        log.info("stopping: running jobs go back in the queue, to be finished at the next start")
+    loop = asyncio.get_running_loop()
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, log.info, "already stopping")
+    except NotImplementedError:   # (Windows)
+        pass
+
+
+def _announce(banner: str, listening: threading.Event) -> None:
+    listening.set()
+    print(banner, flush=True)
+
+
 def serve(config_path: str | os.PathLike | None = None, host: str | None = None, port: int | None = None) -> int:
-    """`stillmotion serve`: run the daemon until Ctrl-C / SIGTERM. Returns the exit status."""
+    """`stillmotion serve`: run the daemon until Ctrl-C / SIGTERM (SIGHUP is logged and ignored,
+    see hangup.py). Returns the exit status."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     cfg = config_mod.load(config_path)
     host = host or cfg["server"]["host"]
@@ -109,11 +135,16 @@ def serve(config_path: str | os.PathLike | None = None, host: str | None = None,
         log.warning("listening on %s: other machines can reach the daemon (by a name or address in [server] "
                     "allowed_hosts); the token is all that stops them", host)
     app = create_app(cfg, bind_host=host)
+    listening = threading.Event()      # set once the port is bound: the banner is printed
+    app.on_shutdown.append(functools.partial(_stopping, listening=listening))
     token_file = app[FOLDERS].data / TOKEN_FILE
     banner = f"Stillmotion {__version__} daemon on http://{host}:{port} (token: {token_file})"
+    previous_hangup = ignore_hangup(log, "daemon")
     try:
-        web.run_app(app, host=host, port=port, access_log=None, print=lambda _: print(banner, flush=True))
+        web.run_app(app, host=host, port=port, access_log=None, print=lambda _: _announce(banner, listening))
     except OSError as exc:
         print(f"stillmotion: error: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
+    finally:
+        restore_hangup(previous_hangup)
     return 0

@@ -17,15 +17,19 @@ SIGKILL), so a job the restarted daemon requeues is never still running elsewher
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing
+import multiprocessing.util   # (registers its exit hook now, so that ours, below, runs before it)
 import os
 import signal
 import threading
+import weakref
 from multiprocessing.connection import Connection
 from typing import Any, Callable, Mapping, Sequence
 
 from ..errors import Canceled, StillmotionError, one_line
 from ..buffers import keep_freed_memory, release_freed_memory
+from ..hangup import ignore_hangup_quietly
 from ..progress import CancelToken, JobProgress
 from .pipeline import JobResult, JobSpec, run_job
 from .priority import lower_process
@@ -61,11 +65,13 @@ def job_error(exc: BaseException) -> dict[str, str]:
 
 # ---- the child -------------------------------------------------------------------
 def _child_main(conn: Connection, nice: int, idle: bool) -> None:
-    # Ctrl-C in a terminal (or a service manager's SIGTERM) reaches the whole process
-    # group: the daemon decides what happens to a running job (it goes back in the
-    # queue), not this process, which lives exactly as long as its pipe to the daemon.
+    # Ctrl-C in a terminal (or a service manager's SIGTERM, or the terminal closing: SIGHUP)
+    # reaches the whole process group: the daemon decides what happens to a running job (it
+    # goes back in the queue, or, for SIGHUP, goes on), not this process, which lives exactly
+    # as long as its pipe to the daemon.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    ignore_hangup_quietly()
     lower_process(nice, idle=idle)   # the API process keeps the CPU when both want it
     keep_freed_memory()              # fewer page faults: kernel time that also delays the API
     send_lock = threading.Lock()
@@ -122,6 +128,19 @@ def _child_main(conn: Connection, nice: int, idle: bool) -> None:
 
 
 # ---- the parent's handle ---------------------------------------------------------
+_open: "weakref.WeakSet[RenderProcess]" = weakref.WeakSet()   # render processes not closed yet
+
+
+@atexit.register
+def _close_at_exit() -> None:
+    """A process leaving without its worker's stop (a second Ctrl-C in `stillmotion watch`, an
+    error) hung at exit, forever: multiprocessing's exit hook sends its daemonic children
+    SIGTERM, which a render process ignores, and joins them, while the pipe that would end
+    them is still open. Closing the pipes first ends them."""
+    for renderer in list(_open):
+        renderer.close(timeout=1.0)
+
+
 def crash_message(exit_code: int | None) -> str:
     """What became of a render process that stopped answering, for the job's error."""
     if exit_code is None:
@@ -163,6 +182,7 @@ class RenderProcess:
             self._proc.start()
             child.close()
             self._conn = parent
+            _open.add(self)
         assert self._conn is not None
         return self._conn
 
@@ -203,6 +223,7 @@ class RenderProcess:
         shutdown may call this while the job's thread, its pipe gone, calls it too."""
         conn, self._conn = self._conn, None
         proc, self._proc = self._proc, None
+        _open.discard(self)
         if conn is not None:
             conn.close()
         if proc is not None:

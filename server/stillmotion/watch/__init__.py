@@ -12,6 +12,17 @@ watcher.py   observer events -> settle -> pair -> ledger -> watch job
 service.py   running it inside the daemon or standalone
 """
 
-from .service import cleanup_ctx, start_watcher, watch_folders
+from typing import Any
 
 __all__ = ["cleanup_ctx", "start_watcher", "watch_folders"]
+
+
+def __getattr__(name: str) -> Any:
+    """service.py's names, imported on first use: it pulls in the watcher, the job store and
+    the pipeline (OpenCV, PyAV), which the config loader's check of [watch] (settings.py) does
+    not need."""
+    if name in __all__:
+        from . import service
+
+        return getattr(service, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -19,6 +19,7 @@ from typing import Any, AsyncIterator, Callable, Iterable, Sequence
 
 from .. import config as config_mod
 from ..errors import InputError
+from ..hangup import ignore_hangup, restore_hangup
 from ..jobs.store import DONE, JobStore
 from .settings import WatchedFolder, folder_for_dir, folders_from_config
 from .watcher import Watcher
@@ -64,7 +65,8 @@ def cleanup_ctx(cfg: config_mod.Config, store_key: Any) -> Callable[[Any], Async
 
 
 def watch_folders(dirs: Sequence[Path], config_path: Path | None = None) -> int:
-    """`stillmotion watch DIR...`: watch, animate, print each clip; Ctrl-C (or SIGTERM) stops."""
+    """`stillmotion watch DIR...`: watch, animate, print each clip; Ctrl-C (or SIGTERM) stops;
+    SIGHUP is logged and ignored (hangup.py)."""
     from ..jobs.worker import Worker
 
     cfg = config_mod.load(config_path)
@@ -87,6 +89,7 @@ def watch_folders(dirs: Sequence[Path], config_path: Path | None = None) -> int:
     stop = threading.Event()
     watcher = start_watcher(cfg, store, folders)
     previous = _on_terminate(stop)
+    previous_hangup = ignore_hangup(log, "watcher")
     try:
         log.info("Ctrl-C stops; a clip being rendered then is finished next time")
         while not stop.wait(0.5):
@@ -95,12 +98,17 @@ def watch_folders(dirs: Sequence[Path], config_path: Path | None = None) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        log.info("stopping: a clip being rendered goes back in the queue, to be finished next time")
+        previous_interrupt = _already_stopping()
         if watcher is not None:
             watcher.stop()
         worker.stop()          # a clip being rendered goes back to the queue, finished next time
         store.close()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+        if previous_interrupt is not None:
+            signal.signal(signal.SIGINT, previous_interrupt)
+        restore_hangup(previous_hangup)
     return 0
 
 
@@ -135,9 +143,28 @@ def _log_to_stderr() -> None:
     root = logging.getLogger("stillmotion")
     if not root.handlers:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("stillmotion watch: %(message)s"))
+        # In a terminal the message says enough. In a file (launchd's StandardErrorPath, nohup,
+        # `2>> watch.log`) or a service manager's journal, each line also says when and how
+        # serious, as the daemon's do.
+        prefix = "" if _is_terminal(sys.stderr) else "%(asctime)s %(levelname)s "
+        handler.setFormatter(logging.Formatter(prefix + "stillmotion watch: %(message)s"))
         root.addHandler(handler)
         root.setLevel(logging.INFO)
+
+
+def _already_stopping():
+    """Another Ctrl-C while stopping is a log line: it interrupted the worker's stop half-way,
+    leaving the clip's partial file beside the photo and the process hung at exit."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGINT, lambda *_: log.info("already stopping"))
+
+
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):   # (no file behind it, or a closed one)
+        return False
 
 
 def _on_terminate(stop: threading.Event):

@@ -21,10 +21,13 @@ def test_doctor_reports_device_codecs_engines_models_and_folders(fast_config, ca
 
 
 def test_doctor_shows_a_broken_config_instead_of_failing(fast_config, capsys):
+    """The whole report still comes; the status says it is broken (a health check passed on it)."""
     fast_config.write_text("[output]\nlong_edge = 'x'\n", encoding="utf-8")
-    assert cli.main(["doctor"]) == 0
+    assert cli.main(["doctor"]) == 2
     out = capsys.readouterr().out
-    assert "config: ERROR" in out and "output.long_edge" in out
+    assert "config: ERROR" in out and "output.long_edge" in out and "codecs" in out
+    assert cli.main(["doctor", "--json"]) == 2
+    assert json.loads(capsys.readouterr().out)["config"]["ok"] is False
 
 
 def test_a_relative_stillmotion_home_is_taken_from_the_working_folder(fast_config, capsys, monkeypatch, tmp_path):

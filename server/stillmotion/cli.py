@@ -398,7 +398,9 @@ def _add_simple(sub: argparse._SubParsersAction) -> None:
                    help="how strongly the clip is held to the photo's colour (default: 1)")
     p.set_defaults(func=cmd_match)
 
-    p = sub.add_parser("doctor", help="what this machine can do: Python, torch, device, codecs, engines")
+    p = sub.add_parser("doctor", help="what this machine can do: Python, torch, device, codecs, engines",
+                       description="What this machine can do, in one report. Exit status: 0 ready, 2 the config "
+                                   "is broken (as serve would refuse it), 1 no H.264 encoder (MP4 clips cannot be made).")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_doctor)
 
@@ -480,7 +482,11 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
     data = report()
     _print_json(data) if args.json else _out(render(data))
-    return EXIT_OK
+    # For a health check (a service manager, CI): the whole report is shown either way, and
+    # the status says whether the main job can run: 2 a config serve would refuse, 1 no H.264.
+    if not data["config"]["ok"]:
+        return EXIT_BAD_INPUT
+    return EXIT_OK if data["codecs"].get("libx264") else EXIT_FAILED
 
 
 def cmd_models_list(args: argparse.Namespace) -> int:

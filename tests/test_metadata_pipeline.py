@@ -132,6 +132,6 @@ def test_settings_the_engine_cannot_follow_are_said_not_silently_dropped(tmp_pat
         return plan_job(pixels, request, config, photo).notes
 
     assert notes(camera="pan-left") == [
-        "the camera move (pan-left) was not used: the svd engine takes no camera direction, only the "
+        "the camera setting (pan-left) was not used: the svd engine takes no camera direction, only the "
         "amount of motion"]
     assert notes() == [] and notes(style=0.2) == []     # SVD's clips are colour matched: --style holds

@@ -162,7 +162,7 @@ def unused_settings(asked: AnimateRequest, status: engines.EngineStatus) -> list
     cannot act on: said, as an unused prompt is, rather than silently dropped."""
     notes = []
     if asked.camera is not None and not status.camera:
-        notes.append(f"the camera move ({asked.camera}) was not used: the {status.name} engine takes no "
+        notes.append(f"the camera setting ({asked.camera}) was not used: the {status.name} engine takes no "
                      "camera direction, only the amount of motion")
     if asked.style_consistency is not None and status.colour_exact:
         notes.append(f"the style consistency ({asked.style_consistency:g}) was not used: a {status.name} clip "

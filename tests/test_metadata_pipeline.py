@@ -104,3 +104,34 @@ def test_a_broken_sidecar_found_beside_the_photo_is_named_on_the_command_line(tm
     photo.with_suffix(".xmp").write_text(SIDECAR, encoding="utf-8")   # mended: no warning
     assert cli.main(["animate", str(photo), "--engine", "parallax", "--duration", "0.5", "--fps", "8"]) == 0
     assert "warning" not in capsys.readouterr().err
+
+
+def test_settings_the_engine_cannot_follow_are_said_not_silently_dropped(tmp_path: Path, fast_config, capsys):
+    """`--style 0.2` on parallax gave the very clip `--style 1` gave (its frames are the photo's own
+    pixels: nothing to hold), and `--engine svd --camera pan-left` made SVD's own motion: both
+    without a word, where an unused prompt is said."""
+    from stillmotion import config as config_mod
+    from stillmotion import photo as photo_mod
+    from stillmotion.jobs.pipeline import plan_job
+    from stillmotion.request import AnimateRequest
+
+    photo = save_photo(tmp_path / "IMG_2010.jpg", skimage_photo("coffee"), (160, 120), quality=92)
+    assert cli.main(["animate", str(photo), "--engine", "parallax", "--duration", "0.5", "--fps", "8",
+                     "--style", "0.2"]) == 0
+    assert ("IMG_2010.jpg: note: the style consistency (0.2) was not used: a parallax clip is the photo's "
+            "own pixels, moved, so it keeps the photo's colour at any setting" in capsys.readouterr().err.splitlines())
+    # Left to the profile (or the config), nothing was asked: nothing to say.
+    assert cli.main(["animate", str(photo), "--engine", "parallax", "--duration", "0.5", "--fps", "8"]) == 0
+    assert "not used" not in capsys.readouterr().err
+
+    config = dict(config_mod.load())
+    pixels = photo_mod.load(photo)
+
+    def notes(**settings) -> list[str]:   # (planning only: no model needed)
+        request = AnimateRequest.from_dict({"engine": "svd", "model": str(tmp_path / "some-svd"), **settings})
+        return plan_job(pixels, request, config, photo).notes
+
+    assert notes(camera="pan-left") == [
+        "the camera setting (pan-left) was not used: the svd engine takes no camera direction, only the "
+        "amount of motion"]
+    assert notes() == [] and notes(style=0.2) == []     # SVD's clips are colour matched: --style holds

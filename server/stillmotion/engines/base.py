@@ -42,6 +42,8 @@ class EngineStatus:
     device: str = "cpu"
     kind: str = "generative"              # "parallax" | "generative"
     prompt: bool = False                  # whether the engine follows a text prompt
+    camera: bool = True                   # whether it follows --camera (SVD takes no direction)
+    colour_exact: bool = False            # its frames are the photo's own pixels: --style has nothing to hold
     models: list[dict[str, Any]] = field(default_factory=list)
 
 

@@ -171,12 +171,12 @@ class DiffusionEngine:
             best = models.default_entry(self.name, self.config)
             hint = f": run `{models.pull_command(best.name)}`" if best else ""
             return EngineStatus(name=self.name, usable=False, device="none", prompt=self.prompted,
-                                models=listing, reason=f"no {self.label} model installed{hint}")
+                                camera=self.prompted, models=listing, reason=f"no {self.label} model installed{hint}")
         try:
             device = self.device()
         except (ConfigError, EngineUnavailable) as exc:
             return EngineStatus(name=self.name, usable=False, device="none", prompt=self.prompted,
-                                models=listing, reason=str(exc))
+                                camera=self.prompted, models=listing, reason=str(exc))
         why = ""
         for entry, folder in found:
             if entry.loop_only:
@@ -184,9 +184,9 @@ class DiffusionEngine:
             ok, why = usable_on(entry.options, device, folder)
             if ok:
                 return EngineStatus(name=self.name, usable=True, device=device.kind, prompt=self.prompted,
-                                    models=listing, reason=f"{entry.name}: {why}")
+                                    camera=self.prompted, models=listing, reason=f"{entry.name}: {why}")
         return EngineStatus(name=self.name, usable=False, device=device.kind, prompt=self.prompted,
-                            models=listing, reason=f"installed models cannot run here: {why}")
+                            camera=self.prompted, models=listing, reason=f"installed models cannot run here: {why}")
 
     # ---------------------------------------------------------- to be filled by adapters
     def derive(self, model: models.ResolvedModel) -> dict[str, Any]:

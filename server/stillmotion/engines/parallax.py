@@ -259,6 +259,7 @@ class ParallaxEngine:
 
     def status(self) -> EngineStatus:
         return EngineStatus(name=self.name, usable=True, kind="parallax", prompt=False, device="cpu",
+                            colour_exact=True,
                             reason="built in: renders a 2.5-D camera move on the CPU, no model weights")
 
     def generate(self, photo: np.ndarray, request: AnimateRequest, *, seed: int,

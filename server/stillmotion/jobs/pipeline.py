@@ -133,6 +133,7 @@ def plan_job(photo: photo_mod.Photo, request: AnimateRequest, config: dict, phot
     # faces that aspect crops and the parallax depth estimate keep in view (~10 ms at 1 MP).
     fit = readiness.analyze(photo)
     profile_name = fit.suggested_profile if request.profile == "auto" else request.profile
+    asked = request
     request = request.resolve(profile_name, config.get("animate", {}),
                               preferred=config_mod.user_values(config, "animate"))
     meta = metadata.read_for_job(photo_path, config, sidecar=sidecar, develop=develop)
@@ -144,13 +145,28 @@ def plan_job(photo: photo_mod.Photo, request: AnimateRequest, config: dict, phot
     if photo.transparent:
         notes.append("the photo's transparency was not kept (a clip has none): its see-through areas "
                      "show the colour stored under them")
-    if not engine.status().prompt:
+    status = engine.status()
+    if not status.prompt:
         # Parallax and SVD follow no text: recording a prompt would claim it shaped the clip.
         if prompt_source in (metadata.prompt.REQUEST, metadata.prompt.PHOTO):   # a person's words
             notes.append(f"the prompt was not used: the {engine.name} engine follows no text prompt")
         prompt, prompt_source = None, "none: the engine follows no prompt"
+    notes.extend(unused_settings(asked, status))
     return JobPlan(request=request, profile=profile.name, fit=fit, meta=meta, prompt=prompt, prompt_source=prompt_source,
                    engine=engine, engine_reason=why, notes=notes)
+
+
+def unused_settings(asked: AnimateRequest, status: engines.EngineStatus) -> list[str]:
+    """Notes for settings the user gave (not the profile's or the config's) that this engine
+    cannot act on: said, as an unused prompt is, rather than silently dropped."""
+    notes = []
+    if asked.camera is not None and not status.camera:
+        notes.append(f"the camera setting ({asked.camera}) was not used: the {status.name} engine takes no "
+                     "camera direction, only the amount of motion")
+    if asked.style_consistency is not None and status.colour_exact:
+        notes.append(f"the style consistency ({asked.style_consistency:g}) was not used: a {status.name} clip "
+                     "is the photo's own pixels, moved, so it keeps the photo's colour at any setting")
+    return notes
 
 
 def default_request(config: Mapping[str, Any]) -> AnimateRequest:

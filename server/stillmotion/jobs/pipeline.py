@@ -10,6 +10,7 @@ clip. The CLI, the daemon's worker and the watch folders all call `run_job`.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
@@ -64,6 +65,22 @@ class JobResult:
 WEB_FORMATS = ("gif", "webp")    # formats for web pages and messages: sized by [output] web_long_edge
 # [output] long_edge and web_long_edge, pixels: 0 made a 2x2 clip; 16384 is as wide as H.264/HEVC go.
 LONG_EDGE_RANGE = (64, 16384)
+
+
+def _out_and_back(frames: Iterator[np.ndarray], n_frames: int,
+                  match: Callable[[Iterator[np.ndarray], int], Iterator[np.ndarray]]) -> Iterator[np.ndarray]:
+    """A clip played out and back (a loop from a model that cannot end on the photo), matched:
+    the way out is matched, and the way back is it, played backwards. Matched whole, each frame
+    of the way back was corrected with other neighbours than its twin on the way out, and the
+    loop's last frame was not its first (up to 17 levels apart on SVD). The way out is held
+    (the way back replays it); each frame goes out as a copy of its own, as later stages may
+    change the frames they are given in place."""
+    out_frames = (n_frames + 1) // 2
+    matched = [frame.copy() for frame in match(itertools.islice(frames, out_frames), out_frames)]
+    for _ in frames:   # the way back, as the model made it: not needed
+        pass
+    for index in [*range(out_frames), *range(n_frames - out_frames - 1, -1, -1)]:
+        yield matched[index].copy()
 
 
 def check_output_config(output_cfg: dict) -> None:
@@ -264,9 +281,14 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
             if matching and clip.colour_exact:
                 colour_info = {"colour_method": "exact"}   # the photo's own pixels: nothing to hold
             elif matching:
-                frames = match_frames(frames, pixels, strength=float(request.style_consistency or 0.0),
-                                      anchor_index=clip.anchor_index, n_frames=clip.n_frames,
-                                      config=config, info=colour_info)
+                def match(part: Iterator[np.ndarray], count: int) -> Iterator[np.ndarray]:
+                    return match_frames(part, pixels, strength=float(request.style_consistency or 0.0),
+                                        anchor_index=clip.anchor_index, n_frames=count, config=config,
+                                        info=colour_info)
+                if clip.info.get("placement") == "pingpong":
+                    frames = _out_and_back(frames, clip.n_frames, match)
+                else:
+                    frames = match(frames, clip.n_frames)
             # Delivery size and rate with the photo's own detail; a no-op for a clip already
             # there (parallax). Its frames are rendered as the encoder pulls them.
             clip = finish_clip(dataclasses.replace(clip, frames=frames), photo=pixels, target_size=(width, height),

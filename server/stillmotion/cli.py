@@ -553,15 +553,23 @@ def _as_argument(path: str | os.PathLike) -> str:
     return f".{os.sep}{text}" if text.startswith("-") else text
 
 
+# Windows writes a redirected stdout (`> clips.txt`, a script's pipe) in its ANSI code page
+# (cp1252: no Ł, no kanji), and the path of a clip just made was a UnicodeEncodeError traceback
+# that ended the batch. A pipe or a file gets UTF-8 there (Python's own default from 3.15, PEP
+# 686); a console takes any text.
+UTF8_WHEN_REDIRECTED = sys.platform == "win32"
+
+
 def _print_names_as_their_bytes() -> None:
     """A file name that is not UTF-8 (a Latin-1 name from an old share) is held by Python as
     escaped bytes; printing it on a UTF-8 locale whose stdout is strict (en_US.UTF-8) ended a
     finished run in a UnicodeEncodeError traceback. Written back as the same bytes, the path a
-    script reads is the file's real name."""
+    script reads is the file's real name. (Windows, redirected: UTF-8, see above.)"""
     reconfigure = getattr(sys.stdout, "reconfigure", None)
     if reconfigure is not None:
         try:
-            reconfigure(errors="surrogateescape")
+            utf8 = UTF8_WHEN_REDIRECTED and not sys.stdout.isatty()
+            reconfigure(errors="surrogateescape", **({"encoding": "utf-8"} if utf8 else {}))
         except (ValueError, OSError):   # (a stream that cannot change now: left as it is)
             pass
 

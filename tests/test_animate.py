@@ -1011,3 +1011,34 @@ def test_out_named_like_a_clip_is_refused_before_any_work(photo_jpg, fast_config
     (tmp_path / "final.mp4").mkdir()                # a folder of that name, made on purpose: used
     assert animate(str(photo_jpg), "--out", str(tmp_path / "final.mp4"), "--duration", "0.5", "--fps", "8") == 0
     assert (tmp_path / "final.mp4" / "IMG_1234.motion.mp4").is_file()
+
+
+def test_wildcards_a_windows_shell_passes_as_typed_are_expanded(photo_jpg, fast_config, capsys, monkeypatch,
+                                                               tmp_path):
+    """`stillmotion animate *.jpg` (the README's example) in cmd.exe or PowerShell: Windows shells
+    hand a program its wildcards as typed, and the batch failed with '*.jpg: no such file'.
+    Expanded as a POSIX shell would (sorted); a pattern that matches nothing is still said."""
+    second = save_photo(tmp_path / "IMG_2.jpg", skimage_photo("chelsea"), (160, 120))
+    monkeypatch.setattr(cli, "SHELL_EXPANDS_WILDCARDS", False, raising=False)   # as on Windows
+    assert animate(str(tmp_path / "IMG_*.jpg"), "--duration", "0.5", "--fps", "4", "--format", "gif") == 0
+    assert [Path(p).name for p in capsys.readouterr().out.splitlines() if p.endswith(".gif")] == [
+        "IMG_1234.motion.gif", "IMG_2.motion.gif"]
+    assert second.is_file() and photo_jpg.is_file()
+    assert animate(str(tmp_path / "*.tif"), "--duration", "0.5", "--fps", "4") == 2
+    assert capsys.readouterr().err.strip() == f"stillmotion: error: {tmp_path / '*.tif'}: no such file"
+
+
+def test_a_path_windows_cannot_write_in_its_code_page_is_printed_not_a_traceback(fast_config, monkeypatch,
+                                                                                tmp_path):
+    """Windows writes a redirected stdout (`> clips.txt`, a script's pipe) in its ANSI code page,
+    cp1252 here, which has no Ł: the clip of Łódź.jpg was made, then printing its path ended the
+    run in a UnicodeEncodeError traceback (a batch stopped there). A pipe or a file gets UTF-8 there."""
+    import io
+
+    photo = save_photo(tmp_path / "Łódź.jpg", skimage_photo("astronaut"), (160, 120))
+    stdout = io.TextIOWrapper(io.BytesIO(), encoding="cp1252", write_through=True)
+    monkeypatch.setattr(sys, "stdout", stdout)
+    monkeypatch.setattr(cli, "UTF8_WHEN_REDIRECTED", True, raising=False)   # as on Windows
+    assert animate(str(photo), "--duration", "0.5", "--fps", "4", "--format", "gif") == 0
+    printed = stdout.buffer.getvalue().decode("utf-8").splitlines()
+    assert printed[0] == str(tmp_path / "Łódź.motion.gif")

@@ -787,3 +787,21 @@ def test_a_full_or_locked_data_folder_is_said_not_an_internal_error(server, clie
         f"the job store in {home / 'data'} is locked by another program (database is locked); "
         "send it again when that program is done")}
     assert server.request("GET", "/v1/health").status == 200          # and the daemon runs on
+
+
+def test_a_data_folder_without_hard_links_still_gets_its_token(tmp_path, monkeypatch):
+    """STILLMOTION_HOME on an exFAT/FAT drive or an SMB share (no hard links): the token, linked
+    into place, failed, and the daemon would not start ("cannot write the daemon's data folder")
+    though the folder could be written. Simulated: os.link refused as exFAT refuses it."""
+    import errno
+
+    from stillmotion.api import security
+
+    def no_hard_links(*_args, **_kwargs):
+        raise OSError(errno.EPERM, os.strerror(errno.EPERM))
+
+    monkeypatch.setattr(security.os, "link", no_hard_links)
+    token, path = security.ensure_token(tmp_path / "data")
+    assert len(token) >= 32 and path.read_text(encoding="ascii").strip() == token
+    assert [p.name for p in path.parent.iterdir()] == ["token"]            # no temporary left
+    assert security.ensure_token(tmp_path / "data") == (token, path)      # and read back as it is

@@ -323,3 +323,15 @@ def test_a_process_leaving_without_closing_its_render_process_exits(tmp_path):
             proc.wait(10)
     assert proc.returncode == 0
     assert not psutil.pid_exists(int(out))
+
+
+def test_a_render_process_ended_by_a_signal_is_said_on_windows_too(monkeypatch):
+    """Windows has no SIGKILL in Python's signal module: the crash message for a render process
+    that multiprocessing reports as ended by a signal (-15: its own terminate, on Windows) raised
+    AttributeError in the daemon's job thread instead of failing the job with a reason."""
+    import signal
+
+    from stillmotion.jobs.render_process import crash_message
+    monkeypatch.delattr(signal, "SIGKILL")
+    assert crash_message(-15) == "the render process was killed by signal 15 (SIGTERM)"
+    assert crash_message(3221225477) == "the render process crashed with code 0xC0000005"   # as Windows says it

@@ -739,3 +739,42 @@ def test_a_closed_stdout_is_said_once_and_the_watching_goes_on(tmp_path, caplog,
     assert "job listener failed" not in caplog.text
     said = [r.getMessage() for r in caplog.records if "stdout" in r.getMessage()]
     assert said == ["cannot print clip paths on stdout (Broken pipe): watching goes on; this log still names each clip"]
+
+
+@pytest.mark.parametrize("reports", ["as_watched", "real_paths"])
+def test_a_folder_watched_through_a_symlink_takes_its_photos_at_once(hot, tmp_path, monkeypatch, reports):
+    """A watch folder reached through a link (a folder linked into ~/Pictures, /tmp and /var on
+    macOS, which are links to /private/...) got no live events: inotify watching a link reports
+    nothing (watchdog sets IN_DONT_FOLLOW), and macOS's FSEvents reports the real path, which
+    matched no watched folder. Photos waited for the next rescan (60 s by default; never with
+    rescan_seconds = 0). `real_paths` simulates FSEvents: an observer reporting real paths, as
+    watchdog's FSEventsEmitter does."""
+    import dataclasses
+
+    from watchdog.events import FileSystemEventHandler
+
+    from stillmotion.watch import watcher as watcher_mod
+
+    class RealPaths(FileSystemEventHandler):
+        def __init__(self, inner, watched: str) -> None:
+            self.inner, self.watched, self.real = inner, watched, os.path.realpath(watched)
+
+        def dispatch(self, event) -> None:
+            def real(p):
+                p = os.fsdecode(p)
+                return self.real + p[len(self.watched):] if p.startswith(self.watched) else p
+            self.inner.dispatch(dataclasses.replace(event, src_path=real(event.src_path),
+                                                    dest_path=real(event.dest_path)))
+
+    class FSEventsLikeObserver(watcher_mod.Observer):
+        def schedule(self, handler, path, **kwargs):
+            return super().schedule(RealPaths(handler, str(path)), path, **kwargs)
+
+    if reports == "real_paths":
+        monkeypatch.setattr(watcher_mod, "Observer", FSEventsLikeObserver)
+    link = tmp_path / "Exports"
+    link.symlink_to(hot, target_is_directory=True)
+    with running(link, worker=False) as r:
+        (hot / "LINKED.jpg").write_bytes(photo_bytes(42))
+        r.wait_until(lambda: len(r.jobs()) == 1, 5, "the photo's job")
+        assert [j.photo_path for j in r.jobs()] == [link / "LINKED.jpg"]   # named as configured

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import glob
 import json
 import os
 import signal
@@ -78,6 +79,23 @@ def _path(text: str) -> Path:
     """A path argument, `~` expanded as the shell does not in `--out=~/Delivery` (that made a
     folder named "~" in the working folder; `match --out` and `install-plugin --dest` expanded it)."""
     return Path(_non_empty(text)).expanduser()
+
+
+# cmd.exe and PowerShell hand a program its wildcards as typed (`animate *.jpg` got "*.jpg"),
+# where a POSIX shell expands them first.
+SHELL_EXPANDS_WILDCARDS = sys.platform != "win32"
+
+
+def _expand_wildcards(named: Sequence[Path]) -> list[Path]:
+    """PHOTO arguments with wildcards expanded as a POSIX shell would, where the shell has not
+    (Windows): the matches, sorted; a pattern matching nothing stays, to be said as no such file."""
+    if SHELL_EXPANDS_WILDCARDS:
+        return list(named)
+    out: list[Path] = []
+    for path in named:
+        matches = [] if path.exists() or not any(c in str(path) for c in "*?[") else sorted(glob.glob(str(path)))
+        out.extend([Path(m) for m in matches] or [path])
+    return out
 
 
 PHOTO_HELP = "a JPEG, PNG, TIFF, WebP or HEIF photo (camera raw files: export the developed photo)"
@@ -154,7 +172,7 @@ def cmd_animate(args: argparse.Namespace) -> int:
     request = AnimateRequest.from_dict(fields)
     if args.out is not None:
         _check_out_is_a_folder(args.out)
-    photos = _photos_of_batch(args.photos)
+    photos = _photos_of_batch(_expand_wildcards(args.photos))
     if args.xmp is not None and len(photos) > 1:
         # One photo's sidecar holds its crop, title, keywords, rating and place: on every clip
         # of the batch, they were wrong on all but one.
@@ -437,7 +455,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
     # One unreadable photo gets its one-line error; the others are still reported.
     reports, status = [], EXIT_OK
-    for photo in args.photos:
+    photos = _expand_wildcards(args.photos)
+    for photo in photos:
         try:
             report = analyze_path(photo)
         except InputError as exc:
@@ -448,7 +467,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         if not args.json:
             _out(report.summary())
     if args.json and reports:
-        _print_json([r.to_dict() for r in reports] if len(args.photos) > 1 else reports[0].to_dict())
+        _print_json([r.to_dict() for r in reports] if len(photos) > 1 else reports[0].to_dict())
     return status
 
 
@@ -540,15 +559,23 @@ def _as_argument(path: str | os.PathLike) -> str:
     return f".{os.sep}{text}" if text.startswith("-") else text
 
 
+# Windows writes a redirected stdout (`> clips.txt`, a script's pipe) in its ANSI code page
+# (cp1252: no Ł, no kanji), and the path of a clip just made was a UnicodeEncodeError traceback
+# that ended the batch. A pipe or a file gets UTF-8 there (Python's own default from 3.15, PEP
+# 686); a console takes any text.
+UTF8_WHEN_REDIRECTED = sys.platform == "win32"
+
+
 def _print_names_as_their_bytes() -> None:
     """A file name that is not UTF-8 (a Latin-1 name from an old share) is held by Python as
     escaped bytes; printing it on a UTF-8 locale whose stdout is strict (en_US.UTF-8) ended a
     finished run in a UnicodeEncodeError traceback. Written back as the same bytes, the path a
-    script reads is the file's real name."""
+    script reads is the file's real name. (Windows, redirected: UTF-8, see above.)"""
     reconfigure = getattr(sys.stdout, "reconfigure", None)
     if reconfigure is not None:
         try:
-            reconfigure(errors="surrogateescape")
+            utf8 = UTF8_WHEN_REDIRECTED and not sys.stdout.isatty()
+            reconfigure(errors="surrogateescape", **({"encoding": "utf-8"} if utf8 else {}))
         except (ValueError, OSError):   # (a stream that cannot change now: left as it is)
             pass
 

@@ -20,6 +20,7 @@ import os
 import secrets
 import shutil
 import sys
+import sysconfig
 import time
 from pathlib import Path
 
@@ -57,11 +58,22 @@ def source_dir() -> Path:
     raise InputError(f"the Lightroom plug-in is missing from this installation (looked in {candidate})")
 
 
+def _stillmotion_command() -> str | None:
+    """The `stillmotion` command of this installation, whether or not its folder is on PATH
+    (`python3 -m stillmotion install-plugin`, a virtual environment not activated): beside its
+    Python (a venv's bin/ or Scripts\\), in its scripts folder (or the user's, `pip --user`),
+    else the one on PATH."""
+    name = "stillmotion.exe" if sys.platform == "win32" else "stillmotion"
+    folders = [Path(sys.executable).parent, Path(sysconfig.get_path("scripts")),
+               Path(sysconfig.get_path("scripts", sysconfig.get_preferred_scheme("user")))]
+    return next((str(f / name) for f in folders if (f / name).is_file()), None) or shutil.which("stillmotion")
+
+
 def _install_record() -> dict[str, object]:
     return {
         "version": __version__,
         "data_dir": str(paths.data_dir()),
-        "stillmotion": shutil.which("stillmotion"),
+        "stillmotion": _stillmotion_command(),
         "installed": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
 

@@ -75,3 +75,20 @@ def test_dest_that_is_a_file_is_a_clear_error(tmp_path: Path) -> None:
     not_a_dir.write_text("x")
     with pytest.raises(InputError, match="is a file"):
         install_plugin.install(not_a_dir)
+
+
+def test_the_recorded_command_is_this_installations_own_when_not_on_path(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Installed from a virtual environment not on PATH (`~/sm/bin/python -m stillmotion
+    install-plugin`, a venv not activated): nothing was recorded, so Start daemon ran a bare
+    `stillmotion`, which Lightroom (started from the Dock or the Start menu) never finds."""
+    scripts = tmp_path / "venv" / ("Scripts" if sys.platform == "win32" else "bin")
+    scripts.mkdir(parents=True)
+    command = scripts / ("stillmotion.exe" if sys.platform == "win32" else "stillmotion")
+    command.write_text("#!/bin/sh\n")
+    command.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(scripts / "python"))
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    install_plugin.install(tmp_path / "Modules")
+    record = json.loads((tmp_path / "Modules" / "stillmotion.lrplugin" / "stillmotion-install.json").read_text())
+    assert record["stillmotion"] == str(command)

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from .. import paths
 from ..errors import StillmotionError
+from ..place import claim
 
 
 TOKEN_FILE = "token"
@@ -31,7 +32,8 @@ TOKEN_FILE = "token"
 
 def ensure_token(data_dir: Path) -> tuple[str, Path]:
     """The daemon's token, created on first start. Written under a temporary name and
-    linked into place, so a second daemon starting at the same moment reads the same one.
+    linked into place (where there are no hard links, exFAT or an SMB share: an exclusive
+    create, then a rename), so a second daemon starting at the same moment reads the same one.
     A token file that cannot be made or read is one line (StillmotionError) for `serve`."""
     path = data_dir / TOKEN_FILE
     try:
@@ -63,11 +65,9 @@ def _create_token(data_dir: Path, path: Path) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     try:
-        os.link(tmp, path)
-    except FileExistsError:
-        pass
+        claim(tmp, path)    # (False: another daemon's token got there first, and is used)
     finally:
-        tmp.unlink()
+        tmp.unlink(missing_ok=True)
 
 
 def host_name(header: str) -> str:

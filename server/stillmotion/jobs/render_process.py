@@ -150,8 +150,12 @@ def crash_message(exit_code: int | None) -> str:
             name = signal.Signals(-exit_code).name
         except ValueError:
             name = "unknown signal"
-        hint = "; the system may have run out of memory" if -exit_code == signal.SIGKILL else ""
+        # (Windows has no SIGKILL; multiprocessing reports its own terminate there as -SIGTERM.)
+        oom = -exit_code == getattr(signal, "SIGKILL", None)
+        hint = "; the system may have run out of memory" if oom else ""
         return f"the render process was killed by signal {-exit_code} ({name}{hint})"
+    if exit_code >= 0xC0000000:   # a Windows NTSTATUS: looked up as 0xC0000005 (access violation)
+        return f"the render process crashed with code {exit_code:#010X}".replace("0X", "0x")
     return f"the render process exited with code {exit_code}"
 
 

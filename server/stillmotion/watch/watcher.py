@@ -72,6 +72,9 @@ class Watcher:
         # folder replaced under the same name is another inode, which the old watch never sees.
         self._watches: dict[Path, tuple[ObservedWatch, tuple[int, int]]] = {}
         self._refused: set[Path] = set()   # there, but the system refused a watch: rescans only
+        # A watched folder's real path (links followed), which the observer watches -> the
+        # folder's own path (/private/tmp/... -> /tmp/... on macOS, a link's target -> the link).
+        self._real_paths: dict[Path, Path] = {}
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._scanned = threading.Event()
@@ -126,8 +129,12 @@ class Watcher:
             return False
         if folder.path in self._watches:   # listed twice: one watch (the first entry's settings apply)
             return True
+        # The real path is watched: inotify watching a link to a folder reports nothing (watchdog
+        # sets IN_DONT_FOLLOW), and FSEvents reports real paths anyway. Events are named back
+        # under the folder's own path (`_as_watched`).
+        real = Path(os.path.realpath(folder.path))
         try:
-            watch = self._observer.schedule(_Queue(self._events), str(folder.path), recursive=folder.recursive)
+            watch = self._observer.schedule(_Queue(self._events), str(real), recursive=folder.recursive)
         except OSError as exc:   # e.g. the system's limit on watches, in a big recursive tree
             self._refused.add(folder.path)
             instead = (f"found by the rescan every {self.rescan_seconds:g} s instead" if self.rescan_seconds > 0
@@ -135,7 +142,23 @@ class Watcher:
             self._say(f"cannot watch {folder.path} for changes ({exc.strerror or exc}); its photos are {instead}")
             return False
         self._watches[folder.path] = (watch, identity)
+        for old in [r for r, watched in self._real_paths.items() if watched == folder.path]:
+            del self._real_paths[old]       # (a link re-pointed while the folder was away)
+        if real != folder.path:
+            self._real_paths[real] = folder.path
         return True
+
+    def _as_watched(self, path: Path) -> Path:
+        """An event's path named as its watched folder is, so that it matches the folder, the scans
+        and the ledger (events named by a real path were dropped: photos waited for a rescan)."""
+        if self._owner(path) is not None:
+            return path
+        for real in sorted(self._real_paths, key=lambda r: len(r.parts), reverse=True):
+            try:
+                return self._real_paths[real] / path.relative_to(real)
+            except ValueError:
+                continue
+        return path
 
     def _unwatch(self, path: Path) -> None:
         watch, _ = self._watches.pop(path)
@@ -217,13 +240,13 @@ class Watcher:
                 return
 
     def _on_event(self, event: FileSystemEvent, ledger: Ledger) -> None:
-        src = Path(os.fsdecode(event.src_path))
+        src = self._as_watched(Path(os.fsdecode(event.src_path)))
         if event.event_type in ("opened", "closed_no_write"):
             return
         if event.event_type == "moved":
             if self._nameable(src):
                 self._gone(src, ledger, moved=True)
-            src = Path(os.fsdecode(event.dest_path))
+            src = self._as_watched(Path(os.fsdecode(event.dest_path)))
         if not self._nameable(src):
             return
         if event.is_directory and event.event_type == "deleted" and src in self._watches:

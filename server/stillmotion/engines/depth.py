@@ -6,6 +6,10 @@ Cues, each a map in [0, 1] where 1 is near:
 - position: lower in the frame is usually nearer (ground plane),
 - faces / subject box (from the readiness analysis, when given): near,
 - a mild centre prior.
+Along vertical structures (a pole, a door frame, a building's edge) the blend is then
+averaged up and down the structure: such things stand upright, at one depth from top to
+bottom, where the position prior alone made a pole's foot nearer than its top, and a pan
+or an orbit leaned or bent it.
 The blend is refined with a guided filter so depth edges sit on the image's edges,
 which keeps the 2.5-D warp from tearing objects apart.
 """
@@ -32,6 +36,55 @@ def guided_filter(guide: np.ndarray, src: np.ndarray, r: int, eps: float) -> np.
     a = cov_ip / (var_i + eps)
     b = mean_p - a * mean_i
     return _box(a, r) * guide + _box(b, r)
+
+
+# Along a vertical structure a row takes up to this share of its depth from its neighbour row
+# (0.995 let a full-height pole keep a third of its lean: the carry fades over ~1/(1 - c)
+# rows), and two vertical edges this far apart (x the working width) carry the region between.
+CARRY_MAX = 0.999
+CARRY_SPREAD = 1 / 32
+# Below this (a Sobel gradient of about 0.1, i.e. a step of ~6 levels) horizontal contrast is
+# noise or a soft gradient, not a structure's edge (flat sky would carry otherwise).
+STRUCTURE_FLOOR = 0.01
+
+
+def vertical_structure(grey: np.ndarray) -> np.ndarray:
+    """How much each pixel lies on a near-vertical structure, in [0, CARRY_MAX].
+
+    From the structure tensor: its vertical share ((Jxx - Jyy) / (Jxx + Jyy)) times the
+    horizontal contrast's strength; spread sideways so a pole's or a facade's inside carries
+    with its edges, and softened so neighbouring columns carry alike (a column-by-column
+    carry left hard vertical steps in the depth where the photo has no edge).
+    """
+    gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3)
+    jxx = cv2.GaussianBlur(gx * gx, (0, 0), 2.0)
+    jyy = cv2.GaussianBlur(gy * gy, (0, 0), 2.0)
+    upright = np.clip((jxx - jyy) / (jxx + jyy + 1e-6), 0.0, 1.0)
+    typical = float(np.median(jxx[::4, ::4]))   # a sample: the full median costs as much as the rest
+    strength = np.clip(jxx / max(typical, STRUCTURE_FLOOR), 0.0, 1.0)
+    carry = np.clip(3.0 * upright * strength, 0.0, 1.0) * CARRY_MAX   # a third upright is enough
+    spread = max(1, round(grey.shape[1] * CARRY_SPREAD))
+    carry = cv2.dilate(carry, np.ones((1, 2 * spread + 1), np.uint8))
+    return cv2.GaussianBlur(carry, (0, 0), sigmaX=4.0, sigmaY=3.0)
+
+
+def smooth_along_verticals(values: np.ndarray, carry: np.ndarray) -> np.ndarray:
+    """`values` averaged up and down columns where `carry` is high (vertical structures).
+
+    A recursive filter, out = (1 - c) v + c (out of the row before), run from the bottom up and from
+    the top down (the two passes side by side in one array: one Python loop over the rows).
+    """
+    w = values.shape[1]
+    v = np.concatenate([values, values[::-1]], axis=1)
+    c = np.concatenate([carry, carry[::-1]], axis=1)
+    out = (1.0 - c) * v
+    out[-1] = v[-1]
+    tmp = np.empty(2 * w, np.float32)
+    for y in range(out.shape[0] - 2, -1, -1):
+        np.multiply(c[y], out[y + 1], out=tmp)
+        out[y] += tmp
+    return 0.5 * (out[:, :w] + out[::-1, w:])
 
 
 def _normalise(x: np.ndarray, lo_pct: float = 2, hi_pct: float = 98) -> np.ndarray:
@@ -85,6 +138,7 @@ def estimate(pixels: np.ndarray, *, faces: Sequence[Sequence[float]] = (),
     centre = 1.0 - np.clip(np.abs(xx), 0, 1) ** 2
 
     near = focus_weight * focus + 0.35 * position + 0.1 * centre
+    near = smooth_along_verticals(near.astype(np.float32), vertical_structure(grey))
     for box in faces:
         # A face and the body below it are near; the face all alike (a plateau over its box, not
         # a peak at its centre: a peak moved the middle of the face more than its sides, and an

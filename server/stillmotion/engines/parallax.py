@@ -39,8 +39,10 @@ from .base import Clip, EngineStatus
 FRAMES_IN_FLIGHT = 14
 # Recorded as the clip's engine revision: "2" since the seed varies the take (under "1"
 # only an orbit's or a breathing drift's direction followed the seed); "3" since a face is
-# near all alike (depth.py), so a photo with a face renders otherwise than under "2".
-REVISION = "3"
+# near all alike (depth.py), so a photo with a face renders otherwise than under "2"; "4"
+# since depth is averaged along vertical structures (depth.py), so upright things lean or
+# bend far less in a pan or an orbit, and most photos render otherwise than under "3".
+REVISION = "4"
 # Move reversed in time for `--anchor end`: the clip then leads *into* the photo.
 _REVERSED = {"push-in": "pull-out", "pull-out": "push-in", "pan-left": "pan-right",
              "pan-right": "pan-left", "rise": "fall", "orbit": "orbit", "none": "none"}
@@ -303,7 +305,7 @@ class ParallaxEngine:
 
         info = {"engine": self.name, "model": "stillmotion-parallax", "revision": REVISION,
                 "camera_rendered": camera, "take": take.describe(camera),
-                "depth": "focus+position+faces heuristic, guided-filter refined"}
+                "depth": "focus+position+faces heuristic, even along verticals, guided-filter refined"}
         if camera == "pull-out":
             info["model_note"] = _widening_note(request)
         return Clip(frames=frames(), n_frames=n_frames, fps=fps, width=width, height=height,

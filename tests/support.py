@@ -75,3 +75,23 @@ def cmyk_icc(name: str = "Test CMYK") -> bytes:
     a2b0 = (b"mft2" + bytes(4) + bytes([4, 3, 3, 0]) + identity + struct.pack(">HH", 2, 2) + linear * 4
             + np.clip(np.round(grid), 0, 65535).astype(">u2").tobytes() + linear * 3)
     return _icc(b"CMYK", b"Lab ", b"prtr", name, [(b"A2B0", a2b0)])
+
+
+def disk_fills_at_encode(monkeypatch, nth: int) -> list[Path]:
+    """The job pipeline's `nth` encode fails as a full disk does (ENOSPC); the others run.
+    Returns the list of paths encoded to, which grows as they are."""
+    import errno
+    import os
+
+    from stillmotion.jobs import pipeline
+
+    real_encode, encodes = pipeline.encode, []
+
+    def encode_until_the_disk_fills(frames, path, **kwargs):
+        encodes.append(path)
+        if len(encodes) == nth:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_encode(frames, path, **kwargs)
+
+    monkeypatch.setattr(pipeline, "encode", encode_until_the_disk_fills)
+    return encodes

@@ -13,7 +13,7 @@ from stillmotion import cli
 from stillmotion.errors import InputError
 from stillmotion.video.decode import probe, read_frames
 
-from support import save_photo, skimage_photo
+from support import disk_fills_at_encode, save_photo, skimage_photo
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -663,20 +663,7 @@ def test_a_batch_whose_disk_fills_does_not_render_the_rest_only_to_fail(photo_jp
 def test_takes_finished_before_the_disk_filled_are_printed_and_kept(photo_jpg, fast_config, capsys, monkeypatch):
     """--variants 3, the disk full at the second take: the first is in place, but it was not
     printed, and the error said "nothing was left there"."""
-    import errno
-    import os
-
-    from stillmotion.jobs import pipeline
-
-    real_encode, encodes = pipeline.encode, []
-
-    def encode_until_the_disk_fills(frames, path, **kwargs):
-        encodes.append(path)
-        if len(encodes) == 2:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        return real_encode(frames, path, **kwargs)
-
-    monkeypatch.setattr(pipeline, "encode", encode_until_the_disk_fills)
+    disk_fills_at_encode(monkeypatch, 2)
     assert animate(str(photo_jpg), "--variants", "3", "--duration", "0.5", "--fps", "8") == 1
     out, err = capsys.readouterr()
     kept = [photo_jpg.with_name("IMG_1234.motion.mp4"), photo_jpg.with_name("IMG_1234.motion.xmp")]

@@ -45,6 +45,18 @@ def start_daemon(home: Path, port: int, log: Path) -> subprocess.Popen:
     raise AssertionError("daemon did not start:\n" + log.read_text())
 
 
+def daemon_setup(tmp_path: Path, name: str) -> tuple[Path, Path, Path, int, Path]:
+    """(home with a fast config, the photos folder, a photo `name` in it, a free port, the log)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text('[output]\npreset = "ultrafast"\n[jobs]\nrender_nice = 0\nrender_idle = false\n',
+                                      encoding="utf-8")
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    photo = save_photo(photos / name, skimage_photo("chelsea"), (480, 320))
+    return home, photos, photo, free_port(), tmp_path / "daemon.log"
+
+
 def wait_under_way(client: DaemonClient, job_id: str, photos: Path) -> None:
     """Until the job is rendering and its partial file exists beside the photo."""
     deadline = time.monotonic() + 30
@@ -55,13 +67,7 @@ def wait_under_way(client: DaemonClient, job_id: str, photos: Path) -> None:
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL semantics")
 def test_kill_9_mid_job_then_restart_finishes_once_with_one_output(tmp_path):
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / "config.toml").write_text('[output]\npreset = "ultrafast"\n[jobs]\nrender_nice = 0\nrender_idle = false\n', encoding="utf-8")
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    photo = save_photo(photos / "IMG_7.jpg", skimage_photo("chelsea"), (480, 320))
-    port, log = free_port(), tmp_path / "daemon.log"
+    home, photos, photo, port, log = daemon_setup(tmp_path, "IMG_7.jpg")
 
     daemon = start_daemon(home, port, log)
     try:
@@ -113,13 +119,7 @@ def test_sighup_mid_job_is_logged_and_ignored_and_the_job_finishes(tmp_path):
     """SIGHUP (`systemctl reload`, `kill -HUP`, the terminal closing: sent to the whole process
     group) killed the daemon at once, leaving the clip's partial file beside the photo and its
     job `running`. Now it is one log line; the job (in its render process) goes on."""
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / "config.toml").write_text('[output]\npreset = "ultrafast"\n[jobs]\nrender_nice = 0\nrender_idle = false\n', encoding="utf-8")
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    photo = save_photo(photos / "IMG_8.jpg", skimage_photo("chelsea"), (480, 320))
-    port, log = free_port(), tmp_path / "daemon.log"
+    home, photos, photo, port, log = daemon_setup(tmp_path, "IMG_8.jpg")
 
     daemon = start_daemon(home, port, log)
     try:
@@ -146,13 +146,7 @@ def test_a_second_ctrl_c_while_stopping_is_logged_and_the_stop_still_ends_cleanl
     """Ctrl-C pressed twice: the second, while the running job was going back in the queue,
     made the daemon exit with status 1 and not a word. Now: status 0, a log line, the job queued,
     nothing left beside the photo."""
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / "config.toml").write_text('[output]\npreset = "ultrafast"\n[jobs]\nrender_nice = 0\nrender_idle = false\n', encoding="utf-8")
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    photo = save_photo(photos / "IMG_9.jpg", skimage_photo("chelsea"), (480, 320))
-    port, log = free_port(), tmp_path / "daemon.log"
+    home, photos, photo, port, log = daemon_setup(tmp_path, "IMG_9.jpg")
 
     daemon = start_daemon(home, port, log)
     try:

@@ -19,7 +19,7 @@ from stillmotion.jobs.worker import Worker
 from stillmotion.request import AnimateRequest
 from stillmotion.watch.ledger import Decision, Ledger, idempotency_key
 
-from support import save_photo, skimage_photo
+from support import disk_fills_at_encode, save_photo, skimage_photo
 
 
 @pytest.fixture
@@ -122,20 +122,7 @@ def test_cancelling_between_variants_keeps_and_lists_the_clips_already_made(tmp_
 def test_a_job_whose_disk_fills_at_its_second_take_lists_the_first_it_kept(tmp_path, cfg, store, monkeypatch):
     """The first take is in place beside the photo; the failed job listed no outputs, so a client
     never learnt of it (and a clip in the data folder was never pruned)."""
-    import errno
-    import os
-
-    from stillmotion.jobs import pipeline
-
-    real_encode, encodes = pipeline.encode, []
-
-    def encode_until_the_disk_fills(frames, path, **kwargs):
-        encodes.append(path)
-        if len(encodes) == 2:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        return real_encode(frames, path, **kwargs)
-
-    monkeypatch.setattr(pipeline, "encode", encode_until_the_disk_fills)
+    disk_fills_at_encode(monkeypatch, 2)
     photo = save_photo(tmp_path / "IMG.jpg", skimage_photo("coffee"), (160, 107))
     with running(store, cfg, "thread"):
         job = finished(store, store.submit(spec(photo, duration=0.5, fps=8, variants=3)).job.id)

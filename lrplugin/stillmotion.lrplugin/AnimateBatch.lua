@@ -183,6 +183,14 @@ function AnimateBatch:_finish(item, job)
   elseif job.status == "canceled" then
     item.state = "canceled"
     item.fraction = 1
+  elseif #clips > 0 then
+    -- Failed at a later take (a disk that filled at the third of three): the takes made before
+    -- it are beside the photo, and go into the catalog as any clip; the failure is still said.
+    item.clips = clips
+    local ok, err = LrTasks.pcall(function() self:_importClips(item) end)
+    local kept = string.format("%d take%s made before it kept beside the photo", #clips, #clips == 1 and "" or "s")
+    self:_fail(item, jobError(job) .. " (" .. kept .. (ok and ", added to the catalog)"
+                                                       or "; not added to the catalog: " .. StillmotionAPI.describe(err) .. ")"))
   else
     self:_fail(item, jobError(job))
   end

@@ -180,6 +180,23 @@ def test_cancel_keeps_a_clip_that_finished_before_the_cancel_reached_it(lr: Ligh
     assert lr.field(batch.photos[0], "lastClip") == str(clip) and lr.stack(batch.photos[0]) is not None
 
 
+def test_takes_made_before_a_job_failed_are_added_and_the_failure_still_said(lr: Lightroom, photo_folder: Path) -> None:
+    """--variants 3 whose disk filled at the third take: the daemon lists the two made in the
+    failed job's outputs; the plug-in left them out of the catalog, as if nothing had been made."""
+    clips = [photo_folder / "IMG_0001.motion.mp4", photo_folder / "IMG_0001.motion-2.mp4"]
+    for clip in clips:
+        clip.write_bytes(b"\0")
+    outputs = [str(clips[0]), str(clips[0].with_suffix(".xmp")), str(clips[1]), str(clips[1].with_suffix(".xmp"))]
+    batch = Batch(lr, photo_folder, 1, lambda job_id: job(
+        lr, job_id, "failed", outputs=outputs,
+        error=lr.table({"code": "job_failed", "message": "cannot write take 3 of 3 of IMG_0001.jpg: No space left"})))
+    batch.poll()
+    assert batch.states() == ["failed"]
+    assert batch.errors() == ["cannot write take 3 of 3 of IMG_0001.jpg: No space left "
+                              "(2 takes made before it kept beside the photo, added to the catalog)"]
+    assert lr.field(batch.photos[0], "lastClip") == str(clips[1]) and lr.stack(batch.photos[0]) is not None
+
+
 @pytest.mark.parametrize("fmt, imported", [("mp4", True), ("gif", False), ("webp", False)])
 def test_only_clips_lightroom_imports_are_added_to_the_catalog(lr: Lightroom, photo_folder: Path,
                                                                fmt: str, imported: bool) -> None:

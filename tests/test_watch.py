@@ -661,3 +661,42 @@ def test_a_closed_stdout_is_said_once_and_the_watching_goes_on(tmp_path, caplog,
     assert "job listener failed" not in caplog.text
     said = [r.getMessage() for r in caplog.records if "stdout" in r.getMessage()]
     assert said == ["cannot print clip paths on stdout (Broken pipe): watching goes on; this log still names each clip"]
+
+
+def test_the_clip_printer_of_a_long_running_watch_does_not_grow_per_job(monkeypatch):
+    """`stillmotion watch` left running for weeks printed each clip and remembered every
+    job it had printed, forever: its memory grew with every photo animated."""
+    import tracemalloc
+    from types import SimpleNamespace
+
+    from stillmotion.watch.service import _reporter
+
+    class FinishedJobs:
+        def get(self, job_id: str) -> SimpleNamespace:
+            return SimpleNamespace(source="watch", status=DONE, outputs=[f"/photos/{job_id}.motion.mp4"])
+
+    class Lines(io.StringIO):   # counts what is printed, keeps none of it
+        printed = 0
+
+        def write(self, text: str) -> int:
+            self.printed += text.count("\n")
+            return len(text)
+
+    monkeypatch.setattr(sys, "stdout", Lines())
+    report = _reporter(FinishedJobs())
+    held = [tracemalloc.Filter(True, "*stillmotion/watch/service.py")]
+
+    def kept_after(jobs: range) -> int:
+        for index in jobs:
+            report(f"{index:016x}")
+            report(f"{index:016x}")      # a job's change said twice: its clip is printed once
+        return sum(stat.size for stat in tracemalloc.take_snapshot().filter_traces(held).statistics("filename"))
+
+    tracemalloc.start()
+    try:
+        after_100 = kept_after(range(100))
+        after_400 = kept_after(range(100, 400))   # (a few ms: nothing is rendered)
+    finally:
+        tracemalloc.stop()
+    assert sys.stdout.printed == 400
+    assert after_400 - after_100 < 1024, f"{after_400 - after_100} bytes kept for 300 more jobs"

@@ -430,6 +430,19 @@ def test_a_photo_that_fails_gets_a_note_saying_why_and_is_animated_once_saved_ag
     assert len(clips_of(hot, "P")) == 1 and not list(hot.glob(".stillmotion-tmp-*"))
 
 
+def test_a_photo_that_failed_is_animated_once_saved_again_after_its_job_was_forgotten(hot):
+    """A daemon left running for weeks forgets finished jobs after [jobs] retention_days. A photo
+    whose job failed and was then forgotten, saved again fixed, was refused ("changed after it
+    was taken; not taken again"): only the forgotten job had said that no clip was made of it."""
+    with running(hot) as r:
+        (hot / "P.jpg").write_bytes(b"this is not a JPEG " * 64)
+        assert r.wait_done(1)[0].status == "failed"
+        assert r.store.prune(0) == 1                    # retention over: the failed job is forgotten
+        (hot / "P.jpg").write_bytes(photo_bytes(12))    # fixed and exported again
+        r.wait_until(lambda: [j.status for j in r.jobs()] == [DONE], 10, "the fixed photo's clip")
+    assert len(clips_of(hot, "P")) == 1
+
+
 def test_a_file_under_the_notes_name_that_is_not_a_note_is_left_alone(tmp_path):
     from stillmotion.jobs import failure_note
 

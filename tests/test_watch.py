@@ -508,6 +508,19 @@ def test_a_photo_that_fails_gets_a_note_saying_why_and_is_animated_once_saved_ag
     assert len(clips_of(hot, "P")) == 1 and not list(hot.glob(".stillmotion-tmp-*"))
 
 
+def test_a_photo_that_failed_is_animated_once_saved_again_after_its_job_was_forgotten(hot):
+    """A daemon left running for weeks forgets finished jobs after [jobs] retention_days. A photo
+    whose job failed and was then forgotten, saved again fixed, was refused ("changed after it
+    was taken; not taken again"): only the forgotten job had said that no clip was made of it."""
+    with running(hot) as r:
+        (hot / "P.jpg").write_bytes(b"this is not a JPEG " * 64)
+        assert r.wait_done(1)[0].status == "failed"
+        assert r.store.prune(0) == 1                    # retention over: the failed job is forgotten
+        (hot / "P.jpg").write_bytes(photo_bytes(12))    # fixed and exported again
+        r.wait_until(lambda: [j.status for j in r.jobs()] == [DONE], 10, "the fixed photo's clip")
+    assert len(clips_of(hot, "P")) == 1
+
+
 def test_a_file_under_the_notes_name_that_is_not_a_note_is_left_alone(tmp_path):
     from stillmotion.jobs import failure_note
 
@@ -778,3 +791,42 @@ def test_a_folder_watched_through_a_symlink_takes_its_photos_at_once(hot, tmp_pa
         (hot / "LINKED.jpg").write_bytes(photo_bytes(42))
         r.wait_until(lambda: len(r.jobs()) == 1, 5, "the photo's job")
         assert [j.photo_path for j in r.jobs()] == [link / "LINKED.jpg"]   # named as configured
+
+
+def test_the_clip_printer_of_a_long_running_watch_does_not_grow_per_job(monkeypatch):
+    """`stillmotion watch` left running for weeks printed each clip and remembered every
+    job it had printed, forever: its memory grew with every photo animated."""
+    import tracemalloc
+    from types import SimpleNamespace
+
+    from stillmotion.watch.service import _reporter
+
+    class FinishedJobs:
+        def get(self, job_id: str) -> SimpleNamespace:
+            return SimpleNamespace(source="watch", status=DONE, outputs=[f"/photos/{job_id}.motion.mp4"])
+
+    class Lines(io.StringIO):   # counts what is printed, keeps none of it
+        printed = 0
+
+        def write(self, text: str) -> int:
+            self.printed += text.count("\n")
+            return len(text)
+
+    monkeypatch.setattr(sys, "stdout", Lines())
+    report = _reporter(FinishedJobs())
+    held = [tracemalloc.Filter(True, "*stillmotion/watch/service.py")]
+
+    def kept_after(jobs: range) -> int:
+        for index in jobs:
+            report(f"{index:016x}")
+            report(f"{index:016x}")      # a job's change said twice: its clip is printed once
+        return sum(stat.size for stat in tracemalloc.take_snapshot().filter_traces(held).statistics("filename"))
+
+    tracemalloc.start()
+    try:
+        after_100 = kept_after(range(100))
+        after_400 = kept_after(range(100, 400))   # (a few ms: nothing is rendered)
+    finally:
+        tracemalloc.stop()
+    assert sys.stdout.printed == 400
+    assert after_400 - after_100 < 1024, f"{after_400 - after_100} bytes kept for 300 more jobs"

@@ -34,7 +34,9 @@ finish exactly once, and no partial file is ever left beside a photo.
 A watch-folder job whose photo is gone when it starts (deleted or moved after the
 watcher last looked) is skipped, as the watcher skips one still queued: it ends
 `canceled` with info {"skipped": why}, no error, and the watch ledger forgets it
-was taken, so the photo is new if it comes back.
+was taken, so the photo is new if it comes back. A watch job that fails tells the
+ledger too (no clip was made): written again, its photo is taken again, also after
+the failed job was forgotten (pruned after [jobs] retention_days).
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from .. import engines
 from ..config import check_choice, check_range
@@ -57,6 +59,9 @@ from .pipeline import JobResult, run_job
 from .priority import lower_thread
 from .render_process import JobFailed, RenderCrashed, RenderProcess, job_error
 from .store import CANCELED, DONE, FAILED, TERMINAL, Job, JobStore, Unrunnable, process_identity
+
+if TYPE_CHECKING:
+    from ..watch.ledger import Ledger
 
 log = logging.getLogger(__name__)
 
@@ -285,8 +290,11 @@ class Worker:
             return   # ended meanwhile (cancelled, or by another process)
         why = error.get("message", error.get("code", "failed"))
         _log_failed(job, why)
-        if job.source == "watch" and self.config.get("watch", {}).get("failure_notes", True):
-            failure_note.write(job.destination, job.photo_path, job.id, why)
+        if job.source == "watch":
+            note = f"its job failed: {why}"
+            self._forget_watch_take(job, lambda ledger: ledger.failed(job.photo_path, job.id, note))
+            if self.config.get("watch", {}).get("failure_notes", True):
+                failure_note.write(job.destination, job.photo_path, job.id, why)
 
     def _skip_vanished_watch_photo(self, job: Job) -> bool:
         """A watch job whose photo went away after the watcher's last look ends as skipped
@@ -298,17 +306,21 @@ class Worker:
             return True
         log.info("%s: %s; job %s skipped", job.photo_path, WATCH_PHOTO_GONE, job.id)
         # Like the watcher: the photo was never animated, so if it comes back it is new.
+        self._forget_watch_take(job, lambda ledger: ledger.release(job.photo_path, job.id, WATCH_PHOTO_GONE))
+        return True
+
+    def _forget_watch_take(self, job: Job, change: Callable[["Ledger"], None]) -> None:
+        """Tell the watch ledger that a watch job made no clip of its photo."""
         from ..watch.ledger import Ledger    # only watch jobs need it (and watch/ loads watchdog)
 
         try:
             ledger = Ledger(self.store.db_path)
             try:
-                ledger.release(job.photo_path, job.id, WATCH_PHOTO_GONE)
+                change(ledger)
             finally:
                 ledger.close()
-        except sqlite3.Error:   # the skip stands; only a photo that comes back is affected
+        except sqlite3.Error:   # the job's end stands; only the photo written again is affected
             log.exception("job %s: could not mark %s as not taken", job.id, job.photo_path)
-        return True
 
     def _execute(self, job: Job, token: CancelToken,
                  on_update: Callable[[str, float, float | None], None]) -> JobResult:

@@ -126,6 +126,14 @@ class Ledger:
         self.conn.execute("UPDATE watch_ledger SET job_id = NULL, note = ?, size = -1 WHERE path = ? AND job_id = ?",
                           (note, str(path), job_id))
 
+    def failed(self, path: Path, job_id: str, note: str) -> None:
+        """The job failed: no clip was made of the path, so written again (fixed, or copied again
+        after a passing fault) it is taken again. Said here, not only by the job's status: a
+        finished job is forgotten after [jobs] retention_days, and its photo with it."""
+        # size and mtime stay: unchanged, the photo is not tried again at every rescan.
+        self.conn.execute("UPDATE watch_ledger SET job_id = NULL, note = ? WHERE path = ? AND job_id = ?",
+                          (note, str(path), job_id))
+
     def record_taken(self, root: Path, path: Path, digest: str, size: int, mtime_ns: int, job_id: str,
                      decision: Decision) -> None:
         """The path became `job_id` by `decision` (so its take count is the decision's plus one,

@@ -26,6 +26,11 @@ from .watcher import Watcher
 
 log = logging.getLogger("stillmotion.watch")
 
+# Jobs whose clips the printer remembers having printed. A job's change notifications come
+# together (it ends once), so the last few are enough; all of them grew a watch left
+# running for weeks by every photo it animated.
+REPORTED_KEPT = 64
+
 
 def start_watcher(cfg: config_mod.Config, store: JobStore,
                   folders: Iterable[WatchedFolder] | None = None) -> Watcher | None:
@@ -115,7 +120,7 @@ def watch_folders(dirs: Sequence[Path], config_path: Path | None = None) -> int:
 def _reporter(store: JobStore):
     """Print each finished watch job's clip paths on stdout (failures, and why, are the
     worker's log lines on stderr)."""
-    reported: set[str] = set()
+    reported: dict[str, None] = {}     # the last REPORTED_KEPT, oldest first
     lock = threading.Lock()
     stdout_gone = threading.Event()
 
@@ -126,7 +131,9 @@ def _reporter(store: JobStore):
         with lock:
             if job_id in reported:
                 return
-            reported.add(job_id)
+            reported[job_id] = None
+            if len(reported) > REPORTED_KEPT:
+                del reported[next(iter(reported))]
         try:
             for out in job.outputs:
                 print(out, flush=True)

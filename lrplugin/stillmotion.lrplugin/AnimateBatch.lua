@@ -80,6 +80,16 @@ function AnimateBatch:_abort(message)
   end
 end
 
+-- An original that is missing or offline (a drive not connected; Lightroom may still render
+-- it from a smart preview): its clip has nowhere to go, since clips go beside their original.
+AnimateBatch.ORIGINAL_MISSING = "the original could not be found (missing, or on a drive that is not connected); "
+  .. "the clip goes beside it, so reconnect it and export again."
+
+--- True when the photo's original file is not on disk: such a photo is not rendered or sent.
+function AnimateBatch.originalMissing(photo)
+  return LrFileUtils.exists(photo:getRawMetadata("path")) ~= "file"
+end
+
 --- Records a photo Lightroom could not render.
 function AnimateBatch:renderFailed(photo, rendition, message)
   self:_fail(self:_add(photo, rendition), message or "Lightroom could not render the photo.")

@@ -238,6 +238,31 @@ def test_failed_photos_are_reported_once_and_the_others_animate(lr: Lightroom, p
     assert lr.stack(good) is not None and lr.stack(other) is not None and lr.stack(huge) is None
 
 
+def test_photos_whose_originals_are_offline_are_reported_on_one_line_and_not_rendered(
+        lr: Lightroom, photo_folder: Path, tmp_path: Path) -> None:
+    """A collection with some originals on a drive that is not connected (Lightroom still renders
+    them from smart previews): each was rendered, uploaded, refused by its own path
+    ("original_path: no such file: /Volumes/Archive/..."), one line per photo in the report."""
+    smart_preview = real_photo(tmp_path / "smart-preview.jpg", "rocket")
+    render = lr.bridge.render
+    lr.bridge.render = lambda src, *rest: render(str(smart_preview) if "Archive" in src else src, *rest)
+    offline = [lr.import_photo(Path("/Volumes/Archive/2019") / f"DSC_{i:04d}.NEF") for i in range(1, 8)]
+    good = lr.import_photo(photo_folder / "IMG_0001.jpg")
+    session = lr.export([offline[0], good, *offline[1:]], FAST)
+    lr.run_tasks(timeout=120)
+
+    assert lr.task_errors == [] and len(lr.dialogs) == 1
+    assert "Animated 1 of 8 photos" in lr.dialogs[0]["message"]
+    (line,) = lr.dialogs[0]["info"].splitlines()
+    assert line == ("DSC_0001.NEF, DSC_0002.NEF, DSC_0003.NEF, DSC_0004.NEF, DSC_0005.NEF and 2 more: "
+                    "the original could not be found (missing, or on a drive that is not connected); "
+                    "the clip goes beside it, so reconnect it and export again.")
+    assert [r.wasSkipped for r in session.renditionList.values()] == [True, False] + [True] * 6
+    posts = [r for r in lr.requests("/v1/jobs") if r["method"] == "POST"]
+    assert [r["fields"]["original_path"] for r in posts] == [good.path]
+    assert lr.stack(good) is not None and all(lr.field(p, "lastClip") is None for p in offline)
+
+
 def test_a_setting_the_daemon_set_aside_is_reported_with_the_clip(lr: Lightroom, photo_folder: Path) -> None:
     """The clip is made, stacked, and the one summary says which setting was not used."""
     odd = lr.import_photo(photo_folder / "IMG_0001.jpg", develop={"GrainAmount": "lots", "Exposure2012": 0.3})

@@ -71,12 +71,18 @@ function AnimateBatch:_fail(item, message)
   item.fraction = 1
 end
 
--- The daemon went away: every job still being followed fails with the one message, and
--- photos not yet submitted are not sent.
+-- What the report says of a photo whose job the daemon had accepted when it went away: the
+-- daemon keeps its queue on disk and runs those jobs when it starts again, so "start it, then
+-- try again" would make each of these clips twice.
+AnimateBatch.SENT_BEFORE_STOP = "sent before the daemon stopped: it still makes this clip when it starts "
+  .. "again, beside the photo (not added to the catalog), so there is no need to export it again."
+
+-- The daemon went away: every job still being followed fails with SENT_BEFORE_STOP, and
+-- photos not yet submitted are not sent (they fail with `message`).
 function AnimateBatch:_abort(message)
   self.aborted = message
   for _, item in ipairs(self.items) do
-    if item.state == "submitted" then self:_fail(item, message) end
+    if item.state == "submitted" then self:_fail(item, AnimateBatch.SENT_BEFORE_STOP) end
   end
 end
 

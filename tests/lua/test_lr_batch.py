@@ -153,7 +153,9 @@ def test_a_daemon_that_is_gone_fails_every_job_at_once_with_one_message(lr: Ligh
     batch.poll()
     assert batch.calls == ["job j1", "health"]           # nothing more is asked of it
     assert batch.states() == ["failed"] * 6
-    assert set(batch.errors()) == {"The Stillmotion daemon is not running."}
+    # The daemon keeps the jobs it took and runs them when started again: not "try again".
+    assert set(batch.errors()) == {lr.require("AnimateBatch").SENT_BEFORE_STOP}
+    assert batch.batch.aborted == "The Stillmotion daemon is not running."   # for photos not yet sent
 
 
 def test_a_job_error_without_a_message_still_makes_a_summary(lr: Lightroom, photo_folder: Path) -> None:

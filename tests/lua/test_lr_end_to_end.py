@@ -170,24 +170,35 @@ def own_daemon(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tupl
 
 def test_daemon_stopping_mid_export_is_reported_once(tmp_path: Path, photo_folder: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The report said "not running ... start it, then try again" of photos the daemon had
+    already taken: it keeps its queue, makes those clips once started again, and exporting
+    them again made each clip twice (IMG_0001.motion-2.mp4)."""
     with own_daemon(tmp_path, monkeypatch) as (own, sim):
         photos = [sim.import_photo(photo_folder / "IMG_0001.jpg"), sim.import_photo(photo_folder / "IMG_0002.jpg")]
 
-        def stop_once_running() -> None:
-            if own.process.poll() is None and any(
+        def stop_once_both_sent_and_running() -> None:
+            if own.process.poll() is None and len(job_ids(sim)) == 2 and any(
                     r["method"] == "GET" and r.get("status") == 200 and '"running"' in r["response"]
                     for r in sim.requests("/v1/jobs/")):
                 own.stop()
 
-        sim.on_tick(stop_once_running)
+        sim.on_tick(stop_once_both_sent_and_running)
         sim.export(photos, {"sm_duration": "30", "sm_fps": 30})
         sim.run_tasks(timeout=60)
-    assert sim.task_errors == []
-    assert len(sim.dialogs) == 1 and sim.dialogs[0]["style"] == "warning"
-    assert "Animated 0 of 2 photos" in sim.dialogs[0]["message"]
-    (line,) = sim.dialogs[0]["info"].splitlines()
-    assert line.startswith("IMG_0001.jpg, IMG_0002.jpg: The Stillmotion daemon is not running at")
-    assert '"stillmotion serve"' in line
+        assert sim.task_errors == []
+        assert len(sim.dialogs) == 1 and sim.dialogs[0]["style"] == "warning"
+        assert "Animated 0 of 2 photos" in sim.dialogs[0]["message"]
+        (line,) = sim.dialogs[0]["info"].splitlines()
+        assert line == ("IMG_0001.jpg, IMG_0002.jpg: sent before the daemon stopped: it still makes this clip "
+                        "when it starts again, beside the photo (not added to the catalog), so there is no need "
+                        "to export it again.")
+
+        again = start_daemon(own.home)      # what the report says happens, happens
+        try:
+            assert [again.wait_job(j, timeout=120)["status"] for j in job_ids(sim)] == ["done", "done"]
+        finally:
+            again.stop()
+    assert (photo_folder / "IMG_0001.motion.mp4").is_file() and (photo_folder / "IMG_0002.motion.mp4").is_file()
 
 
 def test_photos_after_the_daemon_went_away_are_not_rendered(tmp_path: Path, photo_folder: Path,
@@ -211,9 +222,10 @@ def test_photos_after_the_daemon_went_away_are_not_rendered(tmp_path: Path, phot
     renditions = list(session.renditionList.values())
     assert [r.wasSkipped for r in renditions] == [False, False, True, True, True]
     assert [r.rendered is None for r in renditions] == [False, False, True, True, True]
-    (line,) = sim.dialogs[0]["info"].splitlines()
-    assert line.startswith("IMG_0001.jpg, IMG_0002.jpg, IMG_0003.jpg, IMG_0004.jpg, IMG_0005.jpg: "
-                           "The Stillmotion daemon is not running at")
+    sent, not_sent = sim.dialogs[0]["info"].splitlines()
+    assert sent.startswith("IMG_0001.jpg: sent before the daemon stopped: ")
+    assert not_sent.startswith("IMG_0002.jpg, IMG_0003.jpg, IMG_0004.jpg, IMG_0005.jpg: "
+                               "The Stillmotion daemon is not running at")
 
 
 def test_failed_photos_are_reported_once_and_the_others_animate(lr: Lightroom, photo_folder: Path) -> None:

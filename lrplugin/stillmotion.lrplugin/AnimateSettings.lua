@@ -19,6 +19,8 @@ AnimateSettings.MAX_PROMPT = 2000   -- characters: the daemon's limit
 -- Clip formats Lightroom Classic imports as video; GIF and WebP clips stay beside the photo.
 AnimateSettings.IMPORTED_FORMATS = { mp4 = true, mov = true }
 AnimateSettings.FORMATS = { "mp4", "mov", "gif", "webp" }
+AnimateSettings.WEB_MAX_FPS = 50   -- frames per second a GIF or WebP clip can play (request.py's WEB_MAX_FPS)
+local WEB_FORMATS = { gif = true, webp = true }
 AnimateSettings.FROM_PROFILE = "profile"   -- popup value: leave the field to the profile/daemon
 
 --- The export preset fields (exportPresetFields): key and default.
@@ -121,6 +123,12 @@ function AnimateSettings.problem(props)
   local variants = tonumber(props.sm_variants)
   if not variants or variants < 1 or variants > 16 or variants ~= math.floor(variants) then
     return "Variants must be a whole number from 1 to 16."
+  end
+  -- The daemon refuses these (browsers slow shorter frames down): say so before Lightroom
+  -- renders and uploads every photo only to have each refused.
+  if WEB_FORMATS[props.sm_format] and (tonumber(props.sm_fps) or 0) > AnimateSettings.WEB_MAX_FPS then
+    return string.format("GIF and WebP clips play at most %d frames per second: choose a lower frame rate, or MP4 or MOV.",
+                         AnimateSettings.WEB_MAX_FPS)
   end
   return nil
 end

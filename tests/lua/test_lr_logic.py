@@ -85,6 +85,27 @@ def test_bad_settings_disable_export_with_a_reason(lr: Lightroom, field, value, 
     lr.run_tasks()
 
 
+def test_a_frame_rate_gif_and_webp_cannot_play_disables_export(lr: Lightroom) -> None:
+    """GIF at 60 fps was accepted by the dialog: Lightroom rendered and uploaded every photo of
+    the collection at full size, and the daemon refused each ("gif clips play at most 50
+    frames per second")."""
+    dialog = lr.require("AnimateDialog")
+    props = lr.fake.makePropertyTable(lr.require("AnimateSettings").defaults())
+    lr.prefs_url(f"http://127.0.0.1:{free_port()}")
+    dialog.startDialog(props)
+    props.sm_fps = 60
+    assert props.LR_cantExportBecause is None            # MP4 plays 60 fps
+    props.sm_format = "gif"
+    assert props.LR_cantExportBecause == ("GIF and WebP clips play at most 50 frames per second: "
+                                          "choose a lower frame rate, or MP4 or MOV.")
+    props.sm_format = "webp"
+    props.sm_fps = 50
+    assert props.LR_cantExportBecause is None
+    props.sm_fps = 59.94
+    assert "at most 50 frames per second" in props.LR_cantExportBecause
+    lr.run_tasks()
+
+
 def test_export_dialog_binds_only_known_settings(lr: Lightroom) -> None:
     provider = lr.fake.provider()
     props = lr.fake.makePropertyTable(lr.fake.exportDefaults())

@@ -351,13 +351,27 @@ function AnimateBatch:succeeded()
 end
 
 --- { name, message } for every photo that failed (and catalog or settings warnings).
+-- A photo's name is given with its folder's when another photo of the batch has the same name
+-- (IMG_0001.jpg from two cards, in two folders): the report must say which one.
+function AnimateBatch:_reportNames()
+  local count = {}
+  for _, item in ipairs(self.items) do count[item.name] = (count[item.name] or 0) + 1 end
+  local names = {}
+  for _, item in ipairs(self.items) do
+    local folder = count[item.name] > 1 and item.photo:getFormattedMetadata("folderName")
+    names[item] = folder and (item.name .. " in " .. folder) or item.name
+  end
+  return names
+end
+
 function AnimateBatch:errors()
   local out = {}
+  local names = self:_reportNames()
   for _, item in ipairs(self.items) do
     if item.state == "failed" then
-      out[#out + 1] = { name = item.name, message = item.error, item = item }
+      out[#out + 1] = { name = names[item], message = item.error, item = item }
     elseif item.warning then
-      out[#out + 1] = { name = item.name, message = item.warning, item = item }
+      out[#out + 1] = { name = names[item], message = item.warning, item = item }
     end
   end
   return out

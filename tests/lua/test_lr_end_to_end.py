@@ -490,6 +490,22 @@ def test_a_report_tells_a_virtual_copy_from_its_master(lr: Lightroom, photo_fold
     assert lr.dialogs[0]["info"] == "IMG_0001.jpg, IMG_0001.jpg (Copy 1): the catalog stayed busy for 30 seconds"
 
 
+def test_a_report_tells_apart_photos_of_one_name_in_two_folders(lr: Lightroom, tmp_path: Path) -> None:
+    """A collection from two cards: IMG_0001.jpg in two folders, one over the size limit. The
+    report said "IMG_0001.jpg: image is 1400x1000 ..." without saying which of the two."""
+    card_a, card_b = tmp_path / "Card A", tmp_path / "Card B"
+    card_a.mkdir(), card_b.mkdir()
+    small = lr.import_photo(real_photo(card_a / "IMG_0001.jpg"))
+    huge = lr.import_photo(real_photo(card_b / "IMG_0001.jpg", "rocket", (1400, 1000)))   # 1.4 MP > 1 MP
+    other = lr.import_photo(real_photo(card_b / "IMG_0002.jpg", "coffee", (1400, 1000)))
+    lr.export([small, huge, other], FAST)
+    lr.run_tasks(timeout=120)
+    assert lr.task_errors == [] and len(lr.dialogs) == 1
+    (line,) = lr.dialogs[0]["info"].splitlines()
+    assert line.startswith("IMG_0001.jpg in Card B, IMG_0002.jpg: image is 1400x1000")
+    assert lr.stack(small) is not None
+
+
 def texts(view) -> list[str]:
     """Every static text in a fake LrView tree."""
     out = [view.title] if view["_kind"] == "static_text" and isinstance(view.title, str) else []

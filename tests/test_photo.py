@@ -294,6 +294,12 @@ def test_a_medium_format_frame_is_read_up_to_the_configured_limit(tmp_path):
         photo.open_checked(path, 100)
 
 
+def test_a_photo_just_over_the_limit_says_by_how_much() -> None:
+    """"image is 1400x1000 (1 MP), over the 1 MP limit": the size shown was rounded to the limit."""
+    with pytest.raises(TooLargeError, match=r"^image is 1400x1000 \(1\.4 MP\), over the 1 MP limit"):
+        photo.check_size(1400, 1000, 1)
+
+
 def _png_with_metadata_inflating_to(path, inflated: int) -> None:
     """A PNG whose compressed XMP (iTXt) inflates to `inflated` bytes: 2 MB of it is 2 KB."""
     import struct

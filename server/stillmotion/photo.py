@@ -127,7 +127,8 @@ def check_size(width: int, height: int, max_megapixels: float) -> None:
         raise InputError(f"image has an invalid size {width}x{height}")
     if width * height > max_megapixels * 1_000_000:
         raise TooLargeError(
-            f"image is {width}x{height} ({width * height / 1e6:.0f} MP), over the "
+            # One decimal: a 1.4 MP photo read "(1 MP), over the 1 MP limit".
+            f"image is {width}x{height} ({width * height / 1e6:.1f} MP), over the "
             f"{max_megapixels:g} MP limit ([limits] max_megapixels)")
 
 

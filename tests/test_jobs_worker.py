@@ -322,3 +322,16 @@ def test_a_render_process_ended_by_a_signal_is_said_on_windows_too(monkeypatch):
     monkeypatch.delattr(signal, "SIGKILL")
     assert crash_message(-15) == "the render process was killed by signal 15 (SIGTERM)"
     assert crash_message(3221225477) == "the render process crashed with code 0xC0000005"   # as Windows says it
+
+
+def test_jobs_forgotten_after_retention_are_said_in_the_log(tmp_path, cfg, store, caplog):
+    """Prune ran without a word: a job a script still polled answered 404 and nothing said why."""
+    caplog.set_level(logging.INFO, logger="stillmotion")
+    photo = save_photo(tmp_path / "IMG.jpg", skimage_photo("coffee"), (96, 64))
+    job = store.submit(spec(photo, duration=0.5, fps=8)).job
+    store.finish(job.id, None, "canceled")
+    time.sleep(0.01)
+    with running(store, config_mod.merge(cfg, {"jobs": {"retention_days": 0}}, "test"), "thread"):
+        wait_for(lambda: store.get(job.id) is None, 10)
+    assert ("forgot 1 job(s) finished over 0 days ago ([jobs] retention_days); "
+            "their clips beside the photos stay") in caplog.text

@@ -185,7 +185,10 @@ class Worker:
                     self.recover()
                     next_recovery = now + RECOVERY_INTERVAL_S
                 if now >= next_prune:
-                    self.store.prune(self.retention_s, owned_outputs_root=self.outputs_root)
+                    forgotten = self.store.prune(self.retention_s, owned_outputs_root=self.outputs_root)
+                    if forgotten:   # (what went, said: a job a script still polls answers 404 now)
+                        log.info("forgot %d job(s) finished over %g days ago ([jobs] retention_days); "
+                                 "their clips beside the photos stay", forgotten, self.retention_s / 86400)
                     next_prune = now + PRUNE_INTERVAL_S
                 for job_id in self.store.cancel_requested(self.owner):  # also from other processes
                     self._cancel_local(job_id)

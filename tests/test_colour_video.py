@@ -222,16 +222,19 @@ def test_a_prores_master_is_matched_to_prores(drifted_mp4, tmp_path: Path, capsy
 
 
 def _clip_with_sound(path: Path, fmt: str, audio_codec: str, *, hum: bool = False,
-                     variable: bool = False) -> None:
+                     variable: bool = False, timecode: str | None = None) -> None:
     """1 s at 24 fps of a real photo, the frame at 0.5 s (12) brighter; stereo sound silent (or,
     with `hum`, a quiet 440 Hz from the first sample) but for a 1 kHz beep from 0.5 s: where
     picture and sound meet. `variable`: at 12 fps for the first half second, as a phone records
-    in low light (the bright frame is then frame 6)."""
+    in low light (the bright frame is then frame 6). `timecode`: the clip's start, as a
+    master's timecode track says it."""
     import av
 
     rate, pixels = 48000, skimage_photo("coffee")
     frame = np.asarray(Image.fromarray(pixels).resize((W, H)), dtype=np.uint8)
     with av.open(str(path), "w", format=fmt) as out:
+        if timecode:
+            out.metadata["timecode"] = timecode
         codec = {"mp4": "libx264", "mov": "prores_ks", "webm": "libvpx-vp9", "matroska": "libx264",
                  "avi": "mpeg4"}[fmt]
         video = out.add_stream(codec, rate=24)
@@ -465,3 +468,31 @@ def test_a_clip_that_is_not_there_or_is_a_folder_is_said_plainly(photo_jpg, tmp_
     assert cli.main(["match", str(clip), "--to", str(photo_jpg)]) == 2
     err = capsys.readouterr().err
     assert err == f"stillmotion: error: {clip}: {said}\n"
+
+
+@pytest.mark.parametrize("sound", [False, True])
+def test_a_prores_masters_timecode_is_kept(tmp_path: Path, fast_config, capsys, sound) -> None:
+    """A master's timecode (01:00:00:00, a track of its own) is how an editor lines the matched
+    clip up with the original in the timeline: it comes along, with sound or without."""
+    import av
+
+    master = tmp_path / "master.mov"
+    if sound:
+        _clip_with_sound(master, "mov", "pcm_s16le", timecode="01:00:00:00")
+    else:
+        with av.open(str(master), "w", format="mov") as out:
+            out.metadata["timecode"] = "01:00:00:00"
+            video = out.add_stream("prores_ks", rate=24)
+            video.width, video.height, video.pix_fmt = 32, 16, "yuv422p10le"
+            for frame in _flat_frames(4):
+                for packet in video.encode(av.VideoFrame.from_ndarray((frame * 255).astype(np.uint8), "rgb24")):
+                    out.mux(packet)
+            for packet in video.encode(None):
+                out.mux(packet)
+    photo = save_photo(tmp_path / "cafe.jpg", skimage_photo("coffee"), quality=95)
+    assert cli.main(["match", str(master), "--to", str(photo)]) == 0
+    matched = Path(capsys.readouterr().out.strip())
+    assert matched.suffix == ".mov" and probe(matched).timecode == "01:00:00:00"
+    with av.open(str(matched)) as container:   # as a timecode track, where editors look for it
+        assert [s.metadata.get("timecode") for s in container.streams.data] == ["01:00:00:00"]
+        assert len(container.streams.audio) == sound

@@ -49,6 +49,11 @@ def _with_audio(picture: Path, sound_from: Path, out: Path) -> str | None:
                 av.open(str(out), "w", format=fmt, options={"movflags": "+faststart+write_colr"}) as target:
             video_in = video_file.streams.video[0]
             video_out = target.add_stream_from_template(video_in)
+            if video_in.metadata.get("timecode"):
+                # The picture's timecode track, written anew: the muxer counts it at the stream's
+                # rate, which a copied stream is not given (and without it, drops the track).
+                target.metadata["timecode"] = video_in.metadata["timecode"]
+                video_out.codec_context.framerate = video_in.average_rate
             copy = _container_holds(fmt, audio_in)
             if copy:
                 audio_out = target.add_stream_from_template(audio_in)

@@ -30,6 +30,7 @@ class VideoInfo:
     colorspace: int
     color_range: int
     rotation: int = 0         # degrees counter-clockwise the stored frames are turned to be shown
+    timecode: str | None = None   # where a master's timecode track starts ("01:00:00:00"), if it has one
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:
@@ -43,9 +44,17 @@ def probe(path: str | os.PathLike) -> VideoInfo:
             width, height = (ctx.height, ctx.width) if rotation in (90, 270) else (ctx.width, ctx.height)
             return VideoInfo(width, height, float(stream.average_rate or stream.guessed_rate or 0),
                              n, ctx.name, ctx.pix_fmt or "", int(ctx.color_primaries), int(ctx.color_trc),
-                             int(ctx.colorspace), int(ctx.color_range), rotation)
+                             int(ctx.colorspace), int(ctx.color_range), rotation, _timecode(container))
     except (av.FFmpegError, IndexError) as exc:
         raise _unreadable(path, exc) from None
+
+
+def _timecode(container: av.container.InputContainer) -> str | None:
+    """The clip's start timecode: FFmpeg gives a timecode track's to its stream and to the video's."""
+    for tags in [s.metadata for s in container.streams] + [container.metadata]:
+        if tags.get("timecode"):
+            return str(tags["timecode"])
+    return None
 
 
 def read_frames(path: str | os.PathLike) -> Iterator[np.ndarray]:

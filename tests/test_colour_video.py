@@ -496,3 +496,16 @@ def test_a_prores_masters_timecode_is_kept(tmp_path: Path, fast_config, capsys, 
     with av.open(str(matched)) as container:   # as a timecode track, where editors look for it
         assert [s.metadata.get("timecode") for s in container.streams.data] == ["01:00:00:00"]
         assert len(container.streams.audio) == sound
+
+
+def test_a_matched_clip_with_sound_says_when_it_was_made(tmp_path: Path, fast_config, capsys) -> None:
+    """Most cloud clips have sound: their matched copy keeps the creation date the encoder wrote
+    (without one the movie header says 1904-01-01, and Photos and editors file it there)."""
+    import av
+
+    clip = tmp_path / "kling.mp4"
+    _clip_with_sound(clip, "mp4", "aac")
+    photo = save_photo(tmp_path / "cafe.jpg", skimage_photo("coffee"), quality=95)
+    assert cli.main(["match", str(clip), "--to", str(photo)]) == 0
+    with av.open(capsys.readouterr().out.strip()) as matched:
+        assert matched.streams.audio and matched.metadata.get("creation_time", "").startswith("20")

@@ -375,6 +375,22 @@ def _flat_frames(n: int) -> list[np.ndarray]:
     return [np.full((16, 32, 3), 0.2 + 0.1 * k, np.float32) for k in range(n)]
 
 
+def _sound_only(path: Path) -> None:
+    """A tenth of a second of silence, AAC, and no video stream."""
+    import av
+
+    with av.open(str(path), "w", format="mp4") as out:
+        audio = out.add_stream("aac", rate=48000)
+        audio.layout = "stereo"
+        for k in range(0, 4800, 1024):
+            samples = av.AudioFrame.from_ndarray(np.zeros((2, 1024), np.float32), format="fltp", layout="stereo")
+            samples.sample_rate, samples.pts = 48000, k
+            for packet in audio.encode(samples):
+                out.mux(packet)
+        for packet in audio.encode(None):
+            out.mux(packet)
+
+
 def test_match_bad_input_is_one_clear_line(drifted_mp4, tmp_path: Path, capsys) -> None:
     clip, photo, _ = drifted_mp4
     junk = tmp_path / "junk.mp4"
@@ -385,8 +401,11 @@ def test_match_bad_input_is_one_clear_line(drifted_mp4, tmp_path: Path, capsys) 
     _hdr_clip(hlg)
     webp = tmp_path / "cafe.motion.webp"  # Stillmotion's own web clip: FFmpeg cannot decode it
     encode((f for f in _flat_frames(3)), webp, width=32, height=16, fps=24, settings=EncodeSettings(fmt="webp"))
+    sound = tmp_path / "soundtrack.m4a"   # the cloud clip's music, downloaded on its own
+    _sound_only(sound)
     cases = [
         (["match", str(hlg), "--to", str(photo)], "phone.mov: an HDR clip (HLG)"),
+        (["match", str(sound), "--to", str(photo)], "soundtrack.m4a: no picture in it (sound only)"),
         (["match", str(cut), "--to", str(photo)], "cut.mp4: the video data is damaged or truncated"),
         (["match", str(webp), "--to", str(photo)], "cafe.motion.webp: an animated WebP, which FFmpeg cannot decode"),
         (["match", str(junk), "--to", str(photo)], "junk.mp4"),

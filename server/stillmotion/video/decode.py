@@ -115,6 +115,8 @@ def _quarter_turns(frame: av.VideoFrame) -> int:
 
 def _unreadable(path: str | os.PathLike, exc: BaseException) -> InputError:
     name = Path(path).name
+    if isinstance(exc, IndexError):   # (streams.video[0] of a file with none)
+        return InputError(f"{name}: no picture in it (sound only); give the video clip itself")
     if _is_animated_webp(path):
         # FFmpeg reads a WebP's first picture only, and an animated one not at all ("Invalid
         # data found", as if the file were damaged): Stillmotion's own .webp clips among them.

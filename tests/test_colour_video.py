@@ -528,3 +528,24 @@ def test_a_matched_clip_with_sound_says_when_it_was_made(tmp_path: Path, fast_co
     assert cli.main(["match", str(clip), "--to", str(photo)]) == 0
     with av.open(capsys.readouterr().out.strip()) as matched:
         assert matched.streams.audio and matched.metadata.get("creation_time", "").startswith("20")
+
+
+@pytest.mark.parametrize("fade_from", [0.0, 1.0])
+def test_a_clip_that_fades_in_is_matched_on_the_photo_not_on_the_fade(tmp_path: Path, fast_config, capsys,
+                                                                      fade_from) -> None:
+    """An edited clip that fades in (from black, or white) over its first frames: fitted on its
+    first frame, a black one lined up with nothing and a dim one lines up with the photo by
+    structure alone, and either way the whole clip came back several times too bright (CIEDE2000
+    30 against the drifted clip's 11). Fitted on the first frame that shows the photo whole, the
+    clip after the fade is the photo's colour."""
+    pixels = skimage_photo("coffee")
+    photo = save_photo(tmp_path / "cafe.jpg", pixels, quality=95)
+    pairs = list(drifted_clip(pixels.astype(np.float32) / 255.0, W, H, N, Drift()))
+    fade = 6
+    shown = [d if k >= fade else fade_from + (d - fade_from) * k / fade for k, (_, d) in enumerate(pairs)]
+    clip = tmp_path / "edit.mp4"
+    encode(iter(shown), clip, width=W, height=H, fps=24, settings=EncodeSettings(preset="ultrafast"))
+    assert cli.main(["match", str(clip), "--to", str(photo)]) == 0
+    matched = list(read_frames(Path(capsys.readouterr().out.strip())))
+    assert len(matched) == N
+    assert metrics.clip_delta_e(matched[fade:], [t for t, _ in pairs[fade:]]) <= 2.0

@@ -538,7 +538,8 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
     parents if missing, as `animate --out` makes one); nothing is ever overwritten and
     the file appears only when complete. The anchor is the first frame, or the first that
     shows the photo whole where the clip fades in (see _opening_anchor): if it is aligned
-    with the photo the fit uses its pixels, otherwise the photo's colour distribution. The clip's sound is carried over (video.audio).
+    with the photo the fit uses its pixels, otherwise the photo's colour distribution. The
+    clip's sound is carried over (video.audio).
     `warnings`, when given, receives what the user should know but that does not stop the
     match (its XMP not carried, its sidecar not written), one line each; `progress`, the
     fraction of the clip's frames written so far.

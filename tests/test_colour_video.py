@@ -222,16 +222,19 @@ def test_a_prores_master_is_matched_to_prores(drifted_mp4, tmp_path: Path, capsy
 
 
 def _clip_with_sound(path: Path, fmt: str, audio_codec: str, *, hum: bool = False,
-                     variable: bool = False) -> None:
+                     variable: bool = False, timecode: str | None = None) -> None:
     """1 s at 24 fps of a real photo, the frame at 0.5 s (12) brighter; stereo sound silent (or,
     with `hum`, a quiet 440 Hz from the first sample) but for a 1 kHz beep from 0.5 s: where
     picture and sound meet. `variable`: at 12 fps for the first half second, as a phone records
-    in low light (the bright frame is then frame 6)."""
+    in low light (the bright frame is then frame 6). `timecode`: the clip's start, as a
+    master's timecode track says it."""
     import av
 
     rate, pixels = 48000, skimage_photo("coffee")
     frame = np.asarray(Image.fromarray(pixels).resize((W, H)), dtype=np.uint8)
     with av.open(str(path), "w", format=fmt) as out:
+        if timecode:
+            out.metadata["timecode"] = timecode
         codec = {"mp4": "libx264", "mov": "prores_ks", "webm": "libvpx-vp9", "matroska": "libx264",
                  "avi": "mpeg4"}[fmt]
         video = out.add_stream(codec, rate=24)
@@ -372,6 +375,22 @@ def _flat_frames(n: int) -> list[np.ndarray]:
     return [np.full((16, 32, 3), 0.2 + 0.1 * k, np.float32) for k in range(n)]
 
 
+def _sound_only(path: Path) -> None:
+    """A tenth of a second of silence, AAC, and no video stream."""
+    import av
+
+    with av.open(str(path), "w", format="mp4") as out:
+        audio = out.add_stream("aac", rate=48000)
+        audio.layout = "stereo"
+        for k in range(0, 4800, 1024):
+            samples = av.AudioFrame.from_ndarray(np.zeros((2, 1024), np.float32), format="fltp", layout="stereo")
+            samples.sample_rate, samples.pts = 48000, k
+            for packet in audio.encode(samples):
+                out.mux(packet)
+        for packet in audio.encode(None):
+            out.mux(packet)
+
+
 def test_match_bad_input_is_one_clear_line(drifted_mp4, tmp_path: Path, capsys) -> None:
     clip, photo, _ = drifted_mp4
     junk = tmp_path / "junk.mp4"
@@ -382,8 +401,11 @@ def test_match_bad_input_is_one_clear_line(drifted_mp4, tmp_path: Path, capsys) 
     _hdr_clip(hlg)
     webp = tmp_path / "cafe.motion.webp"  # Stillmotion's own web clip: FFmpeg cannot decode it
     encode((f for f in _flat_frames(3)), webp, width=32, height=16, fps=24, settings=EncodeSettings(fmt="webp"))
+    sound = tmp_path / "soundtrack.m4a"   # the cloud clip's music, downloaded on its own
+    _sound_only(sound)
     cases = [
         (["match", str(hlg), "--to", str(photo)], "phone.mov: an HDR clip (HLG)"),
+        (["match", str(sound), "--to", str(photo)], "soundtrack.m4a: no picture in it (sound only)"),
         (["match", str(cut), "--to", str(photo)], "cut.mp4: the video data is damaged or truncated"),
         (["match", str(webp), "--to", str(photo)], "cafe.motion.webp: an animated WebP, which FFmpeg cannot decode"),
         (["match", str(junk), "--to", str(photo)], "junk.mp4"),
@@ -465,3 +487,65 @@ def test_a_clip_that_is_not_there_or_is_a_folder_is_said_plainly(photo_jpg, tmp_
     assert cli.main(["match", str(clip), "--to", str(photo_jpg)]) == 2
     err = capsys.readouterr().err
     assert err == f"stillmotion: error: {clip}: {said}\n"
+
+
+@pytest.mark.parametrize("sound", [False, True])
+def test_a_prores_masters_timecode_is_kept(tmp_path: Path, fast_config, capsys, sound) -> None:
+    """A master's timecode (01:00:00:00, a track of its own) is how an editor lines the matched
+    clip up with the original in the timeline: it comes along, with sound or without."""
+    import av
+
+    master = tmp_path / "master.mov"
+    if sound:
+        _clip_with_sound(master, "mov", "pcm_s16le", timecode="01:00:00:00")
+    else:
+        with av.open(str(master), "w", format="mov") as out:
+            out.metadata["timecode"] = "01:00:00:00"
+            video = out.add_stream("prores_ks", rate=24)
+            video.width, video.height, video.pix_fmt = 32, 16, "yuv422p10le"
+            for frame in _flat_frames(4):
+                for packet in video.encode(av.VideoFrame.from_ndarray((frame * 255).astype(np.uint8), "rgb24")):
+                    out.mux(packet)
+            for packet in video.encode(None):
+                out.mux(packet)
+    photo = save_photo(tmp_path / "cafe.jpg", skimage_photo("coffee"), quality=95)
+    assert cli.main(["match", str(master), "--to", str(photo)]) == 0
+    matched = Path(capsys.readouterr().out.strip())
+    assert matched.suffix == ".mov" and probe(matched).timecode == "01:00:00:00"
+    with av.open(str(matched)) as container:   # as a timecode track, where editors look for it
+        assert [s.metadata.get("timecode") for s in container.streams.data] == ["01:00:00:00"]
+        assert len(container.streams.audio) == sound
+
+
+def test_a_matched_clip_with_sound_says_when_it_was_made(tmp_path: Path, fast_config, capsys) -> None:
+    """Most cloud clips have sound: their matched copy keeps the creation date the encoder wrote
+    (without one the movie header says 1904-01-01, and Photos and editors file it there)."""
+    import av
+
+    clip = tmp_path / "kling.mp4"
+    _clip_with_sound(clip, "mp4", "aac")
+    photo = save_photo(tmp_path / "cafe.jpg", skimage_photo("coffee"), quality=95)
+    assert cli.main(["match", str(clip), "--to", str(photo)]) == 0
+    with av.open(capsys.readouterr().out.strip()) as matched:
+        assert matched.streams.audio and matched.metadata.get("creation_time", "").startswith("20")
+
+
+@pytest.mark.parametrize("fade_from", [0.0, 1.0])
+def test_a_clip_that_fades_in_is_matched_on_the_photo_not_on_the_fade(tmp_path: Path, fast_config, capsys,
+                                                                      fade_from) -> None:
+    """An edited clip that fades in (from black, or white) over its first frames: fitted on its
+    first frame, a black one lined up with nothing and a dim one lines up with the photo by
+    structure alone, and either way the whole clip came back several times too bright (CIEDE2000
+    30 against the drifted clip's 11). Fitted on the first frame that shows the photo whole, the
+    clip after the fade is the photo's colour."""
+    pixels = skimage_photo("coffee")
+    photo = save_photo(tmp_path / "cafe.jpg", pixels, quality=95)
+    pairs = list(drifted_clip(pixels.astype(np.float32) / 255.0, W, H, N, Drift()))
+    fade = 6
+    shown = [d if k >= fade else fade_from + (d - fade_from) * k / fade for k, (_, d) in enumerate(pairs)]
+    clip = tmp_path / "edit.mp4"
+    encode(iter(shown), clip, width=W, height=H, fps=24, settings=EncodeSettings(preset="ultrafast"))
+    assert cli.main(["match", str(clip), "--to", str(photo)]) == 0
+    matched = list(read_frames(Path(capsys.readouterr().out.strip())))
+    assert len(matched) == N
+    assert metrics.clip_delta_e(matched[fade:], [t for t, _ in pairs[fade:]]) <= 2.0

@@ -29,7 +29,9 @@ from __future__ import annotations
 import os
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, fields
+from itertools import islice
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
@@ -44,7 +46,7 @@ from .correspond import Alignment, Corresponding, ReferenceView
 from .fit import fit_lab_lut
 from .icc import apply_lut
 from .lut import FrameLut, Workspace, grid_nodes
-from .space import lab_to_srgb, srgb_to_lab
+from .space import lab_to_srgb, luminance, srgb_to_lab
 from .stats import (ColourStats, balance_exposure, beyond_noise, blend, end_fade, lightness_offset,
                     match_statistics, smooth_in_time)
 
@@ -492,6 +494,34 @@ class _PassThrough:
         return released
 
 
+# An edited clip may fade in (from black, from white, from a title) over its first frames: the
+# anchor is the first opening frame with at least this share of the opening's highest contrast.
+ANCHOR_CONTRAST = 0.9
+
+
+def _opening_anchor(frames: Iterable[np.ndarray], photo: np.ndarray, settings: MatchSettings) -> int:
+    """Which of a clip's opening frames (up to `max_anchor_lookahead`) to fit on: the first that
+    lines up with the photo (or, where none does, any) and shows nearly the opening's highest
+    contrast. Alignment alone does not tell a fade: it is judged on structure, so a frame at a
+    tenth of its brightness lines up as well as the photo, and fitted to the photo that dim
+    frame brightened the whole clip manyfold. A clip made from the photo starts on it: 0."""
+    photo = np.asarray(photo, dtype=np.float32)
+    scale = 4 * settings.fit_size / max(photo.shape[:2])   # (as fit_reference brings it down)
+    if scale < 1.0:
+        photo = resize(photo, max(8, round(photo.shape[1] * scale)), max(8, round(photo.shape[0] * scale)))
+    aligned: dict[int, float] = {}
+    others: dict[int, float] = {}
+    for index, frame in enumerate(islice(frames, settings.max_anchor_lookahead + 1)):
+        small = _small(frame, settings.fit_size)
+        contrast = float(luminance(small).std())
+        (aligned if align(small, photo).score >= settings.min_alignment else others)[index] = contrast
+    candidates = aligned or others
+    if not candidates:
+        return 0
+    best = max(candidates.values())
+    return min(k for k, contrast in candidates.items() if contrast >= ANCHOR_CONTRAST * best)
+
+
 def _ends_in_separator(path: str) -> bool:
     return path.endswith(tuple(sep for sep in (os.sep, os.altsep) if sep))
 
@@ -506,9 +536,10 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
     clip as ProRes 422 HQ, VIDEO.matched.mov), or to `out` (a folder, or a new .mp4/.mov
     file, which decides the format; a name ending in a separator is a folder, made with its
     parents if missing, as `animate --out` makes one); nothing is ever overwritten and
-    the file appears only when complete. The first frame is tried as the anchor:
-    if it is aligned with the photo the fit uses its pixels, otherwise the
-    photo's colour distribution. The clip's sound is carried over (video.audio).
+    the file appears only when complete. The anchor is the first frame, or the first that
+    shows the photo whole where the clip fades in (see _opening_anchor): if it is aligned
+    with the photo the fit uses its pixels, otherwise the photo's colour distribution. The
+    clip's sound is carried over (video.audio).
     `warnings`, when given, receives what the user should know but that does not stop the
     match (its XMP not carried, its sidecar not written), one line each; `progress`, the
     fraction of the clip's frames written so far.
@@ -562,8 +593,12 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
     # against its sound. (Matching keeps the frames' order and number.)
     variable = frame_times(video)
     times = FrameTimes(*variable) if variable is not None else None
+    anchor = 0
+    if strength > 0:
+        with closing(read_frames(video)) as opening:   # (decoded twice: a few frames, not the clip)
+            anchor = _opening_anchor(opening, picture.pixels, MatchSettings.from_config(cfg))
     frames = (f[:height, :width] for f in read_frames(video))   # yuv420p needs even sizes
-    matched = match_frames(frames, picture.pixels, strength=strength, anchor_index=0,
+    matched = match_frames(frames, picture.pixels, strength=strength, anchor_index=anchor,
                            n_frames=info.n_frames, config=cfg)
     settings = EncodeSettings.from_config(fmt, "h264", cfg.get("output", {}))
     folder.mkdir(parents=True, exist_ok=True)
@@ -574,7 +609,7 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
     want_sidecar, embed = packet_switches(cfg)
     try:
         encode(matched, picture, width=width, height=height, fps=info.fps or 24.0, settings=settings,
-               n_frames=info.n_frames, times=times, progress=progress)
+               n_frames=info.n_frames, times=times, timecode=info.timecode, progress=progress)
         # The clip's sound (a cloud service's soundtrack) comes along; without any, the picture is the file.
         if with_audio(picture, video, tmp) is None:
             os.replace(picture, tmp)

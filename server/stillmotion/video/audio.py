@@ -48,7 +48,15 @@ def _with_audio(picture: Path, sound_from: Path, out: Path) -> str | None:
         with av.open(str(picture)) as video_file, \
                 av.open(str(out), "w", format=fmt, options={"movflags": "+faststart+write_colr"}) as target:
             video_in = video_file.streams.video[0]
+            # When the picture was made (without it the movie header says 1904-01-01).
+            if video_file.metadata.get("creation_time"):
+                target.metadata["creation_time"] = video_file.metadata["creation_time"]
             video_out = target.add_stream_from_template(video_in)
+            if video_in.metadata.get("timecode"):
+                # The picture's timecode track, written anew: the muxer counts it at the stream's
+                # rate, which a copied stream is not given (and without it, drops the track).
+                target.metadata["timecode"] = video_in.metadata["timecode"]
+                video_out.codec_context.framerate = video_in.average_rate
             copy = _container_holds(fmt, audio_in)
             if copy:
                 audio_out = target.add_stream_from_template(audio_in)

@@ -30,6 +30,7 @@ class VideoInfo:
     colorspace: int
     color_range: int
     rotation: int = 0         # degrees counter-clockwise the stored frames are turned to be shown
+    timecode: str | None = None   # where a master's timecode track starts ("01:00:00:00"), if it has one
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:
@@ -43,9 +44,17 @@ def probe(path: str | os.PathLike) -> VideoInfo:
             width, height = (ctx.height, ctx.width) if rotation in (90, 270) else (ctx.width, ctx.height)
             return VideoInfo(width, height, float(stream.average_rate or stream.guessed_rate or 0),
                              n, ctx.name, ctx.pix_fmt or "", int(ctx.color_primaries), int(ctx.color_trc),
-                             int(ctx.colorspace), int(ctx.color_range), rotation)
+                             int(ctx.colorspace), int(ctx.color_range), rotation, _timecode(container))
     except (av.FFmpegError, IndexError) as exc:
         raise _unreadable(path, exc) from None
+
+
+def _timecode(container: av.container.InputContainer) -> str | None:
+    """The clip's start timecode: FFmpeg gives a timecode track's to its stream and to the video's."""
+    for tags in [s.metadata for s in container.streams] + [container.metadata]:
+        if tags.get("timecode"):
+            return str(tags["timecode"])
+    return None
 
 
 def read_frames(path: str | os.PathLike) -> Iterator[np.ndarray]:
@@ -106,6 +115,8 @@ def _quarter_turns(frame: av.VideoFrame) -> int:
 
 def _unreadable(path: str | os.PathLike, exc: BaseException) -> InputError:
     name = Path(path).name
+    if isinstance(exc, IndexError):   # (streams.video[0] of a file with none)
+        return InputError(f"{name}: no picture in it (sound only); give the video clip itself")
     if _is_animated_webp(path):
         # FFmpeg reads a WebP's first picture only, and an animated one not at all ("Invalid
         # data found", as if the file were damaged): Stillmotion's own .webp clips among them.

@@ -222,12 +222,12 @@ def test_a_prores_master_is_matched_to_prores(drifted_mp4, tmp_path: Path, capsy
 
 
 def _clip_with_sound(path: Path, fmt: str, audio_codec: str, *, hum: bool = False,
-                     variable: bool = False, timecode: str | None = None) -> None:
+                     variable: bool = False, timecode: str | None = None, created: str | None = None) -> None:
     """1 s at 24 fps of a real photo, the frame at 0.5 s (12) brighter; stereo sound silent (or,
     with `hum`, a quiet 440 Hz from the first sample) but for a 1 kHz beep from 0.5 s: where
     picture and sound meet. `variable`: at 12 fps for the first half second, as a phone records
     in low light (the bright frame is then frame 6). `timecode`: the clip's start, as a
-    master's timecode track says it."""
+    master's timecode track says it; `created`: when it was recorded, as a phone says it."""
     import av
 
     rate, pixels = 48000, skimage_photo("coffee")
@@ -235,6 +235,8 @@ def _clip_with_sound(path: Path, fmt: str, audio_codec: str, *, hum: bool = Fals
     with av.open(str(path), "w", format=fmt) as out:
         if timecode:
             out.metadata["timecode"] = timecode
+        if created:
+            out.metadata["creation_time"] = created
         codec = {"mp4": "libx264", "mov": "prores_ks", "webm": "libvpx-vp9", "matroska": "libx264",
                  "avi": "mpeg4"}[fmt]
         video = out.add_stream(codec, rate=24)
@@ -528,6 +530,13 @@ def test_a_matched_clip_with_sound_says_when_it_was_made(tmp_path: Path, fast_co
     assert cli.main(["match", str(clip), "--to", str(photo)]) == 0
     with av.open(capsys.readouterr().out.strip()) as matched:
         assert matched.streams.audio and matched.metadata.get("creation_time", "").startswith("20")
+    # A phone's clip says when it was recorded: its matched copy keeps that (Photos files it beside
+    # the original; it said the time of matching).
+    phone = tmp_path / "IMG_0042.mov"
+    _clip_with_sound(phone, "mov", "pcm_s16le", created="2025-06-01T10:20:30.000000Z")
+    assert cli.main(["match", str(phone), "--to", str(photo)]) == 0
+    with av.open(capsys.readouterr().out.strip()) as matched:
+        assert matched.streams.audio and matched.metadata["creation_time"] == "2025-06-01T10:20:30.000000Z"
 
 
 @pytest.mark.parametrize("fade_from", [0.0, 1.0])

@@ -31,6 +31,7 @@ class VideoInfo:
     color_range: int
     rotation: int = 0         # degrees counter-clockwise the stored frames are turned to be shown
     timecode: str | None = None   # where a master's timecode track starts ("01:00:00:00"), if it has one
+    created: str | None = None    # when it was recorded or made (its creation_time), if it says
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:
@@ -44,7 +45,8 @@ def probe(path: str | os.PathLike) -> VideoInfo:
             width, height = (ctx.height, ctx.width) if rotation in (90, 270) else (ctx.width, ctx.height)
             return VideoInfo(width, height, float(stream.average_rate or stream.guessed_rate or 0),
                              n, ctx.name, ctx.pix_fmt or "", int(ctx.color_primaries), int(ctx.color_trc),
-                             int(ctx.colorspace), int(ctx.color_range), rotation, _timecode(container))
+                             int(ctx.colorspace), int(ctx.color_range), rotation, _timecode(container),
+                             container.metadata.get("creation_time") or None)
     except (av.FFmpegError, IndexError) as exc:
         raise _unreadable(path, exc) from None
 

@@ -205,7 +205,8 @@ class _AVWriter(_Muxing):
     on_encoded: Callable[[int], None] | None = None
 
     def __init__(self, path: Path, width: int, height: int, fps: float, settings: EncodeSettings,
-                 times: FrameTimes | None = None, timecode: str | None = None) -> None:
+                 times: FrameTimes | None = None, timecode: str | None = None,
+                 created: str | None = None) -> None:
         if width % 2 or height % 2:
             raise ValueError(f"video size must be even, got {width}x{height}")
         self.width, self.height = width, height
@@ -226,9 +227,11 @@ class _AVWriter(_Muxing):
             if settings.codec == "hevc":
                 self.stream.codec_tag = "hvc1"  # Apple players refuse the default hev1
                 options["x265-params"] = "log-level=error"
-        # When the clip was made (the time its XMP's xmp:CreateDate says): left out, the movie
-        # header says 1904-01-01, and editors and Photos file the clip under that date.
-        self.container.metadata["creation_time"] = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
+        # When the clip was made (the time its XMP's xmp:CreateDate says), or a source clip's own
+        # (a phone's recording, matched: Photos keeps it beside the original): left out, the
+        # movie header says 1904-01-01, and editors and Photos file the clip under that date.
+        self.container.metadata["creation_time"] = created or time.strftime("%Y-%m-%dT%H:%M:%S.000000Z",
+                                                                            time.gmtime())
         if timecode:   # the muxer writes it as a timecode track, at the stream's rate
             self.container.metadata["timecode"] = timecode
         self.stream.width, self.stream.height = width, height
@@ -428,11 +431,11 @@ class _TiffSequenceWriter:
 
 
 def open_writer(path: Path, width: int, height: int, fps: float, settings: EncodeSettings,
-                times: FrameTimes | None = None, timecode: str | None = None):
-    """A writer for `settings.fmt`; `times` and `timecode` (MP4 and MOV only) keep a source
-    clip's frame times and start timecode."""
+                times: FrameTimes | None = None, timecode: str | None = None, created: str | None = None):
+    """A writer for `settings.fmt`; `times`, `timecode` and `created` (MP4 and MOV only) keep a
+    source clip's frame times, start timecode and creation time."""
     if settings.fmt in ("mp4", "mov"):
-        return _AVWriter(path, width, height, fps, settings, times, timecode)
+        return _AVWriter(path, width, height, fps, settings, times, timecode, created)
     if times is not None:
         raise ValueError(f"frame times are kept in MP4 and MOV only, not {settings.fmt}")
     if settings.fmt in ("gif", "webp"):
@@ -446,18 +449,19 @@ def encode(frames: Iterable[np.ndarray], path: str | os.PathLike, *, width: int,
            fps: float, settings: EncodeSettings, n_frames: int | None = None,
            progress: Callable[[float], None] | None = None,
            cancel: CancelToken | None = None, times: FrameTimes | None = None,
-           timecode: str | None = None) -> int:
+           timecode: str | None = None, created: str | None = None) -> int:
     """Encode `frames` (float32 HxWx3 sRGB [0,1]) into `path`; returns the frame count.
 
     Frames are evenly spaced at `fps`, or shown at `times` (a source clip's own, MP4/MOV);
-    `timecode` ("01:00:00:00", MP4/MOV) is where the clip starts in an editor's timeline.
+    `timecode` ("01:00:00:00", MP4/MOV) is where the clip starts in an editor's timeline;
+    `created` (ISO 8601, MP4/MOV) its creation time, else now.
 
     `path` should be a temporary name: on any error or cancel the partial file is
     removed and the exception propagates.
     """
     path = Path(path)
     try:
-        writer = open_writer(path, width, height, fps, settings, times, timecode)
+        writer = open_writer(path, width, height, fps, settings, times, timecode, created)
     except BaseException:
         path.unlink(missing_ok=True)   # the container may have created it already
         raise

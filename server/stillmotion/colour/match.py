@@ -167,6 +167,17 @@ def _compress_highlights(lab: np.ndarray) -> np.ndarray:
     return out
 
 
+def _photo_to_align(photo: np.ndarray, settings: MatchSettings) -> np.ndarray:
+    """The photo as frames are aligned with it: a huge one brought to a few times the fitting
+    size once; alignment resamples it further (from much nearer, the two area resamplings
+    differ enough to show in the fit)."""
+    photo = np.asarray(photo, dtype=np.float32)
+    scale = 4 * settings.fit_size / max(photo.shape[:2])
+    if scale < 1.0:
+        photo = resize(photo, max(8, round(photo.shape[1] * scale)), max(8, round(photo.shape[0] * scale)))
+    return photo
+
+
 @dataclass
 class ReferenceFit:
     """The one transform fitted to the photo, and the statistics every frame is held to."""
@@ -183,12 +194,7 @@ def fit_reference(anchor: np.ndarray, reference: np.ndarray, settings: MatchSett
     nodes = grid_nodes(settings.lut_size)
     node_lab = srgb_to_lab(nodes)
     anchor_fit = _small(anchor, settings.fit_size)
-    # A huge photo is brought to a few times the fitting size once; alignment resamples it further
-    # (from much nearer, the two area resamplings differ enough to show in the fit).
-    photo = np.asarray(reference, dtype=np.float32)
-    scale = 4 * settings.fit_size / max(photo.shape[:2])
-    if scale < 1.0:
-        photo = resize(photo, max(8, round(photo.shape[1] * scale)), max(8, round(photo.shape[0] * scale)))
+    photo = _photo_to_align(reference, settings)
     found = align(anchor_fit, photo)
     if found.score >= settings.min_alignment:
         # Light blur: sub-pixel misalignment and noise/grain should not look like colour error.
@@ -505,10 +511,7 @@ def _opening_anchor(frames: Iterable[np.ndarray], photo: np.ndarray, settings: M
     contrast. Alignment alone does not tell a fade: it is judged on structure, so a frame at a
     tenth of its brightness lines up as well as the photo, and fitted to the photo that dim
     frame brightened the whole clip manyfold. A clip made from the photo starts on it: 0."""
-    photo = np.asarray(photo, dtype=np.float32)
-    scale = 4 * settings.fit_size / max(photo.shape[:2])   # (as fit_reference brings it down)
-    if scale < 1.0:
-        photo = resize(photo, max(8, round(photo.shape[1] * scale)), max(8, round(photo.shape[0] * scale)))
+    photo = _photo_to_align(photo, settings)
     aligned: dict[int, float] = {}
     others: dict[int, float] = {}
     for index, frame in enumerate(islice(frames, settings.max_anchor_lookahead + 1)):

@@ -188,3 +188,7 @@ def test_a_port_already_taken_is_one_line_and_status_1(tmp_path):
     assert done.stdout == ""
     [line] = done.stderr.splitlines()
     assert line.startswith(f"stillmotion: error: cannot listen on 127.0.0.1:{port}: ") and "in use" in line.lower()
+    # plain words and what to do: not asyncio's "error while attempting to bind on address
+    # ('127.0.0.1', 8765)", and the way out (the daemon may be running already, or another port)
+    assert "attempting" not in line and "('" not in line
+    assert "already running" in line and "--port" in line and "[server] port" in line

@@ -9,6 +9,7 @@ queue, to be resumed by the next start.
 from __future__ import annotations
 
 import asyncio
+import errno
 import functools
 import logging
 import os
@@ -120,6 +121,19 @@ def _announce(banner: str, listening: threading.Event) -> None:
     print(banner, flush=True)
 
 
+def _bind_failure(exc: OSError) -> str:
+    """Why the port could not be bound, in plain words. (asyncio's strerror repeats the
+    address as a Python tuple: "error while attempting to bind on address ('127.0.0.1', 8765):
+    address already in use".)"""
+    if exc.errno == errno.EADDRINUSE:
+        # most often the daemon itself, started by the plug-in or in another terminal
+        return ("the port is already in use (is Stillmotion already running? use that daemon), "
+                "or choose another port with --port or [server] port")
+    if exc.errno and exc.errno > 0:    # (a host name that does not resolve: negative, its own words)
+        return os.strerror(exc.errno)
+    return exc.strerror or str(exc)
+
+
 def serve(config_path: str | os.PathLike | None = None, host: str | None = None, port: int | None = None) -> int:
     """`stillmotion serve`: run the daemon until Ctrl-C / SIGTERM (SIGHUP is logged and ignored,
     see hangup.py). Returns the exit status."""
@@ -143,7 +157,7 @@ def serve(config_path: str | os.PathLike | None = None, host: str | None = None,
     try:
         web.run_app(app, host=host, port=port, access_log=None, print=lambda _: _announce(banner, listening))
     except OSError as exc:
-        print(f"stillmotion: error: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"stillmotion: error: cannot listen on {host}:{port}: {_bind_failure(exc)}", file=sys.stderr)
         return 1
     finally:
         restore_hangup(previous_hangup)

@@ -136,3 +136,25 @@ def test_bad_develop_json_is_an_input_error_and_bad_values_warn(photo):
                                          "PostCropVignetteMidpoint": 150})
     assert (meta.develop.vignette.amount, meta.develop.vignette.style, meta.develop.vignette.midpoint) == (-50, None, None)
     assert "crs:PostCropVignetteStyle = 9 (plug-in develop settings): outside Lightroom's range 1..3; ignored" in meta.warnings
+
+
+@pytest.mark.parametrize("data, words", [
+    # a photo (or another binary file) picked as the sidecar: not "contains NUL bytes"
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", ["not text", "UTF-8"]),
+    (PACKET.format(extra="", tail="").encode("utf-16"), ["not text", "UTF-8"]),
+    # Latin-1 from an old tool: not "bad byte at offset 301"
+    (PACKET.format(extra=' crs:CameraProfile="Caf\xe9"', tail="").encode("latin-1"), ["not UTF-8 text", "UTF-8"]),
+    (b"", ["empty"]),
+    (b"<html><body>hello</body></html>", ["holds no XMP metadata"]),
+], ids=["a photo", "UTF-16", "Latin-1", "empty", "HTML"])
+def test_a_sidecar_that_is_not_xmp_says_so_in_plain_words(tmp_path, photo, data, words):
+    """A photographer reads only the line: it names the sidecar and says what is wrong and
+    what to do, without "NUL bytes", "offset" or "RDF namespace"."""
+    sidecar = tmp_path / "IMG_0001.xmp"
+    sidecar.write_bytes(data)
+    message = str(pytest.raises(InputError, metadata.read, photo, sidecar=sidecar).value)
+    assert message.startswith(f"XMP sidecar {sidecar}: ")
+    for word in words:
+        assert word in message, message
+    for jargon in ("NUL", "offset", "namespace"):
+        assert jargon not in message, message

@@ -131,15 +131,19 @@ def vet_packet(data: bytes, what: str) -> bytes:
     if b"\x00" in data:
         # UTF-16/32 packets would hide a DOCTYPE from the byte check below; Lightroom,
         # Capture One, darktable and digiKam all write UTF-8.
-        raise InputError(f"{what}: not UTF-8 XMP (contains NUL bytes)")
+        raise InputError(f"{what}: not text (a photo or other binary file, or XMP saved as UTF-16); "
+                         "XMP is read as UTF-8 text, as Lightroom writes it")
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(f"{what}: not UTF-8 XMP (bad byte at offset {exc.start})") from None
+        raise InputError(f"{what}: not UTF-8 text (byte {exc.start + 1} is not UTF-8); "
+                         "save the XMP again as UTF-8, as Lightroom writes it") from None
     if _DOCTYPE.search(data):
         raise InputError(f"{what}: XML DOCTYPE/ENTITY declarations are not allowed in XMP")
+    if not data.strip():
+        raise InputError(f"{what}: the file is empty")
     if _RDF_NS not in data:
-        raise InputError(f"{what}: not an XMP packet (no RDF namespace)")
+        raise InputError(f"{what}: holds no XMP metadata (no rdf:RDF in it)")
     _check_well_formed(data, what)
     return data
 

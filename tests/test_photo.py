@@ -401,6 +401,21 @@ def test_check_complete_finds_a_cut_file_without_decoding_it_whole(tmp_path, suf
             photo.check_complete(cut, 200)
 
 
+def test_a_damaged_photo_says_what_to_do(tmp_path):
+    """The line a photographer reads for a cut-off copy (a card read interrupted, a sync not
+    finished) says what is wrong and what to do about it, once, without Pillow's own nested
+    "(image file is truncated (8 bytes not processed))"."""
+    whole = tmp_path / "whole.jpg"
+    Image.fromarray(skimage_photo("chelsea")).save(whole, quality=90)
+    cut = tmp_path / "IMG_0001.jpg"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    for check in (photo.load, photo.check_complete):
+        message = str(pytest.raises(InputError, check, cut, 200).value)
+        assert message.startswith("IMG_0001.jpg: the image data is damaged or truncated"), message
+        assert message.endswith("; copy or export the photo again"), message
+        assert "((" not in message.replace(" ", "") and "))" not in message, message
+
+
 def _tiff_bytes(tags: dict) -> bytes:
     from PIL.TiffImagePlugin import ImageFileDirectory_v2
 

@@ -259,8 +259,14 @@ def check_complete(path: Path, max_megapixels: float) -> None:
             raise _damaged(path, exc) from None
 
 
+DAMAGED_HINT = "copy or export the photo again"
+
+
 def _damaged(path: Path, exc: BaseException) -> DamagedImageError:
-    return DamagedImageError(f"{path.name}: the image data is damaged or truncated ({one_line(exc)})")
+    detail = one_line(exc)
+    # (Pillow's "image file is truncated (8 bytes not processed)" only says the same again)
+    why = "" if detail.startswith("image file is truncated") else f" ({detail})"
+    return DamagedImageError(f"{path.name}: the image data is damaged or truncated{why}; {DAMAGED_HINT}")
 
 
 def _check_tiff_extent(image: Image.Image, file_size: int) -> None:
@@ -311,7 +317,7 @@ def _decode_high_bit(path: Path) -> tuple[np.ndarray, bool]:
     data = np.fromfile(path, dtype=np.uint8)
     arr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
     if arr is None:
-        raise DamagedImageError(f"{path.name}: the 16-bit image data is damaged or truncated")
+        raise DamagedImageError(f"{path.name}: the 16-bit image data is damaged or truncated; {DAMAGED_HINT}")
     if arr.ndim == 2:   # grey: a view of it three times, not three copies
         arr = np.broadcast_to(arr[..., None], (*arr.shape, 3))
     opaque = np.iinfo(arr.dtype).max if arr.dtype.kind in "ui" else 1.0

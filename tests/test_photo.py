@@ -294,6 +294,24 @@ def test_a_medium_format_frame_is_read_up_to_the_configured_limit(tmp_path):
         photo.open_checked(path, 100)
 
 
+def test_a_huge_panorama_names_the_limit_not_a_decompression_bomb(tmp_path):
+    """A stitched 450 MP panorama is past twice the 200 MP limit, where Pillow's own guard
+    refuses it before check_size: the line said "declared image size is far too large
+    (decompression bomb); refused", with no size and no setting to raise."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    path = tmp_path / "Pano.png"   # (the header only: Pillow refuses before any pixel is read)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 30000, 15000, 8, 2, 0, 0, 0))
+                     + chunk(b"IEND", b""))
+    message = str(pytest.raises(TooLargeError, photo.open_checked, path, 200).value)
+    assert message.startswith("Pano.png: ") and "450.0 MP" in message, message
+    assert "over the 200 MP limit ([limits] max_megapixels)" in message, message
+    assert "bomb" not in message, message
+
+
 def test_a_photo_just_over_the_limit_says_by_how_much() -> None:
     """"image is 1400x1000 (1 MP), over the 1 MP limit": the size shown was rounded to the limit."""
     with pytest.raises(TooLargeError, match=r"^image is 1400x1000 \(1\.4 MP\), over the 1 MP limit"):

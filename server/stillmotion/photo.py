@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import stat
 import struct
 import warnings
@@ -173,9 +174,14 @@ def open_checked(path: Path, max_megapixels: float) -> Image.Image:
             # refusal is left for sizes past twice the limit (a header claiming gigapixels).
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(path)
-    except Image.DecompressionBombError:
-        raise TooLargeError(f"{path.name}: declared image size is far too large "
-                            "(decompression bomb); refused") from None
+    except Image.DecompressionBombError as exc:
+        # Pillow's own guard, past twice the limit: a hostile header, or a stitched panorama
+        # whose photographer needs the size and the setting as much as check_size gives them.
+        claimed = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f" ({int(claimed[1]) / 1e6:.1f} MP)" if claimed else ""
+        limit = (f"over the {max_megapixels:g} MP limit ([limits] max_megapixels)" if math.isfinite(max_megapixels)
+                 else "more than Stillmotion opens")
+        raise TooLargeError(f"{path.name}: image is far too large{size}, {limit}") from None
     except UnidentifiedImageError:
         raise InputError(f"{path.name}: not an image Stillmotion can read "
                          f"({EXPECTED_FORMATS} expected)") from None

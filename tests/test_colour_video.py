@@ -491,6 +491,16 @@ def test_a_clip_that_is_not_there_or_is_a_folder_is_said_plainly(photo_jpg, tmp_
     assert err == f"stillmotion: error: {clip}: {said}\n"
 
 
+def test_a_file_that_is_no_video_is_said_without_errno_or_repr(photo_jpg, tmp_path, capsys):
+    """It said "bad.mp4: not a video Stillmotion can read ([Errno 1094995529] Invalid data found
+    when processing input: 'bad.mp4')": FFmpeg's error number and the name again, quoted."""
+    clip = tmp_path / "bad.mp4"
+    clip.write_bytes(b"not a video at all")
+    assert cli.main(["match", str(clip), "--to", str(photo_jpg)]) == 2
+    assert capsys.readouterr().err == ("stillmotion: error: bad.mp4: not a video Stillmotion can read "
+                                       "(Invalid data found when processing input)\n")
+
+
 @pytest.mark.parametrize("sound", [False, True])
 def test_a_prores_masters_timecode_is_kept(tmp_path: Path, fast_config, capsys, sound) -> None:
     """A master's timecode (01:00:00:00, a track of its own) is how an editor lines the matched

@@ -12,7 +12,7 @@ import av
 import numpy as np
 
 from ..colour import ycbcr
-from ..errors import InputError
+from ..errors import InputError, one_line
 
 _MATRIX_NAMES = {1: "itu709", 5: "itu601", 6: "itu601", 9: "bt2020", 10: "bt2020"}
 
@@ -124,7 +124,9 @@ def _unreadable(path: str | os.PathLike, exc: BaseException) -> InputError:
         # data found", as if the file were damaged): Stillmotion's own .webp clips among them.
         return InputError(f"{name}: an animated WebP, which FFmpeg cannot decode; match the clip "
                           "as MP4 or MOV (animate --format mp4 or mov makes one)")
-    return InputError(f"{name}: not a video Stillmotion can read ({exc})")
+    # (an FFmpegError's str() is "[Errno 1094995529] Invalid data found ...: 'clip.mp4'")
+    detail = getattr(exc, "strerror", None) or one_line(exc)
+    return InputError(f"{name}: not a video Stillmotion can read ({detail})")
 
 
 def _is_animated_webp(path: str | os.PathLike) -> bool:
@@ -163,5 +165,5 @@ def _decoded(container: av.container.InputContainer, stream: av.VideoStream, nam
         try:
             frames = packet.decode()
         except av.FFmpegError as exc:
-            raise InputError(f"{name}: the video data is damaged or truncated ({exc})") from None
+            raise InputError(f"{name}: the video data is damaged or truncated ({exc.strerror or one_line(exc)})") from None
         yield from frames

@@ -1029,3 +1029,34 @@ def test_a_path_windows_cannot_write_in_its_code_page_is_printed_not_a_traceback
     assert animate(str(photo), "--duration", "0.5", "--fps", "4", "--format", "gif") == 0
     printed = stdout.buffer.getvalue().decode("utf-8").splitlines()
     assert printed[0] == str(tmp_path / "Łódź.motion.gif")
+
+
+def test_a_failed_encode_stops_the_frames_rendered_ahead_at_once(photo_jpg, fast_config, monkeypatch):
+    """The disk filled while TIFF frames were written: the frames rendered ahead went on in their
+    thread until the garbage collector found them, and a one-off run ended in the middle of that
+    ("terminate called without an active exception", status 134, instead of 1)."""
+    import errno
+    import gc
+    import threading
+    import time
+
+    from stillmotion import config as config_mod
+    from stillmotion.jobs import pipeline
+    from stillmotion.request import AnimateRequest
+
+    def encode_one_then_fill(frames, path, **kwargs):
+        next(iter(frames))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pipeline, "encode", encode_one_then_fill)
+    spec = pipeline.JobSpec(photo_path=photo_jpg, request=AnimateRequest.from_dict({"duration": 2, "fps": 12}))
+    gc.disable()                 # (what the collector would do some time later is not counted on)
+    try:
+        with pytest.raises(Exception, match="No space left"):
+            pipeline.run_job(spec, config_mod.load())
+        deadline = time.monotonic() + 5
+        while any(t.name == "stillmotion-prefetch" for t in threading.enumerate()):
+            assert time.monotonic() < deadline, "the frames rendered ahead are still being rendered"
+            time.sleep(0.01)
+    finally:
+        gc.enable()

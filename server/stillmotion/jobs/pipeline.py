@@ -299,8 +299,9 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
             # -- encode into a hidden temporary beside the destination ----------------
             video_tmp = temp_path(destination, SUFFIX[request.format], spec.temp_tag)
             xmp_tmp = temp_path(destination, ".xmp", spec.temp_tag)
+            ahead = prefetch(frames, depth=2)
             try:
-                count = encode(prefetch(frames, depth=2), video_tmp, width=clip.width, height=clip.height,
+                count = encode(ahead, video_tmp, width=clip.width, height=clip.height,
                                fps=clip.fps, settings=settings, n_frames=clip.n_frames,
                                progress=lambda f: streamed("colour", "finish", "encode", fraction=f),
                                cancel=cancel)
@@ -317,6 +318,10 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
                 placement.record(destination, spec.temp_tag, variant, temps)
                 in_place = place_group(temps, destination, spec.stem)
             except BaseException as exc:
+                # The frames being rendered ahead stop now, not when the error's traceback lets go
+                # of them: at the exit of a one-off run their threads were still in OpenCV, and the
+                # process aborted ("terminate called without an active exception", status 134).
+                ahead.close()
                 remove_temp(video_tmp)
                 xmp_tmp.unlink(missing_ok=True)
                 what = f"the clip of {spec.photo_path.name}"

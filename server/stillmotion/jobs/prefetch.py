@@ -37,6 +37,12 @@ def prefetch(iterator: Iterator[T], depth: int = 2) -> Iterator[T]:
             put(_DONE)
         except BaseException as exc:  # handed to the consumer
             put(exc)
+        finally:
+            # What it renders from stops here too (its own worker threads), not whenever the
+            # last reference to it goes.
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()
 
     thread = threading.Thread(target=produce, name="stillmotion-prefetch", daemon=True)
     thread.start()

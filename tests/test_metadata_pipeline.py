@@ -135,3 +135,19 @@ def test_settings_the_engine_cannot_follow_are_said_not_silently_dropped(tmp_pat
         "the camera setting (pan-left) was not used: the svd engine takes no camera direction, only the "
         "amount of motion"]
     assert notes() == [] and notes(style=0.2) == []     # SVD's clips are colour matched: --style holds
+
+
+def test_a_crop_the_photos_pixels_do_not_carry_is_said(tmp_path: Path, fast_config, fixtures_dir: Path, capsys):
+    """IMG_5910's Lightroom crop (a 3:4 cut of the right-hand side) on the uncropped original
+    (AlreadyApplied false): the clip showed the whole frame without a word."""
+    import shutil
+
+    photo = Path(shutil.copy(fixtures_dir / "xmp" / "IMG_5910.jpg", tmp_path / "IMG_5910.jpg"))
+    sidecar = (fixtures_dir / "xmp" / "IMG_5910.xmp").read_text(encoding="utf-8")
+    args = ["--engine", "parallax", "--duration", "0.5", "--fps", "4"]
+    for applied, said in (("False", True), ("True", False)):
+        (tmp_path / "IMG_5910.xmp").write_text(
+            sidecar.replace('crs:AlreadyApplied="True"', f'crs:AlreadyApplied="{applied}"'), encoding="utf-8")
+        assert cli.main(["animate", str(photo), "--xmp", str(tmp_path / "IMG_5910.xmp"), *args]) == 0
+        err = capsys.readouterr().err
+        assert ("IMG_5910.jpg: note: its Lightroom crop was not applied" in err) is said, err

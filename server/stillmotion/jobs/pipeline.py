@@ -169,8 +169,22 @@ def plan_job(photo: photo_mod.Photo, request: AnimateRequest, config: dict, phot
             notes.append(f"the prompt was not used: the {engine.name} engine follows no text prompt")
         prompt, prompt_source = None, "none: the engine follows no prompt"
     notes.extend(unused_settings(asked, status))
+    if _crop_not_in_pixels(meta.develop):
+        notes.append("its Lightroom crop was not applied: the photo's XMP says its pixels are the original "
+                     "(AlreadyApplied false), so the clip shows the whole uncropped frame; export the photo "
+                     "from Lightroom to animate it cropped")
     return JobPlan(request=request, profile=profile.name, fit=fit, meta=meta, prompt=prompt, prompt_source=prompt_source,
                    engine=engine, engine_reason=why, notes=notes)
+
+
+def _crop_not_in_pixels(develop: Any) -> bool:
+    """A Lightroom crop in the settings of a photo whose pixels do not carry them: nothing
+    here renders a crop, so the clip shows the whole original frame."""
+    crop = develop.crop
+    if develop.already_applied is not False or not crop.has_crop:
+        return False
+    edges = (crop.top or 0.0, crop.left or 0.0, 1.0 - (crop.bottom or 1.0), 1.0 - (crop.right or 1.0))
+    return max(edges) > 1e-3 or abs(crop.angle or 0.0) > 1e-3
 
 
 def unused_settings(asked: AnimateRequest, status: engines.EngineStatus) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -165,6 +166,11 @@ def test_a_live_job_is_no_orphan_after_the_clock_is_corrected(store, photos, tmp
     store.claim(job.id, process_identity(), "cpu", per_device=1)
     writing = photos[0].parent / f".stillmotion-tmp-{job.id}-0123456789ab.mp4"
     writing.write_bytes(b"half a clip")
+    # A live owner as an earlier version wrote it (psutil's creation time), still running beside this one.
+    earlier = store.submit(spec(photos[1])).job
+    store.claim(earlier.id, f"{os.getpid()}:{psutil.Process().create_time():.3f}", "gpu", per_device=1)
+    assert store.orphans() == []
+    store.finish(earlier.id, f"{os.getpid()}:{psutil.Process().create_time():.3f}", DONE)
     booted = psutil.boot_time()
     monkeypatch.setattr(psutil._pslinux, "boot_time", lambda: booted + 1.0)   # the clock moved 1 s
     assert store.orphans() == []

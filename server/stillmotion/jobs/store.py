@@ -306,8 +306,12 @@ def owner_alive(owner: str | None) -> bool:
         return False
     try:
         pid_text, started = owner.split(":", 1)
-        now = _started(psutil.Process(int(pid_text)))
-        return now == started or abs(float(now) - float(started)) < 0.01
+        proc = psutil.Process(int(pid_text))
+        if _started(proc) == started:
+            return True
+        # An owner written as psutil's creation time: by an earlier version still running
+        # beside this one (or where /proc could not be read).
+        return abs(proc.create_time() - float(started)) < 0.01
     except (ValueError, psutil.Error):
         return False
 

@@ -240,7 +240,10 @@ class Worker:
         store, owner = self.store, self.owner
 
         def on_update(stage: str, overall: float, eta: float | None) -> None:
-            store.report_progress(job.id, owner, stage, overall, eta)
+            try:
+                store.report_progress(job.id, owner, stage, overall, eta)
+            except sqlite3.Error as exc:   # the store held by another program past its busy timeout, or full:
+                log.warning("job %s: progress not recorded (%s)", job.id, exc)   # a report, not the job
 
         try:
             if self._skip_vanished_watch_photo(job):

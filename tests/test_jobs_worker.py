@@ -307,6 +307,30 @@ def test_a_cancel_sent_as_a_job_starts_in_the_render_process_stops_it(tmp_path, 
 
 
 
+
+def test_a_store_locked_past_its_timeout_is_one_line_in_the_log_and_jobs_go_on(tmp_path, cfg, store, monkeypatch,
+                                                                            caplog):
+    """`stillmotion watch` in a terminal printed a 15-line traceback each time another program
+    held the job store past the 30 s busy timeout."""
+    import sqlite3
+
+    caplog.set_level(logging.INFO, logger="stillmotion")
+    photo = save_photo(tmp_path / "IMG.jpg", skimage_photo("coffee"), (160, 106))
+    claim_next, calls = store.claim_next, []
+
+    def locked_once(*args: Any) -> Job | None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise sqlite3.OperationalError("database is locked")
+        return claim_next(*args)
+
+    monkeypatch.setattr(store, "claim_next", locked_once)
+    job = store.submit(spec(photo, duration=0.5, fps=8)).job
+    with running(store, cfg, "thread"):
+        assert finished(store, job.id).status == "done"
+    busy = [r for r in caplog.records if "database is locked" in r.getMessage()]
+    assert [(r.levelno, r.exc_info) for r in busy] == [(logging.WARNING, None)], caplog.text
+
 def test_a_render_process_left_mid_job_by_its_caller_never_answers_the_next_job_with_it(tmp_path, cfg):
     """A progress callback that raised left the render process rendering the first job; the
     next job on it was answered with the first one's clip."""

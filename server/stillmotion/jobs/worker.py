@@ -193,6 +193,8 @@ class Worker:
                 for job_id in self.store.cancel_requested(self.owner):  # also from other processes
                     self._cancel_local(job_id)
                 self._dispatch()
+            except sqlite3.OperationalError as exc:   # held by another program past the busy timeout
+                log.warning("job store busy (%s); trying again", exc)
             except Exception:  # the dispatcher must outlive any single bad pass
                 log.exception("job dispatcher pass failed")
             self._wake.wait(self.poll_interval)

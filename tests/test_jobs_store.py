@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -149,6 +150,32 @@ def test_running_job_of_a_dead_process_is_an_orphan(store, photos):
     assert [j.id for j in store.orphans()] == [job.id]                 # ours is alive, not an orphan
     assert store.requeue(job.id, dead) and store.get(job.id).status == QUEUED
 
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux derives the start time from the wall clock")
+def test_a_live_job_is_no_orphan_after_the_clock_is_corrected(store, photos, tmp_path, monkeypatch):
+    """`serve` and `watch` share one store and each looks for orphans every few seconds. On
+    Linux psutil's create_time is the boot time read from the wall clock (recomputed by the
+    kernel on each read) plus ticks since boot: after an NTP correction another process saw a
+    live owner start a second later, took its running job for a dead process's, deleted the
+    temporary it was writing and queued the job again."""
+    import psutil
+    from stillmotion.jobs.worker import Worker
+
+    job = store.submit(spec(photos[0])).job
+    store.claim(job.id, process_identity(), "cpu", per_device=1)
+    writing = photos[0].parent / f".stillmotion-tmp-{job.id}-0123456789ab.mp4"
+    writing.write_bytes(b"half a clip")
+    # A live owner as an earlier version wrote it (psutil's creation time), still running beside this one.
+    earlier = store.submit(spec(photos[1])).job
+    store.claim(earlier.id, f"{os.getpid()}:{psutil.Process().create_time():.3f}", "gpu", per_device=1)
+    assert store.orphans() == []
+    store.finish(earlier.id, f"{os.getpid()}:{psutil.Process().create_time():.3f}", DONE)
+    booted = psutil.boot_time()
+    monkeypatch.setattr(psutil._pslinux, "boot_time", lambda: booted + 1.0)   # the clock moved 1 s
+    assert store.orphans() == []
+    assert Worker(store, {}).recover() == []
+    assert writing.exists() and store.get(job.id).status == RUNNING
 
 def test_uploads_are_deleted_when_the_job_ends_and_prune_forgets(store, photos, tmp_path):
     upload = store.uploads_root / "abc"

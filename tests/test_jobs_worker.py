@@ -154,6 +154,30 @@ def test_a_crashed_render_process_fails_its_job_and_the_next_job_runs(tmp_path, 
         assert finished(store, nxt.id).status == "done"
 
 
+
+def test_a_store_locked_past_its_timeout_costs_progress_reports_not_the_job(tmp_path, cfg, store, monkeypatch):
+    """Another program held the job store for over 30 s while a clip rendered: the progress
+    write raised, the job was failed while its render process went on, and the next job sent
+    to that process was answered with the first one's clip (B's job listed A's clip)."""
+    import sqlite3
+
+    first = save_photo(tmp_path / "A.jpg", skimage_photo("coffee"), (160, 106))
+    second = save_photo(tmp_path / "B.jpg", skimage_photo("chelsea"), (160, 106))
+    locked = store.report_progress
+
+    def report_progress(job_id: str, *args: Any) -> None:
+        if store.get(job_id).photo_path == first:
+            raise sqlite3.OperationalError("database is locked")
+        locked(job_id, *args)
+
+    monkeypatch.setattr(store, "report_progress", report_progress)
+    with running(store, cfg, "process"):
+        a = store.submit(spec(first, duration=1, fps=8)).job
+        b = store.submit(spec(second, duration=0.5, fps=8)).job
+        a, b = finished(store, a.id), finished(store, b.id)
+    assert (a.status, [Path(o).name for o in a.outputs]) == ("done", ["A.motion.mp4", "A.motion.xmp"])
+    assert (b.status, [Path(o).name for o in b.outputs]) == ("done", ["B.motion.mp4", "B.motion.xmp"])
+
 def test_an_engine_that_cannot_run_here_fails_the_job_at_once(tmp_path, cfg, store, caplog):
     """...and says so in the log, as every other failure does: a watch folder whose
     stillmotion.toml asks for `engine = "svd"` showed 'taken as job ...' and then nothing."""
@@ -281,6 +305,52 @@ def test_a_cancel_sent_as_a_job_starts_in_the_render_process_stops_it(tmp_path, 
     finally:
         renderer.close()
 
+
+
+
+def test_a_store_locked_past_its_timeout_is_one_line_in_the_log_and_jobs_go_on(tmp_path, cfg, store, monkeypatch,
+                                                                            caplog):
+    """`stillmotion watch` in a terminal printed a 15-line traceback each time another program
+    held the job store past the 30 s busy timeout."""
+    import sqlite3
+
+    caplog.set_level(logging.INFO, logger="stillmotion")
+    photo = save_photo(tmp_path / "IMG.jpg", skimage_photo("coffee"), (160, 106))
+    claim_next, calls = store.claim_next, []
+
+    def locked_once(*args: Any) -> Job | None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise sqlite3.OperationalError("database is locked")
+        return claim_next(*args)
+
+    monkeypatch.setattr(store, "claim_next", locked_once)
+    job = store.submit(spec(photo, duration=0.5, fps=8)).job
+    with running(store, cfg, "thread"):
+        assert finished(store, job.id).status == "done"
+    busy = [r for r in caplog.records if "database is locked" in r.getMessage()]
+    assert [(r.levelno, r.exc_info) for r in busy] == [(logging.WARNING, None)], caplog.text
+
+def test_a_render_process_left_mid_job_by_its_caller_never_answers_the_next_job_with_it(tmp_path, cfg):
+    """A progress callback that raised left the render process rendering the first job; the
+    next job on it was answered with the first one's clip."""
+    from stillmotion.jobs.render_process import RenderProcess
+    from stillmotion.progress import CancelToken
+
+    first = save_photo(tmp_path / "A.jpg", skimage_photo("coffee"), (160, 106))
+    second = save_photo(tmp_path / "B.jpg", skimage_photo("chelsea"), (160, 106))
+
+    def broken(*_: Any) -> None:
+        raise RuntimeError("progress could not be recorded")
+
+    renderer = RenderProcess(nice=0).start()
+    try:
+        with pytest.raises(RuntimeError):
+            renderer.run(spec(first, duration=1, fps=8), cfg, progress=broken, cancel=CancelToken())
+        result = renderer.run(spec(second, duration=0.5, fps=8), cfg, progress=lambda *_: None, cancel=CancelToken())
+        assert [Path(o).name for o in result.outputs] == ["B.motion.mp4", "B.motion.xmp"]
+    finally:
+        renderer.close()
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc")
 def test_a_process_leaving_without_closing_its_render_process_exits(tmp_path):

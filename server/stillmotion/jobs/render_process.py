@@ -221,6 +221,11 @@ class RenderProcess:
                 code = proc.exitcode
             self.close()
             raise RenderCrashed(crash_message(code)) from exc
+        except BaseException:
+            # Anything else here (the progress callback failing) leaves the child mid-job: what
+            # it sends next belongs to this job, so it must never be handed another one.
+            self.close()
+            raise
 
     def close(self, timeout: float = 5.0) -> None:
         """End the child: closing the pipe makes it exit; kill it if it does not. The daemon's

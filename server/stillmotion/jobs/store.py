@@ -47,16 +47,20 @@ import os
 import queue
 import shutil
 import sqlite3
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from .. import paths
 from ..errors import InputError, StillmotionError
 from ..request import AnimateRequest
 from .pipeline import JobSpec
+
+if TYPE_CHECKING:
+    import psutil
 
 log = logging.getLogger(__name__)
 
@@ -268,11 +272,31 @@ def job_fingerprint(spec: JobSpec, *, photo_digest: str | None = None, target: s
 
 
 def process_identity(pid: int | None = None) -> str:
-    """"pid:start time": unique to one process even when pids are reused."""
+    """"pid:start": unique to one process even when pids are reused, and the same whichever
+    process asks, whenever (`_started`)."""
     import psutil
 
     proc = psutil.Process(pid)
-    return f"{proc.pid}:{proc.create_time():.3f}"
+    return f"{proc.pid}:{_started(proc)}"
+
+
+def _started(proc: psutil.Process) -> str:
+    """When `proc` started, in a form no change of the clock moves.
+
+    Linux: the boot and the kernel's clock ticks from that boot to the process's start.
+    psutil's create_time there adds the boot time, which the kernel recomputes from the wall
+    clock on each read: after an NTP correction (or a clock set late, on a machine without a
+    battery clock) another process sharing the store saw a live owner start a second or more
+    later, and took its running job for a dead process's. Elsewhere create_time is the
+    kernel's own record of the start."""
+    if sys.platform.startswith("linux"):
+        try:
+            boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+            ticks = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+            return f"{boot}:{ticks}"
+        except (OSError, IndexError):
+            pass                        # no /proc (a sandbox): psutil's answer
+    return f"{proc.create_time():.3f}"
 
 
 def owner_alive(owner: str | None) -> bool:
@@ -283,6 +307,10 @@ def owner_alive(owner: str | None) -> bool:
     try:
         pid_text, started = owner.split(":", 1)
         proc = psutil.Process(int(pid_text))
+        if _started(proc) == started:
+            return True
+        # An owner written as psutil's creation time: by an earlier version still running
+        # beside this one (or where /proc could not be read).
         return abs(proc.create_time() - float(started)) < 0.01
     except (ValueError, psutil.Error):
         return False

@@ -193,6 +193,8 @@ class Worker:
                 for job_id in self.store.cancel_requested(self.owner):  # also from other processes
                     self._cancel_local(job_id)
                 self._dispatch()
+            except sqlite3.OperationalError as exc:   # held by another program past the busy timeout
+                log.warning("job store busy (%s); trying again", exc)
             except Exception:  # the dispatcher must outlive any single bad pass
                 log.exception("job dispatcher pass failed")
             self._wake.wait(self.poll_interval)
@@ -240,7 +242,10 @@ class Worker:
         store, owner = self.store, self.owner
 
         def on_update(stage: str, overall: float, eta: float | None) -> None:
-            store.report_progress(job.id, owner, stage, overall, eta)
+            try:
+                store.report_progress(job.id, owner, stage, overall, eta)
+            except sqlite3.Error as exc:   # the store held by another program past its busy timeout, or full:
+                log.warning("job %s: progress not recorded (%s)", job.id, exc)   # a report, not the job
 
         try:
             if self._skip_vanished_watch_photo(job):

@@ -245,3 +245,21 @@ def test_a_data_folder_that_cannot_be_made_is_one_line(tmp_path, monkeypatch):
     with pytest.raises(StillmotionError) as err:
         JobStore.open(tmp_path / "home" / "data")
     assert str(err.value) == f"{tmp_path / 'home' / 'data' / 'jobs.sqlite3'}: cannot open the job store (Read-only file system)"
+
+
+def test_an_idle_pass_does_not_wait_on_a_store_another_process_holds(store, photos):
+    """Each process's dispatcher asks for the next job twice a second; on an empty queue it took
+    the write lock all the same, so it waited behind any other writer (up to the 30 s timeout)."""
+    import sqlite3
+
+    holder = sqlite3.connect(store.db_path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")        # another process writing, for a long while
+    try:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            asked = pool.submit(store.claim_next, "me", 1, lambda job: ("parallax", "test", "cpu"))
+            assert asked.result(timeout=3) is None
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    job = store.submit(spec(photos[0])).job     # and with a job queued, it is claimed as before
+    assert store.claim_next("me", 1, lambda job: ("parallax", "test", "cpu")).id == job.id

@@ -540,6 +540,11 @@ class JobStore:
         another engine/model, so a busy GPU does not hold back a parallax job behind it.
         Raises Unrunnable(job, error) when engine_of refuses the head: the caller fails it.
         """
+        # An empty queue (an idle daemon's every pass, twice a second in each process) is read,
+        # not locked for writing: a store another process holds is then no wait at all.
+        with self._connection() as conn:
+            if conn.execute("SELECT 1 FROM jobs WHERE status = ? LIMIT 1", (QUEUED,)).fetchone() is None:
+                return None
         busy_keys: list[tuple[str, str | None]] = []
         with self._write() as conn:
             for _ in range(MAX_BUSY_KEYS):

@@ -263,3 +263,27 @@ def test_an_idle_pass_does_not_wait_on_a_store_another_process_holds(store, phot
         holder.close()
     job = store.submit(spec(photos[0])).job     # and with a job queued, it is claimed as before
     assert store.claim_next("me", 1, lambda job: ("parallax", "test", "cpu")).id == job.id
+
+
+def test_the_end_of_a_job_is_recorded_although_the_store_stays_busy_a_while(store, photos, monkeypatch, caplog):
+    """A store held by another process past its 30 s timeout just as a job ended left the job
+    `running` for good (its device slot taken in every process) until a restart."""
+    import contextlib
+    import sqlite3
+
+    job = store.submit(spec(photos[0])).job
+    assert store.claim_next("me", 1, lambda job: ("parallax", "test", "cpu")).id == job.id
+    real_write, refusals = store._write, [2]
+
+    @contextlib.contextmanager
+    def busy_twice():
+        if refusals[0]:
+            refusals[0] -= 1
+            raise sqlite3.OperationalError("database is locked")
+        with real_write() as conn:
+            yield conn
+
+    monkeypatch.setattr(store, "_write", busy_twice)
+    ended = store.finish(job.id, "me", DONE, outputs=(p for p in ["/x/IMG.motion.mp4"]))
+    assert ended is not None and ended.status == DONE and ended.outputs == ["/x/IMG.motion.mp4"]
+    assert caplog.text.count("the job store is busy (database is locked); recording its end again") == 2

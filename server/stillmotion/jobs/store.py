@@ -77,6 +77,10 @@ _PRIORITY_NAMES = {rank: name for name, rank in PRIORITIES.items()}
 _ENGINE_KEY = "COALESCE(json_extract(request, '$.engine'), 'auto')"
 _MODEL_KEY = "json_extract(request, '$.model')"
 MAX_BUSY_KEYS = 16   # distinct (engine, model) pairs claim_next looks past before giving up
+# Times the end of a job is tried while another process holds the store past the 30 s busy
+# timeout: a job whose end is lost stays `running`, its device slot taken in every process,
+# until a restart.
+FINISH_ATTEMPTS = 10
 
 SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -600,7 +604,25 @@ class JobStore:
         assert status in TERMINAL
         if isinstance(error, StillmotionError):
             error = error_dict(error)
-        info = info or {}
+        info, outputs = info or {}, [str(p) for p in outputs]
+        for attempt in range(1, FINISH_ATTEMPTS + 1):
+            try:
+                row = self._record_end(job_id, owner, status, outputs, error, info)
+                break
+            except sqlite3.OperationalError as exc:
+                if attempt == FINISH_ATTEMPTS or "locked" not in str(exc):
+                    raise
+                log.warning("job %s: the job store is busy (%s); recording its end again", job_id, exc)
+        if row is None:
+            return None
+        job = _row_to_job(row)
+        self._discard_upload(job)
+        self._changed(job_id)
+        return job
+
+    def _record_end(self, job_id: str, owner: str | None, status: str, outputs: list[str],
+                    error: dict[str, str] | None, info: dict[str, Any]) -> sqlite3.Row | None:
+        """finish's one transaction: the job's row after it, or None when it was not ours to end."""
         with self._write() as conn:
             expected = (RUNNING, owner) if owner is not None else (QUEUED, None)
             cur = conn.execute(
@@ -608,16 +630,12 @@ class JobStore:
                 " info = ?, engine = COALESCE(?, engine), engine_reason = COALESCE(?, engine_reason),"
                 " progress = CASE WHEN ? = 'done' THEN 1.0 ELSE progress END"
                 " WHERE id = ? AND status = ? AND owner IS ?",
-                (status, status, time.time(), json.dumps([str(p) for p in outputs]),
+                (status, status, time.time(), json.dumps(outputs),
                  json.dumps(error) if error else None, json.dumps(info, default=str),
                  info.get("engine"), info.get("engine_reason"), status, job_id, *expected))
             if cur.rowcount != 1:
                 return None
-            row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        job = _row_to_job(row)
-        self._discard_upload(job)
-        self._changed(job_id)
-        return job
+            return conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
 
     def requeue(self, job_id: str, owner: str) -> bool:
         """Give a running job back to the queue (shutdown, or its process died); it keeps its place."""

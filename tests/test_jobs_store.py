@@ -75,6 +75,18 @@ def test_duplicates_return_the_live_job_and_keys_are_exact(store, photos):
     assert store.submit(spec(photos[0])).created
 
 
+def test_a_new_key_is_a_new_job_even_while_an_identical_one_is_live(store, photos):
+    """The plug-in sends a fresh key per export: exporting a photo again while its first job runs
+    makes a second job, so cancelling one export cannot take the other's clip with it."""
+    first = store.submit(spec(photos[0]), idempotency_key="lightroom-1-a")
+    second = store.submit(spec(photos[0]), idempotency_key="lightroom-1-b")
+    assert second.created and second.job.id != first.job.id
+    store.cancel(second.job.id)
+    assert store.get(first.job.id).status == QUEUED
+    # Each key still answers with its own job (a retry of either export).
+    assert store.submit(spec(photos[0]), idempotency_key="lightroom-1-a").job.id == first.job.id
+
+
 def test_claim_respects_one_per_device_and_finish_is_owned(store, photos):
     me = process_identity()
     a = store.submit(spec(photos[0])).job

@@ -28,9 +28,10 @@ connection, and a running job names the process that owns it, so a job left
 `running` by a process that died is found and requeued.
 
 Duplicates: a submit with an `Idempotency-Key` already in the store returns that
-job (whatever its status); without a key, a submit whose fingerprint (photo bytes +
-sidecar + develop settings + request + where the result goes) matches a queued or
-running job returns that job. A plug-in retrying after a timeout never gets two clips.
+job (whatever its status), and one with a new key is a new job; without a key, a submit
+whose fingerprint (photo bytes + sidecar + develop settings + request + where the result
+goes) matches a queued or running job returns that job. A plug-in retrying after a
+timeout never gets two clips; exporting the same photo again (a new key) gets a second.
 
 Uploaded inputs live in `upload_dir` (inside the store's uploads folder) until the
 job ends, then they are deleted. `prune()` forgets finished jobs past retention.
@@ -436,11 +437,15 @@ class JobStore:
                         raise IdempotencyConflict(
                             "Idempotency-Key was already used for a different request")
                     return Submission(_row_to_job(row), created=False)
-            row = conn.execute(
-                "SELECT * FROM jobs WHERE fingerprint = ? AND status IN (?, ?) ORDER BY seq LIMIT 1",
-                (fp, *LIVE)).fetchone()
-            if row is not None:
-                return Submission(_row_to_job(row), created=False)
+            else:
+                # Without a key, the same request while the first is live is a retry. A new key is
+                # a new request: the plug-in exporting a photo again means a second clip, and
+                # sharing the first job, a cancel of either export would lose the other's clip.
+                row = conn.execute(
+                    "SELECT * FROM jobs WHERE fingerprint = ? AND status IN (?, ?) ORDER BY seq LIMIT 1",
+                    (fp, *LIVE)).fetchone()
+                if row is not None:
+                    return Submission(_row_to_job(row), created=False)
             conn.execute(
                 """INSERT INTO jobs (id, status, priority, source, created, photo_path, sidecar_path,
                        develop, original_path, out_dir, request, destination, upload_dir, fingerprint,

@@ -152,6 +152,18 @@ def test_anchor_and_loop_placement_per_model(cfg):
     assert plan(cfg, "wan2.1-flf2v-720p", loop=True).frames.placement == "both"
 
 
+@pytest.mark.parametrize("name", ["svd-xt", "ltx-0.9.5", "wan2.1-i2v-480p", "wan2.1-flf2v-720p",
+                                  "cogvideox-5b-i2v"])
+def test_a_loop_is_a_cycle_whose_steps_last_the_duration(cfg, name):
+    """A loop's last frame is its first again (the photo), the next cycle's first frame, which
+    finishing leaves out; its n - 1 steps, not its n frames, span the duration, or the delivered
+    clip ended on the photo and held it for two frames at every seam."""
+    for duration in (1.0, 2.0, 3.3):
+        p = plan(cfg, name, loop=True, duration=duration)
+        assert p.frames.placement in ("pingpong", "both")
+        assert (p.frames.n_frames - 1) / p.frames.fps == pytest.approx(duration, abs=0.5 * duration / p.frames.wanted)
+
+
 def test_reversed_clips_ask_the_model_for_the_opposite_camera_move(cfg):
     forward = plan(cfg, "wan2.1-i2v-480p", camera="push-in")
     backward = plan(cfg, "wan2.1-i2v-480p", camera="push-in", anchor="end")

@@ -58,7 +58,11 @@ def test_video_formats(frames: list[np.ndarray], tmp_path: Path, fmt: str, codec
         assert float(stream.average_rate) == 24.0
         # BT.709 primaries / transfer / matrix, limited range.
         assert (int(ctx.color_primaries), int(ctx.color_trc), int(ctx.colorspace), int(ctx.color_range)) == (1, 1, 1, 1)
+        # Square pixels said, not left unspecified (ffprobe's "0:1"): a 'pasp' box, and in the
+        # H.264/HEVC stream's own header.
+        assert stream.sample_aspect_ratio == 1
         decoded = sum(1 for _ in container.decode(stream))
+    assert b"pasp" in path.read_bytes()
     assert decoded == N
     back = list(read_frames(path))
     assert len(back) == N and psnr(back[2], frames[2]) > 30

@@ -158,7 +158,7 @@ function AnimateDialog.settingsView(f, props)
     },
     f:row {
       f:static_text { title = "", width = labelWidth },
-      f:checkbox { title = "Loop (end where the clip starts)", value = bind "sm_loop" },
+      f:checkbox { title = "Loop (plays seamlessly on repeat)", value = bind "sm_loop" },
     },
   }
 end

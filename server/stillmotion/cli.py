@@ -135,7 +135,9 @@ def _add_animate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--anchor", choices=ANCHORS, default="start",
                    help="the photo is the first frame (start) or the last (end: what happened before) "
                         "(default: start)")
-    p.add_argument("--loop", action="store_true", help="end where the clip starts (exactly on the parallax engine and in a clip played out and back)")
+    p.add_argument("--loop", action="store_true",
+                   help="a seamless loop: played on repeat, the last frame leads back into the first "
+                        "(exactly on the parallax engine and in a clip played out and back)")
     p.add_argument("--format", choices=FORMATS,
                    help="mp4 (H.264 or HEVC), mov (ProRes 422 HQ), gif, webp, tiff (16-bit frames) "
                         "(default: [animate] format, mp4)")

@@ -126,12 +126,20 @@ def plan_frames(duration: float, placement: str, spec: ModelSpec) -> FramePlan:
     if placement not in PLACEMENTS:
         raise ValueError(f"unknown placement {placement!r}")
     wanted = max(2, round(duration * spec.fps))
-    need = (wanted + 2) // 2 if placement == "pingpong" else wanted   # 2m - 1 >= wanted
+    # A loop (pingpong, both) ends on its first frame: a cycle of n_frames - 1 steps whose last
+    # frame is the next cycle's first, and finishing leaves it out (delivered, it held the photo
+    # for two frames at every seam). Its steps, not its frames, span the duration.
+    closed = placement in ("pingpong", "both")
+    if placement == "pingpong":
+        need = (wanted + 3) // 2          # 2m - 2 >= wanted
+    else:
+        need = wanted + 1 if closed else wanted
     generate = spec.valid_frames(need)
     # Frames conditioned at the end must stay the last one, so only other plans may trim.
     keep = generate if placement in ("end", "both") else min(generate, need)
     n_frames = 2 * keep - 1 if placement == "pingpong" else keep
-    fps = spec.fps * n_frames / wanted    # = model fps unless the model cannot make that many frames
+    # = model fps unless the model cannot make that many frames
+    fps = spec.fps * (n_frames - 1 if closed else n_frames) / wanted
     anchor = n_frames - 1 if placement in ("reverse", "end") else 0
     return FramePlan(placement, generate, keep, n_frames, fps, anchor, wanted)
 

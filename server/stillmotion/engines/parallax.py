@@ -8,7 +8,9 @@ camera curve, so frames are rendered one at a time on demand.
 
 Guarantees the tests check:
 - anchor start: frame 0 is the photo (identity map); anchor end: the last frame is;
-- loop: the curve goes out and back, so the last frame equals the first;
+- loop: the curve goes out and back over one cycle of n frames, frame n being frame 0 again:
+  played on repeat, the last frame leads into the first as any frame into the next (the
+  first is not repeated at the end, which held it for two frames at every seam);
 - no border is ever shown: each frame's map is pulled towards the centre just
   enough that every sample lies inside the photo (dynamic overscan, 1.0 at the
   anchor frame);
@@ -288,9 +290,11 @@ class ParallaxEngine:
         pool = FramePool(keep=FRAMES_IN_FLIGHT)
 
         def frames() -> Iterator[np.ndarray]:
+            # A loop is a cycle: its frame n_frames would be frame 0 again, so it is not made.
+            steps = n_frames if request.loop else n_frames - 1
             for i in range(n_frames):
                 cancel.raise_if_cancelled()
-                t = i / (n_frames - 1)
+                t = i / steps
                 if reverse:
                     t = 1.0 - t
                 e = ease(t, request.loop, take.pace)

@@ -238,6 +238,9 @@ class _AVWriter(_Muxing):
         ctx = self.stream.codec_context
         ctx.color_primaries = ctx.color_trc = ctx.colorspace = _BT709
         ctx.color_range = _LIMITED
+        # Square pixels, said: left unspecified (no 'pasp' box, no aspect in the stream's header),
+        # it was for each player, editor and upload checker to assume.
+        ctx.sample_aspect_ratio = Fraction(1, 1)
         if settings.threads:
             ctx.thread_count = settings.threads
         self.stream.options = options

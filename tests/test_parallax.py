@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from stillmotion.engines import depth
-from stillmotion.engines.parallax import MAX_ANGLE, ParallaxEngine, choose_take, ease
+from stillmotion.engines.parallax import MAX_ANGLE, ParallaxEngine, choose_take, REVISION, ease
 from stillmotion.errors import Canceled
 from stillmotion.progress import CancelToken
 from stillmotion.request import AnimateRequest
@@ -229,7 +229,7 @@ def test_an_orbit_keeps_its_sweep_and_its_seeded_direction(photo):
 def test_the_info_records_what_the_seed_chose_and_only_what_the_move_uses(photo):
     clip, _ = render(photo, seed=0, camera="push-in")
     assert clip.info["take"] == {"amount": 1.0, "pace": 1.0, "aim": [0.0, 0.0]}   # the reference take
-    assert "direction" not in clip.info and clip.info["revision"] == "4"
+    assert "direction" not in clip.info and clip.info["revision"] == REVISION == "5"
     takes = [render(photo, seed=s, camera="pan-right")[0].info["take"] for s in (10, 11, 12)]
     assert all(set(t) == {"amount", "pace", "angle"} for t in takes)
     assert len({t["angle"] for t in takes}) == 3

@@ -43,8 +43,10 @@ FRAMES_IN_FLIGHT = 14
 # only an orbit's or a breathing drift's direction followed the seed); "3" since a face is
 # near all alike (depth.py), so a photo with a face renders otherwise than under "2"; "4"
 # since depth is averaged along vertical structures (depth.py), so upright things lean or
-# bend far less in a pan or an orbit, and most photos render otherwise than under "3".
-REVISION = "4"
+# bend far less in a pan or an orbit, and most photos render otherwise than under "3"; "5"
+# since a --loop is a cycle that does not come back to its first frame (its frames are
+# spaced i/n, not i/(n-1), along the move), so loops render otherwise than under "4".
+REVISION = "5"
 # Move reversed in time for `--anchor end`: the clip then leads *into* the photo.
 _REVERSED = {"push-in": "pull-out", "pull-out": "push-in", "pan-left": "pan-right",
              "pan-right": "pan-left", "rise": "fall", "orbit": "orbit", "none": "none"}

@@ -551,11 +551,14 @@ def _tiff16(path, pixels, **options):
     # Pillow opens no 16-bit grey TIFF with an alpha channel: say what it is, not "TIFF expected".
     ("grey-alpha.tif", np.uint16, {"photometric": "minisblack", "extrasamples": ["unassalpha"]},
      r"a 16-bit TIFF with 2 channels, which Stillmotion cannot read; save it as an 8- or 16-bit RGB or greyscale TIFF"),
+    # Photoshop's 16-bit Lab mode: Pillow reads 8-bit Lab only.
+    ("lab16.tif", np.uint16, {"photometric": "cielab"},
+     r"a 16-bit Lab TIFF, which Stillmotion cannot read; convert it to RGB and save it again"),
 ])
 def test_a_tiff_whose_samples_are_not_read_right_is_one_line_not_a_wrong_clip(tmp_path, name, dtype, options, says):
     coffee = skimage_photo("coffee")[::8, ::8].astype(np.float64) / 255.0
     scale = {np.uint16: 65535, np.uint32: 2**32 - 1, np.int16: 32767}.get(dtype, 1.0)
-    pixels = (coffee if options["photometric"] == "rgb" else coffee[..., 0]) * scale
+    pixels = (coffee if options["photometric"] in ("rgb", "cielab") else coffee[..., 0]) * scale
     if "extrasamples" in options:
         pixels = np.dstack([pixels, np.full_like(pixels, scale)])
     if options.pop("channels_first", False):

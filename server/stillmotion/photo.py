@@ -50,7 +50,7 @@ CAMERA_RAW_SUFFIXES = frozenset({
     ".rwl", ".raw",
 })
 _DNG_VERSION, _NEW_SUBFILE_TYPE = 50706, 254    # TIFF tags that mark a raw file / a reduced preview
-_BITS_PER_SAMPLE, _SAMPLES_PER_PIXEL, _PLANAR_CONFIG, _SAMPLE_FORMAT = 258, 277, 284, 339   # TIFF tags
+_BITS_PER_SAMPLE, _PHOTOMETRIC, _SAMPLES_PER_PIXEL, _PLANAR_CONFIG, _SAMPLE_FORMAT = 258, 262, 277, 284, 339   # TIFF tags
 _TIFF_HEADERS = (b"II*\0", b"MM\0*")
 
 
@@ -298,6 +298,9 @@ def _unidentified(path: Path) -> str:
     if not bits:   # (a directory too damaged to say what the pixels are)
         return unreadable
     depth = max(bits) if isinstance(bits, tuple) else bits
+    if tags.get(_PHOTOMETRIC) in (8, 9, 10):   # CIELab, ICCLab, ITULab: Pillow reads 8-bit Lab only
+        return (f"{path.name}: a {depth}-bit Lab TIFF, which Stillmotion cannot read; convert it to RGB "
+                "and save it again (or save it as an 8-bit TIFF)")
     if depth in (1, 8, 16) and channels in (1, 3, 4):   # a shape read elsewhere: damaged, or compressed oddly
         return unreadable
     return (f"{path.name}: a {depth}-bit TIFF with {channels} channel{'' if channels == 1 else 's'}, which "

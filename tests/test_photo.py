@@ -575,3 +575,14 @@ def test_a_per_channel_8bit_tiff_and_an_interleaved_16bit_one_are_still_read(tmp
     rgb16 = _tiff16(tmp_path / "rgb16.tif", coffee.astype(np.uint16) * 257, photometric="rgb")
     for path in (planar8, rgb16):
         assert np.abs(photo.load(path).pixels - coffee / 255.0).max() < 1e-4
+
+
+def test_a_16bit_min_is_white_tiff_is_not_a_negative(tmp_path):
+    """A 16-bit greyscale TIFF whose 0 is white (PhotometricInterpretation MinIsWhite, as some
+    scanners write) came out as a negative: OpenCV ignores the tag, Pillow (8 bits) does not."""
+    grey = skimage_photo("coffee")[::8, ::8, 1].astype(np.float64) / 255.0
+    _tiff16(tmp_path / "scan16.tif", ((1 - grey) * 65535).round().astype(np.uint16), photometric="miniswhite")
+    _tiff16(tmp_path / "scan8.tif", ((1 - grey) * 255).round().astype(np.uint8), photometric="miniswhite")
+    for name in ("scan16.tif", "scan8.tif"):
+        loaded = photo.load(tmp_path / name)
+        assert np.abs(loaded.pixels - grey[..., None]).max() < 1 / 255 + 1e-6, name

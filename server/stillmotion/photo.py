@@ -470,6 +470,8 @@ def load(path: str | os.PathLike, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS
                 pixels, transparent = _decode_high_bit(path)
                 if image.format != "TIFF":   # OpenCV turns a TIFF by its Orientation tag itself
                     pixels = _orient_array(pixels, orientation)
+                elif image.tag_v2.get(_PHOTOMETRIC) == 0:   # MinIsWhite grey (scanners): OpenCV ignores it
+                    np.subtract(np.float32(1.0), pixels, out=pixels)
                 if icc and not icc_mod.is_srgb(icc):
                     grey = image.mode in ("L", "LA", "I;16", "I;16B", "I;16L", "I")
                     pixels = _srgb_high_bit(pixels, icc, path, grey)

@@ -520,3 +520,69 @@ def test_a_cut_heif_is_one_line(tmp_path):
         with pytest.raises(InputError, match=r"^cut\.heic: the image data is damaged or truncated") as caught:
             check(cut, 100.0)
         assert "\n" not in str(caught.value)
+
+
+def _tiff16(path, pixels, **options):
+    import tifffile
+
+    tifffile.imwrite(path, pixels, **options)
+    return path
+
+
+@pytest.mark.parametrize("name, dtype, options, says", [
+    # 16-bit RGB in Photoshop's 'Per Channel' pixel order: OpenCV decoded it as three small grey
+    # copies of the photo side by side, and the clip was made of them without a word.
+    ("per-channel.tif", np.uint16, {"photometric": "rgb", "planarconfig": "separate", "channels_first": True},
+     r"a 16-bit TIFF with its channels stored one after another \(Photoshop's 'Per Channel' pixel "
+     r"order\), which Stillmotion cannot read; save it again with Interleaved pixel order"),
+    # 32-bit integers were read as 0..1 values: an all-white clip.
+    ("grey32.tif", np.uint32, {"photometric": "minisblack"},
+     r"a 32-bit TIFF, which Stillmotion cannot read; save it as an 8- or 16-bit TIFF"),
+    ("signed.tif", np.int16, {"photometric": "minisblack"},
+     r"a TIFF of 16-bit signed integers, which Stillmotion cannot read; save it as an 8- or 16-bit TIFF"),
+    # 32-bit float: grey was read as display values (HDR highlights clipped), RGB "not an image
+    # Stillmotion can read (JPEG, PNG, TIFF, ... expected)" though it is a TIFF.
+    ("hdr-grey.tif", np.float32, {"photometric": "minisblack"},
+     r"a 32-bit floating-point TIFF \(HDR\), which Stillmotion cannot read; save it as an 8- or 16-bit TIFF"),
+    ("hdr.tif", np.float32, {"photometric": "rgb"},
+     r"a 32-bit floating-point TIFF \(HDR\), which Stillmotion cannot read; save it as an 8- or 16-bit TIFF"),
+    ("half.tif", np.float16, {"photometric": "rgb"},
+     r"a 16-bit floating-point TIFF \(HDR\), which Stillmotion cannot read; save it as an 8- or 16-bit TIFF"),
+    # Pillow opens no 16-bit grey TIFF with an alpha channel: say what it is, not "TIFF expected".
+    ("grey-alpha.tif", np.uint16, {"photometric": "minisblack", "extrasamples": ["unassalpha"]},
+     r"a 16-bit TIFF with 2 channels, which Stillmotion cannot read; save it as an 8- or 16-bit RGB or greyscale TIFF"),
+    # Photoshop's 16-bit Lab mode: Pillow reads 8-bit Lab only.
+    ("lab16.tif", np.uint16, {"photometric": "cielab"},
+     r"a 16-bit Lab TIFF, which Stillmotion cannot read; convert it to RGB and save it again"),
+])
+def test_a_tiff_whose_samples_are_not_read_right_is_one_line_not_a_wrong_clip(tmp_path, name, dtype, options, says):
+    coffee = skimage_photo("coffee")[::8, ::8].astype(np.float64) / 255.0
+    scale = {np.uint16: 65535, np.uint32: 2**32 - 1, np.int16: 32767}.get(dtype, 1.0)
+    pixels = (coffee if options["photometric"] in ("rgb", "cielab") else coffee[..., 0]) * scale
+    if "extrasamples" in options:
+        pixels = np.dstack([pixels, np.full_like(pixels, scale)])
+    if options.pop("channels_first", False):
+        pixels = np.moveaxis(pixels, -1, 0)
+    path = _tiff16(tmp_path / name, pixels.astype(dtype), **options)
+    for check in (photo.load, photo.check_complete):
+        with pytest.raises(InputError, match=rf"^{name}: {says}"):
+            check(path, 100.0)
+
+
+def test_a_per_channel_8bit_tiff_and_an_interleaved_16bit_one_are_still_read(tmp_path):
+    coffee = skimage_photo("coffee")[::8, ::8]
+    planar8 = _tiff16(tmp_path / "planar8.tif", np.moveaxis(coffee, -1, 0), photometric="rgb", planarconfig="separate")
+    rgb16 = _tiff16(tmp_path / "rgb16.tif", coffee.astype(np.uint16) * 257, photometric="rgb")
+    for path in (planar8, rgb16):
+        assert np.abs(photo.load(path).pixels - coffee / 255.0).max() < 1e-4
+
+
+def test_a_16bit_min_is_white_tiff_is_not_a_negative(tmp_path):
+    """A 16-bit greyscale TIFF whose 0 is white (PhotometricInterpretation MinIsWhite, as some
+    scanners write) came out as a negative: OpenCV ignores the tag, Pillow (8 bits) does not."""
+    grey = skimage_photo("coffee")[::8, ::8, 1].astype(np.float64) / 255.0
+    _tiff16(tmp_path / "scan16.tif", ((1 - grey) * 65535).round().astype(np.uint16), photometric="miniswhite")
+    _tiff16(tmp_path / "scan8.tif", ((1 - grey) * 255).round().astype(np.uint8), photometric="miniswhite")
+    for name in ("scan16.tif", "scan8.tif"):
+        loaded = photo.load(tmp_path / name)
+        assert np.abs(loaded.pixels - grey[..., None]).max() < 1 / 255 + 1e-6, name

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, TiffImagePlugin, UnidentifiedImageError
 
 from .colour import icc as icc_mod
 from .errors import DamagedImageError, InputError, TooLargeError, one_line
@@ -50,6 +50,8 @@ CAMERA_RAW_SUFFIXES = frozenset({
     ".rwl", ".raw",
 })
 _DNG_VERSION, _NEW_SUBFILE_TYPE = 50706, 254    # TIFF tags that mark a raw file / a reduced preview
+_BITS_PER_SAMPLE, _PHOTOMETRIC, _SAMPLES_PER_PIXEL, _PLANAR_CONFIG, _SAMPLE_FORMAT = 258, 262, 277, 284, 339   # TIFF tags
+_TIFF_HEADERS = (b"II*\0", b"MM\0*")
 
 
 @dataclass
@@ -183,8 +185,7 @@ def open_checked(path: Path, max_megapixels: float) -> Image.Image:
                  else "more than Stillmotion opens")
         raise TooLargeError(f"{path.name}: image is far too large{size}, {limit}") from None
     except UnidentifiedImageError:
-        raise InputError(f"{path.name}: not an image Stillmotion can read "
-                         f"({EXPECTED_FORMATS} expected)") from None
+        raise InputError(_unidentified(path)) from None
     except ValueError as exc:
         # Pillow's guard on PNG text chunks (XMP among them) that inflate past its limits
         if "text" not in str(exc).lower():
@@ -199,6 +200,11 @@ def open_checked(path: Path, max_megapixels: float) -> Image.Image:
     if image.format == "TIFF" and _is_raw_tiff(image):
         image.close()
         raise InputError(raw_refusal(path))
+    if image.format == "TIFF":
+        problem = _tiff_sample_problem(image.tag_v2)
+        if problem:
+            image.close()
+            raise InputError(f"{path.name}: {problem}")
     if image.format == "HEIF":
         problem = _heif_colour_problem(image.info)
         if problem:
@@ -240,6 +246,65 @@ def _is_raw_tiff(image: Image.Image) -> bool:
         return _DNG_VERSION in tags or bool(int(tags.get(_NEW_SUBFILE_TYPE, 0)) & 1)
     except (TypeError, ValueError):
         return False
+
+
+def _tiff_sample_problem(tags: Any) -> str | None:
+    """Why a TIFF's samples cannot be read right, if they cannot (one line, with what to do).
+    Only 8- and 16-bit unsigned integers are: 32-bit integers were read as 0..1 values (a white
+    clip), floating point (an HDR merge) as display values or not at all, and OpenCV decodes
+    16-bit channels stored one after another (Photoshop's 'Per Channel' pixel order) as three
+    small grey copies of the photo side by side, which became the clip without a word."""
+    def values(tag: int, default: int) -> tuple[int, ...]:
+        value = tags.get(tag, default)
+        return tuple(value) if isinstance(value, (tuple, list)) else (value,)
+
+    try:
+        depth = max(values(_BITS_PER_SAMPLE, 1))
+        formats = set(values(_SAMPLE_FORMAT, 1))
+        channels = int(tags.get(_SAMPLES_PER_PIXEL, 1))
+        planar = int(tags.get(_PLANAR_CONFIG, 1)) == 2
+    except (TypeError, ValueError):
+        return None
+    what = ("a {depth}-bit floating-point TIFF (HDR)" if 3 in formats
+            else "a TIFF of {depth}-bit signed integers" if 2 in formats
+            else "a {depth}-bit TIFF" if depth > 16 else None)
+    if what:
+        return what.format(depth=depth) + ", which Stillmotion cannot read; save it as an 8- or 16-bit TIFF"
+    if depth > 8 and planar and channels > 1:
+        return (f"a {depth}-bit TIFF with its channels stored one after another (Photoshop's 'Per Channel' "
+                "pixel order), which Stillmotion cannot read; save it again with Interleaved pixel order")
+    return None
+
+
+def _unidentified(path: Path) -> str:
+    """The line for a file Pillow cannot open: what the TIFF is, for a TIFF (it is one of the
+    formats "expected"), else the formats Stillmotion reads."""
+    unreadable = f"{path.name}: not an image Stillmotion can read ({EXPECTED_FORMATS} expected)"
+    try:
+        with open(path, "rb") as fh, warnings.catch_warnings():
+            warnings.simplefilter("ignore")   # (Pillow's about a damaged directory: it said them at open)
+            header = fh.read(8)
+            if header[:4] not in _TIFF_HEADERS:
+                return unreadable
+            tags = TiffImagePlugin.ImageFileDirectory_v2(header)
+            fh.seek(tags.next)
+            tags.load(fh)
+    except (OSError, ValueError, SyntaxError, struct.error):
+        return unreadable
+    problem = _tiff_sample_problem(tags)
+    if problem:
+        return f"{path.name}: {problem}"
+    bits, channels = tags.get(_BITS_PER_SAMPLE), tags.get(_SAMPLES_PER_PIXEL, 1)
+    if not bits:   # (a directory too damaged to say what the pixels are)
+        return unreadable
+    depth = max(bits) if isinstance(bits, tuple) else bits
+    if tags.get(_PHOTOMETRIC) in (8, 9, 10):   # CIELab, ICCLab, ITULab: Pillow reads 8-bit Lab only
+        return (f"{path.name}: a {depth}-bit Lab TIFF, which Stillmotion cannot read; convert it to RGB "
+                "and save it again (or save it as an 8-bit TIFF)")
+    if depth in (1, 8, 16) and channels in (1, 3, 4):   # a shape read elsewhere: damaged, or compressed oddly
+        return unreadable
+    return (f"{path.name}: a {depth}-bit TIFF with {channels} channel{'' if channels == 1 else 's'}, which "
+            "Stillmotion cannot read; save it as an 8- or 16-bit RGB or greyscale TIFF")
 
 
 def check_complete(path: Path, max_megapixels: float) -> None:
@@ -405,6 +470,8 @@ def load(path: str | os.PathLike, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS
                 pixels, transparent = _decode_high_bit(path)
                 if image.format != "TIFF":   # OpenCV turns a TIFF by its Orientation tag itself
                     pixels = _orient_array(pixels, orientation)
+                elif image.tag_v2.get(_PHOTOMETRIC) == 0:   # MinIsWhite grey (scanners): OpenCV ignores it
+                    np.subtract(np.float32(1.0), pixels, out=pixels)
                 if icc and not icc_mod.is_srgb(icc):
                     grey = image.mode in ("L", "LA", "I;16", "I;16B", "I;16L", "I")
                     pixels = _srgb_high_bit(pixels, icc, path, grey)

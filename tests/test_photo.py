@@ -121,6 +121,55 @@ def test_a_greyscale_photo_with_a_grey_profile_is_converted_at_8_and_16_bits(tmp
     assert np.abs(expected - grey[..., None] / 255.0).mean() > 0.05       # the conversion did something
 
 
+def _tiff16_with_profile(path, rgb8: np.ndarray, icc: bytes):
+    """A 16-bit TIFF of 8-bit colours (v * 257: the same values exactly) carrying `icc`."""
+    import cv2
+    import pyexiv2
+
+    cv2.imwrite(str(path), (rgb8.astype(np.uint16) * 257)[..., ::-1])
+    with pyexiv2.Image(str(path)) as image:
+        image.modify_icc(icc)
+    return path
+
+
+def test_a_16bit_wide_gamut_photo_converts_as_its_8bit_twin_does(tmp_path, fixtures_dir):
+    """16-bit ProPhoto/Adobe RGB pixels went through a table sampled from 8-bit conversions:
+    deep shadows up to three levels light, colours between its nodes up to 24 levels off
+    (CIEDE2000 3). Worked out from the profile's matrix and curves, the 16-bit photo now reads
+    as littleCMS converts the same colours at 8 bits, to its rounding."""
+    with Image.open(fixtures_dir / "xmp" / "tif-with-iptc-icc-xmp.tif") as im:
+        prophoto = im.info["icc_profile"]
+    with Image.open(fixtures_dir / "xmp" / "ladybug.jpg") as im:
+        adobe = im.info["icc_profile"]
+    rng = np.random.default_rng(5)
+    colours = rng.integers(0, 256, (48, 64, 3)).astype(np.uint8)
+    colours[0, :32] = np.arange(32, dtype=np.uint8)[:, None]      # the deepest shadows, neutral
+    for name, icc in (("prophoto", prophoto), ("adobe", adobe)):
+        loaded = photo.load(_tiff16_with_profile(tmp_path / f"{name}.tif", colours, icc))
+        expected = _through_littlecms(Image.fromarray(colours), icc)
+        assert loaded.bit_depth == 16
+        assert np.abs(loaded.pixels - expected).max() <= 1 / 255 + 1e-6, name
+
+
+def test_a_linear_srgb_profile_is_converted_though_its_name_says_srgb(tmp_path, fixtures_dir):
+    """A linear-light photo (GIMP's "Linear sRGB", a scan's linear export) was taken for sRGB by
+    the name of its profile and passed unconverted: a clip far too dark. Profiles are judged by
+    their primaries and curves; a real sRGB profile still passes untouched."""
+    from stillmotion.colour import icc as icc_mod
+    from stillmotion.colour.space import linear_to_srgb
+
+    srgb_colorants = ((0.4360747, 0.2225045, 0.0139322), (0.3850649, 0.7168786, 0.0971045),
+                      (0.1430804, 0.0606169, 0.7141733))
+    linear = icc_mod.matrix_trc_profile("GIMP built-in Linear sRGB", srgb_colorants, 1.0)
+    ramp = np.repeat(np.repeat(np.linspace(0, 255, 64).astype(np.uint8)[None, :, None], 3, axis=2), 8, axis=0)
+    loaded = photo.load(_tiff16_with_profile(tmp_path / "linear.tif", ramp, linear))
+    assert np.abs(loaded.pixels - linear_to_srgb(ramp / np.float32(255))).max() < 1 / 255
+    with Image.open(fixtures_dir / "xmp" / "IMG_5910.jpg") as im:
+        real_srgb = im.info["icc_profile"]
+    untouched = photo.load(_tiff16_with_profile(tmp_path / "srgb.tif", ramp, real_srgb))
+    assert np.array_equal(untouched.pixels, ramp / np.float32(255))
+
+
 def _adobe_rgb_to_srgb(rgb8: np.ndarray) -> np.ndarray:
     """Adobe RGB (1998) -> sRGB from the two standards' published numbers (not through any profile)."""
     linear = (rgb8 / 255.0) ** (563 / 256)

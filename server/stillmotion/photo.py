@@ -441,13 +441,20 @@ def _srgb_8bit(image: Image.Image, icc: bytes, path: Path) -> Image.Image:
 
 
 def _srgb_high_bit(pixels: np.ndarray, icc: bytes, path: Path, grey: bool) -> np.ndarray:
-    """16-bit pixels (float32 RGB, grey repeated) to sRGB through their profile's sampled
-    LUT (RGB) or curve (grey), in place."""
+    """16-bit pixels (float32 RGB, grey repeated) to sRGB through their profile, in place: worked
+    out in float for matrix/TRC profiles (nearly all RGB working spaces) and grey ones with a tone
+    curve, else through a LUT (RGB) or curve (grey) sampled from littleCMS's 8-bit conversion."""
     space = icc_mod.colour_space(icc)
     if space == "RGB":
+        exact = icc_mod.exact_to_srgb(icc)
+        if exact is not None:
+            return _to_srgb_in_bands(pixels, exact)
         lut = icc_mod.lut_to_srgb(icc)
         return _to_srgb_in_bands(pixels, lambda band: icc_mod.apply_lut(band, lut))
     if space == "GRAY" and grey:
+        exact_grey = icc_mod.exact_grey_to_srgb(icc)
+        if exact_grey is not None:
+            return _to_srgb_in_bands(pixels, exact_grey)
         levels = np.arange(256, dtype=np.uint8).reshape(1, 256)
         curve = np.asarray(icc_mod.to_srgb_8bit(Image.fromarray(levels, "L"), icc, "L"), np.float32)[0] / 255.0
         x = np.linspace(0.0, 1.0, 256, dtype=np.float32)

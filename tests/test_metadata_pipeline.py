@@ -135,6 +135,10 @@ def test_settings_the_engine_cannot_follow_are_said_not_silently_dropped(tmp_pat
         "the camera setting (pan-left) was not used: the svd engine takes no camera direction, only the "
         "amount of motion"]
     assert notes() == [] and notes(style=0.2) == []     # SVD's clips are colour matched: --style holds
+    # Every engine starts a loop on the photo: --anchor end with --loop did nothing, without a word.
+    assert notes(loop=True, anchor="end") == [
+        "the anchor setting (end) was not used: a loop starts on the photo and plays seamlessly back into it"]
+    assert notes(loop=True) == [] and notes(anchor="end") == []
 
 
 def test_a_crop_the_photos_pixels_do_not_carry_is_said(tmp_path: Path, fast_config, fixtures_dir: Path, capsys):

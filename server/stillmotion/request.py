@@ -42,7 +42,7 @@ class AnimateRequest:
     seed: int | None = None
     variants: int = 1                    # 1..16, successive seeds
     anchor: str = "start"                # the photo is the first (start) or last (end) frame
-    loop: bool = False                   # the clip returns exactly to its first frame
+    loop: bool = False                   # the clip plays seamlessly on repeat (any anchor: from the photo)
     format: str | None = None
     codec: str = "h264"                  # for mp4: h264 | hevc
     size: str | None = None              # delivery size; None: [output] long_edge

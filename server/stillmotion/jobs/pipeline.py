@@ -197,6 +197,9 @@ def unused_settings(asked: AnimateRequest, status: engines.EngineStatus) -> list
     if asked.style_consistency is not None and status.colour_exact:
         notes.append(f"the style consistency ({asked.style_consistency:g}) was not used: a {status.name} clip "
                      "is the photo's own pixels, moved, so it keeps the photo's colour at any setting")
+    if asked.loop and asked.anchor == "end":   # (every engine starts a loop on the photo)
+        notes.append("the anchor setting (end) was not used: a loop starts on the photo and plays "
+                     "seamlessly back into it")
     return notes
 
 

@@ -139,6 +139,10 @@ def test_settings_the_engine_cannot_follow_are_said_not_silently_dropped(tmp_pat
     assert notes(loop=True, anchor="end") == [
         "the anchor setting (end) was not used: a loop starts on the photo and plays seamlessly back into it"]
     assert notes(loop=True) == [] and notes(anchor="end") == []
+    # Two frames at least: at 1 fps half a second became two seconds, without a word.
+    assert notes(duration=0.5, fps=1) == [
+        "the clip lasts 2 s, not the 0.5 s asked: a clip has at least two frames, which at 1 fps take 2 s"]
+    assert notes(duration=0.5, fps=4) == []
 
 
 def test_a_crop_the_photos_pixels_do_not_carry_is_said(tmp_path: Path, fast_config, fixtures_dir: Path, capsys):

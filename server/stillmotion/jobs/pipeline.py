@@ -169,6 +169,10 @@ def plan_job(photo: photo_mod.Photo, request: AnimateRequest, config: dict, phot
             notes.append(f"the prompt was not used: the {engine.name} engine follows no text prompt")
         prompt, prompt_source = None, "none: the engine follows no prompt"
     notes.extend(unused_settings(asked, status))
+    made = request.n_frames / request.fps
+    if made > 1.25 * request.duration:   # (a clip has at least two frames)
+        notes.append(f"the clip lasts {made:g} s, not the {request.duration:g} s asked: a clip has at least "
+                     f"two frames, which at {request.fps:g} fps take {made:g} s")
     if _crop_not_in_pixels(meta.develop):
         notes.append("its Lightroom crop was not applied: the photo's XMP says its pixels are the original "
                      "(AlreadyApplied false), so the clip shows the whole uncropped frame; export the photo "

@@ -275,19 +275,11 @@ def _disk_of(folder: Path) -> int | None:
 
 
 def _photos_of_batch(named: Sequence[Path]) -> list[Path]:
-    """The photos `animate` was given, each once, less the files Stillmotion itself made that a
-    glob swept in (`animate shoot/*` after a first run names its clips and their .xmp;
-    `shoot/**/*.tif` the frames of a TIFF sequence, which were animated as photos, a clip
-    each, into the sequence's folder). Those are passed over in one line, not an error each."""
-    from .place import is_own_output
-
+    """The photos `animate` was given, each once, less the files a glob swept in that are not
+    photos (`_without_non_photos`)."""
     photos: list[Path] = []
     seen: set[object] = set()
-    own: list[Path] = []
-    for path in named:
-        if is_own_output(path):
-            own.append(path)
-            continue
+    for path in _without_non_photos(named, "animate"):
         try:
             stat = path.stat()
             key: object = (stat.st_dev, stat.st_ino)     # (the same file by another name or link too)
@@ -298,11 +290,28 @@ def _photos_of_batch(named: Sequence[Path]) -> list[Path]:
             continue
         seen.add(key)
         photos.append(path)
-    made_here = "made by Stillmotion (clips, their .xmp, TIFF sequence frames), not photos"
+    return photos
+
+
+def _without_non_photos(named: Sequence[Path], verb: str) -> list[Path]:
+    """`named` less the files Stillmotion itself made that a glob swept in (`animate shoot/*`
+    after a first run names its clips and their .xmp; `shoot/**/*.tif` the frames of a TIFF
+    sequence, which were animated as photos, a clip each, into the sequence's folder) and the
+    photos' own XMP sidecars (`IMG.xmp`, darktable's `IMG.jpg.xmp`: read with their photo).
+    Those are passed over in one line each, not an error each."""
+    from .place import is_own_output
+
+    own = [path for path in named if is_own_output(path)]
+    sidecars = [path for path in named if not is_own_output(path) and path.suffix.lower() == ".xmp"]
+    photos = [path for path in named if path not in own and path not in sidecars]
+    passed_over = [(own, "made by Stillmotion (clips, their .xmp, TIFF sequence frames), not photos"),
+                   (sidecars, "XMP sidecars (each is read with its photo), not photos")]
     if not photos:
-        raise InputError(f"nothing to animate: {_names(own)}: {made_here}")
-    if own:
-        _say(f"stillmotion: passed over {_names(own)}: {made_here}")
+        raise InputError(f"nothing to {verb}: " + "; ".join(f"{_names(found)}: {why}" for found, why in passed_over
+                                                          if found))
+    for found, why in passed_over:
+        if found:
+            _say(f"stillmotion: passed over {_names(found)}: {why}")
     return photos
 
 
@@ -455,7 +464,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
     # One unreadable photo gets its one-line error; the others are still reported.
     reports, status = [], EXIT_OK
-    photos = _expand_wildcards(args.photos)
+    photos = _without_non_photos(_expand_wildcards(args.photos), "analyze")
     for photo in photos:
         try:
             report = analyze_path(photo)

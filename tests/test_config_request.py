@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from stillmotion import config, profiles
@@ -373,9 +375,9 @@ def test_default_toml_itself_passes_its_checks(tmp_path, monkeypatch):
 
 
 # Keys whose every value of the right type is usable (booleans are all such), or that are
-# checked where they are used: [server] port by `serve` (with --port), [[watch.folders]] by
-# `serve` and `watch`, the model registry by engines.models.
-UNCHECKED = {("server", "host"), ("server", "port"), ("models", "dir"), ("watch", "folders"),
+# checked where they are used: [[watch.folders]] by `serve`, `watch` and `doctor`, the model
+# registry by engines.models.
+UNCHECKED = {("server", "host"), ("models", "dir"), ("watch", "folders"),
              ("watch", "output"), ("output", "allowed_dirs"), ("server", "allowed_hosts"),
              ("server", "allowed_origins")}
 
@@ -443,3 +445,19 @@ def test_a_bad_value_is_still_refused_at_load_in_every_section_the_user_sets(tmp
         user.write_text(f"[{section}]\n{line}\n", encoding="utf-8")
         with pytest.raises(ConfigError, match=rf"{section}.toml: \[{section}\] {line.split()[0]}"):
             config.load(user, environ={})
+
+
+def test_a_port_out_of_range_or_an_origin_without_its_scheme_is_refused_naming_the_file(tmp_path, monkeypatch):
+    """[server] port = 99999 passed `doctor` (exit 0) and `serve` refused it without naming the
+    file; allowed_origins = ["localhost:3000"] was taken and never matched the page's Origin
+    ("http://localhost:3000"), which was then refused as not allowed."""
+    monkeypatch.setenv("STILLMOTION_HOME", str(tmp_path))
+    user = tmp_path / "config.toml"
+    user.write_text("[server]\nport = 99999\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(user))}: \[server\] port must be between 1 and 65535; got 99999$"):
+        config.load(environ={})
+    user.write_text('[server]\nallowed_origins = ["localhost:3000"]\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(user))}: \[server\] allowed_origins: 'localhost:3000' is not an origin"):
+        config.load(environ={})
+    user.write_text('[server]\nallowed_origins = ["http://localhost:3000/", "https://studio.lan:8443"]\n', encoding="utf-8")
+    assert config.load(environ={})["server"]["allowed_origins"] == ["http://localhost:3000/", "https://studio.lan:8443"]

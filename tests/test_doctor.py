@@ -30,6 +30,17 @@ def test_doctor_shows_a_broken_config_instead_of_failing(fast_config, capsys):
     assert json.loads(capsys.readouterr().out)["config"]["ok"] is False
 
 
+def test_doctor_shows_a_broken_watch_folder_that_serve_would_refuse(fast_config, capsys):
+    """docs/daemon.md: doctor before `serve` (ExecStartPre) exits 2 on a config the daemon
+    refuses. A typo in a [[watch.folders]] table passed (exit 0), and `serve` then refused it."""
+    fast_config.write_text(fast_config.read_text(encoding="utf-8")
+                           + '\n[[watch.folders]]\npath = "/photos/hot"\nrecursve = true\n', encoding="utf-8")
+    assert cli.main(["doctor"]) == 2
+    out = capsys.readouterr().out
+    assert (f"config: ERROR {fast_config}: [[watch.folders]] #1 (/photos/hot): unknown key 'recursve'") in out
+    assert "codecs" in out
+
+
 def test_a_relative_stillmotion_home_is_taken_from_the_working_folder(fast_config, capsys, monkeypatch, tmp_path):
     """`STILLMOTION_HOME=sm-home stillmotion install-plugin` recorded "sm-home/data" as the
     daemon's data folder: the plug-in, which runs in Lightroom's own folder, never found the token."""

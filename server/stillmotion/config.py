@@ -301,8 +301,22 @@ def _check_limits(limits: Mapping[str, Any]) -> None:
             raise ConfigError(f"[limits] {key} must be above 0; got {value!r}", key=("limits", key))
 
 
+def _check_server(server: Mapping[str, Any]) -> None:
+    """[server] port, and allowed_origins as a browser sends an Origin ("http://localhost:3000"):
+    "localhost:3000" would never match one, and its page would be refused while the config
+    seemed to allow it."""
+    check_range("server", "port", server.get("port", 8765), 1, 65535)
+    for origin in server.get("allowed_origins", ()):
+        scheme, sep, rest = origin.partition("://")
+        if not (sep and scheme in ("http", "https") and rest.strip("/") and "/" not in rest.rstrip("/")):
+            raise ConfigError(f"[server] allowed_origins: {origin!r} is not an origin: write it as a browser "
+                              "sends it, scheme, host and port, e.g. \"http://localhost:3000\"",
+                              key=("server", "allowed_origins"))
+
+
 _OWNER_CHECKS: dict[str, Callable[[Config], None]] = {
     "limits": lambda cfg: _check_limits(cfg.section("limits")),
+    "server": lambda cfg: _check_server(cfg.section("server")),
     "animate": _check_animate, "output": _check_output, "colour": _check_colour,
     "finish": _check_finish, "jobs": _check_jobs, "engines": _check_engines, "watch": _check_watch,
 }

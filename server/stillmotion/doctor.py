@@ -33,6 +33,15 @@ def _photo_formats() -> dict[str, bool]:
     return {name: (name in opened) for name in sorted(photo.SUPPORTED_FORMATS - {"MPO"})}
 
 
+def _check_for_serve(cfg: Any) -> None:
+    """What `serve` and `watch` check of the config beyond the loader: the [[watch.folders]]
+    tables (checked where they are used, so a broken one does not stop `animate`). Without it
+    doctor passed a config the daemon then refused to start with."""
+    from .watch.settings import folders_from_config
+
+    folders_from_config(cfg)
+
+
 def report() -> dict[str, Any]:
     from . import config as config_mod, engines
     from .engines import devices, models
@@ -42,6 +51,11 @@ def report() -> dict[str, Any]:
         config_info: dict[str, Any] = {"ok": True, "sources": cfg.sources}
     except Exception as exc:  # a broken config is exactly what doctor must show
         cfg, config_info = None, {"ok": False, "error": str(exc)}
+    if cfg is not None:
+        try:
+            _check_for_serve(cfg)
+        except Exception as exc:
+            config_info = {"ok": False, "error": str(exc)}
     return {
         "stillmotion": __version__,
         "python": sys.version.split()[0],

@@ -287,6 +287,12 @@ def _check_engines(cfg: Config) -> None:
     check_engines_config(cfg.section("engines"))
 
 
+def _check_models(cfg: Config) -> None:
+    from .engines.models import registry
+
+    registry(cfg)     # every entry's fields (a typo in one stopped `doctor`, not `serve`)
+
+
 def _check_watch(cfg: Config) -> None:
     from .watch.settings import check_config as check_watch_config
 
@@ -318,7 +324,8 @@ _OWNER_CHECKS: dict[str, Callable[[Config], None]] = {
     "limits": lambda cfg: _check_limits(cfg.section("limits")),
     "server": lambda cfg: _check_server(cfg.section("server")),
     "animate": _check_animate, "output": _check_output, "colour": _check_colour,
-    "finish": _check_finish, "jobs": _check_jobs, "engines": _check_engines, "watch": _check_watch,
+    "finish": _check_finish, "jobs": _check_jobs, "engines": _check_engines, "models": _check_models,
+    "watch": _check_watch,
 }
 
 

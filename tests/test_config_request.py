@@ -461,3 +461,26 @@ def test_a_port_out_of_range_or_an_origin_without_its_scheme_is_refused_naming_t
         config.load(environ={})
     user.write_text('[server]\nallowed_origins = ["http://localhost:3000/", "https://studio.lan:8443"]\n', encoding="utf-8")
     assert config.load(environ={})["server"]["allowed_origins"] == ["http://localhost:3000/", "https://studio.lan:8443"]
+
+
+def test_a_windows_path_in_double_quotes_says_how_to_write_it(tmp_path, monkeypatch):
+    """TOML reads backslashes in "..." as escapes: "C:\\Users\\me" was 'Invalid hex value (at line
+    1, column 19)' with no word of why, and "D:\\new" was taken as D:<line break>ew, a folder the
+    user never named (an allowed_dirs entry that never matched, a watch folder never found)."""
+    monkeypatch.setenv("STILLMOTION_HOME", str(tmp_path))
+    user = tmp_path / "config.toml"
+    hint = "in \"double quotes\" a backslash starts an escape"
+    user.write_text('[output]\nallowed_dirs = ["C:\\Users\\me\\Videos"]\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(user))}: not valid TOML: .*line 2.*; {hint}"):
+        config.load(environ={})
+    user.write_text('[output]\nallowed_dirs = ["D:/ok", "D:\\new"]\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(user))}: 'output.allowed_dirs' holds a tab or line "
+                                          rf"break \('D:\\new'\); {hint}"):
+        config.load(environ={})
+    user.write_text('[[watch.folders]]\npath = "E:\\temp"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"'watch.folders.path' holds a tab or line break"):
+        config.load(environ={})
+    user.write_text("[output]\nallowed_dirs = ['D:\\new', \"D:/Delivery\"]\n[models]\ndir = 'D:\\Models'\n",
+                    encoding="utf-8")
+    cfg = config.load(environ={})
+    assert cfg["output"]["allowed_dirs"] == ["D:\\new", "D:/Delivery"] and cfg["models"]["dir"] == "D:\\Models"

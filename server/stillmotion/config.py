@@ -21,6 +21,7 @@ import codecs
 import copy
 import functools
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
@@ -157,9 +158,40 @@ def read_toml(path: Path) -> dict:
     if text is None:
         raise ConfigError(f"{path}: not UTF-8 text; save it as UTF-8 (in Notepad: Save as, Encoding UTF-8)")
     try:
-        return tomllib.loads(text)
+        table = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        line = re.search(r"at line (\d+)", str(exc))
+        lines = text.splitlines()
+        backslash = line is not None and "\\" in lines[min(int(line.group(1)), len(lines)) - 1] if lines else False
+        raise ConfigError(f"{path}: not valid TOML: {exc}" + (f"; {BACKSLASH_HINT}" if backslash else "")) from None
+    escaped = _escaped_path(table)
+    if escaped:
+        where, value = escaped
+        raise ConfigError(f"{path}: '{where}' holds a tab or line break ({value!r}); {BACKSLASH_HINT}")
+    return table
+
+
+# TOML reads a backslash in a "double-quoted" string as an escape: a Windows path typed there is
+# refused ("C:\Users": \U needs hex digits) or, worse, read as another path ("C:\temp\new" is
+# C:<tab>emp<line break>ew).
+BACKSLASH_HINT = ("in \"double quotes\" a backslash starts an escape (\\t, \\n, \\U): write a Windows path "
+                  "in 'single quotes' ('C:\\Users\\me\\Videos') or with forward slashes (\"C:/Users/me/Videos\")")
+# Keys that hold a folder or a path ([models] dir, allowed_dirs, a watch folder's path, output
+# and out_dir, a registry entry's path): no such name has a control character in it.
+_PATH_KEYS = frozenset({"path", "dir", "allowed_dirs", "out_dir", "output"})
+
+
+def _escaped_path(node: Any, trail: tuple[str, ...] = ()) -> tuple[str, str] | None:
+    """(where, value) of the first path-valued string in `node` with a control character."""
+    if isinstance(node, dict):
+        found = (_escaped_path(value, trail + (str(key),)) for key, value in node.items())
+    elif isinstance(node, list):     # (an array's items are named by its key: the value says which)
+        found = (_escaped_path(value, trail) for value in node)
+    else:
+        if isinstance(node, str) and trail and trail[-1] in _PATH_KEYS and any(ord(c) < 32 for c in node):
+            return ".".join(trail), node
+        return None
+    return next((f for f in found if f), None)
 
 
 def _text(data: bytes) -> str | None:

@@ -41,6 +41,15 @@ def test_doctor_shows_a_broken_watch_folder_that_serve_would_refuse(fast_config,
     assert "codecs" in out
 
 
+def test_doctor_shows_the_models_folder_the_config_names(fast_config, capsys, tmp_path):
+    """[models] dir = "..." moved the models (`models pull` downloads there, engines look there),
+    but doctor went on showing the default folder."""
+    fast_config.write_text(fast_config.read_text(encoding="utf-8") + f'\n[models]\ndir = "{tmp_path / "weights"}"\n',
+                           encoding="utf-8")
+    assert cli.main(["doctor"]) == 0
+    assert f"models folder: {tmp_path / 'weights'}" in capsys.readouterr().out.splitlines()
+
+
 def test_a_relative_stillmotion_home_is_taken_from_the_working_folder(fast_config, capsys, monkeypatch, tmp_path):
     """`STILLMOTION_HOME=sm-home stillmotion install-plugin` recorded "sm-home/data" as the
     daemon's data folder: the plug-in, which runs in Lightroom's own folder, never found the token."""

@@ -66,8 +66,9 @@ def report() -> dict[str, Any]:
         "engines": [vars(s) for s in engines.statuses(cfg)],
         "models": models.list_models(cfg) if cfg is not None else [],
         "config": config_info,
+        # (the models folder [models] dir names, where `models pull` puts them and engines look)
         "folders": {"config": str(paths.config_dir()), "data": str(paths.data_dir()),
-                    "models": str(paths.models_dir())},
+                    "models": str(models.models_dir(cfg))},
     }
 
 

@@ -484,3 +484,13 @@ def test_a_windows_path_in_double_quotes_says_how_to_write_it(tmp_path, monkeypa
                     encoding="utf-8")
     cfg = config.load(environ={})
     assert cfg["output"]["allowed_dirs"] == ["D:\\new", "D:/Delivery"] and cfg["models"]["dir"] == "D:\\Models"
+
+
+def test_an_environment_variable_with_one_underscore_is_refused_not_ignored(tmp_path, monkeypatch):
+    """STILLMOTION__SERVER_PORT=9000 (one underscore where two belong) was silently ignored: the
+    daemon came up on 8765 and nothing said why."""
+    monkeypatch.setenv("STILLMOTION_HOME", str(tmp_path))
+    with pytest.raises(ConfigError, match=r"^environment \(STILLMOTION__SERVER_PORT\): not a setting: .*"
+                                          r"STILLMOTION__SERVER__PORT"):
+        config.load(environ={"STILLMOTION__SERVER_PORT": "9000"})
+    assert config.load(environ={"STILLMOTION__SERVER__PORT": "9000"})["server"]["port"] == 9000

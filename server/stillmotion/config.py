@@ -214,8 +214,9 @@ def _env_overrides(environ: Mapping[str, str]) -> list[tuple[str, dict]]:
         if not name.startswith(ENV_PREFIX):
             continue
         keys = [k.lower() for k in name[len(ENV_PREFIX):].split("__") if k]
-        if len(keys) < 2:
-            continue
+        if len(keys) < 2:   # STILLMOTION__SERVER_PORT: meant as a setting, which it would silently not be
+            raise ConfigError(f"environment ({name}): not a setting: name one as STILLMOTION__SECTION__KEY, two "
+                              "underscores before and after the section (e.g. STILLMOTION__SERVER__PORT)")
         try:
             value = tomllib.loads(f"v = {raw}")["v"]
         except tomllib.TOMLDecodeError:

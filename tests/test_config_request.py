@@ -454,13 +454,16 @@ def test_a_port_out_of_range_or_an_origin_without_its_scheme_is_refused_naming_t
     monkeypatch.setenv("STILLMOTION_HOME", str(tmp_path))
     user = tmp_path / "config.toml"
     user.write_text("[server]\nport = 99999\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match=rf"^{re.escape(str(user))}: \[server\] port must be between 1 and 65535; got 99999$"):
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(user))}: \[server\] port must be between 1 and 65535; "
+                                          "got 99999$"):
         config.load(environ={})
     user.write_text('[server]\nallowed_origins = ["localhost:3000"]\n', encoding="utf-8")
-    with pytest.raises(ConfigError, match=rf"^{re.escape(str(user))}: \[server\] allowed_origins: 'localhost:3000' is not an origin"):
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(user))}: \[server\] allowed_origins: 'localhost:3000' "
+                                          "is not an origin"):
         config.load(environ={})
-    user.write_text('[server]\nallowed_origins = ["http://localhost:3000/", "https://studio.lan:8443"]\n', encoding="utf-8")
-    assert config.load(environ={})["server"]["allowed_origins"] == ["http://localhost:3000/", "https://studio.lan:8443"]
+    origins = ["http://localhost:3000/", "https://studio.lan:8443"]
+    user.write_text(f"[server]\nallowed_origins = {origins!r}\n".replace("'", '"'), encoding="utf-8")
+    assert config.load(environ={})["server"]["allowed_origins"] == origins
 
 
 def test_a_windows_path_in_double_quotes_says_how_to_write_it(tmp_path, monkeypatch):
@@ -494,3 +497,21 @@ def test_an_environment_variable_with_one_underscore_is_refused_not_ignored(tmp_
                                           r"STILLMOTION__SERVER__PORT"):
         config.load(environ={"STILLMOTION__SERVER_PORT": "9000"})
     assert config.load(environ={"STILLMOTION__SERVER__PORT": "9000"})["server"]["port"] == 9000
+
+
+def test_a_key_or_table_written_twice_names_the_line(tmp_path, monkeypatch):
+    """A key set twice at the end of a file without a final line break was 'Cannot overwrite a
+    value (at end of document)': neither the key nor where; a table twice was "Cannot declare
+    ('animate',) twice"."""
+    monkeypatch.setenv("STILLMOTION_HOME", str(tmp_path))
+    user = tmp_path / "config.toml"
+    user.write_text("[output]\ncrf = 18\ncrf = 20", encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        config.load(environ={})
+    assert str(err.value) == (f"{user}: not valid TOML: a key set a second time (each key once in its table), "
+                              "at line 3: crf = 20")
+    user.write_text("[animate]\nfps = 25.0\n\n[animate]\nmotion = 0.3\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        config.load(environ={})
+    assert str(err.value) == (f"{user}: not valid TOML: table [animate] declared twice (put its keys under one "
+                              "heading), at line 4: [animate]")

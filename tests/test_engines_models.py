@@ -156,10 +156,11 @@ def test_a_mistyped_registry_field_is_refused_at_load_naming_the_file(home, caps
     waited for `--engine auto` to stop on int("high"), and a broken entry's error named no file:
     `serve` started on it and `doctor` stopped with it instead of showing its report."""
     user = home / "config.toml"
-    for body, said in (("[models.registry.svd-xt]\nrnak = 99\n", "models.registry.svd-xt: unknown key 'rnak' (known here: "),
-                       ('[models.registry.svd-xt]\nrank = "high"\n', "models.registry.svd-xt.rank must be a number, got 'high'"),
-                       ('[models.registry.mine]\nengin = "svd"\npath = "/models/mine"\n', "models.registry.mine: unknown key 'engin'"),
-                       ("[models.registry.svd]\nsize = [1024]\n", "models.registry.svd.size must be [width, height]")):
+    for body, said in (
+            ("[models.registry.svd-xt]\nrnak = 99\n", "models.registry.svd-xt: unknown key 'rnak' (known here: "),
+            ('[models.registry.svd-xt]\nrank = "high"\n', "models.registry.svd-xt.rank must be a number, got 'high'"),
+            ('[models.registry.mine]\nengin = "svd"\npath = "/m"\n', "models.registry.mine: unknown key 'engin'"),
+            ("[models.registry.svd]\nsize = [1024]\n", "models.registry.svd.size must be [width, height]")):
         user.write_text(body, encoding="utf-8")
         with pytest.raises(ConfigError) as err:
             config_mod.load()

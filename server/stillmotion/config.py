@@ -160,15 +160,36 @@ def read_toml(path: Path) -> dict:
     try:
         table = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        line = re.search(r"at line (\d+)", str(exc))
-        lines = text.splitlines()
-        backslash = line is not None and "\\" in lines[min(int(line.group(1)), len(lines)) - 1] if lines else False
-        raise ConfigError(f"{path}: not valid TOML: {exc}" + (f"; {BACKSLASH_HINT}" if backslash else "")) from None
+        raise ConfigError(f"{path}: not valid TOML: {_toml_problem(str(exc), text)}") from None
     escaped = _escaped_path(table)
     if escaped:
         where, value = escaped
         raise ConfigError(f"{path}: '{where}' holds a tab or line break ({value!r}); {BACKSLASH_HINT}")
     return table
+
+
+def _toml_problem(message: str, text: str) -> str:
+    """tomllib's complaint in a user's words, with the line it is about: "Cannot overwrite a
+    value (at end of document)" named neither the key set twice nor where."""
+    found = re.search(r"\s*\(at line (\d+), column \d+\)|\s*\(at end of document\)", message)
+    if found is None:
+        return message
+    what = message[:found.start()]
+    if what == "Cannot overwrite a value":
+        what = "a key set a second time (each key once in its table)"
+    declared = re.match(r"^Cannot declare \((.*)\) twice$", what)
+    if declared:       # ('models', 'registry', 'svd') -> [models.registry.svd]
+        table = ".".join(part.strip(" '\"") for part in declared.group(1).split(",") if part.strip())
+        what = f"table [{table}] declared twice (put its keys under one heading)"
+    lines = text.splitlines()
+    if found.group(1):
+        number = min(int(found.group(1)), len(lines))
+    else:        # the last line with something on it
+        number = max((i + 1 for i, line in enumerate(lines) if line.strip()), default=0)
+    if not number:
+        return what
+    line = lines[number - 1].strip()
+    return f"{what}, at line {number}: {line}" + (f"; {BACKSLASH_HINT}" if "\\" in line else "")
 
 
 # TOML reads a backslash in a "double-quoted" string as an escape: a Windows path typed there is

@@ -50,6 +50,17 @@ def test_doctor_shows_the_models_folder_the_config_names(fast_config, capsys, tm
     assert f"models folder: {tmp_path / 'weights'}" in capsys.readouterr().out.splitlines()
 
 
+def test_doctor_checks_the_file_serve_is_given(fast_config, capsys, tmp_path):
+    """`serve --config /etc/stillmotion.toml` with doctor before it (docs/daemon.md's
+    ExecStartPre=): doctor had no --config and checked another file, passing a broken one."""
+    service = tmp_path / "service.toml"
+    service.write_text("[server]\nport = 70000\n", encoding="utf-8")
+    assert cli.main(["doctor"]) == 0
+    capsys.readouterr()
+    assert cli.main(["doctor", "--config", str(service)]) == 2
+    assert f"config: ERROR {service}: [server] port must be between 1 and 65535; got 70000" in capsys.readouterr().out
+
+
 def test_a_relative_stillmotion_home_is_taken_from_the_working_folder(fast_config, capsys, monkeypatch, tmp_path):
     """`STILLMOTION_HOME=sm-home stillmotion install-plugin` recorded "sm-home/data" as the
     daemon's data folder: the plug-in, which runs in Lightroom's own folder, never found the token."""

@@ -429,6 +429,7 @@ def _add_simple(sub: argparse._SubParsersAction) -> None:
                        description="What this machine can do, in one report. Exit status: 0 ready, 2 the config "
                                    "is broken (as serve would refuse it), 1 no H.264 encoder (MP4 clips cannot be made).")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--config", type=_path, metavar="FILE", help=CONFIG_HELP + "; the one `serve --config` is given")
     p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("models", help="list or download generative models")
@@ -508,7 +509,7 @@ def cmd_match(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     from .doctor import report, render
 
-    data = report()
+    data = report(args.config)
     _print_json(data) if args.json else _out(render(data))
     # For a health check (a service manager, CI): the whole report is shown either way, and
     # the status says whether the main job can run: 2 a config serve would refuse, 1 no H.264.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
 from typing import Any
@@ -42,12 +43,13 @@ def _check_for_serve(cfg: Any) -> None:
     folders_from_config(cfg)
 
 
-def report() -> dict[str, Any]:
+def report(config_path: str | os.PathLike | None = None) -> dict[str, Any]:
+    """`config_path`: the file `serve --config` is given (default: the user config)."""
     from . import config as config_mod, engines
     from .engines import devices, models
 
     try:
-        cfg = config_mod.load()
+        cfg = config_mod.load(config_path)
         config_info: dict[str, Any] = {"ok": True, "sources": cfg.sources}
     except Exception as exc:  # a broken config is exactly what doctor must show
         cfg, config_info = None, {"ok": False, "error": str(exc)}

@@ -515,3 +515,12 @@ def test_a_key_or_table_written_twice_names_the_line(tmp_path, monkeypatch):
         config.load(environ={})
     assert str(err.value) == (f"{user}: not valid TOML: table [animate] declared twice (put its keys under one "
                               "heading), at line 4: [animate]")
+
+
+def test_a_watch_folder_written_with_single_brackets_says_to_double_them(tmp_path, monkeypatch):
+    """[watch.folders] (one pair of brackets) said only "'watch.folders' must be an array, got a table"."""
+    monkeypatch.setenv("STILLMOTION_HOME", str(tmp_path))
+    (tmp_path / "config.toml").write_text('[watch.folders]\npath = "/photos/hot"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"'watch.folders' must be an array, got a table .*; a list of tables is "
+                                          r"written \[\[watch.folders\]\], with double brackets$"):
+        config.load(environ={})

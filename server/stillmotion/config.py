@@ -125,8 +125,11 @@ def _merge(base: dict, override: Mapping, source: str, prefix: tuple[str, ...] =
                 raise ConfigError(f"{source}: '{where}' must be a table, got {_type_name(value)}")
             _merge(default, value, source, prefix + (key,), origins)
         elif not _check_type(default, value):
+            # ([watch.folders] for [[watch.folders]]: one pair of brackets short)
+            tables = (f"; a list of tables is written [[{where}]], with double brackets"
+                      if isinstance(default, list) and isinstance(value, dict) else "")
             raise ConfigError(
-                f"{source}: '{where}' must be {_type_name(default)}, got {_type_name(value)} ({value!r})")
+                f"{source}: '{where}' must be {_type_name(default)}, got {_type_name(value)} ({value!r}){tables}")
         elif prefix + (key,) in _STRING_ARRAYS and not all(isinstance(item, str) for item in value):
             raise ConfigError(f"{source}: '{where}' must be an array of strings, got {value!r}")
         else:

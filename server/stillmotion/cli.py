@@ -301,9 +301,11 @@ def _without_non_photos(named: Sequence[Path], verb: str) -> list[Path]:
     Those are passed over in one line each, not an error each."""
     from .place import is_own_output
 
-    own = [path for path in named if is_own_output(path)]
-    sidecars = [path for path in named if not is_own_output(path) and path.suffix.lower() == ".xmp"]
-    photos = [path for path in named if path not in own and path not in sidecars]
+    own: list[Path] = []
+    sidecars: list[Path] = []
+    photos: list[Path] = []
+    for path in named:
+        (own if is_own_output(path) else sidecars if path.suffix.lower() == ".xmp" else photos).append(path)
     passed_over = [(own, "made by Stillmotion (clips, their .xmp, TIFF sequence frames), not photos"),
                    (sidecars, "XMP sidecars (each is read with its photo), not photos")]
     if not photos:

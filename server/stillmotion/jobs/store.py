@@ -358,10 +358,11 @@ class JobStore:
                 conn.executescript(_SCHEMA)
                 if version < SCHEMA_VERSION:
                     conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        except (OSError, sqlite3.Error, StillmotionError) as exc:
+        except StillmotionError:
             self.close()
-            if isinstance(exc, StillmotionError):
-                raise
+            raise
+        except (OSError, sqlite3.Error) as exc:
+            self.close()
             raise _open_failure(self.db_path, exc) from None
 
     @classmethod

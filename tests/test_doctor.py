@@ -61,6 +61,19 @@ def test_doctor_checks_the_file_serve_is_given(fast_config, capsys, tmp_path):
     assert f"config: ERROR {service}: [server] port must be between 1 and 65535; got 70000" in capsys.readouterr().out
 
 
+def test_doctor_says_a_config_saved_under_another_name_is_not_read(fast_config, capsys):
+    """Notepad saves "config.toml" as config.toml.txt (the extension hidden): its settings did
+    nothing, and doctor showed only default.toml as the config, with no word of why."""
+    saved = fast_config.with_name("config.toml.txt")
+    fast_config.rename(saved)
+    assert cli.main(["doctor"]) == 0
+    assert (f"config: NOTE {saved} is not read: settings are read from config.toml in that folder (rename it; "
+            "Windows may have added .txt)") in capsys.readouterr().out.splitlines()
+    saved.rename(fast_config)
+    assert cli.main(["doctor"]) == 0
+    assert "NOTE" not in capsys.readouterr().out
+
+
 def test_a_relative_stillmotion_home_is_taken_from_the_working_folder(fast_config, capsys, monkeypatch, tmp_path):
     """`STILLMOTION_HOME=sm-home stillmotion install-plugin` recorded "sm-home/data" as the
     daemon's data folder: the plug-in, which runs in Lightroom's own folder, never found the token."""

@@ -1062,3 +1062,39 @@ def test_a_failed_encode_stops_the_frames_rendered_ahead_at_once(photo_jpg, fast
             time.sleep(0.01)
     finally:
         gc.enable()
+
+
+def test_a_glob_over_a_folder_with_sidecars_passes_them_over(photo_jpg, fast_config, capsys):
+    """`animate shoot/*` in a folder of photos and their XMP sidecars (Lightroom's IMG.xmp,
+    darktable's IMG.jpg.xmp): each sidecar was an error ('not an image'), the batch ended
+    '1 of 3 photos animated' with exit status 2. They are passed over in one line."""
+    folder = photo_jpg.parent
+    sidecar = '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">' \
+              '<rdf:Description xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmp:Rating="4"/></rdf:RDF></x:xmpmeta>'
+    for name in ("IMG_1234.xmp", "IMG_1234.jpg.xmp"):
+        (folder / name).write_text(sidecar)
+    swept = sorted(str(p) for p in folder.iterdir() if p.is_file())
+    assert animate(*swept, "--duration", "0.5", "--fps", "4") == 0
+    out, err = capsys.readouterr()
+    assert out.split() == [str(folder / "IMG_1234.motion.mp4"), str(folder / "IMG_1234.motion.xmp")]
+    assert "error" not in err and "not animated" not in err
+    assert (f"stillmotion: passed over {folder / 'IMG_1234.jpg.xmp'}, {folder / 'IMG_1234.xmp'}: "
+            "XMP sidecars (each is read with its photo), not photos") in err.splitlines()
+    assert animate(str(folder / "IMG_1234.xmp")) == 2     # nothing else named: nothing to do
+    assert capsys.readouterr().err.startswith(f"stillmotion: error: nothing to animate: {folder / 'IMG_1234.xmp'}: XMP")
+
+
+def test_analyze_over_a_glob_passes_over_clips_and_sidecars(photo_jpg, fast_config, capsys):
+    """`analyze shoot/*` in a folder animated before: each clip, clip .xmp and photo sidecar was
+    'not an image Stillmotion can read' and the run ended with exit status 2."""
+    folder = photo_jpg.parent
+    for name in ("IMG_1234.motion.mp4", "IMG_1234.motion.xmp", "IMG_1234.xmp"):
+        (folder / name).write_bytes(b"")
+    swept = sorted(str(p) for p in folder.iterdir() if p.is_file())
+    assert cli.main(["analyze", *swept]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith(f"{photo_jpg}: ") and "error" not in err
+    assert err.splitlines() == [
+        f"stillmotion: passed over {folder / 'IMG_1234.motion.mp4'}, {folder / 'IMG_1234.motion.xmp'}: made by "
+        "Stillmotion (clips, their .xmp, TIFF sequence frames), not photos",
+        f"stillmotion: passed over {folder / 'IMG_1234.xmp'}: XMP sidecars (each is read with its photo), not photos"]

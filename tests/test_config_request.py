@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from stillmotion import config, profiles
@@ -373,9 +375,9 @@ def test_default_toml_itself_passes_its_checks(tmp_path, monkeypatch):
 
 
 # Keys whose every value of the right type is usable (booleans are all such), or that are
-# checked where they are used: [server] port by `serve` (with --port), [[watch.folders]] by
-# `serve` and `watch`, the model registry by engines.models.
-UNCHECKED = {("server", "host"), ("server", "port"), ("models", "dir"), ("watch", "folders"),
+# checked where they are used: [[watch.folders]] by `serve`, `watch` and `doctor`, the model
+# registry by engines.models.
+UNCHECKED = {("server", "host"), ("models", "dir"), ("watch", "folders"),
              ("watch", "output"), ("output", "allowed_dirs"), ("server", "allowed_hosts"),
              ("server", "allowed_origins")}
 
@@ -443,3 +445,82 @@ def test_a_bad_value_is_still_refused_at_load_in_every_section_the_user_sets(tmp
         user.write_text(f"[{section}]\n{line}\n", encoding="utf-8")
         with pytest.raises(ConfigError, match=rf"{section}.toml: \[{section}\] {line.split()[0]}"):
             config.load(user, environ={})
+
+
+def test_a_port_out_of_range_or_an_origin_without_its_scheme_is_refused_naming_the_file(tmp_path, monkeypatch):
+    """[server] port = 99999 passed `doctor` (exit 0) and `serve` refused it without naming the
+    file; allowed_origins = ["localhost:3000"] was taken and never matched the page's Origin
+    ("http://localhost:3000"), which was then refused as not allowed."""
+    monkeypatch.setenv("STILLMOTION_HOME", str(tmp_path))
+    user = tmp_path / "config.toml"
+    user.write_text("[server]\nport = 99999\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(user))}: \[server\] port must be between 1 and 65535; "
+                                          "got 99999$"):
+        config.load(environ={})
+    user.write_text('[server]\nallowed_origins = ["localhost:3000"]\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(user))}: \[server\] allowed_origins: 'localhost:3000' "
+                                          "is not an origin"):
+        config.load(environ={})
+    origins = ["http://localhost:3000/", "https://studio.lan:8443"]
+    user.write_text(f"[server]\nallowed_origins = {origins!r}\n".replace("'", '"'), encoding="utf-8")
+    assert config.load(environ={})["server"]["allowed_origins"] == origins
+
+
+def test_a_windows_path_in_double_quotes_says_how_to_write_it(tmp_path, monkeypatch):
+    """TOML reads backslashes in "..." as escapes: "C:\\Users\\me" was 'Invalid hex value (at line
+    1, column 19)' with no word of why, and "D:\\new" was taken as D:<line break>ew, a folder the
+    user never named (an allowed_dirs entry that never matched, a watch folder never found)."""
+    monkeypatch.setenv("STILLMOTION_HOME", str(tmp_path))
+    user = tmp_path / "config.toml"
+    hint = "in \"double quotes\" a backslash starts an escape"
+    user.write_text('[output]\nallowed_dirs = ["C:\\Users\\me\\Videos"]\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(user))}: not valid TOML: .*line 2.*; {hint}"):
+        config.load(environ={})
+    user.write_text('[output]\nallowed_dirs = ["D:/ok", "D:\\new"]\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(user))}: 'output.allowed_dirs' holds a tab or line "
+                                          rf"break \('D:\\new'\); {hint}"):
+        config.load(environ={})
+    user.write_text('[[watch.folders]]\npath = "E:\\temp"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"'watch.folders.path' holds a tab or line break"):
+        config.load(environ={})
+    user.write_text("[output]\nallowed_dirs = ['D:\\new', \"D:/Delivery\"]\n[models]\ndir = 'D:\\Models'\n",
+                    encoding="utf-8")
+    cfg = config.load(environ={})
+    assert cfg["output"]["allowed_dirs"] == ["D:\\new", "D:/Delivery"] and cfg["models"]["dir"] == "D:\\Models"
+
+
+def test_an_environment_variable_with_one_underscore_is_refused_not_ignored(tmp_path, monkeypatch):
+    """STILLMOTION__SERVER_PORT=9000 (one underscore where two belong) was silently ignored: the
+    daemon came up on 8765 and nothing said why."""
+    monkeypatch.setenv("STILLMOTION_HOME", str(tmp_path))
+    with pytest.raises(ConfigError, match=r"^environment \(STILLMOTION__SERVER_PORT\): not a setting: .*"
+                                          r"STILLMOTION__SERVER__PORT"):
+        config.load(environ={"STILLMOTION__SERVER_PORT": "9000"})
+    assert config.load(environ={"STILLMOTION__SERVER__PORT": "9000"})["server"]["port"] == 9000
+
+
+def test_a_key_or_table_written_twice_names_the_line(tmp_path, monkeypatch):
+    """A key set twice at the end of a file without a final line break was 'Cannot overwrite a
+    value (at end of document)': neither the key nor where; a table twice was "Cannot declare
+    ('animate',) twice"."""
+    monkeypatch.setenv("STILLMOTION_HOME", str(tmp_path))
+    user = tmp_path / "config.toml"
+    user.write_text("[output]\ncrf = 18\ncrf = 20", encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        config.load(environ={})
+    assert str(err.value) == (f"{user}: not valid TOML: a key set a second time (each key once in its table), "
+                              "at line 3: crf = 20")
+    user.write_text("[animate]\nfps = 25.0\n\n[animate]\nmotion = 0.3\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        config.load(environ={})
+    assert str(err.value) == (f"{user}: not valid TOML: table [animate] declared twice (put its keys under one "
+                              "heading), at line 4: [animate]")
+
+
+def test_a_watch_folder_written_with_single_brackets_says_to_double_them(tmp_path, monkeypatch):
+    """[watch.folders] (one pair of brackets) said only "'watch.folders' must be an array, got a table"."""
+    monkeypatch.setenv("STILLMOTION_HOME", str(tmp_path))
+    (tmp_path / "config.toml").write_text('[watch.folders]\npath = "/photos/hot"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"'watch.folders' must be an array, got a table .*; a list of tables is "
+                                          r"written \[\[watch.folders\]\], with double brackets$"):
+        config.load(environ={})

@@ -30,6 +30,50 @@ def test_doctor_shows_a_broken_config_instead_of_failing(fast_config, capsys):
     assert json.loads(capsys.readouterr().out)["config"]["ok"] is False
 
 
+def test_doctor_shows_a_broken_watch_folder_that_serve_would_refuse(fast_config, capsys):
+    """docs/daemon.md: doctor before `serve` (ExecStartPre) exits 2 on a config the daemon
+    refuses. A typo in a [[watch.folders]] table passed (exit 0), and `serve` then refused it."""
+    fast_config.write_text(fast_config.read_text(encoding="utf-8")
+                           + '\n[[watch.folders]]\npath = "/photos/hot"\nrecursve = true\n', encoding="utf-8")
+    assert cli.main(["doctor"]) == 2
+    out = capsys.readouterr().out
+    assert (f"config: ERROR {fast_config}: [[watch.folders]] #1 (/photos/hot): unknown key 'recursve'") in out
+    assert "codecs" in out
+
+
+def test_doctor_shows_the_models_folder_the_config_names(fast_config, capsys, tmp_path):
+    """[models] dir = "..." moved the models (`models pull` downloads there, engines look there),
+    but doctor went on showing the default folder."""
+    fast_config.write_text(fast_config.read_text(encoding="utf-8") + f'\n[models]\ndir = "{tmp_path / "weights"}"\n',
+                           encoding="utf-8")
+    assert cli.main(["doctor"]) == 0
+    assert f"models folder: {tmp_path / 'weights'}" in capsys.readouterr().out.splitlines()
+
+
+def test_doctor_checks_the_file_serve_is_given(fast_config, capsys, tmp_path):
+    """`serve --config /etc/stillmotion.toml` with doctor before it (docs/daemon.md's
+    ExecStartPre=): doctor had no --config and checked another file, passing a broken one."""
+    service = tmp_path / "service.toml"
+    service.write_text("[server]\nport = 70000\n", encoding="utf-8")
+    assert cli.main(["doctor"]) == 0
+    capsys.readouterr()
+    assert cli.main(["doctor", "--config", str(service)]) == 2
+    assert f"config: ERROR {service}: [server] port must be between 1 and 65535; got 70000" in capsys.readouterr().out
+
+
+def test_doctor_says_a_config_saved_under_another_name_is_not_read(fast_config, capsys):
+    """Notepad saves "config.toml" as config.toml.txt (the extension hidden): its settings did
+    nothing, and doctor showed only default.toml as the config, with no word of why."""
+    saved = fast_config.with_name("config.toml.txt")
+    fast_config.rename(saved)
+    assert cli.main(["doctor"]) == 0
+    assert (f"config: NOTE {saved} is not read: settings are read from config.toml in that folder (rename it; "
+            "Windows may have added .txt)") in capsys.readouterr().out.splitlines()
+    saved.rename(fast_config)
+    assert cli.main(["doctor"]) == 0
+    assert "NOTE" not in capsys.readouterr().out
+
+
 def test_a_relative_stillmotion_home_is_taken_from_the_working_folder(fast_config, capsys, monkeypatch, tmp_path):
     """`STILLMOTION_HOME=sm-home stillmotion install-plugin` recorded "sm-home/data" as the
     daemon's data folder: the plug-in, which runs in Lightroom's own folder, never found the token."""

@@ -151,6 +151,24 @@ def test_user_registry_entry_adds_to_the_builtin_ones(home, tmp_path):
         models.registry(config_mod.load())
 
 
+def test_a_mistyped_registry_field_is_refused_at_load_naming_the_file(home, capsys):
+    """`rnak = 99` was kept and never read (the user's ranking silently ignored), `rank = "high"`
+    waited for `--engine auto` to stop on int("high"), and a broken entry's error named no file:
+    `serve` started on it and `doctor` stopped with it instead of showing its report."""
+    user = home / "config.toml"
+    for body, said in (
+            ("[models.registry.svd-xt]\nrnak = 99\n", "models.registry.svd-xt: unknown key 'rnak' (known here: "),
+            ('[models.registry.svd-xt]\nrank = "high"\n', "models.registry.svd-xt.rank must be a number, got 'high'"),
+            ('[models.registry.mine]\nengin = "svd"\npath = "/m"\n', "models.registry.mine: unknown key 'engin'"),
+            ("[models.registry.svd]\nsize = [1024]\n", "models.registry.svd.size must be [width, height]")):
+        user.write_text(body, encoding="utf-8")
+        with pytest.raises(ConfigError) as err:
+            config_mod.load()
+        assert str(err.value).startswith(f"{user}: {said}"), str(err.value)
+        assert cli.main(["doctor"]) == 2
+        assert f"config: ERROR {user}: {said}" in capsys.readouterr().out
+
+
 def test_models_list_says_installed_size_and_why(home, capsys):
     assert cli.main(["models", "list", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)

@@ -243,6 +243,31 @@ def test_a_damaged_store_is_one_line_saying_what_to_do(tmp_path, fast_config, ph
     assert capsys.readouterr().err.strip().splitlines() == [f"stillmotion: error: {err.value}"]
 
 
+def test_a_store_a_newer_version_made_is_refused_not_marked_as_ours(tmp_path, fast_config, photos, capsys):
+    """Back to this version after a later one moved the store on: it was opened as it was and
+    marked with this version's number, so the later version, run again, took it for an old one."""
+    import sqlite3
+
+    from stillmotion import cli
+    from stillmotion.errors import StillmotionError
+
+    data = fast_config.parent / "data"
+    JobStore.open(data).close()
+    db = data / "jobs.sqlite3"
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA user_version=7")
+    with pytest.raises(StillmotionError, match=r"the job store was made by a newer Stillmotion \(store version 7; "
+                                               r"this one reads version 1\): run that version"):
+        JobStore.open(data)
+    assert cli.main(["watch", str(tmp_path)]) == 1
+    assert "made by a newer Stillmotion" in capsys.readouterr().err
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 7
+    JobStore.open(tmp_path / "other").close()        # a new store is made at this version
+    with sqlite3.connect(tmp_path / "other" / "jobs.sqlite3") as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+
+
 def test_a_data_folder_that_cannot_be_made_is_one_line(tmp_path, monkeypatch):
     """STILLMOTION_HOME on a read-only volume: `watch` died with an OSError traceback from mkdir."""
     import errno

@@ -277,19 +277,11 @@ def _disk_of(folder: Path) -> int | None:
 
 
 def _photos_of_batch(named: Sequence[Path]) -> list[Path]:
-    """The photos `animate` was given, each once, less the files Stillmotion itself made that a
-    glob swept in (`animate shoot/*` after a first run names its clips and their .xmp;
-    `shoot/**/*.tif` the frames of a TIFF sequence, which were animated as photos, a clip
-    each, into the sequence's folder). Those are passed over in one line, not an error each."""
-    from .place import is_own_output
-
+    """The photos `animate` was given, each once, less the files a glob swept in that are not
+    photos (`_without_non_photos`)."""
     photos: list[Path] = []
     seen: set[object] = set()
-    own: list[Path] = []
-    for path in named:
-        if is_own_output(path):
-            own.append(path)
-            continue
+    for path in _without_non_photos(named, "animate"):
         try:
             stat = path.stat()
             key: object = (stat.st_dev, stat.st_ino)     # (the same file by another name or link too)
@@ -300,11 +292,30 @@ def _photos_of_batch(named: Sequence[Path]) -> list[Path]:
             continue
         seen.add(key)
         photos.append(path)
-    made_here = "made by Stillmotion (clips, their .xmp, TIFF sequence frames), not photos"
+    return photos
+
+
+def _without_non_photos(named: Sequence[Path], verb: str) -> list[Path]:
+    """`named` less the files Stillmotion itself made that a glob swept in (`animate shoot/*`
+    after a first run names its clips and their .xmp; `shoot/**/*.tif` the frames of a TIFF
+    sequence, which were animated as photos, a clip each, into the sequence's folder) and the
+    photos' own XMP sidecars (`IMG.xmp`, darktable's `IMG.jpg.xmp`: read with their photo).
+    Those are passed over in one line each, not an error each."""
+    from .place import is_own_output
+
+    own: list[Path] = []
+    sidecars: list[Path] = []
+    photos: list[Path] = []
+    for path in named:
+        (own if is_own_output(path) else sidecars if path.suffix.lower() == ".xmp" else photos).append(path)
+    passed_over = [(own, "made by Stillmotion (clips, their .xmp, TIFF sequence frames), not photos"),
+                   (sidecars, "XMP sidecars (each is read with its photo), not photos")]
     if not photos:
-        raise InputError(f"nothing to animate: {_names(own)}: {made_here}")
-    if own:
-        _say(f"stillmotion: passed over {_names(own)}: {made_here}")
+        raise InputError(f"nothing to {verb}: " + "; ".join(f"{_names(found)}: {why}" for found, why in passed_over
+                                                          if found))
+    for found, why in passed_over:
+        if found:
+            _say(f"stillmotion: passed over {_names(found)}: {why}")
     return photos
 
 
@@ -422,6 +433,7 @@ def _add_simple(sub: argparse._SubParsersAction) -> None:
                        description="What this machine can do, in one report. Exit status: 0 ready, 2 the config "
                                    "is broken (as serve would refuse it), 1 no H.264 encoder (MP4 clips cannot be made).")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--config", type=_path, metavar="FILE", help=CONFIG_HELP + "; the one `serve --config` is given")
     p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("models", help="list or download generative models")
@@ -457,7 +469,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
     # One unreadable photo gets its one-line error; the others are still reported.
     reports, status = [], EXIT_OK
-    photos = _expand_wildcards(args.photos)
+    photos = _without_non_photos(_expand_wildcards(args.photos), "analyze")
     for photo in photos:
         try:
             report = analyze_path(photo)
@@ -501,7 +513,7 @@ def cmd_match(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     from .doctor import report, render
 
-    data = report()
+    data = report(args.config)
     _print_json(data) if args.json else _out(render(data))
     # For a health check (a service manager, CI): the whole report is shown either way, and
     # the status says whether the main job can run: 2 a config serve would refuse, 1 no H.264.

@@ -21,6 +21,7 @@ import codecs
 import copy
 import functools
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
@@ -124,8 +125,11 @@ def _merge(base: dict, override: Mapping, source: str, prefix: tuple[str, ...] =
                 raise ConfigError(f"{source}: '{where}' must be a table, got {_type_name(value)}")
             _merge(default, value, source, prefix + (key,), origins)
         elif not _check_type(default, value):
+            # ([watch.folders] for [[watch.folders]]: one pair of brackets short)
+            tables = (f"; a list of tables is written [[{where}]], with double brackets"
+                      if isinstance(default, list) and isinstance(value, dict) else "")
             raise ConfigError(
-                f"{source}: '{where}' must be {_type_name(default)}, got {_type_name(value)} ({value!r})")
+                f"{source}: '{where}' must be {_type_name(default)}, got {_type_name(value)} ({value!r}){tables}")
         elif prefix + (key,) in _STRING_ARRAYS and not all(isinstance(item, str) for item in value):
             raise ConfigError(f"{source}: '{where}' must be an array of strings, got {value!r}")
         else:
@@ -157,9 +161,61 @@ def read_toml(path: Path) -> dict:
     if text is None:
         raise ConfigError(f"{path}: not UTF-8 text; save it as UTF-8 (in Notepad: Save as, Encoding UTF-8)")
     try:
-        return tomllib.loads(text)
+        table = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        raise ConfigError(f"{path}: not valid TOML: {_toml_problem(str(exc), text)}") from None
+    escaped = _escaped_path(table)
+    if escaped:
+        where, value = escaped
+        raise ConfigError(f"{path}: '{where}' holds a tab or line break ({value!r}); {BACKSLASH_HINT}")
+    return table
+
+
+def _toml_problem(message: str, text: str) -> str:
+    """tomllib's complaint in a user's words, with the line it is about: "Cannot overwrite a
+    value (at end of document)" named neither the key set twice nor where."""
+    found = re.search(r"\s*\(at line (\d+), column \d+\)|\s*\(at end of document\)", message)
+    if found is None:
+        return message
+    what = message[:found.start()]
+    if what == "Cannot overwrite a value":
+        what = "a key set a second time (each key once in its table)"
+    declared = re.match(r"^Cannot declare \((.*)\) twice$", what)
+    if declared:       # ('models', 'registry', 'svd') -> [models.registry.svd]
+        table = ".".join(part.strip(" '\"") for part in declared.group(1).split(",") if part.strip())
+        what = f"table [{table}] declared twice (put its keys under one heading)"
+    lines = text.splitlines()
+    if found.group(1):
+        number = min(int(found.group(1)), len(lines))
+    else:        # the last line with something on it
+        number = max((i + 1 for i, line in enumerate(lines) if line.strip()), default=0)
+    if not number:
+        return what
+    line = lines[number - 1].strip()
+    return f"{what}, at line {number}: {line}" + (f"; {BACKSLASH_HINT}" if "\\" in line else "")
+
+
+# TOML reads a backslash in a "double-quoted" string as an escape: a Windows path typed there is
+# refused ("C:\Users": \U needs hex digits) or, worse, read as another path ("C:\temp\new" is
+# C:<tab>emp<line break>ew).
+BACKSLASH_HINT = ("in \"double quotes\" a backslash starts an escape (\\t, \\n, \\U): write a Windows path "
+                  "in 'single quotes' ('C:\\Users\\me\\Videos') or with forward slashes (\"C:/Users/me/Videos\")")
+# Keys that hold a folder or a path ([models] dir, allowed_dirs, a watch folder's path, output
+# and out_dir, a registry entry's path): no such name has a control character in it.
+_PATH_KEYS = frozenset({"path", "dir", "allowed_dirs", "out_dir", "output"})
+
+
+def _escaped_path(node: Any, trail: tuple[str, ...] = ()) -> tuple[str, str] | None:
+    """(where, value) of the first path-valued string in `node` with a control character."""
+    if isinstance(node, dict):
+        found = (_escaped_path(value, trail + (str(key),)) for key, value in node.items())
+    elif isinstance(node, list):     # (an array's items are named by its key: the value says which)
+        found = (_escaped_path(value, trail) for value in node)
+    else:
+        if isinstance(node, str) and trail and trail[-1] in _PATH_KEYS and any(ord(c) < 32 for c in node):
+            return ".".join(trail), node
+        return None
+    return next((f for f in found if f), None)
 
 
 def _text(data: bytes) -> str | None:
@@ -182,8 +238,9 @@ def _env_overrides(environ: Mapping[str, str]) -> list[tuple[str, dict]]:
         if not name.startswith(ENV_PREFIX):
             continue
         keys = [k.lower() for k in name[len(ENV_PREFIX):].split("__") if k]
-        if len(keys) < 2:
-            continue
+        if len(keys) < 2:   # STILLMOTION__SERVER_PORT: meant as a setting, which it would silently not be
+            raise ConfigError(f"environment ({name}): not a setting: name one as STILLMOTION__SECTION__KEY, two "
+                              "underscores before and after the section (e.g. STILLMOTION__SERVER__PORT)")
         try:
             value = tomllib.loads(f"v = {raw}")["v"]
         except tomllib.TOMLDecodeError:
@@ -287,6 +344,12 @@ def _check_engines(cfg: Config) -> None:
     check_engines_config(cfg.section("engines"))
 
 
+def _check_models(cfg: Config) -> None:
+    from .engines.models import registry
+
+    registry(cfg)     # every entry's fields (a typo in one stopped `doctor`, not `serve`)
+
+
 def _check_watch(cfg: Config) -> None:
     from .watch.settings import check_config as check_watch_config
 
@@ -301,10 +364,25 @@ def _check_limits(limits: Mapping[str, Any]) -> None:
             raise ConfigError(f"[limits] {key} must be above 0; got {value!r}", key=("limits", key))
 
 
+def _check_server(server: Mapping[str, Any]) -> None:
+    """[server] port, and allowed_origins as a browser sends an Origin ("http://localhost:3000"):
+    "localhost:3000" would never match one, and its page would be refused while the config
+    seemed to allow it."""
+    check_range("server", "port", server.get("port", 8765), 1, 65535)
+    for origin in server.get("allowed_origins", ()):
+        scheme, sep, rest = origin.partition("://")
+        if not (sep and scheme in ("http", "https") and rest.strip("/") and "/" not in rest.rstrip("/")):
+            raise ConfigError(f"[server] allowed_origins: {origin!r} is not an origin: write it as a browser "
+                              "sends it, scheme, host and port, e.g. \"http://localhost:3000\"",
+                              key=("server", "allowed_origins"))
+
+
 _OWNER_CHECKS: dict[str, Callable[[Config], None]] = {
     "limits": lambda cfg: _check_limits(cfg.section("limits")),
+    "server": lambda cfg: _check_server(cfg.section("server")),
     "animate": _check_animate, "output": _check_output, "colour": _check_colour,
-    "finish": _check_finish, "jobs": _check_jobs, "engines": _check_engines, "watch": _check_watch,
+    "finish": _check_finish, "jobs": _check_jobs, "engines": _check_engines, "models": _check_models,
+    "watch": _check_watch,
 }
 
 

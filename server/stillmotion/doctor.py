@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
 from typing import Any
@@ -33,15 +34,45 @@ def _photo_formats() -> dict[str, bool]:
     return {name: (name in opened) for name in sorted(photo.SUPPORTED_FORMATS - {"MPO"})}
 
 
-def report() -> dict[str, Any]:
+def _check_for_serve(cfg: Any) -> None:
+    """What `serve` and `watch` check of the config beyond the loader: the [[watch.folders]]
+    tables (checked where they are used, so a broken one does not stop `animate`). Without it
+    doctor passed a config the daemon then refused to start with."""
+    from .watch.settings import folders_from_config
+
+    folders_from_config(cfg)
+
+
+def _unread_configs(config_path: str | os.PathLike | None) -> list[str]:
+    """Files beside where the user config is looked for, named like it, when it is not there:
+    Windows Notepad saves "config.toml" as config.toml.txt (its extension hidden), and nothing
+    else would say why the settings in it do nothing."""
+    user = paths.user_config_file()
+    if config_path is not None or user.is_file():
+        return []
+    try:
+        return sorted(str(p) for p in user.parent.iterdir()
+                      if p.name.lower().startswith("config") and p.name != user.name and p.is_file())
+    except OSError:
+        return []
+
+
+def report(config_path: str | os.PathLike | None = None) -> dict[str, Any]:
+    """`config_path`: the file `serve --config` is given (default: the user config)."""
     from . import config as config_mod, engines
     from .engines import devices, models
 
     try:
-        cfg = config_mod.load()
+        cfg = config_mod.load(config_path)
         config_info: dict[str, Any] = {"ok": True, "sources": cfg.sources}
     except Exception as exc:  # a broken config is exactly what doctor must show
         cfg, config_info = None, {"ok": False, "error": str(exc)}
+    config_info["not_read"] = _unread_configs(config_path)
+    if cfg is not None:
+        try:
+            _check_for_serve(cfg)
+        except Exception as exc:
+            config_info.update(ok=False, error=str(exc))
     return {
         "stillmotion": __version__,
         "python": sys.version.split()[0],
@@ -52,8 +83,9 @@ def report() -> dict[str, Any]:
         "engines": [vars(s) for s in engines.statuses(cfg)],
         "models": models.list_models(cfg) if cfg is not None else [],
         "config": config_info,
+        # (the models folder [models] dir names, where `models pull` puts them and engines look)
         "folders": {"config": str(paths.config_dir()), "data": str(paths.data_dir()),
-                    "models": str(paths.models_dir())},
+                    "models": str(models.models_dir(cfg))},
     }
 
 
@@ -77,6 +109,9 @@ def render(data: dict[str, Any]) -> str:
         lines.extend("  " + line for line in render_list(data["models"]).splitlines())
     cfg = data["config"]
     lines.append("config: " + (", ".join(cfg["sources"]) if cfg["ok"] else f"ERROR {cfg['error']}"))
+    for name in cfg.get("not_read", []):
+        lines.append(f"config: NOTE {name} is not read: settings are read from config.toml in that folder "
+                     "(rename it; Windows may have added .txt)")
     for name, folder in data["folders"].items():
         lines.append(f"{name} folder: {folder}")
     return "\n".join(lines)

@@ -39,6 +39,15 @@ COMPLETE_MARKER = ".stillmotion-complete.json"
 _ALLOW = ["model_index.json", "*/*.json", "*/*.txt", "*/*.model", "*/*.tiktoken"]
 _IGNORE = ["*.bin", "*.pth", "*.pt", "*.ckpt", "*.onnx", "*.onnx_data", "*.msgpack", "*.h5", "*.gguf"]
 _STR_KEYS = ("engine", "hf_id", "revision", "path", "variant", "dtype", "description", "loop_model")
+# The other fields an entry may set (config/default.toml describes them; the engines' own
+# defaults name the rest), by kind: the engines read them with int() and float(), so a word there
+# stopped a job with a traceback, and a misspelt key (`rnak = 30`) was kept and never read.
+_NUMBER_KEYS = ("rank", "fps", "frames", "steps", "guidance", "vram_gb", "offload_vram_gb", "min_vram_gb",
+                "params_b", "download_gb", "multiple", "frame_step", "min_frames", "max_aspect",
+                "max_sequence_length", "decode_timestep", "decode_noise_scale", "guidance_rescale")
+_BOOL_KEYS = ("fixed_size", "flf2v")
+_KNOWN_KEYS = frozenset(_STR_KEYS + _NUMBER_KEYS + _BOOL_KEYS + ("size", "timesteps"))
+REGISTRY_KEY = ("models", "registry")    # (the config loader names the file that set the registry)
 
 
 @dataclass(frozen=True)
@@ -90,21 +99,40 @@ class ResolvedModel:
 
 
 # ------------------------------------------------------------------ registry
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _entry(name: str, raw: Any) -> ModelEntry:
+    def wrong(message: str) -> ConfigError:
+        return ConfigError(f"models.registry.{name}{message}", key=REGISTRY_KEY)
+
     if not isinstance(raw, Mapping):
-        raise ConfigError(f"models.registry.{name} must be a table")
+        raise wrong(" must be a table")
+    unknown = sorted(set(raw) - _KNOWN_KEYS)
+    if unknown:
+        raise wrong(f": unknown key '{unknown[0]}' (known here: {', '.join(sorted(_KNOWN_KEYS))})")
     for key in _STR_KEYS:
         if key in raw and not isinstance(raw[key], str):
-            raise ConfigError(f"models.registry.{name}.{key} must be a string, got {raw[key]!r}")
+            raise wrong(f".{key} must be a string, got {raw[key]!r}")
+    for key in _NUMBER_KEYS:
+        if key in raw and not _is_number(raw[key]):
+            raise wrong(f".{key} must be a number, got {raw[key]!r}")
+    for key in _BOOL_KEYS:
+        if key in raw and not isinstance(raw[key], bool):
+            raise wrong(f".{key} must be true or false, got {raw[key]!r}")
+    timesteps = raw.get("timesteps")
+    if timesteps is not None and not (isinstance(timesteps, list) and all(map(_is_number, timesteps))):
+        raise wrong(f".timesteps must be an array of numbers, got {timesteps!r}")
     engine = raw.get("engine")
     if engine not in ENGINES:
-        raise ConfigError(f"models.registry.{name}.engine must be one of {', '.join(ENGINES)}; got {engine!r}")
+        raise wrong(f".engine must be one of {', '.join(ENGINES)}; got {engine!r}")
     if not raw.get("hf_id") and not raw.get("path"):
-        raise ConfigError(f"models.registry.{name} needs hf_id (to pull it) or path (a local diffusers folder)")
+        raise wrong(" needs hf_id (to pull it) or path (a local diffusers folder)")
     size = raw.get("size")
     if size is not None and not (isinstance(size, list) and len(size) == 2
                                  and all(isinstance(v, int) and v > 0 for v in size)):
-        raise ConfigError(f"models.registry.{name}.size must be [width, height] in pixels, got {size!r}")
+        raise wrong(f".size must be [width, height] in pixels, got {size!r}")
     options = {k: v for k, v in raw.items() if k not in ("engine", "hf_id", "revision", "path", "variant")}
     return ModelEntry(name=name, engine=engine, hf_id=raw.get("hf_id") or None,
                       revision=raw.get("revision") or "main", path=raw.get("path") or None,

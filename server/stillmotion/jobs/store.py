@@ -333,6 +333,14 @@ def _open_failure(db_path: Path, exc: OSError | sqlite3.Error) -> StillmotionErr
     return StillmotionError(f"{db_path}: cannot open the job store ({reason or exc})")
 
 
+def _newer_store(db_path: Path, version: int) -> StillmotionError:
+    """A store a later Stillmotion made (after going back to this version): used as it is, this
+    version would not know its jobs' fields, and would mark it with its own older version."""
+    return StillmotionError(f"{db_path}: the job store was made by a newer Stillmotion (store version {version}; "
+                            f"this one reads version {SCHEMA_VERSION}): run that version, or point STILLMOTION_HOME "
+                            "at another folder")
+
+
 class JobStore:
     def __init__(self, db_path: Path, uploads_root: Path | None = None) -> None:
         self.db_path = Path(db_path)
@@ -344,9 +352,16 @@ class JobStore:
         try:
             self.db_path.parent.mkdir(parents=True, exist_ok=True, mode=paths.DATA_DIR_MODE)
             with self._connection() as conn:
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                if version > SCHEMA_VERSION:
+                    raise _newer_store(self.db_path, version)
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.executescript(_SCHEMA)
-                conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                if version < SCHEMA_VERSION:
+                    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except StillmotionError:
+            self.close()
+            raise
         except (OSError, sqlite3.Error) as exc:
             self.close()
             raise _open_failure(self.db_path, exc) from None

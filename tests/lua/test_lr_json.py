@@ -10,14 +10,18 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from lupa import lua51
 
-from lrsim import PLUGIN_DIR
+from lrsim import PLUGIN_DIR, use_decimal_comma
 
 JSON_LUA = PLUGIN_DIR / "JSON.lua"
 
 
-@pytest.fixture(scope="module")
-def lua():
+@pytest.fixture(scope="module", params=["C", "decimal comma"])
+def lua(request):
+    """JSON.lua as Lightroom runs it: under the C locale, and under a German/French/Brazilian
+    one, where Lua's own tostring/format/tonumber write and read "0,5"."""
     runtime = lua51.LuaRuntime(unpack_returned_tuples=True)
+    if request.param == "decimal comma":
+        use_decimal_comma(runtime)
     module = runtime.execute(JSON_LUA.read_text(encoding="utf-8"))
     runtime.globals().JSON = module
     return runtime
@@ -106,6 +110,11 @@ def test_numbers(lua) -> None:
     enc = lua.eval("JSON.encode")
     assert enc(3.0) == "3" and enc(-0.5) == "-0.5" and enc(2**53 + 2) == "9007199254740994"
     assert float(enc(0.1)) == 0.1 and float(enc(1 / 3)) == 1 / 3 and float(enc(1e300)) == 1e300
+    assert enc(lua.table(0.35, 23.976)) == "[0.35,23.976]" and enc(-1.5e-300) == "-1.5e-300"
+    dec = lua.eval("JSON.decode")
+    assert dec("0.5") == 0.5 and dec("23.976") == 23.976 and dec("-2.5e-3") == -0.0025 and dec("7") == 7
+    to_number = lua.eval("JSON.toNumber")
+    assert to_number("2.5") == 2.5 and to_number("12") == 12 and to_number("2,5") is None
     for bad in (math.nan, math.inf, -math.inf):
         with pytest.raises(Exception, match="not a finite number"):
             enc(bad)

@@ -75,8 +75,13 @@ local function escapeChar(c)
   return escapes[c] or format("\\u%04x", byte(c))
 end
 
+-- The bytes a JSON string cannot hold raw: the ASCII controls (and DEL), named byte by byte.
+-- Lua's %c asks the C library, which under a single-byte locale (or a Mac's UTF-8 one) also
+-- takes bytes 0x80-0x9F, the middle of "ß", "桜" or "の", and escaped them to \u0080..: not text.
+local CONTROLS = "%z\1-\31\127"
+
 local function encodeString(s)
-  return '"' .. s:gsub('[%c"\\]', escapeChar) .. '"'
+  return '"' .. s:gsub('[' .. CONTROLS .. '"\\]', escapeChar) .. '"'
 end
 
 local function encodeNumber(n, path)
@@ -206,7 +211,7 @@ local function decodeString(str, pos)
   -- pos is at the opening quote
   local parts, i = {}, pos + 1
   while true do
-    local runEnd = find(str, '["\\%c]', i)
+    local runEnd = find(str, '["\\' .. CONTROLS .. ']', i)
     if not runEnd then decodeError(str, pos, "unterminated string") end
     if runEnd > i then parts[#parts + 1] = sub(str, i, runEnd - 1) end
     local c = byte(str, runEnd)
@@ -238,7 +243,7 @@ local function decodeString(str, pos)
       else
         decodeError(str, runEnd, "invalid escape in string")
       end
-    elseif c == 127 then   -- DEL is %c in Lua but allowed raw in JSON
+    elseif c == 127 then   -- DEL is among CONTROLS (escaped when encoding) but allowed raw in JSON
       parts[#parts + 1] = "\127"
       i = runEnd + 1
     else

@@ -446,3 +446,37 @@ def test_inspect_without_json_lists_what_is_set_for_reading(fixtures_dir, fast_c
 def test_missing_photo_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match="nope.jpg: no such file"):
         metadata.read(tmp_path / "nope.jpg")
+
+
+def test_a_photo_exiv2_cannot_open_by_name_is_read_from_its_bytes(fixtures_dir, tmp_path, monkeypatch):
+    """exiv2 on Windows opens a file name through the ANSI code page: "München/Ständchen.jpg",
+    a user "Jürgen"'s Pictures folder (the daemon's uploads live there too) or "桜.jpg" on a
+    German system was 'Failed to open the data source', and the clip lost the photo's title,
+    keywords, capture date and place (pyexiv2 issues #131, #161). Windows' exiv2 stood in here."""
+    import pyexiv2
+
+    from stillmotion.metadata import _exiv2
+
+    class WindowsImage(pyexiv2.Image):
+        def __init__(self, filename: str, encoding: str = "utf-8") -> None:
+            if not filename.isascii():
+                raise RuntimeError(f"{filename}: Failed to open the data source: No such file or "
+                                   "directory (errno = 2)")
+            super().__init__(filename, encoding)
+
+    monkeypatch.setattr(_exiv2.pyexiv2, "Image", WindowsImage)
+    folder = tmp_path / "Jürgen" / "Bilder" / "München"
+    folder.mkdir(parents=True)
+    photo = folder / "Ständchen 桜.jpg"
+    photo.write_bytes((fixtures_dir / "xmp" / "IMG_6455.jpg").read_bytes())
+    with pyexiv2.ImageData(photo.read_bytes()) as image:   # (what Lightroom's export embeds)
+        image.modify_xmp({"Xmp.dc.title": {'lang="x-default"': "Ständchen im Regen"},
+                          "Xmp.dc.subject": ["Größe", "夏"]})
+        photo.write_bytes(image.get_bytes())
+    meta = metadata.read(photo, discover_sidecar=False)
+    assert meta.descriptive.title == "Ständchen im Regen" and meta.descriptive.keywords == ["Größe", "夏"]
+    assert not meta.warnings
+    # a file that is not there, or no image, still says so in exiv2's words
+    (folder / "kein Bild.jpg").write_bytes(b"not a photo")
+    meta = metadata.read(folder / "kein Bild.jpg", discover_sidecar=False)
+    assert any("Failed to open the data source" in w or "unknown image type" in w for w in meta.warnings)

@@ -8,6 +8,7 @@ Pure functions apart from reading the photo, so tests can check them directly.
 ]]
 
 local Fields = require "MetadataFields"
+local JSON = require "JSON"
 
 local AnimateSettings = {}
 
@@ -106,7 +107,8 @@ end
 function AnimateSettings.parseDuration(value)
   local text = trim(value)
   if text == "" then return true, nil end
-  local n = tonumber((text:gsub("%s*s$", ""):gsub("^(%d*),(%d+)$", "%1.%2")))
+  -- JSON.toNumber: plain tonumber would refuse "2.5" where Lightroom runs under a comma locale.
+  local n = JSON.toNumber((text:gsub("%s*s$", ""):gsub("^(%d*),(%d+)$", "%1.%2")))
   if not n or n < 0.5 or n > 30 then
     return false, nil, "Duration must be empty (the profile's) or between 0.5 and 30 seconds."
   end

@@ -10,6 +10,7 @@ Lightroom ships no JSON library. This one:
     place), or drops null members of objects with { dropNulls = true };
   * refuses what is not JSON (trailing commas, NaN, raw control characters,
     lone surrogates, trailing garbage) with a message that names the position;
+  * reads and writes numbers with a decimal point under any locale (see JSON.toNumber);
   * defines no globals: everything is local and the module is returned.
 ]]
 
@@ -38,6 +39,30 @@ function JSON.isObject(t) return type(t) == "table" and getmetatable(t) == objec
 function JSON.isNull(v) return v == JSON.null end
 
 ---------------------------------------------------------------------------
+-- Numbers under any locale
+---------------------------------------------------------------------------
+
+-- Lightroom sets the C library's locale from the OS, and Lua 5.1 formats and reads numbers
+-- with the C library: on a German, French or Brazilian system string.format("%g", 0.5) gives
+-- "0,5" and tonumber("0.5") gives nil. JSON (and the daemon) want a decimal point.
+
+-- The locale's decimal point as string.format writes it ("." or ",", maybe several bytes).
+local function localePoint()
+  return sub(format("%.1f", 0.5), 2, -2)
+end
+
+--- tonumber for text whose decimal point is ".", under any locale: nil for anything else
+-- (including text written with the locale's own decimal comma).
+function JSON.toNumber(text)
+  local point = localePoint()
+  if point ~= "." then
+    if find(text, point, 1, true) then return nil end
+    text = text:gsub("%.", function() return point end)
+  end
+  return tonumber(text)
+end
+
+---------------------------------------------------------------------------
 -- Encoding
 ---------------------------------------------------------------------------
 
@@ -50,8 +75,13 @@ local function escapeChar(c)
   return escapes[c] or format("\\u%04x", byte(c))
 end
 
+-- The bytes a JSON string cannot hold raw: the ASCII controls (and DEL), named byte by byte.
+-- Lua's %c asks the C library, which under a single-byte locale (or a Mac's UTF-8 one) also
+-- takes bytes 0x80-0x9F, the middle of "ß", "桜" or "の", and escaped them to \u0080..: not text.
+local CONTROLS = "%z\1-\31\127"
+
 local function encodeString(s)
-  return '"' .. s:gsub('[%c"\\]', escapeChar) .. '"'
+  return '"' .. s:gsub('[' .. CONTROLS .. '"\\]', escapeChar) .. '"'
 end
 
 local function encodeNumber(n, path)
@@ -63,8 +93,9 @@ local function encodeNumber(n, path)
   if n == floor(n) and n > -2^53 and n < 2^53 then
     return format("%.0f", n)
   end
-  local s = format("%.14g", n)
-  if tonumber(s) ~= n then s = format("%.17g", n) end
+  -- Whatever the locale put between the digits is the decimal point: JSON's is ".".
+  local s = format("%.14g", n):gsub("[^%d%-+eE]+", ".")
+  if JSON.toNumber(s) ~= n then s = format("%.17g", n):gsub("[^%d%-+eE]+", ".") end
   return s
 end
 
@@ -180,7 +211,7 @@ local function decodeString(str, pos)
   -- pos is at the opening quote
   local parts, i = {}, pos + 1
   while true do
-    local runEnd = find(str, '["\\%c]', i)
+    local runEnd = find(str, '["\\' .. CONTROLS .. ']', i)
     if not runEnd then decodeError(str, pos, "unterminated string") end
     if runEnd > i then parts[#parts + 1] = sub(str, i, runEnd - 1) end
     local c = byte(str, runEnd)
@@ -212,7 +243,7 @@ local function decodeString(str, pos)
       else
         decodeError(str, runEnd, "invalid escape in string")
       end
-    elseif c == 127 then   -- DEL is %c in Lua but allowed raw in JSON
+    elseif c == 127 then   -- DEL is among CONTROLS (escaped when encoding) but allowed raw in JSON
       parts[#parts + 1] = "\127"
       i = runEnd + 1
     else
@@ -232,7 +263,7 @@ local function decodeNumber(str, pos)
   local expEnd = select(2, find(str, "^[eE][-+]?%d+", last + 1))
   if expEnd then last = expEnd
   elseif find(str, "^[eE]", last + 1) then decodeError(str, last + 1, "digit expected in exponent") end
-  return tonumber(sub(str, pos, last)), last + 1
+  return JSON.toNumber(sub(str, pos, last)), last + 1
 end
 
 local decodeValue

@@ -202,16 +202,26 @@ class Bridge:
         return self.lua.table_from({"errorCode": code, "errorName": name})
 
 
+def use_decimal_comma(lua: Any) -> None:
+    """Lua's tostring / string.format / tonumber in `lua` behave as under a decimal-comma locale
+    (see decimal_comma.lua); call it before loading the code under test."""
+    lua.execute((HERE / "decimal_comma.lua").read_text(encoding="utf-8"))
+
+
 class Lightroom:
     """One simulated Lightroom with the plug-in loaded and an empty catalog."""
 
-    def __init__(self, tmp_path: Path, plugin_dir: Path = PLUGIN_DIR, platform: str = "mac") -> None:
+    def __init__(self, tmp_path: Path, plugin_dir: Path = PLUGIN_DIR, platform: str = "mac",
+                 decimal_comma: bool = False) -> None:
+        """`decimal_comma`: Lua formats and reads numbers as under a German or French locale."""
         self.root = tmp_path / "lightroom"
         self.home = self.root / "home"
         self.temp = self.root / "temp"
         for d in (self.home, self.temp):
             d.mkdir(parents=True, exist_ok=True)
         self.lua = lua51.LuaRuntime(unpack_returned_tuples=True, register_eval=False)
+        if decimal_comma:
+            use_decimal_comma(self.lua)
         self.bridge = Bridge(self.lua, self.root / "Trash")
         init = (SDK_DIR / "init.lua").read_text(encoding="utf-8")
         loader = self.lua.execute("return function(...) return assert(loadstring(...))  end")

@@ -594,3 +594,41 @@ def test_cancelling_a_readiness_check_skips_the_photos_left(lr: Lightroom, photo
     renditions = list(lr.fake.lastSession.renditionList.values())
     assert [r.wasSkipped for r in renditions] == [False, False, True]    # the second was rendering
     assert lr.field(photos[0], "readinessScore") is not None and lr.field(photos[2], "readinessScore") is None
+
+
+def test_a_german_lightroom_animates_and_scores_photos_with_non_ascii_names(
+        tmp_path: Path, daemon: Daemon, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lightroom on a German system (Lua writes and reads "0,35"), a folder and photo named
+    with accents, Japanese and Portuguese metadata with an emoji: the clip is made with the
+    settings as chosen and the readiness score is filled in."""
+    monkeypatch.setenv("STILLMOTION_HOME", str(daemon.home))
+    lr = Lightroom(tmp_path, decimal_comma=True)
+    lr.prefs_url(daemon.url)
+    lr.require("AnimateBatch").POLL_SECONDS = 0.1
+    folder = tmp_path / "Bilder" / "Café Übersee 東京"
+    folder.mkdir(parents=True)
+    photo = lr.import_photo(real_photo(folder / "Ständchen São Paulo.jpg"), title="桜の下で 🌸",
+                            caption="Açaí na praia", keywords=["Größe", "夏"],
+                            develop={"Exposure2012": 0.35}, prompt="o vento sopra 🌬️ devagar")
+    lr.export([photo], {"sm_duration": "0,5", "sm_fps": 23.976, "sm_motion": 0.15})
+    lr.run_tasks(timeout=120)
+
+    assert lr.task_errors == []
+    assert [d["info"] for d in lr.dialogs] == [
+        "Ständchen São Paulo.jpg: clip made without some settings: the prompt was not used: "
+        "the parallax engine follows no text prompt"]
+    clip = folder / "Ständchen São Paulo.motion.mp4"
+    assert lr.stack(photo) == [str(clip), photo.path]
+    post = [r for r in lr.requests("/v1/jobs") if r["method"] == "POST"][0]
+    assert json_field(post, "develop") == {"Exposure2012": 0.35, "stillmotionPrompt": "o vento sopra 🌬️ devagar"}
+    sent = json_field(post, "settings")
+    assert (sent["duration"], sent["fps"], sent["motion"]) == (0.5, 23.976, 0.15)
+    with av.open(str(clip)) as container:
+        assert float(container.streams.video[0].average_rate) == pytest.approx(23.976, abs=1e-3)
+
+    lr.select([photo])
+    lr.fake.chooseMenuItem("Check video readiness")
+    lr.run_tasks(timeout=120)
+    assert lr.task_errors == [] and len(lr.dialogs) == 1
+    report = json.loads([r for r in lr.requests("/v1/analyze") if r["method"] == "POST"][0]["response"])
+    assert lr.field(photo, "readinessScore") == "%03d" % round(report["score"] * 100)

@@ -10,14 +10,18 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from lupa import lua51
 
-from lrsim import PLUGIN_DIR
+from lrsim import PLUGIN_DIR, use_decimal_comma
 
 JSON_LUA = PLUGIN_DIR / "JSON.lua"
 
 
-@pytest.fixture(scope="module")
-def lua():
+@pytest.fixture(scope="module", params=["C", "decimal comma"])
+def lua(request):
+    """JSON.lua as Lightroom runs it: under the C locale, and under a German/French/Brazilian
+    one, where Lua's own tostring/format/tonumber write and read "0,5"."""
     runtime = lua51.LuaRuntime(unpack_returned_tuples=True)
+    if request.param == "decimal comma":
+        use_decimal_comma(runtime)
     module = runtime.execute(JSON_LUA.read_text(encoding="utf-8"))
     runtime.globals().JSON = module
     return runtime
@@ -106,6 +110,11 @@ def test_numbers(lua) -> None:
     enc = lua.eval("JSON.encode")
     assert enc(3.0) == "3" and enc(-0.5) == "-0.5" and enc(2**53 + 2) == "9007199254740994"
     assert float(enc(0.1)) == 0.1 and float(enc(1 / 3)) == 1 / 3 and float(enc(1e300)) == 1e300
+    assert enc(lua.table(0.35, 23.976)) == "[0.35,23.976]" and enc(-1.5e-300) == "-1.5e-300"
+    dec = lua.eval("JSON.decode")
+    assert dec("0.5") == 0.5 and dec("23.976") == 23.976 and dec("-2.5e-3") == -0.0025 and dec("7") == 7
+    to_number = lua.eval("JSON.toNumber")
+    assert to_number("2.5") == 2.5 and to_number("12") == 12 and to_number("2,5") is None
     for bad in (math.nan, math.inf, -math.inf):
         with pytest.raises(Exception, match="not a finite number"):
             enc(bad)
@@ -137,3 +146,39 @@ def test_loading_defines_no_globals_and_touches_no_library(lr) -> None:
         return J.encode(J.decode('{"a":[1,"\\\\u00e9",null,{"b":false}]}'))
     end""")
     assert strict(JSON_LUA.read_text(encoding="utf-8")) == '{"a":[1,"é",null,{"b":false}]}'
+
+
+# Single-byte locales in which the C library's iscntrl (Lua's %c) takes bytes 0x80-0x9F.
+LATIN1_LOCALES = ["de_DE.ISO-8859-1", "de_DE.iso88591", "fr_FR.ISO-8859-1", "pt_BR.ISO-8859-1",
+                  "en_US.ISO-8859-1", "de_DE", "fr_FR", "pt_BR"]
+
+
+@pytest.fixture
+def latin1_ctype():
+    import locale
+
+    before = locale.setlocale(locale.LC_CTYPE)
+    for name in LATIN1_LOCALES:
+        try:
+            locale.setlocale(locale.LC_CTYPE, name)
+        except locale.Error:
+            continue
+        if locale.nl_langinfo(locale.CODESET).replace("-", "").upper() == "ISO88591":
+            break
+    else:
+        locale.setlocale(locale.LC_CTYPE, before)
+        pytest.skip("no Latin-1 locale installed")
+    yield
+    locale.setlocale(locale.LC_CTYPE, before)
+
+
+@pytest.mark.parametrize("text", ["Größe", "桜の下で 🌸", "Ação €", "Ünïcödé Ñandú"])
+def test_utf8_text_is_kept_whatever_the_c_librarys_character_classes(latin1_ctype, text) -> None:
+    """Lightroom sets the C library's locale from the OS: under a single-byte locale, %c (and
+    iscntrl) also took the bytes 0x80-0x9F inside "ß", "桜" or "の" and the encoder escaped
+    them one by one, so the daemon got broken text ("field 'settings' is not valid text")."""
+    runtime = lua51.LuaRuntime(unpack_returned_tuples=True, encoding=None)
+    module = runtime.execute(JSON_LUA.read_bytes())
+    encoded = module.encode(text.encode())
+    assert json.loads(encoded.decode("utf-8")) == text
+    assert module.decode(json.dumps(text, ensure_ascii=False).encode()) == text.encode()

@@ -4,6 +4,7 @@ the daemon-down path, token discovery."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -304,13 +305,37 @@ def test_a_daemon_url_typed_without_http_is_used_as_meant(lr: Lightroom, typed: 
     assert " serve --port 9911 " in conn.startCommand(conn.settings().url)
 
 
+@pytest.mark.parametrize("locale", ["C", "decimal comma"])
 @pytest.mark.parametrize("typed, seconds", [("2,5", 2.5), ("2.5", 2.5), ("2,5 s", 2.5), ("4", 4), ("1,5s", 1.5)])
-def test_a_duration_typed_with_a_decimal_comma_is_understood(lr: Lightroom, typed: str, seconds: float) -> None:
+def test_a_duration_typed_with_a_decimal_comma_is_understood(tmp_path: Path, locale: str, typed: str,
+                                                             seconds: float) -> None:
     """"2,5" is how a German or French photographer writes two and a half seconds; it was refused
-    as "must be empty or between 0.5 and 30 seconds", which it is."""
+    as "must be empty or between 0.5 and 30 seconds", which it is. Under Lightroom's own locale
+    on such a system (where Lua's tonumber reads "2,5" and refuses "2.5"), both were refused."""
+    lr = Lightroom(tmp_path, decimal_comma=locale == "decimal comma")
     settings = lr.require("AnimateSettings")
     ok, value = settings.parseDuration(typed)[:2]
     assert ok and value == seconds
     props = settings.defaults()
     props.sm_duration = typed
     assert settings.problem(props) is None
+
+
+def test_the_daemon_gets_numbers_with_a_decimal_point_under_a_comma_locale(tmp_path: Path, photo_folder: Path) -> None:
+    """Lightroom on a German, French or Brazilian system: Lua wrote 0.35 as "0,35", so the
+    develop JSON of any photo with a fractional setting was not JSON (every export failed with
+    "develop is not valid JSON"), and in an array "[0,35]" is two numbers: silently wrong."""
+    lr = Lightroom(tmp_path, decimal_comma=True)
+    settings, JSON = lr.require("AnimateSettings"), lr.require("JSON")
+    photo = lr.import_photo(photo_folder / "IMG_0001.jpg",
+                            develop={"Exposure2012": 0.35, "ToneCurvePV2012": [0, 0.5, 255, 254.5]})
+    props = settings.defaults()
+    props.sm_duration, props.sm_fps, props.sm_motion = "2,5", 23.976, 0.15
+    request = json.loads(JSON.encode(settings.request(props, photo)))
+    parsed = AnimateRequest.from_dict(request)
+    assert (parsed.duration, parsed.fps, parsed.motion) == (2.5, 23.976, 0.15)
+    develop = json.loads(JSON.encode(settings.develop(photo)))
+    assert develop["Exposure2012"] == 0.35 and develop["ToneCurvePV2012"] == [0, 0.5, 255, 254.5]
+    # and what the daemon answers is read back as it was meant (progress, scores, durations)
+    job = JSON.decode('{"progress": 0.25, "duration": 2.5}')
+    assert (job.progress, job.duration) == (0.25, 2.5)

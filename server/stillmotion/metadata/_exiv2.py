@@ -59,13 +59,35 @@ def _exiv2_name(path: Path) -> tuple[str, str]:
     return os.fsencode(path).decode("latin-1"), "latin-1"
 
 
+def _open(path: Path) -> pyexiv2.Image:
+    """The file opened by exiv2, by its name or else from its bytes. On Windows exiv2 opens a
+    name through the ANSI code page, which neither pyexiv2's UTF-8 nor any one code page gets
+    right for every name: "München", a user "Jürgen"'s Pictures folder, "桜.jpg" on a German
+    system were 'Failed to open the data source', and the clip lost the photo's title,
+    keywords, date and place. Read by Python, the bytes need no name. (Photos only: under 2 GB.)"""
+    try:
+        return pyexiv2.Image(*_exiv2_name(path))
+    except RuntimeError as exc:
+        failure = exc
+    try:
+        data = path.read_bytes() if path.stat().st_size < 2**31 else b""   # (ImageData's limit)
+    except OSError:
+        data = b""
+    try:
+        if data:
+            return pyexiv2.ImageData(data)
+    except (RuntimeError, ValueError):
+        pass
+    raise failure   # (not there, unreadable, not an image: exiv2's own words on the name say so)
+
+
 def read_file(path: Path) -> Embedded:
     """XMP and EXIF embedded in an image or video file; problems are reported, not raised."""
     out = Embedded()
     with LOCK:
         try:
-            image = pyexiv2.Image(*_exiv2_name(path))
-        except RuntimeError as exc:
+            image = _open(path)
+        except (RuntimeError, ValueError) as exc:
             out.problems.append(one_line(exc))
             return out
         try:

@@ -200,6 +200,21 @@ def unused_settings(asked: AnimateRequest, status: engines.EngineStatus) -> list
     return notes
 
 
+def look_record(look: LookSettings, config: Mapping[str, Any], *, removed: bool) -> dict[str, Any] | None:
+    """The photo's grain and vignette as put on every frame (None: neither), for the clip's XMP:
+    they come from develop settings that may be in no file (the plug-in's JSON), yet shape the pixels."""
+    switches = config.get("look", {})
+    kept = [prefix for prefix, on, present in (("grain_", switches.get("grain", True), look.has_grain),
+                                               ("vignette_", switches.get("vignette", True), look.has_vignette))
+            if on and present]
+    if not kept:
+        return None
+    record: dict[str, Any] = {name: value for name, value in dataclasses.asdict(look).items()
+                              if name.startswith(tuple(kept))}
+    record["removed_from_photo"] = removed     # taken off the photo before animating, then put back
+    return record
+
+
 def default_request(config: Mapping[str, Any]) -> AnimateRequest:
     """The request of a plain `stillmotion animate PHOTO`: engine and profile from [animate]."""
     animate = config.get("animate", {})
@@ -231,7 +246,8 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
     # (fresh grain, vignette locked to the frame); only if its pixels carry them.
     look = LookSettings.from_develop(meta.develop)
     pixels = photo.pixels
-    if getattr(meta.develop, "already_applied", None) is not False:
+    look_removed = getattr(meta.develop, "already_applied", None) is not False
+    if look_removed:
         pixels = remove_look(pixels, look, config)
     # --aspect: every engine animates the photo already cut around its subject.
     full_size = (pixels.shape[1], pixels.shape[0])
@@ -324,7 +340,8 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
                 settings_used = metadata.provenance(
                     request, engine=engine.name, seed=seed, frames=count, fps=clip.fps,
                     size=(clip.width, clip.height), prompt=prompt, prompt_source=prompt_source,
-                    engine_info=clip.info, colour=colour_info)
+                    engine_info=clip.info, colour=colour_info,
+                    look=look_record(look, config, removed=look_removed), encoding=settings)
                 extra = metadata.write_for_job(video_tmp, xmp_tmp, meta, settings_used, config,
                                                original_path=spec.original_path or spec.photo_path)
                 # -- place: atomic, never overwriting -----------------------------------

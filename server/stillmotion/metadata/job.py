@@ -22,9 +22,15 @@ def read_for_job(photo: str | Path, config: Mapping[str, Any], *, sidecar: Path 
 
 def provenance(request: Any, *, engine: str, seed: int, frames: int, fps: float, size: tuple[int, int],
                prompt: str | None, prompt_source: str, engine_info: Mapping[str, Any] | None = None,
-               colour: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Every setting needed to make the clip again, from the resolved AnimateRequest and the run."""
+               colour: Mapping[str, Any] | None = None, look: Mapping[str, Any] | None = None,
+               encoding: Any = None) -> dict[str, Any]:
+    """Every setting needed to make the clip again, from the resolved AnimateRequest and the run.
+
+    `look`: the grain and vignette put on every frame; `encoding`: the EncodeSettings, whose crf
+    and preset decide an H.264/HEVC clip's decoded pixels.
+    """
     info = dict(engine_info or {})
+    lossy = encoding is not None and request.format == "mp4"
     return {
         "engine": engine,
         "model": request.model or info.pop("model", None),
@@ -47,6 +53,9 @@ def provenance(request: Any, *, engine: str, seed: int, frames: int, fps: float,
         "aspect": request.aspect,
         "format": request.format,
         "codec": {"mp4": request.codec, "mov": "prores_422hq"}.get(request.format),   # as encoded
+        "crf": encoding.crf if lossy else None,
+        "preset": encoding.preset if lossy else None,
+        "look": dict(look) if look else None,
         "engine_info": info or None,
         "software_version": __version__,
     }

@@ -26,8 +26,8 @@ def provenance(request: Any, *, engine: str, seed: int, frames: int, fps: float,
                encoding: Any = None) -> dict[str, Any]:
     """Every setting needed to make the clip again, from the resolved AnimateRequest and the run.
 
-    `look`: the grain and vignette put on every frame; `encoding`: the EncodeSettings, whose crf
-    and preset decide an H.264/HEVC clip's decoded pixels.
+    `look`: the grain and vignette put on every frame; `encoding`: the EncodeSettings, whose crf,
+    preset and thread count decide an H.264 clip's decoded pixels.
     """
     info = dict(engine_info or {})
     lossy = encoding is not None and request.format == "mp4"
@@ -55,6 +55,7 @@ def provenance(request: Any, *, engine: str, seed: int, frames: int, fps: float,
         "codec": {"mp4": request.codec, "mov": "prores_422hq"}.get(request.format),   # as encoded
         "crf": encoding.crf if lossy else None,
         "preset": encoding.preset if lossy else None,
+        "encoder_threads": encoding.threads if lossy else None,
         "look": dict(look) if look else None,
         "engine_info": info or None,
         "software_version": __version__,

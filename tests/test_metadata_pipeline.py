@@ -180,3 +180,17 @@ def test_the_clip_records_the_grain_vignette_and_encoding_that_shaped_its_pixels
     run_job(JobSpec(photo_path=plain, request=request), config_mod.load())
     with pyexiv2.Image(str(tmp_path / "IMG_2003.motion.xmp")) as image:
         assert not any(key.startswith("Xmp.stillmotion.look") for key in image.read_xmp())
+
+
+def test_the_clip_names_the_photo_it_was_made_from_by_its_content(tmp_path: Path, fast_config, capsys):
+    """A path is no proof (photos are renamed, moved; an upload's is a temporary): the packet also
+    holds the SHA-256 of the file animated, so an auditor can tell the clip's photo from another."""
+    import hashlib
+
+    photo = save_photo(tmp_path / "IMG_2004.jpg", skimage_photo("coffee"), (160, 120), quality=92)
+    assert cli.main(["animate", str(photo), "--engine", "parallax", "--duration", "0.5", "--fps", "8",
+                     "--seed", "1"]) == 0
+    capsys.readouterr()
+    with pyexiv2.Image(str(tmp_path / "IMG_2004.motion.xmp")) as image:
+        written = image.read_xmp()
+    assert written["Xmp.stillmotion.photo_sha256"] == hashlib.sha256(photo.read_bytes()).hexdigest()

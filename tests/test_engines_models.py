@@ -368,3 +368,20 @@ def test_a_models_folder_that_cannot_be_made_is_one_line(home, capsys):
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line.startswith(f"stillmotion: error: {home / 'not-a-folder' / 'svd'}: cannot make the model's folder (")
     assert line.endswith("); set [models] dir (or STILLMOTION_HOME) to a folder you can write")
+
+
+@pytest.mark.parametrize("per_step,steps,said", [(0.3, 3, "under a minute more of denoising"),
+                                                 (2.4, 26, "about 1 more minute of denoising"),
+                                                 (30.0, 25, "about 12 more minutes of denoising")])
+def test_a_slow_device_says_how_long_the_rest_of_the_denoising_takes_in_plain_words(per_step, steps, said,
+                                                                                    monkeypatch, caplog):
+    """It once said "about 0 more minutes" and "about 1 more minutes"."""
+    from stillmotion.engines import diffusion
+    from stillmotion.progress import CancelToken
+
+    clock = iter([100.0, 100.0 + per_step])
+    monkeypatch.setattr(diffusion.time, "monotonic", lambda: next(clock))
+    reporter = diffusion._StepReporter(steps, lambda f: None, CancelToken(), "tiny-svd on the CPU")
+    with caplog.at_level("WARNING"):
+        reporter(None, 0, None, {})
+    assert caplog.messages == [f"tiny-svd on the CPU: {per_step:.1f} s per denoising step, {said} for this clip"]

@@ -6,7 +6,10 @@ through OpenCV). Frames are small finished frames of a real photo.
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -299,3 +302,33 @@ def test_a_clip_says_when_it_was_made(frames: list[np.ndarray], tmp_path: Path, 
     with av.open(str(path)) as container:
         made = datetime.datetime.fromisoformat(container.metadata["creation_time"].replace("Z", "+00:00"))
     assert before <= made <= datetime.datetime.now(datetime.timezone.utc)
+
+
+_ENCODE_ON_ONE_CPU = """
+import os, sys
+import numpy as np
+from pathlib import Path
+from stillmotion.video.encode import EncodeSettings, encode
+os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})      # a machine with one core
+frames = np.load(sys.argv[1])
+encode(iter(frames), Path(sys.argv[2]), width=frames.shape[2], height=frames.shape[1], fps=24.0,
+       settings=EncodeSettings.from_config("mp4", "h264", {"preset": "ultrafast"}), n_frames=len(frames))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs CPU affinity (Linux)")
+def test_an_h264_clip_decodes_to_the_same_frames_on_a_machine_with_fewer_cores(tmp_path: Path):
+    """x264 left to pick its thread count takes 1.5 per core, and its frames depend on that count:
+    the same photo, settings and seed decoded to other pixels on a laptop than on a workstation."""
+    photo = cv2.resize(skimage_photo("chelsea"), (400, 240), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+    frames = np.stack([photo[8:8 + 192, 4 * k:4 * k + 320] for k in range(16)])
+    np.save(tmp_path / "frames.npy", frames)
+    here, one_core = tmp_path / "here.mp4", tmp_path / "one-core.mp4"
+    encode(iter(frames), here, width=320, height=192, fps=24.0,
+           settings=EncodeSettings.from_config("mp4", "h264", {"preset": "ultrafast"}), n_frames=len(frames))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    subprocess.run([sys.executable, "-c", _ENCODE_ON_ONE_CPU, str(tmp_path / "frames.npy"), str(one_core)],
+                   check=True, env=env, timeout=60)
+    decoded = [np.stack([f.to_ndarray(format="rgb24") for f in av.open(str(p)).decode(video=0)])
+               for p in (here, one_core)]
+    assert np.array_equal(*decoded)

@@ -324,3 +324,14 @@ def test_the_end_of_a_job_is_recorded_although_the_store_stays_busy_a_while(stor
     ended = store.finish(job.id, "me", DONE, outputs=(p for p in ["/x/IMG.motion.mp4"]))
     assert ended is not None and ended.status == DONE and ended.outputs == ["/x/IMG.motion.mp4"]
     assert caplog.text.count("the job store is busy (database is locked); recording its end again") == 2
+
+
+def test_a_job_without_a_seed_gets_one_when_queued_so_a_rerun_makes_the_same_takes(store, photos):
+    """The seed was drawn when the job ran: a job finished after a restart (its first take already
+    placed and recalled) drew another, so the recalled clip was listed under a seed that did not make
+    it and the later takes did not follow on from it. A duplicate still finds the queued job."""
+    job = store.submit(spec(photos[0], variants=3)).job
+    seed = store.get(job.id).spec().request.seed
+    assert seed is not None
+    assert store.get(job.id).spec().request.seed == seed                   # read again, as after a restart
+    assert not store.submit(spec(photos[0], variants=3)).created

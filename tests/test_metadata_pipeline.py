@@ -159,3 +159,46 @@ def test_a_crop_the_photos_pixels_do_not_carry_is_said(tmp_path: Path, fast_conf
         assert cli.main(["animate", str(photo), "--xmp", str(tmp_path / "IMG_5910.xmp"), *args]) == 0
         err = capsys.readouterr().err
         assert ("IMG_5910.jpg: note: its Lightroom crop was not applied" in err) is said, err
+
+
+def test_the_clip_records_the_grain_vignette_and_encoding_that_shaped_its_pixels(tmp_path: Path, fast_config):
+    """The plug-in's develop settings (sent as JSON, in no file) put grain and a vignette on every
+    frame, and [output] crf/preset decide the decoded pixels: an auditor remaking the clip from its
+    XMP needs them, so they are in the packet (they once were not: the same seed gave other frames)."""
+    from stillmotion import config as config_mod
+    from stillmotion.jobs.pipeline import JobSpec, run_job
+    from stillmotion.request import AnimateRequest
+
+    photo = save_photo(tmp_path / "IMG_2002.jpg", skimage_photo("coffee"), (160, 120), quality=92)
+    develop = {"GrainAmount": 40, "GrainSize": 30, "GrainFrequency": 60, "PostCropVignetteAmount": -30}
+    request = AnimateRequest.from_dict({"engine": "parallax", "duration": 0.5, "fps": 8, "seed": 3})
+    run_job(JobSpec(photo_path=photo, request=request, develop=develop), config_mod.load())
+    with pyexiv2.Image(str(tmp_path / "IMG_2002.motion.xmp")) as image:
+        written = image.read_xmp()
+    look = {key.removeprefix("Xmp.stillmotion.look/stillmotion:"): value
+            for key, value in written.items() if key.startswith("Xmp.stillmotion.look/")}
+    assert {k: float(look[k]) for k in ("grain_amount", "grain_size", "grain_frequency", "vignette_amount")} == {
+        "grain_amount": 40, "grain_size": 30, "grain_frequency": 60, "vignette_amount": -30}
+    assert look["removed_from_photo"] == "True"          # taken off the photo first, then put back
+    assert (written["Xmp.stillmotion.crf"], written["Xmp.stillmotion.preset"]) == ("18", "ultrafast")
+    assert written["Xmp.stillmotion.encoder_threads"] == "8"           # x264's frames depend on it
+
+    # Without grain or vignette nothing is claimed.
+    plain = save_photo(tmp_path / "IMG_2003.jpg", skimage_photo("coffee"), (160, 120), quality=92)
+    run_job(JobSpec(photo_path=plain, request=request), config_mod.load())
+    with pyexiv2.Image(str(tmp_path / "IMG_2003.motion.xmp")) as image:
+        assert not any(key.startswith("Xmp.stillmotion.look") for key in image.read_xmp())
+
+
+def test_the_clip_names_the_photo_it_was_made_from_by_its_content(tmp_path: Path, fast_config, capsys):
+    """A path is no proof (photos are renamed, moved; an upload's is a temporary): the packet also
+    holds the SHA-256 of the file animated, so an auditor can tell the clip's photo from another."""
+    import hashlib
+
+    photo = save_photo(tmp_path / "IMG_2004.jpg", skimage_photo("coffee"), (160, 120), quality=92)
+    assert cli.main(["animate", str(photo), "--engine", "parallax", "--duration", "0.5", "--fps", "8",
+                     "--seed", "1"]) == 0
+    capsys.readouterr()
+    with pyexiv2.Image(str(tmp_path / "IMG_2004.motion.xmp")) as image:
+        written = image.read_xmp()
+    assert written["Xmp.stillmotion.photo_sha256"] == hashlib.sha256(photo.read_bytes()).hexdigest()

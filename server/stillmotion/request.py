@@ -114,7 +114,7 @@ class AnimateRequest:
         """
         preferred = preferred or {}
         prof = profiles.PROFILES.get(profile_name, profiles.GENERIC)
-        seed = self.seed if self.seed is not None else random.SystemRandom().randrange(MAX_SEED)
+        seed = self.with_seed().seed
         fmt = self.format or animate_defaults.get("format", "mp4")
         fps = self.fps if self.fps is not None else float(animate_defaults.get("fps", 24))
         _codec_fits(self.codec, fmt)
@@ -132,6 +132,13 @@ class AnimateRequest:
             format=fmt,
             seed=seed,
         )
+
+    def with_seed(self) -> "AnimateRequest":
+        """This request with a random seed where it has none (a queued job keeps it, so a run
+        finished after a restart makes the takes it began)."""
+        if self.seed is not None:
+            return self
+        return self.replace(seed=random.SystemRandom().randrange(MAX_SEED))
 
     @property
     def n_frames(self) -> int:

@@ -70,11 +70,19 @@ class _StepReporter:
         self.started = now
         self.steps_done = step + 1
         if self.slow_device and step == 0 and self.total > 1:
-            log.warning("%s: %.1f s per denoising step, about %.0f more minutes of denoising for this clip",
-                        self.slow_device, self.step_seconds[0], self.step_seconds[0] * (self.total - 1) / 60)
+            log.warning("%s: %.1f s per denoising step, %s of denoising for this clip", self.slow_device,
+                        self.step_seconds[0], _minutes_more(self.step_seconds[0] * (self.total - 1)))
         self.progress(_LOAD_SHARE + _DENOISE_SHARE * min(1.0, self.steps_done / self.total))
         self.cancel.raise_if_cancelled()
         return {}
+
+
+def _minutes_more(seconds: float) -> str:
+    """'under a minute more', 'about 1 more minute', 'about 12 more minutes' (not 'about 0 more minutes')."""
+    minutes = round(seconds / 60)
+    if minutes < 1:
+        return "under a minute more"
+    return f"about {minutes} more minute{'s' if minutes > 1 else ''}"
 
 
 def run_pipeline(pipe: Any, kwargs: dict[str, Any], total_steps: int, progress: Callable[[float], None],

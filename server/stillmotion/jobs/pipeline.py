@@ -10,6 +10,7 @@ clip. The CLI, the daemon's worker and the watch folders all call `run_job`.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -207,6 +208,30 @@ def unused_settings(asked: AnimateRequest, status: engines.EngineStatus) -> list
     return notes
 
 
+def file_sha256(path: Path) -> str:
+    """(hashlib.file_digest is Python 3.11+; jobs.store's file_digest would be a circular import.)"""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def look_record(look: LookSettings, config: Mapping[str, Any], *, removed: bool) -> dict[str, Any] | None:
+    """The photo's grain and vignette as put on every frame (None: neither), for the clip's XMP:
+    they come from develop settings that may be in no file (the plug-in's JSON), yet shape the pixels."""
+    switches = config.get("look", {})
+    kept = [prefix for prefix, on, present in (("grain_", switches.get("grain", True), look.has_grain),
+                                               ("vignette_", switches.get("vignette", True), look.has_vignette))
+            if on and present]
+    if not kept:
+        return None
+    record: dict[str, Any] = {name: value for name, value in dataclasses.asdict(look).items()
+                              if name.startswith(tuple(kept))}
+    record["removed_from_photo"] = removed     # taken off the photo before animating, then put back
+    return record
+
+
 def default_request(config: Mapping[str, Any]) -> AnimateRequest:
     """The request of a plain `stillmotion animate PHOTO`: engine and profile from [animate]."""
     animate = config.get("animate", {})
@@ -229,6 +254,7 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
     check_destination(destination)    # before any work: a wrong --out says so at once
     sweep_abandoned(destination)       # what killed one-off runs left there
     photo = photo_mod.load(spec.photo_path, float(limits.get("max_megapixels", 200)))
+    photo_sha256 = file_sha256(spec.photo_path)      # the clip's XMP names its photo by content too
     cancel.raise_if_cancelled()
     plan = plan_job(photo, spec.request, config, spec.photo_path, sidecar=spec.sidecar_path,
                     develop=spec.develop)
@@ -238,7 +264,8 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
     # (fresh grain, vignette locked to the frame); only if its pixels carry them.
     look = LookSettings.from_develop(meta.develop)
     pixels = photo.pixels
-    if getattr(meta.develop, "already_applied", None) is not False:
+    look_removed = getattr(meta.develop, "already_applied", None) is not False
+    if look_removed:
         pixels = remove_look(pixels, look, config)
     # --aspect: every engine animates the photo already cut around its subject.
     full_size = (pixels.shape[1], pixels.shape[0])
@@ -331,7 +358,9 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
                 settings_used = metadata.provenance(
                     request, engine=engine.name, seed=seed, frames=count, fps=clip.fps,
                     size=(clip.width, clip.height), prompt=prompt, prompt_source=prompt_source,
-                    engine_info=clip.info, colour=colour_info)
+                    engine_info=clip.info, colour=colour_info,
+                    look=look_record(look, config, removed=look_removed), encoding=settings,
+                    photo_sha256=photo_sha256)
                 extra = metadata.write_for_job(video_tmp, xmp_tmp, meta, settings_used, config,
                                                original_path=spec.original_path or spec.photo_path)
                 # -- place: atomic, never overwriting -----------------------------------

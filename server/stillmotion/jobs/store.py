@@ -471,7 +471,8 @@ class JobStore:
                  json.dumps(spec.develop) if spec.develop is not None else None,
                  str(spec.original_path) if spec.original_path else None,
                  str(spec.out_dir) if spec.out_dir else None,
-                 json.dumps(spec.request.to_dict()), str(spec.destination),
+                 # (the seed drawn now, not at each run: after the fingerprint, so duplicates still match)
+                 json.dumps(spec.request.with_seed().to_dict()), str(spec.destination),
                  str(upload_dir) if upload_dir else None, fp, idempotency_key))
             row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         self._changed(job_id)

@@ -22,9 +22,15 @@ def read_for_job(photo: str | Path, config: Mapping[str, Any], *, sidecar: Path 
 
 def provenance(request: Any, *, engine: str, seed: int, frames: int, fps: float, size: tuple[int, int],
                prompt: str | None, prompt_source: str, engine_info: Mapping[str, Any] | None = None,
-               colour: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Every setting needed to make the clip again, from the resolved AnimateRequest and the run."""
+               colour: Mapping[str, Any] | None = None, look: Mapping[str, Any] | None = None,
+               encoding: Any = None, photo_sha256: str | None = None) -> dict[str, Any]:
+    """Every setting needed to make the clip again, from the resolved AnimateRequest and the run.
+
+    `look`: the grain and vignette put on every frame; `encoding`: the EncodeSettings, whose crf,
+    preset and thread count decide an H.264 clip's decoded pixels; `photo_sha256`: the file animated.
+    """
     info = dict(engine_info or {})
+    lossy = encoding is not None and request.format == "mp4"
     return {
         "engine": engine,
         "model": request.model or info.pop("model", None),
@@ -47,7 +53,12 @@ def provenance(request: Any, *, engine: str, seed: int, frames: int, fps: float,
         "aspect": request.aspect,
         "format": request.format,
         "codec": {"mp4": request.codec, "mov": "prores_422hq"}.get(request.format),   # as encoded
+        "crf": encoding.crf if lossy else None,
+        "preset": encoding.preset if lossy else None,
+        "encoder_threads": encoding.threads if lossy else None,
+        "look": dict(look) if look else None,
         "engine_info": info or None,
+        "photo_sha256": photo_sha256,
         "software_version": __version__,
     }
 

@@ -45,6 +45,11 @@ SUFFIX = {"mp4": ".mp4", "mov": ".mov", "gif": ".gif", "webp": ".webp", "tiff": 
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
            "veryslow", "placebo")
 CRF_RANGE = (1, 51)
+# [output] encoder_threads: x264's frames depend on its thread count, and left to itself it takes
+# 1.5 a core, so one photo, settings and seed decoded to other pixels on a machine with more cores.
+# A fixed count gives the same frames everywhere (x265's do not depend on it).
+ENCODER_THREADS = 8
+ENCODER_THREADS_RANGE = (0, 64)
 
 
 @dataclass(frozen=True)
@@ -53,16 +58,18 @@ class EncodeSettings:
     codec: str = "h264"        # mp4 only: h264 | hevc
     crf: int = 18
     preset: str = "medium"
-    threads: int = 0           # 0: let the codec decide
+    threads: int = ENCODER_THREADS   # 0: let the codec decide (by this machine's cores)
 
     def __post_init__(self) -> None:
         check_range("output", "crf", self.crf, *CRF_RANGE)
+        check_range("output", "encoder_threads", self.threads, *ENCODER_THREADS_RANGE)
         check_choice("output", "preset", self.preset, PRESETS)
 
     @classmethod
     def from_config(cls, fmt: str, codec: str, output_cfg: dict) -> "EncodeSettings":
         return cls(fmt=fmt, codec=codec, crf=int(output_cfg.get("crf", 18)),
-                   preset=str(output_cfg.get("preset", "medium")))
+                   preset=str(output_cfg.get("preset", "medium")),
+                   threads=int(output_cfg.get("encoder_threads", ENCODER_THREADS)))
 
 
 @dataclass

@@ -20,7 +20,7 @@ import json
 import os
 from pathlib import Path
 
-from ..place import PLACED_PREFIX, output_stem
+from ..place import PLACED_PREFIX, output_stem, replace_durably
 
 
 def _record_path(folder: Path, job_id: str, variant: int) -> Path:
@@ -38,7 +38,9 @@ def record(folder: Path, job_id: str, variant: int, temps: dict[str, Path]) -> N
     target = _record_path(folder, job_id, variant)
     tmp = target.with_name(target.name + ".tmp")
     tmp.write_text(json.dumps(ids), encoding="utf-8")
-    os.replace(tmp, target)
+    # On the disk before the clip gets its name: an empty record after a power cut would
+    # let the rerun render the variant again beside the clip it placed.
+    replace_durably(tmp, target)
 
 
 def recall(folder: Path, job_id: str, variant: int, stem: str) -> dict[str, Path] | None:

@@ -1,4 +1,5 @@
-"""A power cut never leaves a clip, sidecar, note or placement record empty under its final name.
+"""A power cut never leaves a clip, sidecar, note, placement record or the Lightroom plug-in
+empty under its final name.
 
 A new file's data may reach the disk after its name: each file Stillmotion names is
 fsync'ed before it gets the name, and its folder after.
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from stillmotion import cli
+from stillmotion import cli, install_plugin
 from stillmotion.jobs import failure_note, placement
 from stillmotion.place import temp_path
 
@@ -46,7 +47,7 @@ def disk(monkeypatch):
 def assert_durable(events: list[tuple], final: Path) -> None:
     """`final` named only after its data was synced, and its folder synced after that."""
     named = max(i for i, e in enumerate(events) if e[0] == "name" and e[2] == final)
-    files = [p for p in final.iterdir()] if final.is_dir() else [final]
+    files = [p for p in final.rglob("*") if p.is_file()] if final.is_dir() else [final]
     synced = {e[1] for e in events[:named] if e[0] == "sync"}
     for path in files:
         assert path.stat().st_ino in synced, f"{path.name}: named before its data was on the disk"
@@ -77,3 +78,9 @@ def test_a_placement_record_is_on_the_disk_before_the_clip_is_placed(tmp_path, d
     placement.record(tmp_path, "job1", 0, {".mp4": clip})
     record = next(tmp_path.glob(".stillmotion-placed-job1-v0.json"))
     assert_durable(disk, record)
+
+
+def test_the_installed_plug_in_is_on_the_disk_before_it_replaces_the_old_copy(tmp_path, disk):
+    install_plugin.install(tmp_path)
+    install_plugin.install(tmp_path)     # a reinstall: the old copy goes once the new one is whole
+    assert_durable(disk, tmp_path / install_plugin.PLUGIN_NAME)

@@ -76,6 +76,17 @@ def recall(folder: Path, job_id: str, variant: int, stem: str) -> dict[str, Path
     return {suffix: found[suffix] for suffix in wanted} if len(found) == len(wanted) else None
 
 
+def recall_all(folder: Path, job_id: str, variants: int, stem: str) -> list[Path]:
+    """Every output this job placed (its clips and their sidecars, variant by variant) by its
+    records: what a job whose render process was killed leaves in place."""
+    placed: list[Path] = []
+    for variant in range(variants):
+        outputs = recall(folder, job_id, variant, stem)
+        if outputs is not None:
+            placed.extend(outputs.values())
+    return placed
+
+
 def _placed_name(name: str, stem: str, suffix: str) -> bool:
     """Whether `name` is one that placing gives (`stem.motion[-N]<suffix>`)."""
     base = f"{stem}.motion"

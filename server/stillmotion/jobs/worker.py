@@ -259,7 +259,10 @@ class Worker:
                 store.finish(job.id, owner, CANCELED, outputs=exc.outputs)
             else:
                 _remove_partial_files(job)   # the process that was writing them is gone
-                self._fail(job, {"code": "render_crashed", "message": str(exc)})
+                # Takes it placed before it died stay, and are listed as a failed job's kept takes are.
+                spec = job.spec()
+                kept = placement.recall_all(job.destination, job.id, spec.request.variants, spec.stem)
+                self._fail(job, {"code": "render_crashed", "message": str(exc)}, kept)
         except JobFailed as exc:
             if not self._skip_vanished_watch_photo(job):
                 self._fail(job, exc.error, exc.outputs)

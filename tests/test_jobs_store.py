@@ -189,6 +189,28 @@ def test_a_live_job_is_no_orphan_after_the_clock_is_corrected(store, photos, tmp
     assert Worker(store, {}).recover() == []
     assert writing.exists() and store.get(job.id).status == RUNNING
 
+def test_a_job_canceled_while_its_daemon_died_lists_the_takes_it_placed(store, photos):
+    """Cancel asked, then the daemon killed in the second take: the next start ends the job
+    as canceled, listing the first take left in the folder (as a cancel that stopped cleanly does)."""
+    from stillmotion.jobs import placement
+    from stillmotion.jobs.worker import Worker
+    from stillmotion.place import place_group, temp_path
+
+    job = store.submit(spec(photos[0], variants=2)).job
+    store.claim(job.id, "4000000:1.000", "cpu", per_device=1)     # a process long gone
+    folder = photos[0].parent
+    temps = {".mp4": temp_path(folder, ".mp4", job.id), ".xmp": temp_path(folder, ".xmp", job.id)}
+    for path in temps.values():
+        path.write_bytes(b"take 1")
+    placement.record(folder, job.id, 0, temps)
+    placed = place_group(temps, folder, "IMG_0")
+    store.cancel(job.id)
+    assert Worker(store, {}).recover() == []
+    ended = store.get(job.id)
+    assert ended.status == CANCELED and ended.outputs == [str(p) for p in placed.values()]
+    assert all(p.exists() for p in placed.values()) and not list(folder.glob(".stillmotion-*"))
+
+
 def test_uploads_are_deleted_when_the_job_ends_and_prune_forgets(store, photos, tmp_path):
     upload = store.uploads_root / "abc"
     upload.mkdir(parents=True)

@@ -223,6 +223,21 @@ def test_uploads_are_deleted_when_the_job_ends_and_prune_forgets(store, photos, 
     assert store.prune(older_than_seconds=0) == 1 and store.get(job.id) is None
 
 
+@pytest.mark.parametrize("retention_days", [14, 0])
+def test_an_upload_cut_short_is_swept_within_hours_and_one_being_received_never(store, retention_days):
+    """The daemon killed mid-upload left half a 200 MB TIFF in uploads/ for the 14 days of
+    retention; with retention_days = 0, the hourly prune could delete an upload still arriving."""
+    cut_short, arriving = store.uploads_root / "cut", store.uploads_root / "arriving"
+    two_hours_ago = time.time() - 7200
+    for folder in (cut_short, arriving):
+        folder.mkdir(parents=True)
+        (folder / "IMG.tif").write_bytes(b"half a photo")
+        os.utime(folder, (two_hours_ago, two_hours_ago))
+    os.utime(cut_short / "IMG.tif", (two_hours_ago, two_hours_ago))   # nothing written since
+    store.prune(older_than_seconds=retention_days * 86400)
+    assert not cut_short.exists() and (arriving / "IMG.tif").exists()
+
+
 def test_concurrent_writers_from_threads_and_processes(store, photos, tmp_path):
     """Two processes and many threads writing at once: no 'database is locked'."""
     code = ("import sys; from pathlib import Path; from stillmotion.jobs.store import JobStore;"

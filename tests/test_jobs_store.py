@@ -189,6 +189,28 @@ def test_a_live_job_is_no_orphan_after_the_clock_is_corrected(store, photos, tmp
     assert Worker(store, {}).recover() == []
     assert writing.exists() and store.get(job.id).status == RUNNING
 
+def test_a_job_canceled_while_its_daemon_died_lists_the_takes_it_placed(store, photos):
+    """Cancel asked, then the daemon killed in the second take: the next start ends the job
+    as canceled, listing the first take left in the folder (as a cancel that stopped cleanly does)."""
+    from stillmotion.jobs import placement
+    from stillmotion.jobs.worker import Worker
+    from stillmotion.place import place_group, temp_path
+
+    job = store.submit(spec(photos[0], variants=2)).job
+    store.claim(job.id, "4000000:1.000", "cpu", per_device=1)     # a process long gone
+    folder = photos[0].parent
+    temps = {".mp4": temp_path(folder, ".mp4", job.id), ".xmp": temp_path(folder, ".xmp", job.id)}
+    for path in temps.values():
+        path.write_bytes(b"take 1")
+    placement.record(folder, job.id, 0, temps)
+    placed = place_group(temps, folder, "IMG_0")
+    store.cancel(job.id)
+    assert Worker(store, {}).recover() == []
+    ended = store.get(job.id)
+    assert ended.status == CANCELED and ended.outputs == [str(p) for p in placed.values()]
+    assert all(p.exists() for p in placed.values()) and not list(folder.glob(".stillmotion-*"))
+
+
 def test_uploads_are_deleted_when_the_job_ends_and_prune_forgets(store, photos, tmp_path):
     upload = store.uploads_root / "abc"
     upload.mkdir(parents=True)
@@ -199,6 +221,21 @@ def test_uploads_are_deleted_when_the_job_ends_and_prune_forgets(store, photos, 
     assert store.prune(older_than_seconds=3600) == 0
     time.sleep(0.01)
     assert store.prune(older_than_seconds=0) == 1 and store.get(job.id) is None
+
+
+@pytest.mark.parametrize("retention_days", [14, 0])
+def test_an_upload_cut_short_is_swept_within_hours_and_one_being_received_never(store, retention_days):
+    """The daemon killed mid-upload left half a 200 MB TIFF in uploads/ for the 14 days of
+    retention; with retention_days = 0, the hourly prune could delete an upload still arriving."""
+    cut_short, arriving = store.uploads_root / "cut", store.uploads_root / "arriving"
+    two_hours_ago = time.time() - 7200
+    for folder in (cut_short, arriving):
+        folder.mkdir(parents=True)
+        (folder / "IMG.tif").write_bytes(b"half a photo")
+        os.utime(folder, (two_hours_ago, two_hours_ago))
+    os.utime(cut_short / "IMG.tif", (two_hours_ago, two_hours_ago))   # nothing written since
+    store.prune(older_than_seconds=retention_days * 86400)
+    assert not cut_short.exists() and (arriving / "IMG.tif").exists()
 
 
 def test_concurrent_writers_from_threads_and_processes(store, photos, tmp_path):

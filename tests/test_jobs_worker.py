@@ -155,6 +155,22 @@ def test_a_crashed_render_process_fails_its_job_and_the_next_job_runs(tmp_path, 
 
 
 
+def test_a_take_placed_before_the_render_process_was_killed_is_listed_with_the_failed_job(tmp_path, cfg, store):
+    """The OOM killer took the render process in the second of two takes: the first take's
+    clip stayed in the folder, but the failed job listed no outputs, so a client (the
+    Lightroom plug-in) never learnt of it."""
+    photo = save_photo(tmp_path / "IMG.jpg", skimage_photo("coffee"), (320, 214))
+    with running(store, cfg, "process"):
+        job = store.submit(spec(photo, duration=8, fps=24, variants=2)).job
+        wait_for(lambda: (tmp_path / "IMG.motion.xmp").exists())    # the first take is placed
+        (renderer,) = [c for c in psutil.Process().children() if "spawn_main" in " ".join(c.cmdline())]
+        renderer.kill()
+        failed = finished(store, job.id)
+    assert failed.status == "failed" and failed.error["code"] == "render_crashed"
+    assert [Path(p).name for p in failed.outputs] == ["IMG.motion.mp4", "IMG.motion.xmp"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["IMG.jpg", "IMG.motion.mp4", "IMG.motion.xmp", "config.toml", "data"]
+
+
 def test_a_store_locked_past_its_timeout_costs_progress_reports_not_the_job(tmp_path, cfg, store, monkeypatch):
     """Another program held the job store for over 30 s while a clip rendered: the progress
     write raised, the job was failed while its render process went on, and the next job sent

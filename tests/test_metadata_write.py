@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+import sys
 from pathlib import Path
 
 import av
@@ -230,3 +231,31 @@ def test_a_sidecar_gets_the_mode_the_umask_gives_as_its_clip_does(tmp_path, umas
         os.umask(previous)
     assert (tmp_path / "IMG.motion.xmp").stat().st_mode & 0o777 == 0o666 & ~umask
     assert [p.name for p in tmp_path.iterdir()] == ["IMG.motion.xmp"]     # no temporary left
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX: whether a PID lives")
+@pytest.mark.parametrize("tag", ["", "0123456789abcdef"])
+def test_a_sidecar_half_written_when_the_run_was_killed_is_swept_with_its_temporaries(tmp_path, tag):
+    """SIGKILL between writing the sidecar's bytes and linking them: what is left is found by
+    the sweeps of a one-off run's (`tag` "") and of a daemon job's temporaries."""
+    import os
+    import subprocess
+    import time
+
+    from stillmotion import place
+
+    script = ("import os, signal, sys\n"
+              "from pathlib import Path\n"
+              "from stillmotion import place\n"
+              "from stillmotion.metadata import write_sidecar\n"
+              "os.link = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)\n"
+              "write_sidecar(place.temp_path(Path(sys.argv[1]), '.xmp', sys.argv[2]), b'<x:xmpmeta/>')\n")
+    run = subprocess.run([sys.executable, "-c", script, str(tmp_path), tag], timeout=60)
+    assert run.returncode == -9
+    (left,) = tmp_path.iterdir()
+    if tag:
+        assert place.stale_temps(tmp_path, tag) == [left]
+    else:
+        stale = time.time() - 2 * place.ABANDONED_AFTER_S
+        os.utime(left, (stale, stale))
+        assert place.sweep_abandoned(tmp_path) == 1 and not left.exists()

@@ -830,3 +830,22 @@ def test_the_clip_printer_of_a_long_running_watch_does_not_grow_per_job(monkeypa
         tracemalloc.stop()
     assert sys.stdout.printed == 400
     assert after_400 - after_100 < 1024, f"{after_400 - after_100} bytes kept for 300 more jobs"
+
+
+def test_a_photo_whose_job_ended_while_the_watcher_was_down_is_said_as_it_ended(hot, caplog):
+    """`stillmotion watch` killed between submitting a photo's job and recording it in its
+    ledger, the job run meanwhile by the daemon: at the next start the log said 'already
+    queued as job X' of a job long done."""
+    caplog.set_level(logging.INFO, logger="stillmotion")
+    with running(hot) as r:
+        (hot / "P.jpg").write_bytes(photo_bytes(50))
+        (job,) = r.wait_done(1)
+        assert job.status == DONE
+        ledger = Ledger(r.store.db_path)
+        ledger.conn.execute("DELETE FROM watch_ledger")    # its row never written
+        ledger.close()
+    caplog.clear()
+    with running(hot) as r:
+        r.wait_until(lambda: f"as job {job.id}" in caplog.text, 5, "the photo looked at again")
+        assert len(r.jobs()) == 1
+    assert f"{hot / 'P.jpg'}: already taken (done) as job {job.id}" in caplog.text, caplog.text

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from . import __version__, paths
 from .errors import InputError
+from .place import sync_data, sync_folder
 
 PLUGIN_NAME = "stillmotion.lrplugin"
 INSTALL_RECORD = "stillmotion-install.json"   # read by DaemonConnection.lua
@@ -99,6 +100,10 @@ def install(dest: Path | None = None) -> str:
         shutil.copytree(source_dir(), staging, ignore=_IGNORE)
         (staging / INSTALL_RECORD).write_text(json.dumps(_install_record(), indent=2) + "\n",
                                               encoding="utf-8")
+        # On the disk before the old copy goes: after a power cut, empty .lua files under the
+        # plug-in's name would not load, and the previous copy would be gone.
+        for folder, _, _ in os.walk(staging):
+            sync_data(Path(folder))
         if target.exists():
             os.replace(target, retired)
         os.replace(staging, target)
@@ -107,6 +112,7 @@ def install(dest: Path | None = None) -> str:
         if retired.exists() and not target.exists():
             os.replace(retired, target)   # put the previous copy back
         raise InputError(f"cannot install the plug-in into {modules}: {exc.strerror or exc}") from None
+    sync_folder(modules)
     shutil.rmtree(retired, ignore_errors=True)
     how = ("Restart Lightroom Classic; the plug-in loads from its Modules folder."
            if dest is None else

@@ -201,10 +201,78 @@ def is_own_output(path: Path) -> bool:
             or any(_OUTPUT_NAME.match(p) for p in parts))
 
 
+# fsync errors that say only that this file system cannot sync (some FUSE and network mounts)
+_CANNOT_SYNC_ERRNOS = frozenset({errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP})
+
+
+def sync_data(path: Path) -> None:
+    """Put the bytes of `path` (a file, or each file of a folder and the folder) on the disk.
+
+    Done before a final name is given: the data of a new file may reach the disk after its
+    name does, so a power cut could otherwise leave `IMG.motion.gif` zero-length or cut short.
+    One fsync per file, once it is whole."""
+    if path.is_dir():
+        for item in path.iterdir():
+            if item.is_file():
+                _fsync(item)
+        sync_folder(path)
+    else:
+        _fsync(path)
+
+
+def _fsync(path: Path) -> None:
+    # (Windows commits only a handle open for writing)
+    flags = os.O_RDONLY if os.name == "posix" else os.O_RDWR | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags)
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in _CANNOT_SYNC_ERRNOS:
+            raise
+    finally:
+        os.close(fd)
+
+
+def sync_folder(folder: Path) -> None:
+    """Put the names just given in `folder` on the disk (POSIX; elsewhere the file system
+    keeps them). Best effort: a folder that cannot be synced is no worse off than before."""
+    if os.name != "posix":
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def replace_durably(src: Path, dst: Path) -> None:
+    """os.replace(src, dst) for a file of ours (a note, a record), its data and its new name
+    on the disk before this returns: never a zero-length `dst` after a power cut."""
+    sync_data(src)
+    os.replace(src, dst)
+    sync_folder(dst.parent)
+
+
 def claim(src: Path, dst: Path) -> bool:
-    """Atomically give `src` the name `dst` unless `dst` exists. True on success."""
+    """Atomically give `src` the name `dst` unless `dst` exists. True on success.
+
+    `src`'s data is on the disk before it has the name, and the name is once it is given."""
+    sync_data(src)
     if src.is_dir():
-        return _claim_folder(src, dst)
+        claimed = _claim_folder(src, dst)
+    else:
+        claimed = _claim_file(src, dst)
+    if claimed:
+        sync_folder(dst.parent)
+    return claimed
+
+
+def _claim_file(src: Path, dst: Path) -> bool:
     try:
         os.link(src, dst)
     except FileExistsError:

@@ -12,11 +12,10 @@ name that is not such a note is left alone.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from pathlib import Path
 
-from ..place import output_stem, remove_temp, temp_path
+from ..place import output_stem, remove_temp, replace_durably, temp_path
 
 log = logging.getLogger("stillmotion.jobs")
 
@@ -51,7 +50,7 @@ def write(destination: Path, photo: Path, job_id: str, message: str) -> Path | N
     try:
         destination.mkdir(exist_ok=True)   # an `output` subfolder not made yet (no clip so far)
         tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)              # whole or not at all, as every output
+        replace_durably(tmp, path)         # whole or not at all, as every output
     except OSError as exc:
         remove_temp(tmp)
         log.warning("cannot write %s (%s): the failure is in this log only", path, exc.strerror or exc)

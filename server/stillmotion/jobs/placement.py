@@ -20,7 +20,7 @@ import json
 import os
 from pathlib import Path
 
-from ..place import PLACED_PREFIX, output_stem
+from ..place import PLACED_PREFIX, output_stem, replace_durably
 
 
 def _record_path(folder: Path, job_id: str, variant: int) -> Path:
@@ -38,7 +38,9 @@ def record(folder: Path, job_id: str, variant: int, temps: dict[str, Path]) -> N
     target = _record_path(folder, job_id, variant)
     tmp = target.with_name(target.name + ".tmp")
     tmp.write_text(json.dumps(ids), encoding="utf-8")
-    os.replace(tmp, target)
+    # On the disk before the clip gets its name: an empty record after a power cut would
+    # let the rerun render the variant again beside the clip it placed.
+    replace_durably(tmp, target)
 
 
 def recall(folder: Path, job_id: str, variant: int, stem: str) -> dict[str, Path] | None:
@@ -72,6 +74,17 @@ def recall(folder: Path, job_id: str, variant: int, stem: str) -> dict[str, Path
         if suffix is not None and _placed_name(entry.name, stem, suffix):
             found[suffix] = folder / entry.name
     return {suffix: found[suffix] for suffix in wanted} if len(found) == len(wanted) else None
+
+
+def recall_all(folder: Path, job_id: str, variants: int, stem: str) -> list[Path]:
+    """Every output this job placed (its clips and their sidecars, variant by variant) by its
+    records: what a job whose render process was killed leaves in place."""
+    placed: list[Path] = []
+    for variant in range(variants):
+        outputs = recall(folder, job_id, variant, stem)
+        if outputs is not None:
+            placed.extend(outputs.values())
+    return placed
 
 
 def _placed_name(name: str, stem: str, suffix: str) -> bool:

@@ -83,6 +83,11 @@ MAX_BUSY_KEYS = 16   # distinct (engine, model) pairs claim_next looks past befo
 # until a restart.
 FINISH_ATTEMPTS = 10
 
+# An upload folder no job refers to (the daemon killed mid-upload) is swept once nothing has
+# been written into it for this long, whatever [jobs] retention_days says: sooner, it could be
+# one still being received.
+ABANDONED_UPLOAD_S = 3600.0
+
 SCHEMA_VERSION = 1
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -697,19 +702,24 @@ class JobStore:
             self._discard_upload(job)
             if owned is not None and job.destination.resolve().parent == owned:
                 shutil.rmtree(job.destination, ignore_errors=True)
-        self._sweep_uploads(cutoff)
+        self._sweep_uploads(time.time() - ABANDONED_UPLOAD_S)
         return len(rows)
 
     def _sweep_uploads(self, cutoff: float) -> None:
-        """Upload folders no job refers to (a daemon killed mid-upload) and older than cutoff."""
+        """Upload folders no job refers to (a daemon killed mid-upload) last written before cutoff."""
         if not self.uploads_root.is_dir():
             return
         with self._connection() as conn:
             known = {r[0] for r in conn.execute("SELECT upload_dir FROM jobs WHERE upload_dir IS NOT NULL")}
         for folder in self.uploads_root.iterdir():
             with contextlib.suppress(OSError):
-                if str(folder) not in known and folder.stat().st_mtime < cutoff:
+                if str(folder) not in known and _last_written(folder) < cutoff:
                     shutil.rmtree(folder, ignore_errors=True)
+
+
+def _last_written(folder: Path) -> float:
+    """When `folder` or a file in it was last written (a file being received keeps changing)."""
+    return max([folder.stat().st_mtime, *(entry.stat().st_mtime for entry in os.scandir(folder))])
 
 
 def error_dict(exc: BaseException) -> dict[str, str]:

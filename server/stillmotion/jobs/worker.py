@@ -163,7 +163,7 @@ class Worker:
         for job in self.store.orphans():
             _remove_partial_files(job)
             if job.cancel_requested:
-                self.store.finish(job.id, job.owner, CANCELED)
+                self.store.finish(job.id, job.owner, CANCELED, outputs=_placed_before_it_died(job))
                 placement.forget(job.destination, job.id)
             elif self.store.requeue(job.id, job.owner):
                 log.info("job %s (%s): its process died while it ran; back in the queue", job.id, _photo_name(job))
@@ -259,7 +259,7 @@ class Worker:
                 store.finish(job.id, owner, CANCELED, outputs=exc.outputs)
             else:
                 _remove_partial_files(job)   # the process that was writing them is gone
-                self._fail(job, {"code": "render_crashed", "message": str(exc)})
+                self._fail(job, {"code": "render_crashed", "message": str(exc)}, _placed_before_it_died(job))
         except JobFailed as exc:
             if not self._skip_vanished_watch_photo(job):
                 self._fail(job, exc.error, exc.outputs)
@@ -367,6 +367,13 @@ def _log_failed(job: Job, why: str) -> None:
 def _photo_name(job: Job) -> str:
     """The photo as its owner knows it (an upload's original, else the file worked on)."""
     return Path(job.original_path or job.photo_path).name
+
+
+def _placed_before_it_died(job: Job) -> list[Path]:
+    """The takes a job whose process died had placed: they stay, and are listed as the kept
+    takes of a job that failed or was canceled are."""
+    spec = job.spec()
+    return placement.recall_all(job.destination, job.id, spec.request.variants, spec.stem)
 
 
 def _remove_partial_files(job: Job) -> None:

@@ -7,6 +7,7 @@ import secrets
 from pathlib import Path
 from typing import Any, Mapping
 
+from ..place import TEMP_PREFIX
 from .bmff import embed_xmp
 from .packet import MEDIA_TYPES, SEQUENCE_MEDIA_TYPE, build_packet
 from .reader import PhotoMetadata
@@ -19,8 +20,11 @@ def _new_temporary(path: Path) -> tuple[Path, int]:
     (0666 less the umask), as the clip beside it has: mkstemp's 0600, then a fixed 0644, made
     the sidecar (GPS and all) readable by everyone under `umask 077`, and not writable by the
     group that shares the folder under `umask 002`."""
+    # Beside one of the pipeline's temporaries, named after it (no second leading dot): a run
+    # killed while writing leaves it where the sweeps of that temporary find it.
+    hidden = path.name if path.name.startswith(TEMP_PREFIX) else f".{path.name}"
     for _ in range(100):
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        tmp = path.with_name(f"{hidden}.{secrets.token_hex(4)}.tmp")
         try:
             return tmp, os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_BINARY", 0), 0o666)
         except FileExistsError:

@@ -32,7 +32,7 @@ from watchdog.observers.api import ObservedWatch
 from .. import photo as photo_mod
 from ..errors import ConfigError, DamagedImageError, InputError
 from ..jobs.pipeline import JobSpec
-from ..jobs.store import CANCELED, FAILED, QUEUED, JobStore, file_digest
+from ..jobs.store import CANCELED, FAILED, QUEUED, RUNNING, JobStore, file_digest
 from ..metadata.sources import find_sidecar
 from .ledger import Ledger, idempotency_key
 from .names import has_text_name, is_hidden_folder, is_ignored, is_sidecar, printable
@@ -482,7 +482,11 @@ class Watcher:
             log.info("%s: %s as job %s%s", photo, decision.note, job_id,
                      f" (with {sidecar.name})" if sidecar else "")
         else:
-            log.info("%s: already queued as job %s", photo, job_id)
+            # The same take's job (a second watcher's, or this one's before a crash cut it off
+            # from its ledger row), which may have ended meanwhile.
+            status = submission.job.status
+            state = "queued" if status == QUEUED else "being animated" if status == RUNNING else f"taken ({status})"
+            log.info("%s: already %s as job %s", photo, state, job_id)
 
     def _check_late(self, sidecar: Path, ledger: Ledger) -> None:
         """Say so when a sidecar is written after its photo's clip was begun: the clip is made

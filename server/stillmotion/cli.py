@@ -430,8 +430,9 @@ def _add_simple(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_match)
 
     p = sub.add_parser("doctor", help="what this machine can do: Python, torch, device, codecs, engines",
-                       description="What this machine can do, in one report. Give it the --config serve runs on. Exit status: 0 ready, 2 the config "
-                                   "is broken (as serve would refuse it), 1 no H.264 encoder (MP4 clips cannot be made).")
+                       description="What this machine can do, in one report (give it the --config serve runs "
+                                   "on). Exit status: 0 ready, 2 the config is broken (as serve would refuse it), "
+                                   "1 no H.264 encoder (MP4 clips cannot be made).")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--config", type=_path, metavar="FILE", help=CONFIG_HELP)
     p.set_defaults(func=cmd_doctor)

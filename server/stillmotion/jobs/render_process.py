@@ -31,7 +31,7 @@ from ..errors import Canceled, StillmotionError, one_line
 from ..buffers import keep_freed_memory, release_freed_memory
 from ..hangup import ignore_hangup_quietly
 from ..progress import CancelToken, JobProgress
-from .pipeline import JobResult, JobSpec, run_job
+from .spec import JobResult, JobSpec
 from .priority import lower_process
 
 POLL_S = 0.1     # how often the parent looks at the cancel token while waiting
@@ -74,6 +74,10 @@ def _child_main(conn: Connection, nice: int, idle: bool) -> None:
     ignore_hangup_quietly()
     lower_process(nice, idle=idle)   # the API process keeps the CPU when both want it
     keep_freed_memory()              # fewer page faults: kernel time that also delays the API
+    # The pipeline (OpenCV, PyAV, SciPy) is imported here, niced, before the first job comes:
+    # the daemon itself only names jobs (jobs/spec.py) and never loads it.
+    from .pipeline import run_job
+
     send_lock = threading.Lock()
     token_box: list[CancelToken] = [CancelToken()]
     jobs: list[tuple[dict[str, Any], CancelToken]] = []

@@ -31,7 +31,7 @@ from watchdog.observers.api import ObservedWatch
 
 from .. import photo as photo_mod
 from ..errors import ConfigError, DamagedImageError, InputError
-from ..jobs.pipeline import JobSpec
+from ..jobs.spec import JobSpec
 from ..jobs.store import CANCELED, FAILED, QUEUED, JobStore, file_digest
 from ..metadata.sources import find_sidecar
 from .ledger import Ledger, idempotency_key

@@ -72,12 +72,13 @@ def _child_main(conn: Connection, nice: int, idle: bool) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     ignore_hangup_quietly()
-    lower_process(nice, idle=idle)   # the API process keeps the CPU when both want it
-    keep_freed_memory()              # fewer page faults: kernel time that also delays the API
-    # The pipeline (OpenCV, PyAV, SciPy) is imported here, niced, before the first job comes:
-    # the daemon itself only names jobs (jobs/spec.py) and never loads it.
+    # The pipeline (OpenCV, PyAV, SciPy) is imported here, not in the daemon, which only names
+    # jobs (jobs/spec.py); and before this process is niced: in the idle class, on a busy
+    # machine, the import took a second or more, and the first job waited for it.
     from .pipeline import run_job
 
+    lower_process(nice, idle=idle)   # the API process keeps the CPU when both want it
+    keep_freed_memory()              # fewer page faults: kernel time that also delays the API
     send_lock = threading.Lock()
     token_box: list[CancelToken] = [CancelToken()]
     jobs: list[tuple[dict[str, Any], CancelToken]] = []

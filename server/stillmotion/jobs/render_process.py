@@ -74,7 +74,7 @@ def _child_main(conn: Connection, nice: int, idle: bool) -> None:
     ignore_hangup_quietly()
     # The pipeline (OpenCV, PyAV, SciPy) is imported here, not in the daemon, which only names
     # jobs (jobs/spec.py); and before this process is niced: in the idle class, on a busy
-    # machine, the import took a second or more, and the first job waited for it.
+    # machine, the first job would wait behind a starved import.
     from .pipeline import run_job
 
     lower_process(nice, idle=idle)   # the API process keeps the CPU when both want it

@@ -85,3 +85,21 @@ def test_a_relative_stillmotion_home_is_taken_from_the_working_folder(fast_confi
     assert cli.main(["install-plugin", "--dest", str(tmp_path / "Modules")]) == 0
     record = json.loads((tmp_path / "Modules" / "stillmotion.lrplugin" / "stillmotion-install.json").read_text())
     assert record["data_dir"] == str(tmp_path / "sm-home" / "data")
+
+
+def test_the_device_report_names_the_diffusers_version_without_importing_it():
+    """Importing diffusers to read its version took ~2 s on top of torch's (it loads
+    torch._dynamo): `stillmotion doctor` took 4 s where 2 do, and the daemon's first
+    /v1/engines held its event loop longer. The version comes from the installed metadata."""
+    import subprocess
+    import sys
+    from importlib import metadata
+
+    script = ("import json, sys\n"
+              "sys.modules['torch'] = None   # (no torch: this test is about diffusers alone)\n"
+              "from stillmotion.engines import devices\n"
+              "report = devices.device_report()\n"
+              "print(json.dumps([report['diffusers'], 'diffusers' in sys.modules]))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [metadata.version("diffusers"), False]

@@ -385,3 +385,22 @@ def test_a_slow_device_says_how_long_the_rest_of_the_denoising_takes_in_plain_wo
     with caplog.at_level("WARNING"):
         reporter(None, 0, None, {})
     assert caplog.messages == [f"tiny-svd on the CPU: {per_step:.1f} s per denoising step, {said} for this clip"]
+
+
+def test_looking_for_models_in_an_empty_cache_does_not_load_the_cache_reader(tmp_path):
+    """`animate --engine auto`, `inspect` and the daemon's first job look for every registered
+    model in the Hugging Face cache; for models with no folder there (most, on most machines)
+    that imported huggingface_hub's downloader and an HTTP client stack, ~0.1 s a run, to
+    answer "not there". The answer is the same; the folder is looked for first."""
+    import subprocess
+    import sys
+
+    script = ("import json, sys\n"
+              "from stillmotion import config, engines\n"
+              "usable = [s.name for s in engines.statuses(config.load()) if s.usable]\n"
+              "print(json.dumps([usable, 'huggingface_hub.file_download' in sys.modules]))\n")
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith(("STILLMOTION", "HF_"))}
+    env.update(STILLMOTION_HOME=str(tmp_path / "home"), HF_HUB_CACHE=str(tmp_path / "hf-cache"))
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [["parallax"], False]

@@ -225,17 +225,17 @@ def test_a_watch_job_whose_photo_goes_while_it_starts_is_skipped_not_failed(tmp_
     """Moved out of the hot folder just after the job was claimed, before the renderer read
     it: skipped like a photo gone from the queue (it said 'failed: ... no such file', and the
     photo moved back was never animated)."""
-    from stillmotion.jobs import worker as worker_mod
+    from stillmotion.jobs import pipeline   # (the worker imports run_job from it when a job runs)
 
     caplog.set_level(logging.INFO, logger="stillmotion")
     photo = save_photo(tmp_path / "MOVED.jpg", skimage_photo("coffee"), (64, 48))
-    real_run_job = worker_mod.run_job
+    real_run_job = pipeline.run_job
 
     def moved_away_first(spec_, *args, **kwargs):
         spec_.photo_path.rename(tmp_path / "elsewhere.jpg")
         return real_run_job(spec_, *args, **kwargs)
 
-    monkeypatch.setattr(worker_mod, "run_job", moved_away_first)
+    monkeypatch.setattr(pipeline, "run_job", moved_away_first)
     job, ledger = taken_by_the_watcher(store, tmp_path, photo)
     with running(store, cfg, "thread"):
         skipped = finished(store, job.id, timeout=10)

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 from .. import photo as photo_mod
 from ..errors import InputError
 from ..engines import models
-from ..jobs.pipeline import JobSpec
+from ..jobs.spec import JobSpec
 from ..place import check_destination
 from ..jobs.store import JobStore, Submission, job_fingerprint
 from ..metadata.sources import parse_packet

@@ -7,6 +7,7 @@ lazily: the parallax engine and the CLI must start without it.
 
 from __future__ import annotations
 
+import importlib
 import platform
 from dataclasses import asdict, dataclass
 from typing import Any, Mapping
@@ -120,10 +121,21 @@ def device_report(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
         out["threads"] = torch.get_num_threads()
     except ImportError:
         out["torch"] = None
-    try:
-        import diffusers
-
-        out["diffusers"] = diffusers.__version__
-    except ImportError:
-        out["diffusers"] = None
+    out["diffusers"] = _installed_version("diffusers")
     return out
+
+
+def _installed_version(package: str) -> str | None:
+    """`package`'s version, read from its installed metadata: importing diffusers to read its
+    __version__ took ~2 s more than torch alone (it loads torch._dynamo), doubling `doctor`
+    and holding up the daemon's first /v1/engines. None when it is not installed."""
+    from importlib import metadata, util
+
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        pass
+    if util.find_spec(package) is None:
+        return None
+    module = importlib.import_module(package)    # (a source checkout on the path: no metadata)
+    return str(getattr(module, "__version__", "unknown"))

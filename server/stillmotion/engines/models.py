@@ -178,9 +178,16 @@ def missing_components(folder: Path) -> list[str]:
 def _hf_cache_snapshot(hf_id: str, revision: str) -> Path | None:
     """The Hugging Face cache's snapshot of `hf_id` if it is complete on disk (no network)."""
     try:
-        from huggingface_hub import try_to_load_from_cache
+        from huggingface_hub import constants
     except ImportError:
         return None
+    # No folder for the model in the cache (most machines, for most models): said without
+    # importing the cache reader, which loads an HTTP client stack (~0.1 s), before every
+    # `animate`, `inspect` and the daemon's first job, to look for 17 models that are not there.
+    if not (Path(constants.HF_HUB_CACHE) / f"models--{_slug(hf_id)}").is_dir():
+        return None
+    from huggingface_hub import try_to_load_from_cache
+
     found = try_to_load_from_cache(hf_id, "model_index.json", revision=revision)
     if not isinstance(found, str):
         return None

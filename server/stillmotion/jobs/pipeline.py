@@ -30,37 +30,9 @@ from ..video.encode import SUFFIX, EncodeSettings, check_frame_size, encode, eve
 from ..video.finish import FinishSettings, finish_clip
 from . import placement
 from .prefetch import prefetch
+from .spec import JobResult, JobSpec
 
 SIZE_SHORT_EDGE = {"1080p": 1080, "1440p": 1440, "2160p": 2160}
-
-
-@dataclass
-class JobSpec:
-    photo_path: Path                       # the pixels to animate (an upload or the original)
-    request: AnimateRequest
-    sidecar_path: Path | None = None       # an XMP sidecar sent with the photo
-    develop: dict[str, Any] | None = None  # Lightroom develop settings (plug-in JSON)
-    original_path: Path | None = None      # the result goes beside this file (default: photo_path)
-    out_dir: Path | None = None            # or into this folder
-    temp_tag: str = ""                      # marks this job's temporaries (the daemon's job id)
-
-    @property
-    def destination(self) -> Path:
-        if self.out_dir is not None:
-            return Path(self.out_dir)
-        if self.request.out_dir:
-            return Path(self.request.out_dir).expanduser()
-        return (self.original_path or self.photo_path).parent
-
-    @property
-    def stem(self) -> str:
-        return Path(self.original_path or self.photo_path).stem
-
-
-@dataclass
-class JobResult:
-    outputs: list[Path] = field(default_factory=list)   # clips and their sidecars, in order
-    info: dict[str, Any] = field(default_factory=dict)  # engine (and why), profile, seeds, prompt...
 
 
 WEB_FORMATS = ("gif", "webp")    # formats for web pages and messages: sized by [output] web_long_edge

@@ -31,7 +31,7 @@ from ..errors import Canceled, StillmotionError, one_line
 from ..buffers import keep_freed_memory, release_freed_memory
 from ..hangup import ignore_hangup_quietly
 from ..progress import CancelToken, JobProgress
-from .pipeline import JobResult, JobSpec, run_job
+from .spec import JobResult, JobSpec
 from .priority import lower_process
 
 POLL_S = 0.1     # how often the parent looks at the cancel token while waiting
@@ -72,6 +72,11 @@ def _child_main(conn: Connection, nice: int, idle: bool) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     ignore_hangup_quietly()
+    # The pipeline (OpenCV, PyAV, SciPy) is imported here, not in the daemon, which only names
+    # jobs (jobs/spec.py); and before this process is niced: in the idle class, on a busy
+    # machine, the first job would wait behind a starved import.
+    from .pipeline import run_job
+
     lower_process(nice, idle=idle)   # the API process keeps the CPU when both want it
     keep_freed_memory()              # fewer page faults: kernel time that also delays the API
     send_lock = threading.Lock()

@@ -3,7 +3,7 @@
 Python API (what the API, the watch folders and any other front end use):
 
     from stillmotion.jobs.store import JobStore
-    from stillmotion.jobs.pipeline import JobSpec
+    from stillmotion.jobs.spec import JobSpec
     from stillmotion.request import AnimateRequest
 
     store = JobStore.open()                      # <data dir>/jobs.sqlite3 (STILLMOTION_HOME honoured)
@@ -58,7 +58,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 from .. import paths
 from ..errors import InputError, StillmotionError
 from ..request import AnimateRequest
-from .pipeline import JobSpec
+from .spec import JobSpec
 
 if TYPE_CHECKING:
     import psutil

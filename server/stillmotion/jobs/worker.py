@@ -55,7 +55,7 @@ from ..errors import Canceled, StillmotionError
 from ..place import remove_temp, stale_temps
 from ..progress import CancelToken, JobProgress
 from . import failure_note, placement
-from .pipeline import JobResult, run_job
+from .spec import JobResult
 from .priority import lower_thread
 from .render_process import JobFailed, RenderCrashed, RenderProcess, job_error
 from .store import CANCELED, DONE, FAILED, TERMINAL, Job, JobStore, Unrunnable, process_identity
@@ -333,6 +333,8 @@ class Worker:
     def _execute(self, job: Job, token: CancelToken,
                  on_update: Callable[[str, float, float | None], None]) -> JobResult:
         if self.isolation == "thread":
+            from .pipeline import run_job   # (the render process imports it there, not here)
+
             self._lower_priority()
             return run_job(job.spec(), self.config, progress=JobProgress(on_update), cancel=token)
         with self._lock:

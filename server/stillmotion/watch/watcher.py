@@ -31,13 +31,8 @@ from watchdog.observers.api import ObservedWatch
 
 from .. import photo as photo_mod
 from ..errors import ConfigError, DamagedImageError, InputError
-<<<<<<< HEAD
-from ..jobs.pipeline import JobSpec
-from ..jobs.store import CANCELED, FAILED, QUEUED, RUNNING, JobStore, file_digest
-=======
 from ..jobs.spec import JobSpec
-from ..jobs.store import CANCELED, FAILED, QUEUED, JobStore, file_digest
->>>>>>> qa21-latency
+from ..jobs.store import CANCELED, FAILED, QUEUED, RUNNING, JobStore, file_digest
 from ..metadata.sources import find_sidecar
 from .ledger import Ledger, idempotency_key
 from .names import has_text_name, is_hidden_folder, is_ignored, is_sidecar, printable

@@ -8,7 +8,7 @@ size by default, [output] web_long_edge: see jobs.pipeline).
 
   mp4  H.264 yuv420p (or HEVC, tagged hvc1 for Apple players), CRF/preset from config
   mov  ProRes 422 HQ, 10-bit yuv422p10le
-  gif  palette from the first frame (stable over time)
+  gif  palette from the first frame (stable over time), maximum coverage, Floyd-Steinberg
   webp animated, lossy q=90 (libwebp), sRGB ICC embedded
   tiff a folder of 16-bit RGB TIFFs (frame_000001.tif, ...), sRGB ICC embedded
 """
@@ -363,6 +363,28 @@ def gif_delays_cs(fps: float):
         yield delay
 
 
+GIF_PALETTE_LONG_EDGE = 640   # the first frame is shrunk to this for its palette (see _gif_palette)
+
+
+def _gif_palette(frame: np.ndarray) -> Image.Image:
+    """The clip's 255 colours, chosen from its first frame by maximum coverage.
+
+    Pillow's median cut splits the colours by how many pixels have them, so a photo's few most
+    saturated ones were left out of the palette, and no dithering can reach a colour outside it:
+    a yellow helmet (Kodak's kodim05) came out mustard, 70 levels off over whole areas, the
+    astronaut's flag 27. Maximum coverage keeps them (3-10x closer, measured through a blur as
+    the eye sees dither) and does as well on smooth skies. Its time grows faster than the
+    number of colours (9 s for a 1920-wide JPEG, 0.4 s at 640), so a larger frame is shrunk
+    first: its colours are the same ones.
+    """
+    height, width = frame.shape[:2]
+    scale = GIF_PALETTE_LONG_EDGE / max(width, height)
+    if scale < 1:
+        frame = cv2.resize(frame, (max(1, round(width * scale)), max(1, round(height * scale))),
+                           interpolation=cv2.INTER_AREA)
+    return Image.fromarray(to_uint8(frame), "RGB").quantize(colors=255, method=Image.Quantize.MAXCOVERAGE)
+
+
 class _GifWriter:
     """GIF through Pillow's encoder, frame by frame into the file (its `save_all` would hold
     every frame to the end; the bytes are the same, measured: identical pixels). One palette
@@ -379,7 +401,7 @@ class _GifWriter:
     def write(self, frame: np.ndarray) -> None:
         image = Image.fromarray(to_uint8(frame), "RGB")
         if self._palette is None:
-            self._palette = image.quantize(colors=255, method=Image.Quantize.MEDIANCUT)
+            self._palette = _gif_palette(frame)
         frame_image = image.quantize(palette=self._palette, dither=Image.Dither.FLOYDSTEINBERG)
         params = dict(self.params, duration=10 * next(self._delays))   # Pillow counts in ms
         if self.count == 0:   # the header: screen size, the global palette, loop forever

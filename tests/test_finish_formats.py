@@ -90,6 +90,21 @@ def test_prores_levels_are_bt709_limited_range(tmp_path: Path, rgb: tuple, ycbcr
     assert tuple(int(np.median(plane)) for plane in planes) == ycbcr
 
 
+def test_an_h264_sky_is_as_smooth_and_as_blue_as_8_bits_allow(tmp_path: Path) -> None:
+    """A smooth 16-bit sky gradient in an MP4 keeps its colour and shows no steps beyond 8-bit
+    4:2:0's own: swscale's Y'CbCr from RGB rounded to 8 bits truncated its chroma, so the sky
+    came back up to 1/255 less blue on average and 2.5-2.8/255 off in bands."""
+    rows = np.linspace(0.0, 0.04, 96, dtype=np.float32)[:, None, None]
+    sky = np.broadcast_to(np.array([0.35, 0.55, 0.80], np.float32) + rows * np.array([1, 1, 0.8], np.float32),
+                          (96, 160, 3)).copy()
+    path = tmp_path / "sky.mp4"
+    encode(iter([sky] * 3), path, width=160, height=96, fps=24.0, settings=EncodeSettings(fmt="mp4"))
+    error = (next(read_frames(path)) - sky) * 255
+    assert np.abs(error).max() < 2.0
+    assert np.abs(error.mean(axis=(0, 1))).max() < 0.4, error.mean(axis=(0, 1))
+    assert np.abs(cv2.GaussianBlur(error, (0, 0), 4)[8:-8, 8:-8]).max() < 1.2   # bands as the eye sees them
+
+
 def test_the_best_crf_the_config_takes_is_still_a_high_profile_h264(frames: list[np.ndarray], tmp_path: Path) -> None:
     """crf 0 was lossless H.264, High 4:4:4 Predictive, which QuickTime, Safari and phones refuse."""
     path = tmp_path / "best.mp4"
@@ -177,7 +192,7 @@ def test_gif_written_frame_by_frame_is_pillows_gif(frames: list[np.ndarray], tmp
     path = tmp_path / "clip.gif"
     assert write(frames, path, "gif") == N
     images = [Image.fromarray((np.clip(f, 0, 1) * 255 + 0.5).astype(np.uint8)) for f in frames]
-    palette = images[0].quantize(colors=255, method=Image.Quantize.MEDIANCUT)
+    palette = images[0].quantize(colors=255, method=Image.Quantize.MAXCOVERAGE)
     quantized = [im.quantize(palette=palette, dither=Image.Dither.FLOYDSTEINBERG) for im in images]
     reference = tmp_path / "reference.gif"
     quantized[0].save(reference, save_all=True, append_images=quantized[1:], duration=42, loop=0,
@@ -195,6 +210,18 @@ def test_gif_written_frame_by_frame_is_pillows_gif(frames: list[np.ndarray], tmp
     ours, theirs = shown(path), shown(reference)
     assert len(ours) == len(theirs) == N
     assert all(np.array_equal(a, b) for a, b in zip(ours, theirs))
+
+
+def test_a_gif_keeps_the_photos_saturated_colours(tmp_path: Path) -> None:
+    """Seen through a blur (as the eye sees dither), the GIF has the photo's colours: median cut
+    left the most saturated out of the palette, the astronaut's flag and badge 27 levels off."""
+    photo = cv2.resize(skimage_photo("astronaut"), (160, 160), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+    path = tmp_path / "clip.gif"
+    encode(iter([photo] * 2), path, width=160, height=160, fps=12.0, settings=EncodeSettings(fmt="gif"))
+    with Image.open(path) as image:
+        shown = np.asarray(image.convert("RGB"), np.float32) / 255
+    seen = cv2.GaussianBlur((shown - photo) * 255, (0, 0), 3)
+    assert np.abs(seen).max() < 8 and np.sqrt(np.mean(seen ** 2)) < 1
 
 
 @pytest.mark.parametrize("fps", [12, 15, 24, 25, 30])

@@ -146,21 +146,34 @@ def _allow_pixels(max_megapixels: float) -> None:
         Image.MAX_IMAGE_PIXELS = wanted
 
 
+def file_kind(path: Path) -> str:
+    """What `path` names, links followed: "file" (a regular one), "folder", "missing" or
+    "other" (a device, a pipe). Any other OSError (a folder this account may not search, a
+    name longer than the file system allows) is raised for the caller to word."""
+    try:
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return "missing"
+    if stat.S_ISDIR(mode):
+        return "folder"
+    return "file" if stat.S_ISREG(mode) else "other"
+
+
 def check_is_file(path: Path, what: str = "photo") -> None:
     """An InputError unless `path` is a regular file (or a link to one): a folder, a missing
     name, a device or pipe (/dev/null) and a photo in a folder this account may not open
     each get their own line. `what` the file should be: "photo", "video clip"."""
     try:
-        st = path.stat()
-    except (FileNotFoundError, NotADirectoryError):
-        raise InputError(f"{path}: no such file") from None
+        kind = file_kind(path)
     except OSError as exc:   # (a folder without search permission: another account's, a locked share)
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if stat.S_ISDIR(st.st_mode):
+    if kind == "missing":
+        raise InputError(f"{path}: no such file")
+    if kind == "folder":
         hint = (f" (name the photos in it, e.g. {path / '*.jpg'}, or watch it: stillmotion watch)"
                 if what == "photo" else "")
         raise InputError(f"{path}: a folder, not a {what}{hint}")
-    if not stat.S_ISREG(st.st_mode):
+    if kind == "other":
         raise InputError(f"{path}: not a regular file, not a {what}")
 
 

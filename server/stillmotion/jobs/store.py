@@ -56,7 +56,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from .. import paths
-from ..errors import InputError, StillmotionError
+from ..errors import InputError, StillmotionError, one_line
 from ..request import AnimateRequest
 from .pipeline import JobSpec
 
@@ -724,6 +724,4 @@ def _last_written(folder: Path) -> float:
 
 def error_dict(exc: BaseException) -> dict[str, str]:
     """{"code", "message"} for a job record or an HTTP error body: one readable line."""
-    text = str(exc).strip()
-    message = text.splitlines()[0] if text else type(exc).__name__
-    return {"code": getattr(exc, "code", "internal"), "message": message}
+    return {"code": getattr(exc, "code", "internal"), "message": one_line(exc)}

@@ -3,7 +3,8 @@
 Everything downstream works on `Photo.pixels`: float32 (H, W, 3) sRGB in [0, 1].
 8-bit files (and CMYK ones, read at 8 bits) go through littleCMS directly, from the
 profile's own colour space (RGB, grey or CMYK); 16-bit PNG/TIFF keep their precision
-(decoded by OpenCV, converted through a littleCMS-sampled LUT, or curve for grey, in bands).
+(decoded by OpenCV, converted in float for matrix/TRC profiles, else through a
+littleCMS-sampled LUT, or curve for grey, in bands).
 """
 
 from __future__ import annotations
@@ -381,7 +382,7 @@ def _is_high_bit(image: Image.Image) -> bool:
     bits = image.info.get("bits") or getattr(image, "bits", 8)
     if image.format == "TIFF":
         try:
-            bits = max(image.tag_v2.get(258, (8,)))
+            bits = max(image.tag_v2.get(_BITS_PER_SAMPLE, (8,)))
         except (TypeError, ValueError):
             pass
     if image.format == "PNG":
@@ -523,7 +524,7 @@ def _is_transparent(image: Image.Image) -> bool:
 
 
 def resize(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
-    """High-quality resize of float sRGB pixels (Lanczos on each channel in float)."""
+    """High-quality resize of float sRGB pixels, in float: area averaging down, Lanczos up."""
     if pixels.shape[1] == width and pixels.shape[0] == height:
         return pixels
     import cv2

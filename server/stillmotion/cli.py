@@ -1,4 +1,6 @@
-"""Command line: argument parsing only; each command calls into the modules.
+"""Command line: argument parsing, and what a terminal and a script see of each command (the
+`animate` batch loop and its tally, the progress bar, stdout/stderr, stop signals, exit status);
+the work itself is in the modules each command calls.
 
 Exit status: 0 ok, 1 a job failed, 2 bad input (one readable line on stderr); 130 after Ctrl-C,
 128 + N after signal N (SIGTERM, SIGHUP), 141 when the reader of stdout has gone.
@@ -29,7 +31,7 @@ class _Parser(argparse.ArgumentParser):
     """An option error is one line, naming --help, not argparse's full usage first (15 lines
     for `animate`, with the error at the bottom). Sub-command parsers are of this class too."""
 
-    def error(self, message: str) -> "NoReturn":
+    def error(self, message: str) -> NoReturn:
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}; see `{self.prog} --help`\n")
 
 
@@ -47,7 +49,7 @@ class _CommandParser(_Parser):
             self.error(f"unrecognized arguments: {' '.join(extras)}")
         return namespace, extras
 
-    def error(self, message: str) -> "NoReturn":
+    def error(self, message: str) -> NoReturn:
         # A photo named `-x.jpg` (`stillmotion animate "$f"` in a loop) is read as an option:
         # "the following arguments are required: PHOTO" did not say why.
         dashed = next((a for a in self._given if a.startswith("-") and os.path.isfile(a)), None)

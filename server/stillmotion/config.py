@@ -109,10 +109,7 @@ def _merge(base: dict, override: Mapping, source: str, prefix: tuple[str, ...] =
         where = ".".join(prefix + (key,))
         if prefix + (key,) in _OPEN_TABLES or prefix in _OPEN_TABLES:
             # Merged entry by entry, so a user file adds a model without dropping the built-in ones.
-            if isinstance(base.get(key), dict) and isinstance(value, Mapping):
-                _merge_open(base[key], value)
-            else:
-                base[key] = copy.deepcopy(value)
+            _merge_open(base, {key: value})
             if origins is not None:
                 origins[prefix + (key,)] = source
             continue

@@ -3,7 +3,8 @@
 Everything downstream works on `Photo.pixels`: float32 (H, W, 3) sRGB in [0, 1].
 8-bit files (and CMYK ones, read at 8 bits) go through littleCMS directly, from the
 profile's own colour space (RGB, grey or CMYK); 16-bit PNG/TIFF keep their precision
-(decoded by OpenCV, converted through a littleCMS-sampled LUT, or curve for grey, in bands).
+(decoded by OpenCV, converted in float for matrix/TRC profiles, else through a
+littleCMS-sampled LUT, or curve for grey, in bands).
 """
 
 from __future__ import annotations
@@ -146,21 +147,34 @@ def _allow_pixels(max_megapixels: float) -> None:
         Image.MAX_IMAGE_PIXELS = wanted
 
 
+def file_kind(path: Path) -> str:
+    """What `path` names, links followed: "file" (a regular one), "folder", "missing" or
+    "other" (a device, a pipe). Any other OSError (a folder this account may not search, a
+    name longer than the file system allows) is raised for the caller to word."""
+    try:
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return "missing"
+    if stat.S_ISDIR(mode):
+        return "folder"
+    return "file" if stat.S_ISREG(mode) else "other"
+
+
 def check_is_file(path: Path, what: str = "photo") -> None:
     """An InputError unless `path` is a regular file (or a link to one): a folder, a missing
     name, a device or pipe (/dev/null) and a photo in a folder this account may not open
     each get their own line. `what` the file should be: "photo", "video clip"."""
     try:
-        st = path.stat()
-    except (FileNotFoundError, NotADirectoryError):
-        raise InputError(f"{path}: no such file") from None
+        kind = file_kind(path)
     except OSError as exc:   # (a folder without search permission: another account's, a locked share)
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if stat.S_ISDIR(st.st_mode):
+    if kind == "missing":
+        raise InputError(f"{path}: no such file")
+    if kind == "folder":
         hint = (f" (name the photos in it, e.g. {path / '*.jpg'}, or watch it: stillmotion watch)"
                 if what == "photo" else "")
         raise InputError(f"{path}: a folder, not a {what}{hint}")
-    if not stat.S_ISREG(st.st_mode):
+    if kind == "other":
         raise InputError(f"{path}: not a regular file, not a {what}")
 
 
@@ -368,7 +382,7 @@ def _is_high_bit(image: Image.Image) -> bool:
     bits = image.info.get("bits") or getattr(image, "bits", 8)
     if image.format == "TIFF":
         try:
-            bits = max(image.tag_v2.get(258, (8,)))
+            bits = max(image.tag_v2.get(_BITS_PER_SAMPLE, (8,)))
         except (TypeError, ValueError):
             pass
     if image.format == "PNG":
@@ -510,7 +524,7 @@ def _is_transparent(image: Image.Image) -> bool:
 
 
 def resize(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
-    """High-quality resize of float sRGB pixels (Lanczos on each channel in float)."""
+    """High-quality resize of float sRGB pixels, in float: area averaging down, Lanczos up."""
     if pixels.shape[1] == width and pixels.shape[0] == height:
         return pixels
     import cv2

@@ -20,7 +20,6 @@ CHOICES = ("auto",) + NAMES
 class Profile:
     name: str
     duration: float            # default clip length, seconds
-    duration_range: tuple[float, float]
     motion: float              # default motion intensity 0..1
     camera: str                # default camera move
     style_consistency: float
@@ -35,25 +34,25 @@ _NEGATIVE = ("flicker, colour shift, warping, morphing, distorted faces, extra l
 
 PROFILES: dict[str, Profile] = {
     "portrait": Profile(
-        "portrait", 2.5, (2.0, 3.0), 0.35, "push-in", 0.85,
+        "portrait", 2.5, 0.35, "push-in", 0.85,
         "the person breathes and blinks, hair moves in the air",
         _NEGATIVE + ", exaggerated expressions, talking, head turning"),
     "action": Profile(
-        "action", 4.0, (3.0, 5.0), 0.8, "push-in", 0.75,
+        "action", 4.0, 0.8, "push-in", 0.75,
         "the movement in the photo continues naturally to its completion",
         _NEGATIVE + ", frozen subject, reversed motion"),
     "environmental": Profile(
-        "environmental", 6.0, (4.0, 8.0), 0.6, "pan-right", 0.8,
+        "environmental", 6.0, 0.6, "pan-right", 0.8,
         "wind moves through the scene, water flows and clouds drift",
         _NEGATIVE + ", sudden camera shake, fast motion"),
     "still-life": Profile(
-        "still-life", 1.5, (1.0, 2.0), 0.15, "none", 0.9,
+        "still-life", 1.5, 0.15, "none", 0.9,
         "light and shadow shift over the objects",
         _NEGATIVE + ", objects moving, camera shake"),
 }
 
 # Used when no profile applies (profile detection unavailable): the issue's defaults.
-GENERIC = Profile("generic", 3.0, (1.0, 10.0), 0.6, "none", 0.8,
+GENERIC = Profile("generic", 3.0, 0.6, "none", 0.8,
                   "the scene comes to life with natural motion", _NEGATIVE)
 
 

@@ -23,7 +23,6 @@ from ..request import AnimateRequest
 from . import targets
 from .forms import Form
 
-JOB_FILE_FIELDS = ("image", "xmp")
 JOB_TEXT_FIELDS = frozenset({"image_path", "develop", "original_path", "settings", "priority"})
 
 

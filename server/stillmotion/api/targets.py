@@ -12,11 +12,12 @@ Rules (the daemon writes files, so a path is a capability):
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 from typing import Iterable
 
 from ..errors import InputError
-from ..photo import CAMERA_RAW_SUFFIXES, PHOTO_SUFFIXES, raw_refusal
+from ..photo import CAMERA_RAW_SUFFIXES, PHOTO_SUFFIXES, file_kind, raw_refusal
 
 # An original in Lightroom is often a raw file (or another format it renders); the daemon
 # gets a rendered copy to animate.
@@ -45,27 +46,28 @@ def local_path(raw: str, field: str, base: Path | None = None) -> Path:
     return path
 
 
-def _is_folder(path: Path) -> bool:
-    try:
-        return path.is_dir()
-    except OSError:         # (a name longer than the file system allows: refused below)
-        return False
-
-
 def existing_image(raw: str, field: str, suffixes: Iterable[str] = PHOTO_SUFFIXES) -> Path:
     """An existing image file named by the client; symlinks may not leave its folder."""
     allowed = frozenset(suffixes)
     path = local_path(raw, field)
-    if _is_folder(path):      # (a script handing over a shoot's folder: one job per photo)
+    try:
+        kind: str | OSError = file_kind(path)
+    except OSError as exc:    # (a name longer than the file system allows: said after the suffix)
+        kind = exc
+    if kind == "folder":      # (a script handing over a shoot's folder: one job per photo)
         raise InputError(f"{field} is a folder, not a photo: {path}; submit each photo in it as its own job")
     if path.suffix.lower() not in allowed:
         if path.suffix.lower() in CAMERA_RAW_SUFFIXES:
             raise InputError(f"{field}: {raw_refusal(path)}")
         raise InputError(f"{field} is not an image file ({path.name}); expected one of "
                          f"{', '.join(sorted(allowed))}")
+    # (a symlink loop: "no such file", as pathlib's is_file said it here before)
+    if isinstance(kind, OSError) and kind.errno != errno.ELOOP:
+        raise InputError(f"{field}: cannot use {path} ({kind.strerror or kind})")
+    if kind != "file":
+        why = "not a regular file (a device or a pipe)" if kind == "other" else "no such file"
+        raise InputError(f"{field}: {why}: {path}")
     try:
-        if not path.is_file():
-            raise InputError(f"{field}: {_not_a_file(path)}: {path}")
         real, folder = path.resolve(), path.parent.resolve()
     except OSError as exc:          # e.g. a name longer than the file system allows
         raise InputError(f"{field}: cannot use {path} ({exc.strerror or exc})") from None
@@ -74,12 +76,6 @@ def existing_image(raw: str, field: str, suffixes: Iterable[str] = PHOTO_SUFFIXE
     if real.suffix.lower() not in allowed:
         raise InputError(f"{field} does not point to an image file: {path}")
     return path
-
-
-def _not_a_file(path: Path) -> str:
-    """Why a path that is not a regular file (nor a folder: said first) cannot be read as one
-    (os.stat follows links)."""
-    return "not a regular file (a device or a pipe)" if path.exists() else "no such file"
 
 
 def destination(original: Path | None, out_dir: str | None, allowed_dirs: Iterable[str | Path]) -> Path | None:

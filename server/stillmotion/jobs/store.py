@@ -56,7 +56,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from .. import paths
-from ..errors import InputError, StillmotionError
+from ..errors import InputError, StillmotionError, one_line
 from ..request import AnimateRequest
 from .spec import JobSpec
 
@@ -125,6 +125,17 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE INDEX IF NOT EXISTS jobs_queue ON jobs(status, priority, seq);
 CREATE INDEX IF NOT EXISTS jobs_fingerprint ON jobs(fingerprint, status);
 """
+
+
+# What claiming a queued job sets (status, owner, device, started, engine, engine_reason):
+# `claim` and `claim_next` each add the WHERE that picks their job.
+_CLAIM = ("UPDATE jobs SET status = ?, owner = ?, device = ?, started = ?, attempts = attempts + 1,"
+          " stage = 'prepare', progress = 0, eta = NULL, engine = ?, engine_reason = ?")
+
+
+def _running_on(conn: sqlite3.Connection, device: str) -> int:
+    """How many jobs `device` runs now, across every process sharing the store."""
+    return conn.execute("SELECT COUNT(*) FROM jobs WHERE status = ? AND device = ?", (RUNNING, device)).fetchone()[0]
 
 
 class IdempotencyConflict(InputError):
@@ -544,15 +555,11 @@ class JobStore:
         if self.running_on(device) >= per_device:      # cheap read first: no write lock when busy
             return None
         with self._write() as conn:
-            busy = conn.execute("SELECT COUNT(*) FROM jobs WHERE status = ? AND device = ?",
-                                (RUNNING, device)).fetchone()[0]
+            busy = _running_on(conn, device)
             if busy >= per_device:
                 return None
-            cur = conn.execute(
-                "UPDATE jobs SET status = ?, owner = ?, device = ?, started = ?, attempts = attempts + 1,"
-                " stage = 'prepare', progress = 0, eta = NULL, engine = ?, engine_reason = ?"
-                " WHERE id = ? AND status = ?",
-                (RUNNING, owner, device, time.time(), engine, engine_reason, job_id, QUEUED))
+            cur = conn.execute(_CLAIM + " WHERE id = ? AND status = ?",
+                               (RUNNING, owner, device, time.time(), engine, engine_reason, job_id, QUEUED))
             if cur.rowcount != 1:
                 return None
             row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
@@ -590,25 +597,20 @@ class JobStore:
                     name, why, device = engine_of(job)
                 except StillmotionError as exc:
                     raise Unrunnable(job, exc) from exc
-                busy = conn.execute("SELECT COUNT(*) FROM jobs WHERE status = ? AND device = ?",
-                                    (RUNNING, device)).fetchone()[0]
+                busy = _running_on(conn, device)
                 if busy < per_device:
                     break
                 busy_keys.append((job.request.get("engine", "auto"), job.request.get("model")))
             else:
                 return None
-            conn.execute(
-                "UPDATE jobs SET status = ?, owner = ?, device = ?, started = ?, attempts = attempts + 1,"
-                " stage = 'prepare', progress = 0, eta = NULL, engine = ?, engine_reason = ?"
-                " WHERE seq = ?", (RUNNING, owner, device, time.time(), name, why, row["seq"]))
+            conn.execute(_CLAIM + " WHERE seq = ?", (RUNNING, owner, device, time.time(), name, why, row["seq"]))
             row = conn.execute("SELECT * FROM jobs WHERE seq = ?", (row["seq"],)).fetchone()
         self._changed(job.id)
         return _row_to_job(row)
 
     def running_on(self, device: str) -> int:
         with self._connection() as conn:
-            return conn.execute("SELECT COUNT(*) FROM jobs WHERE status = ? AND device = ?",
-                                (RUNNING, device)).fetchone()[0]
+            return _running_on(conn, device)
 
     def report_progress(self, job_id: str, owner: str, stage: str, progress: float, eta: float | None) -> None:
         with self._write() as conn:
@@ -724,6 +726,4 @@ def _last_written(folder: Path) -> float:
 
 def error_dict(exc: BaseException) -> dict[str, str]:
     """{"code", "message"} for a job record or an HTTP error body: one readable line."""
-    text = str(exc).strip()
-    message = text.splitlines()[0] if text else type(exc).__name__
-    return {"code": getattr(exc, "code", "internal"), "message": message}
+    return {"code": getattr(exc, "code", "internal"), "message": one_line(exc)}

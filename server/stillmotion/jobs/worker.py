@@ -133,9 +133,6 @@ class Worker:
             renderer.close()
         self.store.remove_listener(self._on_change)
 
-    def wake(self) -> None:
-        self._wake.set()
-
     @property
     def busy(self) -> int:
         with self._lock:

@@ -1,10 +1,12 @@
 """Encode streamed float sRGB frames with PyAV, colour-tagged and colour-correct.
 
 Video formats carry BT.709 primaries/transfer/matrix, limited range, and the
-RGB->Y'CbCr conversion is done with the BT.709 matrix explicitly (swscale's
-default is BT.601, which shifts colours in a file tagged 709). Frames are
-written as they arrive: the encoder never holds the clip (GIF and WebP come at web
-size by default, [output] web_long_edge: see jobs.pipeline).
+RGB->Y'CbCr conversion uses the BT.709 matrix explicitly (swscale's default is
+BT.601, which shifts colours in a file tagged 709): swscale is told it for 8-bit
+H.264/HEVC; for 10-bit ProRes it is applied here and swscale only subsamples the
+chroma (_AVWriter.write says why). Frames are written as they arrive: the encoder
+never holds the clip (GIF and WebP come at web size by default, [output] web_long_edge:
+see jobs.pipeline).
 
   mp4  H.264 yuv420p (or HEVC, tagged hvc1 for Apple players), CRF/preset from config
   mov  ProRes 422 HQ, 10-bit yuv422p10le
@@ -21,7 +23,7 @@ import time
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 import av
 import cv2
@@ -381,7 +383,7 @@ def _add_icc_to_webp(path: Path, profile: bytes, width: int, height: int) -> Non
 GIF_MIN_DELAY_CS = 2   # browsers show a shorter GIF frame delay as 100 ms
 
 
-def gif_delays_cs(fps: float):
+def gif_delays_cs(fps: float) -> Iterator[int]:
     """Each frame's GIF delay in whole centiseconds (all a GIF can store), spread so that the
     running total stays on k*100/fps: at 30 fps 3, 4, 3, 3, 4, 3, ... (a flat 3 cs would play
     a 2 s clip in 1.8 s). Never under GIF_MIN_DELAY_CS."""

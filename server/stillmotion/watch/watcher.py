@@ -398,7 +398,7 @@ class Watcher:
             self._track(path)
 
     def _walk(self, directory: Path) -> Iterator[Path]:
-        folder = self._owner(directory / "x")
+        folder = self._owner(directory / "x")   # the watched folder that owns files right in `directory`
         if folder is None:
             return
         try:

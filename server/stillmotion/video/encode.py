@@ -2,9 +2,10 @@
 
 Video formats carry BT.709 primaries/transfer/matrix, limited range, and the
 RGB->Y'CbCr conversion uses the BT.709 matrix explicitly (swscale's default is
-BT.601, which shifts colours in a file tagged 709): swscale is told it for 8-bit
-H.264/HEVC; for 10-bit ProRes it is applied here and swscale only subsamples the
-chroma (_AVWriter.write says why). Frames are written as they arrive: the encoder
+BT.601, which shifts colours in a file tagged 709), applied here in both cases: for
+8-bit H.264/HEVC from the float frame, each sample rounded once (_YCbCr420); for
+10-bit ProRes on 16-bit RGB, swscale only subsampling the chroma (_AVWriter.write
+says why). Frames are written as they arrive: the encoder
 never holds the clip (GIF and WebP come at web size by default, [output] web_long_edge:
 see jobs.pipeline).
 

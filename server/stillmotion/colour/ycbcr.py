@@ -1,4 +1,5 @@
-"""Exact Y'CbCr -> RGB for decoded video frames (BT.709 / BT.601 / BT.2020, limited or full range).
+"""Y'CbCr and RGB: the matrix clips are encoded with, and exact Y'CbCr -> RGB for decoded video
+frames (BT.709 / BT.601 / BT.2020, limited or full range).
 
 libswscale, as PyAV 18 ships it, decodes Y'CbCr to RGB about 1.5/255 too dark
 (2.5/255 into 16-bit RGB), even for flat colours. The decoded MP4 must match its
@@ -21,6 +22,16 @@ PLANAR = {
     "yuvj420p": (8, True), "yuvj422p": (8, True), "yuvj444p": (8, True),
     "yuv420p10le": (10, False), "yuv422p10le": (10, False), "yuv444p10le": (10, False),
 }
+
+
+def rgb_to_ycbcr_matrix(matrix: str = "itu709") -> np.ndarray:
+    """The R'G'B' -> Y', Cb, Cr matrix (rows; float32) of a named matrix: the inverse of what
+    `frame_to_rgb` decodes with (Y' in 0..1, Cb and Cr in -0.5..0.5)."""
+    kr, kb = COEFFICIENTS[matrix]
+    kg = 1.0 - kr - kb
+    return np.array([[kr, kg, kb],
+                     [-kr / (2 - 2 * kb), -kg / (2 - 2 * kb), 0.5],
+                     [0.5, -kg / (2 - 2 * kr), -kb / (2 - 2 * kr)]], np.float32)
 
 
 def _plane(plane, dtype: np.dtype) -> np.ndarray:

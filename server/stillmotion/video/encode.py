@@ -185,16 +185,8 @@ class _Muxing:
             pass
 
 
-def _rgb_to_ycbcr(kr: float, kb: float) -> np.ndarray:
-    """The R'G'B' -> Y', Cb, Cr matrix (rows) for the luma coefficients Kr, Kb."""
-    kg = 1.0 - kr - kb
-    return np.array([[kr, kg, kb],
-                     [-kr / (2 - 2 * kb), -kg / (2 - 2 * kb), 0.5],
-                     [0.5, -kg / (2 - 2 * kr), -kb / (2 - 2 * kr)]], np.float32)
-
-
 # BT.709 to limited range at 16 bits: Y' 16..235, Cb and Cr 16..240 around 128, times 256.
-_TO_LIMITED16 = _rgb_to_ycbcr(*ycbcr.COEFFICIENTS["itu709"]).T * np.array([219, 224, 224], np.float32) * 256
+_TO_LIMITED16 = ycbcr.rgb_to_ycbcr_matrix("itu709").T * np.array([219, 224, 224], np.float32) * 256
 _LIMITED16_OFFSET = np.array([16, 128, 128], np.float32) * 256 + 0.5   # + 0.5: rounds as it truncates
 
 

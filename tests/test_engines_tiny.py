@@ -385,6 +385,71 @@ def test_daemon_job_with_svd_tiny_model(home, tmp_path):
     assert (folder / "IMG_0100.motion.xmp").is_file()
 
 
+# `stillmotion serve`, with the modules it imported written down as it exits.
+_SERVE_AND_SAY_IF_TORCH = """
+import atexit, sys
+atexit.register(lambda: open(sys.argv[1], "w").write(" ".join(m for m in ("torch", "diffusers") if m in sys.modules)))
+from stillmotion.cli import main
+sys.exit(main(["serve", "--port", sys.argv[2]]))
+"""
+
+
+def test_the_daemon_never_imports_torch_its_probe_and_render_processes_do(home, tmp_path):
+    """Importing torch (1-2 s, mostly holding the GIL, even in an executor thread) stalled the
+    daemon's event loop for up to a second, on its first /v1/engines and its first engine
+    choice with a model installed: the plug-in's progress polls waited. The device is probed in
+    a child process now, and the job renders in the render process, as before."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import torch
+
+    from stillmotion.api.client import DaemonClient
+    from test_api import wait_done
+    from test_api_crash import free_port
+
+    (home / "config.toml").write_text('[output]\nlong_edge = 320\npreset = "ultrafast"\n'
+                                      '[engines]\nsteps = 2\nauto_on_cpu = true\n'
+                                      '[jobs]\nrender_nice = 0\nrender_idle = false\n'
+                                      + registry_toml(("ltx",)), encoding="utf-8")
+    photo = save_photo(tmp_path / "IMG_0200.jpg", skimage_photo("chelsea"), (96, 64), quality=95)
+    port, said = free_port(), tmp_path / "modules.txt"
+    daemon = subprocess.Popen([sys.executable, "-c", _SERVE_AND_SAY_IF_TORCH, str(said), str(port)],
+                              env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert "daemon on http" in daemon.stdout.readline()
+        token = (home / "data" / "token").read_text().strip()
+        with DaemonClient(f"http://127.0.0.1:{port}", token, timeout=120) as client:
+            report = client.request("GET", "/v1/engines").raise_for_error()
+            ltx = next(e for e in report["engines"] if e["name"] == "ltx")
+            assert ltx["usable"] and ltx["device"] == "cpu", ltx
+            assert report["device"]["torch"] == str(torch.__version__) and report["device"]["threads"] >= 1
+            assert next(m for m in report["models"] if m["name"] == "tiny-ltx")["usable"]
+            job = client.submit(image_path=photo, settings={"duration": 1, "seed": 5})    # engine: auto
+            done = wait_done(client, job["id"], timeout=120)
+        assert done["status"] == "done" and done["engine"] == "ltx", done
+    finally:
+        daemon.send_signal(signal.SIGINT)
+        out = daemon.communicate(timeout=60)[0]
+    assert daemon.returncode == 0, out
+    assert said.read_text() == ""        # neither torch nor diffusers in the daemon's process
+
+
+def test_a_device_probe_that_dies_is_reported_as_a_cpu_saying_so(monkeypatch):
+    """A torch that crashes on import (a broken CUDA install) now crashes the probe's process,
+    not the daemon: the device is reported, with why."""
+    import sys
+
+    from stillmotion.engines import devices
+
+    monkeypatch.setattr(devices, "_send_probe", sys.exit)     # (called with two arguments: exits with 1)
+    facts = devices._probe_in_child("auto")
+    assert facts["torch"] is None and facts["device"]["kind"] == "cpu"
+    assert facts["device"]["name"] == "CPU (device probe failed: it exited with code 1)"
+
+
 def test_a_loop_played_out_and_back_cycles_to_its_first_frame_after_colour_matching(home, tmp_path, capsys):
     """SVD has no first-last-frame model: its loop is played out and back. Matched whole, the way
     back was corrected with other neighbours than the way out, and the last frame missed the first

@@ -65,7 +65,7 @@ async def health(request: web.Request) -> web.Response:
 async def list_engines(request: web.Request) -> web.Response:
     config = request.app[CONFIG]
     statuses = await in_thread(engines.statuses, config)
-    # The device report imports torch: off the loop, and only when a client asks.
+    # The first device report waits on the device probe (a child process: devices.keep_torch_out).
     device = await in_thread(devices.device_report, config)
     catalogue = await in_thread(models.list_models, config)
     return web.json_response({"engines": [dataclasses.asdict(s) for s in statuses],

@@ -26,6 +26,7 @@ from .. import __version__, config as config_mod, paths
 from ..errors import one_line
 from ..hangup import ignore_hangup, restore_hangup
 from ..config import Config
+from ..engines import devices
 from ..jobs.store import JobStore
 from ..jobs.worker import Worker
 from ..watch import cleanup_ctx as watch_folders_ctx
@@ -148,6 +149,7 @@ def serve(config_path: str | os.PathLike | None = None, host: str | None = None,
     if not is_loopback(host_name(host)):
         log.warning("listening on %s: other machines can reach the daemon (by a name or address in [server] "
                     "allowed_hosts); the token is all that stops them", host)
+    devices.keep_torch_out()           # its import would stall the event loop for up to a second
     app = create_app(cfg, bind_host=host)
     listening = threading.Event()      # set once the port is bound: the banner is printed
     app.on_shutdown.append(functools.partial(_stopping, listening=listening))

@@ -2,15 +2,26 @@
 
 Kept apart from the engines so `models list`, `doctor` and `GET /v1/engines` can
 answer "usable here, and why not" without loading any model. torch is imported
-lazily: the parallax engine and the CLI must start without it.
+lazily: the parallax engine and the CLI must start without it. The daemon does not
+import it to answer (see keep_torch_out): it asks a short-lived child process, once.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
+import multiprocessing
 import platform
+import signal
+import sys
+import threading
 from dataclasses import asdict, dataclass
+from multiprocessing.connection import Connection
 from typing import Any, Mapping
+
+from ..hangup import ignore_hangup_quietly
+
+log = logging.getLogger(__name__)
 
 GIB = 1024 ** 3
 
@@ -43,6 +54,10 @@ def _ram_gb() -> tuple[float, float]:
 
 def detect(preference: str = "auto") -> Device:
     """The device to use: `preference` is auto | cuda | mps | cpu (config [engines] device)."""
+    return Device(**_facts(preference)["device"])
+
+
+def _detect_here(preference: str) -> Device:
     try:
         import torch
     except ImportError:  # no torch: generative engines cannot run at all
@@ -60,6 +75,90 @@ def detect(preference: str = "auto") -> Device:
         return Device("mps", f"Apple Silicon ({platform.machine()})", total, free, macos14)
     total, free = _ram_gb()
     return Device("cpu", f"CPU ({torch.get_num_threads()} threads)", total, free, False)
+
+
+# ---- probed in this process, or once in a child (the daemon) ---------------------------
+PROBE_TIMEOUT_S = 120.0     # importing torch and starting CUDA on a busy machine
+_probe_elsewhere = False
+_probed: dict[str, dict[str, Any]] = {}     # preference -> facts, for this process's lifetime
+_probe_lock = threading.Lock()
+
+
+def keep_torch_out() -> None:
+    """Never import torch in this process (the daemon): devices are probed in a short-lived
+    child process, once per preference, and the answer kept (devices do not change while the
+    daemon runs). Importing torch takes 1-2 s, most of it holding the GIL even in an executor
+    thread: the event loop stalled for up to a second (progress polls, GET /v1/jobs, waited) on
+    the first /v1/engines and the first engine choice with a model installed. It also kept a
+    CUDA context, hundreds of MB of the GPU, in the daemon. Free memory is read again each
+    time for RAM (CPU, Apple unified memory); a CUDA device's is as it was at the probe."""
+    global _probe_elsewhere
+    _probe_elsewhere = True
+
+
+def _facts(preference: str) -> dict[str, Any]:
+    """{"device": Device's fields, "torch": version or None, "threads": torch's CPU threads,
+    "diffusers": version or None}."""
+    if not _probe_elsewhere or "torch" in sys.modules:   # (already paid for: ask it here)
+        return _probe_here(preference)
+    with _probe_lock:        # one probe at a time: /v1/engines and the dispatcher ask at once
+        if preference not in _probed:
+            _probed[preference] = _probe_in_child(preference)
+        facts = _probed[preference]
+    if facts["device"]["kind"] != "cuda":
+        facts = {**facts, "device": {**facts["device"], "free_gb": _ram_gb()[1]}}
+    return facts
+
+
+def _probe_here(preference: str) -> dict[str, Any]:
+    facts = {"device": _detect_here(preference).to_dict(), "torch": None, "threads": None,
+             "diffusers": _installed_version("diffusers")}
+    try:
+        import torch
+    except ImportError:
+        return facts
+    # (str: torch's TorchVersion, unpickled in the daemon, would import torch there)
+    return {**facts, "torch": str(torch.__version__), "threads": torch.get_num_threads()}
+
+
+def _send_probe(conn: Connection, preference: str) -> None:
+    # Ctrl-C or a closing terminal reaches the daemon's whole process group: the daemon decides
+    # (as for its render process); this child lives a few seconds and answers once.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    ignore_hangup_quietly()
+    conn.send(_probe_here(preference))
+
+
+def _probe_in_child(preference: str) -> dict[str, Any]:
+    """_probe_here in a child process; a child that fails (a torch that crashes on import, a
+    driver that hangs) is reported as a CPU device saying so, never as the daemon's crash."""
+    ctx = multiprocessing.get_context("spawn")       # never fork a threaded daemon
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_send_probe, args=(child, preference), name="stillmotion-device-probe", daemon=True)
+    try:
+        try:
+            proc.start()
+        finally:
+            child.close()
+        if not parent.poll(PROBE_TIMEOUT_S):
+            raise TimeoutError(f"no answer in {PROBE_TIMEOUT_S:.0f} s")
+        return parent.recv()
+    except (OSError, EOFError) as exc:               # (EOFError: it died before answering)
+        if isinstance(exc, EOFError):
+            proc.join(5)            # (its exit code is only known once it is reaped)
+            why = f"it exited with code {proc.exitcode}"
+        else:
+            why = str(exc)
+        log.warning("the device probe failed (%s): generative engines are reported on the CPU", why)
+        total, free = _ram_gb()
+        return {"device": Device("cpu", f"CPU (device probe failed: {why})", total, free, False).to_dict(),
+                "torch": None, "threads": None, "diffusers": None}
+    finally:
+        parent.close()
+        if proc.pid is not None:                     # (started)
+            if proc.is_alive():
+                proc.kill()
+            proc.join()
 
 
 def free_gb(device: Device) -> float:
@@ -111,17 +210,14 @@ def empty_cache(device: Device | None = None) -> None:
 def device_report(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """For `stillmotion doctor` and GET /v1/engines: the device, its memory, precisions."""
     engines_cfg = (config or {}).get("engines", {})
-    dev = detect(engines_cfg.get("device", "auto"))
+    facts = _facts(engines_cfg.get("device", "auto"))
+    dev = Device(**facts["device"])
     out: dict[str, Any] = dev.to_dict()
     out["precision"] = {"half": pick_dtype(dev, "bfloat16"), "cpu": "float32"}
-    try:
-        import torch
-
-        out["torch"] = torch.__version__
-        out["threads"] = torch.get_num_threads()
-    except ImportError:
-        out["torch"] = None
-    out["diffusers"] = _installed_version("diffusers")
+    out["torch"] = facts["torch"]
+    if facts["torch"] is not None:
+        out["threads"] = facts["threads"]
+    out["diffusers"] = facts["diffusers"]
     return out
 
 

@@ -302,6 +302,51 @@ def test_loading_holds_one_float_copy_of_the_photo(tmp_path):
     assert peak < 1.5 * loaded.pixels.nbytes
 
 
+@pytest.mark.parametrize("orientation", [1, 6])
+def test_an_8bit_photo_is_read_without_a_second_decoded_copy(tmp_path, monkeypatch, orientation):
+    """A 100 MP JPEG peaked at 2.4 GB over the 1.15 GB of its pixels while it was read: Pillow's
+    exif_transpose copied the decoded photo even when it was upright, and numpy read the image
+    through a bytes copy of all of it. It is turned in place and read into float band by band."""
+    image = Image.fromarray(skimage_photo("coffee"))
+    exif = image.getexif()
+    exif[0x0112] = orientation
+    path = tmp_path / "photo.jpg"
+    image.save(path, quality=90, exif=exif.tobytes())
+    whole, _ = _peak_while_loading(path)
+    copies: list[Image.Image] = []
+    real_copy = Image.Image.copy
+    monkeypatch.setattr(Image.Image, "copy", lambda im: copies.append(im) or real_copy(im))
+    monkeypatch.setattr(photo, "_FLOAT_BAND_PIXELS", 64 * 64)
+    loaded, peak = _peak_while_loading(path)
+    assert np.array_equal(loaded.pixels, whole.pixels)     # the same pixels, in other bands
+    assert loaded.pixels.shape[:2] == ((400, 600) if orientation == 1 else (600, 400))
+    assert peak < 1.05 * loaded.pixels.nbytes              # the float pixels and a band
+    assert not [im for im in copies if im.size == image.size]   # Pillow held the photo once
+
+
+@pytest.mark.parametrize("suffix, orientation", [(".tif", 1), (".png", 6)])
+def test_a_16bit_photo_is_read_holding_its_decoded_pixels_and_one_float_copy(tmp_path, suffix, orientation):
+    """An uncompressed 16-bit 100 MP TIFF (Lightroom's default TIFF export) peaked at 2.3 GB while
+    it was read: its file's 600 MB were kept to the end. A 16-bit PNG with an EXIF orientation was
+    turned after the float conversion, a second float copy."""
+    import cv2
+    import pyexiv2
+    import tifffile
+
+    pixels = skimage_photo("coffee").astype(np.uint16) * 257
+    path = tmp_path / f"photo{suffix}"
+    if suffix == ".tif":
+        tifffile.imwrite(path, pixels, photometric="rgb")   # uncompressed
+    else:
+        cv2.imwrite(str(path), pixels[..., ::-1])
+        with pyexiv2.Image(str(path)) as image:
+            image.modify_exif({"Exif.Image.Orientation": str(orientation)})
+    loaded, peak = _peak_while_loading(path)
+    expected = np.rot90(pixels, -1) if orientation == 6 else pixels
+    assert np.array_equal(loaded.pixels, expected.astype(np.float32) / np.float32(65535.0))
+    assert peak < 1.6 * loaded.pixels.nbytes    # the decoded 16 bits (half) and the float pixels
+
+
 def test_a_wide_gamut_16bit_tiff_is_converted_without_a_pile_of_copies(tmp_path, monkeypatch):
     """A 45 MP 16-bit ProPhoto TIFF peaked at 4.4 GB while it was read (the ICC LUT's float
     temporaries, eight the photo's size): it is converted band by band (a small band here)."""

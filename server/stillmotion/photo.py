@@ -115,15 +115,15 @@ def _exif_colour_space(image: Image.Image) -> bytes | None:
     return None
 
 
-def _orient_array(arr: np.ndarray, orientation: int) -> np.ndarray:
-    """EXIF orientation (1-8) applied to a numpy image, as ImageOps.exif_transpose does."""
+def _orient_view(arr: np.ndarray, orientation: int) -> np.ndarray:
+    """EXIF orientation (1-8) applied to a numpy image, as ImageOps.exif_transpose does: a view."""
     ops = {
         2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
         5: lambda a: np.swapaxes(a, 0, 1), 6: lambda a: np.rot90(a, -1),
         7: lambda a: np.rot90(a, -1)[::-1], 8: lambda a: np.rot90(a, 1),
     }
     op = ops.get(orientation)
-    return np.ascontiguousarray(op(arr)) if op else arr
+    return op(arr) if op else arr
 
 
 def check_size(width: int, height: int, max_megapixels: float) -> None:
@@ -395,12 +395,14 @@ def _is_high_bit(image: Image.Image) -> bool:
     return int(bits) > 8
 
 
-def _decode_high_bit(path: Path) -> tuple[np.ndarray, bool]:
-    """The pixels (float32 RGB) and whether any is see-through (an alpha channel below opaque)."""
+def _decode_high_bit(path: Path, orientation: int = 1) -> tuple[np.ndarray, bool]:
+    """The pixels (float32 RGB), turned by EXIF `orientation`, and whether any is see-through
+    (an alpha channel below opaque)."""
     import cv2
 
     data = np.fromfile(path, dtype=np.uint8)
     arr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
+    del data   # the file's bytes: an uncompressed 16-bit 100 MP TIFF's are 600 MB, kept to the end
     if arr is None:
         raise DamagedImageError(f"{path.name}: the 16-bit image data is damaged or truncated; {DAMAGED_HINT}")
     if arr.ndim == 2:   # grey: a view of it three times, not three copies
@@ -408,6 +410,8 @@ def _decode_high_bit(path: Path) -> tuple[np.ndarray, bool]:
     opaque = np.iinfo(arr.dtype).max if arr.dtype.kind in "ui" else 1.0
     transparent = arr.shape[2] == 4 and bool((arr[..., 3] < opaque).any())
     arr = arr[..., :3][..., ::-1]  # BGR(A) -> RGB
+    # Turned as a view: the float copy below is made upright (turned after, a second float copy).
+    arr = _orient_view(arr, orientation)
     scale = 65535.0 if arr.dtype == np.uint16 else (255.0 if arr.dtype == np.uint8 else 1.0)
     pixels = np.ascontiguousarray(arr, dtype=np.float32)
     pixels /= np.float32(scale)   # in place: a second float copy of a 60 MP photo is 720 MB
@@ -417,6 +421,8 @@ def _decode_high_bit(path: Path) -> tuple[np.ndarray, bool]:
 # Rows of a 16-bit photo converted through the ICC LUT at a time: the trilinear lookup makes
 # about eight float temporaries the size of what it is given (4.4 GB for a 45 MP TIFF at once).
 _LUT_BAND_PIXELS = 1 << 20
+# Pixels of an 8-bit photo made float at a time (Pillow hands numpy two bytes copies of a band).
+_FLOAT_BAND_PIXELS = 1 << 16
 
 
 def _to_srgb_in_bands(pixels: np.ndarray, convert: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
@@ -425,6 +431,20 @@ def _to_srgb_in_bands(pixels: np.ndarray, convert: Callable[[np.ndarray], np.nda
     for top in range(0, pixels.shape[0], rows):
         band = pixels[top:top + rows]
         band[...] = convert(band)
+    return pixels
+
+
+def _float_rgb_in_bands(image: Image.Image) -> np.ndarray:
+    """An 8-bit image as float32 RGB in [0, 1], band by band: numpy reads a Pillow image through
+    bytes copies of the whole of it (up to 600 MB more at 100 MP, beside the float pixels)."""
+    width, height = image.size
+    pixels = np.empty((height, width, 3), np.float32)
+    rows = max(1, _FLOAT_BAND_PIXELS // max(1, width))
+    for top in range(0, height, rows):
+        band = image.crop((0, top, width, min(height, top + rows)))
+        if band.mode != "RGB":
+            band = band.convert("RGB")
+        np.divide(np.asarray(band), np.float32(255.0), out=pixels[top:top + rows])
     return pixels
 
 
@@ -488,10 +508,9 @@ def load(path: str | os.PathLike, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS
         transparent = False
         try:
             if high_bit:
-                pixels, transparent = _decode_high_bit(path)
-                if image.format != "TIFF":   # OpenCV turns a TIFF by its Orientation tag itself
-                    pixels = _orient_array(pixels, orientation)
-                elif image.tag_v2.get(_PHOTOMETRIC) == 0:   # MinIsWhite grey (scanners): OpenCV ignores it
+                # (OpenCV turns a TIFF by its Orientation tag itself)
+                pixels, transparent = _decode_high_bit(path, 1 if image.format == "TIFF" else orientation)
+                if image.format == "TIFF" and image.tag_v2.get(_PHOTOMETRIC) == 0:   # MinIsWhite grey (scanners)
                     np.subtract(np.float32(1.0), pixels, out=pixels)
                 if icc and not icc_mod.is_srgb(icc):
                     grey = image.mode in ("L", "LA", "I;16", "I;16B", "I;16L", "I")
@@ -499,13 +518,10 @@ def load(path: str | os.PathLike, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS
             else:
                 image.load()
                 transparent = _is_transparent(image)
-                oriented = ImageOps.exif_transpose(image)
-                if icc and not icc_mod.is_srgb(icc):
-                    rgb = _srgb_8bit(oriented, icc, path)
-                else:
-                    rgb = oriented.convert("RGB") if oriented.mode != "RGB" else oriented
-                pixels = np.asarray(rgb).astype(np.float32)
-                pixels /= np.float32(255.0)   # in place (see _decode_high_bit)
+                # Upright in place: exif_transpose otherwise returns a copy, of an upright photo too.
+                ImageOps.exif_transpose(image, in_place=True)
+                rgb = _srgb_8bit(image, icc, path) if icc and not icc_mod.is_srgb(icc) else image
+                pixels = _float_rgb_in_bands(rgb)
         except InputError:
             raise
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:

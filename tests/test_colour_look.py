@@ -228,3 +228,17 @@ def test_a_job_holds_one_copy_of_a_photo_whose_look_it_took_out(tmp_path: Path, 
         tracemalloc.stop()
     photo_bytes = 1200 * 800 * 3 * 4     # one float copy
     assert held and max(held) < 1.5 * photo_bytes
+
+
+def test_a_photo_sized_vignette_mask_is_not_kept_after_the_job(monkeypatch) -> None:
+    """Masks were cached at any size: taking the vignette out of a 100 MP photo left a 400 MB
+    mask in the daemon's long-lived render process. Frame-sized masks (one per clip, used on
+    every frame) are still kept, read-only; photo-sized ones are made, used and let go."""
+    from stillmotion.colour import look
+
+    monkeypatch.setattr(look, "MASK_CACHE_PIXELS", 64 * 48)
+    frame_mask = look.vignette_mask(64, 48, 50.0, 0.0, 50.0)
+    assert look.vignette_mask(64, 48, 50.0, 0.0, 50.0) is frame_mask and not frame_mask.flags.writeable
+    photo_mask = look.vignette_mask(65, 48, 50.0, 0.0, 50.0)
+    assert look.vignette_mask(65, 48, 50.0, 0.0, 50.0) is not photo_mask
+    assert np.array_equal(photo_mask[:, :64], look.vignette_mask(65, 48, 50.0, 0.0, 50.0)[:, :64])

@@ -120,9 +120,20 @@ class LookSettings:
 
 
 # ---------------------------------------------------------------- vignette
-@functools.lru_cache(maxsize=4)
+# Masks are kept for frame sizes (every frame of a clip uses one); a photo-sized one (taking the
+# vignette out, once a job) is not: at 100 MP it is 400 MB, and the render process lives on.
+MASK_CACHE_PIXELS = 4096 * 2304
+
+
 def vignette_mask(width: int, height: int, midpoint: float, roundness: float, feather: float) -> np.ndarray:
-    """(h, w) float32 in [0, 1]: how much of the vignette each pixel gets (0 in the centre)."""
+    """(h, w) float32 in [0, 1]: how much of the vignette each pixel gets (0 in the centre);
+    read-only when it comes from the cache."""
+    if width * height > MASK_CACHE_PIXELS:
+        return _vignette_mask(width, height, midpoint, roundness, feather)
+    return _cached_vignette_mask(width, height, midpoint, roundness, feather)
+
+
+def _vignette_mask(width: int, height: int, midpoint: float, roundness: float, feather: float) -> np.ndarray:
     x = (np.arange(width, dtype=np.float32) + 0.5 - width / 2) / (width / 2)
     y = (np.arange(height, dtype=np.float32) + 0.5 - height / 2) / (height / 2)
     xx, yy = np.meshgrid(x, y)
@@ -140,6 +151,13 @@ def vignette_mask(width: int, height: int, midpoint: float, roundness: float, fe
     half = 0.5 * (0.02 + 0.9 * feather / 100.0)
     u = np.clip((r - (centre - half)) / (2 * half), 0.0, 1.0)
     return (u * u * (3.0 - 2.0 * u)).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_vignette_mask(*args: float) -> np.ndarray:
+    mask = _vignette_mask(*args)   # type: ignore[arg-type]
+    mask.setflags(write=False)     # (shared by every caller)
+    return mask
 
 
 def _luma(frame: np.ndarray) -> np.ndarray:
@@ -188,12 +206,12 @@ class Vignette:
     def remove(self, frame: np.ndarray) -> np.ndarray:
         """The inverse of `apply` (what the picture looked like before it)."""
         if not self.exposure:
-            return np.clip((frame - self.w * self.target) / (1.0 - self.w), 0.0, 1.0).astype(np.float32)
+            return np.clip((frame - self.w * self.target) / (1.0 - self.w), 0.0, 1.0).astype(np.float32, copy=False)
         # With Highlights the gain depends on the original's brightness: settle it by iterating.
         original = frame
         for _ in range(8 if self.per_pixel else 1):
             original = np.clip((frame + np.float32(0.055)) / self._gain(original) - np.float32(0.055), 0.0, 1.0)
-        return original.astype(np.float32)
+        return original.astype(np.float32, copy=False)   # (a float32 frame's result is float32 already)
 
 
 def apply_vignette(frame: np.ndarray, look: LookSettings) -> np.ndarray:

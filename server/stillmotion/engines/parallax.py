@@ -283,16 +283,17 @@ class FootprintClamp:
         self.high = cv2.dilate(source, self._CELL, anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
         # Per-frame scratch, kept: fresh full-size arrays cost a page-zeroing pass each (Warp.maps).
         self._bound_at = np.empty_like(source)
-        self._cells = np.empty(source.shape[:2] + (2,), np.int16)
-        self._fractions = np.empty(source.shape[:2], np.uint16)
+        self._cell_x = np.empty(source.shape[:2], np.float32)
+        self._cell_y = np.empty(source.shape[:2], np.float32)
 
     def __call__(self, frame: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
         """Clamp `frame` (warped through the maps, bicubic) in place; returns it."""
-        # The fixed-point map's integer part is each sample's cell (its top-left pixel):
-        # INTER_NEAREST with the float maps would round to the nearer pixel instead.
-        cells, _ = cv2.convertMaps(map_x, map_y, cv2.CV_16SC2, dstmap1=self._cells, dstmap2=self._fractions)
+        # Each sample's cell is its top-left pixel, the floor of its position: INTER_NEAREST
+        # on the maps themselves would round to the nearer pixel instead.
+        cell_x = np.floor(map_x, out=self._cell_x)
+        cell_y = np.floor(map_y, out=self._cell_y)
         for bound, limit in ((self.low, cv2.max), (self.high, cv2.min)):
-            cv2.remap(bound, cells, None, interpolation=cv2.INTER_NEAREST,
+            cv2.remap(bound, cell_x, cell_y, interpolation=cv2.INTER_NEAREST,
                       borderMode=cv2.BORDER_REPLICATE, dst=self._bound_at)
             limit(frame, self._bound_at, dst=frame)
         return frame

@@ -287,7 +287,7 @@ class FootprintClamp:
         self._cell_y = np.empty(source.shape[:2], np.float32)
 
     def __call__(self, frame: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
-        """Clamp `frame` (warped through the maps, bicubic) in place; returns it."""
+        """Clamp `frame` (the source warped bicubic through these maps) in place; returns it."""
         # Each sample's cell is its top-left pixel, the floor of its position: INTER_NEAREST
         # on the maps themselves would round to the nearer pixel instead.
         cell_x = np.floor(map_x, out=self._cell_x)

@@ -67,13 +67,15 @@ def test_clip_whose_colour_is_right_comes_out_unchanged(name: str, camera: str) 
         diff = np.abs(o - f)
         # (Max: the Golden Gate's orbit, since parallax revision 4, ends on content whose
         # corresponding pixels differ a little more than the drift measure's noise allows: its
-        # last 5 frames are moved by up to 3.2 levels, mean 0.37. Parallax clips are not matched
-        # in a job (colour_exact); here they are moving test material for the matcher.)
-        assert diff.mean() <= 0.5 / 255 and diff.max() <= 3.5 / 255
+        # last 8 frames (5 before revision 6, whose anti-ringing trims the bright fringes of its
+        # thin dark cables, about 0.1 level darker on average) are moved by up to 3.3 levels, a
+        # frame's mean up to 0.51. Parallax clips are not matched in a job (colour_exact); here
+        # they are moving test material for the matcher.)
+        assert diff.mean() <= 0.6 / 255 and diff.max() <= 3.5 / 255
     assert metrics.clip_delta_e(out, list(frames)) <= 0.5          # the "unchanged"
     # Corrections too small to see are skipped: the frame passes through without a LUT pass.
-    # (All but the Golden Gate orbit's last 5 of 36 frames, see above: 0.85.)
-    assert info["colour_frames_unchanged"] >= 0.85 * len(frames)
+    # (All but the Golden Gate orbit's last 8 of 36 frames, see above: 0.75.)
+    assert info["colour_frames_unchanged"] >= 0.75 * len(frames)
 
 
 @pytest.mark.parametrize("camera", CAMERAS)

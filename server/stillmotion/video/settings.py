@@ -45,7 +45,6 @@ class EncodeSettings:
                    threads=int(output_cfg.get("encoder_threads", ENCODER_THREADS)))
 
 
-
 INTERPOLATION_MODES = ("motion", "blend")
 FLOW_PRESETS = ("fast", "medium")
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from stillmotion import config, profiles
+from stillmotion import config, paths, profiles
 from stillmotion.errors import ConfigError, InputError
 from stillmotion.request import AnimateRequest
 
@@ -404,32 +404,68 @@ def test_every_number_and_name_in_default_toml_is_checked(tmp_path, monkeypatch)
             assert key in str(err.value)
 
 
-HEAVY_MODULES = ("torch", "diffusers", "cv2", "av", "scipy")
+HEAVY_MODULES = ("torch", "diffusers", "cv2", "av", "scipy", "numpy", "PIL")
+
+# A user file that sets something in every section of default.toml (each one's owner checks it at load).
+EVERY_SECTION = """\
+[animate]
+fps = 25.0
+[output]
+long_edge = 1600
+crf = 20
+preset = "slow"
+[finish]
+detail = 0.8
+[colour]
+lut_size = 21
+[look]
+grain = false
+[limits]
+max_megapixels = 150
+[metadata]
+carry_gps = false
+[watch]
+settle_seconds = 3.0
+[[watch.folders]]
+path = "/photos/hot"
+[server]
+port = 9100
+[jobs]
+per_device = 2
+[engines]
+steps = 20
+[models]
+dir = "/srv/models"
+"""
 
 
 def test_reading_the_config_and_simple_commands_import_no_heavy_module(tmp_path):
     """`config.load` imported every section's owner to check it (the colour matcher, the encoder,
     the pipeline: OpenCV, PyAV, SciPy), ~0.5 s before any command or `DaemonClient.local()` could
-    start. Now only the owners of sections the user set are imported, and a daemon's usual
-    settings ([server], [[watch.folders]], [animate]) need none of those modules."""
+    start. Then only the owners of sections the user set were imported, and a config.toml with
+    [output], [colour], [finish], [jobs] or [engines] still paid for them all; now each owner's
+    check lives in a light module beside it (video/settings.py, colour/settings.py, ...), and a
+    config that sets every section imports none of those modules, nor NumPy or Pillow."""
     import json
     import os
     import subprocess
     import sys
 
+    assert {line.strip("[]").split(".")[0] for line in EVERY_SECTION.splitlines() if line.startswith("[")} >= set(
+        config.read_toml(paths.default_config_file())), "EVERY_SECTION misses a section of default.toml"
     home = tmp_path / "home"
     home.mkdir()
-    (home / "config.toml").write_text(
-        '[server]\nport = 9100\n[animate]\nfps = 25.0\n[[watch.folders]]\npath = "/photos/hot"\n', encoding="utf-8")
+    (home / "config.toml").write_text(EVERY_SECTION, encoding="utf-8")
     script = (
         "import contextlib, io, json, sys\n"
         "from stillmotion import cli, config\n"
         "from stillmotion.api.client import DaemonClient\n"
-        "for argv in (['--version'], ['--help'], ['serve', '--help'], ['doctor', '--help']):\n"
+        "for argv in (['--version'], ['--help'], ['serve', '--help'], ['doctor', '--help'], ['watch', '--help']):\n"
         "    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
         "        cli.main(argv)\n"
         "cfg = config.load()\n"
         "assert cfg['server']['port'] == 9100 and DaemonClient.local().port == 9100\n"
+        "assert cfg['colour']['lut_size'] == 21 and cfg['jobs']['per_device'] == 2\n"
         f"print(json.dumps([m for m in {HEAVY_MODULES!r} if m in sys.modules]))\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("STILLMOTION")}
     env["STILLMOTION_HOME"] = str(home)

@@ -21,7 +21,8 @@ from PIL import Image, ImageCms
 
 from stillmotion import cli
 from stillmotion.video.decode import frame_times, read_frames
-from stillmotion.video.encode import CRF_RANGE, EncodeSettings, FrameTimes, encode
+from stillmotion.video.encode import EncodeSettings, FrameTimes, encode
+from stillmotion.video.settings import CRF_RANGE
 from support import save_photo, skimage_photo
 
 SIZE = (160, 96)

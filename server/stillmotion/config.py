@@ -300,9 +300,11 @@ def _user_sections(cfg: Config) -> set[str]:
     return {key[0] for key in cfg.origins}
 
 
-# Each section's owner check. The owners are imported only for a section the user set: they
-# pull in OpenCV, PyAV and SciPy (~0.5 s), which reading the config for `DaemonClient.local()`,
-# `models list` or doctor's config part does not need.
+# Each section's owner check, imported only for a section the user set. Each owner's check lives
+# in a light module beside it (video/settings.py, colour/settings.py, jobs/settings.py,
+# engines/settings.py, ...), which the owner uses too: reading the config imports neither OpenCV,
+# PyAV, SciPy nor NumPy (~0.5 s), so `DaemonClient.local()`, `watch` or doctor's config part start
+# light whatever sections config.toml sets (a test holds it to that).
 def _check_animate(cfg: Config) -> None:
     from .request import check_animate_config
 
@@ -310,33 +312,33 @@ def _check_animate(cfg: Config) -> None:
 
 
 def _check_output(cfg: Config) -> None:
-    from .jobs.pipeline import check_output_config
-    from .video.encode import EncodeSettings
+    from .jobs.settings import check_output_config
+    from .video.settings import EncodeSettings
 
     EncodeSettings.from_config("mp4", "h264", cfg.section("output"))   # crf, preset
     check_output_config(cfg.section("output"))                        # sizes
 
 
 def _check_colour(cfg: Config) -> None:
-    from .colour.match import MatchSettings
+    from .colour.settings import MatchSettings
 
     MatchSettings.from_config(cfg)
 
 
 def _check_finish(cfg: Config) -> None:
-    from .video.finish import FinishSettings
+    from .video.settings import FinishSettings
 
     FinishSettings.from_config(cfg.section("finish"))
 
 
 def _check_jobs(cfg: Config) -> None:
-    from .jobs.worker import check_jobs_config
+    from .jobs.settings import check_jobs_config
 
     check_jobs_config(cfg.section("jobs"))
 
 
 def _check_engines(cfg: Config) -> None:
-    from .engines.diffusion import check_engines_config
+    from .engines.settings import check_engines_config
 
     check_engines_config(cfg.section("engines"))
 

@@ -30,7 +30,7 @@ import os
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
@@ -38,7 +38,6 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 import cv2
 import numpy as np
 
-from ..config import check_range
 from ..errors import InputError, StillmotionError
 from ..photo import resize
 from .align import align
@@ -46,6 +45,7 @@ from .correspond import Alignment, Corresponding, ReferenceView
 from .fit import fit_lab_lut
 from .icc import apply_lut
 from .lut import FrameLut, Workspace, grid_nodes
+from .settings import MatchSettings   # (apart: checking the config imports no OpenCV)
 from .space import lab_to_srgb, luminance, srgb_to_lab
 from .stats import (ColourStats, balance_exposure, beyond_noise, blend, end_fade, lightness_offset,
                     match_statistics, smooth_in_time)
@@ -71,42 +71,6 @@ READ_AHEAD = 3
 # Fewer corresponding pixels than this are no measurement of drift (whole frames are used instead).
 MIN_CORRESPONDING_PIXELS = 16
 CORRESPONDENCE_NOISE = {"mean_lightness": 0.2, "lightness": 1.0, "chroma": 0.4, "spread": 0.08}
-
-
-@dataclass(frozen=True)
-class MatchSettings:
-    lut_size: int = 17
-    fit_grid: int = 9
-    fit_smoothness: float = 0.05
-    fit_size: int = 256
-    stats_size: int = 128
-    min_alignment: float = 0.5
-    temporal_radius: int = 6
-    max_anchor_lookahead: int = 15
-    deflicker: float = 1.0
-    drift: float = 1.0
-    min_corresponding: float = 0.2
-    fallback_drift: float = 0.5
-    unchanged_below: float = 1.5
-
-    def __post_init__(self) -> None:
-        limits = {"lut_size": (5, 65), "fit_grid": (3, 33), "fit_smoothness": (0.0, 100.0),
-                  "fit_size": (32, 2048), "stats_size": (16, 1024), "min_alignment": (-1.0, 1.0),
-                  "temporal_radius": (0, 32), "max_anchor_lookahead": (0, 64),
-                  "deflicker": (0.0, 1.0), "drift": (0.0, 1.0), "min_corresponding": (0.0, 1.0),
-                  "fallback_drift": (0.0, 1.0), "unchanged_below": (0.0, 255.0)}
-        for name, (lo, hi) in limits.items():
-            check_range("colour", name, getattr(self, name), lo, hi)
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any] | None) -> "MatchSettings":
-        """From a whole config (its [colour] table) or from the table itself."""
-        if not config:
-            return cls()
-        table = config.get("colour", config)
-        known = {f.name: f.type for f in fields(cls)}
-        return cls(**{k: (float(v) if known[k] == "float" else int(v))
-                      for k, v in table.items() if k in known})
 
 
 def _small(frame: np.ndarray, long_edge: int) -> np.ndarray:

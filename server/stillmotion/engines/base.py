@@ -9,12 +9,13 @@ frame on demand so a 4K clip never sits in memory).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Protocol
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 
 from ..progress import CancelToken
 from ..request import AnimateRequest
+
+if TYPE_CHECKING:   # (frames are numpy arrays; reading the config imports the engines' registry, not numpy)
+    import numpy as np
 
 
 @dataclass

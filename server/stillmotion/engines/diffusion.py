@@ -22,7 +22,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from ..config import check_choice, check_range
+from ..config import check_choice
 from ..errors import Canceled, ConfigError, EngineUnavailable, InputError, JobError
 from ..progress import CancelToken
 from ..request import AnimateRequest
@@ -30,24 +30,12 @@ from . import devices, models, prompts
 from .base import Clip, EngineStatus
 from .framing import Fit, FramePlan, ModelSpec, arrange, fit_canvas, plan_frames, render_canvas
 from .memory import OFFLOADS, WARM, Loaded, apply_memory_plan, memory_plan, needs_of, usable_on
+from .settings import DEVICES
 
 log = logging.getLogger("stillmotion.engines")
 
 # Share of the generate stage: loading, then denoising (decoding takes the rest).
 _LOAD_SHARE, _DENOISE_SHARE = 0.05, 0.85
-
-
-DEVICES = ("auto",) + devices.KINDS
-
-
-def check_engines_config(settings: Mapping[str, Any]) -> None:
-    """[engines]: a device that is no device kind made every generative engine unusable, so
-    `--engine auto` quietly fell back to parallax; negative steps were ignored."""
-    check_choice("engines", "device", settings.get("device", "auto"), DEVICES)
-    check_choice("engines", "offload", settings.get("offload", "auto"), ("auto",) + OFFLOADS)
-    check_range("engines", "steps", settings.get("steps", 0), 0, 500)
-    # (a week: far larger values overflow threading's timer; the model would never be given back)
-    check_range("engines", "idle_unload_seconds", settings.get("idle_unload_seconds", 300.0), 0, 7 * 86400)
 
 
 # ================================================================== running with progress and cancel

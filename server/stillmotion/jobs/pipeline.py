@@ -19,7 +19,6 @@ from typing import Any, Callable, Iterator, Mapping
 import numpy as np
 
 from .. import __version__, config as config_mod, engines, metadata, photo as photo_mod, profiles, readiness
-from ..config import check_range
 from ..progress import CancelToken, ProgressSink, null_progress
 from ..colour.look import LookSettings, apply_look, remove_look
 from ..colour.match import match_frames
@@ -36,8 +35,6 @@ SIZE_SHORT_EDGE = {"1080p": 1080, "1440p": 1440, "2160p": 2160}
 
 
 WEB_FORMATS = ("gif", "webp")    # formats for web pages and messages: sized by [output] web_long_edge
-# [output] long_edge and web_long_edge, pixels: 0 made a 2x2 clip; 16384 is as wide as H.264/HEVC go.
-LONG_EDGE_RANGE = (64, 16384)
 
 
 def _out_and_back(frames: Iterator[np.ndarray], n_frames: int,
@@ -54,13 +51,6 @@ def _out_and_back(frames: Iterator[np.ndarray], n_frames: int,
         pass
     for index in [*range(out_frames), *range(n_frames - out_frames - 1, -1, -1)]:
         yield matched[index].copy()
-
-
-def check_output_config(output_cfg: dict) -> None:
-    """The [output] sizes (crf and preset are EncodeSettings')."""
-    for key in ("long_edge", "web_long_edge"):
-        if key in output_cfg:
-            check_range("output", key, output_cfg[key], *LONG_EDGE_RANGE)
 
 
 def delivery_size(width: int, height: int, request: AnimateRequest, output_cfg: dict) -> tuple[int, int]:

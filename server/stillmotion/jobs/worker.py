@@ -50,7 +50,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from .. import engines
-from ..config import check_choice, check_range
 from ..errors import Canceled, StillmotionError
 from ..place import remove_temp, stale_temps
 from ..progress import CancelToken, JobProgress
@@ -58,6 +57,7 @@ from . import failure_note, placement
 from .spec import JobResult
 from .priority import lower_thread
 from .render_process import JobFailed, RenderCrashed, RenderProcess, job_error
+from .settings import check_jobs_config
 from .store import CANCELED, DONE, FAILED, TERMINAL, Job, JobStore, Unrunnable, process_identity
 
 if TYPE_CHECKING:
@@ -69,17 +69,6 @@ RECOVERY_INTERVAL_S = 10.0   # how often to look for jobs a dead process left ru
 PRUNE_INTERVAL_S = 3600.0
 CHOICE_TTL_S = 5.0           # how long an engine choice (and its device) is reused
 WATCH_PHOTO_GONE = "photo removed before its turn"   # info.skipped, as the watcher words it
-
-
-ISOLATIONS = ("process", "thread")
-
-
-def check_jobs_config(jobs_cfg: Mapping[str, Any]) -> None:
-    """[jobs]: per_device 0 was taken as 1, a negative render_nice as 0, without a word."""
-    check_range("jobs", "per_device", jobs_cfg.get("per_device", 1), 1, 64)
-    check_range("jobs", "retention_days", jobs_cfg.get("retention_days", 14), 0, 36500)
-    check_range("jobs", "render_nice", jobs_cfg.get("render_nice", 10), 0, 19)
-    check_choice("jobs", "isolation", jobs_cfg.get("isolation", "process"), ISOLATIONS)
 
 
 class Worker:

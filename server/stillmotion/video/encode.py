@@ -32,47 +32,16 @@ import numpy as np
 from PIL import GifImagePlugin, Image
 
 from ..colour import ycbcr
-from ..config import check_choice, check_range
 from ..errors import InputError, JobError
 from ..photo import to_uint8
 from ..progress import CancelToken
+from .settings import EncodeSettings   # (apart: checking the config imports no PyAV or OpenCV)
 
 _BT709 = 1  # ISO/IEC 23091-2 code point shared by primaries, transfer and matrix
 _LIMITED = 1  # AVCOL_RANGE_MPEG
 
 WEBP_QUALITY = 90    # lossy; what Pillow's writer was given before
 SUFFIX = {"mp4": ".mp4", "mov": ".mov", "gif": ".gif", "webp": ".webp", "tiff": ""}
-# [output] preset and crf: what libx264 and libx265 both accept. Not crf 0: that is lossless
-# H.264, which libx264 writes in the High 4:4:4 Predictive profile, and QuickTime, Safari,
-# iPhones and most browsers refuse to play it (crf 1 is still High profile).
-PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
-           "veryslow", "placebo")
-CRF_RANGE = (1, 51)
-# [output] encoder_threads: x264's frames depend on its thread count, and left to itself it takes
-# 1.5 a core, so one photo, settings and seed decoded to other pixels on a machine with more cores.
-# A fixed count gives the same frames everywhere (x265's do not depend on it).
-ENCODER_THREADS = 8
-ENCODER_THREADS_RANGE = (0, 64)
-
-
-@dataclass(frozen=True)
-class EncodeSettings:
-    fmt: str = "mp4"
-    codec: str = "h264"        # mp4 only: h264 | hevc
-    crf: int = 18
-    preset: str = "medium"
-    threads: int = ENCODER_THREADS   # 0: let the codec decide (by this machine's cores)
-
-    def __post_init__(self) -> None:
-        check_range("output", "crf", self.crf, *CRF_RANGE)
-        check_range("output", "encoder_threads", self.threads, *ENCODER_THREADS_RANGE)
-        check_choice("output", "preset", self.preset, PRESETS)
-
-    @classmethod
-    def from_config(cls, fmt: str, codec: str, output_cfg: dict) -> "EncodeSettings":
-        return cls(fmt=fmt, codec=codec, crf=int(output_cfg.get("crf", 18)),
-                   preset=str(output_cfg.get("preset", "medium")),
-                   threads=int(output_cfg.get("encoder_threads", ENCODER_THREADS)))
 
 
 @dataclass

@@ -19,49 +19,17 @@ returned as it is.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
 from ..engines.base import Clip
-from ..config import check_choice, check_range
 from ..errors import InputError, JobError
 from ..progress import CancelToken
 from . import aspect as aspect_mod
 from .interpolate import MotionInterpolator, output_anchor, output_times, retime
+from .settings import FinishSettings   # (apart: checking the config imports no OpenCV)
 from .upscale import fit_photo_to_frame, upscale_frames
-
-INTERPOLATION_MODES = ("motion", "blend")
-FLOW_PRESETS = ("fast", "medium")
-
-
-@dataclass(frozen=True)
-class FinishSettings:
-    detail: float = 1.0                 # photo detail strength, 0 = plain Lanczos
-    interpolation: str = "motion"       # motion | blend
-    upscale_flow_edge: int = 512        # long edge of the grid flow is measured on, upscaling
-    interpolate_flow_edge: int = 384    # same, frame-rate conversion
-    flow_preset: str = "fast"           # DIS preset: fast | medium
-    min_flow_trust: float = 0.35        # below this mean trust a frame pair is cross-faded
-    threads: int = 2                    # worker threads (frames are rendered a few ahead)
-
-    @classmethod
-    def from_config(cls, section: Mapping[str, Any]) -> "FinishSettings":
-        """From the config's [finish] table (missing keys keep their defaults)."""
-        known = {k: section[k] for k in cls.__dataclass_fields__ if k in section}
-        settings = cls(**known)
-        settings.validate()
-        return settings
-
-    def validate(self) -> None:
-        check_range("finish", "detail", self.detail, 0.0, 2.0)
-        check_choice("finish", "interpolation", self.interpolation, INTERPOLATION_MODES)
-        check_choice("finish", "flow_preset", self.flow_preset, FLOW_PRESETS)
-        for name in ("upscale_flow_edge", "interpolate_flow_edge"):
-            check_range("finish", name, getattr(self, name), 64, 4096)
-        check_range("finish", "threads", self.threads, 1, 64)
-        check_range("finish", "min_flow_trust", self.min_flow_trust, 0.0, 1.0)
 
 
 def _checked(frames: Iterable[Any], size: tuple[int, int]) -> Iterator[np.ndarray]:

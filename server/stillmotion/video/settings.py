@@ -1,0 +1,77 @@
+"""The encoder's and the finishing stage's settings ([output] crf, preset, encoder_threads;
+[finish]), checked where they are made.
+
+Apart from encode.py and finish.py, which pull in PyAV, OpenCV and NumPy: reading and checking
+the config (`config.load`) uses these classes and should import none of those.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from ..config import check_choice, check_range
+
+# [output] preset and crf: what libx264 and libx265 both accept. Not crf 0: that is lossless
+# H.264, which libx264 writes in the High 4:4:4 Predictive profile, and QuickTime, Safari,
+# iPhones and most browsers refuse to play it (crf 1 is still High profile).
+PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
+           "veryslow", "placebo")
+CRF_RANGE = (1, 51)
+# [output] encoder_threads: x264's frames depend on its thread count, and left to itself it takes
+# 1.5 a core, so one photo, settings and seed decoded to other pixels on a machine with more cores.
+# A fixed count gives the same frames everywhere (x265's do not depend on it).
+ENCODER_THREADS = 8
+ENCODER_THREADS_RANGE = (0, 64)
+
+
+@dataclass(frozen=True)
+class EncodeSettings:
+    fmt: str = "mp4"
+    codec: str = "h264"        # mp4 only: h264 | hevc
+    crf: int = 18
+    preset: str = "medium"
+    threads: int = ENCODER_THREADS   # 0: let the codec decide (by this machine's cores)
+
+    def __post_init__(self) -> None:
+        check_range("output", "crf", self.crf, *CRF_RANGE)
+        check_range("output", "encoder_threads", self.threads, *ENCODER_THREADS_RANGE)
+        check_choice("output", "preset", self.preset, PRESETS)
+
+    @classmethod
+    def from_config(cls, fmt: str, codec: str, output_cfg: dict) -> "EncodeSettings":
+        return cls(fmt=fmt, codec=codec, crf=int(output_cfg.get("crf", 18)),
+                   preset=str(output_cfg.get("preset", "medium")),
+                   threads=int(output_cfg.get("encoder_threads", ENCODER_THREADS)))
+
+
+INTERPOLATION_MODES = ("motion", "blend")
+FLOW_PRESETS = ("fast", "medium")
+
+
+@dataclass(frozen=True)
+class FinishSettings:
+    detail: float = 1.0                 # photo detail strength, 0 = plain Lanczos
+    interpolation: str = "motion"       # motion | blend
+    upscale_flow_edge: int = 512        # long edge of the grid flow is measured on, upscaling
+    interpolate_flow_edge: int = 384    # same, frame-rate conversion
+    flow_preset: str = "fast"           # DIS preset: fast | medium
+    min_flow_trust: float = 0.35        # below this mean trust a frame pair is cross-faded
+    threads: int = 2                    # worker threads (frames are rendered a few ahead)
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any]) -> "FinishSettings":
+        """From the config's [finish] table (missing keys keep their defaults)."""
+        known = {k: section[k] for k in cls.__dataclass_fields__ if k in section}
+        settings = cls(**known)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        check_range("finish", "detail", self.detail, 0.0, 2.0)
+        check_choice("finish", "interpolation", self.interpolation, INTERPOLATION_MODES)
+        check_choice("finish", "flow_preset", self.flow_preset, FLOW_PRESETS)
+        for name in ("upscale_flow_edge", "interpolate_flow_edge"):
+            check_range("finish", name, getattr(self, name), 64, 4096)
+        check_range("finish", "threads", self.threads, 1, 64)
+        check_range("finish", "min_flow_trust", self.min_flow_trust, 0.0, 1.0)

@@ -468,6 +468,7 @@ def test_a_loop_played_out_and_back_cycles_to_its_first_frame_after_colour_match
     seam = np.abs(frames[0] - frames[-1]).mean()
     # Played on repeat, the last frame leads into the first as the first into the second: it was
     # the first frame again, the photo held for two frames at every seam.
-    assert 0 < seam <= max(steps)
+    # (The seam mirrors the first step: equal to it up to the float rounding of the two decodes.)
+    assert 0 < seam <= 1.01 * max(steps)
     assert np.abs(frames[-1] - frames[1]).mean() <= 0.1 * seam     # the way back mirrors the way out
     assert np.abs(frames[len(frames) // 2] - frames[0]).mean() > 0      # (and it does move)

@@ -135,8 +135,8 @@ def _add_animate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--variants", type=int, default=1, metavar="N",
                    help="clips per photo, 1..16: different takes, with successive seeds (default: 1)")
     p.add_argument("--anchor", choices=ANCHORS, default="start",
-                   help="the photo is the first frame (start) or the last (end: what happened before) "
-                        "(default: start)")
+                   help="the photo is the first frame (start) or the last (end: what happened before; "
+                        "a --loop starts on the photo) (default: start)")
     p.add_argument("--loop", action="store_true",
                    help="a seamless loop: played on repeat, the last frame leads back into the first "
                         "(exactly on the parallax engine and in a clip played out and back)")
@@ -431,7 +431,7 @@ def _add_simple(sub: argparse._SubParsersAction) -> None:
                    help="how strongly the clip is held to the photo's colour (default: 1)")
     p.set_defaults(func=cmd_match)
 
-    p = sub.add_parser("doctor", help="what this machine can do: Python, torch, device, codecs, engines",
+    p = sub.add_parser("doctor", help="what this machine can do: Python, torch, device, codecs, engines, config",
                        description="What this machine can do, in one report (give it the --config serve runs "
                                    "on). Exit status: 0 ready, 2 the config is broken (as serve would refuse it), "
                                    "1 no H.264 encoder (MP4 clips cannot be made).")

@@ -980,6 +980,22 @@ def test_a_photo_name_that_is_not_utf8_is_printed_as_its_own_bytes(photo_jpg, fa
     assert done.stdout.splitlines() == [folder + b"/caf\xe9.motion.mp4", folder + b"/caf\xe9.motion.xmp"]
 
 
+def test_a_photo_name_stdouts_encoding_cannot_write_is_printed_escaped(photo_jpg, fast_config):
+    """`桜.jpg` on a Latin-1 (or ASCII) locale: the clip was made, then a UnicodeEncodeError
+    traceback instead of its path, and status 1. The name comes out escaped; a name that is
+    not UTF-8 still comes out as its own bytes."""
+    import os
+    import subprocess
+
+    folder = os.fsencode(photo_jpg.parent)
+    os.rename(os.fsencode(photo_jpg), folder + "/桜.jpg".encode())
+    env = {**os.environ, "PYTHONIOENCODING": "latin-1"}
+    done = subprocess.run([sys.executable, "-m", "stillmotion", "animate", folder + "/桜.jpg".encode(),
+                           "--duration", "0.5", "--fps", "8"], capture_output=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    assert done.stdout.splitlines() == [folder + b"/\\u685c.motion.mp4", folder + b"/\\u685c.motion.xmp"]
+
+
 def test_out_with_a_tilde_the_shell_left_alone_is_the_home_folder(photo_jpg, fast_config, capsys, monkeypatch, tmp_path):
     """`--out=~/Delivery` (bash expands no ~ there) made a folder named "~" in the working folder."""
     home = tmp_path / "home"

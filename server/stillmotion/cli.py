@@ -9,6 +9,7 @@ Exit status: 0 ok, 1 a job failed, 2 bad input (one readable line on stderr); 13
 from __future__ import annotations
 
 import argparse
+import codecs
 import errno
 import glob
 import json
@@ -583,16 +584,32 @@ def _as_argument(path: str | os.PathLike) -> str:
 UTF8_WHEN_REDIRECTED = sys.platform == "win32"
 
 
+def _names_error(exc: UnicodeError) -> tuple[str | bytes, int]:
+    """How stdout writes what its encoding cannot: a file name's undecodable bytes (held as
+    surrogates) as those bytes, anything else as a backslash escape (see below)."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    text = exc.object[exc.start:exc.end]
+    if all("\udc80" <= c <= "\udcff" for c in text):
+        return bytes(ord(c) - 0xDC00 for c in text), exc.end
+    return codecs.backslashreplace_errors(exc)
+
+
+codecs.register_error("stillmotion-names", _names_error)
+
+
 def _print_names_as_their_bytes() -> None:
     """A file name that is not UTF-8 (a Latin-1 name from an old share) is held by Python as
     escaped bytes; printing it on a UTF-8 locale whose stdout is strict (en_US.UTF-8) ended a
     finished run in a UnicodeEncodeError traceback. Written back as the same bytes, the path a
-    script reads is the file's real name. (Windows, redirected: UTF-8, see above.)"""
+    script reads is the file's real name. A name stdout's encoding cannot write (桜.jpg on a
+    Latin-1 or ASCII locale) comes out escaped (\u685c), not as a traceback after the clip was
+    made. (Windows, redirected: UTF-8, see above.)"""
     reconfigure = getattr(sys.stdout, "reconfigure", None)
     if reconfigure is not None:
         try:
             utf8 = UTF8_WHEN_REDIRECTED and not sys.stdout.isatty()
-            reconfigure(errors="surrogateescape", **({"encoding": "utf-8"} if utf8 else {}))
+            reconfigure(errors="stillmotion-names", **({"encoding": "utf-8"} if utf8 else {}))
         except (ValueError, OSError):   # (a stream that cannot change now: left as it is)
             pass
 

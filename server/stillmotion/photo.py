@@ -540,13 +540,18 @@ def _is_transparent(image: Image.Image) -> bool:
 
 
 def resize(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
-    """High-quality resize of float sRGB pixels, in float: area averaging down, Lanczos up."""
+    """High-quality resize of float sRGB pixels, in float: area averaging down, Lanczos up
+    (held within the pixels each sample lies between, so hard edges get no halo: footprint.py)."""
     if pixels.shape[1] == width and pixels.shape[0] == height:
         return pixels
     import cv2
 
-    interp = cv2.INTER_AREA if width < pixels.shape[1] else cv2.INTER_LANCZOS4
-    out = cv2.resize(pixels, (width, height), interpolation=interp)
+    from .footprint import sharp_resize
+
+    if width < pixels.shape[1]:
+        out = cv2.resize(pixels, (width, height), interpolation=cv2.INTER_AREA)
+    else:
+        out = sharp_resize(pixels, (width, height))
     return np.clip(out, 0.0, 1.0, out=out)
 
 

@@ -15,7 +15,8 @@ Guarantees the tests check:
   enough that every sample lies inside the photo (dynamic overscan, 1.0 at the
   anchor frame);
 - no halo: each bicubic sample stays within the 2x2 photo pixels it lies between
-  (`FootprintClamp`), yet frames stay sharper than a bilinear warp;
+  (`footprint.FootprintClamp`; a photo smaller than the frame is enlarged the same way by
+  `photo.resize`), yet frames stay sharper than a bilinear warp;
 - the same seed gives the same clip; different seeds give different takes of the
   same move (`Take`: amount, easing, path angle, where a push-in aims, ...), each
   kept inside what the camera name promises. Seed 0 is the reference take: the
@@ -33,6 +34,7 @@ import numpy as np
 
 from .. import photo as photo_mod
 from ..buffers import FramePool
+from ..footprint import FootprintClamp
 from ..progress import CancelToken
 from ..request import AnimateRequest
 from . import depth as depth_mod
@@ -49,8 +51,11 @@ FRAMES_IN_FLIGHT = 14
 # since a --loop is a cycle that does not come back to its first frame (its frames are
 # spaced i/n, not i/(n-1), along the move), so loops render otherwise than under "4"; "6"
 # since each bicubic sample is held within the 2x2 pixels it lies between (`FootprintClamp`),
-# so hard edges lose their one-pixel halo and every frame but the photo's own differs from "5".
-REVISION = "6"
+# so hard edges lose their one-pixel halo and every frame but the photo's own differs from "5";
+# "7" since a photo smaller than the delivery size is enlarged without Lanczos's halo
+# (photo.resize holds each pixel the same way), so such photos render otherwise than under "6"
+# (photos at or above the delivery size render as under "6", bit for bit).
+REVISION = "7"
 # Move reversed in time for `--anchor end`: the clip then leads *into* the photo.
 _REVERSED = {"push-in": "pull-out", "pull-out": "push-in", "pan-left": "pan-right",
              "pan-right": "pan-left", "rise": "fall", "orbit": "orbit", "none": "none"}
@@ -262,41 +267,6 @@ class Warp:
             m /= np.float32(k)
             m += np.float32(c)
         return mx, my
-
-
-class FootprintClamp:
-    """Anti-ringing for the bicubic warp, as video scalers do it: each warped pixel is held,
-    channel by channel, within the range of the 2x2 source pixels it lies between (the ones
-    bilinear would blend).
-
-    Bicubic's negative lobes overshoot a hard edge by about 9% of its height on each side (a
-    0.2 -> 0.8 edge gains a 0.87 and a 0.15 pixel): a one-pixel halo round a dark branch
-    against the sky or round text, which crawls as the camera moves. Inside that range
-    bicubic is left alone, so frames keep its sharpness; the range is never wider than
-    [0, 1] when the photo is not.
-    """
-
-    _CELL = np.ones((2, 2), np.uint8)   # anchored at (0, 0): pixel (x, y) -> its cell x..x+1, y..y+1
-
-    def __init__(self, source: np.ndarray):
-        self.low = cv2.erode(source, self._CELL, anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
-        self.high = cv2.dilate(source, self._CELL, anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
-        # Per-frame scratch, kept: fresh full-size arrays cost a page-zeroing pass each (Warp.maps).
-        self._bound_at = np.empty_like(source)
-        self._cell_x = np.empty(source.shape[:2], np.float32)
-        self._cell_y = np.empty(source.shape[:2], np.float32)
-
-    def __call__(self, frame: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
-        """Clamp `frame` (the source warped bicubic through these maps) in place; returns it."""
-        # Each sample's cell is its top-left pixel, the floor of its position: INTER_NEAREST
-        # on the maps themselves would round to the nearer pixel instead.
-        cell_x = np.floor(map_x, out=self._cell_x)
-        cell_y = np.floor(map_y, out=self._cell_y)
-        for bound, limit in ((self.low, cv2.max), (self.high, cv2.min)):
-            cv2.remap(bound, cell_x, cell_y, interpolation=cv2.INTER_NEAREST,
-                      borderMode=cv2.BORDER_REPLICATE, dst=self._bound_at)
-            limit(frame, self._bound_at, dst=frame)
-        return frame
 
 
 class ParallaxEngine:

@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
+from ..footprint import sharp_resize
 from .flow import FlowEstimator, flow_grid_size, grey8, resize_flow, soft_confidence, warp
 from .threads import ordered_map
 
@@ -38,12 +39,14 @@ FLOW_TEAR_SCALE = 1.0
 
 
 def resample(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Area-average when shrinking (no aliasing), Lanczos when enlarging; float in, float out."""
+    """Area-average when shrinking (no aliasing), Lanczos when enlarging (without its halo at
+    hard edges: footprint.py); float in, float out."""
     h, w = image.shape[:2]
     if (w, h) == size:
         return image
-    shrinking = size[0] * size[1] < w * h
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LANCZOS4)
+    if size[0] * size[1] < w * h:
+        return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    return sharp_resize(image, size)
 
 
 def fit_photo_to_frame(photo: np.ndarray, frame_size: tuple[int, int]) -> np.ndarray:

@@ -59,13 +59,18 @@ def health_report(config: Any) -> dict[str, Any]:
 async def health(request: web.Request) -> web.Response:
     if not request[AUTHENTICATED]:
         return web.json_response({"status": "ok"})      # enough to tell "not running" from "not allowed"
-    return web.json_response(await in_thread(health_report, request.app[CONFIG]))
+    config = request.app[CONFIG]
+    if await in_thread(models.any_runnable_installed, config):   # (its engine's status asks for the device)
+        await devices.wait_for_probe(config)
+    return web.json_response(await in_thread(health_report, config))
 
 
 async def list_engines(request: web.Request) -> web.Response:
     config = request.app[CONFIG]
+    # The first device report waits on the device probe (a child process: devices.keep_torch_out),
+    # here on the loop: an executor thread each, many of these filled the pool (devices.probe).
+    await devices.wait_for_probe(config)
     statuses = await in_thread(engines.statuses, config)
-    # The first device report waits on the device probe (a child process: devices.keep_torch_out).
     device = await in_thread(devices.device_report, config)
     catalogue = await in_thread(models.list_models, config)
     return web.json_response({"engines": [dataclasses.asdict(s) for s in statuses],

@@ -8,6 +8,7 @@ import it to answer (see keep_torch_out): it asks a short-lived child process, o
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 import multiprocessing
@@ -15,6 +16,7 @@ import platform
 import signal
 import sys
 import threading
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass
 from multiprocessing.connection import Connection
 from typing import Any, Mapping
@@ -80,8 +82,8 @@ def _detect_here(preference: str) -> Device:
 # ---- probed in this process, or once in a child (the daemon) ---------------------------
 PROBE_TIMEOUT_S = 120.0     # importing torch and starting CUDA on a busy machine
 _probe_elsewhere = False
-_probed: dict[str, dict[str, Any]] = {}     # preference -> facts, for this process's lifetime
-_probe_lock = threading.Lock()
+_probes: dict[str, Future[dict[str, Any]]] = {}   # preference -> its facts, for this process's lifetime
+_probes_lock = threading.Lock()
 
 
 def keep_torch_out() -> None:
@@ -96,15 +98,54 @@ def keep_torch_out() -> None:
     _probe_elsewhere = True
 
 
+def preference_of(config: Mapping[str, Any] | None) -> str:
+    """The device `config` asks for: [engines] device (auto | cuda | mps | cpu)."""
+    return str(((config or {}).get("engines") or {}).get("device", "auto"))
+
+
+def probe(preference: str) -> Future[dict[str, Any]] | None:
+    """The child-process probe for `preference` (see keep_torch_out), started by the first
+    caller in a thread of its own and shared by all: None where this process asks torch itself.
+    Blocking callers wait on its result(); the event loop awaits it (wait_for_probe) without
+    holding a thread: fifty /v1/engines right after start, each waiting in an executor thread,
+    filled the default pool and GET /v1/jobs waited behind them for the whole probe (two
+    minutes when the probe hangs)."""
+    if not _probe_elsewhere or "torch" in sys.modules:   # (already paid for: ask it here)
+        return None
+    with _probes_lock:
+        answer = _probes.get(preference)
+        if answer is None:
+            answer = _probes[preference] = Future()
+            answer.set_running_or_notify_cancel()   # (a waiter that gives up cannot cancel it)
+            threading.Thread(target=_probe_into, args=(answer, preference), name="stillmotion-device-probe",
+                             daemon=True).start()
+    return answer
+
+
+def _probe_into(answer: Future[dict[str, Any]], preference: str) -> None:
+    try:
+        answer.set_result(_probe_in_child(preference))
+    except BaseException as exc:    # (not a failed child, which is an answer: the next ask tries again)
+        with _probes_lock:
+            _probes.pop(preference, None)
+        answer.set_exception(exc)
+
+
+async def wait_for_probe(config: Mapping[str, Any] | None) -> None:
+    """Until the device `config` asks for is known, awaited on the event loop: after it, the
+    functions that ask (device_report, detect) answer without waiting."""
+    answer = probe(preference_of(config))
+    if answer is not None:
+        await asyncio.wrap_future(answer)
+
+
 def _facts(preference: str) -> dict[str, Any]:
     """{"device": Device's fields, "torch": version or None, "threads": torch's CPU threads,
     "diffusers": version or None}."""
-    if not _probe_elsewhere or "torch" in sys.modules:   # (already paid for: ask it here)
+    answer = probe(preference)
+    if answer is None:
         return _probe_here(preference)
-    with _probe_lock:        # one probe at a time: /v1/engines and the dispatcher ask at once
-        if preference not in _probed:
-            _probed[preference] = _probe_in_child(preference)
-        facts = _probed[preference]
+    facts = answer.result()
     if facts["device"]["kind"] != "cuda":
         facts = {**facts, "device": {**facts["device"], "free_gb": _ram_gb()[1]}}
     return facts
@@ -209,8 +250,7 @@ def empty_cache(device: Device | None = None) -> None:
 
 def device_report(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """For `stillmotion doctor` and GET /v1/engines: the device, its memory, precisions."""
-    engines_cfg = (config or {}).get("engines", {})
-    facts = _facts(engines_cfg.get("device", "auto"))
+    facts = _facts(preference_of(config))
     dev = Device(**facts["device"])
     out: dict[str, Any] = dev.to_dict()
     out["precision"] = {"half": pick_dtype(dev, "bfloat16"), "cpu": "float32"}

@@ -358,6 +358,12 @@ def installed(engine: str, config: Mapping[str, Any] | None) -> list[tuple[Model
     return out
 
 
+def any_runnable_installed(config: Mapping[str, Any] | None) -> bool:
+    """Whether a model a generative engine runs is on disk: only then does an engine's status
+    ask which device it would run on (filesystem only)."""
+    return any(not e.loop_only and local_path(e, config) is not None for e in registry(config).values())
+
+
 # ------------------------------------------------------------------ list / pull
 def _folder_size_gb(folder: Path) -> float:
     total = 0

@@ -173,6 +173,25 @@ def test_a_file_renamed_into_place_is_taken_and_its_temporary_name_never(hot):
         assert [j.photo_path.name for j in jobs] == ["RENAMED.jpg"] and jobs[0].status == DONE
 
 
+def test_an_idle_watcher_rests_until_a_photo_arrives_and_then_takes_it(hot, monkeypatch):
+    """Nothing settling and nothing waiting for a sidecar: the intake thread sleeps until an event
+    or its next folder check (once a second), not every tick (here 0.075 s: 13 rounds a second)."""
+    from stillmotion.watch.watcher import Watcher
+    rounds: list[float] = []
+    advance = Watcher._advance
+    monkeypatch.setattr(Watcher, "_advance", lambda self, ledger: (rounds.append(time.monotonic()),
+                                                                    advance(self, ledger)))
+    with running(hot) as r:
+        time.sleep(0.3)
+        idle_from = time.monotonic()
+        time.sleep(1.5)
+        idle = [t for t in rounds if idle_from <= t < idle_from + 1.5]
+        assert len(idle) <= 3, f"{len(idle)} rounds in 1.5 s with nothing to do"
+        (hot / "ARRIVED.jpg").write_bytes(photo_bytes(3))
+        jobs = r.wait_done(1)
+        assert [j.photo_path.name for j in jobs] == ["ARRIVED.jpg"] and jobs[0].status == DONE
+
+
 def test_a_burst_of_200_files_gives_200_clips_and_no_duplicates(hot):
     n = 200
     with running(hot) as r:

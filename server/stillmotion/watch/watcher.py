@@ -207,7 +207,8 @@ class Watcher:
             next_check = time.monotonic() + FOLDER_CHECK_SECONDS
             while not self._stopping.is_set():
                 try:
-                    self._drain(ledger)
+                    due = min(next_check, next_rescan) if self.rescan_seconds > 0 else next_check
+                    self._drain(ledger, self._wait(due))
                     self._advance(ledger)
                     if time.monotonic() >= next_check:
                         self._check_folders(ledger)
@@ -227,9 +228,17 @@ class Watcher:
             self._scanned.set()
             ledger.close()
 
-    def _drain(self, ledger: Ledger) -> None:
+    def _wait(self, due: float) -> float:
+        """How long the intake thread may wait for an event: a tick while files settle or photos
+        wait for their sidecars (both are polled), else until `due`, the next folder check or
+        rescan (waking 4 times a second with nothing to do kept a laptop's CPU from resting)."""
+        if self._settler or self._pairing:
+            return self.tick
+        return min(max(0.0, due - time.monotonic()), FOLDER_CHECK_SECONDS)
+
+    def _drain(self, ledger: Ledger, timeout: float) -> None:
         try:
-            event = self._events.get(timeout=self.tick)
+            event = self._events.get(timeout=timeout)
         except queue.Empty:
             return
         while event is not None:

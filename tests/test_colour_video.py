@@ -90,6 +90,24 @@ def test_a_matched_stillmotion_clip_keeps_its_xmp_and_ai_disclosure(photo_jpg, f
     assert b"<dc:format>video/quicktime</dc:format>" in _clip_xmp(clip, ".mov")
 
 
+def test_a_matched_clips_xmp_records_its_own_encoding(photo_jpg, fast_config, tmp_path, capsys):
+    """An HEVC clip matched (re-encoded as H.264) kept 'codec hevc' in its XMP, and matched into a
+    ProRes .mov it still said 'format mp4' with a crf: the record described another file."""
+    assert cli.main(["animate", str(photo_jpg), "--duration", "0.5", "--fps", "8", "--codec", "hevc"]) == 0
+    clip = photo_jpg.with_name("IMG_1234.motion.mp4")
+    assert b"<stillmotion:codec>hevc</stillmotion:codec>" in photo_jpg.with_name("IMG_1234.motion.xmp").read_bytes()
+    assert cli.main(["match", str(clip), "--to", str(photo_jpg)]) == 0
+    assert cli.main(["match", str(clip), "--to", str(photo_jpg), "--out", str(tmp_path / "graded.mov")]) == 0
+    capsys.readouterr()
+    as_mp4 = clip.with_name("IMG_1234.motion.matched.xmp").read_bytes()
+    assert b"<stillmotion:codec>h264</stillmotion:codec>" in as_mp4 and b"<stillmotion:crf>18</stillmotion:crf>" in as_mp4
+    as_mov = (tmp_path / "graded.xmp").read_bytes()
+    assert b"<stillmotion:format>mov</stillmotion:format>" in as_mov
+    assert b"<stillmotion:codec>prores_422hq</stillmotion:codec>" in as_mov
+    assert b"stillmotion:crf" not in as_mov and b"stillmotion:preset" not in as_mov
+    assert b"<stillmotion:seed>" in as_mov              # (how the clip was made is still all there)
+
+
 def test_match_says_what_xmp_it_could_not_carry_and_keeps_the_users_sidecar(photo_jpg, fast_config, tmp_path,
                                                                             capsys) -> None:
     """A sidecar name already taken beside --out, or a clip's refused XMP packet, is said (one

@@ -576,7 +576,7 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
     sweep_abandoned(folder)
     tmp, picture, xmp_tmp = temp_path(folder, SUFFIX[fmt]), temp_path(folder, SUFFIX[fmt]), temp_path(folder, ".xmp")
     # The clip's own XMP (how it was made, that it is AI-generated) comes along, as [metadata] says.
-    packet = _clip_xmp(video, SUFFIX[fmt], warnings)
+    packet = _clip_xmp(video, SUFFIX[fmt], warnings, encoding=settings)
     want_sidecar, embed = packet_switches(cfg)
     try:
         encode(matched, picture, width=width, height=height, fps=info.fps or 24.0, settings=settings,
@@ -613,11 +613,14 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
             leftover.unlink(missing_ok=True)
 
 
-def _clip_xmp(video: Path, suffix: str, warnings: list[str] | None = None) -> bytes | None:
+def _clip_xmp(video: Path, suffix: str, warnings: list[str] | None = None,
+              encoding: Any = None) -> bytes | None:
     """The XMP packet embedded in `video` (MP4/MOV), vetted, for the result: its dc:format the
-    result's (an H.264 .mov becomes an .mp4) and a document and instance ID of its own (two
-    files, one identity, would confuse an asset manager); None without a sound one (why, in
-    `warnings`, for one that is there but refused).
+    result's (an H.264 .mov becomes an .mp4), a document and instance ID of its own (two
+    files, one identity, would confuse an asset manager) and, for a Stillmotion clip, the
+    result's own encoding (`encoding`: its EncodeSettings; the source's codec, crf, preset and
+    thread count described another file: an HEVC clip matched to H.264 still said hevc); None
+    without a sound one (why, in `warnings`, for one that is there but refused).
     (Embedded only: a sidecar beside a clip named like its photo may be the photo's.)"""
     import uuid
 
@@ -638,8 +641,31 @@ def _clip_xmp(video: Path, suffix: str, warnings: list[str] | None = None) -> by
     if packet is None:
         return None
     packet = _set_simple(packet, b"dc:format", MEDIA_TYPES[suffix].encode())
+    if encoding is not None:
+        packet = _set_encoding(packet, encoding)
     packet = _set_simple(packet, b"xmpMM:DocumentID", f"xmp.did:{uuid.uuid4()}".encode())
     return _set_simple(packet, b"xmpMM:InstanceID", f"xmp.iid:{uuid.uuid4()}".encode())
+
+
+def _set_encoding(packet: bytes, encoding: Any) -> bytes:
+    """A Stillmotion clip's record of its encoding (metadata.job.provenance) made the result's:
+    format and codec, and for an MP4 its crf, preset and encoder threads (a ProRes .mov has
+    none: they are dropped). Properties the packet does not have stay absent."""
+    lossy = encoding.fmt == "mp4"
+    packet = _set_simple(packet, b"stillmotion:format", encoding.fmt.encode())
+    packet = _set_simple(packet, b"stillmotion:codec", (encoding.codec if lossy else "prores_422hq").encode())
+    for name, value in ((b"stillmotion:crf", encoding.crf), (b"stillmotion:preset", encoding.preset),
+                        (b"stillmotion:encoder_threads", encoding.threads)):
+        packet = _set_simple(packet, name, str(value).encode()) if lossy else _drop_simple(packet, name)
+    return packet
+
+
+def _drop_simple(packet: bytes, name: bytes) -> bytes:
+    """`packet` without the simple property `name`, written as an element or as an attribute."""
+    import re
+
+    packet = re.sub(rb"\s*<" + name + rb">[^<]*</" + name + rb">", b"", packet)
+    return re.sub(rb"""\s""" + name + rb"""=(["'])[^"']*\1""", b"", packet)
 
 
 def _set_simple(packet: bytes, name: bytes, value: bytes) -> bytes:

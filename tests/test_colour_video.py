@@ -108,6 +108,34 @@ def test_a_matched_clips_xmp_records_its_own_encoding(photo_jpg, fast_config, tm
     assert b"<stillmotion:seed>" in as_mov              # (how the clip was made is still all there)
 
 
+def test_a_matched_gif_keeps_the_record_its_sidecar_holds(photo_jpg, fast_config, tmp_path, capsys):
+    """A GIF (or WebP) keeps its record, and that it is AI-generated, in its sidecar only: matched
+    to MP4 it lost both. The clip's own sidecar is carried when it is a Stillmotion record; a
+    photo's sidecar beside a clip named like the photo is not."""
+    from stillmotion.metadata.bmff import read_embedded_xmp
+
+    assert cli.main(["animate", str(photo_jpg), "--duration", "0.5", "--fps", "8", "--format", "gif"]) == 0
+    gif = photo_jpg.with_name("IMG_1234.motion.gif")
+    capsys.readouterr()
+    assert cli.main(["match", str(gif), "--to", str(photo_jpg)]) == 0
+    matched = Path(capsys.readouterr().out.split()[0])
+    carried = read_embedded_xmp(matched)
+    assert carried and b"compositeSynthetic" in carried and b"<stillmotion:seed>" in carried
+    assert b"<stillmotion:format>mp4</stillmotion:format>" in carried and b"video/mp4" in carried
+    assert matched.with_suffix(".xmp").read_bytes() == carried
+    # A clip from elsewhere, named like its photo, beside the photo's own sidecar: not its record.
+    other = tmp_path / "holiday.mp4"
+    other.write_bytes(matched.read_bytes())
+    from stillmotion.metadata.bmff import embed_xmp
+
+    embed_xmp(other, b"")
+    assert not read_embedded_xmp(other)
+    (tmp_path / "holiday.xmp").write_bytes(b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf='
+                                           b'"http://www.w3.org/1999/02/22-rdf-syntax-ns#"/></x:xmpmeta>')
+    assert cli.main(["match", str(other), "--to", str(photo_jpg)]) == 0
+    assert read_embedded_xmp(Path(capsys.readouterr().out.split()[0])) is None
+
+
 def test_match_says_what_xmp_it_could_not_carry_and_keeps_the_users_sidecar(photo_jpg, fast_config, tmp_path,
                                                                             capsys) -> None:
     """A sidecar name already taken beside --out, or a clip's refused XMP packet, is said (one

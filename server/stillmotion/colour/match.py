@@ -576,7 +576,8 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
     sweep_abandoned(folder)
     tmp, picture, xmp_tmp = temp_path(folder, SUFFIX[fmt]), temp_path(folder, SUFFIX[fmt]), temp_path(folder, ".xmp")
     # The clip's own XMP (how it was made, that it is AI-generated) comes along, as [metadata] says.
-    packet = _clip_xmp(video, SUFFIX[fmt], warnings, encoding=settings)
+    max_xmp = int(float(cfg.get("limits", {}).get("max_xmp_mb", 16)) * 1024 * 1024)
+    packet = _clip_xmp(video, SUFFIX[fmt], warnings, encoding=settings, max_sidecar_bytes=max_xmp)
     want_sidecar, embed = packet_switches(cfg)
     try:
         encode(matched, picture, width=width, height=height, fps=info.fps or 24.0, settings=settings,
@@ -614,14 +615,17 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
 
 
 def _clip_xmp(video: Path, suffix: str, warnings: list[str] | None = None,
-              encoding: Any = None) -> bytes | None:
-    """The XMP packet embedded in `video` (MP4/MOV), vetted, for the result: its dc:format the
-    result's (an H.264 .mov becomes an .mp4), a document and instance ID of its own (two
-    files, one identity, would confuse an asset manager) and, for a Stillmotion clip, the
-    result's own encoding (`encoding`: its EncodeSettings; the source's codec, crf, preset and
-    thread count described another file: an HEVC clip matched to H.264 still said hevc); None
-    without a sound one (why, in `warnings`, for one that is there but refused).
-    (Embedded only: a sidecar beside a clip named like its photo may be the photo's.)"""
+              encoding: Any = None, max_sidecar_bytes: int = 16 << 20) -> bytes | None:
+    """The clip's XMP packet, vetted, for the result: its dc:format the result's (an H.264 .mov
+    becomes an .mp4), a document and instance ID of its own (two files, one identity, would
+    confuse an asset manager) and, for a Stillmotion clip, the result's own encoding
+    (`encoding`: its EncodeSettings; the source's codec, crf, preset and thread count described
+    another file: an HEVC clip matched to H.264 still said hevc); None without a sound one (why,
+    in `warnings`, for one that is there but refused).
+    The packet embedded in `video` (MP4/MOV); failing that, the clip's own sidecar (VIDEO.xmp)
+    when it is a Stillmotion clip's record: a GIF keeps its record, and that it is
+    AI-generated, there only. Any other sidecar is left alone: beside a clip named like its
+    photo it may be the photo's."""
     import uuid
 
     from ..metadata.bmff import read_embedded_xmp
@@ -631,7 +635,9 @@ def _clip_xmp(video: Path, suffix: str, warnings: list[str] | None = None,
     try:
         packet = read_embedded_xmp(video)   # (a JobError for a file that is not MP4/QuickTime)
     except (OSError, ValueError, StillmotionError):
-        return None   # (WebM, AVI, ...: no XMP box to read)
+        packet = None   # (GIF, WebP, WebM, AVI, ...: no XMP box to read)
+    if not packet:
+        packet = _own_sidecar(video, max_sidecar_bytes)
     try:
         packet = vet_packet(packet, f"the XMP in {video.name}") if packet else None
     except InputError as exc:
@@ -645,6 +651,22 @@ def _clip_xmp(video: Path, suffix: str, warnings: list[str] | None = None,
         packet = _set_encoding(packet, encoding)
     packet = _set_simple(packet, b"xmpMM:DocumentID", f"xmp.did:{uuid.uuid4()}".encode())
     return _set_simple(packet, b"xmpMM:InstanceID", f"xmp.iid:{uuid.uuid4()}".encode())
+
+
+def _own_sidecar(video: Path, max_bytes: int) -> bytes | None:
+    """VIDEO.xmp when it is the record Stillmotion wrote for this clip (it names the engine that
+    made it), else None."""
+    from ..metadata._exiv2 import STILLMOTION_NS
+    from ..metadata.sources import read_packet_file
+
+    sidecar = video.with_suffix(".xmp")
+    if not sidecar.is_file():
+        return None
+    try:
+        data = read_packet_file(sidecar, max_bytes)
+    except InputError:
+        return None
+    return data if STILLMOTION_NS.encode() in data and b"stillmotion:engine" in data else None
 
 
 def _set_encoding(packet: bytes, encoding: Any) -> bytes:

@@ -57,6 +57,11 @@ def daemon_setup(tmp_path: Path, name: str) -> tuple[Path, Path, Path, int, Path
     return home, photos, photo, free_port(), tmp_path / "daemon.log"
 
 
+def client_of(home: Path, port: int) -> DaemonClient:
+    """A client of the daemon serving `home` on `port`, with the token it wrote."""
+    return DaemonClient(f"http://127.0.0.1:{port}", (home / "data" / "token").read_text().strip())
+
+
 def wait_under_way(client: DaemonClient, job_id: str, photos: Path) -> None:
     """Until the job is rendering and its partial file exists beside the photo."""
     deadline = time.monotonic() + 30
@@ -71,8 +76,7 @@ def test_kill_9_mid_job_then_restart_finishes_once_with_one_output(tmp_path):
 
     daemon = start_daemon(home, port, log)
     try:
-        token = (home / "data" / "token").read_text().strip()
-        with DaemonClient(f"http://127.0.0.1:{port}", token) as client:
+        with client_of(home, port) as client:
             job_id = client.submit(image_path=photo, settings={"duration": 5, "fps": 24, "seed": 3})["id"]
             wait_under_way(client, job_id, photos)
         renderers = psutil.Process(daemon.pid).children(recursive=True)
@@ -87,7 +91,7 @@ def test_kill_9_mid_job_then_restart_finishes_once_with_one_output(tmp_path):
         assert list(photos.glob("*.motion*")) == []
 
         daemon = start_daemon(home, port, log)
-        with DaemonClient(f"http://127.0.0.1:{port}", token) as client:
+        with client_of(home, port) as client:
             deadline = time.monotonic() + 60
             while (job := client.job(job_id))["status"] != "done":
                 assert job["status"] in ("queued", "running"), job
@@ -123,8 +127,7 @@ def test_sighup_mid_job_is_logged_and_ignored_and_the_job_finishes(tmp_path):
 
     daemon = start_daemon(home, port, log)
     try:
-        token = (home / "data" / "token").read_text().strip()
-        with DaemonClient(f"http://127.0.0.1:{port}", token) as client:
+        with client_of(home, port) as client:
             job_id = client.submit(image_path=photo, settings={"duration": 3, "fps": 24})["id"]
             wait_under_way(client, job_id, photos)
             os.killpg(daemon.pid, signal.SIGHUP)
@@ -150,8 +153,7 @@ def test_a_second_ctrl_c_while_stopping_is_logged_and_the_stop_still_ends_cleanl
 
     daemon = start_daemon(home, port, log)
     try:
-        token = (home / "data" / "token").read_text().strip()
-        with DaemonClient(f"http://127.0.0.1:{port}", token) as client:
+        with client_of(home, port) as client:
             job_id = client.submit(image_path=photo, settings={"duration": 5, "fps": 24})["id"]
             wait_under_way(client, job_id, photos)
         os.killpg(daemon.pid, signal.SIGINT)

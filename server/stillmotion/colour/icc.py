@@ -163,6 +163,16 @@ def _srgb_shaper() -> tuple[list[Curve], np.ndarray]:
     return shaper
 
 
+# The curves are tabulated at every 16-bit level (16-bit pixels are exact indices), not raised
+# to a power per pixel.
+_LEVELS16 = np.linspace(0.0, 1.0, 65536)
+
+
+def _level16(values: np.ndarray) -> np.ndarray:
+    """The 16-bit level (a table index) of each value, clipped to [0, 1]."""
+    return np.rint(np.clip(values, 0.0, 1.0) * 65535.0).astype(np.int32)
+
+
 def exact_to_srgb(icc: bytes) -> Callable[[np.ndarray], np.ndarray] | None:
     """For a matrix/TRC RGB profile: a function taking float RGB pixels (..., 3) in [0, 1] to sRGB
     (float32, [0, 1]; colours outside sRGB clipped per channel, as littleCMS does for 8-bit
@@ -174,16 +184,13 @@ def exact_to_srgb(icc: bytes) -> Callable[[np.ndarray], np.ndarray] | None:
 
     curves, to_xyz = shaper
     to_srgb = np.linalg.inv(_srgb_shaper()[1]) @ to_xyz
-    # 16-bit pixels are exact table indices; the curves are tabulated once, not raised per pixel.
-    levels = np.linspace(0.0, 1.0, 65536)
-    tables = [np.asarray(curve(levels), dtype=np.float32) for curve in curves]
-    encode = linear_to_srgb(levels.astype(np.float32))
+    tables = [np.asarray(curve(_LEVELS16), dtype=np.float32) for curve in curves]
+    encode = linear_to_srgb(_LEVELS16.astype(np.float32))
 
     def convert(pixels: np.ndarray) -> np.ndarray:
-        index = np.rint(np.clip(pixels, 0.0, 1.0) * 65535.0).astype(np.int32)
+        index = _level16(pixels)
         linear = np.stack([t.take(index[..., c]) for c, t in enumerate(tables)], axis=-1)
-        out = mat3(linear, to_srgb.astype(np.float32))
-        return encode.take(np.rint(np.clip(out, 0.0, 1.0) * 65535.0).astype(np.int32))
+        return encode.take(_level16(mat3(linear, to_srgb.astype(np.float32))))
     return convert
 
 
@@ -197,9 +204,8 @@ def exact_grey_to_srgb(icc: bytes) -> Callable[[np.ndarray], np.ndarray] | None:
         return None
     from .space import linear_to_srgb
 
-    levels = np.linspace(0.0, 1.0, 65536)
-    table = linear_to_srgb(np.clip(curve(levels), 0.0, 1.0).astype(np.float32))
-    return lambda pixels: table.take(np.rint(np.clip(pixels, 0.0, 1.0) * 65535.0).astype(np.int32))
+    table = linear_to_srgb(np.clip(curve(_LEVELS16), 0.0, 1.0).astype(np.float32))
+    return lambda pixels: table.take(_level16(pixels))
 
 
 def lut_to_srgb(icc: bytes) -> np.ndarray:

@@ -262,19 +262,21 @@ def _is_raw_tiff(image: Image.Image) -> bool:
         return False
 
 
+def _tag_values(tags: Any, tag: int, default: Any) -> tuple[Any, ...]:
+    """A TIFF tag's values as a tuple (Pillow gives one value bare, several as a tuple)."""
+    value = tags.get(tag, default)
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,)
+
+
 def _tiff_sample_problem(tags: Any) -> str | None:
     """Why a TIFF's samples cannot be read right, if they cannot (one line, with what to do).
     Only 8- and 16-bit unsigned integers are: 32-bit integers were read as 0..1 values (a white
     clip), floating point (an HDR merge) as display values or not at all, and OpenCV decodes
     16-bit channels stored one after another (Photoshop's 'Per Channel' pixel order) as three
     small grey copies of the photo side by side, which became the clip without a word."""
-    def values(tag: int, default: int) -> tuple[int, ...]:
-        value = tags.get(tag, default)
-        return tuple(value) if isinstance(value, (tuple, list)) else (value,)
-
     try:
-        depth = max(values(_BITS_PER_SAMPLE, 1))
-        formats = set(values(_SAMPLE_FORMAT, 1))
+        depth = max(_tag_values(tags, _BITS_PER_SAMPLE, 1))
+        formats = set(_tag_values(tags, _SAMPLE_FORMAT, 1))
         channels = int(tags.get(_SAMPLES_PER_PIXEL, 1))
         planar = int(tags.get(_PLANAR_CONFIG, 1)) == 2
     except (TypeError, ValueError):
@@ -311,7 +313,7 @@ def _unidentified(path: Path) -> str:
     bits, channels = tags.get(_BITS_PER_SAMPLE), tags.get(_SAMPLES_PER_PIXEL, 1)
     if not bits:   # (a directory too damaged to say what the pixels are)
         return unreadable
-    depth = max(bits) if isinstance(bits, tuple) else bits
+    depth = max(_tag_values(tags, _BITS_PER_SAMPLE, ()))
     if tags.get(_PHOTOMETRIC) in (8, 9, 10):   # CIELab, ICCLab, ITULab: Pillow reads 8-bit Lab only
         return (f"{path.name}: a {depth}-bit Lab TIFF, which Stillmotion cannot read; convert it to RGB "
                 "and save it again (or save it as an 8-bit TIFF)")

@@ -62,12 +62,16 @@ def client_of(home: Path, port: int) -> DaemonClient:
     return DaemonClient(f"http://127.0.0.1:{port}", (home / "data" / "token").read_text().strip())
 
 
-def wait_under_way(client: DaemonClient, job_id: str, photos: Path) -> None:
-    """Until the job is rendering and its partial file exists beside the photo."""
+def submit_under_way(client: DaemonClient, photo: Path, settings: dict) -> str:
+    """A job for `photo`, submitted and waited for until it is rendering and its partial file
+    exists beside the photo: its id."""
+    job_id = client.submit(image_path=photo, settings=settings)["id"]
+    photos = photo.parent
     deadline = time.monotonic() + 30
     while not (client.job(job_id)["progress"] > 0.15 and list(photos.glob(f".stillmotion-tmp-{job_id}-*"))):
         assert time.monotonic() < deadline, "job never got going"
         time.sleep(0.05)
+    return job_id
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL semantics")
@@ -77,8 +81,7 @@ def test_kill_9_mid_job_then_restart_finishes_once_with_one_output(tmp_path):
     daemon = start_daemon(home, port, log)
     try:
         with client_of(home, port) as client:
-            job_id = client.submit(image_path=photo, settings={"duration": 5, "fps": 24, "seed": 3})["id"]
-            wait_under_way(client, job_id, photos)
+            job_id = submit_under_way(client, photo, {"duration": 5, "fps": 24, "seed": 3})
         renderers = psutil.Process(daemon.pid).children(recursive=True)
         assert renderers, "the job should run in a render process"
         daemon.send_signal(signal.SIGKILL)
@@ -101,8 +104,7 @@ def test_kill_9_mid_job_then_restart_finishes_once_with_one_output(tmp_path):
             assert len(client.jobs()) == 1
             # Ctrl-C in the terminal (SIGINT to the process group) while a job renders:
             # it goes back in the queue and nothing is left beside the photo.
-            second = client.submit(image_path=photo, settings={"duration": 5, "fps": 24, "seed": 4})["id"]
-            wait_under_way(client, second, photos)
+            second = submit_under_way(client, photo, {"duration": 5, "fps": 24, "seed": 4})
         os.killpg(daemon.pid, signal.SIGINT)
         assert daemon.wait(30) == 0
         store = JobStore.open(home / "data")
@@ -128,8 +130,7 @@ def test_sighup_mid_job_is_logged_and_ignored_and_the_job_finishes(tmp_path):
     daemon = start_daemon(home, port, log)
     try:
         with client_of(home, port) as client:
-            job_id = client.submit(image_path=photo, settings={"duration": 3, "fps": 24})["id"]
-            wait_under_way(client, job_id, photos)
+            job_id = submit_under_way(client, photo, {"duration": 3, "fps": 24})
             os.killpg(daemon.pid, signal.SIGHUP)
             deadline = time.monotonic() + 60
             while (job := client.job(job_id))["status"] != "done":
@@ -154,8 +155,7 @@ def test_a_second_ctrl_c_while_stopping_is_logged_and_the_stop_still_ends_cleanl
     daemon = start_daemon(home, port, log)
     try:
         with client_of(home, port) as client:
-            job_id = client.submit(image_path=photo, settings={"duration": 5, "fps": 24})["id"]
-            wait_under_way(client, job_id, photos)
+            job_id = submit_under_way(client, photo, {"duration": 5, "fps": 24})
         os.killpg(daemon.pid, signal.SIGINT)
         deadline = time.monotonic() + 0.2   # (at most: the job takes longer than that to stop)
         while "stopping:" not in log.read_text() and time.monotonic() < deadline:

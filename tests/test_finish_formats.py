@@ -360,3 +360,22 @@ def test_an_h264_clip_decodes_to_the_same_frames_on_a_machine_with_fewer_cores(t
     decoded = [np.stack([f.to_ndarray(format="rgb24") for f in av.open(str(p)).decode(video=0)])
                for p in (here, one_core)]
     assert np.array_equal(*decoded)
+
+
+@pytest.mark.parametrize("codec", ["h264", "hevc"])
+def test_an_mp4_has_a_keyframe_at_least_every_two_seconds(tmp_path: Path, codec: str) -> None:
+    """x264's and x265's default put a keyframe every 250 frames (10.4 s at 24 fps): an editor
+    scrubbing a 30 s clip in Premiere or Resolve waited while up to 249 frames were decoded
+    to show one. Every 2 s (48 frames at 24, 60 at 29.97) keeps that wait short."""
+    rng = np.random.default_rng(3)
+    still = rng.random((16, 32, 3), dtype=np.float32)
+    clip = [np.roll(still, k, axis=1) for k in range(150)]   # 6.26 s at 23.976: slow, no scene cut
+    path = tmp_path / "long.mp4"
+    encode(iter(clip), path, width=32, height=16, fps=23.976,
+           settings=EncodeSettings(fmt="mp4", codec=codec, preset="ultrafast"), n_frames=len(clip))
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        keys = sorted(float(p.pts * stream.time_base) for p in container.demux(stream)
+                      if p.pts is not None and p.is_keyframe)
+    assert keys[0] == 0.0
+    assert max(b - a for a, b in zip(keys, keys[1:] + [150 / (24000 / 1001)])) <= 2.01, keys

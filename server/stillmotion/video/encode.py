@@ -41,6 +41,9 @@ _BT709 = 1  # ISO/IEC 23091-2 code point shared by primaries, transfer and matri
 _LIMITED = 1  # AVCOL_RANGE_MPEG
 
 WEBP_QUALITY = 90    # lossy; what Pillow's writer was given before
+# An MP4's longest stretch between keyframes: x264's and x265's default, 250 frames (10 s at
+# 24 fps), made an editor scrubbing a long clip wait while up to 249 frames were decoded.
+KEYFRAME_SECONDS = 2.0
 SUFFIX = {"mp4": ".mp4", "mov": ".mov", "gif": ".gif", "webp": ".webp", "tiff": ""}
 
 
@@ -238,6 +241,7 @@ class _AVWriter(_Muxing):
             self.stream = _add_stream(self.container, name, rate)
             self.stream.pix_fmt = self.pix_fmt = "yuv420p"
             options = {"crf": str(settings.crf), "preset": settings.preset}
+            self.stream.codec_context.gop_size = max(1, round(KEYFRAME_SECONDS * rate))
             if settings.codec == "hevc":
                 self.stream.codec_tag = "hvc1"  # Apple players refuse the default hev1
                 options["x265-params"] = "log-level=error"

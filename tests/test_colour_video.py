@@ -614,3 +614,40 @@ def test_a_clip_that_fades_in_is_matched_on_the_photo_not_on_the_fade(tmp_path: 
     matched = list(read_frames(Path(capsys.readouterr().out.strip())))
     assert len(matched) == N
     assert metrics.clip_delta_e(matched[fade:], [t for t, _ in pairs[fade:]]) <= 2.0
+
+
+@pytest.mark.parametrize("out", [None, "delivery.mp4"])
+def test_every_sound_track_of_a_camera_master_comes_along(tmp_path: Path, fast_config, capsys, out) -> None:
+    """A cinema camera records each microphone on a track of its own (two mono tracks: the
+    camera's, the presenter's lavalier): matched, only the first came back, and the lavalier
+    was gone without a word. Every track comes along, in order, copied (re-encoded for MP4)."""
+    import av
+
+    master = tmp_path / "A001C002.mov"
+    tones = [np.sin(2 * np.pi * hz * np.arange(4800) / 48000) * 0.5 for hz in (440, 1000)]
+    with av.open(str(master), "w", format="mov") as container:
+        video = container.add_stream("prores_ks", rate=24)
+        video.width, video.height, video.pix_fmt = 32, 16, "yuv422p10le"
+        tracks = [container.add_stream("pcm_s16le", rate=48000, layout="mono") for _ in tones]
+        for frame in _flat_frames(2):
+            for packet in video.encode(av.VideoFrame.from_ndarray((frame * 255).astype(np.uint8), "rgb24")):
+                container.mux(packet)
+        for packet in video.encode(None):
+            container.mux(packet)
+        for track, tone in zip(tracks, tones):
+            samples = av.AudioFrame.from_ndarray((tone * 32767).astype(np.int16)[None], format="s16", layout="mono")
+            samples.sample_rate, samples.pts = 48000, 0
+            for packet in [*track.encode(samples), *track.encode(None)]:
+                container.mux(packet)
+    photo = save_photo(tmp_path / "cafe.jpg", skimage_photo("coffee"), quality=95)
+    args = ["match", str(master), "--to", str(photo)] + (["--out", str(tmp_path / out)] if out else [])
+    assert cli.main(args) == 0
+    with av.open(capsys.readouterr().out.strip()) as matched:
+        heard = []
+        for stream in matched.streams.audio:
+            sound = np.concatenate([f.to_ndarray()[0] for f in matched.decode(stream)]).astype(np.float64)
+            sound = sound / 32767 if stream.codec_context.name.startswith("pcm") else sound
+            spectrum = np.abs(np.fft.rfft(sound[:4096]))
+            heard.append(round(float(np.argmax(spectrum)) * 48000 / 4096, -1))
+            matched.seek(0)
+    assert [abs(hz - want) < 20 for hz, want in zip(heard, (440, 1000))] == [True, True] and len(heard) == 2

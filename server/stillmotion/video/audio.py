@@ -2,9 +2,9 @@
 
 Clips from cloud services often come with sound (generated or licensed music); matching
 their colour must not silently drop it. The picture is encoded first, on its own; this
-then writes the final file from that picture and the source's first audio stream, both
-copied packet for packet (nothing re-encoded, so the sound is bit for bit the source's),
-interleaved by time. Sound that the output's usual players cannot play there (PCM or
+then writes the final file from that picture and every audio stream of the source, in
+order (a camera records each microphone on a track of its own), all copied packet for
+packet (nothing re-encoded, so the sound is bit for bit the source's), interleaved by time. Sound that the output's usual players cannot play there (PCM or
 Opus in MP4, for two) is re-encoded to AAC instead. The sound keeps its timing relative
 to the source's picture: the new picture starts at 0 where the source's started.
 """
@@ -12,6 +12,7 @@ to the source's picture: the new picture starts at 0 where the source's started.
 from __future__ import annotations
 
 import heapq
+from contextlib import ExitStack
 from fractions import Fraction
 from pathlib import Path
 from typing import Iterator
@@ -25,11 +26,11 @@ AAC_BIT_RATE = 256_000   # when the sound must be re-encoded: transparent for st
 
 
 def with_audio(picture: Path, sound_from: Path, out: Path) -> str | None:
-    """Write `out` (an .mp4 or .mov): `picture`'s video stream and `sound_from`'s first audio
-    stream. Returns how the sound was carried ("copied" or "re-encoded to AAC"), or None,
-    writing nothing, when `sound_from` has no audio stream. Sound that cannot be read or
-    carried is an InputError naming `sound_from` (`out` may then be partly written: a
-    temporary the caller removes)."""
+    """Write `out` (an .mp4 or .mov): `picture`'s video stream and every audio stream of
+    `sound_from`. Returns how the sound was carried ("copied", or "re-encoded to AAC" when any
+    track was), or None, writing nothing, when `sound_from` has no audio stream. Sound that
+    cannot be read or carried is an InputError naming `sound_from` (`out` may then be partly
+    written: a temporary the caller removes)."""
     try:
         return _with_audio(picture, sound_from, out)
     except av.FFmpegError as exc:
@@ -39,37 +40,43 @@ def with_audio(picture: Path, sound_from: Path, out: Path) -> str | None:
 
 
 def _with_audio(picture: Path, sound_from: Path, out: Path) -> str | None:
-    with av.open(str(sound_from)) as source:
+    with ExitStack() as opened:
+        source = opened.enter_context(av.open(str(sound_from)))
         if not source.streams.audio:
             return None
-        audio_in = source.streams.audio[0]
         start = _start_seconds(source)
         fmt = "mov" if out.suffix.lower() == ".mov" else "mp4"
-        with av.open(str(picture)) as video_file, \
-                av.open(str(out), "w", format=fmt, options={"movflags": "+faststart+write_colr"}) as target:
-            video_in = video_file.streams.video[0]
-            # When the picture was made (without it the movie header says 1904-01-01).
-            if video_file.metadata.get("creation_time"):
-                target.metadata["creation_time"] = video_file.metadata["creation_time"]
-            video_out = target.add_stream_from_template(video_in)
-            if video_in.metadata.get("timecode"):
-                # The picture's timecode track, written anew: the muxer counts it at the stream's
-                # rate, which a copied stream is not given (and without it, drops the track).
-                target.metadata["timecode"] = video_in.metadata["timecode"]
-                video_out.codec_context.framerate = video_in.average_rate
-            copy = _container_holds(fmt, audio_in)
-            if copy:
+        video_file = opened.enter_context(av.open(str(picture)))
+        target = opened.enter_context(av.open(str(out), "w", format=fmt,
+                                              options={"movflags": "+faststart+write_colr"}))
+        video_in = video_file.streams.video[0]
+        # When the picture was made (without it the movie header says 1904-01-01).
+        if video_file.metadata.get("creation_time"):
+            target.metadata["creation_time"] = video_file.metadata["creation_time"]
+        video_out = target.add_stream_from_template(video_in)
+        if video_in.metadata.get("timecode"):
+            # The picture's timecode track, written anew: the muxer counts it at the stream's
+            # rate, which a copied stream is not given (and without it, drops the track).
+            target.metadata["timecode"] = video_in.metadata["timecode"]
+            video_out.codec_context.framerate = video_in.average_rate
+        timed, all_copied = [_timed(_relabelled(video_file.demux(video_in), video_out), 0)], True
+        for track in range(len(source.streams.audio)):
+            # Each track read through an opening of its own: one demuxer hands out its packets
+            # in file order, so two tracks read from it at once would each miss the other's.
+            reader = source if track == 0 else opened.enter_context(av.open(str(sound_from)))
+            audio_in = reader.streams.audio[track]
+            if _container_holds(fmt, audio_in):
                 audio_out = target.add_stream_from_template(audio_in)
-                sound = _copied(source, audio_in, audio_out, start)
+                sound = _copied(reader, audio_in, audio_out, start)
             else:
                 audio_out = target.add_stream("aac", rate=audio_in.codec_context.sample_rate or 48000)
                 audio_out.bit_rate = AAC_BIT_RATE
                 audio_out.layout = _aac_layout(audio_in.codec_context.layout)
-                sound = _reencoded(source, audio_in, audio_out, start)
-            pictures = _relabelled(video_file.demux(video_in), video_out)
-            for *_, packet in heapq.merge(_timed(pictures, 0), _timed(sound, 1)):
-                target.mux(packet)
-    return "copied" if copy else "re-encoded to AAC"
+                sound, all_copied = _reencoded(reader, audio_in, audio_out, start), False
+            timed.append(_timed(sound, track + 1))
+        for *_, packet in heapq.merge(*timed):
+            target.mux(packet)
+    return "copied" if all_copied else "re-encoded to AAC"
 
 
 # What each container's usual players (QuickTime, editors, browsers, phones) play as it is.
@@ -153,7 +160,7 @@ def _reencoded(source: av.container.InputContainer, audio_in: av.stream.Stream, 
 
 
 def _timed(packets: Iterator[av.Packet], rank: int) -> Iterator[tuple[float, int, int, av.Packet]]:
-    """(seconds, stream rank, n, packet): two streams' packets merged in time order."""
+    """(seconds, stream rank, n, packet): the streams' packets merged in time order."""
     for n, packet in enumerate(packets):
         when = packet.dts if packet.dts is not None else packet.pts or 0
         yield float(when * packet.time_base), rank, n, packet

@@ -614,3 +614,26 @@ def test_a_clip_that_fades_in_is_matched_on_the_photo_not_on_the_fade(tmp_path: 
     matched = list(read_frames(Path(capsys.readouterr().out.strip())))
     assert len(matched) == N
     assert metrics.clip_delta_e(matched[fade:], [t for t, _ in pairs[fade:]]) <= 2.0
+
+
+def test_match_takes_a_config_as_animate_does(photo_jpg, fast_config, tmp_path, capsys):
+    """A studio's own config ([output] crf, [metadata] switches) could be given to animate but
+    not to match (`match --config` was an unrecognised option); a missing one is one line."""
+    from stillmotion.metadata.bmff import read_embedded_xmp
+
+    assert cli.main(["animate", str(photo_jpg), "--duration", "0.5", "--fps", "8"]) == 0
+    clip = photo_jpg.with_name("IMG_1234.motion.mp4")
+    studio = tmp_path / "studio.toml"
+    studio.write_text("[output]\ncrf = 23\npreset = \"ultrafast\"\n[metadata]\nwrite_sidecar = false\n",
+                      encoding="utf-8")
+    capsys.readouterr()
+    assert cli.main(["match", str(clip), "--to", str(photo_jpg), "--config", str(studio)]) == 0
+    matched = clip.with_name("IMG_1234.motion.matched.mp4")
+    assert capsys.readouterr().out.strip() == str(matched)
+    assert b"<stillmotion:crf>23</stillmotion:crf>" in read_embedded_xmp(matched)
+    assert not matched.with_suffix(".xmp").exists()
+    # A config that is not there: one line, exit 2, nothing written (as animate --config says it).
+    assert cli.main(["match", str(clip), "--to", str(photo_jpg), "--config", str(tmp_path / "nope.toml")]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.strip() == f"stillmotion: error: {tmp_path / 'nope.toml'}: cannot read: No such file or directory"
+    assert not clip.with_name("IMG_1234.motion.matched-2.mp4").exists()

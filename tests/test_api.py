@@ -395,6 +395,19 @@ def test_cancel_queued_then_running_leaves_nothing_behind(client, blocker, photo
     assert client.request("DELETE", "/v1/jobs/nope").status == 404
 
 
+def test_a_cancelled_upload_leaves_no_empty_folder_in_the_data_folder(client, photo, home):
+    """An upload without an original renders into a folder of its own under data/outputs; a
+    cancel before anything was placed left that folder behind, empty, one per cancelled job."""
+    outputs = home / "data" / "outputs"
+    before = set(outputs.iterdir()) if outputs.is_dir() else set()
+    job = client.submit(image=photo, settings=LONG)
+    wait_for(lambda: client.job(job["id"])["progress"] > 0.1, 20)
+    made = set(outputs.iterdir()) - before
+    assert len(made) == 1 and next(iter(made)).is_dir()      # (the job's folder, clips to come)
+    assert client.cancel(job["id"])["status"] == "canceled"
+    wait_for(lambda: not (set(outputs.iterdir()) - before), 10)
+
+
 # ---------------------------------------------------------------- front door
 def test_token_host_and_origin_refusals(server, client):
     def get(path: str = "/v1/jobs", token: str | None = "default", **headers: str) -> Any:

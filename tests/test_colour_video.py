@@ -651,3 +651,26 @@ def test_every_sound_track_of_a_camera_master_comes_along(tmp_path: Path, fast_c
             heard.append(round(float(np.argmax(spectrum)) * 48000 / 4096, -1))
             matched.seek(0)
     assert [abs(hz - want) < 20 for hz, want in zip(heard, (440, 1000))] == [True, True] and len(heard) == 2
+
+
+def test_match_takes_a_config_as_animate_does(photo_jpg, fast_config, tmp_path, capsys):
+    """A studio's own config ([output] crf, [metadata] switches) could be given to animate but
+    not to match (`match --config` was an unrecognised option); a missing one is one line."""
+    from stillmotion.metadata.bmff import read_embedded_xmp
+
+    assert cli.main(["animate", str(photo_jpg), "--duration", "0.5", "--fps", "8"]) == 0
+    clip = photo_jpg.with_name("IMG_1234.motion.mp4")
+    studio = tmp_path / "studio.toml"
+    studio.write_text("[output]\ncrf = 23\npreset = \"ultrafast\"\n[metadata]\nwrite_sidecar = false\n",
+                      encoding="utf-8")
+    capsys.readouterr()
+    assert cli.main(["match", str(clip), "--to", str(photo_jpg), "--config", str(studio)]) == 0
+    matched = clip.with_name("IMG_1234.motion.matched.mp4")
+    assert capsys.readouterr().out.strip() == str(matched)
+    assert b"<stillmotion:crf>23</stillmotion:crf>" in read_embedded_xmp(matched)
+    assert not matched.with_suffix(".xmp").exists()
+    # A config that is not there: one line, exit 2, nothing written (as animate --config says it).
+    assert cli.main(["match", str(clip), "--to", str(photo_jpg), "--config", str(tmp_path / "nope.toml")]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.strip() == f"stillmotion: error: {tmp_path / 'nope.toml'}: cannot read: No such file or directory"
+    assert not clip.with_name("IMG_1234.motion.matched-2.mp4").exists()

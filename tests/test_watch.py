@@ -715,6 +715,30 @@ def test_a_name_that_is_not_utf8_is_said_once_and_the_watcher_goes_on(hot, caplo
                             "not taken: rename it to have it animated"]
 
 
+def test_a_camera_raw_file_dropped_in_is_said_once_and_left_alone(hot, caplog):
+    """A NEF (or CR3, ARW, DNG...) dropped into a watch folder was passed over in silence: the
+    photographer waited for a clip that never came. One line names it and says what to export;
+    nothing is written beside it, and it is not said again as the file is written or rescanned."""
+    caplog.set_level(logging.INFO, logger="stillmotion")
+    (hot / "waiting.CR3").write_bytes(b"raw data")       # there at start: found by the first scan
+    with running(hot, worker=False) as r:
+        with open(hot / "DSC_0042.NEF", "wb") as fh:       # dropped while watching, in two writes
+            fh.write(b"II*\x00raw")
+            fh.flush()
+            time.sleep(0.1)
+            fh.write(b" data")
+        (hot / "DSC_0042.jpg").write_bytes(photo_bytes(31))
+        r.wait_until(lambda: len(r.jobs()) == 1, 5, "the JPEG's job")
+        time.sleep(0.5)
+        assert [j.photo_path.name for j in r.jobs()] == ["DSC_0042.jpg"]
+    said = [rec.getMessage() for rec in caplog.records if "camera raw" in rec.getMessage()]
+    assert sorted(said) == [f"{hot / name}: a camera raw file, not taken: Stillmotion animates the developed "
+                            "photo; export it as JPEG, TIFF or HEIC into the watched folder (a Capture One "
+                            "process recipe, a Lightroom export)" for name in ("DSC_0042.NEF", "waiting.CR3")]
+    assert sorted(p.name for p in hot.iterdir()) == ["DSC_0042.NEF", "DSC_0042.jpg", "stillmotion.toml",
+                                                     "waiting.CR3"]
+
+
 def test_a_folder_the_system_will_not_watch_is_still_scanned(hot, tmp_path, caplog, monkeypatch):
     """Past the system's limit on watches (a big recursive tree on a NAS) the watch is refused:
     it stopped `stillmotion watch` and the daemon from starting. Now it is said, and the

@@ -430,6 +430,7 @@ def _add_simple(sub: argparse._SubParsersAction) -> None:
                                  "file (default: VIDEO.matched.mp4 beside it; .mov for a ProRes clip)")
     p.add_argument("--strength", type=_unit_interval, default=1.0, metavar="0..1",
                    help="how strongly the clip is held to the photo's colour (default: 1)")
+    p.add_argument("--config", type=_path, metavar="FILE", help=CONFIG_HELP)
     p.set_defaults(func=cmd_match)
 
     p = sub.add_parser("doctor", help="what this machine can do: Python, torch, device, codecs, engines, config",
@@ -498,12 +499,14 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_match(args: argparse.Namespace) -> int:
+    from . import config as config_mod
     from .colour.match import match_video
 
+    cfg = config_mod.load(args.config)
     warnings: list[str] = []
     bar = ProgressBar(args.video.name)
     try:
-        matched = match_video(args.video, args.photo, out=args.out, strength=args.strength,
+        matched = match_video(args.video, args.photo, out=args.out, strength=args.strength, config=cfg,
                               warnings=warnings, progress=_paced(bar.update, "match"))
     finally:
         bar.clear()

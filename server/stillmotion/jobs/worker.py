@@ -41,6 +41,7 @@ the failed job was forgotten (pruned after [jobs] retention_days).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import sys
@@ -271,9 +272,20 @@ class Worker:
             current = store.get(job.id)
             if current is None or current.status in TERMINAL:   # a requeued job keeps its records
                 placement.forget(job.destination, job.id)
+                self._drop_empty_upload_folder(job)
             with self._lock:
                 self._running.pop(job.id, None)
             self._wake.set()
+
+    def _drop_empty_upload_folder(self, job: Job) -> None:
+        """An upload's clips go to a folder of its own in the daemon's outputs folder, made as
+        its render starts: a job cancelled or failed before placing anything left it there, empty.
+        Only that folder, and only while empty (rmdir refuses one holding anything); a folder
+        beside the user's photos may be shared with other jobs and is left as it is."""
+        if self.outputs_root is None or job.destination.parent.resolve() != self.outputs_root.resolve():
+            return
+        with contextlib.suppress(OSError):
+            job.destination.rmdir()
 
     def _fail(self, job: Job, error: dict[str, str], kept: Sequence[str] = (), *, claimed: bool = True) -> None:
         """End `job` (claimed by this worker, or never claimed) as failed, said in the log and,

@@ -333,6 +333,12 @@ class Watcher:
             return
         resolved = self._resolve(path)
         if resolved is None:
+            if path.suffix.lower() in photo_mod.CAMERA_RAW_SUFFIXES:
+                # Not a photo to take, but one a photographer expects a clip of: said (once), or
+                # they wait for a clip that never comes. Nothing is written beside it.
+                self._say(f"{path}: a camera raw file, not taken: Stillmotion animates the developed photo; "
+                          "export it as JPEG, TIFF or HEIC into the watched folder (a Capture One process "
+                          "recipe, a Lightroom export)")
             return
         self._pairing.forget(path)   # changed again while waiting for its sidecar: settle again
         self._settler.touch(path, resolved[1].settle_seconds, written=written, closed=closed)

@@ -659,6 +659,30 @@ def test_other_programs_folders_in_a_recursive_watch_are_left_alone(hot):
     assert names == [os.path.join("shoot", "NEW.jpg")]
 
 
+def test_capture_one_files_are_never_taken_even_with_patterns_matching_everything(hot):
+    """Capture One's own files (settings .cos, masks .comask, proxies .cop and .cof that are JPEG
+    inside, thumbnails .cot, the session and catalog databases) were taken with patterns = ["*"],
+    each paired with the photo's IMG.xmp, failed, and wrote IMG.motion.failed.txt beside the
+    photo's clip; a catalog package (Studio.cocatalog/Originals holds imported JPEGs) was walked."""
+    (hot / "stillmotion.toml").write_text('patterns = ["*"]\n' + SETTINGS, encoding="utf-8")
+    with open(Path(os.environ["STILLMOTION_HOME"]) / "config.toml", "a", encoding="utf-8") as fh:
+        fh.write("recursive = true\n")
+    (hot / "Studio.cocatalog" / "Originals").mkdir(parents=True)
+    (hot / "Studio.cocatalog" / "Originals" / "IMPORTED.jpg").write_bytes(photo_bytes(20))
+    (hot / "Studio.cocatalog" / "Studio.cocatalogdb").write_bytes(b"SQLite format 3\0")
+    with running(hot, worker=False) as r:
+        (hot / "NEW.xmp").write_text(XMP, encoding="utf-8")
+        for suffix in (".cos", ".comask", ".cot", ".cosessiondb"):
+            (hot / f"NEW{suffix}").write_bytes(b"<?xml version='1.0'?><settings/>")
+        for suffix in (".cop", ".cof", ".COP"):
+            (hot / f"NEW{suffix}").write_bytes(photo_bytes(21))
+        (hot / "NEW.jpg").write_bytes(photo_bytes(22))
+        r.wait_until(lambda: len(r.jobs()) >= 1, 5, "the photo's job")
+        time.sleep(0.8)                                # several settle intervals: would more follow?
+        names = sorted(str(j.photo_path.relative_to(hot)) for j in r.jobs())
+    assert names == ["NEW.jpg"]
+
+
 def test_symlinked_subfolders_in_a_recursive_watch_are_not_followed(hot, tmp_path):
     """A link to a folder elsewhere had its photos animated and the clips written there (the
     scan followed it, the live watch does not); a link back up (`loop -> .`) was walked some

@@ -540,6 +540,22 @@ def test_a_photo_that_failed_is_animated_once_saved_again_after_its_job_was_forg
     assert len(clips_of(hot, "P")) == 1
 
 
+def test_a_clip_of_one_photo_leaves_the_failure_note_of_its_namesake(hot):
+    """Capture One's JPEG and TIFF recipes write SHOT.jpg and SHOT.tif into one folder. The TIFF
+    failed and got SHOT.motion.failed.txt; the JPEG's clip then removed that note, so the folder
+    showed SHOT.tif beside a clip and no word that the TIFF had none."""
+    note = hot / "SHOT.motion.failed.txt"
+    with running(hot) as r:
+        (hot / "SHOT.tif").write_bytes(b"this is not a TIFF " * 64)
+        assert r.wait_done(1)[0].status == "failed"
+        r.wait_until(note.exists, 5, "the TIFF's failure note")
+        (hot / "SHOT.jpg").write_bytes(photo_bytes(23))
+        r.wait_done(2)
+        time.sleep(0.3)
+    assert len(clips_of(hot, "SHOT")) == 1
+    assert note.read_text(encoding="utf-8").startswith("Stillmotion could not animate SHOT.tif (")
+
+
 def test_a_file_under_the_notes_name_that_is_not_a_note_is_left_alone(tmp_path):
     from stillmotion.jobs import failure_note
 

@@ -540,6 +540,22 @@ def test_a_photo_that_failed_is_animated_once_saved_again_after_its_job_was_forg
     assert len(clips_of(hot, "P")) == 1
 
 
+def test_a_clip_of_one_photo_leaves_the_failure_note_of_its_namesake(hot):
+    """Capture One's JPEG and TIFF recipes write SHOT.jpg and SHOT.tif into one folder. The TIFF
+    failed and got SHOT.motion.failed.txt; the JPEG's clip then removed that note, so the folder
+    showed SHOT.tif beside a clip and no word that the TIFF had none."""
+    note = hot / "SHOT.motion.failed.txt"
+    with running(hot) as r:
+        (hot / "SHOT.tif").write_bytes(b"this is not a TIFF " * 64)
+        assert r.wait_done(1)[0].status == "failed"
+        r.wait_until(note.exists, 5, "the TIFF's failure note")
+        (hot / "SHOT.jpg").write_bytes(photo_bytes(23))
+        r.wait_done(2)
+        time.sleep(0.3)
+    assert len(clips_of(hot, "SHOT")) == 1
+    assert note.read_text(encoding="utf-8").startswith("Stillmotion could not animate SHOT.tif (")
+
+
 def test_a_file_under_the_notes_name_that_is_not_a_note_is_left_alone(tmp_path):
     from stillmotion.jobs import failure_note
 
@@ -657,6 +673,30 @@ def test_other_programs_folders_in_a_recursive_watch_are_left_alone(hot):
         time.sleep(0.8)                                # several settle intervals: would more follow?
         names = [str(j.photo_path.relative_to(hot)) for j in r.jobs()]
     assert names == [os.path.join("shoot", "NEW.jpg")]
+
+
+def test_capture_one_files_are_never_taken_even_with_patterns_matching_everything(hot):
+    """Capture One's own files (settings .cos, masks .comask, proxies .cop and .cof that are JPEG
+    inside, thumbnails .cot, the session and catalog databases) were taken with patterns = ["*"],
+    each paired with the photo's IMG.xmp, failed, and wrote IMG.motion.failed.txt beside the
+    photo's clip; a catalog package (Studio.cocatalog/Originals holds imported JPEGs) was walked."""
+    (hot / "stillmotion.toml").write_text('patterns = ["*"]\n' + SETTINGS, encoding="utf-8")
+    with open(Path(os.environ["STILLMOTION_HOME"]) / "config.toml", "a", encoding="utf-8") as fh:
+        fh.write("recursive = true\n")
+    (hot / "Studio.cocatalog" / "Originals").mkdir(parents=True)
+    (hot / "Studio.cocatalog" / "Originals" / "IMPORTED.jpg").write_bytes(photo_bytes(20))
+    (hot / "Studio.cocatalog" / "Studio.cocatalogdb").write_bytes(b"SQLite format 3\0")
+    with running(hot, worker=False) as r:
+        (hot / "NEW.xmp").write_text(XMP, encoding="utf-8")
+        for suffix in (".cos", ".comask", ".cot", ".cosessiondb"):
+            (hot / f"NEW{suffix}").write_bytes(b"<?xml version='1.0'?><settings/>")
+        for suffix in (".cop", ".cof", ".COP"):
+            (hot / f"NEW{suffix}").write_bytes(photo_bytes(21))
+        (hot / "NEW.jpg").write_bytes(photo_bytes(22))
+        r.wait_until(lambda: len(r.jobs()) >= 1, 5, "the photo's job")
+        time.sleep(0.8)                                # several settle intervals: would more follow?
+        names = sorted(str(j.photo_path.relative_to(hot)) for j in r.jobs())
+    assert names == ["NEW.jpg"]
 
 
 def test_symlinked_subfolders_in_a_recursive_watch_are_not_followed(hot, tmp_path):

@@ -28,10 +28,13 @@ def note_path(destination: Path, photo: Path) -> Path:
     return destination / f"{output_stem(photo.stem, 'motion')}.motion{SUFFIX}"
 
 
-def _is_note(path: Path) -> bool:
+def _is_note(path: Path, about: Path | None = None) -> bool:
+    """A note of ours; with `about`, one saying that photo failed (SHOT.jpg and SHOT.tif share
+    the note's name, and the clip of one must not take away the note of the other)."""
+    opening = _OPENING + (f"{about.name} (" if about is not None else "")
     try:
         with open(path, "rb") as fh:
-            return fh.read(len(_OPENING)) == _OPENING.encode()
+            return fh.read(len(opening.encode())) == opening.encode()
     except OSError:
         return False
 
@@ -61,7 +64,7 @@ def write(destination: Path, photo: Path, job_id: str, message: str) -> Path | N
 def clear(destination: Path, photo: Path) -> None:
     """Remove the note for `photo`, if there is one (its clip has been made)."""
     path = note_path(destination, photo)
-    if _is_note(path):
+    if _is_note(path, about=photo):
         try:
             path.unlink()
         except OSError as exc:

@@ -17,11 +17,18 @@ SIDECAR_SUFFIX = ".xmp"
 TOOL_FOLDERS = frozenset({"captureone", "@eadir", "#recycle", "#snapshot", "$recycle.bin",
                           "system volume information"})
 SYSTEM_FILES = frozenset({"thumbs.db", "desktop.ini", "ehthumbs.db"})
+# Capture One's own files, never photos even where `patterns = ["*"]` matches them: settings,
+# masks, proxies and focus previews (JPEG inside), thumbnails, styles, session and catalog
+# databases; and its catalog package folder (Originals/ holds the JPEGs imported into it).
+CAPTURE_ONE_SUFFIXES = (".cos", ".comask", ".cop", ".cof", ".cot", ".costyle", ".costylepack",
+                        ".cosessiondb", ".cocatalogdb")
+CAPTURE_ONE_PACKAGE = ".cocatalog"
 
 
 def is_hidden_folder(name: str) -> bool:
     """A subfolder never walked: hidden (a dotted name) or another program's own."""
-    return name.startswith(".") or name.lower() in TOOL_FOLDERS
+    lowered = name.lower()
+    return name.startswith(".") or lowered in TOOL_FOLDERS or lowered.endswith(CAPTURE_ONE_PACKAGE)
 
 
 def is_ignored(path: Path, root: Path) -> bool:
@@ -32,6 +39,8 @@ def is_ignored(path: Path, root: Path) -> bool:
     if is_hidden_folder(name) or name.startswith("~") or name.endswith("~"):
         return True
     if lowered.endswith(TEMP_SUFFIXES) or name == FOLDER_FILE or lowered in SYSTEM_FILES:
+        return True
+    if lowered.endswith(CAPTURE_ONE_SUFFIXES):
         return True
     if is_own_output(path):
         return True

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psutil
@@ -27,9 +28,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_daemon(home: Path, port: int, log: Path) -> subprocess.Popen:
+def start_daemon(home: Path, port: int, log: Path, *, first_on_path: Path | None = None) -> subprocess.Popen:
+    """`stillmotion serve` for `home`; `first_on_path`: a folder of modules shadowing the real ones."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("STILLMOTION")}
     env["STILLMOTION_HOME"] = str(home)
+    if first_on_path is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(first_on_path), env.get("PYTHONPATH")]))
     with open(log, "ab") as fh:
         proc = subprocess.Popen([sys.executable, "-m", "stillmotion.cli", "serve", "--port", str(port)],
                                 env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
@@ -171,6 +175,41 @@ def test_a_second_ctrl_c_while_stopping_is_logged_and_the_stop_still_ends_cleanl
     assert store.get(job_id).status == "queued"
     store.close()
     assert [p.name for p in photos.iterdir()] == ["IMG_9.jpg"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_stopping_while_the_device_probe_hangs_ends_it_and_answers_at_once(tmp_path):
+    """A device probe that hangs (here torch's import; a GPU driver that never answers) held
+    GET /v1/engines open, and with it the daemon's stop: two minutes (the probe's timeout)
+    after Ctrl-C or SIGTERM. Now the probe's child is killed and reaped, the request answered
+    503 with a message, and the daemon gone in a moment."""
+    home, _, _, port, log = daemon_setup(tmp_path, "IMG_10.jpg")
+    hanging = tmp_path / "hanging"
+    (hanging / "torch").mkdir(parents=True)
+    (hanging / "torch" / "__init__.py").write_text("import time\ntime.sleep(600)\n", encoding="utf-8")
+    daemon = start_daemon(home, port, log, first_on_path=hanging)
+    try:
+        before = set(psutil.Process(daemon.pid).children())     # (its render process)
+        with client_of(home, port) as client, ThreadPoolExecutor(1) as pool:
+            engines = pool.submit(client.request, "GET", "/v1/engines")
+            deadline = time.monotonic() + 30
+            while not (probes := set(psutil.Process(daemon.pid).children()) - before):
+                assert time.monotonic() < deadline and not engines.done(), "no device probe started"
+                time.sleep(0.05)
+            time.sleep(0.5)                                      # (it is importing torch: hung)
+            assert not engines.done()
+            asked = time.monotonic()
+            daemon.send_signal(signal.SIGTERM)
+            assert daemon.wait(30) == 0, log.read_text()
+            stopped_in = time.monotonic() - asked
+            answer = engines.result(10)
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.wait(10)
+    assert stopped_in < 5, log.read_text()
+    assert answer.status == 503 and "stopping" in answer.body["error"]["message"]
+    assert not any(probe.is_running() for probe in probes)      # (killed and reaped: no zombie either)
 
 
 def test_a_port_already_taken_is_one_line_and_status_1(tmp_path):

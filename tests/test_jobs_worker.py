@@ -91,6 +91,33 @@ def test_shutdown_requeues_the_running_job_and_the_next_start_finishes_it(tmp_pa
     assert list(tmp_path.glob(".stillmotion-placed-*")) == []     # its placement record went with it
 
 
+def test_a_submitted_job_starts_at_once_not_at_the_next_poll(tmp_path, cfg, store):
+    """A submit wakes the worker: the job starts in milliseconds, not at the next look at the
+    store (poll_interval, half a second by default; made long here to tell the two apart)."""
+    photo = save_photo(tmp_path / "IMG.jpg", skimage_photo("coffee"), (64, 43))
+    started: dict[str, float] = {}
+
+    def note_start(job_id: str) -> None:
+        if job_id not in started and store.get(job_id).status == "running":
+            started[job_id] = time.monotonic()
+
+    store.add_listener(note_start, progress=False)
+    worker = Worker(store, with_isolation(cfg, "thread"), poll_interval=60)
+    worker.start()
+    try:
+        first = store.submit(spec(photo, duration=0.5, fps=4, seed=1)).job    # (imports paid: not timed)
+        finished(store, first.id, timeout=15)
+        time.sleep(0.2)                  # (the pass the finished job woke is over: the worker waits)
+        submitted = time.monotonic()
+        job = store.submit(spec(photo, duration=0.5, fps=4, seed=2)).job
+        wait_for(lambda: job.id in started, timeout=15)
+        assert started[job.id] - submitted < 2.0     # (a wake: ~1 ms; a poll: 60 s)
+        finished(store, job.id, timeout=15)
+    finally:
+        worker.stop()
+        store.remove_listener(note_start)
+
+
 def test_cancel_through_another_store_reaches_the_running_job(tmp_path, cfg, store):
     photo = save_photo(tmp_path / "IMG.jpg", skimage_photo("coffee"), (320, 214))
     with running(store, cfg, "thread"):

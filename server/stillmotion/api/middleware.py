@@ -9,6 +9,7 @@ from typing import Awaitable, Callable
 
 from aiohttp import hdrs, web
 
+from ..engines import devices
 from ..errors import StillmotionError
 from ..jobs.store import error_dict
 from .errors import HTTP_CODES, ApiError, error_response, status_for, storage_failure
@@ -41,6 +42,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_response(exc.status, HTTP_CODES.get(exc.status, "http_error"), exc.reason, headers)
     except StillmotionError as exc:
         return error_response(status_for(exc), **error_dict(exc))
+    except devices.ProbeEnded as exc:    # (the daemon is stopping)
+        return error_response(503, "unavailable", str(exc))
     except (asyncio.CancelledError, ConnectionResetError):
         raise
     except Exception as exc:

@@ -9,6 +9,7 @@ import it to answer (see keep_torch_out): it asks a short-lived child process, o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import logging
 import multiprocessing
@@ -16,6 +17,7 @@ import platform
 import signal
 import sys
 import threading
+import time
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass
 from multiprocessing.connection import Connection
@@ -84,6 +86,16 @@ PROBE_TIMEOUT_S = 120.0     # importing torch and starting CUDA on a busy machin
 _probe_elsewhere = False
 _probes: dict[str, Future[dict[str, Any]]] = {}   # preference -> its facts, for this process's lifetime
 _probes_lock = threading.Lock()
+_probe_children: set[multiprocessing.process.BaseProcess] = set()   # probes out now (end_probes)
+_probe_threads: set[threading.Thread] = set()                          # ... and the threads reaping them
+_ending = False             # end_probes was called: this process is stopping, nothing more is probed
+
+
+class ProbeEnded(Exception):
+    """The device probe was ended unanswered: the process asking is stopping (end_probes)."""
+
+    def __init__(self) -> None:
+        super().__init__("the daemon is stopping: the device probe was ended before it answered")
 
 
 def keep_torch_out() -> None:
@@ -115,11 +127,34 @@ def probe(preference: str) -> Future[dict[str, Any]] | None:
     with _probes_lock:
         answer = _probes.get(preference)
         if answer is None:
-            answer = _probes[preference] = Future()
+            answer = Future()
             answer.set_running_or_notify_cancel()   # (a waiter that gives up cannot cancel it)
-            threading.Thread(target=_probe_into, args=(answer, preference), name="stillmotion-device-probe",
-                             daemon=True).start()
+            if _ending:
+                answer.set_exception(ProbeEnded())
+                return answer
+            _probes[preference] = answer
+            thread = threading.Thread(target=_probe_into, args=(answer, preference),
+                                      name="stillmotion-device-probe", daemon=True)
+            _probe_threads.add(thread)
+            thread.start()
     return answer
+
+
+def end_probes(timeout: float = 5.0) -> None:
+    """The daemon is stopping: kill the probe children still out and reap them, their waiters
+    answered ProbeEnded. A probe that hung (a driver, a network home folder) held a request
+    open, and with it the daemon's stop, for PROBE_TIMEOUT_S (two minutes after Ctrl-C).
+    From now on this process probes nothing."""
+    global _ending
+    with _probes_lock:
+        _ending = True
+        children, threads = list(_probe_children), list(_probe_threads)
+    for proc in children:
+        with contextlib.suppress(OSError, ValueError):    # (ended meanwhile)
+            proc.kill()
+    deadline = time.monotonic() + timeout
+    for thread in threads:    # (each reaps its child: no zombie left behind)
+        thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def _probe_into(answer: Future[dict[str, Any]], preference: str) -> None:
@@ -129,6 +164,9 @@ def _probe_into(answer: Future[dict[str, Any]], preference: str) -> None:
         with _probes_lock:
             _probes.pop(preference, None)
         answer.set_exception(exc)
+    finally:
+        with _probes_lock:
+            _probe_threads.discard(threading.current_thread())
 
 
 async def wait_for_probe(config: Mapping[str, Any] | None) -> None:
@@ -181,10 +219,16 @@ def _probe_in_child(preference: str) -> dict[str, Any]:
             proc.start()
         finally:
             child.close()
-        if not parent.poll(PROBE_TIMEOUT_S):
+        with _probes_lock:
+            _probe_children.add(proc)
+            if _ending:               # (end_probes came while it started)
+                proc.kill()
+        if not parent.poll(PROBE_TIMEOUT_S):          # (also wakes when end_probes kills it: EOF)
             raise TimeoutError(f"no answer in {PROBE_TIMEOUT_S:.0f} s")
         return parent.recv()
     except (OSError, EOFError) as exc:               # (EOFError: it died before answering)
+        if _ending:
+            raise ProbeEnded() from None
         if isinstance(exc, EOFError):
             proc.join(5)            # (its exit code is only known once it is reaped)
             why = f"it exited with code {proc.exitcode}"
@@ -200,6 +244,8 @@ def _probe_in_child(preference: str) -> dict[str, Any]:
             if proc.is_alive():
                 proc.kill()
             proc.join()
+            with _probes_lock:
+                _probe_children.discard(proc)
 
 
 def free_gb(device: Device) -> float:

@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from .. import engines
+from ..engines import devices
 from ..errors import Canceled, StillmotionError
 from ..place import remove_temp, stale_temps
 from ..progress import CancelToken, JobProgress
@@ -182,6 +183,8 @@ class Worker:
                 self._dispatch()
             except sqlite3.OperationalError as exc:   # held by another program past the busy timeout
                 log.warning("job store busy (%s); trying again", exc)
+            except devices.ProbeEnded:   # the daemon is stopping (an engine choice waited on the device)
+                pass
             except Exception:  # the dispatcher must outlive any single bad pass
                 log.exception("job dispatcher pass failed")
             self._wake.wait(self.poll_interval)

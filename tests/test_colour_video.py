@@ -215,6 +215,31 @@ def test_a_phone_clip_recorded_on_its_side_comes_back_upright(tmp_path: Path, fa
     assert np.abs(first * 255.0 - upright).mean() < 3.0                 # the photo, the right way up
 
 
+@pytest.mark.parametrize("out", [None, "graded.mov"])
+def test_an_anamorphic_clip_keeps_its_pixel_shape(tmp_path: Path, fast_config, capsys, out) -> None:
+    """A clip of non-square pixels (HDV's 1440x1080 shown 16:9, an anamorphic lens) came back
+    from match labelled square: an editor showed it squeezed. Its pixel shape comes along."""
+    import av
+    from fractions import Fraction
+
+    photo = save_photo(tmp_path / "wide.jpg", skimage_photo("coffee"), (128, 72), quality=95)
+    stored = np.asarray(Image.open(photo).resize((96, 72)), dtype=np.uint8)   # squeezed 4:3 pixels
+    clip = tmp_path / "HDV_0001.mp4"
+    with av.open(str(clip), "w") as container:
+        stream = container.add_stream("libx264", rate=25, options={"preset": "ultrafast", "crf": "12"})
+        stream.width, stream.height, stream.pix_fmt = 96, 72, "yuv420p"
+        stream.codec_context.sample_aspect_ratio = Fraction(4, 3)
+        for _ in range(6):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(stored, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    assert probe(clip).pixel_aspect == Fraction(4, 3)
+    assert cli.main(["match", str(clip), "--to", str(photo)] + (["--out", str(tmp_path / out)] if out else [])) == 0
+    matched = probe(Path(capsys.readouterr().out.strip()))
+    assert (matched.width, matched.height, matched.pixel_aspect) == (96, 72, Fraction(4, 3))
+
+
 def test_match_out_file_folder_and_strength(drifted_mp4, tmp_path: Path, capsys) -> None:
     clip, photo, truth = drifted_mp4
     target = tmp_path / "graded.mov"

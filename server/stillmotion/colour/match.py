@@ -582,7 +582,7 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
     try:
         encode(matched, picture, width=width, height=height, fps=info.fps or 24.0, settings=settings,
                n_frames=info.n_frames, times=times, timecode=info.timecode, created=info.created,
-               progress=progress)
+               pixel_aspect=info.pixel_aspect, progress=progress)
         # The clip's sound (a cloud service's soundtrack) comes along; without any, the picture is the file.
         if with_audio(picture, video, tmp) is None:
             os.replace(picture, tmp)

@@ -32,6 +32,7 @@ class VideoInfo:
     rotation: int = 0         # degrees counter-clockwise the stored frames are turned to be shown
     timecode: str | None = None   # where a master's timecode track starts ("01:00:00:00"), if it has one
     created: str | None = None    # when it was recorded or made (its creation_time), if it says
+    pixel_aspect: Fraction = Fraction(1)   # width : height of one pixel as shown (HDV, DV, anamorphic: not 1)
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:
@@ -43,10 +44,13 @@ def probe(path: str | os.PathLike) -> VideoInfo:
             rotation = _quarter_turns(first) * 90 if first is not None else 0
             n = stream.frames or (first is not None) + sum(1 for _ in container.decode(stream))
             width, height = (ctx.height, ctx.width) if rotation in (90, 270) else (ctx.width, ctx.height)
+            # The container's (MP4/MOV 'pasp') first, else the stream's; unset (0 or None) is square.
+            aspect = Fraction(stream.sample_aspect_ratio or ctx.sample_aspect_ratio or 1) or Fraction(1)
             return VideoInfo(width, height, float(stream.average_rate or stream.guessed_rate or 0),
                              n, ctx.name, ctx.pix_fmt or "", int(ctx.color_primaries), int(ctx.color_trc),
                              int(ctx.colorspace), int(ctx.color_range), rotation, _timecode(container),
-                             container.metadata.get("creation_time") or None)
+                             container.metadata.get("creation_time") or None,
+                             1 / aspect if rotation in (90, 270) else aspect)
     except (av.FFmpegError, IndexError) as exc:
         raise _unreadable(path, exc) from None
 

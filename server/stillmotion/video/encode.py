@@ -223,7 +223,7 @@ class _AVWriter(_Muxing):
 
     def __init__(self, path: Path, width: int, height: int, fps: float, settings: EncodeSettings,
                  times: FrameTimes | None = None, timecode: str | None = None,
-                 created: str | None = None) -> None:
+                 created: str | None = None, pixel_aspect: Fraction = Fraction(1)) -> None:
         if width % 2 or height % 2:
             raise ValueError(f"video size must be even, got {width}x{height}")
         self.width, self.height = width, height
@@ -257,8 +257,9 @@ class _AVWriter(_Muxing):
         ctx.color_primaries = ctx.color_trc = ctx.colorspace = _BT709
         ctx.color_range = _LIMITED
         # Square pixels, said: left unspecified (no 'pasp' box, no aspect in the stream's header),
-        # it was for each player, editor and upload checker to assume.
-        ctx.sample_aspect_ratio = Fraction(1, 1)
+        # it was for each player, editor and upload checker to assume. A matched HDV or anamorphic
+        # clip keeps its own: labelled square, it showed squeezed.
+        ctx.sample_aspect_ratio = Fraction(pixel_aspect)
         if settings.threads:
             ctx.thread_count = settings.threads
         self.stream.options = options
@@ -464,11 +465,14 @@ class _TiffSequenceWriter:
 
 
 def open_writer(path: Path, width: int, height: int, fps: float, settings: EncodeSettings,
-                times: FrameTimes | None = None, timecode: str | None = None, created: str | None = None):
-    """A writer for `settings.fmt`; `times`, `timecode` and `created` (MP4 and MOV only) keep a
-    source clip's frame times, start timecode and creation time."""
+                times: FrameTimes | None = None, timecode: str | None = None, created: str | None = None,
+                pixel_aspect: Fraction = Fraction(1)):
+    """A writer for `settings.fmt`; `times`, `timecode`, `created` and `pixel_aspect` (MP4 and
+    MOV only) keep a source clip's frame times, start timecode, creation time and pixel shape."""
     if settings.fmt in ("mp4", "mov"):
-        return _AVWriter(path, width, height, fps, settings, times, timecode, created)
+        return _AVWriter(path, width, height, fps, settings, times, timecode, created, pixel_aspect)
+    if pixel_aspect != 1:
+        raise ValueError(f"non-square pixels are kept in MP4 and MOV only, not {settings.fmt}")
     if times is not None:
         raise ValueError(f"frame times are kept in MP4 and MOV only, not {settings.fmt}")
     if settings.fmt in ("gif", "webp"):
@@ -482,19 +486,21 @@ def encode(frames: Iterable[np.ndarray], path: str | os.PathLike, *, width: int,
            fps: float, settings: EncodeSettings, n_frames: int | None = None,
            progress: Callable[[float], None] | None = None,
            cancel: CancelToken | None = None, times: FrameTimes | None = None,
-           timecode: str | None = None, created: str | None = None) -> int:
+           timecode: str | None = None, created: str | None = None,
+           pixel_aspect: Fraction = Fraction(1)) -> int:
     """Encode `frames` (float32 HxWx3 sRGB [0,1]) into `path`; returns the frame count.
 
     Frames are evenly spaced at `fps`, or shown at `times` (a source clip's own, MP4/MOV);
     `timecode` ("01:00:00:00", MP4/MOV) is where the clip starts in an editor's timeline;
-    `created` (ISO 8601, MP4/MOV) its creation time, else now.
+    `created` (ISO 8601, MP4/MOV) its creation time, else now; `pixel_aspect` (MP4/MOV) the
+    shape of its pixels (width : height), square unless a source clip's were not.
 
     `path` should be a temporary name: on any error or cancel the partial file is
     removed and the exception propagates.
     """
     path = Path(path)
     try:
-        writer = open_writer(path, width, height, fps, settings, times, timecode, created)
+        writer = open_writer(path, width, height, fps, settings, times, timecode, created, pixel_aspect)
     except BaseException:
         path.unlink(missing_ok=True)   # the container may have created it already
         raise

@@ -676,9 +676,10 @@ def test_takes_finished_before_the_disk_filled_are_printed_and_kept(photo_jpg, f
 
 
 @pytest.mark.parametrize("fps, rate, frames", [("23.976", (24000, 1001), 24), ("29.97", (30000, 1001), 30),
-                                               ("25", (25, 1), 25)])
+                                               ("25", (25, 1), 25), ("30000/1001", (30000, 1001), 30)])
 def test_ntsc_frame_rates_are_exact(photo_jpg, fast_config, fps, rate, frames):
-    """An editor's 23.976 timeline takes a clip at exactly 24000/1001 without a rate conversion."""
+    """An editor's 23.976 timeline takes a clip at exactly 24000/1001 without a rate conversion;
+    the rate may be given as editors write it (30000/1001 was refused as not a number)."""
     import av
 
     assert animate(str(photo_jpg), "--duration", "1", "--fps", fps) == 0

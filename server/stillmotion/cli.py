@@ -69,6 +69,15 @@ def _unit_interval(text: str) -> float:
     return value
 
 
+def _rate(text: str) -> float:
+    """Frames per second, as a number or as an editor writes a rate: 24000/1001 (23.976)."""
+    try:
+        number, _, per = text.partition("/")
+        return float(number) / float(per) if per else float(number)
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"expected frames per second (24, 29.97, 30000/1001), got {text!r}") from None
+
+
 def _non_empty(text: str) -> str:
     """A path argument must name something: `--out "$DEST"` with DEST unset wrote into the
     working folder, `install-plugin --dest ""` copied the plug-in there, and `--config ""`
@@ -121,9 +130,9 @@ def _add_animate(sub: argparse._SubParsersAction) -> None:
                    help="what happens next, for engines that follow text (default: the photo's own "
                         "prompt, its caption, or the profile's)")
     p.add_argument("--duration", type=float, metavar="SECONDS", help="length, 0.5..30 (default: the profile's)")
-    p.add_argument("--fps", type=float, metavar="N",
+    p.add_argument("--fps", type=_rate, metavar="N",
                    help="frames per second, 1..120, at most 50 for gif and webp (default: [animate] fps, 24); "
-                        "23.976, 29.97 and 59.94 are the NTSC rates")
+                        "23.976, 29.97 and 59.94 (or 24000/1001, 30000/1001, 60000/1001) are the NTSC rates")
     p.add_argument("--motion", type=_unit_interval, metavar="0..1",
                    help="motion intensity (default: the profile's, or [animate] motion if your config sets it)")
     p.add_argument("--camera", choices=CAMERAS, help="camera movement (default: the profile's)")

@@ -10,7 +10,8 @@ folder, looked for in this order:
   3. the platform's default: macOS ~/Library/Application Support/stillmotion,
      Windows %LOCALAPPDATA%\stillmotion\stillmotion, else ~/.local/share/stillmotion.
 "Start daemon" runs the stillmotion command recorded at install time (or the
-one on PATH) in the background and waits until /v1/health answers.
+one on PATH) in the background, with the STILLMOTION_HOME recorded at install
+time when Lightroom does not see one, and waits until /v1/health answers.
 ]]
 
 local LrFileUtils = import "LrFileUtils"
@@ -119,16 +120,23 @@ end
 
 --- The shell command that starts the daemon in the background for `url`.
 function DaemonConnection.startCommand(url)
-  local exe = nonEmpty(DaemonConnection.installRecord().stillmotion) or "stillmotion"
+  local record = DaemonConnection.installRecord()
+  local exe = nonEmpty(record.stillmotion) or "stillmotion"
   local args = shellQuote(exe) .. " serve"
   local port = urlPort(url or StillmotionAPI.DEFAULT_URL)
   if port then args = args .. " --port " .. port end
+  -- Lightroom started from the Dock or the Start menu does not see the shell's STILLMOTION_HOME:
+  -- without it the daemon would make another token (and read another config) in the platform's
+  -- folders, while the token is read from the recorded home's.
+  local home = not nonEmpty(os.getenv("STILLMOTION_HOME")) and nonEmpty(record.home)
   if WIN_ENV then
-    return 'start "Stillmotion" /min ' .. args
+    local setHome = home and ('set "STILLMOTION_HOME=' .. home .. '" && ') or ""
+    return setHome .. 'start "Stillmotion" /min ' .. args
   end
   local logDir = LrPathUtils.getStandardFilePath("temp")
   local log = LrPathUtils.child(logDir, "stillmotion-daemon.log")
-  return "nohup " .. args .. " >" .. shellQuote(log) .. " 2>&1 &"
+  local setHome = home and ("STILLMOTION_HOME=" .. shellQuote(home) .. " ") or ""
+  return setHome .. "nohup " .. args .. " >" .. shellQuote(log) .. " 2>&1 &"
 end
 
 --- Starts the daemon unless it already runs; waits up to `waitSeconds` for it.

@@ -8,9 +8,9 @@ or anywhere with `--dest DIR` (then add it with File > Plug-in Manager > Add).
 The copy is staged under a hidden name beside the destination and renamed into
 place, so Lightroom never sees half a plug-in; an older copy is replaced whole.
 The installed copy gets `stillmotion-install.json`: the daemon's data folder
-(where its token lives) and the `stillmotion` command, so the plug-in finds its
-token and can start the daemon even when Lightroom does not share the shell's
-environment.
+(where its token lives), the `stillmotion` command and $STILLMOTION_HOME (when set),
+so the plug-in finds its token and starts the daemon on the same home even when
+Lightroom does not share the shell's environment.
 """
 
 from __future__ import annotations
@@ -74,6 +74,9 @@ def _install_record() -> dict[str, object]:
     return {
         "version": __version__,
         "data_dir": str(paths.data_dir()),
+        # Lightroom started from the Dock or the Start menu does not see the shell's
+        # STILLMOTION_HOME: Start daemon passes this one on (None: the platform's folders).
+        "home": str(paths.home()) if paths.home() else None,
         "stillmotion": _stillmotion_command(),
         "installed": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }

@@ -109,6 +109,15 @@ def test_model_argument_forms(home, tmp_path):
         models.resolve(str(folder), "ltx", cfg)
     with pytest.raises(InputError, match="text-to-video"):
         models.resolve(str(fake_model(tmp_path / "t2v", "CogVideoXPipeline", ("transformer",))), None, cfg)
+    # Wan's text-to-video models share WanPipeline with the 2.2 TI2V-5B (told apart by expand_timesteps):
+    # one loaded as image-to-video failed after loading, on a tensor shape, with no word of why.
+    wan_t2v = fake_model(tmp_path / "Wan2.1-T2V-14B", "WanPipeline", ("transformer", "vae"))
+    with pytest.raises(InputError, match="Wan2.1-T2V-14B is a text-to-video model"):
+        models.resolve(str(wan_t2v), "wan", cfg)
+    ti2v = fake_model(tmp_path / "Wan2.2-TI2V-5B", "WanPipeline", ("transformer", "vae"))
+    index = json.loads((ti2v / "model_index.json").read_text(encoding="utf-8"))
+    (ti2v / "model_index.json").write_text(json.dumps({**index, "expand_timesteps": True}), encoding="utf-8")
+    assert models.resolve(str(ti2v), "wan", cfg).engine == "wan"
     broken = fake_model(tmp_path / "broken", components=("unet", "vae"))
     (broken / "vae" / "config.json").unlink()
     (broken / "vae").rmdir()

@@ -134,6 +134,13 @@ def test_pulled_and_hf_cache_models_are_found_without_network(home, tmp_path, no
     assert models.local_path(models.registry(cfg)["svd-xt"], cfg) is None
     (pulled / models.COMPLETE_MARKER).write_text("{}", encoding="utf-8")
     assert models.resolve("svd-xt", "svd", cfg).path == pulled
+    # That folder typed as --model is the registry's model still (its native size, fps and frames):
+    # Wan 2.2 TI2V-5B's 24 fps and 1280x704 were lost to the engine's Wan 2.1 defaults (16 fps, 832x480).
+    wan = fake_model(home / "models" / "wan2.2-ti2v-5b", "WanImageToVideoPipeline", ("transformer", "vae"))
+    (wan / models.COMPLETE_MARKER).write_text("{}", encoding="utf-8")
+    typed = models.resolve(str(wan), "wan", cfg)
+    assert (typed.name, typed.hf_id, typed.options["fps"], typed.options["size"]) == (
+        "wan2.2-ti2v-5b", "Wan-AI/Wan2.2-TI2V-5B-Diffusers", 24, [1280, 704])
     # Already in the Hugging Face cache (from other tools): used as is.
     repo = tmp_path / "hf-cache" / "models--Lightricks--LTX-Video-0.9.5"
     (repo / "refs").mkdir(parents=True)

@@ -243,10 +243,15 @@ def _engine_of_folder(folder: Path, shown: str) -> tuple[str, str]:
 
 
 def _entry_for_folder(folder: Path, config: Mapping[str, Any] | None) -> ModelEntry | None:
-    """A registry entry whose local path is this folder (it carries the folder's native size etc.)."""
+    """A registry entry whose folder on this disk is this one: its `path`, where `models pull`
+    put it, or its Hugging Face cache snapshot (it carries the model's native size, fps etc.)."""
     real = folder.resolve()
     for entry in registry(config).values():
         if entry.path and Path(entry.path).expanduser().resolve() == real:
+            return entry
+    for entry in registry(config).values():
+        found = None if entry.path else local_path(entry, config)
+        if found is not None and found.resolve() == real:
             return entry
     return None
 

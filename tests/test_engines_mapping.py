@@ -300,3 +300,41 @@ def test_run_pipeline_reports_steps_stops_on_cancel_and_turns_oom_into_a_job_err
     with pytest.raises(JobError, match=r"^_FakePipe failed: RuntimeError: The size of tensor a \(63\)"):
         run_pipeline(pipe, {"num_inference_steps": 2}, 2, lambda f: None, CancelToken())
     assert pipe.freed == 1
+
+
+# ------------------------------------------------------------------ a model read from its own configs
+def configs_only(folder: Path, name: str, engine_name: str, **components: dict) -> ResolvedModel:
+    """A model folder holding only its components' config.json (what `derive` reads), no weights."""
+    import json
+
+    for component, config in components.items():
+        (folder / component).mkdir(parents=True)
+        (folder / component / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    return ResolvedModel(name=name, engine=engine_name, path=folder, pipeline_class="CogVideoXImageToVideoPipeline")
+
+
+_COG_VAE = {"block_out_channels": [128, 256, 256, 512], "temporal_compression_ratio": 4}
+
+
+def test_cogvideox_1_5_folder_runs_at_its_own_size_and_16_fps_not_the_raw_position_grid(cfg, tmp_path):
+    """CogVideoX1.5-5B-I2V's transformer says sample 300x300 latents (its rotary grid, not a size):
+    read as a fixed size it asked for 2400x2400, and at 1.0's 8 fps its 16-fps motion ran at half speed."""
+    m = configs_only(tmp_path / "CogVideoX1.5-5B-I2V", "CogVideoX1.5-5B-I2V", "cogvideox", vae=_COG_VAE,
+                     transformer={"sample_width": 300, "sample_height": 300, "sample_frames": 81, "patch_size_t": 2,
+                                  "temporal_compression_ratio": 4, "use_learned_positional_embeddings": False,
+                                  "max_text_seq_length": 224})
+    eng = engine(cfg, "cogvideox")
+    p = eng.plan(1200, 800, request(cfg, engine="cogvideox", duration=5.0), m, {"prompt": "a harbour"})
+    cw, ch = p.fit.canvas
+    assert min(cw, ch) >= 768 and max(cw, ch) <= 1360 and cw % 16 == 0 and ch % 16 == 0   # its model card
+    assert cw / ch == pytest.approx(1.5, rel=0.05)                     # the photo's aspect, no bars
+    assert p.spec.fps == 16 and p.frames.generate == 81 and (p.frames.generate - 1) % 16 == 0
+    assert p.frames.fps == pytest.approx(16, rel=0.02)                 # 5 s at the model's own rate
+    wide = eng.plan(3000, 1000, request(cfg, engine="cogvideox"), m, {"prompt": "a harbour"}).fit.canvas
+    assert min(wide) >= 768 and max(wide) <= 1360
+    # CogVideoX 1.0 I2V (learned position embeddings) keeps its one size and 49 frames.
+    old = configs_only(tmp_path / "CogVideoX-5b-I2V", "CogVideoX-5b-I2V", "cogvideox", vae=_COG_VAE,
+                       transformer={"sample_width": 90, "sample_height": 60, "sample_frames": 49,
+                                    "temporal_compression_ratio": 4, "use_learned_positional_embeddings": True})
+    p = eng.plan(1200, 800, request(cfg, engine="cogvideox", duration=5.0), old, {"prompt": "a harbour"})
+    assert p.fit.canvas == (720, 480) and p.spec.fps == 8 and p.frames.generate == 49

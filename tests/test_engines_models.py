@@ -109,6 +109,15 @@ def test_model_argument_forms(home, tmp_path):
         models.resolve(str(folder), "ltx", cfg)
     with pytest.raises(InputError, match="text-to-video"):
         models.resolve(str(fake_model(tmp_path / "t2v", "CogVideoXPipeline", ("transformer",))), None, cfg)
+    # Wan's text-to-video models share WanPipeline with the 2.2 TI2V-5B (told apart by expand_timesteps):
+    # one loaded as image-to-video failed after loading, on a tensor shape, with no word of why.
+    wan_t2v = fake_model(tmp_path / "Wan2.1-T2V-14B", "WanPipeline", ("transformer", "vae"))
+    with pytest.raises(InputError, match="Wan2.1-T2V-14B is a text-to-video model"):
+        models.resolve(str(wan_t2v), "wan", cfg)
+    ti2v = fake_model(tmp_path / "Wan2.2-TI2V-5B", "WanPipeline", ("transformer", "vae"))
+    index = json.loads((ti2v / "model_index.json").read_text(encoding="utf-8"))
+    (ti2v / "model_index.json").write_text(json.dumps({**index, "expand_timesteps": True}), encoding="utf-8")
+    assert models.resolve(str(ti2v), "wan", cfg).engine == "wan"
     broken = fake_model(tmp_path / "broken", components=("unet", "vae"))
     (broken / "vae" / "config.json").unlink()
     (broken / "vae").rmdir()
@@ -125,6 +134,13 @@ def test_pulled_and_hf_cache_models_are_found_without_network(home, tmp_path, no
     assert models.local_path(models.registry(cfg)["svd-xt"], cfg) is None
     (pulled / models.COMPLETE_MARKER).write_text("{}", encoding="utf-8")
     assert models.resolve("svd-xt", "svd", cfg).path == pulled
+    # That folder typed as --model is the registry's model still (its native size, fps and frames):
+    # Wan 2.2 TI2V-5B's 24 fps and 1280x704 were lost to the engine's Wan 2.1 defaults (16 fps, 832x480).
+    wan = fake_model(home / "models" / "wan2.2-ti2v-5b", "WanImageToVideoPipeline", ("transformer", "vae"))
+    (wan / models.COMPLETE_MARKER).write_text("{}", encoding="utf-8")
+    typed = models.resolve(str(wan), "wan", cfg)
+    assert (typed.name, typed.hf_id, typed.options["fps"], typed.options["size"]) == (
+        "wan2.2-ti2v-5b", "Wan-AI/Wan2.2-TI2V-5B-Diffusers", 24, [1280, 704])
     # Already in the Hugging Face cache (from other tools): used as is.
     repo = tmp_path / "hf-cache" / "models--Lightricks--LTX-Video-0.9.5"
     (repo / "refs").mkdir(parents=True)

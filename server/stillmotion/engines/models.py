@@ -34,6 +34,12 @@ ENGINE_OF_PIPELINE = {
 # Text-to-video pipelines cannot start from a photo.
 TEXT_ONLY = {"CogVideoXPipeline", "CogVideoXFunControlPipeline", "WanVACEPipeline"}
 
+
+def _text_only(cls: str, index: Mapping[str, Any]) -> bool:
+    """WanPipeline is Wan's text-to-video class, and also the 2.2 TI2V-5B's, which alone sets
+    expand_timesteps (its image goes in as the first latent frame)."""
+    return cls in TEXT_ONLY or (cls == "WanPipeline" and not index.get("expand_timesteps"))
+
 COMPLETE_MARKER = ".stillmotion-complete.json"
 # What `pull` fetches: the diffusers folders, never the single-file checkpoints at a repo's root.
 _ALLOW = ["model_index.json", "*/*.json", "*/*.txt", "*/*.model", "*/*.tiktoken"]
@@ -225,7 +231,7 @@ def _engine_of_folder(folder: Path, shown: str) -> tuple[str, str]:
     if index is None:
         raise InputError(f"{shown} is not a diffusers model folder (no readable model_index.json)")
     cls = str(index.get("_class_name", ""))
-    if cls in TEXT_ONLY:
+    if _text_only(cls, index):
         raise InputError(f"{shown} is a text-to-video model ({cls}); Stillmotion needs an image-to-video model")
     if cls not in ENGINE_OF_PIPELINE:
         raise InputError(f"{shown} holds a {cls or 'unknown'} pipeline, which no Stillmotion engine drives "
@@ -237,10 +243,15 @@ def _engine_of_folder(folder: Path, shown: str) -> tuple[str, str]:
 
 
 def _entry_for_folder(folder: Path, config: Mapping[str, Any] | None) -> ModelEntry | None:
-    """A registry entry whose local path is this folder (it carries the folder's native size etc.)."""
+    """A registry entry whose folder on this disk is this one: its `path`, where `models pull`
+    put it, or its Hugging Face cache snapshot (it carries the model's native size, fps etc.)."""
     real = folder.resolve()
     for entry in registry(config).values():
         if entry.path and Path(entry.path).expanduser().resolve() == real:
+            return entry
+    for entry in registry(config).values():
+        found = None if entry.path else local_path(entry, config)
+        if found is not None and found.resolve() == real:
             return entry
     return None
 

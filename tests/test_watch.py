@@ -1015,3 +1015,18 @@ def test_a_claim_passes_a_photo_over_until_it_is_stale_done_or_failed_and_writte
     assert a.acquire(photo, "d2x", key) is None
     a.ended("job-c", None)                                             # skipped: withdrawn
     assert claims_mod.read(claims_mod.claim_path(photo, "d2x")) is None
+
+
+def test_a_watcher_beside_the_daemon_of_its_data_folder_lets_go_of_a_claim_the_other_finished(hot, monkeypatch):
+    """One station, two processes (the daemon and `stillmotion watch`): the one whose worker did not
+    run the job hears nothing of its end, and renewed that photo's claim for as long as it ran."""
+    from stillmotion.watch import claims as claims_mod
+
+    monkeypatch.setattr(claims_mod, "HEARTBEAT_SECONDS", 0.2)
+    with running(hot) as one, running(hot, worker=False) as idle:
+        (hot / "ONE.jpg").write_bytes(photo_bytes(60))
+        one.wait_done(1)
+        idle.wait_until(lambda: not idle.watcher._claims.held and not one.watcher._claims.held, 5,
+                        "both to let go of the claim")
+    [claim] = (hot / ".stillmotion-claims").glob("*.json")
+    assert json.loads(claim.read_text())["state"] == "done"

@@ -173,13 +173,14 @@ class Claims:
             except OSError as exc:
                 log.warning("cannot update the claim %s (%s)", path, exc.strerror or exc)
 
-    def heartbeat(self, force: bool = False) -> None:
-        """Touch the claims of unfinished jobs, every HEARTBEAT_SECONDS."""
+    def heartbeat(self, force: bool = False) -> bool:
+        """Touch the claims of unfinished jobs, every HEARTBEAT_SECONDS; True when it did."""
         if not force and time.monotonic() < self._next_heartbeat:
-            return
+            return False
         self._next_heartbeat = time.monotonic() + HEARTBEAT_SECONDS
         for path in list(self.held):
             try:
                 os.utime(path)
             except OSError:
                 pass
+        return True

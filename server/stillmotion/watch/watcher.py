@@ -546,7 +546,11 @@ class Watcher:
                 self._claims.ended(job_id, CLAIM_DONE)
             elif job.status == FAILED:
                 self._claims.ended(job_id, CLAIM_FAILED)
-        self._claims.heartbeat()
+        if self._claims.heartbeat():
+            # Looked at again now and then: a job the other process of this data folder ran (the
+            # daemon beside `stillmotion watch`) ends without a word to this one's listener.
+            for held_job, _, _ in list(self._claims.held.values()):
+                self._changed_jobs.put(held_job)
 
     def _reclaim(self, ledger: Ledger) -> None:
         """On start: keep up the claims of watch jobs still queued from before. One another station

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import logging
 import os
 import re
@@ -340,7 +341,8 @@ def test_ctrl_c_twice_mid_clip_stops_cleanly_with_the_clip_back_in_the_queue(hot
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(10)
     assert "stillmotion watch: already stopping" in log.read_text()
-    assert sorted(p.name for p in hot.iterdir()) == ["BIG.jpg", "stillmotion.toml"]
+    # (and the photo's claim, kept for the queued job: other stations leave it alone)
+    assert sorted(p.name for p in hot.iterdir()) == [".stillmotion-claims", "BIG.jpg", "stillmotion.toml"]
     store = JobStore.open()
     assert [j.status for j in store.list()] == ["queued"]
     store.close()
@@ -776,7 +778,8 @@ def test_a_camera_raw_file_dropped_in_is_said_once_and_left_alone(hot, caplog):
     assert said == [f"{hot / 'waiting.CR3'}: a camera raw file, not taken (nor any other raw file in {hot}): "
                     "Stillmotion animates the developed photo; export it as JPEG, TIFF or HEIC into the watched "
                     "folder (a Capture One process recipe, a Lightroom export)"]
-    assert sorted(p.name for p in hot.iterdir()) == ["DSC_0042.NEF", "DSC_0042.jpg", "stillmotion.toml",
+    assert sorted(p.name for p in hot.iterdir()) == [".stillmotion-claims",   # (the JPEG's claim)
+                                                     "DSC_0042.NEF", "DSC_0042.jpg", "stillmotion.toml",
                                                      "waiting.CR3"]
 
 
@@ -933,3 +936,97 @@ def test_a_photo_whose_job_ended_while_the_watcher_was_down_is_said_as_it_ended(
         r.wait_until(lambda: f"as job {job.id}" in caplog.text, 5, "the photo looked at again")
         assert len(r.jobs()) == 1
     assert f"{hot / 'P.jpg'}: already taken (done) as job {job.id}" in caplog.text, caplog.text
+
+
+def _station(home: Path, config: Path, hot: Path, log: Path) -> subprocess.Popen:
+    """`stillmotion watch hot` as a station of its own: its own STILLMOTION_HOME (data folder)."""
+    home.mkdir()
+    shutil.copy(config, home / "config.toml")
+    with open(log, "w") as err:
+        return subprocess.Popen([sys.executable, "-m", "stillmotion.cli", "watch", str(hot)],
+                                env={**os.environ, "STILLMOTION_HOME": str(home), "PYTHONUNBUFFERED": "1"},
+                                stdout=subprocess.PIPE, stderr=err, text=True, start_new_session=True)
+
+
+def test_two_stations_with_their_own_data_folders_animate_each_photo_of_a_shared_folder_once(
+        hot, fast_config, tmp_path):
+    """Two workstations watching one NAS hot folder, each with its own job store and ledger: both
+    animated every photo (IMG.motion.mp4 and IMG.motion-2.mp4, twice the GPU time). Now each photo
+    is claimed in the folder, animated by one station, and its claim says it is done."""
+    logs = [tmp_path / "a.log", tmp_path / "b.log"]
+    stations = [_station(tmp_path / name, fast_config, hot, log) for name, log in zip(("a", "b"), logs)]
+    names = [f"S{i}" for i in range(4)]
+    try:
+        deadline = time.monotonic() + 30
+        while not all("Ctrl-C stops" in log.read_text() for log in logs):
+            assert all(p.poll() is None for p in stations) and time.monotonic() < deadline
+            time.sleep(0.05)
+        for i, name in enumerate(names):
+            (hot / f"{name}.jpg").write_bytes(photo_bytes(40 + i))
+        deadline = time.monotonic() + 40
+        while not all(clips_of(hot, name) for name in names):
+            assert time.monotonic() < deadline, [log.read_text() for log in logs]
+            time.sleep(0.1)
+        time.sleep(1.0)     # a second clip, if any, would be placed by now
+    finally:
+        for proc in stations:
+            proc.send_signal(signal.SIGINT)
+        for proc in stations:
+            proc.communicate(timeout=20)
+    assert {name: len(clips_of(hot, name)) for name in names} == {name: 1 for name in names}
+    claims = [json.loads(p.read_text()) for p in (hot / ".stillmotion-claims").glob("*.json")]
+    assert sorted(c["photo"] for c in claims) == [f"{n}.jpg" for n in names]
+    assert {c["state"] for c in claims} == {"done"}
+    assert not list((hot / ".stillmotion-claims").glob(".stillmotion-tmp-*"))
+
+
+def test_a_claim_passes_a_photo_over_until_it_is_stale_done_or_failed_and_written_again(tmp_path, monkeypatch):
+    from stillmotion.watch import claims as claims_mod
+
+    photo = tmp_path / "P.jpg"
+    photo.write_bytes(photo_bytes(50))
+    key = (photo.stat().st_size, photo.stat().st_mtime_ns)
+    monkeypatch.setenv("STILLMOTION_HOME", str(tmp_path / "a"))
+    a = claims_mod.Claims()
+    monkeypatch.setenv("STILLMOTION_HOME", str(tmp_path / "b"))
+    b = claims_mod.Claims()
+    assert a.acquire(photo, "d1", key) is None                        # first come
+    assert a.acquire(photo, "d1", key) is None                        # its own again (a restart)
+    other = b.acquire(photo, "d1", key)
+    assert other is not None and other.state == "taken" and str(tmp_path / "a") in other.station
+    assert b.acquire(photo, "d2", key) is None                        # other content: another claim
+    a.hold(photo, "d1", "job-a", key)
+    monkeypatch.setattr(claims_mod, "STALE_SECONDS", 0.3)
+    time.sleep(0.4)
+    a.heartbeat(force=True)                                            # kept fresh: still a's
+    assert b.acquire(photo, "d1", key) is not None
+    time.sleep(0.4)                                                    # a went silent
+    assert b.acquire(photo, "d1", key) is None                        # taken over
+    a.ended("job-a", "done")                                           # a's late end leaves b's claim
+    assert claims_mod.read(claims_mod.claim_path(photo, "d1")).station_id == b.station_id
+    b.hold(photo, "d1", "job-b", key)
+    b.ended("job-b", "failed")
+    assert a.acquire(photo, "d1", key).state == "failed"              # failed, and not written again
+    assert a.acquire(photo, "d1", (key[0], key[1] + 1)) is None       # written again: tried again
+    a.hold(photo, "d1", "job-a2", key)
+    a.ended("job-a2", "done")
+    assert b.acquire(photo, "d1", (key[0], key[1] + 5)).state == "done"   # done: never again
+    a.hold(photo, "d2x", "job-c", key)
+    assert a.acquire(photo, "d2x", key) is None
+    a.ended("job-c", None)                                             # skipped: withdrawn
+    assert claims_mod.read(claims_mod.claim_path(photo, "d2x")) is None
+
+
+def test_a_watcher_beside_the_daemon_of_its_data_folder_lets_go_of_a_claim_the_other_finished(hot, monkeypatch):
+    """One station, two processes (the daemon and `stillmotion watch`): the one whose worker did not
+    run the job hears nothing of its end, and renewed that photo's claim for as long as it ran."""
+    from stillmotion.watch import claims as claims_mod
+
+    monkeypatch.setattr(claims_mod, "HEARTBEAT_SECONDS", 0.2)
+    with running(hot) as one, running(hot, worker=False) as idle:
+        (hot / "ONE.jpg").write_bytes(photo_bytes(60))
+        one.wait_done(1)
+        idle.wait_until(lambda: not idle.watcher._claims.held and not one.watcher._claims.held, 5,
+                        "both to let go of the claim")
+    [claim] = (hot / ".stillmotion-claims").glob("*.json")
+    assert json.loads(claim.read_text())["state"] == "done"

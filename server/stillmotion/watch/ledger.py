@@ -102,6 +102,11 @@ class Ledger:
             return Decision(False, f"same content as {twin[0]}, already taken", takes)
         return Decision(True, "taken", takes)
 
+    def content_of(self, path: Path) -> str | None:
+        """The content hash recorded for this path (what was animated, when it became a job)."""
+        row = self.conn.execute("SELECT content_hash FROM watch_ledger WHERE path = ?", (str(path),)).fetchone()
+        return row[0] if row else None
+
     def job_of(self, path: Path) -> str | None:
         """The job this path last became, if any."""
         row = self.conn.execute("SELECT job_id FROM watch_ledger WHERE path = ?", (str(path),)).fetchone()

@@ -32,8 +32,9 @@ from watchdog.observers.api import ObservedWatch
 from .. import photo as photo_mod
 from ..errors import ConfigError, DamagedImageError, InputError
 from ..jobs.spec import JobSpec
-from ..jobs.store import CANCELED, FAILED, QUEUED, RUNNING, JobStore, file_digest
+from ..jobs.store import CANCELED, DONE, FAILED, QUEUED, RUNNING, JobStore, file_digest
 from ..metadata.sources import find_sidecar
+from .claims import DONE as CLAIM_DONE, FAILED as CLAIM_FAILED, Claims
 from .ledger import Ledger, idempotency_key
 from .names import has_text_name, is_hidden_folder, is_ignored, is_sidecar, printable
 from .pairing import SidecarPairing, SidecarState
@@ -86,6 +87,9 @@ class Watcher:
         self._raw_folders: set[Path] = set()              # folders whose raw files were said to be passed over
         self._since = time.time()   # sidecars written before this are not looked at for being late
         self._close_events = False
+        # Other stations (own data folders, other machines) watching the same folders: claims.py.
+        self._claims = Claims()
+        self._changed_jobs: queue.SimpleQueue[str] = queue.SimpleQueue()   # from the store's listener
         self.error: BaseException | None = None
 
     # ---------------------------------------------------------------- lifecycle
@@ -100,6 +104,7 @@ class Watcher:
         self._close_events = type(observer).__name__ == "InotifyObserver"
         observer.start()
         self._observer = observer
+        self.store.add_listener(self._changed_jobs.put, progress=False)
         for folder in self.folders:
             if _folder_identity(folder.path) is None:
                 log.error("watch folder %s does not exist (or is not a folder); watching it once it appears",
@@ -117,6 +122,7 @@ class Watcher:
         self._events.put(None)
         if self._thread is not None:
             self._thread.join(timeout)
+        self.store.remove_listener(self._changed_jobs.put)
 
     @property
     def watching(self) -> list[WatchedFolder]:
@@ -202,6 +208,7 @@ class Watcher:
     def _run(self) -> None:
         ledger = Ledger(self.store.db_path)
         try:
+            self._reclaim(ledger)
             self._scan_all(ledger)
             self._scanned.set()
             next_rescan = time.monotonic() + self.rescan_seconds
@@ -285,6 +292,7 @@ class Watcher:
                     closed=event.event_type in ("closed", "moved"))
 
     def _advance(self, ledger: Ledger) -> None:
+        self._tend_claims()
         complete, vanished = self._settler.ready()
         for path in vanished:
             log.info("%s was removed before it was complete; skipped", path)
@@ -487,6 +495,19 @@ class Watcher:
         except InputError as exc:
             self._say(f"{photo}: {exc}")
             return
+        other = self._claims.acquire(photo, digest, before)
+        if other is not None:
+            # Another station (its own data folder, maybe another machine) watching this folder took it.
+            if other.state == CLAIM_DONE or other.state == CLAIM_FAILED:
+                how = "animated" if other.state == CLAIM_DONE else "failed (written again, it is tried again)"
+                note = f"already taken by {other.station}: {how}"
+                ledger.record_not_taken(folder.path, photo, digest, *before, note)
+                log.info("%s: %s", photo, note)
+            else:
+                # Not recorded: looked at again at the next scan, taken over if that claim is stale.
+                log.info("%s: being animated by %s, which watches this folder too; passed over here",
+                         photo, other.station)
+            return
         # The key (path, content, n-th take) is also the fingerprint: a resubmission after a
         # crash, or by a second watcher, is the same job even if settings changed meanwhile.
         # The take count is the one the decision saw: read now, a second watcher's take
@@ -496,6 +517,9 @@ class Watcher:
                                        source="watch")
         job_id = submission.job.id
         ledger.record_taken(folder.path, photo, digest, *before, job_id, decision)
+        self._claims.hold(photo, digest, job_id, before)
+        if submission.job.status not in (QUEUED, RUNNING):
+            self._changed_jobs.put(job_id)     # (ended already: its claim says how)
         if submission.created:
             log.info("%s: %s as job %s%s", photo, decision.note, job_id,
                      f" (with {sidecar.name})" if sidecar else "")
@@ -505,6 +529,42 @@ class Watcher:
             status = submission.job.status
             state = "queued" if status == QUEUED else "being animated" if status == RUNNING else f"taken ({status})"
             log.info("%s: already %s as job %s", photo, state, job_id)
+
+    def _tend_claims(self) -> None:
+        """Say in their claims how this station's jobs ended; keep the others' claims fresh."""
+        while True:
+            try:
+                job_id = self._changed_jobs.get_nowait()
+            except queue.Empty:
+                break
+            if not self._claims.holds(job_id):
+                continue
+            job = self.store.get(job_id)
+            if job is None or job.status == CANCELED:
+                self._claims.ended(job_id, None)
+            elif job.status == DONE:
+                self._claims.ended(job_id, CLAIM_DONE)
+            elif job.status == FAILED:
+                self._claims.ended(job_id, CLAIM_FAILED)
+        if self._claims.heartbeat():
+            # Looked at again now and then: a job the other process of this data folder ran (the
+            # daemon beside `stillmotion watch`) ends without a word to this one's listener.
+            for held_job, _, _ in list(self._claims.held.values()):
+                self._changed_jobs.put(held_job)
+
+    def _reclaim(self, ledger: Ledger) -> None:
+        """On start: keep up the claims of watch jobs still queued from before. One another station
+        took over while this one was off is theirs now: the job here is skipped, not run twice."""
+        for job in self.store.queue():
+            digest = ledger.content_of(job.photo_path) if job.source == "watch" else None
+            key = _stat_key(job.photo_path)
+            if digest is None or key is None:
+                continue
+            other = self._claims.acquire(job.photo_path, digest, key)
+            if other is not None and other.state != CLAIM_FAILED:
+                self._skip_queued(job.id, f"taken over by {other.station}, which watches this folder too", ledger)
+            else:
+                self._claims.hold(job.photo_path, digest, job.id, key)
 
     def _check_late(self, sidecar: Path, ledger: Ledger) -> None:
         """Say so when a sidecar is written after its photo's clip was begun: the clip is made

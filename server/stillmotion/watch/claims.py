@@ -1,0 +1,186 @@
+"""Claims: several stations watching one shared folder (a NAS hot folder) animate each photo once.
+
+Each station (a `serve` or `watch` with its own data folder, on this machine or another) keeps
+its own job store and ledger, so without a word between them every station took every photo:
+two clips (`IMG.motion.mp4`, `IMG.motion-2.mp4`) and twice the GPU time. Before a station
+submits a photo it claims it in the photo's own folder, where every station sees it:
+
+    .stillmotion-claims/<hash of the photo's name and content>.json
+
+created exclusively (place.claim: a hard link of a finished temporary, so no station ever
+reads half a claim), saying which station took it and how it went: `taken` (queued or being
+animated), `done` or `failed`. A station that finds another's claim passes the photo over:
+
+- `done`: animated there; not taken here (and not again when it is copied in again).
+- `failed`: not taken, unless the photo was written again since (fixed, or copied again
+  after a passing fault), as a station does with its own failures.
+- `taken`: left alone while its station keeps it fresh (it touches its claims every
+  HEARTBEAT_SECONDS while the job waits or runs); one left unchanged for STALE_SECONDS (the
+  station was switched off or lost the share) is taken over, and the photo animated here.
+  Staleness is judged by this station's own clock from when it first saw that claim
+  unchanged, so clocks that disagree between machines do not matter.
+
+Two stations of one data folder (the daemon and `stillmotion watch` side by side) are one
+station: they share a store and meet at the job's idempotency key instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import paths
+from ..place import claim as claim_name, remove_temp, replace_durably, temp_path
+
+log = logging.getLogger("stillmotion.watch")
+
+CLAIMS_FOLDER = ".stillmotion-claims"   # hidden: never walked by a watcher
+HEARTBEAT_SECONDS = 30.0     # how often a station touches the claims of its unfinished jobs
+STALE_SECONDS = 300.0        # a `taken` claim unchanged this long is taken over
+
+TAKEN, DONE, FAILED = "taken", "done", "failed"
+
+
+def this_station() -> tuple[str, str]:
+    """(id, name): the id tells stations apart (host and data folder), the name is for people."""
+    host = socket.gethostname() or "this computer"
+    return f"{host}:{paths.data_dir()}", f"{host} ({paths.data_dir()})"
+
+
+def claim_path(photo: Path, digest: str) -> Path:
+    key = hashlib.sha256(f"{photo.name}\0{digest}".encode()).hexdigest()[:32]
+    return photo.parent / CLAIMS_FOLDER / f"{key}.json"
+
+
+@dataclass(frozen=True)
+class Claim:
+    path: Path
+    station_id: str
+    station: str
+    state: str
+    photo_key: tuple[int, int]      # the photo's (size, mtime_ns) when it was claimed
+    mtime_ns: int                    # the claim file's own: its heartbeat
+
+
+def read(path: Path) -> Claim | None:
+    """The claim at `path`; None when there is none. One that cannot be read as a claim (a
+    fallback exclusive create caught half-way, an odd file) counts as another's fresh `taken`."""
+    try:
+        mtime_ns = os.stat(path).st_mtime_ns
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Claim(path, str(data["station_id"]), str(data["station"]), str(data["state"]),
+                     (int(data["photo_size"]), int(data["photo_mtime_ns"])), mtime_ns)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError):
+        try:
+            mtime_ns = os.stat(path).st_mtime_ns
+        except OSError:
+            return None
+        return Claim(path, "?", "another station", TAKEN, (-1, -1), mtime_ns)
+
+
+class Claims:
+    """This station's claims: made, kept fresh, and marked when their jobs end."""
+
+    def __init__(self) -> None:
+        self.station_id, self.station = this_station()
+        self.held: dict[Path, tuple[str, str, tuple[int, int]]] = {}   # claim -> (job, photo name, photo key)
+        self._first_seen: dict[Path, tuple[int, float]] = {}       # others' claims: (mtime, when seen)
+        self._next_heartbeat = time.monotonic() + HEARTBEAT_SECONDS
+
+    def _write(self, path: Path, photo: str, state: str, photo_key: tuple[int, int], *, exclusive: bool) -> bool:
+        path.parent.mkdir(exist_ok=True)
+        tmp = temp_path(path.parent, ".json")
+        try:
+            tmp.write_text(json.dumps({"photo": photo, "station": self.station, "station_id": self.station_id, "state": state,
+                                       "photo_size": photo_key[0], "photo_mtime_ns": photo_key[1],
+                                       "at": time.time()}), encoding="utf-8")
+            if exclusive:
+                return claim_name(tmp, path)
+            replace_durably(tmp, path)
+            return True
+        finally:
+            if tmp.exists():
+                remove_temp(tmp)
+
+    def acquire(self, photo: Path, digest: str, photo_key: tuple[int, int]) -> Claim | None:
+        """Claim the photo for this station: None when it is ours to take (claimed now, or
+        already ours), else the other station's claim that passes it over. A folder where no
+        claim can be written (read-only to this station) is taken without one."""
+        path = claim_path(photo, digest)
+        try:
+            for _ in range(3):
+                if self._write(path, photo.name, TAKEN, photo_key, exclusive=True):
+                    self._first_seen.pop(path, None)
+                    return None
+                other = read(path)
+                if other is None:
+                    continue                      # gone meanwhile (a failure withdrawn): try again
+                if other.station_id == self.station_id or self._may_take_over(other, photo_key):
+                    self._write(path, photo.name, TAKEN, photo_key, exclusive=False)
+                    self._first_seen.pop(path, None)
+                    return None
+                return other
+        except OSError as exc:
+            log.warning("%s: cannot write its claim in %s (%s); taken without one: another station "
+                        "watching this folder may animate it too", photo, photo.parent, exc.strerror or exc)
+        return None
+
+    def _may_take_over(self, other: Claim, photo_key: tuple[int, int]) -> bool:
+        if other.state == FAILED:
+            return other.photo_key != photo_key          # written again since it failed
+        if other.state != TAKEN:
+            return False
+        seen = self._first_seen.get(other.path)
+        if seen is None or seen[0] != other.mtime_ns:
+            self._first_seen[other.path] = (other.mtime_ns, time.monotonic())
+            return False
+        if time.monotonic() - seen[1] < STALE_SECONDS:
+            return False
+        log.warning("%s: %s's claim was not renewed for %g s (switched off, or lost the folder?); taken over",
+                    other.path.parent, other.station, STALE_SECONDS)
+        return True
+
+    def hold(self, photo: Path, digest: str, job_id: str, photo_key: tuple[int, int]) -> None:
+        """Keep the claim of `photo` fresh while `job_id` waits or runs."""
+        self.held[claim_path(photo, digest)] = (job_id, photo.name, photo_key)
+
+    def holds(self, job_id: str) -> bool:
+        return any(held_job == job_id for held_job, _, _ in self.held.values())
+
+    def ended(self, job_id: str, state: str | None) -> None:
+        """The job ended: `done`/`failed` is written into its claim; None (skipped, canceled: no
+        clip and no fault of the photo) withdraws the claim, so any station may take it later."""
+        for path, (held_job, photo, photo_key) in list(self.held.items()):
+            if held_job != job_id:
+                continue
+            del self.held[path]
+            try:
+                current = read(path)
+                if current is None or current.station_id != self.station_id:
+                    continue                        # taken over meanwhile: theirs now
+                if state is None:
+                    path.unlink(missing_ok=True)
+                else:
+                    self._write(path, photo, state, photo_key, exclusive=False)
+            except OSError as exc:
+                log.warning("cannot update the claim %s (%s)", path, exc.strerror or exc)
+
+    def heartbeat(self, force: bool = False) -> bool:
+        """Touch the claims of unfinished jobs, every HEARTBEAT_SECONDS; True when it did."""
+        if not force and time.monotonic() < self._next_heartbeat:
+            return False
+        self._next_heartbeat = time.monotonic() + HEARTBEAT_SECONDS
+        for path in list(self.held):
+            try:
+                os.utime(path)
+            except OSError:
+                pass
+        return True

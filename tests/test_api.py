@@ -740,6 +740,26 @@ def test_malformed_multipart_is_a_400_not_a_crash(server, client):
     assert client.request("GET", "/v1/health").status == 200
 
 
+def test_a_body_that_is_not_what_its_content_encoding_says_is_a_400(server, client):
+    """`Content-Encoding: gzip` (or deflate) on a plain multipart body: a 400 that says the body
+    is malformed (was a 500 "internal error" with a traceback in the log)."""
+    import http.client
+
+    body = b'--xyz\r\nContent-Disposition: form-data; name="image_path"\r\n\r\n/x.jpg\r\n--xyz--\r\n'
+    for encoding in ("gzip", "deflate"):
+        for path in ("/v1/jobs", "/v1/analyze"):
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+            conn.request("POST", path, body=body, headers={
+                "Authorization": f"Bearer {server.token}", "Content-Encoding": encoding,
+                "Content-Type": "multipart/form-data; boundary=xyz"})
+            reply = conn.getresponse()
+            status, payload = reply.status, json.loads(reply.read())
+            conn.close()
+            assert status == 400 and payload["error"]["code"] == "bad_request", (encoding, path, payload)
+            assert "malformed" in payload["error"]["message"] and encoding in payload["error"]["message"]
+    assert client.request("GET", "/v1/health").status == 200
+
+
 def test_a_client_hanging_up_mid_upload_is_one_line_in_the_log(server, caplog):
     """Not an ERROR with a traceback: the daemon did nothing wrong, and keeps serving."""
     import socket

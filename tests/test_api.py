@@ -667,6 +667,11 @@ def test_paths_are_checked(client, photo, tmp_path, allowed_dir):
             "image_path": str(photo.parent / ("a" * 300 + ".jpg"))}), 400),
         "original_path name too long": (submit(original_path=str(photo.parent / ("a" * 300 + ".CR3"))), 400),
         "out_dir name too long": (submit(settings='{"out_dir": "' + "b" * 300 + '"}'), 400),
+        "model name too long": (submit(settings='{"model": "' + "m" * 300 + '"}'), 400),
+        # A lone surrogate escape is valid JSON but no path or text: was a 500.
+        "out_dir a lone surrogate": (submit(settings='{"out_dir": "clips\\ud800"}'), 400),
+        "prompt a lone surrogate": (submit(settings='{"prompt": "sky\\udfff"}'), 400),
+        "develop a lone surrogate": (submit(develop='{"Look": "\\ud800"}'), 400),
         "analyze name too long": (client.request("POST", "/v1/analyze", fields={
             "image_path": str(photo.parent / ("a" * 300 + ".jpg"))}), 400),
     }

@@ -597,6 +597,9 @@ def test_damaged_inputs_are_refused_at_submission_not_in_a_failed_job(client, ph
     broken_xmp = tmp_path / "IMG_0001.xmp"
     broken_xmp.write_text("<x:xmpmeta xmlns:x='adobe:ns:meta/'><rdf:RDF xmlns:rdf="
                           "'http://www.w3.org/1999/02/22-rdf-syntax-ns#'><rdf:Description>", encoding="utf-8")
+    with Image.open(photo) as im:   # a profile littleCMS cannot read: the job failed on it, later
+        bad_profile = io.BytesIO()
+        im.save(bad_profile, "JPEG", icc_profile=b"not a colour profile" * 8)
     bomb_xmp = tmp_path / "bomb.xmp"
     bomb_xmp.write_text('<!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>', encoding="utf-8")
     uploads = home / "data" / "uploads"
@@ -609,6 +612,8 @@ def test_damaged_inputs_are_refused_at_submission_not_in_a_failed_job(client, ph
         "malformed sidecar": (client.request("POST", "/v1/jobs", fields={"image_path": str(photo)},
                                              files={"xmp": ("IMG_0001.xmp", broken_xmp.read_bytes())}),
                               "IMG_0001.xmp", "malformed"),
+        "unreadable colour profile": (client.request("POST", "/v1/jobs", files={
+            "image": ("IMG_0002.jpg", bad_profile.getvalue())}), "IMG_0002.jpg", "ICC profile cannot be read"),
         "entity sidecar": (client.request("POST", "/v1/jobs", fields={"image_path": str(photo)},
                                           files={"xmp": ("bomb.xmp", bomb_xmp.read_bytes())}),
                            "bomb.xmp", "DOCTYPE"),

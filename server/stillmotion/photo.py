@@ -207,8 +207,11 @@ def open_checked(path: Path, max_megapixels: float) -> Image.Image:
         raise InputError(f"{path.name}: its embedded metadata is too large to read ({exc}); "
                          "save the photo again without it, or as JPEG or TIFF") from None
     except OSError as exc:   # (strerror: a permission or disk error, without the path again)
-        raise InputError(f"{path.name}: cannot read ({exc.strerror})" if exc.strerror
-                         else f"{path.name}: cannot read: {exc}") from None
+        if exc.strerror:
+            raise InputError(f"{path.name}: cannot read ({exc.strerror})") from None
+        # else Pillow's own words on a file of a format it knows ("could not create decoder
+        # object" for a WebP whose header is broken): damage, said as other damage is
+        raise _damaged(path, exc) from None
     if image.format not in SUPPORTED_FORMATS:
         raise InputError(f"{path.name}: {image.format} is not supported ({EXPECTED_FORMATS} expected)")
     if image.format == "TIFF" and _is_raw_tiff(image):

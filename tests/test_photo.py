@@ -498,7 +498,7 @@ def test_a_photo_this_account_may_not_read_is_one_line_and_exit_2(tmp_path, fast
 
 
 @pytest.mark.parametrize("suffix, options", [(".jpg", {"quality": 90}), (".png", {}), (".tif", {}),
-                                             (".webp", {"quality": 90})])   # (a cut WebP: "cannot read: could not create decoder object")
+                                             (".webp", {"quality": 90})])
 def test_check_complete_finds_a_cut_file_without_decoding_it_whole(tmp_path, suffix, options):
     """What the daemon runs on every submission: a whole file passes, the same file cut short
     is an InputError that names it, whatever the format Lightroom or a script hands over."""

@@ -43,8 +43,9 @@ log = logging.getLogger(__name__)
 
 class _ClientFaultsInOneLine(logging.Filter):
     """A client that hangs up mid-upload, or sends HTTP that cannot be parsed (a header over
-    8 KB, a body that is not what its Content-Encoding says), is the client's doing: aiohttp logs each as an ERROR with a traceback that reads
-    like the daemon's fault. One line at INFO says what happened."""
+    8 KB, a body that is not what its Content-Encoding says), is the client's doing: aiohttp
+    logs each as an ERROR with a traceback that reads like the daemon's fault. One line at
+    INFO says what happened."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None

@@ -597,6 +597,9 @@ def test_damaged_inputs_are_refused_at_submission_not_in_a_failed_job(client, ph
     broken_xmp = tmp_path / "IMG_0001.xmp"
     broken_xmp.write_text("<x:xmpmeta xmlns:x='adobe:ns:meta/'><rdf:RDF xmlns:rdf="
                           "'http://www.w3.org/1999/02/22-rdf-syntax-ns#'><rdf:Description>", encoding="utf-8")
+    with Image.open(photo) as im:   # a profile littleCMS cannot read: the job failed on it, later
+        bad_profile = io.BytesIO()
+        im.save(bad_profile, "JPEG", icc_profile=b"not a colour profile" * 8)
     bomb_xmp = tmp_path / "bomb.xmp"
     bomb_xmp.write_text('<!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>', encoding="utf-8")
     uploads = home / "data" / "uploads"
@@ -609,6 +612,8 @@ def test_damaged_inputs_are_refused_at_submission_not_in_a_failed_job(client, ph
         "malformed sidecar": (client.request("POST", "/v1/jobs", fields={"image_path": str(photo)},
                                              files={"xmp": ("IMG_0001.xmp", broken_xmp.read_bytes())}),
                               "IMG_0001.xmp", "malformed"),
+        "unreadable colour profile": (client.request("POST", "/v1/jobs", files={
+            "image": ("IMG_0002.jpg", bad_profile.getvalue())}), "IMG_0002.jpg", "ICC profile cannot be read"),
         "entity sidecar": (client.request("POST", "/v1/jobs", fields={"image_path": str(photo)},
                                           files={"xmp": ("bomb.xmp", bomb_xmp.read_bytes())}),
                            "bomb.xmp", "DOCTYPE"),
@@ -667,6 +672,11 @@ def test_paths_are_checked(client, photo, tmp_path, allowed_dir):
             "image_path": str(photo.parent / ("a" * 300 + ".jpg"))}), 400),
         "original_path name too long": (submit(original_path=str(photo.parent / ("a" * 300 + ".CR3"))), 400),
         "out_dir name too long": (submit(settings='{"out_dir": "' + "b" * 300 + '"}'), 400),
+        "model name too long": (submit(settings='{"model": "' + "m" * 300 + '"}'), 400),
+        # A lone surrogate escape is valid JSON but no path or text: was a 500.
+        "out_dir a lone surrogate": (submit(settings='{"out_dir": "clips\\ud800"}'), 400),
+        "prompt a lone surrogate": (submit(settings='{"prompt": "sky\\udfff"}'), 400),
+        "develop a lone surrogate": (submit(develop='{"Look": "\\ud800"}'), 400),
         "analyze name too long": (client.request("POST", "/v1/analyze", fields={
             "image_path": str(photo.parent / ("a" * 300 + ".jpg"))}), 400),
     }
@@ -738,6 +748,32 @@ def test_malformed_multipart_is_a_400_not_a_crash(server, client):
             status, payload = raw(content_type, body, path)
             assert status == 400 and needle in payload["error"]["message"], (what, path, payload)
     assert client.request("GET", "/v1/health").status == 200
+
+
+def test_a_body_that_is_not_what_its_content_encoding_says_is_a_400(server, client, caplog):
+    """`Content-Encoding: gzip` (or deflate) on a plain multipart body: a 400 that says the body
+    is malformed (was a 500 "internal error"), and one line in the log, not aiohttp's ERROR
+    with a traceback."""
+    import http.client
+
+    caplog.set_level(logging.INFO)
+
+    body = b'--xyz\r\nContent-Disposition: form-data; name="image_path"\r\n\r\n/x.jpg\r\n--xyz--\r\n'
+    for encoding in ("gzip", "deflate"):
+        for path in ("/v1/jobs", "/v1/analyze"):
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+            conn.request("POST", path, body=body, headers={
+                "Authorization": f"Bearer {server.token}", "Content-Encoding": encoding,
+                "Content-Type": "multipart/form-data; boundary=xyz"})
+            reply = conn.getresponse()
+            status, payload = reply.status, json.loads(reply.read())
+            conn.close()
+            assert status == 400 and payload["error"]["code"] == "bad_request", (encoding, path, payload)
+            assert "malformed" in payload["error"]["message"] and encoding in payload["error"]["message"]
+    assert client.request("GET", "/v1/health").status == 200
+    wait_for(lambda: len([r for r in caplog.records if r.name == "aiohttp.server"]) >= 4, timeout=5)
+    faults = [r for r in caplog.records if r.name == "aiohttp.server"]
+    assert all(r.levelno == logging.INFO and r.exc_info is None for r in faults), [r.getMessage() for r in faults]
 
 
 def test_a_client_hanging_up_mid_upload_is_one_line_in_the_log(server, caplog):

@@ -497,7 +497,8 @@ def test_a_photo_this_account_may_not_read_is_one_line_and_exit_2(tmp_path, fast
         f"stillmotion: 0 of 2 photos animated; not animated: {locked}, {closed}"]
 
 
-@pytest.mark.parametrize("suffix, options", [(".jpg", {"quality": 90}), (".png", {}), (".tif", {})])
+@pytest.mark.parametrize("suffix, options", [(".jpg", {"quality": 90}), (".png", {}), (".tif", {}),
+                                             (".webp", {"quality": 90})])
 def test_check_complete_finds_a_cut_file_without_decoding_it_whole(tmp_path, suffix, options):
     """What the daemon runs on every submission: a whole file passes, the same file cut short
     is an InputError that names it, whatever the format Lightroom or a script hands over."""
@@ -509,7 +510,7 @@ def test_check_complete_finds_a_cut_file_without_decoding_it_whole(tmp_path, suf
     for keep in (0.5, 0.9):
         cut = tmp_path / f"cut{suffix}"
         cut.write_bytes(data[: int(len(data) * keep)])
-        with pytest.raises(InputError, match=r"^cut\.(jpg|png|tif): .*(damaged or truncated|not an image)"):
+        with pytest.raises(InputError, match=r"^cut\.(jpg|png|tif|webp): .*(damaged or truncated|not an image)"):
             photo.check_complete(cut, 200)
 
 

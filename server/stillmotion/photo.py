@@ -207,8 +207,11 @@ def open_checked(path: Path, max_megapixels: float) -> Image.Image:
         raise InputError(f"{path.name}: its embedded metadata is too large to read ({exc}); "
                          "save the photo again without it, or as JPEG or TIFF") from None
     except OSError as exc:   # (strerror: a permission or disk error, without the path again)
-        raise InputError(f"{path.name}: cannot read ({exc.strerror})" if exc.strerror
-                         else f"{path.name}: cannot read: {exc}") from None
+        if exc.strerror:
+            raise InputError(f"{path.name}: cannot read ({exc.strerror})") from None
+        # else Pillow's own words on a file of a format it knows ("could not create decoder
+        # object" for a WebP whose header is broken): damage, said as other damage is
+        raise _damaged(path, exc) from None
     if image.format not in SUPPORTED_FORMATS:
         raise InputError(f"{path.name}: {image.format} is not supported ({EXPECTED_FORMATS} expected)")
     if image.format == "TIFF" and _is_raw_tiff(image):
@@ -329,7 +332,8 @@ def check_complete(path: Path, max_megapixels: float) -> None:
     JPEG is decoded at 1/8 size (every byte of the scan is still read: 0.02 s for 24 MP),
     PNG's chunks are read to the end with their checksums (no inflating), TIFF's strips
     or tiles must lie inside the file. Damage inside compressed TIFF data is still found
-    only when the job decodes it. Damage is a DamagedImageError (an InputError).
+    only when the job decodes it. Damage is a DamagedImageError (an InputError); an embedded
+    ICC profile that cannot be read, an InputError.
     """
     with open_checked(path, max_megapixels) as image:
         try:
@@ -344,6 +348,10 @@ def check_complete(path: Path, max_megapixels: float) -> None:
                 image.load()
         except (OSError, SyntaxError, ValueError, struct.error) as exc:
             raise _damaged(path, exc) from None
+        # An embedded profile littleCMS cannot read fails `load` (as `load` judges it): say so now.
+        icc = image.info.get("icc_profile")
+        if icc and not icc_mod.is_srgb(icc) and not icc_mod.colour_space(icc):
+            raise _mismatched_profile(path, icc, "")
 
 
 DAMAGED_HINT = "copy or export the photo again"

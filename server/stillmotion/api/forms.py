@@ -18,6 +18,7 @@ from pathlib import Path
 
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import BadHttpMessage
+from aiohttp.web_protocol import RequestPayloadError
 
 from ..place import cut_to_bytes
 from .errors import ApiError
@@ -103,11 +104,14 @@ async def read_form(request: web.Request, uploads_root: Path, *, file_fields: di
             else:
                 known = ", ".join(sorted([*file_fields, *text_fields]))
                 raise ApiError(400, "bad_request", f"unknown field '{name}' (known: {known})")
-    except (ValueError, BadHttpMessage, RuntimeError) as exc:
+    except (ValueError, BadHttpMessage, RuntimeError, RequestPayloadError) as exc:
         # aiohttp's words for a body that is not multipart (no boundary, cut short: ValueError),
-        # for a part whose own headers are broken (no colon, too long, too many) and for a
-        # '_charset_' part that is no charset (RuntimeError)
+        # for a part whose own headers are broken (no colon, too long, too many), for a
+        # '_charset_' part that is no charset (RuntimeError) and for a body that is not what
+        # its Content-Encoding says (gzip, deflate: RequestPayloadError from a BadHttpMessage)
         form.discard()
+        if isinstance(exc, RequestPayloadError) and isinstance(exc.__cause__, BadHttpMessage):
+            exc = exc.__cause__
         why = str(exc.message if isinstance(exc, BadHttpMessage) else exc)
         why = why if len(why) <= 120 else why[:117] + "..."   # (it may quote an 8 KB header line)
         raise ApiError(400, "bad_request", f"the multipart body is malformed ({why})") from None

@@ -21,6 +21,7 @@ from typing import AsyncIterator
 
 from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMessage
+from aiohttp.web_protocol import RequestPayloadError
 
 from .. import __version__, config as config_mod, paths
 from ..errors import one_line
@@ -42,12 +43,13 @@ log = logging.getLogger(__name__)
 
 class _ClientFaultsInOneLine(logging.Filter):
     """A client that hangs up mid-upload, or sends HTTP that cannot be parsed (a header over
-    8 KB), is the client's doing: aiohttp logs each as an ERROR with a traceback that reads
-    like the daemon's fault. One line at INFO says what happened."""
+    8 KB, a body that is not what its Content-Encoding says), is the client's doing: aiohttp
+    logs each as an ERROR with a traceback that reads like the daemon's fault. One line at
+    INFO says what happened."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
-        if isinstance(exc, (ConnectionResetError, BadHttpMessage)):
+        if isinstance(exc, (ConnectionResetError, BadHttpMessage, RequestPayloadError)):
             record.msg, record.args = f"{record.getMessage()}: {one_line(exc)}", ()
             record.exc_info, record.exc_text = None, None
             record.levelno, record.levelname = logging.INFO, logging.getLevelName(logging.INFO)

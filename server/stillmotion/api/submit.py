@@ -52,6 +52,10 @@ def json_object(text: str | None, field: str) -> dict[str, Any] | None:
         raise InputError(f"{field} is nested too deeply to be settings") from None
     if not isinstance(value, dict):
         raise InputError(f"{field} must be a JSON object")
+    try:       # a lone surrogate escape ("\\ud800") is valid JSON but no text a path or an XMP can hold
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(f"{field} holds a string that is not valid Unicode (a lone \\ud800-\\udfff escape)") from None
     return value
 
 

@@ -289,7 +289,11 @@ def resolve(spec: str | None, engine: str | None, config: Mapping[str, Any] | No
         entry = reg[spec]
     else:
         folder = Path(spec).expanduser()
-        if folder.is_dir():
+        try:
+            is_folder = folder.is_dir()
+        except OSError:     # a name longer than the file system allows: no folder, so a model name
+            is_folder = False
+        if is_folder:
             found_engine, cls = _engine_of_folder(folder, spec)
             _check_engine(found_engine, engine, spec)
             known = _entry_for_folder(folder, config)

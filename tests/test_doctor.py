@@ -103,3 +103,16 @@ def test_the_device_report_names_the_diffusers_version_without_importing_it():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == [metadata.version("diffusers"), False]
+
+
+def test_doctor_says_where_your_own_settings_go_before_there_are_any(fast_config, capsys):
+    """A fresh install: doctor's only config line named the packaged default.toml, so the
+    README's "put overrides in config.toml in the config folder (doctor shows where)" left a
+    newcomer editing default.toml (replaced on every upgrade) or guessing the file's name."""
+    fast_config.unlink()
+    assert cli.main(["doctor"]) == 0
+    assert (f"config: your settings go in {fast_config} (not made yet; default.toml lists every "
+            "setting)") in capsys.readouterr().out.splitlines()
+    fast_config.write_text("[output]\nlong_edge = 320\n", encoding="utf-8")
+    assert cli.main(["doctor"]) == 0
+    assert "not made yet" not in capsys.readouterr().out

@@ -136,3 +136,25 @@ def test_other_programs_folders_are_never_candidates(tmp_path, folder):
     assert is_ignored(tmp_path / folder / "SYNOPHOTO_THUMB_XL.jpg", tmp_path)
     assert is_ignored(tmp_path / folder.split("/")[0], tmp_path)
     assert not is_ignored(tmp_path / "Capture" / "IMG_1.jpg", tmp_path)
+
+
+def test_watch_on_a_folder_not_yet_made_says_to_make_it(tmp_path, fast_config, capsys):
+    """The README's first `stillmotion watch ~/Pictures/Stillmotion-Hot` on a fresh machine said
+    "not a folder", which reads as if the path were a file and leaves the user guessing."""
+    from stillmotion import cli
+
+    hot = tmp_path / "Stillmotion-Hot"
+    assert cli.main(["watch", str(hot)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"no folder {hot}" in err[0] and "make it first" in err[0]
+    assert not hot.exists()   # made by the user, not guessed at
+
+
+def test_watch_on_a_file_says_it_is_a_file(tmp_path, fast_config, capsys):
+    from stillmotion import cli
+
+    photo = tmp_path / "IMG.jpg"
+    photo.write_bytes(b"x")
+    assert cli.main(["watch", str(photo)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{photo} is a file, not a folder" in err[0]

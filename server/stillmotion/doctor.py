@@ -68,6 +68,9 @@ def report(config_path: str | os.PathLike | None = None) -> dict[str, Any]:
     except Exception as exc:  # a broken config is exactly what doctor must show
         cfg, config_info = None, {"ok": False, "error": str(exc)}
     config_info["not_read"] = _unread_configs(config_path)
+    user = paths.user_config_file()
+    # Where overrides go, while there are none (the only file named otherwise is default.toml).
+    config_info["user_file_missing"] = str(user) if config_path is None and not user.is_file() else None
     if cfg is not None:
         try:
             _check_for_serve(cfg)
@@ -109,6 +112,9 @@ def render(data: dict[str, Any]) -> str:
         lines.extend("  " + line for line in render_list(data["models"]).splitlines())
     cfg = data["config"]
     lines.append("config: " + (", ".join(cfg["sources"]) if cfg["ok"] else f"ERROR {cfg['error']}"))
+    if cfg.get("user_file_missing"):
+        lines.append(f"config: your settings go in {cfg['user_file_missing']} (not made yet; default.toml "
+                     "lists every setting)")
     for name in cfg.get("not_read", []):
         lines.append(f"config: NOTE {name} is not read: settings are read from config.toml in that folder "
                      "(rename it; Windows may have added .txt)")

@@ -76,9 +76,13 @@ def watch_folders(dirs: Sequence[Path], config_path: Path | None = None) -> int:
 
     cfg = config_mod.load(config_path)
     if dirs:
-        missing = [d for d in dirs if not Path(d).expanduser().is_dir()]
-        if missing:
-            raise InputError(f"not a folder: {missing[0]}")
+        for d in dirs:
+            where = Path(d).expanduser()
+            if where.is_file():
+                raise InputError(f"{where} is a file, not a folder: give the folder to watch")
+            if not where.is_dir():
+                # Made by the user rather than here: a typo would otherwise become a new folder.
+                raise InputError(f"no folder {where}: make it first, then watch it")
         folders = [folder_for_dir(cfg, Path(d)) for d in dirs]
     else:
         folders = folders_from_config(cfg)

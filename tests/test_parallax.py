@@ -305,7 +305,8 @@ def test_a_move_that_would_show_more_than_the_photo_says_how_it_renders(photo, c
     note = clip.info.get("model_note", "")
     assert bool(note) == noted
     if noted:
-        assert note.startswith(f"--camera {camera}") and "cannot show more than the photo" in note
+        # (Named as a move, not as the option: the profile chose it as often as the user did.)
+        assert note.startswith(f"a {camera} camera") and "cannot show more than the photo" in note
         assert ("--anchor start" if camera == "push-in" else "--anchor end") in note
 
 

@@ -335,16 +335,16 @@ def _widening_note(request: AnimateRequest) -> str:
     cut from inside it: a pull-out from the photo reads as a zoom in (skimage's astronaut and
     kodim21 at --motion 1: nothing in the frame gets smaller, far things grow up to 9%), only
     near things shrinking against far ones telling it apart; a push-in onto the photo is that
-    clip reversed.
+    clip reversed. The move is named as a move, not as `--camera`: it is often the profile's.
     """
     if request.loop:
-        return ("--camera pull-out --loop: the parallax engine cannot show more than the photo, so the loop "
+        return ("a pull-out camera with --loop: the parallax engine cannot show more than the photo, so the loop "
                 "tightens the view and comes back, which reads as a zoom in and out; without --loop, "
                 "--anchor end gives a true pull-out")
     if request.camera == "push-in":
-        return ("--camera push-in --anchor end: the parallax engine cannot show more than the photo, so a "
+        return ("a push-in camera with --anchor end: the parallax engine cannot show more than the photo, so a "
                 "push-in that ends on it starts inside it and widens onto it, which reads as a gentle pull-out; "
                 "with --anchor start it is a true push-in")
-    return ("--camera pull-out: the parallax engine cannot show more than the photo, so a pull-out that "
+    return ("a pull-out camera: the parallax engine cannot show more than the photo, so a pull-out that "
             "starts on it tightens the view as it goes and reads as a zoom in, with near things shrinking "
             "against far ones; with --anchor end it is a true pull-out, the clip widening onto the photo")

@@ -116,3 +116,22 @@ def test_doctor_says_where_your_own_settings_go_before_there_are_any(fast_config
     fast_config.write_text("[output]\nlong_edge = 320\n", encoding="utf-8")
     assert cli.main(["doctor"]) == 0
     assert "not made yet" not in capsys.readouterr().out
+
+
+def test_doctor_suggests_only_models_that_would_run_on_this_machine(fast_config, capsys, monkeypatch):
+    """On a 16 GB laptop doctor said "no LTX-Video model installed: run `stillmotion models pull
+    ltx-0.9.7-distilled`" (a 60 GB download), while its own model list said that model needs
+    about 75 GB of RAM here. It now names a model of the engine that can run, or says none can."""
+    from stillmotion.engines import devices
+
+    laptop = devices.Device(kind="cpu", name="CPU (8 threads)", total_gb=16.0, free_gb=12.0, bf16=False)
+    monkeypatch.setattr(devices, "detect", lambda preference="auto": laptop)
+    assert cli.main(["doctor", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    fits = {m["name"] for m in data["models"] if m["fits"]}
+    engines = {e["name"]: e for e in data["engines"]}
+    assert "svd-xt" in fits and not any(m["fits"] for m in data["models"] if m["engine"] == "ltx")
+    assert engines["svd"]["reason"].endswith("run `stillmotion models pull svd-xt`")
+    assert engines["ltx"]["reason"] == ("no LTX-Video model installed: none of its models would run on this "
+                                        "machine (see models below)")
+    assert engines["ltx"]["suggested"] is None and "models pull" not in engines["wan"]["reason"]

@@ -57,6 +57,29 @@ def _unread_configs(config_path: str | os.PathLike | None) -> list[str]:
         return []
 
 
+def _suggest_models_that_fit(statuses: list[dict[str, Any]], rows: list[dict[str, Any]]) -> None:
+    """An engine with no model installed says to pull its registry default, judged without the
+    device (the daemon asks often and does not probe for it). Doctor has the device: where that
+    model cannot run here (a 60 GB LTX on a 24 GB laptop) it names one of the engine's models
+    that can, or says none can."""
+    from .engines.models import pull_command
+
+    by_name = {row["name"]: row for row in rows}
+    for status in statuses:
+        named = status.get("suggested")
+        if not named or named not in by_name or by_name[named]["fits"]:
+            continue
+        other = next((row for row in rows if row["engine"] == status["name"] and row["fits"]
+                      and not row["installed"] and not row.get("loop_only")), None)
+        if other is not None:
+            status["reason"] = status["reason"].replace(pull_command(named), pull_command(other["name"]))
+            status["suggested"] = other["name"]
+        else:
+            status["reason"] = (status["reason"].replace(f": run `{pull_command(named)}`", "")
+                                + ": none of its models would run on this machine (see models below)")
+            status["suggested"] = None
+
+
 def report(config_path: str | os.PathLike | None = None) -> dict[str, Any]:
     """`config_path`: the file `serve --config` is given (default: the user config)."""
     from . import config as config_mod, engines
@@ -76,6 +99,9 @@ def report(config_path: str | os.PathLike | None = None) -> dict[str, Any]:
             _check_for_serve(cfg)
         except Exception as exc:
             config_info.update(ok=False, error=str(exc))
+    statuses = [vars(s) for s in engines.statuses(cfg)]
+    rows = models.list_models(cfg) if cfg is not None else []
+    _suggest_models_that_fit(statuses, rows)
     return {
         "stillmotion": __version__,
         "python": sys.version.split()[0],
@@ -83,8 +109,8 @@ def report(config_path: str | os.PathLike | None = None) -> dict[str, Any]:
         "device": devices.device_report(cfg),
         "codecs": _codecs(),
         "photo_formats": _photo_formats(),
-        "engines": [vars(s) for s in engines.statuses(cfg)],
-        "models": models.list_models(cfg) if cfg is not None else [],
+        "engines": statuses,
+        "models": rows,
         "config": config_info,
         # (the models folder [models] dir names, where `models pull` puts them and engines look)
         "folders": {"config": str(paths.config_dir()), "data": str(paths.data_dir()),

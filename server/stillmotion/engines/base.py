@@ -46,6 +46,7 @@ class EngineStatus:
     camera: bool = True                   # whether it follows --camera (SVD takes no direction)
     colour_exact: bool = False            # its frames are the photo's own pixels: --style has nothing to hold
     models: list[dict[str, Any]] = field(default_factory=list)
+    suggested: str | None = None          # with no model installed: the registry model `models pull` would fetch
 
 
 class Engine(Protocol):

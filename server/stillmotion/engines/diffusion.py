@@ -167,7 +167,8 @@ class DiffusionEngine:
             best = models.default_entry(self.name, self.config)
             hint = f": run `{models.pull_command(best.name)}`" if best else ""
             return EngineStatus(name=self.name, usable=False, device="none", prompt=self.prompted,
-                                camera=self.prompted, models=listing, reason=f"no {self.label} model installed{hint}")
+                                camera=self.prompted, models=listing, reason=f"no {self.label} model installed{hint}",
+                                suggested=best.name if best else None)
         try:
             device = self.device()
         except (ConfigError, EngineUnavailable) as exc:

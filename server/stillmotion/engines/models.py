@@ -392,7 +392,8 @@ def _folder_size_gb(folder: Path) -> float:
 
 
 def list_models(config: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-    """Every registered model: installed or not, its size, usable on this device and why (not)."""
+    """Every registered model: installed or not, its size, usable on this device and why (not)
+    (`fits`: whether it could run here once installed)."""
     from . import devices, memory
 
     if config is None:
@@ -408,7 +409,7 @@ def list_models(config: Mapping[str, Any] | None = None) -> list[dict[str, Any]]
             "name": entry.name, "engine": entry.engine, "hf_id": entry.hf_id, "revision": entry.revision,
             "installed": folder is not None, "path": str(folder) if folder else None,
             "size_gb": round(_folder_size_gb(folder), 2) if folder else entry.options.get("download_gb"),
-            "usable": usable and folder is not None, "device": device.kind,
+            "usable": usable and folder is not None, "fits": usable, "loop_only": entry.loop_only, "device": device.kind,
             "why": why if folder is not None else f"not installed ({pull_command(entry.name)}); {why}",
             "description": entry.options.get("description", ""),
         })

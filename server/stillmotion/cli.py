@@ -405,24 +405,38 @@ def _paced(update: Callable[[str, float, float | None], None], stage: str) -> Ca
 
 # ---------------------------------------------------------------- other commands
 def _add_simple(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("serve", help="run the local daemon (HTTP API for the plug-in)")
+    p = sub.add_parser("serve", help="run the local daemon (HTTP API for the plug-in)",
+                       description="Run the local daemon: the HTTP API the Lightroom plug-in and other "
+                                   "apps send photos to, and the [[watch.folders]] of the config. Runs "
+                                   "until stopped (Ctrl-C, or SIGTERM from a service manager); queued jobs "
+                                   "wait for the next start. See docs/daemon.md.")
     p.add_argument("--host", metavar="ADDRESS", help="address to bind (default: [server] host, 127.0.0.1)")
     p.add_argument("--port", type=int, metavar="N", help="TCP port (default: [server] port, 8765)")
     p.add_argument("--config", type=_path, metavar="FILE", help=CONFIG_HELP)
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("watch", help="animate photos dropped into folders (Capture One, anything)")
+    p = sub.add_parser("watch", help="animate photos dropped into folders (Capture One, anything)",
+                       description="Animate each photo dropped into the folders (an optional .xmp sidecar "
+                                   "beside it), writing its clip beside it as animate does. Runs until "
+                                   "stopped (Ctrl-C); photos dropped meanwhile are taken at the next start.")
     p.add_argument("dirs", nargs="*", metavar="DIR", type=_path,
                    help="folders to watch (default: the [[watch.folders]] in the config)")
     p.add_argument("--config", type=_path, metavar="FILE", help=CONFIG_HELP)
     p.set_defaults(func=cmd_watch)
 
-    p = sub.add_parser("analyze", help="how video-ready is each photo, and which motion profile fits")
+    p = sub.add_parser("analyze", help="how video-ready is each photo, and which motion profile fits",
+                       description="How video-ready each photo is (resolution, focus, noise, exposure, "
+                                   "lighting, what could move) and which motion profile fits it; "
+                                   "nothing is written.")
     p.add_argument("photos", nargs="+", metavar="PHOTO", type=_path, help=PHOTO_HELP)
     p.add_argument("--json", action="store_true", help="print JSON (a list for several photos)")
     p.set_defaults(func=cmd_analyze)
 
-    p = sub.add_parser("inspect", help="print the metadata the pipeline will use for a photo")
+    p = sub.add_parser("inspect", help="print the metadata the pipeline will use for a photo",
+                       description="Print the metadata a clip of PHOTO would be made from: the develop "
+                                   "settings, title, caption and capture details read from its EXIF, "
+                                   "embedded XMP and .xmp sidecar (and which of them were read), and "
+                                   "the prompt it would get; nothing is written.")
     p.add_argument("photo", metavar="PHOTO", type=_path, help=PHOTO_HELP)
     p.add_argument("--xmp", type=_path, metavar="SIDECAR",
                    help="XMP sidecar to use (default: IMG.xmp or IMG.jpg.xmp beside the photo)")
@@ -450,7 +464,10 @@ def _add_simple(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", type=_path, metavar="FILE", help=CONFIG_HELP)
     p.set_defaults(func=cmd_doctor)
 
-    p = sub.add_parser("models", help="list or download generative models")
+    p = sub.add_parser("models", help="list or download generative models",
+                       description="List the registered generative models (installed or not, and whether "
+                                   "each could run on this machine), or download one. The built-in "
+                                   "parallax engine needs none.")
     p.add_argument("--json", action="store_true", help=argparse.SUPPRESS)   # for a bare `models --json`
     p.set_defaults(func=cmd_models_list)         # `stillmotion models` alone lists them
     msub = p.add_subparsers(dest="models_command")
@@ -461,7 +478,10 @@ def _add_simple(sub: argparse._SubParsersAction) -> None:
     q.add_argument("name", metavar="NAME", help="a registry name (see `stillmotion models list`) or a Hugging Face id")
     q.set_defaults(func=cmd_models_pull)
 
-    p = sub.add_parser("install-plugin", help="copy the Lightroom Classic plug-in into Lightroom's Modules folder")
+    p = sub.add_parser("install-plugin", help="copy the Lightroom Classic plug-in into Lightroom's Modules folder",
+                       description="Copy the Lightroom Classic plug-in into Lightroom's Modules folder (or "
+                                   "--dest), with where this Stillmotion is installed, so its Start daemon "
+                                   "button can run it. Restart Lightroom afterwards.")
     p.add_argument("--dest", type=_path, metavar="DIR", help="destination folder (default: Lightroom's Modules folder)")
     p.set_defaults(func=cmd_install_plugin)
 

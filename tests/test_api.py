@@ -395,9 +395,11 @@ def test_cancel_queued_then_running_leaves_nothing_behind(client, blocker, photo
     assert client.request("DELETE", "/v1/jobs/nope").status == 404
 
 
-def test_a_cancelled_upload_leaves_no_empty_folder_in_the_data_folder(client, photo, home):
+def test_a_cancelled_upload_leaves_no_empty_folder_in_the_data_folder(client, photo, home, caplog):
     """An upload without an original renders into a folder of its own under data/outputs; a
-    cancel before anything was placed left that folder behind, empty, one per cancelled job."""
+    cancel before anything was placed left that folder behind, empty, one per cancelled job.
+    The cancel is in the daemon's log, as a job done or failed is (it said nothing)."""
+    caplog.set_level(logging.INFO, logger="stillmotion")
     outputs = home / "data" / "outputs"
     before = set(outputs.iterdir()) if outputs.is_dir() else set()
     job = client.submit(image=photo, settings=LONG)
@@ -406,6 +408,8 @@ def test_a_cancelled_upload_leaves_no_empty_folder_in_the_data_folder(client, ph
     assert len(made) == 1 and next(iter(made)).is_dir()      # (the job's folder, clips to come)
     assert client.cancel(job["id"])["status"] == "canceled"
     wait_for(lambda: not (set(outputs.iterdir()) - before), 10)
+    wait_for(lambda: any(r.getMessage().startswith(f"job {job['id']} (") and r.getMessage().endswith("): cancelled")
+                         for r in caplog.records), 5)
 
 
 # ---------------------------------------------------------------- front door

@@ -247,6 +247,9 @@ class Worker:
                 store.requeue(job.id, owner)          # daemon shutting down: resume on next start
             elif isinstance(exc, Canceled):
                 store.finish(job.id, owner, CANCELED, outputs=exc.outputs)
+                # (As done and failed jobs are: a job that vanished from a list should be in the log.)
+                log.info("job %s (%s): cancelled%s", job.id, _photo_name(job),
+                         f"; kept: {', '.join(Path(p).name for p in exc.outputs)}" if exc.outputs else "")
             else:
                 _remove_partial_files(job)   # the process that was writing them is gone
                 self._fail(job, {"code": "render_crashed", "message": str(exc)}, _placed_before_it_died(job))

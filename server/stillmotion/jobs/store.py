@@ -124,6 +124,8 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_queue ON jobs(status, priority, seq);
 CREATE INDEX IF NOT EXISTS jobs_fingerprint ON jobs(fingerprint, status);
+-- ?status= listings, newest first: without it every job of that status (weeks of history) was sorted
+CREATE INDEX IF NOT EXISTS jobs_listing ON jobs(status, seq);
 """
 
 

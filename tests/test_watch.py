@@ -1017,6 +1017,53 @@ def test_a_claim_passes_a_photo_over_until_it_is_stale_done_or_failed_and_writte
     assert claims_mod.read(claims_mod.claim_path(photo, "d2x")) is None
 
 
+def test_ended_claims_of_photos_gone_are_forgotten_after_a_month(tmp_path, monkeypatch):
+    """A hot folder emptied every day kept a claim file for every photo it ever held (100k photos:
+    ~400 MB of disk blocks). An ended claim whose photo has left the folder is forgotten once a
+    month old; one whose photo is there, one still taken, or a recent one, is kept."""
+    import os
+
+    from stillmotion.watch import claims as claims_mod
+
+    monkeypatch.setenv("STILLMOTION_HOME", str(tmp_path / "home"))
+    station = claims_mod.Claims()
+    month = claims_mod.FORGET_AFTER_SECONDS
+    cases = {"gone_done": ("done", False, month + 60), "gone_failed": ("failed", False, month + 60),
+             "here_done": ("done", True, month + 60), "gone_recent": ("done", False, month - 3600),
+             "gone_taken": ("taken", False, month + 60)}
+    paths = {}
+    for name, (state, present, age) in cases.items():
+        photo = tmp_path / f"{name}.jpg"
+        photo.write_bytes(photo_bytes(7))
+        key = (photo.stat().st_size, photo.stat().st_mtime_ns)
+        assert station.acquire(photo, name, key) is None
+        if state != "taken":
+            station.hold(photo, name, f"job-{name}", key)
+            station.ended(f"job-{name}", state)
+        if not present:
+            photo.unlink()
+        paths[name] = claims_mod.claim_path(photo, name)
+        old = time.time() - age
+        os.utime(paths[name], (old, old))
+    assert claims_mod.forget_ended(tmp_path) == 2
+    assert sorted(n for n, p in paths.items() if p.exists()) == ["gone_recent", "gone_taken", "here_done"]
+    # The watcher's scans do it (its first, then daily), in each folder they walk.
+    sub = tmp_path / "hot" / "day1"
+    sub.mkdir(parents=True)
+    photo = sub / "old.jpg"
+    photo.write_bytes(photo_bytes(8))
+    key = (photo.stat().st_size, photo.stat().st_mtime_ns)
+    station.acquire(photo, "x", key)
+    station.hold(photo, "x", "job-x", key)
+    station.ended("job-x", "done")
+    photo.unlink()
+    old = time.time() - month - 60
+    os.utime(claims_mod.claim_path(photo, "x"), (old, old))
+    with running(sub, worker=False):
+        pass
+    assert not claims_mod.claim_path(photo, "x").exists()
+
+
 def test_a_watcher_beside_the_daemon_of_its_data_folder_lets_go_of_a_claim_the_other_finished(hot, monkeypatch):
     """One station, two processes (the daemon and `stillmotion watch`): the one whose worker did not
     run the job hears nothing of its end, and renewed that photo's claim for as long as it ran."""

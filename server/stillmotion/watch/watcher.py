@@ -34,7 +34,7 @@ from ..errors import ConfigError, DamagedImageError, InputError
 from ..jobs.spec import JobSpec
 from ..jobs.store import CANCELED, DONE, FAILED, QUEUED, RUNNING, JobStore, file_digest
 from ..metadata.sources import find_sidecar
-from .claims import DONE as CLAIM_DONE, FAILED as CLAIM_FAILED, Claims
+from .claims import CLAIMS_FOLDER, DONE as CLAIM_DONE, FAILED as CLAIM_FAILED, Claims, forget_ended
 from .ledger import Ledger, idempotency_key
 from .names import has_text_name, is_hidden_folder, is_ignored, is_sidecar, printable
 from .pairing import SidecarPairing, SidecarState
@@ -89,6 +89,8 @@ class Watcher:
         self._close_events = False
         # Other stations (own data folders, other machines) watching the same folders: claims.py.
         self._claims = Claims()
+        self._forget_claims_at = 0.0     # when the scans next forget old claims of photos gone (daily)
+        self._forgetting = False         # this scan forgets them
         self._changed_jobs: queue.SimpleQueue[str] = queue.SimpleQueue()   # from the store's listener
         self.error: BaseException | None = None
 
@@ -402,9 +404,15 @@ class Watcher:
     def _scan_all(self, ledger: Ledger) -> None:
         self._skip_vanished_jobs(ledger)
         self._refused.clear()   # their watches are tried again
-        for folder in self.folders:
-            if folder.path.is_dir():
-                self._scan_dir(folder.path, ledger)
+        self._forgetting = time.monotonic() >= self._forget_claims_at
+        if self._forgetting:
+            self._forget_claims_at = time.monotonic() + 86400.0
+        try:
+            for folder in self.folders:
+                if folder.path.is_dir():
+                    self._scan_dir(folder.path, ledger)
+        finally:
+            self._forgetting = False
 
     def _scan_dir(self, directory: Path, ledger: Ledger) -> None:
         """Track every file below `directory` not already examined unchanged, oldest first: the
@@ -437,6 +445,8 @@ class Watcher:
             try:
                 if entry.is_file():
                     yield path
+                elif entry.name == CLAIMS_FOLDER and self._forgetting:
+                    forget_ended(directory)
                 # A linked folder is not walked, as the live watch does not follow it: its clips
                 # would go wherever it points, and a link back up (`loop -> ..`) never ends.
                 elif entry.is_dir(follow_symlinks=False) and folder.recursive and not is_hidden_folder(entry.name):

@@ -193,7 +193,9 @@ class _YCbCr420:
         cv2.min(self.clipped, (1.0, 1.0, 1.0, 1.0), dst=self.clipped)
         cv2.transform(self.clipped, _TO_LIMITED8[:1], dst=self.luma)
         cv2.convertScaleAbs(self.luma, dst=self.planes[:height])    # rounds, saturates; all >= 16
-        cv2.resize(self.clipped, (width // 2, height // 2), dst=self.half, interpolation=cv2.INTER_AREA)
+        # At exactly half the (even) size, bilinear samples each 2x2 block's centre: the block's
+        # mean, as INTER_AREA gives it (to a float rounding), at a third of its time.
+        cv2.resize(self.clipped, (width // 2, height // 2), dst=self.half, interpolation=cv2.INTER_LINEAR)
         # One plane at a time: OpenCV's 3 -> 1 channel transform is vectorised, its 3 -> 2 one
         # is not (2.9 ms a 1080p frame against 0.3 ms for both), and each goes straight in place.
         for row, plane in zip((1, 2), self.cb_cr):

@@ -182,9 +182,10 @@ class _YCbCr420:
         self.clipped = np.empty((height, width, 3), np.float32)
         self.luma = np.empty((height, width), np.float32)
         self.half = np.empty((height // 2, width // 2, 3), np.float32)
-        self.chroma = np.empty((height // 2, width // 2, 2), np.float32)
-        self.chroma8 = np.empty((height // 2, width // 2, 2), np.uint8)
+        self.chroma = np.empty((height // 2, width // 2), np.float32)
         self.planes = np.empty((height * 3 // 2, width), np.uint8)   # Y', then Cb, then Cr
+        # The Cb and Cr planes as images of their own (views: written in place).
+        self.cb_cr = self.planes[height:].reshape(2, height // 2, width // 2)
 
     def __call__(self, frame: np.ndarray) -> av.VideoFrame:
         width, height = self.size
@@ -192,13 +193,14 @@ class _YCbCr420:
         cv2.min(self.clipped, (1.0, 1.0, 1.0, 1.0), dst=self.clipped)
         cv2.transform(self.clipped, _TO_LIMITED8[:1], dst=self.luma)
         cv2.convertScaleAbs(self.luma, dst=self.planes[:height])    # rounds, saturates; all >= 16
-        cv2.resize(self.clipped, (width // 2, height // 2), dst=self.half, interpolation=cv2.INTER_AREA)
-        cv2.transform(self.half, _TO_LIMITED8[1:], dst=self.chroma)
-        cv2.convertScaleAbs(self.chroma, dst=self.chroma8)
-        quarter = (width // 2) * (height // 2)
-        chroma = self.planes[height:].reshape(2, quarter)
-        chroma[0] = self.chroma8[..., 0].reshape(quarter)
-        chroma[1] = self.chroma8[..., 1].reshape(quarter)
+        # At exactly half the (even) size, bilinear samples each 2x2 block's centre: the block's
+        # mean, as INTER_AREA gives it (to a float rounding), at a third of its time.
+        cv2.resize(self.clipped, (width // 2, height // 2), dst=self.half, interpolation=cv2.INTER_LINEAR)
+        # One plane at a time: OpenCV's 3 -> 1 channel transform is vectorised, its 3 -> 2 one
+        # is not (2.9 ms a 1080p frame against 0.3 ms for both), and each goes straight in place.
+        for row, plane in zip((1, 2), self.cb_cr):
+            cv2.transform(self.half, _TO_LIMITED8[row:row + 1], dst=self.chroma)
+            cv2.convertScaleAbs(self.chroma, dst=plane)
         out = av.VideoFrame.from_ndarray(self.planes, format="yuv420p")
         out.color_range, out.colorspace = _LIMITED, _BT709
         out.color_primaries = out.color_trc = _BT709

@@ -1077,3 +1077,23 @@ def test_a_watcher_beside_the_daemon_of_its_data_folder_lets_go_of_a_claim_the_o
                         "both to let go of the claim")
     [claim] = (hot / ".stillmotion-claims").glob("*.json")
     assert json.loads(claim.read_text())["state"] == "done"
+
+
+def test_a_folder_where_no_claim_can_be_written_is_said_once_not_for_every_photo(tmp_path, monkeypatch, caplog):
+    """A read-only ingest share (clips written elsewhere by the folder's `output`): each photo is
+    taken without a claim, as the README says. The log said so for every photo, a line each for
+    a 500-photo shoot; once for the folder is enough, and the photos are still taken."""
+    from stillmotion.watch import claims as claims_mod
+
+    monkeypatch.setenv("STILLMOTION_HOME", str(tmp_path / "home"))
+    share = tmp_path / "share"
+    share.mkdir()
+    (share / claims_mod.CLAIMS_FOLDER).write_bytes(b"")     # no claims folder can be made (as read-only)
+    station = claims_mod.Claims()
+    caplog.set_level(logging.WARNING, logger="stillmotion")
+    for i in range(3):
+        photo = share / f"P{i}.jpg"
+        photo.write_bytes(photo_bytes(70 + i))
+        assert station.acquire(photo, f"d{i}", (photo.stat().st_size, photo.stat().st_mtime_ns)) is None
+    said = [rec.getMessage() for rec in caplog.records if "claim" in rec.getMessage()]
+    assert len(said) == 1 and str(share) in said[0], said

@@ -96,6 +96,7 @@ class Claims:
         self.station_id, self.station = this_station()
         self.held: dict[Path, tuple[str, str, tuple[int, int]]] = {}   # claim -> (job, photo name, photo key)
         self._first_seen: dict[Path, tuple[int, float]] = {}       # others' claims: (mtime, when seen)
+        self._unwritable: set[Path] = set()    # folders said to take no claim (said once: a shoot is hundreds)
         self._next_heartbeat = time.monotonic() + HEARTBEAT_SECONDS
 
     def _write(self, path: Path, photo: str, state: str, photo_key: tuple[int, int], *, exclusive: bool) -> bool:
@@ -132,8 +133,11 @@ class Claims:
                     return None
                 return other
         except OSError as exc:
-            log.warning("%s: cannot write its claim in %s (%s); taken without one: another station "
-                        "watching this folder may animate it too", photo, photo.parent, exc.strerror or exc)
+            if photo.parent not in self._unwritable:
+                self._unwritable.add(photo.parent)
+                log.warning("%s: cannot write its claim in %s (%s); it and the folder's other photos are "
+                            "taken without one: another station watching this folder may animate them too",
+                            photo, photo.parent, exc.strerror or exc)
         return None
 
     def _may_take_over(self, other: Claim, photo_key: tuple[int, int]) -> bool:

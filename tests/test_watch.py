@@ -1097,3 +1097,39 @@ def test_a_folder_where_no_claim_can_be_written_is_said_once_not_for_every_photo
         assert station.acquire(photo, f"d{i}", (photo.stat().st_size, photo.stat().st_mtime_ns)) is None
     said = [rec.getMessage() for rec in caplog.records if "claim" in rec.getMessage()]
     assert len(said) == 1 and str(share) in said[0], said
+
+
+def test_a_photo_another_station_is_animating_is_not_read_again_at_every_rescan(hot, fast_config, tmp_path,
+                                                                                 monkeypatch, caplog):
+    """While another station renders the photos it claimed (a shoot of 500 TIFFs in its queue),
+    this one read each of them through again at every rescan (hashed, and checked complete) and
+    said "being animated by ..., passed over here" for each, every minute: gigabytes off the NAS
+    and a log of the same lines. Unchanged and still claimed, a photo is looked at once."""
+    from stillmotion.watch import claims as claims_mod, watcher as watcher_mod
+
+    photo = hot / "P.jpg"
+    photo.write_bytes(photo_bytes(80))
+    ours = os.environ["STILLMOTION_HOME"]
+    monkeypatch.setenv("STILLMOTION_HOME", str(tmp_path / "other-station"))
+    other = claims_mod.Claims()
+    assert other.acquire(photo, file_digest(photo), (photo.stat().st_size, photo.stat().st_mtime_ns)) is None
+    monkeypatch.setenv("STILLMOTION_HOME", ours)
+    fast_config.write_text(fast_config.read_text(encoding="utf-8").replace("rescan_seconds = 0.0",
+                                                                           "rescan_seconds = 0.1"), encoding="utf-8")
+    hashed: list[Path] = []
+
+    def counting_digest(path: Path) -> str:
+        hashed.append(path)
+        return file_digest(path)
+
+    monkeypatch.setattr(watcher_mod, "file_digest", counting_digest)
+    caplog.set_level(logging.INFO, logger="stillmotion")
+    with running(hot, worker=False) as r:
+        time.sleep(1.5)                                    # a dozen rescans
+        assert r.jobs() == []
+    passed = [rec for rec in caplog.records if "passed over here" in rec.getMessage()]
+    assert hashed == [photo] and len(passed) == 1, (hashed, [rec.getMessage() for rec in passed])
+    # Once that claim goes stale (its station switched off) the photo is taken over, as before.
+    monkeypatch.setattr(claims_mod, "STALE_SECONDS", 0.4)
+    with running(hot, worker=False) as r:
+        r.wait_until(lambda: len(r.jobs()) == 1, 5, "the photo taken over")

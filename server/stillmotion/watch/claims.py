@@ -143,17 +143,27 @@ class Claims:
     def _may_take_over(self, other: Claim, photo_key: tuple[int, int]) -> bool:
         if other.state == FAILED:
             return other.photo_key != photo_key          # written again since it failed
-        if other.state != TAKEN:
-            return False
-        seen = self._first_seen.get(other.path)
-        if seen is None or seen[0] != other.mtime_ns:
-            self._first_seen[other.path] = (other.mtime_ns, time.monotonic())
-            return False
-        if time.monotonic() - seen[1] < STALE_SECONDS:
+        if other.state != TAKEN or not self._stale(other):
             return False
         log.warning("%s: %s's claim was not renewed for %g s (switched off, or lost the folder?); taken over",
                     other.path.parent, other.station, STALE_SECONDS)
         return True
+
+    def _stale(self, other: Claim) -> bool:
+        """Whether `other` (a `taken` claim) has been seen unchanged for STALE_SECONDS, by this
+        station's clock: its first sighting, or a renewal, starts the count."""
+        seen = self._first_seen.get(other.path)
+        if seen is None or seen[0] != other.mtime_ns:
+            self._first_seen[other.path] = (other.mtime_ns, time.monotonic())
+            return False
+        return time.monotonic() - seen[1] >= STALE_SECONDS
+
+    def still_taken(self, photo: Path, digest: str) -> bool:
+        """Whether another station's `taken` claim, kept fresh, still passes the photo over: then
+        there is nothing new to look at (checked without claiming or reading the photo)."""
+        other = read(claim_path(photo, digest))
+        return (other is not None and other.state == TAKEN and other.station_id != self.station_id
+                and not self._stale(other))
 
     def hold(self, photo: Path, digest: str, job_id: str, photo_key: tuple[int, int]) -> None:
         """Keep the claim of `photo` fresh while `job_id` waits or runs."""

@@ -89,6 +89,8 @@ class Watcher:
         self._close_events = False
         # Other stations (own data folders, other machines) watching the same folders: claims.py.
         self._claims = Claims()
+        # Photos passed over for another station's claim: path -> ((size, mtime_ns), content hash)
+        self._claimed_elsewhere: dict[Path, tuple[tuple[int, int], str]] = {}
         self._forget_claims_at = 0.0     # when the scans next forget old claims of photos gone (daily)
         self._forgetting = False         # this scan forgets them
         self._changed_jobs: queue.SimpleQueue[str] = queue.SimpleQueue()   # from the store's listener
@@ -359,6 +361,7 @@ class Watcher:
     def _gone(self, path: Path, ledger: Ledger, *, moved: bool) -> None:
         was_waiting = self._settler.forget(path) | self._pairing.forget(path)
         self._sidecars.pop(path, None)
+        self._claimed_elsewhere.pop(path, None)
         if is_sidecar(path):
             return
         how = "moved away" if moved else "deleted"
@@ -466,6 +469,12 @@ class Watcher:
                 raise FileNotFoundError(photo)
             if ledger.unchanged_since_examined(photo, *before):
                 return
+            seen = self._claimed_elsewhere.pop(photo, None)
+            if seen is not None and seen[0] == before and self._claims.still_taken(photo, seen[1]):
+                # Unchanged and still another station's (said at the first look): not read through
+                # again at each rescan (its queue of TIFFs on a NAS, every minute).
+                self._claimed_elsewhere[photo] = seen
+                return
             digest = file_digest(photo)
         except FileNotFoundError:
             log.info("%s was removed before its turn; skipped", photo)
@@ -515,6 +524,7 @@ class Watcher:
                 log.info("%s: %s", photo, note)
             else:
                 # Not recorded: looked at again at the next scan, taken over if that claim is stale.
+                self._claimed_elsewhere[photo] = (before, digest)
                 log.info("%s: being animated by %s, which watches this folder too; passed over here",
                          photo, other.station)
             return

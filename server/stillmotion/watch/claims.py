@@ -32,6 +32,7 @@ import logging
 import os
 import socket
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,9 +52,15 @@ FORGET_AFTER_SECONDS = 30 * 86400.0
 
 
 def this_station() -> tuple[str, str]:
-    """(id, name): the id tells stations apart (host and data folder), the name is for people."""
+    """(id, name): the id tells stations apart (host, network card, data folder), the name is
+    for people. Host and data folder alone are not enough: a studio's Macs cloned from one
+    image share a host name and user, and each took the other's claims for its own."""
     host = socket.gethostname() or "this computer"
-    return f"{host}:{paths.data_dir()}", f"{host} ({paths.data_dir()})"
+    node = uuid.getnode()
+    # (getnode makes up a random number, with the multicast bit set, where it finds no card:
+    # then it is left out, or every process of this station would be a station of its own.)
+    card = "" if node >> 40 & 1 else f"{node:012x}"
+    return f"{host}:{card}:{paths.data_dir()}", f"{host} ({paths.data_dir()})"
 
 
 def claim_path(photo: Path, digest: str) -> Path:

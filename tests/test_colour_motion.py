@@ -74,8 +74,10 @@ def test_clip_whose_colour_is_right_comes_out_unchanged(name: str, camera: str) 
         assert diff.mean() <= 0.6 / 255 and diff.max() <= 3.5 / 255
     assert metrics.clip_delta_e(out, list(frames)) <= 0.5          # the issue's "unchanged"
     # Corrections too small to see are skipped: the frame passes through without a LUT pass.
-    # (All but the Golden Gate orbit's last 8 of 36 frames, see above: 0.75.)
-    assert info["colour_frames_unchanged"] >= 0.75 * len(frames)
+    # (All but the Golden Gate orbit's last 8 of 36 frames, see above: 0.75; since parallax
+    # revision 8 its seed-1 take sweeps the other way, and the last 11 are touched, by at most
+    # 0.17 of a level on a frame's mean where revision 7's take was moved 0.51: 25 of 36.)
+    assert info["colour_frames_unchanged"] >= 25 / 36 * len(frames)
 
 
 @pytest.mark.parametrize("camera", CAMERAS)

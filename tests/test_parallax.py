@@ -226,10 +226,26 @@ def test_an_orbit_keeps_its_sweep_and_its_seeded_direction(photo):
     assert directions == {1.0, -1.0}
 
 
+def test_three_orbit_variants_in_a_row_never_all_sweep_the_same_way(photo):
+    """--camera orbit --variants 3 --seed 5 made three orbits one way, a few degrees apart.
+
+    Left or right is what tells orbits apart; it was a coin toss per seed (seeds 4-7 all one way).
+    """
+    near = cv2.resize(depth.estimate(photo), (256, 256))
+    nearest, farthest = near >= np.percentile(near, 90), near <= np.percentile(near, 30)
+    ways = []
+    for seed in range(1, 10):
+        frames = render(photo, seed=seed, camera="orbit")[1]
+        flow = content_flow(frames[0], frames[-1])[..., 0]
+        ways.append(math.copysign(1.0, float(np.median(flow[nearest]) - np.median(flow[farthest]))))
+    for seed, run in enumerate(zip(ways, ways[1:], ways[2:]), start=1):
+        assert len(set(run)) == 2, (seed, ways)
+
+
 def test_the_info_records_what_the_seed_chose_and_only_what_the_move_uses(photo):
     clip, _ = render(photo, seed=0, camera="push-in")
     assert clip.info["take"] == {"amount": 1.0, "pace": 1.0, "aim": [0.0, 0.0]}   # the reference take
-    assert "direction" not in clip.info and clip.info["revision"] == REVISION == "7"
+    assert "direction" not in clip.info and clip.info["revision"] == REVISION == "8"
     takes = [render(photo, seed=s, camera="pan-right")[0].info["take"] for s in (10, 11, 12)]
     assert all(set(t) == {"amount", "pace", "angle"} for t in takes)
     assert len({t["angle"] for t in takes}) == 3

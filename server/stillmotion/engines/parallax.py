@@ -54,8 +54,10 @@ FRAMES_IN_FLIGHT = 14
 # so hard edges lose their one-pixel halo and every frame but the photo's own differs from "5";
 # "7" since a photo smaller than the delivery size is enlarged without Lanczos's halo
 # (photo.resize holds each pixel the same way), so such photos render otherwise than under "6"
-# (photos at or above the delivery size render as under "6", bit for bit).
-REVISION = "7"
+# (photos at or above the delivery size render as under "6", bit for bit); "8" since an
+# orbit's direction and tilt follow the seed's place in the variants' sequence (`choose_take`),
+# so orbits of most seeds but 0 render otherwise than under "7".
+REVISION = "8"
 # Move reversed in time for `--anchor end`: the clip then leads *into* the photo.
 _REVERSED = {"push-in": "pull-out", "pull-out": "push-in", "pan-left": "pan-right",
              "pan-right": "pan-left", "rise": "fall", "orbit": "orbit", "none": "none"}
@@ -130,7 +132,7 @@ def choose_take(seed: int, camera: str, motion: float, subject: tuple[float, flo
     what the XMP records is what was used.
     """
     rng = np.random.default_rng(seed)
-    direction = 1.0 if rng.random() < 0.5 else -1.0   # the first draw, as before takes varied
+    direction = 1.0 if rng.random() < 0.5 else -1.0   # the first draw, as before takes varied (orbit: below)
     if seed == 0:
         return Take(direction=direction)
     spread = (0.5 + seed * _GOLDEN) % 1.0             # the main choice: see _GOLDEN
@@ -144,6 +146,13 @@ def choose_take(seed: int, camera: str, motion: float, subject: tuple[float, flo
     if math.hypot(ax, ay) < AIM_CLEARANCE:   # a ring round the subject can cross the centre
         ax, ay = (AIM_CLEARANCE * u for u in (math.cos(heading), math.sin(heading)))
     lean = MAX_DRIFT_ANGLE if camera == "none" else MAX_ANGLE
+    if camera == "orbit":
+        # Left or right is what sets orbits apart; a coin toss gave runs of one way (seeds
+        # 4-7 all -1), so three variants could be one sweep tilted a few degrees. The spread
+        # picks it: one half of the sequence sweeps one way, the other half the other, each
+        # half spanning the tilts, so takes in a row sweep opposite ways or tilt 14 deg apart.
+        direction = 1.0 if spread < 0.5 else -1.0
+        spread = (spread % 0.5) * 2.0
     return Take(direction=direction, amount=round(amount, 3), pace=round(pace, 3),
                 angle=round((2 * spread - 1) * lean, 1), aim=(round(ax, 3), round(ay, 3)),
                 pivot=round(pivot, 1))

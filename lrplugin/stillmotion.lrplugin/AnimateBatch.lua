@@ -235,16 +235,31 @@ function AnimateBatch.writeCatalog(catalog, actionName, fn)
   end
 end
 
+-- What a new clip is stacked above: the photo's last clip when it is in the photo's stack, so
+-- that a clip made again (a republish after an edit) goes on top of the one it replaces (a
+-- collapsed stack shows its top); else the photo itself.
+local function stackAnchor(catalog, photo)
+  local last = Fields.get(photo, Fields.LAST_CLIP)
+  local lastPhoto = last and catalog:findPhotoByPath(last)
+  if lastPhoto and photo:getRawMetadata("isInStackInFolder")
+      and lastPhoto:getRawMetadata("topOfStackInFolderContainingPhoto")
+          == photo:getRawMetadata("topOfStackInFolderContainingPhoto") then
+    return lastPhoto
+  end
+  return photo
+end
+
 function AnimateBatch:_importClips(item)
   local importing = self.props.sm_importToCatalog ~= false
   local catalog = self.catalog
   AnimateBatch.writeCatalog(catalog, "Add Stillmotion clips", function()
     if importing then
+      local anchor = stackAnchor(catalog, item.photo)
       for _, clip in ipairs(item.clips) do
         if AnimateSettings.IMPORTED_FORMATS[(LrPathUtils.extension(clip) or ""):lower()]
             and not catalog:findPhotoByPath(clip) then
           item.clipPhotos = item.clipPhotos or {}
-          item.clipPhotos[#item.clipPhotos + 1] = catalog:addPhoto(clip, item.photo, "above")
+          item.clipPhotos[#item.clipPhotos + 1] = catalog:addPhoto(clip, anchor, "above")
         end
       end
     end

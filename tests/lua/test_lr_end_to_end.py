@@ -357,7 +357,9 @@ def test_a_published_clip_in_the_catalog_is_not_trashed(lr: Lightroom, daemon: D
     assert lr.task_errors == [] and lr.dialogs == []
     first, second = (str(photo_folder / f"IMG_0001.{name}.mp4") for name in ("motion", "motion-2"))
     assert collection.entries[one].remoteId == second and Path(first).exists()
-    assert sorted(lr.stack(one)) == sorted([second, first, one.path])
+    # The new clip goes on top: a collapsed stack shows its top, which stayed the clip made
+    # before the edit (the new one went in between, right above the photo).
+    assert lr.stack(one) == [second, first, one.path]
 
 
 def test_cancelling_a_publish_keeps_the_clips_already_made(lr: Lightroom, daemon: Daemon, photo_folder: Path) -> None:

@@ -91,6 +91,11 @@ end
 AnimateBatch.ORIGINAL_MISSING = "the original could not be found (missing, or on a drive that is not connected); "
   .. "the clip goes beside it, so reconnect it and export again."
 
+-- A video in an export or a published collection: Lightroom's renderer would hand the daemon a
+-- video (or fail), at every Publish, and the report would not say why.
+AnimateBatch.IS_VIDEO = "a video: Stillmotion animates photos only; leave it out of the export, "
+  .. "or remove it from the published collection."
+
 --- True when the photo's original file is not on disk: such a photo is not rendered or sent.
 function AnimateBatch.originalMissing(photo)
   return LrFileUtils.exists(photo:getRawMetadata("path")) ~= "file"

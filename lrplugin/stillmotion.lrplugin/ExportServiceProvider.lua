@@ -102,6 +102,9 @@ function provider.processRenderedPhotos(functionContext, exportContext)
       -- The daemon went away: a full-size render of each photo left would be thrown away.
       rendition:skipRender()
       batch:renderFailed(rendition.photo, rendition, batch.aborted)
+    elseif rendition.photo:getRawMetadata("isVideo") then
+      rendition:skipRender()
+      batch:renderFailed(rendition.photo, rendition, AnimateBatch.IS_VIDEO)
     elseif AnimateBatch.originalMissing(rendition.photo) then
       -- Every such photo shares one line in the report (the daemon would refuse each by its path).
       rendition:skipRender()

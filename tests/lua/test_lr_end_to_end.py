@@ -385,6 +385,25 @@ def test_cancelling_a_publish_keeps_the_clips_already_made(lr: Lightroom, daemon
 
 
 
+def test_a_video_in_a_published_collection_is_not_rendered_and_says_why(
+        lr: Lightroom, daemon: Daemon, photo_folder: Path) -> None:
+    """A video dragged into a published collection went to Lightroom's renderer at every Publish
+    and failed with the renderer's message ("The file could not be read: ..."), never why."""
+    photo = lr.import_photo(photo_folder / "IMG_0001.jpg")
+    (photo_folder / "MVI_0003.MP4").write_bytes(b"\x00\x00\x00\x18ftypmp42")
+    video = lr.import_photo(photo_folder / "MVI_0003.MP4")
+    service = lr.fake.createPublishService("Stillmotion", lr.table(FAST))
+    collection = service.createPublishedCollection(service, "Reels")
+    lr.write(lambda: collection.addPhotos(collection, lr.table([photo, video])))
+    lr.fake.startPublish(collection)
+    lr.run_tasks(timeout=120)
+    assert lr.task_errors == [] and [d["info"] for d in lr.dialogs] == [
+        "MVI_0003.MP4: a video: Stillmotion animates photos only; leave it out of the export, "
+        "or remove it from the published collection."]
+    assert lr.fake.lastPublishSession.renditionList[2].wasSkipped
+    assert collection._state(collection, photo) == "published" and collection._state(collection, video) == "new"
+
+
 def test_menu_item_animates_the_selection_from_a_16_bit_tiff(lr: Lightroom, photo_folder: Path) -> None:
     photo = lr.import_photo(photo_folder / "IMG_0002.jpg")
     lr.select([photo])

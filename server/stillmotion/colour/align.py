@@ -17,6 +17,14 @@ from ..photo import resize
 from .space import luminance
 
 MAX_SHIFT = 0.08   # largest shift searched, as a fraction of the frame size
+# Black bars (letterbox, pillarbox: a cloud service's 16:9 frame around a 2.39:1 or 4:5 picture):
+# rows or columns darker than this on average (an encoder's black is 16/255 at worst) ...
+BAR_LEVEL = 0.05
+# ... as thick on both sides within this share of the frame (bars are centred; a low-key photo's
+# dark sky or floor is on one side only), and at least BAR_MIN of it.
+BAR_SYMMETRY = 0.02
+BAR_MIN = 0.01
+BAR_EDGE = 2   # pixels more taken off inside a bar's edge (blended with the picture by the encoder)
 
 
 @dataclass
@@ -45,6 +53,31 @@ def cover_crop(photo: np.ndarray, width: int, height: int) -> np.ndarray:
     ch = max(1, round(w / target))
     y0 = (h - ch) // 2
     return photo[y0:y0 + ch]
+
+
+def _bars(profile: np.ndarray) -> tuple[int, int]:
+    """Thickness of the dark runs at the two ends of a mean-luminance profile, when they are bars."""
+    dark = profile < BAR_LEVEL
+    n = len(dark)
+    if dark.all():
+        return 0, 0   # a black frame (a fade's start) has no picture to find
+    start, end = int(np.argmin(dark)), int(np.argmin(dark[::-1]))
+    if min(start, end) < BAR_MIN * n or abs(start - end) > max(2, BAR_SYMMETRY * n):
+        return 0, 0
+    return start + BAR_EDGE, end + BAR_EDGE
+
+
+def picture_area(frame: np.ndarray) -> tuple[slice, slice]:
+    """The rows and columns of `frame` inside black bars (letterbox, pillarbox); all of it without.
+
+    Bars are no part of the picture: aligned with the photo they hid it (a 4:5 photo in a 16:9
+    frame matched by distributions only), and counted in its colours they pulled the fit.
+    """
+    y = luminance(np.asarray(frame, dtype=np.float32))
+    top, bottom = _bars(y.mean(axis=1))
+    left, right = _bars(y.mean(axis=0))
+    h, w = y.shape
+    return slice(top, h - bottom), slice(left, w - right)
 
 
 def _even_dft_size(n: int) -> int:

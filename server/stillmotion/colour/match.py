@@ -40,7 +40,7 @@ import numpy as np
 
 from ..errors import InputError, StillmotionError
 from ..photo import resize
-from .align import align
+from .align import align, picture_area
 from .correspond import Alignment, Corresponding, ReferenceView
 from .fit import fit_lab_lut
 from .icc import apply_lut
@@ -140,6 +140,19 @@ def _photo_to_align(photo: np.ndarray, settings: MatchSettings) -> np.ndarray:
     if scale < 1.0:
         photo = resize(photo, max(8, round(photo.shape[1] * scale)), max(8, round(photo.shape[0] * scale)))
     return photo
+
+
+def _framed_area(anchor: np.ndarray, photo: np.ndarray, settings: MatchSettings) -> tuple[slice, slice]:
+    """The part of the anchor that shows the picture: inside black bars (see align.picture_area)
+    where it lines up with the photo at least as well as the whole frame does (a photo that has
+    black borders of its own keeps them)."""
+    area = picture_area(anchor)
+    if anchor[area].shape == anchor.shape:
+        return area
+    photo = _photo_to_align(photo, settings)
+    inside = align(_small(anchor[area], settings.fit_size), photo).score
+    whole = align(_small(anchor, settings.fit_size), photo).score
+    return area if inside >= whole else (slice(None), slice(None))
 
 
 @dataclass
@@ -338,6 +351,10 @@ def match_frames(frames: Iterable[np.ndarray], reference: np.ndarray, *, strengt
     # Fit on the frame that shows the photo when it is within reach, else on the first frame
     # (which, in a clip with small motion, still often lines up with the photo: alignment decides).
     anchor = buffer[look_ahead][1] if look_ahead is not None and look_ahead < len(buffer) else buffer[0][1]
+    # Black bars (a letterboxed or pillarboxed clip) are left out of everything measured and
+    # fitted; the correction still runs over the whole frame, where it keeps black black.
+    area = _framed_area(anchor, reference, settings)
+    anchor = anchor[area]
     # Three threads: finding each frame's correspondence with the anchor as soon as it is read
     # (optical flow on every ALIGN_EVERY-th frame, and blurs: mostly outside the GIL), then its
     # colours after T; measuring and planning each frame here (small arrays: mostly Python,
@@ -352,7 +369,7 @@ def match_frames(frames: Iterable[np.ndarray], reference: np.ndarray, *, strengt
         found: dict[int, Future[Corresponding]] = {}
 
         def find(index: int, frame: np.ndarray) -> None:
-            found[index] = finder.submit(finding.correspond, frame, index % ALIGN_EVERY == 0)
+            found[index] = finder.submit(finding.correspond, frame[area], index % ALIGN_EVERY == 0)
 
         for i, f in buffer:
             find(i, f)
@@ -367,7 +384,7 @@ def match_frames(frames: Iterable[np.ndarray], reference: np.ndarray, *, strengt
 
         def read(index: int, frame: np.ndarray) -> tuple[np.ndarray, Future[tuple[np.ndarray, ColourStats | None, float]]]:
             """What measuring the frame takes: it, and its corresponding colours (being found)."""
-            return frame, finder.submit(corrector.colours, found.pop(index))
+            return frame[area], finder.submit(corrector.colours, found.pop(index))
 
         pending = {i: read(i, f) for i, f in buffer}
         measured: dict[int, _Measured] = {}
@@ -483,7 +500,7 @@ def _opening_anchor(frames: Iterable[np.ndarray], photo: np.ndarray, settings: M
     aligned: dict[int, float] = {}
     others: dict[int, float] = {}
     for index, frame in enumerate(islice(frames, settings.max_anchor_lookahead + 1)):
-        small = _small(frame, settings.fit_size)
+        small = _small(frame[picture_area(frame)], settings.fit_size)
         contrast = float(luminance(small).std())
         (aligned if align(small, photo).score >= settings.min_alignment else others)[index] = contrast
     candidates = aligned or others

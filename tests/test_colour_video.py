@@ -58,6 +58,21 @@ def test_match_writes_a_corrected_copy_beside_the_clip(drifted_mp4, capsys) -> N
     assert not list(clip.parent.glob("*.xmp"))               # a clip without XMP gets none
 
 
+def test_match_says_when_no_opening_frame_lines_up_with_the_photo(drifted_mp4, tmp_path, capsys) -> None:
+    """A clip that does not start on the photo (another photo's clip, a cloud service's reframed
+    take) is matched by its colours as a whole, a looser match: match said nothing of it, and
+    the wrong photo given with --to went unnoticed. A clip that lines up gets no such line."""
+    clip, photo, _ = drifted_mp4
+    assert cli.main(["match", str(clip), "--to", str(photo)]) == 0
+    assert "note:" not in capsys.readouterr().err
+    other = save_photo(tmp_path / "astronaut.jpg", skimage_photo("astronaut"), (W, H), quality=95)
+    assert cli.main(["match", str(clip), "--to", str(other)]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"{clip.name}: note: its opening frames do not line up with "
+                                               "astronaut.jpg (alignment ")
+    assert err[0].endswith("is it a clip of this photo?")
+
+
 @pytest.mark.parametrize("out", [None, "graded.mp4"])
 def test_a_matched_stillmotion_clip_keeps_its_xmp_and_ai_disclosure(photo_jpg, fast_config, tmp_path, capsys, out):
     """Re-grading a clip must not strip the record of how it was made and that it is AI-generated."""

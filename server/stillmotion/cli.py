@@ -533,16 +533,22 @@ def cmd_match(args: argparse.Namespace) -> int:
 
     cfg = config_mod.load(args.config)
     warnings: list[str] = []
+    details: dict[str, Any] = {}
     bar = ProgressBar(args.video.name)
     try:
         matched = match_video(args.video, args.photo, out=args.out, strength=args.strength, config=cfg,
-                              warnings=warnings, progress=_paced(bar.update, "match"))
+                              warnings=warnings, progress=_paced(bar.update, "match"), details=details)
     finally:
         bar.clear()
     for path in matched:   # the clip, then its sidecar (as animate prints them)
         _out(_as_argument(path))
     for warning in warnings:
         _say(f"{args.video.name}: warning: {warning}")
+    if details.get("colour_method") == "distribution":
+        # (The closer match is made on a frame that lines up with the photo: say when none did.)
+        _say(f"{args.video.name}: note: its opening frames do not line up with {args.photo.name} "
+             f"(alignment {details.get('colour_alignment', 0):.2f}): matched by its colours as a whole, "
+             "which holds the overall look but not every tone; is it a clip of this photo?")
     return EXIT_OK
 
 

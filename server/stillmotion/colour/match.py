@@ -516,7 +516,8 @@ def _ends_in_separator(path: str) -> bool:
 
 def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str | os.PathLike | None = None,
                 strength: float = 1.0, config: Mapping[str, Any] | None = None,
-                warnings: list[str] | None = None, progress: Callable[[float], None] | None = None) -> list[Path]:
+                warnings: list[str] | None = None, progress: Callable[[float], None] | None = None,
+                details: dict[str, Any] | None = None) -> list[Path]:
     """Colour-match a clip on disk (made here or anywhere) to its source photo; returns the new
     files: the clip, then its .xmp sidecar when one was written.
 
@@ -530,7 +531,8 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
     clip's sound is carried over (video.audio).
     `warnings`, when given, receives what the user should know but that does not stop the
     match (its XMP not carried, its sidecar not written), one line each; `progress`, the
-    fraction of the clip's frames written so far.
+    fraction of the clip's frames written so far; `details`, how the match was made
+    (`match_frames`' info: colour_method, colour_alignment, ...).
     """
     from .. import config as config_mod, photo as photo_mod
     from ..place import check_destination, claim, place_group, sweep_abandoned, temp_path, write_failure
@@ -587,7 +589,7 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
             anchor = _opening_anchor(opening, picture.pixels, MatchSettings.from_config(cfg))
     frames = (f[:height, :width] for f in read_frames(video))   # yuv420p needs even sizes
     matched = match_frames(frames, picture.pixels, strength=strength, anchor_index=anchor,
-                           n_frames=info.n_frames, config=cfg)
+                           n_frames=info.n_frames, config=cfg, info=details)
     settings = EncodeSettings.from_config(fmt, "h264", cfg.get("output", {}))
     folder.mkdir(parents=True, exist_ok=True)
     sweep_abandoned(folder)

@@ -277,6 +277,29 @@ def test_failed_tiff_sequence_leaves_nothing(frames: list[np.ndarray], tmp_path:
     assert not folder.exists()
 
 
+def test_a_tiff_sequence_the_disk_cannot_hold_stops_after_its_first_frame(
+        frames: list[np.ndarray], tmp_path: Path, monkeypatch) -> None:
+    """30 s at 120 fps of 4K 16-bit TIFFs is ~150 GB: it rendered for an hour and only then
+    failed on a full disk. The first frame's size tells what the sequence needs; one line then."""
+    from collections import namedtuple
+    from stillmotion.errors import JobError
+    from stillmotion.video import encode as encode_mod
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(encode_mod.shutil, "disk_usage", lambda _path: usage(10**9, 0, 10**6))
+    folder, pulled = tmp_path / "clip", []
+
+    def endless():   # (a few frames stand in for the 3600: the first one must be enough)
+        for _ in range(3):
+            pulled.append(1)
+            yield frames[0]
+
+    with pytest.raises(JobError, match=r"3600-frame .*TIFF sequence needs about .* free"):
+        encode(endless(), folder, width=SIZE[0], height=SIZE[1], fps=120.0, n_frames=3600,
+               settings=EncodeSettings(fmt="tiff"))
+    assert len(pulled) == 1 and not folder.exists()
+
+
 def test_animate_tiff_places_the_folder_atomically_and_never_overwrites(tmp_path: Path, fast_config) -> None:
     photo = save_photo(tmp_path / "IMG_7.png", skimage_photo("astronaut"), (240, 160))
     for _ in range(2):

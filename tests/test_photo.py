@@ -412,6 +412,15 @@ def test_a_photo_just_over_the_limit_says_by_how_much() -> None:
         photo.check_size(1400, 1000, 1)
 
 
+def test_a_photo_a_few_pixels_over_the_limit_does_not_read_as_the_limit() -> None:
+    """6001x4000 under a 24 MP limit read "(24.0 MP), over the 24 MP limit": one decimal is
+    too few for a photo a column over; the size is shown with as many as tell it apart."""
+    with pytest.raises(TooLargeError, match=r"^image is 6001x4000 \(24\.004 MP\), over the 24 MP limit"):
+        photo.check_size(6001, 4000, 24)
+    with pytest.raises(TooLargeError, match=r"\(200\.000001 MP\), over the 200 MP limit"):
+        photo.check_size(200_000_001, 1, 200)
+
+
 def _png_with_metadata_inflating_to(path, inflated: int) -> None:
     """A PNG whose compressed XMP (iTXt) inflates to `inflated` bytes: 2 MB of it is 2 KB."""
     import struct

@@ -131,9 +131,18 @@ def check_size(width: int, height: int, max_megapixels: float) -> None:
         raise InputError(f"image has an invalid size {width}x{height}")
     if width * height > max_megapixels * 1_000_000:
         raise TooLargeError(
-            # One decimal: a 1.4 MP photo read "(1 MP), over the 1 MP limit".
-            f"image is {width}x{height} ({width * height / 1e6:.1f} MP), over the "
+            f"image is {width}x{height} ({_megapixels_over(width * height, max_megapixels)} MP), over the "
             f"{max_megapixels:g} MP limit ([limits] max_megapixels)")
+
+
+def _megapixels_over(pixels: int, max_megapixels: float) -> str:
+    """`pixels` in MP with one decimal, or as many more (up to a pixel's, 6) as it takes to
+    read above the limit: 6001x4000 read "(24.0 MP), over the 24 MP limit"."""
+    for decimals in range(1, 7):
+        text = f"{pixels / 1e6:.{decimals}f}"
+        if float(text) > max_megapixels:
+            return text
+    return f"{pixels / 1e6:.6f}"
 
 
 def _allow_pixels(max_megapixels: float) -> None:

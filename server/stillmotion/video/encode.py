@@ -466,6 +466,26 @@ class _TiffSequenceWriter:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
+def _bytes_text(size: int) -> str:
+    return f"{size / 1e9:.1f} GB" if size >= 1e9 else f"{size / 1e6:.1f} MB"
+
+
+def _check_room_for_sequence(folder: Path, n_frames: int, width: int, height: int) -> None:
+    """After a TIFF sequence's first frame: a JobError when the disk cannot hold the rest at
+    that frame's size (4K at 120 fps for 30 s is ~150 GB), rather than a full disk after an
+    hour's render. The first frame's size is a lower bound on the others' (it is the photo
+    itself, which compresses best: later frames of a parallax clip are 1-2x its size), so a
+    sequence refused here would not have fit; one let through may still fill the disk."""
+    frame_bytes = sum(f.stat().st_size for f in folder.iterdir())
+    needed = frame_bytes * (n_frames - 1)
+    free = shutil.disk_usage(folder).free
+    if needed > free:
+        raise JobError(f"a {n_frames}-frame {width}x{height} TIFF sequence needs about "
+                       f"{_bytes_text(needed)} more ({_bytes_text(frame_bytes)} a frame) and its disk "
+                       f"has {_bytes_text(free)} free; ask for a shorter --duration, a lower --fps "
+                       "or a smaller --size, or free some space")
+
+
 def open_writer(path: Path, width: int, height: int, fps: float, settings: EncodeSettings,
                 times: FrameTimes | None = None, timecode: str | None = None, created: str | None = None,
                 pixel_aspect: Fraction = Fraction(1)):
@@ -522,6 +542,8 @@ def encode(frames: Iterable[np.ndarray], path: str | os.PathLike, *, width: int,
                 cancel.raise_if_cancelled()
             writer.write(frame)
             count += 1
+            if count == 1 and isinstance(writer, _TiffSequenceWriter) and n_frames:
+                _check_room_for_sequence(path, n_frames, width, height)
             if not counts_output:
                 report(count)
         writer.close()

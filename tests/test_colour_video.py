@@ -94,10 +94,16 @@ def test_a_matched_stillmotion_clip_keeps_its_xmp_and_ai_disclosure(photo_jpg, f
     with pyexiv2.Image(str(clip)) as before, pyexiv2.Image(str(matched.with_suffix(".xmp"))) as after:
         was, now = before.read_xmp(), after.read_xmp()
     assert now["Xmp.iptcExt.DigitalSourceType"].endswith("compositeSynthetic")
-    # The same record, but a document of its own (one identity for two files confuses an asset manager).
+    # The same record, but a document of its own (one identity for two files confuses an asset manager),
+    # and the colour as this file has it: held to the photo at full strength, by an aligned fit (the
+    # parallax clip's record said `exact` at the profile's style consistency).
     ids = ("Xmp.xmpMM.DocumentID", "Xmp.xmpMM.InstanceID")
-    assert all(now[k] != was[k] for k in ids) and {k: v for k, v in now.items() if k not in ids} == \
-        {k: v for k, v in was.items() if k not in ids}
+    colour = {"Xmp.stillmotion.colour/stillmotion:colour_method": "aligned",
+              "Xmp.stillmotion.colour/stillmotion:style_consistency": "1", "Xmp.stillmotion.colour/stillmotion:match": "True"}
+    assert was["Xmp.stillmotion.colour/stillmotion:colour_method"] == "exact"
+    assert all(now[k] != was[k] for k in ids) and {k: now[k] for k in colour} == colour
+    assert {k: v for k, v in now.items() if k not in ids and k not in colour} == \
+        {k: v for k, v in was.items() if k not in ids and k not in colour}
     # It says what it is where the container changes (an H.264 .mov comes out .mp4).
     from stillmotion.colour.match import _clip_xmp
 

@@ -543,6 +543,7 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
     from ..metadata.writer import store_packet
 
     cfg = config if config is not None else config_mod.load()
+    made = details if details is not None else {}   # how the match was made (match_frames' info)
     video, out_path = Path(video), Path(out).expanduser() if out is not None else None
     photo_mod.check_is_file(video, "video clip")   # (missing: one plain line, not FFmpeg's errno)
     # `newdir/` (Path drops the separator) names a folder, whether or not it is there yet.
@@ -589,7 +590,7 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
             anchor = _opening_anchor(opening, picture.pixels, MatchSettings.from_config(cfg))
     frames = (f[:height, :width] for f in read_frames(video))   # yuv420p needs even sizes
     matched = match_frames(frames, picture.pixels, strength=strength, anchor_index=anchor,
-                           n_frames=info.n_frames, config=cfg, info=details)
+                           n_frames=info.n_frames, config=cfg, info=made)
     settings = EncodeSettings.from_config(fmt, "h264", cfg.get("output", {}))
     folder.mkdir(parents=True, exist_ok=True)
     sweep_abandoned(folder)
@@ -607,7 +608,7 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
             os.replace(picture, tmp)
         temps = {SUFFIX[fmt]: tmp}
         if packet is not None:
-            store_packet(tmp, xmp_tmp if want_sidecar else None, packet, embed=embed)
+            store_packet(tmp, xmp_tmp if want_sidecar else None, _set_colour(packet, strength, made), embed=embed)
             if want_sidecar:
                 temps[".xmp"] = xmp_tmp
         if out_path is not None and not out_folder:
@@ -698,6 +699,19 @@ def _set_encoding(packet: bytes, encoding: Any) -> bytes:
     for name, value in ((b"stillmotion:crf", encoding.crf), (b"stillmotion:preset", encoding.preset),
                         (b"stillmotion:encoder_threads", encoding.threads)):
         packet = _set_simple(packet, name, str(value).encode()) if lossy else _drop_simple(packet, name)
+    return packet
+
+
+def _set_colour(packet: bytes, strength: float, made: Mapping[str, Any]) -> bytes:
+    """A Stillmotion clip's record of its colour made the result's: held to the photo at
+    `strength`, by the method `made` says (a parallax clip's record said `exact`, and a clip
+    made with matching off said it was not matched, of a file that now was)."""
+    if strength <= 0:
+        return packet
+    packet = _set_simple(packet, b"stillmotion:match", b"True")
+    packet = _set_simple(packet, b"stillmotion:style_consistency", f"{strength:g}".encode())
+    if made.get("colour_method"):
+        packet = _set_simple(packet, b"stillmotion:colour_method", str(made["colour_method"]).encode())
     return packet
 
 

@@ -11,7 +11,8 @@ averaged up and down the structure: such things stand upright, at one depth from
 bottom, where the position prior alone made a pole's foot nearer than its top, and a pan
 or an orbit leaned or bent it.
 The blend is refined with a guided filter so depth edges sit on the image's edges,
-which keeps the 2.5-D warp from tearing objects apart.
+which keeps the 2.5-D warp from tearing objects apart. Last, each face is set to one depth
+over its box and a margin round it (`_one_depth`), so the warp moves it as one rigid piece.
 """
 
 from __future__ import annotations
@@ -111,6 +112,36 @@ def _box_map(shape: tuple[int, int], box: Sequence[float], soften: float, *, fla
     return np.exp(-(((xx - cx) / sx) ** 2 + ((yy - cy) / sy) ** 2) / 2).astype(np.float32)
 
 
+# A face's box grown on each side by this share of its size (the cascade's box stops short of
+# the forehead, the ears and the chin) plus this share of the frame (how far a strong move shifts
+# the face against what is around it: each output pixel takes the depth found where it lies,
+# not where its sample comes from, so the plateau must cover where the face goes too).
+FACE_MARGIN = 0.15
+FACE_TRAVEL = 0.05
+# How far the face's depth fades into the map around it, x the grown box's size: the change of
+# depth (a stretch in the warp) falls in the hair and the background just outside the face.
+FACE_FADE = 0.25
+
+
+def _one_depth(near: np.ndarray, box: Sequence[float]) -> np.ndarray:
+    """`near` with a face at one depth: its (grown) box set to the face's level, fading out.
+
+    The blend put a face on a plateau, but what came after (the subject's blob, the
+    normalising, the guided filter) left a dome across it that peaked in the middle: a
+    push-in swelled the nose against the cheeks, a rise stretched the chin against the
+    forehead, 3 px across the face at 1080p. The margin also covers where a strong move
+    takes the face (the warp reads the depth where a pixel is shown, see FACE_TRAVEL).
+    """
+    h, w = near.shape
+    x0, y0, x1, y1 = box
+    mx, my = (x1 - x0) * FACE_MARGIN + FACE_TRAVEL, (y1 - y0) * FACE_MARGIN + FACE_TRAVEL
+    grown = (max(0.0, x0 - mx), max(0.0, y0 - my), min(1.0, x1 + mx), min(1.0, y1 + my))
+    inside = near[int(y0 * h):max(int(y0 * h) + 1, round(y1 * h)), int(x0 * w):max(int(x0 * w) + 1, round(x1 * w))]
+    level = float(np.percentile(inside, 90))
+    weight = _box_map(near.shape, grown, FACE_FADE, flat=True)
+    return weight * level + (1.0 - weight) * near
+
+
 def estimate(pixels: np.ndarray, *, faces: Sequence[Sequence[float]] = (),
              subject_box: Sequence[float] | None = None) -> np.ndarray:
     """Near-ness map in [0, 1] (float32) at a working resolution (long edge 384).
@@ -150,5 +181,7 @@ def estimate(pixels: np.ndarray, *, faces: Sequence[Sequence[float]] = (),
         near = near + 0.3 * _box_map((sh, sw), subject_box, 0.6)
     near = _normalise(near, 1, 99)
     refined = guided_filter(grey, near.astype(np.float32), r=max(2, sw // 48), eps=1e-3)
-    refined = cv2.GaussianBlur(refined, (0, 0), 1.0)
-    return np.clip(refined, 0.0, 1.0).astype(np.float32)
+    refined = np.clip(cv2.GaussianBlur(refined, (0, 0), 1.0), 0.0, 1.0)
+    for box in faces:
+        refined = _one_depth(refined, box)
+    return refined.astype(np.float32)

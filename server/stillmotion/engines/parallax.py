@@ -56,8 +56,11 @@ FRAMES_IN_FLIGHT = 14
 # (photo.resize holds each pixel the same way), so such photos render otherwise than under "6"
 # (photos at or above the delivery size render as under "6", bit for bit); "8" since an
 # orbit's direction and tilt follow the seed's place in the variants' sequence (`choose_take`),
-# so orbits of most seeds but 0 render otherwise than under "7".
-REVISION = "8"
+# so orbits of most seeds but 0 render otherwise than under "7"; "9" since a face and the margin
+# it travels over are held at one depth (depth.py `_one_depth`), so a face moves as one rigid
+# piece instead of swelling or bending by 1-3 px at 1080p, and photos with a face render
+# otherwise than under "8" (photos without one render as under "8", bit for bit).
+REVISION = "9"
 # Move reversed in time for `--anchor end`: the clip then leads *into* the photo.
 _REVERSED = {"push-in": "pull-out", "pull-out": "push-in", "pan-left": "pan-right",
              "pan-right": "pan-left", "rise": "fall", "orbit": "orbit", "none": "none"}
@@ -330,7 +333,7 @@ class ParallaxEngine:
 
         info = {"engine": self.name, "model": "stillmotion-parallax", "revision": REVISION,
                 "camera_rendered": camera, "take": take.describe(camera),
-                "depth": "focus+position+faces heuristic, even along verticals, guided-filter refined"}
+                "depth": "focus+position+faces heuristic, even along verticals, guided-filter refined, faces at one depth"}
         if camera == "pull-out":
             info["model_note"] = _widening_note(request)
         return Clip(frames=frames(), n_frames=n_frames, fps=fps, width=width, height=height,

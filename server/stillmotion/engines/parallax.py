@@ -59,8 +59,18 @@ FRAMES_IN_FLIGHT = 14
 # so orbits of most seeds but 0 render otherwise than under "7"; "9" since a face and the margin
 # it travels over are held at one depth (depth.py `_one_depth`), so a face moves as one rigid
 # piece instead of swelling or bending by 1-3 px at 1080p, and photos with a face render
-# otherwise than under "8" (photos without one render as under "8", bit for bit).
-REVISION = "9"
+# otherwise than under "8" (photos without one render as under "8", bit for bit); "10" since
+# each pixel moves by the depth where its content comes from, not where it is shown (`Warp.maps`
+# solves for it), so a near thing's outline and a straight edge across a depth change no longer
+# bend (a Golden Gate tower top in an orbit at --motion 1: 4.0 -> 1.5 px off straight at 1080p),
+# and every frame but the photo's own differs from "9".
+REVISION = "10"
+# Steps of the fixed-point solve for the depth at each output pixel's source point (`Warp.maps`):
+# even, so a disoccluded pixel settles on the background (one step left the near edge doubled there).
+SOURCE_DEPTH_STEPS = 2
+# Long edge of the grid the solve runs on: the near-ness map is an upscaled 384 px estimate
+# (depth.py), so a finer grid solves no better; at 1080p the solve then costs ~1.5 ms a frame.
+SOURCE_DEPTH_GRID = 480
 # Move reversed in time for `--anchor end`: the clip then leads *into* the photo.
 _REVERSED = {"push-in": "pull-out", "pull-out": "push-in", "pan-left": "pan-right",
              "pan-right": "pan-left", "rise": "fall", "orbit": "orbit", "none": "none"}
@@ -197,7 +207,7 @@ def _turn(vx: float, vy: float, degrees: float) -> tuple[float, float]:
 class Warp:
     """Builds per-frame sampling maps for a camera move over a near-ness map."""
 
-    def __init__(self, near: np.ndarray, params: MoveParams) -> None:
+    def __init__(self, near: np.ndarray, params: MoveParams, subject: float | None = None) -> None:
         h, w = near.shape
         self.h, self.w = h, w
         self.cx, self.cy = (w - 1) / 2.0, (h - 1) / 2.0
@@ -213,22 +223,63 @@ class Warp:
         self.dy_aimed = np.broadcast_to((ys - self.aim[1])[:, None], (h, w))
         self.near = near
         self.p = params
-        subject = float(np.percentile(near, params.take.pivot))
-        self.rel_near = near - subject  # orbit pivots around the subject's depth (the take's percentile)
+        # An orbit pivots around the subject's depth (the take's percentile).
+        self.subject = float(np.percentile(near, params.take.pivot)) if subject is None else subject
         self._buffers: tuple[np.ndarray, ...] | None = None
+        # The same move over a coarse copy of the near-ness map, for the depth solve (see `maps`).
+        self._grid = self
+        if max(h, w) > SOURCE_DEPTH_GRID:
+            f = SOURCE_DEPTH_GRID / max(h, w)
+            small = cv2.resize(near, (max(2, round(w * f)), max(2, round(h * f))), interpolation=cv2.INTER_AREA)
+            self._grid = Warp(small, params, subject=self.subject)
 
     def maps(self, e: float) -> tuple[np.ndarray, np.ndarray]:
         """Sampling maps (map_x, map_y) for camera progress `e` in 0..1.
+
+        Output pixel x shows the photo at x + offset(d), offset growing with near-ness d. Taking
+        d at x itself moved each pixel by the depth of whatever lies under its destination: the
+        leading edge of a near thing took the background's depth, so its outline bent and a
+        straight edge crossing a depth change kinked (a Golden Gate tower top in an orbit: 5.7 px
+        RMS off straight at 1080p). d is the depth at the source point instead, the fixed point
+        d = near(x + offset(d)), reached in SOURCE_DEPTH_STEPS steps from d = near(x) (where a
+        near and a far point both land on x, the near one wins, as it should).
 
         The maps are this Warp's own buffers, overwritten by the next call: a clip
         needs a fresh set per frame, and fresh full-size arrays cost the kernel a
         page-zeroing pass each (at 1080p, ~70 MB a frame; it showed as kernel time
         that held the API's requests up while a clip rendered).
         """
-        a, cam, n, take = self.p.motion, self.p.camera, self.near, self.p.take
+        self._solve(self.near if e == 0.0 else self._source_near(e), e)
+        map_x, map_y, *_ = self._own_buffers()
+        return map_x, map_y
+
+    def _own_buffers(self) -> tuple[np.ndarray, ...]:
+        """map_x, map_y, scale, x and y offsets, near-ness: full-size scratch, reused every frame."""
         if self._buffers is None:
-            self._buffers = tuple(np.empty((self.h, self.w), np.float32) for _ in range(5))
-        mx, my, scale, x_buf, y_buf = self._buffers
+            self._buffers = tuple(np.empty((self.h, self.w), np.float32) for _ in range(6))
+        return self._buffers
+
+    def _source_near(self, e: float) -> np.ndarray:
+        """Near-ness at each output pixel's source point (the fixed point `maps` describes)."""
+        grid = self._grid
+        sampled = grid._own_buffers()[5]
+        near = grid.near
+        for _ in range(SOURCE_DEPTH_STEPS):
+            grid._solve(near, e)
+            near = cv2.remap(grid.near, grid._buffers[0], grid._buffers[1], interpolation=cv2.INTER_LINEAR,
+                             borderMode=cv2.BORDER_REPLICATE, dst=sampled)
+        if grid is self:
+            return near
+        return cv2.resize(near, (self.w, self.h), dst=self._own_buffers()[5], interpolation=cv2.INTER_LINEAR)
+
+    def _solve(self, n: np.ndarray, e: float) -> None:
+        """The maps for near-ness `n` at each output pixel, into this Warp's map buffers.
+
+        An orbit writes n - subject into the near-ness buffer, which may be `n` itself (its
+        scale is taken from `n` first).
+        """
+        a, cam, take = self.p.motion, self.p.camera, self.p.take
+        mx, my, scale, x_buf, y_buf, sampled = self._own_buffers()
         tx: float | np.ndarray = 0.0
         ty: float | np.ndarray = 0.0
         if e == 0.0:
@@ -253,8 +304,9 @@ class Warp:
             scale += 1.0
             ux, uy = _turn(take.direction, 0.0, take.angle)
             sweep = 0.09 * a * e * self.w * take.amount
-            tx = np.multiply(self.rel_near, ux * sweep, out=x_buf) if ux else 0.0
-            ty = np.multiply(self.rel_near, uy * sweep, out=y_buf) if uy else 0.0
+            rel = np.subtract(n, np.float32(self.subject), out=sampled)
+            tx = np.multiply(rel, ux * sweep, out=x_buf) if ux else 0.0
+            ty = np.multiply(rel, uy * sweep, out=y_buf) if uy else 0.0
         else:  # pragma: no cover - AnimateRequest validates cameras
             raise ValueError(f"unknown camera move {cam!r}")
         for m, d, aimed, t, centre in ((mx, self.dx, self.dx_aimed, tx, self.aim[0]),
@@ -278,7 +330,6 @@ class Warp:
         for m, c in ((mx, self.cx), (my, self.cy)):
             m /= np.float32(k)
             m += np.float32(c)
-        return mx, my
 
 
 class ParallaxEngine:

@@ -30,6 +30,12 @@ def _overexpose(pixels: np.ndarray, gain: float) -> np.ndarray:
     return np.clip(pixels * gain, 0.0, 1.0)
 
 
+def _underexpose(pixels: np.ndarray, stops: float) -> np.ndarray:
+    """`stops` darker in linear light, as a camera set that much under would record it."""
+    linear = np.asarray(pixels, np.float32) ** 2.2 * 2.0 ** -stops
+    return linear ** (1 / 2.2)
+
+
 def _downscale(pixels: np.ndarray, factor: float) -> np.ndarray:
     if factor == 1.0:
         return pixels
@@ -42,6 +48,7 @@ DAMAGES: dict[str, tuple[Callable[[np.ndarray, float], np.ndarray], list[float],
     "blur": (_blur, [0.0, 1.0, 2.0, 3.0], "focus", "Blurred"),
     "noise": (_noise, [0.0, 0.02, 0.045, 0.08], "noise", "Too much noise"),
     "overexposure": (_overexpose, [1.0, 1.25, 1.6, 2.0], "exposure", "Blown highlights"),
+    "underexposure": (_underexpose, [0.0, 1.0, 2.0, 3.0], "exposure", "Underexposed"),
     "downscale": (_downscale, [1.0, 0.75, 0.55, 0.4], "resolution", "Resolution too low"),
 }
 
@@ -76,12 +83,6 @@ def test_damage_lowers_its_score_monotonically_and_the_advice_names_it(
     if damage != "downscale":   # coffee is below 1024 px to begin with
         assert not any(words in tip for tip in clean.advice)
     assert worst.score < clean.score
-
-
-def _underexpose(pixels: np.ndarray, stops: float) -> np.ndarray:
-    """`stops` darker in linear light, as a camera set that much under would record it."""
-    linear = np.asarray(pixels, np.float32) ** 2.2 * 2.0 ** -stops
-    return linear ** (1 / 2.2)
 
 
 @pytest.mark.parametrize("name, pixels", PHOTOS, ids=[n for n, _ in PHOTOS])

@@ -98,6 +98,32 @@ def test_no_faces_where_there_are_no_people(source: str) -> None:
     assert report_of(source).faces == ()
 
 
+def _downscaled(source: str, long_edge: int) -> np.ndarray:
+    path = SHARED_FIXTURES / source
+    if not path.is_file():
+        pytest.skip(f"shared fixture {path} not found")
+    pixels = photo_mod.load(path).pixels
+    h, w = pixels.shape[:2]
+    size = (round(w * long_edge / max(h, w)), round(h * long_edge / max(h, w)))
+    return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+
+
+@pytest.mark.parametrize("source, long_edge", [
+    ("xmp/wild-1.jpg", 1000),       # a sandstone rock beside the arch
+    ("xmp/wild-1.jpg", 720),
+    ("xmp/IMG_5910.jpg", 640),      # the squirrel's chest: 'a person's face', lit like skin
+])
+def test_a_smaller_copy_finds_no_face_the_full_size_does_not(source: str, long_edge: int) -> None:
+    report = analyze_pixels(_downscaled(source, long_edge))
+    assert report.faces == ()
+    assert "face" not in report.profile_reason
+
+
+def test_a_real_face_is_still_found_in_a_smaller_copy() -> None:
+    report = analyze_pixels(_downscaled("photos/kodim04.png", 640))
+    assert report.faces and report.suggested_profile == "portrait"
+
+
 def test_subject_box_covers_the_region_the_photographer_tagged(fixtures_dir: Path) -> None:
     # IMG_5910.xmp carries a Lightroom face region tagged "Alvin the Squirrel" (MWG
     # centre/size, applied to the 1394x930 JPEG).

@@ -118,6 +118,7 @@ CLIP_LOW = 0.02            # brightest channel below this counts as crushed blac
 # Ends of the histogram (99th / 1st percentile of luma) that mean the whole frame sits
 # low or high: no highlight above mid-grey, no shadow below it.
 DARK_HIGHLIGHTS, BRIGHT_SHADOWS = 0.5, 0.5
+UNDEREXPOSED_P99 = 0.4     # 99th percentile of luma that scores half (about two stops under)
 
 
 def exposure(grid: Grid, subject: Subject) -> Measure:
@@ -140,7 +141,11 @@ def exposure(grid: Grid, subject: Subject) -> Measure:
     s_crushed = decay(crushed_subject - 0.03, 0.12) * decay(crushed - 0.15, 0.2)
     s_range = 0.5 + 0.5 * ramp(high - low, 0.15, 0.6)   # flat, hazy tones
     s_key = min(1.0 - falling(mean, 0.08, 0.03), falling(mean, 0.85, 0.04))   # far too dark / bright
-    score = s_blown * s_crushed * s_range * s_key
+    # Nothing bright at all: a frame whose brightest 1 % stays near or below mid-grey is
+    # underexposed even when its tonal range is wide (two stops under kept a 46 % range
+    # and read "well exposed"). Every real photo here reaches 67 % or more.
+    s_dark = 1.0 - falling(high, UNDEREXPOSED_P99, 0.05)
+    score = s_blown * s_crushed * s_range * s_key * s_dark
     parts = [f"{blown * 100:.1f} % blown highlights", f"{crushed * 100:.1f} % crushed shadows",
              f"tonal range {round((high - low) * 100)} %"]
     advice = []
@@ -152,12 +157,15 @@ def exposure(grid: Grid, subject: Subject) -> Measure:
     if s_key < 0.8:
         advice.append("Overall exposure is far off: " + ("brighten" if mean < 0.5 else "darken")
                       + " the photo before animating.")
-    if s_range < 0.8:
+    underexposed = f"Underexposed: the brightest tones reach only {round(high * 100)} %; " \
+                   "raise Exposure or Whites before animating."
+    if s_dark < 0.8:
+        advice.append(underexposed)
+    elif s_range < 0.8:
         # A narrow histogram that stops below mid-grey is an underexposed frame, not
         # haze (more contrast would sink it further); one that starts above it is washed out.
         if high < DARK_HIGHLIGHTS:
-            advice.append(f"Underexposed: the brightest tones reach only {round(high * 100)} %; "
-                          "raise Exposure or Whites before animating.")
+            advice.append(underexposed)
         elif low > BRIGHT_SHADOWS:
             advice.append(f"Washed out: the darkest tones are at {round(low * 100)} %; "
                           "lower Exposure or Blacks before animating.")

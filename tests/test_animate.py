@@ -319,6 +319,24 @@ def test_auto_says_which_engine_it_picked_once_a_batch_not_once_a_photo(photo_jp
     assert len(said) == 1 and said[0].startswith("IMG_1234.jpg: auto: ")   # (which engine, why: this machine's)
 
 
+def test_the_engine_is_named_as_its_render_starts_not_after_the_clip(photo_jpg, fast_config):
+    """A newcomer learnt which engine `auto` had chosen only when the clip was done (the line came
+    after its path). The job hears the choice once every check has passed, before any frame."""
+    from stillmotion.jobs.pipeline import run_job
+    from stillmotion.jobs.spec import JobSpec
+    from stillmotion.request import AnimateRequest
+    from stillmotion import config as config_mod
+
+    heard: list[tuple[str, str]] = []
+    spec = JobSpec(photo_path=photo_jpg, request=AnimateRequest.from_dict({"duration": 0.5, "fps": 8}))
+    run_job(spec, config_mod.load(), progress=lambda stage, fraction: heard.append(("progress", stage)),
+            chose=lambda why: heard.append(("chose", why)))
+    chose = [k for k, (kind, _) in enumerate(heard) if kind == "chose"]
+    rendering = [k for k, (kind, stage) in enumerate(heard) if kind == "progress" and stage == "generate"]
+    assert len(chose) == 1 and rendering and chose[0] < rendering[0]
+    assert heard[chose[0]][1].startswith("auto: ")
+
+
 def test_a_glob_over_a_folder_animated_before_passes_over_its_clips_in_one_line(photo_jpg, fast_config, capsys):
     """`animate shoot/*` (or `shoot/**/*.tif`) after a first run: the clips, their .xmp and a TIFF
     sequence's frames are not photos. They were an error each (exit 2), and the frames were
@@ -527,7 +545,11 @@ def test_ctrl_c_pressed_again_and_again_stops_once_and_cleanly(photo_jpg, fast_c
         proc.send_signal(signal.SIGINT)
         time.sleep(0.005)
     out, err = proc.communicate(timeout=60)
-    assert err.strip().splitlines() == ["stillmotion: interrupted"]
+    # (Which engine `auto` chose is said as the render starts, not once the clip is made: a clip
+    # never finished still says what was running.)
+    said = err.strip().splitlines()
+    assert said[-1:] == ["stillmotion: interrupted"] and all(": auto: " in line for line in said[:-1])
+    assert len(said) == 2, said
     assert proc.returncode == 130, err
     assert not list(folder.glob(".stillmotion-tmp-*")) and not list(folder.glob("*.motion*"))
 
@@ -609,7 +631,7 @@ def test_a_full_disk_is_one_line_naming_the_folder_and_leaves_nothing(photo_jpg,
 
     monkeypatch.setattr(pipeline, "encode", encode_until_the_disk_fills)
     assert animate(str(photo_jpg), "--duration", "0.5", "--fps", "8") == 1
-    err = capsys.readouterr().err.strip().splitlines()
+    err = [line for line in capsys.readouterr().err.strip().splitlines() if ": auto: " not in line]
     assert err == [f"stillmotion: error: cannot write the clip of IMG_1234.jpg into {photo_jpg.parent.resolve()}: "
                    "No space left on device; nothing was left there"]
     assert sorted(p.name for p in photo_jpg.parent.iterdir()) == ["IMG_1234.jpg", "stillmotion-home"]
@@ -670,7 +692,7 @@ def test_takes_finished_before_the_disk_filled_are_printed_and_kept(photo_jpg, f
     out, err = capsys.readouterr()
     kept = [photo_jpg.with_name("IMG_1234.motion.mp4"), photo_jpg.with_name("IMG_1234.motion.xmp")]
     assert out.split() == [str(p) for p in kept] and all(p.is_file() for p in kept)
-    assert err.strip().splitlines() == [
+    assert [line for line in err.strip().splitlines() if ": auto: " not in line] == [
         f"stillmotion: error: cannot write take 2 of 3 of IMG_1234.jpg into {photo_jpg.parent.resolve()}: "
         "No space left on device; nothing was left there"]
 

@@ -195,6 +195,15 @@ def cmd_animate(args: argparse.Namespace) -> int:
     status = EXIT_OK
     tally = _BatchTally(photos)
     reasons_said: set[str] = set()
+
+    def said_engine(photo: Path, bar: ProgressBar, why: str) -> None:
+        """Which engine `auto` chose and why, before it renders (once a batch: the same line
+        for each of 400 photos hid the errors)."""
+        if args.engine in (None, "auto") and why not in reasons_said:
+            bar.clear()
+            _say(f"{photo.name}: {why}")
+            reasons_said.add(why)
+
     full_disks: set[int | None] = set()
     for number, photo in enumerate(photos, 1):
         bar = ProgressBar(photo.name, position=f"{number}/{len(photos)}" if len(photos) > 1 else "")
@@ -206,7 +215,8 @@ def cmd_animate(args: argparse.Namespace) -> int:
                 continue
             # Each variant's paths as it is placed: a later variant that fails or is stopped
             # does not keep a script from hearing of the clips already made.
-            result = run_job(spec, cfg, progress=JobProgress(bar.update), placed=bar.above(_out))
+            result = run_job(spec, cfg, progress=JobProgress(bar.update), placed=bar.above(_out),
+                             chose=lambda why, _photo=photo, _bar=bar: said_engine(_photo, _bar, why))
         except KeyboardInterrupt:
             bar.clear()
             tally.report(stopped=True)
@@ -249,10 +259,6 @@ def cmd_animate(args: argparse.Namespace) -> int:
             _say(f"{photo.name}: warning: {warning}")
         for note in result.info.get("notes", []):   # e.g. a --prompt the engine cannot follow
             _say(f"{photo.name}: note: {note}")
-        reason = result.info.get("engine_reason")
-        if reason and args.engine in (None, "auto") and reason not in reasons_said:
-            _say(f"{photo.name}: {reason}")
-            reasons_said.add(reason)     # (once a batch: the same line for each of 400 photos hid the errors)
     tally.report()
     return status
 

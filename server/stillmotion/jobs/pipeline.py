@@ -203,9 +203,12 @@ def default_request(config: Mapping[str, Any]) -> AnimateRequest:
 
 def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progress,
             cancel: CancelToken | None = None,
-            placed: Callable[[list[Path]], None] | None = None) -> JobResult:
+            placed: Callable[[list[Path]], None] | None = None,
+            chose: Callable[[str], None] | None = None) -> JobResult:
     """Render `spec`; `placed(paths)` hears each variant's files (clip, then sidecar) as soon as
-    they are in place, so the CLI prints a clip's path then, not once every variant is done."""
+    they are in place, so the CLI prints a clip's path then, not once every variant is done;
+    `chose(why)` hears which engine renders it and why, before it renders (the CLI said it
+    after the clip, so the user learnt at the end what had been running)."""
     cancel = cancel or CancelToken()
     result = JobResult()
     limits, output_cfg = config.get("limits", {}), config.get("output", {})
@@ -257,6 +260,8 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
     destination.mkdir(parents=True, exist_ok=True)
     settings = EncodeSettings.from_config(request.format, request.codec, output_cfg)
     finish_settings = FinishSettings.from_config(config.get("finish", {}))
+    if chose is not None and why:   # (once every check has passed: the render starts now)
+        chose(why)
     try:
         for variant, seed in enumerate(request.seeds()):
             def stage(name: str, frac: float, _v: int = variant) -> None:

@@ -322,6 +322,20 @@ def test_black_bars_are_left_out_of_the_fit(name: str, inner: tuple[int, int]) -
     assert max(float(f[bars].mean()) for f in out) * 255 < 2.0
 
 
+def test_a_thin_bright_band_on_black_is_not_a_picture_between_bars() -> None:
+    """A clip opening on black with a thin bright band across it (a title rule, a wipe): the
+    band was taken for a picture between bars, less the bars' edges nothing was left, and
+    `stillmotion match` failed with OpenCV's '!_src.empty()'. Such a frame has no bars."""
+    from stillmotion.colour.align import picture_area
+
+    photo = real_photo("coffee")
+    band = np.zeros((H, W, 3), np.float32)
+    band[H // 2 - 2:H // 2 + 2] = 0.8
+    assert picture_area(band) == (slice(0, H), slice(0, W))
+    clip = [band] + clip_of(photo, n=4)[1][1:]
+    assert len(matched(clip, photo)) == len(clip)
+
+
 def test_a_photo_with_black_borders_of_its_own_keeps_them_in_the_fit() -> None:
     """Bars the photo itself has (a scan's black frame) are part of the picture: not cut away."""
     photo = real_photo("coffee")

@@ -240,16 +240,16 @@ function AnimateBatch.writeCatalog(catalog, actionName, fn)
   end
 end
 
--- What a new clip is stacked above: the photo's last clip when it is in the photo's stack, so
--- that a clip made again (a republish after an edit) goes on top of the one it replaces (a
--- collapsed stack shows its top); else the photo itself.
+-- What a new clip is stacked above: the top of the photo's stack when its last clip is in
+-- it, so that a clip made again (a republish after an edit) goes on top of the ones it replaces
+-- (a collapsed stack shows its top; above the last clip, the last of several variants, it went
+-- under the first); else the photo itself.
 local function stackAnchor(catalog, photo)
   local last = Fields.get(photo, Fields.LAST_CLIP)
   local lastPhoto = last and catalog:findPhotoByPath(last)
-  if lastPhoto and photo:getRawMetadata("isInStackInFolder")
-      and lastPhoto:getRawMetadata("topOfStackInFolderContainingPhoto")
-          == photo:getRawMetadata("topOfStackInFolderContainingPhoto") then
-    return lastPhoto
+  local top = photo:getRawMetadata("isInStackInFolder") and photo:getRawMetadata("topOfStackInFolderContainingPhoto")
+  if lastPhoto and top and lastPhoto:getRawMetadata("topOfStackInFolderContainingPhoto") == top then
+    return top
   end
   return photo
 end

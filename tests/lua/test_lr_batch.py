@@ -199,6 +199,22 @@ def test_takes_made_before_a_job_failed_are_added_and_the_failure_still_said(lr:
     assert lr.field(batch.photos[0], "lastClip") == str(clips[1]) and lr.stack(batch.photos[0]) is not None
 
 
+def test_takes_made_again_go_on_top_of_the_stack(lr: Lightroom, photo_folder: Path) -> None:
+    """--variants 2, then made again (a republish after an edit): the new takes went right above
+    the last take before, under the first one, so the collapsed stack kept showing a take
+    made before the edit. A job's takes go on top, its first take first."""
+    before = [photo_folder / f"IMG_0001.motion{s}.mp4" for s in ("", "-2")]
+    again = [photo_folder / f"IMG_0001.motion{s}.mp4" for s in ("-3", "-4")]
+    for clip in before + again:
+        clip.write_bytes(b"\0")
+    outputs = {"j1": [str(c) for c in before], "j2": [str(c) for c in again]}
+    batch = Batch(lr, photo_folder, 2, lambda job_id: job(lr, job_id, "done", outputs=outputs[job_id]))
+    batch.poll()
+    assert batch.states() == ["done", "done"]
+    photo = batch.photos[0]
+    assert lr.stack(photo) == [str(c) for c in again + before] + [photo.path]
+
+
 @pytest.mark.parametrize("fmt, imported", [("mp4", True), ("gif", False), ("webp", False)])
 def test_only_clips_lightroom_imports_are_added_to_the_catalog(lr: Lightroom, photo_folder: Path,
                                                                fmt: str, imported: bool) -> None:

@@ -30,6 +30,9 @@ BAR_LEVEL = 0.05
 BAR_SYMMETRY = 0.02
 BAR_MIN = 0.01
 BAR_EDGE = 2   # pixels more taken off inside a bar's edge (blended with the picture by the encoder)
+# ... and leaving at least this share of the frame between them (a 9:16 picture in 16:9 is 0.32):
+# a thin bright band on black is a title or a wipe, not a picture between bars.
+BAR_PICTURE_MIN = 0.25
 
 
 @dataclass
@@ -68,6 +71,8 @@ def _bars(profile: np.ndarray) -> tuple[int, int]:
         return 0, 0   # a black frame (a fade's start) has no picture to find
     start, end = int(np.argmin(dark)), int(np.argmin(dark[::-1]))
     if min(start, end) < BAR_MIN * n or abs(start - end) > max(2, BAR_SYMMETRY * n):
+        return 0, 0
+    if n - start - end - 2 * BAR_EDGE < BAR_PICTURE_MIN * n:
         return 0, 0
     return start + BAR_EDGE, end + BAR_EDGE
 

@@ -114,8 +114,10 @@ def _box_map(shape: tuple[int, int], box: Sequence[float], soften: float, *, fla
 
 # A face's box grown on each side by this share of its size (the cascade's box stops short of
 # the forehead, the ears and the chin) plus this share of the frame (how far a strong move shifts
-# the face against what is around it: each output pixel takes the depth found where it lies,
-# not where its sample comes from, so the plateau must cover where the face goes too).
+# the face against what is around it: up to engine revision 9 each output pixel took the depth
+# found where it lies, not where its sample comes from, so the plateau had to cover where the face
+# goes too; since revision 10 the warp solves for the source point's depth, approximately: on
+# a coarse grid, in two steps; the margin was kept as it was).
 FACE_MARGIN = 0.15
 FACE_TRAVEL = 0.05
 # How far the face's depth fades into the map around it, x the grown box's size: the change of
@@ -130,7 +132,7 @@ def _one_depth(near: np.ndarray, box: Sequence[float]) -> np.ndarray:
     normalising, the guided filter) left a dome across it that peaked in the middle: a
     push-in swelled the nose against the cheeks, a rise stretched the chin against the
     forehead, 3 px across the face at 1080p. The margin also covers where a strong move
-    takes the face (the warp reads the depth where a pixel is shown, see FACE_TRAVEL).
+    takes the face (see FACE_TRAVEL).
     """
     h, w = near.shape
     x0, y0, x1, y1 = box

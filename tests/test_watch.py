@@ -1020,20 +1020,22 @@ def test_a_claim_passes_a_photo_over_until_it_is_stale_done_or_failed_and_writte
 def test_cloned_machines_with_one_host_name_are_two_stations(tmp_path, monkeypatch):
     """Macs cloned from one image share a host name and user (so a data folder path): their
     station ids were equal, each took the other's claims for its own, and both animated every
-    photo. The network card tells them apart; a made-up card number (none found) is left out,
-    so one machine's processes stay one station."""
+    photo. Each data folder keeps a random station key of its own, made once: two machines
+    differ, and one machine's processes (and its restarts) stay one station."""
     import socket
-    import uuid
 
     from stillmotion.watch import claims as claims_mod
 
-    monkeypatch.setenv("STILLMOTION_HOME", str(tmp_path / "home"))
     monkeypatch.setattr(socket, "gethostname", lambda: "Studio-Mac")
     ids = []
-    for node in (0x0A1B2C3D4E5F, 0x0A1B2C3D4E60, (1 << 40) | 0x1234, (1 << 40) | 0x9876):
-        monkeypatch.setattr(uuid, "getnode", lambda node=node: node)
-        ids.append(claims_mod.this_station()[0])
-    assert ids[0] != ids[1] and ids[2] == ids[3] and "Studio-Mac" in ids[0]
+    for machine in ("a", "b", "a"):
+        monkeypatch.setenv("STILLMOTION_HOME", str(tmp_path / machine / "Stillmotion"))
+        ids.append(claims_mod.this_station())
+    assert ids[0][0] != ids[1][0] and ids[0] == ids[2] and "Studio-Mac" in ids[0][1]
+    assert ids[0][0].startswith("Studio-Mac:")
+    # A data folder that cannot be written: host and folder, as before.
+    monkeypatch.setattr(claims_mod, "_station_key", lambda folder: None)
+    assert claims_mod.this_station()[0] == f"Studio-Mac:{tmp_path / 'a' / 'Stillmotion' / 'data'}"
 
 
 def test_ended_claims_of_photos_gone_are_forgotten_after_a_month(tmp_path, monkeypatch):

@@ -52,15 +52,39 @@ FORGET_AFTER_SECONDS = 30 * 86400.0
 
 
 def this_station() -> tuple[str, str]:
-    """(id, name): the id tells stations apart (host, network card, data folder), the name is
-    for people. Host and data folder alone are not enough: a studio's Macs cloned from one
-    image share a host name and user, and each took the other's claims for its own."""
+    """(id, name): the id tells stations apart, the name is for people (host and data folder).
+
+    The id is made once, at random, and kept in the data folder (`station-id`): host and data
+    folder alone are not enough (a studio's Macs cloned from one image share a host name and
+    user, and each took the other's claims for its own), and a network card's number changes
+    with a VPN or a dock (a station then took its own claims for another's and skipped its
+    own queued photos). A data folder that cannot be written falls back to host and folder."""
     host = socket.gethostname() or "this computer"
-    node = uuid.getnode()
-    # (getnode makes up a random number, with the multicast bit set, where it finds no card:
-    # then it is left out, or every process of this station would be a station of its own.)
-    card = "" if node >> 40 & 1 else f"{node:012x}"
-    return f"{host}:{card}:{paths.data_dir()}", f"{host} ({paths.data_dir()})"
+    folder = paths.data_dir()
+    return f"{host}:{_station_key(folder) or folder}", f"{host} ({folder})"
+
+
+def _station_key(folder: Path) -> str | None:
+    """This data folder's random station key, made on first use (by one process of several)."""
+    kept = folder / "station-id"
+    for _ in range(2):
+        try:
+            key = kept.read_text(encoding="ascii").strip()
+            if key:
+                return key
+        except (OSError, ValueError):
+            pass
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = temp_path(folder, ".id")
+            tmp.write_text(uuid.uuid4().hex + "\n", encoding="ascii")
+            try:
+                claim_name(tmp, kept)        # (another process may have made it meanwhile: read that)
+            finally:
+                remove_temp(tmp)
+        except OSError:
+            return None
+    return None
 
 
 def claim_path(photo: Path, digest: str) -> Path:

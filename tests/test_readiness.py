@@ -200,3 +200,11 @@ def test_analyze_is_what_analyze_path_reports(fixtures_dir: Path) -> None:
 
     b = analyze(photo.load(path))
     assert a.to_dict() | {"seconds": 0} == b.to_dict() | {"seconds": 0}
+
+
+def test_a_dark_photo_is_told_once_to_raise_its_exposure():
+    """Five stops under, the advice said it twice ("Overall exposure is far off: brighten the
+    photo" and "Underexposed: ... raise Exposure"): once, with what to raise."""
+    report = analyze_pixels(_underexpose(PHOTOS[0][1], 5.0))
+    exposure = next(m for m in report.measures if m.name == "exposure")
+    assert "Underexposed" in exposure.advice and "far off" not in exposure.advice, exposure.advice

@@ -154,12 +154,12 @@ def exposure(grid: Grid, subject: Subject) -> Measure:
                       "areas turn into flat patches that cannot move convincingly.")
     if s_crushed < 0.8:
         advice.append("Crushed shadows: lift Shadows/Blacks so the dark areas keep detail.")
-    if s_key < 0.8:
-        advice.append("Overall exposure is far off: " + ("brighten" if mean < 0.5 else "darken")
-                      + " the photo before animating.")
     underexposed = f"Underexposed: the brightest tones reach only {round(high * 100)} %; " \
                    "raise Exposure or Whites before animating."
-    if s_dark < 0.8:
+    if s_key < 0.8 and not (mean < 0.5 and s_dark < 0.8):
+        advice.append("Overall exposure is far off: " + ("brighten" if mean < 0.5 else "darken")
+                      + " the photo before animating.")
+    if s_dark < 0.8:   # (a dark frame: said once, with what to raise, not twice)
         advice.append(underexposed)
     elif s_range < 0.8:
         # A narrow histogram that stops below mid-grey is an underexposed frame, not

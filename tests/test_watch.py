@@ -701,6 +701,28 @@ def test_capture_one_files_are_never_taken_even_with_patterns_matching_everythin
     assert names == ["NEW.jpg"]
 
 
+def test_a_capture_one_sessions_trash_is_not_animated(hot):
+    """Watching a whole Capture One session (recursive) animated the photos deleted in Capture
+    One, which it moves to the session's Trash folder. A folder named Trash elsewhere is still
+    walked (it may hold photos)."""
+    with open(Path(os.environ["STILLMOTION_HOME"]) / "config.toml", "a", encoding="utf-8") as fh:
+        fh.write("recursive = true\n")
+    session = hot / "Wedding"
+    for sub in ("Capture", "Output", "Trash"):
+        (session / sub).mkdir(parents=True)
+    (session / "Wedding.cosessiondb").write_bytes(b"SQLite format 3\0")
+    (session / "Trash" / "REJECT_1.jpg").write_bytes(photo_bytes(60))      # there at start
+    (hot / "Trash").mkdir()                                                 # no session here
+    with running(hot, worker=False) as r:
+        (session / "Trash" / "REJECT_2.jpg").write_bytes(photo_bytes(61))  # deleted while watching
+        (session / "Output" / "KEEP.jpg").write_bytes(photo_bytes(62))
+        (hot / "Trash" / "OTHER.jpg").write_bytes(photo_bytes(63))
+        r.wait_until(lambda: len(r.jobs()) >= 2, 5, "the two photos' jobs")
+        time.sleep(0.8)
+        names = sorted(str(j.photo_path.relative_to(hot)) for j in r.jobs())
+    assert names == [os.path.join("Trash", "OTHER.jpg"), os.path.join("Wedding", "Output", "KEEP.jpg")]
+
+
 def test_symlinked_subfolders_in_a_recursive_watch_are_not_followed(hot, tmp_path):
     """A link to a folder elsewhere had its photos animated and the clips written there (the
     scan followed it, the live watch does not); a link back up (`loop -> .`) was walked some

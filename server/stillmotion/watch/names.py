@@ -31,9 +31,20 @@ def is_hidden_folder(name: str) -> bool:
     return name.startswith(".") or lowered in TOOL_FOLDERS or lowered.endswith(CAPTURE_ONE_PACKAGE)
 
 
+def is_session_trash(folder: Path) -> bool:
+    """A Capture One session's Trash folder (beside its .cosessiondb): the photos deleted in
+    Capture One, never to be animated. (Only there: "Trash" elsewhere may be a photo folder.)"""
+    if folder.name.lower() != "trash":
+        return False
+    try:
+        return any(entry.name.lower().endswith(".cosessiondb") for entry in os.scandir(folder.parent))
+    except OSError:
+        return False
+
+
 def is_ignored(path: Path, root: Path) -> bool:
     """Temporary names, dotfiles, system files, anything inside a hidden or another program's
-    folder, our own files."""
+    folder (or a Capture One session's Trash), our own files."""
     name = path.name
     lowered = name.lower()
     if is_hidden_folder(name) or name.startswith("~") or name.endswith("~"):
@@ -48,7 +59,8 @@ def is_ignored(path: Path, root: Path) -> bool:
         parts = path.parent.relative_to(root).parts
     except ValueError:
         return True
-    return any(is_hidden_folder(part) for part in parts)
+    return any(is_hidden_folder(part) or (part.lower() == "trash" and is_session_trash(root.joinpath(*parts[:k + 1])))
+               for k, part in enumerate(parts))
 
 
 def has_text_name(path: Path) -> bool:

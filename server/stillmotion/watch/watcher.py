@@ -36,7 +36,7 @@ from ..jobs.store import CANCELED, DONE, FAILED, QUEUED, RUNNING, JobStore, file
 from ..metadata.sources import find_sidecar
 from .claims import CLAIMS_FOLDER, DONE as CLAIM_DONE, FAILED as CLAIM_FAILED, Claims, forget_ended
 from .ledger import Ledger, idempotency_key
-from .names import has_text_name, is_hidden_folder, is_ignored, is_sidecar, printable
+from .names import has_text_name, is_hidden_folder, is_ignored, is_session_trash, is_sidecar, printable
 from .pairing import SidecarPairing, SidecarState
 from .settings import FOLDER_FILE, FolderFileCache, FolderSettings, WatchedFolder
 from .settle import Settler
@@ -452,7 +452,8 @@ class Watcher:
                     forget_ended(directory)
                 # A linked folder is not walked, as the live watch does not follow it: its clips
                 # would go wherever it points, and a link back up (`loop -> ..`) never ends.
-                elif entry.is_dir(follow_symlinks=False) and folder.recursive and not is_hidden_folder(entry.name):
+                elif (entry.is_dir(follow_symlinks=False) and folder.recursive and not is_hidden_folder(entry.name)
+                      and not is_session_trash(path)):
                     yield from self._walk(path)
             except OSError:
                 continue

@@ -467,8 +467,7 @@ def _add_simple(sub: argparse._SubParsersAction) -> None:
                                    "on). Exit status: 0 ready, 2 the config is broken (as serve would refuse it), "
                                    "1 no H.264 encoder (MP4 clips cannot be made).")
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.add_argument("--config", type=_path, metavar="FILE",
-                   help="config file to check (default: config.toml in the config folder, which the report names)")
+    p.add_argument("--config", type=_path, metavar="FILE", help=CONFIG_HELP)
     p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("models", help="list or download generative models",

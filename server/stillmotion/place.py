@@ -258,6 +258,26 @@ def replace_durably(src: Path, dst: Path) -> None:
     sync_folder(dst.parent)
 
 
+def write_file(path: Path, text: str, *, exclusive: bool = False, mode: int = 0o644, tag: str = "") -> bool:
+    """Write `text` as the file `path`, never half-written: into a temporary beside it (`tag`:
+    see temp_path), on the disk, then given its name. It replaces what is there, or with
+    `exclusive` takes the name only if it is free (False, and nothing written, when another
+    process got there first). `mode`: the file's permissions from its creation (a token is
+    never readable by others, even for a moment). OSError propagates; the temporary never
+    outlives the call."""
+    tmp = temp_path(path.parent, path.suffix or ".tmp", tag)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        if exclusive:
+            return claim(tmp, path)
+        replace_durably(tmp, path)
+        return True
+    finally:
+        remove_temp(tmp)
+
+
 def claim(src: Path, dst: Path) -> bool:
     """Atomically give `src` the name `dst` unless `dst` exists. True on success.
 

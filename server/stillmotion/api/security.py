@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from .. import paths
 from ..errors import StillmotionError
-from ..place import claim
+from ..place import write_file
 
 
 TOKEN_FILE = "token"
@@ -58,16 +58,8 @@ def ensure_token(data_dir: Path) -> tuple[str, Path]:
 
 def _create_token(data_dir: Path, path: Path) -> None:
     data_dir.mkdir(parents=True, exist_ok=True, mode=paths.DATA_DIR_MODE)
-    tmp = data_dir / f".token-{secrets.token_hex(6)}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as fh:
-        fh.write(secrets.token_urlsafe(32) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    try:
-        claim(tmp, path)    # (False: another daemon's token got there first, and is used)
-    finally:
-        tmp.unlink(missing_ok=True)
+    # (False: another daemon's token got there first, and is used)
+    write_file(path, secrets.token_urlsafe(32) + "\n", exclusive=True, mode=0o600)
 
 
 def host_name(header: str) -> str:

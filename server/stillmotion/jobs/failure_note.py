@@ -15,7 +15,7 @@ import logging
 import time
 from pathlib import Path
 
-from ..place import output_stem, remove_temp, replace_durably, temp_path
+from ..place import output_stem, write_file
 
 log = logging.getLogger("stillmotion.jobs")
 
@@ -49,13 +49,10 @@ def write(destination: Path, photo: Path, job_id: str, message: str) -> Path | N
     text = (f"{_OPENING}{photo.name} (job {job_id}, {when}):\n\n{message}\n\n"
             "Once it is fixed, save or copy the photo into the folder again: it is animated then,\n"
             "and this note is removed when its clip is made.\n")
-    tmp = temp_path(destination, ".txt", tag=job_id)
     try:
         destination.mkdir(exist_ok=True)   # an `output` subfolder not made yet (no clip so far)
-        tmp.write_text(text, encoding="utf-8")
-        replace_durably(tmp, path)         # whole or not at all, as every output
+        write_file(path, text, tag=job_id)   # whole or not at all, as every output
     except OSError as exc:
-        remove_temp(tmp)
         log.warning("cannot write %s (%s): the failure is in this log only", path, exc.strerror or exc)
         return None
     return path

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import paths
-from ..place import claim as claim_name, remove_temp, replace_durably, temp_path
+from ..place import write_file
 
 log = logging.getLogger("stillmotion.watch")
 
@@ -76,12 +76,8 @@ def _station_key(folder: Path) -> str | None:
             pass
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            tmp = temp_path(folder, ".id")
-            tmp.write_text(uuid.uuid4().hex + "\n", encoding="ascii")
-            try:
-                claim_name(tmp, kept)        # (another process may have made it meanwhile: read that)
-            finally:
-                remove_temp(tmp)
+            # (another process may have made it meanwhile: that one is read)
+            write_file(kept, uuid.uuid4().hex + "\n", exclusive=True)
         except OSError:
             return None
     return None
@@ -132,18 +128,9 @@ class Claims:
 
     def _write(self, path: Path, photo: str, state: str, photo_key: tuple[int, int], *, exclusive: bool) -> bool:
         path.parent.mkdir(exist_ok=True)
-        tmp = temp_path(path.parent, ".json")
-        try:
-            tmp.write_text(json.dumps({"photo": photo, "station": self.station, "station_id": self.station_id, "state": state,
-                                       "photo_size": photo_key[0], "photo_mtime_ns": photo_key[1],
-                                       "at": time.time()}), encoding="utf-8")
-            if exclusive:
-                return claim_name(tmp, path)
-            replace_durably(tmp, path)
-            return True
-        finally:
-            if tmp.exists():
-                remove_temp(tmp)
+        return write_file(path, json.dumps({"photo": photo, "station": self.station, "station_id": self.station_id,
+                                            "state": state, "photo_size": photo_key[0],
+                                            "photo_mtime_ns": photo_key[1], "at": time.time()}), exclusive=exclusive)
 
     def acquire(self, photo: Path, digest: str, photo_key: tuple[int, int]) -> Claim | None:
         """Claim the photo for this station: None when it is ours to take (claimed now, or

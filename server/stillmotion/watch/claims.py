@@ -94,6 +94,7 @@ class Claim:
     station_id: str
     station: str
     state: str
+    photo: str                       # the photo's name, in the claim's folder
     photo_key: tuple[int, int]      # the photo's (size, mtime_ns) when it was claimed
     mtime_ns: int                    # the claim file's own: its heartbeat
 
@@ -104,7 +105,7 @@ def read(path: Path) -> Claim | None:
     try:
         mtime_ns = os.stat(path).st_mtime_ns
         data = json.loads(path.read_text(encoding="utf-8"))
-        return Claim(path, str(data["station_id"]), str(data["station"]), str(data["state"]),
+        return Claim(path, str(data["station_id"]), str(data["station"]), str(data["state"]), str(data["photo"]),
                      (int(data["photo_size"]), int(data["photo_mtime_ns"])), mtime_ns)
     except FileNotFoundError:
         return None
@@ -113,7 +114,7 @@ def read(path: Path) -> Claim | None:
             mtime_ns = os.stat(path).st_mtime_ns
         except OSError:
             return None
-        return Claim(path, "?", "another station", TAKEN, (-1, -1), mtime_ns)
+        return Claim(path, "?", "another station", TAKEN, "", (-1, -1), mtime_ns)
 
 
 class Claims:
@@ -233,17 +234,15 @@ def forget_ended(folder: Path, now: float | None = None) -> int:
     except OSError:
         return 0
     for entry in entries:
-        if not entry.name.endswith(".json"):
-            continue
         try:
-            if now - entry.stat().st_mtime < FORGET_AFTER_SECONDS:
+            if not entry.name.endswith(".json") or now - entry.stat().st_mtime < FORGET_AFTER_SECONDS:
                 continue
-            data = json.loads(Path(entry.path).read_text(encoding="utf-8"))
-            photo = str(data["photo"])
-            if data["state"] not in (DONE, FAILED) or os.sep in photo or (folder / photo).exists():
+            ended = read(Path(entry.path))   # (one that cannot be read counts as `taken`: kept)
+            if (ended is None or ended.state not in (DONE, FAILED) or not ended.photo or os.sep in ended.photo
+                    or (folder / ended.photo).exists()):
                 continue
             os.unlink(entry.path)
             forgotten += 1
-        except (OSError, ValueError, KeyError, TypeError):
+        except OSError:
             continue
     return forgotten

@@ -65,17 +65,24 @@ def _resized(rgb: np.ndarray, long_edge: int) -> np.ndarray:
                       interpolation=cv2.INTER_AREA)
 
 
+def _cascade_boxes(gray: np.ndarray, low: int, high: int, frame: tuple[int, int],
+                   at: tuple[int, int] = (0, 0)) -> list[tuple[float, float, float, float]]:
+    """What the cascade finds in `gray` with windows of `low`..`high` px, as boxes in 0..1 of a
+    picture of `frame` (w, h) pixels in which `gray` sits at `at` (x, y)."""
+    (w, h), (x0, y0) = frame, at
+    found = _cascade().detect_multi_scale(gray, scale_factor=1.15, step_ratio=1, min_size=(low, low),
+                                          max_size=(high, high), min_neighbor_number=3)
+    return [((x0 + d["c"]) / w, (y0 + d["r"]) / h, (x0 + d["c"] + d["width"]) / w, (y0 + d["r"] + d["height"]) / h)
+            for d in found]
+
+
 def _detect(rgb: np.ndarray, long_edge: int) -> list[tuple[float, float, float, float]]:
     small = _resized(rgb, long_edge)
     gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
     h, w = gray.shape
     if min(h, w) < MIN_WINDOW:
         return []
-    found = _cascade().detect_multi_scale(
-        gray, scale_factor=1.15, step_ratio=1, min_size=(MIN_WINDOW, MIN_WINDOW),
-        max_size=(min(h, w), min(h, w)), min_neighbor_number=3)
-    return [(d["c"] / w, d["r"] / h, (d["c"] + d["width"]) / w, (d["r"] + d["height"]) / h)
-            for d in found]
+    return _cascade_boxes(gray, MIN_WINDOW, min(h, w), (w, h))
 
 
 def _support(rgb: np.ndarray, box: tuple[float, float, float, float]) -> int:
@@ -95,12 +102,8 @@ def _support(rgb: np.ndarray, box: tuple[float, float, float, float]) -> int:
         low, high = max(MIN_WINDOW, int(side / 2)), min(crop.shape[0], crop.shape[1], int(np.ceil(side * 2)))
         if high < low:
             continue
-        hits = _cascade().detect_multi_scale(
-            cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY), scale_factor=1.15, step_ratio=1,
-            min_size=(low, low), max_size=(high, high), min_neighbor_number=3)
-        found += any(iou(box, ((cx0 + d["c"]) / w, (cy0 + d["r"]) / h,
-                               (cx0 + d["c"] + d["width"]) / w, (cy0 + d["r"] + d["height"]) / h)) >= MATCH_IOU
-                     for d in hits)
+        hits = _cascade_boxes(cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY), low, high, (w, h), (cx0, cy0))
+        found += any(iou(box, hit) >= MATCH_IOU for hit in hits)
     return found
 
 

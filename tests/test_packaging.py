@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -15,9 +16,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
+    # Built from a copy of the sources: an in-tree build leaves build/ and *.egg-info in the
+    # checkout, and the next build packs what an earlier one left in build/lib (a defaults
+    # file the build hook no longer copies was still shipped).
+    source = tmp_path_factory.mktemp("source")
+    for name in ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "LICENSE"):
+        shutil.copy2(ROOT / name, source / name)
+    for name in ("config", "lrplugin", "server"):
+        shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info"))
     out = tmp_path_factory.mktemp("wheel")
     done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                           "--wheel-dir", str(out), str(ROOT)], capture_output=True, text=True, timeout=240)
+                           "--wheel-dir", str(out), str(source)], capture_output=True, text=True, timeout=240)
     if done.returncode != 0:
         pytest.fail(f"pip wheel failed:\n{done.stderr[-2000:]}")
     (built,) = out.glob("stillmotion-*.whl")

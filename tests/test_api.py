@@ -445,19 +445,23 @@ def test_listing_jobs_keeps_the_daemon_answering_others(server, monkeypatch):
 
     store = server.app[STORE]
     listing = store.list
+    listing_started, health_answered = threading.Event(), threading.Event()
+    answered_meanwhile: list[bool] = []
 
     def slow_list(*args: Any, **kwargs: Any) -> Any:
-        time.sleep(1.0)                      # a big listing on a slow disk
+        # A big listing on a slow disk: it lasts until /v1/health is answered (or 5 s, if never).
+        listing_started.set()
+        answered_meanwhile.append(health_answered.wait(5))
         return listing(*args, **kwargs)
 
     monkeypatch.setattr(store, "list", slow_list)
     with ThreadPoolExecutor(1) as pool:
         listed = pool.submit(server.request, "GET", "/v1/jobs?limit=1000")
-        time.sleep(0.2)
-        started = time.monotonic()
+        assert listing_started.wait(10)
         assert server.request("GET", "/v1/health").status == 200
-        assert time.monotonic() - started < 0.5
+        health_answered.set()
         assert listed.result(10).status == 200
+    assert answered_meanwhile == [True], "/v1/health waited for the listing to end"
     assert server.request("GET", "/v1/jobs?status=bogus").body["error"]["code"] == "bad_input"
 
 def test_a_job_list_cut_at_its_limit_says_how_many_there_are(server, tmp_path):

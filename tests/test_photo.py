@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -592,6 +594,18 @@ def test_heif_photos_open_oriented_and_converted_to_srgb(tmp_path, fixtures_dir)
     converted = photo.load(wide)
     assert converted.source_profile == "ProPhoto RGB"
     assert np.abs(converted.pixels - np.asarray(prophoto, dtype=np.float32) / 255).mean() > 0.01
+
+
+def test_a_heic_opens_in_a_process_that_imported_only_stillmotion(tmp_path):
+    """The other HEIF tests register pillow-heif's opener themselves (saving through pillow-heif
+    registers it too), so they passed with Stillmotion's own registration gone, while every HEIC
+    was then 'not an image Stillmotion can read'. A fresh interpreter is what a user runs."""
+    pillow_heif = pytest.importorskip("pillow_heif")
+    heic = tmp_path / "IMG_0003.heic"
+    pillow_heif.from_pillow(Image.fromarray(skimage_photo("coffee")[:64, :96])).save(heic, quality=90)
+    code = "import sys; from stillmotion import photo; p = photo.load(sys.argv[1]); print(p.format, p.width, p.height)"
+    done = subprocess.run([sys.executable, "-c", code, str(heic)], capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["HEIF", "96", "64"], done.stderr
 
 
 @pytest.mark.parametrize("nclx, expect", [

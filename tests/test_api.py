@@ -914,3 +914,27 @@ def test_a_data_folder_without_hard_links_still_gets_its_token(tmp_path, monkeyp
     assert len(token) >= 32 and path.read_text(encoding="ascii").strip() == token
     assert [p.name for p in path.parent.iterdir()] == ["token"]            # no temporary left
     assert security.ensure_token(tmp_path / "data") == (token, path)      # and read back as it is
+
+
+def test_an_upload_that_stalls_mid_body_is_answered_408_and_its_file_goes(server, home, monkeypatch):
+    """A client that stopped sending halfway through an upload (a laptop that went to sleep on
+    the LAN, a stuck proxy) held its connection and its half-written file in uploads/ for as long
+    as the socket stayed open: hours, with no timeout at all."""
+    import socket
+
+    from stillmotion.api import forms
+
+    monkeypatch.setattr(forms, "STALL_S", 0.5)
+    uploads = home / "data" / "uploads"
+    head = (b'--XX\r\nContent-Disposition: form-data; name="image"; filename="IMG.jpg"\r\n'
+            b"Content-Type: image/jpeg\r\n\r\n\xff\xd8" + b"x" * 70_000)
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(f"POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {server.token}\r\n"
+                     "Content-Type: multipart/form-data; boundary=XX\r\nContent-Length: 500000\r\n\r\n".encode()
+                     + head)                                  # then nothing more
+        sock.settimeout(10)
+        answer = sock.recv(1000)
+        assert answer.startswith(b"HTTP/1.1 408 "), answer
+        assert b'"upload_stalled"' in answer and b"no data for 0.5 s" in answer, answer
+    assert not any(uploads.iterdir())                        # its half-written file is gone
+    assert server.request("GET", "/v1/health").status == 200

@@ -395,6 +395,31 @@ def test_a_render_process_left_mid_job_by_its_caller_never_answers_the_next_job_
     finally:
         renderer.close()
 
+def test_a_render_process_killed_while_idle_costs_the_next_job_nothing(tmp_path, cfg, monkeypatch):
+    """An idle render process killed (the OOM killer, `kill -9`) just before the next job was
+    handed to it: that job failed "the render process was killed", though it had never begun."""
+    import multiprocessing.connection
+    import os
+    import signal
+
+    from stillmotion.jobs.render_process import RenderProcess
+    from stillmotion.progress import CancelToken
+
+    photo = save_photo(tmp_path / "IMG.jpg", skimage_photo("coffee"), (160, 106))
+    renderer = RenderProcess(nice=0).start()
+    try:
+        renderer.run(spec(photo, duration=0.5, fps=4), cfg, progress=lambda *_: None, cancel=CancelToken())
+        idle = renderer._proc
+        os.kill(idle.pid, signal.SIGKILL)
+        multiprocessing.connection.wait([idle.sentinel], timeout=10)
+        monkeypatch.setattr(idle, "is_alive", lambda: True)   # as it looked an instant before the kill
+        result = renderer.run(spec(photo, duration=0.5, fps=4), cfg, progress=lambda *_: None, cancel=CancelToken())
+        assert [Path(o).name for o in result.outputs] == ["IMG.motion-2.mp4", "IMG.motion-2.xmp"]
+        assert renderer.pid != idle.pid
+    finally:
+        renderer.close()
+
+
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc")
 def test_a_process_leaving_without_closing_its_render_process_exits(tmp_path):
     """A process that left with its render process still open (`stillmotion watch` after a

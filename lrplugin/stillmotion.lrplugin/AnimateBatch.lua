@@ -17,6 +17,7 @@ local LrUUID = import "LrUUID"
 
 local AnimateSettings = require "AnimateSettings"
 local Fields = require "MetadataFields"
+local JSON = require "JSON"
 local StillmotionAPI = require "StillmotionAPI"
 
 local AnimateBatch = {}
@@ -115,6 +116,16 @@ local function submissionKey(photo)
   return "lightroom-" .. tostring(photo.localIdentifier) .. "-" .. LrUUID.generateUUID()
 end
 
+-- What a submission asks of the daemon besides the render, as one text: equal texts, equal clips.
+local function requestText(develop, settings)
+  return JSON.encode(develop) .. "\n" .. JSON.encode(JSON.object(settings))
+end
+
+--- The requestText a photo would be submitted with now.
+function AnimateBatch:requestText(photo)
+  return requestText(AnimateSettings.develop(photo), AnimateSettings.request(self.props, photo))
+end
+
 --- Submits a rendered photo. Returns the item (state "submitted" or "failed").
 function AnimateBatch:submit(photo, renderedPath, rendition)
   local item = self:_add(photo, rendition)
@@ -122,11 +133,13 @@ function AnimateBatch:submit(photo, renderedPath, rendition)
     self:_fail(item, self.aborted)
     return item
   end
+  local develop, settings = AnimateSettings.develop(photo), AnimateSettings.request(self.props, photo)
+  item.sent = requestText(develop, settings)
   local job, err = self.client:submitJob {
     imagePath = renderedPath,
     originalPath = photo:getRawMetadata("path"),
-    develop = AnimateSettings.develop(photo),
-    settings = AnimateSettings.request(self.props, photo),
+    develop = develop,
+    settings = settings,
     idempotencyKey = submissionKey(photo),
   }
   -- The rendered copy was uploaded (or refused): it is not needed any more.
@@ -143,6 +156,14 @@ function AnimateBatch:submit(photo, renderedPath, rendition)
     item.state = "submitted"
     item.fraction = UPLOAD_SHARE
   end
+  self:_showProgress(item)
+  return item
+end
+
+--- Follows a job an earlier export sent (`sent`: its requestText) as if just submitted.
+function AnimateBatch:follow(photo, rendition, jobId, sent)
+  local item = self:_add(photo, rendition)
+  item.jobId, item.sent, item.state, item.fraction = jobId, sent, "submitted", UPLOAD_SHARE
   self:_showProgress(item)
   return item
 end

@@ -79,6 +79,19 @@ local function recordPublished(props, item)
   end
 end
 
+-- Publishing a photo whose job a publish cut short by the daemon's stop had sent: when that job
+-- asked for what a submission now would, and the daemon has made its clip (or is making it), the
+-- job is followed as if just sent (no render, no second clip). Returns true when it is.
+local function followUnfinished(client, collection, batch, rendition)
+  local sent = batch:requestText(rendition.photo)
+  local jobId = PublishSupport.takeUnfinished(collection, rendition.photo, sent)
+  local job = jobId and client:job(jobId)
+  if not (job and (job.status == "queued" or job.status == "running" or job.status == "done")) then return false end
+  rendition:skipRender()
+  batch:follow(rendition.photo, rendition, jobId, sent)
+  return true
+end
+
 function provider.processRenderedPhotos(functionContext, exportContext)
   local session = exportContext.exportSession
   local props = exportContext.propertyTable
@@ -109,6 +122,8 @@ function provider.processRenderedPhotos(functionContext, exportContext)
       -- Every such photo shares one line in the report (the daemon would refuse each by its path).
       rendition:skipRender()
       batch:renderFailed(rendition.photo, rendition, AnimateBatch.ORIGINAL_MISSING)
+    elseif publishing and followUnfinished(client, exportContext.publishedCollection, batch, rendition) then
+      batch:poll()
     else
       local ok, pathOrMessage = rendition:waitForRender()
       if progress:isCanceled() then
@@ -140,7 +155,10 @@ function provider.processRenderedPhotos(functionContext, exportContext)
     -- the clips made with a warning (not added to the catalog, a setting set aside).
     local warnings = {}
     for _, e in ipairs(errors) do
-      if e.item.state == "failed" then
+      if e.item.state == "failed" and e.item.error == AnimateBatch.SENT_BEFORE_STOP then
+        PublishSupport.rememberUnfinished(exportContext.publishedCollection, e.item.photo, e.item.jobId, e.item.sent)
+        e.item.rendition:uploadFailed(PublishSupport.SENT_BEFORE_STOP)
+      elseif e.item.state == "failed" then
         e.item.rendition:uploadFailed(e.message)
       else
         warnings[#warnings + 1] = e

@@ -8,13 +8,19 @@ changes: here the per-photo prompt and profile, and the title, caption and
 keywords that prompt templates use. The published id of a photo is the path of
 its clip(s), one a line; with "Remove clips" on, a photo leaving the
 collection (or being republished) moves its old clip to the Trash.
+
+A publish the daemon's stop cut short leaves its photos "to publish", while the
+daemon makes their clips once started again: the jobs are remembered (plug-in
+prefs), and the next Publish records each such clip instead of making a second.
 ]]
 
 local LrApplication = import "LrApplication"
 local LrFileUtils = import "LrFileUtils"
 local LrPathUtils = import "LrPathUtils"
+local LrPrefs = import "LrPrefs"
 
 local Fields = require "MetadataFields"
+local JSON = require "JSON"
 
 local PublishSupport = {}
 local callbacks = {}
@@ -53,6 +59,44 @@ function PublishSupport.removeClips(publishedId, keep)
     end
   end
   return failed
+end
+
+-- What Lightroom lists for a photo whose job the daemon had taken when it stopped.
+PublishSupport.SENT_BEFORE_STOP = "sent before the daemon stopped: it still makes this clip when it starts "
+  .. "again, and the next Publish records that clip rather than making a second."
+
+local UNFINISHED = "unfinishedPublishes"   -- prefs: JSON { "<collection>/<photo>": { job, sent } }
+
+local function unfinishedKey(collection, photo)
+  return tostring(collection.localIdentifier) .. "/" .. tostring(photo.localIdentifier)
+end
+
+local function unfinished(prefs)
+  local ok, map = pcall(JSON.decode, prefs[UNFINISHED] or "{}")
+  return ok and type(map) == "table" and map or {}
+end
+
+--- Remembers the job `jobId` a publish of `photo` in `collection` sent (`sent`: the batch's
+-- requestText) and could not follow to its end.
+function PublishSupport.rememberUnfinished(collection, photo, jobId, sent)
+  local prefs = LrPrefs.prefsForPlugin()
+  local map = unfinished(prefs)
+  map[unfinishedKey(collection, photo)] = { job = jobId, sent = sent }
+  prefs[UNFINISHED] = JSON.encode(JSON.object(map))   -- (prefs keep a value set whole, not a table changed in place)
+end
+
+--- The job remembered for `photo` in `collection`, forgotten now: its id when it asked for what
+-- `sent` asks (a photo edited since wants a new clip), else nil.
+function PublishSupport.takeUnfinished(collection, photo, sent)
+  local prefs = LrPrefs.prefsForPlugin()
+  local map = unfinished(prefs)
+  local key = unfinishedKey(collection, photo)
+  local entry = map[key]
+  if entry == nil then return nil end
+  map[key] = nil
+  prefs[UNFINISHED] = JSON.encode(JSON.object(map))
+  if type(entry) == "table" and entry.sent == sent then return entry.job end
+  return nil
 end
 
 function callbacks.getCollectionBehaviorInfo(publishSettings)

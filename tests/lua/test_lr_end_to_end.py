@@ -201,6 +201,51 @@ def test_daemon_stopping_mid_export_is_reported_once(tmp_path: Path, photo_folde
     assert (photo_folder / "IMG_0001.motion.mp4").is_file() and (photo_folder / "IMG_0002.motion.mp4").is_file()
 
 
+def test_a_publish_cut_short_by_the_daemon_stopping_records_its_clip_at_the_next_publish(
+        tmp_path: Path, photo_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The daemon stopped mid-publish: it made the clip when started again, but the photo stayed
+    in "to publish", and the next Publish (Lightroom's own, for every such photo) made a second
+    clip beside it (IMG_0001.motion-2.mp4) and recorded only that one."""
+    with own_daemon(tmp_path, monkeypatch) as (own, sim):
+        photo = sim.import_photo(photo_folder / "IMG_0001.jpg")
+        service = sim.fake.createPublishService("Stillmotion", sim.table({"sm_duration": "8", "sm_fps": 24}))
+        collection = service.createPublishedCollection(service, "Reels")
+        sim.write(lambda: collection.addPhotos(collection, sim.table([photo])))
+
+        def stop_once_running() -> None:
+            if own.process.poll() is None and any(
+                    r["method"] == "GET" and r.get("status") == 200 and '"running"' in r["response"]
+                    for r in sim.requests("/v1/jobs/")):
+                own.stop()
+
+        sim.on_tick(stop_once_running)
+        sim.fake.startPublish(collection)
+        sim.run_tasks(timeout=60)
+        assert sim.task_errors == [] and collection._state(collection, photo) == "new"
+        assert [d["info"] for d in sim.dialogs] == [
+            "IMG_0001.jpg: sent before the daemon stopped: it still makes this clip when it starts again, "
+            "and the next Publish records that clip rather than making a second."]
+        (job_id,) = job_ids(sim)
+
+        again = start_daemon(own.home)
+        try:
+            assert again.wait_job(job_id, timeout=120)["status"] == "done"
+            sim.prefs_url(again.url)
+            sim.fake.tickHooks = sim.table([])
+            sim.fake.startPublish(collection)          # the photo is still "to publish"
+            sim.run_tasks(timeout=60)
+        finally:
+            again.stop()
+        assert sim.task_errors == []
+        assert collection._state(collection, photo) == "published"
+        clip = str(photo_folder / "IMG_0001.motion.mp4")
+        assert collection.entries[photo].remoteId == clip
+        assert sorted(p.name for p in photo_folder.glob("IMG_0001.motion*")) == ["IMG_0001.motion.mp4",
+                                                                                "IMG_0001.motion.xmp"]
+        assert sim.stack(photo) == [clip, photo.path] and sim.field(photo, "lastClip") == clip
+        assert len(job_ids(sim)) == 1                   # nothing sent twice
+
+
 def test_photos_after_the_daemon_went_away_are_not_rendered(tmp_path: Path, photo_folder: Path,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """A 200-photo export whose daemon stops after the first upload: Lightroom rendered the other

@@ -148,6 +148,22 @@ def test_the_publish_trash_option_is_offered_only_for_clips_not_in_the_catalog(l
     lr.run_tasks()
 
 
+def test_a_job_a_cut_short_publish_sent_is_followed_only_for_the_same_request(lr: Lightroom,
+                                                                             photo_folder: Path) -> None:
+    """A photo edited (or its service's settings changed) after the daemon stopped mid-publish
+    wants a new clip at the next Publish, not the one its first job makes."""
+    support = lr.require("PublishSupport")
+    photo, other = lr.import_photo(photo_folder / "IMG_0001.jpg"), lr.import_photo(photo_folder / "IMG_0002.jpg")
+    service = lr.fake.createPublishService("Stillmotion", lr.table({}))
+    reels, stories = (service.createPublishedCollection(service, name) for name in ("Reels", "Stories"))
+    support.rememberUnfinished(reels, photo, "job-1", "develop A")
+    support.rememberUnfinished(reels, other, "job-2", "develop B")
+    assert support.takeUnfinished(stories, photo, "develop A") is None       # another collection's
+    assert support.takeUnfinished(reels, photo, "develop A (edited)") is None
+    assert support.takeUnfinished(reels, photo, "develop A") is None          # forgotten once asked
+    assert support.takeUnfinished(reels, other, "develop B") == "job-2"
+
+
 def test_daemon_down_gives_one_clear_message_and_touches_nothing(lr: Lightroom, photo_folder: Path) -> None:
     port = free_port()
     lr.prefs_url(f"http://127.0.0.1:{port}")

@@ -3,11 +3,13 @@
 Files are written as they arrive (never held in memory) and hashed on the way, so
 duplicate detection needs no second read. Limits: all files together at most
 [limits] max_upload_mb, the XMP sidecar at most max_xmp_mb (413 beyond either); text
-fields at most 1 MiB each. On any error the folder is removed before the error is raised.
+fields at most 1 MiB each. A body that sends nothing for STALL_S seconds is answered 408
+(aiohttp itself never times a body out). On any error the folder is removed before the error is raised.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import secrets
@@ -15,6 +17,7 @@ import shutil
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Awaitable, TypeVar
 
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import BadHttpMessage
@@ -25,6 +28,9 @@ from .errors import ApiError
 
 TEXT_LIMIT = 1 << 20
 CHUNK = 1 << 16
+STALL_S = 60.0      # an upload that sends nothing for this long is given up (its half-file removed)
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -79,7 +85,7 @@ async def read_form(request: web.Request, uploads_root: Path, *, file_fields: di
     try:
         reader = await request.multipart()
         total = 0
-        while (part := await reader.next()) is not None:
+        while (part := await _arriving(reader.next())) is not None:
             if not isinstance(part, BodyPartReader) or not part.name:
                 raise ApiError(400, "bad_request", "nested multipart bodies and unnamed parts are not accepted")
             name = part.name
@@ -121,12 +127,24 @@ async def read_form(request: web.Request, uploads_root: Path, *, file_fields: di
     return form
 
 
+async def _arriving(read: Awaitable[T]) -> T:
+    """One read of the body, given up after STALL_S seconds without data: a client that
+    stopped mid-upload (asleep, its network gone) held its connection and its half-written
+    file for as long as the socket stayed open."""
+    try:
+        async with asyncio.timeout(STALL_S):
+            return await read
+    except TimeoutError:
+        raise ApiError(408, "upload_stalled",
+                       f"the upload stopped arriving (no data for {STALL_S:g} s); send it again") from None
+
+
 async def _save(part: BodyPartReader, folder: Path, name: str, limit: int, refusal: ApiError) -> Upload:
     filename = safe_filename(part.filename, name)
     path = folder / (f"{name}.xmp" if name == "xmp" else filename)
     digest, size = hashlib.sha256(), 0
     with open(path, "wb") as fh:
-        while chunk := await part.read_chunk(CHUNK):
+        while chunk := await _arriving(part.read_chunk(CHUNK)):
             size += len(chunk)
             if size > limit:
                 raise refusal
@@ -137,7 +155,7 @@ async def _save(part: BodyPartReader, folder: Path, name: str, limit: int, refus
 
 async def _text(part: BodyPartReader, name: str) -> str:
     data = bytearray()
-    while chunk := await part.read_chunk(CHUNK):
+    while chunk := await _arriving(part.read_chunk(CHUNK)):
         data.extend(chunk)
         if len(data) > TEXT_LIMIT:
             raise ApiError(413, "payload_too_large", f"field '{name}' is larger than 1 MB")

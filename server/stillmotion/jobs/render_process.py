@@ -8,7 +8,8 @@ an out-of-memory kill away from the daemon, and keeps a loaded model warm betwee
 
 Protocol over a multiprocessing Pipe (dicts):
     parent -> child   {"op": "run", "spec": JobSpec, "config": ...} | {"op": "cancel"}
-    child -> parent   {"event": "progress", "stage", "progress", "eta"}
+    child -> parent   {"event": "started"} (the job is taken: from here on, a death is the job's)
+                      {"event": "progress", "stage", "progress", "eta"}
                       {"event": "done", "outputs": [...], "info": {...}}
                       {"event": "canceled", "outputs"} | {"event": "failed", "error": {"code", "message"}}
 The child exits as soon as its pipe closes, i.e. the moment the daemon dies (even by
@@ -41,6 +42,11 @@ IDLE_TRIM_S = 5.0   # a render process idle this long gives its freed memory bac
 
 class RenderCrashed(Exception):
     """The render process died mid-job (killed, out of memory, a crash in native code)."""
+
+
+class DiedBeforeTheJob(RenderCrashed):
+    """The render process died before it took the job: killed while idle (the OOM killer, kill -9),
+    an instant before the job was handed to it, so that it still looked alive."""
 
 
 class JobFailed(Exception):
@@ -118,6 +124,7 @@ def _child_main(conn: Connection, nice: int, idle: bool) -> None:
             trimmed = True
             continue
         trimmed = False
+        send({"event": "started"})
 
         def on_update(stage: str, overall: float, eta: float | None) -> None:
             send({"event": "progress", "stage": stage, "progress": overall, "eta": eta})
@@ -198,7 +205,16 @@ class RenderProcess:
     def run(self, spec: JobSpec, config: Mapping[str, Any], *,
             progress: Callable[[str, float, float | None], None], cancel: CancelToken) -> JobResult:
         """Like run_job, in the child. Raises Canceled, JobFailed or RenderCrashed."""
+        try:
+            return self._run_once(spec, config, progress=progress, cancel=cancel)
+        except DiedBeforeTheJob:
+            # The job never began: it runs in a fresh process (a second death is the job's to report).
+            return self._run_once(spec, config, progress=progress, cancel=cancel)
+
+    def _run_once(self, spec: JobSpec, config: Mapping[str, Any], *,
+                  progress: Callable[[str, float, float | None], None], cancel: CancelToken) -> JobResult:
         conn = self._ensure()
+        started = False
         try:
             # (As it is: a Config keeps, pickled, which values the user set; see config.user_values.)
             conn.send({"op": "run", "spec": spec, "config": config if isinstance(config, dict) else dict(config)})
@@ -211,7 +227,9 @@ class RenderProcess:
                     continue
                 message = conn.recv()
                 event = message["event"]
-                if event == "progress":
+                if event == "started":
+                    started = True
+                elif event == "progress":
                     progress(message["stage"], message["progress"], message["eta"])
                 elif event == "done":
                     return JobResult(outputs=[os.fspath(p) for p in message["outputs"]], info=message["info"])
@@ -225,7 +243,7 @@ class RenderProcess:
                 proc.join(CRASH_JOIN_S)   # its exit code is only known once it is reaped
                 code = proc.exitcode
             self.close()
-            raise RenderCrashed(crash_message(code)) from exc
+            raise (RenderCrashed if started else DiedBeforeTheJob)(crash_message(code)) from exc
         except BaseException:
             # Anything else here (the progress callback failing) leaves the child mid-job: what
             # it sends next belongs to this job, so it must never be handed another one.

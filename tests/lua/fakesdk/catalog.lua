@@ -245,7 +245,9 @@ function Service:getPublishSettings() return self.settings end
 function Service:getPluginId() return Fake.plugin.id end
 
 function Service:createPublishedCollection(name)
-  local c = setmetatable({ name = name, service = self, entries = {}, order = {}, pendingDeletes = {} }, Collection)
+  Fake.catalog.nextId = Fake.catalog.nextId + 1      -- (one numbering, as Lightroom's catalog ids)
+  local c = setmetatable({ name = name, service = self, entries = {}, order = {}, pendingDeletes = {},
+                           localIdentifier = Fake.catalog.nextId }, Collection)
   table.insert(self.collections, c)
   return c
 end

@@ -132,9 +132,8 @@ async def _arriving(read: Awaitable[T]) -> T:
     stopped mid-upload (asleep, its network gone) held its connection and its half-written
     file for as long as the socket stayed open."""
     try:
-        async with asyncio.timeout(STALL_S):
-            return await read
-    except TimeoutError:
+        return await asyncio.wait_for(read, STALL_S)   # (asyncio.timeout is 3.11+; 3.10 is supported)
+    except asyncio.TimeoutError:
         raise ApiError(408, "upload_stalled",
                        f"the upload stopped arriving (no data for {STALL_S:g} s); send it again") from None
 

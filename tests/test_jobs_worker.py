@@ -420,6 +420,33 @@ def test_a_render_process_killed_while_idle_costs_the_next_job_nothing(tmp_path,
         renderer.close()
 
 
+def test_a_cancelled_or_failed_job_keeps_its_render_process_for_the_next_job(tmp_path, cfg):
+    """Every job cancelled (DELETE /v1/jobs/{id}) or failed (a photo damaged after it was queued)
+    ended its render process: the next job started a new one (its imports again; a generative
+    model loaded again, minutes on a GPU). A soaking daemon had a new render process per cancel."""
+    from stillmotion.errors import Canceled
+    from stillmotion.jobs.render_process import JobFailed, RenderProcess
+    from stillmotion.progress import CancelToken
+
+    photo = save_photo(tmp_path / "IMG.jpg", skimage_photo("coffee"), (160, 106))
+    damaged = tmp_path / "CUT.jpg"
+    damaged.write_bytes(photo.read_bytes()[:2000])
+    renderer = RenderProcess(nice=0).start()
+    try:
+        pid = renderer.pid
+        cancel = CancelToken()
+        cancel.cancel()
+        with pytest.raises(Canceled):
+            renderer.run(spec(photo, duration=20, fps=30), cfg, progress=lambda *_: None, cancel=cancel)
+        with pytest.raises(JobFailed):
+            renderer.run(spec(damaged, duration=0.5, fps=4), cfg, progress=lambda *_: None, cancel=CancelToken())
+        result = renderer.run(spec(photo, duration=0.5, fps=4), cfg, progress=lambda *_: None, cancel=CancelToken())
+        assert [Path(o).name for o in result.outputs] == ["IMG.motion.mp4", "IMG.motion.xmp"]
+        assert renderer.pid == pid
+    finally:
+        renderer.close()
+
+
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc")
 def test_a_process_leaving_without_closing_its_render_process_exits(tmp_path):
     """A process that left with its render process still open (`stillmotion watch` after a

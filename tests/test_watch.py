@@ -628,6 +628,36 @@ def test_a_cut_file_that_looks_complete_waits_for_the_rest(hot, caplog):
     assert len(clips_of(hot, "CUT")) == 1
 
 
+def test_a_cut_file_left_in_the_folder_is_not_read_again_at_every_rescan(hot, fast_config, monkeypatch):
+    """A damaged JPEG left in the hot folder for weeks (a card read error, a copy given up on)
+    was read through twice (hashed, then decoded to its end) at every rescan, every minute for
+    as long as it lay there: on a NAS, its bytes off the network each time. Unchanged, it is
+    read once; written again whole, it is taken."""
+    from stillmotion.watch import watcher as watcher_mod
+
+    fast_config.write_text(fast_config.read_text(encoding="utf-8").replace("rescan_seconds = 0.0",
+                                                                           "rescan_seconds = 0.1"), encoding="utf-8")
+    data = photo_bytes(13)
+    hashed: list[Path] = []
+
+    def counting_digest(path: Path) -> str:
+        hashed.append(path)
+        return file_digest(path)
+
+    monkeypatch.setattr(watcher_mod, "file_digest", counting_digest)
+    cut = hot / "CUT.jpg"
+    cut.write_bytes(data[: len(data) // 2])
+    with running(hot) as r:
+        time.sleep(1.5)                                    # a dozen rescans
+        assert r.jobs() == [] and hashed == [cut], hashed
+    with running(hot) as r:                                # nor after a restart
+        time.sleep(0.5)
+        assert r.jobs() == [] and hashed == [cut], hashed
+        cut.write_bytes(data)                              # copied again, whole
+        r.wait_done(1)
+        assert [(j.photo_path.name, j.status) for j in r.jobs()] == [("CUT.jpg", DONE)]
+
+
 def test_a_folder_deleted_and_made_again_or_plugged_in_late_is_watched(hot, tmp_path, caplog, monkeypatch):
     """The hot folder deleted and made again (emptied the quick way), and a folder that was not
     there when watching started (an unplugged drive): both are watched once they are there.

@@ -244,6 +244,8 @@ class RenderProcess:
                 code = proc.exitcode
             self.close()
             raise (RenderCrashed if started else DiedBeforeTheJob)(crash_message(code)) from exc
+        except (Canceled, JobFailed):
+            raise        # the child ended the job itself: it waits for the next, warm
         except BaseException:
             # Anything else here (the progress callback failing) leaves the child mid-job: what
             # it sends next belongs to this job, so it must never be handed another one.

@@ -504,6 +504,9 @@ class Watcher:
         except DamagedImageError as exc:
             reason = str(exc).removeprefix(f"{photo.name}: ")
             self._say(f"{photo}: {reason}; not taken until the file changes")
+            # Its size and mtime remembered: left as it is (for weeks, maybe), it is not read
+            # through again at every rescan; the rest of the copy arriving changes them.
+            ledger.record_not_taken(folder.path, photo, digest, *before, f"{reason}; not taken")
             return
         except InputError:
             pass   # not an image at all, or too large: its job says so, and the ledger remembers

@@ -259,3 +259,42 @@ def test_a_sidecar_half_written_when_the_run_was_killed_is_swept_with_its_tempor
         stale = time.time() - 2 * place.ABANDONED_AFTER_S
         os.utime(left, (stale, stale))
         assert place.sweep_abandoned(tmp_path) == 1 and not left.exists()
+
+
+def test_headline_credit_line_and_creator_contact_are_carried(fixtures_dir, tmp_path):
+    """A stock/news photo's IPTC Core fields beside the rights were dropped: the clip of a photo
+    with a headline, the creator's job title and contact details (Lightroom's IPTC panel), a
+    credit line, source and special instructions said none of it, so an agency had no one to
+    credit or contact. IPTC Photo Metadata Standard: https://iptc.org/std/photometadata/specification/IPTC-PhotoMetadata"""
+    photo = tmp_path / "IMG.png"
+    photo.write_bytes((fixtures_dir / "photos" / "kodim03.png").read_bytes())
+    flat = metadata.read(photo, sidecar=fixtures_dir / "xmp" / "flatxmp.xmp")
+    got = xmp_of_packet(metadata.build_packet(flat, PROVENANCE, original_path=photo))
+    assert got["Xmp.photoshop.Headline"] == "PhotoshopHeadline"
+    assert got["Xmp.photoshop.AuthorsPosition"] == "Upright"
+    contact = "Xmp.iptc.CreatorContactInfo/Iptc4xmpCore:"
+    assert got[contact + "CiEmailWork"] == "example@example.com"
+    assert got[contact + "CiUrlWork"] == "http://www.example.com"
+    assert got[contact + "CiTelWork"] == "+123456"
+    assert got[contact + "CiAdrExtadr"] == "7357 Testroad" and got[contact + "CiAdrCity"] == "TestCity"
+    assert got[contact + "CiAdrPcode"] == "6666" and got[contact + "CiAdrCtry"] == "TestCounty"
+
+    # A newer sidecar's contact block replaces the older one whole (no stale phone number kept).
+    sidecar = tmp_path / "IMG.xmp"
+    sidecar.write_text(
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        '<rdf:Description rdf:about="" xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/"'
+        ' xmlns:Iptc4xmpCore="http://iptc.org/std/Iptc4xmpCore/1.0/xmlns/"'
+        ' photoshop:Credit="Jane Doe / Agency" photoshop:Source="Agency Archive"'
+        ' photoshop:Instructions="Embargoed until 2026-01-01">'
+        '<Iptc4xmpCore:CreatorContactInfo Iptc4xmpCore:CiEmailWork="jane@example.org"/>'
+        '</rdf:Description></rdf:RDF></x:xmpmeta>', encoding="utf-8")
+    with pyexiv2.Image(str(photo)) as image:   # the photo's own XMP has the old contact block
+        image.modify_xmp({"Xmp.iptc.CreatorContactInfo/Iptc4xmpCore:CiTelWork": "+99 old"})
+    both = metadata.read(photo, sidecar=sidecar)
+    got = xmp_of_packet(metadata.build_packet(both, PROVENANCE, original_path=photo))
+    assert got["Xmp.photoshop.Credit"] == "Jane Doe / Agency"
+    assert got["Xmp.photoshop.Source"] == "Agency Archive"
+    assert got["Xmp.photoshop.Instructions"] == "Embargoed until 2026-01-01"
+    assert got[contact + "CiEmailWork"] == "jane@example.org"
+    assert contact + "CiTelWork" not in got

@@ -39,7 +39,13 @@ class Descriptive:
     hierarchical_keywords: list[str] = field(default_factory=list)  # lr:hierarchicalSubject ("A|B|C")
     rating: int | None = None                        # -1 (rejected) .. 5
     label: str | None = None                         # xmp:Label ("Red", or any text)
+    headline: str | None = None                      # photoshop:Headline
     creator: list[str] = field(default_factory=list)
+    creator_job_title: str | None = None             # photoshop:AuthorsPosition
+    creator_contact: dict[str, str] = field(default_factory=dict)  # Iptc4xmpCore:CreatorContactInfo (CiEmailWork: ...)
+    credit_line: str | None = None                   # photoshop:Credit
+    source: str | None = None                        # photoshop:Source (the supplier)
+    instructions: str | None = None                  # photoshop:Instructions (embargo, restrictions)
     rights: str | None = None                        # dc:rights, the copyright notice
     usage_terms: str | None = None                   # xmpRights:UsageTerms
     copyright_marked: bool | None = None             # xmpRights:Marked (Lightroom's Copyright Status)
@@ -75,10 +81,16 @@ def parse(sources: Sources, warnings: list[str]) -> Descriptive:
         keywords=get.first(get.strongest(["dc:subject"], among=_KEYWORDS), values.text_list) or [],
         hierarchical_keywords=get.first(get.strongest(["lr:hierarchicalSubject"], among=_KEYWORDS),
                                         values.text_list) or [],
+        headline=get.first(["photoshop:Headline"], values.text),
         rating=get.first(["xmp:Rating"], _rating),
         label=get.first(["xmp:Label"], values.text),
         creator=(get.first(["dc:creator"], values.text_list)
                  or get.exif(["Exif.Image.Artist"], lambda v: [values.text(v)]) or []),
+        creator_job_title=get.first(["photoshop:AuthorsPosition"], values.text),
+        creator_contact=_creator_contact(get),
+        credit_line=get.first(["photoshop:Credit"], values.text),
+        source=get.first(["photoshop:Source"], values.text),
+        instructions=get.first(["photoshop:Instructions"], values.text),
         rights=get.first(["dc:rights"], values.text) or get.exif(["Exif.Image.Copyright"], values.text),
         usage_terms=get.first(["xmpRights:UsageTerms"], values.text),
         copyright_marked=get.first(["xmpRights:Marked"], values.boolean),
@@ -96,7 +108,8 @@ def parse(sources: Sources, warnings: list[str]) -> Descriptive:
         gps=_gps(get),
         location=_location(get),
     )
-    for name in ("title", "caption", "label", "rights", "usage_terms", "rights_url", "camera_make",
+    for name in ("title", "caption", "headline", "creator_job_title", "credit_line", "source", "instructions",
+                 "label", "rights", "usage_terms", "rights_url", "camera_make",
                  "camera_model", "lens"):
         value = getattr(out, name)
         if isinstance(value, str):
@@ -208,6 +221,18 @@ def _gps(get: _Getter) -> GPS | None:
     if alt is not None and below == 1:
         alt = -alt
     return GPS(latitude=lat, longitude=lon, altitude=alt)
+
+
+# IPTC Core's Creator's Contact Info: the struct's fields, as the clip writes them back.
+CONTACT_FIELDS = ("CiAdrExtadr", "CiAdrCity", "CiAdrRegion", "CiAdrPcode", "CiAdrCtry",
+                  "CiTelWork", "CiEmailWork", "CiUrlWork")
+
+
+def _creator_contact(get: _Getter) -> dict[str, str]:
+    """The photographer's contact details (a struct: `Sources` keeps it whole from one source)."""
+    nested = get.sources.nested
+    found = {name: nested.get(f"Xmp.iptc.CreatorContactInfo/Iptc4xmpCore:{name}") for name in CONTACT_FIELDS}
+    return {name: value.strip() for name, value in found.items() if isinstance(value, str) and value.strip()}
 
 
 _LOCATION = {"sublocation": "iptc:Location", "city": "photoshop:City", "state": "photoshop:State",

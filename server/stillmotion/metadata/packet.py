@@ -1,8 +1,9 @@
 """Build the one XMP packet that describes a clip (sidecar and embedded copies are identical).
 
 Contents:
-- the photo's descriptive fields carried over (title, caption, keywords, creator,
-  rights and usage terms, rating, label, capture date, GPS and the location's names);
+- the photo's descriptive fields carried over (title, headline, caption, keywords, creator
+  with job title and contact details, credit line, source, instructions, rights and usage
+  terms, rating, label, capture date, GPS and the location's names);
 - disclosure: Iptc4xmpExt:DigitalSourceType, AISystemUsed, AISystemVersionUsed,
   AIPromptInformation (IPTC Photo Metadata 2025.1);
 - provenance: every setting needed to reproduce the clip, under the `stillmotion`
@@ -129,6 +130,15 @@ def build_packet(meta: PhotoMetadata | None, provenance: Mapping[str, Any], *, o
             _simple(desc, "xmpRights", "Marked", provenance_text(d.copyright_marked))
         _simple(desc, "xmpRights", "WebStatement", d.rights_url)
         _array(desc, "dc", "creator", "Seq", d.creator)
+        _simple(desc, "photoshop", "AuthorsPosition", d.creator_job_title)
+        if d.creator_contact:
+            contact = _struct(desc, "Iptc4xmpCore", "CreatorContactInfo")
+            for name, value in d.creator_contact.items():
+                _simple(contact, "Iptc4xmpCore", name, value)
+        _simple(desc, "photoshop", "Headline", d.headline)
+        _simple(desc, "photoshop", "Credit", d.credit_line)
+        _simple(desc, "photoshop", "Source", d.source)
+        _simple(desc, "photoshop", "Instructions", d.instructions)
         _array(desc, "dc", "subject", "Bag", d.keywords)
         _array(desc, "lr", "hierarchicalSubject", "Bag", d.hierarchical_keywords)
         if d.rating is not None:

@@ -61,6 +61,10 @@ class Sources:
 
     def overlay_xmp(self, xmp: Mapping[str, Any], origin: str) -> None:
         self.overlay(top_level(xmp), origin)
+        # A struct comes whole from the strongest source that has it: a sidecar's contact
+        # block must not keep the phone number that only the photo's older block had.
+        replaced = {k.split("/", 1)[0] for k in xmp if "/" in k}
+        self.nested = {k: v for k, v in self.nested.items() if k.split("/", 1)[0] not in replaced}
         self.nested.update({k: v for k, v in xmp.items() if "/" in k})
 
     def get(self, key: str) -> Field | None:

@@ -71,7 +71,7 @@ def test_packet_carries_photo_fields_disclosure_and_every_setting(squirrel, fixt
     assert got["Xmp.iptcExt.AISystemUsed"] == PROVENANCE["model"]
     assert got["Xmp.iptcExt.AISystemVersionUsed"] == "9e43909"
     assert got["Xmp.iptcExt.AIPromptInformation"] == PROVENANCE["prompt"]
-    assert got["Xmp.xmpMM.DerivedFrom/stRef:filePath"] == str(original)
+    assert got["Xmp.xmpMM.DerivedFrom/stRef:filePath"] == original.name
     assert got["Xmp.xmpMM.DerivedFrom/stRef:documentID"] == "xmp.did:bbbfe6e4-c352-5441-a4c0-d1a95da2ac63"
     assert got["Xmp.dc.format"] == "video/mp4"
     # every provenance setting, verbatim
@@ -298,3 +298,14 @@ def test_headline_credit_line_and_creator_contact_are_carried(fixtures_dir, tmp_
     assert got["Xmp.photoshop.Instructions"] == "Embargoed until 2026-01-01"
     assert got[contact + "CiEmailWork"] == "jane@example.org"
     assert contact + "CiTelWork" not in got
+
+
+def test_the_clip_names_its_photo_without_the_folders_it_sat_in(squirrel):
+    """stRef:filePath held the photo's full path: a clip delivered to an agency told it the
+    photographer's user name and client folders ("/home/jane/Clients/Acme/..."). It now holds
+    the file name, as Lightroom's xmpMM:PreservedFileName does; stillmotion:photo_sha256 says
+    which photo it was."""
+    packet = metadata.build_packet(squirrel, PROVENANCE, original_path="/home/jane/Clients/Acme/IMG_5910.jpg")
+    got = xmp_of_packet(packet)
+    assert got["Xmp.xmpMM.DerivedFrom/stRef:filePath"] == "IMG_5910.jpg"
+    assert b"/home/jane" not in packet and b"Acme" not in packet

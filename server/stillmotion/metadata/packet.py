@@ -10,7 +10,7 @@ Contents:
   namespace, exactly as the pipeline hands it over (nested dicts become structs,
   lists become rdf:Seq);
 - xmpMM: a fresh DocumentID/InstanceID for the clip and DerivedFrom (the
-  original's path and DocumentID).
+  original's file name and DocumentID).
 
 Serialised with ElementTree so every value is escaped; characters XML 1.0 cannot
 carry are dropped.
@@ -115,7 +115,9 @@ def build_packet(meta: PhotoMetadata | None, provenance: Mapping[str, Any], *, o
     _simple(desc, "xmpMM", "DocumentID", f"xmp.did:{uuid.uuid4()}")
     _simple(desc, "xmpMM", "InstanceID", f"xmp.iid:{uuid.uuid4()}")
     derived = _struct(desc, "xmpMM", "DerivedFrom")
-    _simple(derived, "stRef", "filePath", os.path.abspath(os.fspath(original_path)))
+    # The file name only, as Lightroom's xmpMM:PreservedFileName: the folders above it (the
+    # user's name, a client's folder) are not for whoever the clip is delivered to.
+    _simple(derived, "stRef", "filePath", os.path.basename(os.path.abspath(os.fspath(original_path))))
     if meta is not None and meta.document_id:
         _simple(derived, "stRef", "documentID", meta.document_id)
 

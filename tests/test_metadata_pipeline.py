@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pyexiv2
 
-from stillmotion import __version__, cli, metadata
+from stillmotion import cli, metadata
 from stillmotion.engines import parallax
 from stillmotion.metadata.packet import COMPOSITE_SYNTHETIC
 
@@ -46,10 +46,9 @@ def test_the_clip_carries_the_photos_metadata_and_no_prompt_the_engine_did_not_f
     assert written["Xmp.lr.hierarchicalSubject"] == ["Places|France|Brittany"]
     assert (written["Xmp.xmp.Rating"], written["Xmp.xmp.Label"]) == ("4", "Green")
     assert written["Xmp.iptcExt.DigitalSourceType"] == COMPOSITE_SYNTHETIC
-    # A reader of the disclosure sees a name and Stillmotion's version (docs/metadata.md), not
-    # the engine's internal id and revision ("stillmotion-parallax", REVISION), which stay for reproduction.
-    assert written["Xmp.iptcExt.AISystemUsed"] == "Stillmotion parallax engine"
-    assert written["Xmp.iptcExt.AISystemVersionUsed"] == __version__
+    # No AI made it, so no AI system is named (docs/metadata.md); the engine's internal id and
+    # revision ("stillmotion-parallax", REVISION) stay for reproduction.
+    assert "Xmp.iptcExt.AISystemUsed" not in written and "Xmp.iptcExt.AISystemVersionUsed" not in written
     assert (written["Xmp.stillmotion.model"], written["Xmp.stillmotion.revision"]) == ("stillmotion-parallax",
                                                                                        parallax.REVISION)
     assert written["Xmp.xmpMM.DerivedFrom/stRef:documentID"] == "xmp.did:4d1c-beach"

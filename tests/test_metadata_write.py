@@ -309,3 +309,18 @@ def test_the_clip_names_its_photo_without_the_folders_it_sat_in(squirrel):
     got = xmp_of_packet(packet)
     assert got["Xmp.xmpMM.DerivedFrom/stRef:filePath"] == "IMG_5910.jpg"
     assert b"/home/jane" not in packet and b"Acme" not in packet
+
+
+def test_a_parallax_clip_names_no_ai_system():
+    """A parallax clip said AISystemUsed "Stillmotion parallax engine": IPTC 2025.1 defines the
+    field as the AI engine or model used to generate the image, and readers take its presence
+    for AI generation, so a clip no AI made read as AI-made (an agency that takes no generative
+    AI would refuse it). It names the engine only in stillmotion:engine/model now; a diffusion
+    clip still names its model. https://iptc.org/std/photometadata/specification/IPTC-PhotoMetadata#ai-system-used"""
+    got = xmp_of_packet(metadata.build_packet(None, {"engine": "parallax", "model": "stillmotion-parallax",
+                                                     "revision": "10"}, original_path="/p/x.jpg"))
+    assert got["Xmp.iptcExt.DigitalSourceType"] == COMPOSITE_SYNTHETIC
+    assert not any(key.startswith(("Xmp.iptcExt.AISystem", "Xmp.iptcExt.AIPrompt")) for key in got)
+    assert got["Xmp.stillmotion.model"] == "stillmotion-parallax"
+    generative = xmp_of_packet(metadata.build_packet(None, PROVENANCE, original_path="/p/x.jpg"))
+    assert generative["Xmp.iptcExt.AISystemUsed"] == PROVENANCE["model"]

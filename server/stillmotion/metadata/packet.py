@@ -83,11 +83,15 @@ def ai_system(engine: str, provenance: Mapping[str, Any]) -> tuple[str, str]:
     A generative engine: the model that made the frames (its Hugging Face id, else its name,
     not the folder path typed after --model) and its revision, left out when unknown (a local
     folder: Stillmotion's own version would pass for the model's). Stillmotion's own
-    engines (parallax) have no model: "Stillmotion parallax engine" and Stillmotion's version;
-    the engine's internal id and revision ("stillmotion-parallax", "2") stay in the
-    reproduction block (stillmotion:model, stillmotion:revision)."""
+    engines (parallax) use no AI, and IPTC 2025.1 defines AISystemUsed as "the AI engine
+    and/or the model name used to generate this image": both are left out ("", ""), as
+    readers take the field's presence for AI generation; the engine's id and revision stay in
+    the reproduction block (stillmotion:model, stillmotion:revision). One that filled holes
+    with a trained model (`generative_fill`) names itself."""
     software = str(provenance.get("software_version") or __version__)
-    if engine in _NON_GENERATIVE_ENGINES or not provenance.get("model"):
+    if engine in _NON_GENERATIVE_ENGINES:
+        return (f"Stillmotion {engine} engine", software) if provenance.get("generative_fill") else ("", "")
+    if not provenance.get("model"):
         return f"Stillmotion {engine} engine", software
     info = provenance.get("engine_info") or {}
     return str(info.get("hf_id") or info.get("model") or provenance["model"]), str(provenance.get("revision") or "")

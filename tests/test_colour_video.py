@@ -112,6 +112,39 @@ def test_a_matched_stillmotion_clip_keeps_its_xmp_and_ai_disclosure(photo_jpg, f
     assert b"<dc:format>video/quicktime</dc:format>" in _clip_xmp(clip, ".mov")
 
 
+def test_match_leaves_the_place_out_when_the_config_says_carry_gps_false(photo_jpg, fast_config, tmp_path, capsys):
+    """`[metadata] carry_gps = false` kept a photo's GPS and place names out of an animated clip,
+    but `match` (the colour grade of a clip before delivery) copied the clip's own GPS and city
+    into the matched file and its sidecar all the same."""
+    import pyexiv2
+
+    from stillmotion.metadata.bmff import read_embedded_xmp
+
+    with pyexiv2.Image(str(photo_jpg)) as image:
+        image.modify_xmp({"Xmp.exif.GPSLatitude": "37,57.691300N", "Xmp.exif.GPSLongitude": "119,6.414200W",
+                          "Xmp.exif.GPSAltitude": "20617065/10000", "Xmp.exif.GPSAltitudeRef": "0",
+                          "Xmp.photoshop.City": "Lee Vining", "Xmp.photoshop.Country": "USA",
+                          "Xmp.iptc.Location": "Mono Lake", "Xmp.dc.title": {'lang="x-default"': "Tufa"}})
+    assert cli.main(["animate", str(photo_jpg), "--duration", "0.5", "--fps", "8"]) == 0
+    clip = photo_jpg.with_name("IMG_1234.motion.mp4")
+    assert b"Lee Vining" in read_embedded_xmp(clip) and b"GPSLatitude" in read_embedded_xmp(clip)
+    private = tmp_path / "private.toml"
+    private.write_text(fast_config.read_text(encoding="utf-8") + "[metadata]\ncarry_gps = false\n", encoding="utf-8")
+    assert cli.main(["match", str(clip), "--to", str(photo_jpg), "--config", str(private)]) == 0
+    capsys.readouterr()
+    matched = clip.with_name("IMG_1234.motion.matched.mp4")
+    for packet in (read_embedded_xmp(matched), matched.with_suffix(".xmp").read_bytes()):
+        for place in (b"GPS", b"Lee Vining", b"USA", b"Mono Lake", b"photoshop:City", b"Iptc4xmpCore:Location"):
+            assert place not in packet
+        assert b"Tufa" in packet and b"compositeSynthetic" in packet     # the rest of the record stays
+    with pyexiv2.Image(str(matched.with_suffix(".xmp"))) as sidecar:
+        assert "Xmp.dc.title" in sidecar.read_xmp()                      # (and is still XMP a reader takes)
+    # With the default (carry_gps = true) the place comes along, as animate carries it.
+    assert cli.main(["match", str(clip), "--to", str(photo_jpg)]) == 0
+    capsys.readouterr()
+    assert b"Lee Vining" in read_embedded_xmp(clip.with_name("IMG_1234.motion.matched-2.mp4"))
+
+
 def test_a_matched_clips_xmp_records_its_own_encoding(photo_jpg, fast_config, tmp_path, capsys):
     """An HEVC clip matched (re-encoded as H.264) kept 'codec hevc' in its XMP, and matched into a
     ProRes .mov it still said 'format mp4' with a crf: the record described another file."""

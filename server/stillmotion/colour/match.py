@@ -539,7 +539,7 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
     from ..video.decode import frame_times, probe, read_frames
     from ..video.audio import with_audio
     from ..video.encode import SUFFIX, EncodeSettings, FrameTimes, encode, even_size
-    from ..metadata.job import packet_switches
+    from ..metadata.job import carries_place, packet_switches
     from ..metadata.writer import store_packet
 
     cfg = config if config is not None else config_mod.load()
@@ -599,6 +599,8 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
     max_xmp = int(float(cfg.get("limits", {}).get("max_xmp_mb", 16)) * 1024 * 1024)
     packet = _clip_xmp(video, SUFFIX[fmt], warnings, encoding=settings, max_sidecar_bytes=max_xmp)
     want_sidecar, embed = packet_switches(cfg)
+    if packet is not None and not carries_place(cfg):
+        packet = _without_place(packet)
     try:
         encode(matched, picture, width=width, height=height, fps=info.fps or 24.0, settings=settings,
                n_frames=info.n_frames, times=times, timecode=info.timecode, created=info.created,
@@ -715,12 +717,30 @@ def _set_colour(packet: bytes, strength: float, made: Mapping[str, Any]) -> byte
     return packet
 
 
-def _drop_simple(packet: bytes, name: bytes) -> bytes:
-    """`packet` without the simple property `name`, written as an element or as an attribute."""
+# Where a clip's XMP says where it was made: what `[metadata] carry_gps = false` keeps out.
+_PLACE_SIMPLE = (rb"exif:GPS\w+", rb"photoshop:(?:City|State|Country)", rb"Iptc4xmpCore:(?:Location|CountryCode)")
+_PLACE_STRUCTS = (rb"Iptc4xmpExt:LocationCreated", rb"Iptc4xmpExt:LocationShown")
+
+
+def _without_place(packet: bytes) -> bytes:
+    """`packet` without GPS and the place's names (`[metadata] carry_gps = false`, which keeps
+    them out of an animated clip: the matched copy of a clip that has them carried them on)."""
     import re
 
-    packet = re.sub(rb"\s*<" + name + rb">[^<]*</" + name + rb">", b"", packet)
-    return re.sub(rb"""\s""" + name + rb"""=(["'])[^"']*\1""", b"", packet)
+    for name in _PLACE_SIMPLE:
+        packet = _drop_simple(packet, name)
+    for name in _PLACE_STRUCTS:
+        packet = re.sub(rb"\s*<" + name + rb"\b.*?</" + name + rb">", b"", packet, flags=re.S)
+    return packet
+
+
+def _drop_simple(packet: bytes, name: bytes) -> bytes:
+    """`packet` without the simple property `name` (a regular expression: every property it
+    matches), written as an element or as an attribute."""
+    import re
+
+    packet = re.sub(rb"\s*<(" + name + rb")>[^<]*</\1>", b"", packet)
+    return re.sub(rb"""\s(?:""" + name + rb""")=(["'])[^"']*\1""", b"", packet)
 
 
 def _set_simple(packet: bytes, name: bytes, value: bytes) -> bytes:

@@ -73,7 +73,7 @@ def write_for_job(video_tmp: Path, sidecar_tmp: Path, meta: PhotoMetadata | None
     want_sidecar, embed = packet_switches(config)
     write_clip_metadata(video_tmp, sidecar_tmp if want_sidecar else None, meta, settings,
                         original_path=original_path, embed=embed,
-                        carry_gps=bool(config.get("metadata", {}).get("carry_gps", True)))
+                        carry_gps=carries_place(config))
     return {".xmp": sidecar_tmp} if want_sidecar else {}
 
 
@@ -81,3 +81,8 @@ def packet_switches(config: Mapping[str, Any]) -> tuple[bool, bool]:
     """([metadata] write_sidecar, embed_in_video): where a clip's XMP packet goes."""
     switches = config.get("metadata", {})
     return bool(switches.get("write_sidecar", True)), bool(switches.get("embed_in_video", True))
+
+
+def carries_place(config: Mapping[str, Any]) -> bool:
+    """[metadata] carry_gps: whether a clip's metadata says where its photo was taken."""
+    return bool(config.get("metadata", {}).get("carry_gps", True))

@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, NoReturn, Sequence
+from typing import Any, Callable, NoReturn, Sequence, TextIO
 
 from . import __version__, profiles
 from .errors import Canceled, ConfigError, EngineUnavailable, InputError, StillmotionError, one_line
@@ -368,7 +368,7 @@ class ProgressBar:
 
     WIDTH = 79      # the line, at most: an 80-column terminal does not wrap it
 
-    def __init__(self, label: str, stream=None, position: str = "") -> None:
+    def __init__(self, label: str, stream: TextIO | None = None, position: str = "") -> None:
         self.label, self.stream = label, stream or sys.stderr
         self.position = f"{position} " if position else ""
         self.enabled = hasattr(self.stream, "isatty") and self.stream.isatty()

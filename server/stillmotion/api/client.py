@@ -5,8 +5,9 @@
     for state in client.events(job["id"]):        # Server-Sent Events until a terminal status
         print(state["stage"], state["progress"])
 
-For front ends that hand work to a running daemon (the CLI, `stillmotion watch`), and
-for tests and benchmarks. One client holds one keep-alive connection: use one per thread.
+For scripts and integrations that hand work to a running daemon (docs/daemon.md), and
+for tests and benchmarks; the CLI and `stillmotion watch` run their jobs themselves.
+One client holds one keep-alive connection: use one per thread.
 """
 
 from __future__ import annotations

@@ -10,7 +10,6 @@ clip. The CLI, the daemon's worker and the watch folders all call `run_job`.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any, Callable, Iterator, Mapping
 import numpy as np
 
 from .. import __version__, config as config_mod, engines, metadata, photo as photo_mod, profiles, readiness
+from ..digests import file_digest
 from ..progress import CancelToken, ProgressSink, null_progress
 from ..colour.look import LookSettings, apply_look, remove_look
 from ..colour.match import match_frames
@@ -170,15 +170,6 @@ def unused_settings(asked: AnimateRequest, status: engines.EngineStatus) -> list
     return notes
 
 
-def file_sha256(path: Path) -> str:
-    """(hashlib.file_digest is Python 3.11+; jobs.store's file_digest would be a circular import.)"""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def look_record(look: LookSettings, config: Mapping[str, Any], *, removed: bool) -> dict[str, Any] | None:
     """The photo's grain and vignette as put on every frame (None: neither), for the clip's XMP:
     they come from develop settings that may be in no file (the plug-in's JSON), yet shape the pixels."""
@@ -219,7 +210,7 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
     check_destination(destination)    # before any work: a wrong --out says so at once
     sweep_abandoned(destination)       # what killed one-off runs left there
     photo = photo_mod.load(spec.photo_path, float(limits.get("max_megapixels", 200)))
-    photo_sha256 = file_sha256(spec.photo_path)      # the clip's XMP names its photo by content too
+    photo_sha256 = file_digest(spec.photo_path)      # the clip's XMP names its photo by content too
     cancel.raise_if_cancelled()
     plan = plan_job(photo, spec.request, config, spec.photo_path, sidecar=spec.sidecar_path,
                     develop=spec.develop)

@@ -56,6 +56,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from .. import paths
+from ..digests import file_digest, update_from_file
 from ..errors import InputError, StillmotionError, one_line
 from ..request import AnimateRequest
 from .spec import JobSpec
@@ -263,18 +264,6 @@ def _row_to_job(row: sqlite3.Row) -> Job:
     )
 
 
-def _hash_file(path: Path, digest: "hashlib._Hash") -> None:
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-
-
-def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    _hash_file(path, digest)
-    return digest.hexdigest()
-
-
 def job_fingerprint(spec: JobSpec, *, photo_digest: str | None = None, target: str | None = None) -> str:
     """What makes two submissions the same job: the pixels, their metadata, the request, the target.
 
@@ -285,7 +274,7 @@ def job_fingerprint(spec: JobSpec, *, photo_digest: str | None = None, target: s
     digest.update((photo_digest or file_digest(spec.photo_path)).encode())
     if spec.sidecar_path is not None:
         digest.update(b"\0xmp")
-        _hash_file(spec.sidecar_path, digest)
+        update_from_file(digest, spec.sidecar_path)
     canonical = json.dumps({
         "develop": spec.develop, "request": spec.request.to_dict(),
         "target": target or str(Path(spec.destination) / spec.stem),

@@ -7,7 +7,7 @@ import secrets
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..place import TEMP_PREFIX
+from ..place import TEMP_PREFIX, claim
 from .bmff import embed_xmp
 from .packet import MEDIA_TYPES, SEQUENCE_MEDIA_TYPE, build_packet
 from .reader import PhotoMetadata
@@ -35,26 +35,17 @@ def _new_temporary(path: Path) -> tuple[Path, int]:
 def write_sidecar(path: str | os.PathLike, packet: bytes) -> None:
     """Create `path` holding `packet`, atomically and never over an existing file.
 
-    The bytes go to a temporary in the same folder first, then are linked to the
-    final name (os.link fails if the name exists). On filesystems without hard
-    links the name is reserved with O_EXCL and our temporary replaces only that
-    reservation of ours. Raises FileExistsError if `path` exists.
+    The bytes go to a temporary in the same folder first, then take the final name
+    with `place.claim` (which never replaces an existing file). Raises FileExistsError
+    if `path` exists.
     """
     path = Path(path)
     tmp, fd = _new_temporary(path)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(packet)
-            fh.flush()
-            os.fsync(fh.fileno())
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            raise FileExistsError(f"{path} already exists; not overwriting") from None
-        except OSError:
-            reservation = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)  # FileExistsError if taken
-            os.close(reservation)
-            os.replace(tmp, path)
+        if not claim(tmp, path):
+            raise FileExistsError(f"{path} already exists; not overwriting")
     finally:
         tmp.unlink(missing_ok=True)
 

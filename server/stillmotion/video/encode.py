@@ -488,7 +488,7 @@ def _check_room_for_sequence(folder: Path, n_frames: int, width: int, height: in
 
 def open_writer(path: Path, width: int, height: int, fps: float, settings: EncodeSettings,
                 times: FrameTimes | None = None, timecode: str | None = None, created: str | None = None,
-                pixel_aspect: Fraction = Fraction(1)):
+                pixel_aspect: Fraction = Fraction(1)) -> _AVWriter | _WebPWriter | _GifWriter | _TiffSequenceWriter:
     """A writer for `settings.fmt`; `times`, `timecode`, `created` and `pixel_aspect` (MP4 and
     MOV only) keep a source clip's frame times, start timecode, creation time and pixel shape."""
     if settings.fmt in ("mp4", "mov"):

@@ -8,6 +8,7 @@ names.py     which names are photos, sidecars, temporaries, our own outputs
 settle.py    when a file is complete (stable size/mtime, or closed)
 pairing.py   a photo waits briefly for its XMP sidecar
 ledger.py    what was taken (path + content hash), in the job store's database
+claims.py    which station animates a photo in a folder several stations watch
 watcher.py   observer events -> settle -> pair -> ledger -> watch job
 service.py   running it inside the daemon or standalone
 """

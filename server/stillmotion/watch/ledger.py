@@ -168,7 +168,7 @@ class Ledger:
                 (str(path), str(root), digest, size, mtime_ns, time.time(), note))
 
     def taken(self, root: Path | None = None) -> list[dict]:
-        """Rows (for `GET` listings, tests and troubleshooting), oldest first."""
+        """Rows (for tests and troubleshooting: no route lists them), oldest first."""
         sql = "SELECT path, root, content_hash, job_id, taken_at, note FROM watch_ledger"
         args: tuple = ()
         if root is not None:

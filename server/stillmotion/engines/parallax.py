@@ -17,6 +17,8 @@ Guarantees the tests check:
 - no halo: each bicubic sample stays within the 2x2 photo pixels it lies between
   (`footprint.FootprintClamp`; a photo smaller than the frame is enlarged the same way by
   `photo.resize`), yet frames stay sharper than a bilinear warp;
+- no judder: nothing in the frame moves faster than a frame width in JUDDER_CROSSING_S (a
+  short or looped clip's move travels less instead), at every frame rate the same path;
 - the same seed gives the same clip; different seeds give different takes of the
   same move (`Take`: amount, easing, path angle, where a push-in aims, ...), each
   kept inside what the camera name promises. Seed 0 is the reference take: the
@@ -26,7 +28,7 @@ Guarantees the tests check:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterator
 
 import cv2
@@ -63,8 +65,12 @@ FRAMES_IN_FLIGHT = 14
 # each pixel moves by the depth where its content comes from, not where it is shown (`Warp.maps`
 # solves for it), so a near thing's outline and a straight edge across a depth change no longer
 # bend (a Golden Gate tower top in an orbit at --motion 1: 4.0 -> 1.5 px off straight at 1080p),
-# and every frame but the photo's own differs from "9".
-REVISION = "10"
+# and every frame but the photo's own differs from "9"; "11" since a take's pace reshapes only
+# the middle of the move (`ease`), its start, end and loop seam being the reference take's, so
+# clips of most seeds but 0 render otherwise than under "10" (seed 0's, pace 1, bit for bit); "12"
+# since a move is held under the judder limit (`within_judder_limit`), so a short clip or loop
+# at a strong --motion travels less than under "11" (clips under the limit render as under "11").
+REVISION = "12"
 # Steps of the fixed-point solve for the depth at each output pixel's source point (`Warp.maps`):
 # even, so a disoccluded pixel settles on the background (one step left the near edge doubled there).
 SOURCE_DEPTH_STEPS = 2
@@ -79,11 +85,15 @@ _REVERSED = {"push-in": "pull-out", "pull-out": "push-in", "pan-left": "pan-righ
 def ease(t: float, loop: bool, pace: float = 1.0) -> float:
     """Eased camera progress 0..1: cosine ease in/out, or out-and-back for loops.
 
-    `pace` warps time (t ** pace) before easing: below 1 the move does more early,
-    above 1 more late; it still starts and stops at rest, and 0 and 1 stay put, so
-    anchors and loops are untouched.
+    `pace` warps time before easing: below 1 the move does more early, above 1 more late
+    (halfway through the clip it has done as much as under t ** pace). The warp,
+    t + c sin^2(pi t), runs at the clip's own rate at both ends, so every take leaves and
+    reaches its mark as the reference take does and a loop's seam is as smooth as its middle;
+    t ** pace, used up to revision 10, lurched off the mark below 1 (its rate is infinite at 0)
+    and rushed into the end and the seam above 1. 0 and 1 stay put, so anchors and loops hold.
     """
-    t = t ** pace
+    if pace != 1.0:
+        t += (0.5 ** pace - 0.5) * math.sin(math.pi * t) ** 2
     if loop:
         return 0.5 - 0.5 * math.cos(2 * math.pi * t)
     return 0.5 - 0.5 * math.cos(math.pi * t)
@@ -102,6 +112,12 @@ SUBJECT_LIMIT = 0.25
 AIM_RADIUS = (0.15, 0.25)
 AIM_CLEARANCE = 0.15             # and no nearer the centre (the reference take's aim) than this
 PIVOT_RANGE = (80.0, 95.0)       # orbit: near-ness percentile that stays still
+
+# The fastest any part of the picture may move: a frame width in this many seconds, the usual
+# judder limit at 24 fps (faster, a near thing strobes across the frame). A move that a short
+# --duration (or a loop, out and back in it) would make faster travels less. The limit is a
+# speed, not a step per frame, so a clip covers the same path in the same time at every --fps.
+JUDDER_CROSSING_S = 7.0
 
 _ZOOMS = ("push-in", "pull-out")
 # Which way the sampling point travels (image space, y down) for each sliding move.
@@ -356,6 +372,10 @@ class ParallaxEngine:
         if reverse:
             camera = _REVERSED[camera]
         take = choose_take(seed, camera, float(request.motion), subject_point(near_small))
+        steps = n_frames if request.loop else n_frames - 1
+        slowed = within_judder_limit(near_small, MoveParams(camera, float(request.motion), take),
+                                     width, [ease(i / steps, request.loop, take.pace) for i in range(steps + 1)], fps)
+        full_amount, take = take.amount, slowed.take
         warp = Warp(near, MoveParams(camera=camera, motion=float(request.motion), take=take))
         anchor_index = 0 if not reverse else n_frames - 1
 
@@ -365,7 +385,6 @@ class ParallaxEngine:
 
         def frames() -> Iterator[np.ndarray]:
             # A loop is a cycle: its frame n_frames would be frame 0 again, so it is not made.
-            steps = n_frames if request.loop else n_frames - 1
             clamp = FootprintClamp(source)
             for i in range(n_frames):
                 cancel.raise_if_cancelled()
@@ -385,10 +404,44 @@ class ParallaxEngine:
         info = {"engine": self.name, "model": "stillmotion-parallax", "revision": REVISION,
                 "camera_rendered": camera, "take": take.describe(camera),
                 "depth": "focus+position+faces heuristic, even along verticals, guided-filter refined, faces at one depth"}
-        if camera == "pull-out":
-            info["model_note"] = _widening_note(request)
+        notes = [_widening_note(request)] if camera == "pull-out" else []
+        if take.amount < full_amount:
+            notes.append(_judder_note(request, take.amount / full_amount))
+        if notes:
+            info["model_note"] = "; ".join(notes)
         return Clip(frames=frames(), n_frames=n_frames, fps=fps, width=width, height=height,
                     anchor_index=anchor_index, seed=seed, info=info, colour_exact=True)
+
+
+def within_judder_limit(near: np.ndarray, params: MoveParams, width: int, curve: list[float],
+                        fps: float) -> MoveParams:
+    """`params` with the take's amount cut where the move would outrun JUDDER_CROSSING_S.
+
+    The speed is the farthest any pixel of a `width`-wide frame travels over the move (the
+    maps at full progress, overscan included, on the near-ness map `near` at any size) times
+    the largest step of the eased `curve` (progress per frame). Travel is near-linear in the
+    amount; a second pass takes up what the overscan adds.
+    """
+    h, w = near.shape
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    step = max((abs(b - a) for a, b in zip(curve, curve[1:])), default=0.0)
+    limit = width / JUDDER_CROSSING_S
+    for _ in range(3):
+        map_x, map_y = Warp(near, params).maps(1.0)
+        speed = float(np.hypot(map_x - xs, map_y - ys).max()) * width / w * step * fps
+        if speed <= limit:
+            break
+        amount = math.floor(params.take.amount * limit / speed * 1000) / 1000
+        params = replace(params, take=replace(params.take, amount=amount))
+    return params
+
+
+def _judder_note(request: AnimateRequest, share: float) -> str:
+    """Why the camera travels less than --motion asked (`share` of it)."""
+    span = f"--duration {request.duration:g}" + (" (a loop, out and back)" if request.loop else "")
+    return (f"the camera move is held to a judder-free speed: over {span}, --motion {request.motion:g} would "
+            f"move things faster than a frame width in {JUDDER_CROSSING_S:g} s, which strobes; it travels "
+            f"{share:.0%} as far (a longer --duration or a lower --motion moves it its full way)")
 
 
 def _widening_note(request: AnimateRequest) -> str:

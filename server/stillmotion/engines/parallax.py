@@ -17,8 +17,9 @@ Guarantees the tests check:
 - no halo: each bicubic sample stays within the 2x2 photo pixels it lies between
   (`footprint.FootprintClamp`; a photo smaller than the frame is enlarged the same way by
   `photo.resize`), yet frames stay sharper than a bilinear warp;
-- no judder: nothing in the frame moves faster than a frame width in JUDDER_CROSSING_S (a
-  short or looped clip's move travels less instead), at every frame rate the same path;
+- a move that would strobe (anything crossing the frame faster than JUDDER_CROSSING_S at 24
+  fps allows) is said in the clip's note, with what would move it smoothly; the move is the one
+  asked for, the same path at every frame rate;
 - the same seed gives the same clip; different seeds give different takes of the
   same move (`Take`: amount, easing, path angle, where a push-in aims, ...), each
   kept inside what the camera name promises. Seed 0 is the reference take: the
@@ -28,7 +29,7 @@ Guarantees the tests check:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 import cv2
@@ -67,10 +68,8 @@ FRAMES_IN_FLIGHT = 14
 # bend (a Golden Gate tower top in an orbit at --motion 1: 4.0 -> 1.5 px off straight at 1080p),
 # and every frame but the photo's own differs from "9"; "11" since a take's pace reshapes only
 # the middle of the move (`ease`), its start, end and loop seam being the reference take's, so
-# clips of most seeds but 0 render otherwise than under "10" (seed 0's, pace 1, bit for bit); "12"
-# since a move is held under the judder limit (`within_judder_limit`), so a short clip or loop
-# at a strong --motion travels less than under "11" (clips under the limit render as under "11").
-REVISION = "12"
+# clips of most seeds but 0 render otherwise than under "10" (seed 0's, pace 1, bit for bit).
+REVISION = "11"
 # Steps of the fixed-point solve for the depth at each output pixel's source point (`Warp.maps`):
 # even, so a disoccluded pixel settles on the background (one step left the near edge doubled there).
 SOURCE_DEPTH_STEPS = 2
@@ -113,10 +112,11 @@ AIM_RADIUS = (0.15, 0.25)
 AIM_CLEARANCE = 0.15             # and no nearer the centre (the reference take's aim) than this
 PIVOT_RANGE = (80.0, 95.0)       # orbit: near-ness percentile that stays still
 
-# The fastest any part of the picture may move: a frame width in this many seconds, the usual
-# judder limit at 24 fps (faster, a near thing strobes across the frame). A move that a short
-# --duration (or a loop, out and back in it) would make faster travels less. The limit is a
-# speed, not a step per frame, so a clip covers the same path in the same time at every --fps.
+# The usual judder limit at 24 fps: nothing should cross the frame in less than this many seconds
+# (faster, a near thing strobes across it). Strobing is the step from one frame to the next, so
+# at a higher --fps a faster move plays smoothly (the same step: 60 fps allows 7 x 24 / 60 s).
+# A move past it (a short --duration or a loop at a strong --motion) is made as asked: its note
+# says it may strobe and what would move it smoothly.
 JUDDER_CROSSING_S = 7.0
 
 _ZOOMS = ("push-in", "pull-out")
@@ -373,9 +373,8 @@ class ParallaxEngine:
             camera = _REVERSED[camera]
         take = choose_take(seed, camera, float(request.motion), subject_point(near_small))
         steps = n_frames if request.loop else n_frames - 1
-        slowed = within_judder_limit(near_small, MoveParams(camera, float(request.motion), take),
-                                     width, [ease(i / steps, request.loop, take.pace) for i in range(steps + 1)], fps)
-        full_amount, take = take.amount, slowed.take
+        crossing = crossing_seconds(near_small, MoveParams(camera, float(request.motion), take),
+                                    width, [ease(i / steps, request.loop, take.pace) for i in range(steps + 1)], fps)
         warp = Warp(near, MoveParams(camera=camera, motion=float(request.motion), take=take))
         anchor_index = 0 if not reverse else n_frames - 1
 
@@ -405,43 +404,41 @@ class ParallaxEngine:
                 "camera_rendered": camera, "take": take.describe(camera),
                 "depth": "focus+position+faces heuristic, even along verticals, guided-filter refined, faces at one depth"}
         notes = [_widening_note(request)] if camera == "pull-out" else []
-        if take.amount < full_amount:
-            notes.append(_judder_note(request, take.amount / full_amount))
+        smooth = JUDDER_CROSSING_S * 24.0 / fps
+        if crossing < smooth:
+            notes.append(_judder_note(request, fps, crossing, smooth))
         if notes:
             info["model_note"] = "; ".join(notes)
         return Clip(frames=frames(), n_frames=n_frames, fps=fps, width=width, height=height,
                     anchor_index=anchor_index, seed=seed, info=info, colour_exact=True)
 
 
-def within_judder_limit(near: np.ndarray, params: MoveParams, width: int, curve: list[float],
-                        fps: float) -> MoveParams:
-    """`params` with the take's amount cut where the move would outrun JUDDER_CROSSING_S.
-
-    The speed is the farthest any pixel of a `width`-wide frame travels over the move (the
-    maps at full progress, overscan included, on the near-ness map `near` at any size) times
-    the largest step of the eased `curve` (progress per frame). Travel is near-linear in the
-    amount; a second pass takes up what the overscan adds.
-    """
+def crossing_seconds(near: np.ndarray, params: MoveParams, width: int, curve: list[float],
+                     fps: float) -> float:
+    """How long the fastest part of the picture would take to cross a `width`-wide frame at the
+    move's fastest (inf for no move): the farthest any pixel travels over the move (the maps at
+    full progress, overscan included, on the near-ness map `near` at any size) times the largest
+    step of the eased `curve` (progress per frame)."""
     h, w = near.shape
     xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     step = max((abs(b - a) for a, b in zip(curve, curve[1:])), default=0.0)
-    limit = width / JUDDER_CROSSING_S
-    for _ in range(3):
-        map_x, map_y = Warp(near, params).maps(1.0)
-        speed = float(np.hypot(map_x - xs, map_y - ys).max()) * width / w * step * fps
-        if speed <= limit:
-            break
-        amount = math.floor(params.take.amount * limit / speed * 1000) / 1000
-        params = replace(params, take=replace(params.take, amount=amount))
-    return params
+    map_x, map_y = Warp(near, params).maps(1.0)
+    speed = float(np.hypot(map_x - xs, map_y - ys).max()) * width / w * step * fps   # px a second
+    return width / speed if speed > 0 else math.inf
 
 
-def _judder_note(request: AnimateRequest, share: float) -> str:
-    """Why the camera travels less than --motion asked (`share` of it)."""
+def _judder_note(request: AnimateRequest, fps: float, crossing: float, smooth: float) -> str:
+    """That the move may strobe, and what would make it smooth (the move's speed is near-linear
+    in --motion and inverse to --duration)."""
+    share = crossing / smooth
     span = f"--duration {request.duration:g}" + (" (a loop, out and back)" if request.loop else "")
-    return (f"the camera move is held to a judder-free speed: over {span}, --motion {request.motion:g} would "
-            f"move things faster than a frame width in {JUDDER_CROSSING_S:g} s, which strobes; it travels "
-            f"{share:.0%} as far (a longer --duration or a lower --motion moves it its full way)")
+    cures = [f"--motion {math.floor(request.motion * share * 100) / 100:g}",
+             f"--duration {math.ceil(request.duration / share * 10) / 10:g}"]
+    if JUDDER_CROSSING_S * 24.0 / 60.0 <= crossing:
+        cures.append("--fps 60")
+    return (f"at --motion {request.motion:g} over {span}, the nearest things cross the frame in "
+            f"{crossing:.1f} s, faster than the {smooth:.1f} s that plays smoothly at {fps:g} fps: it may "
+            f"strobe (smooth at {', or '.join(cures)})")
 
 
 def _widening_note(request: AnimateRequest) -> str:

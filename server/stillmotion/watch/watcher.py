@@ -281,8 +281,10 @@ class Watcher:
                 self._skip_vanished_jobs(ledger)
             folder = self._owner(src)
             # (Not a hidden one: a clip folder being written under its temporary name, gone by
-            # the time it would be listed.)
-            if event.event_type in ("created", "moved") and folder is not None and not is_ignored(src, folder.path):
+            # the time it would be listed. Nor a link: the observer reports a link to a folder,
+            # inside a folder moved or copied in, as a folder of its own; it is not walked.)
+            if (event.event_type in ("created", "moved") and folder is not None and not is_ignored(src, folder.path)
+                    and not src.is_symlink()):
                 self._scan_dir(src, ledger)
             return
         if event.event_type == "deleted":

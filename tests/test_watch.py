@@ -467,6 +467,33 @@ def test_a_photo_removed_before_its_turn_is_skipped_without_an_error(hot, caplog
     assert any("GONE.jpg" in rec.getMessage() and "skipped" in rec.getMessage() for rec in caplog.records)
 
 
+def test_a_deleted_subtree_looks_through_the_queue_once_not_once_per_folder(hot):
+    """An old year of an archive (hundreds of day folders) deleted inside a recursive watch
+    while photos wait in the queue: each folder's deletion loaded the whole queue and looked
+    for every waiting photo on the disk (folders x queued photos: minutes of a busy intake on
+    a share, and no photo taken meanwhile). The queue is looked through once per batch of
+    events; a waiting photo deleted with its folder is still skipped."""
+    with open(Path(os.environ["STILLMOTION_HOME"]) / "config.toml", "a", encoding="utf-8") as fh:
+        fh.write("recursive = true\n")
+    old = hot / "2019"
+    for day in range(120):
+        (old / f"{day:03d}").mkdir(parents=True)
+        (old / f"{day:03d}" / "IMG.CR2.xmp.txt").write_bytes(b"x")
+    (old / "000" / "GONE.jpg").write_bytes(photo_bytes(44))
+    (hot / "KEPT.jpg").write_bytes(photo_bytes(45))
+    with running(hot, worker=False) as r:
+        r.wait_until(lambda: len(r.jobs()) == 2, 10, "two queued jobs")
+        looks = []
+        queue = r.store.queue
+        r.store.queue = lambda *a, **k: looks.append(1) or queue(*a, **k)
+        shutil.rmtree(old)
+        r.wait_until(lambda: any(j.status == CANCELED for j in r.jobs()), 10, "the skip")
+        time.sleep(0.5)
+        jobs = {j.photo_path.name: j.status for j in r.jobs()}
+    assert jobs == {"GONE.jpg": CANCELED, "KEPT.jpg": "queued"}
+    assert len(looks) <= 10, f"the queue was looked through {len(looks)} times for 121 folders deleted"
+
+
 def test_two_watchers_of_one_folder_make_one_clip_even_when_they_overlap(hot, monkeypatch):
     """The daemon and `stillmotion watch` on the same folder: one watcher is still reading the
     photo through (checking it is complete) while the other takes it and records the take."""

@@ -87,6 +87,7 @@ class Watcher:
         self._raw_folders: set[Path] = set()              # folders whose raw files were said to be passed over
         self._since = time.time()   # sidecars written before this are not looked at for being late
         self._close_events = False
+        self._folders_went = False       # a folder was moved or deleted since the last folder check
         # Other stations (own data folders, other machines) watching the same folders: claims.py.
         self._claims = Claims()
         # Photos passed over for another station's claim: path -> ((size, mtime_ns), content hash)
@@ -224,6 +225,9 @@ class Watcher:
                     self._advance(ledger)
                     if time.monotonic() >= next_check:
                         self._check_folders(ledger)
+                        if self._folders_went:
+                            self._folders_went = False
+                            self._skip_vanished_jobs(ledger)
                         next_check = time.monotonic() + FOLDER_CHECK_SECONDS
                     if self.rescan_seconds > 0 and time.monotonic() >= next_rescan:
                         self._scan_all(ledger)
@@ -277,8 +281,10 @@ class Watcher:
             return
         if event.is_directory:
             if event.event_type in ("moved", "deleted"):
-                # Photos waiting in the queue may have gone with their folder (no event each).
-                self._skip_vanished_jobs(ledger)
+                # Photos waiting in the queue may have gone with their folder (no event each):
+                # looked for at the next folder check (a subtree deleted is an event per folder,
+                # and each look reads the whole queue and looks for each photo on the disk).
+                self._folders_went = True
             folder = self._owner(src)
             # (Not a hidden one: a clip folder being written under its temporary name, gone by
             # the time it would be listed. Nor a link: the observer reports a link to a folder,

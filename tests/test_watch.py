@@ -855,6 +855,29 @@ def test_a_camera_raw_file_dropped_in_is_said_once_and_left_alone(hot, caplog):
                                                      "waiting.CR3"]
 
 
+def test_raw_files_in_every_day_folder_of_a_recursive_watch_are_said_once(hot, caplog):
+    """A recursive watch on an archive (year/month/day folders, raws beside the JPEGs) logged
+    the raw-file line once for each of its folders: 2000 warnings at start for 2000 day folders,
+    burying the one line that mattered (a folder it could not list)."""
+    caplog.set_level(logging.INFO, logger="stillmotion")
+    with open(Path(os.environ["STILLMOTION_HOME"]) / "config.toml", "a", encoding="utf-8") as fh:
+        fh.write("recursive = true\n")
+    for day in ("2019/01/01", "2019/01/02", "2020/06/30"):
+        (hot / day).mkdir(parents=True)
+        (hot / day / "IMG_0001.CR2").write_bytes(b"raw data")
+    with running(hot, worker=False) as r:
+        (hot / "2021").mkdir()
+        (hot / "2021" / "DSC_0042.NEF").write_bytes(b"raw data")   # a new folder while watching
+        (hot / "2021" / "DSC_0042.jpg").write_bytes(photo_bytes(46))
+        r.wait_until(lambda: len(r.jobs()) == 1, 5, "the JPEG's job")
+        time.sleep(0.3)
+    said = [rec.getMessage() for rec in caplog.records if "camera raw" in rec.getMessage()]
+    assert len(said) == 1, said
+    assert said[0].endswith(f": a camera raw file, not taken (nor any other raw file in {hot} or its subfolders): "
+                            "Stillmotion animates the developed photo; export it as JPEG, TIFF or HEIC into the "
+                            "watched folder (a Capture One process recipe, a Lightroom export)")
+
+
 def test_a_folder_the_system_will_not_watch_is_still_scanned(hot, tmp_path, caplog, monkeypatch):
     """Past the system's limit on watches (a big recursive tree on a NAS) the watch is refused:
     it stopped `stillmotion watch` and the daemon from starting. Now it is said, and the

@@ -84,7 +84,7 @@ class Watcher:
         self._sidecars: dict[Path, tuple[int, int]] = {}   # complete sidecars: path -> (size, mtime_ns)
         self._folder_files = FolderFileCache()
         self._said: set[str] = set()                       # problems already logged (log each once)
-        self._raw_folders: set[Path] = set()              # folders whose raw files were said to be passed over
+        self._raw_folders: set[Path] = set()              # watched folders whose raw files were said to be passed over
         self._since = time.time()   # sidecars written before this are not looked at for being late
         self._close_events = False
         self._folders_went = False       # a folder was moved or deleted since the last folder check
@@ -354,12 +354,14 @@ class Watcher:
             return
         resolved = self._resolve(path)
         if resolved is None:
-            if path.suffix.lower() in photo_mod.CAMERA_RAW_SUFFIXES and path.parent not in self._raw_folders:
+            if path.suffix.lower() in photo_mod.CAMERA_RAW_SUFFIXES and folder.path not in self._raw_folders:
                 # Not a photo to take, but one a photographer expects a clip of: said, or they wait
-                # for a clip that never comes. Once per folder, naming the first: a watched
-                # session's capture folder holds hundreds. Nothing is written beside it.
-                self._raw_folders.add(path.parent)
-                self._say(f"{path}: a camera raw file, not taken (nor any other raw file in {path.parent}): "
+                # for a clip that never comes. Once per watched folder, naming the first: a watched
+                # session's capture folder holds hundreds, a recursive archive thousands of folders
+                # of them. Nothing is written beside it.
+                self._raw_folders.add(folder.path)
+                where = f"{folder.path} or its subfolders" if folder.recursive else f"{folder.path}"
+                self._say(f"{path}: a camera raw file, not taken (nor any other raw file in {where}): "
                           "Stillmotion animates the developed photo; export it as JPEG, TIFF or HEIC into "
                           "the watched folder (a Capture One process recipe, a Lightroom export)")
             return

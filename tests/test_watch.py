@@ -655,6 +655,33 @@ def test_a_cut_file_that_looks_complete_waits_for_the_rest(hot, caplog):
     assert len(clips_of(hot, "CUT")) == 1
 
 
+def test_a_damaged_photo_is_not_read_through_again_at_every_rescan(hot, fast_config, monkeypatch, caplog):
+    """An archive's truncated JPEG (a card copy cut short years ago) is 'not taken until the file
+    changes', yet every rescan read it through again (hashed and decoded: each damaged photo
+    of a NAS archive, every minute). Unchanged, it is read once; completed, it is taken."""
+    from stillmotion.watch import watcher as watcher_mod
+
+    fast_config.write_text(fast_config.read_text(encoding="utf-8").replace("rescan_seconds = 0.0",
+                                                                           "rescan_seconds = 0.1"), encoding="utf-8")
+    hashed: list[Path] = []
+
+    def counting_digest(path: Path) -> str:
+        hashed.append(path)
+        return file_digest(path)
+
+    monkeypatch.setattr(watcher_mod, "file_digest", counting_digest)
+    caplog.set_level(logging.INFO, logger="stillmotion")
+    data = photo_bytes(47)
+    (hot / "CUT.jpg").write_bytes(data[: len(data) // 2])
+    with running(hot, worker=False) as r:
+        time.sleep(1.5)                                    # a dozen rescans
+        assert r.jobs() == [] and hashed == [hot / "CUT.jpg"], hashed
+        (hot / "CUT.jpg").write_bytes(data)                # copied again, whole
+        r.wait_until(lambda: len(r.jobs()) == 1, 5, "the whole photo's job")
+    said = [rec.getMessage() for rec in caplog.records if "truncated" in rec.getMessage()]
+    assert len(said) == 1 and "not taken until the file changes" in said[0], said
+
+
 def test_a_folder_deleted_and_made_again_or_plugged_in_late_is_watched(hot, tmp_path, caplog, monkeypatch):
     """The hot folder deleted and made again (emptied the quick way), and a folder that was not
     there when watching started (an unplugged drive): both are watched once they are there.

@@ -92,6 +92,7 @@ class Watcher:
         self._claims = Claims()
         # Photos passed over for another station's claim: path -> ((size, mtime_ns), content hash)
         self._claimed_elsewhere: dict[Path, tuple[tuple[int, int], str]] = {}
+        self._damaged: dict[Path, tuple[int, int]] = {}   # photos found cut short: path -> (size, mtime_ns)
         self._forget_claims_at = 0.0     # when the scans next forget old claims of photos gone (daily)
         self._forgetting = False         # this scan forgets them
         self._changed_jobs: queue.SimpleQueue[str] = queue.SimpleQueue()   # from the store's listener
@@ -372,6 +373,7 @@ class Watcher:
         was_waiting = self._settler.forget(path) | self._pairing.forget(path)
         self._sidecars.pop(path, None)
         self._claimed_elsewhere.pop(path, None)
+        self._damaged.pop(path, None)
         if is_sidecar(path):
             return
         how = "moved away" if moved else "deleted"
@@ -478,8 +480,9 @@ class Watcher:
         try:
             if before is None:
                 raise FileNotFoundError(photo)
-            if ledger.unchanged_since_examined(photo, *before):
+            if ledger.unchanged_since_examined(photo, *before) or self._damaged.get(photo) == before:
                 return
+            self._damaged.pop(photo, None)
             seen = self._claimed_elsewhere.pop(photo, None)
             if seen is not None and seen[0] == before and self._claims.still_taken(photo, seen[1]):
                 # Unchanged and still another station's (said at the first look): not read through
@@ -514,6 +517,9 @@ class Watcher:
         except DamagedImageError as exc:
             reason = str(exc).removeprefix(f"{photo.name}: ")
             self._say(f"{photo}: {reason}; not taken until the file changes")
+            # Not read through again at each rescan (an archive's truncated old JPEGs on a NAS,
+            # every minute) until it changes; looked at again (and said again) after a restart.
+            self._damaged[photo] = before
             return
         except InputError:
             pass   # not an image at all, or too large: its job says so, and the ledger remembers

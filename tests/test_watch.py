@@ -467,6 +467,33 @@ def test_a_photo_removed_before_its_turn_is_skipped_without_an_error(hot, caplog
     assert any("GONE.jpg" in rec.getMessage() and "skipped" in rec.getMessage() for rec in caplog.records)
 
 
+def test_a_deleted_subtree_looks_through_the_queue_once_not_once_per_folder(hot):
+    """An old year of an archive (hundreds of day folders) deleted inside a recursive watch
+    while photos wait in the queue: each folder's deletion loaded the whole queue and looked
+    for every waiting photo on the disk (folders x queued photos: minutes of a busy intake on
+    a share, and no photo taken meanwhile). The queue is looked through once per batch of
+    events; a waiting photo deleted with its folder is still skipped."""
+    with open(Path(os.environ["STILLMOTION_HOME"]) / "config.toml", "a", encoding="utf-8") as fh:
+        fh.write("recursive = true\n")
+    old = hot / "2019"
+    for day in range(120):
+        (old / f"{day:03d}").mkdir(parents=True)
+        (old / f"{day:03d}" / "IMG.CR2.xmp.txt").write_bytes(b"x")
+    (old / "000" / "GONE.jpg").write_bytes(photo_bytes(44))
+    (hot / "KEPT.jpg").write_bytes(photo_bytes(45))
+    with running(hot, worker=False) as r:
+        r.wait_until(lambda: len(r.jobs()) == 2, 10, "two queued jobs")
+        looks = []
+        queue = r.store.queue
+        r.store.queue = lambda *a, **k: looks.append(1) or queue(*a, **k)
+        shutil.rmtree(old)
+        r.wait_until(lambda: any(j.status == CANCELED for j in r.jobs()), 10, "the skip")
+        time.sleep(0.5)
+        jobs = {j.photo_path.name: j.status for j in r.jobs()}
+    assert jobs == {"GONE.jpg": CANCELED, "KEPT.jpg": "queued"}
+    assert len(looks) <= 10, f"the queue was looked through {len(looks)} times for 121 folders deleted"
+
+
 def test_two_watchers_of_one_folder_make_one_clip_even_when_they_overlap(hot, monkeypatch):
     """The daemon and `stillmotion watch` on the same folder: one watcher is still reading the
     photo through (checking it is complete) while the other takes it and records the take."""
@@ -773,6 +800,29 @@ def test_symlinked_subfolders_in_a_recursive_watch_are_not_followed(hot, tmp_pat
     assert names == [os.path.join("shoot", "REAL.jpg")]
 
 
+def test_a_linked_folder_inside_a_folder_moved_in_is_not_followed(hot, tmp_path):
+    """A shoot folder moved into (or renamed inside) a recursive watch, holding a link to a
+    folder elsewhere (`Selects -> /Volumes/Archive/...`): the link was walked as if it were a
+    real subfolder (the observer reports it as a folder moved in), its photos animated and the
+    clips written into the archive it points to."""
+    with open(Path(os.environ["STILLMOTION_HOME"]) / "config.toml", "a", encoding="utf-8") as fh:
+        fh.write("recursive = true\n")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "ELSEWHERE.jpg").write_bytes(photo_bytes(42))
+    shoot = tmp_path / "shoot"
+    shoot.mkdir()
+    (shoot / "REAL.jpg").write_bytes(photo_bytes(43))
+    (shoot / "selects").symlink_to(outside, target_is_directory=True)
+    (shoot / "loop").symlink_to("..", target_is_directory=True)
+    with running(hot, worker=False) as r:
+        os.rename(shoot, hot / "shoot")
+        r.wait_until(lambda: len(r.jobs()) >= 1, 5, "the photo's job")
+        time.sleep(0.8)                                # several settle intervals: would more follow?
+        names = [str(j.photo_path.relative_to(hot)) for j in r.jobs()]
+    assert names == [os.path.join("shoot", "REAL.jpg")]
+
+
 def test_photos_waiting_at_start_are_taken_in_the_order_they_arrived(hot):
     """A restart with a batch already in the folder: clips come in export order, not in
     whatever order the folder lists its files (it was random)."""
@@ -833,6 +883,29 @@ def test_a_camera_raw_file_dropped_in_is_said_once_and_left_alone(hot, caplog):
     assert sorted(p.name for p in hot.iterdir()) == [".stillmotion-claims",   # (the JPEG's claim)
                                                      "DSC_0042.NEF", "DSC_0042.jpg", "stillmotion.toml",
                                                      "waiting.CR3"]
+
+
+def test_raw_files_in_every_day_folder_of_a_recursive_watch_are_said_once(hot, caplog):
+    """A recursive watch on an archive (year/month/day folders, raws beside the JPEGs) logged
+    the raw-file line once for each of its folders: 2000 warnings at start for 2000 day folders,
+    burying the one line that mattered (a folder it could not list)."""
+    caplog.set_level(logging.INFO, logger="stillmotion")
+    with open(Path(os.environ["STILLMOTION_HOME"]) / "config.toml", "a", encoding="utf-8") as fh:
+        fh.write("recursive = true\n")
+    for day in ("2019/01/01", "2019/01/02", "2020/06/30"):
+        (hot / day).mkdir(parents=True)
+        (hot / day / "IMG_0001.CR2").write_bytes(b"raw data")
+    with running(hot, worker=False) as r:
+        (hot / "2021").mkdir()
+        (hot / "2021" / "DSC_0042.NEF").write_bytes(b"raw data")   # a new folder while watching
+        (hot / "2021" / "DSC_0042.jpg").write_bytes(photo_bytes(46))
+        r.wait_until(lambda: len(r.jobs()) == 1, 5, "the JPEG's job")
+        time.sleep(0.3)
+    said = [rec.getMessage() for rec in caplog.records if "camera raw" in rec.getMessage()]
+    assert len(said) == 1, said
+    assert said[0].endswith(f": a camera raw file, not taken (nor any other raw file in {hot} or its subfolders): "
+                            "Stillmotion animates the developed photo; export it as JPEG, TIFF or HEIC into the "
+                            "watched folder (a Capture One process recipe, a Lightroom export)")
 
 
 def test_a_folder_the_system_will_not_watch_is_still_scanned(hot, tmp_path, caplog, monkeypatch):

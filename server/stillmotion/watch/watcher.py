@@ -84,9 +84,10 @@ class Watcher:
         self._sidecars: dict[Path, tuple[int, int]] = {}   # complete sidecars: path -> (size, mtime_ns)
         self._folder_files = FolderFileCache()
         self._said: set[str] = set()                       # problems already logged (log each once)
-        self._raw_folders: set[Path] = set()              # folders whose raw files were said to be passed over
+        self._raw_folders: set[Path] = set()              # watched folders whose raw files were said to be passed over
         self._since = time.time()   # sidecars written before this are not looked at for being late
         self._close_events = False
+        self._folders_went = False       # a folder was moved or deleted since the last folder check
         # Other stations (own data folders, other machines) watching the same folders: claims.py.
         self._claims = Claims()
         # Photos passed over for another station's claim: path -> ((size, mtime_ns), content hash)
@@ -224,6 +225,9 @@ class Watcher:
                     self._advance(ledger)
                     if time.monotonic() >= next_check:
                         self._check_folders(ledger)
+                        if self._folders_went:
+                            self._folders_went = False
+                            self._skip_vanished_jobs(ledger)
                         next_check = time.monotonic() + FOLDER_CHECK_SECONDS
                     if self.rescan_seconds > 0 and time.monotonic() >= next_rescan:
                         self._scan_all(ledger)
@@ -277,12 +281,16 @@ class Watcher:
             return
         if event.is_directory:
             if event.event_type in ("moved", "deleted"):
-                # Photos waiting in the queue may have gone with their folder (no event each).
-                self._skip_vanished_jobs(ledger)
+                # Photos waiting in the queue may have gone with their folder (no event each):
+                # looked for at the next folder check (a subtree deleted is an event per folder,
+                # and each look reads the whole queue and looks for each photo on the disk).
+                self._folders_went = True
             folder = self._owner(src)
             # (Not a hidden one: a clip folder being written under its temporary name, gone by
-            # the time it would be listed.)
-            if event.event_type in ("created", "moved") and folder is not None and not is_ignored(src, folder.path):
+            # the time it would be listed. Nor a link: the observer reports a link to a folder,
+            # inside a folder moved or copied in, as a folder of its own; it is not walked.)
+            if (event.event_type in ("created", "moved") and folder is not None and not is_ignored(src, folder.path)
+                    and not src.is_symlink()):
                 self._scan_dir(src, ledger)
             return
         if event.event_type == "deleted":
@@ -346,12 +354,14 @@ class Watcher:
             return
         resolved = self._resolve(path)
         if resolved is None:
-            if path.suffix.lower() in photo_mod.CAMERA_RAW_SUFFIXES and path.parent not in self._raw_folders:
+            if path.suffix.lower() in photo_mod.CAMERA_RAW_SUFFIXES and folder.path not in self._raw_folders:
                 # Not a photo to take, but one a photographer expects a clip of: said, or they wait
-                # for a clip that never comes. Once per folder, naming the first: a watched
-                # session's capture folder holds hundreds. Nothing is written beside it.
-                self._raw_folders.add(path.parent)
-                self._say(f"{path}: a camera raw file, not taken (nor any other raw file in {path.parent}): "
+                # for a clip that never comes. Once per watched folder, naming the first: a watched
+                # session's capture folder holds hundreds, a recursive archive thousands of folders
+                # of them. Nothing is written beside it.
+                self._raw_folders.add(folder.path)
+                where = f"{folder.path} or its subfolders" if folder.recursive else f"{folder.path}"
+                self._say(f"{path}: a camera raw file, not taken (nor any other raw file in {where}): "
                           "Stillmotion animates the developed photo; export it as JPEG, TIFF or HEIC into "
                           "the watched folder (a Capture One process recipe, a Lightroom export)")
             return

@@ -348,12 +348,14 @@ def test_a_prores_master_is_matched_to_prores(drifted_mp4, tmp_path: Path, capsy
 
 
 def _clip_with_sound(path: Path, fmt: str, audio_codec: str, *, hum: bool = False,
-                     variable: bool = False, timecode: str | None = None, created: str | None = None) -> None:
+                     variable: bool = False, timecode: str | None = None, created: str | None = None,
+                     pix_fmt: str | None = None) -> None:
     """1 s at 24 fps of a real photo, the frame at 0.5 s (12) brighter; stereo sound silent (or,
     with `hum`, a quiet 440 Hz from the first sample) but for a 1 kHz beep from 0.5 s: where
     picture and sound meet. `variable`: at 12 fps for the first half second, as a phone records
     in low light (the bright frame is then frame 6). `timecode`: the clip's start, as a
-    master's timecode track says it; `created`: when it was recorded, as a phone says it."""
+    master's timecode track says it; `created`: when it was recorded, as a phone says it;
+    `pix_fmt`: the picture's, if not 4:2:2 10-bit (MOV: ProRes 422 HQ) or 4:2:0 8-bit."""
     import av
 
     rate, pixels = 48000, skimage_photo("coffee")
@@ -367,7 +369,7 @@ def _clip_with_sound(path: Path, fmt: str, audio_codec: str, *, hum: bool = Fals
                  "avi": "mpeg4"}[fmt]
         video = out.add_stream(codec, rate=24)
         video.width, video.height = W, H
-        video.pix_fmt = "yuv422p10le" if fmt == "mov" else "yuv420p"
+        video.pix_fmt = pix_fmt or ("yuv422p10le" if fmt == "mov" else "yuv420p")
         audio = out.add_stream(audio_codec, rate=rate)
         audio.layout = "stereo"
         ticks = [2 * i for i in range(6)] + list(range(12, 24)) if variable else list(range(24))
@@ -754,3 +756,98 @@ def test_match_takes_a_config_as_animate_does(photo_jpg, fast_config, tmp_path, 
     out, err = capsys.readouterr()
     assert out == "" and err.strip() == f"stillmotion: error: {tmp_path / 'nope.toml'}: cannot read: No such file or directory"
     assert not clip.with_name("IMG_1234.motion.matched-2.mp4").exists()
+
+
+def _master(path: Path, frames: list[np.ndarray], codec: str, pix_fmt: str, options: dict[str, str],
+            alpha: np.ndarray | None = None, fmt: str | None = None) -> None:
+    """A master made elsewhere from float frames: 16-bit BT.709 Y'CbCr brought to `pix_fmt`
+    (10-bit, 4:4:4 or 4:2:0), with `alpha` (10-bit) as its fourth plane when given."""
+    import av
+    from stillmotion.video.encode import _ycbcr709_limited16
+
+    with av.open(str(path), "w", format=fmt) as out:
+        stream = out.add_stream(codec, rate=24)
+        stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], pix_fmt
+        stream.options = options
+        ctx = stream.codec_context
+        ctx.color_primaries = ctx.color_trc = ctx.colorspace = ctx.color_range = 1
+        for frame in frames:
+            yuv = av.VideoFrame.from_ndarray(_ycbcr709_limited16(frame), format="yuv444p16le").reformat(
+                format=pix_fmt, src_colorspace="itu709", dst_colorspace="itu709",
+                src_color_range="MPEG", dst_color_range="MPEG")
+            if alpha is not None:
+                plane = yuv.planes[3]
+                np.frombuffer(plane, np.uint16).reshape(plane.height, -1)[:, :plane.width] = alpha
+            for packet in stream.encode(yuv):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+
+
+def _alpha_planes(path: Path) -> list[np.ndarray]:
+    import av
+
+    with av.open(str(path)) as container:
+        return [np.frombuffer(f.planes[3], np.uint16).reshape(f.height, -1)[:, :f.width].copy()
+                for f in container.decode(video=0)]
+
+
+@pytest.mark.parametrize("pix_fmt", ["yuva444p10le", "yuv444p10le"])
+def test_a_prores_4444_master_stays_4444_with_its_alpha(drifted_mp4, tmp_path: Path, capsys, pix_fmt) -> None:
+    """A colourist's ProRes 4444 master (a graphic's key, a VFX plate) comes back 4444: 4:4:4 chroma,
+    and its alpha plane exactly as it was (not ProRes 422 HQ, which has no alpha)."""
+    import av
+
+    clip, photo, truth = drifted_mp4
+    master = tmp_path / "plate.mov"
+    key = np.tile(np.linspace(0, 1023, W).astype(np.uint16), (H, 1)) if pix_fmt.startswith("yuva") else None
+    _master(master, list(read_frames(clip)), "prores_ks", pix_fmt, {"profile": "4", "vendor": "apl0"}, key)
+    assert cli.main(["match", str(master), "--to", str(photo)]) == 0
+    out = Path(capsys.readouterr().out.strip())
+    info = probe(out)
+    assert (info.codec, info.profile, info.alpha) == ("prores", "4444", key is not None)
+    with av.open(str(out)) as container:
+        assert container.streams.video[0].codec_context.codec_tag == "ap4h"
+    if key is not None:
+        assert all(np.array_equal(a, b) for a, b in zip(_alpha_planes(out), _alpha_planes(master), strict=True))
+    assert metrics.clip_delta_e(list(read_frames(out)), truth) <= 2.0
+    if key is not None:   # an MP4 holds no alpha: said, not dropped quietly
+        assert cli.main(["match", str(master), "--to", str(photo), "--out", str(tmp_path / "web.mp4")]) == 0
+        assert "alpha channel is not kept" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("codec, name, profile", [("libx264", "h264", "High 10"), ("libx265", "hevc", "Main 10")])
+def test_a_10_bit_clip_comes_back_10_bit_in_its_own_codec(drifted_mp4, tmp_path: Path, capsys,
+                                                            codec, name, profile) -> None:
+    """A 10-bit H.264 or HEVC clip matched to 8 bits bands in a graded sky: it stays 10-bit, its
+    codec and profile kept, and a real photo's tones keep more levels than 8 bits have."""
+    clip, photo, truth = drifted_mp4
+    master = tmp_path / "ten-bit.mp4"
+    options = {"crf": "12", "preset": "ultrafast"} | ({"x265-params": "log-level=error"} if name == "hevc" else {})
+    _master(master, list(read_frames(clip)), codec, "yuv420p10le", options)
+    assert cli.main(["match", str(master), "--to", str(photo)]) == 0
+    out = Path(capsys.readouterr().out.strip())
+    info = probe(out)
+    assert (out.suffix, info.codec, info.profile, info.pix_fmt) == (".mp4", name, profile, "yuv420p10le")
+    import av
+    with av.open(str(out)) as container:
+        luma = next(container.decode(video=0)).planes[0]
+        levels = np.unique(np.frombuffer(luma, np.uint16).reshape(luma.height, -1)[:, :luma.width])
+    assert len(levels) > 256   # (8-bit limited range has 220)
+    assert metrics.clip_delta_e(list(read_frames(out)), truth) <= 2.0
+
+
+def test_a_prores_4444_master_with_sound_is_still_labelled_4444(tmp_path: Path, fast_config, capsys) -> None:
+    """The sound is muxed in after the picture: the copied picture keeps its codec tag ('ap4h'),
+    where the muxer's own pick labelled a 4444 master 422 HQ ('apch') to every editor."""
+    import av
+
+    master = tmp_path / "master.mov"
+    _clip_with_sound(master, "mov", "pcm_s16le", pix_fmt="yuv444p10le", timecode="01:00:00:00")
+    photo = save_photo(tmp_path / "cafe.jpg", skimage_photo("coffee"), quality=95)
+    assert cli.main(["match", str(master), "--to", str(photo)]) == 0
+    matched = Path(capsys.readouterr().out.strip())
+    with av.open(str(matched)) as container:
+        video = container.streams.video[0].codec_context
+        assert (video.codec_tag, video.profile, video.pix_fmt) == ("ap4h", "4444", "yuv444p12le")
+        assert len(container.streams.audio) == 1

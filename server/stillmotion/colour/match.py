@@ -30,10 +30,10 @@ import os
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 
 import cv2
 import numpy as np
@@ -49,6 +49,10 @@ from .settings import MatchSettings   # (apart: checking the config imports no O
 from .space import lab_to_srgb, luminance, srgb_to_lab
 from .stats import (ColourStats, balance_exposure, beyond_noise, blend, end_fade, lightness_offset,
                     match_statistics, smooth_in_time)
+
+if TYPE_CHECKING:
+    from ..video.decode import VideoInfo
+    from ..video.settings import EncodeSettings
 
 FLOW_SIZE = 2   # correspondence is found on copies this many times the statistics size (see correspond.py)
 # How far the statistics of corresponding pixels differ where nothing has drifted (measured on
@@ -522,9 +526,10 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
     files: the clip, then its .xmp sidecar when one was written.
 
     Written beside the video as VIDEO.matched.mp4 (then .matched-2.mp4, ...; a ProRes
-    clip as ProRes 422 HQ, VIDEO.matched.mov), or to `out` (a folder, or a new .mp4/.mov
-    file, which decides the format; a name ending in a separator is a folder, made with its
-    parents if missing, as `animate --out` makes one); nothing is ever overwritten and
+    clip as ProRes, VIDEO.matched.mov; _master_settings says what a master keeps), or to
+    `out` (a folder, or a new .mp4/.mov file, which decides the format; a name ending in a
+    separator is a folder, made with its parents if missing, as `animate --out` makes one);
+    nothing is ever overwritten and
     the file appears only when complete. The anchor is the first frame, or the first that
     shows the photo whole where the clip fades in (see _opening_anchor): if it is aligned
     with the photo the fit uses its pixels, otherwise the photo's colour distribution. The
@@ -536,7 +541,7 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
     """
     from .. import config as config_mod, photo as photo_mod
     from ..place import check_destination, claim, place_group, sweep_abandoned, temp_path, write_failure
-    from ..video.decode import frame_times, probe, read_frames
+    from ..video.decode import frame_times, probe, read_alpha, read_frames
     from ..video.audio import with_audio
     from ..video.encode import SUFFIX, EncodeSettings, FrameTimes, encode, even_size
     from ..metadata.job import carries_place, packet_switches
@@ -573,8 +578,8 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
         # Decoded as SDR its colours would be wrong, and matched to the photo wronger still.
         raise InputError(f"{video.name}: an HDR clip ({hdr}); stillmotion match works on SDR (BT.709) "
                          "clips: export an SDR version (phones: the 'most compatible' or SDR setting)")
-    # A ProRes master stays a master (ProRes 422 HQ .mov); anything else becomes H.264 MP4,
-    # unless an --out file names the format.
+    # A ProRes master stays a master (ProRes .mov); anything else becomes MP4, unless an --out
+    # file names the format.
     if out_path is not None and not out_folder:
         fmt = out_path.suffix.lower().lstrip(".")
     else:
@@ -591,7 +596,10 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
     frames = (f[:height, :width] for f in read_frames(video))   # yuv420p needs even sizes
     matched = match_frames(frames, picture.pixels, strength=strength, anchor_index=anchor,
                            n_frames=info.n_frames, config=cfg, info=made)
-    settings = EncodeSettings.from_config(fmt, "h264", cfg.get("output", {}))
+    settings = _master_settings(info, EncodeSettings.from_config(fmt, "h264", cfg.get("output", {})))
+    if info.alpha and not settings.alpha and warnings is not None:
+        warnings.append("its alpha channel is not kept: an MP4 holds none (matched to a .mov, "
+                        "a ProRes 4444 master keeps it)")
     folder.mkdir(parents=True, exist_ok=True)
     sweep_abandoned(folder)
     tmp, picture, xmp_tmp = temp_path(folder, SUFFIX[fmt]), temp_path(folder, SUFFIX[fmt]), temp_path(folder, ".xmp")
@@ -602,9 +610,10 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
     if packet is not None and not carries_place(cfg):
         packet = _without_place(packet)
     try:
+        alpha = (a[:height, :width] for a in read_alpha(video)) if settings.alpha else None
         encode(matched, picture, width=width, height=height, fps=info.fps or 24.0, settings=settings,
                n_frames=info.n_frames, times=times, timecode=info.timecode, created=info.created,
-               pixel_aspect=info.pixel_aspect, progress=progress)
+               pixel_aspect=info.pixel_aspect, progress=progress, alpha=alpha)
         # The clip's sound (a cloud service's soundtrack) comes along; without any, the picture is the file.
         if with_audio(picture, video, tmp) is None:
             os.replace(picture, tmp)
@@ -634,6 +643,18 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
     finally:
         for leftover in (tmp, picture, xmp_tmp):
             leftover.unlink(missing_ok=True)
+
+
+def _master_settings(info: VideoInfo, settings: EncodeSettings) -> EncodeSettings:
+    """`settings` made to keep what a master has that the format can hold: a ProRes 4444 clip
+    stays 4444 in a .mov (4:4:4, its alpha plane passed through), and a 10-bit H.264 or HEVC
+    clip stays 10-bit, in its own codec, in an .mp4 (matched to 8 bits, a graded sky bands).
+    Anything else is encoded as `settings` says (8-bit H.264; ProRes 422 HQ)."""
+    if settings.fmt == "mov" and info.codec == "prores" and (info.profile or "").startswith("4444"):
+        return replace(settings, prores_4444=True, alpha=info.alpha)
+    if settings.fmt == "mp4" and info.codec in ("h264", "hevc") and info.bits > 8:
+        return replace(settings, codec=info.codec, ten_bit=True)
+    return settings
 
 
 def _clip_xmp(video: Path, suffix: str, warnings: list[str] | None = None,
@@ -697,7 +718,7 @@ def _set_encoding(packet: bytes, encoding: Any) -> bytes:
     none: they are dropped). Properties the packet does not have stay absent."""
     lossy = encoding.fmt == "mp4"
     packet = _set_simple(packet, b"stillmotion:format", encoding.fmt.encode())
-    packet = _set_simple(packet, b"stillmotion:codec", (encoding.codec if lossy else "prores_422hq").encode())
+    packet = _set_simple(packet, b"stillmotion:codec", encoding.codec_name.encode())
     for name, value in ((b"stillmotion:crf", encoding.crf), (b"stillmotion:preset", encoding.preset),
                         (b"stillmotion:encoder_threads", encoding.threads)):
         packet = _set_simple(packet, name, str(value).encode()) if lossy else _drop_simple(packet, name)

@@ -54,6 +54,9 @@ def _with_audio(picture: Path, sound_from: Path, out: Path) -> str | None:
         if video_file.metadata.get("creation_time"):
             target.metadata["creation_time"] = video_file.metadata["creation_time"]
         video_out = target.add_stream_from_template(video_in)
+        # Its codec tag, which says what it is (ProRes 4444 'ap4h'); else the muxer picks one by
+        # the codec alone, and a 4444 master with sound was labelled 422 HQ ('apch').
+        video_out.codec_tag = video_in.codec_tag
         if video_in.metadata.get("timecode"):
             # The picture's timecode track, written anew: the muxer counts it at the stream's
             # rate, which a copied stream is not given (and without it, drops the track).

@@ -33,6 +33,20 @@ class VideoInfo:
     timecode: str | None = None   # where a master's timecode track starts ("01:00:00:00"), if it has one
     created: str | None = None    # when it was recorded or made (its creation_time), if it says
     pixel_aspect: Fraction = Fraction(1)   # width : height of one pixel as shown (HDV, DV, anamorphic: not 1)
+    profile: str | None = None    # the codec's profile as FFmpeg names it ("4444", "HQ", "High 10", "Main 10")
+
+    @property
+    def bits(self) -> int:
+        """Bits a sample as decoded (8; 10 for H.264 High 10 or HEVC Main 10; 12 for ProRes 4444)."""
+        try:
+            return max(c.bits for c in av.VideoFormat(self.pix_fmt).components)
+        except (ValueError, av.FFmpegError):
+            return 8
+
+    @property
+    def alpha(self) -> bool:
+        """Whether its frames carry an alpha plane (a ProRes 4444 master's, decoded yuva444p12le)."""
+        return self.pix_fmt.startswith("yuva")
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:
@@ -50,7 +64,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
                              n, ctx.name, ctx.pix_fmt or "", int(ctx.color_primaries), int(ctx.color_trc),
                              int(ctx.colorspace), int(ctx.color_range), rotation, _timecode(container),
                              container.metadata.get("creation_time") or None,
-                             1 / aspect if rotation in (90, 270) else aspect)
+                             1 / aspect if rotation in (90, 270) else aspect, ctx.profile or None)
     except (av.FFmpegError, IndexError) as exc:
         raise _unreadable(path, exc) from None
 
@@ -82,6 +96,24 @@ def read_frames(path: str | os.PathLike) -> Iterator[np.ndarray]:
         for frame in _decoded(container, stream, Path(path).name):
             turns = _quarter_turns(frame)
             yield np.ascontiguousarray(np.rot90(_pixels(frame), turns)) if turns else _pixels(frame)
+
+
+def read_alpha(path: str | os.PathLike) -> Iterator[np.ndarray]:
+    """Yield each frame's alpha plane, upright, as 10-bit samples (uint16 0..1023) as ProRes 4444
+    takes them: a matched master's alpha comes along untouched (not matched: it is no colour).
+    FFmpeg's ProRes decoder gives 12 bits; a 10-bit alpha, as encoders write it, comes back as it was."""
+    try:
+        container = av.open(str(path))
+    except av.FFmpegError as exc:
+        raise _unreadable(path, exc) from None
+    with container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for frame in _decoded(container, stream, Path(path).name):
+            plane = frame.reformat(format="yuva444p10le").planes[3]
+            alpha = np.frombuffer(plane, np.uint16).reshape(plane.height, -1)[:, :plane.width]
+            turns = _quarter_turns(frame)
+            yield np.ascontiguousarray(np.rot90(alpha, turns) if turns else alpha)
 
 
 def frame_times(path: str | os.PathLike) -> tuple[Fraction, list[int]] | None:

@@ -9,8 +9,10 @@ says why). Frames are written as they arrive: the encoder
 never holds the clip (GIF and WebP come at web size by default, [output] web_long_edge:
 see jobs.pipeline).
 
-  mp4  H.264 yuv420p (or HEVC, tagged hvc1 for Apple players), CRF/preset from config
-  mov  ProRes 422 HQ, 10-bit yuv422p10le
+  mp4  H.264 yuv420p (or HEVC, tagged hvc1 for Apple players), CRF/preset from config;
+       yuv420p10le (High 10, Main 10) when `match` keeps a 10-bit clip's depth
+  mov  ProRes 422 HQ, 10-bit yuv422p10le; ProRes 4444 (yuv444p10le, yuva444p10le with the
+       alpha plane passed through) when `match` keeps a 4444 master's
   gif  palette from the first frame (stable over time), maximum coverage, Floyd-Steinberg
   webp animated, lossy q=90 (libwebp), sRGB ICC embedded
   tiff a folder of 16-bit RGB TIFFs (frame_000001.tif, ...), sRGB ICC embedded
@@ -234,14 +236,18 @@ class _AVWriter(_Muxing):
         if settings.fmt == "mov":
             self.container = av.open(str(path), "w", format="mov")
             self.stream = _add_stream(self.container, "prores_ks", rate)
-            self.stream.pix_fmt = self.pix_fmt = "yuv422p10le"
-            options = {"profile": "3", "vendor": "apl0"}  # 3 = ProRes 422 HQ
+            if settings.prores_4444:
+                self.stream.pix_fmt = self.pix_fmt = "yuva444p10le" if settings.alpha else "yuv444p10le"
+                options = {"profile": "4", "vendor": "apl0"}  # 4 = ProRes 4444 (alpha: 16-bit)
+            else:
+                self.stream.pix_fmt = self.pix_fmt = "yuv422p10le"
+                options = {"profile": "3", "vendor": "apl0"}  # 3 = ProRes 422 HQ
         else:
             self.container = av.open(str(path), "w", format="mp4",
                                      options={"movflags": "+faststart+write_colr"})
             name = "libx265" if settings.codec == "hevc" else "libx264"
             self.stream = _add_stream(self.container, name, rate)
-            self.stream.pix_fmt = self.pix_fmt = "yuv420p"
+            self.stream.pix_fmt = self.pix_fmt = "yuv420p10le" if settings.ten_bit else "yuv420p"
             options = {"crf": str(settings.crf), "preset": settings.preset}
             self.stream.codec_context.gop_size = max(1, round(KEYFRAME_SECONDS * rate))
             if settings.codec == "hevc":
@@ -268,9 +274,12 @@ class _AVWriter(_Muxing):
         self._keep_times(times)
         self._to_420: _YCbCr420 | None = None
 
-    def write(self, frame: np.ndarray) -> None:
+    def write(self, frame: np.ndarray, alpha: np.ndarray | None = None) -> None:
+        """`alpha` (uint16 0..1023, HxW): a ProRes 4444 stream's alpha plane for this frame."""
         if frame.shape[:2] != (self.height, self.width):
             raise ValueError(f"frame is {frame.shape[1]}x{frame.shape[0]}, stream is {self.width}x{self.height}")
+        if (alpha is not None) != (self.pix_fmt == "yuva444p10le"):
+            raise ValueError(f"an alpha plane goes with a yuva444p10le stream only, this is {self.pix_fmt}")
         if self.pix_fmt == "yuv420p":
             if self._to_420 is None:
                 self._to_420 = _YCbCr420(self.width, self.height)
@@ -285,6 +294,9 @@ class _AVWriter(_Muxing):
                               src_color_range="MPEG", dst_color_range="MPEG",
                               dst_color_trc=_BT709, dst_color_primaries=_BT709,
                               interpolation="BICUBIC")
+            if alpha is not None:   # (swscale made it opaque: the source's goes in its place)
+                plane = yuv.planes[3]
+                np.frombuffer(plane, np.uint16).reshape(plane.height, -1)[:, :plane.width] = alpha
         self._send(yuv)
 
     def _mux(self, packet: av.Packet) -> None:
@@ -509,8 +521,9 @@ def encode(frames: Iterable[np.ndarray], path: str | os.PathLike, *, width: int,
            progress: Callable[[float], None] | None = None,
            cancel: CancelToken | None = None, times: FrameTimes | None = None,
            timecode: str | None = None, created: str | None = None,
-           pixel_aspect: Fraction = Fraction(1)) -> int:
+           pixel_aspect: Fraction = Fraction(1), alpha: Iterable[np.ndarray] | None = None) -> int:
     """Encode `frames` (float32 HxWx3 sRGB [0,1]) into `path`; returns the frame count.
+    `alpha` (ProRes 4444 with `settings.alpha`): each frame's alpha plane, 10-bit (decode.read_alpha).
 
     Frames are evenly spaced at `fps`, or shown at `times` (a source clip's own, MP4/MOV);
     `timecode` ("01:00:00:00", MP4/MOV) is where the clip starts in an editor's timeline;
@@ -536,11 +549,15 @@ def encode(frames: Iterable[np.ndarray], path: str | os.PathLike, *, width: int,
     if counts_output:
         writer.on_encoded = report
     count = 0
+    alphas = iter(alpha) if alpha is not None else None
     try:
         for frame in frames:
             if cancel is not None:
                 cancel.raise_if_cancelled()
-            writer.write(frame)
+            if alphas is not None:
+                writer.write(frame, next(alphas))
+            else:
+                writer.write(frame)
             count += 1
             if count == 1 and isinstance(writer, _TiffSequenceWriter) and n_frames:
                 _check_room_for_sequence(path, n_frames, width, height)

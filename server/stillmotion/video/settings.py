@@ -32,11 +32,26 @@ class EncodeSettings:
     crf: int = 18
     preset: str = "medium"
     threads: int = ENCODER_THREADS   # 0: let the codec decide (by this machine's cores)
+    # What `stillmotion match` keeps of a master (config has no say): 10-bit MP4 (H.264 High 10,
+    # HEVC Main 10) from a 10-bit clip; ProRes 4444 (4:4:4, with its alpha plane when `alpha`)
+    # from a ProRes 4444 one. Otherwise 8-bit 4:2:0 MP4 and ProRes 422 HQ.
+    ten_bit: bool = False
+    prores_4444: bool = False
+    alpha: bool = False
 
     def __post_init__(self) -> None:
         check_range("output", "crf", self.crf, *CRF_RANGE)
         check_range("output", "encoder_threads", self.threads, *ENCODER_THREADS_RANGE)
         check_choice("output", "preset", self.preset, PRESETS)
+        if self.alpha and not self.prores_4444:
+            raise ValueError("an alpha plane is kept in ProRes 4444 only")
+
+    @property
+    def codec_name(self) -> str:
+        """The codec as a clip's record names it: h264, hevc, prores_422hq or prores_4444."""
+        if self.fmt == "mov":
+            return "prores_4444" if self.prores_4444 else "prores_422hq"
+        return self.codec
 
     @classmethod
     def from_config(cls, fmt: str, codec: str, output_cfg: dict) -> "EncodeSettings":

@@ -816,6 +816,21 @@ def test_a_prores_4444_master_stays_4444_with_its_alpha(drifted_mp4, tmp_path: P
         assert "alpha channel is not kept" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("pix_fmt", ["yuv444p10le", "yuva444p10le"])
+def test_a_prores_4444_master_decodes_as_its_422_twin(drifted_mp4, tmp_path: Path, pix_fmt) -> None:
+    """FFmpeg decodes ProRes 4444 to 12-bit Y'CbCr (with alpha: yuva444p12le), which the exact
+    BT.709 decode did not know: FFmpeg's own converter took over and the picture came out about
+    half a level darker than the same master as ProRes 422 HQ (matched to the photo, then off)."""
+    clip, _, _ = drifted_mp4
+    frames = list(read_frames(clip))[:3]
+    twin, master = tmp_path / "hq.mov", tmp_path / "4444.mov"
+    _master(twin, frames, "prores_ks", "yuv422p10le", {"profile": "3", "vendor": "apl0"})
+    key = np.full((H, W), 1023, np.uint16) if pix_fmt.startswith("yuva") else None
+    _master(master, frames, "prores_ks", pix_fmt, {"profile": "4", "vendor": "apl0"}, key)
+    for a, b in zip(read_frames(master), read_frames(twin), strict=True):
+        assert abs(float(a.mean()) - float(b.mean())) < 0.1 / 255
+
+
 @pytest.mark.parametrize("codec, name, profile", [("libx264", "h264", "High 10"), ("libx265", "hevc", "Main 10")])
 def test_a_10_bit_clip_comes_back_10_bit_in_its_own_codec(drifted_mp4, tmp_path: Path, capsys,
                                                             codec, name, profile) -> None:

@@ -21,6 +21,10 @@ PLANAR = {
     "yuv420p": (8, False), "yuv422p": (8, False), "yuv444p": (8, False),
     "yuvj420p": (8, True), "yuvj422p": (8, True), "yuvj444p": (8, True),
     "yuv420p10le": (10, False), "yuv422p10le": (10, False), "yuv444p10le": (10, False),
+    # ProRes 4444 decodes to 12 bits (FFmpeg's own conversion of these ran half a level dark);
+    # with alpha, the fourth plane is the key, left to the caller.
+    "yuv422p12le": (12, False), "yuv444p12le": (12, False),
+    "yuva444p10le": (10, False), "yuva444p12le": (12, False),
 }
 
 

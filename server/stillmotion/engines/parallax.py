@@ -243,7 +243,9 @@ class Warp:
         self.subject = float(np.percentile(near, params.take.pivot)) if subject is None else subject
         self._buffers: tuple[np.ndarray, ...] | None = None
         # The same move over a coarse copy of the near-ness map, for the depth solve (see `maps`).
-        self._grid = self
+        # (None: this map itself. Not `self`: a Warp referring to itself is freed only when the
+        # garbage collector runs, and with it its frame-sized buffers.)
+        self._grid: Warp | None = None
         if max(h, w) > SOURCE_DEPTH_GRID:
             f = SOURCE_DEPTH_GRID / max(h, w)
             small = cv2.resize(near, (max(2, round(w * f)), max(2, round(h * f))), interpolation=cv2.INTER_AREA)
@@ -277,7 +279,7 @@ class Warp:
 
     def _source_near(self, e: float) -> np.ndarray:
         """Near-ness at each output pixel's source point (the fixed point `maps` describes)."""
-        grid = self._grid
+        grid = self._grid or self
         sampled = grid._own_buffers()[5]
         near = grid.near
         for _ in range(SOURCE_DEPTH_STEPS):

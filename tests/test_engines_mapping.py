@@ -99,6 +99,28 @@ def test_a_profiles_own_prompt_never_contradicts_the_camera_or_motion_asked_for(
         assert told.count("camera") == prompts.CAMERA_PHRASES[camera].count("camera")
 
 
+def test_a_long_prompt_without_spaces_is_cut_not_dropped_and_the_negative_is_cut_too():
+    """A Chinese or Japanese caption has no spaces to cut at: one too long for the encoder was
+    dropped whole (the model got only the camera and motion phrases; the note said "cut after 0
+    of its 1 words"). The negative prompt goes through the same encoder and was cut there,
+    silently, while the clip's metadata recorded all of it."""
+    per_character = len        # a stand-in tokenizer: one token a character
+    scene = "東京の夜景が静かに広がり、川面に街の灯りが揺れている" * 4
+    negative = ", ".join(f"artefact {i}" for i in range(30))
+    text = prompts.build(scene, "pan-left", 0.3, negative, reversed_in_time=False)
+    limit = len(text.directions) + 30
+    fitted = text.within(per_character, limit)
+    assert fitted.scene and scene.startswith(fitted.scene) and len(fitted.prompt) <= limit
+    assert fitted.prompt.endswith(text.directions + ".")
+    phrases = [f"artefact {i}" for i in range(30)]
+    kept = max(k for k in range(30) if len(", ".join(phrases[:k])) <= limit)     # cut at a phrase
+    assert fitted.negative == ", ".join(phrases[:kept])
+    assert fitted.cuts == (f"the prompt was cut after {len(fitted.scene)} of its {len(scene)} characters",
+                           f"the negative prompt was cut after {kept} of its 33 phrases")
+    spaced = text.within(per_character, 10_000)
+    assert spaced == text and spaced.cuts == ()
+
+
 def test_distilled_ltx_keeps_its_schedule_and_guidance_one(cfg):
     p = plan(cfg, "ltx-0.9.7-distilled")
     assert p.kwargs["guidance_scale"] == 1.0

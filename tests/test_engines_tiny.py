@@ -123,13 +123,15 @@ def test_a_long_prompt_is_cut_in_its_scene_so_the_camera_and_motion_still_reach_
     cfg = tiny_config(home, f'[models.registry.short-ltx]\nengine = "ltx"\npath = "{tiny_model("ltx")}"\n'
                             'size = [64, 64]\nfps = 8\nframes = 17\nmax_sequence_length = 40\n')
     told: list[str] = []
+    avoided: list[str] = []
     scene = "a person with hair that moves in the wind " * 12
     req = resolved(cfg, engine="ltx", model="short-ltx", duration=0.5, camera="pan-left")
     from diffusers import LTXConditionPipeline
 
     encode = LTXConditionPipeline.encode_prompt
     monkeypatch.setattr(LTXConditionPipeline, "encode_prompt",
-                        lambda pipe, prompt, *a, **k: (told.append(prompt), encode(pipe, prompt, *a, **k))[1])
+                        lambda pipe, prompt, *a, **k: (told.append(prompt), avoided.append(k["negative_prompt"]),
+                                                       encode(pipe, prompt, *a, **k))[2])
     ltx = engines.get("ltx", cfg)
     clip = ltx.generate(photo, req, seed=1, progress=lambda f: None, cancel=CancelToken(), context={"prompt": scene})
     tokenizer = memory.WARM.pipeline.tokenizer
@@ -139,9 +141,14 @@ def test_a_long_prompt_is_cut_in_its_scene_so_the_camera_and_motion_still_reach_
                             + prompts.STYLE_PHRASE + ".")
     assert len(tokenizer(told[0]).input_ids) <= 40
     assert "to fit short-ltx's 40-token text encoder" in clip.info["prompt_note"]
-    # A prompt that fits is left alone, and says nothing.
+    # The negative prompt goes through the same encoder: what it read is what the clip records.
+    assert avoided[0] == clip.info["negative_prompt"] == clip.info["args"]["negative_prompt"]
+    assert len(tokenizer(avoided[0]).input_ids) <= 40 and avoided[0] != req.negative_prompt
+    assert "the negative prompt was cut after" in clip.info["prompt_note"]
+    # A prompt that fits is left alone, and says nothing of itself.
     short = ltx.generate(photo, req, seed=1, progress=lambda f: None, cancel=CancelToken(), context={"prompt": "a person"})
-    assert short.info["prompt"].startswith("a person. the camera pans") and "prompt_note" not in short.info
+    assert short.info["prompt"].startswith("a person. the camera pans")
+    assert "the prompt was cut" not in short.info["prompt_note"]
     # The photographer is told, once per job.
     shot = save_photo(tmp_path / "IMG_0009.jpg", skimage_photo("astronaut"), (96, 64))
     code = cli.main(["animate", str(shot), "--engine", "ltx", "--model", "short-ltx", "--duration", "0.5",

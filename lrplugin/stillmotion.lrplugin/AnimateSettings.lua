@@ -60,16 +60,24 @@ end
 
 --- Expands {title}, {caption}, {keywords} and {prompt} in `template`.
 -- Empty tokens leave no stray separators: "{title}. {prompt}" with no title
--- gives just the prompt. Unknown {tokens} are left as typed.
+-- gives just the prompt. Unknown {tokens} are left as typed. The photo's own
+-- words are left as written ("Wait...", "Le matin : ..."): only the separators
+-- around a token that came out empty are cleared.
+local EMPTY = "\1"   -- marks an empty token until its separators are cleared (the pattern below)
+
 function AnimateSettings.expandPrompt(template, tokens)
   local text = tostring(template or ""):gsub("{(%w+)}", function(name)
     local value = tokens[name]
     if value == nil then return nil end   -- unknown token: keep it
-    return trim(value)
+    value = trim(value)
+    return value == "" and EMPTY or value
   end)
   text = text:gsub("%s+", " ")
-  text = text:gsub("%s+([,.;:])", "%1")                 -- "a , b" -> "a, b"
-  text = text:gsub("([,.;:])[,.;:%s]*([,.;:])", "%2")   -- ". ," runs left by empty tokens
+  -- A run of separators around empty tokens keeps its last punctuation mark and a space:
+  -- "{title}, {caption}. {prompt}" with no caption gives "Dawn. mist lifts".
+  text = text:gsub("[%s,.;:|/%-]*\1[%s,.;:|/%-\1]*", function(run)
+    return (run:match(".*([,.;:])") or "") .. (run:find("%s") and " " or "")
+  end)
   text = text:gsub("^[%s,.;:]+", ""):gsub("[%s,;:]+$", "")
   return text
 end

@@ -26,6 +26,12 @@ def lua_dict(table) -> dict:
     ("{caption} ({keywords})", {"caption": "A bay", "keywords": "sea, boats"}, "A bay (sea, boats)"),
     ("{prompt} {unknown}", {"prompt": "x"}, "x {unknown}"),
     ("{title}{caption}{prompt}", {"title": "", "caption": "", "prompt": ""}, ""),
+    # The photo's own words are sent as written: only separators left by an empty token go.
+    ("{title}. {caption}", {"title": "Dawn", "caption": "Wait... the mist lifts"}, "Dawn. Wait... the mist lifts"),
+    ("{caption}", {"caption": "Le matin : la brume se lève ; e.g., vite"}, "Le matin : la brume se lève ; e.g., vite"),
+    ("{title} - {caption}", {"title": "", "caption": "A bay"}, "A bay"),
+    ("{title} | {caption}", {"title": "Dawn", "caption": ""}, "Dawn"),
+    ("{title} / {caption}. {prompt}", {"title": "Dawn", "caption": "", "prompt": "mist lifts"}, "Dawn. mist lifts"),
 ])
 def test_prompt_template(lr: Lightroom, template, tokens, expected) -> None:
     settings = lr.require("AnimateSettings")

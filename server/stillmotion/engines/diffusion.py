@@ -322,10 +322,10 @@ class DiffusionEngine:
                 "args": _jsonable({k: v for k, v in kwargs.items() if k not in ("image", "generator", "conditions",
                                                                                  "last_image")}),
                 **plan.info}
-        if text is not None and text != plan.text:
+        if text is not None and text.cuts:
             info.update(text.record(), prompt_note=(
-                f"the prompt was cut after {len(text.scene.split())} of its {len(plan.text.scene.split())} words "
-                f"to fit {model.name}'s {limit}-token text encoder with the camera and motion directions"))
+                f"{'; '.join(text.cuts)} to fit {model.name}'s {limit}-token text encoder"
+                + (" with the camera and motion directions" if text.scene != plan.text.scene else "")))
         if switch_note:
             info["model_note"] = switch_note
         stream = (frames[i] for i in range(len(frames)))

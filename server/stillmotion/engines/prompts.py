@@ -8,7 +8,7 @@ description), and the opposite of what was asked goes into the negative prompt.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
 
 from .parallax import _REVERSED as REVERSED_MOVE  # one table of "the same move, played backwards"
@@ -44,6 +44,7 @@ class Prompts:
     motion_tier: int     # index into MOTION_TIERS
     scene: str = ""      # the scene part, which leads the prompt
     directions: str = "" # the camera, motion and style phrases after it
+    cuts: tuple[str, ...] = field(default=(), compare=False)   # what `within` cut, in words
 
     @property
     def prompt(self) -> str:
@@ -51,23 +52,22 @@ class Prompts:
         return _compose(self.scene, self.directions)
 
     def within(self, count: Callable[[str], int], limit: int) -> "Prompts":
-        """This prompt with the scene cut at a word so that the whole is at most `limit` tokens.
+        """This prompt with the scene cut so that the whole is at most `limit` tokens, and the
+        negative prompt cut to `limit` tokens too; `cuts` says what was cut.
 
         A text encoder drops what is past its limit, and the camera, motion and style
-        phrases come last: a long caption cost exactly those, silently.
+        phrases come last: a long caption cost exactly those, silently. The negative prompt
+        goes through the same encoder: cut here, the clip's metadata records what it read.
         """
-        if count(self.prompt) <= limit or not self.scene:
-            return self
-        words = self.scene.split()
-        keep, over = 0, len(words)             # the most leading words that fit
-        while over - keep > 1:
-            mid = (keep + over) // 2
-            if count(_compose(" ".join(words[:mid]), self.directions)) <= limit:
-                keep = mid
-            else:
-                over = mid
-        scene = " ".join(words[:keep]).rstrip(",;:.")
-        return replace(self, scene=scene)
+        fitted = self
+        if count(self.prompt) > limit and self.scene:
+            scene, amount = _leading(self.scene, lambda text: count(_compose(text, self.directions)) <= limit)
+            fitted = replace(fitted, scene=scene, cuts=fitted.cuts + (f"the prompt was cut after {amount}",))
+        if count(self.negative) > limit:
+            negative, amount = _leading(self.negative, lambda text: count(text) <= limit, phrases=True)
+            fitted = replace(fitted, negative=negative,
+                             cuts=fitted.cuts + (f"the negative prompt was cut after {amount}",))
+        return fitted
 
     def args(self) -> dict[str, str]:
         """The pipeline arguments every prompt model takes."""
@@ -98,6 +98,25 @@ def build(scene: str, camera: str, motion: float, negative: str | None, *, rever
     avoid = _TOO_STILL if motion >= 0.5 else _TOO_BUSY
     negative_text = ", ".join(p for p in ((negative or "").strip().rstrip(","), avoid) if p)
     return Prompts(negative=negative_text, camera=move, motion_tier=tier, scene=scene, directions=directions)
+
+
+def _leading(text: str, fits: Callable[[str], bool], *, phrases: bool = False) -> tuple[str, str]:
+    """The longest leading part of `text` that `fits`, and how much of it that is ("12 of its
+    40 words"): cut at a phrase (a comma) when `phrases`, else at a word, and between characters
+    where not even the first word fits (Chinese, Japanese and Thai put no spaces between words:
+    a long caption in one of them was dropped whole)."""
+    cuts = [(text.split(","), ",", "phrases"), (text.split(), " ", "words"), (list(text), "", "characters")]
+    for pieces, joiner, unit in cuts if phrases else cuts[1:]:
+        keep, over = 0, len(pieces)            # the most leading pieces that fit (not all: the whole did not)
+        while over - keep > 1:
+            mid = (keep + over) // 2
+            if fits(joiner.join(pieces[:mid]).strip()):
+                keep = mid
+            else:
+                over = mid
+        if keep:
+            return joiner.join(pieces[:keep]).strip().rstrip(",;:."), f"{keep} of its {len(pieces)} {unit}"
+    return "", f"0 of its {len(text.split())} words"
 
 
 def _compose(scene: str, directions: str) -> str:

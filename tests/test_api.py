@@ -938,3 +938,29 @@ def test_an_upload_that_stalls_mid_body_is_answered_408_and_its_file_goes(server
         assert b'"upload_stalled"' in answer and b"no data for 0.5 s" in answer, answer
     assert not any(uploads.iterdir())                        # its half-written file is gone
     assert server.request("GET", "/v1/health").status == 200
+
+
+def test_docs_error_table_lists_every_code_the_daemon_answers():
+    """docs/daemon.md's error table is what an integrator maps codes from: every (status, code)
+    the API can answer is in it. (`conflict`, 409 for a TIFF sequence's download, and the
+    405 and 500 codes were missing.)"""
+    import re
+
+    from stillmotion import errors
+    from stillmotion.api import targets
+    from stillmotion.jobs import store
+
+    api = Path(targets.__file__).parent
+    answered = {(int(status), code) for source in api.glob("*.py")
+                for status, code in re.findall(r'ApiError\((\d{3}), "([a-z_]+)"', source.read_text(encoding="utf-8"))}
+    for kind in (errors.InputError, errors.TooLargeError, targets.ForbiddenPath, store.IdempotencyConflict):
+        answered.add((kind.http_status, kind.code))
+    answered |= {(503, errors.EngineUnavailable.code), (404, "not_found"), (405, "method_not_allowed"),
+                 (500, "internal")}   # aiohttp's own 404/405 (routes), and a defect's 500
+    table: dict[str, set[int]] = {}
+    doc = (Path(__file__).parents[1] / "docs" / "daemon.md").read_text(encoding="utf-8")
+    for status, codes in re.findall(r"^\| (\d{3}) \| ([^|]+) \|", doc, flags=re.M):
+        for code in re.findall(r"`([a-z_]+)`", codes):
+            table.setdefault(code, set()).add(int(status))
+    missing = sorted((status, code) for status, code in answered if status not in table.get(code, set()))
+    assert missing == [], missing

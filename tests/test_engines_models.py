@@ -84,6 +84,17 @@ def test_cli_animate_with_a_missing_model_prints_the_pull_command(home, no_netwo
     assert not list(photo_jpg.parent.glob("*.motion*")) and no_network == []
 
 
+def test_cli_animate_refuses_a_model_the_parallax_engine_cannot_use(home, no_network, photo_jpg, capsys):
+    """`--engine parallax --model X` is refused as the daemon refuses it (400), not made with
+    the model silently ignored and "requested explicitly with --model X" as the reason."""
+    assert cli.main(["animate", str(photo_jpg), "--engine", "parallax", "--model", "svd"]) == 2
+    err = capsys.readouterr().err
+    assert "model svd is a svd model; use --engine svd (or auto) with it" in err
+    assert cli.main(["animate", str(photo_jpg), "--engine", "parallax", "--model", "no-such-model"]) == 2
+    assert "unknown model 'no-such-model'" in capsys.readouterr().err
+    assert not list(photo_jpg.parent.glob("*.motion*")) and no_network == []
+
+
 def test_an_engine_that_cannot_run_here_stops_the_batch_with_one_line(home, no_network, photo_jpg, capsys):
     """`animate *.jpg --engine svd` with no model: the same error once per photo, each photo
     decoded and analysed first; the machine will not change between photos."""

@@ -74,6 +74,13 @@ def choose(engine: str, config: Mapping[str, Any] | None = None, *, model: str |
     """
     if engine != "auto":
         eng = get(engine, config)
+        if engine == "parallax" and model is not None:
+            # It takes no model: refused, as the daemon refuses it at submission, with the
+            # engine the model is for (or why it is no model), not made without it.
+            from .models import resolve
+
+            resolve(model, engine, config)
+            raise InputError(f"the parallax engine takes no model; use --engine auto with --model {model}")
         status = eng.status()
         if not status.usable and engine != "parallax" and model is None:
             raise EngineUnavailable(f"engine '{engine}' is not usable here: {status.reason}")

@@ -450,7 +450,11 @@ def _add_simple(sub: argparse._SubParsersAction) -> None:
                    help="print JSON (every field, unset ones as null) instead of the settings that are set")
     p.set_defaults(func=cmd_inspect)
 
-    p = sub.add_parser("match", help="colour-match any clip to its source photo")
+    p = sub.add_parser("match", help="colour-match any clip to its source photo",
+                       description="Hold a clip made anywhere (another app, a cloud service) to its photo's "
+                                   "colour, without drift or flicker, and write the result beside the clip "
+                                   "(VIDEO.matched.mp4; a ProRes master stays ProRes, .matched.mov) or to --out; "
+                                   "nothing is overwritten. Its sound, timecode and XMP come along.")
     p.add_argument("video", metavar="VIDEO", type=_path, help="the clip to match: any SDR video (MP4, MOV, ...)")
     p.add_argument("--to", dest="photo", required=True, metavar="PHOTO", type=_path,
                    help="the photo the clip was made from")

@@ -17,7 +17,7 @@ Guarantees the tests check:
 - no halo: each bicubic sample stays within the 2x2 photo pixels it lies between
   (`footprint.FootprintClamp`; a photo smaller than the frame is enlarged the same way by
   `photo.resize`), yet frames stay sharper than a bilinear warp;
-- a move that would strobe (anything crossing the frame faster than JUDDER_CROSSING_S at 24
+- a move that would strobe (anything crossing the frame faster than STROBE_CROSSING_S at 24
   fps allows) is said in the clip's note, with what would move it smoothly; the move is the one
   asked for, the same path at every frame rate;
 - the same seed gives the same clip; different seeds give different takes of the
@@ -112,12 +112,13 @@ AIM_RADIUS = (0.15, 0.25)
 AIM_CLEARANCE = 0.15             # and no nearer the centre (the reference take's aim) than this
 PIVOT_RANGE = (80.0, 95.0)       # orbit: near-ness percentile that stays still
 
-# The usual judder limit at 24 fps: nothing should cross the frame in less than this many seconds
-# (faster, a near thing strobes across it). Strobing is the step from one frame to the next, so
-# at a higher --fps a faster move plays smoothly (the same step: 60 fps allows 7 x 24 / 60 s).
-# A move past it (a short --duration or a loop at a strong --motion) is made as asked: its note
-# says it may strobe and what would move it smoothly.
-JUDDER_CROSSING_S = 7.0
+# A move that crosses the frame in less than this many seconds at 24 fps strobes plainly (a near
+# thing jumps across it): twice the speed of the usual judder limit (7 s), so that only a move
+# that shows it is noted, not every short clip near the limit. Strobing is the step from one
+# frame to the next, so at a higher --fps a faster move plays smoothly (60 fps: 3.5 x 24 / 60 s);
+# at a lower one the limit stays (a choppy --fps is chosen). Such a move (a short --duration or
+# a loop at a strong --motion) is made as asked: its note says it may strobe, and what would not.
+STROBE_CROSSING_S = 3.5
 
 _ZOOMS = ("push-in", "pull-out")
 # Which way the sampling point travels (image space, y down) for each sliding move.
@@ -406,7 +407,7 @@ class ParallaxEngine:
                 "camera_rendered": camera, "take": take.describe(camera),
                 "depth": "focus+position+faces heuristic, even along verticals, guided-filter refined, faces at one depth"}
         notes = [_widening_note(request)] if camera == "pull-out" else []
-        smooth = JUDDER_CROSSING_S * 24.0 / fps
+        smooth = STROBE_CROSSING_S * 24.0 / max(fps, 24.0)
         if crossing < smooth:
             notes.append(_judder_note(request, fps, crossing, smooth))
         if notes:
@@ -436,10 +437,10 @@ def _judder_note(request: AnimateRequest, fps: float, crossing: float, smooth: f
     span = f"--duration {request.duration:g}" + (" (a loop, out and back)" if request.loop else "")
     cures = [f"--motion {math.floor(request.motion * share * 100) / 100:g}",
              f"--duration {math.ceil(request.duration / share * 10) / 10:g}"]
-    if JUDDER_CROSSING_S * 24.0 / 60.0 <= crossing:
+    if STROBE_CROSSING_S * 24.0 / 60.0 <= crossing and fps < 60:
         cures.append("--fps 60")
     return (f"at --motion {request.motion:g} over {span}, the nearest things cross the frame in "
-            f"{crossing:.1f} s, faster than the {smooth:.1f} s that plays smoothly at {fps:g} fps: it may "
+            f"{crossing:.1f} s, under the {smooth:.1f} s below which a move strobes at {max(fps, 24.0):g} fps: it may "
             f"strobe (smooth at {', or '.join(cures)})")
 
 

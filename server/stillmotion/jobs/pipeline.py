@@ -70,10 +70,22 @@ def delivery_size(width: int, height: int, request: AnimateRequest, output_cfg: 
         long_edge = int(output_cfg.get("long_edge", 1920))
         if request.format in WEB_FORMATS:   # a 2 s GIF at 1696 px was 57 MB; at 960 px ~ a third
             long_edge = min(long_edge, int(output_cfg.get("web_long_edge", 960)))
-        w, h = (long_edge, round(long_edge / aspect)) if width >= height else (round(long_edge * aspect), long_edge)
+        ratio = aspect if width >= height else 1.0 / aspect     # long side / short side
+        short = _even(long_edge / ratio)
+        if short < readiness.MIN_EDGE:
+            # A long thin strip keeps a legible short side (a 5000x16 one at 320 px was 320x1,
+            # then stretched to the 2 px the codec needs); the long side follows, the photo's at most.
+            short, long_edge = readiness.MIN_EDGE, round(readiness.MIN_EDGE * ratio)
+        w, h = (long_edge, short) if width >= height else (short, long_edge)
     if not output_cfg.get("upscale_beyond_source", False) and request.size is None and max(w, h) > max(width, height):
         w, h = width, height
     return even_size(w, h)
+
+
+def _even(length: float) -> int:
+    """The even number of pixels nearest `length`: rounded, then down to even, a 53.3 px side was
+    52 (2.5 % squashed) where 54 is 1.2 % off."""
+    return 2 * round(length / 2)
 
 
 def trim_to_even(pixels: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -152,6 +152,11 @@ def plan_job(photo: photo_mod.Photo, request: AnimateRequest, config: dict, phot
         notes.append("its Lightroom crop was not applied: the photo's XMP says its pixels are the original "
                      "(AlreadyApplied false), so the clip shows the whole uncropped frame; export the photo "
                      "from Lightroom to animate it cropped")
+    if _rotation_not_in_pixels(meta.develop, photo):
+        notes.append(f"its Lightroom rotation was not applied: the photo's XMP turns it (orientation "
+                     f"{meta.develop.orientation}) but its pixels are the original (AlreadyApplied false) and "
+                     "its EXIF does not, so the clip shows the photo as stored; export the photo from "
+                     "Lightroom to animate it as you see it there")
     return JobPlan(request=request, profile=profile.name, fit=fit, meta=meta, prompt=prompt, prompt_source=prompt_source,
                    engine=engine, engine_reason=why, notes=notes)
 
@@ -164,6 +169,14 @@ def _crop_not_in_pixels(develop: Any) -> bool:
         return False
     edges = (crop.top or 0.0, crop.left or 0.0, 1.0 - (crop.bottom or 1.0), 1.0 - (crop.right or 1.0))
     return max(edges) > 1e-3 or abs(crop.angle or 0.0) > 1e-3
+
+
+def _rotation_not_in_pixels(develop: Any, photo: photo_mod.Photo) -> bool:
+    """A Lightroom rotation (or flip) in the XMP of a photo whose pixels do not carry it: the photo
+    is turned by its EXIF orientation only, which Lightroom's rotation of a JPEG may leave as it was."""
+    if develop.already_applied is not False or develop.orientation is None:
+        return False
+    return develop.orientation != int(photo.exif.get("Orientation", 1) or 1)
 
 
 def unused_settings(asked: AnimateRequest, status: engines.EngineStatus) -> list[str]:

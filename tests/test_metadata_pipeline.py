@@ -167,14 +167,15 @@ def test_a_lightroom_rotation_the_photos_pixels_do_not_carry_is_said(tmp_path: P
     from PIL import Image
 
     args = ["--engine", "parallax", "--duration", "0.5", "--fps", "4"]
-    cases = ((None, "False", True),     # turned in Lightroom only: the clip is on its side
-             (6, "False", False),       # the EXIF turns it too: the clip is upright
-             (None, "True", False))     # the pixels carry Lightroom's settings
-    for exif_orientation, applied, said in cases:
+    cases = ((None, "False", True, "jpg"),     # turned in Lightroom only: the clip is on its side
+             (6, "False", False, "jpg"),       # the EXIF turns it too: the clip is upright
+             (6, "False", False, "heic"),      # (libheif turns it, and pillow-heif resets the tag to 1)
+             (None, "True", False, "jpg"))     # the pixels carry Lightroom's settings
+    for exif_orientation, applied, said, suffix in cases:
         exif = Image.Exif()
         if exif_orientation:
             exif[0x0112] = exif_orientation
-        photo = save_photo(tmp_path / "IMG_3001.jpg", skimage_photo("coffee"), (160, 90), exif=exif.tobytes())
+        photo = save_photo(tmp_path / f"IMG_3001.{suffix}", skimage_photo("coffee"), (160, 90), exif=exif.tobytes())
         (tmp_path / "IMG_3001.xmp").write_text(
             '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
             '<rdf:Description rdf:about="" xmlns:tiff="http://ns.adobe.com/tiff/1.0/" '
@@ -182,7 +183,8 @@ def test_a_lightroom_rotation_the_photos_pixels_do_not_carry_is_said(tmp_path: P
             f'crs:HasCrop="False" crs:AlreadyApplied="{applied}"/></rdf:RDF></x:xmpmeta>', encoding="utf-8")
         assert cli.main(["animate", str(photo), *args]) == 0
         err = capsys.readouterr().err
-        assert ("IMG_3001.jpg: note: its Lightroom rotation was not applied" in err) is said, (exif_orientation, applied, err)
+        assert ("note: its Lightroom rotation was not applied" in err) is said, (exif_orientation, applied, suffix, err)
+        photo.unlink()
 
 
 def test_the_clip_records_the_grain_vignette_and_encoding_that_shaped_its_pixels(tmp_path: Path, fast_config):

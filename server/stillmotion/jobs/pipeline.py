@@ -176,7 +176,7 @@ def _rotation_not_in_pixels(develop: Any, photo: photo_mod.Photo) -> bool:
     is turned by its EXIF orientation only, which Lightroom's rotation of a JPEG may leave as it was."""
     if develop.already_applied is not False or develop.orientation is None:
         return False
-    return develop.orientation != int(photo.exif.get("Orientation", 1) or 1)
+    return develop.orientation != photo.orientation
 
 
 def unused_settings(asked: AnimateRequest, status: engines.EngineStatus) -> list[str]:

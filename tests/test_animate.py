@@ -1137,3 +1137,24 @@ def test_analyze_over_a_glob_passes_over_clips_and_sidecars(photo_jpg, fast_conf
         f"stillmotion: passed over {folder / 'IMG_1234.motion.mp4'}, {folder / 'IMG_1234.motion.xmp'}: made by "
         "Stillmotion (clips, their .xmp, TIFF sequence frames), not photos",
         f"stillmotion: passed over {folder / 'IMG_1234.xmp'}: XMP sidecars (each is read with its photo), not photos"]
+
+
+def test_a_long_thin_strip_keeps_its_shape_and_a_legible_height(tmp_path, fast_config):
+    """A 5000x16 strip at long_edge 320 came out 320x2: its 1 px height doubled to the 2 px the
+    codec needs, the picture stretched to twice its height. The short side now stays at least
+    16 px (the smallest photo animated), the long one following, so the shape is the photo's."""
+    rng = np.random.default_rng(3)
+    strip = save_photo(tmp_path / "strip.png", (rng.random((16, 5000, 3)) * 255).astype(np.uint8))
+    assert animate(str(strip), "--duration", "0.5", "--fps", "4", "--engine", "parallax") == 0
+    info = probe(tmp_path / "strip.motion.mp4")
+    assert info.height >= 16
+    assert info.width / info.height == pytest.approx(5000 / 16, rel=0.01)
+
+
+def test_a_panorama_at_a_small_long_edge_is_rounded_to_the_nearest_even_height(tmp_path, fast_config):
+    """A 6:1 panorama at long_edge 320 is 53.3 px high: it came out 320x52 (rounded, then down to
+    even), squashed 2.5 %, where 320x54 is 1.2 % off."""
+    pano = save_photo(tmp_path / "pano.png", skimage_photo("coffee"), (1200, 200))
+    assert animate(str(pano), "--duration", "0.5", "--fps", "4", "--engine", "parallax") == 0
+    info = probe(tmp_path / "pano.motion.mp4")
+    assert (info.width, info.height) == (320, 54)

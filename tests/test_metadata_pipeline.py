@@ -160,6 +160,33 @@ def test_a_crop_the_photos_pixels_do_not_carry_is_said(tmp_path: Path, fast_conf
         assert ("IMG_5910.jpg: note: its Lightroom crop was not applied" in err) is said, err
 
 
+
+def test_a_lightroom_rotation_the_photos_pixels_do_not_carry_is_said(tmp_path: Path, fast_config, capsys):
+    """A JPEG turned upright in Lightroom (tiff:Orientation 6 in its XMP, AlreadyApplied false)
+    whose EXIF still says 1: the clip came out on its side, landscape, without a word."""
+    from PIL import Image
+
+    args = ["--engine", "parallax", "--duration", "0.5", "--fps", "4"]
+    cases = ((None, "False", True, "jpg"),     # turned in Lightroom only: the clip is on its side
+             (6, "False", False, "jpg"),       # the EXIF turns it too: the clip is upright
+             (6, "False", False, "heic"),      # (libheif turns it, and pillow-heif resets the tag to 1)
+             (None, "True", False, "jpg"))     # the pixels carry Lightroom's settings
+    for exif_orientation, applied, said, suffix in cases:
+        exif = Image.Exif()
+        if exif_orientation:
+            exif[0x0112] = exif_orientation
+        photo = save_photo(tmp_path / f"IMG_3001.{suffix}", skimage_photo("coffee"), (160, 90), exif=exif.tobytes())
+        (tmp_path / "IMG_3001.xmp").write_text(
+            '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+            '<rdf:Description rdf:about="" xmlns:tiff="http://ns.adobe.com/tiff/1.0/" '
+            'xmlns:crs="http://ns.adobe.com/camera-raw-settings/1.0/" tiff:Orientation="6" '
+            f'crs:HasCrop="False" crs:AlreadyApplied="{applied}"/></rdf:RDF></x:xmpmeta>', encoding="utf-8")
+        assert cli.main(["animate", str(photo), *args]) == 0
+        err = capsys.readouterr().err
+        assert ("note: its Lightroom rotation was not applied" in err) is said, (exif_orientation, applied, suffix, err)
+        photo.unlink()
+
+
 def test_the_clip_records_the_grain_vignette_and_encoding_that_shaped_its_pixels(tmp_path: Path, fast_config):
     """The plug-in's develop settings (sent as JSON, in no file) put grain and a vignette on every
     frame, and [output] crf/preset decide the decoded pixels: an auditor remaking the clip from its

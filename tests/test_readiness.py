@@ -163,6 +163,16 @@ def test_a_long_thin_strip_is_too_low_in_resolution_for_a_clip() -> None:
     assert resolution.score < 0.1 and "Resolution too low" in resolution.advice
 
 
+
+def test_a_tall_photos_usable_frame_is_named_9_16() -> None:
+    """A 500 x 2000 vertorama was told "a 16:9 frame cut from it is only 889 px long": a 16:9
+    frame from it is 500 px long; 889 px is the 9:16 one."""
+    from stillmotion.readiness.measures import resolution
+
+    assert "(a 9:16 frame cut from it is only 889 px long)" in resolution(500, 2000).reason
+    assert "(a 16:9 frame cut from it is only 889 px long)" in resolution(2000, 500).reason
+
+
 def test_non_finite_pixels_do_not_poison_the_report() -> None:
     pixels = skimage_photo("coffee").astype(np.float32) / 255.0
     pixels[10:20, 10:20] = np.nan

@@ -64,6 +64,7 @@ class Photo:
     source_profile: str                  # description of the embedded ICC profile
     exif: dict[str, Any] = field(default_factory=dict)
     transparent: bool = False            # it had see-through pixels, which a clip cannot keep
+    orientation: int = 1                 # the EXIF orientation (1-8) its pixels were turned by
 
     @property
     def height(self) -> int:
@@ -523,6 +524,8 @@ def load(path: str | os.PathLike, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS
         icc = image.info.get("icc_profile") or _exif_colour_space(image)
         exif = _exif(image)
         orientation = int(exif.get("Orientation", 1) or 1)
+        # libheif turns a HEIF by its own transforms and pillow-heif resets the EXIF tag to 1
+        turned = int(image.info.get("original_orientation") or orientation)
         high_bit = _is_high_bit(image)
         transparent = False
         try:
@@ -548,7 +551,8 @@ def load(path: str | os.PathLike, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS
         if pixels.ndim != 3 or pixels.shape[2] != 3:
             raise InputError(f"{path.name}: unexpected pixel layout {pixels.shape}")
         return Photo(path=path, pixels=pixels, format=image.format or "?", bit_depth=16 if high_bit else 8,
-                     source_profile=icc_mod.description(icc), exif=exif, transparent=transparent)
+                     source_profile=icc_mod.description(icc), exif=exif, transparent=transparent,
+                     orientation=turned if 1 <= turned <= 8 else 1)
 
 
 def _is_transparent(image: Image.Image) -> bool:

@@ -70,10 +70,22 @@ def delivery_size(width: int, height: int, request: AnimateRequest, output_cfg: 
         long_edge = int(output_cfg.get("long_edge", 1920))
         if request.format in WEB_FORMATS:   # a 2 s GIF at 1696 px was 57 MB; at 960 px ~ a third
             long_edge = min(long_edge, int(output_cfg.get("web_long_edge", 960)))
-        w, h = (long_edge, round(long_edge / aspect)) if width >= height else (round(long_edge * aspect), long_edge)
+        ratio = aspect if width >= height else 1.0 / aspect     # long side / short side
+        short = _even(long_edge / ratio)
+        if short < readiness.MIN_EDGE:
+            # A long thin strip keeps a legible short side (a 5000x16 one at 320 px was 320x1,
+            # then stretched to the 2 px the codec needs); the long side follows, the photo's at most.
+            short, long_edge = readiness.MIN_EDGE, round(readiness.MIN_EDGE * ratio)
+        w, h = (long_edge, short) if width >= height else (short, long_edge)
     if not output_cfg.get("upscale_beyond_source", False) and request.size is None and max(w, h) > max(width, height):
         w, h = width, height
     return even_size(w, h)
+
+
+def _even(length: float) -> int:
+    """The even number of pixels nearest `length`: rounded, then down to even, a 53.3 px side was
+    52 (2.5 % squashed) where 54 is 1.2 % off."""
+    return 2 * round(length / 2)
 
 
 def trim_to_even(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -140,6 +152,11 @@ def plan_job(photo: photo_mod.Photo, request: AnimateRequest, config: dict, phot
         notes.append("its Lightroom crop was not applied: the photo's XMP says its pixels are the original "
                      "(AlreadyApplied false), so the clip shows the whole uncropped frame; export the photo "
                      "from Lightroom to animate it cropped")
+    if _rotation_not_in_pixels(meta.develop, photo):
+        notes.append(f"its Lightroom rotation was not applied: the photo's XMP turns it (orientation "
+                     f"{meta.develop.orientation}) but its pixels are the original (AlreadyApplied false) and "
+                     "its EXIF does not, so the clip shows the photo as stored; export the photo from "
+                     "Lightroom to animate it as you see it there")
     return JobPlan(request=request, profile=profile.name, fit=fit, meta=meta, prompt=prompt, prompt_source=prompt_source,
                    engine=engine, engine_reason=why, notes=notes)
 
@@ -152,6 +169,14 @@ def _crop_not_in_pixels(develop: Any) -> bool:
         return False
     edges = (crop.top or 0.0, crop.left or 0.0, 1.0 - (crop.bottom or 1.0), 1.0 - (crop.right or 1.0))
     return max(edges) > 1e-3 or abs(crop.angle or 0.0) > 1e-3
+
+
+def _rotation_not_in_pixels(develop: Any, photo: photo_mod.Photo) -> bool:
+    """A Lightroom rotation (or flip) in the XMP of a photo whose pixels do not carry it: the photo
+    is turned by its EXIF orientation only, which Lightroom's rotation of a JPEG may leave as it was."""
+    if develop.already_applied is not False or develop.orientation is None:
+        return False
+    return develop.orientation != photo.orientation
 
 
 def unused_settings(asked: AnimateRequest, status: engines.EngineStatus) -> list[str]:

@@ -37,7 +37,7 @@ def resolution(width: int, height: int) -> Measure:
         score = 0.6 * (usable / MIN_LONG_EDGE) ** 2
     size = f"{width} x {height} px"
     if usable < long_edge:
-        size += f" (a 16:9 frame cut from it is only {usable} px long)"
+        size += f" (a {'9:16' if height > width else '16:9'} frame cut from it is only {usable} px long)"
     if usable >= IDEAL_LONG_EDGE:
         reason, advice = f"{size}: enough for a 2K clip without upscaling", ""
     elif usable >= MIN_LONG_EDGE:

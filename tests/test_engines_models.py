@@ -237,7 +237,9 @@ def test_pull_downloads_then_marks_complete(home, monkeypatch):
 
     def fake_snapshot_download(repo_id, revision, local_dir, allow_patterns, ignore_patterns):
         calls.append((repo_id, revision, allow_patterns))
-        fake_model(Path(local_dir))
+        for component in ("unet", "vae"):
+            fake_model(Path(local_dir))
+            (Path(local_dir) / component / "diffusion_pytorch_model.fp16.safetensors").write_bytes(b"w")
         return str(local_dir)
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
@@ -249,6 +251,39 @@ def test_pull_downloads_then_marks_complete(home, monkeypatch):
     assert "*/*.fp16.safetensors" in patterns and "*/*.safetensors" not in patterns   # the fp16 variant only
     assert models.resolve("svd-xt", "svd", cfg).path == Path(path)
     assert models.pull("svd-xt", cfg) == path and len(calls) == 1                     # already there
+
+
+def test_pull_never_marks_a_model_whose_weights_are_missing(home, monkeypatch, capsys):
+    """Run again offline after a download cut off mid-file, huggingface_hub hands back the
+    existing folder as it is ("Returning existing local_dir ... as remote repo cannot be
+    accessed") when its own record of the revision is gone (another HF_HOME, a cleared cache):
+    the folders were all there, so the model was marked installed without its UNet's weights."""
+    import huggingface_hub
+
+    def offline_returns_the_folder(repo_id, revision, local_dir, **kwargs):
+        folder = fake_model(Path(local_dir))
+        (folder / "vae" / "diffusion_pytorch_model.fp16.safetensors").write_bytes(b"w")
+        return str(local_dir)                     # unet/ has its config.json, not its weights
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", offline_returns_the_folder)
+    assert cli.main(["models", "pull", "svd"]) == 1
+    err = capsys.readouterr().err
+    assert "unet" in err and "stillmotion models pull svd" in err
+    assert not (home / "models" / "svd" / models.COMPLETE_MARKER).exists()
+    assert models.local_path(models.registry(config_mod.load())["svd"], config_mod.load()) is None
+
+    def sharded(repo_id, revision, local_dir, **kwargs):   # one shard of two
+        folder = fake_model(Path(local_dir), components=("unet",))
+        (folder / "unet" / "diffusion_pytorch_model.fp16.safetensors.index.json").write_text(json.dumps(
+            {"weight_map": {"a": "diffusion_pytorch_model-00001-of-00002.fp16.safetensors",
+                            "b": "diffusion_pytorch_model-00002-of-00002.fp16.safetensors"}}), encoding="utf-8")
+        (folder / "unet" / "diffusion_pytorch_model-00001-of-00002.fp16.safetensors").write_bytes(b"w")
+        return str(local_dir)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", sharded)
+    with pytest.raises(JobError, match="diffusion_pytorch_model-00002-of-00002"):
+        models.pull("svd-xt", config_mod.load())
+    assert not (home / "models" / "svd-xt" / models.COMPLETE_MARKER).exists()
 
 
 def test_interrupted_pull_is_not_installed_and_says_how_to_resume(home, monkeypatch, capsys):

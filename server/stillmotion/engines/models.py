@@ -181,6 +181,26 @@ def missing_components(folder: Path) -> list[str]:
     return missing
 
 
+def missing_weights(folder: Path) -> list[str]:
+    """The weights a pulled folder lacks: a component with a model config (config.json; a
+    scheduler, tokenizer or image processor has none) and no .safetensors file, or a shard its
+    index names that is not there. The folders alone said nothing: huggingface_hub hands back a
+    download cut off mid-file as it is when the Hub cannot be reached to finish it."""
+    missing = []
+    for config in sorted(folder.glob("*/config.json")):
+        component = config.parent
+        if not any(component.glob("*.safetensors")):
+            missing.append(f"{component.name}'s weights")
+        for index in sorted(component.glob("*.safetensors.index.json")):
+            try:
+                shards = set(json.loads(index.read_text(encoding="utf-8")).get("weight_map", {}).values())
+            except (OSError, ValueError, AttributeError):
+                missing.append(f"{component.name}/{index.name}")
+                continue
+            missing += [f"{component.name}/{shard}" for shard in sorted(shards) if not (component / shard).is_file()]
+    return missing
+
+
 def _hf_cache_snapshot(hf_id: str, revision: str) -> Path | None:
     """The Hugging Face cache's snapshot of `hf_id` if it is complete on disk (no network)."""
     try:
@@ -495,6 +515,10 @@ def pull(name: str, config: Mapping[str, Any] | None = None) -> str:
         if made is not None:                  # a model no engine drives: nothing to keep
             _remove_made(target, made)
         raise
+    missing = missing_weights(folder)
+    if missing:                               # (what was fetched is kept, to go on from)
+        raise JobError(f"could not download {hf_id}: {', '.join(missing)} not on disk (Hugging Face could not "
+                       f"be reached to finish it); run `{pull_command(name)}` again when online")
     (folder / COMPLETE_MARKER).write_text(json.dumps(
         {"hf_id": hf_id, "revision": revision, "variant": variant}), encoding="utf-8")
     return str(folder)

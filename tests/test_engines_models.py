@@ -466,3 +466,73 @@ def test_looking_for_models_in_an_empty_cache_does_not_load_the_cache_reader(tmp
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == [["parallax"], False]
+
+
+_PULL_UNDER_WAY = """
+import sys, time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+import huggingface_hub
+from stillmotion import cli
+
+def downloading(repo_id, revision, local_dir, **kwargs):
+    # huggingface_hub fetches in worker threads and, stopped, waits for the files under way
+    with ThreadPoolExecutor(2) as pool:
+        pool.submit(time.sleep, 60)
+        Path(sys.argv[1]).touch()
+        pool.submit(time.sleep, 60).result()
+
+huggingface_hub.snapshot_download = downloading
+sys.exit(cli.main(["models", "pull", "svd"]))
+"""
+
+
+@pytest.mark.skipif(__import__("sys").platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_ctrl_c_stops_a_pull_at_once(home, tmp_path, signame):
+    """Ctrl-C on a pull over a slow line did nothing, silently, until every file under way had
+    finished downloading (a 10 GB shard: an hour on hotel Wi-Fi); it now stops there and then,
+    says so, and the model is not installed."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    started = tmp_path / "started"
+    proc = subprocess.Popen([sys.executable, "-c", _PULL_UNDER_WAY, str(started)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+    deadline = time.monotonic() + 30
+    while not started.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.02)
+    sent = time.monotonic()
+    proc.send_signal(getattr(signal, signame))
+    out, err = proc.communicate(timeout=30)
+    assert time.monotonic() - sent < 10, err
+    assert proc.returncode == (130 if signame == "SIGINT" else 128 + signal.SIGTERM), err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("stillmotion: interrupted" if signame == "SIGINT" else "stillmotion: stopped by SIGTERM")
+    assert "stillmotion models pull svd" in last and out == ""
+    assert not (home / "models" / "svd" / models.COMPLETE_MARKER).exists()
+
+
+def test_pull_is_quiet_when_stderr_is_not_a_terminal(home, monkeypatch, capsys):
+    """`stillmotion models pull svd 2>pull.log` (or under cron, or a script): huggingface_hub's
+    file-count bar was drawn into the log anyway, with carriage returns, and its warnings and our
+    last line ran on after it on the same line."""
+    import huggingface_hub
+    from huggingface_hub.utils import are_progress_bars_disabled, tqdm as hf_tqdm
+
+    def downloading(repo_id, revision, local_dir, **kwargs):
+        for _ in hf_tqdm(range(3), desc="Fetching 3 files"):   # what snapshot_download draws
+            pass
+        folder = fake_model(Path(local_dir))
+        for component in ("unet", "vae"):
+            (folder / component / "diffusion_pytorch_model.fp16.safetensors").write_bytes(b"w")
+        return str(folder)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", downloading)
+    assert cli.main(["models", "pull", "svd"]) == 0
+    captured = capsys.readouterr()
+    assert "Fetching" not in captured.err and captured.out.strip() == str(home / "models" / "svd")
+    assert not are_progress_bars_disabled()        # (put back: the process may go on)

@@ -456,7 +456,7 @@ def pull(name: str, config: Mapping[str, Any] | None = None) -> str:
     """Download a registry model (or any Hugging Face id) into the models folder, with a progress bar.
 
     Returns the folder. The completion marker is written last, so an interrupted
-    pull is never mistaken for an installed model (running it again resumes).
+    pull is never mistaken for an installed model (running it again fetches the rest).
     """
     if config is None:
         from .. import config as config_mod
@@ -506,8 +506,8 @@ def pull(name: str, config: Mapping[str, Any] | None = None) -> str:
             # (one_line: huggingface_hub's offline error runs on for lines, and the CLI shows only
             # the first line of ours, which lost the way to resume)
             raise JobError(f"could not download {hf_id}: {one_line(exc)}; "
-                           f"run `{pull_command(name)}` again to resume") from None
-        raise                                 # Ctrl-C: a partial download is kept, to resume
+                           f"run `{pull_command(name)}` again to go on (the files already fetched are kept)") from None
+        raise                                 # Ctrl-C: what was fetched is kept, to go on from
     folder = Path(snapshot)
     try:
         _engine_of_folder(folder, hf_id)      # an image-to-video pipeline, complete

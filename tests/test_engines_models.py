@@ -536,3 +536,21 @@ def test_pull_is_quiet_when_stderr_is_not_a_terminal(home, monkeypatch, capsys):
     captured = capsys.readouterr()
     assert "Fetching" not in captured.err and captured.out.strip() == str(home / "models" / "svd")
     assert not are_progress_bars_disabled()        # (put back: the process may go on)
+
+
+def test_a_full_disk_says_so_and_where_not_to_run_again(home, monkeypatch, capsys):
+    """The disk filling mid-download said "No space left on device; run ... again to go on",
+    which only fills it again: it now names the folder, the model's size and what to do."""
+    import errno
+    import huggingface_hub
+
+    def fills_the_disk(repo_id, revision, local_dir, **kwargs):
+        (Path(local_dir) / "model_index.json").write_text("{}", encoding="utf-8")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fills_the_disk)
+    assert cli.main(["models", "pull", "ltx-0.9.5"]) == 1
+    err = capsys.readouterr().err
+    assert "disk is full" in err and str(home / "models") in err and "28 GB" in err
+    assert "[models] dir" in err and "stillmotion models pull ltx-0.9.5" in err
+    assert not (home / "models" / "ltx-0.9.5" / models.COMPLETE_MARKER).exists()

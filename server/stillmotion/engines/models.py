@@ -13,6 +13,7 @@ exact `stillmotion models pull ...` command to run.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from dataclasses import dataclass, field
@@ -502,6 +503,11 @@ def pull(name: str, config: Mapping[str, Any] | None = None) -> str:
             raise JobError(f"{hf_id} has no revision {revision!r}") from None
         if isinstance(exc, RepositoryNotFoundError):
             raise JobError(f"{hf_id} does not exist on Hugging Face (or needs a login)") from None
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:   # (running it again would only fill it again)
+            size = entry.options.get("download_gb") if entry is not None else None
+            raise JobError(f"{target.parent}: the disk is full" + (f" (this model needs about {size:g} GB)" if size else "")
+                           + f"; free some space or set [models] dir to a folder on a bigger disk, then run "
+                           f"`{pull_command(name)}` again (the files already fetched are kept)") from None
         if isinstance(exc, Exception):   # network and disk errors differ by transport (httpx, OSError...)
             # (one_line: huggingface_hub's offline error runs on for lines, and the CLI shows only
             # the first line of ours, which lost the way to resume)

@@ -237,7 +237,9 @@ def test_pull_downloads_then_marks_complete(home, monkeypatch):
 
     def fake_snapshot_download(repo_id, revision, local_dir, allow_patterns, ignore_patterns):
         calls.append((repo_id, revision, allow_patterns))
-        fake_model(Path(local_dir))
+        for component in ("unet", "vae"):
+            fake_model(Path(local_dir))
+            (Path(local_dir) / component / "diffusion_pytorch_model.fp16.safetensors").write_bytes(b"w")
         return str(local_dir)
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
@@ -249,6 +251,39 @@ def test_pull_downloads_then_marks_complete(home, monkeypatch):
     assert "*/*.fp16.safetensors" in patterns and "*/*.safetensors" not in patterns   # the fp16 variant only
     assert models.resolve("svd-xt", "svd", cfg).path == Path(path)
     assert models.pull("svd-xt", cfg) == path and len(calls) == 1                     # already there
+
+
+def test_pull_never_marks_a_model_whose_weights_are_missing(home, monkeypatch, capsys):
+    """Run again offline after a download cut off mid-file, huggingface_hub hands back the
+    existing folder as it is ("Returning existing local_dir ... as remote repo cannot be
+    accessed") when its own record of the revision is gone (another HF_HOME, a cleared cache):
+    the folders were all there, so the model was marked installed without its UNet's weights."""
+    import huggingface_hub
+
+    def offline_returns_the_folder(repo_id, revision, local_dir, **kwargs):
+        folder = fake_model(Path(local_dir))
+        (folder / "vae" / "diffusion_pytorch_model.fp16.safetensors").write_bytes(b"w")
+        return str(local_dir)                     # unet/ has its config.json, not its weights
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", offline_returns_the_folder)
+    assert cli.main(["models", "pull", "svd"]) == 1
+    err = capsys.readouterr().err
+    assert "unet" in err and "stillmotion models pull svd" in err
+    assert not (home / "models" / "svd" / models.COMPLETE_MARKER).exists()
+    assert models.local_path(models.registry(config_mod.load())["svd"], config_mod.load()) is None
+
+    def sharded(repo_id, revision, local_dir, **kwargs):   # one shard of two
+        folder = fake_model(Path(local_dir), components=("unet",))
+        (folder / "unet" / "diffusion_pytorch_model.fp16.safetensors.index.json").write_text(json.dumps(
+            {"weight_map": {"a": "diffusion_pytorch_model-00001-of-00002.fp16.safetensors",
+                            "b": "diffusion_pytorch_model-00002-of-00002.fp16.safetensors"}}), encoding="utf-8")
+        (folder / "unet" / "diffusion_pytorch_model-00001-of-00002.fp16.safetensors").write_bytes(b"w")
+        return str(local_dir)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", sharded)
+    with pytest.raises(JobError, match="diffusion_pytorch_model-00002-of-00002"):
+        models.pull("svd-xt", config_mod.load())
+    assert not (home / "models" / "svd-xt" / models.COMPLETE_MARKER).exists()
 
 
 def test_interrupted_pull_is_not_installed_and_says_how_to_resume(home, monkeypatch, capsys):
@@ -431,3 +466,91 @@ def test_looking_for_models_in_an_empty_cache_does_not_load_the_cache_reader(tmp
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == [["parallax"], False]
+
+
+_PULL_UNDER_WAY = """
+import sys, time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+import huggingface_hub
+from stillmotion import cli
+
+def downloading(repo_id, revision, local_dir, **kwargs):
+    # huggingface_hub fetches in worker threads and, stopped, waits for the files under way
+    with ThreadPoolExecutor(2) as pool:
+        pool.submit(time.sleep, 60)
+        Path(sys.argv[1]).touch()
+        pool.submit(time.sleep, 60).result()
+
+huggingface_hub.snapshot_download = downloading
+sys.exit(cli.main(["models", "pull", "svd"]))
+"""
+
+
+@pytest.mark.skipif(__import__("sys").platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_ctrl_c_stops_a_pull_at_once(home, tmp_path, signame):
+    """Ctrl-C on a pull over a slow line did nothing, silently, until every file under way had
+    finished downloading (a 10 GB shard: an hour on hotel Wi-Fi); it now stops there and then,
+    says so, and the model is not installed."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    started = tmp_path / "started"
+    proc = subprocess.Popen([sys.executable, "-c", _PULL_UNDER_WAY, str(started)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+    deadline = time.monotonic() + 30
+    while not started.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.02)
+    sent = time.monotonic()
+    proc.send_signal(getattr(signal, signame))
+    out, err = proc.communicate(timeout=30)
+    assert time.monotonic() - sent < 10, err
+    assert proc.returncode == (130 if signame == "SIGINT" else 128 + signal.SIGTERM), err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("stillmotion: interrupted" if signame == "SIGINT" else "stillmotion: stopped by SIGTERM")
+    assert "stillmotion models pull svd" in last and out == ""
+    assert not (home / "models" / "svd" / models.COMPLETE_MARKER).exists()
+
+
+def test_pull_is_quiet_when_stderr_is_not_a_terminal(home, monkeypatch, capsys):
+    """`stillmotion models pull svd 2>pull.log` (or under cron, or a script): huggingface_hub's
+    file-count bar was drawn into the log anyway, with carriage returns, and its warnings and our
+    last line ran on after it on the same line."""
+    import huggingface_hub
+    from huggingface_hub.utils import are_progress_bars_disabled, tqdm as hf_tqdm
+
+    def downloading(repo_id, revision, local_dir, **kwargs):
+        for _ in hf_tqdm(range(3), desc="Fetching 3 files"):   # what snapshot_download draws
+            pass
+        folder = fake_model(Path(local_dir))
+        for component in ("unet", "vae"):
+            (folder / component / "diffusion_pytorch_model.fp16.safetensors").write_bytes(b"w")
+        return str(folder)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", downloading)
+    assert cli.main(["models", "pull", "svd"]) == 0
+    captured = capsys.readouterr()
+    assert "Fetching" not in captured.err and captured.out.strip() == str(home / "models" / "svd")
+    assert not are_progress_bars_disabled()        # (put back: the process may go on)
+
+
+def test_a_full_disk_says_so_and_where_not_to_run_again(home, monkeypatch, capsys):
+    """The disk filling mid-download said "No space left on device; run ... again to go on",
+    which only fills it again: it now names the folder, the model's size and what to do."""
+    import errno
+    import huggingface_hub
+
+    def fills_the_disk(repo_id, revision, local_dir, **kwargs):
+        (Path(local_dir) / "model_index.json").write_text("{}", encoding="utf-8")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fills_the_disk)
+    assert cli.main(["models", "pull", "ltx-0.9.5"]) == 1
+    err = capsys.readouterr().err
+    assert "disk is full" in err and str(home / "models") in err and "28 GB" in err
+    assert "[models] dir" in err and "stillmotion models pull ltx-0.9.5" in err
+    assert not (home / "models" / "ltx-0.9.5" / models.COMPLETE_MARKER).exists()

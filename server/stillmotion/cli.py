@@ -583,10 +583,53 @@ def cmd_models_list(args: argparse.Namespace) -> int:
 
 
 def cmd_models_pull(args: argparse.Namespace) -> int:
-    from .engines.models import pull
+    from .engines.models import pull, pull_command
 
-    _out(str(pull(args.name)))
+    previous = _stop_downloads_at_once(pull_command(args.name))
+    quiet = _hf_progress_bars_off() if sys.stderr is None or not sys.stderr.isatty() else None
+    try:
+        folder = pull(args.name)
+    finally:
+        for sig, handler in previous.items():
+            if handler is not None:            # (None: set outside Python)
+                signal.signal(sig, handler)
+        if quiet is not None:
+            quiet()
+    _out(str(folder))
     return EXIT_OK
+
+
+def _hf_progress_bars_off() -> Callable[[], None] | None:
+    """huggingface_hub's bars, off (stderr piped or in a log: its file-count bar was drawn there
+    anyway, carriage returns and all). Returns what turns them back on, None if nothing changed."""
+    try:
+        from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+    except ImportError:
+        return None
+    if are_progress_bars_disabled():
+        return None
+    disable_progress_bars()
+    return enable_progress_bars
+
+
+def _stop_downloads_at_once(again: str) -> dict[int, Any]:
+    """huggingface_hub downloads in worker threads and, on Ctrl-C, waits for every file under
+    way to finish: minutes or an hour on a slow line, with nothing said. A stop signal now ends
+    the process there and then (no clean-up is lost: the model is marked installed only once
+    complete, and what was fetched is kept for `again`). A signal the process was started
+    ignoring stays ignored. Returns the handlers replaced."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def stop(signum: int, _frame: object) -> None:
+        said = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+        if sys.stderr is not None and sys.stderr.isatty():
+            _say("")                               # (below the progress bars)
+        _say(f"stillmotion: {said}; the files already fetched are kept: run `{again}` to go on")
+        os._exit(130 if signum == signal.SIGINT else 128 + signum)
+
+    return {sig: signal.signal(sig, stop) for sig in _signals("SIGINT", "SIGTERM", "SIGHUP")
+            if signal.getsignal(sig) is not signal.SIG_IGN}
 
 
 def cmd_install_plugin(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ exact `stillmotion models pull ...` command to run.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from dataclasses import dataclass, field
@@ -178,6 +179,26 @@ def missing_components(folder: Path) -> list[str]:
             continue
         if not (folder / key).is_dir():
             missing.append(key)
+    return missing
+
+
+def missing_weights(folder: Path) -> list[str]:
+    """The weights a pulled folder lacks: a component with a model config (config.json; a
+    scheduler, tokenizer or image processor has none) and no .safetensors file, or a shard its
+    index names that is not there. The folders alone said nothing: huggingface_hub hands back a
+    download cut off mid-file as it is when the Hub cannot be reached to finish it."""
+    missing = []
+    for config in sorted(folder.glob("*/config.json")):
+        component = config.parent
+        if not any(component.glob("*.safetensors")):
+            missing.append(f"{component.name}'s weights")
+        for index in sorted(component.glob("*.safetensors.index.json")):
+            try:
+                shards = set(json.loads(index.read_text(encoding="utf-8")).get("weight_map", {}).values())
+            except (OSError, ValueError, AttributeError):
+                missing.append(f"{component.name}/{index.name}")
+                continue
+            missing += [f"{component.name}/{shard}" for shard in sorted(shards) if not (component / shard).is_file()]
     return missing
 
 
@@ -436,7 +457,7 @@ def pull(name: str, config: Mapping[str, Any] | None = None) -> str:
     """Download a registry model (or any Hugging Face id) into the models folder, with a progress bar.
 
     Returns the folder. The completion marker is written last, so an interrupted
-    pull is never mistaken for an installed model (running it again resumes).
+    pull is never mistaken for an installed model (running it again fetches the rest).
     """
     if config is None:
         from .. import config as config_mod
@@ -482,12 +503,17 @@ def pull(name: str, config: Mapping[str, Any] | None = None) -> str:
             raise JobError(f"{hf_id} has no revision {revision!r}") from None
         if isinstance(exc, RepositoryNotFoundError):
             raise JobError(f"{hf_id} does not exist on Hugging Face (or needs a login)") from None
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:   # (running it again would only fill it again)
+            size = entry.options.get("download_gb") if entry is not None else None
+            raise JobError(f"{target.parent}: the disk is full" + (f" (this model needs about {size:g} GB)" if size else "")
+                           + f"; free some space or set [models] dir to a folder on a bigger disk, then run "
+                           f"`{pull_command(name)}` again (the files already fetched are kept)") from None
         if isinstance(exc, Exception):   # network and disk errors differ by transport (httpx, OSError...)
             # (one_line: huggingface_hub's offline error runs on for lines, and the CLI shows only
             # the first line of ours, which lost the way to resume)
             raise JobError(f"could not download {hf_id}: {one_line(exc)}; "
-                           f"run `{pull_command(name)}` again to resume") from None
-        raise                                 # Ctrl-C: a partial download is kept, to resume
+                           f"run `{pull_command(name)}` again to go on (the files already fetched are kept)") from None
+        raise                                 # Ctrl-C: what was fetched is kept, to go on from
     folder = Path(snapshot)
     try:
         _engine_of_folder(folder, hf_id)      # an image-to-video pipeline, complete
@@ -495,6 +521,10 @@ def pull(name: str, config: Mapping[str, Any] | None = None) -> str:
         if made is not None:                  # a model no engine drives: nothing to keep
             _remove_made(target, made)
         raise
+    missing = missing_weights(folder)
+    if missing:                               # (what was fetched is kept, to go on from)
+        raise JobError(f"could not download {hf_id}: {', '.join(missing)} not on disk (Hugging Face could not "
+                       f"be reached to finish it); run `{pull_command(name)}` again when online")
     (folder / COMPLETE_MARKER).write_text(json.dumps(
         {"hf_id": hf_id, "revision": revision, "variant": variant}), encoding="utf-8")
     return str(folder)

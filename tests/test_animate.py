@@ -1158,3 +1158,43 @@ def test_a_panorama_at_a_small_long_edge_is_rounded_to_the_nearest_even_height(t
     assert animate(str(pano), "--duration", "0.5", "--fps", "4", "--engine", "parallax") == 0
     info = probe(tmp_path / "pano.motion.mp4")
     assert (info.width, info.height) == (320, 54)
+
+
+def test_a_batchs_progress_bar_gives_the_time_to_the_end_of_the_batch(photo_jpg, monkeypatch, tmp_path):
+    """On `3/40` the ETA was the current photo's: 12 s left of an hour's batch."""
+    import io
+    import re
+
+    from stillmotion import progress as progress_mod
+    from stillmotion.jobs import pipeline
+    from stillmotion.jobs.spec import JobResult
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    class Reports:                     # hands the pipeline's (stage, overall, eta) to the bar as said
+        def __init__(self, on_update):
+            self.on_update = on_update
+
+    def render(spec, config, *, progress, **kwargs):
+        progress.on_update("prepare", 0.0, None)      # no pace yet
+        progress.on_update("generate", 0.5, 10.0)     # this photo: 10 s left
+        return JobResult()
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    monkeypatch.setattr(progress_mod, "JobProgress", Reports)
+    monkeypatch.setattr(pipeline, "run_job", render)
+    photos = [save_photo(tmp_path / f"IMG_{n}.jpg", skimage_photo("chelsea"), (64, 48)) for n in range(3)]
+    assert animate(*map(str, photos)) == 0
+    lines = [line for line in terminal.getvalue().split("\r") if "[" in line]
+    assert all(len(line) <= 79 for line in lines)
+
+    def batch_eta(position: str) -> str:
+        line = next(line for line in lines if line.startswith(position) and "generate" in line)
+        return re.search(r"batch ETA +(\S+)", line).group(1)
+    assert batch_eta("3/3") == "10s"                           # the last photo: its own time left
+    assert batch_eta("1/3") not in ("10s", "0s")               # the first: two more photos after it
+    # After a first photo, the batch's ETA is there from the next one's start (at the pace so far).
+    assert all("batch ETA" in line for line in lines if line.startswith(("2/3", "3/3")))

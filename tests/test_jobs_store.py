@@ -386,3 +386,19 @@ def test_listing_by_status_does_not_sort_the_whole_history(store, statuses):
                             "ORDER BY seq DESC LIMIT ?", (*statuses, 10)).fetchall()
     details = " / ".join(row[-1] for row in plan)
     assert "SCAN jobs" not in details and "jobs_queue" not in details, details
+
+
+def test_a_queued_job_says_its_place_in_the_queue(store, photos):
+    """The 40th photo of a Lightroom batch said only 'queued', progress 0, eta null, for minutes."""
+    watch = store.submit(spec(photos[0]), priority="watch").job
+    batch = store.submit(spec(photos[1]), priority="batch").job
+    inter = store.submit(spec(photos[2]), priority="interactive").job
+    place = {job.id: job.to_dict()["queue_position"] for job in store.list()}
+    assert place == {inter.id: 1, batch.id: 2, watch.id: 3}        # the order they will run in
+    assert store.get(watch.id).to_dict()["queue_position"] == 3
+    running = store.claim(inter.id, "me", "cpu", per_device=1)
+    assert running.to_dict()["queue_position"] is None              # running: not in the queue
+    assert store.get(batch.id).to_dict()["queue_position"] == 1     # next to start
+    store.cancel(batch.id)
+    assert store.get(batch.id).to_dict()["queue_position"] is None
+    assert store.get(watch.id).to_dict()["queue_position"] == 1

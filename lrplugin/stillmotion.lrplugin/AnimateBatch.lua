@@ -294,16 +294,21 @@ function AnimateBatch:_importClips(item)
 end
 
 --- One pass over the first unfinished jobs (POLL_WINDOW): status, progress, finishing.
+-- The caption names the photo rendering (else the first still waiting): captioned one after
+-- the other, the window's last job was the one left showing, "queued 5%" while another rendered.
 function AnimateBatch:poll()
-  local asked = 0
+  local asked, shown = 0, nil
   for _, item in ipairs(self.items) do
     if asked >= AnimateBatch.POLL_WINDOW or self.aborted then break end
     if item.state == "submitted" then
       asked = asked + 1
       self:_pollOne(item)
-      self:_showProgress(item)
+      if shown == nil or (shown.stage == "queued" and item.state == "submitted" and item.stage ~= "queued") then
+        shown = item
+      end
     end
   end
+  self:_showProgress(shown)
 end
 
 function AnimateBatch:_pollOne(item)
@@ -311,6 +316,7 @@ function AnimateBatch:_pollOne(item)
   if job then
     item.pollErrors = 0
     item.stage = job.stage or job.status
+    item.eta, item.queuePosition = tonumber(job.eta), tonumber(job.queue_position)
     local p = tonumber(job.progress) or 0
     item.fraction = UPLOAD_SHARE + (1 - UPLOAD_SHARE) * math.min(math.max(p, 0), 1)
     if FINISHED[job.status] then self:_finish(item, job) end
@@ -377,9 +383,23 @@ function AnimateBatch:_showProgress(current)
   self.progress:setPortionComplete(sum, self.total)
   if current then
     local pct = math.floor(current.fraction * 100 + 0.5)
-    self.progress:setCaption(string.format("%s: %s %d%% (%d of %d finished)", current.name,
-      current.stage or current.state, pct, finished, self.total))
+    self.progress:setCaption(string.format("%s: %s %d%%%s (%d of %d finished)", current.name,
+      current.stage or current.state, pct, AnimateBatch._wait(current), finished, self.total))
   end
+end
+
+--- What the daemon says of a job's wait: its time left while it renders, its place in the queue before.
+function AnimateBatch._wait(item)
+  if item.state ~= "submitted" then return "" end
+  if item.stage == "queued" and item.queuePosition then
+    return string.format(", %d in the queue before it", item.queuePosition - 1)
+  end
+  if item.eta and item.stage ~= "queued" then
+    local s = math.floor(item.eta + 0.5)
+    if s < 90 then return string.format(", %d s left", s) end
+    return string.format(", %d min left", math.floor(s / 60 + 0.5))
+  end
+  return ""
 end
 
 --- Items that finished with clips.

@@ -264,3 +264,33 @@ def test_a_long_prompt_is_cut_between_characters(lr: Lightroom, photo_folder: Pa
     prompt = settings.request(settings.defaults(), photo).prompt
     assert prompt == "波" * 2000 and AnimateRequest.from_dict({"prompt": prompt}).prompt == prompt
     assert [settings.firstCharacters("añ波b", n) for n in (1, 2, 3, 9)] == ["a", "añ", "añ波", "añ波b"]
+
+
+def test_the_caption_follows_the_photo_rendering_with_its_time_left(lr: Lightroom, photo_folder: Path) -> None:
+    """Each poll captioned every job of its window in turn, so the caption left showing was the
+    last one's: 'queued 5%' while the first photo rendered, and never the time left."""
+    def answer(job_id: str) -> Any:
+        if job_id == "j1":
+            return job(lr, job_id, "running", stage="encode", progress=0.4, eta=12.3)
+        return job(lr, job_id, "queued", stage="queued", progress=0, queue_position=int(job_id[1:]) - 1)
+
+    batch = Batch(lr, photo_folder, 6, answer)
+    captions = lr.table([])
+    batch.progress.setCaption = lr.lua.eval("function(captions) return function(self, text) "
+                                            "captions[#captions + 1] = text end end")(captions)
+    batch.poll()
+    shown = list(captions.values())[-1]
+    assert "encode" in shown and "12 s left" in shown, shown
+    assert "queued" not in shown, shown
+
+
+def test_a_batch_waiting_behind_other_work_says_how_much_is_before_it(lr: Lightroom, photo_folder: Path) -> None:
+    def answer(job_id: str) -> Any:    # another client's two jobs come first
+        return job(lr, job_id, "queued", stage="queued", progress=0, queue_position=int(job_id[1:]) + 2)
+
+    batch = Batch(lr, photo_folder, 3, answer)
+    captions = lr.table([])
+    batch.progress.setCaption = lr.lua.eval("function(captions) return function(self, text) "
+                                            "captions[#captions + 1] = text end end")(captions)
+    batch.poll()
+    assert list(captions.values())[-1] == "IMG_0001.jpg: queued 5%, 2 in the queue before it (0 of 3 finished)"

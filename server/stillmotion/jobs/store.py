@@ -188,6 +188,7 @@ class Job:
     engine: str | None = None
     engine_reason: str | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    queue_position: int | None = None   # queued: 1 is the next to start (get and list fill it in)
 
     @property
     def terminal(self) -> bool:
@@ -210,7 +211,7 @@ class Job:
             "photo": (self.original_path or self.photo_path).name,
             "original_path": str(self.original_path) if self.original_path else None,
             "destination": str(self.destination), "attempts": self.attempts,
-            "cancel_requested": self.cancel_requested,
+            "cancel_requested": self.cancel_requested, "queue_position": self.queue_position,
             "created": self.created, "started": self.started, "finished": self.finished,
         }
 
@@ -245,6 +246,17 @@ def _status_filter(statuses: Iterable[str] | None) -> tuple[str, list[Any]]:
     if unknown:
         raise InputError(f"unknown status {unknown[0]!r} (known: {', '.join(STATUSES)})")
     return f" WHERE status IN ({','.join('?' * len(wanted))})", wanted
+
+
+def _placed_in_queue(conn: sqlite3.Connection, row: sqlite3.Row) -> Job:
+    """The row's job with its place in the queue when it is queued, in claim_next's order
+    (priority, then first come): the 40th photo of a batch said only 'queued' for minutes."""
+    job = _row_to_job(row)
+    if job.status == QUEUED:
+        job.queue_position = 1 + conn.execute(
+            "SELECT COUNT(*) FROM jobs WHERE status = ? AND (priority < ? OR (priority = ? AND seq < ?))",
+            (QUEUED, row["priority"], row["priority"], row["seq"])).fetchone()[0]
+    return job
 
 
 def _row_to_job(row: sqlite3.Row) -> Job:
@@ -489,14 +501,14 @@ class JobStore:
     def get(self, job_id: str) -> Job | None:
         with self._connection() as conn:
             row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        return _row_to_job(row) if row else None
+            return _placed_in_queue(conn, row) if row else None
 
     def list(self, statuses: Iterable[str] | None = None, limit: int = 100) -> list[Job]:
         """Newest first, optionally only some statuses."""
         where, args = _status_filter(statuses)
         args.append(max(1, min(int(limit), LIST_LIMIT)))
         with self._connection() as conn:
-            return [_row_to_job(r) for r in
+            return [_placed_in_queue(conn, r) for r in
                     conn.execute(f"SELECT * FROM jobs{where} ORDER BY seq DESC LIMIT ?", args).fetchall()]
 
     def count(self, statuses: Iterable[str] | None = None) -> int:

@@ -300,6 +300,34 @@ def test_a_tiff_sequence_the_disk_cannot_hold_stops_after_its_first_frame(
     assert len(pulled) == 1 and not folder.exists()
 
 
+def test_a_gif_the_disk_cannot_hold_stops_after_its_first_frame(
+        frames: list[np.ndarray], tmp_path: Path, monkeypatch) -> None:
+    """A 30 s GIF at 2160p is ~2.3 GB (0.46 bytes a pixel a frame): it rendered for minutes and
+    only then failed on a full disk. Its first frame tells what the clip needs, as a TIFF
+    sequence's does; one line then, and no half-written GIF left."""
+    from collections import namedtuple
+    from stillmotion.errors import JobError
+    from stillmotion.video import encode as encode_mod
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(encode_mod.shutil, "disk_usage", lambda _path: usage(10**9, 0, 10**5))
+    path, pulled = tmp_path / "clip.gif", []
+
+    def endless():
+        for _ in range(3):
+            pulled.append(1)
+            yield frames[0]
+
+    with pytest.raises(JobError, match=r"a 720-frame .*GIF needs about .* more .* free"):
+        encode(endless(), path, width=SIZE[0], height=SIZE[1], fps=24.0, n_frames=720,
+               settings=EncodeSettings(fmt="gif"))
+    assert len(pulled) == 1 and not path.exists()
+    # Room enough: made whole, as before.
+    monkeypatch.setattr(encode_mod.shutil, "disk_usage", lambda _path: usage(10**12, 0, 10**11))
+    assert encode(iter(frames[:3]), path, width=SIZE[0], height=SIZE[1], fps=24.0, n_frames=3,
+                  settings=EncodeSettings(fmt="gif")) == 3
+
+
 def test_animate_tiff_places_the_folder_atomically_and_never_overwrites(tmp_path: Path, fast_config) -> None:
     photo = save_photo(tmp_path / "IMG_7.png", skimage_photo("astronaut"), (240, 160))
     for _ in range(2):

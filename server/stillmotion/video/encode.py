@@ -427,6 +427,10 @@ class _GifWriter:
         self._file.write(b"".join(GifImagePlugin.getdata(frame_image, **params)))
         self.count += 1
 
+    def written(self) -> int:
+        """Bytes of the file so far."""
+        return self._file.tell()
+
     def close(self) -> None:
         if not self.count:
             self._file.close()
@@ -470,6 +474,10 @@ class _TiffSequenceWriter:
                          iccprofile=self._icc, metadata=None, software="Stillmotion",
                          description=f"Stillmotion frame {self.count} at {self.fps:g} fps, sRGB, 16-bit")
 
+    def written(self) -> int:
+        """Bytes of the frames so far."""
+        return sum(f.stat().st_size for f in self.path.iterdir())
+
     def close(self) -> None:
         if not self.count:
             raise ValueError("no frames to encode")
@@ -482,20 +490,19 @@ def _bytes_text(size: int) -> str:
     return f"{size / 1e9:.1f} GB" if size >= 1e9 else f"{size / 1e6:.1f} MB"
 
 
-def _check_room_for_sequence(folder: Path, n_frames: int, width: int, height: int) -> None:
-    """After a TIFF sequence's first frame: a JobError when the disk cannot hold the rest at
-    that frame's size (4K at 120 fps for 30 s is ~150 GB), rather than a full disk after an
-    hour's render. The first frame's size is a lower bound on the others' (it is the photo
-    itself, which compresses best: later frames of a parallax clip are 1-2x its size), so a
-    sequence refused here would not have fit; one let through may still fill the disk."""
-    frame_bytes = sum(f.stat().st_size for f in folder.iterdir())
-    needed = frame_bytes * (n_frames - 1)
-    free = shutil.disk_usage(folder).free
+def _check_room(path: Path, what: str, written: int, n_frames: int) -> None:
+    """After the first frame of a clip written frame by frame to the disk (a TIFF sequence, a
+    GIF): a JobError when the disk cannot hold the rest at that frame's size (4K TIFFs at 120 fps
+    for 30 s are ~150 GB, a 30 s GIF at 2160p ~2.3 GB), rather than a full disk after an hour's
+    render. The first frame's size is about the others' (it is the photo itself, which
+    compresses best: later frames of a parallax clip are 1-2x its size), so a clip refused here
+    would not have fit; one let through may still fill the disk."""
+    needed = written * (n_frames - 1)
+    free = shutil.disk_usage(path if path.is_dir() else path.parent).free
     if needed > free:
-        raise JobError(f"a {n_frames}-frame {width}x{height} TIFF sequence needs about "
-                       f"{_bytes_text(needed)} more ({_bytes_text(frame_bytes)} a frame) and its disk "
-                       f"has {_bytes_text(free)} free; ask for a shorter --duration, a lower --fps "
-                       "or a smaller --size, or free some space")
+        raise JobError(f"{what} needs about {_bytes_text(needed)} more ({_bytes_text(written)} a frame) "
+                       f"and its disk has {_bytes_text(free)} free; ask for a shorter --duration, a lower "
+                       "--fps or a smaller --size, or free some space")
 
 
 def open_writer(path: Path, width: int, height: int, fps: float, settings: EncodeSettings,
@@ -559,8 +566,10 @@ def encode(frames: Iterable[np.ndarray], path: str | os.PathLike, *, width: int,
             else:
                 writer.write(frame)
             count += 1
-            if count == 1 and isinstance(writer, _TiffSequenceWriter) and n_frames:
-                _check_room_for_sequence(path, n_frames, width, height)
+            if count == 1 and n_frames and isinstance(writer, (_TiffSequenceWriter, _GifWriter)):
+                _check_room(path, f"a {n_frames}-frame {width}x{height} "
+                                  f"{'TIFF sequence' if isinstance(writer, _TiffSequenceWriter) else 'GIF'}",
+                            writer.written(), n_frames)
             if not counts_output:
                 report(count)
         writer.close()

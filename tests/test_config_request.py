@@ -287,6 +287,26 @@ def test_job_progress_eta_follows_the_frames_pace_not_the_time_spent_preparing(m
         clock[0] += 0.6
 
 
+def test_job_progress_eta_leaves_out_the_setup_before_the_first_frame(monkeypatch):
+    """A big GIF's first ETA was 125 s for 32 s of work (at 7 %): the depth estimate and colour
+    fit before the first frame (a one-off, like preparing) were counted into the frames' pace."""
+    from stillmotion import progress as progress_mod
+
+    clock = [100.0]
+    monkeypatch.setattr(progress_mod.time, "monotonic", lambda: clock[0])
+    etas: list[float | None] = []
+    progress = progress_mod.JobProgress(lambda stage, overall, eta: etas.append(eta), min_interval=0.0)
+    progress("prepare", 1.0)
+    progress("generate", 0.0)            # the engine starts: depth, colour fit
+    clock[0] += 8.0
+    for i in range(1, 21):               # then 20 frames, 1 s each
+        for name in ("generate", "colour", "finish", "encode"):
+            progress(name, i / 20)
+        if i == 4:
+            assert 14.0 < etas[-1] < 18.5    # 16 frames to go, 1 s each (it said 42)
+        clock[0] += 1.0
+
+
 # ---- values checked at load: [section] key, what it accepts, where the value came from ----------
 BAD_VALUES = [
     # (section, key, TOML value, what the message must say it accepts)

@@ -54,9 +54,11 @@ class JobProgress:
     called at most every `min_interval` seconds (always when the shown stage changes
     and at the end), so a per-frame report is cheap.
 
-    The ETA is the pace since the work after "prepare" began: preparing (decoding a 60 MP
-    photo, reading it) is a one-off whose seconds say nothing about the frames' pace, and
-    counted in, it made the estimate 15 times too long.
+    The ETA is the pace since the first step of the work after "prepare" (the first frame):
+    preparing (decoding a 60 MP photo) and an engine's setup before its first frame (the
+    depth estimate, the colour fit) are one-offs whose seconds say nothing about the frames'
+    pace; counted in, they made the estimate 15 times (preparing) and 4 times (a big GIF's
+    setup) too long.
     """
 
     _ORDER = {name: i for i, name in enumerate(STAGES)}
@@ -74,12 +76,13 @@ class JobProgress:
 
     def __call__(self, stage: str, fraction: float) -> None:
         fraction = min(1.0, max(0.0, fraction))
-        if stage != "prepare" and self._paced_from is None:
-            self._paced_from = (time.monotonic(), self.overall)
+        before = self.overall
         if stage in STAGES:
             self._done[stage] = max(self._done.get(stage, 0.0), fraction)
         overall = sum(STAGES[name] * done for name, done in self._done.items())
         self.overall = max(self.overall, min(1.0, overall))
+        if stage != "prepare" and self._paced_from is None and self.overall > before:
+            self._paced_from = (time.monotonic(), self.overall)
         shown = self._shown(stage)
         now = time.monotonic()
         if shown != self.stage or self.overall >= 1.0 or now - self._last_emit >= self._min_interval:

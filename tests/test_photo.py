@@ -626,6 +626,41 @@ def test_heif_colour_that_cannot_be_read_right_is_refused(tmp_path, nclx, expect
             check(path, 100.0)
 
 
+def _png_with_cicp(path, pixels: np.ndarray, cicp: tuple[int, int, int, int] | None) -> None:
+    """A 16-bit RGB PNG with a cICP chunk (PNG third edition: how HDR PNGs say PQ or HLG)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    height, width = pixels.shape[:2]
+    rows = b"".join(b"\0" + row.astype(">u2").tobytes() for row in pixels)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0))
+                     + (chunk(b"cICP", bytes(cicp)) if cicp else b"")
+                     + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("transfer, name", [(16, "PQ"), (18, "HLG")])
+def test_an_hdr_png_is_refused_not_read_as_sdr(tmp_path, transfer, name):
+    """A PQ or HLG PNG (its cICP chunk says so) was animated as if its values were sRGB: a
+    grey, washed-out clip without a word. It is refused as an HDR HEIF is."""
+    pixels = skimage_photo("coffee")[:32, :48].astype(np.uint16) * 257
+    path = tmp_path / "HDR_export.png"
+    _png_with_cicp(path, pixels, (9, transfer, 0, 1))
+    for check in (photo.load, photo.check_complete):
+        with pytest.raises(InputError, match=rf"^HDR_export\.png: an HDR photo \({name}\); .*export an SDR version"):
+            check(path, 100.0)
+
+
+def test_an_sdr_png_with_a_cicp_chunk_is_read(tmp_path):
+    """cICP saying sRGB (primaries 1, transfer 13) is an ordinary photo."""
+    pixels = skimage_photo("coffee")[:32, :48].astype(np.uint16) * 257
+    path = tmp_path / "sdr.png"
+    _png_with_cicp(path, pixels, (1, 13, 0, 1))
+    loaded = photo.load(path)
+    assert np.allclose(loaded.pixels, pixels / 65535.0, atol=1e-4)
+
+
 def test_a_cut_heif_is_one_line(tmp_path):
     """libheif's messages run onto a second line: the refusal stays one (HTTP JSON, the CLI)."""
     pillow_heif = pytest.importorskip("pillow_heif")

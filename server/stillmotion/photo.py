@@ -40,7 +40,7 @@ _named = [name for name in _FORMAT_NAMES.values() if name]
 EXPECTED_FORMATS = ", ".join(_named[:-1]) + " or " + _named[-1]    # "JPEG, PNG, ... or HEIF"
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".heic", ".heif", ".hif"}
 # CICP (ISO/IEC 23091-2) transfer characteristics of HDR pictures: PQ (SMPTE ST 2084) and
-# HLG (ARIB STD-B67). Photos (HEIF) and clips (`stillmotion match`) with them are refused.
+# HLG (ARIB STD-B67). Photos (HEIF, PNG) and clips (`stillmotion match`) with them are refused.
 HDR_TRANSFERS = {16: "PQ", 18: "HLG"}
 DEFAULT_MAX_MEGAPIXELS = 200.0
 # Camera raw files. Many are TIFF inside and Pillow opens them, but what it reads is the
@@ -232,8 +232,10 @@ def open_checked(path: Path, max_megapixels: float) -> Image.Image:
         if problem:
             image.close()
             raise InputError(f"{path.name}: {problem}")
-    if image.format == "HEIF":
-        problem = _heif_colour_problem(image.info)
+    if image.format in ("HEIF", "PNG"):
+        problem = _cicp_colour_problem(
+            image.info.get("nclx_profile") if image.format == "HEIF" else _png_cicp(path),
+            bool(image.info.get("icc_profile")))
         if problem:
             image.close()
             raise InputError(f"{path.name}: {problem}")
@@ -244,18 +246,38 @@ def open_checked(path: Path, max_megapixels: float) -> Image.Image:
     return image
 
 
-def _heif_colour_problem(info: dict) -> str | None:
-    """Why a HEIF's colour cannot be read right, if it cannot: HDR (its 10-bit PQ/HLG values
-    read as SDR would be wrong, and tone mapping is a grade of its own), or a colour space
-    given only as CICP code points other than sRGB's, with no ICC profile to convert from."""
-    nclx = info.get("nclx_profile") or {}
-    hdr = HDR_TRANSFERS.get(nclx.get("transfer_characteristics"))
+def _cicp_colour_problem(cicp: dict | None, has_icc: bool) -> str | None:
+    """Why a HEIF's or PNG's colour cannot be read right, if it cannot, from its CICP code points
+    (HEIF's nclx, PNG's cICP): HDR (its PQ/HLG values read as SDR would be wrong, and tone mapping
+    is a grade of its own), or a colour space given only as primaries other than sRGB's, with no
+    ICC profile to convert from."""
+    cicp = cicp or {}
+    hdr = HDR_TRANSFERS.get(cicp.get("transfer_characteristics"))
     if hdr:
         return (f"an HDR photo ({hdr}); Stillmotion animates SDR photos: export an SDR version "
                 "(JPEG, TIFF or SDR HEIF)")
-    if not info.get("icc_profile") and nclx.get("color_primaries") not in (None, 1, 2):
+    if not has_icc and cicp.get("color_primaries") not in (None, 1, 2):
         return ("its colour space is given without an ICC profile (CICP primaries "
-                f"{nclx.get('color_primaries')}); export it with an embedded profile, or as JPEG or TIFF")
+                f"{cicp.get('color_primaries')}); export it with an embedded profile, or as JPEG or TIFF")
+    return None
+
+
+def _png_cicp(path: Path) -> dict[str, int] | None:
+    """A PNG's cICP chunk (PNG third edition; it comes before the image data), which Pillow does
+    not read: an HDR PNG (PQ, HLG) says what its values are only there."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(8)   # (the signature)
+            while len(head := fh.read(8)) == 8:
+                length, kind = struct.unpack(">I4s", head)
+                if kind in (b"IDAT", b"IEND"):
+                    return None
+                if kind == b"cICP" and length == 4:
+                    primaries, transfer = fh.read(2)
+                    return {"color_primaries": primaries, "transfer_characteristics": transfer}
+                fh.seek(length + 4, os.SEEK_CUR)   # (the chunk's data and CRC)
+    except (OSError, ValueError):
+        return None
     return None
 
 

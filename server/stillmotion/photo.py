@@ -39,6 +39,9 @@ SUPPORTED_FORMATS = set(_FORMAT_NAMES)
 _named = [name for name in _FORMAT_NAMES.values() if name]
 EXPECTED_FORMATS = ", ".join(_named[:-1]) + " or " + _named[-1]    # "JPEG, PNG, ... or HEIF"
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".heic", ".heif", ".hif"}
+# Photo formats not read here that a photographer exports (Lightroom Classic's HDR exports are
+# AVIF and JPEG XL), each with its name in a line about one handed over.
+UNREAD_PHOTO_FORMATS = {".avif": "AVIF", ".jxl": "JPEG XL"}
 # CICP (ISO/IEC 23091-2) transfer characteristics of HDR pictures: PQ (SMPTE ST 2084) and
 # HLG (ARIB STD-B67). Photos (HEIF, PNG) and clips (`stillmotion match`) with them are refused.
 HDR_TRANSFERS = {16: "PQ", 18: "HLG"}

@@ -330,9 +330,19 @@ def _tiff_sample_problem(tags: Any) -> str | None:
     return None
 
 
+def unread_format_refusal(path: Path) -> str | None:
+    """The line for a photo whose name says it is in a format Stillmotion does not read (AVIF,
+    JPEG XL), as Pillow's name for one it opens is said; else None."""
+    name = UNREAD_PHOTO_FORMATS.get(path.suffix.lower())
+    return f"{path.name}: {name} is not supported ({EXPECTED_FORMATS} expected)" if name else None
+
+
 def _unidentified(path: Path) -> str:
     """The line for a file Pillow cannot open: what the TIFF is, for a TIFF (it is one of the
     formats "expected"), else the formats Stillmotion reads."""
+    unread = unread_format_refusal(path)
+    if unread:   # (JPEG XL: "not an image" was not true of it)
+        return unread
     unreadable = f"{path.name}: not an image Stillmotion can read ({EXPECTED_FORMATS} expected)"
     try:
         with open(path, "rb") as fh, warnings.catch_warnings():

@@ -661,6 +661,42 @@ def test_an_sdr_png_with_a_cicp_chunk_is_read(tmp_path):
     assert np.allclose(loaded.pixels, pixels / 65535.0, atol=1e-4)
 
 
+def _pq_icc(transfer: int) -> bytes:
+    """A BT.2100 profile as PQ and HLG ones are made (a 'cicp' tag, ICC v4.4, names the transfer):
+    BT.2020 colorants and a sampled PQ tone curve whose 1.0 is 10,000 nits."""
+    import struct
+
+    from support import _icc, _s15f16
+
+    m1, m2, c1, c2, c3 = 2610 / 16384, 2523 / 32, 3424 / 4096, 2413 / 128, 2392 / 128
+    p = np.linspace(0.0, 1.0, 1024) ** (1 / m2)
+    linear = (np.maximum(p - c1, 0) / (c2 - c3 * p)) ** (1 / m1)
+    curve = b"curv" + bytes(4) + struct.pack(">I", 1024) + np.round(linear * 65535).astype(">u2").tobytes()
+    colorants = ((0.6734, 0.2790, -0.0019), (0.1656, 0.6753, 0.0299), (0.1251, 0.0457, 0.7970))
+    tags = [(name, b"XYZ " + bytes(4) + b"".join(_s15f16(v) for v in xyz))
+            for name, xyz in zip((b"rXYZ", b"gXYZ", b"bXYZ"), colorants)]
+    tags += [(b"rTRC", curve), (b"gTRC", curve), (b"bTRC", curve), (b"cicp", b"cicp" + bytes(4) + bytes([9, transfer, 0, 1]))]
+    return _icc(b"RGB ", b"XYZ ", b"mntr", "Rec. ITU-R BT.2100", tags)
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".png", ".tif"])
+def test_a_photo_with_a_pq_or_hlg_icc_profile_is_refused_not_read_as_sdr(tmp_path, suffix):
+    """A photo whose ICC profile is PQ (a 16-bit HDR TIFF from Photoshop, an HDR screenshot) went
+    through the profile as if it were SDR: its SDR white, at 2% of PQ's 10,000 nits, made a
+    nearly black clip without a word. Its profile's cicp tag says HDR: refused as an HDR HEIF is."""
+    pixels = skimage_photo("coffee")[:32, :48]
+    for transfer, name in ((16, "PQ"), (18, "HLG")):
+        path = tmp_path / f"HDR_{name}{suffix}"
+        if suffix == ".tif":
+            import tifffile
+            tifffile.imwrite(path, pixels.astype(np.uint16) * 257, photometric="rgb", iccprofile=_pq_icc(transfer))
+        else:
+            Image.fromarray(pixels).save(path, icc_profile=_pq_icc(transfer))
+        for check in (photo.load, photo.check_complete):
+            with pytest.raises(InputError, match=rf"^HDR_{name}\{suffix}: an HDR photo \({name}\); "):
+                check(path, 100.0)
+
+
 def test_a_cut_heif_is_one_line(tmp_path):
     """libheif's messages run onto a second line: the refusal stays one (HTTP JSON, the CLI)."""
     pillow_heif = pytest.importorskip("pillow_heif")

@@ -235,13 +235,14 @@ def open_checked(path: Path, max_megapixels: float) -> Image.Image:
         if problem:
             image.close()
             raise InputError(f"{path.name}: {problem}")
-    if image.format in ("HEIF", "PNG"):
-        problem = _cicp_colour_problem(
-            image.info.get("nclx_profile") if image.format == "HEIF" else _png_cicp(path),
-            bool(image.info.get("icc_profile")))
-        if problem:
-            image.close()
-            raise InputError(f"{path.name}: {problem}")
+    # CICP code points (HEIF's nclx, PNG's cICP, an ICC profile's cicp tag): HDR, or unconvertible
+    icc = image.info.get("icc_profile")
+    cicp = (image.info.get("nclx_profile") if image.format == "HEIF"
+            else _png_cicp(path) if image.format == "PNG" else None)
+    problem = _cicp_colour_problem(cicp, bool(icc)) or _cicp_colour_problem(_icc_cicp(icc), True)
+    if problem:
+        image.close()
+        raise InputError(f"{path.name}: {problem}")
     try:
         check_size(*image.size, max_megapixels)
     except InputError as exc:
@@ -262,6 +263,22 @@ def _cicp_colour_problem(cicp: dict | None, has_icc: bool) -> str | None:
     if not has_icc and cicp.get("color_primaries") not in (None, 1, 2):
         return ("its colour space is given without an ICC profile (CICP primaries "
                 f"{cicp.get('color_primaries')}); export it with an embedded profile, or as JPEG or TIFF")
+    return None
+
+
+def _icc_cicp(icc: bytes | None) -> dict[str, int] | None:
+    """An ICC profile's 'cicp' tag (ICC.1 v4.4), where a PQ or HLG profile (Rec. ITU-R BT.2100)
+    says it is one: through its tone curve as an SDR profile, SDR white (2% of PQ's 10,000 nits)
+    came out nearly black."""
+    try:
+        count = struct.unpack_from(">I", icc or b"", 128)[0]
+        for entry in range(min(count, 256)):
+            signature, offset, size = struct.unpack_from(">4sII", icc, 132 + 12 * entry)
+            if signature == b"cicp" and size >= 12 and icc[offset:offset + 4] == b"cicp":
+                primaries, transfer = icc[offset + 8:offset + 10]
+                return {"color_primaries": primaries, "transfer_characteristics": transfer}
+    except (struct.error, ValueError):   # (too short for its tag table, or no profile)
+        return None
     return None
 
 

@@ -68,6 +68,35 @@ def test_a_cut_out_says_its_transparency_is_not_kept(tmp_path, fast_config, caps
     assert "cutout.png: note: the photo's transparency was not kept" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("kind", ["ultra-hdr", "iso-21496-1"])
+def test_a_gain_map_jpeg_is_animated_from_its_sdr_rendition_and_says_so(tmp_path, fast_config, capsys, kind):
+    """An HDR JPEG (Lightroom's HDR export, a phone's Ultra HDR) is an SDR photo and a gain map:
+    its clip is the SDR rendition, right, but the photographer who graded it in HDR was not told
+    that the HDR was left out."""
+    import struct
+
+    from stillmotion import cli
+
+    pixels = skimage_photo("coffee")[::4, ::4]
+    gain_map = io.BytesIO()
+    Image.fromarray(pixels[::2, ::2, 0]).save(gain_map, "JPEG")
+    path = tmp_path / "HDR_0001.jpg"
+    if kind == "ultra-hdr":   # (Google's and Adobe's: XMP in the primary image names the gain map)
+        xmp = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+               b'<rdf:Description xmlns:hdrgm="http://ns.adobe.com/hdr-gain-map/1.0/" hdrgm:Version="1.0"/>'
+               b'</rdf:RDF></x:xmpmeta>')
+        Image.fromarray(pixels).save(path, quality=90, xmp=xmp)
+    else:                     # (ISO 21496-1: an APP2 segment in the primary image)
+        urn = b"urn:iso:std:iso:ts:21496:-1\0" + bytes(4)
+        Image.fromarray(pixels).save(path, quality=90, extra=b"\xff\xe2" + struct.pack(">H", 2 + len(urn)) + urn)
+    path.write_bytes(path.read_bytes() + gain_map.getvalue())
+    sdr = np.asarray(Image.open(path).convert("RGB"), np.float32)        # the SDR rendition, as it is
+    assert np.abs(photo.load(path).pixels * 255 - sdr).max() < 0.01
+    assert cli.main(["animate", str(path), "--duration", "0.5", "--fps", "4"]) == 0
+    assert ("HDR_0001.jpg: note: its HDR gain map was not used: the clip is the photo's SDR rendition"
+            in capsys.readouterr().err)
+
+
 @pytest.mark.parametrize("suffix", [".png", ".tif"])
 def test_a_16bit_cut_out_says_its_transparency_is_not_kept_too(tmp_path, suffix):
     """The note was given for 8-bit files only: a 16-bit PNG or TIFF cut-out said nothing."""

@@ -68,6 +68,7 @@ class Photo:
     exif: dict[str, Any] = field(default_factory=dict)
     transparent: bool = False            # it had see-through pixels, which a clip cannot keep
     orientation: int = 1                 # the EXIF orientation (1-8) its pixels were turned by
+    gain_map: bool = False               # an HDR JPEG: its pixels are the SDR rendition, its gain map unused
 
     @property
     def height(self) -> int:
@@ -604,7 +605,20 @@ def load(path: str | os.PathLike, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS
             raise InputError(f"{path.name}: unexpected pixel layout {pixels.shape}")
         return Photo(path=path, pixels=pixels, format=image.format or "?", bit_depth=16 if high_bit else 8,
                      source_profile=icc_mod.description(icc), exif=exif, transparent=transparent,
-                     orientation=turned if 1 <= turned <= 8 else 1)
+                     orientation=turned if 1 <= turned <= 8 else 1, gain_map=_has_gain_map(image))
+
+
+def _has_gain_map(image: Image.Image) -> bool:
+    """An HDR JPEG: an SDR image with a gain map (Lightroom's HDR JPEG export, a phone's Ultra
+    HDR), said by its XMP (Adobe's and Google's hdrgm namespace) or an ISO 21496-1 APP2 segment.
+    Pillow reads the SDR image, the rendition every SDR screen shows."""
+    if image.format not in ("JPEG", "MPO"):
+        return False
+    xmp = image.info.get("xmp") or b""
+    if b"ns.adobe.com/hdr-gain-map/" in (xmp.encode("utf-8", "replace") if isinstance(xmp, str) else xmp):
+        return True
+    return any(marker == "APP2" and content.startswith(b"urn:iso:std:iso:ts:21496:-1")
+               for marker, content in getattr(image, "applist", ()))
 
 
 def _is_transparent(image: Image.Image) -> bool:

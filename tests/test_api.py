@@ -596,6 +596,22 @@ def test_size_and_pixel_limits(client, tmp_path):
         f"image_path is a folder, not a photo: {tmp_path}; submit each photo in it as its own job")
 
 
+def test_an_avif_or_jpeg_xl_photo_is_named_as_such_not_called_no_image(client, tmp_path):
+    """Lightroom's HDR exports (AVIF, JPEG XL) named by path were "not an image file (HDR.avif);
+    expected one of .heic, ...": it is an image, of a format Stillmotion does not read."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (90, 120, 160)).save(buffer, format="AVIF")
+    for name, kind in (("HDR_0001.avif", "AVIF"), ("HDR_0002.jxl", "JPEG XL")):
+        on_disk = tmp_path / name
+        on_disk.write_bytes(buffer.getvalue() if kind == "AVIF" else b"\xff\x0a jxl codestream")
+        reply = client.request("POST", "/v1/jobs", fields={"image_path": str(on_disk)})
+        assert reply.status == 400 and reply.body["error"]["message"] == (
+            f"image_path: {name}: {kind} is not supported (JPEG, PNG, TIFF, WebP or HEIF expected)"), reply.body
+        upload = client.request("POST", "/v1/jobs", files={"image": (name, on_disk.read_bytes())})
+        assert upload.status == 400 and upload.body["error"]["message"] == (
+            f"{name}: {kind} is not supported (JPEG, PNG, TIFF, WebP or HEIF expected)"), upload.body
+
+
 def test_damaged_inputs_are_refused_at_submission_not_in_a_failed_job(client, photo, tmp_path, home):
     """A truncated photo or a broken sidecar the client sent is a 400 that names it, at once:
     nothing is queued, no upload is kept, and the daemon goes on taking work."""

@@ -68,6 +68,35 @@ def test_a_cut_out_says_its_transparency_is_not_kept(tmp_path, fast_config, caps
     assert "cutout.png: note: the photo's transparency was not kept" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("kind", ["ultra-hdr", "iso-21496-1"])
+def test_a_gain_map_jpeg_is_animated_from_its_sdr_rendition_and_says_so(tmp_path, fast_config, capsys, kind):
+    """An HDR JPEG (Lightroom's HDR export, a phone's Ultra HDR) is an SDR photo and a gain map:
+    its clip is the SDR rendition, right, but the photographer who graded it in HDR was not told
+    that the HDR was left out."""
+    import struct
+
+    from stillmotion import cli
+
+    pixels = skimage_photo("coffee")[::4, ::4]
+    gain_map = io.BytesIO()
+    Image.fromarray(pixels[::2, ::2, 0]).save(gain_map, "JPEG")
+    path = tmp_path / "HDR_0001.jpg"
+    if kind == "ultra-hdr":   # (Google's and Adobe's: XMP in the primary image names the gain map)
+        xmp = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+               b'<rdf:Description xmlns:hdrgm="http://ns.adobe.com/hdr-gain-map/1.0/" hdrgm:Version="1.0"/>'
+               b'</rdf:RDF></x:xmpmeta>')
+        Image.fromarray(pixels).save(path, quality=90, xmp=xmp)
+    else:                     # (ISO 21496-1: an APP2 segment in the primary image)
+        urn = b"urn:iso:std:iso:ts:21496:-1\0" + bytes(4)
+        Image.fromarray(pixels).save(path, quality=90, extra=b"\xff\xe2" + struct.pack(">H", 2 + len(urn)) + urn)
+    path.write_bytes(path.read_bytes() + gain_map.getvalue())
+    sdr = np.asarray(Image.open(path).convert("RGB"), np.float32)        # the SDR rendition, as it is
+    assert np.abs(photo.load(path).pixels * 255 - sdr).max() < 0.01
+    assert cli.main(["animate", str(path), "--duration", "0.5", "--fps", "4"]) == 0
+    assert ("HDR_0001.jpg: note: its HDR gain map was not used: the clip is the photo's SDR rendition"
+            in capsys.readouterr().err)
+
+
 @pytest.mark.parametrize("suffix", [".png", ".tif"])
 def test_a_16bit_cut_out_says_its_transparency_is_not_kept_too(tmp_path, suffix):
     """The note was given for 8-bit files only: a 16-bit PNG or TIFF cut-out said nothing."""
@@ -624,6 +653,77 @@ def test_heif_colour_that_cannot_be_read_right_is_refused(tmp_path, nclx, expect
     for check in (photo.load, photo.check_complete):
         with pytest.raises(InputError, match=rf"^IMG_0002.HIF: {expect}"):
             check(path, 100.0)
+
+
+def _png_with_cicp(path, pixels: np.ndarray, cicp: tuple[int, int, int, int] | None) -> None:
+    """A 16-bit RGB PNG with a cICP chunk (PNG third edition: how HDR PNGs say PQ or HLG)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    height, width = pixels.shape[:2]
+    rows = b"".join(b"\0" + row.astype(">u2").tobytes() for row in pixels)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0))
+                     + (chunk(b"cICP", bytes(cicp)) if cicp else b"")
+                     + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("transfer, name", [(16, "PQ"), (18, "HLG")])
+def test_an_hdr_png_is_refused_not_read_as_sdr(tmp_path, transfer, name):
+    """A PQ or HLG PNG (its cICP chunk says so) was animated as if its values were sRGB: a
+    grey, washed-out clip without a word. It is refused as an HDR HEIF is."""
+    pixels = skimage_photo("coffee")[:32, :48].astype(np.uint16) * 257
+    path = tmp_path / "HDR_export.png"
+    _png_with_cicp(path, pixels, (9, transfer, 0, 1))
+    for check in (photo.load, photo.check_complete):
+        with pytest.raises(InputError, match=rf"^HDR_export\.png: an HDR photo \({name}\); .*export an SDR version"):
+            check(path, 100.0)
+
+
+def test_an_sdr_png_with_a_cicp_chunk_is_read(tmp_path):
+    """cICP saying sRGB (primaries 1, transfer 13) is an ordinary photo."""
+    pixels = skimage_photo("coffee")[:32, :48].astype(np.uint16) * 257
+    path = tmp_path / "sdr.png"
+    _png_with_cicp(path, pixels, (1, 13, 0, 1))
+    loaded = photo.load(path)
+    assert np.allclose(loaded.pixels, pixels / 65535.0, atol=1e-4)
+
+
+def _pq_icc(transfer: int) -> bytes:
+    """A BT.2100 profile as PQ and HLG ones are made (a 'cicp' tag, ICC v4.4, names the transfer):
+    BT.2020 colorants and a sampled PQ tone curve whose 1.0 is 10,000 nits."""
+    import struct
+
+    from support import _icc, _s15f16
+
+    m1, m2, c1, c2, c3 = 2610 / 16384, 2523 / 32, 3424 / 4096, 2413 / 128, 2392 / 128
+    p = np.linspace(0.0, 1.0, 1024) ** (1 / m2)
+    linear = (np.maximum(p - c1, 0) / (c2 - c3 * p)) ** (1 / m1)
+    curve = b"curv" + bytes(4) + struct.pack(">I", 1024) + np.round(linear * 65535).astype(">u2").tobytes()
+    colorants = ((0.6734, 0.2790, -0.0019), (0.1656, 0.6753, 0.0299), (0.1251, 0.0457, 0.7970))
+    tags = [(name, b"XYZ " + bytes(4) + b"".join(_s15f16(v) for v in xyz))
+            for name, xyz in zip((b"rXYZ", b"gXYZ", b"bXYZ"), colorants)]
+    tags += [(b"rTRC", curve), (b"gTRC", curve), (b"bTRC", curve), (b"cicp", b"cicp" + bytes(4) + bytes([9, transfer, 0, 1]))]
+    return _icc(b"RGB ", b"XYZ ", b"mntr", "Rec. ITU-R BT.2100", tags)
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".png", ".tif"])
+def test_a_photo_with_a_pq_or_hlg_icc_profile_is_refused_not_read_as_sdr(tmp_path, suffix):
+    """A photo whose ICC profile is PQ (a 16-bit HDR TIFF from Photoshop, an HDR screenshot) went
+    through the profile as if it were SDR: its SDR white, at 2% of PQ's 10,000 nits, made a
+    nearly black clip without a word. Its profile's cicp tag says HDR: refused as an HDR HEIF is."""
+    pixels = skimage_photo("coffee")[:32, :48]
+    for transfer, name in ((16, "PQ"), (18, "HLG")):
+        path = tmp_path / f"HDR_{name}{suffix}"
+        if suffix == ".tif":
+            import tifffile
+            tifffile.imwrite(path, pixels.astype(np.uint16) * 257, photometric="rgb", iccprofile=_pq_icc(transfer))
+        else:
+            Image.fromarray(pixels).save(path, icc_profile=_pq_icc(transfer))
+        for check in (photo.load, photo.check_complete):
+            with pytest.raises(InputError, match=rf"^HDR_{name}\{suffix}: an HDR photo \({name}\); "):
+                check(path, 100.0)
 
 
 def test_a_cut_heif_is_one_line(tmp_path):

@@ -885,6 +885,25 @@ def test_a_camera_raw_file_dropped_in_is_said_once_and_left_alone(hot, caplog):
                                                      "waiting.CR3"]
 
 
+def test_an_avif_or_jpeg_xl_export_dropped_in_is_said_once_and_left_alone(hot, caplog):
+    """Lightroom Classic exports HDR photos as AVIF or JPEG XL: dropped into a watch folder, they
+    were passed over in silence, and the photographer waited for clips that never came. One line
+    per watched folder names the first and says what to export instead."""
+    caplog.set_level(logging.INFO, logger="stillmotion")
+    (hot / "HDR_0001.avif").write_bytes(b"avif data")      # there at start: found by the first scan
+    with running(hot, worker=False) as r:
+        (hot / "HDR_0002.jxl").write_bytes(b"jxl data")
+        (hot / "HDR_0003.AVIF").write_bytes(b"avif data")
+        (hot / "SDR_0001.jpg").write_bytes(photo_bytes(47))
+        r.wait_until(lambda: len(r.jobs()) == 1, 5, "the JPEG's job")
+        time.sleep(0.5)
+        assert [j.photo_path.name for j in r.jobs()] == ["SDR_0001.jpg"]
+    said = [rec.getMessage() for rec in caplog.records if "JPEG XL" in rec.getMessage()]
+    assert said == [f"{hot / 'HDR_0001.avif'}: an AVIF file, not taken (nor any other AVIF or JPEG XL file in "
+                    f"{hot}): Stillmotion does not read AVIF or JPEG XL (Lightroom's HDR export formats); "
+                    "export the photo as JPEG, TIFF or HEIC (SDR) into the watched folder"]
+
+
 def test_raw_files_in_every_day_folder_of_a_recursive_watch_are_said_once(hot, caplog):
     """A recursive watch on an archive (year/month/day folders, raws beside the JPEGs) logged
     the raw-file line once for each of its folders: 2000 warnings at start for 2000 day folders,

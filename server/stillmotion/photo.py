@@ -39,8 +39,11 @@ SUPPORTED_FORMATS = set(_FORMAT_NAMES)
 _named = [name for name in _FORMAT_NAMES.values() if name]
 EXPECTED_FORMATS = ", ".join(_named[:-1]) + " or " + _named[-1]    # "JPEG, PNG, ... or HEIF"
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".heic", ".heif", ".hif"}
+# Photo formats not read here that a photographer exports (Lightroom Classic's HDR exports are
+# AVIF and JPEG XL), each with its name in a line about one handed over.
+UNREAD_PHOTO_FORMATS = {".avif": "AVIF", ".jxl": "JPEG XL"}
 # CICP (ISO/IEC 23091-2) transfer characteristics of HDR pictures: PQ (SMPTE ST 2084) and
-# HLG (ARIB STD-B67). Photos (HEIF) and clips (`stillmotion match`) with them are refused.
+# HLG (ARIB STD-B67). Photos (HEIF, PNG) and clips (`stillmotion match`) with them are refused.
 HDR_TRANSFERS = {16: "PQ", 18: "HLG"}
 DEFAULT_MAX_MEGAPIXELS = 200.0
 # Camera raw files. Many are TIFF inside and Pillow opens them, but what it reads is the
@@ -65,6 +68,7 @@ class Photo:
     exif: dict[str, Any] = field(default_factory=dict)
     transparent: bool = False            # it had see-through pixels, which a clip cannot keep
     orientation: int = 1                 # the EXIF orientation (1-8) its pixels were turned by
+    gain_map: bool = False               # an HDR JPEG: its pixels are the SDR rendition, its gain map unused
 
     @property
     def height(self) -> int:
@@ -232,11 +236,14 @@ def open_checked(path: Path, max_megapixels: float) -> Image.Image:
         if problem:
             image.close()
             raise InputError(f"{path.name}: {problem}")
-    if image.format == "HEIF":
-        problem = _heif_colour_problem(image.info)
-        if problem:
-            image.close()
-            raise InputError(f"{path.name}: {problem}")
+    # CICP code points (HEIF's nclx, PNG's cICP, an ICC profile's cicp tag): HDR, or unconvertible
+    icc = image.info.get("icc_profile")
+    cicp = (image.info.get("nclx_profile") if image.format == "HEIF"
+            else _png_cicp(path) if image.format == "PNG" else None)
+    problem = _cicp_colour_problem(cicp, bool(icc)) or _cicp_colour_problem(_icc_cicp(icc), True)
+    if problem:
+        image.close()
+        raise InputError(f"{path.name}: {problem}")
     try:
         check_size(*image.size, max_megapixels)
     except InputError as exc:
@@ -244,18 +251,54 @@ def open_checked(path: Path, max_megapixels: float) -> Image.Image:
     return image
 
 
-def _heif_colour_problem(info: dict) -> str | None:
-    """Why a HEIF's colour cannot be read right, if it cannot: HDR (its 10-bit PQ/HLG values
-    read as SDR would be wrong, and tone mapping is a grade of its own), or a colour space
-    given only as CICP code points other than sRGB's, with no ICC profile to convert from."""
-    nclx = info.get("nclx_profile") or {}
-    hdr = HDR_TRANSFERS.get(nclx.get("transfer_characteristics"))
+def _cicp_colour_problem(cicp: dict | None, has_icc: bool) -> str | None:
+    """Why a HEIF's or PNG's colour cannot be read right, if it cannot, from its CICP code points
+    (HEIF's nclx, PNG's cICP): HDR (its PQ/HLG values read as SDR would be wrong, and tone mapping
+    is a grade of its own), or a colour space given only as primaries other than sRGB's, with no
+    ICC profile to convert from."""
+    cicp = cicp or {}
+    hdr = HDR_TRANSFERS.get(cicp.get("transfer_characteristics"))
     if hdr:
         return (f"an HDR photo ({hdr}); Stillmotion animates SDR photos: export an SDR version "
                 "(JPEG, TIFF or SDR HEIF)")
-    if not info.get("icc_profile") and nclx.get("color_primaries") not in (None, 1, 2):
+    if not has_icc and cicp.get("color_primaries") not in (None, 1, 2):
         return ("its colour space is given without an ICC profile (CICP primaries "
-                f"{nclx.get('color_primaries')}); export it with an embedded profile, or as JPEG or TIFF")
+                f"{cicp.get('color_primaries')}); export it with an embedded profile, or as JPEG or TIFF")
+    return None
+
+
+def _icc_cicp(icc: bytes | None) -> dict[str, int] | None:
+    """An ICC profile's 'cicp' tag (ICC.1 v4.4), where a PQ or HLG profile (Rec. ITU-R BT.2100)
+    says it is one: through its tone curve as an SDR profile, SDR white (2% of PQ's 10,000 nits)
+    came out nearly black."""
+    try:
+        count = struct.unpack_from(">I", icc or b"", 128)[0]
+        for entry in range(min(count, 256)):
+            signature, offset, size = struct.unpack_from(">4sII", icc, 132 + 12 * entry)
+            if signature == b"cicp" and size >= 12 and icc[offset:offset + 4] == b"cicp":
+                primaries, transfer = icc[offset + 8:offset + 10]
+                return {"color_primaries": primaries, "transfer_characteristics": transfer}
+    except (struct.error, ValueError):   # (too short for its tag table, or no profile)
+        return None
+    return None
+
+
+def _png_cicp(path: Path) -> dict[str, int] | None:
+    """A PNG's cICP chunk (PNG third edition; it comes before the image data), which Pillow does
+    not read: an HDR PNG (PQ, HLG) says what its values are only there."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(8)   # (the signature)
+            while len(head := fh.read(8)) == 8:
+                length, kind = struct.unpack(">I4s", head)
+                if kind in (b"IDAT", b"IEND"):
+                    return None
+                if kind == b"cICP" and length == 4:
+                    primaries, transfer = fh.read(2)
+                    return {"color_primaries": primaries, "transfer_characteristics": transfer}
+                fh.seek(length + 4, os.SEEK_CUR)   # (the chunk's data and CRC)
+    except (OSError, ValueError):
+        return None
     return None
 
 
@@ -305,9 +348,19 @@ def _tiff_sample_problem(tags: Any) -> str | None:
     return None
 
 
+def unread_format_refusal(path: Path) -> str | None:
+    """The line for a photo whose name says it is in a format Stillmotion does not read (AVIF,
+    JPEG XL), as Pillow's name for one it opens is said; else None."""
+    name = UNREAD_PHOTO_FORMATS.get(path.suffix.lower())
+    return f"{path.name}: {name} is not supported ({EXPECTED_FORMATS} expected)" if name else None
+
+
 def _unidentified(path: Path) -> str:
     """The line for a file Pillow cannot open: what the TIFF is, for a TIFF (it is one of the
     formats "expected"), else the formats Stillmotion reads."""
+    unread = unread_format_refusal(path)
+    if unread:   # (JPEG XL: "not an image" was not true of it)
+        return unread
     unreadable = f"{path.name}: not an image Stillmotion can read ({EXPECTED_FORMATS} expected)"
     try:
         with open(path, "rb") as fh, warnings.catch_warnings():
@@ -552,7 +605,20 @@ def load(path: str | os.PathLike, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS
             raise InputError(f"{path.name}: unexpected pixel layout {pixels.shape}")
         return Photo(path=path, pixels=pixels, format=image.format or "?", bit_depth=16 if high_bit else 8,
                      source_profile=icc_mod.description(icc), exif=exif, transparent=transparent,
-                     orientation=turned if 1 <= turned <= 8 else 1)
+                     orientation=turned if 1 <= turned <= 8 else 1, gain_map=_has_gain_map(image))
+
+
+def _has_gain_map(image: Image.Image) -> bool:
+    """An HDR JPEG: an SDR image with a gain map (Lightroom's HDR JPEG export, a phone's Ultra
+    HDR), said by its XMP (Adobe's and Google's hdrgm namespace) or an ISO 21496-1 APP2 segment.
+    Pillow reads the SDR image, the rendition every SDR screen shows."""
+    if image.format not in ("JPEG", "MPO"):
+        return False
+    xmp = image.info.get("xmp") or b""
+    if b"ns.adobe.com/hdr-gain-map/" in (xmp.encode("utf-8", "replace") if isinstance(xmp, str) else xmp):
+        return True
+    return any(marker == "APP2" and content.startswith(b"urn:iso:std:iso:ts:21496:-1")
+               for marker, content in getattr(image, "applist", ()))
 
 
 def _is_transparent(image: Image.Image) -> bool:

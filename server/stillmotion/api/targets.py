@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ..errors import InputError
-from ..photo import CAMERA_RAW_SUFFIXES, PHOTO_SUFFIXES, file_kind, raw_refusal
+from ..photo import CAMERA_RAW_SUFFIXES, PHOTO_SUFFIXES, file_kind, raw_refusal, unread_format_refusal
 
 # An original in Lightroom is often a raw file (or another format it renders); the daemon
 # gets a rendered copy to animate.
@@ -59,6 +59,8 @@ def existing_image(raw: str, field: str, suffixes: Iterable[str] = PHOTO_SUFFIXE
     if path.suffix.lower() not in allowed:
         if path.suffix.lower() in CAMERA_RAW_SUFFIXES:
             raise InputError(f"{field}: {raw_refusal(path)}")
+        if unread_format_refusal(path):   # (an image, not "not an image file")
+            raise InputError(f"{field}: {unread_format_refusal(path)}")
         raise InputError(f"{field} is not an image file ({path.name}); expected one of "
                          f"{', '.join(sorted(allowed))}")
     # (a symlink loop: "no such file", as pathlib's is_file said it here before)

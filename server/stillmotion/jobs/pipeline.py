@@ -137,6 +137,9 @@ def plan_job(photo: photo_mod.Photo, request: AnimateRequest, config: dict, phot
     if photo.transparent:
         notes.append("the photo's transparency was not kept (a clip has none): its see-through areas "
                      "show the colour stored under them")
+    if photo.gain_map:
+        notes.append("its HDR gain map was not used: the clip is the photo's SDR rendition "
+                     "(Stillmotion makes SDR clips)")
     status = engine.status()
     if not status.prompt:
         # Parallax and SVD follow no text: recording a prompt would claim it shaped the clip.

@@ -85,6 +85,7 @@ class Watcher:
         self._folder_files = FolderFileCache()
         self._said: set[str] = set()                       # problems already logged (log each once)
         self._raw_folders: set[Path] = set()              # watched folders whose raw files were said to be passed over
+        self._unread_folders: set[Path] = set()           # likewise for AVIF and JPEG XL exports
         self._since = time.time()   # sidecars written before this are not looked at for being late
         self._close_events = False
         self._folders_went = False       # a folder was moved or deleted since the last folder check
@@ -364,6 +365,15 @@ class Watcher:
                 self._say(f"{path}: a camera raw file, not taken (nor any other raw file in {where}): "
                           "Stillmotion animates the developed photo; export it as JPEG, TIFF or HEIC into "
                           "the watched folder (a Capture One process recipe, a Lightroom export)")
+            unread = photo_mod.UNREAD_PHOTO_FORMATS.get(path.suffix.lower())
+            if unread and folder.path not in self._unread_folders:
+                # (Lightroom's HDR exports: waited for in silence like a raw file, and said once likewise)
+                self._unread_folders.add(folder.path)
+                where = f"{folder.path} or its subfolders" if folder.recursive else f"{folder.path}"
+                article = "an" if unread[0] in "AEIOU" else "a"
+                self._say(f"{path}: {article} {unread} file, not taken (nor any other AVIF or JPEG XL file in "
+                          f"{where}): Stillmotion does not read AVIF or JPEG XL (Lightroom's HDR export formats); "
+                          "export the photo as JPEG, TIFF or HEIC (SDR) into the watched folder")
             return
         self._pairing.forget(path)   # changed again while waiting for its sidecar: settle again
         self._settler.touch(path, resolved[1].settle_seconds, written=written, closed=closed)

@@ -66,6 +66,15 @@ def test_a_cut_out_says_its_transparency_is_not_kept(tmp_path, fast_config, caps
     assert photo.load(tmp_path / "cutout.png").transparent and not photo.load(tmp_path / "opaque.png").transparent
     assert cli.main(["animate", str(tmp_path / "cutout.png"), "--duration", "0.5", "--fps", "4"]) == 0
     assert "cutout.png: note: the photo's transparency was not kept" in capsys.readouterr().err
+    # What was said is in the clip's own record too, for whoever gets the clip without the terminal.
+    import pyexiv2
+
+    with pyexiv2.Image(str(tmp_path / "cutout.motion.xmp")) as sidecar:
+        notes = sidecar.read_xmp()["Xmp.stillmotion.notes"]
+    assert len(notes) == 1 and notes[0].startswith("the photo's transparency was not kept")
+    assert cli.main(["animate", str(tmp_path / "opaque.png"), "--duration", "0.5", "--fps", "4"]) == 0
+    with pyexiv2.Image(str(tmp_path / "opaque.motion.xmp")) as sidecar:
+        assert "Xmp.stillmotion.notes" not in sidecar.read_xmp()     # nothing said, nothing recorded
 
 
 @pytest.mark.parametrize("kind", ["ultra-hdr", "iso-21496-1"])

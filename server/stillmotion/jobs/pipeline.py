@@ -350,7 +350,7 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
                     size=(clip.width, clip.height), prompt=prompt, prompt_source=prompt_source,
                     engine_info=clip.info, colour=colour_info,
                     look=look_record(look, config, removed=look_removed), encoding=settings,
-                    photo_sha256=photo_sha256)
+                    photo_sha256=photo_sha256, notes=notes)
                 extra = metadata.write_for_job(video_tmp, xmp_tmp, meta, settings_used, config,
                                                original_path=spec.original_path or spec.photo_path)
                 # -- place: atomic, never overwriting -----------------------------------

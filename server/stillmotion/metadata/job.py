@@ -23,11 +23,14 @@ def read_for_job(photo: str | Path, config: Mapping[str, Any], *, sidecar: Path 
 def provenance(request: Any, *, engine: str, seed: int, frames: int, fps: float, size: tuple[int, int],
                prompt: str | None, prompt_source: str, engine_info: Mapping[str, Any] | None = None,
                colour: Mapping[str, Any] | None = None, look: Mapping[str, Any] | None = None,
-               encoding: Any = None, photo_sha256: str | None = None) -> dict[str, Any]:
+               encoding: Any = None, photo_sha256: str | None = None,
+               notes: list[str] | None = None) -> dict[str, Any]:
     """Every setting needed to make the clip again, from the resolved AnimateRequest and the run.
 
     `look`: the grain and vignette put on every frame; `encoding`: the EncodeSettings, whose crf,
-    preset and thread count decide an H.264 clip's decoded pixels; `photo_sha256`: the file animated.
+    preset and thread count decide an H.264 clip's decoded pixels; `photo_sha256`: the file animated;
+    `notes`: what the run told the user (a setting not used, the photo's crop not applied), kept
+    with the clip for whoever gets it without the terminal or the job's report.
     """
     info = dict(engine_info or {})
     lossy = encoding is not None and request.format == "mp4"
@@ -58,6 +61,7 @@ def provenance(request: Any, *, engine: str, seed: int, frames: int, fps: float,
         "encoder_threads": encoding.threads if lossy else None,
         "look": dict(look) if look else None,
         "engine_info": info or None,
+        "notes": list(notes) if notes else None,
         "photo_sha256": photo_sha256,
         "software_version": __version__,
     }

@@ -10,6 +10,7 @@ Errors are collected per photo, never raised, so one bad photo does not stop
 the others; `errors()` lists them for the one report at the end.
 ]]
 
+local LrDate = import "LrDate"
 local LrFileUtils = import "LrFileUtils"
 local LrPathUtils = import "LrPathUtils"
 local LrTasks = import "LrTasks"
@@ -32,6 +33,11 @@ AnimateBatch.POLL_WINDOW = 4
 -- before a job counts as failed: a daemon that answers but cannot say must not keep the
 -- export polling for ever.
 AnimateBatch.MAX_POLL_ERRORS = 20
+-- How long a batch waits for a daemon that stopped answering to answer again before it gives
+-- up on the jobs it sent: a service manager restarts a daemon that crashed within seconds
+-- (launchd after up to 10), and its job store keeps the batch's jobs, under the same ids.
+AnimateBatch.RECONNECT_SECONDS = 30
+AnimateBatch.RECONNECT_POLL_SECONDS = 1
 local UPLOAD_SHARE = 0.05   -- share of a photo's progress bar for render + upload
 
 local FINISHED = { done = true, failed = true, canceled = true }
@@ -135,13 +141,18 @@ function AnimateBatch:submit(photo, renderedPath, rendition)
   end
   local develop, settings = AnimateSettings.develop(photo), AnimateSettings.request(self.props, photo)
   item.sent = requestText(develop, settings)
-  local job, err = self.client:submitJob {
+  local submission = {
     imagePath = renderedPath,
     originalPath = photo:getRawMetadata("path"),
     develop = develop,
     settings = settings,
     idempotencyKey = submissionKey(photo),
   }
+  local job, err = self.client:submitJob(submission)
+  -- A daemon restarting: sent again once it answers (the same key, so never two clips).
+  if not job and StillmotionAPI.isUnreachable(err) and self:_daemonAnswers() then
+    job, err = self.client:submitJob(submission)
+  end
   -- The rendered copy was uploaded (or refused): it is not needed any more.
   LrFileUtils.delete(renderedPath)
   if not job then
@@ -311,6 +322,18 @@ function AnimateBatch:poll()
   self:_showProgress(shown)
 end
 
+-- True when the daemon answers its health check, waiting up to RECONNECT_SECONDS for it to
+-- come back (not when the user cancels).
+function AnimateBatch:_daemonAnswers()
+  local deadline = LrDate.currentTime() + AnimateBatch.RECONNECT_SECONDS
+  while not self.client:health() do
+    if LrDate.currentTime() >= deadline or self.progress:isCanceled() then return false end
+    self.progress:setCaption("The Stillmotion daemon stopped answering: waiting for it to start again...")
+    LrTasks.sleep(AnimateBatch.RECONNECT_POLL_SECONDS)
+  end
+  return true
+end
+
 function AnimateBatch:_pollOne(item)
   local job, err = self.client:job(item.jobId)
   if job then
@@ -327,7 +350,8 @@ function AnimateBatch:_pollOne(item)
     return
   end
   -- No answer: gone, or only slow (a status call timed out while the daemon is busy)?
-  if StillmotionAPI.isUnreachable(err) and not self.client:health() then
+  -- (Restarted, the daemon knows the job under the same id: the next poll asks again.)
+  if StillmotionAPI.isUnreachable(err) and not self:_daemonAnswers() then
     self:_abort(StillmotionAPI.describe(err))
     return
   end

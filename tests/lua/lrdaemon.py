@@ -83,14 +83,15 @@ def healthy(url: str) -> bool:
         return False
 
 
-def start_daemon(home: Path, timeout: float = 90) -> Daemon:
+def start_daemon(home: Path, timeout: float = 90, port: int | None = None) -> Daemon:
+    """`stillmotion serve` on `port` (a free one when None), its data in `home`."""
     home.mkdir(parents=True, exist_ok=True)
     (home / "config.toml").write_text(CONFIG, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("STILLMOTION__")}
     env["STILLMOTION_HOME"] = str(home)
-    port = free_port()
+    port = port or free_port()
     log = home / "daemon.log"
-    with open(log, "wb") as out:
+    with open(log, "ab") as out:
         process = subprocess.Popen(stillmotion_command() + ["serve", "--host", "127.0.0.1", "--port", str(port)],
                                    env=env, stdout=out, stderr=subprocess.STDOUT)
     daemon = Daemon(url=f"http://127.0.0.1:{port}", home=home, process=process, log=log)

@@ -48,13 +48,13 @@ class Batch:
     """An AnimateBatch of `n` submitted photos over a scripted client, driven inside a task."""
 
     def __init__(self, lr: Lightroom, folder: Path, n: int, answer: Callable[[str], Any], *,
-                 cancel: Callable[[str], Any] | None = None, healthy: bool = True,
+                 cancel: Callable[[str], Any] | None = None, healthy: bool | Callable[[], bool] = True,
                  props: dict[str, Any] | None = None) -> None:
         self.lr = lr
         self.healthy = healthy
         make = lr.lua.execute(CLIENT)
         self.client = make(answer, cancel or (lambda job_id: lr.table({"id": job_id, "status": "canceled"})),
-                           lambda: self.healthy)
+                           lambda: self.healthy() if callable(self.healthy) else self.healthy)
         self.progress = lr.lua.execute(PROGRESS)
         self.photos = [lr.import_photo(folder / "IMG_0001.jpg")]
         module = lr.require("AnimateBatch")
@@ -147,6 +147,7 @@ def test_a_status_call_that_times_out_does_not_end_the_batch(lr: Lightroom, phot
 
 
 def test_a_daemon_that_is_gone_fails_every_job_at_once_with_one_message(lr: Lightroom, photo_folder: Path) -> None:
+    lr.require("AnimateBatch").RECONNECT_SECONDS = 0      # not waited for (see the test below)
     batch = Batch(lr, photo_folder, 6, lambda job_id: failure(
         lr, kind="unreachable", code="cannotConnectToHost", message="The Stillmotion daemon is not running."),
         healthy=False)
@@ -156,6 +157,26 @@ def test_a_daemon_that_is_gone_fails_every_job_at_once_with_one_message(lr: Ligh
     # The daemon keeps the jobs it took and runs them when started again: not "try again".
     assert set(batch.errors()) == {lr.require("AnimateBatch").SENT_BEFORE_STOP}
     assert batch.batch.aborted == "The Stillmotion daemon is not running."   # for photos not yet sent
+
+
+def test_a_daemon_that_restarts_is_waited_for_and_its_jobs_followed_on(lr: Lightroom, photo_folder: Path) -> None:
+    """A crashed daemon restarted by its service manager: the batch failed every job at once."""
+    module = lr.require("AnimateBatch")
+    module.RECONNECT_SECONDS, module.RECONNECT_POLL_SECONDS = 5, 0.01
+    health_checks: list[bool] = []
+
+    def back_at_the_third_health_check() -> bool:
+        health_checks.append(len(health_checks) >= 2)
+        return health_checks[-1]
+
+    gone = failure(lr, kind="unreachable", code="cannotConnectToHost", message="The Stillmotion daemon is not running.")
+    batch = Batch(lr, photo_folder, 2, lambda job_id: gone if not any(health_checks) else job(lr, job_id),
+                  healthy=back_at_the_third_health_check)
+    batch.poll()
+    assert batch.calls == ["job j1", "health", "health", "health", "job j2"]
+    assert batch.states() == ["submitted", "submitted"] and batch.batch.aborted is None
+    batch.poll()
+    assert batch.calls[-2:] == ["job j1", "job j2"] and batch.errors() == []
 
 
 def test_a_job_error_without_a_message_still_makes_a_summary(lr: Lightroom, photo_folder: Path) -> None:

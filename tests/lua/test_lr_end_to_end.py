@@ -163,6 +163,7 @@ def own_daemon(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tupl
         sim = Lightroom(tmp_path)
         sim.prefs_url(own.url)
         sim.require("AnimateBatch").POLL_SECONDS = 0.1
+        sim.require("AnimateBatch").RECONNECT_SECONDS = 0.5   # these daemons stay stopped
         yield own, sim
     finally:
         own.stop()
@@ -199,6 +200,37 @@ def test_daemon_stopping_mid_export_is_reported_once(tmp_path: Path, photo_folde
         finally:
             again.stop()
     assert (photo_folder / "IMG_0001.motion.mp4").is_file() and (photo_folder / "IMG_0002.motion.mp4").is_file()
+
+
+def test_a_daemon_restarted_mid_export_is_waited_for_and_every_clip_lands_in_the_catalog(
+        tmp_path: Path, photo_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A service manager restarts a crashed daemon within seconds, and its job store keeps the
+    export's jobs: the export gave up at the first status call that found it gone ("Animated 0
+    of 2 ... sent before the daemon stopped"), and the clips made after it came back stayed out
+    of the catalog. It now waits for the daemon to answer again and follows the same jobs."""
+    with own_daemon(tmp_path, monkeypatch) as (own, sim):
+        sim.require("AnimateBatch").RECONNECT_SECONDS = 30
+        photos = [sim.import_photo(photo_folder / "IMG_0001.jpg"), sim.import_photo(photo_folder / "IMG_0002.jpg")]
+        restarted: list[Daemon] = []
+
+        def stop_once_both_sent_then_start_once_found_gone() -> None:
+            if own.process.poll() is None and not restarted and len(job_ids(sim)) == 2:
+                own.stop()
+            elif not restarted and any(r.get("error") == "cannotConnectToHost" for r in sim.requests("/v1/health")):
+                restarted.append(start_daemon(own.home, port=int(own.url.rsplit(":", 1)[1])))
+
+        sim.on_tick(stop_once_both_sent_then_start_once_found_gone)
+        try:
+            sim.export(photos, {"sm_duration": "2", "sm_fps": 12})
+            sim.run_tasks(timeout=120)
+        finally:
+            for d in restarted:
+                d.stop()
+        assert restarted and sim.task_errors == [] and sim.dialogs == []
+        for photo, stem in zip(photos, ("IMG_0001", "IMG_0002")):
+            clip = str(photo_folder / f"{stem}.motion.mp4")
+            assert sim.stack(photo) == [clip, photo.path]
+        assert len(job_ids(sim)) == 2                   # nothing sent twice
 
 
 def test_a_publish_cut_short_by_the_daemon_stopping_records_its_clip_at_the_next_publish(

@@ -273,3 +273,5 @@ Fake.modules.LrProgressScope = LrProgressScope
 Fake.modules.LrLogger = LrLogger
 Fake.modules.LrPrefs = LrPrefs
 Fake.modules.LrUUID = LrUUID
+-- LrDate: the clock only (seconds; Lightroom counts from 2001, the fake from any point).
+Fake.modules.LrDate = { currentTime = function() return py.now() end }

@@ -332,7 +332,8 @@ def test_a_move_that_would_strobe_is_made_as_asked_and_says_so(photo, camera):
     crossing = 256 / (_fastest_step(frames) * 24)      # (the picture as a whole; near things move faster)
     note = clip.info["model_note"]
     said = float(re.search(r"cross the frame in ([0-9.]+) s, under the 3.5 s below which a move strobes at 24 fps", note)[1])
-    assert said <= crossing * 1.05 and "it may strobe (smooth at --motion 0." in note and "--duration " in note
+    assert note.startswith("the move may strobe: at motion 1 over 1 s (a loop, out and back)")
+    assert said <= crossing * 1.05 and "(a motion of 0." in note and "or a duration of " in note
     # the same path in the same time at any frame rate; at 60 fps each step is smaller
     at_60_clip, at_60 = render(photo, seed=0, fps=60, **settings)
     assert np.abs(at_60[30] - frames[12]).mean() < 1 / 255

@@ -231,7 +231,7 @@ function AnimateBatch:_finish(item, job)
       item.warning = "clip made (" .. item.clips[1] .. ") but not added to the catalog: "
                      .. StillmotionAPI.describe(err)
     elseif #warnings > 0 then
-      item.warning = "clip made without some settings: " .. table.concat(warnings, "; ")
+      item.warning = "clip made; note: " .. table.concat(warnings, "; ")
     end
   elseif job.status == "canceled" then
     item.state = "canceled"

@@ -59,7 +59,7 @@ def test_export_two_photos_with_the_animate_preset(lr: Lightroom, daemon: Daemon
     # The daemon here has no generative model: the clip is made, and the one summary says
     # that the photo's prompt could not be followed (a caption alone is no one's request).
     assert lr.task_errors == [] and [d["info"] for d in lr.dialogs] == [
-        "IMG_0001.jpg: clip made without some settings: the prompt was not used: "
+        "IMG_0001.jpg: clip made; note: the prompt was not used: "
         "the parallax engine follows no text prompt"]
     for photo, stem in ((one, "IMG_0001"), (two, "IMG_0002")):
         clip = photo_folder / f"{stem}.motion.mp4"
@@ -363,7 +363,7 @@ def test_a_setting_the_daemon_set_aside_is_reported_with_the_clip(lr: Lightroom,
     report = lr.dialogs[0]
     assert "Animated 1 of 1 photos" in report["message"]
     lines = report["info"].splitlines()
-    assert len(lines) == 1 and lines[0].startswith("IMG_0001.jpg: clip made without some settings: ")
+    assert len(lines) == 1 and lines[0].startswith("IMG_0001.jpg: clip made; note: ")
     assert "GrainAmount" in lines[0] and "Exposure" not in lines[0]
 
 
@@ -397,7 +397,7 @@ def test_publish_then_republish_after_edits_then_remove(lr: Lightroom, daemon: D
     lr.run_tasks(timeout=120)
     # The clips are made; the one warning is the prompt the CPU engine cannot follow.
     assert lr.task_errors == [] and [d["info"] for d in lr.dialogs] == [
-        "IMG_0002.jpg: clip made without some settings: the prompt was not used: "
+        "IMG_0002.jpg: clip made; note: the prompt was not used: "
         "the parallax engine follows no text prompt"]
     assert state(one) == state(two) == "published"
     second = {p.path: collection.entries[p].remoteId for p in (one, two)}
@@ -713,7 +713,7 @@ def test_a_german_lightroom_animates_and_scores_photos_with_non_ascii_names(
 
     assert lr.task_errors == []
     assert [d["info"] for d in lr.dialogs] == [
-        "Ständchen São Paulo.jpg: clip made without some settings: the prompt was not used: "
+        "Ständchen São Paulo.jpg: clip made; note: the prompt was not used: "
         "the parallax engine follows no text prompt"]
     clip = folder / "Ständchen São Paulo.motion.mp4"
     assert lr.stack(photo) == [str(clip), photo.path]

@@ -294,14 +294,14 @@ def test_submission_retries_only_lost_answers(lr: Lightroom, photo_folder: Path,
 def test_one_message_shared_by_many_photos_is_one_line_naming_a_few(lr: Lightroom) -> None:
     """A batch of 40 where a prompt could not be followed: one line, five names and a count."""
     batch = lr.require("AnimateBatch")
-    errors = [{"name": f"IMG_{i:04d}.jpg", "message": "clip made without some settings: the prompt was not used"}
+    errors = [{"name": f"IMG_{i:04d}.jpg", "message": "clip made; note: the prompt was not used"}
               for i in range(40)]
     errors.insert(3, {"name": "IMG_9999.jpg", "message": "the image data is damaged or truncated"})
     title, body = batch.summary(lr.table([lr.table(e) for e in errors]), 41, 41)
     assert title == "Animated 41 of 41 photos. Some need attention:"
     assert body.splitlines() == [
         "IMG_0000.jpg, IMG_0001.jpg, IMG_0002.jpg, IMG_0003.jpg, IMG_0004.jpg and 35 more: "
-        "clip made without some settings: the prompt was not used",
+        "clip made; note: the prompt was not used",
         "IMG_9999.jpg: the image data is damaged or truncated"]
     two = [{"name": n, "message": "gone"} for n in ("A.jpg", "B.jpg")]
     assert batch.summary(lr.table([lr.table(e) for e in two]), 2, 0)[1] == "A.jpg, B.jpg: gone"

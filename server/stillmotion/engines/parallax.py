@@ -432,16 +432,16 @@ def crossing_seconds(near: np.ndarray, params: MoveParams, width: int, curve: li
 
 def _judder_note(request: AnimateRequest, fps: float, crossing: float, smooth: float) -> str:
     """That the move may strobe, and what would make it smooth (the move's speed is near-linear
-    in --motion and inverse to --duration)."""
+    in the motion and inverse to the duration). In words, not flags: Lightroom's report shows it."""
     share = crossing / smooth
-    span = f"--duration {request.duration:g}" + (" (a loop, out and back)" if request.loop else "")
-    cures = [f"--motion {math.floor(request.motion * share * 100) / 100:g}",
-             f"--duration {math.ceil(request.duration / share * 10) / 10:g}"]
+    span = f"{request.duration:g} s" + (" (a loop, out and back)" if request.loop else "")
+    cures = [f"a motion of {math.floor(request.motion * share * 100) / 100:g} or less",
+             f"a duration of {math.ceil(request.duration / share * 10) / 10:g} s or more"]
     if STROBE_CROSSING_S * 24.0 / 60.0 <= crossing and fps < 60:
-        cures.append("--fps 60")
-    return (f"at --motion {request.motion:g} over {span}, the nearest things cross the frame in "
-            f"{crossing:.1f} s, under the {smooth:.1f} s below which a move strobes at {max(fps, 24.0):g} fps: it may "
-            f"strobe (smooth at {', or '.join(cures)})")
+        cures.append("60 fps")
+    return (f"the move may strobe: at motion {request.motion:g} over {span}, the nearest things cross the "
+            f"frame in {crossing:.1f} s, under the {smooth:.1f} s below which a move strobes at "
+            f"{max(fps, 24.0):g} fps ({', or '.join(cures)} moves smoothly)")
 
 
 def _widening_note(request: AnimateRequest) -> str:

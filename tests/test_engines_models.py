@@ -361,8 +361,9 @@ def test_pull_errors_are_job_errors_with_a_next_step(home, monkeypatch):
         raise GatedRepoError("401 gated", response=_Response())
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", gated)
-    with pytest.raises(JobError, match="accept its licence at https://huggingface.co/stabilityai"):
+    with pytest.raises(JobError, match="accept its licence at https://huggingface.co/stabilityai") as refused:
         models.pull("svd", config_mod.load())
+    assert "HF_TOKEN" in str(refused.value)       # (a server with no browser to log in from)
 
 
 def test_a_failed_pull_leaves_no_folder_it_made_for_nothing(home, monkeypatch):

@@ -498,7 +498,8 @@ def pull(name: str, config: Mapping[str, Any] | None = None) -> str:
             _remove_made(target, made)        # nothing to resume: no empty folder left behind
         if isinstance(exc, GatedRepoError):
             raise JobError(f"{hf_id} is gated: accept its licence at https://huggingface.co/{hf_id} "
-                           f"and log in (`hf auth login`), then run `{pull_command(name)}` again") from None
+                           f"and log in (`hf auth login`, or set HF_TOKEN to an access token), then run "
+                           f"`{pull_command(name)}` again") from None
         if isinstance(exc, RevisionNotFoundError):
             raise JobError(f"{hf_id} has no revision {revision!r}") from None
         if isinstance(exc, RepositoryNotFoundError):

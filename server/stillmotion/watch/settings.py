@@ -24,6 +24,9 @@ from ..errors import ConfigError, InputError
 from ..request import AnimateRequest
 
 FOLDER_FILE = "stillmotion.toml"
+# A stillmotion.toml is a few lines; anyone who can write the folder can make it huge, a named
+# pipe or a link to /dev/zero, and it is read by the watcher itself.
+FOLDER_FILE_MAX_BYTES = 1 << 20
 BESIDE = "beside"
 # Keys a folder (config table or stillmotion.toml) may set, with [watch] supplying the defaults.
 OVERRIDABLE = ("patterns", "output", "retake_changed", "settle_seconds", "sidecar_wait_seconds")
@@ -122,7 +125,7 @@ class FolderFileCache:
         cached = self._entries.get(path)
         if cached and cached[0] == key:
             return cached[1]
-        table = config_mod.read_toml(path)
+        table = config_mod.read_toml(path, max_bytes=FOLDER_FILE_MAX_BYTES)
         self._entries[path] = (key, table)
         return table
 

@@ -599,6 +599,30 @@ def test_a_file_under_the_notes_name_that_is_not_a_note_is_left_alone(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["P.motion.failed.txt", "Q.motion.failed.txt"]
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_named_pipe_under_the_notes_name_does_not_hold_the_job_forever(tmp_path):
+    """Anyone who can write the hot folder knows where a photo's failure note goes: a named
+    pipe there had the job that failed (or the one whose clip was made, clearing the note)
+    wait on it for good, and with it the render slot: no clip was made after that."""
+    import threading
+
+    from stillmotion.jobs import failure_note
+
+    pipe = tmp_path / "P.motion.failed.txt"
+    os.mkfifo(pipe)
+    for call in (lambda: failure_note.write(tmp_path, tmp_path / "P.jpg", "j1", "broken"),
+                 lambda: failure_note.clear(tmp_path, tmp_path / "P.jpg")):
+        worker = threading.Thread(target=call, daemon=True)
+        worker.start()
+        worker.join(3)
+        try:
+            assert not worker.is_alive()
+        finally:
+            if worker.is_alive():                          # (the old code: let it go)
+                os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+    assert pipe.exists() and not pipe.is_file()            # left alone: not a note of ours
+
+
 def test_the_daemon_watches_the_configured_folders_while_it_runs(hot, fast_config, tmp_path):
     from aiohttp import web
 
@@ -1209,6 +1233,34 @@ def test_a_claim_passes_a_photo_over_until_it_is_stale_done_or_failed_and_writte
     assert a.acquire(photo, "d2x", key) is None
     a.ended("job-c", None)                                             # skipped: withdrawn
     assert claims_mod.read(claims_mod.claim_path(photo, "d2x")) is None
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes and /dev/zero are POSIX")
+def test_a_claim_made_a_named_pipe_or_a_link_to_dev_zero_is_not_read_forever(tmp_path):
+    """A claim's name follows from the photo's name and content, so whoever drops a photo into a
+    shared folder can make its claim first: a named pipe blocked the watcher for good (no photo
+    in any folder was taken after), a link to /dev/zero was read until memory ran out. Such a
+    file is an odd claim (another station's, taken over once stale), read no further."""
+    import threading
+
+    from stillmotion.watch import claims as claims_mod
+
+    photo = tmp_path / "P.jpg"
+    photo.write_bytes(photo_bytes(56))
+    pipe, zero = claims_mod.claim_path(photo, "d1"), claims_mod.claim_path(photo, "d2")
+    pipe.parent.mkdir()
+    os.mkfifo(pipe)
+    zero.symlink_to("/dev/zero")
+    for path in (pipe, zero):
+        found: list = []
+        reader = threading.Thread(target=lambda: found.append(claims_mod.read(path)), daemon=True)
+        reader.start()
+        reader.join(3)
+        try:
+            assert found and found[0].station == "another station" and found[0].state == "taken", path
+        finally:
+            if reader.is_alive() and path == pipe:        # (the old code: let it go)
+                os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
 
 
 def test_cloned_machines_with_one_host_name_are_two_stations(tmp_path, monkeypatch):

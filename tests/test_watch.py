@@ -599,6 +599,30 @@ def test_a_file_under_the_notes_name_that_is_not_a_note_is_left_alone(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["P.motion.failed.txt", "Q.motion.failed.txt"]
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_named_pipe_under_the_notes_name_does_not_hold_the_job_forever(tmp_path):
+    """Anyone who can write the hot folder knows where a photo's failure note goes: a named
+    pipe there had the job that failed (or the one whose clip was made, clearing the note)
+    wait on it for good, and with it the render slot: no clip was made after that."""
+    import threading
+
+    from stillmotion.jobs import failure_note
+
+    pipe = tmp_path / "P.motion.failed.txt"
+    os.mkfifo(pipe)
+    for call in (lambda: failure_note.write(tmp_path, tmp_path / "P.jpg", "j1", "broken"),
+                 lambda: failure_note.clear(tmp_path, tmp_path / "P.jpg")):
+        worker = threading.Thread(target=call, daemon=True)
+        worker.start()
+        worker.join(3)
+        try:
+            assert not worker.is_alive()
+        finally:
+            if worker.is_alive():                          # (the old code: let it go)
+                os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+    assert pipe.exists() and not pipe.is_file()            # left alone: not a note of ours
+
+
 def test_the_daemon_watches_the_configured_folders_while_it_runs(hot, fast_config, tmp_path):
     from aiohttp import web
 
@@ -821,6 +845,56 @@ def test_a_linked_folder_inside_a_folder_moved_in_is_not_followed(hot, tmp_path)
         time.sleep(0.8)                                # several settle intervals: would more follow?
         names = [str(j.photo_path.relative_to(hot)) for j in r.jobs()]
     assert names == [os.path.join("shoot", "REAL.jpg")]
+
+
+def test_links_out_of_the_watched_folder_are_neither_read_nor_written_through(hot, tmp_path, caplog):
+    """Whoever can write a shared hot folder is not the service account that watches it. A
+    link to another client's photo made a clip of it (its pixels and metadata) in the hot
+    folder; a sidecar linked from elsewhere put that file's caption into the clip's XMP; an
+    `output` subfolder that was a link to another folder had the clips written there."""
+    caplog.set_level(logging.INFO, logger="stillmotion")
+    other = tmp_path / "other-client"
+    other.mkdir()
+    (other / "SECRET.jpg").write_bytes(photo_bytes(50))
+    (other / "SECRET.xmp").write_text(XMP.replace("waves roll onto the beach", "their caption"), encoding="utf-8")
+    (hot / "STOLEN.jpg").symlink_to(other / "SECRET.jpg")
+    (hot / "CAPTION.jpg").write_bytes(photo_bytes(51))
+    (hot / "CAPTION.xmp").symlink_to(other / "SECRET.xmp")
+    sub = hot / "sub"
+    sub.mkdir()
+    (sub / "stillmotion.toml").write_text('output = "clips"\n', encoding="utf-8")
+    (sub / "clips").symlink_to(other, target_is_directory=True)
+    (sub / "OUT.jpg").write_bytes(photo_bytes(52))
+    (hot / "OWN.jpg").write_bytes(photo_bytes(53))
+    with open(Path(os.environ["STILLMOTION_HOME"]) / "config.toml", "a", encoding="utf-8") as fh:
+        fh.write("recursive = true\n")
+    with running(hot) as r:
+        r.wait_done(1)
+        time.sleep(0.8)                                # several settle intervals: would more follow?
+        assert [j.photo_path.name for j in r.jobs()] == ["OWN.jpg"]
+    assert sorted(p.name for p in other.iterdir()) == ["SECRET.jpg", "SECRET.xmp"]
+    assert clips_of(hot, "STOLEN") == clips_of(hot, "CAPTION") == [] and len(clips_of(hot, "OWN")) == 1
+    said = caplog.text
+    assert "STOLEN.jpg: it is a link to a file elsewhere" in said
+    assert "its sidecar CAPTION.xmp is a link to a file elsewhere" in said
+    assert "its output folder clips is a link to a folder elsewhere" in said
+
+
+def test_a_photo_made_a_link_while_its_job_waits_is_skipped_not_read(hot, tmp_path, caplog):
+    """The watcher looked when it took the photo; swapped for a link to another client's photo
+    while the job waited in the queue (watch jobs wait behind every other), the job read that."""
+    other = tmp_path / "other-client"
+    other.mkdir()
+    (other / "SECRET.jpg").write_bytes(photo_bytes(54))
+    with running(hot, worker=False) as r:
+        (hot / "SWAP.jpg").write_bytes(photo_bytes(55))
+        r.wait_until(lambda: len(r.jobs()) == 1, 5, "the photo's job")
+        (tmp_path / "link").symlink_to(other / "SECRET.jpg")
+        os.replace(tmp_path / "link", hot / "SWAP.jpg")      # as `ln -sf` does: never gone
+        r.start_worker()
+        job = r.wait_done(1)[0]
+    assert job.status == CANCELED and "link to a file elsewhere" in job.info["skipped"]
+    assert clips_of(hot, "SWAP") == [] and not (hot / "SWAP.motion.failed.txt").exists()
 
 
 def test_photos_waiting_at_start_are_taken_in_the_order_they_arrived(hot):
@@ -1159,6 +1233,34 @@ def test_a_claim_passes_a_photo_over_until_it_is_stale_done_or_failed_and_writte
     assert a.acquire(photo, "d2x", key) is None
     a.ended("job-c", None)                                             # skipped: withdrawn
     assert claims_mod.read(claims_mod.claim_path(photo, "d2x")) is None
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes and /dev/zero are POSIX")
+def test_a_claim_made_a_named_pipe_or_a_link_to_dev_zero_is_not_read_forever(tmp_path):
+    """A claim's name follows from the photo's name and content, so whoever drops a photo into a
+    shared folder can make its claim first: a named pipe blocked the watcher for good (no photo
+    in any folder was taken after), a link to /dev/zero was read until memory ran out. Such a
+    file is an odd claim (another station's, taken over once stale), read no further."""
+    import threading
+
+    from stillmotion.watch import claims as claims_mod
+
+    photo = tmp_path / "P.jpg"
+    photo.write_bytes(photo_bytes(56))
+    pipe, zero = claims_mod.claim_path(photo, "d1"), claims_mod.claim_path(photo, "d2")
+    pipe.parent.mkdir()
+    os.mkfifo(pipe)
+    zero.symlink_to("/dev/zero")
+    for path in (pipe, zero):
+        found: list = []
+        reader = threading.Thread(target=lambda: found.append(claims_mod.read(path)), daemon=True)
+        reader.start()
+        reader.join(3)
+        try:
+            assert found and found[0].station == "another station" and found[0].state == "taken", path
+        finally:
+            if reader.is_alive() and path == pipe:        # (the old code: let it go)
+                os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
 
 
 def test_cloned_machines_with_one_host_name_are_two_stations(tmp_path, monkeypatch):

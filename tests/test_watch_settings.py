@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -89,10 +90,41 @@ def test_stillmotion_toml_overrides_its_folder_and_nearer_files_win(tmp_path, fa
     # rule 'output' keeps: a stillmotion.toml is written by whoever can write the folder.
     ("[settings]\nout_dir = '/elsewhere'\n", "'out_dir' is not a watch setting"),
     ("[settings]\nout = '../elsewhere'\n", "'out_dir' is not a watch setting"),
+    # A model folder is loaded (and with older diffusers, code beside its weights run) by the
+    # service account: a stillmotion.toml may name a registered model or a Hugging Face id only.
+    ("[settings]\nmodel = '/srv/hot/evil-model'\n", "'model' here must be a name from [models.registry]"),
+    ("[settings]\nmodel = './evil-model'\n", "'model' here must be a name from [models.registry]"),
+    ("[settings]\nmodel = '~/evil'\n", "'model' here must be a name from [models.registry]"),
+    ("[settings]\nmodel = 'a/b/c'\n", "'model' here must be a name from [models.registry]"),
+    ("[settings]\nmodel = 'D:\\models\\svd'\n", "'model' here must be a name from [models.registry]"),
 ])
 def test_a_bad_stillmotion_toml_is_an_error_naming_it(tmp_path, fast_config, text, message):
     cfg = load(fast_config, "")
     (tmp_path / "stillmotion.toml").write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        folder_for_dir(cfg, tmp_path).settings_for(tmp_path / "A.jpg")
+    assert message in str(err.value) and str(tmp_path / "stillmotion.toml") in str(err.value)
+
+
+def test_a_stillmotion_toml_may_name_a_registered_model_or_a_hugging_face_id(tmp_path, fast_config):
+    cfg = load(fast_config, "")
+    for model in ("svd-xt", "stabilityai/stable-video-diffusion-img2vid-xt"):
+        (tmp_path / "stillmotion.toml").write_text(f"[settings]\nmodel = '{model}'\n", encoding="utf-8")
+        assert folder_for_dir(cfg, tmp_path).settings_for(tmp_path / "A.jpg").request.model == model
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes and /dev/zero are POSIX")
+@pytest.mark.parametrize("make, message", [
+    (lambda p: p.symlink_to("/dev/zero"), "not a regular file"),      # read on and on: the daemon's memory
+    (lambda p: os.mkfifo(p), "not a regular file"),                    # read blocked the watcher for good
+    (lambda p: p.write_bytes(b"# " + b"x" * (1 << 20) + b"\n"), "over 1 MB"),
+])
+def test_a_stillmotion_toml_that_is_no_settings_file_is_refused_not_read_forever(tmp_path, fast_config, make, message):
+    """Anyone who can write the folder can make its stillmotion.toml a link to /dev/zero or a
+    named pipe: the watcher read it whole, on and on (until the daemon ran out of memory) or
+    waiting for a writer that never came (no photo in any folder was taken after that)."""
+    cfg = load(fast_config, "")
+    make(tmp_path / "stillmotion.toml")
     with pytest.raises(ConfigError) as err:
         folder_for_dir(cfg, tmp_path).settings_for(tmp_path / "A.jpg")
     assert message in str(err.value) and str(tmp_path / "stillmotion.toml") in str(err.value)

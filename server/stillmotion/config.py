@@ -22,6 +22,7 @@ import copy
 import functools
 import os
 import re
+import stat
 import sys
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
@@ -144,14 +145,15 @@ def _merge_open(base: dict, override: Mapping) -> None:
             base[key] = copy.deepcopy(value)
 
 
-def read_toml(path: Path) -> dict:
+def read_toml(path: Path, max_bytes: int | None = None) -> dict:
     """A TOML file as a table; what is wrong with it (unreadable, not TOML) is a ConfigError.
 
     Windows Notepad saves UTF-8 with a byte-order mark, or UTF-16 ("Unicode"): both are read
     (the mark says which, unambiguously); other encodings are refused by name, not with a
-    TOML error at line 1, column 1."""
+    TOML error at line 1, column 1. With `max_bytes` (a file others may write) only a regular
+    file up to that size is read: not a named pipe or a link to /dev/zero."""
     try:
-        data = Path(path).read_bytes()
+        data = Path(path).read_bytes() if max_bytes is None else _read_regular(Path(path), max_bytes)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
     text = _text(data)
@@ -166,6 +168,18 @@ def read_toml(path: Path) -> dict:
         where, value = escaped
         raise ConfigError(f"{path}: '{where}' holds a tab or line break ({value!r}); {BACKSLASH_HINT}")
     return table
+
+
+def _read_regular(path: Path, max_bytes: int) -> bytes:
+    # O_NONBLOCK: opening a named pipe waits for a writer otherwise (a regular file ignores it).
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ConfigError(f"{path}: not a regular file; not read")
+        data = fh.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ConfigError(f"{path}: over {max_bytes / 2**20:g} MB; not read (a settings file is a few lines)")
+    return data
 
 
 def _toml_problem(message: str, text: str) -> str:

@@ -238,7 +238,7 @@ class Worker:
                 log.warning("job %s: progress not recorded (%s)", job.id, exc)   # a report, not the job
 
         try:
-            if self._skip_vanished_watch_photo(job):
+            if self._skip_vanished_watch_photo(job) or self._skip_linked_watch_photo(job):
                 return
             result = self._execute(job, token, on_update)
         except (Canceled, RenderCrashed) as exc:
@@ -319,6 +319,23 @@ class Worker:
         log.info("%s: %s; job %s skipped", job.photo_path, WATCH_PHOTO_GONE, job.id)
         # Like the watcher: the photo was never animated, so if it comes back it is new.
         self._forget_watch_take(job, lambda ledger: ledger.release(job.photo_path, job.id, WATCH_PHOTO_GONE))
+        return True
+
+    def _skip_linked_watch_photo(self, job: Job) -> bool:
+        """A watch job whose photo, sidecar or output folder became a link out of the photo's folder
+        while it waited is skipped (canceled, no error and no note: a note would go where the link
+        points). The watcher does not take such a photo either; saved in again as a file, it is new."""
+        from ..watch.confine import link_out
+
+        if job.source != "watch":
+            return False
+        why = link_out(job.photo_path, job.destination)
+        if why is None:
+            return False
+        if self.store.finish(job.id, self.owner, CANCELED, info={"skipped": why}) is None:
+            return True
+        log.warning("%s: %s; job %s skipped", job.photo_path, why, job.id)
+        self._forget_watch_take(job, lambda ledger: ledger.release(job.photo_path, job.id, why))
         return True
 
     def _forget_watch_take(self, job: Job, change: Callable[["Ledger"], None]) -> None:

@@ -31,6 +31,7 @@ import json
 import logging
 import os
 import socket
+import stat
 import time
 import uuid
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ TAKEN, DONE, FAILED = "taken", "done", "failed"
 # An ended claim whose photo has left the folder is forgotten once it is this old: a hot folder
 # emptied daily kept one file per photo it ever held (100k photos: ~400 MB of disk blocks).
 FORGET_AFTER_SECONDS = 30 * 86400.0
+CLAIM_MAX_BYTES = 64 * 1024   # a claim is a few hundred bytes
 
 
 def this_station() -> tuple[str, str]:
@@ -104,7 +106,7 @@ def read(path: Path) -> Claim | None:
     fallback exclusive create caught half-way, an odd file) counts as another's fresh `taken`."""
     try:
         mtime_ns = os.stat(path).st_mtime_ns
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(_read_claim_file(path))
         return Claim(path, str(data["station_id"]), str(data["station"]), str(data["state"]), str(data["photo"]),
                      (int(data["photo_size"]), int(data["photo_mtime_ns"])), mtime_ns)
     except FileNotFoundError:
@@ -115,6 +117,17 @@ def read(path: Path) -> Claim | None:
         except OSError:
             return None
         return Claim(path, "?", "another station", TAKEN, "", (-1, -1), mtime_ns)
+
+
+def _read_claim_file(path: Path) -> str:
+    """The text of a claim file. Whoever can write the folder can put a named pipe or a link to
+    /dev/zero under a claim's name (it follows from the photo): neither is read (ValueError)."""
+    # O_NONBLOCK: opening a named pipe waits for a writer otherwise (a regular file ignores it).
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError(f"{path} is not a regular file")
+        return fh.read(CLAIM_MAX_BYTES).decode("utf-8")
 
 
 class Claims:

@@ -24,6 +24,9 @@ from ..errors import ConfigError, InputError
 from ..request import AnimateRequest
 
 FOLDER_FILE = "stillmotion.toml"
+# A stillmotion.toml is a few lines; anyone who can write the folder can make it huge, a named
+# pipe or a link to /dev/zero, and it is read by the watcher itself.
+FOLDER_FILE_MAX_BYTES = 1 << 20
 BESIDE = "beside"
 # Keys a folder (config table or stillmotion.toml) may set, with [watch] supplying the defaults.
 OVERRIDABLE = ("patterns", "output", "retake_changed", "settle_seconds", "sidecar_wait_seconds")
@@ -82,6 +85,7 @@ class WatchedFolder:
         for folder in _chain(self.path, photo.parent):
             table = cache.read(folder / FOLDER_FILE)
             if table is not None:
+                _check_folder_file(table, str(folder / FOLDER_FILE))
                 settings = settings.overridden(table, str(folder / FOLDER_FILE))
         return settings
 
@@ -121,7 +125,7 @@ class FolderFileCache:
         cached = self._entries.get(path)
         if cached and cached[0] == key:
             return cached[1]
-        table = config_mod.read_toml(path)
+        table = config_mod.read_toml(path, max_bytes=FOLDER_FILE_MAX_BYTES)
         self._entries[path] = (key, table)
         return table
 
@@ -224,6 +228,24 @@ def _check_output(output: str, source: str) -> None:
     if bad:
         raise ConfigError(f"{source}: 'output' must be \"beside\" or the name of a subfolder "
                           f"(no '..', not absolute), got {output!r}", key=("watch", "output"))
+
+
+def _check_folder_file(table: Mapping[str, Any], source: str) -> None:
+    """What a stillmotion.toml may not say, though the admin's config may: it is written by
+    whoever can write the folder, and the service that reads it loads the model it names (a
+    folder of weights, and with older diffusers code beside them) with its own rights."""
+    settings = table.get("settings")
+    model = settings.get("model") if isinstance(settings, Mapping) else None
+    if not isinstance(model, str):
+        return   # (none, or a wrong type: said by the usual check)
+    parts = model.split("/")
+    is_path = ("\\" in model or model.startswith((".", "~")) or PureWindowsPath(model).is_absolute()
+               or len(parts) > 2 or not all(parts))
+    if is_path:
+        raise ConfigError(f"{source}: settings: 'model' here must be a name from [models.registry] or a "
+                          f"Hugging Face id (org/name), not a folder, got {model!r}; a model folder can be "
+                          "named in the config's [[watch.folders]] settings or [models.registry]",
+                          key=("watch", "settings"))
 
 
 def _request_settings(settings: Any, source: str) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from ..jobs.spec import JobSpec
 from ..jobs.store import CANCELED, DONE, FAILED, QUEUED, RUNNING, JobStore, file_digest
 from ..metadata.sources import find_sidecar
 from .claims import CLAIMS_FOLDER, DONE as CLAIM_DONE, FAILED as CLAIM_FAILED, Claims, forget_ended
+from .confine import link_out
 from .ledger import Ledger, idempotency_key
 from .names import has_text_name, is_hidden_folder, is_ignored, is_session_trash, is_sidecar, printable
 from .pairing import SidecarPairing, SidecarState
@@ -484,6 +485,10 @@ class Watcher:
         if resolved is None:
             return
         folder, settings = resolved
+        why = link_out(photo, settings.out_dir(photo) or photo.parent)
+        if why is not None:
+            self._say(f"{photo}: {why}; not taken")
+            return
         before = _stat_key(photo)
         try:
             if before is None:

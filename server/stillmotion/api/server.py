@@ -30,6 +30,7 @@ from ..config import Config
 from ..engines import devices
 from ..jobs.store import JobStore
 from ..jobs.worker import Worker
+from ..logs import handler_format
 from ..watch import cleanup_ctx as watch_folders_ctx
 from .events import JobEvents
 from .middleware import auth_middleware, cors_headers, error_middleware, front_door_middleware
@@ -146,7 +147,10 @@ def _bind_failure(exc: OSError) -> str:
 def serve(config_path: str | os.PathLike | None = None, host: str | None = None, port: int | None = None) -> int:
     """`stillmotion serve`: run the daemon until Ctrl-C / SIGTERM (SIGHUP is logged and ignored,
     see hangup.py). Returns the exit status."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not logging.getLogger().handlers:    # (as basicConfig: a host's logging set up already stays)
+        handler = logging.StreamHandler()
+        handler_format(handler, "%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.basicConfig(level=logging.INFO, handlers=[handler])
     cfg = config_mod.load(config_path)
     host = host or cfg["server"]["host"]
     port = port if port is not None else int(cfg["server"]["port"])

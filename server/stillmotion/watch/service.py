@@ -21,6 +21,7 @@ from .. import config as config_mod
 from ..errors import InputError
 from ..hangup import ignore_hangup, restore_hangup
 from ..jobs.store import DONE, JobStore
+from ..logs import handler_format
 from .settings import WatchedFolder, folder_for_dir, folders_from_config
 from .watcher import Watcher
 
@@ -158,7 +159,7 @@ def _log_to_stderr() -> None:
         # `2>> watch.log`) or a service manager's journal, each line also says when and how
         # serious, as the daemon's do.
         prefix = "" if _is_terminal(sys.stderr) else "%(asctime)s %(levelname)s "
-        handler.setFormatter(logging.Formatter(prefix + "stillmotion watch: %(message)s"))
+        handler_format(handler, prefix + "stillmotion watch: %(message)s")
         root.addHandler(handler)
         root.setLevel(logging.INFO)
 

@@ -81,6 +81,29 @@ def test_stillmotion_toml_overrides_its_folder_and_nearer_files_win(tmp_path, fa
     assert inner.request.profile == "portrait"
 
 
+def test_folder_files_false_leaves_a_folders_stillmotion_toml_unread(tmp_path, fast_config):
+    """On a share anyone can write, a stillmotion.toml dropped in set what the service rendered
+    (30 s at 120 fps, 16 variants of every photo) with no way to turn that off but a watch
+    folder nobody else can write. `[watch] folder_files = false` (or a folder's own) reads none."""
+    root = tmp_path / "hot"
+    root.mkdir()
+    (root / "stillmotion.toml").write_text('[settings]\nduration = 30\nvariants = 16\n', encoding="utf-8")
+    base = fast_config.read_text(encoding="utf-8")
+
+    def config(text: str) -> config_mod.Config:
+        fast_config.write_text(base + text, encoding="utf-8")
+        return config_mod.load()
+
+    assert folder_for_dir(config(""), root).settings_for(root / "A.jpg").request.variants == 16
+    closed = folder_for_dir(config("[watch]\nfolder_files = false\n"), root).settings_for(root / "A.jpg")
+    assert closed.request.variants in (None, 1) and closed.request.duration != 30
+    (folder,) = folders_from_config(config(f'[[watch.folders]]\npath = "{root}"\nfolder_files = false\n'))
+    assert folder.settings_for(root / "A.jpg").request.duration != 30
+    (root / "stillmotion.toml").write_text("folder_files = false\n", encoding="utf-8")   # not the folder's to say
+    with pytest.raises(ConfigError, match="unknown key 'folder_files'"):
+        folder_for_dir(config(""), root).settings_for(root / "A.jpg")
+
+
 @pytest.mark.parametrize("text, message", [
     ("output = 3\n", "'output' must be a string"),
     ("path = '/elsewhere'\n", "unknown key 'path'"),

@@ -73,6 +73,7 @@ class WatchedFolder:
     path: Path
     recursive: bool
     base: FolderSettings
+    folder_files: bool = True        # read the stillmotion.toml files in it ([watch] folder_files)
 
     def settings_for(self, photo: Path, cache: "FolderFileCache | None" = None) -> FolderSettings:
         """The folder's settings with every stillmotion.toml from the root down to the photo applied.
@@ -82,6 +83,8 @@ class WatchedFolder:
         """
         cache = cache or FolderFileCache()
         settings = self.base
+        if not self.folder_files:
+            return settings
         for folder in _chain(self.path, photo.parent):
             table = cache.read(folder / FOLDER_FILE)
             if table is not None:
@@ -164,11 +167,14 @@ def folders_from_config(cfg: config_mod.Config) -> list[WatchedFolder]:
         path = table.pop("path", None)
         if not isinstance(path, str) or not path.strip():
             raise ConfigError(f"{where}: 'path' is required and must be a folder path (a string)")
-        recursive = table.pop("recursive", watch_cfg["recursive"])
-        if not isinstance(recursive, bool):
-            raise ConfigError(f"{where}: 'recursive' must be a boolean, got {recursive!r}")
-        settings = base.overridden(table, f"{where} ({path})", also_known=("path", "recursive"))
-        out.append(WatchedFolder(Path(path).expanduser().absolute(), recursive, settings))
+        switches = {}
+        for key in ("recursive", "folder_files"):
+            switches[key] = table.pop(key, watch_cfg[key])
+            if not isinstance(switches[key], bool):
+                raise ConfigError(f"{where}: '{key}' must be a boolean, got {switches[key]!r}")
+        settings = base.overridden(table, f"{where} ({path})", also_known=("path", "recursive", "folder_files"))
+        out.append(WatchedFolder(Path(path).expanduser().absolute(), switches["recursive"], settings,
+                                 folder_files=switches["folder_files"]))
     return out
 
 
@@ -178,7 +184,8 @@ def folder_for_dir(cfg: config_mod.Config, directory: Path) -> WatchedFolder:
     for folder in folders_from_config(cfg):
         if folder.path == directory:
             return folder
-    return WatchedFolder(directory, bool(cfg["watch"]["recursive"]), defaults_from(cfg))
+    return WatchedFolder(directory, bool(cfg["watch"]["recursive"]), defaults_from(cfg),
+                         folder_files=bool(cfg["watch"]["folder_files"]))
 
 
 def _folders_source(cfg: config_mod.Config) -> str:

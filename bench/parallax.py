@@ -54,11 +54,11 @@ def run_job(photo: Path, seconds: float, fps: int) -> dict:
     from stillmotion.jobs.pipeline import JobSpec, run_job as pipeline_run
 
     cfg = config.load(environ={})
-    out = Path(tempfile.mkdtemp())
-    start = time.perf_counter()
-    result = pipeline_run(JobSpec(photo_path=photo, request=request(seconds, fps), out_dir=out), cfg)
-    wall = time.perf_counter() - start
-    return {"wall_s": wall, "outputs": [str(p) for p in result.outputs],
+    with tempfile.TemporaryDirectory() as out:   # the clip is not kept
+        start = time.perf_counter()
+        result = pipeline_run(JobSpec(photo_path=photo, request=request(seconds, fps), out_dir=Path(out)), cfg)
+        wall = time.perf_counter() - start
+    return {"wall_s": wall, "outputs": [p.name for p in result.outputs],
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
@@ -77,11 +77,12 @@ def run_floor(photo: Path, seconds: float, fps: int) -> dict:
     clip = ParallaxEngine().generate(loaded.pixels, req, seed=1, progress=lambda f: None, cancel=CancelToken(),
                                      context={"target_size": (width, height)})
     frames = list(clip.frames)
-    out = Path(tempfile.mkdtemp()) / "floor.mp4"
     settings = EncodeSettings.from_config("mp4", "h264", cfg["output"])
-    start = time.perf_counter()
-    encode(iter(frames), out, width=width, height=height, fps=clip.fps, settings=settings)
-    return {"wall_s": time.perf_counter() - start, "frames": len(frames), "size": [width, height]}
+    with tempfile.TemporaryDirectory() as out:
+        start = time.perf_counter()
+        encode(iter(frames), Path(out) / "floor.mp4", width=width, height=height, fps=clip.fps, settings=settings)
+        wall = time.perf_counter() - start
+    return {"wall_s": wall, "frames": len(frames), "size": [width, height]}
 
 
 def main() -> None:

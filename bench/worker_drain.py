@@ -6,6 +6,10 @@ Worker (default isolation: a render process) and times it until every job has en
 Each job costs tens of milliseconds, so the figure is the dispatcher's overhead plus
 N tiny renders; it also counts dispatcher passes and store notifications.
 
+Baseline, same run (before each drain): the same N renders alone, `run_job` one after the
+other in this process (no store, no worker, no render process; one render first, untimed,
+for the imports). The ratio drain/baseline is what the worker adds to the renders.
+
     python bench/worker_drain.py [--jobs 200] [--runs 2] [--isolation process]
 
 To compare with an older worker, run the same script against that checkout:
@@ -22,10 +26,14 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 from skimage import data as skdata
+
+if TYPE_CHECKING:
+    from stillmotion.request import AnimateRequest
 
 
 def make_photos(folder: Path, count: int) -> list[Path]:
@@ -40,6 +48,39 @@ def make_photos(folder: Path, count: int) -> list[Path]:
     return photos
 
 
+def fresh_home(tmp: Path, isolation: str) -> Path:
+    """A STILLMOTION_HOME with this bench's config, set in the environment; the photos' folder."""
+    home = tmp / "home"
+    home.mkdir()
+    (home / "config.toml").write_text(
+        f'[output]\npreset = "ultrafast"\n[jobs]\nisolation = "{isolation}"\n', encoding="utf-8")
+    os.environ["STILLMOTION_HOME"] = str(home)
+    photos_dir = tmp / "photos"
+    photos_dir.mkdir()
+    return photos_dir
+
+
+def tiny_request() -> AnimateRequest:
+    from stillmotion.request import AnimateRequest
+
+    return AnimateRequest.from_dict({"duration": 0.5, "fps": 4})
+
+
+def renders_once(count: int, isolation: str) -> float:
+    """Seconds to render the same `count` jobs one after the other with run_job, in this process."""
+    from stillmotion import config as config_mod
+    from stillmotion.jobs.pipeline import JobSpec, run_job
+
+    with tempfile.TemporaryDirectory(prefix="sm-drain-") as tmp:
+        photos = make_photos(fresh_home(Path(tmp), isolation), count + 1)
+        cfg = config_mod.load()
+        run_job(JobSpec(photo_path=photos[0], request=tiny_request()), cfg)    # warm-up: imports
+        started = time.monotonic()
+        for photo in photos[1:]:
+            run_job(JobSpec(photo_path=photo, request=tiny_request()), cfg)
+        return time.monotonic() - started
+
+
 def drain_once(count: int, isolation: str) -> tuple[float, float, int, int, float, float]:
     """(seconds to drain, CPU seconds of this process meanwhile (the worker's threads, not the
     render process), dispatcher passes, store notifications, mean seconds a job ran, mean
@@ -48,19 +89,12 @@ def drain_once(count: int, isolation: str) -> tuple[float, float, int, int, floa
     from stillmotion.jobs.pipeline import JobSpec
     from stillmotion.jobs.store import TERMINAL, JobStore
     from stillmotion.jobs.worker import Worker
-    from stillmotion.request import AnimateRequest
 
     with tempfile.TemporaryDirectory(prefix="sm-drain-") as tmp:
-        home = Path(tmp) / "home"
-        home.mkdir()
-        (home / "config.toml").write_text(
-            f'[output]\npreset = "ultrafast"\n[jobs]\nisolation = "{isolation}"\n', encoding="utf-8")
-        os.environ["STILLMOTION_HOME"] = str(home)
-        photos_dir = Path(tmp) / "photos"
-        photos_dir.mkdir()
+        photos_dir = fresh_home(Path(tmp), isolation)
         cfg = config_mod.load()
         store = JobStore.open()
-        request = AnimateRequest.from_dict({"duration": 0.5, "fps": 4})
+        request = tiny_request()
         for photo in make_photos(photos_dir, count):
             store.submit(JobSpec(photo_path=photo, request=request), priority="watch", source="watch")
         notifications = [0]
@@ -102,14 +136,18 @@ def main() -> None:
     import stillmotion
 
     print(f"stillmotion from {Path(stillmotion.__file__).parent}")
-    times = []
+    times, ratios = [], []
     for run in range(args.runs):
+        alone = renders_once(args.jobs, args.isolation)
         elapsed, cpu, passes, notes, running, gap = drain_once(args.jobs, args.isolation)
         times.append(elapsed)
+        ratios.append(elapsed / alone)
+        print(f"run {run + 1}: baseline: the {args.jobs} renders alone (run_job in a loop) {alone:.2f} s")
         print(f"run {run + 1}: {args.jobs} jobs drained in {elapsed:.2f} s ({args.jobs / elapsed:.1f} jobs/s), "
               f"worker process CPU {cpu:.2f} s; a job ran {running * 1000:.0f} ms, {gap * 1000:.1f} ms between "
-              f"jobs; {passes} dispatcher passes, {notes} store notifications")
-    print(f"median {statistics.median(times):.2f} s for {args.jobs} jobs ({args.isolation} isolation)")
+              f"jobs; {passes} dispatcher passes, {notes} store notifications; ratio drain/baseline {ratios[-1]:.2f}")
+    print(f"median {statistics.median(times):.2f} s for {args.jobs} jobs ({args.isolation} isolation), "
+          f"{statistics.median(ratios):.2f}x the renders alone")
 
 
 if __name__ == "__main__":

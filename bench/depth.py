@@ -138,6 +138,10 @@ def main() -> None:
         if args.verbose:
             for name, (n, rel, bend) in r["photos"].items():
                 print(f"    {name:22s} lines {n:3d}  lean {rel:.3f}  bend {bend:5.1f} px")
+    base, now = results[next(iter(variants))], results["current"]
+    print(f"current vs revision 3 (baseline, same run): spearman {now['spearman'] - base['spearman']:+.3f}  "
+          f"lean {now['lean'] / base['lean']:.2f}x  bend {now['bend'] / base['bend']:.2f}x  "
+          f"estimate time {now['ms'] / base['ms']:.2f}x")
 
 
 if __name__ == "__main__":

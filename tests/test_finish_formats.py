@@ -101,7 +101,7 @@ def test_an_mp4_says_its_frames_are_srgb_encoded(tmp_path: Path, transfer: str, 
 
 
 def test_prores_stays_tagged_bt709_whatever_the_mp4_transfer(tmp_path: Path) -> None:
-    """ProRes's frame header defines no sRGB transfer, and editors take a master as Rec.709."""
+    """Editors take a ProRes master as Rec.709 (and its frame header is known to carry BT.709)."""
     path = tmp_path / "clip.mov"
     encode(iter([np.full((16, 32, 3), 0.5, np.float32)] * 2), path, width=32, height=16, fps=24.0,
            settings=EncodeSettings(fmt="mov", transfer="srgb"))

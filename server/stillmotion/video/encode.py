@@ -266,8 +266,8 @@ class _AVWriter(_Muxing):
         self.stream.width, self.stream.height = width, height
         ctx = self.stream.codec_context
         ctx.color_primaries = ctx.colorspace = _BT709
-        # MP4: [output] transfer (sRGB by default); ProRes: BT.709, the only SDR transfer its
-        # frame header defines, and what editors' Rec.709 timelines take a master as.
+        # MP4: [output] transfer (sRGB by default); ProRes: BT.709, what editors' Rec.709
+        # timelines take a master as (and the SDR transfer its frame header is known to carry).
         self.transfer = settings.transfer_code if settings.fmt == "mp4" else _BT709
         ctx.color_trc = self.transfer   # the muxers' colr atom follows the stream
         ctx.color_range = _LIMITED

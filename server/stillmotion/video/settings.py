@@ -30,7 +30,8 @@ ENCODER_THREADS_RANGE = (0, 64)
 # then show the clip as the photo, where "bt709" (1) has them decode it with the camera curve,
 # about gamma 1.96, and it looks lighter and flatter than the photo. Chrome shows both as sRGB,
 # Firefox and VLC ignore the tag. "bt709" is for pipelines that require 1-1-1. ProRes (MOV) is
-# always tagged BT.709: its frame header defines no sRGB code.
+# always tagged BT.709: editors take a master as Rec.709, and whether Apple's ProRes decoders
+# accept sRGB's code in the frame header (SMPTE RDD 36 lists SDR as BT.709) is not checked.
 TRANSFERS = {"srgb": 13, "bt709": 1}
 
 

@@ -38,7 +38,8 @@ def test_clip_beside_photo_with_frames_size_tags_and_anchor(photo_jpg, fast_conf
     assert (info.width, info.height) == (320, 240)           # aspect kept, long edge from config
     assert info.n_frames == 12                               # duration x fps
     assert info.codec == "h264" and info.pix_fmt == "yuv420p"
-    assert (info.color_primaries, info.color_trc, info.colorspace, info.color_range) == (1, 1, 1, 1)
+    # BT.709 primaries and matrix, limited range, and the sRGB transfer its frames are in (13).
+    assert (info.color_primaries, info.color_trc, info.colorspace, info.color_range) == (1, 13, 1, 1)
     frames = list(read_frames(out))
     assert len(frames) == 12
     assert psnr(frames[0], photo_at(photo_jpg, (320, 240))) >= 35.0   # frame 0 is the photo
@@ -790,6 +791,7 @@ def test_every_option_of_every_command_says_what_it_is():
     ("STILLMOTION__ANIMATE__FPS", "500", "[animate] fps must be between 1 and 120; got 500"),
     ("STILLMOTION__ANIMATE__STYLE_CONSISTENCY", "5", "[animate] style_consistency must be between 0.0 and 1.0"),
     ("STILLMOTION__OUTPUT__CRF", "99", "[output] crf must be between 1 and 51; got 99"),
+    ("STILLMOTION__OUTPUT__TRANSFER", '"rec709"', "[output] transfer must be one of srgb, bt709; got 'rec709'"),
 ])
 def test_a_bad_config_value_is_one_line_and_exit_2_before_any_work(photo_jpg, fast_config, capsys, monkeypatch,
                                                                    variable, value, says):

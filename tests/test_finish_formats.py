@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import struct
 import subprocess
 import sys
 from fractions import Fraction
@@ -45,13 +46,13 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float(10 * np.log10(1.0 / np.mean((a - b) ** 2)))
 
 
-@pytest.mark.parametrize("fmt, codec, name, tag, pix_fmt", [
-    ("mp4", "h264", "h264", "avc1", "yuv420p"),
-    ("mp4", "hevc", "hevc", "hvc1", "yuv420p"),         # hvc1, not hev1: Apple players need it
-    ("mov", "h264", "prores", "apch", "yuv422p10le"),   # apch = ProRes 422 HQ
+@pytest.mark.parametrize("fmt, codec, name, tag, pix_fmt, trc", [
+    ("mp4", "h264", "h264", "avc1", "yuv420p", 13),
+    ("mp4", "hevc", "hevc", "hvc1", "yuv420p", 13),         # hvc1, not hev1: Apple players need it
+    ("mov", "h264", "prores", "apch", "yuv422p10le", 1),    # apch = ProRes 422 HQ
 ])
 def test_video_formats(frames: list[np.ndarray], tmp_path: Path, fmt: str, codec: str, name: str,
-                       tag: str, pix_fmt: str) -> None:
+                       tag: str, pix_fmt: str, trc: int) -> None:
     path = tmp_path / f"clip.{fmt}"
     assert write(frames, path, fmt, codec) == N
     with av.open(str(path)) as container:
@@ -60,8 +61,8 @@ def test_video_formats(frames: list[np.ndarray], tmp_path: Path, fmt: str, codec
         assert ctx.name == name and ctx.codec_tag == tag and ctx.pix_fmt == pix_fmt
         assert (ctx.width, ctx.height) == SIZE
         assert float(stream.average_rate) == 24.0
-        # BT.709 primaries / transfer / matrix, limited range.
-        assert (int(ctx.color_primaries), int(ctx.color_trc), int(ctx.colorspace), int(ctx.color_range)) == (1, 1, 1, 1)
+        # BT.709 primaries and matrix, limited range; the transfer sRGB in an MP4, BT.709 in ProRes.
+        assert (int(ctx.color_primaries), int(ctx.color_trc), int(ctx.colorspace), int(ctx.color_range)) == (1, trc, 1, 1)
         # Square pixels said, not left unspecified (ffprobe's "0:1"): a 'pasp' box, and in the
         # H.264/HEVC stream's own header.
         assert stream.sample_aspect_ratio == 1
@@ -70,6 +71,41 @@ def test_video_formats(frames: list[np.ndarray], tmp_path: Path, fmt: str, codec
     assert decoded == N
     back = list(read_frames(path))
     assert len(back) == N and psnr(back[2], frames[2]) > 30
+
+
+def _colr(data: bytes) -> tuple[bytes, tuple[int, int, int]]:
+    """The first `colr` atom's kind (nclx, nclc) and its primaries, transfer, matrix."""
+    at = data.index(b"colr")
+    return data[at + 4:at + 8], struct.unpack(">HHH", data[at + 8:at + 14])
+
+
+@pytest.mark.parametrize("transfer, trc", [("srgb", 13), ("bt709", 1)])
+@pytest.mark.parametrize("codec, ten_bit", [("h264", False), ("hevc", False), ("h264", True)])
+def test_an_mp4_says_its_frames_are_srgb_encoded(tmp_path: Path, transfer: str, trc: int, codec: str,
+                                                 ten_bit: bool) -> None:
+    """The frames are the photo's sRGB values (only the BT.709 matrix applied): tagged BT.709's
+    transfer, Apple's players (QuickTime, Safari, Photos, iPhone) decode them with the camera
+    curve (~gamma 1.96) and show the clip lighter than the photo. The stream (VUI), its frames
+    and the MP4's nclx atom carry 1-13-1 by default, 1-1-1 with [output] transfer = "bt709"."""
+    ramp = np.repeat(np.repeat(np.linspace(0, 1, 32, dtype=np.float32)[None, :, None], 16, 0), 3, 2)
+    path = tmp_path / "clip.mp4"
+    encode(iter([ramp] * 2), path, width=32, height=16, fps=24.0,
+           settings=EncodeSettings.from_config("mp4", codec, {"transfer": transfer, "preset": "ultrafast"})
+           if not ten_bit else EncodeSettings(transfer=transfer, ten_bit=True, preset="ultrafast"))
+    with av.open(str(path)) as container:
+        ctx = container.streams.video[0].codec_context
+        frame = next(container.decode(video=0))
+    assert (int(ctx.color_primaries), int(ctx.color_trc), int(ctx.colorspace), int(ctx.color_range)) == (1, trc, 1, 1)
+    assert int(frame.color_trc) == trc
+    assert _colr(path.read_bytes()) == (b"nclx", (1, trc, 1))
+
+
+def test_prores_stays_tagged_bt709_whatever_the_mp4_transfer(tmp_path: Path) -> None:
+    """Editors take a ProRes master as Rec.709 (and its frame header is known to carry BT.709)."""
+    path = tmp_path / "clip.mov"
+    encode(iter([np.full((16, 32, 3), 0.5, np.float32)] * 2), path, width=32, height=16, fps=24.0,
+           settings=EncodeSettings(fmt="mov", transfer="srgb"))
+    assert _colr(path.read_bytes()) == (b"nclc", (1, 1, 1))
 
 
 @pytest.mark.parametrize("rgb, ycbcr", [

@@ -1,6 +1,8 @@
 """Encode streamed float sRGB frames with PyAV, colour-tagged and colour-correct.
 
-Video formats carry BT.709 primaries/transfer/matrix, limited range, and the
+Video formats carry BT.709 primaries and matrix, limited range, and the transfer
+characteristics of what the frames are, the photo's sRGB-encoded values: sRGB (13) in an MP4
+([output] transfer = "bt709" tags 1 instead, see settings.TRANSFERS), BT.709 (1) in ProRes; the
 RGB->Y'CbCr conversion uses the BT.709 matrix explicitly (swscale's default is
 BT.601, which shifts colours in a file tagged 709), applied here in both cases: for
 8-bit H.264/HEVC from the float frame, each sample rounded once (_YCbCr420); for
@@ -39,7 +41,7 @@ from ..photo import to_uint8
 from ..progress import CancelToken
 from .settings import EncodeSettings   # (apart: checking the config imports no PyAV or OpenCV)
 
-_BT709 = 1  # ISO/IEC 23091-2 code point shared by primaries, transfer and matrix
+_BT709 = 1  # ISO/IEC 23091-2 code point of BT.709's primaries and matrix (and transfer)
 _LIMITED = 1  # AVCOL_RANGE_MPEG
 
 WEBP_QUALITY = 90    # lossy; what Pillow's writer was given before
@@ -179,8 +181,9 @@ class _YCbCr420:
     page-zeroing pass, kernel time that also delays the daemon's requests); as fast as swscale.
     """
 
-    def __init__(self, width: int, height: int) -> None:
+    def __init__(self, width: int, height: int, transfer: int = _BT709) -> None:
         self.size = (width, height)
+        self.transfer = transfer   # the transfer characteristics each frame is tagged with
         self.clipped = np.empty((height, width, 3), np.float32)
         self.luma = np.empty((height, width), np.float32)
         self.half = np.empty((height // 2, width // 2, 3), np.float32)
@@ -205,7 +208,7 @@ class _YCbCr420:
             cv2.convertScaleAbs(self.chroma, dst=plane)
         out = av.VideoFrame.from_ndarray(self.planes, format="yuv420p")
         out.color_range, out.colorspace = _LIMITED, _BT709
-        out.color_primaries = out.color_trc = _BT709
+        out.color_primaries, out.color_trc = _BT709, self.transfer
         return out
 
 
@@ -262,7 +265,11 @@ class _AVWriter(_Muxing):
             self.container.metadata["timecode"] = timecode
         self.stream.width, self.stream.height = width, height
         ctx = self.stream.codec_context
-        ctx.color_primaries = ctx.color_trc = ctx.colorspace = _BT709
+        ctx.color_primaries = ctx.colorspace = _BT709
+        # MP4: [output] transfer (sRGB by default); ProRes: BT.709, what editors' Rec.709
+        # timelines take a master as (and the SDR transfer its frame header is known to carry).
+        self.transfer = settings.transfer_code if settings.fmt == "mp4" else _BT709
+        ctx.color_trc = self.transfer   # the muxers' colr atom follows the stream
         ctx.color_range = _LIMITED
         # Square pixels, said: left unspecified (no 'pasp' box, no aspect in the stream's header),
         # it was for each player, editor and upload checker to assume. A matched HDV or anamorphic
@@ -282,7 +289,7 @@ class _AVWriter(_Muxing):
             raise ValueError(f"an alpha plane goes with a yuva444p10le stream only, this is {self.pix_fmt}")
         if self.pix_fmt == "yuv420p":
             if self._to_420 is None:
-                self._to_420 = _YCbCr420(self.width, self.height)
+                self._to_420 = _YCbCr420(self.width, self.height, self.transfer)
             yuv = self._to_420(frame)
         else:
             # swscale scales 16-bit RGB to 10-bit limited range by 1023/255 instead of 4:
@@ -292,7 +299,7 @@ class _AVWriter(_Muxing):
             vf = av.VideoFrame.from_ndarray(_ycbcr709_limited16(frame), format="yuv444p16le")
             yuv = vf.reformat(format=self.pix_fmt, src_colorspace="itu709", dst_colorspace="itu709",
                               src_color_range="MPEG", dst_color_range="MPEG",
-                              dst_color_trc=_BT709, dst_color_primaries=_BT709,
+                              dst_color_trc=self.transfer, dst_color_primaries=_BT709,
                               interpolation="BICUBIC")
             if alpha is not None:   # (swscale made it opaque: the source's goes in its place)
                 plane = yuv.planes[3]

@@ -1,4 +1,4 @@
-"""The encoder's and the finishing stage's settings ([output] crf, preset, encoder_threads;
+"""The encoder's and the finishing stage's settings ([output] crf, preset, encoder_threads, transfer;
 [finish]), checked where they are made.
 
 Apart from encode.py and finish.py, which pull in PyAV, OpenCV and NumPy: reading and checking
@@ -23,6 +23,16 @@ CRF_RANGE = (1, 51)
 # A fixed count gives the same frames everywhere (x265's do not depend on it).
 ENCODER_THREADS = 8
 ENCODER_THREADS_RANGE = (0, 64)
+# [output] transfer: the transfer characteristics an MP4's stream (H.264/HEVC VUI) and `colr` atom
+# are tagged with (ISO/IEC 23091-2 code points); primaries and matrix are BT.709 either way. The
+# frames' values are the photo's own sRGB-encoded ones (only the BT.709 matrix is applied), so
+# "srgb" (13, IEC 61966-2-1) says what they are: Apple's players (QuickTime, Safari, Photos, iOS)
+# then show the clip as the photo, where "bt709" (1) has them decode it with the camera curve,
+# about gamma 1.96, and it looks lighter and flatter than the photo. Chrome shows both as sRGB,
+# Firefox and VLC ignore the tag. "bt709" is for pipelines that require 1-1-1. ProRes (MOV) is
+# always tagged BT.709: editors take a master as Rec.709, and whether Apple's ProRes decoders
+# accept sRGB's code in the frame header (SMPTE RDD 36 lists SDR as BT.709) is not checked.
+TRANSFERS = {"srgb": 13, "bt709": 1}
 
 
 @dataclass(frozen=True)
@@ -38,11 +48,13 @@ class EncodeSettings:
     ten_bit: bool = False
     prores_4444: bool = False
     alpha: bool = False
+    transfer: str = "srgb"     # mp4 only: the transfer characteristics tagged (TRANSFERS)
 
     def __post_init__(self) -> None:
         check_range("output", "crf", self.crf, *CRF_RANGE)
         check_range("output", "encoder_threads", self.threads, *ENCODER_THREADS_RANGE)
         check_choice("output", "preset", self.preset, PRESETS)
+        check_choice("output", "transfer", self.transfer, tuple(TRANSFERS))
         if self.alpha and not self.prores_4444:
             raise ValueError("an alpha plane is kept in ProRes 4444 only")
 
@@ -53,11 +65,17 @@ class EncodeSettings:
             return "prores_4444" if self.prores_4444 else "prores_422hq"
         return self.codec
 
+    @property
+    def transfer_code(self) -> int:
+        """The ISO/IEC 23091-2 transfer characteristics written: 13 (sRGB) or 1 (BT.709)."""
+        return TRANSFERS[self.transfer]
+
     @classmethod
     def from_config(cls, fmt: str, codec: str, output_cfg: dict) -> "EncodeSettings":
         return cls(fmt=fmt, codec=codec, crf=int(output_cfg.get("crf", 18)),
                    preset=str(output_cfg.get("preset", "medium")),
-                   threads=int(output_cfg.get("encoder_threads", ENCODER_THREADS)))
+                   threads=int(output_cfg.get("encoder_threads", ENCODER_THREADS)),
+                   transfer=str(output_cfg.get("transfer", "srgb")))
 
 
 INTERPOLATION_MODES = ("motion", "blend")

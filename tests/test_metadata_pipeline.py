@@ -208,6 +208,7 @@ def test_the_clip_records_the_grain_vignette_and_encoding_that_shaped_its_pixels
     assert look["removed_from_photo"] == "True"          # taken off the photo first, then put back
     assert (written["Xmp.stillmotion.crf"], written["Xmp.stillmotion.preset"]) == ("18", "ultrafast")
     assert written["Xmp.stillmotion.encoder_threads"] == "8"           # x264's frames depend on it
+    assert written["Xmp.stillmotion.transfer"] == "srgb"               # how players show its tones
 
     # Without grain or vignette nothing is claimed.
     plain = save_photo(tmp_path / "IMG_2003.jpg", skimage_photo("coffee"), (160, 120), quality=92)

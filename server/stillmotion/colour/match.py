@@ -720,7 +720,8 @@ def _set_encoding(packet: bytes, encoding: Any) -> bytes:
     packet = _set_simple(packet, b"stillmotion:format", encoding.fmt.encode())
     packet = _set_simple(packet, b"stillmotion:codec", encoding.codec_name.encode())
     for name, value in ((b"stillmotion:crf", encoding.crf), (b"stillmotion:preset", encoding.preset),
-                        (b"stillmotion:encoder_threads", encoding.threads)):
+                        (b"stillmotion:encoder_threads", encoding.threads),
+                        (b"stillmotion:transfer", encoding.transfer)):
         packet = _set_simple(packet, name, str(value).encode()) if lossy else _drop_simple(packet, name)
     return packet
 

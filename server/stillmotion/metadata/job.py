@@ -59,6 +59,7 @@ def provenance(request: Any, *, engine: str, seed: int, frames: int, fps: float,
         "crf": encoding.crf if lossy else None,
         "preset": encoding.preset if lossy else None,
         "encoder_threads": encoding.threads if lossy else None,
+        "transfer": encoding.transfer if lossy else None,   # the MP4's transfer tag (sRGB or BT.709)
         "look": dict(look) if look else None,
         "engine_info": info or None,
         "notes": list(notes) if notes else None,

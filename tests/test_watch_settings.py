@@ -213,3 +213,20 @@ def test_watch_on_a_file_says_it_is_a_file(tmp_path, fast_config, capsys):
     assert cli.main(["watch", str(photo)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"{photo} is a file, not a folder" in err[0]
+
+
+@pytest.mark.parametrize("model", ["srv/share", "share"])
+def test_a_stillmotion_toml_may_not_name_a_folder_where_the_service_runs(tmp_path, fast_config, monkeypatch, model):
+    """A service's working folder is often / (systemd, launchd): 'mnt/nas' or 'Volumes/Share'
+    reads as a Hugging Face id, yet the model lookup takes an existing folder first, so a
+    stillmotion.toml could have the service load the share itself (weights and code its
+    writers put there) as the model."""
+    service_cwd = tmp_path / "root"
+    (service_cwd / "srv" / "share").mkdir(parents=True)
+    (service_cwd / "share").mkdir()
+    monkeypatch.chdir(service_cwd)
+    hot = tmp_path / "hot"
+    hot.mkdir()
+    (hot / "stillmotion.toml").write_text(f"[settings]\nmodel = '{model}'\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="'model' here must be a name from"):
+        folder_for_dir(load(fast_config, ""), hot).settings_for(hot / "A.jpg")

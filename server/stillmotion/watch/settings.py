@@ -247,12 +247,22 @@ def _check_folder_file(table: Mapping[str, Any], source: str) -> None:
         return   # (none, or a wrong type: said by the usual check)
     parts = model.split("/")
     is_path = ("\\" in model or model.startswith((".", "~")) or PureWindowsPath(model).is_absolute()
-               or len(parts) > 2 or not all(parts))
+               or len(parts) > 2 or not all(parts) or _is_folder(model))
     if is_path:
         raise ConfigError(f"{source}: settings: 'model' here must be a name from [models.registry] or a "
                           f"Hugging Face id (org/name), not a folder, got {model!r}; a model folder can be "
                           "named in the config's [[watch.folders]] settings or [models.registry]",
                           key=("watch", "settings"))
+
+
+def _is_folder(name: str) -> bool:
+    """Whether `name` is a folder from where the service runs: the model lookup takes such a folder
+    before a Hugging Face id, and a service's working folder is often / ('mnt/nas', 'Volumes/Share',
+    a share its writers fill, read as org/name)."""
+    try:
+        return Path(name).is_dir()
+    except OSError:   # (a name too long for a path: none)
+        return False
 
 
 def _request_settings(settings: Any, source: str) -> dict[str, Any]:

@@ -897,6 +897,19 @@ def test_a_photo_made_a_link_while_its_job_waits_is_skipped_not_read(hot, tmp_pa
     assert clips_of(hot, "SWAP") == [] and not (hot / "SWAP.motion.failed.txt").exists()
 
 
+def test_an_output_folder_that_is_a_link_loop_is_refused_in_one_line(tmp_path):
+    """`ln -s motion motion` in a share (anyone who can write it can): resolving the output folder
+    raised RuntimeError (Python 3.10-3.12), so the watcher logged a traceback for the photo at
+    every scan and a job that waited failed as 'internal', instead of the photo not being taken."""
+    from stillmotion.watch.confine import link_out
+
+    (tmp_path / "IMG.jpg").write_bytes(photo_bytes(56))
+    (tmp_path / "motion").symlink_to(tmp_path / "motion")
+    why = link_out(tmp_path / "IMG.jpg", tmp_path / "motion")   # (no exception)
+    if sys.version_info < (3, 13):   # (3.13's resolve() hands a loop back as it is: the job then fails at it)
+        assert why is not None and "output folder motion is a link that leads to no folder" in why
+
+
 def test_photos_waiting_at_start_are_taken_in_the_order_they_arrived(hot):
     """A restart with a batch already in the folder: clips come in export order, not in
     whatever order the folder lists its files (it was random)."""

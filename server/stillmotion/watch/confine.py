@@ -26,7 +26,12 @@ def link_out(photo: Path, destination: Path) -> str | None:
     if destination != photo.parent:
         here = photo.parent.resolve()
         # resolve() follows the links of the part that exists (the `output` subfolder, made later, may not).
-        if not destination.resolve().is_relative_to(here):
+        try:
+            inside = destination.resolve().is_relative_to(here)
+        except (OSError, RuntimeError):   # a link loop (`ln -s motion motion`): RuntimeError before 3.13
+            return (f"its output folder {destination.name} is a link that leads to no folder; "
+                    "clips are written only inside the watched folder")
+        if not inside:
             return (f"its output folder {destination.name} is a link to a folder elsewhere; "
                     "clips are written only inside the watched folder")
     return None

@@ -499,3 +499,23 @@ def test_a_near_square_moves_whole_over_a_far_background():
     # estimate's soft edge, still take the background's depth: it lost 3.7 px before).
     assert abs(cols.max() - cols.min() + 1 - size) <= 2.0, (cols.min(), cols.max(), size)
     assert abs(rows.max() - rows.min() + 1 - size) <= 1.0, (rows.min(), rows.max(), size)
+
+
+def test_each_variant_records_its_own_strobe_note_not_the_ones_before_it(tmp_path, fast_config):
+    """Each take moves its own amount, so whether and how fast it strobes is its own: the second
+    clip's XMP carried the first's note too (two 'may strobe' notes, one with the other take's
+    crossing time; a take that does not strobe recorded that it may)."""
+    import pyexiv2
+    from stillmotion import cli
+    from support import save_photo
+
+    save_photo(tmp_path / "A.jpg", skimage_photo("astronaut"), size=(160, 160))
+    assert cli.main(["animate", str(tmp_path / "A.jpg"), "--camera", "pan-right", "--motion", "1",
+                     "--duration", "0.5", "--fps", "8", "--variants", "2", "--seed", "3"]) == 0
+    sidecars = sorted(tmp_path.glob("A.motion*.xmp"))
+    assert len(sidecars) == 2
+    for sidecar in sidecars:
+        with pyexiv2.Image(str(sidecar)) as xmp:
+            data = xmp.read_xmp()
+        strobe = [n for n in data.get("Xmp.stillmotion.notes", []) if n.startswith("the move may strobe")]
+        assert len(strobe) == 1, (sidecar.name, strobe)

@@ -281,6 +281,7 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
     finish_settings = FinishSettings.from_config(config.get("finish", {}))
     if chose is not None and why:   # (once every check has passed: the render starts now)
         chose(why)
+    job_notes = list(notes)   # (before any take's: each clip's record has the job's and its own)
     try:
         for variant, seed in enumerate(request.seeds()):
             def stage(name: str, frac: float, _v: int = variant) -> None:
@@ -308,9 +309,12 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
             clip = engine.generate(pixels, request, seed=seed, progress=lambda f: stage("generate", f),
                                    cancel=cancel, context=context)
             frames: Iterator[np.ndarray] = clip.frames
+            clip_notes = list(job_notes)   # its XMP's: a take's move (may it strobe?) is its own
             for key in ENGINE_NOTES:                          # said once per job, not once per variant
                 if clip.info.get(key) and clip.info[key] not in notes:
                     notes.append(clip.info[key])
+                if clip.info.get(key) and clip.info[key] not in clip_notes:
+                    clip_notes.append(clip.info[key])
 
             # -- colour / finish (streamed) -------------------------------------------
             # Held to the photo's colour: one fitted transform, steady over time.
@@ -350,7 +354,7 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
                     size=(clip.width, clip.height), prompt=prompt, prompt_source=prompt_source,
                     engine_info=clip.info, colour=colour_info,
                     look=look_record(look, config, removed=look_removed), encoding=settings,
-                    photo_sha256=photo_sha256, notes=notes)
+                    photo_sha256=photo_sha256, notes=clip_notes)
                 extra = metadata.write_for_job(video_tmp, xmp_tmp, meta, settings_used, config,
                                                original_path=spec.original_path or spec.photo_path)
                 # -- place: atomic, never overwriting -----------------------------------

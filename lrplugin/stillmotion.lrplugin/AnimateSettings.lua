@@ -64,13 +64,16 @@ end
 -- words are left as written ("Wait...", "Le matin : ..."): only the separators
 -- around a token that came out empty are cleared.
 local EMPTY = "\1"   -- marks an empty token until its separators are cleared (the pattern below)
+-- fence a token's value meanwhile: its own "-20", "..." or ":" is no separator to clear
+local OPEN, CLOSE = "\2", "\3"
 
 function AnimateSettings.expandPrompt(template, tokens)
   local text = tostring(template or ""):gsub("{(%w+)}", function(name)
     local value = tokens[name]
     if value == nil then return nil end   -- unknown token: keep it
-    value = trim(value)
-    return value == "" and EMPTY or value
+    value = trim(value):gsub("[\1\2\3]", "")
+    if value == "" then return EMPTY end
+    return OPEN .. value .. CLOSE
   end)
   text = text:gsub("%s+", " ")
   -- A run of separators around empty tokens keeps its last punctuation mark and a space:
@@ -78,7 +81,7 @@ function AnimateSettings.expandPrompt(template, tokens)
   text = text:gsub("[%s,.;:|/%-]*\1[%s,.;:|/%-\1]*", function(run)
     return (run:match(".*([,.;:])") or "") .. (run:find("%s") and " " or "")
   end)
-  text = text:gsub("^[%s,.;:]+", ""):gsub("[%s,;:]+$", "")
+  text = text:gsub("^[%s,.;:]+", ""):gsub("[%s,;:]+$", ""):gsub("[\2\3]", "")
   return text
 end
 

@@ -32,6 +32,12 @@ def lua_dict(table) -> dict:
     ("{title} - {caption}", {"title": "", "caption": "A bay"}, "A bay"),
     ("{title} | {caption}", {"title": "Dawn", "caption": ""}, "Dawn"),
     ("{title} / {caption}. {prompt}", {"title": "Dawn", "caption": "", "prompt": "mist lifts"}, "Dawn. mist lifts"),
+    # ... also where they meet an empty token: only the template's separators go, never the
+    # caption's own minus sign, ellipsis or colon (they read as separators around the empty token)
+    ("{title}: {caption}", {"title": "", "caption": "-20 °C at dawn"}, "-20 °C at dawn"),
+    ("{title} {caption}", {"title": "", "caption": "... and then the fog"}, "... and then the fog"),
+    ("{caption} {keywords}, {prompt}", {"caption": "Wait...", "keywords": "", "prompt": "slow pan"},
+     "Wait..., slow pan"),
 ])
 def test_prompt_template(lr: Lightroom, template, tokens, expected) -> None:
     settings = lr.require("AnimateSettings")

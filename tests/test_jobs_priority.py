@@ -54,3 +54,32 @@ def test_render_threads_in_the_idle_class_when_asked() -> None:
         assert os.sched_getscheduler(0) != os.SCHED_IDLE
     finally:
         renderer.close()
+
+
+def test_a_render_process_does_its_first_jobs_one_off_work_before_lowering_itself() -> None:
+    """The first job of a render process imported the engines and built OpenCV's 8-bit Lab
+    tables (~0.1 s) after the process had lowered itself: in the idle class, on a machine kept
+    busy, that first job waited seconds for it. Done before lowering, at the daemon's start."""
+    import subprocess
+
+    script = (
+        "import os, sys, multiprocessing, cv2\n"
+        "from stillmotion import engines\n"
+        "from stillmotion.jobs import render_process\n"
+        "lab_built = []\n"
+        "convert = cv2.cvtColor\n"
+        "def noting(image, code, *args, **kwargs):\n"
+        "    if code == cv2.COLOR_RGB2Lab and image.dtype == 'uint8':\n"
+        "        lab_built.append(True)\n"
+        "    return convert(image, code, *args, **kwargs)\n"
+        "cv2.cvtColor = noting\n"
+        "def lowered(nice, *, idle):\n"
+        "    modules = [target.split(':')[0] for target in engines.REGISTRY.values()]\n"
+        "    print('not imported:', [m for m in modules if m not in sys.modules], 'lab:', bool(lab_built), flush=True)\n"
+        "    os._exit(0)\n"
+        "render_process.lower_process = lowered\n"
+        "here, there = multiprocessing.Pipe()\n"
+        "render_process._child_main(there, 0, False)\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "not imported: [] lab: True"

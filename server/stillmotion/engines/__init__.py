@@ -48,6 +48,13 @@ def get(name: str, config: Mapping[str, Any] | None = None) -> Engine:
     return engine
 
 
+def import_all() -> None:
+    """Import every engine's module: code only (weights and torch load on first use), what the
+    first `auto` choice of a process imports anyway."""
+    for target in REGISTRY.values():
+        importlib.import_module(target.split(":")[0])
+
+
 def _accepts_config(cls: type) -> bool:
     import inspect
 
@@ -100,4 +107,4 @@ def choose(engine: str, config: Mapping[str, Any] | None = None, *, model: str |
     return get("parallax", config), "auto: no generative model installed and usable here, using the built-in parallax engine"
 
 
-__all__ = ["Clip", "Engine", "EngineStatus", "REGISTRY", "choose", "get", "names", "statuses"]
+__all__ = ["Clip", "Engine", "EngineStatus", "REGISTRY", "choose", "get", "import_all", "names", "statuses"]

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
+import cv2
 import numpy as np
 
 from .. import __version__, config as config_mod, engines, metadata, photo as photo_mod, profiles, readiness
@@ -218,6 +219,15 @@ def default_request(config: Mapping[str, Any]) -> AnimateRequest:
     animate = config.get("animate", {})
     return AnimateRequest.from_dict({"engine": animate.get("engine", "auto"),
                                      "profile": animate.get("profile", "auto")})
+
+
+def warm_up() -> None:
+    """Do now the one-off work of a process's first run_job (~0.1 s on an idle machine): import
+    the engines (its `auto` choice imports them all) and build OpenCV's 8-bit Lab tables (the
+    readiness grid's first conversion). A render process does it before it lowers its priority:
+    at idle priority on a busy machine, its first job waited seconds for it."""
+    engines.import_all()
+    cv2.cvtColor(np.zeros((1, 1, 3), np.uint8), cv2.COLOR_RGB2Lab)
 
 
 def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progress,

@@ -19,6 +19,7 @@ SIGKILL), so a job the restarted daemon requeues is never still running elsewher
 from __future__ import annotations
 
 import atexit
+import contextlib
 import multiprocessing
 import multiprocessing.util   # (registers its exit hook now, so that ours, below, runs before it)
 import os
@@ -80,8 +81,11 @@ def _child_main(conn: Connection, nice: int, idle: bool) -> None:
     ignore_hangup_quietly()
     # The pipeline (OpenCV, PyAV, SciPy) is imported here, not in the daemon, which only names
     # jobs (jobs/spec.py); and before this process is niced: in the idle class, on a busy
-    # machine, the first job would wait behind a starved import.
-    from .pipeline import run_job
+    # machine, the first job would wait behind a starved import (and its one-off set-up: warm_up).
+    from .pipeline import run_job, warm_up
+
+    with contextlib.suppress(Exception):   # (what fails here, the first job meets and reports)
+        warm_up()
 
     lower_process(nice, idle=idle)   # the API process keeps the CPU when both want it
     keep_freed_memory()              # fewer page faults: kernel time that also delays the API

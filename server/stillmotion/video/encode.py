@@ -14,7 +14,7 @@ see jobs.pipeline).
   mov  ProRes 422 HQ, 10-bit yuv422p10le; ProRes 4444 (yuv444p10le, yuva444p10le with the
        alpha plane passed through) when `match` keeps a 4444 master's
   gif  palette from the first frame (stable over time), maximum coverage, Floyd-Steinberg
-  webp animated, lossy q=90 (libwebp), sRGB ICC embedded
+  webp animated, lossy q=90 (libwebp), every frame whole, sRGB ICC embedded
   tiff a folder of 16-bit RGB TIFFs (frame_000001.tif, ...), sRGB ICC embedded
 """
 
@@ -307,18 +307,25 @@ class _AVWriter(_Muxing):
 
 
 class _WebPWriter(_Muxing):
-    """Animated WebP through libwebp (FFmpeg's libwebp_anim), frame by frame: libwebp keeps
-    each frame encoded (what the file will hold), never the pictures (bench/web_formats.py).
+    """Animated WebP through libwebp (FFmpeg's libwebp encoder and webp muxer), frame by frame
+    straight into the file, each frame whole.
 
-    Frames go in as BGRA, so libwebp makes its own Y'CbCr as Pillow's writer did (same size
-    and error, measured: RMSE 2.82 vs 2.77 levels at q=90), at ~1.3x its speed. The sRGB
-    profile is added after (FFmpeg's muxer writes none): a WebP carries its colour space.
+    libwebp's animation encoder (FFmpeg's libwebp_anim, Pillow's save_all) sends a frame as its
+    changes from the frame before and, lossy, takes a pixel that changed by less than ~3 levels
+    (at q=90) as unchanged: in a slow move (a portrait's breathing) those changes piled up, each
+    frame further from the clip (a portrait loop's frames drifted to 4.9 levels off, its first
+    1.9), and a loop jumped back at its restart. Pillow's keyframes every 3-5 frames only bound
+    the drift (2.4 levels, still a pulse at each keyframe). Whole frames stay as close as the
+    first and a loop's seam is like any other step, at 1.1-1.6x the size (bench/web_formats.py).
+
+    Frames go in as BGRA, so libwebp makes its own Y'CbCr. The sRGB profile is added after
+    (FFmpeg's muxer writes none): a WebP carries its colour space.
     """
 
     def __init__(self, path: Path, width: int, height: int, fps: float, settings: EncodeSettings) -> None:
         self.path, self.size = path, (width, height)
         self.container = av.open(str(path), "w", format="webp", options={"loop": "0"})
-        self.stream = _add_stream(self.container, "libwebp_anim", frame_rate(fps))
+        self.stream = _add_stream(self.container, "libwebp", frame_rate(fps))
         self.stream.width, self.stream.height, self.stream.pix_fmt = width, height, "bgra"
         self.stream.options = {"quality": str(WEBP_QUALITY), "compression_level": "4"}
 
@@ -338,9 +345,9 @@ def _add_icc_to_webp(path: Path, profile: bytes, width: int, height: int) -> Non
     after VP8X, with VP8X's ICC flag set. Written as a new file, then renamed over `path`
     (an in-place rewrite that runs out of disk would leave a cut file and say nothing).
 
-    libwebp writes a clip whose frames are all the same (a flat photo, `--motion 0 --camera
-    none`) as a simple, still WebP (one VP8/VP8L chunk): it is given the VP8X header the ICC
-    profile needs, with the `width` x `height` canvas."""
+    FFmpeg's muxer writes a one-frame clip (`--duration 0.5 --fps 1`) as a simple, still WebP
+    (one VP8/VP8L chunk): it is given the VP8X header the ICC profile needs, with the `width` x
+    `height` canvas."""
     data = path.read_bytes()
     if data[:4] != b"RIFF" or data[8:12] != b"WEBP":
         raise ValueError(f"{path.name}: not a WebP")

@@ -223,6 +223,27 @@ def test_a_looped_webp_keeps_its_quality_as_it_plays_and_through_its_seam(tmp_pa
     assert float(np.mean(np.abs(shown[0] - shown[-1]))) <= max(steps)        # was 2.16 vs 1.95
 
 
+def test_a_long_webp_is_not_held_in_memory_to_add_its_colour_profile(tmp_path: Path) -> None:
+    """The sRGB profile went in by reading the whole written file and copying it twice: a
+    clip's memory grew with its length at the end (a 30 s 960 px clip held ~3x its 50 MB)."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    noise = rng.random((240, 320, 3), dtype=np.float32)       # ~0.1 MB a frame in the file
+    path = tmp_path / "long.webp"
+    tracemalloc.start()
+    try:
+        encode((np.roll(noise, k, axis=1) for k in range(100)), path, width=320, height=240, fps=24.0,
+               settings=EncodeSettings(fmt="webp"))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < path.stat().st_size, (peak, path.stat().st_size)
+    with Image.open(path) as image:
+        assert image.n_frames == 100 and "sRGB" in ImageCms.getProfileDescription(
+            ImageCms.ImageCmsProfile(__import__("io").BytesIO(image.info["icc_profile"])))
+
+
 def test_gif_written_frame_by_frame_is_pillows_gif(frames: list[np.ndarray], tmp_path: Path) -> None:
     """The streamed GIF shows exactly what Pillow's save_all makes of the same frames (one
     palette from the first frame), loops forever, and keeps the frame time."""

@@ -14,7 +14,7 @@ def _codecs() -> dict[str, bool]:
     import av
 
     out = {}
-    for name in ("libx264", "libx265", "prores_ks", "libwebp_anim"):
+    for name in ("libx264", "libx265", "prores_ks", "libwebp"):
         try:
             av.codec.Codec(name, "w")
             out[name] = True

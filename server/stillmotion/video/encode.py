@@ -16,7 +16,7 @@ see jobs.pipeline).
   mov  ProRes 422 HQ, 10-bit yuv422p10le; ProRes 4444 (yuv444p10le, yuva444p10le with the
        alpha plane passed through) when `match` keeps a 4444 master's
   gif  palette from the first frame (stable over time), maximum coverage, Floyd-Steinberg
-  webp animated, lossy q=90 (libwebp), sRGB ICC embedded
+  webp animated, lossy q=90 (libwebp), every frame whole, sRGB ICC embedded
   tiff a folder of 16-bit RGB TIFFs (frame_000001.tif, ...), sRGB ICC embedded
 """
 
@@ -314,18 +314,25 @@ class _AVWriter(_Muxing):
 
 
 class _WebPWriter(_Muxing):
-    """Animated WebP through libwebp (FFmpeg's libwebp_anim), frame by frame: libwebp keeps
-    each frame encoded (what the file will hold), never the pictures (bench/web_formats.py).
+    """Animated WebP through libwebp (FFmpeg's libwebp encoder and webp muxer), frame by frame
+    straight into the file, each frame whole.
 
-    Frames go in as BGRA, so libwebp makes its own Y'CbCr as Pillow's writer did (same size
-    and error, measured: RMSE 2.82 vs 2.77 levels at q=90), at ~1.3x its speed. The sRGB
-    profile is added after (FFmpeg's muxer writes none): a WebP carries its colour space.
+    libwebp's animation encoder (FFmpeg's libwebp_anim, Pillow's save_all) sends a frame as its
+    changes from the frame before and, lossy, takes a pixel that changed by less than ~3 levels
+    (at q=90) as unchanged: in a slow move (a portrait's breathing) those changes piled up, each
+    frame further from the clip (a portrait loop's frames drifted to 4.9 levels off, its first
+    1.9), and a loop jumped back at its restart. Pillow's keyframes every 3-5 frames only bound
+    the drift (2.4 levels, still a pulse at each keyframe). Whole frames stay as close as the
+    first and a loop's seam is like any other step, at 1.1-1.7x the size (bench/web_formats.py).
+
+    Frames go in as BGRA, so libwebp makes its own Y'CbCr. The sRGB profile is added after
+    (FFmpeg's muxer writes none): a WebP carries its colour space.
     """
 
     def __init__(self, path: Path, width: int, height: int, fps: float, settings: EncodeSettings) -> None:
         self.path, self.size = path, (width, height)
         self.container = av.open(str(path), "w", format="webp", options={"loop": "0"})
-        self.stream = _add_stream(self.container, "libwebp_anim", frame_rate(fps))
+        self.stream = _add_stream(self.container, "libwebp", frame_rate(fps))
         self.stream.width, self.stream.height, self.stream.pix_fmt = width, height, "bgra"
         self.stream.options = {"quality": str(WEBP_QUALITY), "compression_level": "4"}
 
@@ -342,27 +349,32 @@ class _WebPWriter(_Muxing):
 
 def _add_icc_to_webp(path: Path, profile: bytes, width: int, height: int) -> None:
     """Give an extended (VP8X) WebP an ICCP chunk, as the WebP container spec places it: right
-    after VP8X, with VP8X's ICC flag set. Written as a new file, then renamed over `path`
-    (an in-place rewrite that runs out of disk would leave a cut file and say nothing).
+    after VP8X, with VP8X's ICC flag set. Written as a new file, the frames copied over in
+    blocks (read whole, a long clip's file was held in memory three times), then renamed over
+    `path` (an in-place rewrite that runs out of disk would leave a cut file and say nothing).
 
-    libwebp writes a clip whose frames are all the same (a flat photo, `--motion 0 --camera
-    none`) as a simple, still WebP (one VP8/VP8L chunk): it is given the VP8X header the ICC
-    profile needs, with the `width` x `height` canvas."""
-    data = path.read_bytes()
-    if data[:4] != b"RIFF" or data[8:12] != b"WEBP":
-        raise ValueError(f"{path.name}: not a WebP")
-    if data[12:16] in (b"VP8 ", b"VP8L"):
-        canvas = (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
-        data = data[:12] + b"VP8X" + (10).to_bytes(4, "little") + bytes(4) + canvas + data[12:]
-    if data[12:16] != b"VP8X":
-        raise ValueError(f"{path.name}: not a simple or an extended WebP")
-    vp8x_end = 20 + int.from_bytes(data[16:20], "little")
-    iccp = b"ICCP" + len(profile).to_bytes(4, "little") + profile + b"\0" * (len(profile) & 1)
-    chunks = data[12:20] + bytes([data[20] | 0x20]) + data[21:vp8x_end] + iccp + data[vp8x_end:]
+    FFmpeg's muxer writes a one-frame clip (`--duration 0.5 --fps 1`) as a simple, still WebP
+    (one VP8/VP8L chunk): it is given the VP8X header the ICC profile needs, with the `width` x
+    `height` canvas."""
     staged = path.with_name(path.name + ".icc")
     try:
-        with open(staged, "wb") as fh:
-            fh.write(b"RIFF" + (4 + len(chunks)).to_bytes(4, "little") + b"WEBP" + chunks)
+        with open(path, "rb") as src:
+            head = src.read(30)     # RIFF header (12 bytes), then VP8X's (8) and its 10 bytes
+            if head[:4] != b"RIFF" or head[8:12] != b"WEBP":
+                raise ValueError(f"{path.name}: not a WebP")
+            if head[12:16] in (b"VP8 ", b"VP8L"):
+                canvas = (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
+                vp8x, rest = b"VP8X" + (10).to_bytes(4, "little") + bytes([0x20, 0, 0, 0]) + canvas, 12
+            elif head[12:16] == b"VP8X":
+                vp8x, rest = head[12:20] + bytes([head[20] | 0x20]) + head[21:30], 30
+            else:
+                raise ValueError(f"{path.name}: not a simple or an extended WebP")
+            iccp = b"ICCP" + len(profile).to_bytes(4, "little") + profile + b"\0" * (len(profile) & 1)
+            size = 4 + len(vp8x) + len(iccp) + os.fstat(src.fileno()).st_size - rest
+            src.seek(rest)
+            with open(staged, "wb") as fh:
+                fh.write(b"RIFF" + size.to_bytes(4, "little") + b"WEBP" + vp8x + iccp)
+                shutil.copyfileobj(src, fh, 1 << 20)
         os.replace(staged, path)
     finally:
         staged.unlink(missing_ok=True)

@@ -142,25 +142,32 @@ def _add_animate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, metavar="N",
                    help="random seed: the same seed gives the same clip (default: a random one, "
                         "recorded in the clip's XMP)")
-    p.add_argument("--variants", type=int, default=1, metavar="N",
+    # Options with a default of their own leave it to AnimateRequest (None here), so that --like
+    # can tell an option typed from one left out.
+    p.add_argument("--variants", type=int, metavar="N",
                    help="clips per photo, 1..16: different takes, with successive seeds (default: 1)")
-    p.add_argument("--anchor", choices=ANCHORS, default="start",
+    p.add_argument("--anchor", choices=ANCHORS,
                    help="the photo is the first frame (start) or the last (end: what happened before; "
                         "a --loop starts on the photo) (default: start)")
-    p.add_argument("--loop", action="store_true",
+    p.add_argument("--loop", action="store_true", default=None,
                    help="a seamless loop: played on repeat, the last frame leads back into the first "
                         "(exactly on the parallax engine and in a clip played out and back)")
     p.add_argument("--format", choices=FORMATS,
                    help="mp4 (H.264 or HEVC), mov (ProRes 422 HQ), gif, webp, tiff (16-bit frames) "
                         "(default: [animate] format, mp4)")
-    p.add_argument("--codec", choices=CODECS, default="h264", help="codec of mp4 clips (default: h264)")
+    p.add_argument("--codec", choices=CODECS, help="codec of mp4 clips (default: h264)")
     p.add_argument("--size", choices=SIZES,
                    help="delivery size, the short edge; source: the photo's (default: [output] long_edge, "
                         "1920, or web_long_edge, 960, for gif and webp; never larger than the photo)")
-    p.add_argument("--aspect", choices=ASPECTS, default="source",
+    p.add_argument("--aspect", choices=ASPECTS,
                    help="crop to a social aspect around the subject (default: source)")
-    p.add_argument("--no-colour-match", dest="colour_match", action="store_false",
+    p.add_argument("--no-colour-match", dest="colour_match", action="store_false", default=None,
                    help="do not hold the clip to the photo's colour")
+    p.add_argument("--like", type=_path, metavar="CLIP",
+                   help="make the take CLIP was made with again (a Stillmotion clip or its .xmp): its engine, "
+                        "model, seed, profile, motion, camera, anchor, loop, duration, fps, prompt, style, "
+                        "colour match and aspect, from its XMP; the options given here override them "
+                        "(default: none)")
     p.add_argument("--xmp", type=_path, metavar="SIDECAR",
                    help="XMP sidecar to use (default: IMG.xmp or IMG.jpg.xmp beside the photo)")
     p.add_argument("--out", type=_path, metavar="DIR", help="write into DIR instead of beside each photo")
@@ -179,9 +186,17 @@ def cmd_animate(args: argparse.Namespace) -> int:
         "engine", "model", "profile", "prompt", "duration", "fps", "motion", "camera",
         "style_consistency", "seed", "variants", "anchor", "loop", "format", "codec", "size",
         "aspect", "colour_match")}
-    if fields["engine"] is None:
+    taken = None
+    if args.like is not None:
+        from .like import like
+
+        taken = like(args.like, fields, cfg)
+        fields = taken.fields
+        for note in taken.notes:      # (once, before any work: the take will not be the same)
+            _say(f"stillmotion: note: {note}")
+    if fields.get("engine") is None:
         fields["engine"] = cfg["animate"]["engine"]
-    if fields["profile"] is None:
+    if fields.get("profile") is None:
         fields["profile"] = cfg["animate"]["profile"]
     request = AnimateRequest.from_dict(fields)
     if args.out is not None:
@@ -199,7 +214,7 @@ def cmd_animate(args: argparse.Namespace) -> int:
     def said_engine(photo: Path, bar: ProgressBar, why: str) -> None:
         """Which engine `auto` chose and why, before it renders (once a batch: the same line
         for each of 400 photos hid the errors)."""
-        if args.engine in (None, "auto") and why not in reasons_said:
+        if (args.engine == "auto" or (args.engine is None and taken is None)) and why not in reasons_said:
             bar.clear()
             _say(f"{photo.name}: {why}")
             reasons_said.add(why)
@@ -211,7 +226,13 @@ def cmd_animate(args: argparse.Namespace) -> int:
         bar = ProgressBar(photo.name, position=f"{number}/{len(photos)}" if len(photos) > 1 else "",
                           batch_left=pace.time_left if len(photos) > 1 else None)
         try:
-            spec = JobSpec(photo_path=photo, request=request, sidecar_path=args.xmp, out_dir=args.out)
+            said_before = [] if taken is None else list(taken.notes)
+            other_photo = taken.photo_note(photo) if taken is not None else None
+            if other_photo is not None:
+                _say(f"{photo.name}: note: {other_photo}")
+                said_before.append(other_photo)
+            spec = JobSpec(photo_path=photo, request=request, sidecar_path=args.xmp, out_dir=args.out,
+                           notes=said_before)
             if _disk_of(spec.destination) in full_disks:
                 tally.failed.append(photo)       # (said once, when the disk filled)
                 status = max(status, EXIT_FAILED)
@@ -262,7 +283,8 @@ def cmd_animate(args: argparse.Namespace) -> int:
         for warning in result.info.get("metadata_warnings", []):
             _say(f"{photo.name}: warning: {warning}")
         for note in result.info.get("notes", []):   # e.g. a --prompt the engine cannot follow
-            _say(f"{photo.name}: note: {note}")
+            if note not in said_before:
+                _say(f"{photo.name}: note: {note}")
     tally.report()
     return status
 

@@ -253,7 +253,7 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
     plan = plan_job(photo, spec.request, config, spec.photo_path, sidecar=spec.sidecar_path,
                     develop=spec.develop)
     request, fit, meta, engine, why = plan.request, plan.fit, plan.meta, plan.engine, plan.engine_reason
-    prompt, prompt_source, notes = plan.prompt, plan.prompt_source, plan.notes
+    prompt, prompt_source, notes = plan.prompt, plan.prompt_source, [*spec.notes, *plan.notes]
     # The photo's grain and vignette come out before animation and go back on every frame
     # (fresh grain, vignette locked to the frame); only if its pixels carry them.
     look = LookSettings.from_develop(meta.develop)

@@ -24,6 +24,7 @@ class JobSpec:
     original_path: Path | None = None      # the result goes beside this file (default: photo_path)
     out_dir: Path | None = None            # or into this folder
     temp_tag: str = ""                      # marks this job's temporaries (the daemon's job id)
+    notes: list[str] = field(default_factory=list)   # said before the job (animate --like), kept in its XMP
 
     @property
     def destination(self) -> Path:

@@ -218,3 +218,19 @@ def test_a_dark_photo_is_told_once_to_raise_its_exposure():
     report = analyze_pixels(_underexpose(PHOTOS[0][1], 5.0))
     exposure = next(m for m in report.measures if m.name == "exposure")
     assert "Underexposed" in exposure.advice and "far off" not in exposure.advice, exposure.advice
+
+
+@pytest.mark.parametrize("value", [0.0, 0.5, 1.0])
+def test_a_blank_frame_is_not_called_crisp_or_usable(value: float) -> None:
+    """A black (lens cap), flat grey or white frame read "focus 100: the frame is crisp",
+    "sharp from front to back" (environmental), and the grey one scored 55 "usable": with no
+    detail anywhere there is nothing in focus, no genre, and nothing worth animating."""
+    report = analyze_pixels(np.full((270, 480, 3), value, np.float32))
+    focus = report.measure("focus")
+    assert focus.score < 0.2 and "crisp" not in focus.reason and "no detail" in focus.reason, focus
+    assert focus.advice
+    assert report.verdict == "poor", (report.score, report.verdict)
+    assert "sharp from front to back" not in report.profile_reason
+    if value < 1.0:   # (a white frame may be a blown-out sky)
+        assert report.suggested_profile == "still-life", report.profile_reason   # blank: still life
+    assert report.subject_box == (0.0, 0.0, 1.0, 1.0)   # no invented subject for an --aspect crop

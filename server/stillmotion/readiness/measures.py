@@ -60,10 +60,17 @@ FOCUS_WIDTH = 0.05   # how quickly the score falls around it
 
 def focus(grid: Grid, subject: Subject, faces: list[Face]) -> Measure:
     tex = textured(grid)
+    if not tex.any():
+        # No block has texture (a lens cap, a flat colour, a frame defocused to mush): the
+        # blur ratio of a flat block is 0, which would read as crisp. Nothing is in focus.
+        return Measure("focus", 0.0, "no detail anywhere in the frame: nothing is in focus",
+                       "No detail to animate: the frame is blank or featureless; check that "
+                       "this is the photo you meant.",
+                       {"subject_blur": None, "sharpest_blur": None, "focus_missed": False})
     # On a person, focus is judged on the face (the eyes), not on hair and shoulders.
     region = (grid.box_mask(faces[0].box) if faces else subject.mask) & tex
     if not region.any():
-        region = tex if tex.any() else np.ones_like(tex)
+        region = tex
     # The sharpest fifth of the subject: eyes and eyelashes, not cheeks and out-of-focus ears.
     subject_blur = float(np.percentile(grid.blur[region], 20))
     frame_blur = float(np.percentile(grid.blur[tex], 5)) if tex.any() else subject_blur

@@ -26,7 +26,7 @@ from .cues import Exif, Nature
 from .faces import Face
 from .grid import Grid
 from .curves import ramp
-from .subject import Subject
+from .subject import Subject, textured
 
 # CIELAB chroma of the subject's more colourful quarter: fur, feathers, skin and wood
 # rarely pass 40; paint, dye, glaze, plastic and flowers commonly reach 50-80.
@@ -55,7 +55,8 @@ def choose(grid: Grid, subject: Subject, faces: list[Face], exif: Exif, *, isola
     whole_frame = subject.mask.mean() > 0.9
 
     # How much the frame is a scene rather than a subject.
-    deep = ramp(subject.focus_spread, 0.15, 0.08)
+    # (A frame without texture has no measured spread, not a deep one: nothing is sharp.)
+    deep = ramp(subject.focus_spread, 0.15, 0.08) if textured(grid).any() else 0.0
     focal = exif.focal_35mm
     wide = ramp(focal, 50.0, 24.0) if focal else 0.0
     stopped_down = ramp(exif.f_number, 5.6, 11.0) if exif.f_number else 0.0

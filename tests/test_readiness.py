@@ -234,3 +234,21 @@ def test_a_blank_frame_is_not_called_crisp_or_usable(value: float) -> None:
     if value < 1.0:   # (a white frame may be a blown-out sky)
         assert report.suggested_profile == "still-life", report.profile_reason   # blank: still life
     assert report.subject_box == (0.0, 0.0, 1.0, 1.0)   # no invented subject for an --aspect crop
+
+
+def test_light_with_a_direction_but_little_modelling_is_not_called_flat() -> None:
+    """A subject lit from the right with half a stop of modelling read "light on the frame
+    comes from the right (0.5 stops ...)" and then the advice "Flat light: directional (side
+    or back) light gives depth cues": the light has a direction; what it lacks is modelling."""
+    from stillmotion.readiness import grid as grid_mod, measures, subject as subject_mod
+
+    x = np.linspace(0.0, 1.0, 120, dtype=np.float32)
+    linear = 0.5 * 2.0 ** (0.45 * (2.0 * x - 1.0))        # about half a stop, darker on the left
+    rgb = np.repeat(np.repeat((linear ** (1 / 2.2))[None, :, None], 80, 0), 3, 2)
+    grid = grid_mod.build(rgb)
+    whole = subject_mod.Subject((0.0, 0.0, 1.0, 1.0), np.ones((grid.rows, grid.cols), bool),
+                                np.zeros((grid.rows, grid.cols)), 0.0, False)
+    lighting = measures.lighting(grid, whole, [])
+    assert lighting.score < 0.5 and "comes from the right" in lighting.reason, lighting
+    assert lighting.advice and "Flat light" not in lighting.advice, lighting.advice
+    assert "the right" in lighting.advice, lighting.advice

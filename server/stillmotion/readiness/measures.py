@@ -299,15 +299,20 @@ def lighting(grid: Grid, subject: Subject, faces: list[Face]) -> Measure:
     modelling = ramp(stops, 0.25, 1.5) * (1.0 - 0.4 * ramp(stops, 4.0, 6.0))
     score = 0.4 * ramp(lean, 0.02, 0.12) + 0.6 * modelling
     where = "the face" if faces else ("the subject" if subject.mask.mean() < 0.9 else "the frame")
+    why = ("gives depth cues, so camera moves and parallax read as real depth rather than "
+           "a sliding cut-out.")
     if lean >= 0.04 and stops >= 0.4:
         # Image y grows downwards; the vector leans towards the brighter side.
-        octant = int(round(math.degrees(math.atan2(dy, dx)) / 45.0)) % 8
-        reason = f"light on {where} comes from {_DIRECTIONS[octant]} ({stops:.1f} stops lit to shadow side)"
+        side = _DIRECTIONS[int(round(math.degrees(math.atan2(dy, dx)) / 45.0)) % 8]
+        reason = f"light on {where} comes from {side} ({stops:.1f} stops lit to shadow side)"
+        # The light has a direction; what it lacks is modelling (the shadow side is barely darker).
+        advice = (f"Soft modelling: the light from {side} leaves the shadow side only {stops:.1f} "
+                  f"stops darker (about 1.5 stops, a 3:1 ratio, models a subject); stronger side "
+                  f"or back light " + why)
     else:
         reason = f"flat light on {where}: no clear direction ({stops:.1f} stops lit to shadow side)"
-    advice = "" if score >= 0.5 else (
-        "Flat light: directional (side or back) light gives depth cues, so camera moves and "
-        "parallax read as real depth rather than a sliding cut-out.")
+        advice = "Flat light: directional (side or back) light " + why
+    advice = "" if score >= 0.5 else advice
     return Measure("lighting", score, reason, advice,
                    {"direction": [round(dx, 4), round(dy, 4)], "stops": round(stops, 2)})
 

@@ -252,3 +252,17 @@ def test_light_with_a_direction_but_little_modelling_is_not_called_flat() -> Non
     assert lighting.score < 0.5 and "comes from the right" in lighting.reason, lighting
     assert lighting.advice and "Flat light" not in lighting.advice, lighting.advice
     assert "the right" in lighting.advice, lighting.advice
+
+
+def test_a_black_and_white_portrait_is_not_called_natural_colours_or_an_animal() -> None:
+    """The astronaut in black and white read "portrait: an isolated subject in natural colours
+    (an animal portrait?)": a monochrome photo has no colours, and faces are only recognised
+    in colour (the skin test), so the reason says that instead of guessing an animal."""
+    colour = cv2.resize(skimage_photo("astronaut").astype(np.float32) / 255.0, (320, 320),
+                        interpolation=cv2.INTER_AREA)
+    mono = np.repeat(cv2.cvtColor(colour, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
+    report = analyze_pixels(mono)
+    assert report.suggested_profile == "portrait", report.profile_reason
+    assert "colours" not in report.profile_reason and "animal portrait" not in report.profile_reason
+    assert "black-and-white" in report.profile_reason, report.profile_reason
+    assert analyze_pixels(colour).profile_reason == "a person's face"

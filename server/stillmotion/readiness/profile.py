@@ -32,6 +32,7 @@ from .subject import Subject, textured
 # rarely pass 40; paint, dye, glaze, plastic and flowers commonly reach 50-80.
 NATURAL_CHROMA, VIVID_CHROMA = 40.0, 55.0
 NO_EVIDENCE = 0.15     # below this best score the photo gives no hint of its genre
+MONOCHROME_CHROMA = 5.0   # no block more colourful than this: a black-and-white photo
 
 
 @dataclass(frozen=True)
@@ -79,8 +80,15 @@ def choose(grid: Grid, subject: Subject, faces: list[Face], exif: Exif, *, isola
         return Choice("still-life", "nothing points to a genre: minimal motion is the safe choice",
                       scores)
     if name == "portrait":
-        reason = ("a person's face" if person >= 0.5 else
-                  "an isolated subject in natural colours (an animal portrait?)")
+        if person >= 0.5:
+            reason = "a person's face"
+        elif float(np.hypot(grid.lab_mean[..., 1], grid.lab_mean[..., 2]).max()) < MONOCHROME_CHROMA:
+            # Faces are confirmed by skin colour, so in black and white none is: say so
+            # rather than call a monochrome headshot an animal in natural colours.
+            reason = ("an isolated subject in a black-and-white photo (a person or an animal? "
+                      "faces are only recognised in colour)")
+        else:
+            reason = "an isolated subject in natural colours (an animal portrait?)"
     elif name == "action":
         reason = "implied movement: " + "; ".join(action_reasons)
     elif name == "environmental":

@@ -218,3 +218,51 @@ def test_a_dark_photo_is_told_once_to_raise_its_exposure():
     report = analyze_pixels(_underexpose(PHOTOS[0][1], 5.0))
     exposure = next(m for m in report.measures if m.name == "exposure")
     assert "Underexposed" in exposure.advice and "far off" not in exposure.advice, exposure.advice
+
+
+@pytest.mark.parametrize("value", [0.0, 0.5, 1.0])
+def test_a_blank_frame_is_not_called_crisp_or_usable(value: float) -> None:
+    """A black (lens cap), flat grey or white frame read "focus 100: the frame is crisp",
+    "sharp from front to back" (environmental), and the grey one scored 55 "usable": with no
+    detail anywhere there is nothing in focus, no genre, and nothing worth animating."""
+    report = analyze_pixels(np.full((270, 480, 3), value, np.float32))
+    focus = report.measure("focus")
+    assert focus.score < 0.2 and "crisp" not in focus.reason and "no detail" in focus.reason, focus
+    assert focus.advice
+    assert report.verdict == "poor", (report.score, report.verdict)
+    assert "sharp from front to back" not in report.profile_reason
+    if value < 1.0:   # (a white frame may be a blown-out sky)
+        assert report.suggested_profile == "still-life", report.profile_reason   # blank: still life
+    assert report.subject_box == (0.0, 0.0, 1.0, 1.0)   # no invented subject for an --aspect crop
+
+
+def test_light_with_a_direction_but_little_modelling_is_not_called_flat() -> None:
+    """A subject lit from the right with half a stop of modelling read "light on the frame
+    comes from the right (0.5 stops ...)" and then the advice "Flat light: directional (side
+    or back) light gives depth cues": the light has a direction; what it lacks is modelling."""
+    from stillmotion.readiness import grid as grid_mod, measures, subject as subject_mod
+
+    x = np.linspace(0.0, 1.0, 120, dtype=np.float32)
+    linear = 0.5 * 2.0 ** (0.45 * (2.0 * x - 1.0))        # about half a stop, darker on the left
+    rgb = np.repeat(np.repeat((linear ** (1 / 2.2))[None, :, None], 80, 0), 3, 2)
+    grid = grid_mod.build(rgb)
+    whole = subject_mod.Subject((0.0, 0.0, 1.0, 1.0), np.ones((grid.rows, grid.cols), bool),
+                                np.zeros((grid.rows, grid.cols)), 0.0, False)
+    lighting = measures.lighting(grid, whole, [])
+    assert lighting.score < 0.5 and "comes from the right" in lighting.reason, lighting
+    assert lighting.advice and "Flat light" not in lighting.advice, lighting.advice
+    assert "the right" in lighting.advice, lighting.advice
+
+
+def test_a_black_and_white_portrait_is_not_called_natural_colours_or_an_animal() -> None:
+    """The astronaut in black and white read "portrait: an isolated subject in natural colours
+    (an animal portrait?)": a monochrome photo has no colours, and faces are only recognised
+    in colour (the skin test), so the reason says that instead of guessing an animal."""
+    colour = cv2.resize(skimage_photo("astronaut").astype(np.float32) / 255.0, (320, 320),
+                        interpolation=cv2.INTER_AREA)
+    mono = np.repeat(cv2.cvtColor(colour, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
+    report = analyze_pixels(mono)
+    assert report.suggested_profile == "portrait", report.profile_reason
+    assert "colours" not in report.profile_reason and "animal portrait" not in report.profile_reason
+    assert "black-and-white" in report.profile_reason, report.profile_reason
+    assert analyze_pixels(colour).profile_reason == "a person's face"

@@ -60,10 +60,17 @@ FOCUS_WIDTH = 0.05   # how quickly the score falls around it
 
 def focus(grid: Grid, subject: Subject, faces: list[Face]) -> Measure:
     tex = textured(grid)
+    if not tex.any():
+        # No block has texture (a lens cap, a flat colour, a frame defocused to mush): the
+        # blur ratio of a flat block is 0, which would read as crisp. Nothing is in focus.
+        return Measure("focus", 0.0, "no detail anywhere in the frame: nothing is in focus",
+                       "No detail to animate: the frame is blank or featureless; check that "
+                       "this is the photo you meant.",
+                       {"subject_blur": None, "sharpest_blur": None, "focus_missed": False})
     # On a person, focus is judged on the face (the eyes), not on hair and shoulders.
     region = (grid.box_mask(faces[0].box) if faces else subject.mask) & tex
     if not region.any():
-        region = tex if tex.any() else np.ones_like(tex)
+        region = tex
     # The sharpest fifth of the subject: eyes and eyelashes, not cheeks and out-of-focus ears.
     subject_blur = float(np.percentile(grid.blur[region], 20))
     frame_blur = float(np.percentile(grid.blur[tex], 5)) if tex.any() else subject_blur
@@ -292,15 +299,20 @@ def lighting(grid: Grid, subject: Subject, faces: list[Face]) -> Measure:
     modelling = ramp(stops, 0.25, 1.5) * (1.0 - 0.4 * ramp(stops, 4.0, 6.0))
     score = 0.4 * ramp(lean, 0.02, 0.12) + 0.6 * modelling
     where = "the face" if faces else ("the subject" if subject.mask.mean() < 0.9 else "the frame")
+    why = ("gives depth cues, so camera moves and parallax read as real depth rather than "
+           "a sliding cut-out.")
     if lean >= 0.04 and stops >= 0.4:
         # Image y grows downwards; the vector leans towards the brighter side.
-        octant = int(round(math.degrees(math.atan2(dy, dx)) / 45.0)) % 8
-        reason = f"light on {where} comes from {_DIRECTIONS[octant]} ({stops:.1f} stops lit to shadow side)"
+        side = _DIRECTIONS[int(round(math.degrees(math.atan2(dy, dx)) / 45.0)) % 8]
+        reason = f"light on {where} comes from {side} ({stops:.1f} stops lit to shadow side)"
+        # The light has a direction; what it lacks is modelling (the shadow side is barely darker).
+        advice = (f"Soft modelling: the light from {side} leaves the shadow side only {stops:.1f} "
+                  f"stops darker (about 1.5 stops, a 3:1 ratio, models a subject); stronger side "
+                  f"or back light " + why)
     else:
         reason = f"flat light on {where}: no clear direction ({stops:.1f} stops lit to shadow side)"
-    advice = "" if score >= 0.5 else (
-        "Flat light: directional (side or back) light gives depth cues, so camera moves and "
-        "parallax read as real depth rather than a sliding cut-out.")
+        advice = "Flat light: directional (side or back) light " + why
+    advice = "" if score >= 0.5 else advice
     return Measure("lighting", score, reason, advice,
                    {"direction": [round(dx, 4), round(dy, 4)], "stops": round(stops, 2)})
 

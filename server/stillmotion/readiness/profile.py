@@ -26,12 +26,13 @@ from .cues import Exif, Nature
 from .faces import Face
 from .grid import Grid
 from .curves import ramp
-from .subject import Subject
+from .subject import Subject, textured
 
 # CIELAB chroma of the subject's more colourful quarter: fur, feathers, skin and wood
 # rarely pass 40; paint, dye, glaze, plastic and flowers commonly reach 50-80.
 NATURAL_CHROMA, VIVID_CHROMA = 40.0, 55.0
 NO_EVIDENCE = 0.15     # below this best score the photo gives no hint of its genre
+MONOCHROME_CHROMA = 5.0   # no block more colourful than this: a black-and-white photo
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,8 @@ def choose(grid: Grid, subject: Subject, faces: list[Face], exif: Exif, *, isola
     whole_frame = subject.mask.mean() > 0.9
 
     # How much the frame is a scene rather than a subject.
-    deep = ramp(subject.focus_spread, 0.15, 0.08)
+    # (A frame without texture has no measured spread, not a deep one: nothing is sharp.)
+    deep = ramp(subject.focus_spread, 0.15, 0.08) if textured(grid).any() else 0.0
     focal = exif.focal_35mm
     wide = ramp(focal, 50.0, 24.0) if focal else 0.0
     stopped_down = ramp(exif.f_number, 5.6, 11.0) if exif.f_number else 0.0
@@ -78,8 +80,15 @@ def choose(grid: Grid, subject: Subject, faces: list[Face], exif: Exif, *, isola
         return Choice("still-life", "nothing points to a genre: minimal motion is the safe choice",
                       scores)
     if name == "portrait":
-        reason = ("a person's face" if person >= 0.5 else
-                  "an isolated subject in natural colours (an animal portrait?)")
+        if person >= 0.5:
+            reason = "a person's face"
+        elif float(np.hypot(grid.lab_mean[..., 1], grid.lab_mean[..., 2]).max()) < MONOCHROME_CHROMA:
+            # Faces are confirmed by skin colour, so in black and white none is: say so
+            # rather than call a monochrome headshot an animal in natural colours.
+            reason = ("an isolated subject in a black-and-white photo (a person or an animal? "
+                      "faces are only recognised in colour)")
+        else:
+            reason = "an isolated subject in natural colours (an animal portrait?)"
     elif name == "action":
         reason = "implied movement: " + "; ".join(action_reasons)
     elif name == "environmental":

@@ -31,6 +31,7 @@ FOCUS_SPREAD_FULL = 0.20   # blur-ratio spread at which the focus cue gets full 
 CENTRE_SIGMA = 0.30        # centre prior width, in frame widths/heights
 BLOB_HIGH = 0.60           # clearly salient, as a share of the peak
 BLOB_LOW = 0.45            # salient enough to join a clearly salient neighbour
+MIN_SALIENCY = 0.02        # peak below this (~0.4 CIELAB units of contrast, invisible): no subject
 
 
 @dataclass
@@ -101,7 +102,8 @@ def find(grid: Grid, faces: list[Face]) -> Subject:
     saliency = (colour * (1.0 - 0.5 * focus_weight) + focus * focus_weight)
     saliency = saliency * (0.4 + 0.6 * _centre_prior(grid.rows, grid.cols))
     peak = float(saliency.max())
-    saliency = saliency / peak if peak > 0 else saliency
+    # On a flat frame float rounding leaves contrasts of 1e-4; normalised, they made a subject.
+    saliency = saliency / peak if peak >= MIN_SALIENCY else np.zeros_like(saliency)
     if faces:
         # Faces at least a quarter the size of the largest belong to the subject (a couple,
         # a small group); tiny faces in the background do not.

@@ -14,7 +14,7 @@ from .digests import file_digest
 from .errors import EngineUnavailable, InputError, StillmotionError
 from .metadata import values
 from .metadata.record import read_clip_record
-from .request import AnimateRequest
+from .request import WEB_MAX_FPS, AnimateRequest
 
 # The settings that decide the take: record name -> (request field, parser). Delivery (format,
 # codec, size) is not the take: it comes from the command line and the config, as for any clip.
@@ -83,6 +83,7 @@ def like(clip: Path, given: Mapping[str, Any], config: Mapping[str, Any]) -> Lik
         taken.pop("model", None)           # (parallax records its own name; another engine, other models)
     fields = {**taken, **typed}
     _drop_unfollowed(fields, taken, typed, config)
+    _check_rate_fits(clip, fields, typed, config)
 
     notes = []
     if same_engine and "model" not in typed:
@@ -109,6 +110,18 @@ def _drop_unfollowed(fields: dict[str, Any], taken: Mapping[str, Any], typed: Ma
     for name in unfollowed:
         if name in taken and name not in typed:
             fields.pop(name, None)
+
+
+def _check_rate_fits(clip: Path, fields: Mapping[str, Any], typed: Mapping[str, Any],
+                     config: Mapping[str, Any]) -> None:
+    """A take's rate that the format asked for cannot play (a 60 fps MP4 take as a WebP) is
+    refused naming the take: the request's own line said "got fps 60" to one who typed none."""
+    fmt = fields.get("format") or config.get("animate", {}).get("format")
+    fps = fields.get("fps")
+    if "fps" not in typed and fmt in ("gif", "webp") and fps is not None and fps > WEB_MAX_FPS:
+        raise InputError(f"{clip}: its take is {fps:g} fps, and {fmt} clips play at most {WEB_MAX_FPS} "
+                         f"frames per second (browsers slow shorter frames down): give --fps {WEB_MAX_FPS} "
+                         "or less, or another --format")
 
 
 def _revision_notes(clip_name: str, record: Mapping[str, Any], engine: str, model: str | None,

@@ -97,3 +97,26 @@ def test_a_file_with_no_stillmotion_record_is_one_line_and_exit_2(photo_jpg, fas
     assert err == [f"stillmotion: error: {photo_jpg}: no Stillmotion record in it (its XMP names no "
                    "stillmotion:engine); --like takes a clip Stillmotion made, or the .xmp beside it"]
     assert not list(photo_jpg.parent.glob("*.motion*"))
+
+
+def test_a_take_too_fast_for_a_web_format_is_said_as_the_takes_rate(photo_jpg, fast_config, capsys):
+    """A 60 fps take liked into a WebP read "webp clips play at most 50 frames per second ...;
+    got fps 60" though no --fps was typed: the rate is the take's, and the line says so."""
+    assert animate(str(photo_jpg), "--duration", "0.5", "--fps", "60") == 0
+    liked = photo_jpg.with_name("IMG_1234.motion.mp4")
+    capsys.readouterr()
+    assert animate(str(photo_jpg), "--like", str(liked), "--format", "webp") == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and "IMG_1234.motion.mp4" in err[0] and "60 fps" in err[0] and "--fps" in err[0], err
+    assert animate(str(photo_jpg), "--like", str(liked), "--format", "webp", "--fps", "30") == 0
+
+
+def test_a_loop_or_an_unmatched_take_can_be_made_again_without_it(photo_jpg, fast_config, capsys):
+    """--like a looped take kept the loop, and --like a --no-colour-match take kept its colour
+    unmatched, with no option to say otherwise: --no-loop and --colour-match override them."""
+    assert animate(str(photo_jpg), *FAST, "--loop", "--no-colour-match") == 0
+    liked = photo_jpg.with_name("IMG_1234.motion.mp4")
+    assert animate(str(photo_jpg), "--like", str(liked), "--no-loop", "--colour-match") == 0
+    record = read_clip_record(photo_jpg.with_name("IMG_1234.motion-2.mp4"))
+    assert record["loop"] == "False" and record["colour/match"] == "True", record
+    assert record["seed"] == read_clip_record(liked)["seed"]

@@ -149,9 +149,10 @@ def _add_animate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--anchor", choices=ANCHORS,
                    help="the photo is the first frame (start) or the last (end: what happened before; "
                         "a --loop starts on the photo) (default: start)")
-    p.add_argument("--loop", action="store_true", default=None,
+    p.add_argument("--loop", action=argparse.BooleanOptionalAction,
                    help="a seamless loop: played on repeat, the last frame leads back into the first "
-                        "(exactly on the parallax engine and in a clip played out and back)")
+                        "(exactly on the parallax engine and in a clip played out and back); --no-loop: "
+                        "not one (what a --like take's loop is overridden with) (default: no loop)")
     p.add_argument("--format", choices=FORMATS,
                    help="mp4 (H.264 or HEVC), mov (ProRes 422 HQ), gif, webp, tiff (16-bit frames) "
                         "(default: [animate] format, mp4)")
@@ -163,6 +164,9 @@ def _add_animate(sub: argparse._SubParsersAction) -> None:
                    help="crop to a social aspect around the subject (default: source)")
     p.add_argument("--no-colour-match", dest="colour_match", action="store_false", default=None,
                    help="do not hold the clip to the photo's colour")
+    p.add_argument("--colour-match", dest="colour_match", action="store_true", default=None,
+                   help="hold the clip to the photo's colour (the default; overrides a --like take made "
+                        "with --no-colour-match)")
     p.add_argument("--like", type=_path, metavar="CLIP",
                    help="make the take CLIP was made with again (a Stillmotion clip or its .xmp): its engine, "
                         "model, seed, profile, motion, camera, anchor, loop, duration, fps, prompt, style, "

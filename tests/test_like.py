@@ -120,3 +120,18 @@ def test_a_loop_or_an_unmatched_take_can_be_made_again_without_it(photo_jpg, fas
     record = read_clip_record(photo_jpg.with_name("IMG_1234.motion-2.mp4"))
     assert record["loop"] == "False" and record["colour/match"] == "True", record
     assert record["seed"] == read_clip_record(liked)["seed"]
+
+
+def test_a_named_pipe_given_as_the_photo_is_refused_not_waited_on(photo_jpg, fast_config, capsys):
+    """`animate pipe.jpg --like CLIP` hung for good: the check of whether the photo is the one
+    the clip was made from read the pipe before the job could refuse it, as it does without --like."""
+    import os
+    import subprocess
+    import sys
+
+    liked = takes(photo_jpg, capsys)[0]
+    pipe = photo_jpg.with_name("pipe.jpg")
+    os.mkfifo(pipe)
+    run = subprocess.run([sys.executable, "-m", "stillmotion", "animate", str(pipe), "--like", str(liked)],
+                         capture_output=True, text=True, timeout=20, env=os.environ)
+    assert run.returncode == 2 and "pipe.jpg: not a regular file" in run.stderr, run.stderr

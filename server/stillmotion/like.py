@@ -47,8 +47,8 @@ class Like:
     def photo_note(self, photo: Path) -> str | None:
         """A note when `photo` is not the file the clip was made from (a re-exported photo with
         new grading is a fair use: its pixels, the take's settings)."""
-        if not self.photo_sha256:
-            return None
+        if not self.photo_sha256 or not photo.is_file():
+            return None      # (a named pipe would be read for good: the job refuses what is no file)
         try:
             if file_digest(photo) == self.photo_sha256:
                 return None

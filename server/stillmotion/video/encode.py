@@ -353,9 +353,9 @@ def _add_icc_to_webp(path: Path, profile: bytes, width: int, height: int) -> Non
     blocks (read whole, a long clip's file was held in memory three times), then renamed over
     `path` (an in-place rewrite that runs out of disk would leave a cut file and say nothing).
 
-    FFmpeg's muxer writes a one-frame clip (`--duration 0.5 --fps 1`) as a simple, still WebP
-    (one VP8/VP8L chunk): it is given the VP8X header the ICC profile needs, with the `width` x
-    `height` canvas."""
+    FFmpeg's muxer writes a one-frame clip (`encode` given one frame; animate makes two at least)
+    as a simple, still WebP (one VP8/VP8L chunk): it is given the VP8X header the ICC profile
+    needs, with the `width` x `height` canvas."""
     staged = path.with_name(path.name + ".icc")
     try:
         with open(path, "rb") as src:

@@ -15,7 +15,8 @@ see jobs.pipeline).
        yuv420p10le (High 10, Main 10) when `match` keeps a 10-bit clip's depth
   mov  ProRes 422 HQ, 10-bit yuv422p10le; ProRes 4444 (yuv444p10le, yuva444p10le with the
        alpha plane passed through) when `match` keeps a 4444 master's
-  gif  palette from the first frame (stable over time), maximum coverage, Floyd-Steinberg
+  gif  palette from the first frame (stable over time), maximum coverage, Floyd-Steinberg in
+       which a pixel that did not change keeps its index, each frame as its changes
   webp animated, lossy q=90 (libwebp), every frame whole, sRGB ICC embedded
   tiff a folder of 16-bit RGB TIFFs (frame_000001.tif, ...), sRGB ICC embedded
 """
@@ -420,30 +421,143 @@ def _gif_palette(frame: np.ndarray) -> Image.Image:
     return Image.fromarray(to_uint8(frame), "RGB").quantize(colors=255, method=Image.Quantize.MAXCOVERAGE)
 
 
+GIF_KEPT = 255   # the transparent index: the palette has 255 colours, 0-254
+
+
+def _fs_diagonals(height: int, width: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Floyd-Steinberg's pixels in an order that can go many at a time: a pixel takes error
+    from its left and the three above it, so the pixels with the same x + 2y (a steep
+    diagonal) depend only on those before them. For each: the pixels' flat indices into the
+    frame and into _fs_dither's error rows (two columns wider: the error off either edge)."""
+    out = []
+    for t in range(width + 2 * (height - 1)):
+        ys = np.arange(max(0, -(-(t - width + 1) // 2)), min(height - 1, t // 2) + 1, dtype=np.int32)
+        xs = t - 2 * ys
+        out.append((ys * width + xs, ys * (width + 2) + xs + 1))
+    return out
+
+
+class _NearestColour:
+    """The index of the nearest palette colour to 8-bit RGB values, each answer kept (16 MB):
+    a clip's frames ask for the same colours again and again."""
+
+    def __init__(self, colours: np.ndarray) -> None:
+        self.colours = colours
+        self._transposed = np.ascontiguousarray(colours.T)
+        self._half_norms = 0.5 * (colours ** 2).sum(axis=1)
+        self._known = np.full(1 << 24, GIF_KEPT, np.uint8)   # GIF_KEPT: not asked yet
+
+    def __call__(self, rgb: np.ndarray) -> np.ndarray:
+        keys = (rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2]
+        found = self._known[keys]
+        new = found == GIF_KEPT
+        if new.any():
+            nearest = np.argmax(rgb[new].astype(np.float32) @ self._transposed - self._half_norms, axis=1)
+            found[new] = nearest
+            self._known[keys[new]] = nearest
+        return found
+
+
+def _fs_dither(rgb: np.ndarray, nearest: _NearestColour, diagonals: list[tuple[np.ndarray, np.ndarray]],
+               kept: np.ndarray | None = None, last: tuple[np.ndarray, np.ndarray] | None = None,
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Floyd-Steinberg to the nearest palette colour: each pixel's index and the error it passed on.
+
+    A `kept` pixel keeps its index from `last` (indices, errors) and passes on the error it
+    passed then, so its neighbours are dithered as they were around it; the error that reaches
+    it is dropped, as at the frame's edge.
+    """
+    height, width = rgb.shape[:2]
+    row = width + 2
+    source = rgb.reshape(-1, 3).astype(np.float32)
+    indices = np.empty(height * width, np.uint8)
+    errors = np.zeros(((height + 1) * row, 3), np.float32)   # a pixel's at its _fs_diagonals place
+    todo = None   # the pixels to dither: all of them, or those not kept
+    if kept is not None and last is not None:
+        indices[:] = last[0].reshape(-1)
+        padded = errors[row:].reshape(height, row, 3)
+        padded[:, 1:-1] = np.where(kept[..., None], last[1], 0)
+        todo = ~kept.reshape(-1)
+    # Each pixel takes the error of its left neighbour (7/16) and the three above it (3, 5, 1/16
+    # from above right, above, above left); errors[0:row] is the row above the frame.
+    upstream = np.int32([-1, -row + 1, -row, -row - 1])
+    weights = np.float32([7, 3, 5, 1]) / 16
+    for pixels, at in diagonals:
+        if todo is not None:
+            pick = todo[pixels]
+            if not pick.any():
+                continue
+            pixels, at = pixels[pick], at[pick]
+        value = source[pixels] + errors[at[:, None] + row + upstream].transpose(0, 2, 1) @ weights
+        value = np.clip(value, 0, 255)
+        index = nearest(np.rint(value).astype(np.int32))
+        indices[pixels] = index
+        errors[at + row] = value - nearest.colours[index]
+    return indices.reshape(height, width), errors[row:].reshape(height, row, 3)[:, 1:-1]
+
+
 class _GifWriter:
     """GIF through Pillow's encoder, frame by frame into the file (its `save_all` would hold
-    every frame to the end; the bytes are the same, measured: identical pixels). One palette
-    for the whole clip, from the first frame: no palette flicker. Frame delays come from
-    gif_delays_cs, so the clip lasts its length to within a centisecond."""
+    every frame to the end). One palette for the whole clip, from the first frame: no palette
+    flicker. Frame delays come from gif_delays_cs, so the clip lasts its length to within a
+    centisecond.
+
+    Floyd-Steinberg dither in which a pixel whose colour is the same as in the frame before
+    keeps that frame's index (_fs_dither). Dithered afresh, each pixel's index depended on every
+    pixel before it: about half (48-50 %) of the pixels whose colour had not changed flipped when anything
+    above them moved, and a still sky crawled; keeping them without dithering around them left
+    speckles. Ordered (Bayer, blue-noise) dithering is stable too, but with a photo's 255
+    scattered colours it is 2-4x further off, seen through a blur. A frame is then written as
+    what changed: the box around the pixels whose index changed, the others in it transparent
+    (shown as they were, disposal 1), which LZW packs into little.
+    """
 
     def __init__(self, path: Path, width: int, height: int, fps: float, settings: EncodeSettings) -> None:
         self.params = {"loop": 0, "optimize": False, "disposal": 1}
         self._delays = gif_delays_cs(fps)
         self._palette: Image.Image | None = None
+        self._nearest: _NearestColour | None = None
+        self._diagonals: list[tuple[np.ndarray, np.ndarray]] = []
+        # The frame before: its pixels, indices and dither errors (one frame, never the clip).
+        self._last: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._file = open(path, "wb")
         self.count = 0
 
+    def _frame(self, indices: np.ndarray) -> Image.Image:
+        assert self._palette is not None
+        image = Image.fromarray(indices, "P")
+        image.putpalette(self._palette.getpalette())
+        return image
+
     def write(self, frame: np.ndarray) -> None:
-        image = Image.fromarray(to_uint8(frame), "RGB")
+        rgb = to_uint8(frame)
         if self._palette is None:
             self._palette = _gif_palette(frame)
-        frame_image = image.quantize(palette=self._palette, dither=Image.Dither.FLOYDSTEINBERG)
+            self._nearest = _NearestColour(np.float32(self._palette.getpalette()[:3 * GIF_KEPT]).reshape(-1, 3))
+            self._diagonals = _fs_diagonals(*rgb.shape[:2])
+        if self._last is None:
+            indices, errors = _fs_dither(rgb, self._nearest, self._diagonals)
+        else:
+            kept = (rgb == self._last[0]).all(axis=2)
+            indices, errors = _fs_dither(rgb, self._nearest, self._diagonals, kept, self._last[1:])
         params = dict(self.params, duration=10 * next(self._delays))   # Pillow counts in ms
-        if self.count == 0:   # the header: screen size, the global palette, loop forever
+        offset = (0, 0)
+        if self._last is None:   # the header: screen size, the global palette, loop forever
+            frame_image = self._frame(indices)
             frame_image.encoderinfo = dict(params)
             header, _ = GifImagePlugin.getheader(frame_image, None, frame_image.encoderinfo)
             self._file.write(b"".join(header))
-        self._file.write(b"".join(GifImagePlugin.getdata(frame_image, **params)))
+        else:   # what changed, in its box; the rest of the box transparent
+            changed = indices != self._last[1]
+            rows, cols = np.flatnonzero(changed.any(axis=1)), np.flatnonzero(changed.any(axis=0))
+            if not rows.size:   # nothing changed: one transparent pixel keeps the frame's time
+                rows = cols = np.zeros(1, int)
+            box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+            frame_image = self._frame(np.where(changed[box], indices[box], np.uint8(GIF_KEPT)))
+            params["transparency"] = GIF_KEPT
+            offset = (int(cols[0]), int(rows[0]))
+        self._file.write(b"".join(GifImagePlugin.getdata(frame_image, offset, **params)))
+        self._last = (rgb, indices, errors)
         self.count += 1
 
     def written(self) -> int:
@@ -514,7 +628,7 @@ def _check_room(path: Path, what: str, written: int, n_frames: int) -> None:
     GIF): a JobError when the disk cannot hold the rest at that frame's size (4K TIFFs at 120 fps
     for 30 s are ~150 GB, a 30 s GIF at 2160p ~2.3 GB), rather than a full disk after an hour's
     render. The first frame's size is about the others' (it is the photo itself, which
-    compresses best: later frames of a parallax clip are 1-2x its size), so a clip refused here
+    compresses best: later frames of a parallax clip are 1-2x its size; a GIF's, written as changes, mostly less), so a clip refused here
     would not have fit; one let through may still fill the disk."""
     needed = written * (n_frames - 1)
     free = shutil.disk_usage(path if path.is_dir() else path.parent).free

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import av
 import numpy as np
@@ -86,22 +86,22 @@ def read_frames(path: str | os.PathLike) -> Iterator[np.ndarray]:
     here, as ffmpeg and players do, so a copy made from the frames is upright
     without the tag.
     """
-    try:
-        container = av.open(str(path))
-    except av.FFmpegError as exc:
-        raise _unreadable(path, exc) from None
-    with container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        for frame in _decoded(container, stream, Path(path).name):
-            turns = _quarter_turns(frame)
-            yield np.ascontiguousarray(np.rot90(_pixels(frame), turns)) if turns else _pixels(frame)
+    yield from _upright(path, _pixels)
 
 
 def read_alpha(path: str | os.PathLike) -> Iterator[np.ndarray]:
     """Yield each frame's alpha plane, upright, as 10-bit samples (uint16 0..1023) as ProRes 4444
     takes them: a matched master's alpha comes along untouched (not matched: it is no colour).
     FFmpeg's ProRes decoder gives 12 bits; a 10-bit alpha, as encoders write it, comes back as it was."""
+    def alpha(frame: av.VideoFrame) -> np.ndarray:
+        plane = frame.reformat(format="yuva444p10le").planes[3]
+        return np.frombuffer(plane, np.uint16).reshape(plane.height, -1)[:, :plane.width]
+
+    yield from _upright(path, alpha)
+
+
+def _upright(path: str | os.PathLike, convert: Callable[[av.VideoFrame], np.ndarray]) -> Iterator[np.ndarray]:
+    """`convert` of each decoded frame of the clip at `path`, turned upright by its display matrix."""
     try:
         container = av.open(str(path))
     except av.FFmpegError as exc:
@@ -110,10 +110,9 @@ def read_alpha(path: str | os.PathLike) -> Iterator[np.ndarray]:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         for frame in _decoded(container, stream, Path(path).name):
-            plane = frame.reformat(format="yuva444p10le").planes[3]
-            alpha = np.frombuffer(plane, np.uint16).reshape(plane.height, -1)[:, :plane.width]
             turns = _quarter_turns(frame)
-            yield np.ascontiguousarray(np.rot90(alpha, turns) if turns else alpha)
+            array = convert(frame)
+            yield np.ascontiguousarray(np.rot90(array, turns)) if turns else np.ascontiguousarray(array)
 
 
 def frame_times(path: str | os.PathLike) -> tuple[Fraction, list[int]] | None:

@@ -314,12 +314,7 @@ class Worker:
         again when a job fails: the photo may go between this look and the renderer's read."""
         if job.source != "watch" or job.photo_path.exists():
             return False
-        if self.store.finish(job.id, self.owner, CANCELED, info={"skipped": WATCH_PHOTO_GONE}) is None:
-            return True
-        log.info("%s: %s; job %s skipped", job.photo_path, WATCH_PHOTO_GONE, job.id)
-        # Like the watcher: the photo was never animated, so if it comes back it is new.
-        self._forget_watch_take(job, lambda ledger: ledger.release(job.photo_path, job.id, WATCH_PHOTO_GONE))
-        return True
+        return self._skip_watch_job(job, WATCH_PHOTO_GONE, logging.INFO)
 
     def _skip_linked_watch_photo(self, job: Job) -> bool:
         """A watch job whose photo, sidecar or output folder became a link out of the photo's folder
@@ -327,14 +322,15 @@ class Worker:
         points). The watcher does not take such a photo either; saved in again as a file, it is new."""
         from ..watch.confine import link_out
 
-        if job.source != "watch":
-            return False
-        why = link_out(job.photo_path, job.destination)
-        if why is None:
-            return False
+        why = link_out(job.photo_path, job.destination) if job.source == "watch" else None
+        return why is not None and self._skip_watch_job(job, why, logging.WARNING)
+
+    def _skip_watch_job(self, job: Job, why: str, level: int) -> bool:
+        """End a watch job as skipped for `why` (canceled, no error) and, like the watcher, forget
+        that its photo was taken: the photo was never animated, so if it comes back it is new."""
         if self.store.finish(job.id, self.owner, CANCELED, info={"skipped": why}) is None:
             return True
-        log.warning("%s: %s; job %s skipped", job.photo_path, why, job.id)
+        log.log(level, "%s: %s; job %s skipped", job.photo_path, why, job.id)
         self._forget_watch_take(job, lambda ledger: ledger.release(job.photo_path, job.id, why))
         return True
 

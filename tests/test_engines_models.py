@@ -7,6 +7,7 @@ disk must fail at once with the exact `stillmotion models pull` command.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -418,6 +419,25 @@ def test_a_damaged_component_config_is_one_readable_error(home, tmp_path, capsys
     err = capsys.readouterr().err
     assert code != 0 and "Traceback" not in err
     assert "my-svd is damaged: unet/config.json cannot be read" in err
+
+
+def test_a_model_without_torch_is_one_line_and_not_usable(home, tmp_path, monkeypatch, capsys):
+    """torch missing (a venv where it could not be installed, an install with --no-deps):
+    `animate --model FOLDER` ended in a ModuleNotFoundError traceback, and the engine with an
+    installed model was listed as usable on the CPU."""
+    from support import save_photo, skimage_photo
+
+    monkeypatch.setitem(sys.modules, "torch", None)       # `import torch` raises ImportError
+    folder = fake_model(tmp_path / "my-svd")
+    photo = save_photo(tmp_path / "IMG_1.jpg", skimage_photo("astronaut"), (96, 64))
+    code = cli.main(["animate", str(photo), "--model", str(folder), "--duration", "1"])
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err and "torch is not installed" in err
+    assert not list(tmp_path.glob("*.motion*"))
+    (home / "config.toml").write_text(f'[models.registry.local-svd]\nengine = "svd"\npath = "{folder}"\n',
+                                      encoding="utf-8")
+    status = next(s for s in engines.statuses(config_mod.load()) if s.name == "svd")
+    assert not status.usable and "torch is not installed" in status.reason
 
 
 def test_a_models_folder_that_cannot_be_made_is_one_line(home, capsys):

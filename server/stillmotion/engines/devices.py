@@ -61,6 +61,17 @@ def detect(preference: str = "auto") -> Device:
     return Device(**_facts(preference)["device"])
 
 
+# Why a generative engine cannot run where torch is missing (a torch-less venv, an install
+# with --no-deps): said by the engines' status and by a job, instead of an ImportError.
+NO_TORCH = ("torch is not installed in this Python: the generative engines need it "
+            "(install torch as the README's Install section says; the parallax engine runs without it)")
+
+
+def torch_installed(preference: str = "auto") -> bool:
+    """Whether torch imports here, as the probe found it (this process never imports it for this)."""
+    return _facts(preference)["torch"] is not None
+
+
 def _detect_here(preference: str) -> Device:
     try:
         import torch

@@ -145,6 +145,8 @@ class DiffusionEngine:
     def device(self) -> devices.Device:
         wanted = str(self.settings.get("device", "auto"))
         check_choice("engines", "device", wanted, DEVICES)
+        if not devices.torch_installed(wanted):
+            raise EngineUnavailable(devices.NO_TORCH)
         found = devices.detect(wanted)
         if wanted not in ("auto", found.kind):
             raise EngineUnavailable(f"[engines] device = {wanted!r}, but this machine has no {wanted} device "
@@ -277,7 +279,10 @@ class DiffusionEngine:
                  context: dict[str, Any] | None = None) -> Clip:
         model = models.resolve(request.model, self.name, self.config)   # fails before torch is imported
         model, switch_note = self.select_model(request, model)
-        import torch
+        try:
+            import torch
+        except ImportError:
+            raise EngineUnavailable(devices.NO_TORCH) from None
         from PIL import Image
 
         plan = self.plan(photo.shape[1], photo.shape[0], request, model, context)

@@ -657,6 +657,22 @@ def test_a_prores_masters_timecode_is_kept(tmp_path: Path, fast_config, capsys, 
         assert len(container.streams.audio) == sound
 
 
+def test_a_timecode_pyav_17_cannot_keep_beside_sound_is_said(tmp_path: Path, fast_config, capsys, monkeypatch) -> None:
+    """On Python 3.10 pip gets PyAV 17.1, whose copied stream has no rate: the MOV muxer then drops
+    a sound master's timecode track, and match said nothing of it. It says so now."""
+    from stillmotion.video import audio
+
+    master = tmp_path / "master.mov"
+    _clip_with_sound(master, "mov", "pcm_s16le", timecode="01:00:00:00")
+    photo = save_photo(tmp_path / "cafe.jpg", skimage_photo("coffee"), quality=95)
+    assert cli.main(["match", str(master), "--to", str(photo)]) == 0
+    assert "timecode" not in capsys.readouterr().err                 # PyAV 18 here: kept, nothing said
+    monkeypatch.setattr(audio.av, "__version__", "17.1.0")
+    assert cli.main(["match", str(master), "--to", str(photo)]) == 0
+    assert ("its start timecode (01:00:00:00) is not kept: carrying it beside the sound needs PyAV 18 "
+            "or newer (this is 17.1.0") in capsys.readouterr().err
+
+
 def test_a_matched_clip_with_sound_says_when_it_was_made(tmp_path: Path, fast_config, capsys) -> None:
     """Most cloud clips have sound: their matched copy keeps the creation date the encoder wrote
     (without one the movie header says 1904-01-01, and Photos and editors file it there)."""

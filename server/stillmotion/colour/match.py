@@ -542,7 +542,7 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
     from .. import config as config_mod, photo as photo_mod
     from ..place import check_destination, claim, place_group, sweep_abandoned, temp_path, write_failure
     from ..video.decode import frame_times, probe, read_alpha, read_frames
-    from ..video.audio import with_audio
+    from ..video.audio import av_version, keeps_timecode_with_sound, with_audio
     from ..video.encode import SUFFIX, EncodeSettings, FrameTimes, encode, even_size
     from ..metadata.job import carries_place, packet_switches
     from ..metadata.writer import store_packet
@@ -617,6 +617,9 @@ def match_video(video: str | os.PathLike, photo: str | os.PathLike, *, out: str 
         # The clip's sound (a cloud service's soundtrack) comes along; without any, the picture is the file.
         if with_audio(picture, video, tmp) is None:
             os.replace(picture, tmp)
+        elif info.timecode and not keeps_timecode_with_sound() and warnings is not None:
+            warnings.append(f"its start timecode ({info.timecode}) is not kept: carrying it beside the sound "
+                            f"needs PyAV 18 or newer (this is {av_version()}; PyAV 18 needs Python 3.11)")
         temps = {SUFFIX[fmt]: tmp}
         if packet is not None:
             store_packet(tmp, xmp_tmp if want_sidecar else None, _set_colour(packet, strength, made), embed=embed)

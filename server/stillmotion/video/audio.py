@@ -25,6 +25,19 @@ from ..place import is_write_error
 AAC_BIT_RATE = 256_000   # when the sound must be re-encoded: transparent for stereo AAC
 
 
+def av_version() -> str:
+    return str(getattr(av, "__version__", "unknown"))
+
+
+def keeps_timecode_with_sound() -> bool:
+    """Whether a picture's timecode track survives `with_audio`: PyAV 17 gives a copied stream no
+    rate, and without one the MOV muxer drops the track (PyAV 18 copies the codec's rate)."""
+    try:
+        return int(av_version().split(".")[0]) >= 18
+    except ValueError:
+        return True
+
+
 def with_audio(picture: Path, sound_from: Path, out: Path) -> str | None:
     """Write `out` (an .mp4 or .mov): `picture`'s video stream and every audio stream of
     `sound_from`. Returns how the sound was carried ("copied", or "re-encoded to AAC" when any

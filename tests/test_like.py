@@ -97,6 +97,11 @@ def test_a_file_with_no_stillmotion_record_is_one_line_and_exit_2(photo_jpg, fas
     assert err == [f"stillmotion: error: {photo_jpg}: no Stillmotion record in it (its XMP names no "
                    "stillmotion:engine); --like takes a clip Stillmotion made, or the .xmp beside it"]
     assert not list(photo_jpg.parent.glob("*.motion*"))
+    # A clip that is not there says it was --like's (it read as the photo's).
+    assert animate(str(photo_jpg), "--like", str(photo_jpg.with_name("nope.mp4"))) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"stillmotion: error: {photo_jpg.with_name('nope.mp4')}: no such file (--like takes a clip "
+        "Stillmotion made, or the .xmp beside it)"]
 
 
 def test_a_take_too_fast_for_a_web_format_is_said_as_the_takes_rate(photo_jpg, fast_config, capsys):

@@ -19,6 +19,8 @@ def read_clip_record(clip: Path, max_xmp_bytes: int = DEFAULT_MAX_XMP_BYTES) -> 
     from ..photo import check_is_file
 
     clip = Path(clip)
+    if not clip.exists() and not clip.is_symlink():   # (said as --like's, not as a photo's)
+        raise InputError(f"{clip}: no such file (--like takes a clip Stillmotion made, or the .xmp beside it)")
     if clip.is_dir():      # a TIFF sequence: IMG.motion/ and IMG.motion.xmp beside it
         packet, what = _sidecar(clip.with_name(clip.name + ".xmp"), max_xmp_bytes), clip
     else:

@@ -169,8 +169,8 @@ def _add_animate(sub: argparse._SubParsersAction) -> None:
                         "with --no-colour-match)")
     p.add_argument("--like", type=_path, metavar="CLIP",
                    help="make the take CLIP was made with again (a Stillmotion clip or its .xmp): its engine, "
-                        "model, seed, profile, motion, camera, anchor, loop, duration, fps, prompt, style, "
-                        "colour match and aspect, from its XMP; the options given here override them "
+                        "model, seed, profile, motion, camera, anchor, loop, duration, fps, prompt, negative "
+                        "prompt, style, colour match and aspect, from its XMP; the options given here override them "
                         "(default: none)")
     p.add_argument("--xmp", type=_path, metavar="SIDECAR",
                    help="XMP sidecar to use (default: IMG.xmp or IMG.jpg.xmp beside the photo)")

@@ -179,6 +179,15 @@ function AnimateBatch:follow(photo, rendition, jobId, sent)
   return item
 end
 
+--- Records a photo whose job an earlier export sent, when the daemon cannot be asked about it
+-- now: it fails with SENT_BEFORE_STOP (that job may still make its clip), and is not sent again.
+function AnimateBatch:sentBeforeStop(photo, rendition, jobId, sent)
+  local item = self:follow(photo, rendition, jobId, sent)
+  self:_fail(item, AnimateBatch.SENT_BEFORE_STOP)
+  self:_showProgress(item)
+  return item
+end
+
 -- Clip paths from a finished job's "outputs" (paths, or objects with a path),
 -- without the XMP sidecars the daemon writes beside each clip.
 local function clipPaths(job)

@@ -81,12 +81,18 @@ end
 
 -- Publishing a photo whose job a publish cut short by the daemon's stop had sent: when that job
 -- asked for what a submission now would, and the daemon has made its clip (or is making it), the
--- job is followed as if just sent (no render, no second clip). Returns true when it is.
+-- job is followed as if just sent (no render, no second clip); when the daemon cannot be asked
+-- about it, the photo fails as sent before the daemon stopped (not sent again). Returns true
+-- when the photo is dealt with.
 local function followUnfinished(client, collection, batch, rendition)
   local sent = batch:requestText(rendition.photo)
-  local jobId = PublishSupport.takeUnfinished(collection, rendition.photo, sent)
-  local job = jobId and client:job(jobId)
-  if not (job and (job.status == "queued" or job.status == "running" or job.status == "done")) then return false end
+  local jobId, unasked = PublishSupport.takeUnfinished(client, collection, rendition.photo, sent)
+  if unasked then
+    rendition:skipRender()
+    batch:sentBeforeStop(rendition.photo, rendition, unasked, sent)
+    return true
+  end
+  if not jobId then return false end
   rendition:skipRender()
   batch:follow(rendition.photo, rendition, jobId, sent)
   return true

@@ -85,18 +85,31 @@ function PublishSupport.rememberUnfinished(collection, photo, jobId, sent)
   prefs[UNFINISHED] = JSON.encode(JSON.object(map))   -- (prefs keep a value set whole, not a table changed in place)
 end
 
---- The job remembered for `photo` in `collection`, forgotten now: its id when it asked for what
--- `sent` asks (a photo edited since wants a new clip), else nil.
-function PublishSupport.takeUnfinished(collection, photo, sent)
+-- What the daemon says of a remembered job that the next Publish follows rather than resending.
+local FOLLOWABLE = { queued = true, running = true, done = true }
+
+--- The job remembered for `photo` in `collection` that the next Publish follows: its id, when it
+-- asked for what `sent` asks (a photo edited since wants a new clip) and `client`'s daemon says it
+-- made its clip or is making it. The entry is forgotten once its fate is known (followed now, or
+-- another request, or a job the daemon lost, failed or canceled: nil, the photo is sent anew). When
+-- the daemon cannot be asked, it is kept and the result is nil, jobId: that job may still make its
+-- clip when the daemon starts again, and sending the photo again would make a second.
+function PublishSupport.takeUnfinished(client, collection, photo, sent)
   local prefs = LrPrefs.prefsForPlugin()
   local map = unfinished(prefs)
   local key = unfinishedKey(collection, photo)
   local entry = map[key]
   if entry == nil then return nil end
+  local jobId = type(entry) == "table" and entry.sent == sent and entry.job or nil
+  if jobId ~= nil then
+    local job, err = client:job(jobId)
+    local gone = type(err) == "table" and err.status == 404
+    if not job and not gone then return nil, jobId end
+    if not (job and FOLLOWABLE[job.status]) then jobId = nil end
+  end
   map[key] = nil
   prefs[UNFINISHED] = JSON.encode(JSON.object(map))
-  if type(entry) == "table" and entry.sent == sent then return entry.job end
-  return nil
+  return jobId
 end
 
 function callbacks.getCollectionBehaviorInfo(publishSettings)

@@ -264,6 +264,20 @@ def test_a_publish_cut_short_by_the_daemon_stopping_records_its_clip_at_the_next
             assert again.wait_job(job_id, timeout=120)["status"] == "done"
             sim.prefs_url(again.url)
             sim.fake.tickHooks = sim.table([])
+            # The daemon gone again by the time its job is asked about: the photo is not sent again.
+            api = sim.require("StillmotionAPI")
+            answering = api.job
+            api.job = sim.lua.eval("function(self, id) return nil, { kind = 'unreachable', "
+                                   "message = 'The Stillmotion daemon is not running.' } end")
+            shown = len(sim.dialogs)
+            sim.fake.startPublish(collection)
+            sim.run_tasks(timeout=60)
+            assert sim.task_errors == [] and collection._state(collection, photo) == "new"
+            assert [d["info"] for d in sim.dialogs[shown:]] == [
+                "IMG_0001.jpg: sent before the daemon stopped: it still makes this clip when it starts again, "
+                "and the next Publish records that clip rather than making a second."]
+            assert len(job_ids(sim)) == 1
+            api.job = answering
             sim.fake.startPublish(collection)          # the photo is still "to publish"
             sim.run_tasks(timeout=60)
         finally:

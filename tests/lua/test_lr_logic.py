@@ -160,20 +160,67 @@ def test_the_publish_trash_option_is_offered_only_for_clips_not_in_the_catalog(l
     lr.run_tasks()
 
 
+# A client whose job(id) answers from a Python callable (a job table, or nil and an error).
+JOB_CLIENT = """
+return function(answer)
+  local client = { asked = {} }
+  function client:job(id)
+    self.asked[#self.asked + 1] = id
+    return answer(id)
+  end
+  return client
+end
+"""
+
+
 def test_a_job_a_cut_short_publish_sent_is_followed_only_for_the_same_request(lr: Lightroom,
                                                                              photo_folder: Path) -> None:
     """A photo edited (or its service's settings changed) after the daemon stopped mid-publish
     wants a new clip at the next Publish, not the one its first job makes."""
     support = lr.require("PublishSupport")
+    client = lr.lua.execute(JOB_CLIENT)(lambda job_id: lr.table({"id": job_id, "status": "running"}))
     photo, other = lr.import_photo(photo_folder / "IMG_0001.jpg"), lr.import_photo(photo_folder / "IMG_0002.jpg")
     service = lr.fake.createPublishService("Stillmotion", lr.table({}))
     reels, stories = (service.createPublishedCollection(service, name) for name in ("Reels", "Stories"))
     support.rememberUnfinished(reels, photo, "job-1", "develop A")
     support.rememberUnfinished(reels, other, "job-2", "develop B")
-    assert support.takeUnfinished(stories, photo, "develop A") is None       # another collection's
-    assert support.takeUnfinished(reels, photo, "develop A (edited)") is None
-    assert support.takeUnfinished(reels, photo, "develop A") is None          # forgotten once asked
-    assert support.takeUnfinished(reels, other, "develop B") == "job-2"
+    assert support.takeUnfinished(client, stories, photo, "develop A") is None       # another collection's
+    assert support.takeUnfinished(client, reels, photo, "develop A (edited)") is None
+    assert support.takeUnfinished(client, reels, photo, "develop A") is None          # forgotten once asked
+    assert support.takeUnfinished(client, reels, other, "develop B") == "job-2"
+    assert support.takeUnfinished(client, reels, other, "develop B") is None          # forgotten once followed
+    assert list(client.asked.values()) == ["job-2"]
+
+
+def test_a_job_a_cut_short_publish_sent_is_kept_while_the_daemon_cannot_be_asked(lr: Lightroom,
+                                                                                photo_folder: Path) -> None:
+    """The daemon still down (or down again) at the next Publish: the job it took is remembered
+    still, so the Publish after, with the daemon back, records its clip instead of sending the
+    photo again for a second one (IMG.motion-2.mp4); a job the daemon lost or failed is forgotten."""
+    support = lr.require("PublishSupport")
+    answers: dict[str, tuple] = {}
+    client = lr.lua.execute(JOB_CLIENT)(lambda job_id: answers[job_id])
+    photo, other = lr.import_photo(photo_folder / "IMG_0001.jpg"), lr.import_photo(photo_folder / "IMG_0002.jpg")
+    service = lr.fake.createPublishService("Stillmotion", lr.table({}))
+    reels = service.createPublishedCollection(service, "Reels")
+    support.rememberUnfinished(reels, photo, "job-1", "develop A")
+    support.rememberUnfinished(reels, other, "job-2", "develop B")
+
+    down = (None, lr.table({"kind": "unreachable", "message": "The Stillmotion daemon is not running."}))
+    answers["job-1"] = answers["job-2"] = down
+    for _ in range(2):
+        assert support.takeUnfinished(client, reels, photo, "develop A") == (None, "job-1")
+    answers["job-1"] = (lr.table({"id": "job-1", "status": "done"}), None)
+    assert support.takeUnfinished(client, reels, photo, "develop A") == "job-1"
+
+    answers["job-2"] = (None, lr.table({"kind": "http", "status": 404, "message": "no such job"}))
+    assert support.takeUnfinished(client, reels, other, "develop B") is None
+    answers["job-2"] = down
+    assert support.takeUnfinished(client, reels, other, "develop B") is None          # forgotten: sent anew
+    support.rememberUnfinished(reels, other, "job-3", "develop B")
+    answers["job-3"] = (lr.table({"id": "job-3", "status": "failed"}), None)
+    assert support.takeUnfinished(client, reels, other, "develop B") is None
+    assert list(client.asked.values()) == ["job-1", "job-1", "job-1", "job-2", "job-3"]
 
 
 def test_daemon_down_gives_one_clear_message_and_touches_nothing(lr: Lightroom, photo_folder: Path) -> None:

@@ -91,12 +91,23 @@ end
 -- LrTasks: a cooperative scheduler.
 local tasks = {}
 local current = nil
+-- Every coroutine made here, kept until the runtime goes: a Lua value that Python got while a
+-- coroutine ran (a table passed to a Python callback) is released through that coroutine's
+-- lua_State, and once Lua has collected a finished coroutine that release crashed the process
+-- in Python's garbage collector (lupa, scoder/lupa#84; seen once in CI, mid-suite).
+local made = {}
+
+local function newCoroutine(fn)
+  local co = coroutine.create(fn)
+  made[#made + 1] = co
+  return co
+end
 
 local LrTasks = {}
 
 function LrTasks.startAsyncTask(fn, name)
   assert(type(fn) == "function", "startAsyncTask: a function is needed")
-  tasks[#tasks + 1] = { co = coroutine.create(fn), name = name or "task", wake = 0 }
+  tasks[#tasks + 1] = { co = newCoroutine(fn), name = name or "task", wake = 0 }
 end
 LrTasks.startAsyncTaskWithoutErrorHandler = LrTasks.startAsyncTask
 
@@ -121,7 +132,7 @@ end
 --- Yield-transparent pcall: runs f in its own coroutine and passes its yields
 -- up to the scheduler, so code inside may sleep or do HTTP.
 function LrTasks.pcall(f, ...)
-  local co = coroutine.create(f)
+  local co = newCoroutine(f)
   local res = pack(coroutine.resume(co, ...))
   while true do
     if not res[1] then return false, res[2] end

@@ -22,7 +22,6 @@ import copy
 import functools
 import os
 import re
-import stat
 import sys
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
@@ -34,6 +33,7 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 from . import paths
 from .errors import ConfigError
+from .place import read_regular
 
 ENV_PREFIX = "STILLMOTION__"
 
@@ -171,12 +171,9 @@ def read_toml(path: Path, max_bytes: int | None = None) -> dict:
 
 
 def _read_regular(path: Path, max_bytes: int) -> bytes:
-    # O_NONBLOCK: opening a named pipe waits for a writer otherwise (a regular file ignores it).
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise ConfigError(f"{path}: not a regular file; not read")
-        data = fh.read(max_bytes + 1)
+    data = read_regular(path, max_bytes + 1)
+    if data is None:
+        raise ConfigError(f"{path}: not a regular file; not read")
     if len(data) > max_bytes:
         raise ConfigError(f"{path}: over {max_bytes / 2**20:g} MB; not read (a settings file is a few lines)")
     return data

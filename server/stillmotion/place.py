@@ -16,6 +16,7 @@ import re
 import secrets
 import shutil
 import socket
+import stat
 import tempfile
 import time
 from pathlib import Path
@@ -256,6 +257,19 @@ def replace_durably(src: Path, dst: Path) -> None:
     sync_data(src)
     os.replace(src, dst)
     sync_folder(dst.parent)
+
+
+def read_regular(path: Path, limit: int) -> bytes | None:
+    """Up to `limit` bytes of `path` if it is a regular file; None if it is something else (a
+    named pipe, a device). Whoever can write a shared folder can put a pipe or a link to
+    /dev/zero under a name Stillmotion reads (a folder's settings, a claim, a failure note):
+    opened non-blocking (a pipe waits for a writer otherwise; a regular file ignores it) and
+    read no further than `limit`. OSError propagates."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return fh.read(limit)
 
 
 def write_file(path: Path, text: str, *, exclusive: bool = False, mode: int = 0o644, tag: str = "") -> bool:

@@ -12,12 +12,10 @@ name that is not such a note is left alone.
 from __future__ import annotations
 
 import logging
-import os
-import stat
 import time
 from pathlib import Path
 
-from ..place import output_stem, write_file
+from ..place import output_stem, read_regular, write_file
 
 log = logging.getLogger("stillmotion.jobs")
 
@@ -35,11 +33,8 @@ def _is_note(path: Path, about: Path | None = None) -> bool:
     the note's name, and the clip of one must not take away the note of the other)."""
     opening = _OPENING + (f"{about.name} (" if about is not None else "")
     try:
-        # O_NONBLOCK: a named pipe under the note's name (anyone who can write the folder can make
-        # one) would hold the job at open, waiting for a writer; it is no note.
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-        with os.fdopen(fd, "rb") as fh:
-            return stat.S_ISREG(os.fstat(fd).st_mode) and fh.read(len(opening.encode())) == opening.encode()
+        # (A named pipe under the note's name would hold the job at open: it is no note.)
+        return read_regular(path, len(opening.encode())) == opening.encode()
     except OSError:
         return False
 

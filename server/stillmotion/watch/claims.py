@@ -31,14 +31,13 @@ import json
 import logging
 import os
 import socket
-import stat
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from .. import paths
-from ..place import write_file
+from ..place import read_regular, write_file
 
 log = logging.getLogger("stillmotion.watch")
 
@@ -122,12 +121,10 @@ def read(path: Path) -> Claim | None:
 def _read_claim_file(path: Path) -> str:
     """The text of a claim file. Whoever can write the folder can put a named pipe or a link to
     /dev/zero under a claim's name (it follows from the photo): neither is read (ValueError)."""
-    # O_NONBLOCK: opening a named pipe waits for a writer otherwise (a regular file ignores it).
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise ValueError(f"{path} is not a regular file")
-        return fh.read(CLAIM_MAX_BYTES).decode("utf-8")
+    data = read_regular(path, CLAIM_MAX_BYTES)
+    if data is None:
+        raise ValueError(f"{path} is not a regular file")
+    return data.decode("utf-8")
 
 
 class Claims:

@@ -715,17 +715,15 @@ def _own_sidecar(video: Path, max_bytes: int) -> bytes | None:
     return data if STILLMOTION_NS.encode() in data and b"stillmotion:engine" in data else None
 
 
-def _set_encoding(packet: bytes, encoding: Any) -> bytes:
-    """A Stillmotion clip's record of its encoding (metadata.job.provenance) made the result's:
-    format and codec, and for an MP4 its crf, preset and encoder threads (a ProRes .mov has
-    none: they are dropped). Properties the packet does not have stay absent."""
-    lossy = encoding.fmt == "mp4"
-    packet = _set_simple(packet, b"stillmotion:format", encoding.fmt.encode())
-    packet = _set_simple(packet, b"stillmotion:codec", encoding.codec_name.encode())
-    for name, value in ((b"stillmotion:crf", encoding.crf), (b"stillmotion:preset", encoding.preset),
-                        (b"stillmotion:encoder_threads", encoding.threads),
-                        (b"stillmotion:transfer", encoding.transfer)):
-        packet = _set_simple(packet, name, str(value).encode()) if lossy else _drop_simple(packet, name)
+def _set_encoding(packet: bytes, encoding: EncodeSettings) -> bytes:
+    """A Stillmotion clip's record of its encoding (metadata.job.encoding_record) made the
+    result's: format and codec, and for an MP4 its crf, preset, encoder threads and transfer
+    (a ProRes .mov has none: they are dropped). Properties the packet does not have stay absent."""
+    from ..metadata.job import encoding_record
+
+    for name, value in encoding_record(encoding).items():
+        tag = b"stillmotion:" + name.encode()
+        packet = _drop_simple(packet, tag) if value is None else _set_simple(packet, tag, str(value).encode())
     return packet
 
 

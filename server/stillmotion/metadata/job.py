@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from .. import __version__
 from .reader import PhotoMetadata, read
 from .writer import write_clip_metadata
+
+if TYPE_CHECKING:
+    from ..video.settings import EncodeSettings
 
 
 def read_for_job(photo: str | Path, config: Mapping[str, Any], *, sidecar: Path | None = None,
@@ -23,7 +26,7 @@ def read_for_job(photo: str | Path, config: Mapping[str, Any], *, sidecar: Path 
 def provenance(request: Any, *, engine: str, seed: int, frames: int, fps: float, size: tuple[int, int],
                prompt: str | None, prompt_source: str, engine_info: Mapping[str, Any] | None = None,
                colour: Mapping[str, Any] | None = None, look: Mapping[str, Any] | None = None,
-               encoding: Any = None, photo_sha256: str | None = None,
+               encoding: EncodeSettings, photo_sha256: str | None = None,
                notes: list[str] | None = None) -> dict[str, Any]:
     """Every setting needed to make the clip again, from the resolved AnimateRequest and the run.
 
@@ -33,7 +36,6 @@ def provenance(request: Any, *, engine: str, seed: int, frames: int, fps: float,
     with the clip for whoever gets it without the terminal or the job's report.
     """
     info = dict(engine_info or {})
-    lossy = encoding is not None and request.format == "mp4"
     return {
         "engine": engine,
         "model": request.model or info.pop("model", None),
@@ -54,17 +56,28 @@ def provenance(request: Any, *, engine: str, seed: int, frames: int, fps: float,
         "colour": {"match": request.colour_match, "style_consistency": request.style_consistency,
                    **dict(colour or {})},
         "aspect": request.aspect,
-        "format": request.format,
-        "codec": {"mp4": request.codec, "mov": "prores_422hq"}.get(request.format),   # as encoded
-        "crf": encoding.crf if lossy else None,
-        "preset": encoding.preset if lossy else None,
-        "encoder_threads": encoding.threads if lossy else None,
-        "transfer": encoding.transfer if lossy else None,   # the MP4's transfer tag (sRGB or BT.709)
+        **encoding_record(encoding),
         "look": dict(look) if look else None,
         "engine_info": info or None,
         "notes": list(notes) if notes else None,
         "photo_sha256": photo_sha256,
         "software_version": __version__,
+    }
+
+
+def encoding_record(encoding: EncodeSettings) -> dict[str, Any]:
+    """How a clip is encoded, as its record says it (`provenance`, and `match` rewriting a
+    record for its result): format and codec, and for an MP4 the crf, preset, encoder threads
+    and transfer tag, which decide its decoded pixels and how players show them (None for
+    the others: a ProRes .mov has none of them, a GIF no codec)."""
+    lossy = encoding.fmt == "mp4"
+    return {
+        "format": encoding.fmt,
+        "codec": encoding.codec_name if encoding.fmt in ("mp4", "mov") else None,
+        "crf": encoding.crf if lossy else None,
+        "preset": encoding.preset if lossy else None,
+        "encoder_threads": encoding.threads if lossy else None,
+        "transfer": encoding.transfer if lossy else None,   # the MP4's transfer tag (sRGB or BT.709)
     }
 
 

@@ -23,7 +23,7 @@ import threading
 import time
 import warnings
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
@@ -85,8 +85,7 @@ class Watcher:
         self._sidecars: dict[Path, tuple[int, int]] = {}   # complete sidecars: path -> (size, mtime_ns)
         self._folder_files = FolderFileCache()
         self._said: set[str] = set()                       # problems already logged (log each once)
-        self._raw_folders: set[Path] = set()              # watched folders whose raw files were said to be passed over
-        self._unread_folders: set[Path] = set()           # likewise for AVIF and JPEG XL exports
+        self._passed_over: set[tuple[str, Path]] = set()  # (kind, watched folder): its files of that kind said passed over
         self._since = time.time()   # sidecars written before this are not looked at for being late
         self._close_events = False
         self._folders_went = False       # a folder was moved or deleted since the last folder check
@@ -356,28 +355,33 @@ class Watcher:
             return
         resolved = self._resolve(path)
         if resolved is None:
-            if path.suffix.lower() in photo_mod.CAMERA_RAW_SUFFIXES and folder.path not in self._raw_folders:
+            suffix = path.suffix.lower()
+            if suffix in photo_mod.CAMERA_RAW_SUFFIXES:
                 # Not a photo to take, but one a photographer expects a clip of: said, or they wait
-                # for a clip that never comes. Once per watched folder, naming the first: a watched
-                # session's capture folder holds hundreds, a recursive archive thousands of folders
-                # of them. Nothing is written beside it.
-                self._raw_folders.add(folder.path)
-                where = f"{folder.path} or its subfolders" if folder.recursive else f"{folder.path}"
-                self._say(f"{path}: a camera raw file, not taken (nor any other raw file in {where}): "
-                          "Stillmotion animates the developed photo; export it as JPEG, TIFF or HEIC into "
-                          "the watched folder (a Capture One process recipe, a Lightroom export)")
-            unread = photo_mod.UNREAD_PHOTO_FORMATS.get(path.suffix.lower())
-            if unread and folder.path not in self._unread_folders:
-                # (Lightroom's HDR exports: waited for in silence like a raw file, and said once likewise)
-                self._unread_folders.add(folder.path)
-                where = f"{folder.path} or its subfolders" if folder.recursive else f"{folder.path}"
+                # for a clip that never comes. Nothing is written beside it.
+                self._say_passed_over("raw", folder, lambda where: (
+                    f"{path}: a camera raw file, not taken (nor any other raw file in {where}): "
+                    "Stillmotion animates the developed photo; export it as JPEG, TIFF or HEIC into "
+                    "the watched folder (a Capture One process recipe, a Lightroom export)"))
+            unread = photo_mod.UNREAD_PHOTO_FORMATS.get(suffix)
+            if unread:   # (Lightroom's HDR exports: waited for in silence like a raw file)
                 article = "an" if unread[0] in "AEIOU" else "a"
-                self._say(f"{path}: {article} {unread} file, not taken (nor any other AVIF or JPEG XL file in "
-                          f"{where}): Stillmotion does not read AVIF or JPEG XL (Lightroom's HDR export formats); "
-                          "export the photo as JPEG, TIFF or HEIC (SDR) into the watched folder")
+                self._say_passed_over("unread", folder, lambda where: (
+                    f"{path}: {article} {unread} file, not taken (nor any other AVIF or JPEG XL file in "
+                    f"{where}): Stillmotion does not read AVIF or JPEG XL (Lightroom's HDR export formats); "
+                    "export the photo as JPEG, TIFF or HEIC (SDR) into the watched folder"))
             return
         self._pairing.forget(path)   # changed again while waiting for its sidecar: settle again
         self._settler.touch(path, resolved[1].settle_seconds, written=written, closed=closed)
+
+    def _say_passed_over(self, kind: str, folder: WatchedFolder, line: Callable[[str], str]) -> None:
+        """Say, once per watched folder and `kind`, that a file and the folder's other files of
+        that kind are passed over (`line(where)`, naming the first): a watched session's capture
+        folder holds hundreds of raw files, a recursive archive thousands of folders of them."""
+        if (kind, folder.path) in self._passed_over:
+            return
+        self._passed_over.add((kind, folder.path))
+        self._say(line(f"{folder.path} or its subfolders" if folder.recursive else f"{folder.path}"))
 
     def _gone(self, path: Path, ledger: Ledger, *, moved: bool) -> None:
         was_waiting = self._settler.forget(path) | self._pairing.forget(path)

@@ -23,6 +23,7 @@ from typing import Any, Callable, NoReturn, Sequence, TextIO
 
 from . import __version__, profiles
 from .errors import Canceled, ConfigError, EngineUnavailable, InputError, StillmotionError, one_line
+from .logs import is_terminal
 from .request import ANCHORS, ASPECTS, CAMERAS, CODECS, ENGINES, FORMATS, SIZES
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -443,7 +444,7 @@ class ProgressBar:
         self.label, self.stream = label, stream or sys.stderr
         self.position = f"{position} " if position else ""
         self.batch_left = batch_left
-        self.enabled = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.enabled = is_terminal(self.stream)
 
     def update(self, stage: str, overall: float, eta: float | None) -> None:
         if not self.enabled:
@@ -665,7 +666,7 @@ def cmd_models_pull(args: argparse.Namespace) -> int:
     from .engines.models import pull, pull_command
 
     previous = _stop_downloads_at_once(pull_command(args.name))
-    quiet = _hf_progress_bars_off() if sys.stderr is None or not sys.stderr.isatty() else None
+    quiet = None if is_terminal(sys.stderr) else _hf_progress_bars_off()
     try:
         folder = pull(args.name)
     finally:
@@ -702,7 +703,7 @@ def _stop_downloads_at_once(again: str) -> dict[int, Any]:
 
     def stop(signum: int, _frame: object) -> None:
         said = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
-        if sys.stderr is not None and sys.stderr.isatty():
+        if is_terminal(sys.stderr):
             _say("")                               # (below the progress bars)
         _say(f"stillmotion: {said}; the files already fetched are kept: run `{again}` to go on")
         os._exit(130 if signum == signal.SIGINT else 128 + signum)
@@ -778,7 +779,7 @@ def _print_names_as_their_bytes() -> None:
     reconfigure = getattr(sys.stdout, "reconfigure", None)
     if reconfigure is not None:
         try:
-            utf8 = UTF8_WHEN_REDIRECTED and not sys.stdout.isatty()
+            utf8 = UTF8_WHEN_REDIRECTED and not is_terminal(sys.stdout)
             reconfigure(errors="stillmotion-names", **({"encoding": "utf-8"} if utf8 else {}))
         except (ValueError, OSError):   # (a stream that cannot change now: left as it is)
             pass

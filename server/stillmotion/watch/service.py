@@ -21,7 +21,7 @@ from .. import config as config_mod
 from ..errors import InputError
 from ..hangup import ignore_hangup, restore_hangup
 from ..jobs.store import DONE, JobStore
-from ..logs import handler_format
+from ..logs import handler_format, is_terminal
 from .settings import WatchedFolder, folder_for_dir, folders_from_config
 from .watcher import Watcher
 
@@ -158,7 +158,7 @@ def _log_to_stderr() -> None:
         # In a terminal the message says enough. In a file (launchd's StandardErrorPath, nohup,
         # `2>> watch.log`) or a service manager's journal, each line also says when and how
         # serious, as the daemon's do.
-        prefix = "" if _is_terminal(sys.stderr) else "%(asctime)s %(levelname)s "
+        prefix = "" if is_terminal(sys.stderr) else "%(asctime)s %(levelname)s "
         handler_format(handler, prefix + "stillmotion watch: %(message)s")
         root.addHandler(handler)
         root.setLevel(logging.INFO)
@@ -170,13 +170,6 @@ def _already_stopping():
     if threading.current_thread() is not threading.main_thread():
         return None
     return signal.signal(signal.SIGINT, lambda *_: log.info("already stopping"))
-
-
-def _is_terminal(stream: Any) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):   # (no file behind it, or a closed one)
-        return False
 
 
 def _on_terminate(stop: threading.Event):

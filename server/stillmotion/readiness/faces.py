@@ -76,8 +76,21 @@ def _cascade_boxes(gray: np.ndarray, low: int, high: int, frame: tuple[int, int]
             for d in found]
 
 
-def _detect(rgb: np.ndarray, long_edge: int) -> list[tuple[float, float, float, float]]:
-    small = _resized(rgb, long_edge)
+class _Copies:
+    """The photo at the long edges the cascade runs on, each made once: the two detection sizes
+    are re-check sizes too, and each candidate is re-checked at all eight."""
+
+    def __init__(self, rgb: np.ndarray) -> None:
+        self.rgb = rgb
+        self._made: dict[int, np.ndarray] = {}
+
+    def at(self, long_edge: int) -> np.ndarray:
+        if long_edge not in self._made:
+            self._made[long_edge] = _resized(self.rgb, long_edge)
+        return self._made[long_edge]
+
+
+def _detect(small: np.ndarray) -> list[tuple[float, float, float, float]]:
     gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
     h, w = gray.shape
     if min(h, w) < MIN_WINDOW:
@@ -85,7 +98,7 @@ def _detect(rgb: np.ndarray, long_edge: int) -> list[tuple[float, float, float, 
     return _cascade_boxes(gray, MIN_WINDOW, min(h, w), (w, h))
 
 
-def _support(rgb: np.ndarray, box: tuple[float, float, float, float]) -> int:
+def _support(copies: _Copies, box: tuple[float, float, float, float]) -> int:
     """At how many VERIFY_EDGES the cascade finds `box` again. Only a crop around the
     box is searched, for windows of half to twice its size, so this costs ~30-80 ms a
     candidate, not the ~1 s of eight full passes."""
@@ -94,7 +107,7 @@ def _support(rgb: np.ndarray, box: tuple[float, float, float, float]) -> int:
     x1, y1 = min(1.0, box[2] + bw / 2), min(1.0, box[3] + bh / 2)
     found = 0
     for edge in VERIFY_EDGES:
-        small = _resized(rgb, edge)
+        small = copies.at(edge)
         h, w = small.shape[:2]
         cx0, cy0 = int(x0 * w), int(y0 * h)
         crop = np.ascontiguousarray(small[cy0:int(np.ceil(y1 * h)), cx0:int(np.ceil(x1 * w))])
@@ -135,7 +148,8 @@ def _skin_share(rgb: np.ndarray, box: tuple[float, float, float, float]) -> floa
 
 def detect(rgb: np.ndarray) -> list[Face]:
     """Faces in float sRGB `rgb`, largest first."""
-    first, second = (_detect(rgb, edge) for edge in DETECT_EDGES)
+    copies = _Copies(rgb)
+    first, second = (_detect(copies.at(edge)) for edge in DETECT_EDGES)
     faces: list[Face] = []
     for box in first:
         if not any(iou(box, other) >= MATCH_IOU for other in second):
@@ -143,6 +157,6 @@ def detect(rgb: np.ndarray) -> list[Face]:
         skin = _skin_share(rgb, box)
         if skin < MIN_SKIN or any(iou(box, f.box) > 0.3 for f in faces):
             continue
-        if _support(rgb, box) >= MIN_SUPPORT:
+        if _support(copies, box) >= MIN_SUPPORT:
             faces.append(Face(tuple(float(v) for v in box), skin))
     return sorted(faces, key=lambda f: f.area, reverse=True)

@@ -628,14 +628,20 @@ def _check_room(path: Path, what: str, written: int, n_frames: int) -> None:
     GIF): a JobError when the disk cannot hold the rest at that frame's size (4K TIFFs at 120 fps
     for 30 s are ~150 GB, a 30 s GIF at 2160p ~2.3 GB), rather than a full disk after an hour's
     render. The first frame's size is about the others' (it is the photo itself, which
-    compresses best: later frames of a parallax clip are 1-2x its size; a GIF's, written as changes, mostly less), so a clip refused here
-    would not have fit; one let through may still fill the disk."""
+    compresses best: later frames of a parallax clip are 1-2x its size; a GIF's, written as
+    changes, mostly less), so a clip refused here would not have fit; one let through may still
+    fill the disk."""
     needed = written * (n_frames - 1)
     free = shutil.disk_usage(path if path.is_dir() else path.parent).free
     if needed > free:
         raise JobError(f"{what} needs about {_bytes_text(needed)} more ({_bytes_text(written)} a frame) "
                        f"and its disk has {_bytes_text(free)} free; ask for a shorter --duration, a lower "
                        "--fps or a smaller --size, or free some space")
+
+
+# The writers whose file grows on the disk frame by frame (what _check_room sees), by what
+# their clip is called.
+_WRITTEN_AS_IT_GOES = {_TiffSequenceWriter: "TIFF sequence", _GifWriter: "GIF"}
 
 
 def open_writer(path: Path, width: int, height: int, fps: float, settings: EncodeSettings,
@@ -690,6 +696,7 @@ def encode(frames: Iterable[np.ndarray], path: str | os.PathLike, *, width: int,
         writer.on_encoded = report
     count = 0
     alphas = iter(alpha) if alpha is not None else None
+    grows_as_it_goes = _WRITTEN_AS_IT_GOES.get(type(writer))   # (its clip's name: the room is checked)
     try:
         for frame in frames:
             if cancel is not None:
@@ -699,10 +706,9 @@ def encode(frames: Iterable[np.ndarray], path: str | os.PathLike, *, width: int,
             else:
                 writer.write(frame)
             count += 1
-            if count == 1 and n_frames and isinstance(writer, (_TiffSequenceWriter, _GifWriter)):
-                _check_room(path, f"a {n_frames}-frame {width}x{height} "
-                                  f"{'TIFF sequence' if isinstance(writer, _TiffSequenceWriter) else 'GIF'}",
-                            writer.written(), n_frames)
+            if count == 1 and n_frames and grows_as_it_goes:
+                _check_room(path, f"a {n_frames}-frame {width}x{height} {grows_as_it_goes}", writer.written(),
+                            n_frames)
             if not counts_output:
                 report(count)
         writer.close()

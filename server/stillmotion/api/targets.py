@@ -59,8 +59,8 @@ def existing_image(raw: str, field: str, suffixes: Iterable[str] = PHOTO_SUFFIXE
     if path.suffix.lower() not in allowed:
         if path.suffix.lower() in CAMERA_RAW_SUFFIXES:
             raise InputError(f"{field}: {raw_refusal(path)}")
-        if unread_format_refusal(path):   # (an image, not "not an image file")
-            raise InputError(f"{field}: {unread_format_refusal(path)}")
+        if unread := unread_format_refusal(path):   # (an image, not "not an image file")
+            raise InputError(f"{field}: {unread}")
         raise InputError(f"{field} is not an image file ({path.name}); expected one of "
                          f"{', '.join(sorted(allowed))}")
     # (a symlink loop: "no such file", as pathlib's is_file said it here before)

@@ -319,12 +319,10 @@ def run_job(spec: JobSpec, config: dict, *, progress: ProgressSink = null_progre
             clip = engine.generate(pixels, request, seed=seed, progress=lambda f: stage("generate", f),
                                    cancel=cancel, context=context)
             frames: Iterator[np.ndarray] = clip.frames
-            clip_notes = list(job_notes)   # its XMP's: a take's move (may it strobe?) is its own
-            for key in ENGINE_NOTES:                          # said once per job, not once per variant
-                if clip.info.get(key) and clip.info[key] not in notes:
-                    notes.append(clip.info[key])
-                if clip.info.get(key) and clip.info[key] not in clip_notes:
-                    clip_notes.append(clip.info[key])
+            take_notes = [clip.info[key] for key in ENGINE_NOTES if clip.info.get(key)]
+            notes.extend([n for n in take_notes if n not in notes])   # said once per job, not per variant
+            # Its XMP's: the job's, and its own take's (a take's move, may it strobe, is its own).
+            clip_notes = job_notes + [n for n in take_notes if n not in job_notes]
 
             # -- colour / finish (streamed) -------------------------------------------
             # Held to the photo's colour: one fitted transform, steady over time.

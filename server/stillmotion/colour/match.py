@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 import cv2
 import numpy as np
 
-from ..errors import InputError, StillmotionError
+from ..errors import InputError
 from ..photo import resize
 from .align import align, picture_area
 from .correspond import Alignment, Corresponding, ReferenceView
@@ -674,16 +674,11 @@ def _clip_xmp(video: Path, suffix: str, warnings: list[str] | None = None,
     photo it may be the photo's."""
     import uuid
 
-    from ..metadata.bmff import read_embedded_xmp
     from ..metadata.packet import MEDIA_TYPES
+    from ..metadata.record import embedded_packet
     from ..metadata.sources import vet_packet
 
-    try:
-        packet = read_embedded_xmp(video)   # (a JobError for a file that is not MP4/QuickTime)
-    except (OSError, ValueError, StillmotionError):
-        packet = None   # (GIF, WebP, WebM, AVI, ...: no XMP box to read)
-    if not packet:
-        packet = _own_sidecar(video, max_sidecar_bytes)
+    packet = embedded_packet(video) or _own_sidecar(video, max_sidecar_bytes)
     try:
         packet = vet_packet(packet, f"the XMP in {video.name}") if packet else None
     except InputError as exc:

@@ -28,7 +28,7 @@ def read_clip_record(clip: Path, max_xmp_bytes: int = DEFAULT_MAX_XMP_BYTES) -> 
         if clip.suffix.lower() == ".xmp":
             packet, what = read_packet_file(clip, max_xmp_bytes), clip
         else:
-            packet, what = _embedded(clip) or _sidecar(clip.with_suffix(".xmp"), max_xmp_bytes), clip
+            packet, what = embedded_packet(clip) or _sidecar(clip.with_suffix(".xmp"), max_xmp_bytes), clip
     fields = _stillmotion_fields(parse_packet(packet, f"the XMP of {what}")) if packet else {}
     if not fields.get("engine"):
         raise InputError(f"{what}: no Stillmotion record in it (its XMP names no stillmotion:engine); "
@@ -36,12 +36,14 @@ def read_clip_record(clip: Path, max_xmp_bytes: int = DEFAULT_MAX_XMP_BYTES) -> 
     return fields
 
 
-def _embedded(clip: Path) -> bytes | None:
+def embedded_packet(clip: Path) -> bytes | None:
+    """The XMP packet embedded in a clip, or None: none there, or a file that is not an MP4 or
+    QuickTime movie (a GIF, a WebP, WebM, a photo)."""
     from .bmff import read_embedded_xmp
 
     try:
         return read_embedded_xmp(clip)
-    except (OSError, ValueError, StillmotionError):   # (GIF, WebP, a photo: no XMP box to read)
+    except (OSError, ValueError, StillmotionError):   # (a JobError for a file that is not MP4/QuickTime)
         return None
 
 

@@ -411,55 +411,37 @@ def test_failed_tiff_sequence_leaves_nothing(frames: list[np.ndarray], tmp_path:
     assert not folder.exists()
 
 
-def test_a_tiff_sequence_the_disk_cannot_hold_stops_after_its_first_frame(
-        frames: list[np.ndarray], tmp_path: Path, monkeypatch) -> None:
-    """30 s at 120 fps of 4K 16-bit TIFFs is ~150 GB: it rendered for an hour and only then
-    failed on a full disk. The first frame's size tells what the sequence needs; one line then."""
+@pytest.mark.parametrize("fmt, name, n_frames, fps, free, refused", [
+    # 30 s at 120 fps of 4K 16-bit TIFFs is ~150 GB: it rendered for an hour and only then failed.
+    ("tiff", "clip", 3600, 120.0, 10**6, r"a 3600-frame .*TIFF sequence needs about .* more .* free"),
+    # A 30 s GIF at 2160p is ~2.3 GB (0.46 bytes a pixel a frame): minutes of render, then a full disk.
+    ("gif", "clip.gif", 720, 24.0, 10**5, r"a 720-frame .*GIF needs about .* more .* free"),
+])
+def test_a_clip_the_disk_cannot_hold_stops_after_its_first_frame(
+        frames: list[np.ndarray], tmp_path: Path, monkeypatch, fmt, name, n_frames, fps, free, refused) -> None:
+    """A clip written frame by frame to the disk (a TIFF sequence, a GIF) whose disk cannot hold
+    it: its first frame's size tells what it needs; one line then, and nothing half-written left.
+    With room enough it is made whole, as before."""
     from collections import namedtuple
     from stillmotion.errors import JobError
     from stillmotion.video import encode as encode_mod
 
     usage = namedtuple("usage", "total used free")
-    monkeypatch.setattr(encode_mod.shutil, "disk_usage", lambda _path: usage(10**9, 0, 10**6))
-    folder, pulled = tmp_path / "clip", []
+    monkeypatch.setattr(encode_mod.shutil, "disk_usage", lambda _path: usage(10**9, 0, free))
+    path, pulled = tmp_path / name, []
 
-    def endless():   # (a few frames stand in for the 3600: the first one must be enough)
+    def endless():   # (a few frames stand in for the many: the first one must be enough)
         for _ in range(3):
             pulled.append(1)
             yield frames[0]
 
-    with pytest.raises(JobError, match=r"3600-frame .*TIFF sequence needs about .* free"):
-        encode(endless(), folder, width=SIZE[0], height=SIZE[1], fps=120.0, n_frames=3600,
-               settings=EncodeSettings(fmt="tiff"))
-    assert len(pulled) == 1 and not folder.exists()
-
-
-def test_a_gif_the_disk_cannot_hold_stops_after_its_first_frame(
-        frames: list[np.ndarray], tmp_path: Path, monkeypatch) -> None:
-    """A 30 s GIF at 2160p is ~2.3 GB (0.46 bytes a pixel a frame): it rendered for minutes and
-    only then failed on a full disk. Its first frame tells what the clip needs, as a TIFF
-    sequence's does; one line then, and no half-written GIF left."""
-    from collections import namedtuple
-    from stillmotion.errors import JobError
-    from stillmotion.video import encode as encode_mod
-
-    usage = namedtuple("usage", "total used free")
-    monkeypatch.setattr(encode_mod.shutil, "disk_usage", lambda _path: usage(10**9, 0, 10**5))
-    path, pulled = tmp_path / "clip.gif", []
-
-    def endless():
-        for _ in range(3):
-            pulled.append(1)
-            yield frames[0]
-
-    with pytest.raises(JobError, match=r"a 720-frame .*GIF needs about .* more .* free"):
-        encode(endless(), path, width=SIZE[0], height=SIZE[1], fps=24.0, n_frames=720,
-               settings=EncodeSettings(fmt="gif"))
+    with pytest.raises(JobError, match=refused):
+        encode(endless(), path, width=SIZE[0], height=SIZE[1], fps=fps, n_frames=n_frames,
+               settings=EncodeSettings(fmt=fmt))
     assert len(pulled) == 1 and not path.exists()
-    # Room enough: made whole, as before.
     monkeypatch.setattr(encode_mod.shutil, "disk_usage", lambda _path: usage(10**12, 0, 10**11))
-    assert encode(iter(frames[:3]), path, width=SIZE[0], height=SIZE[1], fps=24.0, n_frames=3,
-                  settings=EncodeSettings(fmt="gif")) == 3
+    assert encode(iter(frames[:3]), path, width=SIZE[0], height=SIZE[1], fps=fps, n_frames=3,
+                  settings=EncodeSettings(fmt=fmt)) == 3
 
 
 def test_animate_tiff_places_the_folder_atomically_and_never_overwrites(tmp_path: Path, fast_config) -> None:
